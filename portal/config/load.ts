@@ -1,0 +1,196 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { configFileSchema, unwrapSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
+import { nearest } from './suggest.js';
+
+/** The portal's runtime configuration: the config file, resolved against the environment. */
+export interface Config {
+  /** Where the config came from: a file path, or `built-in demo`. */
+  source: string;
+  /** True when no config file was found and the built-in demo runs. */
+  demo: boolean;
+  host: string;
+  port: number;
+  /** `PUBLIC_URL` exactly, without a trailing slash. */
+  issuer: string;
+  store: { redisUrl?: string; keyPrefix: string; connectTimeoutMs: number };
+  /** Root secret for cookie signing and encryption at rest. */
+  secret: string;
+  /** True when no `GATEHOUSE_SECRET` was given and one was generated for this process. */
+  secretGenerated: boolean;
+  logLevel: LogLevel;
+  tokens: { accessTtlMs: number; refreshTtlMs: number; codeTtlMs: number };
+  http: { bodyLimit: string; shutdownGraceMs: number; trustProxy: boolean | number | string };
+  accounts: AccountConfig[];
+  admins: { groups: string[]; emails: string[] };
+  serviceClients: ServiceClientConfig[];
+  upstreams: UpstreamConfig[];
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A config problem, stated in one line that names the key: `config: upstreams[1].id: must match …`. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  constructor(key: string, problem: string) {
+    super(`config: ${key ? `${key}: ` : ''}${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/**
+ * Loads the config: `--config PATH`, else `GATEHOUSE_CONFIG`, else `./gatehouse.yaml` if
+ * present, else the built-in demo. `${VAR}` in string values is replaced from the environment,
+ * then `PORT`, `HOST`, `PUBLIC_URL`, `REDIS_URL`, `GATEHOUSE_SECRET` and `LOG_LEVEL` apply.
+ *
+ * @throws {ConfigError} naming the first key that is wrong.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const file = locateConfigFile(options.argv ?? process.argv.slice(2), env, cwd);
+  const raw = file ? readConfigFile(file) : {};
+  return resolveConfig(raw, env, file ?? 'built-in demo');
+}
+
+/** Validates an already-parsed config document and applies the environment. */
+export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source: string): Config {
+  const parsed = configFileSchema.safeParse(interpolate(document, env, ''));
+  if (!parsed.success) throw toConfigError(parsed.error, document);
+  const file = parsed.data;
+
+  const port = env.PORT === undefined ? 8787 : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', 'must be a port number (0-65535)');
+  const issuer = normalizeIssuer(env.PUBLIC_URL ?? file.issuer ?? `http://localhost:${port}`, env.PUBLIC_URL ? 'PUBLIC_URL' : 'issuer');
+  const redisUrl = env.REDIS_URL || file.store.redis;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  let secret = env.GATEHOUSE_SECRET ?? '';
+  const secretGenerated = secret === '';
+  if (secretGenerated) {
+    // Processes sharing a Redis must share the secret, or one could not read another's cookies.
+    if (redisUrl) throw new ConfigError('GATEHOUSE_SECRET', 'must be set when the store is Redis (every portal process must share it)');
+    secret = randomBytes(32).toString('base64url');
+  } else if (secret.length < 32) {
+    throw new ConfigError('GATEHOUSE_SECRET', 'must be at least 32 characters (e.g. `openssl rand -base64 32`)');
+  }
+
+  return {
+    source,
+    demo: source === 'built-in demo',
+    host: env.HOST ?? '127.0.0.1',
+    port,
+    issuer,
+    store: { redisUrl: redisUrl || undefined, keyPrefix: file.store.key_prefix, connectTimeoutMs: file.store.connect_timeout },
+    secret,
+    secretGenerated,
+    logLevel,
+    tokens: { accessTtlMs: file.tokens.access_ttl, refreshTtlMs: file.tokens.refresh_ttl, codeTtlMs: file.tokens.code_ttl },
+    http: { bodyLimit: file.http.body_limit, shutdownGraceMs: file.http.shutdown_grace, trustProxy: file.http.trust_proxy },
+    accounts: file.login.accounts,
+    admins: file.admins,
+    serviceClients: file.service_clients,
+    upstreams: file.upstreams,
+  };
+}
+
+function locateConfigFile(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  const flag = argv.findIndex((arg) => arg === '--config' || arg.startsWith('--config='));
+  if (flag >= 0) {
+    const value = argv[flag]!.includes('=') ? argv[flag]!.slice('--config='.length) : argv[flag + 1];
+    if (!value) throw new ConfigError('--config', 'needs a file path');
+    return path.resolve(cwd, value);
+  }
+  if (env.GATEHOUSE_CONFIG) return path.resolve(cwd, env.GATEHOUSE_CONFIG);
+  const local = path.join(cwd, 'gatehouse.yaml');
+  return existsSync(local) ? local : undefined;
+}
+
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError('', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (error) {
+    throw new ConfigError('', `${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Replaces `${VAR}` in every string value; a variable that is not set is an error naming the key. */
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, key: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const replacement = env[name];
+      if (replacement === undefined) throw new ConfigError(key, `environment variable ${name} is not set`);
+      return replacement;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, `${key}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, key ? `${key}.${k}` : k)]));
+  }
+  return value;
+}
+
+function normalizeIssuer(value: string, key: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(key, 'must be an absolute http(s) URL');
+  }
+  if (!/^https?:$/.test(url.protocol) || url.search || url.hash || url.username) {
+    throw new ConfigError(key, 'must be an http(s) URL without query, fragment or credentials');
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+function toConfigError(error: z.ZodError, document: unknown): ConfigError {
+  const issue = error.issues[0]!;
+  const key = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = issue.keys[0]!;
+    const where = key ? `${key}.${unknown}` : unknown;
+    const hint = nearest(unknown, knownKeys(issue.path));
+    return new ConfigError(where, `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  if (issue.code === 'invalid_type' && lookup(document, issue.path) === undefined) return new ConfigError(key, 'is required');
+  return new ConfigError(key, issue.message);
+}
+
+function formatPath(segments: readonly PropertyKey[]): string {
+  return segments.reduce<string>((out, segment) => (typeof segment === 'number' ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment)), '');
+}
+
+function lookup(document: unknown, segments: readonly PropertyKey[]): unknown {
+  return segments.reduce<unknown>((node, segment) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[segment] : undefined), document);
+}
+
+/** The keys the schema allows at an object path, for "did you mean" hints. */
+function knownKeys(segments: readonly PropertyKey[]): string[] {
+  let schema: z.core.$ZodType | undefined = configFileSchema;
+  for (const segment of segments) {
+    schema = unwrapSchema(schema);
+    if (typeof segment === 'number') schema = schema instanceof z.ZodArray ? (schema.element as z.core.$ZodType) : undefined;
+    else schema = schema instanceof z.ZodObject ? (schema.shape[segment as string] as z.core.$ZodType | undefined) : undefined;
+    if (!schema) return [];
+  }
+  schema = unwrapSchema(schema);
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}

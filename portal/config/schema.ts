@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** Upstream ids become tool-name prefixes (`{id}__{tool}`), so `_` is not allowed in them. */
+export const UPSTREAM_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((text) => parseDuration(text) !== undefined, { message: 'must be a duration such as 30s, 10m, 12h or 30d' })
+    .transform((text) => parseDuration(text)!);
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const names = z.array(z.string().min(1)).default([]);
+
+const account = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1-64 letters, digits or . _ @ -'),
+  password_hash: z.string().startsWith('scrypt$', 'must be a scrypt$… string from `gatehouse hash-password`'),
+  email: z.email().optional(),
+  name: z.string().optional(),
+  groups: names,
+});
+
+const serviceClient = z.strictObject({
+  client_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits or . _ -'),
+  secret_hash: z.string().startsWith('scrypt$', 'must be a scrypt$… string from `gatehouse hash-password`'),
+  upstreams: z.array(z.string().regex(UPSTREAM_ID)).min(1, 'must list at least one upstream'),
+  scope: z.string().default('mcp'),
+});
+
+const upstream = z
+  .strictObject({
+    id: z.string().regex(UPSTREAM_ID, `must match ${UPSTREAM_ID.source}`),
+    kind: z.enum(['mcp', 'http']),
+    title: z.string().optional(),
+    url: httpUrl.optional(),
+    command: z.array(z.string().min(1)).min(1).optional(),
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().optional(),
+    credentials: z
+      .strictObject({
+        type: z.enum(['portal-jwt', 'oauth', 'static', 'none']).default('portal-jwt'),
+        header: z.string().optional(),
+        value_env: z.string().optional(),
+        client_id: z.string().optional(),
+        client_secret: z.string().optional(),
+        scopes: names,
+      })
+      .prefault({}),
+    tools: z
+      .strictObject({
+        allow: names,
+        deny: names,
+        rename: z.record(z.string(), z.string()).default({}),
+        describe: z.record(z.string(), z.string()).default({}),
+      })
+      .prefault({}),
+    access: z
+      .strictObject({ groups: names, emails: names, domains: names, idps: names })
+      .prefault({}),
+    host: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be a host name').optional(),
+    markdown: z.boolean().default(false),
+    connect_timeout: duration('10s'),
+    call_timeout: duration('60s'),
+  })
+  .superRefine((value, ctx) => {
+    if (value.kind === 'http' && !value.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required for kind http' });
+    if (value.kind === 'mcp' && !value.url === !value.command) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'kind mcp needs exactly one of url or command' });
+    }
+  });
+
+/** The config file, as written (snake_case keys are the contract; DESIGN.md "Config file"). */
+export const configFileSchema = z
+  .strictObject({
+    issuer: httpUrl.optional().describe('The public URL of the portal (PUBLIC_URL overrides).'),
+    store: z
+      .strictObject({
+        redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+        key_prefix: z.string().default('gatehouse:'),
+        connect_timeout: duration('5s'),
+      })
+      .prefault({}),
+    tokens: z
+      .strictObject({
+        access_ttl: duration('10m'),
+        refresh_ttl: duration('30d'),
+        code_ttl: duration('60s'),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        body_limit: z.string().regex(/^\d+(b|kb|mb)$/, 'must be a size such as 100kb or 1mb').default('1mb'),
+        shutdown_grace: duration('10s'),
+        trust_proxy: z.union([z.boolean(), z.number().int().min(0), z.string()]).default(false),
+      })
+      .prefault({}),
+    login: z
+      .strictObject({ accounts: z.array(account).default([]) })
+      .prefault({}),
+    admins: z.strictObject({ groups: names, emails: names }).prefault({}),
+    service_clients: z.array(serviceClient).default([]),
+    upstreams: z.array(upstream).default([]),
+  })
+  .superRefine((value, ctx) => {
+    const seen = new Set<string>();
+    value.upstreams.forEach((u, i) => {
+      if (seen.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicates upstream "${u.id}"` });
+      seen.add(u.id);
+    });
+    const ids = new Set(value.upstreams.map((u) => u.id));
+    value.service_clients.forEach((client, i) =>
+      client.upstreams.forEach((id, j) => {
+        if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['service_clients', i, 'upstreams', j], message: `names no upstream "${id}"` });
+      }),
+    );
+  });
+
+export type ConfigFile = z.output<typeof configFileSchema>;
+export type UpstreamConfig = ConfigFile['upstreams'][number];
+export type AccountConfig = ConfigFile['login']['accounts'][number];
+export type ServiceClientConfig = ConfigFile['service_clients'][number];
+
+/** The schema inside optional/default/pipe wrappers, for walking the shape of the config. */
+export function unwrapSchema(schema: z.core.$ZodType): z.core.$ZodType {
+  const def = schema._zod.def as { innerType?: z.core.$ZodType; in?: z.core.$ZodType; schema?: z.core.$ZodType };
+  const inner = def.innerType ?? def.in ?? def.schema;
+  return inner ? unwrapSchema(inner) : schema;
+}

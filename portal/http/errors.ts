@@ -1,0 +1,111 @@
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { StoreUnavailableError } from '../store/store.js';
+import { renderErrorPage } from '../web/error-page.js';
+
+/**
+ * An error with an HTTP status that is safe to show. `internal` detail goes to the log only.
+ * Handlers throw these; {@link errorHandler} is the one place that turns errors into responses.
+ */
+export class HttpError extends Error {
+  readonly status: number;
+  /** Stable machine-readable code (`body.error` in JSON answers). */
+  readonly code: string;
+  readonly headers: Record<string, string>;
+  readonly internal?: string;
+
+  constructor(status: number, code: string, message: string, options: { headers?: Record<string, string>; internal?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'HttpError';
+    this.status = status;
+    this.code = code;
+    this.headers = options.headers ?? {};
+    this.internal = options.internal;
+  }
+}
+
+/** OAuth 2.x error codes (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 6750 §3.1, RFC 7009 §2.2.1) and their HTTP status. */
+export const OAUTH_ERROR_STATUS = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  access_denied: 403,
+  unsupported_response_type: 400,
+  unsupported_token_type: 400,
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  temporarily_unavailable: 503,
+  server_error: 500,
+  slow_down: 429,
+} as const;
+
+export type OAuthErrorCode = keyof typeof OAUTH_ERROR_STATUS;
+
+/** An error answered as OAuth JSON: `{ "error": code, "error_description": message }`. */
+export class OAuthError extends HttpError {
+  declare readonly code: OAuthErrorCode;
+  constructor(code: OAuthErrorCode, description: string, options: { status?: number; headers?: Record<string, string>; internal?: string; cause?: unknown } = {}) {
+    super(options.status ?? OAUTH_ERROR_STATUS[code], code, description, options);
+    this.name = 'OAuthError';
+  }
+}
+
+/** Too many requests: 429 with `Retry-After` (seconds). */
+export class RateLimitedError extends HttpError {
+  constructor(retryAfterSeconds: number) {
+    super(429, 'too_many_requests', 'too many requests; try again later', { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
+  }
+}
+
+/** Whether a request comes from a person's browser (and so deserves an HTML page). */
+export function wantsHtml(req: Request): boolean {
+  return req.accepts(['json', 'html']) === 'html' && !req.headers.authorization;
+}
+
+/**
+ * The one place errors become responses. OAuth errors answer OAuth JSON (RFC 6749 §5.2),
+ * a person's browser gets an HTML page, anything else JSON `{ error, error_description }`.
+ * An error that is not an {@link HttpError} is a 500 whose detail only reaches the log.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const known = toHttpError(error);
+    const log = req.log ?? logger;
+    if (known.status >= 500) log.error({ err: error, code: known.code }, known.internal ?? known.message);
+    else if (known.internal) log.info({ code: known.code }, known.internal);
+    send(res, req, known);
+  };
+}
+
+function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof StoreUnavailableError) {
+    return new HttpError(503, 'temporarily_unavailable', 'the portal cannot reach its store; try again shortly', { headers: { 'Retry-After': '5' }, internal: error.message });
+  }
+  const bodyError = error as { type?: string; status?: number };
+  if (bodyError?.type === 'entity.too.large') return new HttpError(413, 'invalid_request', 'request body too large');
+  if (bodyError?.type === 'entity.parse.failed') return new HttpError(400, 'invalid_request', 'request body is not valid JSON');
+  if (bodyError?.type === 'encoding.unsupported' || bodyError?.type === 'charset.unsupported') return new HttpError(415, 'invalid_request', 'unsupported request body encoding');
+  return new HttpError(500, 'server_error', 'internal error', { internal: (error as Error)?.message });
+}
+
+function send(res: Response, req: Request, error: HttpError): void {
+  res.status(error.status);
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  if (!(error instanceof OAuthError) && wantsHtml(req)) {
+    res.type('html').send(renderErrorPage({ status: error.status, title: error.code.replace(/_/g, ' '), message: error.message, requestId: req.id }));
+    return;
+  }
+  res.setHeader('Cache-Control', 'no-store');
+  res.json({ error: error.code, error_description: error.message });
+}

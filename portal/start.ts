@@ -1,0 +1,54 @@
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { listen } from './http/server.js';
+import { createLogger } from './logger.js';
+import { openStore, redactUrl } from './store/index.js';
+
+/** `gatehouse start`: loads config, opens the store, builds the portal and serves it until SIGTERM/SIGINT. */
+export async function start(argv: readonly string[]): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({ argv });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  logger.info({ config: config.source }, config.demo ? 'no config file found: running the built-in demo' : 'config loaded');
+  if (config.secretGenerated) {
+    logger.warn('GATEHOUSE_SECRET is not set: generated one for this process; sessions end when it stops');
+  }
+
+  let store;
+  try {
+    store = await openStore(config.store);
+  } catch (error) {
+    process.stderr.write(`store: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  logger.info(
+    config.store.redisUrl ? { store: 'redis', url: redactUrl(config.store.redisUrl) } : { store: 'memory' },
+    config.store.redisUrl ? 'state lives in Redis' : 'state lives in memory: for one process only, lost on restart',
+  );
+
+  const app = createApp({ config, store, logger });
+  const running = await listen(app, { host: config.host, port: config.port });
+  logger.info({ url: running.url, issuer: config.issuer }, `Gatehouse listening on ${running.url}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.http.shutdownGraceMs }, 'shutting down: draining in-flight requests');
+    await running.close(config.http.shutdownGraceMs);
+    await store.close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+

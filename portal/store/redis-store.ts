@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, ReplyError } from 'ioredis';
+import type { Lock, Store, StreamEntry } from './store.js';
+import { StoreUnavailableError } from './store.js';
+
+/** Options of {@link createRedisStore}. */
+export interface RedisStoreOptions {
+  /** `redis://` or `rediss://` URL. */
+  url: string;
+  /** Prefix of every key and channel, so that several deployments (or test runs) share one Redis. */
+  keyPrefix?: string;
+  /** How long start-up keeps trying to reach Redis before giving up. */
+  connectTimeoutMs?: number;
+  /** A command that gets no answer in this time fails (and so the request fails closed). */
+  commandTimeoutMs?: number;
+}
+
+const SCRIPTS = {
+  // ARGV: hasExpected ('1'|'0'), expected, next, ttlMs ('' for none)
+  gatehouseCompareAndSet: `
+    local current = redis.call('GET', KEYS[1])
+    local matches = (ARGV[1] == '0' and current == false) or (ARGV[1] == '1' and current == ARGV[2])
+    if not matches then return 0 end
+    if ARGV[4] == '' then redis.call('SET', KEYS[1], ARGV[3]) else redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4]) end
+    return 1`,
+  // Deletes the lock only when it still holds this holder's token.
+  gatehouseReleaseLock: `
+    if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+    return 0`,
+  // The window starts with the first increment: later increments keep its expiry.
+  gatehouseIncrement: `
+    local count = redis.call('INCR', KEYS[1])
+    if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+    return count`,
+} as const;
+
+type ScriptedRedis = Redis & {
+  gatehouseCompareAndSet(key: string, hasExpected: string, expected: string, next: string, ttlMs: string): Promise<number>;
+  gatehouseReleaseLock(key: string, token: string): Promise<number>;
+  gatehouseIncrement(key: string, ttlMs: number): Promise<number>;
+};
+
+/** Connects to Redis, retrying for a bounded time, and returns a {@link Store} on it. */
+export async function createRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
+  const store = new RedisStore(options);
+  const deadline = Date.now() + (options.connectTimeoutMs ?? 5_000);
+  for (;;) {
+    try {
+      await store.ready(Math.max(0, deadline - Date.now()));
+      await store.ping();
+      return store;
+    } catch (error) {
+      if (Date.now() >= deadline) {
+        await store.close();
+        throw new StoreUnavailableError(`cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }
+  }
+}
+
+/** {@link Store} on Redis: what lets many portal processes behave as one. */
+export class RedisStore implements Store {
+  readonly #redis: ScriptedRedis;
+  readonly #prefix: string;
+  readonly #handlers = new Map<string, Set<(message: string) => void>>();
+  #subscriber: Redis | undefined;
+
+  constructor(options: RedisStoreOptions) {
+    this.#prefix = options.keyPrefix ?? 'gatehouse:';
+    const redis = new Redis(options.url, {
+      keyPrefix: this.#prefix,
+      // Fail fast instead of queueing while disconnected: a request must fail closed, not hang.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: options.commandTimeoutMs ?? 2_000,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+      lazyConnect: false,
+    });
+    redis.on('error', () => {
+      // Connection errors surface through failing commands (and /readyz); ioredis reconnects.
+    });
+    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+    this.#redis = redis as ScriptedRedis;
+  }
+
+  /** Resolves once connected, or rejects after `timeoutMs`. */
+  ready(timeoutMs: number): Promise<void> {
+    if (this.#redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      let lastError: Error | undefined;
+      const onError = (error: Error) => (lastError = error);
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        this.#redis.off('ready', onReady).off('error', onError);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = () => finish();
+      const timer = setTimeout(() => finish(lastError ?? new Error('connection timed out')), timeoutMs);
+      this.#redis.on('ready', onReady).on('error', onError);
+    });
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.#run(() => this.#redis.get(key));
+  }
+
+  async set(key: string, value: string, options?: { ttlMs?: number }): Promise<void> {
+    await this.#run(() =>
+      options?.ttlMs === undefined ? this.#redis.set(key, value) : this.#redis.set(key, value, 'PX', options.ttlMs),
+    );
+  }
+
+  async setIfAbsent(key: string, value: string, options?: { ttlMs?: number }): Promise<boolean> {
+    const reply = await this.#run(() =>
+      options?.ttlMs === undefined
+        ? this.#redis.set(key, value, 'NX')
+        : this.#redis.set(key, value, 'PX', options.ttlMs, 'NX'),
+    );
+    return reply === 'OK';
+  }
+
+  take(key: string): Promise<string | null> {
+    return this.#run(() => this.#redis.getdel(key));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.#run(() => this.#redis.del(key))) > 0;
+  }
+
+  async compareAndSet(key: string, expected: string | null, next: string, options?: { ttlMs?: number }): Promise<boolean> {
+    const ttl = options?.ttlMs === undefined ? '' : String(options.ttlMs);
+    const hasExpected = expected === null ? '0' : '1';
+    return (await this.#run(() => this.#redis.gatehouseCompareAndSet(key, hasExpected, expected ?? '', next, ttl))) === 1;
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<Lock | null> {
+    const token = randomUUID();
+    if (!(await this.setIfAbsent(key, token, { ttlMs }))) return null;
+    return { release: async () => (await this.#run(() => this.#redis.gatehouseReleaseLock(key, token))) === 1 };
+  }
+
+  increment(key: string, ttlMs: number): Promise<number> {
+    return this.#run(() => this.#redis.gatehouseIncrement(key, ttlMs));
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    const ms = await this.#run(() => this.#redis.pttl(key));
+    return ms < 0 ? null : ms;
+  }
+
+  async addToSet(key: string, member: string): Promise<void> {
+    await this.#run(() => this.#redis.sadd(key, member));
+  }
+
+  async removeFromSet(key: string, member: string): Promise<void> {
+    await this.#run(() => this.#redis.srem(key, member));
+  }
+
+  setMembers(key: string): Promise<string[]> {
+    return this.#run(() => this.#redis.smembers(key));
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.#run(() => this.#redis.publish(this.#prefix + channel, message));
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    const subscriber = this.#subscriberConnection();
+    const name = this.#prefix + channel;
+    let handlers = this.#handlers.get(name);
+    if (!handlers) {
+      this.#handlers.set(name, (handlers = new Set()));
+      await this.#run(() => subscriber.subscribe(name));
+    }
+    handlers.add(onMessage);
+    return async () => {
+      handlers.delete(onMessage);
+      if (handlers.size === 0 && this.#handlers.get(name) === handlers) {
+        this.#handlers.delete(name);
+        await this.#run(() => subscriber.unsubscribe(name));
+      }
+    };
+  }
+
+  async append(stream: string, entry: string, options: { maxLength: number }): Promise<string> {
+    const id = await this.#run(() => this.#redis.xadd(stream, 'MAXLEN', options.maxLength, '*', 'e', entry));
+    return id as string;
+  }
+
+  async readStream(stream: string, options: { afterId?: string; count?: number } = {}): Promise<StreamEntry[]> {
+    const start = options.afterId === undefined ? '-' : `(${options.afterId}`;
+    const rows = await this.#run(() =>
+      options.count === undefined
+        ? this.#redis.xrange(stream, start, '+')
+        : this.#redis.xrange(stream, start, '+', 'COUNT', options.count),
+    );
+    return rows.map(([id, fields]) => ({ id, entry: fields[1] ?? '' }));
+  }
+
+  async ping(): Promise<void> {
+    await this.#run(() => this.#redis.ping());
+  }
+
+  async close(): Promise<void> {
+    this.#subscriber?.disconnect();
+    this.#redis.disconnect();
+  }
+
+  #subscriberConnection(): Redis {
+    if (this.#subscriber) return this.#subscriber;
+    // A subscribed connection can run nothing else; it also needs the offline queue so that
+    // subscriptions are re-established after a reconnect.
+    const subscriber = this.#redis.duplicate({ enableOfflineQueue: true, keyPrefix: '' });
+    subscriber.on('error', () => {});
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const handler of this.#handlers.get(channel) ?? []) handler(message);
+    });
+    this.#subscriber = subscriber;
+    return subscriber;
+  }
+
+  async #run<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      if (error instanceof ReplyError) throw error;
+      throw new StoreUnavailableError(`store unavailable: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

@@ -1,0 +1,50 @@
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/**
+ * A tagged template whose interpolations are escaped unless they are {@link SafeHtml}
+ * (the output of another `html` template), so pages cannot forget to escape.
+ */
+export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
+  let out = strings[0]!;
+  values.forEach((value, i) => {
+    out += render(value) + strings[i + 1]!;
+  });
+  return new SafeHtml(out);
+}
+
+export class SafeHtml {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+function render(value: unknown): string {
+  if (value instanceof SafeHtml) return value.value;
+  if (Array.isArray(value)) return value.map(render).join('');
+  if (value === undefined || value === null || value === false) return '';
+  return escapeHtml(String(value));
+}
+
+/** The page frame every server-rendered page shares. */
+export function layout(title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Gatehouse</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1b1f23}
+h1{font-size:1.4rem}main{border:1px solid #d0d7de;border-radius:8px;padding:1.5rem}
+label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.5rem;box-sizing:border-box}
+button{padding:.5rem 1rem;margin:.75rem .5rem 0 0;cursor:pointer}.muted{color:#57606a;font-size:.9rem}
+.error{color:#a40e26}code{background:#f6f8fa;padding:0 .25rem}
+</style>
+</head>
+<body><main>${body}</main></body>
+</html>`.value;
+}

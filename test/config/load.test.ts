@@ -1,0 +1,102 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, resolveConfig } from '../../portal/config/load.js';
+import { parseDuration } from '../../portal/config/duration.js';
+
+const SECRET = 'x'.repeat(32);
+
+function configError(document: unknown, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    resolveConfig(document, env, 'test');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  test('no file gives the built-in demo on 8787 with the memory store and a generated secret', () => {
+    const config = loadConfig({ argv: [], env: {}, cwd: mkdtempSync(path.join(tmpdir(), 'gh-')) });
+    expect(config).toMatchObject({ demo: true, port: 8787, host: '127.0.0.1', issuer: 'http://localhost:8787', secretGenerated: true });
+    expect(config.store.redisUrl).toBeUndefined();
+    expect(config.secret.length).toBeGreaterThanOrEqual(32);
+    expect(config.tokens).toEqual({ accessTtlMs: 600_000, refreshTtlMs: 30 * 86_400_000, codeTtlMs: 60_000 });
+  });
+
+  test('reads --config, interpolates ${VAR} and applies the environment', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gh-'));
+    writeFileSync(
+      path.join(dir, 'custom.yaml'),
+      ['issuer: https://gate.example.com/', 'tokens: { access_ttl: 5m }', 'upstreams:', '  - { id: wiki, kind: http, url: "${WIKI_URL}" }'].join('\n'),
+    );
+    const config = loadConfig({
+      argv: ['--config', 'custom.yaml'],
+      env: { WIKI_URL: 'http://127.0.0.1:4000', PORT: '9000', REDIS_URL: 'redis://127.0.0.1:6379', GATEHOUSE_SECRET: SECRET, LOG_LEVEL: 'debug' },
+      cwd: dir,
+    });
+    expect(config.issuer).toBe('https://gate.example.com');
+    expect(config.port).toBe(9000);
+    expect(config.store.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.tokens.accessTtlMs).toBe(300_000);
+    expect(config.upstreams[0]).toMatchObject({ id: 'wiki', url: 'http://127.0.0.1:4000', credentials: { type: 'portal-jwt' } });
+    expect(config.logLevel).toBe('debug');
+  });
+
+  test('PUBLIC_URL wins over the file issuer and loses its trailing slash', () => {
+    expect(resolveConfig({ issuer: 'https://a.example' }, { PUBLIC_URL: 'https://b.example/gate/' }, 't').issuer).toBe('https://b.example/gate');
+  });
+
+  test('durations accept ms, s, m, h and d', () => {
+    expect([parseDuration('250ms'), parseDuration('30s'), parseDuration('10m'), parseDuration('12h'), parseDuration('30d')]).toEqual([
+      250, 30_000, 600_000, 43_200_000, 2_592_000_000,
+    ]);
+    expect(parseDuration('10 minutes')).toBeUndefined();
+  });
+
+  describe('bad config stops with one line naming the key', () => {
+    test.each<[string, unknown, string]>([
+      ['an upstream id with "_"', { upstreams: [{ id: 'ok', kind: 'http', url: 'http://a' }, { id: 'Bad_id', kind: 'http', url: 'http://a' }] }, 'config: upstreams[1].id: must match ^[a-z0-9][a-z0-9-]{0,30}$'],
+      ['an unknown key, with the nearest valid one', { tokens: { acess_ttl: '5m' } }, 'config: tokens.acess_ttl: unknown key (did you mean "access_ttl"?)'],
+      ['an unknown top-level key', { upstream: [] }, 'config: upstream: unknown key (did you mean "upstreams"?)'],
+      ['a malformed duration', { tokens: { refresh_ttl: 'forever' } }, 'config: tokens.refresh_ttl: must be a duration such as 30s, 10m, 12h or 30d'],
+      ['a missing required key', { upstreams: [{ kind: 'mcp', url: 'http://a' }] }, 'config: upstreams[0].id: is required'],
+      ['an mcp upstream with neither url nor command', { upstreams: [{ id: 'a', kind: 'mcp' }] }, 'config: upstreams[0].url: kind mcp needs exactly one of url or command'],
+      ['a duplicate upstream id', { upstreams: [{ id: 'a', kind: 'http', url: 'http://a' }, { id: 'a', kind: 'http', url: 'http://b' }] }, 'config: upstreams[1].id: duplicates upstream "a"'],
+      ['a service client naming no upstream', { service_clients: [{ client_id: 'n', secret_hash: 'scrypt$x', upstreams: ['wiki'] }] }, 'config: service_clients[0].upstreams[0]: names no upstream "wiki"'],
+      ['a password hash that is not scrypt', { login: { accounts: [{ username: 'a', password_hash: 'hunter2' }] } }, 'config: login.accounts[0].password_hash: must be a scrypt$… string from `gatehouse hash-password`'],
+    ])('%s', (_name, document, message) => {
+      expect(configError(document)).toBe(message);
+    });
+
+    test('an unset ${VAR}', () => {
+      expect(configError({ upstreams: [{ id: 'a', kind: 'http', url: '${NOPE}' }] })).toBe('config: upstreams[0].url: environment variable NOPE is not set');
+    });
+
+    test('Redis without a shared secret', () => {
+      expect(configError({}, { REDIS_URL: 'redis://127.0.0.1:6379' })).toBe(
+        'config: GATEHOUSE_SECRET: must be set when the store is Redis (every portal process must share it)',
+      );
+    });
+
+    test('a short secret, and the message never contains it', () => {
+      const message = configError({}, { GATEHOUSE_SECRET: 'short-secret' });
+      expect(message).toMatch(/^config: GATEHOUSE_SECRET: must be at least 32 characters/);
+      expect(message).not.toContain('short-secret');
+    });
+
+    test('a bad PORT, PUBLIC_URL or LOG_LEVEL', () => {
+      expect(configError({}, { PORT: 'eighty' })).toBe('config: PORT: must be a port number (0-65535)');
+      expect(configError({}, { PUBLIC_URL: 'https://gate.example/?x=1' })).toMatch(/^config: PUBLIC_URL: /);
+      expect(configError({}, { LOG_LEVEL: 'loud' })).toMatch(/^config: LOG_LEVEL: must be one of/);
+    });
+
+    test('a missing file named by --config, and a file that is not YAML', () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'gh-'));
+      expect(() => loadConfig({ argv: ['--config=nope.yaml'], env: {}, cwd: dir })).toThrow(/^config: cannot read .*nope\.yaml: ENOENT$/);
+      writeFileSync(path.join(dir, 'gatehouse.yaml'), 'upstreams: [unclosed');
+      expect(() => loadConfig({ argv: [], env: {}, cwd: dir })).toThrow(/^config: .*gatehouse\.yaml is not valid YAML/);
+    });
+  });
+});

@@ -1,0 +1,53 @@
+import { Writable } from 'node:stream';
+import type { Express } from 'express';
+import { createApp } from '../../portal/app.js';
+import { resolveConfig, type Config } from '../../portal/config/load.js';
+import { listen } from '../../portal/http/server.js';
+import { createLogger } from '../../portal/logger.js';
+import { MemoryStore, type Store } from '../../portal/store/index.js';
+
+export const TEST_SECRET = 'test-secret-0123456789abcdef-0123456789';
+
+/** Collects a portal's JSON log lines, so tests can read what was logged. */
+export class LogCapture extends Writable {
+  readonly lines: Array<Record<string, unknown>> = [];
+  readonly raw: string[] = [];
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) {
+      this.raw.push(line);
+      this.lines.push(JSON.parse(line));
+    }
+    done();
+  }
+}
+
+export interface TestPortal {
+  url: string;
+  config: Config;
+  store: Store;
+  logs: LogCapture;
+  close(): Promise<void>;
+}
+
+/** A real portal on 127.0.0.1 and a free port, built from a config document (as in gatehouse.yaml). */
+export async function startTestPortal(options: { document?: Record<string, unknown>; env?: NodeJS.ProcessEnv; store?: Store } = {}): Promise<TestPortal> {
+  // Listen first, so that the issuer (PUBLIC_URL) can be the address actually bound.
+  let app: Express | undefined;
+  const running = await listen((req, res) => app!(req, res), { host: '127.0.0.1', port: 0 });
+  const env = { GATEHOUSE_SECRET: TEST_SECRET, LOG_LEVEL: 'info', PUBLIC_URL: running.url, ...options.env };
+  const config = resolveConfig(options.document ?? {}, env, 'test');
+  const store = options.store ?? new MemoryStore();
+  const logs = new LogCapture();
+  const logger = createLogger({ level: config.logLevel, destination: logs });
+  app = createApp({ config, store, logger });
+  return {
+    url: running.url,
+    config,
+    store,
+    logs,
+    close: async () => {
+      await running.close(1_000);
+      if (!options.store) await store.close();
+    },
+  };
+}

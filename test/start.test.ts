@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from './helpers/redis-server.js';
+
+const MAIN = path.resolve('dist/portal/main.js');
+
+/** Runs `npm start`'s entry point as a real process; resolves when it exits or `until` matches stdout. */
+function run(args: string[], env: NodeJS.ProcessEnv, until?: RegExp, cwd = tmpdir()) {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const matched = until
+    ? new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', () => until.test(stdout) && resolve());
+        void exited.then(() => reject(new Error(`exited before ${until}: ${stderr}`)));
+      })
+    : exited.then(() => undefined);
+  return { child, exited, matched, output: () => ({ stdout, stderr }) };
+}
+
+describe('gatehouse start', () => {
+  test('with no config runs the demo on the memory store, serves /healthz, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const cwd = mkdtempSync(path.join(tmpdir(), 'gh-start-'));
+    const proc = run([], { PORT: String(port) }, /Gatehouse listening on/, cwd);
+    try {
+      await proc.matched;
+      const { stdout } = proc.output();
+      expect(stdout).toContain('running the built-in demo');
+      expect(stdout).toContain('state lives in memory');
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      proc.child.kill('SIGTERM');
+    }
+    expect(await proc.exited).toBe(0);
+  });
+
+  test('a bad config file stops start-up with one line naming the key, exit code 2', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gh-start-'));
+    const file = path.join(dir, 'bad.yaml');
+    writeFileSync(file, 'upstreams:\n  - { id: Bad_Id, kind: http, url: "http://127.0.0.1:4000" }\n');
+    const proc = run(['--config', file], {});
+    expect(await proc.exited).toBe(2);
+    expect(proc.output().stderr).toBe('config: upstreams[0].id: must match ^[a-z0-9][a-z0-9-]{0,30}$\n');
+  });
+
+  test('an unreachable REDIS_URL fails start-up after a bounded retry with a clear line', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gh-start-'));
+    const file = path.join(dir, 'gatehouse.yaml');
+    writeFileSync(file, 'store: { connect_timeout: 300ms }\n');
+    const port = await freePort();
+    const proc = run(['--config', file], { REDIS_URL: `redis://:pw-in-url@127.0.0.1:${port}`, GATEHOUSE_SECRET: 's'.repeat(32) });
+    expect(await proc.exited).toBe(1);
+    const { stderr } = proc.output();
+    expect(stderr).toMatch(new RegExp(`^store: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}`));
+    expect(stderr).not.toContain('pw-in-url');
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+  });
+});

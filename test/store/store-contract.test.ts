@@ -1,0 +1,194 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MemoryStore, createRedisStore, StoreUnavailableError, storeKey, type Store } from '../../portal/store/index.js';
+import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
+
+interface Backend {
+  /** Two handles on one shared state (two portal processes): the same store object for memory. */
+  open(): Promise<{ store: Store; peer: Store; cleanup: () => Promise<void> }>;
+}
+
+const backends: Array<[string, Backend]> = [
+  [
+    'memory',
+    {
+      async open() {
+        const store = new MemoryStore();
+        return { store, peer: store, cleanup: () => store.close() };
+      },
+    },
+  ],
+  [
+    'redis',
+    {
+      async open() {
+        const keyPrefix = testKeyPrefix();
+        const a = await createTestRedisStore(keyPrefix);
+        const b = await createTestRedisStore(keyPrefix);
+        return {
+          store: a.store,
+          peer: b.store,
+          cleanup: async () => {
+            await b.store.close();
+            await a.cleanup();
+          },
+        };
+      },
+    },
+  ],
+];
+
+describe.each(backends)('Store contract: %s', (_name, backend) => {
+  let store: Store;
+  let peer: Store;
+  let cleanup: () => Promise<void>;
+
+  beforeEach(async () => {
+    ({ store, peer, cleanup } = await backend.open());
+  });
+  afterEach(() => cleanup());
+
+  test('set, get and delete', async () => {
+    expect(await store.get('k')).toBeNull();
+    await store.set('k', 'v1');
+    expect(await peer.get('k')).toBe('v1');
+    expect(await store.delete('k')).toBe(true);
+    expect(await store.delete('k')).toBe(false);
+    expect(await store.get('k')).toBeNull();
+  });
+
+  test('values expire after their TTL', async () => {
+    await store.set('short', 'v', { ttlMs: 60 });
+    await store.set('long', 'v', { ttlMs: 60_000 });
+    expect(await store.get('short')).toBe('v');
+    const remaining = await store.ttl('long');
+    expect(remaining).toBeGreaterThan(50_000);
+    expect(remaining).toBeLessThanOrEqual(60_000);
+    await sleep(150);
+    expect(await store.get('short')).toBeNull();
+    expect(await store.ttl('short')).toBeNull();
+    expect(await store.get('long')).toBe('v');
+  });
+
+  test('setIfAbsent sets only once', async () => {
+    expect(await store.setIfAbsent('once', 'first', { ttlMs: 10_000 })).toBe(true);
+    expect(await peer.setIfAbsent('once', 'second')).toBe(false);
+    expect(await store.get('once')).toBe('first');
+  });
+
+  test('take returns the value once', async () => {
+    await store.set('code', 'secret');
+    expect(await store.take('code')).toBe('secret');
+    expect(await store.take('code')).toBeNull();
+    expect(await store.get('code')).toBeNull();
+  });
+
+  test('of 50 concurrent takers exactly one wins', async () => {
+    await store.set('race', 'prize', { ttlMs: 10_000 });
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? peer : store).take('race')));
+    expect(results.filter((r) => r === 'prize')).toHaveLength(1);
+    expect(results.filter((r) => r === null)).toHaveLength(49);
+  });
+
+  test('compareAndSet replaces only the expected value', async () => {
+    expect(await store.compareAndSet('cas', null, 'a')).toBe(true);
+    expect(await store.compareAndSet('cas', null, 'b')).toBe(false);
+    expect(await store.compareAndSet('cas', 'x', 'b')).toBe(false);
+    expect(await store.get('cas')).toBe('a');
+    expect(await peer.compareAndSet('cas', 'a', 'b', { ttlMs: 60 })).toBe(true);
+    expect(await store.get('cas')).toBe('b');
+    await sleep(150);
+    expect(await store.get('cas')).toBeNull();
+  });
+
+  test('of 20 concurrent compareAndSets from one value exactly one wins', async () => {
+    await store.set('cas-race', 'v0');
+    const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? peer : store).compareAndSet('cas-race', 'v0', `v${i + 1}`)));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+  });
+
+  test('a lock has one holder at a time and expires', async () => {
+    const attempts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? peer : store).acquireLock('lock', 100)));
+    const holders = attempts.filter((lock) => lock !== null);
+    expect(holders).toHaveLength(1);
+    expect(await store.acquireLock('lock', 100)).toBeNull();
+    await sleep(200);
+    // The first holder's lock expired; a new holder takes it and the old release must not free it.
+    const second = await peer.acquireLock('lock', 10_000);
+    expect(second).not.toBeNull();
+    expect(await holders[0]!.release()).toBe(false);
+    expect(await store.acquireLock('lock', 10_000)).toBeNull();
+    expect(await second!.release()).toBe(true);
+    expect(await store.acquireLock('lock', 10_000)).not.toBeNull();
+  });
+
+  test('counters count within a window that the first increment starts', async () => {
+    const counts = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).increment('hits', 100)));
+    expect([...counts].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await sleep(200);
+    expect(await store.increment('hits', 100)).toBe(1);
+  });
+
+  test('sets index members', async () => {
+    const key = storeKey('person', 'alice', 'grants');
+    await store.addToSet(key, 'g1');
+    await peer.addToSet(key, 'g2');
+    await store.addToSet(key, 'g1');
+    expect((await store.setMembers(key)).sort()).toEqual(['g1', 'g2']);
+    await store.removeFromSet(key, 'g1');
+    expect(await peer.setMembers(key)).toEqual(['g2']);
+    expect(await store.setMembers('nothing')).toEqual([]);
+  });
+
+  test('pub/sub reaches subscribers of every handle, and unsubscribe stops delivery', async () => {
+    const received: string[] = [];
+    const arrived = new Promise<void>((resolve) => {
+      void peer
+        .subscribe('events', (message) => {
+          received.push(message);
+          if (received.length === 2) resolve();
+        })
+        .then(async (unsubscribe) => {
+          await store.publish('events', 'one');
+          await store.publish('events', 'two');
+          await arrived;
+          await unsubscribe();
+          await store.publish('events', 'three');
+        });
+    });
+    await arrived;
+    await sleep(100);
+    expect(received).toEqual(['one', 'two']);
+  });
+
+  test('streams append in order, cap their length and read after an id', async () => {
+    const ids: string[] = [];
+    for (let i = 1; i <= 7; i++) ids.push(await store.append('audit', `e${i}`, { maxLength: 5 }));
+    const all = await peer.readStream('audit');
+    expect(all.map((e) => e.entry)).toEqual(['e3', 'e4', 'e5', 'e6', 'e7']);
+    expect(all.map((e) => e.id)).toEqual(ids.slice(2));
+    const page = await store.readStream('audit', { afterId: ids[3], count: 2 });
+    expect(page.map((e) => e.entry)).toEqual(['e5', 'e6']);
+    expect(await store.readStream('audit', { afterId: ids[6] })).toEqual([]);
+  });
+
+  test('ping answers while the store is up', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
+
+describe('Redis store failure', () => {
+  test('start-up gives up after a bounded retry with a StoreUnavailableError that hides the password', async () => {
+    const started = createRedisStore({ url: 'redis://:hunter2@127.0.0.1:1', connectTimeoutMs: 300 });
+    await expect(started).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(started).rejects.toThrow(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+    await expect(started).rejects.not.toThrow(/hunter2/);
+  });
+
+  test('commands on a closed connection fail with StoreUnavailableError, never hang', async () => {
+    const { store, cleanup } = await createTestRedisStore();
+    await store.close();
+    await expect(store.get('k')).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.ping()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await cleanup();
+  });
+});
