@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+import { hashPassword } from './crypto/password.js';
 import { start } from './start.js';
 
 const USAGE = `usage: gatehouse <command>
 
 commands:
   start [--config PATH]   run the portal (the default when no command is given)
+  hash-password           read a password on stdin, print its scrypt$… hash for the config
   help                    show this text
 `;
 
@@ -15,6 +17,15 @@ async function cli(argv: string[]): Promise<number> {
     case 'start':
       await start(rest);
       return -1;
+    case 'hash-password': {
+      const password = (await readStdin()).replace(/\r?\n$/, '');
+      if (!password) {
+        process.stderr.write('gatehouse hash-password: no password on stdin\n');
+        return 2;
+      }
+      process.stdout.write(`${await hashPassword(password)}\n`);
+      return 0;
+    }
     case 'help':
     case '--help':
       process.stdout.write(USAGE);
@@ -23,6 +34,12 @@ async function cli(argv: string[]): Promise<number> {
       process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
       return 2;
   }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const code = await cli(process.argv.slice(2));

@@ -1,4 +1,7 @@
 import { createApp } from './app.js';
+import { hashPassword } from './crypto/password.js';
+import { randomToken } from './crypto/hash.js';
+import type { Config } from './config/load.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { listen } from './http/server.js';
 import { createLogger } from './logger.js';
@@ -34,6 +37,8 @@ export async function start(argv: readonly string[]): Promise<void> {
     config.store.redisUrl ? 'state lives in Redis' : 'state lives in memory: for one process only, lost on restart',
   );
 
+  if (config.demo && config.accounts.length === 0) await addDemoAccount(config);
+
   const app = createApp({ config, store, logger });
   const running = await listen(app, { host: config.host, port: config.port });
   logger.info({ url: running.url, issuer: config.issuer }, `Gatehouse listening on ${running.url}`);
@@ -52,3 +57,18 @@ export async function start(argv: readonly string[]): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
+
+/**
+ * The demo's one built-in account. Its password comes from `GATEHOUSE_DEMO_PASSWORD`, or is
+ * generated and printed once, to the terminal only (never into the JSON log).
+ */
+async function addDemoAccount(config: Config): Promise<void> {
+  const given = process.env.GATEHOUSE_DEMO_PASSWORD;
+  const password = given || randomToken(12);
+  config.accounts.push({ username: 'demo', password_hash: await hashPassword(password), name: 'Demo User', email: 'demo@example.com', groups: ['demo'] });
+  process.stdout.write(
+    given
+      ? 'Demo account: username "demo", password from GATEHOUSE_DEMO_PASSWORD\n'
+      : `Demo account: username "demo", password "${password}" (shown once; set GATEHOUSE_DEMO_PASSWORD to choose it)\n`,
+  );
+}

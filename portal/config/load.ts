@@ -22,7 +22,10 @@ export interface Config {
   /** True when no `GATEHOUSE_SECRET` was given and one was generated for this process. */
   secretGenerated: boolean;
   logLevel: LogLevel;
-  tokens: { accessTtlMs: number; refreshTtlMs: number; codeTtlMs: number };
+  tokens: { accessTtlMs: number; refreshTtlMs: number; codeTtlMs: number; refreshReuseGraceMs: number; keyRotationMs: number };
+  login: { sessionIdleMs: number; sessionMaxMs: number };
+  clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean };
+  rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number };
   http: { bodyLimit: string; shutdownGraceMs: number; trustProxy: boolean | number | string };
   accounts: AccountConfig[];
   admins: { groups: string[]; emails: string[] };
@@ -97,7 +100,20 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     secret,
     secretGenerated,
     logLevel,
-    tokens: { accessTtlMs: file.tokens.access_ttl, refreshTtlMs: file.tokens.refresh_ttl, codeTtlMs: file.tokens.code_ttl },
+    tokens: {
+      accessTtlMs: file.tokens.access_ttl,
+      refreshTtlMs: file.tokens.refresh_ttl,
+      codeTtlMs: file.tokens.code_ttl,
+      refreshReuseGraceMs: file.tokens.refresh_reuse_grace,
+      keyRotationMs: file.tokens.key_rotation,
+    },
+    login: { sessionIdleMs: file.login.session_idle, sessionMaxMs: file.login.session_max },
+    clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses },
+    rateLimits: {
+      loginPerMinute: file.rate_limits.login_per_minute,
+      registerPerMinute: file.rate_limits.register_per_minute,
+      tokenPerMinute: file.rate_limits.token_per_minute,
+    },
     http: { bodyLimit: file.http.body_limit, shutdownGraceMs: file.http.shutdown_grace, trustProxy: file.http.trust_proxy },
     accounts: file.login.accounts,
     admins: file.admins,

@@ -87,6 +87,8 @@ export const configFileSchema = z
         access_ttl: duration('10m'),
         refresh_ttl: duration('30d'),
         code_ttl: duration('60s'),
+        refresh_reuse_grace: duration('10s').refine((ms) => ms <= 10_000, { message: 'must be at most 10s' }),
+        key_rotation: duration('30d'),
       })
       .prefault({}),
     http: z
@@ -97,7 +99,24 @@ export const configFileSchema = z
       })
       .prefault({}),
     login: z
-      .strictObject({ accounts: z.array(account).default([]) })
+      .strictObject({
+        accounts: z.array(account).default([]),
+        session_idle: duration('12h'),
+        session_max: duration('7d'),
+      })
+      .prefault({}),
+    clients: z
+      .strictObject({
+        unused_ttl: duration('30d'),
+        metadata_documents: z.strictObject({ allow_private_addresses: z.boolean().default(false) }).prefault({}),
+      })
+      .prefault({}),
+    rate_limits: z
+      .strictObject({
+        login_per_minute: z.number().int().positive().default(10),
+        register_per_minute: z.number().int().positive().default(20),
+        token_per_minute: z.number().int().positive().default(60),
+      })
       .prefault({}),
     admins: z.strictObject({ groups: names, emails: names }).prefault({}),
     service_clients: z.array(serviceClient).default([]),

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
-import { createApp } from '../../portal/app.js';
+import { createPortal } from '../../portal/app.js';
+import type { AuthorizationServer } from '../../portal/oauth/authorization-server.js';
 import { resolveConfig, type Config } from '../../portal/config/load.js';
 import { listen } from '../../portal/http/server.js';
 import { createLogger } from '../../portal/logger.js';
@@ -26,11 +27,14 @@ export interface TestPortal {
   config: Config;
   store: Store;
   logs: LogCapture;
+  oauth: AuthorizationServer;
   close(): Promise<void>;
 }
 
 /** A real portal on 127.0.0.1 and a free port, built from a config document (as in gatehouse.yaml). */
-export async function startTestPortal(options: { document?: Record<string, unknown>; env?: NodeJS.ProcessEnv; store?: Store } = {}): Promise<TestPortal> {
+export async function startTestPortal(
+  options: { document?: Record<string, unknown>; env?: NodeJS.ProcessEnv; store?: Store; metadataDocumentCa?: string } = {},
+): Promise<TestPortal> {
   // Listen first, so that the issuer (PUBLIC_URL) can be the address actually bound.
   let app: Express | undefined;
   const running = await listen((req, res) => app!(req, res), { host: '127.0.0.1', port: 0 });
@@ -39,15 +43,30 @@ export async function startTestPortal(options: { document?: Record<string, unkno
   const store = options.store ?? new MemoryStore();
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
-  app = createApp({ config, store, logger });
+  const portal = createPortal({ config, store, logger, metadataDocumentCa: options.metadataDocumentCa });
+  app = portal.app;
   return {
     url: running.url,
     config,
     store,
     logs,
+    oauth: portal.oauth,
     close: async () => {
       await running.close(1_000);
       if (!options.store) await store.close();
     },
   };
+}
+
+/** A built-in account for tests: `alice` / `alice-password`, in group `eng`. */
+export const ALICE = { username: 'alice', password: 'alice-password' };
+export const BOB = { username: 'bob', password: 'bob-password' };
+
+/** `login.accounts` entries for ALICE and BOB (hashed once per test file). */
+export async function testAccounts(): Promise<Array<Record<string, unknown>>> {
+  const { hashPassword } = await import('../../portal/crypto/password.js');
+  return [
+    { username: ALICE.username, password_hash: await hashPassword(ALICE.password), email: 'alice@example.com', name: 'Alice', groups: ['eng'] },
+    { username: BOB.username, password_hash: await hashPassword(BOB.password), email: 'bob@example.com', name: 'Bob', groups: ['sales'] },
+  ];
 }

@@ -1,0 +1,84 @@
+import { Router, type Request, type Response } from 'express';
+import { constantTimeEqual, hmac, randomToken } from '../crypto/hash.js';
+import { deriveKey } from '../crypto/seal.js';
+import { readCookie, writeCookie } from '../http/cookies.js';
+import { HttpError } from '../http/errors.js';
+import type { RateLimit } from '../http/rate-limit.js';
+import { renderLoginPage } from '../web/login-page.js';
+import type { Accounts } from './accounts.js';
+import { safeReturnTo } from './return-to.js';
+import type { SessionManager } from './sessions.js';
+
+export interface LoginRoutesOptions {
+  accounts: Accounts;
+  sessions: SessionManager;
+  secret: string;
+  secure: boolean;
+  /** Sign-in attempts per client IP. */
+  perIp: RateLimit;
+  /** Failed sign-ins per account. */
+  perAccount: RateLimit;
+  form: import('express').RequestHandler;
+}
+
+const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/**
+ * `GET /login`, `POST /login`, `POST /logout`. The form carries a double-submit CSRF token
+ * (a cookie and a field that must match), so no site can sign a person in as someone else.
+ */
+export function loginRoutes(options: LoginRoutesOptions): Router {
+  const router = Router();
+  const csrfKey = deriveKey(options.secret, 'login-csrf');
+  const csrfCookie = options.secure ? '__Host-gatehouse-login' : 'gatehouse_login';
+
+  function render(req: Request, res: Response, status: number, view: { returnTo: string; error?: string; username?: string }) {
+    let nonce = readCookie(req, csrfCookie);
+    if (!nonce || !/^[A-Za-z0-9_-]{20,64}$/.test(nonce)) {
+      nonce = randomToken(18);
+      writeCookie(res, csrfCookie, nonce, { secure: options.secure });
+    }
+    res.status(status).setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(renderLoginPage({ ...view, csrf: hmac(csrfKey, nonce) }));
+  }
+
+  router.get('/login', async (req, res) => {
+    const returnTo = safeReturnTo(req.query.return_to);
+    if (await options.sessions.read(req)) {
+      res.redirect(303, returnTo);
+      return;
+    }
+    render(req, res, 200, { returnTo });
+  });
+
+  router.post('/login', options.form, async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const returnTo = safeReturnTo(body.return_to);
+    const nonce = readCookie(req, csrfCookie);
+    if (!nonce || typeof body.csrf !== 'string' || !constantTimeEqual(body.csrf, hmac(csrfKey, nonce))) {
+      throw new HttpError(403, 'invalid_csrf', 'The sign-in form expired. Go back, reload the page and try again.');
+    }
+    const username = typeof body.username === 'string' ? body.username.slice(0, 64) : '';
+    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    await options.perIp.hit(req.ip ?? 'unknown');
+    if (await options.perAccount.exceeded(username.toLowerCase())) await options.perAccount.hit(username.toLowerCase());
+    const person = username && password ? await options.accounts.verify(username, password) : undefined;
+    if (!person) {
+      await options.perAccount.hit(username.toLowerCase());
+      req.log.info({ event: 'login_failed', username }, 'sign-in failed');
+      render(req, res, 401, { returnTo, username, error: 'Wrong username or password.' });
+      return;
+    }
+    await options.sessions.create(res, person);
+    req.log.info({ event: 'login', person: person.id }, 'signed in');
+    res.redirect(303, returnTo);
+  });
+
+  router.post('/logout', options.form, async (req, res) => {
+    await options.sessions.destroy(req, res);
+    res.redirect(303, '/login');
+  });
+
+  return router;
+}

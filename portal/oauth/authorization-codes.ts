@@ -1,0 +1,54 @@
+import { randomToken, sha256 } from '../crypto/hash.js';
+import type { Person } from '../login/person.js';
+import { getJson, setJson, storeKey, type Store } from '../store/store.js';
+
+/** What an authorization code stands for, until the client exchanges it. */
+export interface CodeRecord {
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  person: Person;
+  scope: string[];
+  resource: string;
+  upstreamIds: string[];
+}
+
+/** One-time authorization codes, stored only as hashes (RFC 6749 §4.1.2; OAuth 2.1 §4.1.3). */
+export interface AuthorizationCodes {
+  issue(record: CodeRecord): Promise<string>;
+  /** The code's record without spending it, so a bad exchange changes nothing. */
+  peek(code: string): Promise<CodeRecord | undefined>;
+  /** Spends the code (take-once) and remembers which grant it produced, for replay detection. */
+  redeem(code: string, grantId: string): Promise<CodeRecord | undefined>;
+  /** The grant a spent code produced: a replay revokes it (RFC 6749 §4.1.2). */
+  grantOfSpent(code: string): Promise<string | undefined>;
+}
+
+export function createAuthorizationCodes(options: { store: Store; ttlMs: number }): AuthorizationCodes {
+  const { store, ttlMs } = options;
+  const live = (code: string) => storeKey('code', sha256(code));
+  const spent = (code: string) => storeKey('code', sha256(code), 'spent');
+  const wellFormed = (code: string) => /^[A-Za-z0-9_-]{20,100}$/.test(code);
+  return {
+    async issue(record) {
+      const code = randomToken();
+      await setJson(store, live(code), record, { ttlMs });
+      return code;
+    },
+    async peek(code) {
+      if (!wellFormed(code)) return undefined;
+      return (await getJson<CodeRecord>(store, live(code))) ?? undefined;
+    },
+    async redeem(code, grantId) {
+      const raw = await store.take(live(code));
+      if (raw === null) return undefined;
+      // Long enough to catch a replay well after the code itself would have expired.
+      await store.set(spent(code), grantId, { ttlMs: Math.max(ttlMs * 10, 600_000) });
+      return JSON.parse(raw) as CodeRecord;
+    },
+    async grantOfSpent(code) {
+      if (!wellFormed(code)) return undefined;
+      return (await store.get(spent(code))) ?? undefined;
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { randomToken } from '../crypto/hash.js';
+import { getJson, setJson, storeKey, type Store } from '../store/store.js';
+
+/** A validated `/authorize` request waiting for the person to sign in and consent. */
+export interface AuthorizationRequest {
+  id: string;
+  clientId: string;
+  redirectUri: string;
+  state?: string;
+  scope: string[];
+  resource: string;
+  codeChallenge: string;
+  createdAt: number;
+  /** The person it belongs to, bound when they first see the consent page. */
+  personId?: string;
+}
+
+export interface AuthorizationRequests {
+  create(request: Omit<AuthorizationRequest, 'id' | 'createdAt'>): Promise<AuthorizationRequest>;
+  find(id: string): Promise<AuthorizationRequest | undefined>;
+  /** Binds the request to a person, once: resolves `false` when it belongs to someone else. */
+  bind(request: AuthorizationRequest, personId: string): Promise<boolean>;
+  /** Takes the request out (take-once): a second consent for it finds nothing. */
+  take(id: string): Promise<AuthorizationRequest | undefined>;
+}
+
+export function createAuthorizationRequests(options: { store: Store; ttlMs: number }): AuthorizationRequests {
+  const { store, ttlMs } = options;
+  const key = (id: string) => storeKey('authreq', id);
+  return {
+    async create(fields) {
+      const request: AuthorizationRequest = { ...fields, id: randomToken(18), createdAt: Date.now() };
+      await setJson(store, key(request.id), request, { ttlMs });
+      return request;
+    },
+    async find(id) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return undefined;
+      return (await getJson<AuthorizationRequest>(store, key(id))) ?? undefined;
+    },
+    async bind(request, personId) {
+      if (request.personId) return request.personId === personId;
+      const current = await store.get(key(request.id));
+      if (current === null) return false;
+      const bound = JSON.stringify({ ...(JSON.parse(current) as AuthorizationRequest), personId });
+      const remaining = (await store.ttl(key(request.id))) ?? ttlMs;
+      if (await store.compareAndSet(key(request.id), current, bound, { ttlMs: remaining })) {
+        request.personId = personId;
+        return true;
+      }
+      return (await this.find(request.id))?.personId === personId;
+    },
+    async take(id) {
+      const raw = await store.take(key(id));
+      return raw === null ? undefined : (JSON.parse(raw) as AuthorizationRequest);
+    },
+  };
+}

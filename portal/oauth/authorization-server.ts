@@ -1,0 +1,93 @@
+import { Router, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import { createRateLimit } from '../http/rate-limit.js';
+import type { Person } from '../login/person.js';
+import type { SessionManager } from '../login/sessions.js';
+import type { Store } from '../store/store.js';
+import { createAccessTokens } from './access-tokens.js';
+import { createAuthorizationCodes } from './authorization-codes.js';
+import { createAuthorizationRequests } from './authorization-requests.js';
+import { authorizeRoutes } from './authorize.js';
+import { requireBearer, type BearerOptions } from './bearer.js';
+import { createClientMetadataDocuments } from './client-metadata-document.js';
+import { createClientRegistry } from './clients.js';
+import { consentRoutes } from './consent.js';
+import { createConsents } from './consents.js';
+import type { OAuthDeps } from './deps.js';
+import { createGrantStore } from './grant-store.js';
+import { introspectRoutes } from './introspect.js';
+import { metadataRoutes } from './metadata.js';
+import { createRefreshTokens } from './refresh-tokens.js';
+import { createResourceCatalog } from './resources.js';
+import { revokeRoutes } from './revoke.js';
+import { createSigningKeys } from './signing-keys.js';
+import { registerRoutes } from './register.js';
+import { tokenRoutes } from './token.js';
+
+export interface AuthorizationServerOptions {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  sessions: SessionManager;
+  upstreams: () => UpstreamConfig[];
+  parsers: { json: RequestHandler; form: RequestHandler };
+  people: { current(person: Person): Promise<Person | undefined> };
+  /** Extra trusted CAs for fetching client metadata documents. */
+  metadataDocumentCa?: string | string[];
+}
+
+/** The portal's OAuth 2.1 authorization server: its routes, and the bearer check for protected routes. */
+export interface AuthorizationServer {
+  router: Router;
+  deps: OAuthDeps;
+  requireBearer(options: BearerOptions): RequestHandler;
+}
+
+export function createAuthorizationServer(options: AuthorizationServerOptions): AuthorizationServer {
+  const { config, store, logger } = options;
+  const issuer = config.issuer;
+  const keys = createSigningKeys({
+    store,
+    secret: config.secret,
+    rotateAfterMs: config.tokens.keyRotationMs,
+    retainAfterRotationMs: config.tokens.accessTtlMs + 60_000,
+  });
+  const deps: OAuthDeps = {
+    config,
+    issuer,
+    store,
+    logger,
+    keys,
+    accessTokens: createAccessTokens({ issuer, keys }),
+    refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs }),
+    codes: createAuthorizationCodes({ store, ttlMs: config.tokens.codeTtlMs }),
+    requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000 }),
+    consents: createConsents({ store, ttlMs: config.tokens.refreshTtlMs }),
+    grants: createGrantStore(store),
+    clients: createClientRegistry({
+      store,
+      serviceClients: config.serviceClients,
+      unusedClientTtlMs: config.clients.unusedTtlMs,
+      metadataDocuments: createClientMetadataDocuments({
+        allowPrivateAddresses: config.clients.allowPrivateMetadataAddresses,
+        ca: options.metadataDocumentCa,
+        onError: (clientId, reason) => logger.warn({ clientId, reason }, 'client metadata document rejected'),
+      }),
+    }),
+    resources: createResourceCatalog({ issuer, upstreams: options.upstreams }),
+    sessions: options.sessions,
+    limits: {
+      register: createRateLimit(store, { name: 'register', limit: config.rateLimits.registerPerMinute, windowMs: 60_000 }),
+      token: createRateLimit(store, { name: 'token', limit: config.rateLimits.tokenPerMinute, windowMs: 60_000 }),
+    },
+    parsers: options.parsers,
+    people: options.people,
+  };
+  const router = Router();
+  for (const routes of [metadataRoutes, registerRoutes, authorizeRoutes, consentRoutes, tokenRoutes, revokeRoutes, introspectRoutes]) {
+    router.use(routes(deps));
+  }
+  return { router, deps, requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions) };
+}

@@ -1,0 +1,99 @@
+import { Router, type Request, type Response } from 'express';
+import { HttpError, OAuthError } from '../http/errors.js';
+import type { Client } from './clients.js';
+import type { OAuthDeps } from './deps.js';
+import { redirectUriMatches } from './redirect-uris.js';
+import { DEFAULT_SCOPE, SUPPORTED_SCOPES, parseScope } from './scopes.js';
+
+/**
+ * `GET /authorize`: authorization code with PKCE (OAuth 2.1 §4.1). Errors come in two phases
+ * (RFC 6749 §4.1.2.1): until client and redirect URI are trusted, a page for the person;
+ * after, a redirect back to the client with `error`, `state` and `iss` (RFC 9207).
+ */
+export function authorizeRoutes(deps: OAuthDeps): Router {
+  const router = Router();
+  router.get('/authorize', async (req, res) => {
+    const query = singleValued(req);
+    const client = await loadClient(query, deps);
+    const redirectUri = checkRedirectUri(query, client);
+    const state = query.state;
+    try {
+      checkResponseType(query);
+      const codeChallenge = checkPkce(query);
+      const scope = checkScope(query, client);
+      const resource = checkResource(query, deps);
+      const request = await deps.requests.create({ clientId: client.clientId, redirectUri, state, scope, resource, codeChallenge });
+      res.redirect(303, `/consent?request=${encodeURIComponent(request.id)}`);
+    } catch (error) {
+      if (!(error instanceof OAuthError)) throw error;
+      redirectWithError(res, redirectUri, deps.issuer, error, state);
+    }
+  });
+  return router;
+}
+
+/** Sends the agent's browser back with an OAuth error (RFC 6749 §4.1.2.1, RFC 9207 `iss`). */
+export function redirectWithError(res: Response, redirectUri: string, issuer: string, error: OAuthError, state?: string): void {
+  const url = new URL(redirectUri);
+  url.searchParams.set('error', error.code);
+  url.searchParams.set('error_description', error.message);
+  if (state !== undefined) url.searchParams.set('state', state);
+  url.searchParams.set('iss', issuer);
+  res.redirect(303, url.href);
+}
+
+/** Query parameters, each at most once (RFC 6749 §3.1: repeated parameters are an error). */
+function singleValued(req: Request): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(req.query)) {
+    if (Array.isArray(value)) throw new HttpError(400, 'invalid_request', `The sign-in link is malformed: "${name}" appears more than once.`);
+    if (typeof value === 'string') out[name] = value;
+  }
+  return out;
+}
+
+async function loadClient(query: Record<string, string | undefined>, deps: OAuthDeps): Promise<Client> {
+  const clientId = query.client_id;
+  if (!clientId) throw new HttpError(400, 'invalid_request', 'The sign-in link is missing its client_id.');
+  const client = await deps.clients.find(clientId);
+  if (!client || client.kind === 'service') {
+    throw new HttpError(400, 'invalid_client', 'The application that sent you here is not registered with this portal (or its registration expired).');
+  }
+  return client;
+}
+
+function checkRedirectUri(query: Record<string, string | undefined>, client: Client): string {
+  const requested = query.redirect_uri;
+  if (!requested) throw new HttpError(400, 'invalid_request', 'The sign-in link is missing its redirect_uri.');
+  if (!client.redirectUris.some((registered) => redirectUriMatches(requested, registered))) {
+    // Never redirect to an unregistered URI: that is how codes get stolen.
+    throw new HttpError(400, 'invalid_redirect_uri', 'The application asked to send you to an address it did not register. Nothing was shared.');
+  }
+  return requested;
+}
+
+function checkResponseType(query: Record<string, string | undefined>): void {
+  if (query.response_type !== 'code') throw new OAuthError('unsupported_response_type', 'response_type must be code');
+}
+
+function checkPkce(query: Record<string, string | undefined>): string {
+  const challenge = query.code_challenge;
+  if (!challenge) throw new OAuthError('invalid_request', 'code_challenge is required (PKCE, RFC 7636)');
+  if (query.code_challenge_method !== 'S256') throw new OAuthError('invalid_request', 'code_challenge_method must be S256');
+  if (!/^[A-Za-z0-9_-]{43}$/.test(challenge)) throw new OAuthError('invalid_request', 'code_challenge must be a base64url SHA-256 hash');
+  return challenge;
+}
+
+function checkScope(query: Record<string, string | undefined>, client: Client): string[] {
+  const scope = parseScope(query.scope ?? client.scope ?? DEFAULT_SCOPE);
+  const unknown = scope.find((s) => !SUPPORTED_SCOPES.includes(s));
+  if (unknown) throw new OAuthError('invalid_scope', `scope "${unknown}" is not supported`);
+  return scope.length ? scope : [DEFAULT_SCOPE];
+}
+
+function checkResource(query: Record<string, string | undefined>, deps: OAuthDeps): string {
+  if (query.resource === undefined) return deps.resources.aggregate().url;
+  const resource = deps.resources.find(query.resource);
+  if (!resource) throw new OAuthError('invalid_target', 'resource is not served by this portal');
+  return resource.url;
+}

@@ -1,0 +1,95 @@
+import type { Request, RequestHandler } from 'express';
+import { OAuthError } from '../http/errors.js';
+import type { Person } from '../login/person.js';
+import type { AccessTokens } from './access-tokens.js';
+import type { GrantStore } from './grant-store.js';
+import { SCOPES } from './scopes.js';
+
+/** Who is calling, established by the bearer check: the person, the agent, and what they granted. */
+export interface AuthContext {
+  person: Person;
+  clientId: string;
+  clientName?: string;
+  grantId: string;
+  scope: string[];
+  /** The token's audience. */
+  resource: string;
+  /** The upstreams the grant reaches. */
+  upstreamIds: string[];
+  /** Seconds since the epoch. */
+  expiresAt: number;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by {@link requireBearer} on protected routes. */
+      authContext?: AuthContext;
+    }
+  }
+}
+
+export interface BearerOptions {
+  /** The resource this route serves: its URL (the accepted `aud`) and RFC 9728 metadata path. */
+  resource: (req: Request) => { url: string; path: string } | undefined;
+  /** Other audiences accepted here (the aggregate's, for apps reached through `/mcp`). */
+  alsoAccept?: (req: Request) => string[];
+  /** An upstream the grant must cover to be accepted. */
+  upstreamId?: (req: Request) => string | undefined;
+  /** Scopes the token must carry. */
+  scope?: string[];
+}
+
+/**
+ * The bearer check of every protected route (RFC 6750, RFC 9728 §5.1): a local JWT check,
+ * then one Store round trip for the grant, so that revocation is immediate everywhere.
+ * Failing answers carry `WWW-Authenticate` with `resource_metadata`; a Store outage fails closed (503).
+ */
+export function requireBearer(deps: { issuer: string; accessTokens: AccessTokens; grants: GrantStore }, options: BearerOptions): RequestHandler {
+  const scope = options.scope ?? [SCOPES.mcp];
+  return async (req, _res, next) => {
+    const resource = options.resource(req);
+    if (!resource) {
+      next('route');
+      return;
+    }
+    const metadata = `${deps.issuer}/.well-known/oauth-protected-resource${resource.path}`;
+    const challenge = (error?: { code: string; description: string }) =>
+      [`Bearer resource_metadata="${metadata}"`, `scope="${scope.join(' ')}"`, ...(error ? [`error="${error.code}"`, `error_description="${error.description}"`] : [])].join(', ');
+    const fail = (code: 'invalid_token' | 'insufficient_scope', description: string, sentToken: boolean) =>
+      new OAuthError(code, description, { headers: { 'WWW-Authenticate': challenge(sentToken ? { code, description } : undefined) } });
+
+    const header = req.headers.authorization;
+    if (!header) throw fail('invalid_token', 'an access token is required', false);
+    const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1];
+    if (!token) throw fail('invalid_token', 'the Authorization header must be "Bearer <token>"', true);
+
+    const audiences = [resource.url, ...(options.alsoAccept?.(req) ?? [])];
+    let claims;
+    try {
+      claims = await deps.accessTokens.verify(token, { audience: audiences });
+    } catch (error) {
+      if (error instanceof OAuthError) throw fail('invalid_token', error.message, true);
+      throw error;
+    }
+    const grant = await deps.grants.find(claims.grant_id);
+    if (!grant || grant.clientId !== claims.client_id) throw fail('invalid_token', 'the access token was revoked', true);
+    const upstreamId = options.upstreamId?.(req);
+    if (upstreamId && !grant.upstreamIds.includes(upstreamId)) throw fail('invalid_token', 'the grant does not cover this upstream', true);
+    const tokenScope = claims.scope.split(' ');
+    if (!scope.every((s) => tokenScope.includes(s))) throw fail('insufficient_scope', `this resource needs scope "${scope.join(' ')}"`, true);
+
+    req.authContext = {
+      person: grant.person,
+      clientId: grant.clientId,
+      clientName: grant.clientName,
+      grantId: grant.id,
+      scope: tokenScope,
+      resource: claims.aud,
+      upstreamIds: grant.upstreamIds,
+      expiresAt: claims.exp,
+    };
+    next();
+  };
+}

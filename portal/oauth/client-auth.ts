@@ -1,0 +1,53 @@
+import type { Request } from 'express';
+import { constantTimeEqual, sha256 } from '../crypto/hash.js';
+import { verifyPassword } from '../crypto/password.js';
+import { OAuthError } from '../http/errors.js';
+import type { Client, ClientRegistry } from './clients.js';
+
+/**
+ * Authenticates the client of a token, revocation or introspection request (RFC 6749 §2.3):
+ * `client_secret_basic`, `client_secret_post`, or `none` (a public client names itself).
+ * The method must be the one the client registered.
+ *
+ * @throws {OAuthError} `invalid_client` (401), `invalid_request` for two methods at once.
+ */
+export async function authenticateClient(req: Request, clients: ClientRegistry): Promise<Client> {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const basic = parseBasic(req.headers.authorization);
+  const bodySecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+  if (basic && (bodySecret !== undefined || (typeof body.client_id === 'string' && body.client_id !== basic.clientId))) {
+    throw new OAuthError('invalid_request', 'use one client authentication method');
+  }
+  const clientId = basic?.clientId ?? (typeof body.client_id === 'string' ? body.client_id : undefined);
+  const secret = basic?.secret ?? bodySecret;
+  const method = basic ? 'client_secret_basic' : bodySecret !== undefined ? 'client_secret_post' : 'none';
+  const challenge = basic ? { 'WWW-Authenticate': 'Basic realm="gatehouse"' } : undefined;
+  const reject = (internal: string) => new OAuthError('invalid_client', 'client authentication failed', { headers: challenge, internal });
+
+  if (!clientId) throw reject('no client_id');
+  const client = await clients.find(clientId);
+  if (!client) throw reject(`unknown client ${clientId}`);
+  const registered = client.tokenEndpointAuthMethod;
+  // A service client may use either secret method; others must use the one they registered.
+  const allowed = client.kind === 'service' ? method !== 'none' : method === registered;
+  if (!allowed) throw reject(`client ${clientId} registered ${registered} but used ${method}`);
+  if (method === 'none') return client;
+  if (!client.secretHash || secret === undefined) throw reject('no secret');
+  const valid = client.kind === 'service' ? await verifyPassword(secret, client.secretHash) : constantTimeEqual(sha256(secret), client.secretHash);
+  if (!valid) throw reject(`wrong secret for ${clientId}`);
+  return client;
+}
+
+function parseBasic(header: string | undefined): { clientId: string; secret: string } | undefined {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new OAuthError('invalid_request', 'malformed Basic credentials');
+  try {
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+    return { clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) };
+  } catch {
+    throw new OAuthError('invalid_request', 'malformed Basic credentials');
+  }
+}

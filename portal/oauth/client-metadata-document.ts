@@ -1,0 +1,149 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { request as httpsRequest } from 'node:https';
+import { BlockList, isIP } from 'node:net';
+import type { Client } from './clients.js';
+import { redirectUriProblem } from './redirect-uris.js';
+
+/**
+ * Clients whose `client_id` is an https URL to their metadata (OAuth Client ID Metadata
+ * Document, draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25 "Client Registration").
+ */
+export interface ClientMetadataDocuments {
+  /** The client the document at `clientId` describes; `undefined` when it cannot be fetched or is invalid. */
+  resolve(clientId: string): Promise<Client | undefined>;
+}
+
+export interface ClientMetadataDocumentOptions {
+  /** Largest document accepted, in bytes. */
+  maxBytes?: number;
+  timeoutMs?: number;
+  /** How many documents a process caches. */
+  cacheEntries?: number;
+  /** Fetch documents from private, loopback and link-local addresses (off: a client id must not reach inside). */
+  allowPrivateAddresses?: boolean;
+  /** Extra trusted CA certificates (PEM), for a company CA. */
+  ca?: string | string[];
+  onError?: (clientId: string, reason: string) => void;
+}
+
+const PRIVATE = new BlockList();
+for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
+  PRIVATE.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96]] as const) PRIVATE.addSubnet(net, prefix, 'ipv6');
+
+function isPrivate(address: string): boolean {
+  return PRIVATE.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+}
+
+export function createClientMetadataDocuments(options: ClientMetadataDocumentOptions = {}): ClientMetadataDocuments {
+  const maxBytes = options.maxBytes ?? 5_120;
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const cacheEntries = options.cacheEntries ?? 1_000;
+  const cache = new Map<string, { client: Client | undefined; expiresAt: number }>();
+
+  function remember(clientId: string, client: Client | undefined, ttlMs: number): Client | undefined {
+    cache.delete(clientId);
+    cache.set(clientId, { client, expiresAt: Date.now() + ttlMs });
+    // Bounded: drop the least recently stored entries.
+    while (cache.size > cacheEntries) cache.delete(cache.keys().next().value!);
+    return client;
+  }
+
+  const safeLookup: typeof dnsLookup = ((hostname: string, lookupOptions: object, callback: (e: Error | null, a: string | LookupAddress[], f?: number) => void) => {
+    dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      const list = addresses as LookupAddress[];
+      const blocked = !options.allowPrivateAddresses && list.some((a) => isPrivate(a.address));
+      if (blocked) return callback(Object.assign(new Error(`${hostname} resolves to a private address`), { code: 'EPRIVATE' }), []);
+      if ((lookupOptions as { all?: boolean }).all) return callback(null, list);
+      callback(null, list[0]!.address, list[0]!.family);
+    });
+  }) as typeof dnsLookup;
+
+  function fetchDocument(url: URL): Promise<{ body: string; maxAgeMs: number }> {
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    if (!options.allowPrivateAddresses && isIP(literal) && isPrivate(literal)) {
+      return Promise.reject(new Error('the URL names a private address'));
+    }
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(url, { method: 'GET', headers: { accept: 'application/json' }, lookup: safeLookup, ca: options.ca, timeout: timeoutMs }, (res) => {
+        // No redirects at all: the document must live at its own client_id.
+        if (res.statusCode !== 200) {
+          res.resume();
+          return reject(new Error(`answered HTTP ${res.statusCode}`));
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) {
+            req.destroy(new Error(`is larger than ${maxBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () => resolve({ body: Buffer.concat(chunks).toString('utf8'), maxAgeMs: maxAge(res.headers['cache-control']) }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  return {
+    async resolve(clientId) {
+      const hit = cache.get(clientId);
+      if (hit && hit.expiresAt > Date.now()) return hit.client;
+      let url: URL;
+      try {
+        url = new URL(clientId);
+      } catch {
+        return undefined;
+      }
+      if (url.protocol !== 'https:' || url.pathname === '/' || url.hash || url.username || url.password || url.href !== clientId) return undefined;
+      try {
+        const { body, maxAgeMs } = await fetchDocument(url);
+        const client = parseDocument(clientId, JSON.parse(body));
+        return remember(clientId, client, maxAgeMs);
+      } catch (error) {
+        options.onError?.(clientId, (error as Error).message);
+        // Failures are cached briefly, so a bad client id cannot make the portal fetch in a loop.
+        return remember(clientId, undefined, 30_000);
+      }
+    },
+  };
+}
+
+function parseDocument(clientId: string, doc: Record<string, unknown>): Client {
+  if (!doc || typeof doc !== 'object') throw new Error('is not a JSON object');
+  if (doc.client_id !== clientId) throw new Error('its client_id does not equal its URL');
+  if ('client_secret' in doc) throw new Error('contains a client_secret');
+  const method = doc.token_endpoint_auth_method ?? 'none';
+  if (method !== 'none') throw new Error('token_endpoint_auth_method must be none');
+  const redirectUris = doc.redirect_uris;
+  if (!Array.isArray(redirectUris) || redirectUris.length === 0 || redirectUris.some((u) => typeof u !== 'string' || redirectUriProblem(u))) {
+    throw new Error('redirect_uris is missing or has an invalid URI');
+  }
+  const text = (value: unknown) => (typeof value === 'string' && value.length <= 500 ? value : undefined);
+  return {
+    clientId,
+    kind: 'metadata-document',
+    clientName: text(doc.client_name),
+    clientUri: text(doc.client_uri),
+    logoUri: text(doc.logo_uri),
+    redirectUris: redirectUris as string[],
+    grantTypes: Array.isArray(doc.grant_types) ? (doc.grant_types as string[]) : ['authorization_code'],
+    tokenEndpointAuthMethod: 'none',
+    scope: text(doc.scope),
+    issuedAt: Math.floor(Date.now() / 1000),
+  };
+}
+
+/** Cache lifetime from `Cache-Control: max-age`, bounded to [1 minute, 1 day]; 5 minutes without one. */
+function maxAge(header: string | undefined): number {
+  const seconds = /max-age=(\d+)/.exec(header ?? '')?.[1];
+  if (/no-store/.test(header ?? '')) return 60_000;
+  return Math.min(86_400_000, Math.max(60_000, seconds === undefined ? 300_000 : Number(seconds) * 1000));
+}

@@ -1,0 +1,80 @@
+import type { ServiceClientConfig } from '../config/schema.js';
+import { getJson, setJson, storeKey, type Store } from '../store/store.js';
+import type { ClientMetadataDocuments } from './client-metadata-document.js';
+
+/** How a client authenticates at the token endpoint (RFC 7591 §2). */
+export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+
+/** An OAuth client the portal knows: dynamically registered, a metadata document, or a configured service. */
+export interface Client {
+  clientId: string;
+  kind: 'registered' | 'metadata-document' | 'service';
+  clientName?: string;
+  clientUri?: string;
+  logoUri?: string;
+  redirectUris: string[];
+  grantTypes: string[];
+  tokenEndpointAuthMethod: ClientAuthMethod;
+  scope?: string;
+  /** Registered clients: SHA-256 of the client secret; service clients: its scrypt hash. */
+  secretHash?: string;
+  /** SHA-256 of the RFC 7592 registration access token. */
+  registrationAccessTokenHash?: string;
+  /** Seconds since the epoch (RFC 7591 `client_id_issued_at`). */
+  issuedAt: number;
+  /** Service clients: the upstreams their tokens may reach. */
+  upstreams?: string[];
+  /** The rest of the registered metadata, echoed back on read (RFC 7592 §2.1). */
+  metadata?: Record<string, unknown>;
+}
+
+/** Where clients are found: config (service clients), https URLs (metadata documents), the Store (registered). */
+export interface ClientRegistry {
+  find(clientId: string): Promise<Client | undefined>;
+  save(client: Client): Promise<void>;
+  delete(clientId: string): Promise<void>;
+  /** Marks a registered client as used, postponing its expiry. */
+  touch(client: Client): Promise<void>;
+}
+
+export function createClientRegistry(options: {
+  store: Store;
+  serviceClients: ServiceClientConfig[];
+  metadataDocuments: ClientMetadataDocuments;
+  /** A registered client unused this long expires. */
+  unusedClientTtlMs: number;
+}): ClientRegistry {
+  const { store } = options;
+  const key = (clientId: string) => storeKey('client', clientId);
+  return {
+    async find(clientId) {
+      const service = options.serviceClients.find((c) => c.client_id === clientId);
+      if (service) {
+        return {
+          clientId,
+          kind: 'service',
+          clientName: clientId,
+          redirectUris: [],
+          grantTypes: ['client_credentials'],
+          tokenEndpointAuthMethod: 'client_secret_basic',
+          scope: service.scope,
+          secretHash: service.secret_hash,
+          issuedAt: 0,
+          upstreams: service.upstreams,
+        };
+      }
+      if (clientId.startsWith('https://')) return options.metadataDocuments.resolve(clientId);
+      if (clientId.length > 128) return undefined;
+      return (await getJson<Client>(store, key(clientId))) ?? undefined;
+    },
+    async save(client) {
+      await setJson(store, key(client.clientId), client, { ttlMs: options.unusedClientTtlMs });
+    },
+    async delete(clientId) {
+      await store.delete(key(clientId));
+    },
+    async touch(client) {
+      if (client.kind === 'registered') await setJson(store, key(client.clientId), client, { ttlMs: options.unusedClientTtlMs });
+    },
+  };
+}

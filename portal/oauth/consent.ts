@@ -1,0 +1,134 @@
+import { Router, type Request, type Response } from 'express';
+import { constantTimeEqual, hmac } from '../crypto/hash.js';
+import { deriveKey } from '../crypto/seal.js';
+import { HttpError, OAuthError } from '../http/errors.js';
+import { displayName, type Person } from '../login/person.js';
+import type { Session } from '../login/sessions.js';
+import { mayUseUpstream } from '../policy/access.js';
+import { renderConsentPage } from '../web/consent-page.js';
+import { redirectWithError } from './authorize.js';
+import type { AuthorizationRequest } from './authorization-requests.js';
+import type { Client } from './clients.js';
+import type { OAuthDeps } from './deps.js';
+
+const SCOPE_MEANING: Record<string, string> = {
+  mcp: 'use the tools, resources and prompts of these apps as you',
+  offline_access: 'keep access while you are away, until you revoke it',
+};
+
+/** The page's CSP: the form may post here and (Chrome applies form-action to redirects) go back to the client. */
+function pageCsp(redirectUri: string): string {
+  const url = new URL(redirectUri);
+  const target = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
+  return `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${target}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+/** `GET /consent` shows what an agent asks for; `POST /consent` records the person's decision. */
+export function consentRoutes(deps: OAuthDeps): Router {
+  const router = Router();
+  const csrfKey = deriveKey(deps.config.secret, 'consent-csrf');
+  const csrfFor = (session: Session, requestId: string) => hmac(csrfKey, `${session.id}:${requestId}`);
+
+  router.get('/consent', async (req, res) => {
+    const requestId = typeof req.query.request === 'string' ? req.query.request : '';
+    const session = await deps.sessions.read(req);
+    if (!session) {
+      res.redirect(303, `/login?return_to=${encodeURIComponent(`/consent?request=${requestId}`)}`);
+      return;
+    }
+    const { request, client } = await loadOwnRequest(deps, requestId, session.person);
+    const offer = offerFor(deps, request, session.person);
+    if (offer.upstreamIds.length === offer.asked.length && (await deps.consents.covers(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds))) {
+      await approve(deps, req, res, request.id, session.person, offer.upstreamIds);
+      return;
+    }
+    res.setHeader('Content-Security-Policy', pageCsp(request.redirectUri));
+    res.setHeader('Cache-Control', 'no-store');
+    const resource = deps.resources.find(request.resource)!;
+    res.type('html').send(
+      renderConsentPage({
+        requestId: request.id,
+        csrf: csrfFor(session, request.id),
+        clientName: client.clientName ?? client.clientId,
+        clientId: client.clientId,
+        clientHome: client.kind === 'metadata-document' ? client.clientId : client.clientUri,
+        redirectHost: new URL(request.redirectUri).host || request.redirectUri,
+        personName: displayName(session.person),
+        resourceName: resource.name,
+        resourceUrl: resource.url,
+        upstreams: offer.upstreamIds.map((id) => deps.resources.upstream(id)?.title ?? id),
+        refused: offer.asked.filter((id) => !offer.upstreamIds.includes(id)).map((id) => deps.resources.upstream(id)?.title ?? id),
+        scopes: request.scope.map((name) => ({ name, meaning: SCOPE_MEANING[name] ?? name })),
+        grantable: offer.grantable,
+      }),
+    );
+  });
+
+  router.post('/consent', deps.parsers.form, async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const requestId = typeof body.request === 'string' ? body.request : '';
+    const session = await deps.sessions.read(req);
+    if (!session) throw new HttpError(401, 'login_required', 'Your session ended. Start again from the application.');
+    if (typeof body.csrf !== 'string' || !constantTimeEqual(body.csrf, csrfFor(session, requestId))) {
+      throw new HttpError(403, 'invalid_csrf', 'This consent form was not issued to you. Start again from the application.');
+    }
+    const { request } = await loadOwnRequest(deps, requestId, session.person);
+    if (body.decision === 'allow') {
+      const offer = offerFor(deps, request, session.person);
+      if (!offer.grantable) throw new HttpError(403, 'access_denied', 'There is nothing here you may grant.');
+      await approve(deps, req, res, request.id, session.person, offer.upstreamIds);
+      return;
+    }
+    if (body.decision !== 'deny') throw new HttpError(400, 'invalid_request', 'Choose Allow or Deny.');
+    const taken = await deps.requests.take(request.id);
+    if (!taken) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
+    req.log.info({ event: 'consent_denied', person: session.person.id, clientId: request.clientId }, 'consent denied');
+    redirectWithError(res, taken.redirectUri, deps.issuer, new OAuthError('access_denied', 'the person denied the request'), taken.state);
+  });
+
+  return router;
+}
+
+/** The pending request, bound to this person: another person's request is refused. */
+async function loadOwnRequest(deps: OAuthDeps, requestId: string, person: Person): Promise<{ request: AuthorizationRequest; client: Client }> {
+  const request = requestId ? await deps.requests.find(requestId) : undefined;
+  if (!request) throw new HttpError(400, 'invalid_request', 'This sign-in request expired or was already used. Start again from the application.');
+  if (!(await deps.requests.bind(request, person.id))) throw new HttpError(403, 'access_denied', 'This request belongs to someone else.');
+  const client = await deps.clients.find(request.clientId);
+  if (!client) throw new HttpError(400, 'invalid_client', 'The application is no longer registered.');
+  return { request, client };
+}
+
+/** Which of the resource's upstreams this person may grant (policy), and whether anything is grantable. */
+function offerFor(deps: OAuthDeps, request: AuthorizationRequest, person: Person) {
+  const resource = deps.resources.find(request.resource);
+  const asked = resource?.upstreamIds ?? [];
+  const upstreamIds = asked.filter((id) => {
+    const upstream = deps.resources.upstream(id);
+    return upstream !== undefined && mayUseUpstream(person, upstream);
+  });
+  // The aggregate can be granted with what is allowed (even nothing yet); a single upstream only if allowed.
+  const grantable = resource !== undefined && (resource.kind === 'mcp-aggregate' ? asked.length === 0 || upstreamIds.length > 0 : upstreamIds.length > 0);
+  return { asked, upstreamIds, grantable };
+}
+
+async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: string, person: Person, upstreamIds: string[]): Promise<void> {
+  const request = await deps.requests.take(requestId);
+  if (!request) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
+  await deps.consents.remember(person.id, request.clientId, request.resource, request.scope, upstreamIds);
+  const code = await deps.codes.issue({
+    clientId: request.clientId,
+    redirectUri: request.redirectUri,
+    codeChallenge: request.codeChallenge,
+    person,
+    scope: request.scope,
+    resource: request.resource,
+    upstreamIds,
+  });
+  req.log.info({ event: 'consent_granted', person: person.id, clientId: request.clientId, resource: request.resource }, 'consent granted');
+  const url = new URL(request.redirectUri);
+  url.searchParams.set('code', code);
+  if (request.state !== undefined) url.searchParams.set('state', request.state);
+  url.searchParams.set('iss', deps.issuer);
+  res.redirect(303, url.href);
+}

@@ -1,0 +1,38 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { RateLimit } from '../http/rate-limit.js';
+import type { Person } from '../login/person.js';
+import type { SessionManager } from '../login/sessions.js';
+import type { Store } from '../store/store.js';
+import type { AccessTokens } from './access-tokens.js';
+import type { AuthorizationCodes } from './authorization-codes.js';
+import type { AuthorizationRequests } from './authorization-requests.js';
+import type { ClientRegistry } from './clients.js';
+import type { Consents } from './consents.js';
+import type { GrantStore } from './grant-store.js';
+import type { RefreshTokens } from './refresh-tokens.js';
+import type { ResourceCatalog } from './resources.js';
+import type { SigningKeys } from './signing-keys.js';
+
+/** Everything the authorization server's endpoints share, built once by `createAuthorizationServer`. */
+export interface OAuthDeps {
+  config: Config;
+  issuer: string;
+  store: Store;
+  logger: Logger;
+  keys: SigningKeys;
+  accessTokens: AccessTokens;
+  refreshTokens: RefreshTokens;
+  codes: AuthorizationCodes;
+  requests: AuthorizationRequests;
+  consents: Consents;
+  grants: GrantStore;
+  clients: ClientRegistry;
+  resources: ResourceCatalog;
+  sessions: SessionManager;
+  limits: { register: RateLimit; token: RateLimit };
+  /** The person as they are now (accounts change): `undefined` when they no longer exist. */
+  people: { current(person: Person): Promise<Person | undefined> };
+  parsers: { json: RequestHandler; form: RequestHandler };
+}

@@ -1,0 +1,70 @@
+import type { Person } from '../login/person.js';
+import { getJson, setJson, storeKey, type Store } from '../store/store.js';
+
+/**
+ * What a person (or a service client) authorized one client to do. Every token is issued
+ * under a grant and names it; deleting the grant revokes everything issued under it at once.
+ */
+export interface Grant {
+  id: string;
+  kind: 'person' | 'service';
+  /** The person as they were at consent (or refresh): who every action is attributed to. */
+  person: Person;
+  clientId: string;
+  clientName?: string;
+  scope: string[];
+  /** The resource the tokens are for (RFC 8707); it is their `aud`. */
+  resource: string;
+  /** The upstreams the tokens reach (the person's allowed subset of the resource's). */
+  upstreamIds: string[];
+  createdAt: number;
+  refreshedAt?: number;
+}
+
+export interface GrantStore {
+  save(grant: Grant, ttlMs: number): Promise<void>;
+  find(id: string): Promise<Grant | undefined>;
+  /** Deletes the grant: its access and refresh tokens stop working on every portal process. */
+  revoke(id: string): Promise<boolean>;
+  listByPerson(personId: string): Promise<Grant[]>;
+  listByClient(clientId: string): Promise<Grant[]>;
+}
+
+export function createGrantStore(store: Store): GrantStore {
+  const key = (id: string) => storeKey('grant', id);
+  const byPerson = (personId: string) => storeKey('person', personId, 'grants');
+  const byClient = (clientId: string) => storeKey('client', clientId, 'grants');
+
+  async function list(indexKey: string): Promise<Grant[]> {
+    const grants: Grant[] = [];
+    for (const id of await store.setMembers(indexKey)) {
+      const grant = await getJson<Grant>(store, key(id));
+      // Expired grants leave their id in the index: reap it on the way.
+      if (grant) grants.push(grant);
+      else await store.removeFromSet(indexKey, id);
+    }
+    return grants.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  return {
+    async save(grant, ttlMs) {
+      await setJson(store, key(grant.id), grant, { ttlMs });
+      await store.addToSet(byPerson(grant.person.id), grant.id);
+      await store.addToSet(byClient(grant.clientId), grant.id);
+    },
+    async find(id) {
+      return (await getJson<Grant>(store, key(id))) ?? undefined;
+    },
+    async revoke(id) {
+      const grant = await getJson<Grant>(store, key(id));
+      const existed = await store.delete(key(id));
+      if (grant) {
+        await store.removeFromSet(byPerson(grant.person.id), id);
+        await store.removeFromSet(byClient(grant.clientId), id);
+      }
+      return existed;
+    },
+    listByPerson: (personId) => list(byPerson(personId)),
+    listByClient: (clientId) => list(byClient(clientId)),
+  };
+}

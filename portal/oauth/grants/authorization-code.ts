@@ -1,0 +1,55 @@
+import type { Request } from 'express';
+import { constantTimeEqual, randomToken, sha256 } from '../../crypto/hash.js';
+import { OAuthError } from '../../http/errors.js';
+import type { Client } from '../clients.js';
+import type { OAuthDeps } from '../deps.js';
+import { issueTokens, type TokenResponse } from '../issue-tokens.js';
+
+const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+/**
+ * `grant_type=authorization_code` (OAuth 2.1 §4.1.3). Everything is checked before the code
+ * is spent, so a bad request changes nothing; a replayed code revokes what it issued.
+ */
+export async function authorizationCodeGrant(req: Request, client: Client, deps: OAuthDeps): Promise<TokenResponse> {
+  const body = req.body as Record<string, string | undefined>;
+  const { code, code_verifier: verifier, redirect_uri: redirectUri } = body;
+  if (!code) throw new OAuthError('invalid_request', 'code is required');
+  if (!verifier) throw new OAuthError('invalid_request', 'code_verifier is required (PKCE)');
+  if (!redirectUri) throw new OAuthError('invalid_request', 'redirect_uri is required');
+
+  const record = await deps.codes.peek(code);
+  if (!record) {
+    const issuedGrant = await deps.codes.grantOfSpent(code);
+    if (issuedGrant) {
+      await deps.grants.revoke(issuedGrant);
+      req.log.warn({ event: 'code_replayed', clientId: client.clientId, grantId: issuedGrant }, 'authorization code replayed: grant revoked');
+    }
+    throw new OAuthError('invalid_grant', 'the authorization code is invalid, expired or already used');
+  }
+  if (record.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the authorization code was issued to another client');
+  if (record.redirectUri !== redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+  if (!VERIFIER.test(verifier) || !constantTimeEqual(sha256(verifier), record.codeChallenge)) {
+    throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+  }
+  if (body.resource !== undefined && deps.resources.find(body.resource)?.url !== record.resource) {
+    throw new OAuthError('invalid_target', 'resource differs from the authorization request');
+  }
+
+  const grantId = randomToken(16);
+  // Take-once: of concurrent exchanges of one code, exactly one gets here.
+  if (!(await deps.codes.redeem(code, grantId))) throw new OAuthError('invalid_grant', 'the authorization code was already used');
+  const tokens = await issueTokens(deps, client, {
+    id: grantId,
+    kind: 'person',
+    person: record.person,
+    clientId: client.clientId,
+    clientName: client.clientName,
+    scope: record.scope,
+    resource: record.resource,
+    upstreamIds: record.upstreamIds,
+    createdAt: Date.now(),
+  });
+  req.log.info({ event: 'token_issued', grant: 'authorization_code', person: record.person.id, clientId: client.clientId, grantId }, 'token issued');
+  return tokens;
+}

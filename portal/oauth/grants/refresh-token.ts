@@ -1,0 +1,53 @@
+import type { Request } from 'express';
+import { OAuthError } from '../../http/errors.js';
+import { mayUseUpstream } from '../../policy/access.js';
+import type { Client } from '../clients.js';
+import type { OAuthDeps } from '../deps.js';
+import { issueTokens, type TokenResponse } from '../issue-tokens.js';
+import { parseScope } from '../scopes.js';
+
+/**
+ * `grant_type=refresh_token` (OAuth 2.1 §4.3): rotates the token, detects reuse (which
+ * revokes the grant), and re-checks that the person still exists and may use the upstreams.
+ */
+export async function refreshTokenGrant(req: Request, client: Client, deps: OAuthDeps): Promise<TokenResponse> {
+  const body = req.body as Record<string, string | undefined>;
+  const token = body.refresh_token;
+  if (!token) throw new OAuthError('invalid_request', 'refresh_token is required');
+  const invalid = () => new OAuthError('invalid_grant', 'the refresh token is invalid, expired or revoked');
+
+  const known = await deps.refreshTokens.peek(token);
+  if (!known) throw invalid();
+  if (known.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
+  const grant = await deps.grants.find(known.grantId);
+  if (!grant) throw invalid();
+
+  const scope = body.scope === undefined ? grant.scope : parseScope(body.scope);
+  if (scope.some((s) => !grant.scope.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
+  if (body.resource !== undefined && deps.resources.find(body.resource)?.url !== grant.resource) {
+    throw new OAuthError('invalid_target', 'resource differs from the grant');
+  }
+
+  const outcome = await deps.refreshTokens.spend(token);
+  if (outcome.status === 'unknown') throw invalid();
+  if (outcome.status === 'reused') {
+    await deps.grants.revoke(grant.id);
+    req.log.warn({ event: 'refresh_reused', person: grant.person.id, clientId: client.clientId, grantId: grant.id }, 'spent refresh token reused: grant revoked');
+    throw invalid();
+  }
+
+  const person = await deps.people.current(grant.person);
+  const resource = deps.resources.find(grant.resource);
+  const upstreamIds = grant.upstreamIds.filter((id) => {
+    const upstream = deps.resources.upstream(id);
+    return person !== undefined && upstream !== undefined && mayUseUpstream(person, upstream);
+  });
+  if (!person || !resource || (resource.kind !== 'mcp-aggregate' && upstreamIds.length === 0)) {
+    await deps.grants.revoke(grant.id);
+    req.log.info({ event: 'refresh_denied', person: grant.person.id, clientId: client.clientId, grantId: grant.id }, 'refresh denied: access was withdrawn');
+    throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
+  }
+  const tokens = await issueTokens(deps, client, { ...grant, person, scope, upstreamIds, refreshedAt: Date.now() });
+  req.log.info({ event: 'token_refreshed', person: person.id, clientId: client.clientId, grantId: grant.id }, 'token refreshed');
+  return tokens;
+}

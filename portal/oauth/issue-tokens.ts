@@ -1,0 +1,28 @@
+import type { Client } from './clients.js';
+import type { OAuthDeps } from './deps.js';
+import type { Grant } from './grant-store.js';
+import { formatScope } from './scopes.js';
+
+/** A successful token response (RFC 6749 §5.1). */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+}
+
+/**
+ * Saves the grant and issues its tokens: an access token for the grant's resource and,
+ * for clients registered for the `refresh_token` grant, a refresh token.
+ */
+export async function issueTokens(deps: OAuthDeps, client: Client, grant: Grant): Promise<TokenResponse> {
+  const { accessTtlMs, refreshTtlMs } = deps.config.tokens;
+  const refreshable = grant.kind === 'person' && client.grantTypes.includes('refresh_token');
+  await deps.grants.save(grant, refreshable ? refreshTtlMs : accessTtlMs);
+  const { token, expiresIn } = await deps.accessTokens.issue(grant, accessTtlMs);
+  const response: TokenResponse = { access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: formatScope(grant.scope) };
+  if (refreshable) response.refresh_token = await deps.refreshTokens.issue(grant.id, client.clientId, refreshTtlMs);
+  await deps.clients.touch(client);
+  return response;
+}

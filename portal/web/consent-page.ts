@@ -1,0 +1,47 @@
+import { html, layout } from './html.js';
+
+export interface ConsentView {
+  requestId: string;
+  csrf: string;
+  clientName: string;
+  clientId: string;
+  /** Where the client says it lives: its `client_uri`, or its metadata document URL. */
+  clientHome?: string;
+  /** The host the person's browser goes back to. */
+  redirectHost: string;
+  personName: string;
+  resourceName: string;
+  resourceUrl: string;
+  /** Upstreams the grant covers (names). */
+  upstreams: string[];
+  /** Upstreams the person asked for but may not use, with why. */
+  refused: string[];
+  scopes: Array<{ name: string; meaning: string }>;
+  /** False when the person may use none of what is asked: only "deny" is offered. */
+  grantable: boolean;
+}
+
+/** The consent form: hidden `csrf`, `button[name=decision][value=allow|deny]` (DESIGN.md). */
+export function renderConsentPage(view: ConsentView): string {
+  return layout(
+    'Authorize an agent',
+    html`<h1>Allow <strong>${view.clientName}</strong> to act as you?</h1>
+<p>Signed in as <strong>${view.personName}</strong>.</p>
+<dl>
+<dt>Application</dt><dd>${view.clientName} <span class="muted">(${view.clientHome ?? view.clientId})</span></dd>
+<dt>Returns you to</dt><dd><code>${view.redirectHost}</code></dd>
+<dt>Wants to use</dt><dd>${view.resourceName} <span class="muted">(${view.resourceUrl})</span></dd>
+</dl>
+${view.upstreams.length ? html`<p>It will reach these apps with your identity:</p><ul>${view.upstreams.map((u) => html`<li>${u}</li>`)}</ul>` : ''}
+${view.refused.length ? html`<p class="error">You do not have access to: ${view.refused.join(', ')}. Ask an administrator if you need it.</p>` : ''}
+<ul>${view.scopes.map((s) => html`<li><code>${s.name}</code>: ${s.meaning}</li>`)}</ul>
+${view.grantable ? '' : html`<p class="error" role="alert">There is nothing here you may grant, so this request can only be denied.</p>`}
+<form method="post" action="/consent">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="request" value="${view.requestId}">
+${view.grantable ? html`<button type="submit" name="decision" value="allow">Allow</button>` : ''}
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>
+<p class="muted">Everything it does is recorded under your name. You can revoke it at any time on your <a href="/connections">connections page</a>.</p>`,
+  );
+}
