@@ -75,16 +75,17 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentOpt
         }
         const chunks: Buffer[] = [];
         let size = 0;
+        res.on('error', reject);
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > maxBytes) {
-            req.destroy(new Error(`is larger than ${maxBytes} bytes`));
+            reject(new Error(`is larger than ${maxBytes} bytes`));
+            req.destroy();
             return;
           }
           chunks.push(chunk);
         });
         res.on('end', () => resolve({ body: Buffer.concat(chunks).toString('utf8'), maxAgeMs: maxAge(res.headers['cache-control']) }));
-        res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', reject);

@@ -51,6 +51,12 @@ export class FormBrowser {
     return new URL(location);
   }
 
+  /** Posts the sign-in form of a login page response, and follows where it leads. */
+  async signIn(loginPage: Response, person: { username: string; password: string }): Promise<Response> {
+    const fields = hiddenFields(await loginPage.text());
+    return this.follow(`${this.origin}/login`, { method: 'POST', fields: { ...fields, username: person.username, password: person.password } });
+  }
+
   async #send(url: string, init: RequestInit): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));

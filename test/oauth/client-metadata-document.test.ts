@@ -1,0 +1,114 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import * as oauth from 'oauth4webapi';
+import { FormBrowser } from '../helpers/browser-form-client.js';
+import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
+
+const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
+
+describe('client ID metadata documents (https URLs as client_id)', () => {
+  const tls = selfSignedCertificate();
+  const documents = new Map<string, { status?: number; body: string; headers?: Record<string, string> }>();
+  let server: Server;
+  let origin: string;
+  let portal: TestPortal;
+  let fetches = 0;
+
+  beforeAll(async () => {
+    server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+      fetches++;
+      const doc = documents.get(req.url ?? '');
+      if (!doc) return void res.writeHead(404).end();
+      res.writeHead(doc.status ?? 200, { 'content-type': 'application/json', ...doc.headers }).end(doc.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    portal = await startTestPortal({
+      document: { login: { accounts: await testAccounts() }, clients: { metadata_documents: { allow_private_addresses: true } } },
+      metadataDocumentCa: tls.cert,
+    });
+  });
+  afterAll(async () => {
+    await portal.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  function publish(file: string, doc: Record<string, unknown> | string, extra: { status?: number; headers?: Record<string, string> } = {}): string {
+    documents.set(file, { body: typeof doc === 'string' ? doc : JSON.stringify(doc), ...extra });
+    return `${origin}${file}`;
+  }
+
+  async function authorizeUrl(clientId: string, verifier: string): Promise<string> {
+    const url = new URL(`${portal.url}/authorize`);
+    url.search = new URLSearchParams({
+      client_id: clientId,
+      redirect_uri: REDIRECT_URI,
+      response_type: 'code',
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'xyz',
+    }).toString();
+    return url.href;
+  }
+
+  test('a valid document is fetched, named on the consent page, and completes the flow', async () => {
+    const clientId = publish('/agent.json', { client_id: `${origin}/agent.json`, client_name: 'Hosted Agent', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' });
+    const verifier = oauth.generateRandomCodeVerifier();
+    const browser = new FormBrowser(portal.url);
+    const signIn = await browser.follow(await authorizeUrl(clientId, verifier));
+    const consent = await browser.signIn(signIn, ALICE);
+    const page = await consent.text();
+    expect(page).toContain('Hosted Agent');
+    expect(page).toContain(clientId);
+
+    const callback = await browser.authorize(await authorizeUrl(clientId, verifier), ALICE);
+    const code = callback.searchParams.get('code')!;
+    const res = await fetch(`${portal.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: clientId }),
+    });
+    expect(res.status).toBe(200);
+    const tokens = (await res.json()) as { access_token: string };
+    const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString());
+    expect(claims.client_id).toBe(clientId);
+  });
+
+  test.each<[string, () => string]>([
+    ['its client_id differs from its URL', () => publish('/mismatch.json', { client_id: `${origin}/other.json`, redirect_uris: [REDIRECT_URI] })],
+    ['it redirects elsewhere', () => publish('/moved.json', '', { status: 302, headers: { location: `${origin}/agent.json` } })],
+    ['it is larger than the bound', () => publish('/huge.json', { client_id: `${origin}/huge.json`, redirect_uris: [REDIRECT_URI], padding: 'x'.repeat(10_000) })],
+    ['it is not JSON', () => publish('/garbage.json', '<html>')],
+    ['it carries a client secret', () => publish('/secret.json', { client_id: `${origin}/secret.json`, redirect_uris: [REDIRECT_URI], client_secret: 's' })],
+    ['it registers a javascript: redirect URI', () => publish('/js.json', { client_id: `${origin}/js.json`, redirect_uris: ['javascript:alert(1)'] })],
+    ['it does not exist', () => `${origin}/missing.json`],
+  ])('a document is refused when %s: an error page, never a redirect', async (_case, make) => {
+    const res = await new FormBrowser(portal.url).get(await authorizeUrl(make(), oauth.generateRandomCodeVerifier()));
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.text()).toContain('not registered');
+  });
+
+  test('documents are cached: a second authorization does not fetch again', async () => {
+    const clientId = publish('/cached.json', { client_id: `${origin}/cached.json`, redirect_uris: [REDIRECT_URI] });
+    await new FormBrowser(portal.url).get(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()));
+    const before = fetches;
+    await new FormBrowser(portal.url).get(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()));
+    expect(fetches).toBe(before);
+  });
+
+  test('by default a client id may not point at a private or loopback address', async () => {
+    const strict = await startTestPortal({ metadataDocumentCa: tls.cert });
+    try {
+      const clientId = publish('/private.json', { client_id: `${origin}/private.json`, redirect_uris: [REDIRECT_URI] });
+      const before = fetches;
+      const url = (await authorizeUrl(clientId, oauth.generateRandomCodeVerifier())).replace(portal.url, strict.url);
+      const res = await new FormBrowser(strict.url).get(url);
+      expect(res.status).toBe(400);
+      expect(fetches).toBe(before);
+    } finally {
+      await strict.close();
+    }
+  });
+});
