@@ -1,0 +1,116 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { AnySchema, SchemaOutput } from '@modelcontextprotocol/sdk/server/zod-compat.js';
+import {
+  ErrorCode,
+  McpError,
+  type ClientCapabilities,
+  type ClientRequest,
+  type ClientResult,
+  type Implementation,
+  type Notification,
+  type Request,
+  type ServerCapabilities,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { UpstreamRequestHandler, UpstreamSession } from './mcp-upstream.js';
+import { UpstreamCancelledError, toUpstreamError, type UpstreamError } from './upstream-errors.js';
+
+/** `clientInfo` the upstream sees unless the caller passes the agent's own. */
+export const GATEHOUSE_CLIENT_INFO: Implementation = { name: 'gatehouse', version: '0.1.0' };
+
+/** How an {@link UpstreamClient} reports back to whoever holds it. */
+export interface UpstreamClientOptions {
+  upstreamId: string;
+  /** Default `RequestOptions.timeout` of every request. */
+  callTimeoutMs: number;
+  clientInfo?: Implementation;
+  capabilities?: ClientCapabilities;
+  /** Asked for in `initialize` instead of the SDK's latest version. */
+  protocolVersion?: string;
+  /** A resumed session: what `initialize` said when the session was created elsewhere. */
+  resumed?: UpstreamSession;
+  /** Every upstream notification without a handler of its own, and relayed progress. */
+  onNotification: (notification: Notification) => void | Promise<void>;
+  /** Looked up per request, so a shared (stdio) client reaches whoever holds it now. */
+  requestHandler: () => UpstreamRequestHandler | undefined;
+  /** A failure the holder already knows (a crashed process) wins over the SDK's "connection closed". */
+  knownFailure?: () => UpstreamError | undefined;
+}
+
+/**
+ * The SDK `Client` with the gateway's rules on every request, whichever helper
+ * (`callTool`, `listTools`, `request`) made it:
+ * - the upstream's call timeout is the default `timeout`;
+ * - `_meta.progressToken` given by the caller is relayed: progress comes back to
+ *   `onNotification` carrying the caller's token (the SDK puts its own token on the wire);
+ * - an aborted `signal` rejects with {@link UpstreamCancelledError} after the SDK has sent
+ *   `notifications/cancelled` upstream;
+ * - transport failures become {@link UpstreamError}s; the upstream's JSON-RPC errors stay `McpError`.
+ *
+ * Notifications and server→client requests go to the holder generically through the SDK's
+ * fallback handlers, so new MCP methods pass through without code here.
+ */
+export class UpstreamClient extends Client {
+  readonly #options: UpstreamClientOptions;
+
+  constructor(options: UpstreamClientOptions) {
+    super(options.clientInfo ?? GATEHOUSE_CLIENT_INFO, { capabilities: options.capabilities ?? {} });
+    this.#options = options;
+    this.fallbackNotificationHandler = async (notification) => {
+      await options.onNotification(notification);
+    };
+    this.fallbackRequestHandler = async (request, extra) => {
+      const handler = options.requestHandler();
+      if (!handler) throw new McpError(ErrorCode.MethodNotFound, `the client cannot answer ${request.method}`);
+      return (await handler(request, extra)) as ClientResult;
+    };
+  }
+
+  override request<T extends AnySchema>(request: ClientRequest | Request, resultSchema: T, options?: RequestOptions): Promise<SchemaOutput<T>> {
+    const effective: RequestOptions = { ...options, timeout: options?.timeout ?? this.#options.callTimeoutMs };
+    const callerToken = request.params?._meta?.progressToken;
+    if (callerToken !== undefined && !effective.onprogress) {
+      effective.onprogress = (progress) => {
+        void Promise.resolve(this.#options.onNotification({ method: 'notifications/progress', params: { ...progress, progressToken: callerToken } })).catch(() => {});
+      };
+    }
+    const sent = request.method === 'initialize' && this.#options.protocolVersion
+      ? { ...request, params: { ...request.params, protocolVersion: this.#options.protocolVersion } }
+      : request;
+    return super.request(sent as ClientRequest, resultSchema, effective).catch((error: unknown) => {
+      throw this.#classify(error, effective);
+    });
+  }
+
+  override getServerCapabilities(): ServerCapabilities | undefined {
+    return super.getServerCapabilities() ?? this.#options.resumed?.serverCapabilities;
+  }
+
+  override getServerVersion(): Implementation | undefined {
+    return super.getServerVersion() ?? this.#options.resumed?.serverInfo;
+  }
+
+  override getInstructions(): string | undefined {
+    return super.getInstructions() ?? this.#options.resumed?.instructions;
+  }
+
+  /** What another connection needs to resume this session (see {@link UpstreamSession}). */
+  snapshot(sessionId: string, protocolVersion: string | undefined): UpstreamSession {
+    return {
+      sessionId,
+      protocolVersion,
+      serverCapabilities: this.getServerCapabilities(),
+      serverInfo: this.getServerVersion(),
+      instructions: this.getInstructions(),
+    };
+  }
+
+  #classify(error: unknown, options: RequestOptions): unknown {
+    const { upstreamId } = this.#options;
+    if (options.signal?.aborted) return new UpstreamCancelledError(upstreamId, { internal: String(options.signal.reason), cause: error });
+    // Once the holder knows why the connection died (a crashed process), every failure is that.
+    const known = this.#options.knownFailure?.();
+    if (known) return known;
+    return toUpstreamError(error, upstreamId, { timeoutMs: options.timeout ?? this.#options.callTimeoutMs });
+  }
+}

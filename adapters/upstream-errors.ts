@@ -1,0 +1,157 @@
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
+
+/** Stable codes of {@link UpstreamError}; tests and the portal match on these, never on messages. */
+export type UpstreamErrorCode =
+  | 'ERR_UPSTREAM_UNAVAILABLE'
+  | 'ERR_UPSTREAM_TIMEOUT'
+  | 'ERR_UPSTREAM_PROTOCOL'
+  | 'ERR_UPSTREAM_UNAUTHORIZED'
+  | 'ERR_UPSTREAM_SESSION_EXPIRED'
+  | 'ERR_UPSTREAM_CANCELLED'
+  | 'ERR_UPSTREAM_CRASHED'
+  | 'ERR_UPSTREAM_BUSY';
+
+/**
+ * Something went wrong between the portal and an upstream MCP server. The message is safe to
+ * show an agent; `internal` (upstream status lines, bodies, exit codes) is for the log only,
+ * because an upstream's answer must never be echoed to the agent (DESIGN.md, "Failure rules").
+ */
+export class UpstreamError extends Error {
+  readonly code: UpstreamErrorCode;
+  readonly upstreamId: string;
+  readonly internal?: string;
+
+  constructor(code: UpstreamErrorCode, upstreamId: string, message: string, options: { internal?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'UpstreamError';
+    this.code = code;
+    this.upstreamId = upstreamId;
+    this.internal = options.internal;
+  }
+}
+
+/** The upstream cannot be reached: connection refused, DNS, 5xx, the process would not start. */
+export class UpstreamUnavailableError extends UpstreamError {
+  constructor(upstreamId: string, options: { internal?: string; cause?: unknown } = {}) {
+    super('ERR_UPSTREAM_UNAVAILABLE', upstreamId, `upstream "${upstreamId}" is unavailable`, options);
+    this.name = 'UpstreamUnavailableError';
+  }
+}
+
+/** The upstream did not answer within the connect or call timeout. */
+export class UpstreamTimeoutError extends UpstreamError {
+  readonly timeoutMs: number;
+  constructor(upstreamId: string, timeoutMs: number, options: { internal?: string; cause?: unknown } = {}) {
+    super('ERR_UPSTREAM_TIMEOUT', upstreamId, `upstream "${upstreamId}" did not answer within ${timeoutMs} ms`, options);
+    this.name = 'UpstreamTimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The upstream answered, but not as an MCP server (wrong content type, invalid JSON-RPC, 4xx on every transport). */
+export class UpstreamProtocolError extends UpstreamError {
+  constructor(upstreamId: string, options: { internal?: string; cause?: unknown } = {}) {
+    super('ERR_UPSTREAM_PROTOCOL', upstreamId, `upstream "${upstreamId}" did not answer as an MCP server`, options);
+    this.name = 'UpstreamProtocolError';
+  }
+}
+
+/** The upstream refused the credential the portal sent (HTTP 401/403). */
+export class UpstreamUnauthorizedError extends UpstreamError {
+  readonly status: number;
+  constructor(upstreamId: string, status: number, options: { internal?: string; cause?: unknown } = {}) {
+    super('ERR_UPSTREAM_UNAUTHORIZED', upstreamId, `upstream "${upstreamId}" refused the credential`, options);
+    this.name = 'UpstreamUnauthorizedError';
+    this.status = status;
+  }
+}
+
+/** The upstream no longer knows the Streamable HTTP session (MCP 2025-06-18, "Session Management": 404): reconnect. */
+export class UpstreamSessionExpiredError extends UpstreamError {
+  constructor(upstreamId: string, options: { internal?: string; cause?: unknown } = {}) {
+    super('ERR_UPSTREAM_SESSION_EXPIRED', upstreamId, `upstream "${upstreamId}" session expired`, options);
+    this.name = 'UpstreamSessionExpiredError';
+  }
+}
+
+/** The caller aborted the request (an agent's `notifications/cancelled`); the upstream was told to cancel too. */
+export class UpstreamCancelledError extends UpstreamError {
+  constructor(upstreamId: string, options: { internal?: string; cause?: unknown } = {}) {
+    super('ERR_UPSTREAM_CANCELLED', upstreamId, `request to upstream "${upstreamId}" was cancelled`, options);
+    this.name = 'UpstreamCancelledError';
+  }
+}
+
+/** A stdio upstream process exited while in use; the next connect starts a fresh one. */
+export class UpstreamCrashedError extends UpstreamError {
+  constructor(upstreamId: string, options: { internal?: string; cause?: unknown } = {}) {
+    super('ERR_UPSTREAM_CRASHED', upstreamId, `upstream "${upstreamId}" process exited unexpectedly`, options);
+    this.name = 'UpstreamCrashedError';
+  }
+}
+
+/** Every stdio process slot of the upstream is in use by someone; try again later. */
+export class UpstreamBusyError extends UpstreamError {
+  constructor(upstreamId: string, maxProcesses: number) {
+    super('ERR_UPSTREAM_BUSY', upstreamId, `upstream "${upstreamId}" is busy: all ${maxProcesses} processes are in use`);
+    this.name = 'UpstreamBusyError';
+  }
+}
+
+/**
+ * Classifies anything the SDK or the network threw into an {@link UpstreamError}. JSON-RPC
+ * errors the upstream itself answered (`McpError` other than timeout / connection closed) are
+ * returned unchanged: they are the upstream's answer, which the portal relays as is.
+ */
+export function toUpstreamError(error: unknown, upstreamId: string, context: { timeoutMs: number }): UpstreamError | McpError {
+  if (error instanceof UpstreamError) return error;
+  const internal = error instanceof Error ? error.message : String(error);
+  if (error instanceof McpError) {
+    if (error.code === ErrorCode.RequestTimeout) return new UpstreamTimeoutError(upstreamId, context.timeoutMs, { internal, cause: error });
+    if (error.code === ErrorCode.ConnectionClosed) return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
+    return error;
+  }
+  // The SDK's answer to a request on a client whose transport has gone away.
+  if (error instanceof Error && error.message === 'Not connected') return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
+  const status = httpStatusOf(error);
+  if (status !== undefined) {
+    if (status === 401 || status === 403) return new UpstreamUnauthorizedError(upstreamId, status, { internal, cause: error });
+    if (status === 404) return new UpstreamSessionExpiredError(upstreamId, { internal, cause: error });
+    if (status >= 500) return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
+    return new UpstreamProtocolError(upstreamId, { internal, cause: error });
+  }
+  if (isNetworkError(error)) return new UpstreamUnavailableError(upstreamId, { internal: networkDetail(error), cause: error });
+  return new UpstreamProtocolError(upstreamId, { internal, cause: error });
+}
+
+/** The HTTP status carried by an SDK transport error; `undefined` when it is not one (or `-1`: bad content type). */
+export function httpStatusOf(error: unknown): number | undefined {
+  if (error instanceof StreamableHTTPError || error instanceof SseError) {
+    return typeof error.code === 'number' && error.code > 0 ? error.code : undefined;
+  }
+  // The legacy SSE transport reports POST failures as plain errors "(HTTP 404)".
+  const match = error instanceof Error ? /\(HTTP (\d{3})\)/.exec(error.message) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOENT', 'EACCES', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** fetch wraps socket errors as `TypeError('fetch failed', { cause })`; spawn reports `ENOENT`. */
+export function isNetworkError(error: unknown): boolean {
+  return NETWORK_CODES.has(errorCode(error) ?? '') || (error instanceof TypeError && error.message === 'fetch failed');
+}
+
+function errorCode(error: unknown): string | undefined {
+  const own = (error as { code?: unknown })?.code;
+  if (typeof own === 'string') return own;
+  const cause = (error as { cause?: { code?: unknown } })?.cause?.code;
+  return typeof cause === 'string' ? cause : undefined;
+}
+
+function networkDetail(error: unknown): string {
+  const code = errorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return code ? `${message} (${code})` : message;
+}
