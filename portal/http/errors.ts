@@ -81,8 +81,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const known = toHttpError(error);
     const log = req.log ?? logger;
-    if (known.status >= 500) log.error({ err: error, code: known.code }, known.internal ?? known.message);
-    else if (known.internal) log.info({ code: known.code }, known.internal);
+    if (known.status >= 500) log.error({ err: error, errorCode: known.code }, known.internal ?? known.message);
+    else if (known.internal) log.info({ errorCode: known.code }, known.internal);
     send(res, req, known);
   };
 }

@@ -1,0 +1,136 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { badGateway, gatewayTimeout } from './errors.js';
+import { assertUnambiguousFraming, endToEndResponseHeaders, upstreamRequestHeaders, type ForwardOptions } from './headers.js';
+import { rewriteLocation, rewriteSetCookie, type RewriteTarget } from './rewrite.js';
+import { resolveTarget, type UpstreamTarget } from './target.js';
+import { proxyUpgrade } from './upgrade.js';
+
+export type { ForwardOptions, ResponseInterceptor } from './headers.js';
+
+/** Options of {@link createHttpAppProxy}; durations in milliseconds. */
+export interface HttpAppProxyOptions {
+  /** The app's URL, e.g. `http://127.0.0.1:4000` or `https://intranet.corp/wiki` (its path is the base path). */
+  upstreamUrl: string;
+  /** The portal prefix the app is served under (`/apps/wiki`), or `''` for a host-routed app. */
+  mountPath: string;
+  /** How long to wait for the TCP (and TLS) connection: past it, 504 `gateway_timeout`. Default 10 s. */
+  connectTimeoutMs?: number;
+  /**
+   * How long the upstream may stay silent — before its response headers, or between body chunks
+   * either way. Before the headers it is a 504; mid-body the connection is cut. Default 60 s.
+   */
+  responseTimeoutMs?: number;
+  /** Append to incoming `X-Forwarded-*` instead of replacing them: only behind a proxy you run. Default false. */
+  trustForwarded?: boolean;
+  /** TLS options for an `https` upstream (e.g. a private CA). */
+  tls?: Pick<https.AgentOptions, 'ca' | 'rejectUnauthorized' | 'servername'>;
+}
+
+/**
+ * Proxies one request to the app, streaming both bodies. Resolves when the response is done (or
+ * the client went away). Rejects with an `HttpError` — 400 `invalid_request` (smuggling shapes,
+ * traversal), 404 `not_found` (URL not under the mount), 502 `bad_gateway`, 504
+ * `gateway_timeout` — only while nothing has been sent, so the portal's error handler can answer;
+ * a failure after the headers went out cuts the client connection instead.
+ */
+export interface HttpAppProxy {
+  (req: IncomingMessage, res: ServerResponse, forward?: ForwardOptions): Promise<void>;
+  /**
+   * Passes an HTTP/1.1 `Upgrade` (WebSocket) request through: call it from the server's
+   * `'upgrade'` event. See {@link proxyUpgrade} for how failures are answered.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, forward?: ForwardOptions): Promise<void>;
+  /** Closes idle keep-alive connections to the upstream. */
+  close(): void;
+}
+
+/**
+ * A streaming reverse proxy for one plain HTTP app, on `node:http`/`node:https`.
+ *
+ * @example
+ * const wiki = createHttpAppProxy({ upstreamUrl: 'http://127.0.0.1:4000', mountPath: '/apps/wiki' });
+ * app.use('/apps/wiki', (req, res, next) => wiki(req, res, { headers: { 'gatehouse-assertion': jwt }, stripCookies: ['gh_session'] }).catch(next));
+ */
+export function createHttpAppProxy(options: HttpAppProxyOptions): HttpAppProxy {
+  const target = resolveTarget(options);
+  const proxy = ((req, res, forward = {}) => proxyRequest(target, req, res, forward)) as HttpAppProxy;
+  proxy.upgrade = (req, socket, head, forward = {}) => proxyUpgrade(target, req, socket, head, forward);
+  proxy.close = () => target.agent.destroy();
+  return proxy;
+}
+
+// async: the checks below throw, and callers expect a rejected promise, never a synchronous throw.
+async function proxyRequest(target: UpstreamTarget, req: IncomingMessage, res: ServerResponse, forward: ForwardOptions): Promise<void> {
+  assertUnambiguousFraming(req);
+  const path = target.upstreamPath(req);
+  const headers = upstreamRequestHeaders(req, target.url.host, forward, target.forwarded);
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      if (error) upstreamReq.destroy();
+      // Only an error before anything was sent can still become an error page.
+      if (error && !res.headersSent) {
+        req.unpipe(upstreamReq);
+        reject(error);
+        return;
+      }
+      if (error) res.destroy();
+      resolve();
+    };
+    // One idle timer, refreshed by traffic either way: it covers a slow connect, an upstream that
+    // never answers, and one that stalls mid-body, without assuming how big the bodies are.
+    const arm = (ms: number, reason: string) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(gatewayTimeout(reason)), ms);
+    };
+    const touch = () => timer?.refresh();
+    const onConnected = () => arm(target.responseTimeoutMs, `no answer within ${target.responseTimeoutMs} ms`);
+
+    const upstreamReq = target.transport.request({ ...target.requestOptions, method: req.method, path, headers });
+    arm(target.connectTimeoutMs, `no connection within ${target.connectTimeoutMs} ms`);
+    upstreamReq.on('socket', (socket) => {
+      if (!socket.connecting) onConnected(); // a reused keep-alive connection
+      else socket.once(target.isTls ? 'secureConnect' : 'connect', onConnected);
+    });
+    upstreamReq.on('error', (error: NodeJS.ErrnoException) => finish(badGateway(`${error.code ?? 'error'}: ${error.message}`, error)));
+    upstreamReq.on('response', (upstreamRes) => {
+      touch();
+      const headers = responseHeaders(upstreamRes, target.rewrite, forward.stripCookies ?? []);
+      upstreamRes.on('data', touch);
+      upstreamRes.on('error', () => finish(badGateway('upstream response aborted')));
+      const intercept = forward.interceptResponse?.(upstreamRes, headers);
+      if (intercept) {
+        intercept(res).catch((error: Error) => finish(error));
+        return;
+      }
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, headers);
+      upstreamRes.pipe(res);
+    });
+    req.on('data', touch);
+    res.on('finish', () => finish());
+    // The client went away (or the response was cut): stop the upstream work too.
+    res.on('close', () => {
+      if (!res.writableFinished) upstreamReq.destroy();
+      finish();
+    });
+    req.pipe(upstreamReq);
+  });
+}
+
+function responseHeaders(upstreamRes: IncomingMessage, rewrite: RewriteTarget, portalCookies: readonly string[]): OutgoingHttpHeaders {
+  const headers = endToEndResponseHeaders(upstreamRes.headers);
+  if (typeof headers.location === 'string') headers.location = rewriteLocation(headers.location, rewrite);
+  const cookies = upstreamRes.headers['set-cookie'];
+  if (cookies) {
+    const kept = cookies.map((cookie) => rewriteSetCookie(cookie, rewrite, portalCookies)).filter((cookie): cookie is string => cookie !== undefined);
+    if (kept.length) headers['set-cookie'] = kept;
+    else delete headers['set-cookie'];
+  }
+  return headers;
+}

@@ -1,0 +1,141 @@
+import { Readability } from '@mozilla/readability';
+import gfm from '@joplin/turndown-plugin-gfm';
+import { parseHTML } from 'linkedom';
+import TurndownService from 'turndown';
+
+/** Default bound on the HTML we convert: 2 MiB. Parsing is in-memory, so the bound is what keeps it cheap. */
+export const DEFAULT_MAX_HTML_BYTES = 2 * 1024 * 1024;
+
+/** Elements that are never content, removed before Readability scores the page. */
+const NEVER_CONTENT = 'title, script, style, noscript, template, iframe, object, embed, link, meta, svg, canvas, form, button, input, select, textarea';
+/** Page chrome, removed when Readability finds no article and we fall back to the whole body. */
+const CHROME = 'nav, header, footer, aside, [role=navigation], [role=banner], [role=contentinfo], [aria-hidden=true]';
+
+/** A converted page. */
+export interface MarkdownPage {
+  ok: true;
+  markdown: string;
+  title: string | undefined;
+  /**
+   * Rough token count for the `x-markdown-tokens` header: characters / 4, rounded up. It is an
+   * estimate (a common rule of thumb for English text and BPE tokenizers), not any model's count.
+   */
+  tokens: number;
+}
+
+/** The page was over the bound and was not parsed; answer with the HTML as it is, or 413. */
+export interface MarkdownTooLarge {
+  ok: false;
+  reason: 'too_large';
+  sizeBytes: number;
+  maxBytes: number;
+}
+
+export type MarkdownResult = MarkdownPage | MarkdownTooLarge;
+
+/** Options of {@link htmlToMarkdown}. */
+export interface HtmlToMarkdownOptions {
+  /** The URL the HTML was served from: relative links and images resolve against it (and `<base href>`). */
+  pageUrl: string;
+  /**
+   * Moves resolved links from the upstream onto the portal: a URL under `upstreamUrl` (origin and
+   * base path) becomes the same path under `appUrl` (`https://gate.example.com/apps/wiki`). This
+   * also fixes root-relative links (`/policies`), which a path-routed app writes for its own root.
+   */
+  linkMap?: { upstreamUrl: string; appUrl: string };
+  /** Larger input is refused with a {@link MarkdownTooLarge} result. Default {@link DEFAULT_MAX_HTML_BYTES}. */
+  maxBytes?: number;
+}
+
+/**
+ * Converts an HTML page to Markdown for an agent: the main content only (Readability; navigation,
+ * scripts, styles, headers and footers gone), GitHub-flavoured Markdown with tables kept, and
+ * every link and image made absolute against `pageUrl` (honouring `<base href>`), so an agent can
+ * follow them without knowing where the page came from.
+ *
+ * Never throws for bad HTML: the parser is lenient, and input over `maxBytes` is refused before
+ * parsing with `{ ok: false, reason: 'too_large' }`.
+ */
+export function htmlToMarkdown(html: string | Buffer, options: HtmlToMarkdownOptions): MarkdownResult {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_HTML_BYTES;
+  const sizeBytes = typeof html === 'string' ? Buffer.byteLength(html) : html.length;
+  if (sizeBytes > maxBytes) return { ok: false, reason: 'too_large', sizeBytes, maxBytes };
+  const { document } = parseHTML(withBody(typeof html === 'string' ? html : html.toString('utf8')));
+  // The page's own <h1> names the content better than <title>, which usually carries the site name.
+  const heading = document.querySelector('h1')?.textContent?.trim() || undefined;
+  const pageTitle = heading ?? (document.querySelector('title')?.textContent?.trim() || undefined);
+  for (const element of [...document.querySelectorAll(NEVER_CONTENT)]) element.remove();
+  absolutizeLinks(document, options.pageUrl, options.linkMap);
+
+  // Readability works on (and changes) the document; keep a copy of the body for the fallback.
+  const fallback = document.body?.cloneNode(true) as typeof document.body | undefined;
+  // linkedom's document is not typed as the DOM's (this project compiles without lib.dom).
+  const article = new Readability(document as unknown as ConstructorParameters<typeof Readability>[0], { charThreshold: 200 }).parse();
+  let content = article?.content ?? '';
+  if (!article?.textContent?.trim() && fallback) {
+    for (const element of [...fallback.querySelectorAll(CHROME)]) element.remove();
+    content = fallback.innerHTML;
+  }
+  const title = pageTitle ?? (article?.title?.trim() || undefined);
+  let markdown = createTurndown().turndown(content || '<p></p>').trim();
+  // Readability takes the page's <h1> as the title when they match; give it back as a heading.
+  if (title && !markdown.startsWith('# ')) markdown = `# ${title}\n\n${markdown}`;
+  markdown += '\n';
+  return { ok: true, markdown, title, tokens: estimateTokens(markdown) };
+}
+
+/**
+ * linkedom does not infer the implied `<html>`/`<body>` of HTML5 (§13.2.6.4): content outside an
+ * explicit `<body>` would be lost, so wrap fragments and body-less pages in one.
+ */
+function withBody(html: string): string {
+  if (/<body[\s>]/i.test(html)) return /<html[\s>]/i.test(html) ? html : `<html>${html}</html>`;
+  const inner = html.replace(/<!doctype[^>]*>/i, '').replace(/<\/?html[^>]*>/gi, '');
+  const headEnd = inner.search(/<\/head\s*>/i);
+  if (headEnd === -1) return `<!doctype html><html><head></head><body>${inner}</body></html>`;
+  const bodyStart = inner.indexOf('>', headEnd) + 1;
+  return `<!doctype html><html>${inner.slice(0, bodyStart)}<body>${inner.slice(bodyStart)}</body></html>`;
+}
+
+/** The `x-markdown-tokens` estimate: characters / 4, rounded up (a rule of thumb, not a tokenizer). */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+function absolutizeLinks(document: ReturnType<typeof parseHTML>['document'], pageUrl: string, linkMap: HtmlToMarkdownOptions['linkMap']): void {
+  const base = resolve(document.querySelector('base[href]')?.getAttribute('href') ?? '', pageUrl) ?? pageUrl;
+  for (const [selector, attribute] of [['a[href]', 'href'], ['img[src]', 'src']] as const) {
+    for (const element of [...document.querySelectorAll(selector)]) {
+      const absolute = resolve(element.getAttribute(attribute) ?? '', base);
+      // A javascript: or data: "link" is behaviour, not a place an agent can go.
+      if (!absolute || !/^(https?|mailto|tel):/i.test(absolute)) element.removeAttribute(attribute);
+      else element.setAttribute(attribute, linkMap ? mapLink(absolute, linkMap) : absolute);
+    }
+  }
+  for (const element of [...document.querySelectorAll('img[srcset], source[srcset]')]) element.removeAttribute('srcset');
+}
+
+/** `absolute` moved from under the upstream URL to under the app URL; anything else as it is. */
+function mapLink(absolute: string, linkMap: NonNullable<HtmlToMarkdownOptions['linkMap']>): string {
+  const from = new URL(linkMap.upstreamUrl);
+  const url = new URL(absolute);
+  const base = from.pathname.replace(/\/+$/, '');
+  if (url.origin !== from.origin || (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`))) return absolute;
+  return `${linkMap.appUrl.replace(/\/+$/, '')}${url.pathname.slice(base.length) || '/'}${url.search}${url.hash}`;
+}
+
+function resolve(reference: string, base: string): string | undefined {
+  try {
+    return new URL(reference.trim(), base).href;
+  } catch {
+    return undefined;
+  }
+}
+
+function createTurndown(): TurndownService {
+  const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', emDelimiter: '_' });
+  service.use(gfm.gfm);
+  // An <a> without href (removed above) is plain text, not an empty []() link.
+  service.addRule('linkWithoutHref', { filter: (node) => node.nodeName === 'A' && !node.getAttribute('href'), replacement: (content) => content });
+  return service;
+}

@@ -1,0 +1,101 @@
+import { startHandbookSite, type HandbookSite } from '../../examples/handbook-site.js';
+import { DEFAULT_MAX_HTML_BYTES, estimateTokens, htmlToMarkdown, type MarkdownPage } from '../../portal/apps/markdown.js';
+
+const APP_URL = 'https://gate.example.com/apps/handbook';
+
+describe('htmlToMarkdown on the handbook pages (served over real HTTP)', () => {
+  let site: HandbookSite;
+  beforeAll(async () => {
+    site = await startHandbookSite();
+  });
+  afterAll(() => site.close());
+
+  const convert = async (path: string): Promise<MarkdownPage> => {
+    const html = await (await fetch(`${site.url}${path}`)).text();
+    const result = htmlToMarkdown(html, { pageUrl: `${site.url}${path}`, linkMap: { upstreamUrl: site.url, appUrl: APP_URL } });
+    if (!result.ok) throw new Error('unexpected too_large');
+    return result;
+  };
+
+  test('keeps the main content and drops navigation, footer, scripts and styles', async () => {
+    const page = await convert('/');
+    expect(page.markdown.startsWith('# Acme Handbook\n')).toBe(true);
+    expect(page.markdown).toContain('## Where to start');
+    expect(page.markdown).toContain('single place where we write down how we work');
+    for (const chrome of ['Internal use only', 'Contact the people team', 'window.analytics', 'font-family', 'tracking.js', 'Preferences']) {
+      expect(page.markdown).not.toContain(chrome);
+    }
+  });
+
+  test('keeps the table as a GFM table', async () => {
+    const page = await convert('/policies/expenses');
+    expect(page.markdown).toContain('| Category | Limit | Approval |');
+    expect(page.markdown).toContain('| --- | --- | --- |');
+    expect(page.markdown).toContain('| Home office equipment | €500 per year | Manager |');
+  });
+
+  test('makes relative, dot-relative and root-relative links and images absolute under the app URL', async () => {
+    const expenses = await convert('/policies/expenses');
+    expect(expenses.markdown).toContain(`[time off](${APP_URL}/policies/time-off)`);
+    expect(expenses.markdown).toContain(`[your first week](${APP_URL}/onboarding)`);
+    const onboarding = await convert('/onboarding');
+    expect(onboarding.markdown).toContain(`[equipment allowance](${APP_URL}/policies/expenses#equipment)`);
+    expect(onboarding.markdown).toContain(`![The Acme team at the summer offsite](${APP_URL}/static/team-photo.png)`);
+    expect(onboarding.markdown).toContain(`[handbook home](${APP_URL}/)`);
+    expect(onboarding.markdown).not.toMatch(/\]\((?!https:\/\/gate\.example\.com\/apps\/handbook\/)/);
+  });
+
+  test('estimates tokens as characters / 4', async () => {
+    const page = await convert('/policies/time-off');
+    expect(page.tokens).toBe(Math.ceil(page.markdown.length / 4));
+    expect(page.title).toBe('Time off');
+  });
+});
+
+describe('htmlToMarkdown edge cases', () => {
+  test('without linkMap, links resolve against the page URL and <base href>', () => {
+    const result = htmlToMarkdown('<html><head><base href="/docs/"></head><body><article><h1>T</h1><p><a href="a">A</a> <a href="../b">B</a> <a href="https://other.example/x">X</a></p></article></body></html>', {
+      pageUrl: 'http://wiki.example/index',
+    }) as MarkdownPage;
+    expect(result.markdown).toContain('[A](http://wiki.example/docs/a)');
+    expect(result.markdown).toContain('[B](http://wiki.example/b)');
+    expect(result.markdown).toContain('[X](https://other.example/x)');
+  });
+
+  test('javascript: and data: links become plain text', () => {
+    const result = htmlToMarkdown('<main><h1>T</h1><p><a href="javascript:alert(1)">Click</a> and <a href="data:text/html,x">data</a>.</p></main>', { pageUrl: 'http://wiki.example/' }) as MarkdownPage;
+    expect(result.markdown).toContain('Click and data.');
+    expect(result.markdown).not.toContain('javascript:');
+  });
+
+  test('a page with almost no content still converts, without its chrome', () => {
+    const result = htmlToMarkdown('<body><nav><a href="/">Home</a></nav><p>Short note.</p><footer>© Corp</footer></body>', { pageUrl: 'http://wiki.example/' });
+    expect(result.ok).toBe(true);
+    const markdown = (result as MarkdownPage).markdown;
+    expect(markdown).toContain('Short note.');
+    expect(markdown).not.toContain('© Corp');
+  });
+
+  test('broken HTML and empty input never throw', () => {
+    expect(htmlToMarkdown('<div><p>unclosed <b>bold <table><tr><td>cell', { pageUrl: 'http://wiki.example/' }).ok).toBe(true);
+    expect(htmlToMarkdown('', { pageUrl: 'http://wiki.example/' }).ok).toBe(true);
+    expect(htmlToMarkdown(Buffer.from('<p>bytes</p>'), { pageUrl: 'http://wiki.example/' }).ok).toBe(true);
+  });
+
+  test('a page far over the bound is refused before parsing with a typed result', () => {
+    const huge = `<html><body>${'<p>filler paragraph</p>'.repeat(200_000)}</body></html>`;
+    expect(Buffer.byteLength(huge)).toBeGreaterThan(DEFAULT_MAX_HTML_BYTES);
+    expect(htmlToMarkdown(huge, { pageUrl: 'http://wiki.example/' })).toEqual({ ok: false, reason: 'too_large', sizeBytes: Buffer.byteLength(huge), maxBytes: DEFAULT_MAX_HTML_BYTES });
+  });
+
+  test('the bound counts bytes, not characters', () => {
+    const result = htmlToMarkdown(`<p>${'€'.repeat(400)}</p>`, { pageUrl: 'http://wiki.example/', maxBytes: 1000 });
+    expect(result).toMatchObject({ ok: false, reason: 'too_large', maxBytes: 1000 });
+  });
+
+  test('estimateTokens', () => {
+    expect(estimateTokens('')).toBe(0);
+    expect(estimateTokens('abcd')).toBe(1);
+    expect(estimateTokens('abcde')).toBe(2);
+  });
+});
