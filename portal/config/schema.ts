@@ -66,6 +66,10 @@ const upstream = z
   })
   .superRefine((value, ctx) => {
     if (value.kind === 'http' && !value.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required for kind http' });
+    if (value.credentials.type === 'oauth' || value.credentials.type === 'static') {
+      // These strategies arrive with the upstream-credentials work; refuse rather than forward nothing.
+      ctx.addIssue({ code: 'custom', path: ['credentials', 'type'], message: `${value.credentials.type} is not supported yet: use portal-jwt or none` });
+    }
     if (value.kind === 'mcp' && !value.url === !value.command) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'kind mcp needs exactly one of url or command' });
     }
