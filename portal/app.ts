@@ -12,7 +12,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { createAccounts } from './login/accounts.js';
 import { loginRoutes } from './login/login-routes.js';
 import { createSessionManager } from './login/sessions.js';
-import { mcpRoutes } from './mcp/mcp-routes.js';
+import { createMcpEndpoints } from './mcp/mcp-routes.js';
 import { createAuthorizationServer, type AuthorizationServer } from './oauth/authorization-server.js';
 
 /** What a portal is built from; `createApp` does no I/O, so tests build a portal in one call. */
@@ -27,6 +27,8 @@ export interface AppDeps {
 export interface Portal {
   app: Express;
   oauth: AuthorizationServer;
+  /** Closes upstream connections and processes (call after the HTTP server stopped). */
+  close(): Promise<void>;
 }
 
 const VERSION = '0.1.0';
@@ -77,13 +79,14 @@ export function createPortal(deps: AppDeps): Portal {
       perAccount: createRateLimit(store, { name: 'login-account', limit: config.rateLimits.loginPerMinute, windowMs: 15 * 60_000 }),
     }),
   );
-  app.use(mcpRoutes({ oauth, json: parsers.json, version: VERSION }));
+  const mcp = createMcpEndpoints({ oauth, store, logger, json: parsers.json, version: VERSION, upstreams: () => config.upstreams });
+  app.use(mcp.router);
 
   app.use((req) => {
     throw new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`);
   });
   app.use(errorHandler(logger));
-  return { app, oauth };
+  return { app, oauth, close: () => mcp.close() };
 }
 
 /** The portal's request handler (see {@link createPortal}). */

@@ -1,4 +1,6 @@
-import { createApp } from './app.js';
+import { startDemoMcpServer } from '../examples/demo-mcp-server.js';
+import { createPortal } from './app.js';
+import { upstreamSchema } from './config/schema.js';
 import { hashPassword } from './crypto/password.js';
 import { randomToken } from './crypto/hash.js';
 import type { Config } from './config/load.js';
@@ -37,10 +39,12 @@ export async function start(argv: readonly string[]): Promise<void> {
     config.store.redisUrl ? 'state lives in Redis' : 'state lives in memory: for one process only, lost on restart',
   );
 
+  const demoServers: Array<{ close(): Promise<void> }> = [];
   if (config.demo && config.accounts.length === 0) await addDemoAccount(config);
+  if (config.demo) demoServers.push(await addDemoMcpServer(config));
 
-  const app = createApp({ config, store, logger });
-  const running = await listen(app, { host: config.host, port: config.port });
+  const portal = createPortal({ config, store, logger });
+  const running = await listen(portal.app, { host: config.host, port: config.port });
   logger.info({ url: running.url, issuer: config.issuer }, `Gatehouse listening on ${running.url}`);
 
   let stopping = false;
@@ -49,6 +53,8 @@ export async function start(argv: readonly string[]): Promise<void> {
     stopping = true;
     logger.info({ signal, graceMs: config.http.shutdownGraceMs }, 'shutting down: draining in-flight requests');
     await running.close(config.http.shutdownGraceMs);
+    await portal.close();
+    await Promise.allSettled(demoServers.map((server) => server.close()));
     await store.close();
     logger.info('stopped');
     process.exit(0);
@@ -72,3 +78,11 @@ async function addDemoAccount(config: Config): Promise<void> {
       : `Demo account: username "demo", password "${password}" (shown once; set GATEHOUSE_DEMO_PASSWORD to choose it)\n`,
   );
 }
+
+/** The demo's MCP upstream (examples/demo-mcp-server.ts), started in-process on a free loopback port. */
+async function addDemoMcpServer(config: Config): Promise<{ close(): Promise<void> }> {
+  const server = await startDemoMcpServer();
+  config.upstreams.push(upstreamSchema.parse({ id: 'demo', kind: 'mcp', title: 'Demo tools', url: server.url }));
+  return server;
+}
+

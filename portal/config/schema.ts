@@ -29,7 +29,7 @@ const serviceClient = z.strictObject({
   scope: z.string().default('mcp'),
 });
 
-const upstream = z
+export const upstreamSchema = z
   .strictObject({
     id: z.string().regex(UPSTREAM_ID, `must match ${UPSTREAM_ID.source}`),
     kind: z.enum(['mcp', 'http']),
@@ -124,7 +124,7 @@ export const configFileSchema = z
       .prefault({}),
     admins: z.strictObject({ groups: names, emails: names }).prefault({}),
     service_clients: z.array(serviceClient).default([]),
-    upstreams: z.array(upstream).default([]),
+    upstreams: z.array(upstreamSchema).default([]),
   })
   .superRefine((value, ctx) => {
     const seen = new Set<string>();

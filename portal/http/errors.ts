@@ -56,6 +56,17 @@ export class OAuthError extends HttpError {
   }
 }
 
+/** An MCP transport-level error, answered as a JSON-RPC error object with `id: null`. */
+export class JsonRpcHttpError extends HttpError {
+  constructor(status: number, readonly rpcCode: number, message: string, options: { headers?: Record<string, string>; internal?: string } = {}) {
+    super(status, 'jsonrpc_error', message, options);
+    this.name = 'JsonRpcHttpError';
+  }
+}
+
+/** JSON-RPC 2.0 error codes (§5.1) and the MCP Streamable HTTP transport's -32000 family. */
+export const JSONRPC = { parseError: -32700, invalidRequest: -32600, methodNotFound: -32601, invalidParams: -32602, internalError: -32603, transportError: -32000, sessionNotFound: -32001 } as const;
+
 /** Too many requests: 429 with `Retry-After` (seconds). */
 export class RateLimitedError extends HttpError {
   constructor(retryAfterSeconds: number) {
@@ -99,9 +110,19 @@ function toHttpError(error: unknown): HttpError {
   return new HttpError(500, 'server_error', 'internal error', { internal: (error as Error)?.message });
 }
 
+function isMcpPath(req: Request): boolean {
+  return req.path === '/mcp' || req.path.startsWith('/mcp/');
+}
+
 function send(res: Response, req: Request, error: HttpError): void {
   res.status(error.status);
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  // Inside MCP, everything but the bearer challenge speaks JSON-RPC.
+  if (error instanceof JsonRpcHttpError || (isMcpPath(req) && !(error instanceof OAuthError))) {
+    const code = error instanceof JsonRpcHttpError ? error.rpcCode : error.status === 400 && error.message.includes('JSON') ? JSONRPC.parseError : error.status >= 500 ? JSONRPC.internalError : JSONRPC.invalidRequest;
+    res.json({ jsonrpc: '2.0', error: { code, message: error.message }, id: null });
+    return;
+  }
   if (!(error instanceof OAuthError) && wantsHtml(req)) {
     res.type('html').send(renderErrorPage({ status: error.status, title: error.code.replace(/_/g, ' '), message: error.message, requestId: req.id }));
     return;

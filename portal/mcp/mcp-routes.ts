@@ -1,24 +1,222 @@
-import { Router, type RequestHandler } from 'express';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  LATEST_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type ClientCapabilities,
+  type Implementation,
+  type JSONRPCMessage,
+  type ServerCapabilities,
+  type ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import type { UpstreamConfig } from '../config/schema.js';
+import { createPortalAssertions } from '../credentials/portal-jwt.js';
+import { HttpError, JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import type { AuthContext } from '../oauth/bearer.js';
+import { mayUseUpstream } from '../policy/access.js';
+import type { Store } from '../store/store.js';
+import { createAgentSessions, type AgentSession } from './agent-sessions.js';
+import type { EndpointContext } from './endpoint-context.js';
+import { registerPromptHandlers } from './prompt-handlers.js';
+import { registerResourceHandlers } from './resource-handlers.js';
+import { SessionHub, type InFlightRequest } from './session-hub.js';
+import { registerToolHandlers } from './tool-handlers.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+export interface McpEndpointsOptions {
+  oauth: AuthorizationServer;
+  store: Store;
+  logger: Logger;
+  json: RequestHandler;
+  version: string;
+  upstreams: () => UpstreamConfig[];
+  /** An agent session unused this long ends. */
+  sessionIdleMs?: number;
+}
+
+const AGGREGATE = 'aggregate';
+const AGGREGATE_CAPABILITIES: ServerCapabilities = {
+  tools: { listChanged: true },
+  resources: { subscribe: true, listChanged: true },
+  prompts: { listChanged: true },
+  logging: {},
+  completions: {},
+};
+const AGGREGATE_INSTRUCTIONS =
+  'Gatehouse aggregates the MCP servers you may use. Tool and prompt names are "{upstream}__{name}"; resource URIs are prefixed "gatehouse+{upstream}+". Every call acts as the person who authorized you.';
 
 /**
- * `/mcp`: the aggregated MCP endpoint (Streamable HTTP), behind the bearer check with
- * `aud` = `{issuer}/mcp`. Each request is served statelessly for the signed-in person.
+ * `/mcp` (the aggregate) and `/mcp/{id}` (one upstream, names unprefixed) over Streamable
+ * HTTP. Each HTTP request is served by a short-lived SDK `Server` bound to the agent session
+ * kept in the Store, so any portal process can serve any request of a session.
  */
-export function mcpRoutes(deps: { oauth: AuthorizationServer; json: RequestHandler; version: string }): Router {
-  const router = Router();
-  const bearer = deps.oauth.requireBearer({ resource: () => deps.oauth.deps.resources.aggregate() });
-  router.all('/mcp', bearer, deps.json, async (req, res) => {
-    const server = new McpServer({ name: 'gatehouse', version: deps.version }, { capabilities: { tools: {} } });
+export function createMcpEndpoints(options: McpEndpointsOptions): { router: Router; close(): Promise<void> } {
+  const { oauth, store, logger } = options;
+  const { resources, issuer } = oauth.deps;
+  const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
+  const hub = new SessionHub(store, logger);
+  const pool = new UpstreamPool({ logger, sessions, hub, assertions: createPortalAssertions({ issuer, keys: oauth.deps.keys }) });
+
+  const bearer = oauth.requireBearer({
+    resource: (req) => {
+      const id = req.params.id as string | undefined;
+      if (id === undefined) return resources.aggregate();
+      const resource = resources.find(`${issuer}/mcp/${id}`);
+      return resource?.kind === 'mcp' ? resource : undefined;
+    },
+    upstreamId: (req) => req.params.id as string | undefined,
+  });
+
+  /** The MCP upstreams this endpoint shows the caller: in the grant, allowed by policy, in config order. */
+  function upstreamsInView(endpoint: string, auth: AuthContext): UpstreamConfig[] {
+    return options
+      .upstreams()
+      .filter((u) => u.kind === 'mcp' && (endpoint === AGGREGATE || u.id === endpoint))
+      .filter((u) => auth.upstreamIds.includes(u.id) && mayUseUpstream(auth.person, u));
+  }
+
+  async function ownSession(req: Request, endpoint: string, auth: AuthContext): Promise<AgentSession> {
+    const id = req.get('mcp-session-id');
+    if (!id) throw new JsonRpcHttpError(400, JSONRPC.transportError, 'Bad Request: Mcp-Session-Id header is required');
+    const session = await sessions.find(id);
+    // Another person's (or another grant's) session is "not found": never its data.
+    if (!session || session.endpoint !== endpoint || session.personId !== auth.person.id || session.grantId !== auth.grantId) {
+      throw new JsonRpcHttpError(404, JSONRPC.sessionNotFound, 'Session not found');
+    }
+    return session;
+  }
+
+  /** Serves one HTTP request of a session with a fresh SDK server over a stateless transport. */
+  async function serve(req: Request, res: Response, session: AgentSession, views: UpstreamConfig[], identity: { info: Implementation; capabilities: ServerCapabilities; instructions?: string }) {
+    const auth = req.authContext!;
+    const messages = ([] as JSONRPCMessage[]).concat(req.body as JSONRPCMessage);
+    const firstRequest = messages.find((m) => 'method' in m && 'id' in m) as { id: string | number } | undefined;
+    const server = new Server(identity.info, { capabilities: identity.capabilities, instructions: identity.instructions });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const inFlight: InFlightRequest = {
+      sessionId: session.id,
+      requestId: firstRequest?.id ?? 0,
+      transport,
+      sendNotification: (notification) => transport.send({ jsonrpc: '2.0', ...notification } as JSONRPCMessage, { relatedRequestId: firstRequest?.id }),
+    };
+    const ctx: EndpointContext = {
+      session,
+      auth,
+      upstreams: views,
+      naming: session.endpoint === AGGREGATE ? 'prefixed' : 'transparent',
+      pool,
+      logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
+      inFlight,
+    };
+    registerToolHandlers(server, ctx);
+    registerResourceHandlers(server, ctx);
+    registerPromptHandlers(server, ctx);
+    server.onerror = (error) => ctx.logger.debug({ err: error }, 'MCP protocol error');
+    const untrack = await hub.track(inFlight);
     res.on('close', () => {
-      void transport.close();
+      void untrack();
       void server.close();
     });
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
+  }
+
+  async function identityFor(session: AgentSession, views: UpstreamConfig[], auth: AuthContext) {
+    if (session.endpoint === AGGREGATE) return { info: { name: 'gatehouse', version: options.version }, capabilities: AGGREGATE_CAPABILITIES, instructions: AGGREGATE_INSTRUCTIONS };
+    // Transparent: the upstream's own name, capabilities and instructions.
+    const upstream = views[0];
+    if (!upstream) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, 'you may not use this upstream');
+    const connection = await pool.connection(session, upstream, auth).catch((error: Error) => {
+      throw new JsonRpcHttpError(502, JSONRPC.internalError, `upstream "${upstream.id}" is unavailable`, { internal: error.message });
+    });
+    const { client } = connection;
+    return { info: client.getServerVersion() ?? { name: upstream.id, version: '0' }, capabilities: client.getServerCapabilities() ?? {}, instructions: client.getInstructions() };
+  }
+
+  async function post(req: Request, res: Response, endpoint: string) {
+    const auth = req.authContext!;
+    const views = upstreamsInView(endpoint, auth);
+    const messages = ([] as unknown[]).concat(req.body ?? null) as Array<Record<string, unknown> | null>;
+    if (messages.length === 0 || messages.some((m) => !m || typeof m !== 'object' || m.jsonrpc !== '2.0')) {
+      throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    }
+    const initialize = messages.find((m) => m!.method === 'initialize');
+    if (initialize) {
+      const params = (initialize.params ?? {}) as { protocolVersion?: string; capabilities?: ClientCapabilities; clientInfo?: Implementation };
+      const requested = params.protocolVersion ?? LATEST_PROTOCOL_VERSION;
+      const session = await sessions.create({
+        endpoint,
+        personId: auth.person.id,
+        clientId: auth.clientId,
+        grantId: auth.grantId,
+        protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION,
+        clientCapabilities: params.capabilities ?? {},
+        clientInfo: params.clientInfo,
+      });
+      try {
+        const identity = await identityFor(session, views, auth);
+        res.setHeader('Mcp-Session-Id', session.id);
+        req.log.info({ event: 'mcp_session_started', person: auth.person.id, clientId: auth.clientId, endpoint, mcpSession: session.id }, 'MCP session started');
+        await serve(req, res, session, views, identity);
+      } catch (error) {
+        await sessions.delete(session.id);
+        throw error;
+      }
+      return;
+    }
+    const session = await ownSession(req, endpoint, auth);
+    const hasRequest = messages.some((m) => 'method' in m! && 'id' in m!);
+    if (!hasRequest) {
+      // Responses and notifications: hand them to whichever process serves the request they concern.
+      const relayed = messages.filter((m) => m!.method !== 'notifications/initialized') as JSONRPCMessage[];
+      if (relayed.length) await hub.publishInbound(session.id, relayed);
+      res.status(202).end();
+      return;
+    }
+    await serve(req, res, session, views, await identityFor(session, views, auth));
+  }
+
+  async function get(req: Request, res: Response, endpoint: string) {
+    const auth = req.authContext!;
+    const session = await ownSession(req, endpoint, auth);
+    const views = upstreamsInView(endpoint, auth);
+    const server = new Server({ name: 'gatehouse', version: options.version }, { capabilities: AGGREGATE_CAPABILITIES });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    await server.connect(transport);
+    const unsubscribe = await hub.subscribeOutbound(session.id, (notification) => {
+      void server.notification(notification as ServerNotification).catch(() => {});
+    });
+    res.on('close', () => {
+      void unsubscribe();
+      void server.close();
+    });
+    // Keep the upstream connections open while the agent listens, so their notifications flow.
+    for (const upstream of views) void pool.connection(session, upstream, auth).catch(() => {});
+    await transport.handleRequest(req, res);
+  }
+
+  async function remove(req: Request, res: Response, endpoint: string) {
+    const auth = req.authContext!;
+    const session = await ownSession(req, endpoint, auth);
+    await pool.terminateSession(session, upstreamsInView(endpoint, auth), auth);
+    await sessions.delete(session.id);
+    req.log.info({ event: 'mcp_session_ended', person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }, 'MCP session ended');
+    res.status(200).end();
+  }
+
+  const router = Router();
+  router.all(['/mcp', '/mcp/:id'], bearer, options.json, async (req, res) => {
+    const endpoint = (req.params.id as string | undefined) ?? AGGREGATE;
+    if (req.method === 'POST') await post(req, res, endpoint);
+    else if (req.method === 'GET') await get(req, res, endpoint);
+    else if (req.method === 'DELETE') await remove(req, res, endpoint);
+    else throw new JsonRpcHttpError(405, JSONRPC.transportError, 'Method not allowed', { headers: { Allow: 'GET, POST, DELETE' } });
   });
-  return router;
+  router.all(['/mcp', '/mcp/:id'], () => {
+    throw new HttpError(404, 'not_found', 'no such MCP endpoint');
+  });
+  return { router, close: () => pool.close() };
 }

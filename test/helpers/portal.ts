@@ -53,6 +53,7 @@ export async function startTestPortal(
     oauth: portal.oauth,
     close: async () => {
       await running.close(1_000);
+      await portal.close();
       if (!options.store) await store.close();
     },
   };

@@ -1,0 +1,86 @@
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { ErrorCode, McpError, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import type { McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
+import { UpstreamError } from '../../adapters/upstream-errors.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import type { AuthContext } from '../oauth/bearer.js';
+import type { AgentSession } from './agent-sessions.js';
+import { decodeCursor, encodeCursor } from './naming.js';
+import type { InFlightRequest } from './session-hub.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** Everything an MCP request handler needs: who asks, in which session, over which upstreams. */
+export interface EndpointContext {
+  session: AgentSession;
+  auth: AuthContext;
+  /** The MCP upstreams this endpoint shows this person, in a stable (config) order. */
+  upstreams: UpstreamConfig[];
+  /** `prefixed` for the aggregate (`{id}__name`), `transparent` for `/mcp/{id}`. */
+  naming: 'prefixed' | 'transparent';
+  pool: UpstreamPool;
+  logger: Logger;
+  /** This HTTP request's entry in the session hub: says which upstream it went to. */
+  inFlight: InFlightRequest;
+}
+
+/** The connection to an upstream, or a warning to the agent (and the log) when it is down. */
+export async function connectOrWarn(ctx: EndpointContext, upstream: UpstreamConfig, extra: Extra): Promise<McpUpstreamConnection | undefined> {
+  try {
+    return await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+  } catch (error) {
+    await warnUnavailable(ctx, upstream, error, extra);
+    return undefined;
+  }
+}
+
+export async function warnUnavailable(ctx: EndpointContext, upstream: UpstreamConfig, error: unknown, extra: Extra): Promise<void> {
+  const reason = error instanceof UpstreamError ? error.message : 'it failed';
+  ctx.logger.warn({ upstream: upstream.id, errorCode: (error as { code?: string }).code, err: error }, 'upstream left out: unavailable');
+  await extra
+    .sendNotification({ method: 'notifications/message', params: { level: 'warning', logger: 'gatehouse', data: `upstream "${upstream.id}" is unavailable and was left out: ${reason}` } })
+    .catch(() => {});
+}
+
+/**
+ * Lists across upstreams in order, one upstream page at a time: the aggregate cursor records
+ * which upstream to continue with and that upstream's own cursor (DESIGN.md: pagination
+ * works across upstreams, results in a stable order).
+ */
+export async function listAcross<T>(
+  ctx: EndpointContext,
+  cursor: string | undefined,
+  extra: Extra,
+  page: (connection: McpUpstreamConnection, upstream: UpstreamConfig, upstreamCursor: string | undefined) => Promise<{ items: T[]; nextCursor?: string } | undefined>,
+): Promise<{ items: T[]; nextCursor?: string }> {
+  const start = cursor === undefined ? { upstream: 0 } : decodeCursor(cursor);
+  if (!start) throw new McpError(ErrorCode.InvalidParams, 'invalid cursor');
+  const items: T[] = [];
+  for (let index = start.upstream; index < ctx.upstreams.length; index++) {
+    const upstream = ctx.upstreams[index]!;
+    const connection = await connectOrWarn(ctx, upstream, extra);
+    if (!connection) continue;
+    let result;
+    try {
+      result = await page(connection, upstream, index === start.upstream ? start.cursor : undefined);
+    } catch (error) {
+      if (!(error instanceof UpstreamError)) throw error;
+      await warnUnavailable(ctx, upstream, error, extra);
+      continue;
+    }
+    if (!result) continue;
+    items.push(...result.items);
+    if (result.nextCursor) return { items, nextCursor: encodeCursor({ upstream: index, cursor: result.nextCursor }) };
+  }
+  return { items };
+}
+
+/** The upstream with this id if this endpoint shows it, else a JSON-RPC error. */
+export function upstreamInView(ctx: EndpointContext, upstreamId: string | undefined, what: string): UpstreamConfig {
+  const upstream = ctx.upstreams.find((u) => u.id === upstreamId);
+  if (!upstream) throw new McpError(ErrorCode.InvalidParams, `unknown ${what}`);
+  ctx.inFlight.upstreamId = upstream.id;
+  return upstream;
+}

@@ -1,0 +1,54 @@
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CompleteRequestSchema, GetPromptRequestSchema, ListPromptsRequestSchema, SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connectOrWarn, listAcross, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { NAME_SEPARATOR, parsePrefixedUri, prefixedName, upstreamOfName } from './naming.js';
+
+/** Prompts, argument completion and logging levels, routed to the upstream that owns the name. */
+export function registerPromptHandlers(server: Server, ctx: EndpointContext): void {
+  const prefixed = ctx.naming === 'prefixed';
+  const resolvePrompt = (name: string) => {
+    const upstream = upstreamInView(ctx, prefixed ? upstreamOfName(name) : ctx.upstreams[0]?.id, `prompt "${name}"`);
+    return { upstream, name: prefixed ? name.slice(upstream.id.length + NAME_SEPARATOR.length) : name };
+  };
+
+  server.setRequestHandler(ListPromptsRequestSchema, async (request, extra) => {
+    const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
+      if (!connection.client.getServerCapabilities()?.prompts) return undefined;
+      const page = await connection.client.listPrompts(cursor ? { cursor } : undefined, { signal: extra.signal });
+      return { items: page.prompts.map((p) => ({ ...p, name: prefixed ? prefixedName(upstream.id, p.name) : p.name })), nextCursor: page.nextCursor };
+    });
+    return { prompts: items, ...(nextCursor ? { nextCursor } : {}) };
+  });
+
+  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+    const { upstream, name } = resolvePrompt(request.params.name);
+    const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+    ctx.logger.info({ event: 'mcp_prompt_get', upstream: upstream.id, prompt: name }, 'prompt fetched');
+    return connection.client.getPrompt({ ...request.params, name }, { signal: extra.signal });
+  });
+
+  server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
+    const { ref } = request.params;
+    let target;
+    if (ref.type === 'ref/prompt') {
+      const { upstream, name } = resolvePrompt(ref.name);
+      target = { upstream, ref: { ...ref, name } };
+    } else {
+      const parsed = prefixed ? parsePrefixedUri(ref.uri) : { upstreamId: ctx.upstreams[0]?.id ?? '', uri: ref.uri };
+      target = { upstream: upstreamInView(ctx, parsed?.upstreamId, `resource "${ref.uri}"`), ref: { ...ref, uri: parsed!.uri } };
+    }
+    const connection = await ctx.pool.connection(ctx.session, target.upstream, ctx.auth);
+    if (!connection.client.getServerCapabilities()?.completions) return { completion: { values: [] } };
+    return connection.client.complete({ ...request.params, ref: target.ref }, { signal: extra.signal });
+  });
+
+  server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
+    await Promise.all(
+      ctx.upstreams.map(async (upstream) => {
+        const connection = await connectOrWarn(ctx, upstream, extra);
+        if (connection?.client.getServerCapabilities()?.logging) await connection.client.setLoggingLevel(request.params.level, { signal: extra.signal }).catch(() => {});
+      }),
+    );
+    return {};
+  });
+}

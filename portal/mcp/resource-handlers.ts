@@ -1,0 +1,64 @@
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  ErrorCode,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import { listAcross, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { parsePrefixedUri, prefixedUri } from './naming.js';
+
+/** The upstream behind a resource URI shown here, and the upstream's own URI. */
+function resolveUri(ctx: EndpointContext, uri: string): { upstream: UpstreamConfig; uri: string } {
+  if (ctx.naming === 'transparent') return { upstream: upstreamInView(ctx, ctx.upstreams[0]?.id, 'resource'), uri };
+  const parsed = parsePrefixedUri(uri);
+  return { upstream: upstreamInView(ctx, parsed?.upstreamId, `resource "${uri}"`), uri: parsed!.uri };
+}
+
+export function registerResourceHandlers(server: Server, ctx: EndpointContext): void {
+  const show = (upstream: UpstreamConfig, uri: string) => (ctx.naming === 'prefixed' ? prefixedUri(upstream.id, uri) : uri);
+
+  server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => {
+    const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
+      if (!connection.client.getServerCapabilities()?.resources) return undefined;
+      const page = await connection.client.listResources(cursor ? { cursor } : undefined, { signal: extra.signal });
+      return { items: page.resources.map((r) => ({ ...r, uri: show(upstream, r.uri) })), nextCursor: page.nextCursor };
+    });
+    return { resources: items, ...(nextCursor ? { nextCursor } : {}) };
+  });
+
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async (request, extra) => {
+    const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
+      if (!connection.client.getServerCapabilities()?.resources) return undefined;
+      const page = await connection.client.listResourceTemplates(cursor ? { cursor } : undefined, { signal: extra.signal });
+      return { items: page.resourceTemplates.map((t) => ({ ...t, uriTemplate: show(upstream, t.uriTemplate) })), nextCursor: page.nextCursor };
+    });
+    return { resourceTemplates: items, ...(nextCursor ? { nextCursor } : {}) };
+  });
+
+  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+    const { upstream, uri } = resolveUri(ctx, request.params.uri);
+    const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+    const result = await connection.client.readResource({ ...request.params, uri }, { signal: extra.signal });
+    ctx.logger.info({ event: 'mcp_resource_read', upstream: upstream.id, uri }, 'resource read');
+    return { ...result, contents: result.contents.map((c) => ({ ...c, uri: show(upstream, c.uri) })) };
+  });
+
+  for (const [schema, method] of [
+    [SubscribeRequestSchema, 'subscribeResource'],
+    [UnsubscribeRequestSchema, 'unsubscribeResource'],
+  ] as const) {
+    server.setRequestHandler(schema, async (request, extra) => {
+      const { upstream, uri } = resolveUri(ctx, request.params.uri);
+      const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+      if (!connection.client.getServerCapabilities()?.resources?.subscribe) {
+        throw new McpError(ErrorCode.MethodNotFound, `upstream "${upstream.id}" does not support resource subscriptions`);
+      }
+      return connection.client[method]({ ...request.params, uri }, { signal: extra.signal });
+    });
+  }
+}

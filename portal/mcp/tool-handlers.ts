@@ -1,0 +1,67 @@
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { UpstreamError } from '../../adapters/upstream-errors.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import { listAcross, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, upstreamOfName } from './naming.js';
+
+/** Whether an upstream's tool passes its `tools.allow`/`tools.deny` rules. */
+export function toolAllowed(upstream: UpstreamConfig, name: string): boolean {
+  const { allow, deny } = upstream.tools;
+  return (allow.length === 0 || allow.includes(name)) && !deny.includes(name);
+}
+
+/** How an upstream's tool is shown here: renamed, redescribed, prefixed in the aggregate. */
+function present(ctx: EndpointContext, upstream: UpstreamConfig, tool: Tool): Tool {
+  const shown = upstream.tools.rename[tool.name] ?? tool.name;
+  const description = upstream.tools.describe[shown] ?? upstream.tools.describe[tool.name] ?? tool.description;
+  return { ...tool, name: ctx.naming === 'prefixed' ? prefixedName(upstream.id, shown) : shown, ...(description === undefined ? {} : { description }) };
+}
+
+/** The upstream and its own tool name behind a name shown here. */
+async function resolveTool(ctx: EndpointContext, name: string, signal: AbortSignal): Promise<{ upstream: UpstreamConfig; original: string }> {
+  const upstream = upstreamInView(ctx, ctx.naming === 'prefixed' ? upstreamOfName(name) : ctx.upstreams[0]?.id, `tool "${name}"`);
+  const shown = ctx.naming === 'prefixed' ? name.slice(upstream.id.length + NAME_SEPARATOR.length) : name;
+  const renamedFrom = Object.entries(upstream.tools.rename).find(([, to]) => to === shown)?.[0];
+  // A name at the length limit may have been shortened: find it in the upstream's listing.
+  if (ctx.naming === 'prefixed' && name.length === MAX_NAME_LENGTH && !name.startsWith(prefixedName(upstream.id, renamedFrom ?? shown))) {
+    const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+    for (let cursor: string | undefined, first = true; first || cursor; first = false) {
+      const page = await connection.client.listTools(cursor ? { cursor } : undefined, { signal });
+      const match = page.tools.find((tool) => present(ctx, upstream, tool).name === name);
+      if (match) return { upstream, original: match.name };
+      cursor = page.nextCursor;
+    }
+    throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}"`);
+  }
+  return { upstream, original: renamedFrom ?? shown };
+}
+
+export function registerToolHandlers(server: Server, ctx: EndpointContext): void {
+  server.setRequestHandler(ListToolsRequestSchema, async (request, extra) => {
+    const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
+      if (!connection.client.getServerCapabilities()?.tools) return undefined;
+      const page = await connection.client.listTools(cursor ? { cursor } : undefined, { signal: extra.signal });
+      return { items: page.tools.filter((tool) => toolAllowed(upstream, tool.name)).map((tool) => present(ctx, upstream, tool)), nextCursor: page.nextCursor };
+    });
+    return { tools: items, ...(nextCursor ? { nextCursor } : {}) };
+  });
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const { upstream, original } = await resolveTool(ctx, request.params.name, extra.signal);
+    if (!toolAllowed(upstream, original)) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
+    ctx.inFlight.progressToken = request.params._meta?.progressToken;
+    const started = Date.now();
+    try {
+      const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+      const result = (await connection.client.callTool({ ...request.params, name: original }, undefined, { signal: extra.signal })) as CallToolResult;
+      ctx.logger.info({ event: 'mcp_tool_call', upstream: upstream.id, tool: original, outcome: result.isError ? 'tool_error' : 'ok', ms: Date.now() - started }, 'tool called');
+      return result;
+    } catch (error) {
+      ctx.logger.info({ event: 'mcp_tool_call', upstream: upstream.id, tool: original, outcome: 'failed', errorCode: (error as { code?: unknown }).code, ms: Date.now() - started }, 'tool call failed');
+      if (!(error instanceof UpstreamError)) throw error;
+      // The upstream is down or slow: the agent gets a tool error it can read, the portal stays healthy.
+      return { isError: true, content: [{ type: 'text', text: `Upstream "${upstream.id}" could not answer: ${error.message}` }] };
+    }
+  });
+}

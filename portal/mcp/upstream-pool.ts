@@ -1,0 +1,151 @@
+import { ErrorCode, McpError, type Notification } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import { sha256 } from '../crypto/hash.js';
+import type { PortalAssertions } from '../credentials/portal-jwt.js';
+import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
+import type { AuthContext } from '../oauth/bearer.js';
+import type { AgentSession, AgentSessions } from './agent-sessions.js';
+import { prefixedUri } from './naming.js';
+import type { SessionHub } from './session-hub.js';
+
+/** Upstream connections are kept this long after their last use by a session in this process. */
+const IDLE_MS = 5 * 60_000;
+
+interface PooledConnection {
+  connection: Promise<McpUpstreamConnection>;
+  /** The caller of the latest request: credentials are minted for them, fresh on every upstream HTTP request. */
+  auth: AuthContext;
+  idleTimer?: NodeJS.Timeout;
+}
+
+/**
+ * This process's connections to upstream MCP servers, one per (agent session, upstream),
+ * re-attaching to the upstream session another process opened. Upstream traffic goes back
+ * to the agent: progress to the request that asked for it, server→client requests to the
+ * request in progress at that upstream, other notifications to the session's GET stream.
+ */
+export class UpstreamPool {
+  readonly #upstreams = new Map<string, { fingerprint: string; upstream: McpUpstream }>();
+  readonly #connections = new Map<string, PooledConnection>();
+
+  constructor(
+    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions },
+  ) {}
+
+  /** The session's connection to `upstream`, opened (or re-attached) on first use in this process. */
+  async connection(session: AgentSession, upstream: UpstreamConfig, auth: AuthContext): Promise<McpUpstreamConnection> {
+    const key = `${session.id}\n${upstream.id}`;
+    let pooled = this.#connections.get(key);
+    if (pooled) {
+      pooled.auth = auth;
+    } else {
+      pooled = { auth, connection: Promise.resolve(undefined as never) };
+      pooled.connection = this.#open(session, upstream, pooled, key);
+      this.#connections.set(key, pooled);
+      pooled.connection.catch(() => this.#connections.delete(key));
+    }
+    clearTimeout(pooled.idleTimer);
+    pooled.idleTimer = setTimeout(() => void this.#drop(key, 'close'), IDLE_MS).unref();
+    return pooled.connection;
+  }
+
+  /** Ends the session's upstream sessions (HTTP DELETE upstream) and forgets them. */
+  async terminateSession(session: AgentSession, upstreams: UpstreamConfig[], auth: AuthContext): Promise<void> {
+    const known = await this.deps.sessions.upstreamSessions(session.id);
+    await Promise.allSettled(
+      upstreams
+        .filter((u) => known[u.id] || this.#connections.has(`${session.id}\n${u.id}`))
+        .map(async (upstream) => {
+          const connection = await this.connection(session, upstream, auth);
+          await connection.terminate();
+          this.#connections.delete(`${session.id}\n${upstream.id}`);
+        }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#connections.keys()].map((key) => this.#drop(key, 'close')));
+    await Promise.allSettled([...this.#upstreams.values()].map(({ upstream }) => upstream.close()));
+  }
+
+  async #open(session: AgentSession, config: UpstreamConfig, pooled: PooledConnection, key: string): Promise<McpUpstreamConnection> {
+    const { sessions, hub, logger } = this.deps;
+    const resume = await sessions.upstreamSession(session.id, config.id);
+    const connection = await this.#upstream(config).connect({
+      ownerKey: session.personId,
+      headers: () => upstreamCredentialHeaders(config, pooled.auth, this.deps.assertions),
+      resume,
+      clientCapabilities: session.clientCapabilities,
+      clientInfo: session.clientInfo,
+      protocolVersion: session.protocolVersion,
+      onNotification: (notification) => this.#relayNotification(session, config.id, notification),
+      onRequest: async (request) => {
+        const target = hub.requestTo(session.id, config.id);
+        if (!target) throw new McpError(ErrorCode.InvalidRequest, 'no agent request is in progress to relay this to');
+        return hub.relayRequest(target, { method: request.method, params: request.params });
+      },
+      onClose: (error) => {
+        if (error) logger.warn({ upstream: config.id, errorCode: error.code }, 'upstream connection ended');
+        if (this.#connections.get(key) === pooled) this.#connections.delete(key);
+      },
+    });
+    if (connection.session?.sessionId !== resume?.sessionId) await sessions.saveUpstreamSession(session.id, config.id, connection.session);
+    return connection;
+  }
+
+  async #relayNotification(session: AgentSession, upstreamId: string, notification: Notification): Promise<void> {
+    const { hub } = this.deps;
+    if (notification.method === 'notifications/progress') {
+      const token = notification.params?.progressToken as string | number | undefined;
+      const request = token === undefined ? undefined : hub.withProgressToken(session.id, token);
+      await request?.sendNotification(notification).catch(() => {});
+      return;
+    }
+    const aggregate = session.endpoint === 'aggregate';
+    let relayed = notification;
+    if (aggregate && notification.method === 'notifications/resources/updated' && typeof notification.params?.uri === 'string') {
+      relayed = { ...notification, params: { ...notification.params, uri: prefixedUri(upstreamId, notification.params.uri) } };
+    } else if (aggregate && notification.method === 'notifications/message') {
+      relayed = { ...notification, params: { ...notification.params, logger: upstreamId } };
+    }
+    await hub.publishOutbound(session.id, relayed);
+  }
+
+  /** The adapter of an upstream; rebuilt when its configuration changes. */
+  #upstream(config: UpstreamConfig): McpUpstream {
+    const fingerprint = JSON.stringify(config);
+    const known = this.#upstreams.get(config.id);
+    if (known?.fingerprint === fingerprint) return known.upstream;
+    void known?.upstream.close();
+    const upstream = createMcpUpstream(
+      {
+        id: config.id,
+        url: config.url,
+        command: config.command,
+        env: config.env,
+        // `{owner}` in an env value becomes a hash of the person: per-person state files without their id in a path.
+        ownerEnv: (owner) => Object.fromEntries(Object.entries(config.env).filter(([, v]) => v.includes('{owner}')).map(([k, v]) => [k, v.replaceAll('{owner}', sha256(owner).slice(0, 16))])),
+        cwd: config.cwd,
+        connectTimeoutMs: config.connect_timeout,
+        callTimeoutMs: config.call_timeout,
+      },
+      {
+        logger: this.deps.logger.child({ upstream: config.id }),
+        onProcessEvent: (event) => this.deps.logger.info({ upstream: event.upstreamId, pid: event.pid, event: `upstream_process_${event.type}` }, `upstream process ${event.type}`),
+      },
+    );
+    this.#upstreams.set(config.id, { fingerprint, upstream });
+    return upstream;
+  }
+
+  async #drop(key: string, how: 'close'): Promise<void> {
+    const pooled = this.#connections.get(key);
+    if (!pooled) return;
+    this.#connections.delete(key);
+    clearTimeout(pooled.idleTimer);
+    const connection = await pooled.connection.catch(() => undefined);
+    if (how === 'close') await connection?.close().catch(() => {});
+  }
+}
