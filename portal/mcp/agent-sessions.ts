@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamSession } from '../../adapters/mcp-upstream.js';
-import { getJson, setJson, storeKey, type Store } from '../store/store.js';
+import { getJson, setJson, storeKey, type Lock, type Store } from '../store/store.js';
 
 /**
  * An agent's MCP session, kept in the Store so that any portal process can serve its next
@@ -29,6 +29,11 @@ export interface AgentSessions {
   upstreamSession(id: string, upstreamId: string): Promise<UpstreamSession | undefined>;
   saveUpstreamSession(id: string, upstreamId: string, session: UpstreamSession | undefined): Promise<void>;
   upstreamSessions(id: string): Promise<Record<string, UpstreamSession>>;
+  /**
+   * Taken by the process that opens a new upstream session for this agent session, so that
+   * two processes never open two (the others wait and re-attach to the one opened).
+   */
+  openLock(id: string, upstreamId: string, ttlMs: number): Promise<Lock | null>;
 }
 
 export function createAgentSessions(options: { store: Store; idleTtlMs: number }): AgentSessions {
@@ -68,6 +73,9 @@ export function createAgentSessions(options: { store: Store; idleTtlMs: number }
     },
     async upstreamSessions(id) {
       return (await getJson<Record<string, UpstreamSession>>(store, upstreamsKey(id))) ?? {};
+    },
+    openLock(id, upstreamId, ttlMs) {
+      return store.acquireLock(storeKey('mcp-session', id, 'opening', upstreamId), ttlMs);
     },
   };
 }

@@ -117,8 +117,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     server.onerror = (error) => ctx.logger.debug({ err: error }, 'MCP protocol error');
     const untrack = await hub.track(inFlight);
     res.on('close', () => {
-      void untrack();
-      void server.close();
+      // The store may be gone by now (shutdown): there is nothing left to unsubscribe from.
+      untrack().catch(() => {});
+      server.close().catch(() => {});
     });
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
@@ -190,8 +191,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
       void server.notification(notification as ServerNotification).catch(() => {});
     });
     res.on('close', () => {
-      void unsubscribe();
-      void server.close();
+      unsubscribe().catch(() => {});
+      server.close().catch(() => {});
     });
     // Keep the upstream connections open while the agent listens, so their notifications flow.
     for (const upstream of views) void pool.connection(session, upstream, auth).catch(() => {});

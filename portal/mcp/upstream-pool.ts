@@ -1,6 +1,6 @@
 import { ErrorCode, McpError, type Notification } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
-import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
+import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type UpstreamSession } from '../../adapters/mcp-upstream.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { sha256 } from '../crypto/hash.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
@@ -71,8 +71,29 @@ export class UpstreamPool {
   }
 
   async #open(session: AgentSession, config: UpstreamConfig, pooled: PooledConnection, key: string): Promise<McpUpstreamConnection> {
+    const { sessions } = this.deps;
+    let resume = await sessions.upstreamSession(session.id, config.id);
+    if (resume || config.command) return this.#connect(session, config, pooled, key, resume);
+    // No upstream session yet: one process opens it, the others wait for it and re-attach.
+    const deadline = Date.now() + config.connect_timeout;
+    for (;;) {
+      const lock = await sessions.openLock(session.id, config.id, config.connect_timeout + 5_000);
+      if (lock) {
+        try {
+          resume = await sessions.upstreamSession(session.id, config.id);
+          return await this.#connect(session, config, pooled, key, resume);
+        } finally {
+          await lock.release();
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      resume = await sessions.upstreamSession(session.id, config.id);
+      if (resume || Date.now() > deadline) return this.#connect(session, config, pooled, key, resume);
+    }
+  }
+
+  async #connect(session: AgentSession, config: UpstreamConfig, pooled: PooledConnection, key: string, resume: UpstreamSession | undefined): Promise<McpUpstreamConnection> {
     const { sessions, hub, logger } = this.deps;
-    const resume = await sessions.upstreamSession(session.id, config.id);
     const connection = await this.#upstream(config).connect({
       ownerKey: session.personId,
       headers: () => upstreamCredentialHeaders(config, pooled.auth, this.deps.assertions),

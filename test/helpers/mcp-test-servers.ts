@@ -24,12 +24,19 @@ interface Waits {
 }
 
 /**
- * A minimal MCP server on a fresh SDK `McpServer`: tool `echo`, and tool `wait` that only
+ * A minimal MCP server on a fresh SDK `McpServer`: tool `echo`, tool `grow` (adds a tool), and tool `wait` that only
  * ends when the client cancels it, noting both in `waits`.
  */
 function echoServer(waits: Waits): McpServer {
   const server = new McpServer({ name: 'test-upstream', version: '1.0.0' });
   server.registerTool('echo', { inputSchema: { message: z.string() } }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
+  // Adds a tool, so the server announces notifications/tools/list_changed on its GET stream.
+  let grown = 0;
+  server.registerTool('grow', { inputSchema: {} }, async () => {
+    const name = `grown-${++grown}`;
+    server.registerTool(name, { inputSchema: {} }, async () => ({ content: [{ type: 'text', text: name }] }));
+    return { content: [{ type: 'text', text: name }] };
+  });
   server.registerTool('wait', { inputSchema: { label: z.string() } }, ({ label }, extra) => new Promise((resolve) => {
     waits.started.push(label);
     extra.signal.addEventListener('abort', () => {

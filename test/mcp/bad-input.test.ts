@@ -1,0 +1,130 @@
+import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { connectAgent, type Agent } from '../helpers/agent.js';
+import { startRawServer, startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
+import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+
+interface JsonRpcError {
+  jsonrpc: string;
+  error: { code: number; message: string };
+  id: null;
+}
+
+describe('MCP endpoint bad input', () => {
+  let healthy: RecordingServer;
+  let doomed: RecordingServer;
+  let garbage: RecordingServer;
+  let hanging: RecordingServer;
+  let portal: TestPortal;
+  let alice: Agent;
+  const warnings: string[] = [];
+
+  beforeAll(async () => {
+    healthy = await startRecordingMcpServer();
+    doomed = await startRecordingMcpServer();
+    garbage = await startRawServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>not MCP</html>'));
+    hanging = await startRawServer(() => {});
+    portal = await startTestPortal({
+      document: {
+        login: { accounts: await testAccounts() },
+        http: { body_limit: '10kb' },
+        upstreams: [
+          { id: 'healthy', kind: 'mcp', url: healthy.url },
+          { id: 'doomed', kind: 'mcp', url: doomed.url },
+          { id: 'garbage', kind: 'mcp', url: garbage.url },
+          { id: 'hanging', kind: 'mcp', url: hanging.url, connect_timeout: '300ms', call_timeout: '300ms' },
+        ],
+      },
+    });
+    alice = await connectAgent(portal.url, ALICE, {
+      setup: (client) => client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => void warnings.push(String(n.params.data))),
+    });
+  });
+  afterAll(async () => {
+    await alice?.client.close();
+    await portal?.close();
+    for (const server of [healthy, doomed, garbage, hanging]) await server?.close();
+  });
+
+  const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(`${portal.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body,
+    });
+  const authorized = () => ({ authorization: `Bearer ${alice.accessToken()}`, 'mcp-session-id': alice.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' });
+  const listTools = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list' });
+
+  test('no token: 401 pointing at the resource metadata', async () => {
+    const res = await post('/mcp', listTools);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${portal.url}/.well-known/oauth-protected-resource/mcp", scope="mcp"`);
+  });
+
+  test('a token for the aggregate is refused at /mcp/{id} (wrong audience)', async () => {
+    const res = await post('/mcp/healthy', listTools, { authorization: `Bearer ${alice.accessToken()}` });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain(`resource_metadata="${portal.url}/.well-known/oauth-protected-resource/mcp/healthy"`);
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
+  test('an unknown upstream endpoint is 404', async () => {
+    expect((await post('/mcp/nope', listTools, { authorization: `Bearer ${alice.accessToken()}` })).status).toBe(404);
+  });
+
+  test("another person's session id is 404, never its data", async () => {
+    const bob = await connectAgent(portal.url, BOB);
+    try {
+      const res = await post('/mcp', listTools, { ...authorized(), authorization: `Bearer ${bob.accessToken()}` });
+      expect(res.status).toBe(404);
+      expect((await res.json()) as JsonRpcError).toMatchObject({ jsonrpc: '2.0', error: { code: -32001 }, id: null });
+    } finally {
+      await bob.client.close();
+    }
+  });
+
+  test('a request without a session id is 400, an unknown one 404', async () => {
+    const { 'mcp-session-id': _, ...noSession } = authorized();
+    expect((await post('/mcp', listTools, noSession)).status).toBe(400);
+    expect((await post('/mcp', listTools, { ...authorized(), 'mcp-session-id': '00000000-0000-4000-8000-000000000000' })).status).toBe(404);
+  });
+
+  test('malformed JSON is a JSON-RPC parse error; a non-JSON-RPC body an invalid request', async () => {
+    const parse = await post('/mcp', '{"jsonrpc": "2.0", "id": 1, "method": ', authorized());
+    expect(parse.status).toBe(400);
+    expect(((await parse.json()) as JsonRpcError).error.code).toBe(-32700);
+    const invalid = await post('/mcp', JSON.stringify({ hello: 'world' }), authorized());
+    expect(invalid.status).toBe(400);
+    expect(((await invalid.json()) as JsonRpcError).error.code).toBe(-32600);
+  });
+
+  test('an oversized message is 413', async () => {
+    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'healthy__echo', arguments: { message: 'x'.repeat(20_000) } } });
+    const res = await post('/mcp', big, authorized());
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as JsonRpcError).jsonrpc).toBe('2.0');
+  });
+
+  test('upstreams that speak garbage or hang are left out of lists with a warning; calls get a tool error; the portal stays healthy', async () => {
+    const { tools } = await alice.client.listTools();
+    const names = tools.map((t) => t.name);
+    expect(names).toContain('healthy__echo');
+    expect(names.some((n) => n.startsWith('garbage__') || n.startsWith('hanging__'))).toBe(false);
+    expect(warnings.some((w) => w.includes('"garbage"'))).toBe(true);
+    expect(warnings.some((w) => w.includes('"hanging"'))).toBe(true);
+    for (const name of ['garbage__anything', 'hanging__anything']) {
+      const result = (await alice.client.callTool({ name, arguments: {} })) as CallToolResult;
+      expect(result.isError).toBe(true);
+    }
+    expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);
+  });
+
+  test('an upstream killed mid-session: the others still answer, calls to it get a tool error', async () => {
+    expect(((await alice.client.callTool({ name: 'doomed__echo', arguments: { message: 'alive' } })) as CallToolResult).content[0]).toMatchObject({ text: 'alive' });
+    await doomed.close();
+    const result = (await alice.client.callTool({ name: 'doomed__echo', arguments: { message: 'still?' } })) as CallToolResult;
+    expect(result.isError).toBe(true);
+    expect(((await alice.client.callTool({ name: 'healthy__echo', arguments: { message: 'fine' } })) as CallToolResult).content[0]).toMatchObject({ text: 'fine' });
+    const { tools } = await alice.client.listTools();
+    expect(tools.map((t) => t.name)).toContain('healthy__echo');
+  });
+});

@@ -1,0 +1,67 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { connectAgent, type Agent } from '../helpers/agent.js';
+import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
+import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
+
+describe('two portal processes on one Redis serve one MCP session as one portal', () => {
+  let recorder: RecordingServer;
+  let first: TestPortal;
+  let second: TestPortal;
+  let agent: Agent;
+  const cleanups: Array<() => Promise<void>> = [];
+  const served: string[] = [];
+  const listChanged: number[] = [];
+
+  beforeAll(async () => {
+    recorder = await startRecordingMcpServer();
+    const keyPrefix = testKeyPrefix();
+    const stores = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
+    cleanups.push(...stores.map((s) => s.cleanup));
+    const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url }] };
+    first = await startTestPortal({ document, store: stores[0]!.store });
+    // One issuer for both: they are one portal behind a load balancer.
+    second = await startTestPortal({ document, store: stores[1]!.store, env: { PUBLIC_URL: first.url } });
+
+    // A "load balancer" that sends each request of the agent to the other process.
+    let turn = 0;
+    const roundRobin: typeof fetch = (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : input.toString());
+      const target = turn++ % 2 === 0 ? first.url : second.url;
+      served.push(target);
+      return fetch(`${target}${url.pathname}${url.search}`, init);
+    };
+    agent = await connectAgent(first.url, ALICE, {
+      fetch: roundRobin,
+      setup: (client) => client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void listChanged.push(Date.now())),
+    });
+  });
+  afterAll(async () => {
+    await agent?.client.close();
+    await second?.close();
+    await first?.close();
+    for (const cleanup of cleanups) await cleanup();
+    await recorder?.close();
+  });
+
+  test('requests of one session alternate between the processes and all succeed', async () => {
+    for (let i = 0; i < 4; i++) {
+      const { tools } = await agent.client.listTools();
+      expect(tools.map((t) => t.name)).toContain('recorder__echo');
+      const result = (await agent.client.callTool({ name: 'recorder__echo', arguments: { message: `round ${i}` } })) as CallToolResult;
+      expect(result.content[0]).toMatchObject({ text: `round ${i}` });
+    }
+    expect(new Set(served)).toEqual(new Set([first.url, second.url]));
+    // Both processes re-attached to one upstream session rather than each opening its own.
+    const upstreamSessions = new Set(recorder.requests.map((r) => r.headers['mcp-session-id']).filter(Boolean));
+    expect(upstreamSessions.size).toBe(1);
+  });
+
+  test('an upstream notification reaches the agent through whichever process holds its GET stream', async () => {
+    await agent.client.callTool({ name: 'recorder__grow', arguments: {} });
+    for (let i = 0; i < 100 && listChanged.length === 0; i++) await sleep(50);
+    expect(listChanged.length).toBeGreaterThan(0);
+    expect((await agent.client.listTools()).tools.map((t) => t.name)).toContain('recorder__grown-1');
+  });
+});
