@@ -14,6 +14,7 @@ import { loginRoutes } from './login/login-routes.js';
 import { createSessionManager } from './login/sessions.js';
 import { createMcpEndpoints } from './mcp/mcp-routes.js';
 import { createAuthorizationServer, type AuthorizationServer } from './oauth/authorization-server.js';
+import { createApps, type Apps } from './apps/apps.js';
 
 /** What a portal is built from; `createApp` does no I/O, so tests build a portal in one call. */
 export interface AppDeps {
@@ -27,6 +28,10 @@ export interface AppDeps {
 export interface Portal {
   app: Express;
   oauth: AuthorizationServer;
+  /** HTTP apps (issue 7): `apps.fetchPage` serves the MCP aggregate's `{id}__fetch`. */
+  apps: Apps;
+  /** The HTTP server's `'upgrade'` listener (WebSockets to apps): `server.on('upgrade', portal.onUpgrade)`. */
+  onUpgrade: Apps['onUpgrade'];
   /** Closes upstream connections and processes (call after the HTTP server stopped). */
   close(): Promise<void>;
 }
@@ -57,6 +62,7 @@ export function createPortal(deps: AppDeps): Portal {
     people: { current: async (person) => (person.idp === 'local' ? accounts.lookup(person.username ?? '') : person) },
     metadataDocumentCa: deps.metadataDocumentCa,
   });
+  const apps = createApps({ config, oauth, sessions, logger });
 
   const app = express();
   app.disable('x-powered-by');
@@ -66,6 +72,10 @@ export function createPortal(deps: AppDeps): Portal {
   app.use(requestContext(logger));
   app.use(metrics.middleware);
   app.use(securityHeaders({ https: secure }));
+  // Before anything that reads bodies (the proxy streams them), and before the portal's own routes
+  // (a host-routed app owns its whole host).
+  app.use(apps.proxyRouter);
+  app.use(apps.router);
   app.use(healthRoutes({ store, metrics }));
   app.use(oauth.router);
   app.use(
@@ -86,7 +96,16 @@ export function createPortal(deps: AppDeps): Portal {
     throw new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`);
   });
   app.use(errorHandler(logger));
-  return { app, oauth, close: () => mcp.close() };
+  return {
+    app,
+    oauth,
+    apps,
+    onUpgrade: apps.onUpgrade,
+    close: () => {
+      apps.close();
+      return mcp.close();
+    },
+  };
 }
 
 /** The portal's request handler (see {@link createPortal}). */

@@ -1,4 +1,5 @@
 import { startDemoMcpServer } from '../examples/demo-mcp-server.js';
+import { startHandbookSite } from '../examples/handbook-site.js';
 import { createPortal } from './app.js';
 import { upstreamSchema } from './config/schema.js';
 import { hashPassword } from './crypto/password.js';
@@ -42,9 +43,11 @@ export async function start(argv: readonly string[]): Promise<void> {
   const demoServers: Array<{ close(): Promise<void> }> = [];
   if (config.demo && config.accounts.length === 0) await addDemoAccount(config);
   if (config.demo) demoServers.push(await addDemoMcpServer(config));
+  if (config.demo) demoServers.push(await addDemoHandbook(config));
 
   const portal = createPortal({ config, store, logger });
   const running = await listen(portal.app, { host: config.host, port: config.port });
+  running.server.on('upgrade', portal.onUpgrade);
   logger.info({ url: running.url, issuer: config.issuer }, `Gatehouse listening on ${running.url}`);
 
   let stopping = false;
@@ -86,3 +89,9 @@ async function addDemoMcpServer(config: Config): Promise<{ close(): Promise<void
   return server;
 }
 
+/** The demo's HTML app (examples/handbook-site.ts), in-process on a free loopback port: `/apps/handbook/`, Markdown for agents. */
+async function addDemoHandbook(config: Config): Promise<{ close(): Promise<void> }> {
+  const site = await startHandbookSite();
+  config.upstreams.push(upstreamSchema.parse({ id: 'handbook', kind: 'http', title: 'Acme handbook', url: site.url, markdown: true, entry_pages: ['/', '/onboarding', '/policies/expenses', '/policies/time-off'] }));
+  return site;
+}

@@ -61,6 +61,8 @@ export const upstreamSchema = z
       .prefault({}),
     host: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be a host name').optional(),
     markdown: z.boolean().default(false),
+    entry_pages: z.array(z.string().regex(/^\/[^\s]*$/, 'must be a path starting with /')).default([]),
+    openapi: z.string().regex(/^\/[^\s]*$/, 'must be a path starting with /').optional(),
     connect_timeout: duration('10s'),
     call_timeout: duration('60s'),
   })
@@ -131,6 +133,12 @@ export const configFileSchema = z
     value.upstreams.forEach((u, i) => {
       if (seen.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicates upstream "${u.id}"` });
       seen.add(u.id);
+    });
+    const hosts = new Set<string>();
+    value.upstreams.forEach((u, i) => {
+      // A host belongs to one app entirely: two apps on one host would make routing ambiguous.
+      if (u.host && hosts.has(u.host)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'host'], message: `is already the host of another upstream` });
+      if (u.host) hosts.add(u.host);
     });
     const ids = new Set(value.upstreams.map((u) => u.id));
     value.service_clients.forEach((client, i) =>

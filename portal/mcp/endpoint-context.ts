@@ -1,5 +1,5 @@
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { ErrorCode, McpError, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type ServerCapabilities, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
@@ -18,6 +18,8 @@ export interface EndpointContext {
   auth: AuthContext;
   /** The MCP upstreams this endpoint shows this person, in a stable (config) order. */
   upstreams: UpstreamConfig[];
+  /** What this endpoint declares: the aggregate's, or (transparent) the upstream's own. Only these methods are served. */
+  capabilities: ServerCapabilities;
   /** `prefixed` for the aggregate (`{id}__name`), `transparent` for `/mcp/{id}`. */
   naming: 'prefixed' | 'transparent';
   pool: UpstreamPool;

@@ -106,6 +106,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
       session,
       auth,
       upstreams: views,
+      capabilities: identity.capabilities,
       naming: session.endpoint === AGGREGATE ? 'prefixed' : 'transparent',
       pool,
       logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),

@@ -3,7 +3,7 @@ import { CompleteRequestSchema, GetPromptRequestSchema, ListPromptsRequestSchema
 import { connectOrWarn, listAcross, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { NAME_SEPARATOR, parsePrefixedUri, prefixedName, upstreamOfName } from './naming.js';
 
-/** Prompts, argument completion and logging levels, routed to the upstream that owns the name. */
+/** Prompts, argument completion and logging levels, routed to the upstream that owns the name (those the endpoint declares). */
 export function registerPromptHandlers(server: Server, ctx: EndpointContext): void {
   const prefixed = ctx.naming === 'prefixed';
   const resolvePrompt = (name: string) => {
@@ -11,7 +11,8 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
     return { upstream, name: prefixed ? name.slice(upstream.id.length + NAME_SEPARATOR.length) : name };
   };
 
-  server.setRequestHandler(ListPromptsRequestSchema, async (request, extra) => {
+  const capabilities = ctx.capabilities;
+  if (capabilities.prompts) server.setRequestHandler(ListPromptsRequestSchema, async (request, extra) => {
     const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
       if (!connection.client.getServerCapabilities()?.prompts) return undefined;
       const page = await connection.client.listPrompts(cursor ? { cursor } : undefined, { signal: extra.signal });
@@ -20,14 +21,14 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
     return { prompts: items, ...(nextCursor ? { nextCursor } : {}) };
   });
 
-  server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+  if (capabilities.prompts) server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
     const { upstream, name } = resolvePrompt(request.params.name);
     const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
     ctx.logger.info({ event: 'mcp_prompt_get', upstream: upstream.id, prompt: name }, 'prompt fetched');
     return connection.client.getPrompt({ ...request.params, name }, { signal: extra.signal });
   });
 
-  server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
+  if (capabilities.completions) server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
     const { ref } = request.params;
     let target;
     if (ref.type === 'ref/prompt') {
@@ -42,7 +43,7 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
     return connection.client.complete({ ...request.params, ref: target.ref }, { signal: extra.signal });
   });
 
-  server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
+  if (capabilities.logging) server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
     await Promise.all(
       ctx.upstreams.map(async (upstream) => {
         const connection = await connectOrWarn(ctx, upstream, extra);

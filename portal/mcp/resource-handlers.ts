@@ -20,6 +20,7 @@ function resolveUri(ctx: EndpointContext, uri: string): { upstream: UpstreamConf
 }
 
 export function registerResourceHandlers(server: Server, ctx: EndpointContext): void {
+  if (!ctx.capabilities.resources) return;
   const show = (upstream: UpstreamConfig, uri: string) => (ctx.naming === 'prefixed' ? prefixedUri(upstream.id, uri) : uri);
 
   server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => {
@@ -48,6 +49,7 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
     return { ...result, contents: result.contents.map((c) => ({ ...c, uri: show(upstream, c.uri) })) };
   });
 
+  if (!ctx.capabilities.resources.subscribe) return;
   for (const [schema, method] of [
     [SubscribeRequestSchema, 'subscribeResource'],
     [UnsubscribeRequestSchema, 'unsubscribeResource'],

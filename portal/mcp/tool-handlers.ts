@@ -38,6 +38,7 @@ async function resolveTool(ctx: EndpointContext, name: string, signal: AbortSign
 }
 
 export function registerToolHandlers(server: Server, ctx: EndpointContext): void {
+  if (!ctx.capabilities.tools) return;
   server.setRequestHandler(ListToolsRequestSchema, async (request, extra) => {
     const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
       if (!connection.client.getServerCapabilities()?.tools) return undefined;

@@ -31,8 +31,11 @@ declare global {
 }
 
 export interface BearerOptions {
-  /** The resource this route serves: its URL (the accepted `aud`) and RFC 9728 metadata path. */
-  resource: (req: Request) => { url: string; path: string } | undefined;
+  /**
+   * The resource this route serves: its URL (the accepted `aud`) and RFC 9728 metadata path under
+   * the issuer, or a full `metadataUrl` when the metadata lives elsewhere (a host-routed app's root).
+   */
+  resource: (req: Request) => { url: string; path: string; metadataUrl?: string } | undefined;
   /** Other audiences accepted here (the aggregate's, for apps reached through `/mcp`). */
   alsoAccept?: (req: Request) => string[];
   /** An upstream the grant must cover to be accepted. */
@@ -54,7 +57,8 @@ export function requireBearer(deps: { issuer: string; accessTokens: AccessTokens
       next('route');
       return;
     }
-    const metadata = `${deps.issuer}/.well-known/oauth-protected-resource${resource.path}`;
+    // A host-routed app's metadata lives at its own host's root (RFC 9728 §3.1), not under the issuer.
+    const metadata = resource.metadataUrl ?? `${deps.issuer}/.well-known/oauth-protected-resource${resource.path}`;
     const challenge = (error?: { code: string; description: string }) =>
       [`Bearer resource_metadata="${metadata}"`, `scope="${scope.join(' ')}"`, ...(error ? [`error="${error.code}"`, `error_description="${error.description}"`] : [])].join(', ');
     const fail = (code: 'invalid_token' | 'insufficient_scope', description: string, sentToken: boolean) =>

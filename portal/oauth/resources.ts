@@ -43,7 +43,12 @@ export function createResourceCatalog(options: { issuer: string; upstreams: () =
     all,
     find(resource) {
       const wanted = resource.replace(/\/+$/, '');
-      return all().find((r) => r.url === wanted);
+      const found = all().find((r) => r.url === wanted);
+      if (found) return found;
+      // A host-routed app's resource is its origin (DESIGN.md): the same app, named by its host.
+      const scheme = new URL(issuer).protocol;
+      const app = options.upstreams().find((u) => u.kind === 'http' && u.host && `${scheme}//${u.host}` === wanted);
+      return app ? { url: wanted, path: `/apps/${app.id}`, kind: 'app', name: app.title ?? app.id, upstreamIds: [app.id] } : undefined;
     },
     upstream: (id) => options.upstreams().find((u) => u.id === id),
   };

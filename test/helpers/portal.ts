@@ -45,6 +45,7 @@ export async function startTestPortal(
   const logger = createLogger({ level: config.logLevel, destination: logs });
   const portal = createPortal({ config, store, logger, metadataDocumentCa: options.metadataDocumentCa });
   app = portal.app;
+  running.server.on('upgrade', portal.onUpgrade);
   return {
     url: running.url,
     config,

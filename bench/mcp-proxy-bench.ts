@@ -1,0 +1,118 @@
+/**
+ * Benchmark of the MCP portal (issue 4), on loopback only:
+ *  1. `tools/call` through `/mcp/{id}` versus directly to the same upstream, same load
+ *     (autocannon, 10 connections): throughput ratio and added p50/p99 latency;
+ *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams.
+ * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS (default 10).
+ */
+import autocannon from 'autocannon';
+import { createPortal } from '../portal/app.js';
+import { resolveConfig } from '../portal/config/load.js';
+import { hashPassword } from '../portal/crypto/password.js';
+import { listen, type RunningServer } from '../portal/http/server.js';
+import { createLogger } from '../portal/logger.js';
+import { MemoryStore } from '../portal/store/index.js';
+import { startDemoMcpServer, type DemoMcpServer } from '../examples/demo-mcp-server.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SECRET = 'bench-secret-0123456789abcdef-0123456789';
+const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
+const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function startPortal(upstreams: DemoMcpServer[]): Promise<{ running: RunningServer; close(): Promise<void> }> {
+  let handler: ReturnType<typeof createPortal>['app'] | undefined;
+  const running = await listen((req, res) => handler!(req, res), { host: '127.0.0.1', port: 0 });
+  const ids = upstreams.map((_, i) => `up${i}`);
+  const config = resolveConfig(
+    {
+      upstreams: upstreams.map((u, i) => ({ id: ids[i], kind: 'mcp', url: u.url })),
+      service_clients: [{ client_id: SERVICE.id, secret_hash: await hashPassword(SERVICE.secret), upstreams: ids }],
+      rate_limits: { token_per_minute: 1000 },
+    },
+    { GATEHOUSE_SECRET: SECRET, PUBLIC_URL: running.url, LOG_LEVEL: 'silent' },
+    'bench',
+  );
+  const store = new MemoryStore();
+  const portal = createPortal({ config, store, logger: createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent' }) });
+  handler = portal.app;
+  return {
+    running,
+    close: async () => {
+      await running.close(1_000);
+      await portal.close();
+      await store.close();
+    },
+  };
+}
+
+async function serviceToken(portalUrl: string, resource: string): Promise<string> {
+  const res = await fetch(`${portalUrl}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${SERVICE.id}:${SERVICE.secret}`).toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource }),
+  });
+  if (!res.ok) throw new Error(`token: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+/** Initializes an MCP session at `url` and returns the headers that continue it. */
+async function session(url: string, headers: Record<string, string> = {}): Promise<Record<string, string>> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, ...headers },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }),
+  });
+  await res.text();
+  const id = res.headers.get('mcp-session-id');
+  if (!res.ok || !id) throw new Error(`initialize at ${url}: ${res.status}`);
+  return { ...MCP_HEADERS, ...headers, 'mcp-session-id': id };
+}
+
+async function load(url: string, headers: Record<string, string>, body: unknown): Promise<Load> {
+  const result = await autocannon({ url, method: 'POST', headers, body: JSON.stringify(body), connections: 10, duration: SECONDS });
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+}
+
+const callEcho = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } };
+const listTools = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+
+async function proxyOverhead(): Promise<void> {
+  const upstream = await startDemoMcpServer();
+  const portal = await startPortal([upstream]);
+  try {
+    const direct = await load(upstream.url, await session(upstream.url), callEcho);
+    const token = await serviceToken(portal.running.url, `${portal.running.url}/mcp/up0`);
+    const through = await load(`${portal.running.url}/mcp/up0`, await session(`${portal.running.url}/mcp/up0`, { authorization: `Bearer ${token}` }), callEcho);
+    console.log(`tools/call, 10 connections, ${SECONDS}s each`);
+    console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}`);
+    console.log(`  /mcp/{id}  ${through.rps.toFixed(0)} req/s  p50 ${through.p50} ms  p99 ${through.p99} ms  errors ${through.errors}`);
+    console.log(`  throughput ratio ${(through.rps / direct.rps).toFixed(2)}, added p50 ${through.p50 - direct.p50} ms, added p99 ${through.p99 - direct.p99} ms`);
+  } finally {
+    await portal.close();
+    await upstream.close();
+  }
+}
+
+async function aggregateListing(count: number): Promise<void> {
+  const upstreams = await Promise.all(Array.from({ length: count }, () => startDemoMcpServer()));
+  const portal = await startPortal(upstreams);
+  try {
+    const token = await serviceToken(portal.running.url, `${portal.running.url}/mcp`);
+    const result = await load(`${portal.running.url}/mcp`, await session(`${portal.running.url}/mcp`, { authorization: `Bearer ${token}` }), listTools);
+    console.log(`  ${String(count).padStart(2)} upstreams  ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}`);
+  } finally {
+    await portal.close();
+    await Promise.all(upstreams.map((u) => u.close()));
+  }
+}
+
+await proxyOverhead();
+console.log(`tools/list on the aggregate, 10 connections, ${SECONDS}s each`);
+for (const count of [1, 10, 50]) await aggregateListing(count);

@@ -1,0 +1,103 @@
+import type { IncomingMessage } from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
+import { sha256 } from '../crypto/hash.js';
+import { HttpError, wantsHtml } from '../http/errors.js';
+import type { Person } from '../login/person.js';
+import type { SessionManager } from '../login/sessions.js';
+import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import type { AuthContext } from '../oauth/bearer.js';
+import { mayUseUpstream } from '../policy/access.js';
+import type { AppMount } from './app-mounts.js';
+
+/** The client id a browser session's identity carries in upstream assertions (`act.sub`). */
+export const BROWSER_CLIENT_ID = 'browser';
+
+/** What the app routes need to establish who is calling. */
+export interface AppCallerDeps {
+  issuer: string;
+  oauth: AuthorizationServer;
+  sessions: SessionManager;
+}
+
+/**
+ * The outcome of the caller check: an identity to forward, or "send this browser to sign in"
+ * (the route decides where: `/login` for path routing, the host hand-off for host routing).
+ */
+export type AppCaller = { kind: 'identity'; auth: AuthContext } | { kind: 'sign-in' };
+
+/**
+ * Who is calling an app, by one policy for two kinds of caller (issue 7):
+ * - a request with `Authorization` is an agent: the bearer check (`aud` = the app's resource, or
+ *   the aggregate's with the app in the grant), else 401 with the app's RFC 9728 challenge;
+ * - a request with a live session cookie is that person's browser;
+ * - a browser without a session (HTML preferred, no `Authorization`) must sign in;
+ * - anything else gets the 401 challenge.
+ * Then `access` rules decide: 403 `access_denied` for a person the app is not open to.
+ */
+export async function resolveAppCaller(deps: AppCallerDeps, mount: AppMount, req: Request, res: Response): Promise<AppCaller> {
+  let caller: AppCaller;
+  if (req.headers.authorization) {
+    caller = { kind: 'identity', auth: await bearerIdentity(deps, mount, req, res) };
+  } else {
+    const auth = await sessionIdentity(deps, mount, req);
+    if (auth) caller = { kind: 'identity', auth };
+    else if (wantsHtml(req)) return { kind: 'sign-in' };
+    else caller = { kind: 'identity', auth: await bearerIdentity(deps, mount, req, res) }; // throws the 401 challenge
+  }
+  assertMayUse(caller.auth.person, mount);
+  return caller;
+}
+
+/** 403 `access_denied` unless the upstream's `access` rules admit the person. */
+export function assertMayUse(person: Person, mount: Pick<AppMount, 'upstream'>): void {
+  if (!mayUseUpstream(person, mount.upstream)) {
+    throw new HttpError(403, 'access_denied', `You are signed in as ${person.email ?? person.username ?? person.id}, who may not use ${mount.upstream.title ?? mount.upstream.id}.`);
+  }
+}
+
+/** Runs the portal's one bearer check for this app; resolves its `AuthContext` or rejects with the 401/403 `OAuthError`. */
+function bearerIdentity(deps: AppCallerDeps, mount: AppMount, req: Request, res: Response): Promise<AuthContext> {
+  const aggregate = deps.oauth.deps.resources.aggregate().url;
+  const pathResource = `${deps.issuer}/apps/${mount.upstream.id}`;
+  const check = deps.oauth.requireBearer({
+    resource: () => ({ url: mount.resourceUrl, path: `/apps/${mount.upstream.id}`, metadataUrl: mount.metadataUrl }),
+    // A host-routed app also honours tokens for its `/apps/{id}` resource: it is the same app.
+    alsoAccept: () => (mount.resourceUrl === pathResource ? [aggregate] : [pathResource, aggregate]),
+    upstreamId: () => mount.upstream.id,
+  });
+  return runBearerCheck(check, req, res);
+}
+
+/** Runs a `requireBearer` middleware as a promise: its `AuthContext`, or its 401/403 `OAuthError`. */
+export function runBearerCheck(check: RequestHandler, req: Request, res: Response): Promise<AuthContext> {
+  return new Promise<AuthContext>((resolve, reject) => {
+    const next = (error?: unknown) => {
+      if (error !== undefined && error !== 'route') reject(error);
+      else if (req.authContext) resolve(req.authContext);
+      else reject(new Error('bearer check passed without an auth context'));
+    };
+    Promise.resolve(check(req, res, next)).catch(reject);
+  });
+}
+
+/**
+ * The signed-in person of a browser session, as an `AuthContext` for the upstream assertion. The
+ * account is looked up again (groups change), and the grant id is derived from the session, so
+ * that cached assertions are never shared between sessions.
+ */
+export async function sessionIdentity(deps: AppCallerDeps, mount: Pick<AppMount, 'upstream' | 'resourceUrl'>, req: IncomingMessage): Promise<AuthContext | undefined> {
+  const session = await deps.sessions.read(req as Request);
+  if (!session) return undefined;
+  const person = await deps.oauth.deps.people.current(session.person);
+  if (!person) return undefined;
+  return {
+    person,
+    clientId: BROWSER_CLIENT_ID,
+    clientName: 'Web browser',
+    grantId: `session:${sha256(session.id)}`,
+    scope: [],
+    resource: mount.resourceUrl,
+    upstreamIds: [mount.upstream.id],
+    expiresAt: Math.floor(Date.now() / 1000) + 60,
+  };
+}

@@ -1,0 +1,80 @@
+import { Router, type Request, type Response } from 'express';
+import type { UpstreamConfig } from '../config/schema.js';
+import { HttpError } from '../http/errors.js';
+import { SCOPES } from '../oauth/scopes.js';
+import { resolveAppCaller } from './app-caller.js';
+import { appForHost, appForPath, hostMount, isPortalHost, pathMount, type AppMount } from './app-mounts.js';
+import type { AppsDeps } from './apps-deps.js';
+import { forwardOptions } from './forward.js';
+import { HOST_SESSION_PATH, hostSignInUrl, redeemHostTicket } from './host-session.js';
+
+/**
+ * Serves `kind: http` upstreams: every request on an app's own `host`, and `/apps/{id}/…` on the
+ * portal's host. Mount it before anything that reads bodies: the proxy streams them.
+ *
+ * A `Host` that names no app is never proxied by host: such requests go on to the portal's own
+ * routes, and `/apps/…` on a host that is not the portal's answers 421 (the app's resource URL,
+ * cookies and links all belong to the issuer's origin).
+ */
+export function appRoutes(deps: AppsDeps): Router {
+  const router = Router();
+  router.use(async (req, res, next) => {
+    const hostApp = appForHost(deps.upstreams(), req.headers.host);
+    if (hostApp) {
+      await serveHostApp(deps, hostApp, req, res);
+      return;
+    }
+    const upstream = appForPath(deps.upstreams(), req.originalUrl);
+    if (!upstream) {
+      next();
+      return;
+    }
+    if (!isPortalHost(deps.issuer, req.headers.host)) {
+      throw new HttpError(421, 'misdirected_request', `apps are served at ${deps.issuer}/apps/`);
+    }
+    const mount = pathMount(deps.issuer, upstream);
+    // `/apps/wiki` → `/apps/wiki/`: the app's relative links resolve against the directory.
+    const bare = req.originalUrl.split('?')[0] === mount.mountPath;
+    if (bare && (req.method === 'GET' || req.method === 'HEAD')) {
+      const query = req.originalUrl.slice(mount.mountPath.length);
+      res.redirect(301, `${mount.mountPath}/${query}`);
+      return;
+    }
+    await proxyToApp(deps, mount, req, res, () => `/login?return_to=${encodeURIComponent(req.originalUrl)}`);
+  });
+  return router;
+}
+
+async function serveHostApp(deps: AppsDeps, upstream: UpstreamConfig & { host: string }, req: Request, res: Response): Promise<void> {
+  const mount = hostMount(deps.issuer, upstream);
+  const path = req.originalUrl.split('?')[0];
+  if (path === HOST_SESSION_PATH && req.method === 'GET') return redeemHostTicket(deps, upstream, req, res);
+  if (path === '/.well-known/oauth-protected-resource' && req.method === 'GET') {
+    // RFC 9728 §3: the host-routed app's own metadata, at its host's root.
+    res.set({ 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*' }).json({
+      resource: mount.resourceUrl,
+      authorization_servers: [deps.issuer],
+      scopes_supported: [SCOPES.mcp, SCOPES.offlineAccess],
+      bearer_methods_supported: ['header'],
+      resource_name: upstream.title ?? upstream.id,
+    });
+    return;
+  }
+  await proxyToApp(deps, mount, req, res, () => hostSignInUrl(deps.issuer, upstream.id, req.originalUrl));
+}
+
+async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Response, signInUrl: () => string): Promise<void> {
+  const caller = await resolveAppCaller(deps, mount, req, res);
+  if (caller.kind === 'sign-in') {
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(303, signInUrl());
+    return;
+  }
+  const forward = await forwardOptions(deps, mount, caller.auth, { url: req.originalUrl, accept: req.headers.accept });
+  // The portal's page policy (`default-src 'none'`) would block the app's own styles and scripts:
+  // the app's responses carry the app's policy. Framing stays limited to the app's own origin.
+  res.removeHeader('Content-Security-Policy');
+  res.removeHeader('Cross-Origin-Opener-Policy');
+  res.setHeader('X-Frame-Options', 'SAMEORIGIN');
+  await deps.proxies.get(mount)(req, res, forward);
+}

@@ -1,0 +1,23 @@
+import type { UpstreamConfig } from '../config/schema.js';
+import type { PortalAssertions } from '../credentials/portal-jwt.js';
+import type { SessionManager } from '../login/sessions.js';
+import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import type { Store } from '../store/store.js';
+import type { AppProxies } from './app-mounts.js';
+
+/** What the HTTP-app capability is built from (see `createApps`). */
+export interface AppsDeps {
+  issuer: string;
+  store: Store;
+  oauth: AuthorizationServer;
+  sessions: SessionManager;
+  /** Mints the `Gatehouse-Assertion` (portal-jwt) for each request. */
+  assertions: PortalAssertions;
+  proxies: AppProxies;
+  /** The portal's own cookie names (session, login CSRF): stripped before anything goes upstream. */
+  portalCookies: readonly string[];
+  /** The current upstreams (the admin API may change them). */
+  upstreams: () => UpstreamConfig[];
+  /** Largest HTML page converted to Markdown (default 2 MiB); larger pages are served as HTML. */
+  maxMarkdownBytes?: number;
+}

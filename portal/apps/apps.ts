@@ -1,0 +1,59 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Router } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import { createPortalAssertions } from '../credentials/portal-jwt.js';
+import type { SessionManager } from '../login/sessions.js';
+import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import { apiCatalogRoutes } from './api-catalog.js';
+import { createAppProxies } from './app-mounts.js';
+import { appRoutes } from './app-routes.js';
+import { appUpgradeHandler } from './app-upgrade.js';
+import type { AppsDeps } from './apps-deps.js';
+import { fetchAppPage, type AppPage, type FetchAppPageOptions } from './fetch-page.js';
+import { loginCsrfCookieName } from './forward.js';
+import { hostSignInRoutes } from './host-session.js';
+
+/** The HTTP-app capability of the portal (issue 7). */
+export interface Apps {
+  /** Proxied apps (by host and under `/apps/{id}`): mount before any body parser. */
+  proxyRouter: Router;
+  /** `/.well-known/api-catalog` and the host-routed sign-in hand-off (`/app-login/{id}`). */
+  router: Router;
+  /** The server's `'upgrade'` listener: WebSockets to apps for signed-in people. */
+  onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** {@link fetchAppPage} with the portal's deps bound: for the MCP aggregate's `{id}__fetch` and app resources. */
+  fetchPage(upstream: UpstreamConfig, path: string, options: FetchAppPageOptions): Promise<AppPage>;
+  deps: AppsDeps;
+  /** Closes idle upstream connections. */
+  close(): void;
+}
+
+/** Builds the HTTP-app capability; does no I/O. */
+export function createApps(options: { config: Config; oauth: AuthorizationServer; sessions: SessionManager; logger: Logger }): Apps {
+  const { config, oauth, sessions } = options;
+  const secure = config.issuer.startsWith('https:');
+  const deps: AppsDeps = {
+    issuer: config.issuer,
+    store: oauth.deps.store,
+    oauth,
+    sessions,
+    assertions: createPortalAssertions({ issuer: config.issuer, keys: oauth.deps.keys }),
+    proxies: createAppProxies({ trustForwarded: Boolean(config.http.trustProxy) }),
+    portalCookies: [sessions.cookieName, loginCsrfCookieName(secure)],
+    upstreams: () => config.upstreams,
+  };
+  const router = Router();
+  router.use(apiCatalogRoutes(deps));
+  router.use(hostSignInRoutes(deps));
+  return {
+    proxyRouter: appRoutes(deps),
+    router,
+    onUpgrade: appUpgradeHandler(deps, (error) => options.logger.error({ err: error }, 'app upgrade failed')),
+    fetchPage: (upstream, path, fetchOptions) => fetchAppPage(deps, upstream, path, fetchOptions),
+    deps,
+    close: () => deps.proxies.close(),
+  };
+}

@@ -1,0 +1,46 @@
+import type { ForwardOptions } from '../../adapters/http-app/proxy.js';
+import { toUpstreamPath } from '../../adapters/http-app/upstream-path.js';
+import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
+import type { PortalAssertions } from '../credentials/portal-jwt.js';
+import type { AuthContext } from '../oauth/bearer.js';
+import { prefersMarkdown } from './accept.js';
+import type { AppMount } from './app-mounts.js';
+import { markdownInterceptor } from './markdown-response.js';
+
+/** The login form's CSRF cookie (portal/login/login-routes.ts): a portal cookie like the session's. */
+export function loginCsrfCookieName(secure: boolean): string {
+  return secure ? '__Host-gatehouse-login' : 'gatehouse_login';
+}
+
+/** What every proxied request needs from the portal. */
+export interface ForwardDeps {
+  assertions: PortalAssertions;
+  /** The portal's cookie names: never sent upstream, never set by an upstream. */
+  portalCookies: readonly string[];
+  /** Largest HTML page converted to Markdown; larger pages are served as HTML. */
+  maxMarkdownBytes?: number;
+}
+
+/**
+ * The proxy's forward options for one request: the person's identity as the upstream's credential
+ * headers (portal-jwt: `Gatehouse-Assertion`), the portal's cookies stripped, and — for a
+ * `markdown: true` app and a caller that prefers `text/markdown` — the HTML answer converted, with
+ * links pointing at the app's portal URL. The upstream is then asked for uncompressed HTML, so
+ * that there is something to convert.
+ */
+export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: AuthContext, request: { url: string; accept: string | undefined }): Promise<ForwardOptions> {
+  const headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions);
+  const forward: ForwardOptions = { headers, stripCookies: deps.portalCookies };
+  if (mount.upstream.markdown && prefersMarkdown(request.accept)) {
+    const upstreamUrl = new URL(mount.upstream.url!);
+    const path = toUpstreamPath(request.url, mount.mountPath, upstreamUrl.pathname.replace(/\/+$/, '')) ?? '/';
+    Object.assign(headers, { accept: 'text/html', 'accept-encoding': 'identity' });
+    forward.interceptResponse = markdownInterceptor({
+      // Concatenated, not resolved: a path such as `//other.host/x` must stay a path on the app.
+      pageUrl: `${upstreamUrl.origin}${path}`,
+      linkMap: { upstreamUrl: mount.upstream.url!, appUrl: mount.publicUrl },
+      maxBytes: deps.maxMarkdownBytes,
+    });
+  }
+  return forward;
+}
