@@ -3,36 +3,29 @@
  *  1. `tools/call` through `/mcp/{id}` versus directly to the same upstream, same load
  *     (autocannon, 10 connections): throughput ratio and added p50/p99 latency;
  *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams.
+ * The portal runs here; the upstreams and the load generator run in processes of their own.
  * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS (default 10).
  */
-import autocannon from 'autocannon';
 import { createPortal } from '../portal/app.js';
 import { resolveConfig } from '../portal/config/load.js';
 import { hashPassword } from '../portal/crypto/password.js';
 import { listen, type RunningServer } from '../portal/http/server.js';
 import { createLogger } from '../portal/logger.js';
 import { MemoryStore } from '../portal/store/index.js';
-import { startDemoMcpServer, type DemoMcpServer } from '../examples/demo-mcp-server.js';
+import { runLoad, startUpstreams, type Load } from './processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SECRET = 'bench-secret-0123456789abcdef-0123456789';
 const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
 
-interface Load {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-async function startPortal(upstreams: DemoMcpServer[]): Promise<{ running: RunningServer; close(): Promise<void> }> {
+async function startPortal(upstreams: string[]): Promise<{ running: RunningServer; close(): Promise<void> }> {
   let handler: ReturnType<typeof createPortal>['app'] | undefined;
   const running = await listen((req, res) => handler!(req, res), { host: '127.0.0.1', port: 0 });
   const ids = upstreams.map((_, i) => `up${i}`);
   const config = resolveConfig(
     {
-      upstreams: upstreams.map((u, i) => ({ id: ids[i], kind: 'mcp', url: u.url })),
+      upstreams: upstreams.map((url, i) => ({ id: ids[i], kind: 'mcp', url })),
       service_clients: [{ client_id: SERVICE.id, secret_hash: await hashPassword(SERVICE.secret), upstreams: ids }],
       rate_limits: { token_per_minute: 1000 },
     },
@@ -75,19 +68,19 @@ async function session(url: string, headers: Record<string, string> = {}): Promi
   return { ...MCP_HEADERS, ...headers, 'mcp-session-id': id };
 }
 
-async function load(url: string, headers: Record<string, string>, body: unknown): Promise<Load> {
-  const result = await autocannon({ url, method: 'POST', headers, body: JSON.stringify(body), connections: 10, duration: SECONDS });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+function load(url: string, headers: Record<string, string>, body: unknown): Promise<Load> {
+  return runLoad({ url, headers, body, seconds: SECONDS });
 }
 
 const callEcho = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } };
 const listTools = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 
 async function proxyOverhead(): Promise<void> {
-  const upstream = await startDemoMcpServer();
-  const portal = await startPortal([upstream]);
+  const upstreams = await startUpstreams(1);
+  const url = upstreams.urls[0]!;
+  const portal = await startPortal(upstreams.urls);
   try {
-    const direct = await load(upstream.url, await session(upstream.url), callEcho);
+    const direct = await load(url, await session(url), callEcho);
     const token = await serviceToken(portal.running.url, `${portal.running.url}/mcp/up0`);
     const through = await load(`${portal.running.url}/mcp/up0`, await session(`${portal.running.url}/mcp/up0`, { authorization: `Bearer ${token}` }), callEcho);
     console.log(`tools/call, 10 connections, ${SECONDS}s each`);
@@ -96,20 +89,20 @@ async function proxyOverhead(): Promise<void> {
     console.log(`  throughput ratio ${(through.rps / direct.rps).toFixed(2)}, added p50 ${through.p50 - direct.p50} ms, added p99 ${through.p99 - direct.p99} ms`);
   } finally {
     await portal.close();
-    await upstream.close();
+    await upstreams.stop();
   }
 }
 
 async function aggregateListing(count: number): Promise<void> {
-  const upstreams = await Promise.all(Array.from({ length: count }, () => startDemoMcpServer()));
-  const portal = await startPortal(upstreams);
+  const upstreams = await startUpstreams(count);
+  const portal = await startPortal(upstreams.urls);
   try {
     const token = await serviceToken(portal.running.url, `${portal.running.url}/mcp`);
     const result = await load(`${portal.running.url}/mcp`, await session(`${portal.running.url}/mcp`, { authorization: `Bearer ${token}` }), listTools);
     console.log(`  ${String(count).padStart(2)} upstreams  ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}`);
   } finally {
     await portal.close();
-    await Promise.all(upstreams.map((u) => u.close()));
+    await upstreams.stop();
   }
 }
 

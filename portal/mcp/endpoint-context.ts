@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ErrorCode, McpError, type ServerCapabilities, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
@@ -47,7 +48,7 @@ export async function warnUnavailable(ctx: EndpointContext, upstream: UpstreamCo
 }
 
 /**
- * Lists across upstreams in order, one upstream page at a time: the aggregate cursor records
+ * Lists across upstreams in order, one page of each: the aggregate cursor records
  * which upstream to continue with and that upstream's own cursor (DESIGN.md: pagination
  * works across upstreams, results in a stable order).
  */
@@ -59,22 +60,28 @@ export async function listAcross<T>(
 ): Promise<{ items: T[]; nextCursor?: string }> {
   const start = cursor === undefined ? { upstream: 0 } : decodeCursor(cursor);
   if (!start) throw new McpError(ErrorCode.InvalidParams, 'invalid cursor');
-  const items: T[] = [];
-  for (let index = start.upstream; index < ctx.upstreams.length; index++) {
-    const upstream = ctx.upstreams[index]!;
+  // Ask every remaining upstream at once (a slow one costs its own time, not the sum), then
+  // assemble in order up to the first upstream that has more pages.
+  setMaxListeners(Math.max(10, ctx.upstreams.length * 2), extra.signal);
+  const pages = ctx.upstreams.slice(start.upstream).map(async (upstream, offset) => {
     const connection = await connectOrWarn(ctx, upstream, extra);
-    if (!connection) continue;
-    let result;
+    if (!connection) return undefined;
     try {
-      result = await page(connection, upstream, index === start.upstream ? start.cursor : undefined);
+      return await page(connection, upstream, offset === 0 ? start.cursor : undefined);
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
       await warnUnavailable(ctx, upstream, error, extra);
-      continue;
+      return undefined;
     }
+  });
+  // Pages after the one that ends this listing are not awaited: their failures must not go unhandled.
+  for (const pending of pages) pending.catch(() => {});
+  const items: T[] = [];
+  for (let offset = 0; offset < pages.length; offset++) {
+    const result = await pages[offset]!;
     if (!result) continue;
     items.push(...result.items);
-    if (result.nextCursor) return { items, nextCursor: encodeCursor({ upstream: index, cursor: result.nextCursor }) };
+    if (result.nextCursor) return { items, nextCursor: encodeCursor({ upstream: start.upstream + offset, cursor: result.nextCursor }) };
   }
   return { items };
 }

@@ -1,5 +1,6 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   LATEST_PROTOCOL_VERSION,
@@ -58,6 +59,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   const { resources, issuer } = oauth.deps;
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
+  // One validator for every per-request server: building one compiles Ajv's meta-schemas.
+  const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const pool = new UpstreamPool({ logger, sessions, hub, assertions: createPortalAssertions({ issuer, keys: oauth.deps.keys }) });
 
   const bearer = oauth.requireBearer({
@@ -94,7 +97,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     const auth = req.authContext!;
     const messages = ([] as JSONRPCMessage[]).concat(req.body as JSONRPCMessage);
     const firstRequest = messages.find((m) => 'method' in m && 'id' in m) as { id: string | number } | undefined;
-    const server = new Server(identity.info, { capabilities: identity.capabilities, instructions: identity.instructions });
+    const server = new Server(identity.info, { capabilities: identity.capabilities, instructions: identity.instructions, jsonSchemaValidator });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     const inFlight: InFlightRequest = {
       sessionId: session.id,
@@ -185,7 +188,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     const auth = req.authContext!;
     const session = await ownSession(req, endpoint, auth);
     const views = upstreamsInView(endpoint, auth);
-    const server = new Server({ name: 'gatehouse', version: options.version }, { capabilities: AGGREGATE_CAPABILITIES });
+    const server = new Server({ name: 'gatehouse', version: options.version }, { capabilities: AGGREGATE_CAPABILITIES, jsonSchemaValidator });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     await server.connect(transport);
     const unsubscribe = await hub.subscribeOutbound(session.id, (notification) => {
@@ -220,5 +223,11 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   router.all(['/mcp', '/mcp/:id'], () => {
     throw new HttpError(404, 'not_found', 'no such MCP endpoint');
   });
-  return { router, close: () => pool.close() };
+  return {
+    router,
+    close: async () => {
+      await hub.close();
+      await pool.close();
+    },
+  };
 }

@@ -22,6 +22,9 @@ interface PendingRelay {
   timer: NodeJS.Timeout;
 }
 
+/** How long a session's inbound subscription outlives its last in-flight request. */
+const SUBSCRIPTION_LINGER_MS = 30_000;
+
 /** How long a relayed server→client request (a person answering an elicitation) may take. */
 const RELAY_TIMEOUT_MS = 10 * 60_000;
 
@@ -40,6 +43,7 @@ export class SessionHub {
   readonly #inFlight = new Map<string, Set<InFlightRequest>>();
   readonly #inboundSubscriptions = new Map<string, Promise<() => Promise<void>>>();
   readonly #pendingRelays = new Map<string, PendingRelay>();
+  readonly #lingerTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(store: Store, logger: Logger) {
     this.#store = store;
@@ -62,10 +66,26 @@ export class SessionHub {
       set.delete(request);
       if (set.size > 0) return;
       this.#inFlight.delete(request.sessionId);
-      const unsubscribe = this.#inboundSubscriptions.get(request.sessionId);
-      this.#inboundSubscriptions.delete(request.sessionId);
-      await (await unsubscribe)?.();
+      // An agent's requests come in bursts: keep listening a while rather than re-subscribe each time.
+      const timer = this.#lingerTimers.get(request.sessionId);
+      if (timer) timer.refresh();
+      else this.#lingerTimers.set(request.sessionId, setTimeout(() => void this.#unsubscribe(request.sessionId), SUBSCRIPTION_LINGER_MS).unref());
     };
+  }
+
+  async #unsubscribe(sessionId: string): Promise<void> {
+    this.#lingerTimers.delete(sessionId);
+    if (this.#inFlight.has(sessionId)) return;
+    const unsubscribe = this.#inboundSubscriptions.get(sessionId);
+    this.#inboundSubscriptions.delete(sessionId);
+    await (await unsubscribe)?.().catch(() => {});
+  }
+
+  /** Stops every subscription (shutdown). */
+  async close(): Promise<void> {
+    for (const timer of this.#lingerTimers.values()) clearTimeout(timer);
+    this.#lingerTimers.clear();
+    await Promise.allSettled([...this.#inboundSubscriptions.keys()].map((id) => this.#unsubscribe(id)));
   }
 
   /** Hands the agent's responses and notifications to whichever process serves their request. */

@@ -1,0 +1,6 @@
+/** Child process of the benchmarks: applies autocannon load described by argv[2] (JSON) and prints the result as JSON. */
+import autocannon from 'autocannon';
+
+const options = JSON.parse(process.argv[2]!) as autocannon.Options;
+const result = await autocannon(options);
+process.stdout.write(JSON.stringify({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx }));

@@ -1,0 +1,44 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** One load run's figures. */
+export interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+/** Runs autocannon in its own process, so the load generator does not share the portal's event loop. */
+export function runLoad(options: { url: string; headers: Record<string, string>; body: unknown; seconds: number; connections?: number }): Promise<Load> {
+  const args = { url: options.url, method: 'POST', headers: options.headers, body: JSON.stringify(options.body), connections: options.connections ?? 10, duration: options.seconds };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [here('./load-process.js'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Load) : reject(new Error(`load process exited ${code}`))));
+  });
+}
+
+/** Starts `count` demo MCP servers in a process of their own; resolves their URLs. */
+export function startUpstreams(count: number): Promise<{ urls: string[]; child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [here('./upstream-process.js'), String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (!out.includes('\n')) return;
+      resolve({
+        urls: JSON.parse(out) as string[],
+        child,
+        stop: () => new Promise<void>((done) => {
+          child.once('exit', () => done());
+          child.kill('SIGTERM');
+        }),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`upstream process exited ${code}`)));
+  });
+}
