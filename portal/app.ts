@@ -89,7 +89,15 @@ export function createPortal(deps: AppDeps): Portal {
       perAccount: createRateLimit(store, { name: 'login-account', limit: config.rateLimits.loginPerMinute, windowMs: 15 * 60_000 }),
     }),
   );
-  const mcp = createMcpEndpoints({ oauth, store, logger, json: parsers.json, version: VERSION, upstreams: () => config.upstreams });
+  const mcp = createMcpEndpoints({
+    oauth,
+    store,
+    logger,
+    json: parsers.json,
+    version: VERSION,
+    upstreams: () => config.upstreams,
+    fetchAppPage: apps.fetchPage,
+  });
   app.use(mcp.router);
 
   app.use((req) => {

@@ -7,6 +7,7 @@ import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession } from './agent-sessions.js';
+import type { AppsInAggregate } from './app-handlers.js';
 import { decodeCursor, encodeCursor } from './naming.js';
 import type { InFlightRequest } from './session-hub.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -25,6 +26,8 @@ export interface EndpointContext {
   naming: 'prefixed' | 'transparent';
   pool: UpstreamPool;
   logger: Logger;
+  /** The aggregate's HTTP apps (their fetch tools and pages); absent on `/mcp/{id}`. */
+  apps?: AppsInAggregate;
   /** This HTTP request's entry in the session hub: says which upstream it went to. */
   inFlight: InFlightRequest;
 }

@@ -20,6 +20,7 @@ import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
 import type { Store } from '../store/store.js';
 import { createAgentSessions, type AgentSession } from './agent-sessions.js';
+import { AppsInAggregate, type FetchAppPage } from './app-handlers.js';
 import type { EndpointContext } from './endpoint-context.js';
 import { registerPromptHandlers } from './prompt-handlers.js';
 import { registerResourceHandlers } from './resource-handlers.js';
@@ -34,6 +35,8 @@ export interface McpEndpointsOptions {
   json: RequestHandler;
   version: string;
   upstreams: () => UpstreamConfig[];
+  /** Reads a page of an HTTP app as the caller, for the aggregate's `{id}__fetch` tools and page resources. */
+  fetchAppPage: FetchAppPage;
   /** An agent session unused this long ends. */
   sessionIdleMs?: number;
 }
@@ -73,11 +76,11 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     upstreamId: (req) => req.params.id as string | undefined,
   });
 
-  /** The MCP upstreams this endpoint shows the caller: in the grant, allowed by policy, in config order. */
-  function upstreamsInView(endpoint: string, auth: AuthContext): UpstreamConfig[] {
+  /** The upstreams of a kind this endpoint shows the caller: in the grant, allowed by policy, in config order. */
+  function upstreamsInView(endpoint: string, auth: AuthContext, kind: 'mcp' | 'http' = 'mcp'): UpstreamConfig[] {
     return options
       .upstreams()
-      .filter((u) => u.kind === 'mcp' && (endpoint === AGGREGATE || u.id === endpoint))
+      .filter((u) => u.kind === kind && (endpoint === AGGREGATE || u.id === endpoint))
       .filter((u) => auth.upstreamIds.includes(u.id) && mayUseUpstream(auth.person, u));
   }
 
@@ -111,6 +114,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
       upstreams: views,
       capabilities: identity.capabilities,
       naming: session.endpoint === AGGREGATE ? 'prefixed' : 'transparent',
+      apps: session.endpoint === AGGREGATE ? new AppsInAggregate(upstreamsInView(AGGREGATE, auth, 'http'), options.fetchAppPage, issuer, auth) : undefined,
       pool,
       logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
       inFlight,

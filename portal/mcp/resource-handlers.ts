@@ -29,6 +29,7 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
       const page = await connection.client.listResources(cursor ? { cursor } : undefined, { signal: extra.signal });
       return { items: page.resources.map((r) => ({ ...r, uri: show(upstream, r.uri) })), nextCursor: page.nextCursor };
     });
+    if (!nextCursor && ctx.apps) items.push(...ctx.apps.resources());
     return { resources: items, ...(nextCursor ? { nextCursor } : {}) };
   });
 
@@ -38,10 +39,16 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
       const page = await connection.client.listResourceTemplates(cursor ? { cursor } : undefined, { signal: extra.signal });
       return { items: page.resourceTemplates.map((t) => ({ ...t, uriTemplate: show(upstream, t.uriTemplate) })), nextCursor: page.nextCursor };
     });
+    if (!nextCursor && ctx.apps) items.push(...ctx.apps.templates());
     return { resourceTemplates: items, ...(nextCursor ? { nextCursor } : {}) };
   });
 
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+    const page = await ctx.apps?.read(request.params.uri);
+    if (page) {
+      ctx.logger.info({ event: 'mcp_resource_read', uri: request.params.uri }, 'app page read');
+      return page;
+    }
     const { upstream, uri } = resolveUri(ctx, request.params.uri);
     const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
     const result = await connection.client.readResource({ ...request.params, uri }, { signal: extra.signal });

@@ -45,10 +45,17 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
       const page = await connection.client.listTools(cursor ? { cursor } : undefined, { signal: extra.signal });
       return { items: page.tools.filter((tool) => toolAllowed(upstream, tool.name)).map((tool) => present(ctx, upstream, tool)), nextCursor: page.nextCursor };
     });
+    // The apps' fetch tools come after every upstream's tools, on the last page.
+    if (!nextCursor && ctx.apps) items.push(...ctx.apps.tools());
     return { tools: items, ...(nextCursor ? { nextCursor } : {}) };
   });
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const app = ctx.apps?.appOfTool(request.params.name);
+    if (app) {
+      ctx.logger.info({ event: 'mcp_tool_call', upstream: app.id, tool: 'fetch', path: request.params.arguments?.path }, 'app page fetched');
+      return ctx.apps!.callFetch(app, request.params.arguments);
+    }
     const { upstream, original } = await resolveTool(ctx, request.params.name, extra.signal);
     if (!toolAllowed(upstream, original)) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
     ctx.inFlight.progressToken = request.params._meta?.progressToken;
