@@ -103,10 +103,15 @@ function toHttpError(error: unknown): HttpError {
   if (error instanceof StoreUnavailableError) {
     return new HttpError(503, 'temporarily_unavailable', 'the portal cannot reach its store; try again shortly', { headers: { 'Retry-After': '5' }, internal: error.message });
   }
-  const bodyError = error as { type?: string; status?: number };
+  const bodyError = error as { type?: string; status?: number; expose?: boolean };
   if (bodyError?.type === 'entity.too.large') return new HttpError(413, 'invalid_request', 'request body too large');
+  if (bodyError?.type === 'parameters.too.many') return new HttpError(413, 'invalid_request', 'request body has too many parameters');
   if (bodyError?.type === 'entity.parse.failed') return new HttpError(400, 'invalid_request', 'request body is not valid JSON');
   if (bodyError?.type === 'encoding.unsupported' || bodyError?.type === 'charset.unsupported') return new HttpError(415, 'invalid_request', 'unsupported request body encoding');
+  // Any other refusal of the body parsers (a body that does not decompress, a length that lies) is the client's: its 4xx, never a 500.
+  if (bodyError?.expose === true && typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
+    return new HttpError(bodyError.status, 'invalid_request', 'malformed request body');
+  }
   return new HttpError(500, 'server_error', 'internal error', { internal: (error as Error)?.message });
 }
 

@@ -60,14 +60,15 @@ export function requireBearer(deps: { issuer: string; accessTokens: AccessTokens
     // A host-routed app's metadata lives at its own host's root (RFC 9728 §3.1), not under the issuer.
     const metadata = resource.metadataUrl ?? `${deps.issuer}/.well-known/oauth-protected-resource${resource.path}`;
     const challenge = (error?: { code: string; description: string }) =>
-      [`Bearer resource_metadata="${metadata}"`, `scope="${scope.join(' ')}"`, ...(error ? [`error="${error.code}"`, `error_description="${error.description}"`] : [])].join(', ');
+      [`Bearer resource_metadata="${metadata}"`, `scope="${scope.join(' ')}"`, ...(error ? [`error="${error.code}"`, `error_description="${challengeText(error.description)}"`] : [])].join(', ');
     const fail = (code: 'invalid_token' | 'insufficient_scope', description: string, sentToken: boolean) =>
       new OAuthError(code, description, { headers: { 'WWW-Authenticate': challenge(sentToken ? { code, description } : undefined) } });
 
     const header = req.headers.authorization;
     if (!header) throw fail('invalid_token', 'an access token is required', false);
     const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1];
-    if (!token) throw fail('invalid_token', 'the Authorization header must be "Bearer <token>"', true);
+    // Another scheme is no bearer token at all: a challenge without an error code (RFC 6750 §3.1).
+    if (!token) throw fail('invalid_token', 'the Authorization header must be "Bearer <token>"', /^Bearer(\s|$)/i.test(header));
 
     const audiences = [resource.url, ...(options.alsoAccept?.(req) ?? [])];
     let claims;
@@ -96,4 +97,9 @@ export function requireBearer(deps: { issuer: string; accessTokens: AccessTokens
     };
     next();
   };
+}
+
+/** RFC 6750 §3: `error_description` holds only %x20-21 / %x23-5B / %x5D-7E, so no quote or backslash can end the quoted string early. */
+function challengeText(description: string): string {
+  return description.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '');
 }
