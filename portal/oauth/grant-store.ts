@@ -34,6 +34,10 @@ export function createGrantStore(store: Store): GrantStore {
   const key = (id: string) => storeKey('grant', id);
   const byPerson = (personId: string) => storeKey('person', personId, 'grants');
   const byClient = (clientId: string) => storeKey('client', clientId, 'grants');
+  // A revoked grant id stays known for a while, so that a grant revoked while it is being
+  // created (a code replayed during its first exchange) is never saved.
+  const tombstone = (id: string) => storeKey('grant', id, 'revoked');
+  const TOMBSTONE_TTL_MS = 10 * 60_000;
 
   async function list(indexKey: string): Promise<Grant[]> {
     const grants: Grant[] = [];
@@ -49,6 +53,11 @@ export function createGrantStore(store: Store): GrantStore {
   return {
     async save(grant, ttlMs) {
       await setJson(store, key(grant.id), grant, { ttlMs });
+      // Checked after writing: with revoke's order (tombstone, then delete) one of the two always wins.
+      if (await store.get(tombstone(grant.id))) {
+        await store.delete(key(grant.id));
+        return;
+      }
       await store.addToSet(byPerson(grant.person.id), grant.id);
       await store.addToSet(byClient(grant.clientId), grant.id);
     },
@@ -56,6 +65,7 @@ export function createGrantStore(store: Store): GrantStore {
       return (await getJson<Grant>(store, key(id))) ?? undefined;
     },
     async revoke(id) {
+      await store.set(tombstone(id), '1', { ttlMs: TOMBSTONE_TTL_MS });
       const grant = await getJson<Grant>(store, key(id));
       const existed = await store.delete(key(id));
       if (grant) {

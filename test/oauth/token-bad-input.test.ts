@@ -115,12 +115,15 @@ describe('/token rejects bad input and changes nothing', () => {
     await expectOAuthError(await refresh(portal.url, client, first.refresh_token!), 400, 'invalid_grant');
   });
 
-  test('concurrent exchanges of one code: exactly one succeeds', async () => {
+  test('concurrent exchanges of one code: exactly one succeeds, and what it issued is revoked', async () => {
     const authorized = await codeFor();
     const results = await Promise.all([1, 2, 3].map(() => exchangeCode(portal.url, client, authorized)));
     const statuses = results.map((res) => res.status).sort();
     expect(statuses).toEqual([200, 400, 400]);
-    await Promise.all(results.map((res) => res.text()));
+    const winner = (await results.find((res) => res.status === 200)!.json()) as { access_token: string };
+    await Promise.all(results.filter((res) => res.status !== 200).map((res) => res.text()));
+    // A code presented twice is a replay (RFC 6749 §4.1.2), even when the two arrive together.
+    expect(await mcpStatus(portal, winner.access_token)).toBe(401);
   });
 
   describe('request shape', () => {

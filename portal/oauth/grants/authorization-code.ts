@@ -37,8 +37,12 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
   }
 
   const grantId = randomToken(16);
-  // Take-once: of concurrent exchanges of one code, exactly one gets here.
-  if (!(await deps.codes.redeem(code, grantId))) throw new OAuthError('invalid_grant', 'the authorization code was already used');
+  // Take-once: of concurrent exchanges of one code, exactly one gets here; the others revoke what it issues.
+  if (!(await deps.codes.redeem(code, grantId))) {
+    const winner = await deps.codes.grantOfSpent(code);
+    if (winner) await deps.grants.revoke(winner);
+    throw new OAuthError('invalid_grant', 'the authorization code was already used');
+  }
   const tokens = await issueTokens(deps, client, {
     id: grantId,
     kind: 'person',
