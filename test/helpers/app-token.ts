@@ -1,8 +1,8 @@
 import * as oauth from 'oauth4webapi';
 import { FormBrowser } from './browser-form-client.js';
+import { buildAuthorizeUrl, insecure } from './strict-client.js';
 
 const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
-const insecure = { [oauth.allowInsecureRequests]: true };
 
 /**
  * An access token for `resource` (RFC 8707), the way a strict agent gets one: discovery,
@@ -17,17 +17,7 @@ export async function accessTokenFor(issuer: string, person: { username: string;
   )) as oauth.Client;
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
-  const authorize = new URL(as.authorization_endpoint!);
-  authorize.search = new URLSearchParams({
-    client_id: client.client_id,
-    redirect_uri: REDIRECT_URI,
-    response_type: 'code',
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    scope: 'mcp',
-    resource,
-  }).toString();
+  const authorize = await buildAuthorizeUrl(as, client.client_id, { redirectUri: REDIRECT_URI, verifier, state, resource });
   const callback = await new FormBrowser(issuer).authorize(authorize.href, person);
   const params = oauth.validateAuthResponse(as, client, callback, state);
   const tokens = await oauth.processAuthorizationCodeResponse(

@@ -1,9 +1,9 @@
 import * as oauth from 'oauth4webapi';
 import { FormBrowser } from '../helpers/browser-form-client.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { buildAuthorizeUrl, insecure } from '../helpers/strict-client.js';
 
 const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
-const insecure = { [oauth.allowInsecureRequests]: true };
 
 /** An MCP initialize request, to prove a token works on the protected endpoint. */
 function initialize(url: string, token: string): Promise<Response> {
@@ -34,20 +34,10 @@ describe('authorization code flow, validated by oauth4webapi as a strict client'
     return (await oauth.processDynamicClientRegistrationResponse(res)) as oauth.Client;
   }
 
-  async function authorize(client: oauth.Client, extra: Record<string, string> = {}) {
+  async function authorize(client: oauth.Client, extra: { scope?: string; resource?: string } = {}) {
     const verifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();
-    const url = new URL(as.authorization_endpoint!);
-    url.search = new URLSearchParams({
-      client_id: client.client_id,
-      redirect_uri: REDIRECT_URI,
-      response_type: 'code',
-      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      scope: 'mcp',
-      ...extra,
-    }).toString();
+    const url = await buildAuthorizeUrl(as, client.client_id, { redirectUri: REDIRECT_URI, verifier, state, ...extra });
     const browser = new FormBrowser(portal.url);
     const callback = await browser.authorize(url.href, ALICE);
     return { params: oauth.validateAuthResponse(as, client, callback, state), verifier, browser };
@@ -105,16 +95,7 @@ describe('authorization code flow, validated by oauth4webapi as a strict client'
     const client = await registerPublicClient();
     const first = await authorize(client);
     expect(first.params.get('code')).toBeTruthy();
-    const verifier = oauth.generateRandomCodeVerifier();
-    const url = new URL(as.authorization_endpoint!);
-    url.search = new URLSearchParams({
-      client_id: client.client_id,
-      redirect_uri: REDIRECT_URI,
-      response_type: 'code',
-      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      scope: 'mcp',
-    }).toString();
+    const url = await buildAuthorizeUrl(as, client.client_id, { redirectUri: REDIRECT_URI, verifier: oauth.generateRandomCodeVerifier() });
     const res = await first.browser.follow(url.href);
     expect(res.status).toBe(303);
     expect(new URL(res.headers.get('location')!).searchParams.get('code')).toBeTruthy();
