@@ -6,54 +6,11 @@
  * The portal runs here; the upstreams and the load generator run in processes of their own.
  * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS (default 10).
  */
-import { createPortal } from '../portal/app.js';
-import { resolveConfig } from '../portal/config/load.js';
-import { hashPassword } from '../portal/crypto/password.js';
-import { listen, type RunningServer } from '../portal/http/server.js';
-import { createLogger } from '../portal/logger.js';
-import { MemoryStore } from '../portal/store/index.js';
+import { serviceToken, startPortal } from './portal.js';
 import { runLoad, startUpstreams, type Load } from './processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const SECRET = 'bench-secret-0123456789abcdef-0123456789';
-const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
-
-async function startPortal(upstreams: string[]): Promise<{ running: RunningServer; close(): Promise<void> }> {
-  let handler: ReturnType<typeof createPortal>['app'] | undefined;
-  const running = await listen((req, res) => handler!(req, res), { host: '127.0.0.1', port: 0 });
-  const ids = upstreams.map((_, i) => `up${i}`);
-  const config = resolveConfig(
-    {
-      upstreams: upstreams.map((url, i) => ({ id: ids[i], kind: 'mcp', url })),
-      service_clients: [{ client_id: SERVICE.id, secret_hash: await hashPassword(SERVICE.secret), upstreams: ids }],
-      rate_limits: { token_per_minute: 1000 },
-    },
-    { GATEHOUSE_SECRET: SECRET, PUBLIC_URL: running.url, LOG_LEVEL: 'silent' },
-    'bench',
-  );
-  const store = new MemoryStore();
-  const portal = createPortal({ config, store, logger: createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent' }) });
-  handler = portal.app;
-  return {
-    running,
-    close: async () => {
-      await running.close(1_000);
-      await portal.close();
-      await store.close();
-    },
-  };
-}
-
-async function serviceToken(portalUrl: string, resource: string): Promise<string> {
-  const res = await fetch(`${portalUrl}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${SERVICE.id}:${SERVICE.secret}`).toString('base64')}` },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource }),
-  });
-  if (!res.ok) throw new Error(`token: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { access_token: string }).access_token;
-}
 
 /** Initializes an MCP session at `url` and returns the headers that continue it. */
 async function session(url: string, headers: Record<string, string> = {}): Promise<Record<string, string>> {
@@ -78,7 +35,7 @@ const listTools = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 async function proxyOverhead(): Promise<void> {
   const upstreams = await startUpstreams(1);
   const url = upstreams.urls[0]!;
-  const portal = await startPortal(upstreams.urls);
+  const portal = await startPortal(upstreams.urls.map((url, i) => ({ id: `up${i}`, kind: 'mcp', url })));
   try {
     const direct = await load(url, await session(url), callEcho);
     const token = await serviceToken(portal.running.url, `${portal.running.url}/mcp/up0`);
@@ -95,7 +52,7 @@ async function proxyOverhead(): Promise<void> {
 
 async function aggregateListing(count: number): Promise<void> {
   const upstreams = await startUpstreams(count);
-  const portal = await startPortal(upstreams.urls);
+  const portal = await startPortal(upstreams.urls.map((url, i) => ({ id: `up${i}`, kind: 'mcp', url })));
   try {
     const token = await serviceToken(portal.running.url, `${portal.running.url}/mcp`);
     const result = await load(`${portal.running.url}/mcp`, await session(`${portal.running.url}/mcp`, { authorization: `Bearer ${token}` }), listTools);

@@ -12,8 +12,15 @@ export interface Load {
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 /** Runs autocannon in its own process, so the load generator does not share the portal's event loop. */
-export function runLoad(options: { url: string; headers: Record<string, string>; body: unknown; seconds: number; connections?: number }): Promise<Load> {
-  const args = { url: options.url, method: 'POST', headers: options.headers, body: JSON.stringify(options.body), connections: options.connections ?? 10, duration: options.seconds };
+export function runLoad(options: { url: string; headers: Record<string, string>; body?: unknown; method?: 'GET' | 'POST'; seconds: number; connections?: number }): Promise<Load> {
+  const args = {
+    url: options.url,
+    method: options.method ?? 'POST',
+    headers: options.headers,
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    connections: options.connections ?? 10,
+    duration: options.seconds,
+  };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [here('./load-process.js'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -24,7 +31,16 @@ export function runLoad(options: { url: string; headers: Record<string, string>;
 
 /** Starts `count` demo MCP servers in a process of their own; resolves their URLs. */
 export function startUpstreams(count: number): Promise<{ urls: string[]; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [here('./upstream-process.js'), String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return startChild('./upstream-process.js', String(count));
+}
+
+/** Starts an HTML app serving one page of `kilobytes` KB in a process of its own. */
+export function startHtmlApp(kilobytes: number): Promise<{ urls: string[]; child: ChildProcess; stop(): Promise<void> }> {
+  return startChild('./html-upstream-process.js', String(kilobytes));
+}
+
+function startChild(script: string, arg: string): Promise<{ urls: string[]; child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [here(script), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -39,6 +55,6 @@ export function startUpstreams(count: number): Promise<{ urls: string[]; child: 
         }),
       });
     });
-    child.once('exit', (code) => reject(new Error(`upstream process exited ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));
   });
 }

@@ -67,21 +67,41 @@ export function htmlToMarkdown(html: string | Buffer, options: HtmlToMarkdownOpt
   for (const element of [...document.querySelectorAll(NEVER_CONTENT)]) element.remove();
   absolutizeLinks(document, options.pageUrl, options.linkMap);
 
-  // Readability works on (and changes) the document; keep a copy of the body for the fallback.
-  const fallback = document.body?.cloneNode(true) as typeof document.body | undefined;
-  // linkedom's document is not typed as the DOM's (this project compiles without lib.dom).
-  const article = new Readability(document as unknown as ConstructorParameters<typeof Readability>[0], { charThreshold: 200 }).parse();
-  let content = article?.content ?? '';
-  if (!article?.textContent?.trim() && fallback) {
-    for (const element of [...fallback.querySelectorAll(CHROME)]) element.remove();
-    content = fallback.innerHTML;
+  // A page that marks its main content (one <main>, or one <article>) says where it is: use it and
+  // skip Readability, which costs as much as the rest of the conversion together.
+  const marked = markedMainContent(document);
+  let content: string;
+  let articleTitle: string | undefined;
+  if (marked) {
+    for (const element of [...marked.querySelectorAll(CHROME)]) element.remove();
+    content = marked.innerHTML;
+  } else {
+    // Readability works on (and changes) the document; keep a copy of the body for the fallback.
+    const fallback = document.body?.cloneNode(true) as typeof document.body | undefined;
+    // linkedom's document is not typed as the DOM's (this project compiles without lib.dom).
+    const article = new Readability(document as unknown as ConstructorParameters<typeof Readability>[0], { charThreshold: 200 }).parse();
+    content = article?.content ?? '';
+    articleTitle = article?.title?.trim() || undefined;
+    if (!article?.textContent?.trim() && fallback) {
+      for (const element of [...fallback.querySelectorAll(CHROME)]) element.remove();
+      content = fallback.innerHTML;
+    }
   }
-  const title = pageTitle ?? (article?.title?.trim() || undefined);
+  const title = pageTitle ?? articleTitle;
   let markdown = createTurndown().turndown(content || '<p></p>').trim();
   // Readability takes the page's <h1> as the title when they match; give it back as a heading.
   if (title && !markdown.startsWith('# ')) markdown = `# ${title}\n\n${markdown}`;
   markdown += '\n';
   return { ok: true, markdown, title, tokens: estimateTokens(markdown) };
+}
+
+/** The page's own main content, when it marks exactly one `<main>` (or else one `<article>`) with some text in it. */
+function markedMainContent(document: ReturnType<typeof parseHTML>['document']) {
+  for (const selector of ['main', 'article']) {
+    const found = [...document.querySelectorAll(selector)];
+    if (found.length === 1 && (found[0]!.textContent ?? '').trim().length >= 200) return found[0]!;
+  }
+  return undefined;
 }
 
 /**
