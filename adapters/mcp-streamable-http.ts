@@ -63,7 +63,7 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
   }
 
   async function connectStreamable(connectOptions: ConnectOptions, deadlineAt: number): Promise<McpUpstreamConnection> {
-    const transport = new StreamableHTTPClientTransport(url, httpOptions(connectOptions.headers));
+    const transport = new StreamableHTTPClientTransport(url, httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge));
     const client = newClient(connectOptions);
     await handshake(client, transport, deadlineAt);
     return createHttpConnection({ open, upstreamId: options.id, client, transport, kind: 'streamable-http', resumed: false, connectOptions, logger });
@@ -72,7 +72,7 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
   /** Resolves `undefined` when the upstream no longer knows the session. */
   async function resumeStreamable(connectOptions: ConnectOptions, deadlineAt: number): Promise<McpUpstreamConnection | undefined> {
     const resume = connectOptions.resume!;
-    const transport = new StreamableHTTPClientTransport(url, { ...httpOptions(connectOptions.headers), sessionId: resume.sessionId });
+    const transport = new StreamableHTTPClientTransport(url, { ...httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge), sessionId: resume.sessionId });
     if (resume.protocolVersion) transport.setProtocolVersion(resume.protocolVersion);
     const client = newClient(connectOptions);
     try {
@@ -95,7 +95,7 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
   }
 
   async function connectSse(connectOptions: ConnectOptions, deadlineAt: number): Promise<McpUpstreamConnection> {
-    const transport = new SSEClientTransport(url, httpOptions(connectOptions.headers));
+    const transport = new SSEClientTransport(url, httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge));
     const client = newClient(connectOptions);
     await handshake(client, transport, deadlineAt);
     return createHttpConnection({ open, upstreamId: options.id, client, transport, kind: 'sse', resumed: false, connectOptions, logger });
@@ -151,13 +151,28 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
  * Transport options carrying the caller's headers: fixed ones ride in `requestInit`; a
  * function is asked before every request (POST, GET stream, DELETE) through `fetch`.
  */
-function httpOptions(headers: UpstreamHeaders | undefined): { requestInit?: RequestInit; fetch?: FetchLike } {
+function httpOptions(headers: UpstreamHeaders | undefined, upstreamId: string, onAuthChallenge?: ConnectOptions['onAuthChallenge']): { requestInit?: RequestInit; fetch?: FetchLike } {
   if (typeof headers !== 'function') return { requestInit: { headers: headers ?? {} } };
+  const send = async (input: string | URL, init: RequestInit | undefined) => {
+    const sent = await headers();
+    const merged = new Headers(init?.headers);
+    for (const [name, value] of Object.entries(sent)) merged.set(name, value);
+    return { response: await fetch(input, { ...init, headers: merged }), sent };
+  };
   return {
     fetch: async (input, init) => {
-      const merged = new Headers(init?.headers);
-      for (const [name, value] of Object.entries(await headers())) merged.set(name, value);
-      return fetch(input, { ...init, headers: merged });
+      let { response, sent } = await send(input, init);
+      if (!onAuthChallenge) return response;
+      // A refused credential (RFC 6750 §3.1) may be renewed once; the SDK's bodies are strings, so resending is safe.
+      for (let retried = false; response.status === 401 || response.status === 403; retried = true) {
+        const status = response.status as 401 | 403;
+        const wwwAuthenticate = response.headers.get('www-authenticate') ?? undefined;
+        await response.body?.cancel().catch(() => {});
+        const verdict = await onAuthChallenge({ status, wwwAuthenticate, sentHeaders: sent, retried });
+        if (verdict !== 'retry' || retried) throw new UpstreamUnauthorizedError(upstreamId, status, { internal: `HTTP ${status}${wwwAuthenticate ? `: ${wwwAuthenticate}` : ''}`, wwwAuthenticate });
+        ({ response, sent } = await send(input, init));
+      }
+      return response;
     },
   };
 }

@@ -72,6 +72,17 @@ export type UpstreamRequestHandler = (
 /** Fixed headers, or a function that supplies them for each HTTP request. */
 export type UpstreamHeaders = Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
 
+/** An upstream's refusal of the credential a request carried (HTTP 401/403, RFC 6750 §3). */
+export interface AuthChallenge {
+  status: 401 | 403;
+  /** The upstream's `WWW-Authenticate`, if any. */
+  wwwAuthenticate?: string;
+  /** The credential headers the refused request carried (to tell a stale token from a fresh one). */
+  sentHeaders: Record<string, string>;
+  /** True when this was already the one retry: the credential was just renewed and still refused. */
+  retried: boolean;
+}
+
 /** Per-connection options: who is asking and where upstream traffic should go back to. */
 export interface ConnectOptions {
   /**
@@ -80,6 +91,14 @@ export interface ConnectOptions {
    * short-lived credential minted afresh. Ignored by stdio.
    */
   headers?: UpstreamHeaders;
+  /**
+   * Asked when the upstream refuses a request's credential (with function {@link headers}):
+   * `'retry'` sends the request once more with fresh headers (e.g. after a token refresh); anything
+   * else, or a second refusal, fails the request with an `UpstreamUnauthorizedError` carrying the
+   * challenge. It may instead throw an `UpstreamError` of its own (e.g. "connect again"). At most
+   * one retry per request, so an upstream that refuses everything costs two requests, not a loop.
+   */
+  onAuthChallenge?: (challenge: AuthChallenge) => Promise<'retry' | undefined>;
   /** The person: stdio processes are never shared between owners. */
   ownerKey: string;
   /** Attach to an existing Streamable HTTP session (from another connection's {@link McpUpstreamConnection.session}). */

@@ -11,7 +11,8 @@ export type UpstreamErrorCode =
   | 'ERR_UPSTREAM_SESSION_EXPIRED'
   | 'ERR_UPSTREAM_CANCELLED'
   | 'ERR_UPSTREAM_CRASHED'
-  | 'ERR_UPSTREAM_BUSY';
+  | 'ERR_UPSTREAM_BUSY'
+  | 'ERR_UPSTREAM_CONNECT_REQUIRED';
 
 /**
  * Something went wrong between the portal and an upstream MCP server. The message is safe to
@@ -61,11 +62,42 @@ export class UpstreamProtocolError extends UpstreamError {
 /** The upstream refused the credential the portal sent (HTTP 401/403). */
 export class UpstreamUnauthorizedError extends UpstreamError {
   readonly status: number;
-  constructor(upstreamId: string, status: number, options: { internal?: string; cause?: unknown } = {}) {
+  /** The upstream's `WWW-Authenticate` (RFC 6750 §3), when it sent one: `error`, `scope`, `resource_metadata`. */
+  readonly wwwAuthenticate?: string;
+  constructor(upstreamId: string, status: number, options: { internal?: string; cause?: unknown; wwwAuthenticate?: string } = {}) {
     super('ERR_UPSTREAM_UNAUTHORIZED', upstreamId, `upstream "${upstreamId}" refused the credential`, options);
     this.name = 'UpstreamUnauthorizedError';
     this.status = status;
+    this.wwwAuthenticate = options.wwwAuthenticate;
   }
+}
+
+/** Why a person must (re)connect an upstream that uses their own OAuth account. */
+export type ConnectReason = 'not_connected' | 'reconnect_required' | 'insufficient_scope';
+
+/**
+ * The upstream needs the person's own account at it (`credentials.type: oauth`) and there is no
+ * usable one: never connected, refresh failed or the upstream refused the token, or the upstream
+ * asks for more scope (RFC 6750 §3.1 `insufficient_scope`). `connectUrl` is where the person fixes it.
+ */
+export class UpstreamConnectRequiredError extends UpstreamError {
+  readonly reason: ConnectReason;
+  readonly connectUrl: string;
+  /** For `insufficient_scope`: the scopes the upstream asked for. */
+  readonly scope?: string[];
+  constructor(upstreamId: string, reason: ConnectReason, connectUrl: string, options: { scope?: string[]; internal?: string } = {}) {
+    super('ERR_UPSTREAM_CONNECT_REQUIRED', upstreamId, connectMessage(upstreamId, reason, connectUrl, options.scope), { internal: options.internal });
+    this.name = 'UpstreamConnectRequiredError';
+    this.reason = reason;
+    this.connectUrl = connectUrl;
+    this.scope = options.scope;
+  }
+}
+
+function connectMessage(upstreamId: string, reason: ConnectReason, url: string, scope?: string[]): string {
+  if (reason === 'insufficient_scope') return `upstream "${upstreamId}" needs more access (scope ${scope?.join(' ') || 'unknown'}): approve it at ${url}`;
+  if (reason === 'reconnect_required') return `the connection to upstream "${upstreamId}" has expired: connect it again at ${url}`;
+  return `upstream "${upstreamId}" needs your own account there: connect it at ${url}`;
 }
 
 /** The upstream no longer knows the Streamable HTTP session (MCP 2025-06-18, "Session Management": 404): reconnect. */

@@ -10,11 +10,23 @@ import { createRateLimit } from './http/rate-limit.js';
 import { requestContext } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createAccounts } from './login/accounts.js';
+import { createIdentity } from './login/identity.js';
 import { loginRoutes } from './login/login-routes.js';
 import { createSessionManager } from './login/sessions.js';
 import { createMcpEndpoints } from './mcp/mcp-routes.js';
 import { createAuthorizationServer, type AuthorizationServer } from './oauth/authorization-server.js';
 import { createApps, type Apps } from './apps/apps.js';
+import type { Writable } from 'node:stream';
+import { createAudit, type Audit } from './audit/audit.js';
+import { requestAudit } from './audit/request-audit.js';
+import { adminApi } from './admin/admin-api.js';
+import type { AdminDeps } from './admin/admin-deps.js';
+import { adminPageRoutes } from './admin/admin-page-routes.js';
+import { createGrantUsage } from './admin/grant-usage.js';
+import { createUpstreamRegistry, type UpstreamRegistry } from './admin/upstream-registry.js';
+import { connectionsRoutes } from './connections/connections-routes.js';
+import { createCredentials } from './credentials/credentials.js';
+import type { UpstreamConnections } from './credentials/connections.js';
 
 /** What a portal is built from; `createApp` does no I/O, so tests build a portal in one call. */
 export interface AppDeps {
@@ -23,6 +35,8 @@ export interface AppDeps {
   logger: Logger;
   /** Extra trusted CAs (PEM) for fetching client metadata documents. */
   metadataDocumentCa?: string | string[];
+  /** Where `audit.stdout` writes audit lines (default `process.stdout`). */
+  auditStdout?: Writable;
 }
 
 export interface Portal {
@@ -32,6 +46,12 @@ export interface Portal {
   apps: Apps;
   /** The HTTP server's `'upgrade'` listener (WebSockets to apps): `server.on('upgrade', portal.onUpgrade)`. */
   onUpgrade: Apps['onUpgrade'];
+  /** The audit log (issue 8): `audit.record(...)`, `audit.flush()`. */
+  audit: Audit;
+  /** Config and admin-API upstreams (issue 8). */
+  upstreams: UpstreamRegistry;
+  /** People's own accounts at `oauth` upstreams (issue 6): `listConnections(person)`, `disconnect(person, id)`. */
+  connections: UpstreamConnections;
   /** Closes upstream connections and processes (call after the HTTP server stopped). */
   close(): Promise<void>;
 }
@@ -44,6 +64,10 @@ export function createPortal(deps: AppDeps): Portal {
   const secure = config.issuer.startsWith('https:');
   const metrics = createMetrics();
   const parsers = bodyParsers(config.http.bodyLimit);
+  const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout });
+  // Config-file upstreams plus those added through the admin API, live on every process.
+  const upstreams = createUpstreamRegistry({ store, logger, configured: () => config.upstreams });
+  const usage = createGrantUsage({ store, ttlMs: config.tokens.refreshTtlMs });
   const accounts = createAccounts(() => config.accounts);
   const sessions = createSessionManager({
     store,
@@ -52,17 +76,20 @@ export function createPortal(deps: AppDeps): Portal {
     idleTimeoutMs: config.login.sessionIdleMs,
     absoluteTimeoutMs: config.login.sessionMaxMs,
   });
+  const identity = createIdentity({ config, store, accounts, sessions });
+  const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all });
   const oauth = createAuthorizationServer({
     config,
     store,
     logger,
     sessions,
-    upstreams: () => config.upstreams,
+    upstreams: upstreams.all,
     parsers,
-    people: { current: async (person) => (person.idp === 'local' ? accounts.lookup(person.username ?? '') : person) },
+    people: identity.people,
     metadataDocumentCa: deps.metadataDocumentCa,
+    connections: credentials.connections,
   });
-  const apps = createApps({ config, oauth, sessions, logger });
+  const apps = createApps({ config, oauth, sessions, logger, upstreams: upstreams.all, credentials: credentials.sources });
 
   const app = express();
   app.disable('x-powered-by');
@@ -70,6 +97,13 @@ export function createPortal(deps: AppDeps): Portal {
   app.set('query parser', 'simple');
 
   app.use(requestContext(logger));
+  app.use(requestAudit(audit));
+  app.use(usage.middleware);
+  // The admin-defined upstreams load once per process; until the store answers, the config's are served.
+  app.use(async (_req, _res, next) => {
+    await upstreams.ready().catch(() => {});
+    next();
+  });
   app.use(metrics.middleware);
   app.use(securityHeaders({ https: secure }));
   // Before anything that reads bodies (the proxy streams them), and before the portal's own routes
@@ -87,18 +121,26 @@ export function createPortal(deps: AppDeps): Portal {
       form: parsers.form,
       perIp: createRateLimit(store, { name: 'login-ip', limit: config.rateLimits.loginPerMinute, windowMs: 60_000 }),
       perAccount: createRateLimit(store, { name: 'login-account', limit: config.rateLimits.loginPerMinute, windowMs: 15 * 60_000 }),
+      ...identity.loginOptions,
     }),
   );
+  app.use(identity.router);
+  app.use(credentials.router);
   const mcp = createMcpEndpoints({
     oauth,
     store,
     logger,
     json: parsers.json,
     version: VERSION,
-    upstreams: () => config.upstreams,
+    upstreams: upstreams.all,
     fetchAppPage: apps.fetchPage,
+    credentials: credentials.sources,
   });
   app.use(mcp.router);
+  const adminDeps: AdminDeps = { config, store, logger, oauth, sessions, upstreams, audit, usage, parsers };
+  app.use(adminApi(adminDeps));
+  app.use(adminPageRoutes(adminDeps));
+  app.use(connectionsRoutes({ ...adminDeps, connections: credentials.connections }));
 
   app.use((req) => {
     throw new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`);
@@ -109,9 +151,14 @@ export function createPortal(deps: AppDeps): Portal {
     oauth,
     apps,
     onUpgrade: apps.onUpgrade,
-    close: () => {
+    audit,
+    upstreams,
+    connections: credentials.connections,
+    close: async () => {
       apps.close();
-      return mcp.close();
+      await mcp.close();
+      await upstreams.close();
+      await audit.close();
     },
   };
 }

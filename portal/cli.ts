@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import { hashPassword } from './crypto/password.js';
 import { start } from './start.js';
+import { ADMIN_COMMANDS_USAGE, isAdminCommand, runAdminCommand } from './cli/run-admin-command.js';
 
 const USAGE = `usage: gatehouse <command>
 
 commands:
   start [--config PATH]   run the portal (the default when no command is given)
   hash-password           read a password on stdin, print its scrypt$… hash for the config
-  help                    show this text
+${ADMIN_COMMANDS_USAGE}  help                    show this text
 `;
 
 /** The `gatehouse` command: one verb, one function. */
@@ -26,6 +27,11 @@ async function cli(argv: string[]): Promise<number> {
       process.stdout.write(`${await hashPassword(password)}\n`);
       return 0;
     }
+    case 'apps':
+    case 'grants':
+    case 'audit':
+      if (!isAdminCommand(command)) return 2;
+      return runAdminCommand(command, rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
     case 'help':
     case '--help':
       process.stdout.write(USAGE);

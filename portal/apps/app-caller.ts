@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { sha256 } from '../crypto/hash.js';
+import { auditRequest } from '../audit/request-audit.js';
 import { HttpError, wantsHtml } from '../http/errors.js';
 import type { Person } from '../login/person.js';
 import type { SessionManager } from '../login/sessions.js';
@@ -43,6 +44,9 @@ export async function resolveAppCaller(deps: AppCallerDeps, mount: AppMount, req
     if (auth) caller = { kind: 'identity', auth };
     else if (wantsHtml(req)) return { kind: 'sign-in' };
     else caller = { kind: 'identity', auth: await bearerIdentity(deps, mount, req, res) }; // throws the 401 challenge
+  }
+  if (!mayUseUpstream(caller.auth.person, mount.upstream)) {
+    auditRequest(req, { event: 'policy_denied', outcome: 'denied', person: caller.auth.person, client: { id: caller.auth.clientId, name: caller.auth.clientName }, upstream: mount.upstream.id, details: { rule: 'access', method: req.method, path: req.originalUrl.split('?')[0] } });
   }
   assertMayUse(caller.auth.person, mount);
   return caller;

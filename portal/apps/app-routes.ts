@@ -1,6 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import type { UpstreamConfig } from '../config/schema.js';
+import { auditRequest } from '../audit/request-audit.js';
 import { HttpError } from '../http/errors.js';
+import type { AuthContext } from '../oauth/bearer.js';
 import { SCOPES } from '../oauth/scopes.js';
 import { resolveAppCaller } from './app-caller.js';
 import { appForHost, appForPath, hostMount, isPortalHost, pathMount, type AppMount } from './app-mounts.js';
@@ -65,6 +67,7 @@ async function serveHostApp(deps: AppsDeps, upstream: UpstreamConfig & { host: s
 
 async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Response, signInUrl: () => string): Promise<void> {
   const caller = await resolveAppCaller(deps, mount, req, res);
+  if (caller.kind === 'identity') auditAppRequest(req, res, mount, caller.auth);
   if (caller.kind === 'sign-in') {
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, signInUrl());
@@ -77,4 +80,23 @@ async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Re
   res.removeHeader('Cross-Origin-Opener-Policy');
   res.setHeader('X-Frame-Options', 'SAMEORIGIN');
   await deps.proxies.get(mount)(req, res, forward);
+}
+
+/** One `app_request` audit event per proxied request, when its response is done (method, path without query, status, latency). */
+function auditAppRequest(req: Request, res: Response, mount: AppMount, auth: AuthContext): void {
+  const started = performance.now();
+  const method = req.method;
+  const path = req.originalUrl.split('?')[0];
+  res.on('finish', () => {
+    const status = res.statusCode;
+    auditRequest(req, {
+      event: 'app_request',
+      outcome: status >= 500 ? 'error' : status === 401 || status === 403 ? 'denied' : 'success',
+      person: auth.person,
+      client: { id: auth.clientId, name: auth.clientName },
+      upstream: mount.upstream.id,
+      latencyMs: performance.now() - started,
+      details: { method, path, status },
+    });
+  });
 }

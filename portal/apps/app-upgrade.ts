@@ -32,7 +32,7 @@ async function upgrade(deps: AppsDeps, req: IncomingMessage, socket: Duplex, hea
   const auth = await sessionIdentity(deps, mount, req);
   if (!auth) throw new HttpError(401, 'login_required', 'sign in to the portal first');
   if (!mayUseUpstream(auth.person, mount.upstream)) throw new HttpError(403, 'access_denied', 'you may not use this app');
-  const headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions);
+  const headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions, deps.credentials);
   // The proxy answers its own failures on the socket; nothing more to do with them here.
   await deps.proxies.get(mount).upgrade(req, socket, head, { headers, stripCookies: deps.portalCookies }).catch(() => undefined);
 }

@@ -1,5 +1,6 @@
 import type { UpstreamConfig } from '../config/schema.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
+import type { CredentialSources } from '../credentials/upstream-credentials.js';
 import type { SessionManager } from '../login/sessions.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
 import type { Store } from '../store/store.js';
@@ -13,6 +14,8 @@ export interface AppsDeps {
   sessions: SessionManager;
   /** Mints the `Gatehouse-Assertion` (portal-jwt) for each request. */
   assertions: PortalAssertions;
+  /** The `oauth` and `static` strategies (issue 6); without them only portal-jwt and none work. */
+  credentials?: CredentialSources;
   proxies: AppProxies;
   /** The portal's own cookie names (session, login CSRF): stripped before anything goes upstream. */
   portalCookies: readonly string[];

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createPortalAssertions } from '../credentials/portal-jwt.js';
+import type { CredentialSources } from '../credentials/upstream-credentials.js';
 import type { SessionManager } from '../login/sessions.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
 import { apiCatalogRoutes } from './api-catalog.js';
@@ -32,7 +33,7 @@ export interface Apps {
 }
 
 /** Builds the HTTP-app capability; does no I/O. */
-export function createApps(options: { config: Config; oauth: AuthorizationServer; sessions: SessionManager; logger: Logger }): Apps {
+export function createApps(options: { config: Config; oauth: AuthorizationServer; sessions: SessionManager; logger: Logger; upstreams?: () => UpstreamConfig[]; credentials?: CredentialSources }): Apps {
   const { config, oauth, sessions } = options;
   const secure = config.issuer.startsWith('https:');
   const deps: AppsDeps = {
@@ -41,9 +42,10 @@ export function createApps(options: { config: Config; oauth: AuthorizationServer
     oauth,
     sessions,
     assertions: createPortalAssertions({ issuer: config.issuer, keys: oauth.deps.keys }),
+    credentials: options.credentials,
     proxies: createAppProxies({ trustForwarded: Boolean(config.http.trustProxy) }),
     portalCookies: [sessions.cookieName, loginCsrfCookieName(secure)],
-    upstreams: () => config.upstreams,
+    upstreams: options.upstreams ?? (() => config.upstreams),
   };
   const router = Router();
   router.use(apiCatalogRoutes(deps));

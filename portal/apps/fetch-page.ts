@@ -4,8 +4,9 @@ import { badGateway, gatewayTimeout } from '../../adapters/http-app/errors.js';
 import { rewriteLocation } from '../../adapters/http-app/rewrite.js';
 import { toUpstreamPath } from '../../adapters/http-app/upstream-path.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
+import { connectRequiredAsHttp, upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
+import type { CredentialSources } from '../credentials/upstream-credentials.js';
 import { HttpError } from '../http/errors.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { assertMayUse } from './app-caller.js';
@@ -17,6 +18,8 @@ import { DEFAULT_MAX_HTML_BYTES, htmlToMarkdown } from './markdown.js';
 export interface FetchAppPageDeps {
   issuer: string;
   assertions: PortalAssertions;
+  /** The `oauth` and `static` strategies (issue 6). */
+  credentials?: CredentialSources;
   /** Largest page read, in bytes (default 2 MiB, the Markdown bound). */
   maxMarkdownBytes?: number;
 }
@@ -76,7 +79,9 @@ export async function fetchAppPage(deps: FetchAppPageDeps, upstream: UpstreamCon
   const basePath = appUrl.pathname.replace(/\/+$/, '');
   const format = options.format ?? 'markdown';
   const maxBytes = deps.maxMarkdownBytes ?? DEFAULT_MAX_HTML_BYTES;
-  const credentials = await upstreamCredentialHeaders(upstream, options.auth, deps.assertions);
+  const credentials = await upstreamCredentialHeaders(upstream, options.auth, deps.assertions, deps.credentials).catch((error: unknown) => {
+    throw connectRequiredAsHttp(error, { browser: false });
+  });
   const issuerUrl = new URL(deps.issuer);
 
   // Agents write paths as text (`/search?q=two words`): escape what may not appear in a request line.

@@ -1,7 +1,8 @@
 import type { ForwardOptions } from '../../adapters/http-app/proxy.js';
 import { toUpstreamPath } from '../../adapters/http-app/upstream-path.js';
-import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
+import { connectRequiredAsHttp, upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
+import type { CredentialSources } from '../credentials/upstream-credentials.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { prefersMarkdown } from './accept.js';
 import type { AppMount } from './app-mounts.js';
@@ -15,6 +16,8 @@ export function loginCsrfCookieName(secure: boolean): string {
 /** What every proxied request needs from the portal. */
 export interface ForwardDeps {
   assertions: PortalAssertions;
+  /** The `oauth` and `static` strategies (issue 6). */
+  credentials?: CredentialSources;
   /** The portal's cookie names: never sent upstream, never set by an upstream. */
   portalCookies: readonly string[];
   /** Largest HTML page converted to Markdown; larger pages are served as HTML. */
@@ -29,7 +32,10 @@ export interface ForwardDeps {
  * that there is something to convert.
  */
 export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: AuthContext, request: { url: string; accept: string | undefined }): Promise<ForwardOptions> {
-  const headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions);
+  const headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions, deps.credentials).catch((error: unknown) => {
+    // An `oauth` app the person has not connected: a browser is sent to connect it, then back here.
+    throw connectRequiredAsHttp(error, { browser: /text\/html/.test(request.accept ?? ''), returnTo: mount.mountPath.startsWith('/') ? request.url : undefined });
+  });
   const forward: ForwardOptions = { headers, stripCookies: deps.portalCookies };
   if (mount.upstream.markdown && prefersMarkdown(request.accept)) {
     const upstreamUrl = new URL(mount.upstream.url!);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { configFileSchema, unwrapSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
+import type { IdpConfig } from './idp-schema.js';
 import { nearest } from './suggest.js';
 
 /** The portal's runtime configuration: the config file, resolved against the environment. */
@@ -23,14 +24,25 @@ export interface Config {
   secretGenerated: boolean;
   logLevel: LogLevel;
   tokens: { accessTtlMs: number; refreshTtlMs: number; codeTtlMs: number; refreshReuseGraceMs: number; keyRotationMs: number };
-  login: { sessionIdleMs: number; sessionMaxMs: number };
+  login: {
+    sessionIdleMs: number;
+    sessionMaxMs: number;
+    /** Whether the built-in accounts' form is offered (and accepted). */
+    builtin: boolean;
+    /** Upstream OpenID Connect providers people sign in with (issue 5). */
+    idps: IdpConfig[];
+  };
   clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean };
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number };
   http: { bodyLimit: string; shutdownGraceMs: number; trustProxy: boolean | number | string };
   accounts: AccountConfig[];
   admins: { groups: string[]; emails: string[] };
+  /** The audit log (issue 8): where events go, and what of arguments and results they keep. */
+  audit: { stdout: boolean; file?: string; streamMaxLength: number; includeArguments: boolean; includeResults: boolean; redactKeys: string[] };
   serviceClients: ServiceClientConfig[];
   upstreams: UpstreamConfig[];
+  /** `static` upstream credentials: the header value by upstream id, read from `credentials.value_env` at start-up. */
+  upstreamSecrets: Record<string, string>;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -107,7 +119,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       refreshReuseGraceMs: file.tokens.refresh_reuse_grace,
       keyRotationMs: file.tokens.key_rotation,
     },
-    login: { sessionIdleMs: file.login.session_idle, sessionMaxMs: file.login.session_max },
+    login: { sessionIdleMs: file.login.session_idle, sessionMaxMs: file.login.session_max, builtin: file.login.builtin, idps: file.login.idps },
     clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses },
     rateLimits: {
       loginPerMinute: file.rate_limits.login_per_minute,
@@ -117,9 +129,33 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     http: { bodyLimit: file.http.body_limit, shutdownGraceMs: file.http.shutdown_grace, trustProxy: file.http.trust_proxy },
     accounts: file.login.accounts,
     admins: file.admins,
+    audit: {
+      stdout: file.audit.stdout,
+      file: file.audit.file,
+      streamMaxLength: file.audit.stream_max_length,
+      includeArguments: file.audit.include_arguments,
+      includeResults: file.audit.include_results,
+      redactKeys: file.audit.redact,
+    },
     serviceClients: file.service_clients,
     upstreams: file.upstreams,
+    upstreamSecrets: staticSecrets(file.upstreams, env),
   };
+}
+
+/** Each `static` upstream's secret from its `value_env`; a variable that is not set stops start-up naming it. */
+function staticSecrets(upstreams: UpstreamConfig[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  upstreams.forEach((upstream, i) => {
+    const name = upstream.credentials.type === 'static' ? upstream.credentials.value_env! : undefined;
+    if (name === undefined) return;
+    const value = env[name];
+    if (!value) throw new ConfigError(`upstreams[${i}].credentials.value_env`, `environment variable ${name} is not set`);
+    // The value becomes a header: a line break in it would split the request.
+    if (/[\r\n\0]/.test(value)) throw new ConfigError(`upstreams[${i}].credentials.value_env`, `environment variable ${name} contains a line break`);
+    secrets[upstream.id] = value;
+  });
+  return secrets;
 }
 
 function locateConfigFile(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): string | undefined {

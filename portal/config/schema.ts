@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { checkIdentityRules, idpSchema } from './idp-schema.js';
+import { checkCredentials } from './credentials-schema.js';
 
 /** Upstream ids become tool-name prefixes (`{id}__{tool}`), so `_` is not allowed in them. */
 export const UPSTREAM_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
@@ -46,6 +48,8 @@ export const upstreamSchema = z
         client_id: z.string().optional(),
         client_secret: z.string().optional(),
         scopes: names,
+        // oauth: the upstream's authorization server, for upstreams that do not publish RFC 9728 metadata.
+        authorization_server: httpUrl.optional(),
       })
       .prefault({}),
     tools: z
@@ -54,6 +58,9 @@ export const upstreamSchema = z
         deny: names,
         rename: z.record(z.string(), z.string()).default({}),
         describe: z.record(z.string(), z.string()).default({}),
+        // Per-group tool rules (upstream tool names): who may use a tool, who may not.
+        allow_groups: z.record(z.string(), names).default({}),
+        deny_groups: z.record(z.string(), names).default({}),
       })
       .prefault({}),
     access: z
@@ -68,10 +75,7 @@ export const upstreamSchema = z
   })
   .superRefine((value, ctx) => {
     if (value.kind === 'http' && !value.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required for kind http' });
-    if (value.credentials.type === 'oauth' || value.credentials.type === 'static') {
-      // These strategies arrive with the upstream-credentials work; refuse rather than forward nothing.
-      ctx.addIssue({ code: 'custom', path: ['credentials', 'type'], message: `${value.credentials.type} is not supported yet: use portal-jwt or none` });
-    }
+    checkCredentials(value, ctx);
     if (value.kind === 'mcp' && !value.url === !value.command) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'kind mcp needs exactly one of url or command' });
     }
@@ -107,6 +111,8 @@ export const configFileSchema = z
     login: z
       .strictObject({
         accounts: z.array(account).default([]),
+        builtin: z.boolean().default(true),
+        idps: z.array(idpSchema).default([]),
         session_idle: duration('12h'),
         session_max: duration('7d'),
       })
@@ -125,10 +131,21 @@ export const configFileSchema = z
       })
       .prefault({}),
     admins: z.strictObject({ groups: names, emails: names }).prefault({}),
+    audit: z
+      .strictObject({
+        stdout: z.boolean().default(false),
+        file: z.string().min(1).optional(),
+        stream_max_length: z.number().int().min(100).default(100_000),
+        include_arguments: z.boolean().default(false),
+        include_results: z.boolean().default(false),
+        redact: z.array(z.string().min(1)).default(['password', 'secret', 'token', 'api_key', 'apikey', 'authorization', 'cookie']),
+      })
+      .prefault({}),
     service_clients: z.array(serviceClient).default([]),
     upstreams: z.array(upstreamSchema).default([]),
   })
   .superRefine((value, ctx) => {
+    checkIdentityRules(value, ctx);
     const seen = new Set<string>();
     value.upstreams.forEach((u, i) => {
       if (seen.has(u.id)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'id'], message: `duplicates upstream "${u.id}"` });

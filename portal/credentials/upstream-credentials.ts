@@ -1,24 +1,111 @@
+import type { Logger } from 'pino';
+import type { AuthChallenge } from '../../adapters/mcp-upstream.js';
+import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
+import { HttpError } from '../http/errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { AuthContext } from '../oauth/bearer.js';
+import { parseBearerChallenge } from './challenge.js';
+import type { UpstreamConnections } from './connections.js';
 import type { PortalAssertions } from './portal-jwt.js';
+
+/** The header an HTTP app reads the person's identity from (portal-jwt, and alongside `static`). */
+export const ASSERTION_HEADER = 'Gatehouse-Assertion';
+
+/** What the `oauth` and `static` strategies draw on, besides the portal's own assertions. */
+export interface CredentialSources {
+  /** People's own tokens at `oauth` upstreams. */
+  connections: UpstreamConnections;
+  /** `static` header values by upstream id, read from the environment at start-up (`Config.upstreamSecrets`). */
+  staticSecrets: Record<string, string>;
+  logger: Logger;
+}
 
 /**
  * The headers that carry a person's identity to an upstream, per its credential strategy
- * (DESIGN.md): never the agent's own token. `portal-jwt` goes as `Authorization: Bearer` to
- * MCP upstreams and as `Gatehouse-Assertion` to HTTP apps, unless `credentials.header` says otherwise.
+ * (DESIGN.md "Tokens and identity"): never the agent's own token.
+ * - `portal-jwt`: `Authorization: Bearer` to MCP upstreams, `Gatehouse-Assertion` to HTTP apps.
+ * - `oauth`: the person's own token there, `Authorization: Bearer` (RFC 6750 §2.1), refreshed
+ *   first when it is about to expire; throws `UpstreamConnectRequiredError` when there is none.
+ * - `static`: the configured secret in `credentials.header` (default `Authorization`), plus a
+ *   `Gatehouse-Assertion` so that the upstream's logs can name the person.
+ * `credentials.header` overrides the header of each.
  */
-export async function upstreamCredentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions): Promise<Record<string, string>> {
+export async function upstreamCredentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources?: CredentialSources): Promise<Record<string, string>> {
   const { credentials } = upstream;
+  const audience = upstream.url ?? `urn:gatehouse:upstream:${upstream.id}`;
   switch (credentials.type) {
     case 'none':
       return {};
     case 'portal-jwt': {
-      const token = await assertions.mint(auth, upstream.url ?? `urn:gatehouse:upstream:${upstream.id}`);
-      const header = credentials.header ?? (upstream.kind === 'mcp' ? 'Authorization' : 'Gatehouse-Assertion');
-      return { [header]: header.toLowerCase() === 'authorization' ? `Bearer ${token}` : token };
+      const token = await assertions.mint(auth, audience);
+      const header = credentials.header ?? (upstream.kind === 'mcp' ? 'Authorization' : ASSERTION_HEADER);
+      return { [header]: asHeaderValue(header, token) };
     }
-    default:
-      // Refused at start-up by the config check; kept exhaustive for the type checker.
-      throw new Error(`upstream "${upstream.id}": credential type ${credentials.type} is not available`);
+    case 'oauth': {
+      if (!sources) throw new Error(`upstream "${upstream.id}": oauth credentials are not wired here`);
+      const token = await sources.connections.accessToken(auth.person, upstream);
+      const header = credentials.header ?? 'Authorization';
+      return { [header]: asHeaderValue(header, token) };
+    }
+    case 'static': {
+      const secret = sources?.staticSecrets[upstream.id];
+      // load.ts refuses to start without it; an upstream added later without its variable lands here.
+      if (secret === undefined) throw new Error(`upstream "${upstream.id}": environment variable ${credentials.value_env} is not set`);
+      return { [credentials.header ?? 'Authorization']: secret, [ASSERTION_HEADER]: await assertions.mint(auth, audience) };
+    }
   }
+}
+
+/**
+ * What to do when an upstream refuses the credential (RFC 6750 §3.1):
+ * - `oauth` 401: refresh once (single flight) and retry; refused again → the connection needs a
+ *   re-connect and the caller gets `UpstreamConnectRequiredError`.
+ * - `oauth` 403 `insufficient_scope`: a step-up — connect again with the scope the upstream names.
+ * - `portal-jwt` / `static` 401: nothing the person can do; logged as a configuration error.
+ */
+export async function answerUpstreamChallenge(upstream: UpstreamConfig, auth: AuthContext, challenge: AuthChallenge, sources: CredentialSources): Promise<'retry' | undefined> {
+  const parsed = parseBearerChallenge(challenge.wwwAuthenticate);
+  const { connections, logger } = sources;
+  if (upstream.credentials.type !== 'oauth') {
+    if (challenge.status === 401) {
+      logger.error(
+        { event: 'upstream_credential_rejected', upstream: upstream.id, credentials: upstream.credentials.type, status: challenge.status, challengeError: parsed?.error },
+        `configuration error: upstream "${upstream.id}" refused the portal's ${upstream.credentials.type} credential` +
+          (upstream.credentials.type === 'portal-jwt' ? ' (does it trust this portal\'s JWKS, issuer and its own URL as audience?)' : ' (is the secret current?)'),
+      );
+    }
+    return undefined;
+  }
+  if (challenge.status === 403) {
+    if (parsed?.error === 'insufficient_scope') throw connections.connectRequired(upstream.id, 'insufficient_scope', { scope: parsed.scope });
+    return undefined;
+  }
+  if (challenge.retried) {
+    logger.warn({ event: 'upstream_token_rejected', person: auth.person.id, upstream: upstream.id, challengeError: parsed?.error }, 'upstream refused a fresh token; re-connect needed');
+    await connections.markReconnect(auth.person.id, upstream.id, 'upstream_refused_token');
+    throw connections.connectRequired(upstream.id, 'reconnect_required');
+  }
+  const header = upstream.credentials.header ?? 'Authorization';
+  const sent = Object.entries(challenge.sentHeaders).find(([name]) => name.toLowerCase() === header.toLowerCase())?.[1];
+  await connections.renew(auth.person, upstream, sent?.replace(/^Bearer /i, ''));
+  return 'retry';
+}
+
+function asHeaderValue(header: string, token: string): string {
+  return header.toLowerCase() === 'authorization' ? `Bearer ${token}` : token;
+}
+
+/**
+ * An HTTP app's answer when the person has not connected its `oauth` account: a browser goes to
+ * the connect page (and back to `returnTo`, a portal path, afterwards); any other caller gets a
+ * 403 `connect_required` whose message carries the connect URL. Other errors pass through.
+ */
+export function connectRequiredAsHttp(error: unknown, options: { browser: boolean; returnTo?: string }): unknown {
+  if (!(error instanceof UpstreamConnectRequiredError)) return error;
+  if (options.browser) {
+    const url = new URL(error.connectUrl);
+    if (options.returnTo) url.searchParams.set('return_to', options.returnTo);
+    return new HttpError(303, 'connect_required', error.message, { headers: { Location: url.href } });
+  }
+  return new HttpError(403, 'connect_required', error.message);
 }

@@ -3,6 +3,7 @@ import { constantTimeEqual, hmac, randomToken } from '../crypto/hash.js';
 import { deriveKey } from '../crypto/seal.js';
 import { readCookie, writeCookie } from '../http/cookies.js';
 import { HttpError } from '../http/errors.js';
+import { auditRequest } from '../audit/request-audit.js';
 import type { RateLimit } from '../http/rate-limit.js';
 import { renderLoginPage } from '../web/login-page.js';
 import type { Accounts } from './accounts.js';
@@ -19,6 +20,10 @@ export interface LoginRoutesOptions {
   /** Failed sign-ins per account. */
   perAccount: RateLimit;
   form: import('express').RequestHandler;
+  /** Whether the built-in accounts' form is offered and accepted (`login.builtin`). */
+  builtin?: boolean;
+  /** Identity providers, offered as buttons; `primary` (or the only way in) skips the chooser. */
+  idps?: Array<{ id: string; title: string; primary: boolean }>;
 }
 
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -32,6 +37,11 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
   const csrfKey = deriveKey(options.secret, 'login-csrf');
   const csrfCookie = options.secure ? '__Host-gatehouse-login' : 'gatehouse_login';
 
+  const builtin = options.builtin ?? true;
+  const idps = options.idps ?? [];
+  // With a primary IdP, or no other way in, the chooser is only shown on request (`?choose`).
+  const direct = idps.find((idp) => idp.primary) ?? (!builtin && idps.length === 1 ? idps[0] : undefined);
+
   function render(req: Request, res: Response, status: number, view: { returnTo: string; error?: string; username?: string }) {
     let nonce = readCookie(req, csrfCookie);
     if (!nonce || !/^[A-Za-z0-9_-]{20,64}$/.test(nonce)) {
@@ -40,7 +50,8 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
     }
     res.status(status).setHeader('Content-Security-Policy', PAGE_CSP);
     res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(renderLoginPage({ ...view, csrf: hmac(csrfKey, nonce) }));
+    const choices = idps.map((idp) => ({ title: idp.title, href: `/login/${idp.id}?return_to=${encodeURIComponent(view.returnTo)}` }));
+    res.type('html').send(renderLoginPage({ ...view, csrf: hmac(csrfKey, nonce), builtin, idps: choices }));
   }
 
   router.get('/login', async (req, res) => {
@@ -49,12 +60,17 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
       res.redirect(303, returnTo);
       return;
     }
+    if (direct && req.query.choose === undefined) {
+      res.redirect(303, `/login/${direct.id}?return_to=${encodeURIComponent(returnTo)}`);
+      return;
+    }
     render(req, res, 200, { returnTo });
   });
 
   router.post('/login', options.form, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const returnTo = safeReturnTo(body.return_to);
+    if (!builtin) throw new HttpError(403, 'builtin_login_disabled', 'Signing in with a password is switched off here. Use your company sign-in.');
     const nonce = readCookie(req, csrfCookie);
     if (!nonce || typeof body.csrf !== 'string' || !constantTimeEqual(body.csrf, hmac(csrfKey, nonce))) {
       throw new HttpError(403, 'invalid_csrf', 'The sign-in form expired. Go back, reload the page and try again.');
@@ -66,12 +82,12 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
     const person = username && password ? await options.accounts.verify(username, password) : undefined;
     if (!person) {
       await options.perAccount.hit(username.toLowerCase());
-      req.log.info({ event: 'login_failed', username }, 'sign-in failed');
+      auditRequest(req, { event: 'login_failed', outcome: 'failure', details: { username, idp: 'local' } }, 'sign-in failed');
       render(req, res, 401, { returnTo, username, error: 'Wrong username or password.' });
       return;
     }
     await options.sessions.create(res, person);
-    req.log.info({ event: 'login', person: person.id }, 'signed in');
+    auditRequest(req, { event: 'login', outcome: 'success', person, details: { idp: 'local' } }, 'signed in');
     res.redirect(303, returnTo);
   });
 

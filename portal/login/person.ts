@@ -10,6 +10,8 @@ export interface Person {
   /** Whether `email` was verified by whoever vouched for it. */
   emailVerified: boolean;
   groups: string[];
+  /** When the identity provider last vouched for these claims (ms since the epoch; IdP persons only). */
+  claimsAt?: number;
 }
 
 /** A short human label: name, else email, else username, else id. */

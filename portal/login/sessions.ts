@@ -11,12 +11,15 @@ export interface Session {
   person: Person;
   createdAt: number;
   lastSeenAt: number;
+  /** A cap shorter than `session_max` (ms since the epoch): an IdP sign-in lasts no longer than its claims are trusted. */
+  endsAt?: number;
 }
 
 export interface SessionManager {
   /** The session cookie's name: `__Host-gatehouse` under https (RFC 6265bis §4.1.3.2), else `gatehouse_session`. */
   readonly cookieName: string;
-  create(res: Response, person: Person): Promise<Session>;
+  /** Starts a session; `maxAgeMs` caps it below the absolute timeout. */
+  create(res: Response, person: Person, options?: { maxAgeMs?: number }): Promise<Session>;
   /** The request's live session, or `undefined` (no cookie, bad signature, idle or too old). */
   read(req: Request): Promise<Session | undefined>;
   destroy(req: Request, res: Response): Promise<void>;
@@ -49,11 +52,12 @@ export function createSessionManager(options: SessionOptions): SessionManager {
 
   return {
     cookieName,
-    async create(res, person) {
+    async create(res, person, createOptions = {}) {
       const now = Date.now();
-      const session: Session = { id: randomToken(), person, createdAt: now, lastSeenAt: now };
-      await setJson(store, recordKey(session.id), session, { ttlMs: options.idleTimeoutMs });
-      writeCookie(res, cookieName, sign(session.id), { secure, maxAgeMs: options.absoluteTimeoutMs });
+      const maxAgeMs = Math.min(options.absoluteTimeoutMs, createOptions.maxAgeMs ?? Infinity);
+      const session: Session = { id: randomToken(), person, createdAt: now, lastSeenAt: now, ...(maxAgeMs < options.absoluteTimeoutMs ? { endsAt: now + maxAgeMs } : {}) };
+      await setJson(store, recordKey(session.id), session, { ttlMs: Math.min(options.idleTimeoutMs, maxAgeMs) });
+      writeCookie(res, cookieName, sign(session.id), { secure, maxAgeMs });
       return session;
     },
     async read(req) {
@@ -61,11 +65,11 @@ export function createSessionManager(options: SessionOptions): SessionManager {
       if (!id) return undefined;
       const session = await getJson<Session>(store, recordKey(id));
       const now = Date.now();
-      if (!session || now - session.createdAt > options.absoluteTimeoutMs) return undefined;
+      if (!session || now - session.createdAt > options.absoluteTimeoutMs || (session.endsAt !== undefined && now > session.endsAt)) return undefined;
       // Sliding idle expiry, written at most once a minute to keep reads cheap.
       if (now - session.lastSeenAt > 60_000) {
         session.lastSeenAt = now;
-        await setJson(store, recordKey(id), session, { ttlMs: options.idleTimeoutMs });
+        await setJson(store, recordKey(id), session, { ttlMs: Math.min(options.idleTimeoutMs, (session.endsAt ?? Infinity) - now) });
       }
       return session;
     },

@@ -1,11 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { ErrorCode, McpError, type ServerCapabilities, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type Request, type Result, type ServerCapabilities, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
+import type { AuditInput } from '../audit/event.js';
+import type { RequestAuditor } from '../audit/request-audit.js';
 import type { AuthContext } from '../oauth/bearer.js';
+import type { UpstreamConnections } from '../credentials/connections.js';
 import type { AgentSession } from './agent-sessions.js';
 import type { AppsInAggregate } from './app-handlers.js';
 import { decodeCursor, encodeCursor } from './naming.js';
@@ -30,6 +33,12 @@ export interface EndpointContext {
   apps?: AppsInAggregate;
   /** This HTTP request's entry in the session hub: says which upstream it went to. */
   inFlight: InFlightRequest;
+  /** Records an audit event for this HTTP request (person, client, request id and IP filled in). */
+  audit?: RequestAuditor;
+  /** People's connections to `oauth` upstreams: to wait for a connect the agent asked the person for. */
+  connections?: UpstreamConnections;
+  /** Sends a server→client request (e.g. `elicitation/create`) to the agent on this request's stream and awaits its answer. */
+  askAgent?: (request: Request) => Promise<Result>;
 }
 
 /** The connection to an upstream, or a warning to the agent (and the log) when it is down. */
@@ -95,4 +104,10 @@ export function upstreamInView(ctx: EndpointContext, upstreamId: string | undefi
   if (!upstream) throw new McpError(ErrorCode.InvalidParams, `unknown ${what}`);
   ctx.inFlight.upstreamId = upstream.id;
   return upstream;
+}
+
+/** Records an audit event of this MCP request (or, without the audit service, logs its line). */
+export function record(ctx: EndpointContext, input: AuditInput, message: string): void {
+  if (ctx.audit) ctx.audit(input, message);
+  else ctx.logger.info({ event: input.event, outcome: input.outcome, upstream: input.upstream, ms: input.latencyMs, ...input.details }, message);
 }

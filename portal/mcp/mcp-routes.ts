@@ -14,8 +14,11 @@ import {
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createPortalAssertions } from '../credentials/portal-jwt.js';
+import type { CredentialSources } from '../credentials/upstream-credentials.js';
+import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
 import { HttpError, JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import { auditRequest, type RequestAuditor } from '../audit/request-audit.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
 import type { Store } from '../store/store.js';
@@ -39,6 +42,8 @@ export interface McpEndpointsOptions {
   fetchAppPage: FetchAppPage;
   /** An agent session unused this long ends. */
   sessionIdleMs?: number;
+  /** The `oauth` and `static` credential strategies (issue 6). */
+  credentials?: CredentialSources;
 }
 
 const AGGREGATE = 'aggregate';
@@ -64,7 +69,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   const hub = new SessionHub(store, logger);
   // One validator for every per-request server: building one compiles Ajv's meta-schemas.
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
-  const pool = new UpstreamPool({ logger, sessions, hub, assertions: createPortalAssertions({ issuer, keys: oauth.deps.keys }) });
+  const pool = new UpstreamPool({ logger, sessions, hub, assertions: createPortalAssertions({ issuer, keys: oauth.deps.keys }), credentials: options.credentials });
 
   const bearer = oauth.requireBearer({
     resource: (req) => {
@@ -118,6 +123,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
       pool,
       logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
       inFlight,
+      audit: req.audit,
+      connections: options.credentials?.connections,
+      askAgent: (message) => hub.relayRequest(inFlight, message),
     };
     registerToolHandlers(server, ctx);
     registerResourceHandlers(server, ctx);
@@ -133,12 +141,17 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     await transport.handleRequest(req, res, req.body);
   }
 
-  async function identityFor(session: AgentSession, views: UpstreamConfig[], auth: AuthContext) {
+  async function identityFor(session: AgentSession, views: UpstreamConfig[], auth: AuthContext, ctxAudit?: RequestAuditor) {
     if (session.endpoint === AGGREGATE) return { info: { name: 'gatehouse', version: options.version }, capabilities: AGGREGATE_CAPABILITIES, instructions: AGGREGATE_INSTRUCTIONS };
     // Transparent: the upstream's own name, capabilities and instructions.
     const upstream = views[0];
-    if (!upstream) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, 'you may not use this upstream');
+    if (!upstream) {
+      ctxAudit?.({ event: 'policy_denied', outcome: 'denied', upstream: session.endpoint, details: { rule: 'access', endpoint: session.endpoint } });
+      throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, 'you may not use this upstream');
+    }
     const connection = await pool.connection(session, upstream, auth).catch((error: Error) => {
+      // The person's own account there is needed first: say where to connect it.
+      if (error instanceof UpstreamConnectRequiredError) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, error.message);
       throw new JsonRpcHttpError(502, JSONRPC.internalError, `upstream "${upstream.id}" is unavailable`, { internal: error.message });
     });
     const { client } = connection;
@@ -166,9 +179,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
         clientInfo: params.clientInfo,
       });
       try {
-        const identity = await identityFor(session, views, auth);
+        const identity = await identityFor(session, views, auth, req.audit);
         res.setHeader('Mcp-Session-Id', session.id);
-        req.log.info({ event: 'mcp_session_started', person: auth.person.id, clientId: auth.clientId, endpoint, mcpSession: session.id }, 'MCP session started');
+        auditRequest(req, { event: 'mcp_session_started', outcome: 'success', upstream: endpoint === AGGREGATE ? undefined : endpoint, details: { endpoint, mcpSession: session.id } }, 'MCP session started');
         await serve(req, res, session, views, identity);
       } catch (error) {
         await sessions.delete(session.id);
@@ -185,7 +198,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
       res.status(202).end();
       return;
     }
-    await serve(req, res, session, views, await identityFor(session, views, auth));
+    await serve(req, res, session, views, await identityFor(session, views, auth, req.audit));
   }
 
   async function get(req: Request, res: Response, endpoint: string) {
@@ -212,7 +225,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     const session = await ownSession(req, endpoint, auth);
     await pool.terminateSession(session, upstreamsInView(endpoint, auth), auth);
     await sessions.delete(session.id);
-    req.log.info({ event: 'mcp_session_ended', person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }, 'MCP session ended');
+    auditRequest(req, { event: 'mcp_session_ended', outcome: 'success', upstream: endpoint === AGGREGATE ? undefined : endpoint, details: { endpoint, mcpSession: session.id } }, 'MCP session ended');
     res.status(200).end();
   }
 

@@ -1,6 +1,6 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CompleteRequestSchema, GetPromptRequestSchema, ListPromptsRequestSchema, SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectOrWarn, listAcross, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { connectOrWarn, listAcross, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { NAME_SEPARATOR, parsePrefixedUri, prefixedName, upstreamOfName } from './naming.js';
 
 /** Prompts, argument completion and logging levels, routed to the upstream that owns the name (those the endpoint declares). */
@@ -24,7 +24,7 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
   if (capabilities.prompts) server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
     const { upstream, name } = resolvePrompt(request.params.name);
     const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-    ctx.logger.info({ event: 'mcp_prompt_get', upstream: upstream.id, prompt: name }, 'prompt fetched');
+    record(ctx, { event: 'mcp_prompt_get', outcome: 'success', upstream: upstream.id, arguments: request.params.arguments, details: { method: 'prompts/get', prompt: name } }, 'prompt fetched');
     return connection.client.getPrompt({ ...request.params, name }, { signal: extra.signal });
   });
 

@@ -9,7 +9,7 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import { listAcross, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { listAcross, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { parsePrefixedUri, prefixedUri } from './naming.js';
 
 /** The upstream behind a resource URI shown here, and the upstream's own URI. */
@@ -46,13 +46,13 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
     const page = await ctx.apps?.read(request.params.uri);
     if (page) {
-      ctx.logger.info({ event: 'mcp_resource_read', uri: request.params.uri }, 'app page read');
+      record(ctx, { event: 'mcp_resource_read', outcome: 'success', details: { method: 'resources/read', uri: request.params.uri } }, 'app page read');
       return page;
     }
     const { upstream, uri } = resolveUri(ctx, request.params.uri);
     const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
     const result = await connection.client.readResource({ ...request.params, uri }, { signal: extra.signal });
-    ctx.logger.info({ event: 'mcp_resource_read', upstream: upstream.id, uri }, 'resource read');
+    record(ctx, { event: 'mcp_resource_read', outcome: 'success', upstream: upstream.id, details: { method: 'resources/read', uri } }, 'resource read');
     return { ...result, contents: result.contents.map((c) => ({ ...c, uri: show(upstream, c.uri) })) };
   });
 

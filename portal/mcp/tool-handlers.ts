@@ -2,13 +2,18 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import { listAcross, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import type { Person } from '../login/person.js';
+import { mayUseTool } from '../policy/tools.js';
+import { upstreamErrorText, withConnect } from './connect-elicitation.js';
+import { listAcross, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, upstreamOfName } from './naming.js';
 
-/** Whether an upstream's tool passes its `tools.allow`/`tools.deny` rules. */
-export function toolAllowed(upstream: UpstreamConfig, name: string): boolean {
-  const { allow, deny } = upstream.tools;
-  return (allow.length === 0 || allow.includes(name)) && !deny.includes(name);
+/**
+ * Whether an upstream's tool passes its `tools.allow`/`tools.deny` rules and, for `person`, its
+ * per-group rules (`tools.allow_groups`/`tools.deny_groups`; see `mayUseTool`).
+ */
+export function toolAllowed(upstream: UpstreamConfig, name: string, person?: Person): boolean {
+  return mayUseTool(person, upstream, name);
 }
 
 /** How an upstream's tool is shown here: renamed, redescribed, prefixed in the aggregate. */
@@ -43,7 +48,7 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
     const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
       if (!connection.client.getServerCapabilities()?.tools) return undefined;
       const page = await connection.client.listTools(cursor ? { cursor } : undefined, { signal: extra.signal });
-      return { items: page.tools.filter((tool) => toolAllowed(upstream, tool.name)).map((tool) => present(ctx, upstream, tool)), nextCursor: page.nextCursor };
+      return { items: page.tools.filter((tool) => toolAllowed(upstream, tool.name, ctx.auth.person)).map((tool) => present(ctx, upstream, tool)), nextCursor: page.nextCursor };
     });
     // The apps' fetch tools come after every upstream's tools, on the last page.
     if (!nextCursor && ctx.apps) items.push(...ctx.apps.tools());
@@ -53,23 +58,29 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const app = ctx.apps?.appOfTool(request.params.name);
     if (app) {
-      ctx.logger.info({ event: 'mcp_tool_call', upstream: app.id, tool: 'fetch', path: request.params.arguments?.path }, 'app page fetched');
+      record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: app.id, details: { method: 'tools/call', tool: 'fetch', path: request.params.arguments?.path } }, 'app page fetched');
       return ctx.apps!.callFetch(app, request.params.arguments);
     }
     const { upstream, original } = await resolveTool(ctx, request.params.name, extra.signal);
-    if (!toolAllowed(upstream, original)) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
+    if (!toolAllowed(upstream, original, ctx.auth.person)) {
+      record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
+      throw new McpError(ErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
+    }
     ctx.inFlight.progressToken = request.params._meta?.progressToken;
     const started = Date.now();
     try {
-      const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-      const result = (await connection.client.callTool({ ...request.params, name: original }, undefined, { signal: extra.signal })) as CallToolResult;
-      ctx.logger.info({ event: 'mcp_tool_call', upstream: upstream.id, tool: original, outcome: result.isError ? 'tool_error' : 'ok', ms: Date.now() - started }, 'tool called');
+      // An upstream that needs the person's own account first asks them to connect it (issue 6).
+      const result = await withConnect(ctx, extra, async () => {
+        const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+        return (await connection.client.callTool({ ...request.params, name: original }, undefined, { signal: extra.signal })) as CallToolResult;
+      });
+      record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
       return result;
     } catch (error) {
-      ctx.logger.info({ event: 'mcp_tool_call', upstream: upstream.id, tool: original, outcome: 'failed', errorCode: (error as { code?: unknown }).code, ms: Date.now() - started }, 'tool call failed');
+      record(ctx, { event: 'mcp_tool_call', outcome: 'error', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, details: { method: 'tools/call', tool: original, errorCode: (error as { code?: unknown }).code } }, 'tool call failed');
       if (!(error instanceof UpstreamError)) throw error;
       // The upstream is down or slow: the agent gets a tool error it can read, the portal stays healthy.
-      return { isError: true, content: [{ type: 'text', text: `Upstream "${upstream.id}" could not answer: ${error.message}` }] };
+      return { isError: true, content: [{ type: 'text', text: upstreamErrorText(upstream.id, error) }] };
     }
   });
 }

@@ -4,7 +4,7 @@ import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type U
 import type { UpstreamConfig } from '../config/schema.js';
 import { sha256 } from '../crypto/hash.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
-import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
+import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession, AgentSessions } from './agent-sessions.js';
 import { prefixedUri } from './naming.js';
@@ -31,7 +31,7 @@ export class UpstreamPool {
   readonly #connections = new Map<string, PooledConnection>();
 
   constructor(
-    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions },
+    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions; credentials?: CredentialSources },
   ) {}
 
   /** The session's connection to `upstream`, opened (or re-attached) on first use in this process. */
@@ -96,7 +96,9 @@ export class UpstreamPool {
     const { sessions, hub, logger } = this.deps;
     const connection = await this.#upstream(config).connect({
       ownerKey: session.personId,
-      headers: () => upstreamCredentialHeaders(config, pooled.auth, this.deps.assertions),
+      headers: () => upstreamCredentialHeaders(config, pooled.auth, this.deps.assertions, this.deps.credentials),
+      // A refused credential: refresh and retry once (oauth), or log a configuration error (issue 6).
+      onAuthChallenge: this.deps.credentials ? (challenge) => answerUpstreamChallenge(config, pooled.auth, challenge, this.deps.credentials!) : undefined,
       resume,
       clientCapabilities: session.clientCapabilities,
       clientInfo: session.clientInfo,

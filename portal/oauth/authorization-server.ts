@@ -36,6 +36,8 @@ export interface AuthorizationServerOptions {
   people: { current(person: Person): Promise<Person | undefined> };
   /** Extra trusted CAs for fetching client metadata documents. */
   metadataDocumentCa?: string | string[];
+  /** People's own accounts at `oauth` upstreams (issue 6), for the consent page. */
+  connections?: OAuthDeps['connections'];
 }
 
 /** The portal's OAuth 2.1 authorization server: its routes, and the bearer check for protected routes. */
@@ -84,6 +86,7 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     },
     parsers: options.parsers,
     people: options.people,
+    connections: options.connections,
   };
   const router = Router();
   for (const routes of [metadataRoutes, registerRoutes, authorizeRoutes, consentRoutes, tokenRoutes, revokeRoutes, introspectRoutes]) {

@@ -3,7 +3,7 @@ import { HttpError, OAuthError } from '../http/errors.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
 import { redirectUriMatches } from './redirect-uris.js';
-import { DEFAULT_SCOPE, SUPPORTED_SCOPES, parseScope } from './scopes.js';
+import { DEFAULT_SCOPE, SCOPES, SUPPORTED_SCOPES, parseScope } from './scopes.js';
 
 /**
  * `GET /authorize`: authorization code with PKCE (OAuth 2.1 §4.1). Errors come in two phases
@@ -22,6 +22,7 @@ export function authorizeRoutes(deps: OAuthDeps): Router {
       const codeChallenge = checkPkce(query);
       const scope = checkScope(query, client);
       const resource = checkResource(query, deps);
+      checkAdminScope(scope, resource, deps);
       const request = await deps.requests.create({ clientId: client.clientId, redirectUri, state, scope, resource, codeChallenge });
       res.redirect(303, `/consent?request=${encodeURIComponent(request.id)}`);
     } catch (error) {
@@ -89,6 +90,12 @@ function checkScope(query: Record<string, string | undefined>, client: Client): 
   const unknown = scope.find((s) => !SUPPORTED_SCOPES.includes(s));
   if (unknown) throw new OAuthError('invalid_scope', `scope "${unknown}" is not supported`);
   return scope.length ? scope : [DEFAULT_SCOPE];
+}
+
+/** The `admin` scope goes with the admin resource only, and that resource needs it (issue 8). */
+function checkAdminScope(scope: string[], resource: string, deps: OAuthDeps): void {
+  const forAdmin = deps.resources.find(resource)?.kind === 'admin';
+  if (forAdmin !== scope.includes(SCOPES.admin)) throw new OAuthError('invalid_scope', forAdmin ? 'the admin API needs scope "admin"' : 'scope "admin" is only for the admin resource');
 }
 
 function checkResource(query: Record<string, string | undefined>, deps: OAuthDeps): string {

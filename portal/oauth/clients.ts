@@ -35,6 +35,8 @@ export interface ClientRegistry {
   delete(clientId: string): Promise<void>;
   /** Marks a registered client as used, postponing its expiry. */
   touch(client: Client): Promise<void>;
+  /** Configured service clients and live registered clients (metadata-document clients are not kept, so not listed). */
+  list(): Promise<Client[]>;
 }
 
 export function createClientRegistry(options: {
@@ -46,6 +48,8 @@ export function createClientRegistry(options: {
 }): ClientRegistry {
   const { store } = options;
   const key = (clientId: string) => storeKey('client', clientId);
+  // An index of registered clients for the admin API; expired ones are reaped when listed.
+  const index = storeKey('clients', 'registered');
   return {
     async find(clientId) {
       const service = options.serviceClients.find((c) => c.client_id === clientId);
@@ -69,9 +73,21 @@ export function createClientRegistry(options: {
     },
     async save(client) {
       await setJson(store, key(client.clientId), client, { ttlMs: options.unusedClientTtlMs });
+      await store.addToSet(index, client.clientId);
     },
     async delete(clientId) {
       await store.delete(key(clientId));
+      await store.removeFromSet(index, clientId);
+    },
+    async list() {
+      const registered: Client[] = [];
+      for (const clientId of await store.setMembers(index)) {
+        const client = await getJson<Client>(store, key(clientId));
+        if (client) registered.push(client);
+        else await store.removeFromSet(index, clientId);
+      }
+      const services = await Promise.all(options.serviceClients.map((c) => this.find(c.client_id)));
+      return [...services.filter((c): c is Client => c !== undefined), ...registered.sort((a, b) => a.issuedAt - b.issuedAt)];
     },
     async touch(client) {
       if (client.kind === 'registered') await setJson(store, key(client.clientId), client, { ttlMs: options.unusedClientTtlMs });

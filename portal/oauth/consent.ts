@@ -2,9 +2,11 @@ import { Router, type Request, type Response } from 'express';
 import { constantTimeEqual, hmac } from '../crypto/hash.js';
 import { deriveKey } from '../crypto/seal.js';
 import { HttpError, OAuthError } from '../http/errors.js';
+import { auditRequest } from '../audit/request-audit.js';
 import { displayName, type Person } from '../login/person.js';
 import type { Session } from '../login/sessions.js';
-import { mayUseUpstream } from '../policy/access.js';
+import { mayUseUpstream, whyDenied } from '../policy/access.js';
+import { isAdmin } from '../policy/admins.js';
 import { renderConsentPage } from '../web/consent-page.js';
 import { redirectWithError } from './authorize.js';
 import type { AuthorizationRequest } from './authorization-requests.js';
@@ -14,6 +16,7 @@ import type { OAuthDeps } from './deps.js';
 const SCOPE_MEANING: Record<string, string> = {
   mcp: 'use the tools, resources and prompts of these apps as you',
   offline_access: 'keep access while you are away, until you revoke it',
+  admin: 'manage this portal as you: upstreams, clients, grants and the audit log',
 };
 
 /** The page's CSP: the form may post here and (Chrome applies form-action to redirects) go back to the client. */
@@ -38,7 +41,7 @@ export function consentRoutes(deps: OAuthDeps): Router {
     }
     const { request, client } = await loadOwnRequest(deps, requestId, session.person);
     const offer = offerFor(deps, request, session.person);
-    if (offer.upstreamIds.length === offer.asked.length && (await deps.consents.covers(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds))) {
+    if (offer.grantable && offer.upstreamIds.length === offer.asked.length && (await deps.consents.covers(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds))) {
       await approve(deps, req, res, request.id, session.person, offer.upstreamIds);
       return;
     }
@@ -57,9 +60,11 @@ export function consentRoutes(deps: OAuthDeps): Router {
         resourceName: resource.name,
         resourceUrl: resource.url,
         upstreams: offer.upstreamIds.map((id) => deps.resources.upstream(id)?.title ?? id),
-        refused: offer.asked.filter((id) => !offer.upstreamIds.includes(id)).map((id) => deps.resources.upstream(id)?.title ?? id),
+        // Each refusal says which rule failed (issue 5: a person outside every rule learns why).
+        refused: offer.asked.filter((id) => !offer.upstreamIds.includes(id)).map((id) => refusal(deps, id, session.person)),
         scopes: request.scope.map((name) => ({ name, meaning: SCOPE_MEANING[name] ?? name })),
         grantable: offer.grantable,
+        toConnect: await unconnected(deps, session.person, offer.upstreamIds),
       }),
     );
   });
@@ -82,11 +87,18 @@ export function consentRoutes(deps: OAuthDeps): Router {
     if (body.decision !== 'deny') throw new HttpError(400, 'invalid_request', 'Choose Allow or Deny.');
     const taken = await deps.requests.take(request.id);
     if (!taken) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
-    req.log.info({ event: 'consent_denied', person: session.person.id, clientId: request.clientId }, 'consent denied');
+    auditRequest(req, { event: 'consent_denied', outcome: 'denied', person: session.person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource } }, 'consent denied');
     redirectWithError(res, taken.redirectUri, deps.issuer, new OAuthError('access_denied', 'the person denied the request'), taken.state);
   });
 
   return router;
+}
+
+/** The `oauth` upstreams of the offer that the person has not connected (or must re-connect), with their connect links. */
+async function unconnected(deps: OAuthDeps, person: Person, upstreamIds: string[]) {
+  if (!deps.connections) return [];
+  const connections = await deps.connections.listConnections(person);
+  return connections.filter((c) => upstreamIds.includes(c.upstreamId) && c.status !== 'connected').map((c) => ({ title: c.title, url: `/connect/${c.upstreamId}` }));
 }
 
 /** The pending request, bound to this person: another person's request is refused. */
@@ -99,9 +111,18 @@ async function loadOwnRequest(deps: OAuthDeps, requestId: string, person: Person
   return { request, client };
 }
 
+/** "Wiki (you are not in a group or on a list it is open to)". */
+function refusal(deps: OAuthDeps, id: string, person: Person): string {
+  const upstream = deps.resources.upstream(id);
+  const reason = upstream ? whyDenied(person, upstream) : undefined;
+  return `${upstream?.title ?? id}${reason ? ` (${reason})` : ''}`;
+}
+
 /** Which of the resource's upstreams this person may grant (policy), and whether anything is grantable. */
 function offerFor(deps: OAuthDeps, request: AuthorizationRequest, person: Person) {
   const resource = deps.resources.find(request.resource);
+  // The admin API is grantable by admins only (issue 8); it reaches no upstream.
+  if (resource?.kind === 'admin') return { asked: [], upstreamIds: [], grantable: isAdmin(person, deps.config.admins) };
   const asked = resource?.upstreamIds ?? [];
   const upstreamIds = asked.filter((id) => {
     const upstream = deps.resources.upstream(id);
@@ -125,7 +146,7 @@ async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: 
     resource: request.resource,
     upstreamIds,
   });
-  req.log.info({ event: 'consent_granted', person: person.id, clientId: request.clientId, resource: request.resource }, 'consent granted');
+  auditRequest(req, { event: 'consent_granted', outcome: 'success', person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds } }, 'consent granted');
   const url = new URL(request.redirectUri);
   url.searchParams.set('code', code);
   if (request.state !== undefined) url.searchParams.set('state', request.state);

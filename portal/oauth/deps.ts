@@ -5,6 +5,7 @@ import type { RateLimit } from '../http/rate-limit.js';
 import type { Person } from '../login/person.js';
 import type { SessionManager } from '../login/sessions.js';
 import type { Store } from '../store/store.js';
+import type { UpstreamConnections } from '../credentials/connections.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 import type { AuthorizationRequests } from './authorization-requests.js';
@@ -35,4 +36,6 @@ export interface OAuthDeps {
   /** The person as they are now (accounts change): `undefined` when they no longer exist. */
   people: { current(person: Person): Promise<Person | undefined> };
   parsers: { json: RequestHandler; form: RequestHandler };
+  /** People's own accounts at `oauth` upstreams (issue 6): the consent page links to connecting the missing ones. */
+  connections?: Pick<UpstreamConnections, 'listConnections'>;
 }

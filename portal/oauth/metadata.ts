@@ -47,7 +47,7 @@ export function metadataRoutes(deps: OAuthDeps): Router {
     res.set(cacheable).json({
       resource: resource.url,
       authorization_servers: [issuer],
-      scopes_supported: [SCOPES.mcp, SCOPES.offlineAccess],
+      scopes_supported: resource.kind === 'admin' ? [SCOPES.admin, SCOPES.offlineAccess] : [SCOPES.mcp, SCOPES.offlineAccess],
       bearer_methods_supported: ['header'],
       resource_name: resource.name,
     });

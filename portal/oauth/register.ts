@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/hash.js';
 import { OAuthError } from '../http/errors.js';
+import { auditRequest } from '../audit/request-audit.js';
 import { rateLimitMiddleware } from '../http/rate-limit.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
@@ -58,7 +59,7 @@ export function registerRoutes(deps: OAuthDeps): Router {
       metadata: Object.fromEntries(ECHOED.filter((k) => metadata[k] !== undefined).map((k) => [k, metadata[k]])),
     };
     await clients.save(client);
-    req.log.info({ event: 'client_registered', clientId: client.clientId, clientName: client.clientName }, 'client registered');
+    auditRequest(req, { event: 'client_registered', outcome: 'success', client: { id: client.clientId, name: client.clientName }, details: { clientName: client.clientName } }, 'client registered');
     res.status(201).setHeader('Cache-Control', 'no-store');
     res.json({
       ...describe(client, issuer),
@@ -77,7 +78,7 @@ export function registerRoutes(deps: OAuthDeps): Router {
     const client = await authorizeManagement(req, deps);
     await clients.delete(client.clientId);
     for (const grant of await deps.grants.listByClient(client.clientId)) await deps.grants.revoke(grant.id);
-    req.log.info({ event: 'client_deleted', clientId: client.clientId }, 'client deleted');
+    auditRequest(req, { event: 'client_deleted', outcome: 'success', client: { id: client.clientId, name: client.clientName }, details: { by: 'client' } }, 'client deleted');
     res.status(204).end();
   });
 

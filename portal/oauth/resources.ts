@@ -6,7 +6,7 @@ export interface ProtectedResource {
   url: string;
   /** Its path under the issuer, for the RFC 9728 well-known URL. */
   path: string;
-  kind: 'mcp-aggregate' | 'mcp' | 'app';
+  kind: 'mcp-aggregate' | 'mcp' | 'app' | 'admin';
   /** Human name for consent pages. */
   name: string;
   /** The upstreams a token for this resource reaches (the aggregate: every MCP and app upstream). */
@@ -33,6 +33,8 @@ export function createResourceCatalog(options: { issuer: string; upstreams: () =
   });
   const all = (): ProtectedResource[] => [
     aggregate(),
+    // The admin API (issue 8): tokens for it carry the `admin` scope and reach no upstream.
+    { url: `${issuer}/admin`, path: '/admin', kind: 'admin', name: 'Gatehouse administration', upstreamIds: [] },
     ...options.upstreams().map((u): ProtectedResource => {
       const path = u.kind === 'mcp' ? `/mcp/${u.id}` : `/apps/${u.id}`;
       return { url: `${issuer}${path}`, path, kind: u.kind === 'mcp' ? 'mcp' : 'app', name: u.title ?? u.id, upstreamIds: [u.id] };

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { OAuthError } from '../http/errors.js';
+import { auditRequest } from '../audit/request-audit.js';
 import { rateLimitMiddleware } from '../http/rate-limit.js';
 import { authenticateClient } from './client-auth.js';
 import type { OAuthDeps } from './deps.js';
@@ -19,7 +20,7 @@ export function revokeRoutes(deps: OAuthDeps): Router {
     const found = await grantOfToken(deps, token);
     if (found && found.clientId === client.clientId) {
       await deps.grants.revoke(found.grantId);
-      req.log.info({ event: 'token_revoked', clientId: client.clientId, grantId: found.grantId }, 'grant revoked by its client');
+      auditRequest(req, { event: 'token_revoked', outcome: 'success', client: { id: client.clientId, name: client.clientName }, details: { grantId: found.grantId } }, 'grant revoked by its client');
     }
     res.setHeader('Cache-Control', 'no-store');
     res.status(200).end();

@@ -4,6 +4,8 @@ export const SCOPES = {
   mcp: 'mcp',
   /** Receive a refresh token. */
   offlineAccess: 'offline_access',
+  /** Use the admin API (`{issuer}/admin`); only for that resource, only for admins. */
+  admin: 'admin',
 } as const;
 
 export const SUPPORTED_SCOPES: readonly string[] = Object.values(SCOPES);

@@ -19,6 +19,8 @@ export interface ConsentView {
   scopes: Array<{ name: string; meaning: string }>;
   /** False when the person may use none of what is asked: only "deny" is offered. */
   grantable: boolean;
+  /** Apps in the grant that need the person's own account there, not connected yet (issue 6). */
+  toConnect?: Array<{ title: string; url: string }>;
 }
 
 /** The consent form: hidden `csrf`, `button[name=decision][value=allow|deny]` (DESIGN.md). */
@@ -33,6 +35,7 @@ export function renderConsentPage(view: ConsentView): string {
 <dt>Wants to use</dt><dd>${view.resourceName} <span class="muted">(${view.resourceUrl})</span></dd>
 </dl>
 ${view.upstreams.length ? html`<p>It will reach these apps with your identity:</p><ul>${view.upstreams.map((u) => html`<li>${u}</li>`)}</ul>` : ''}
+${view.toConnect?.length ? html`<p>These apps also need your own account there; connect them now or when your agent first uses them: ${view.toConnect.map((c, i) => html`${i ? ', ' : ''}<a href="${c.url}" target="_blank" rel="noopener">connect ${c.title}</a>`)}.</p>` : ''}
 ${view.refused.length ? html`<p class="error">You do not have access to: ${view.refused.join(', ')}. Ask an administrator if you need it.</p>` : ''}
 <ul>${view.scopes.map((s) => html`<li><code>${s.name}</code>: ${s.meaning}</li>`)}</ul>
 ${view.grantable ? '' : html`<p class="error" role="alert">There is nothing here you may grant, so this request can only be denied.</p>`}

@@ -86,7 +86,7 @@ describe('/register rejects bad input and stores no client', () => {
       ['the implicit grant', { grant_types: ['implicit'] }],
       ['an empty grant type list', { grant_types: [] }],
       ['response type token', { response_types: ['token'] }],
-      ['an unsupported scope', { scope: 'mcp admin' }],
+      ['an unsupported scope', { scope: 'mcp superuser' }],
       ['a javascript: client_uri', { client_uri: 'javascript:alert(1)' }],
       ['a data: logo_uri', { logo_uri: 'data:image/png;base64,AAAA' }],
       ['a client_name over 500 characters', { client_name: 'x'.repeat(501) }],

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { constantTimeEqual, randomToken, sha256 } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
+import { auditRequest } from '../../audit/request-audit.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
@@ -23,7 +24,7 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     const issuedGrant = await deps.codes.grantOfSpent(code);
     if (issuedGrant) {
       await deps.grants.revoke(issuedGrant);
-      req.log.warn({ event: 'code_replayed', clientId: client.clientId, grantId: issuedGrant }, 'authorization code replayed: grant revoked');
+      auditRequest(req, { event: 'code_replayed', outcome: 'failure', client: { id: client.clientId, name: client.clientName }, details: { grantId: issuedGrant } }, 'authorization code replayed: grant revoked');
     }
     throw new OAuthError('invalid_grant', 'the authorization code is invalid, expired or already used');
   }
@@ -54,6 +55,6 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     upstreamIds: record.upstreamIds,
     createdAt: Date.now(),
   });
-  req.log.info({ event: 'token_issued', grant: 'authorization_code', person: record.person.id, clientId: client.clientId, grantId }, 'token issued');
+  auditRequest(req, { event: 'token_issued', outcome: 'success', person: record.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'authorization_code', grantId, resource: record.resource } }, 'token issued');
   return tokens;
 }

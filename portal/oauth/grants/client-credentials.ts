@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { randomToken } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
+import { auditRequest } from '../../audit/request-audit.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
@@ -34,6 +35,6 @@ export async function clientCredentialsGrant(req: Request, client: Client, deps:
     upstreamIds,
     createdAt: Date.now(),
   });
-  req.log.info({ event: 'token_issued', grant: 'client_credentials', clientId: client.clientId, grantId }, 'token issued');
+  auditRequest(req, { event: 'token_issued', outcome: 'success', person: { id: `service:${client.clientId}`, name: client.clientId }, client: { id: client.clientId, name: client.clientName }, details: { grant: 'client_credentials', grantId, resource: resource.url } }, 'token issued');
   return tokens;
 }

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { OAuthError } from '../../http/errors.js';
+import { auditRequest } from '../../audit/request-audit.js';
 import { mayUseUpstream } from '../../policy/access.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
@@ -32,7 +33,7 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
   if (outcome.status === 'unknown') throw invalid();
   if (outcome.status === 'reused') {
     await deps.grants.revoke(grant.id);
-    req.log.warn({ event: 'refresh_reused', person: grant.person.id, clientId: client.clientId, grantId: grant.id }, 'spent refresh token reused: grant revoked');
+    auditRequest(req, { event: 'refresh_reused', outcome: 'failure', person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'spent refresh token reused: grant revoked');
     throw invalid();
   }
 
@@ -42,12 +43,12 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
     const upstream = deps.resources.upstream(id);
     return person !== undefined && upstream !== undefined && mayUseUpstream(person, upstream);
   });
-  if (!person || !resource || (resource.kind !== 'mcp-aggregate' && upstreamIds.length === 0)) {
+  if (!person || !resource || (resource.kind !== 'mcp-aggregate' && resource.kind !== 'admin' && upstreamIds.length === 0)) {
     await deps.grants.revoke(grant.id);
-    req.log.info({ event: 'refresh_denied', person: grant.person.id, clientId: client.clientId, grantId: grant.id }, 'refresh denied: access was withdrawn');
+    auditRequest(req, { event: 'refresh_denied', outcome: 'denied', person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'refresh denied: access was withdrawn');
     throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
   }
   const tokens = await issueTokens(deps, client, { ...grant, person, scope, upstreamIds, refreshedAt: Date.now() });
-  req.log.info({ event: 'token_refreshed', person: person.id, clientId: client.clientId, grantId: grant.id }, 'token refreshed');
+  auditRequest(req, { event: 'token_refreshed', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'token refreshed');
   return tokens;
 }

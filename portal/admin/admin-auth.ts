@@ -1,0 +1,73 @@
+import type { Request, RequestHandler } from 'express';
+import { HttpError } from '../http/errors.js';
+import type { Person } from '../login/person.js';
+import { SCOPES } from '../oauth/scopes.js';
+import { isAdmin } from '../policy/admins.js';
+import type { AdminDeps } from './admin-deps.js';
+
+/** Who is using the admin API, and how they proved it. */
+export interface AdminCaller {
+  person: Person;
+  via: 'session' | 'bearer';
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by {@link requireAdmin}. */
+      admin?: AdminCaller;
+    }
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The admin API's gate. A request with `Authorization` must carry a token for `{issuer}/admin`
+ * with the `admin` scope (the portal's one bearer check: 401 with a challenge otherwise);
+ * anything else needs a browser session. Either way the person must be an admin by the
+ * `admins` config as it is now (403 otherwise), and every refusal is audited.
+ * A session may change state only from the portal's own origin (a cross-site request cannot).
+ */
+export function requireAdmin(deps: AdminDeps): RequestHandler[] {
+  const { issuer } = deps.config;
+  const adminResource = `${issuer}/admin`;
+  // Any of this portal's tokens passes the signature check here, so that an agent's token is
+  // answered 403 insufficient_scope (a valid token without the privilege), not 401.
+  const bearer = deps.oauth.requireBearer({
+    resource: () => ({ url: adminResource, path: '/admin' }),
+    alsoAccept: () => deps.oauth.deps.resources.all().map((r) => r.url),
+    scope: [SCOPES.admin],
+  });
+  const deny = (req: Request, person: Person | undefined, reason: string) => {
+    req.audit?.({ event: 'admin_denied', outcome: 'denied', person, details: { method: req.method, path: req.path, reason } });
+    return new HttpError(403, 'forbidden', reason);
+  };
+  return [
+    async (req, res, next) => {
+      if (req.headers.authorization) return bearer(req, res, next);
+      const session = await deps.sessions.read(req);
+      if (!session) throw new HttpError(401, 'login_required', 'sign in at /login, or send a bearer token with the "admin" scope');
+      if (!SAFE_METHODS.has(req.method) && !sameOrigin(req, issuer)) throw deny(req, session.person, 'cross-origin request refused');
+      req.admin = { person: session.person, via: 'session' };
+      next();
+    },
+    async (req, _res, next) => {
+      if (req.authContext && req.authContext.resource !== adminResource) throw deny(req, req.authContext.person, 'this token is not for the admin API');
+      const claimed = req.admin?.person ?? req.authContext?.person;
+      // Accounts and groups change: decide on the person as they are now, not as they were at sign-in.
+      const person = claimed && (await deps.oauth.deps.people.current(claimed));
+      if (!person || !isAdmin(person, deps.config.admins)) throw deny(req, claimed, 'you are not an administrator of this portal');
+      req.admin = { person, via: req.admin?.via ?? 'bearer' };
+      next();
+    },
+  ];
+}
+
+/** `Origin` (or, without it, `Sec-Fetch-Site`) says the request comes from the portal's own pages. */
+function sameOrigin(req: Request, issuer: string): boolean {
+  const origin = req.get('origin');
+  if (origin) return origin === new URL(issuer).origin;
+  return req.get('sec-fetch-site') === 'same-origin';
+}

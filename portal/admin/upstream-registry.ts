@@ -1,0 +1,159 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { upstreamSchema, type UpstreamConfig } from '../config/schema.js';
+import { HttpError } from '../http/errors.js';
+import { getJson, storeKey, type Store } from '../store/store.js';
+
+/** Where an upstream is defined: the config file (read-only at runtime) or the admin API (the Store). */
+export type UpstreamSource = 'config' | 'admin';
+
+/** An admin-defined upstream as persisted: the document as given (defaults re-apply on read), and who made it when. */
+interface StoredUpstream {
+  document: Record<string, unknown>;
+  createdAt: number;
+  createdBy?: string;
+  updatedAt?: number;
+}
+
+/**
+ * Every upstream the portal fronts: the config file's first (in file order), then those added
+ * through the admin API (in creation order). The admin ones live in one Store key, changed with
+ * compare-and-set, and every portal process reloads them when another announces a change
+ * (pub/sub), so an upstream added on one process is served by all without a restart.
+ */
+export interface UpstreamRegistry {
+  /** The current upstreams (synchronous: a cache kept fresh by {@link ready} and pub/sub). */
+  all(): UpstreamConfig[];
+  source(id: string): UpstreamSource | undefined;
+  /** Resolves once the admin-defined upstreams were loaded (retried on the next call after a failure). */
+  ready(): Promise<void>;
+  create(document: unknown, by?: string): Promise<UpstreamConfig>;
+  update(id: string, document: unknown): Promise<UpstreamConfig>;
+  remove(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const KEY = storeKey('upstreams', 'admin');
+const CHANNEL = 'upstreams:changed';
+/** Keys the admin API refuses: a stdio `command` would let anyone with an admin token run programs on the portal host. */
+const CONFIG_FILE_ONLY = ['command', 'env', 'cwd'] as const;
+
+export function createUpstreamRegistry(options: { store: Store; logger: Logger; configured: () => UpstreamConfig[]; refreshIntervalMs?: number }): UpstreamRegistry {
+  const { store, logger } = options;
+  let stored: Array<{ upstream: UpstreamConfig; record: StoredUpstream }> = [];
+  let loading: Promise<void> | undefined;
+  let unsubscribe: (() => Promise<void>) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function load(): Promise<void> {
+    const records = (await getJson<StoredUpstream[]>(store, KEY)) ?? [];
+    const next: typeof stored = [];
+    for (const record of records) {
+      const parsed = upstreamSchema.safeParse(record.document);
+      // A record that no longer validates (the schema tightened) is skipped loudly, never served half-understood.
+      if (parsed.success) next.push({ upstream: parsed.data, record });
+      else logger.error({ upstream: record.document.id, problem: describeIssue(parsed.error) }, 'stored upstream is invalid: not served');
+    }
+    stored = next;
+  }
+
+  function start(): Promise<void> {
+    loading ??= (async () => {
+      await load();
+      unsubscribe = await store.subscribe(CHANNEL, () => {
+        load().catch((error: unknown) => logger.warn({ err: error }, 'could not reload upstreams'));
+      });
+      // A missed message (a Redis reconnect) heals on the next periodic reload.
+      timer = setInterval(() => void load().catch(() => {}), options.refreshIntervalMs ?? 30_000);
+      timer.unref();
+    })().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    return loading;
+  }
+
+  function all(): UpstreamConfig[] {
+    const configured = options.configured();
+    const ids = new Set(configured.map((u) => u.id));
+    return [...configured, ...stored.map((s) => s.upstream).filter((u) => !ids.has(u.id))];
+  }
+
+  /** Read-modify-write of the stored list under compare-and-set, then tell every process. */
+  async function change(mutate: (records: StoredUpstream[]) => StoredUpstream[]): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const raw = await store.get(KEY);
+      const records = mutate(raw === null ? [] : (JSON.parse(raw) as StoredUpstream[]));
+      if (await store.compareAndSet(KEY, raw, JSON.stringify(records))) {
+        await load();
+        await store.publish(CHANNEL, 'changed');
+        return;
+      }
+    }
+    throw new HttpError(503, 'temporarily_unavailable', 'upstreams are being changed concurrently; try again');
+  }
+
+  function validate(document: unknown, id?: string): { upstream: UpstreamConfig; document: Record<string, unknown> } {
+    if (!document || typeof document !== 'object' || Array.isArray(document)) throw new HttpError(400, 'invalid_upstream', 'body: must be a JSON object');
+    const given = { ...(document as Record<string, unknown>), ...(id === undefined ? {} : { id }) };
+    const forbidden = CONFIG_FILE_ONLY.find((key) => key in given);
+    if (forbidden) throw new HttpError(400, 'invalid_upstream', `${forbidden}: stdio upstreams can only be defined in the config file`);
+    const parsed = upstreamSchema.safeParse(given);
+    if (!parsed.success) throw new HttpError(400, 'invalid_upstream', describeIssue(parsed.error));
+    return { upstream: parsed.data, document: given };
+  }
+
+  function assertHostFree(upstream: UpstreamConfig, records: StoredUpstream[], exceptId?: string): void {
+    if (!upstream.host) return;
+    const taken = [...options.configured(), ...records.map((r) => r.document as { id?: string; host?: string })].some((u) => u.id !== exceptId && u.host === upstream.host);
+    if (taken) throw new HttpError(409, 'conflict', `host: "${upstream.host}" is already the host of another upstream`);
+  }
+
+  return {
+    all,
+    source: (id) => (options.configured().some((u) => u.id === id) ? 'config' : stored.some((s) => s.upstream.id === id) ? 'admin' : undefined),
+    ready: start,
+    async create(document, by) {
+      const { upstream, document: given } = validate(document);
+      await change((records) => {
+        if (options.configured().some((u) => u.id === upstream.id) || records.some((r) => r.document.id === upstream.id)) {
+          throw new HttpError(409, 'conflict', `id: an upstream "${upstream.id}" already exists`);
+        }
+        assertHostFree(upstream, records);
+        return [...records, { document: given, createdAt: Date.now(), createdBy: by }];
+      });
+      return upstream;
+    },
+    async update(id, document) {
+      if (options.configured().some((u) => u.id === id)) throw new HttpError(409, 'read_only', `upstream "${id}" is defined in the config file and cannot be changed here`);
+      const { upstream, document: given } = validate(document, id);
+      await change((records) => {
+        const index = records.findIndex((r) => r.document.id === id);
+        if (index < 0) throw new HttpError(404, 'not_found', `no upstream "${id}"`);
+        assertHostFree(upstream, records, id);
+        return records.map((r, i) => (i === index ? { ...r, document: given, updatedAt: Date.now() } : r));
+      });
+      return upstream;
+    },
+    async remove(id) {
+      if (options.configured().some((u) => u.id === id)) throw new HttpError(409, 'read_only', `upstream "${id}" is defined in the config file and cannot be removed here`);
+      await change((records) => {
+        if (!records.some((r) => r.document.id === id)) throw new HttpError(404, 'not_found', `no upstream "${id}"`);
+        return records.filter((r) => r.document.id !== id);
+      });
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      await unsubscribe?.().catch(() => {});
+    },
+  };
+}
+
+/** `url: must be an http(s) URL`: the first problem, naming the field as the config file would. */
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  const field = issue.path.reduce<string>((out, s) => (typeof s === 'number' ? `${out}[${s}]` : out ? `${out}.${String(s)}` : String(s)), '');
+  if (issue.code === 'unrecognized_keys') return `${field ? `${field}.` : ''}${issue.keys[0]}: unknown key`;
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `${field}: is required`;
+  return `${field || 'body'}: ${issue.message}`;
+}

@@ -1,0 +1,62 @@
+import { createAdminClient } from './admin-client.js';
+import { allowOnly, flag, parseArgs, UsageError } from './args.js';
+import type { CliIo } from './io.js';
+import { printJson, printTable } from './output.js';
+
+export const GRANTS_USAGE = `usage: gatehouse grants <list|revoke> [options]
+
+  grants list --person PERSON_ID | --client CLIENT_ID [--json]
+  grants revoke GRANT_ID
+  grants revoke --person PERSON_ID | --client CLIENT_ID     (every grant of one person or client)
+`;
+
+interface GrantRow {
+  id: string;
+  person: string;
+  client_id: string;
+  client_name?: string;
+  resource: string;
+  created_at: string;
+  last_used_at?: string;
+}
+
+/** The one `--person`/`--client` filter, as a query or body. */
+function filterOf(args: ReturnType<typeof parseArgs>): { person: string } | { client: string } {
+  const person = flag(args, 'person');
+  const client = flag(args, 'client');
+  if (!person === !client) throw new UsageError('give exactly one of --person or --client');
+  return person ? { person } : { client: client! };
+}
+
+/** `gatehouse grants …`: what people authorized which agents to do, and revoking it. */
+export async function grantsCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const [verb, ...rest] = argv;
+  const args = parseArgs(rest);
+  allowOnly(args, ['json', 'person', 'client']);
+  const client = () => createAdminClient(io.env);
+  switch (verb) {
+    case 'list': {
+      const filter = filterOf(args);
+      const { grants } = await client().request<{ grants: GrantRow[] }>('GET', `/grants?${new URLSearchParams(filter)}`);
+      if (args.flags.has('json')) printJson(io.stdout, grants);
+      else printTable(io.stdout, ['GRANT', 'PERSON', 'CLIENT', 'RESOURCE', 'CREATED', 'LAST USED'], grants.map((g) => [g.id, g.person, g.client_name ? `${g.client_name} (${g.client_id})` : g.client_id, g.resource, g.created_at, g.last_used_at ?? '-']));
+      return 0;
+    }
+    case 'revoke': {
+      const id = args.positional[0];
+      if (id) {
+        if (args.flags.has('person') || args.flags.has('client') || args.positional.length > 1) throw new UsageError('give one grant id, or --person/--client, not both');
+        await client().request('DELETE', `/grants/${encodeURIComponent(id)}`);
+        if (args.flags.has('json')) printJson(io.stdout, { revoked: 1 });
+        else io.stdout.write(`revoked grant ${id}: its tokens stop working now\n`);
+        return 0;
+      }
+      const result = await client().request<{ revoked: number }>('POST', '/grants/revoke', filterOf(args));
+      if (args.flags.has('json')) printJson(io.stdout, result);
+      else io.stdout.write(`revoked ${result.revoked} grant(s)\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(verb ? `unknown grants command "${verb}"` : 'grants needs a command');
+  }
+}

@@ -1,0 +1,17 @@
+/** Writes `value` as JSON (for `--json`). */
+export function printJson(out: NodeJS.WritableStream, value: unknown): void {
+  out.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A plain text table: a header row and aligned columns; control characters in cells are shown escaped. */
+export function printTable(out: NodeJS.WritableStream, headers: string[], rows: Array<Array<string | number | undefined>>): void {
+  const cells = [headers, ...rows.map((row) => row.map((cell) => clean(cell === undefined ? '' : String(cell))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
+  for (const row of cells) out.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : (cell ?? '').padEnd(widths[i]!))).join('  ')}\n`);
+}
+
+/** A terminal must not be steered by what an agent named itself: escape control characters. */
+function clean(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -1,0 +1,47 @@
+import type { z } from 'zod';
+
+/** An environment variable name (POSIX portable: letters, digits, `_`, not starting with a digit). */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** An HTTP field name (RFC 9110 §5.1 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+interface CredentialsShape {
+  type: 'portal-jwt' | 'oauth' | 'static' | 'none';
+  header?: string;
+  value_env?: string;
+  client_id?: string;
+  client_secret?: string;
+  scopes: string[];
+  authorization_server?: string;
+}
+
+/**
+ * Which `credentials` keys belong to which strategy (DESIGN.md "Tokens and identity"): a key that
+ * the chosen strategy would ignore is an error, so that a typo never silently sends nothing.
+ * Whether `value_env` is actually set is checked where the environment is known (`load.ts`).
+ */
+export function checkCredentials(upstream: { url?: string; command?: string[]; credentials: CredentialsShape }, ctx: z.core.$RefinementCtx): void {
+  const { credentials } = upstream;
+  const at = (key: string) => ['credentials', key];
+  if (credentials.header !== undefined && !HEADER_NAME.test(credentials.header)) ctx.addIssue({ code: 'custom', path: at('header'), message: 'must be an HTTP header name' });
+  if ((credentials.type === 'oauth' || credentials.type === 'static') && !upstream.url) {
+    ctx.addIssue({ code: 'custom', path: at('type'), message: `${credentials.type} needs an upstream reached by url (a stdio upstream takes its secrets from env)` });
+  }
+  if (credentials.type === 'static') {
+    if (!credentials.value_env) ctx.addIssue({ code: 'custom', path: at('value_env'), message: 'is required for type static' });
+    else if (!ENV_NAME.test(credentials.value_env)) ctx.addIssue({ code: 'custom', path: at('value_env'), message: 'must be an environment variable name' });
+  } else if (credentials.value_env !== undefined) {
+    ctx.addIssue({ code: 'custom', path: at('value_env'), message: 'is only for type static' });
+  }
+  const oauthOnly = (['client_id', 'client_secret', 'authorization_server'] as const).filter((key) => credentials[key] !== undefined);
+  if (credentials.type !== 'oauth') {
+    for (const key of oauthOnly) ctx.addIssue({ code: 'custom', path: at(key), message: 'is only for type oauth' });
+    if (credentials.scopes.length) ctx.addIssue({ code: 'custom', path: at('scopes'), message: 'is only for type oauth' });
+    return;
+  }
+  if (credentials.client_secret !== undefined && !credentials.client_id) ctx.addIssue({ code: 'custom', path: at('client_id'), message: 'is required with client_secret' });
+  // Scopes go into a space-separated parameter (RFC 6749 §3.3): no spaces or quotes inside one.
+  credentials.scopes.forEach((scope, i) => {
+    if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope)) ctx.addIssue({ code: 'custom', path: [...at('scopes'), i], message: 'must be a scope token (RFC 6749 §3.3)' });
+  });
+}

@@ -1,0 +1,108 @@
+import { createPrivateKey } from 'node:crypto';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** Identity provider ids become person id prefixes (`{idp}:{sub}`) and paths (`/login/{idp}`). */
+export const IDP_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
+
+/** How the portal authenticates at an IdP's token endpoint (OIDC Core 1.0 §9). */
+export const IDP_CLIENT_AUTH = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * One `login.idps[]` entry: an upstream OpenID Connect provider the portal signs people in
+ * with, as a confidential relying party (OIDC Core 1.0 §3.1, authorization code + PKCE).
+ */
+export const idpSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(IDP_ID, `must match ${IDP_ID.source}`)
+      .refine((id) => id !== 'local', { message: 'must not be "local" (that names the built-in accounts)' }),
+    title: z.string().min(1).optional(),
+    issuer: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    client_id: z.string().min(1),
+    client_secret: z.string().min(1).optional(),
+    client_auth: z.enum(IDP_CLIENT_AUTH).default('client_secret_basic'),
+    private_key: z.string().optional(),
+    private_key_id: z.string().min(1).optional(),
+    scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile']),
+    groups_claim: z.string().min(1).default('groups'),
+    primary: z.boolean().default(false),
+    assume_email_verified: z.boolean().default(false),
+    claims_max_age: z
+      .string()
+      .default('12h')
+      .refine((text) => parseDuration(text) !== undefined, { message: 'must be a duration such as 30s, 10m, 12h or 30d' })
+      .transform((text) => parseDuration(text)!),
+  })
+  .superRefine((idp, ctx) => {
+    const url = new URL(idp.issuer);
+    // Plain http only where nothing can be intercepted: a provider on this machine (tests, local dev).
+    if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'must be an https URL (http only for 127.0.0.1 or localhost)' });
+    }
+    if (!idp.scopes.includes('openid')) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'must include "openid"' });
+    if (idp.client_auth !== 'private_key_jwt' && !idp.client_secret) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `is required for client_auth ${idp.client_auth}` });
+    }
+    if (idp.client_auth === 'private_key_jwt') {
+      if (!idp.private_key) {
+        ctx.addIssue({ code: 'custom', path: ['private_key'], message: 'is required for client_auth private_key_jwt (a PKCS#8 PEM private key)' });
+      } else if (privateKeyAlgorithm(idp.private_key) === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['private_key'], message: 'must be a PKCS#8 PEM RSA, EC (P-256/P-384/P-521) or Ed25519 private key' });
+      }
+    }
+  });
+
+export type IdpConfig = z.output<typeof idpSchema>;
+
+/** The JWS algorithm (RFC 7518 §3.1) a private key signs client assertions with, or `undefined` if unusable. */
+export function privateKeyAlgorithm(pem: string): 'RS256' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | undefined {
+  try {
+    const key = createPrivateKey(pem);
+    if (key.asymmetricKeyType === 'rsa') return 'RS256';
+    if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
+    if (key.asymmetricKeyType === 'ec') {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      return curve === 'prime256v1' ? 'ES256' : curve === 'secp384r1' ? 'ES384' : curve === 'secp521r1' ? 'ES512' : undefined;
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The parts of the config file that {@link checkIdentityRules} reads. */
+interface IdentityRulesInput {
+  login: { builtin: boolean; idps: IdpConfig[] };
+  upstreams: Array<{ access: { idps: string[] } }>;
+}
+
+/**
+ * Cross-key checks on sign-in: IdP ids are unique, at most one is `primary`, someone can sign
+ * in at all, and `access.idps` names only `local` or configured IdPs (a typo would lock people out).
+ */
+export function checkIdentityRules(value: IdentityRulesInput, ctx: z.RefinementCtx<unknown>): void {
+  const ids = new Set<string>();
+  value.login.idps.forEach((idp, i) => {
+    if (ids.has(idp.id)) ctx.addIssue({ code: 'custom', path: ['login', 'idps', i, 'id'], message: `duplicates identity provider "${idp.id}"` });
+    ids.add(idp.id);
+  });
+  const primaries = value.login.idps.filter((idp) => idp.primary);
+  if (primaries.length > 1) {
+    const second = value.login.idps.indexOf(primaries[1]!);
+    ctx.addIssue({ code: 'custom', path: ['login', 'idps', second, 'primary'], message: `only one identity provider may be primary ("${primaries[0]!.id}" already is)` });
+  }
+  if (!value.login.builtin && value.login.idps.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['login', 'builtin'], message: 'cannot be false without login.idps: nobody could sign in' });
+  }
+  value.upstreams.forEach((upstream, i) =>
+    upstream.access.idps.forEach((id, j) => {
+      if (id !== 'local' && !ids.has(id)) {
+        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'access', 'idps', j], message: `names no identity provider "${id}" (use "local" or an id from login.idps)` });
+      }
+    }),
+  );
+}

@@ -1,0 +1,49 @@
+import type { RequestHandler, Router } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import { createSealer } from '../crypto/seal.js';
+import type { SessionManager } from '../login/sessions.js';
+import type { Store } from '../store/store.js';
+import { connectRoutes } from './connect-routes.js';
+import { createUpstreamConnections, type UpstreamConnections } from './connections.js';
+import type { CredentialSources } from './upstream-credentials.js';
+import { createUpstreamOAuth } from './upstream-oauth.js';
+import { createUpstreamTokenStore } from './upstream-tokens.js';
+
+/** The per-upstream credential strategies beyond the portal's own assertions (issue 6). */
+export interface Credentials {
+  /** What `upstreamCredentialHeaders` draws on for `oauth` and `static` upstreams. */
+  sources: CredentialSources;
+  /** People's connections to `oauth` upstreams: the `/connections` page lists and disconnects them here. */
+  connections: UpstreamConnections;
+  /** `/connect/{id}`, its callback, and disconnect. */
+  router: Router;
+}
+
+/** Builds the credential strategies; does no I/O. */
+export function createCredentials(deps: { config: Config; store: Store; logger: Logger; sessions: SessionManager; form: RequestHandler; upstreams: () => UpstreamConfig[] }): Credentials {
+  const { config, store, logger } = deps;
+  const oauth = createUpstreamOAuth({ store, sealer: createSealer(config.secret, 'upstream-clients'), portalIssuer: config.issuer });
+  const connections = createUpstreamConnections({
+    issuer: config.issuer,
+    store,
+    tokens: createUpstreamTokenStore(store, createSealer(config.secret, 'upstream-tokens')),
+    oauth,
+    logger,
+    upstreams: deps.upstreams,
+  });
+  const router = connectRoutes({
+    issuer: config.issuer,
+    secret: config.secret,
+    store,
+    sealer: createSealer(config.secret, 'upstream-connect'),
+    sessions: deps.sessions,
+    connections,
+    oauth,
+    logger,
+    upstreams: deps.upstreams,
+    form: deps.form,
+  });
+  return { sources: { connections, staticSecrets: config.upstreamSecrets, logger }, connections, router };
+}

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import { UpstreamConnectRequiredError, UpstreamUnauthorizedError, type UpstreamError } from '../../adapters/upstream-errors.js';
+import { parseBearerChallenge } from '../credentials/challenge.js';
+import type { EndpointContext, Extra } from './endpoint-context.js';
+
+/** How long a tool call waits for the person to finish connecting in their browser. */
+const CONNECT_WAIT_MS = 5 * 60_000;
+
+/**
+ * Runs `call`; when it needs the person's own account at the upstream (not connected, expired, or
+ * more scope), asks the agent to send the person to the connect page with a URL-mode elicitation
+ * (MCP 2025-11-25, "Elicitation", URL mode), waits for the connect to complete in any portal
+ * process, says so (`notifications/elicitation/complete`) and runs `call` once more. Agents that
+ * did not declare `elicitation.url` get the error, whose text carries the connect URL.
+ */
+export async function withConnect<T>(ctx: EndpointContext, extra: Extra, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof UpstreamConnectRequiredError) || !(await askToConnect(ctx, error, extra))) throw error;
+    return call();
+  }
+}
+
+/** Resolves `true` once the person connected after the agent accepted the elicitation. */
+async function askToConnect(ctx: EndpointContext, error: UpstreamConnectRequiredError, extra: Extra): Promise<boolean> {
+  const elicitation = ctx.session.clientCapabilities.elicitation as { url?: object } | undefined;
+  if (!elicitation?.url || !ctx.askAgent || !ctx.connections) return false;
+  const since = Date.now();
+  const elicitationId = randomUUID();
+  ctx.logger.info({ event: 'upstream_connect_elicited', upstream: error.upstreamId, reason: error.reason }, 'agent asked to send the person to connect');
+  let answer: ElicitResult;
+  try {
+    const asked = ctx.askAgent({ method: 'elicitation/create', params: { mode: 'url', elicitationId, url: error.connectUrl, message: error.message } });
+    // The agent may cancel its call while the person decides: stop waiting then.
+    const cancelled = new Promise<never>((_, reject) => extra.signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }));
+    asked.catch(() => {});
+    answer = (await Promise.race([asked, cancelled])) as ElicitResult;
+  } catch {
+    return false;
+  }
+  if (answer.action !== 'accept') return false;
+  const connected = await ctx.connections.waitForConnect(ctx.auth.person.id, error.upstreamId, since, { signal: extra.signal, timeoutMs: CONNECT_WAIT_MS });
+  if (connected) await ctx.inFlight.sendNotification({ method: 'notifications/elicitation/complete', params: { elicitationId } }).catch(() => {});
+  return connected;
+}
+
+/** The text of the tool error an agent gets when an upstream call failed: what happened and, where the person can act, how. */
+export function upstreamErrorText(upstreamId: string, error: UpstreamError): string {
+  if (error instanceof UpstreamConnectRequiredError) return error.message;
+  if (error instanceof UpstreamUnauthorizedError) {
+    const challenge = parseBearerChallenge(error.wwwAuthenticate);
+    if (error.status === 403 && challenge?.error === 'insufficient_scope') {
+      return `Upstream "${upstreamId}" needs more access than this grant carries (step-up: scope ${challenge.scope?.join(' ') || 'unspecified'}).`;
+    }
+    return `Upstream "${upstreamId}" refused the portal's credential. This is a configuration problem for an operator; it has been logged.`;
+  }
+  return `Upstream "${upstreamId}" could not answer: ${error.message}`;
+}

@@ -1,0 +1,73 @@
+import { html, layout, type SafeHtml } from './html.js';
+import { displayTime } from './page-csrf.js';
+
+export interface AdminPageView {
+  adminName: string;
+  csrf: string;
+  upstreams: Array<{ id: string; title?: string; kind: string; url?: string; source: string }>;
+  clients: Array<{ clientId: string; clientName?: string; kind: string }>;
+  /** The grants searched for (`?person=` or `?client=`), when a search was made. */
+  grantSearch?: { by: 'person' | 'client'; value: string; grants: Array<{ id: string; person: string; clientName: string; clientId: string; createdAt: number; lastUsedAt?: number; resource: string }> };
+  events: Array<{ time: string; event: string; outcome: string; person?: string; clientName?: string; clientId?: string; upstream?: string; detail?: string }>;
+  notice?: string;
+  error?: string;
+  /** What the add-upstream form held when it was refused. */
+  draft?: { id?: string; kind?: string; title?: string; url?: string };
+}
+
+const STYLE = html`<style>body{max-width:72rem}table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #d0d7de;vertical-align:top}form.inline{display:inline;margin:0}form.inline button{margin:0}fieldset{border:1px solid #d0d7de;border-radius:6px;margin:1rem 0}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}input,select{width:auto}</style>`;
+
+function when(ms: number | undefined): SafeHtml {
+  const t = displayTime(ms);
+  return t ? html`<time datetime="${t.iso}">${t.text}</time>` : html`<span class="muted">never</span>`;
+}
+
+function hidden(csrf: string): SafeHtml {
+  return html`<input type="hidden" name="csrf" value="${csrf}">`;
+}
+
+/** `/admin`: upstreams (add, remove), clients, a grant search with revoke, recent audit events. Escaped by `html`. */
+export function renderAdminPage(view: AdminPageView): string {
+  const draft = view.draft ?? {};
+  return layout(
+    'Administration',
+    html`${STYLE}<h1>Gatehouse administration</h1>
+<p>Signed in as <strong>${view.adminName}</strong>. The same operations are in the JSON admin API at <code>/admin/api/v1/</code> and the <code>gatehouse</code> CLI.</p>
+${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
+${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
+<h2 id="upstreams">Upstreams</h2>
+<table><thead><tr><th scope="col">Id</th><th scope="col">Title</th><th scope="col">Kind</th><th scope="col">URL</th><th scope="col">Defined in</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
+<tbody>${view.upstreams.map(
+      (u) => html`<tr data-upstream="${u.id}"><td><code>${u.id}</code></td><td class="upstream-title">${u.title ?? ''}</td><td>${u.kind}</td><td>${u.url ?? html`<span class="muted">stdio</span>`}</td><td>${u.source === 'admin' ? 'admin API' : 'config file'}</td>
+<td>${u.source === 'admin' ? html`<form class="inline" method="post" action="/admin/upstreams/delete">${hidden(view.csrf)}<input type="hidden" name="id" value="${u.id}"><button type="submit" aria-label="Remove ${u.id}">Remove</button></form>` : html`<span class="muted">read-only</span>`}</td></tr>`,
+    )}</tbody></table>
+<form method="post" action="/admin/upstreams"><fieldset><legend>Add an upstream</legend>${hidden(view.csrf)}
+<label for="up-id">Id</label><input id="up-id" name="id" required pattern="[a-z0-9][a-z0-9-]{0,30}" value="${draft.id ?? ''}">
+<label for="up-kind">Kind</label><select id="up-kind" name="kind"><option value="mcp"${draft.kind === 'http' ? '' : html` selected`}>mcp</option><option value="http"${draft.kind === 'http' ? html` selected` : ''}>http</option></select>
+<label for="up-title">Title</label><input id="up-title" name="title" value="${draft.title ?? ''}">
+<label for="up-url">URL</label><input id="up-url" name="url" type="url" required value="${draft.url ?? ''}">
+<button type="submit">Add upstream</button></fieldset></form>
+
+<h2 id="clients">Clients</h2>
+${view.clients.length ? html`<table><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Kind</th><th scope="col"><span class="muted">Grants</span></th></tr></thead>
+<tbody>${view.clients.map(
+      (c) => html`<tr><td class="client-name">${c.clientName ?? ''}</td><td><code>${c.clientId}</code></td><td>${c.kind}</td><td><a href="/admin?client=${encodeURIComponent(c.clientId)}#grants">grants</a></td></tr>`,
+    )}</tbody></table>` : html`<p>No registered clients.</p>`}
+
+<h2 id="grants">Grants</h2>
+<form method="get" action="/admin"><label for="g-person">Person id (e.g. <code>local:alice</code>)</label><input id="g-person" name="person" value="${view.grantSearch?.by === 'person' ? view.grantSearch.value : ''}">
+<button type="submit">Show grants</button></form>
+${view.grantSearch ? html`<p>Grants of ${view.grantSearch.by} <code>${view.grantSearch.value}</code>:</p>
+${view.grantSearch.grants.length ? html`<table><thead><tr><th scope="col">Person</th><th scope="col">Agent</th><th scope="col">Resource</th><th scope="col">Authorized</th><th scope="col">Last used</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
+<tbody>${view.grantSearch.grants.map(
+      (g) => html`<tr data-grant="${g.id}"><td>${g.person}</td><td class="client-name">${g.clientName}<br><span class="muted">${g.clientId}</span></td><td>${g.resource}</td><td>${when(g.createdAt)}</td><td>${when(g.lastUsedAt)}</td>
+<td><form class="inline" method="post" action="/admin/grants/revoke">${hidden(view.csrf)}<input type="hidden" name="grant" value="${g.id}"><button type="submit" aria-label="Revoke grant of ${g.clientName}">Revoke</button></form></td></tr>`,
+    )}</tbody></table>` : html`<p>None.</p>`}` : ''}
+
+<h2 id="audit">Recent audit events</h2>
+${view.events.length ? html`<table><thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Outcome</th><th scope="col">Person</th><th scope="col">Agent</th><th scope="col">Upstream</th><th scope="col">Detail</th></tr></thead>
+<tbody>${view.events.map(
+      (e) => html`<tr><td><time datetime="${e.time}">${e.time.slice(0, 19).replace('T', ' ')}</time></td><td>${e.event}</td><td>${e.outcome}</td><td>${e.person ?? ''}</td><td class="client-name">${e.clientName ?? e.clientId ?? ''}</td><td>${e.upstream ?? ''}</td><td>${e.detail ?? ''}</td></tr>`,
+    )}</tbody></table>` : html`<p>No events yet.</p>`}`,
+  );
+}

@@ -1,0 +1,65 @@
+import { mayUseUpstream, whyDenied } from '../../portal/policy/access.js';
+import { isAdmin } from '../../portal/policy/admins.js';
+import { mayUseTool } from '../../portal/policy/tools.js';
+import type { Person } from '../../portal/login/person.js';
+
+const person = (over: Partial<Person> = {}): Person => ({ id: 'corp:p', idp: 'corp', email: 'p@corp.example', emailVerified: true, groups: [], ...over });
+const access = (rules: Partial<Record<'groups' | 'emails' | 'domains' | 'idps', string[]>>) => ({ access: { groups: [], emails: [], domains: [], idps: [], ...rules } });
+const tools = (rules: Partial<{ allow: string[]; deny: string[]; allow_groups: Record<string, string[]>; deny_groups: Record<string, string[]> }>) => ({
+  tools: { allow: [], deny: [], rename: {}, describe: {}, allow_groups: {}, deny_groups: {}, ...rules },
+});
+
+describe('upstream access rules', () => {
+  test('no rules admit every signed-in person; any one of groups, emails, domains admits', () => {
+    expect(mayUseUpstream(person(), access({}))).toBe(true);
+    expect(mayUseUpstream(person({ groups: ['eng'] }), access({ groups: ['eng'] }))).toBe(true);
+    expect(mayUseUpstream(person(), access({ emails: ['P@corp.example'] }))).toBe(true);
+    expect(mayUseUpstream(person(), access({ domains: ['corp.example'] }))).toBe(true);
+    expect(mayUseUpstream(person(), access({ groups: ['eng'], domains: ['other.example'] }))).toBe(false);
+  });
+
+  test('idps narrows: a matching group from another IdP does not admit', () => {
+    const rules = access({ idps: ['corp'], groups: ['admins'] });
+    expect(mayUseUpstream(person({ groups: ['admins'] }), rules)).toBe(true);
+    expect(mayUseUpstream(person({ idp: 'partner', groups: ['admins'] }), rules)).toBe(false);
+    expect(whyDenied(person({ idp: 'partner', groups: ['admins'] }), rules)).toMatch(/sign in another way/);
+    expect(mayUseUpstream(person({ idp: 'local' }), access({ idps: ['local'] }))).toBe(true);
+  });
+
+  test('an unverified email matches neither email nor domain rules, and the reason says so', () => {
+    const unverified = person({ emailVerified: false });
+    expect(mayUseUpstream(unverified, access({ domains: ['corp.example'] }))).toBe(false);
+    expect(mayUseUpstream(unverified, access({ emails: ['p@corp.example'] }))).toBe(false);
+    expect(whyDenied(unverified, access({ domains: ['corp.example'] }))).toMatch(/not verified/);
+    expect(whyDenied(person(), access({ groups: ['eng'] }))).toMatch(/not in a group/);
+  });
+});
+
+describe('per-tool rules', () => {
+  test('allow/deny apply to everyone; allow_groups and deny_groups by group', () => {
+    const upstream = tools({ deny: ['drop'], allow_groups: { refund: ['finance'] }, deny_groups: { export: ['contractors'] } });
+    expect(mayUseTool(person(), upstream, 'search')).toBe(true);
+    expect(mayUseTool(person({ groups: ['finance'] }), upstream, 'drop')).toBe(false);
+    expect(mayUseTool(person(), upstream, 'refund')).toBe(false);
+    expect(mayUseTool(person({ groups: ['finance'] }), upstream, 'refund')).toBe(true);
+    expect(mayUseTool(person({ groups: ['contractors'] }), upstream, 'export')).toBe(false);
+    expect(mayUseTool(undefined, upstream, 'refund')).toBe(false);
+    expect(mayUseTool(person(), tools({ allow: ['a'] }), 'b')).toBe(false);
+  });
+
+  test('tool names that are Object.prototype properties are not rules', () => {
+    expect(mayUseTool(person(), tools({}), 'constructor')).toBe(true);
+    expect(mayUseTool(person(), tools({}), '__proto__')).toBe(true);
+  });
+});
+
+describe('admins', () => {
+  const admins = { groups: ['platform'], emails: ['root@corp.example'] };
+  test('by group, or by a verified email; nobody when the rules are empty', () => {
+    expect(isAdmin(person({ groups: ['platform'] }), admins)).toBe(true);
+    expect(isAdmin(person({ email: 'ROOT@corp.example' }), admins)).toBe(true);
+    expect(isAdmin(person({ email: 'root@corp.example', emailVerified: false }), admins)).toBe(false);
+    expect(isAdmin(person({ groups: ['eng'] }), admins)).toBe(false);
+    expect(isAdmin(person({ groups: ['platform'] }), { groups: [], emails: [] })).toBe(false);
+  });
+});
