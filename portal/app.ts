@@ -134,6 +134,7 @@ export function createPortal(deps: AppDeps): Portal {
     version: VERSION,
     upstreams: upstreams.all,
     fetchAppPage: apps.fetchPage,
+    allowedOrigins: config.mcp.allowedOrigins,
     credentials: credentials.sources,
   });
   app.use(mcp.router);

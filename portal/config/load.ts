@@ -34,6 +34,8 @@ export interface Config {
   };
   clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean };
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number };
+  /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
+  mcp: { allowedOrigins: string[] };
   http: { bodyLimit: string; shutdownGraceMs: number; trustProxy: boolean | number | string };
   accounts: AccountConfig[];
   admins: { groups: string[]; emails: string[] };
@@ -121,6 +123,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     },
     login: { sessionIdleMs: file.login.session_idle, sessionMaxMs: file.login.session_max, builtin: file.login.builtin, idps: file.login.idps },
     clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses },
+    mcp: { allowedOrigins: file.mcp.allowed_origins.map((origin) => new URL(origin).origin) },
     rateLimits: {
       loginPerMinute: file.rate_limits.login_per_minute,
       registerPerMinute: file.rate_limits.register_per_minute,

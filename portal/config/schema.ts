@@ -123,6 +123,11 @@ export const configFileSchema = z
         metadata_documents: z.strictObject({ allow_private_addresses: z.boolean().default(false) }).prefault({}),
       })
       .prefault({}),
+    mcp: z
+      .strictObject({
+        allowed_origins: z.array(z.url({ error: 'must be an origin such as https://agent.example.com' })).default([]),
+      })
+      .prefault({}),
     rate_limits: z
       .strictObject({
         login_per_minute: z.number().int().positive().default(10),

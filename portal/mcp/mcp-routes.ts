@@ -25,6 +25,7 @@ import type { Store } from '../store/store.js';
 import { createAgentSessions, type AgentSession } from './agent-sessions.js';
 import { AppsInAggregate, type FetchAppPage } from './app-handlers.js';
 import type { EndpointContext } from './endpoint-context.js';
+import { originAllowed } from './origin.js';
 import { registerPromptHandlers } from './prompt-handlers.js';
 import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
@@ -40,6 +41,8 @@ export interface McpEndpointsOptions {
   upstreams: () => UpstreamConfig[];
   /** Reads a page of an HTTP app as the caller, for the aggregate's `{id}__fetch` tools and page resources. */
   fetchAppPage: FetchAppPage;
+  /** Browser origins allowed besides the portal's own and loopback ones (`mcp.allowed_origins`). */
+  allowedOrigins?: readonly string[];
   /** An agent session unused this long ends. */
   sessionIdleMs?: number;
   /** The `oauth` and `static` credential strategies (issue 6). */
@@ -232,6 +235,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   const router = Router();
   router.all(['/mcp', '/mcp/:id'], bearer, options.json, async (req, res) => {
     const endpoint = (req.params.id as string | undefined) ?? AGGREGATE;
+    if (!originAllowed(req.get('origin'), issuer, options.allowedOrigins ?? [])) {
+      throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
+    }
     if (req.method === 'POST') await post(req, res, endpoint);
     else if (req.method === 'GET') await get(req, res, endpoint);
     else if (req.method === 'DELETE') await remove(req, res, endpoint);

@@ -67,6 +67,18 @@ describe('MCP endpoint bad input', () => {
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
+  test('a browser Origin that is not the portal, loopback or configured is 403 (DNS rebinding)', async () => {
+    const evil = await post('/mcp', listTools, { ...authorized(), origin: 'http://evil.example' });
+    expect(evil.status).toBe(403);
+    expect(((await evil.json()) as JsonRpcError).error.code).toBe(-32000);
+    expect((await post('/mcp', listTools, { ...authorized(), origin: 'null' })).status).toBe(403);
+    for (const origin of [portal.url, 'http://localhost:6274']) {
+      const res = await post('/mcp', listTools, { ...authorized(), origin });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+  });
+
   test('an unknown upstream endpoint is 404', async () => {
     expect((await post('/mcp/nope', listTools, { authorization: `Bearer ${alice.accessToken()}` })).status).toBe(404);
   });
