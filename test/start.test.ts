@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { connectAgent } from './helpers/agent.js';
 import { freePort } from './helpers/redis-server.js';
 
 const MAIN = path.resolve('dist/portal/main.js');
@@ -34,6 +36,31 @@ describe('gatehouse start', () => {
       expect(stdout).toContain('running the built-in demo');
       expect(stdout).toContain('state lives in memory');
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      proc.child.kill('SIGTERM');
+    }
+    expect(await proc.exited).toBe(0);
+  });
+
+  test('the demo serves a newcomer end to end: an MCP client signs in as demo and uses the demo upstreams', async () => {
+    const port = await freePort();
+    const issuer = `http://localhost:${port}`;
+    const proc = run([], { PORT: String(port), GATEHOUSE_DEMO_PASSWORD: 'demo-password-for-tests' }, /Gatehouse listening on/, mkdtempSync(path.join(tmpdir(), 'gh-start-')));
+    try {
+      await proc.matched;
+      expect(proc.output().stdout).toContain('password from GATEHOUSE_DEMO_PASSWORD');
+      expect(proc.output().stdout).not.toContain('demo-password-for-tests');
+      const agent = await connectAgent(issuer, { username: 'demo', password: 'demo-password-for-tests' });
+      try {
+        const names = (await agent.client.listTools()).tools.map((t) => t.name);
+        expect(names).toEqual(expect.arrayContaining(['demo__echo', 'demo__whoami', 'handbook__fetch']));
+        const whoami = (await agent.client.callTool({ name: 'demo__whoami', arguments: {} })) as CallToolResult;
+        expect(JSON.stringify(whoami.content)).toContain('local:demo');
+        const page = (await agent.client.callTool({ name: 'handbook__fetch', arguments: { path: '/' } })) as CallToolResult;
+        expect((page.content[0] as { text: string }).text).toMatch(/^# /m);
+      } finally {
+        await agent.client.close();
+      }
     } finally {
       proc.child.kill('SIGTERM');
     }
