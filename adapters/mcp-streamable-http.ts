@@ -1,3 +1,4 @@
+import { nodeFetch } from './node-fetch.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -152,12 +153,12 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
  * function is asked before every request (POST, GET stream, DELETE) through `fetch`.
  */
 function httpOptions(headers: UpstreamHeaders | undefined, upstreamId: string, onAuthChallenge?: ConnectOptions['onAuthChallenge']): { requestInit?: RequestInit; fetch?: FetchLike } {
-  if (typeof headers !== 'function') return { requestInit: { headers: headers ?? {} } };
+  if (typeof headers !== 'function') return { requestInit: { headers: headers ?? {} }, fetch: nodeFetch };
   const send = async (input: string | URL, init: RequestInit | undefined) => {
     const sent = await headers();
     const merged = new Headers(init?.headers);
     for (const [name, value] of Object.entries(sent)) merged.set(name, value);
-    return { response: await fetch(input, { ...init, headers: merged }), sent };
+    return { response: await nodeFetch(input, { ...init, headers: merged }), sent };
   };
   return {
     fetch: async (input, init) => {
