@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import { describeIssue } from '../config/issue.js';
 import { upstreamSchema, type UpstreamConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
 import { getJson, storeKey, type Store } from '../store/store.js';
@@ -52,7 +52,7 @@ export function createUpstreamRegistry(options: { store: Store; logger: Logger; 
       const parsed = upstreamSchema.safeParse(record.document);
       // A record that no longer validates (the schema tightened) is skipped loudly, never served half-understood.
       if (parsed.success) next.push({ upstream: parsed.data, record });
-      else logger.error({ upstream: record.document.id, problem: describeIssue(parsed.error) }, 'stored upstream is invalid: not served');
+      else logger.error({ upstream: record.document.id, problem: describeIssue(parsed.error, record.document, upstreamSchema) }, 'stored upstream is invalid: not served');
     }
     stored = next;
   }
@@ -99,7 +99,10 @@ export function createUpstreamRegistry(options: { store: Store; logger: Logger; 
     const forbidden = CONFIG_FILE_ONLY.find((key) => key in given);
     if (forbidden) throw new HttpError(400, 'invalid_upstream', `${forbidden}: stdio upstreams can only be defined in the config file`);
     const parsed = upstreamSchema.safeParse(given);
-    if (!parsed.success) throw new HttpError(400, 'invalid_upstream', describeIssue(parsed.error));
+    if (!parsed.success) {
+      const { key, problem } = describeIssue(parsed.error, given, upstreamSchema);
+      throw new HttpError(400, 'invalid_upstream', `${key || 'body'}: ${problem}`);
+    }
     return { upstream: parsed.data, document: given };
   }
 
@@ -150,10 +153,3 @@ export function createUpstreamRegistry(options: { store: Store; logger: Logger; 
 }
 
 /** `url: must be an http(s) URL`: the first problem, naming the field as the config file would. */
-function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0]!;
-  const field = issue.path.reduce<string>((out, s) => (typeof s === 'number' ? `${out}[${s}]` : out ? `${out}.${String(s)}` : String(s)), '');
-  if (issue.code === 'unrecognized_keys') return `${field ? `${field}.` : ''}${issue.keys[0]}: unknown key`;
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `${field}: is required`;
-  return `${field || 'body'}: ${issue.message}`;
-}

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { configFileSchema, unwrapSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
+import { configFileSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
 import type { IdpConfig } from './idp-schema.js';
-import { nearest } from './suggest.js';
+import { describeIssue } from './issue.js';
 
 /** The portal's runtime configuration: the config file, resolved against the environment. */
 export interface Config {
@@ -217,35 +217,6 @@ function normalizeIssuer(value: string, key: string): string {
 }
 
 function toConfigError(error: z.ZodError, document: unknown): ConfigError {
-  const issue = error.issues[0]!;
-  const key = formatPath(issue.path);
-  if (issue.code === 'unrecognized_keys') {
-    const unknown = issue.keys[0]!;
-    const where = key ? `${key}.${unknown}` : unknown;
-    const hint = nearest(unknown, knownKeys(issue.path));
-    return new ConfigError(where, `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`);
-  }
-  if (issue.code === 'invalid_type' && lookup(document, issue.path) === undefined) return new ConfigError(key, 'is required');
-  return new ConfigError(key, issue.message);
-}
-
-function formatPath(segments: readonly PropertyKey[]): string {
-  return segments.reduce<string>((out, segment) => (typeof segment === 'number' ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment)), '');
-}
-
-function lookup(document: unknown, segments: readonly PropertyKey[]): unknown {
-  return segments.reduce<unknown>((node, segment) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[segment] : undefined), document);
-}
-
-/** The keys the schema allows at an object path, for "did you mean" hints. */
-function knownKeys(segments: readonly PropertyKey[]): string[] {
-  let schema: z.core.$ZodType | undefined = configFileSchema;
-  for (const segment of segments) {
-    schema = unwrapSchema(schema);
-    if (typeof segment === 'number') schema = schema instanceof z.ZodArray ? (schema.element as z.core.$ZodType) : undefined;
-    else schema = schema instanceof z.ZodObject ? (schema.shape[segment as string] as z.core.$ZodType | undefined) : undefined;
-    if (!schema) return [];
-  }
-  schema = unwrapSchema(schema);
-  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+  const { key, problem } = describeIssue(error, document, configFileSchema);
+  return new ConfigError(key, problem);
 }

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { unwrapSchema } from './schema.js';
+import { nearest } from './suggest.js';
+
+/**
+ * The first problem of a failed parse, as the config file and the admin API both say it:
+ * the key (`upstreams[1].id`) and what is wrong with it, with a "did you mean" hint for an
+ * unknown key. `root` is the schema the document was parsed with.
+ */
+export function describeIssue(error: z.ZodError, document: unknown, root: z.core.$ZodType): { key: string; problem: string } {
+  const issue = error.issues[0]!;
+  const key = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = issue.keys[0]!;
+    const hint = nearest(unknown, knownKeys(root, issue.path));
+    return { key: key ? `${key}.${unknown}` : unknown, problem: `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}` };
+  }
+  if (issue.code === 'invalid_type' && lookup(document, issue.path) === undefined) return { key, problem: 'is required' };
+  return { key, problem: issue.message };
+}
+
+function formatPath(segments: readonly PropertyKey[]): string {
+  return segments.reduce<string>((out, segment) => (typeof segment === 'number' ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment)), '');
+}
+
+function lookup(document: unknown, segments: readonly PropertyKey[]): unknown {
+  return segments.reduce<unknown>((node, segment) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[segment] : undefined), document);
+}
+
+/** The keys the schema allows at an object path, for "did you mean" hints. */
+function knownKeys(root: z.core.$ZodType, segments: readonly PropertyKey[]): string[] {
+  let schema: z.core.$ZodType | undefined = root;
+  for (const segment of segments) {
+    schema = unwrapSchema(schema);
+    if (typeof segment === 'number') schema = schema instanceof z.ZodArray ? (schema.element as z.core.$ZodType) : undefined;
+    else schema = schema instanceof z.ZodObject ? (schema.shape[segment as string] as z.core.$ZodType | undefined) : undefined;
+    if (!schema) return [];
+  }
+  schema = unwrapSchema(schema);
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
