@@ -49,10 +49,8 @@ export function createAgentSessions(options: { store: Store; idleTtlMs: number }
     },
     async find(id) {
       if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
-      const raw = await store.get(key(id));
-      if (raw === null) return undefined;
-      await store.set(key(id), raw, { ttlMs: idleTtlMs });
-      return JSON.parse(raw) as AgentSession;
+      const raw = await store.getAndExtend(key(id), idleTtlMs);
+      return raw === null ? undefined : (JSON.parse(raw) as AgentSession);
     },
     async delete(id) {
       await store.delete(key(id));

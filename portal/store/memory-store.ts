@@ -27,6 +27,13 @@ export class MemoryStore implements Store {
     return this.#live(key)?.value ?? null;
   }
 
+  async getAndExtend(key: string, ttlMs: number): Promise<string | null> {
+    const entry = this.#live(key);
+    if (!entry) return null;
+    entry.expiresAt = expiry(ttlMs);
+    return entry.value;
+  }
+
   async set(key: string, value: string, options?: { ttlMs?: number }): Promise<void> {
     this.#values.set(key, { value, expiresAt: expiry(options?.ttlMs) });
   }

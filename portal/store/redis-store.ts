@@ -107,6 +107,11 @@ export class RedisStore implements Store {
     return this.#run(() => this.#redis.get(key));
   }
 
+  getAndExtend(key: string, ttlMs: number): Promise<string | null> {
+    // GETEX (Redis 6.2): read and move the expiry in one command.
+    return this.#run(() => this.#redis.getex(key, 'PX', ttlMs));
+  }
+
   async set(key: string, value: string, options?: { ttlMs?: number }): Promise<void> {
     await this.#run(() =>
       options?.ttlMs === undefined ? this.#redis.set(key, value) : this.#redis.set(key, value, 'PX', options.ttlMs),

@@ -9,6 +9,8 @@
 export interface Store {
   /** The value, or `null` when absent or expired. */
   get(key: string): Promise<string | null>;
+  /** The value, and (when present) its expiry moved to `ttlMs` from now: a sliding expiry in one round trip. */
+  getAndExtend(key: string, ttlMs: number): Promise<string | null>;
   /** Sets the value; with `ttlMs` it expires after that many milliseconds. */
   set(key: string, value: string, options?: { ttlMs?: number }): Promise<void>;
   /** Sets the value only when the key is absent. Resolves `true` when this call set it. */

@@ -69,6 +69,16 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     expect(await store.get('long')).toBe('v');
   });
 
+  test('getAndExtend reads a value and moves its expiry; a missing key stays missing', async () => {
+    await store.set('sliding', 'v', { ttlMs: 100 });
+    expect(await peer.getAndExtend('sliding', 60_000)).toBe('v');
+    await sleep(200);
+    expect(await store.get('sliding')).toBe('v');
+    expect(await store.ttl('sliding')).toBeGreaterThan(50_000);
+    expect(await store.getAndExtend('absent', 60_000)).toBeNull();
+    expect(await store.get('absent')).toBeNull();
+  });
+
   test('setIfAbsent sets only once', async () => {
     expect(await store.setIfAbsent('once', 'first', { ttlMs: 10_000 })).toBe(true);
     expect(await peer.setIfAbsent('once', 'second')).toBe(false);
