@@ -5,6 +5,7 @@ import { readCookie, writeCookie } from '../http/cookies.js';
 import { HttpError } from '../http/errors.js';
 import { auditRequest } from '../audit/request-audit.js';
 import type { RateLimit } from '../http/rate-limit.js';
+import { pageCsp } from '../web/html.js';
 import { renderLoginPage } from '../web/login-page.js';
 import type { Accounts } from './accounts.js';
 import { safeReturnTo } from './return-to.js';
@@ -26,7 +27,7 @@ export interface LoginRoutesOptions {
   idps?: Array<{ id: string; title: string; primary: boolean }>;
 }
 
-const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_CSP = pageCsp();
 
 /**
  * `GET /login`, `POST /login`, `POST /logout`. The form carries a double-submit CSRF token

@@ -8,6 +8,7 @@ import type { Session } from '../login/sessions.js';
 import { mayUseUpstream, whyDenied } from '../policy/access.js';
 import { isAdmin } from '../policy/admins.js';
 import { renderConsentPage } from '../web/consent-page.js';
+import { pageCsp } from '../web/html.js';
 import { redirectWithError } from './authorize.js';
 import type { AuthorizationRequest } from './authorization-requests.js';
 import type { Client } from './clients.js';
@@ -20,10 +21,10 @@ const SCOPE_MEANING: Record<string, string> = {
 };
 
 /** The page's CSP: the form may post here and (Chrome applies form-action to redirects) go back to the client. */
-function pageCsp(redirectUri: string): string {
+function consentCsp(redirectUri: string): string {
   const url = new URL(redirectUri);
   const target = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
-  return `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${target}; frame-ancestors 'none'; base-uri 'none'`;
+  return pageCsp([target]);
 }
 
 /** `GET /consent` shows what an agent asks for; `POST /consent` records the person's decision. */
@@ -45,7 +46,7 @@ export function consentRoutes(deps: OAuthDeps): Router {
       await approve(deps, req, res, request.id, session.person, offer.upstreamIds);
       return;
     }
-    res.setHeader('Content-Security-Policy', pageCsp(request.redirectUri));
+    res.setHeader('Content-Security-Policy', consentCsp(request.redirectUri));
     res.setHeader('Cache-Control', 'no-store');
     const resource = deps.resources.find(request.resource)!;
     res.type('html').send(

@@ -48,3 +48,12 @@ button{padding:.5rem 1rem;margin:.75rem .5rem 0 0;cursor:pointer}.muted{color:#5
 <body><main>${body}</main></body>
 </html>`.value;
 }
+
+/**
+ * The Content-Security-Policy of every server-rendered page: no scripts, inline styles only,
+ * forms post to the portal (and to `formTargets`, e.g. the client a consent redirects back
+ * to: Chrome applies form-action to the redirect), never framed.
+ */
+export function pageCsp(formTargets: readonly string[] = []): string {
+  return `default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action ${["'self'", ...formTargets].join(' ')}; frame-ancestors 'none'; base-uri 'none'`;
+}

@@ -1,3 +1,4 @@
+import { pageCsp } from './html.js';
 import { constantTimeEqual, hmac } from '../crypto/hash.js';
 import { deriveKey } from '../crypto/seal.js';
 import { HttpError } from '../http/errors.js';
@@ -28,7 +29,7 @@ export function createPageCsrf(secret: string): PageCsrf {
 }
 
 /** Pages with forms: posts only to the portal, no scripts, no framing. */
-export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const PAGE_CSP = pageCsp();
 
 /** `2025-01-31 14:05 UTC` in a `<time>`-friendly pair. */
 export function displayTime(ms: number | undefined): { iso: string; text: string } | undefined {
