@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { constantTimeEqual, hmac, randomToken } from '../crypto/hash.js';
 import { deriveKey } from '../crypto/seal.js';
 import { clearCookie, readCookie, writeCookie } from '../http/cookies.js';
-import { getJson, setJson, storeKey, type Store } from '../store/store.js';
+import { setJson, storeKey, type Store } from '../store/store.js';
 import type { Person } from './person.js';
 
 /** A person's browser session, kept in the Store so any portal process can read it. */
@@ -10,7 +10,6 @@ export interface Session {
   id: string;
   person: Person;
   createdAt: number;
-  lastSeenAt: number;
   /** A cap shorter than `session_max` (ms since the epoch): an IdP sign-in lasts no longer than its claims are trusted. */
   endsAt?: number;
 }
@@ -55,7 +54,7 @@ export function createSessionManager(options: SessionOptions): SessionManager {
     async create(res, person, createOptions = {}) {
       const now = Date.now();
       const maxAgeMs = Math.min(options.absoluteTimeoutMs, createOptions.maxAgeMs ?? Infinity);
-      const session: Session = { id: randomToken(), person, createdAt: now, lastSeenAt: now, ...(maxAgeMs < options.absoluteTimeoutMs ? { endsAt: now + maxAgeMs } : {}) };
+      const session: Session = { id: randomToken(), person, createdAt: now, ...(maxAgeMs < options.absoluteTimeoutMs ? { endsAt: now + maxAgeMs } : {}) };
       await setJson(store, recordKey(session.id), session, { ttlMs: Math.min(options.idleTimeoutMs, maxAgeMs) });
       writeCookie(res, cookieName, sign(session.id), { secure, maxAgeMs });
       return session;
@@ -63,14 +62,11 @@ export function createSessionManager(options: SessionOptions): SessionManager {
     async read(req) {
       const id = verifiedId(req);
       if (!id) return undefined;
-      const session = await getJson<Session>(store, recordKey(id));
+      // Sliding idle expiry: reading moves the record's expiry, in the same round trip.
+      const raw = await store.getAndExtend(recordKey(id), options.idleTimeoutMs);
+      const session = raw === null ? undefined : (JSON.parse(raw) as Session);
       const now = Date.now();
       if (!session || now - session.createdAt > options.absoluteTimeoutMs || (session.endsAt !== undefined && now > session.endsAt)) return undefined;
-      // Sliding idle expiry, written at most once a minute to keep reads cheap.
-      if (now - session.lastSeenAt > 60_000) {
-        session.lastSeenAt = now;
-        await setJson(store, recordKey(id), session, { ttlMs: Math.min(options.idleTimeoutMs, (session.endsAt ?? Infinity) - now) });
-      }
       return session;
     },
     async destroy(req, res) {
