@@ -28,7 +28,7 @@ import { connectionsRoutes } from './connections/connections-routes.js';
 import { createCredentials } from './credentials/credentials.js';
 import type { UpstreamConnections } from './credentials/connections.js';
 
-/** What a portal is built from; `createApp` does no I/O, so tests build a portal in one call. */
+/** What a portal is built from; `createPortal` does no I/O, so tests build a portal in one call. */
 export interface AppDeps {
   config: Config;
   store: Store;
@@ -162,9 +162,4 @@ export function createPortal(deps: AppDeps): Portal {
       await audit.close();
     },
   };
-}
-
-/** The portal's request handler (see {@link createPortal}). */
-export function createApp(deps: AppDeps): Express {
-  return createPortal(deps).app;
 }

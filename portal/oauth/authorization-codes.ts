@@ -1,6 +1,6 @@
 import { randomToken, sha256 } from '../crypto/hash.js';
 import type { Person } from '../login/person.js';
-import { getJson, setJson, storeKey, type Store } from '../store/store.js';
+import { getJson, setJson, storeKey, takeJson, type Store } from '../store/store.js';
 
 /** What an authorization code stands for, until the client exchanges it. */
 export interface CodeRecord {
@@ -40,11 +40,11 @@ export function createAuthorizationCodes(options: { store: Store; ttlMs: number 
       return (await getJson<CodeRecord>(store, live(code))) ?? undefined;
     },
     async redeem(code, grantId) {
-      const raw = await store.take(live(code));
-      if (raw === null) return undefined;
+      const record = await takeJson<CodeRecord>(store, live(code));
+      if (!record) return undefined;
       // Long enough to catch a replay well after the code itself would have expired.
       await store.set(spent(code), grantId, { ttlMs: Math.max(ttlMs * 10, 600_000) });
-      return JSON.parse(raw) as CodeRecord;
+      return record;
     },
     async grantOfSpent(code) {
       if (!wellFormed(code)) return undefined;

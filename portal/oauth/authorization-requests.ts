@@ -1,5 +1,5 @@
 import { randomToken } from '../crypto/hash.js';
-import { getJson, setJson, storeKey, type Store } from '../store/store.js';
+import { getJson, setJson, storeKey, takeJson, type Store } from '../store/store.js';
 
 /** A validated `/authorize` request waiting for the person to sign in and consent. */
 export interface AuthorizationRequest {
@@ -50,8 +50,7 @@ export function createAuthorizationRequests(options: { store: Store; ttlMs: numb
       return (await this.find(request.id))?.personId === personId;
     },
     async take(id) {
-      const raw = await store.take(key(id));
-      return raw === null ? undefined : (JSON.parse(raw) as AuthorizationRequest);
+      return (await takeJson<AuthorizationRequest>(store, key(id))) ?? undefined;
     },
   };
 }
