@@ -2,8 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 
-// Keep-alive agents shared by every upstream connection of this process.
-const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }) };
+/** Keep-alive agents shared by every upstream connection of this process, by URL protocol. */
+export const keepAliveAgents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }) };
 
 /**
  * A `fetch` for the MCP SDK's client transports, on `node:http` with keep-alive agents.
@@ -15,7 +15,7 @@ const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 
  */
 export function nodeFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   const url = new URL(input instanceof Request ? input.url : input);
-  const agent = agents[url.protocol as keyof typeof agents];
+  const agent = keepAliveAgents[url.protocol as keyof typeof keepAliveAgents];
   if (!agent) return Promise.reject(new TypeError('fetch failed', { cause: new Error(`unsupported protocol ${url.protocol}`) }));
   const signal = init.signal ?? undefined;
   if (signal?.aborted) return Promise.reject(abortReason(signal));

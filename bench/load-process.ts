@@ -3,4 +3,4 @@ import autocannon from 'autocannon';
 
 const options = JSON.parse(process.argv[2]!) as autocannon.Options;
 const result = await autocannon(options);
-process.stdout.write(JSON.stringify({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx }));
+process.stdout.write(JSON.stringify({ rps: result.requests.average, total: result.requests.total, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx }));

@@ -1,7 +1,9 @@
 /**
  * Benchmark of the MCP portal (issue 4), on loopback only:
  *  1. `tools/call` through `/mcp/{id}` versus directly to the same upstream, same load
- *     (autocannon, 10 connections): throughput ratio and added p50/p99 latency;
+ *     (autocannon, 10 connections, then 1): throughput ratio, added p50/p99 latency, and the
+ *     portal's CPU time per request (at 10 connections three processes share the machine's cores;
+ *     one connection shows the added latency without that contention);
  *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams.
  * The portal runs here; the upstreams and the load generator run in processes of their own.
  * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS (default 10).
@@ -25,8 +27,16 @@ async function session(url: string, headers: Record<string, string> = {}): Promi
   return { ...MCP_HEADERS, ...headers, 'mcp-session-id': id };
 }
 
-function load(url: string, headers: Record<string, string>, body: unknown): Promise<Load> {
-  return runLoad({ url, headers, body, seconds: SECONDS });
+function load(url: string, headers: Record<string, string>, body: unknown, connections = 10): Promise<Load> {
+  return runLoad({ url, headers, body, seconds: SECONDS, connections });
+}
+
+/** The load on the portal's endpoint, with the portal's CPU time per request (it runs in this process). */
+async function loadPortal(url: string, headers: Record<string, string>, body: unknown, connections = 10): Promise<Load & { cpuMs: number }> {
+  const before = process.cpuUsage();
+  const result = await load(url, headers, body, connections);
+  const used = process.cpuUsage(before);
+  return { ...result, cpuMs: (used.user + used.system) / 1000 / Math.max(1, result.total) };
 }
 
 const callEcho = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } };
@@ -37,13 +47,17 @@ async function proxyOverhead(): Promise<void> {
   const url = upstreams.urls[0]!;
   const portal = await startPortal(upstreams.urls.map((url, i) => ({ id: `up${i}`, kind: 'mcp', url })));
   try {
-    const direct = await load(url, await session(url), callEcho);
-    const token = await serviceToken(portal.running.url, `${portal.running.url}/mcp/up0`);
-    const through = await load(`${portal.running.url}/mcp/up0`, await session(`${portal.running.url}/mcp/up0`, { authorization: `Bearer ${token}` }), callEcho);
-    console.log(`tools/call, 10 connections, ${SECONDS}s each`);
-    console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}`);
-    console.log(`  /mcp/{id}  ${through.rps.toFixed(0)} req/s  p50 ${through.p50} ms  p99 ${through.p99} ms  errors ${through.errors}`);
-    console.log(`  throughput ratio ${(through.rps / direct.rps).toFixed(2)}, added p50 ${through.p50 - direct.p50} ms, added p99 ${through.p99 - direct.p99} ms`);
+    const endpoint = `${portal.running.url}/mcp/up0`;
+    const token = await serviceToken(portal.running.url, endpoint);
+    const [directHeaders, portalHeaders] = [await session(url), await session(endpoint, { authorization: `Bearer ${token}` })];
+    for (const connections of [10, 1]) {
+      const direct = await load(url, directHeaders, callEcho, connections);
+      const through = await loadPortal(endpoint, portalHeaders, callEcho, connections);
+      console.log(`tools/call, ${connections} connection${connections === 1 ? '' : 's'}, ${SECONDS}s each`);
+      console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}`);
+      console.log(`  /mcp/{id}  ${through.rps.toFixed(0)} req/s  p50 ${through.p50} ms  p99 ${through.p99} ms  errors ${through.errors}  portal CPU ${through.cpuMs.toFixed(2)} ms/request`);
+      console.log(`  throughput ratio ${(through.rps / direct.rps).toFixed(2)}, added p50 ${through.p50 - direct.p50} ms, added p99 ${through.p99 - direct.p99} ms`);
+    }
   } finally {
     await portal.close();
     await upstreams.stop();

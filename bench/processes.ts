@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 /** One load run's figures. */
 export interface Load {
   rps: number;
+  /** Requests completed in the run. */
+  total: number;
   p50: number;
   p99: number;
   errors: number;

@@ -110,6 +110,19 @@ export function createPortal(deps: AppDeps): Portal {
   // (a host-routed app owns its whole host).
   app.use(apps.proxyRouter);
   app.use(apps.router);
+  const mcp = createMcpEndpoints({
+    oauth,
+    store,
+    logger,
+    json: parsers.json,
+    version: VERSION,
+    upstreams: upstreams.all,
+    fetchAppPage: apps.fetchPage,
+    allowedOrigins: config.mcp.allowedOrigins,
+    credentials: credentials.sources,
+  });
+  // The busiest routes first: every router before them is walked on every MCP request.
+  app.use(mcp.router);
   app.use(healthRoutes({ store, metrics }));
   app.use(oauth.router);
   app.use(
@@ -126,18 +139,6 @@ export function createPortal(deps: AppDeps): Portal {
   );
   app.use(identity.router);
   app.use(credentials.router);
-  const mcp = createMcpEndpoints({
-    oauth,
-    store,
-    logger,
-    json: parsers.json,
-    version: VERSION,
-    upstreams: upstreams.all,
-    fetchAppPage: apps.fetchPage,
-    allowedOrigins: config.mcp.allowedOrigins,
-    credentials: credentials.sources,
-  });
-  app.use(mcp.router);
   const adminDeps: AdminDeps = { config, store, logger, oauth, sessions, upstreams, audit, usage, parsers };
   app.use(adminApi(adminDeps));
   app.use(adminPageRoutes(adminDeps));

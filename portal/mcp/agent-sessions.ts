@@ -18,6 +18,11 @@ export interface AgentSession {
   protocolVersion: string;
   clientCapabilities: ClientCapabilities;
   clientInfo?: Implementation;
+  /**
+   * Set when `/mcp/{id}` relays messages to a Streamable HTTP upstream (transparent-relay.ts):
+   * the upstream session this one is bound to (absent for a stateless upstream).
+   */
+  relay?: { upstreamSessionId?: string };
   createdAt: number;
 }
 

@@ -30,6 +30,7 @@ import { registerPromptHandlers } from './prompt-handlers.js';
 import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { registerToolHandlers } from './tool-handlers.js';
+import { createTransparentRelay } from './transparent-relay.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export interface McpEndpointsOptions {
@@ -62,8 +63,9 @@ const AGGREGATE_INSTRUCTIONS =
 
 /**
  * `/mcp` (the aggregate) and `/mcp/{id}` (one upstream, names unprefixed) over Streamable
- * HTTP. Each HTTP request is served by a short-lived SDK `Server` bound to the agent session
- * kept in the Store, so any portal process can serve any request of a session.
+ * HTTP. A transparent endpoint over a Streamable HTTP upstream relays messages
+ * (transparent-relay.ts); every other request is served by a short-lived SDK `Server` bound to
+ * the agent session kept in the Store. Either way any portal process serves any request of a session.
  */
 export function createMcpEndpoints(options: McpEndpointsOptions): { router: Router; close(): Promise<void> } {
   const { oauth, store, logger } = options;
@@ -72,7 +74,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   const hub = new SessionHub(store, logger);
   // One validator for every per-request server: building one compiles Ajv's meta-schemas.
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
-  const pool = new UpstreamPool({ logger, sessions, hub, assertions: createPortalAssertions({ issuer, keys: oauth.deps.keys }), credentials: options.credentials });
+  const assertions = createPortalAssertions({ issuer, keys: oauth.deps.keys });
+  const pool = new UpstreamPool({ logger, sessions, hub, assertions, credentials: options.credentials });
+  // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
+  const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
 
   const bearer = oauth.requireBearer({
     resource: (req) => {
@@ -90,6 +95,19 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
       .upstreams()
       .filter((u) => u.kind === kind && (endpoint === AGGREGATE || u.id === endpoint))
       .filter((u) => auth.upstreamIds.includes(u.id) && mayUseUpstream(auth.person, u));
+  }
+
+  /** The upstream of a transparent endpoint whose messages are relayed (a Streamable HTTP one), if this is one. */
+  function relayedUpstream(endpoint: string, views: UpstreamConfig[]): UpstreamConfig | undefined {
+    return endpoint !== AGGREGATE && views[0]?.url ? views[0] : undefined;
+  }
+
+  /** The upstream of a relayed session; refused when the person may no longer use it. */
+  function relayTarget(req: Request, session: AgentSession, views: UpstreamConfig[]): UpstreamConfig {
+    const upstream = relayedUpstream(session.endpoint, views);
+    if (upstream) return upstream;
+    req.audit?.({ event: 'policy_denied', outcome: 'denied', upstream: session.endpoint, details: { rule: 'access', endpoint: session.endpoint } });
+    throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, 'you may not use this upstream');
   }
 
   async function ownSession(req: Request, endpoint: string, auth: AuthContext): Promise<AgentSession> {
@@ -172,7 +190,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     if (initialize) {
       const params = (initialize.params ?? {}) as { protocolVersion?: string; capabilities?: ClientCapabilities; clientInfo?: Implementation };
       const requested = params.protocolVersion ?? LATEST_PROTOCOL_VERSION;
-      const session = await sessions.create({
+      const fields = {
         endpoint,
         personId: auth.person.id,
         clientId: auth.clientId,
@@ -180,7 +198,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
         protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION,
         clientCapabilities: params.capabilities ?? {},
         clientInfo: params.clientInfo,
-      });
+      };
+      const relayed = relayedUpstream(endpoint, views);
+      if (relayed && (await relay.initialize(req, res, relayed, fields))) return;
+      const session = await sessions.create(fields);
       try {
         const identity = await identityFor(session, views, auth, req.audit);
         res.setHeader('Mcp-Session-Id', session.id);
@@ -193,6 +214,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
       return;
     }
     const session = await ownSession(req, endpoint, auth);
+    if (session.relay) return relay.post(req, res, session, relayTarget(req, session, views));
     const hasRequest = messages.some((m) => 'method' in m! && 'id' in m!);
     if (!hasRequest) {
       // Responses and notifications: hand them to whichever process serves the request they concern.
@@ -208,6 +230,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     const auth = req.authContext!;
     const session = await ownSession(req, endpoint, auth);
     const views = upstreamsInView(endpoint, auth);
+    if (session.relay) return relay.get(req, res, session, relayTarget(req, session, views));
     const server = new Server({ name: 'gatehouse', version: options.version }, { capabilities: AGGREGATE_CAPABILITIES, jsonSchemaValidator });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     await server.connect(transport);
@@ -226,7 +249,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   async function remove(req: Request, res: Response, endpoint: string) {
     const auth = req.authContext!;
     const session = await ownSession(req, endpoint, auth);
-    await pool.terminateSession(session, upstreamsInView(endpoint, auth), auth);
+    const views = upstreamsInView(endpoint, auth);
+    if (session.relay) await relay.terminate(req, session, relayTarget(req, session, views));
+    else await pool.terminateSession(session, views, auth);
     await sessions.delete(session.id);
     auditRequest(req, { event: 'mcp_session_ended', outcome: 'success', upstream: endpoint === AGGREGATE ? undefined : endpoint, details: { endpoint, mcpSession: session.id } }, 'MCP session ended');
     res.status(200).end();

@@ -16,30 +16,36 @@ export function toolAllowed(upstream: UpstreamConfig, name: string, person?: Per
   return mayUseTool(person, upstream, name);
 }
 
-/** How an upstream's tool is shown here: renamed, redescribed, prefixed in the aggregate. */
-function present(ctx: EndpointContext, upstream: UpstreamConfig, tool: Tool): Tool {
+/** How an upstream's tool is shown: renamed, redescribed, prefixed in the aggregate. */
+export function presentTool(upstream: UpstreamConfig, tool: Tool, naming: EndpointContext['naming']): Tool {
   const shown = upstream.tools.rename[tool.name] ?? tool.name;
   const description = upstream.tools.describe[shown] ?? upstream.tools.describe[tool.name] ?? tool.description;
-  return { ...tool, name: ctx.naming === 'prefixed' ? prefixedName(upstream.id, shown) : shown, ...(description === undefined ? {} : { description }) };
+  return { ...tool, name: naming === 'prefixed' ? prefixedName(upstream.id, shown) : shown, ...(description === undefined ? {} : { description }) };
 }
+
+/** The upstream's own name of a tool shown (unprefixed) as `shown`: undoes `tools.rename`. */
+export function originalToolName(upstream: UpstreamConfig, shown: string): string {
+  return Object.entries(upstream.tools.rename).find(([, to]) => to === shown)?.[0] ?? shown;
+}
+
 
 /** The upstream and its own tool name behind a name shown here. */
 async function resolveTool(ctx: EndpointContext, name: string, signal: AbortSignal): Promise<{ upstream: UpstreamConfig; original: string }> {
   const upstream = upstreamInView(ctx, ctx.naming === 'prefixed' ? upstreamOfName(name) : ctx.upstreams[0]?.id, `tool "${name}"`);
   const shown = ctx.naming === 'prefixed' ? name.slice(upstream.id.length + NAME_SEPARATOR.length) : name;
-  const renamedFrom = Object.entries(upstream.tools.rename).find(([, to]) => to === shown)?.[0];
+  const original = originalToolName(upstream, shown);
   // A name at the length limit may have been shortened: find it in the upstream's listing.
-  if (ctx.naming === 'prefixed' && name.length === MAX_NAME_LENGTH && !name.startsWith(prefixedName(upstream.id, renamedFrom ?? shown))) {
+  if (ctx.naming === 'prefixed' && name.length === MAX_NAME_LENGTH && !name.startsWith(prefixedName(upstream.id, original))) {
     const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
     for (let cursor: string | undefined, first = true; first || cursor; first = false) {
       const page = await connection.client.listTools(cursor ? { cursor } : undefined, { signal });
-      const match = page.tools.find((tool) => present(ctx, upstream, tool).name === name);
+      const match = page.tools.find((tool) => presentTool(upstream, tool, ctx.naming).name === name);
       if (match) return { upstream, original: match.name };
       cursor = page.nextCursor;
     }
     throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}"`);
   }
-  return { upstream, original: renamedFrom ?? shown };
+  return { upstream, original };
 }
 
 export function registerToolHandlers(server: Server, ctx: EndpointContext): void {
@@ -48,7 +54,7 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
     const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
       if (!connection.client.getServerCapabilities()?.tools) return undefined;
       const page = await connection.client.listTools(cursor ? { cursor } : undefined, { signal: extra.signal });
-      return { items: page.tools.filter((tool) => toolAllowed(upstream, tool.name, ctx.auth.person)).map((tool) => present(ctx, upstream, tool)), nextCursor: page.nextCursor };
+      return { items: page.tools.filter((tool) => toolAllowed(upstream, tool.name, ctx.auth.person)).map((tool) => presentTool(upstream, tool, ctx.naming)), nextCursor: page.nextCursor };
     });
     // The apps' fetch tools come after every upstream's tools, on the last page.
     if (!nextCursor && ctx.apps) items.push(...ctx.apps.tools());

@@ -29,8 +29,15 @@ export interface AccessTokens {
   verify(token: string, options?: { audience?: string | string[] }): Promise<AccessTokenClaims>;
 }
 
+/** Tokens whose signature this process has checked; a bound on memory, not on correctness. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export function createAccessTokens(options: { issuer: string; keys: SigningKeys }): AccessTokens {
   const { issuer, keys } = options;
+  // An agent presents the same token on every request until it expires: its signature (and the
+  // claims that cannot change) is checked once per process, then only what can: expiry, audience,
+  // and that its key is still one this portal verifies with (a retired key ends its tokens too).
+  const verified = new Map<string, AccessTokenClaims>();
   return {
     async issue(grant, ttlMs) {
       const { kid, privateKey } = await keys.current();
@@ -55,6 +62,17 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
       }
       const key = kid ? await keys.find(kid) : undefined;
       if (!key) throw new OAuthError('invalid_token', 'the access token was not signed by this portal');
+      const known = verified.get(token);
+      if (known) {
+        if (known.exp <= Math.floor(Date.now() / 1000)) {
+          verified.delete(token);
+          throw new OAuthError('invalid_token', 'the access token expired');
+        }
+        if (verifyOptions.audience !== undefined && ![verifyOptions.audience].flat().includes(known.aud)) {
+          throw new OAuthError('invalid_token', 'the access token is for another resource');
+        }
+        return known;
+      }
       try {
         const { payload } = await jwtVerify(token, key, {
           algorithms: [SIGNING_ALG],
@@ -63,7 +81,12 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
           audience: verifyOptions.audience,
           requiredClaims: ['sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'grant_id'],
         });
-        return payload as unknown as AccessTokenClaims;
+        const claims = payload as unknown as AccessTokenClaims;
+        if (typeof claims.aud === 'string') {
+          if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+          verified.set(token, claims);
+        }
+        return claims;
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw new OAuthError('invalid_token', 'the access token expired');
         if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {

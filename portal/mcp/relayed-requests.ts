@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, type ClientCapabilities, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { UpstreamConnectRequiredError, type UpstreamError } from '../../adapters/upstream-errors.js';
+import type { AuditInput } from '../audit/event.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import type { Person } from '../login/person.js';
+import { upstreamErrorText } from './connect-elicitation.js';
+import { originalToolName, presentTool, toolAllowed } from './tool-handlers.js';
+
+/** A JSON-RPC 2.0 message as it travels: only `jsonrpc` is known to be there. */
+export type RpcMessage = { jsonrpc: '2.0'; id?: string | number | null; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: unknown };
+
+interface Pending {
+  id: string | number;
+  method: string;
+  /** tools/call: the upstream's own tool name; prompts/get: the prompt; resources/read: the URI. */
+  target?: string;
+  arguments?: unknown;
+  startedAt: number;
+}
+
+const isRequest = (message: RpcMessage) => typeof message.method === 'string' && message.id !== undefined && message.id !== null;
+const idKey = (id: string | number) => `${typeof id}:${id}`;
+
+/**
+ * The agent's requests of one HTTP request on the transparent endpoint `/mcp/{id}`, followed
+ * until each is answered. On the way in the upstream's tool rules apply (a tool the person may
+ * not use is unknown, a renamed tool goes by its own name); on the way out the answers the rules
+ * shape are rewritten (`tools/list`), every answer is audited, and the requests the upstream
+ * never answered (down, slow, refused) are answered for it.
+ */
+export class RelayedRequests {
+  readonly #pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly deps: {
+      upstream: UpstreamConfig;
+      person: Person;
+      clientCapabilities: ClientCapabilities;
+      audit: (input: AuditInput, message: string) => void;
+    },
+  ) {}
+
+  /** Requests still waiting for their answer. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * The messages to send upstream, or, when a request may not go there, the answers to give the
+   * agent instead (a batch is refused whole: its other requests are not sent either).
+   */
+  admit(messages: RpcMessage[]): { forward: RpcMessage[] } | { refused: RpcMessage[] } {
+    const { upstream, person } = this.deps;
+    const denied = new Set<RpcMessage>();
+    const forward = messages.map((message) => {
+      if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return message;
+      const original = originalToolName(upstream, message.params.name);
+      if (!toolAllowed(upstream, original, person)) {
+        denied.add(message);
+        this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
+        return message;
+      }
+      return original === message.params.name ? message : { ...message, params: { ...message.params, name: original } };
+    });
+    if (denied.size > 0) {
+      const refused = messages.filter(isRequest).map((message) =>
+        denied.has(message)
+          ? errorAnswer(message.id!, ErrorCode.InvalidParams, `unknown tool "${message.params!.name as string}"`)
+          : errorAnswer(message.id!, ErrorCode.InvalidRequest, 'not sent: another request of this batch was refused'),
+      );
+      return { refused };
+    }
+    const startedAt = Date.now();
+    for (const message of forward) {
+      if (!isRequest(message)) continue;
+      const params = message.params ?? {};
+      const target = message.method === 'tools/call' || message.method === 'prompts/get' ? params.name : message.method === 'resources/read' ? params.uri : undefined;
+      this.#pending.set(idKey(message.id!), { id: message.id!, method: message.method!, target: target as string | undefined, arguments: params.arguments, startedAt });
+    }
+    return { forward };
+  }
+
+  /** An upstream message on its way to the agent: the same object, or the rewritten answer. */
+  answer(message: RpcMessage): RpcMessage {
+    if (message.method !== undefined || message.id === undefined || message.id === null) return message;
+    const key = idKey(message.id);
+    const request = this.#pending.get(key);
+    if (!request) return message;
+    this.#pending.delete(key);
+    this.#audit(request, message);
+    if (request.method === 'tools/list' && message.result && Array.isArray(message.result.tools)) return this.#presentTools(message);
+    return message;
+  }
+
+  /**
+   * The upstream ended the stream before answering, for the agent to resume it elsewhere
+   * (Last-Event-ID, SEP-1699): the requests are recorded as relayed, their answers are not seen here.
+   */
+  handOff(): void {
+    for (const request of this.#pending.values()) this.#audit(request, { jsonrpc: '2.0', id: request.id }, undefined, 'on a resumed stream');
+    this.#pending.clear();
+  }
+
+  /** `notifications/cancelled` for every request still pending (MCP "Cancellation"). */
+  cancellations(reason: string): RpcMessage[] {
+    return [...this.#pending.values()].map(({ id }) => ({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } }));
+  }
+
+  /** Answers for every request the upstream left unanswered, because of `error`. */
+  unanswered(error: UpstreamError): RpcMessage[] {
+    const answers: RpcMessage[] = [];
+    for (const request of this.#pending.values()) {
+      const answer = this.#failure(request, error);
+      this.#audit(request, answer, error.code);
+      answers.push(answer);
+    }
+    this.#pending.clear();
+    return answers;
+  }
+
+  #failure(request: Pending, error: UpstreamError): RpcMessage {
+    const { id } = request;
+    const elicitation = this.deps.clientCapabilities.elicitation as { url?: object } | undefined;
+    if (error instanceof UpstreamConnectRequiredError && elicitation?.url) {
+      // MCP 2025-11-25 "URL Elicitation Required": the agent sends the person to the connect page, then retries.
+      return errorAnswer(id, ErrorCode.UrlElicitationRequired, error.message, { elicitations: [{ mode: 'url', elicitationId: randomUUID(), url: error.connectUrl, message: error.message }] });
+    }
+    const text = upstreamErrorText(this.deps.upstream.id, error);
+    // A tool call gets a tool error the agent's model can read; any other request a JSON-RPC error.
+    if (request.method === 'tools/call') return { jsonrpc: '2.0', id, result: { isError: true, content: [{ type: 'text', text }] } };
+    return errorAnswer(id, ErrorCode.InternalError, text);
+  }
+
+  #presentTools(message: RpcMessage): RpcMessage {
+    const { upstream, person } = this.deps;
+    const tools = (message.result!.tools as Tool[]).filter((tool) => toolAllowed(upstream, tool.name, person)).map((tool) => presentTool(upstream, tool, 'transparent'));
+    return { ...message, result: { ...message.result, tools } };
+  }
+
+  #audit(request: Pending, answer: RpcMessage, errorCode?: string, answeredElsewhere?: string): void {
+    const upstream = this.deps.upstream.id;
+    const outcome = answer.error !== undefined || answer.result?.isError === true ? 'error' : 'success';
+    const latencyMs = Date.now() - request.startedAt;
+    if (request.method === 'tools/call') {
+      const details = {
+        method: 'tools/call',
+        tool: request.target,
+        ...(answer.result?.isError === true ? { toolError: true } : {}),
+        ...(errorCode ? { errorCode } : {}),
+        ...(answeredElsewhere ? { answer: answeredElsewhere } : {}),
+      };
+      this.deps.audit({ event: 'mcp_tool_call', outcome, upstream, latencyMs, arguments: request.arguments, result: answer.result?.content, details }, outcome === 'success' ? 'tool called' : 'tool call failed');
+    } else if (request.method === 'resources/read') {
+      this.deps.audit({ event: 'mcp_resource_read', outcome, upstream, latencyMs, details: { method: 'resources/read', uri: request.target } }, 'resource read');
+    } else if (request.method === 'prompts/get') {
+      this.deps.audit({ event: 'mcp_prompt_get', outcome, upstream, latencyMs, arguments: request.arguments, details: { method: 'prompts/get', prompt: request.target } }, 'prompt fetched');
+    }
+  }
+}
+
+function errorAnswer(id: string | number, code: number, message: string, data?: unknown): RpcMessage {
+  return { jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } };
+}

@@ -1,0 +1,431 @@
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Request, Response } from 'express';
+import { formatSseEvent, readBody, readSse, sendUpstream, type SseEvent, type UpstreamRequestInit } from '../../adapters/mcp-http-relay.js';
+import {
+  UpstreamCancelledError,
+  UpstreamConnectRequiredError,
+  UpstreamError,
+  UpstreamProtocolError,
+  UpstreamTimeoutError,
+  UpstreamUnauthorizedError,
+  UpstreamUnavailableError,
+} from '../../adapters/upstream-errors.js';
+import type { AuditInput } from '../audit/event.js';
+import { auditRequest } from '../audit/request-audit.js';
+import type { UpstreamConfig } from '../config/schema.js';
+import type { PortalAssertions } from '../credentials/portal-jwt.js';
+import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
+import { JSONRPC, JsonRpcHttpError } from '../http/errors.js';
+import type { AuthContext } from '../oauth/bearer.js';
+import type { AgentSession, AgentSessions } from './agent-sessions.js';
+import { upstreamErrorText } from './connect-elicitation.js';
+import { RelayedRequests, type RpcMessage } from './relayed-requests.js';
+
+/** Bound on one upstream JSON body or SSE event. */
+const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** SSE comment sent to the agent when nothing else was for this long (issue 4: at most 15 s). */
+const KEEP_ALIVE_MS = 15_000;
+const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
+/** How long an SSE answer with nothing but answers so far is held, hoping to send it as one JSON body. */
+const HOLD_MS = 250;
+
+/** What the agent's `initialize` established, before the session exists. */
+export type NewAgentSession = Omit<AgentSession, 'id' | 'createdAt' | 'relay'>;
+
+export interface TransparentRelay {
+  /**
+   * Relays `initialize` and, when the upstream accepts it, creates the agent session bound to the
+   * upstream's. Resolves `false` when the upstream does not speak Streamable HTTP (404/405 on the
+   * POST: a legacy HTTP+SSE server), for the SDK path to serve instead.
+   */
+  initialize(req: Request, res: Response, upstream: UpstreamConfig, fields: NewAgentSession): Promise<boolean>;
+  post(req: Request, res: Response, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
+  /** The upstream's server-to-client stream, resumable with `Last-Event-ID`. */
+  get(req: Request, res: Response, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
+  /** Ends the upstream session (HTTP DELETE there); the caller forgets the agent session. */
+  terminate(req: Request, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
+}
+
+/**
+ * The transparent endpoint `/mcp/{id}` over a Streamable HTTP upstream, as a message-level relay:
+ * each agent HTTP request becomes one upstream HTTP request in the upstream session bound to the
+ * agent session (so any portal process serves any request, and the upstream's event ids make its
+ * streams resumable through the portal). The portal adds what it owes: the person's credential
+ * for the upstream instead of the agent's token, the tool rules, the audit trail, keep-alives, the
+ * call timeout, and answers of its own when the upstream cannot give them.
+ */
+export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
+  const { sessions } = deps;
+  const keepAliveMs = deps.keepAliveMs ?? KEEP_ALIVE_MS;
+
+  /** Sends with the person's credential for the upstream; a refused one is renewed and retried once (oauth). */
+  async function send(upstream: UpstreamConfig, auth: AuthContext, init: UpstreamRequestInit): Promise<IncomingMessage> {
+    const url = new URL(upstream.url!);
+    for (let retried = false; ; retried = true) {
+      const credential = await upstreamCredentialHeaders(upstream, auth, deps.assertions, deps.credentials);
+      const response = await sendUpstream(upstream.id, url, { ...init, headers: { ...init.headers, ...credential } });
+      const status = response.statusCode;
+      if (status !== 401 && status !== 403) return response;
+      response.resume();
+      const wwwAuthenticate = response.headers['www-authenticate'];
+      const verdict = deps.credentials ? await answerUpstreamChallenge(upstream, auth, { status, wwwAuthenticate, sentHeaders: credential, retried }, deps.credentials) : undefined;
+      if (verdict !== 'retry' || retried) throw new UpstreamUnauthorizedError(upstream.id, status, { internal: `HTTP ${status}${wwwAuthenticate ? `: ${wwwAuthenticate}` : ''}`, wwwAuthenticate });
+    }
+  }
+
+  function flowOf(req: Request, res: Response, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities' | 'relay'>, timeoutMs?: number): Flow {
+    const audit = (input: AuditInput, message: string) => auditRequest(req, input, message);
+    return {
+      req,
+      res,
+      upstream,
+      upstreamSessionId: session.relay?.upstreamSessionId,
+      requests: new RelayedRequests({ upstream, person: req.authContext!.person, clientCapabilities: session.clientCapabilities, audit }),
+      deadline: new Deadline(res, upstream, timeoutMs),
+      batch: Array.isArray(req.body),
+    };
+  }
+
+  /** POSTs the agent's messages upstream and relays the answer; `onAccepted` may take the upstream's answer over before it is written. */
+  async function exchange(flow: Flow, onAccepted: (response: IncomingMessage) => Promise<boolean>): Promise<void> {
+    const { req, res, upstream, requests, deadline, batch } = flow;
+    const admitted = requests.admit(([] as RpcMessage[]).concat(req.body as RpcMessage));
+    if ('refused' in admitted) {
+      res.status(200).json(batch ? admitted.refused : admitted.refused[0]);
+      return;
+    }
+    if (requests.pending === 0) deadline.answered();
+    let response: IncomingMessage;
+    try {
+      const body = JSON.stringify(batch ? admitted.forward : admitted.forward[0]);
+      response = await send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: deadline.signal });
+    } catch (error) {
+      return answerFailure(flow, error);
+    }
+    if (await onAccepted(response)) await relayAnswer(flow, response);
+  }
+
+  /** Writes the upstream's answer: SSE event by event or one JSON body, each message passing `flow.requests`. */
+  async function relayAnswer(flow: Flow, response: IncomingMessage): Promise<void> {
+    const { res, upstream, requests, deadline } = flow;
+    const status = response.statusCode ?? 502;
+    const type = response.headers['content-type'] ?? '';
+    const ok = status >= 200 && status < 300;
+    if (ok && type.startsWith('text/event-stream')) return relayEvents(flow, response);
+    if (status === 202 || status === 204) {
+      response.resume();
+      res.status(status).end();
+      return;
+    }
+    let body: string;
+    try {
+      body = await readBody(upstream.id, response, MAX_MESSAGE_BYTES, deadline.signal);
+    } catch (error) {
+      return answerFailure(flow, error);
+    }
+    if (!type.includes('json')) {
+      const internal = `HTTP ${status} ${type}`;
+      return answerFailure(flow, ok ? new UpstreamProtocolError(upstream.id, { internal }) : new UpstreamUnavailableError(upstream.id, { internal }));
+    }
+    // An error of the upstream's own transport (a bad request, a method it does not allow) passes as it is.
+    if (!ok) {
+      if (response.headers.allow) res.setHeader('Allow', response.headers.allow);
+      res.status(status).type('application/json').send(body);
+      return;
+    }
+    let answers: RpcMessage[];
+    let single: boolean;
+    try {
+      const parsed = JSON.parse(body) as unknown;
+      single = !Array.isArray(parsed);
+      answers = ([] as unknown[]).concat(parsed).map((value) => asMessage(upstream, value));
+    } catch (error) {
+      return answerFailure(flow, error instanceof UpstreamError ? error : new UpstreamProtocolError(upstream.id, { internal: `JSON body: ${(error as Error).message}` }));
+    }
+    const shown = answers.map((message) => requests.answer(message));
+    const missing = requests.pending > 0 ? requests.unanswered(new UpstreamProtocolError(upstream.id, { internal: 'the JSON answer left requests unanswered' })) : [];
+    const all = [...shown, ...missing];
+    const unchanged = missing.length === 0 && shown.every((message, i) => message === answers[i]);
+    res.status(status).type('application/json').send(unchanged ? body : JSON.stringify(single && all.length === 1 ? all[0] : all));
+  }
+
+  /**
+   * Relays an SSE answer. While the upstream has sent nothing but answers without event ids, they
+   * are held: when every request is answered by then, the agent gets one JSON body instead of a
+   * stream (MCP lets the server choose; one write instead of a chunked stream is much of the
+   * relay's cost). A notification, a server→client request, an event id (a resumable stream) or
+   * a short wait starts the stream.
+   */
+  async function relayEvents(flow: Flow, response: IncomingMessage): Promise<void> {
+    const { req, res, upstream, requests, deadline } = flow;
+    const held: SseEvent[] = [];
+    const answers: RpcMessage[] = [];
+    let streaming = false;
+    let answeredAsJson = false;
+    let resumable = false;
+    let keepAlive: NodeJS.Timeout | undefined;
+    const startStream = () => {
+      if (streaming || answeredAsJson) return;
+      streaming = true;
+      res.writeHead(200, SSE_HEADERS);
+      if (held.length === 0) res.flushHeaders();
+      for (const event of held.splice(0)) res.write(formatSseEvent(event));
+      keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs).unref();
+    };
+    const holding = requests.pending > 0 && acceptsJson(req);
+    const holdTimer = holding ? setTimeout(startStream, HOLD_MS) : undefined;
+    if (!holding) startStream();
+    let failure: unknown;
+    try {
+      await readSse(upstream.id, response, { maxEventBytes: MAX_MESSAGE_BYTES, signal: deadline.signal }, (event) => {
+        // After the last answer went out as JSON, nothing on this stream is awaited by the agent.
+        if (answeredAsJson) return;
+        if (event.id) resumable = true;
+        const { shown, message } = relayedEvent(upstream, event, requests);
+        if (requests.pending === 0) deadline.answered();
+        if (!streaming) {
+          // An event id means the upstream keeps the stream resumable: the agent gets it as a stream.
+          if (resumable || (message && message.method !== undefined)) {
+            startStream();
+          } else {
+            held.push(shown);
+            if (message) answers.push(message);
+            if (requests.pending > 0) return;
+            answeredAsJson = true;
+            // The upstream ends this stream now; should it not, the wait is bounded.
+            deadline.detach(upstream.connect_timeout);
+            res.status(200).type('application/json').send(answers.length === 1 && !flow.batch ? held.find((e) => e.data !== '')!.data : JSON.stringify(answers));
+            return;
+          }
+        }
+        if (!res.write(formatSseEvent(shown))) return once(res, 'drain').then(() => undefined);
+      });
+    } catch (error) {
+      failure = error;
+    } finally {
+      clearTimeout(holdTimer);
+      clearInterval(keepAlive);
+    }
+    if (answeredAsJson || failure instanceof UpstreamCancelledError || res.writableEnded) return;
+    // A stream the upstream ended on purpose after an event id is resumed by the agent (Last-Event-ID,
+    // SEP-1699); any other end leaves the unanswered requests to the portal.
+    if (requests.pending > 0 && (failure !== undefined || !resumable)) {
+      const error = failure instanceof UpstreamError ? failure : new UpstreamUnavailableError(upstream.id, { internal: 'the event stream ended before every answer', cause: failure });
+      warn(flow, error);
+      cancelUpstream(flow, error);
+      const unanswered = requests.unanswered(error);
+      if (!streaming) {
+        const all = [...answers, ...unanswered];
+        res.status(200).json(all.length === 1 && !flow.batch ? all[0] : all);
+        return;
+      }
+      for (const answer of unanswered) res.write(formatSseEvent({ id: undefined, event: 'message', data: JSON.stringify(answer) }));
+    }
+    requests.handOff();
+    startStream();
+    res.end();
+  }
+
+  /**
+   * The upstream could not answer before a stream was started: each pending request gets its
+   * answer as JSON; with none pending (or during `initialize`) the agent gets a JSON-RPC error.
+   */
+  function answerFailure(flow: Flow, error: unknown): void {
+    const { res, upstream, requests } = flow;
+    if (error instanceof UpstreamCancelledError) return;
+    if (!(error instanceof UpstreamError)) throw error;
+    warn(flow, error);
+    if (flow.initializing && error instanceof UpstreamConnectRequiredError) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, error.message);
+    if (flow.initializing || requests.pending === 0) {
+      throw new JsonRpcHttpError(error instanceof UpstreamTimeoutError ? 504 : 502, JSONRPC.internalError, upstreamErrorText(upstream.id, error), { internal: `${error.message}: ${error.internal ?? ''}` });
+    }
+    cancelUpstream(flow, error);
+    const answers = requests.unanswered(error);
+    res.status(200).json(flow.batch ? answers : answers[0]);
+  }
+
+  /** After a timeout, tells the upstream to stop working on what the agent was told failed (best effort). */
+  function cancelUpstream(flow: Flow, error: UpstreamError): void {
+    const { req, upstream, requests } = flow;
+    if (!(error instanceof UpstreamTimeoutError) || !flow.upstreamSessionId) return;
+    const body = JSON.stringify(requests.cancellations(`the portal's call timeout (${upstream.call_timeout} ms) passed`));
+    send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: AbortSignal.timeout(upstream.connect_timeout) })
+      .then((response) => response.resume())
+      .catch(() => {});
+  }
+
+  /** The upstream no longer knows the session: neither does the portal, and the agent starts a new one (404). */
+  async function sessionGone(session: AgentSession, response: IncomingMessage): Promise<never> {
+    response.resume();
+    await sessions.delete(session.id);
+    throw new JsonRpcHttpError(404, JSONRPC.sessionNotFound, 'Session not found: the upstream ended it; initialize a new one');
+  }
+
+  async function withFlow(flow: Flow, run: (flow: Flow) => Promise<void>): Promise<void> {
+    try {
+      await run(flow);
+    } finally {
+      flow.deadline.clear();
+    }
+  }
+
+  return {
+    async initialize(req, res, upstream, fields) {
+      let fallback = false;
+      const flow = { ...flowOf(req, res, upstream, fields, upstream.connect_timeout), initializing: true };
+      await withFlow(flow, (flow) =>
+        exchange(flow, async (response) => {
+          const status = response.statusCode ?? 502;
+          if (status === 404 || status === 405) {
+            response.resume();
+            fallback = true;
+            return false;
+          }
+          if (status < 200 || status >= 300) return true;
+          const session = await sessions.create({ ...fields, relay: { upstreamSessionId: headerValue(response.headers['mcp-session-id']) } });
+          flow.upstreamSessionId = session.relay?.upstreamSessionId;
+          res.setHeader('Mcp-Session-Id', session.id);
+          auditRequest(req, { event: 'mcp_session_started', outcome: 'success', upstream: upstream.id, details: { endpoint: upstream.id, mcpSession: session.id } }, 'MCP session started');
+          return true;
+        }),
+      );
+      return !fallback;
+    },
+
+    async post(req, res, session, upstream) {
+      await withFlow(flowOf(req, res, upstream, session, upstream.call_timeout), (flow) =>
+        exchange(flow, async (response) => {
+          if (response.statusCode === 404 && flow.upstreamSessionId) await sessionGone(session, response);
+          return true;
+        }),
+      );
+    },
+
+    async get(req, res, session, upstream) {
+      await withFlow(flowOf(req, res, upstream, session), async (flow) => {
+        let response: IncomingMessage;
+        try {
+          response = await send(upstream, req.authContext!, { method: 'GET', headers: upstreamHeaders(req, flow.upstreamSessionId), signal: flow.deadline.signal });
+        } catch (error) {
+          return answerFailure(flow, error);
+        }
+        if (response.statusCode === 404 && flow.upstreamSessionId) await sessionGone(session, response);
+        await relayAnswer(flow, response);
+      });
+    },
+
+    async terminate(req, session, upstream) {
+      const upstreamSessionId = session.relay?.upstreamSessionId;
+      if (!upstreamSessionId) return;
+      try {
+        const response = await send(upstream, req.authContext!, { method: 'DELETE', headers: upstreamHeaders(req, upstreamSessionId), signal: AbortSignal.timeout(upstream.connect_timeout) });
+        response.resume();
+      } catch (error) {
+        // The agent session ends here regardless; the upstream's own expiry ends its side.
+        req.log.warn({ upstream: upstream.id, errorCode: (error as { code?: string }).code }, 'upstream session not ended');
+      }
+    },
+  };
+}
+
+/** One agent HTTP request on its way through the relay. */
+interface Flow {
+  req: Request;
+  res: Response;
+  upstream: UpstreamConfig;
+  /** The upstream's session (absent for a stateless upstream, and until `initialize` is answered). */
+  upstreamSessionId?: string;
+  requests: RelayedRequests;
+  deadline: Deadline;
+  /** The agent sent a JSON array (2025-03-26 batching): answers go back as one. */
+  batch: boolean;
+  /** `initialize`: a failure is an HTTP error (there is no session to answer in). */
+  initializing?: boolean;
+}
+
+/**
+ * Aborts the upstream exchange when the agent goes away (not a cancellation: MCP says so, the
+ * upstream is not told) or when the answers take longer than `timeoutMs`.
+ */
+class Deadline {
+  readonly #controller = new AbortController();
+  #timer?: NodeJS.Timeout;
+  readonly #onClose = () => this.#controller.abort(new UpstreamCancelledError(this.upstream.id, { internal: 'the agent closed the connection' }));
+
+  constructor(
+    private readonly res: Response,
+    private readonly upstream: UpstreamConfig,
+    timeoutMs?: number,
+  ) {
+    if (timeoutMs !== undefined) this.#timer = setTimeout(() => this.#controller.abort(new UpstreamTimeoutError(upstream.id, timeoutMs)), timeoutMs);
+    res.once('close', this.#onClose);
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Every request was answered: the rest of the stream may take its time. */
+  answered(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** The agent has its answer: its leaving no longer matters, and the upstream gets `timeoutMs` to end. */
+  detach(timeoutMs: number): void {
+    this.clear();
+    this.#timer = setTimeout(() => this.#controller.abort(new UpstreamTimeoutError(this.upstream.id, timeoutMs)), timeoutMs).unref();
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.res.off('close', this.#onClose);
+  }
+}
+
+/** Upstream request headers: what the agent said about the exchange, never its credentials. */
+function upstreamHeaders(req: Request, upstreamSessionId: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { accept: req.get('accept') ?? 'application/json, text/event-stream' };
+  if (req.method === 'POST') headers['content-type'] = 'application/json';
+  const version = req.get('mcp-protocol-version');
+  if (version) headers['mcp-protocol-version'] = version;
+  const lastEventId = req.get('last-event-id');
+  if (lastEventId) headers['last-event-id'] = lastEventId;
+  if (upstreamSessionId) headers['mcp-session-id'] = upstreamSessionId;
+  return headers;
+}
+
+/** An SSE event on its way to the agent, its message passed through `requests`; garbage ends the exchange. */
+function relayedEvent(upstream: UpstreamConfig, event: SseEvent, requests: RelayedRequests): { shown: SseEvent; message?: RpcMessage } {
+  // A priming event (an id and no data) only marks where to resume.
+  if (event.data === '') return { shown: event };
+  let message: RpcMessage;
+  try {
+    message = asMessage(upstream, JSON.parse(event.data));
+  } catch (error) {
+    throw error instanceof UpstreamError ? error : new UpstreamProtocolError(upstream.id, { internal: `SSE data is not JSON: ${(error as Error).message}` });
+  }
+  const shown = requests.answer(message);
+  return { shown: shown === message ? event : { ...event, data: JSON.stringify(shown) }, message: shown };
+}
+
+/** Whether the agent takes a JSON answer to its POST (MCP clients must accept both). */
+function acceptsJson(req: Request): boolean {
+  const accept = req.get('accept') ?? '';
+  return accept.includes('application/json') || accept.includes('*/*');
+}
+
+function asMessage(upstream: UpstreamConfig, value: unknown): RpcMessage {
+  if (!value || typeof value !== 'object' || Array.isArray(value) || (value as { jsonrpc?: unknown }).jsonrpc !== '2.0') {
+    throw new UpstreamProtocolError(upstream.id, { internal: 'an upstream message is not JSON-RPC 2.0' });
+  }
+  return value as RpcMessage;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function warn({ req, upstream }: Flow, error: UpstreamError): void {
+  req.log.warn({ upstream: upstream.id, errorCode: error.code, internal: error.internal }, error instanceof UpstreamConnectRequiredError ? 'upstream needs the person to connect' : 'upstream exchange failed');
+}
