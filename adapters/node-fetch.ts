@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
@@ -19,6 +20,9 @@ export function nodeFetch(input: string | URL | Request, init: RequestInit = {})
   if (!agent) return Promise.reject(new TypeError('fetch failed', { cause: new Error(`unsupported protocol ${url.protocol}`) }));
   const signal = init.signal ?? undefined;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
+  // The SDK's transport aborts every request of a connection with one signal: each request in
+  // flight holds a listener on it (released when it ends), so many at once are not a leak.
+  if (signal) setMaxListeners(0, signal);
   const headers: Record<string, string> = {};
   new Headers(init.headers).forEach((value, name) => (headers[name] = value));
   const body = init.body ?? undefined;

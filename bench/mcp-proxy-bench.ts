@@ -3,11 +3,13 @@
  *  1. `tools/call` through `/mcp/{id}` versus directly to the same upstream, same load
  *     (autocannon, 10 connections, then 1): throughput ratio, added p50/p99 latency, and the
  *     portal's CPU time per request (at 10 connections three processes share the machine's cores;
- *     one connection shows the added latency without that contention);
+ *     one connection shows the added latency without that contention), and the same through a
+ *     do-nothing `node:http` proxy: what any proxy hop costs on the machine;
  *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams.
  * The portal runs here; the upstreams and the load generator run in processes of their own.
  * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS (default 10).
  */
+import { startBareProxy } from './bare-proxy.js';
 import { serviceToken, startPortal } from './portal.js';
 import { runLoad, startUpstreams, type Load } from './processes.js';
 
@@ -46,19 +48,28 @@ async function proxyOverhead(): Promise<void> {
   const upstreams = await startUpstreams(1);
   const url = upstreams.urls[0]!;
   const portal = await startPortal(upstreams.urls.map((url, i) => ({ id: `up${i}`, kind: 'mcp', url })));
+  const bare = await startBareProxy(url);
   try {
     const endpoint = `${portal.running.url}/mcp/up0`;
     const token = await serviceToken(portal.running.url, endpoint);
     const [directHeaders, portalHeaders] = [await session(url), await session(endpoint, { authorization: `Bearer ${token}` })];
+    const bareHeaders = await session(`${bare.url}/mcp`);
+    const row = (name: string, result: Load, direct: Load, extra = '') =>
+      console.log(`  ${name.padEnd(10)} ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}  ratio ${(result.rps / direct.rps).toFixed(2)}, added p50 ${result.p50 - direct.p50} ms, p99 ${result.p99 - direct.p99} ms${extra}`);
+    // Warm every hop's JIT first: the first run on a cold upstream would be the slowest.
+    await runLoad({ url: endpoint, headers: portalHeaders, body: callEcho, seconds: 3 });
+    await runLoad({ url: `${bare.url}/mcp`, headers: bareHeaders, body: callEcho, seconds: 2 });
     for (const connections of [10, 1]) {
       const direct = await load(url, directHeaders, callEcho, connections);
       const through = await loadPortal(endpoint, portalHeaders, callEcho, connections);
+      const floor = await load(`${bare.url}/mcp`, bareHeaders, callEcho, connections);
       console.log(`tools/call, ${connections} connection${connections === 1 ? '' : 's'}, ${SECONDS}s each`);
       console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}`);
-      console.log(`  /mcp/{id}  ${through.rps.toFixed(0)} req/s  p50 ${through.p50} ms  p99 ${through.p99} ms  errors ${through.errors}  portal CPU ${through.cpuMs.toFixed(2)} ms/request`);
-      console.log(`  throughput ratio ${(through.rps / direct.rps).toFixed(2)}, added p50 ${through.p50 - direct.p50} ms, added p99 ${through.p99 - direct.p99} ms`);
+      row('/mcp/{id}', through, direct, `  (portal CPU ${through.cpuMs.toFixed(2)} ms/request)`);
+      row('bare proxy', floor, direct);
     }
   } finally {
+    await bare.close();
     await portal.close();
     await upstreams.stop();
   }
