@@ -4,7 +4,6 @@ import { CallToolResultSchema, McpError, ToolListChangedNotificationSchema, type
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { startLegacySseServer, startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
-import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
 import { startForgetfulMcpServer, type ForgetfulServer } from '../helpers/relay-test-servers.js';
 
 const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -281,52 +280,5 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
     } finally {
       await old.client.close().catch(() => {});
     }
-  });
-});
-
-describe('two portal processes on one Redis relay one transparent session as one portal', () => {
-  let recorder: RecordingServer;
-  let first: TestPortal;
-  let second: TestPortal;
-  let agent: Agent;
-  const cleanups: Array<() => Promise<void>> = [];
-  const served: string[] = [];
-
-  beforeAll(async () => {
-    recorder = await startRecordingMcpServer();
-    const keyPrefix = testKeyPrefix();
-    const stores = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
-    cleanups.push(...stores.map((s) => s.cleanup));
-    const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url }] };
-    first = await startTestPortal({ document, store: stores[0]!.store });
-    second = await startTestPortal({ document, store: stores[1]!.store, env: { PUBLIC_URL: first.url } });
-    let turn = 0;
-    const roundRobin: typeof fetch = (input, init) => {
-      const url = new URL(input instanceof Request ? input.url : input.toString());
-      const target = turn++ % 2 === 0 ? first.url : second.url;
-      served.push(target);
-      return fetch(`${target}${url.pathname}${url.search}`, init);
-    };
-    agent = await connectAgent(first.url, ALICE, { path: '/mcp/recorder', fetch: roundRobin });
-  });
-  afterAll(async () => {
-    await agent?.client.close().catch(() => {});
-    await second?.close();
-    await first?.close();
-    for (const cleanup of cleanups) await cleanup();
-    await recorder?.close();
-  });
-
-  test('lists and calls succeed on both processes, in one upstream session', async () => {
-    for (let i = 0; i < 4; i++) {
-      const { tools } = await agent.client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'wait']));
-      expect(text(await agent.client.callTool({ name: 'echo', arguments: { message: `round ${i}` } }))).toBe(`round ${i}`);
-    }
-    expect(new Set(served)).toEqual(new Set([first.url, second.url]));
-    expect(recorder.requests.filter((r) => r.method === 'POST' && !r.headers['mcp-session-id'])).toHaveLength(1);
-    const sessions = upstreamSessionIds(recorder);
-    expect(sessions.size).toBe(1);
-    expect(sessions.has(agent.transport.sessionId!)).toBe(false);
   });
 });

@@ -14,6 +14,15 @@ describe('two portal processes on one Redis serve one MCP session as one portal'
   const served: string[] = [];
   const listChanged: number[] = [];
 
+  // A "load balancer" that sends each request of an agent to the other process.
+  let turn = 0;
+  const roundRobin: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : input.toString());
+    const target = turn++ % 2 === 0 ? first.url : second.url;
+    served.push(target);
+    return fetch(`${target}${url.pathname}${url.search}`, init);
+  };
+
   beforeAll(async () => {
     recorder = await startRecordingMcpServer();
     const keyPrefix = testKeyPrefix();
@@ -24,14 +33,6 @@ describe('two portal processes on one Redis serve one MCP session as one portal'
     // One issuer for both: they are one portal behind a load balancer.
     second = await startTestPortal({ document, store: stores[1]!.store, env: { PUBLIC_URL: first.url } });
 
-    // A "load balancer" that sends each request of the agent to the other process.
-    let turn = 0;
-    const roundRobin: typeof fetch = (input, init) => {
-      const url = new URL(input instanceof Request ? input.url : input.toString());
-      const target = turn++ % 2 === 0 ? first.url : second.url;
-      served.push(target);
-      return fetch(`${target}${url.pathname}${url.search}`, init);
-    };
     agent = await connectAgent(first.url, ALICE, {
       fetch: roundRobin,
       setup: (client) => client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void listChanged.push(Date.now())),
@@ -56,6 +57,27 @@ describe('two portal processes on one Redis serve one MCP session as one portal'
     // Both processes re-attached to one upstream session rather than each opening its own.
     const upstreamSessions = new Set(recorder.requests.map((r) => r.headers['mcp-session-id']).filter(Boolean));
     expect(upstreamSessions.size).toBe(1);
+  });
+
+  test('a transparent /mcp/{id} session is relayed by both processes in one upstream session of its own', async () => {
+    const before = recorder.requests.length;
+    served.length = 0;
+    const direct = await connectAgent(first.url, ALICE, { path: '/mcp/recorder', fetch: roundRobin });
+    try {
+      for (let i = 0; i < 4; i++) {
+        expect((await direct.client.listTools()).tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'wait']));
+        const result = (await direct.client.callTool({ name: 'echo', arguments: { message: `relayed ${i}` } })) as CallToolResult;
+        expect(result.content[0]).toMatchObject({ text: `relayed ${i}` });
+      }
+      expect(new Set(served)).toEqual(new Set([first.url, second.url]));
+      const requests = recorder.requests.slice(before);
+      expect(requests.filter((r) => r.method === 'POST' && !r.headers['mcp-session-id'])).toHaveLength(1);
+      const upstreamSessions = new Set(requests.map((r) => r.headers['mcp-session-id']).filter(Boolean));
+      expect(upstreamSessions.size).toBe(1);
+      expect(upstreamSessions.has(direct.transport.sessionId!)).toBe(false);
+    } finally {
+      await direct.client.close();
+    }
   });
 
   test('an upstream notification reaches the agent through whichever process holds its GET stream', async () => {
