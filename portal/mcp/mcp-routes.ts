@@ -104,9 +104,12 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
 
   /** The upstream of a relayed session; refused when the person may no longer use it. */
   function relayTarget(req: Request, session: AgentSession, views: UpstreamConfig[]): UpstreamConfig {
-    const upstream = relayedUpstream(session.endpoint, views);
-    if (upstream) return upstream;
-    req.audit?.({ event: 'policy_denied', outcome: 'denied', upstream: session.endpoint, details: { rule: 'access', endpoint: session.endpoint } });
+    return relayedUpstream(session.endpoint, views) ?? refuseUpstream(session, req.audit);
+  }
+
+  /** The person may no longer use the upstream of a transparent endpoint: audited, and a 403. */
+  function refuseUpstream(session: AgentSession, audit?: RequestAuditor): never {
+    audit?.({ event: 'policy_denied', outcome: 'denied', upstream: session.endpoint, details: { rule: 'access', endpoint: session.endpoint } });
     throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, 'you may not use this upstream');
   }
 
@@ -165,11 +168,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   async function identityFor(session: AgentSession, views: UpstreamConfig[], auth: AuthContext, ctxAudit?: RequestAuditor) {
     if (session.endpoint === AGGREGATE) return { info: { name: 'gatehouse', version: options.version }, capabilities: AGGREGATE_CAPABILITIES, instructions: AGGREGATE_INSTRUCTIONS };
     // Transparent: the upstream's own name, capabilities and instructions.
-    const upstream = views[0];
-    if (!upstream) {
-      ctxAudit?.({ event: 'policy_denied', outcome: 'denied', upstream: session.endpoint, details: { rule: 'access', endpoint: session.endpoint } });
-      throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, 'you may not use this upstream');
-    }
+    const upstream = views[0] ?? refuseUpstream(session, ctxAudit);
     const connection = await pool.connection(session, upstream, auth).catch((error: Error) => {
       // The person's own account there is needed first: say where to connect it.
       if (error instanceof UpstreamConnectRequiredError) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, error.message);
