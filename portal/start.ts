@@ -85,13 +85,13 @@ async function addDemoAccount(config: Config): Promise<void> {
 /** The demo's MCP upstream (examples/demo-mcp-server.ts), started in-process on a free loopback port. */
 async function addDemoMcpServer(config: Config): Promise<{ close(): Promise<void> }> {
   const server = await startDemoMcpServer();
-  config.upstreams.push(upstreamSchema.parse({ id: 'demo', kind: 'mcp', title: 'Demo tools', url: server.url }));
+  config.upstreams = [...config.upstreams, upstreamSchema.parse({ id: 'demo', kind: 'mcp', title: 'Demo tools', url: server.url })];
   return server;
 }
 
 /** The demo's HTML app (examples/handbook-site.ts), in-process on a free loopback port: `/apps/handbook/`, Markdown for agents. */
 async function addDemoHandbook(config: Config): Promise<{ close(): Promise<void> }> {
   const site = await startHandbookSite();
-  config.upstreams.push(upstreamSchema.parse({ id: 'handbook', kind: 'http', title: 'Acme handbook', url: site.url, markdown: true, entry_pages: ['/', '/onboarding', '/policies/expenses', '/policies/time-off'] }));
+  config.upstreams = [...config.upstreams, upstreamSchema.parse({ id: 'handbook', kind: 'http', title: 'Acme handbook', url: site.url, markdown: true, entry_pages: ['/', '/onboarding', '/policies/expenses', '/policies/time-off'] })];
   return site;
 }

@@ -73,10 +73,15 @@ export function createUpstreamRegistry(options: { store: Store; logger: Logger; 
     return loading;
   }
 
+  // Read on every request, changed only by a reload: the merged list is kept until either side changes.
+  let merged: { configured: UpstreamConfig[]; stored: typeof stored; list: UpstreamConfig[] } | undefined;
   function all(): UpstreamConfig[] {
     const configured = options.configured();
-    const ids = new Set(configured.map((u) => u.id));
-    return [...configured, ...stored.map((s) => s.upstream).filter((u) => !ids.has(u.id))];
+    if (merged?.configured !== configured || merged.stored !== stored) {
+      const ids = new Set(configured.map((u) => u.id));
+      merged = { configured, stored, list: [...configured, ...stored.map((s) => s.upstream).filter((u) => !ids.has(u.id))] };
+    }
+    return merged.list;
   }
 
   /** Read-modify-write of the stored list under compare-and-set, then tell every process. */

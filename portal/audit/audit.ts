@@ -84,9 +84,10 @@ export function createAudit(options: AuditOptions): Audit {
     record(input, recordOptions = {}) {
       const event = toEvent(input);
       const log = recordOptions.log ?? logger;
-      const line = { event: event.event, outcome: event.outcome, person: event.person, clientId: event.client_id, upstream: event.upstream, ms: event.latency_ms, ...input.details };
-      if (event.outcome === 'error') log.warn(line, recordOptions.message ?? event.event);
-      else log.info(line, recordOptions.message ?? event.event);
+      const level = event.outcome === 'error' ? 'warn' : 'info';
+      if (log.isLevelEnabled(level)) {
+        log[level]({ event: event.event, outcome: event.outcome, person: event.person, clientId: event.client_id, upstream: event.upstream, ms: event.latency_ms, ...input.details }, recordOptions.message ?? event.event);
+      }
       for (const sink of sinks) {
         const write = sink.write(event).catch((error: unknown) => {
           // The event is not lost from view: it goes to the log with the failure.

@@ -12,16 +12,27 @@ export function auditChainKey(rootSecret: string): Buffer {
 /** JSON with object keys sorted at every depth and `undefined` left out: one byte string per value. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) text += (i ? ',' : '') + (value[i] === undefined ? 'null' : canonicalJson(value[i]));
+    return `${text}]`;
+  }
+  const object = value as Record<string, unknown>;
+  let text = '{';
+  for (const key of Object.keys(object).sort()) {
+    if (object[key] === undefined) continue;
+    text += `${text.length > 1 ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(object[key])}`;
+  }
+  return `${text}}`;
 }
 
 /** The hash of an event: HMAC-SHA-256 over its canonical JSON without `hash` (which covers `prev`, `chain` and `seq`). */
 export function hashEvent(key: Buffer, event: Omit<AuditEvent, 'hash'> | AuditEvent): string {
   const { hash: _ignored, ...body } = event as AuditEvent;
+  return hmacHex(key, body);
+}
+
+function hmacHex(key: Buffer, body: object): string {
   return createHmac('sha256', key).update(canonicalJson(body)).digest('hex');
 }
 
@@ -40,8 +51,11 @@ export class AuditChain {
 
   seal(body: Omit<AuditEvent, 'chain' | 'seq' | 'prev' | 'hash'>): AuditEvent {
     // Through JSON first: what is hashed is exactly what every sink will store (no Dates, no undefined).
-    const unsealed = { ...(JSON.parse(JSON.stringify(body)) as typeof body), chain: this.id, seq: this.#seq, prev: this.#prev };
-    const event: AuditEvent = { ...unsealed, hash: hashEvent(this.key, unsealed) };
+    const event = JSON.parse(JSON.stringify(body)) as AuditEvent;
+    event.chain = this.id;
+    event.seq = this.#seq;
+    event.prev = this.#prev;
+    event.hash = hmacHex(this.key, event);
     this.#seq += 1;
     this.#prev = event.hash;
     return event;

@@ -29,7 +29,12 @@ export function requestFacts(req: Request): Pick<AuditInput, 'requestId' | 'sour
 /** Gives each request `req.audit(...)`, bound to the request (mount after `requestContext`). */
 export function requestAudit(audit: Audit): RequestHandler {
   return (req, _res, next) => {
-    req.audit = (input, message) => audit.record({ ...requestFacts(req), ...definedOnly(input), event: input.event, outcome: input.outcome }, { log: req.log, message });
+    req.audit = (input, message) => {
+      // What the caller says wins; what it leaves out comes from the request.
+      const facts = requestFacts(req);
+      const recorded: AuditInput = { ...input, requestId: input.requestId ?? facts.requestId, sourceIp: input.sourceIp ?? facts.sourceIp, person: input.person ?? facts.person, client: input.client ?? facts.client };
+      return audit.record(recorded, { log: req.log, message });
+    };
     next();
   };
 }
@@ -44,8 +49,4 @@ export function auditRequest(req: Request, input: AuditInput, message?: string):
     return;
   }
   req.log?.info({ event: input.event, outcome: input.outcome, person: input.person?.id, clientId: input.client?.id, upstream: input.upstream, ...input.details }, message ?? input.event);
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

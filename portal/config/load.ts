@@ -42,6 +42,7 @@ export interface Config {
   /** The audit log (issue 8): where events go, and what of arguments and results they keep. */
   audit: { stdout: boolean; file?: string; streamMaxLength: number; includeArguments: boolean; includeResults: boolean; redactKeys: string[] };
   serviceClients: ServiceClientConfig[];
+  /** The config file's upstreams. A running portal caches what it derives from this list: replace the array to change it, never edit it in place. */
   upstreams: UpstreamConfig[];
   /** `static` upstream credentials: the header value by upstream id, read from `credentials.value_env` at start-up. */
   upstreamSecrets: Record<string, string>;

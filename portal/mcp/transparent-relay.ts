@@ -92,7 +92,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     const { req, res, upstream, requests, deadline, batch } = flow;
     const admitted = requests.admit(([] as RpcMessage[]).concat(req.body as RpcMessage));
     if ('refused' in admitted) {
-      res.status(200).json(batch ? admitted.refused : admitted.refused[0]);
+      writeJson(res, 200, JSON.stringify(batch ? admitted.refused : admitted.refused[0]));
       return;
     }
     if (requests.pending === 0) deadline.answered();
@@ -131,7 +131,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     // An error of the upstream's own transport (a bad request, a method it does not allow) passes as it is.
     if (!ok) {
       if (response.headers.allow) res.setHeader('Allow', response.headers.allow);
-      res.status(status).type('application/json').send(body);
+      writeJson(res, status, body);
       return;
     }
     let answers: RpcMessage[];
@@ -147,7 +147,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     const missing = requests.pending > 0 ? requests.unanswered(new UpstreamProtocolError(upstream.id, { internal: 'the JSON answer left requests unanswered' })) : [];
     const all = [...shown, ...missing];
     const unchanged = missing.length === 0 && shown.every((message, i) => message === answers[i]);
-    res.status(status).type('application/json').send(unchanged ? body : JSON.stringify(single && all.length === 1 ? all[0] : all));
+    writeJson(res, status, unchanged ? body : JSON.stringify(single && all.length === 1 ? all[0] : all));
   }
 
   /**
@@ -195,7 +195,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
             answeredAsJson = true;
             // The upstream ends this stream now; should it not, the wait is bounded.
             deadline.detach(upstream.connect_timeout);
-            res.status(200).type('application/json').send(answers.length === 1 && !flow.batch ? held.find((e) => e.data !== '')!.data : JSON.stringify(answers));
+            writeJson(res, 200, answers.length === 1 && !flow.batch ? held.find((e) => e.data !== '')!.data : JSON.stringify(answers));
             return;
           }
         }
@@ -217,7 +217,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       const unanswered = requests.unanswered(error);
       if (!streaming) {
         const all = [...answers, ...unanswered];
-        res.status(200).json(all.length === 1 && !flow.batch ? all[0] : all);
+        writeJson(res, 200, JSON.stringify(all.length === 1 && !flow.batch ? all[0] : all));
         return;
       }
       for (const answer of unanswered) res.write(formatSseEvent({ id: undefined, event: 'message', data: JSON.stringify(answer) }));
@@ -242,7 +242,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     }
     cancelUpstream(flow, error);
     const answers = requests.unanswered(error);
-    res.status(200).json(flow.batch ? answers : answers[0]);
+    writeJson(res, 200, JSON.stringify(flow.batch ? answers : answers[0]));
   }
 
   /** After a timeout, tells the upstream to stop working on what the agent was told failed (best effort). */
@@ -407,6 +407,11 @@ function relayedEvent(upstream: UpstreamConfig, event: SseEvent, requests: Relay
   }
   const shown = requests.answer(message);
   return { shown: shown === message ? event : { ...event, data: JSON.stringify(shown) }, message: shown };
+}
+
+/** One JSON body (the relay's answers are POST responses: express's ETag and freshness checks would be wasted work). */
+function writeJson(res: Response, status: number, body: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) }).end(body);
 }
 
 /** Whether the agent takes a JSON answer to its POST (MCP clients must accept both). */

@@ -24,31 +24,34 @@ export interface ResourceCatalog {
 
 export function createResourceCatalog(options: { issuer: string; upstreams: () => UpstreamConfig[] }): ResourceCatalog {
   const { issuer } = options;
-  const aggregate = (): ProtectedResource => ({
-    url: `${issuer}/mcp`,
-    path: '/mcp',
-    kind: 'mcp-aggregate',
-    name: 'All your tools (aggregated MCP endpoint)',
-    upstreamIds: options.upstreams().map((u) => u.id),
-  });
-  const all = (): ProtectedResource[] => [
-    aggregate(),
-    // The admin API (issue 8): tokens for it carry the `admin` scope and reach no upstream.
-    { url: `${issuer}/admin`, path: '/admin', kind: 'admin', name: 'Gatehouse administration', upstreamIds: [] },
-    ...options.upstreams().map((u): ProtectedResource => {
-      const path = u.kind === 'mcp' ? `/mcp/${u.id}` : `/apps/${u.id}`;
-      return { url: `${issuer}${path}`, path, kind: u.kind === 'mcp' ? 'mcp' : 'app', name: u.title ?? u.id, upstreamIds: [u.id] };
-    }),
-  ];
+  const scheme = new URL(issuer).protocol;
+  // Looked up on every protected request; rebuilt only when the upstream list changes (the
+  // registry hands out the same list until then). Frozen: every caller shares them.
+  let built: { upstreams: UpstreamConfig[]; all: ProtectedResource[]; byUrl: Map<string, ProtectedResource> } | undefined;
+  function catalog() {
+    const upstreams = options.upstreams();
+    if (built?.upstreams === upstreams) return built;
+    const resource = (fields: ProtectedResource) => Object.freeze({ ...fields, upstreamIds: Object.freeze(fields.upstreamIds) as string[] });
+    const all = Object.freeze([
+      resource({ url: `${issuer}/mcp`, path: '/mcp', kind: 'mcp-aggregate', name: 'All your tools (aggregated MCP endpoint)', upstreamIds: upstreams.map((u) => u.id) }),
+      // The admin API (issue 8): tokens for it carry the `admin` scope and reach no upstream.
+      resource({ url: `${issuer}/admin`, path: '/admin', kind: 'admin', name: 'Gatehouse administration', upstreamIds: [] }),
+      ...upstreams.map((u) => {
+        const path = u.kind === 'mcp' ? `/mcp/${u.id}` : `/apps/${u.id}`;
+        return resource({ url: `${issuer}${path}`, path, kind: u.kind === 'mcp' ? 'mcp' : 'app', name: u.title ?? u.id, upstreamIds: [u.id] });
+      }),
+    ]) as ProtectedResource[];
+    built = { upstreams, all, byUrl: new Map(all.map((r) => [r.url, r])) };
+    return built;
+  }
   return {
-    aggregate,
-    all,
+    aggregate: () => catalog().all[0]!,
+    all: () => catalog().all,
     find(resource) {
       const wanted = resource.replace(/\/+$/, '');
-      const found = all().find((r) => r.url === wanted);
+      const found = catalog().byUrl.get(wanted);
       if (found) return found;
       // A host-routed app's resource is its origin (DESIGN.md): the same app, named by its host.
-      const scheme = new URL(issuer).protocol;
       const app = options.upstreams().find((u) => u.kind === 'http' && u.host && `${scheme}//${u.host}` === wanted);
       return app ? { url: wanted, path: `/apps/${app.id}`, kind: 'app', name: app.title ?? app.id, upstreamIds: [app.id] } : undefined;
     },

@@ -32,7 +32,7 @@ describe('HTTP apps behind the portal (issue 7)', () => {
     });
     port = Number(new URL(portal.url).port);
     // The port is known only now: the host-routed app joins the live config (as the admin API would).
-    portal.config.upstreams.push(upstreamSchema.parse({ id: 'hosted', kind: 'http', url: wiki.url, host: `hosted.localhost:${port}` }));
+    portal.config.upstreams = [...portal.config.upstreams, upstreamSchema.parse({ id: 'hosted', kind: 'http', url: wiki.url, host: `hosted.localhost:${port}` })];
     aggregateToken = await accessTokenFor(portal.url, ALICE, `${portal.url}/mcp`);
   });
   afterAll(async () => {

@@ -20,7 +20,7 @@ describe('a person in a real browser (Playwright + Debian chromium)', () => {
     handbook = await startHandbookSite();
     portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'handbook', kind: 'http', url: handbook.url, markdown: true }] } });
     port = Number(new URL(portal.url).port);
-    portal.config.upstreams.push(upstreamSchema.parse({ id: 'hosted', kind: 'http', url: handbook.url, host: `handbook.localhost:${port}` }));
+    portal.config.upstreams = [...portal.config.upstreams, upstreamSchema.parse({ id: 'hosted', kind: 'http', url: handbook.url, host: `handbook.localhost:${port}` })];
     profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
     mkdirSync('test-output', { recursive: true });
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true });
