@@ -13,6 +13,7 @@ import {
   type ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamRequestHandler, UpstreamSession } from './mcp-upstream.js';
+import { compiledSchemas } from './schema-validators.js';
 import { UpstreamCancelledError, toUpstreamError, type UpstreamError } from './upstream-errors.js';
 
 /** `clientInfo` the upstream sees unless the caller passes the agent's own. */
@@ -54,7 +55,7 @@ export class UpstreamClient extends Client {
   readonly #options: UpstreamClientOptions;
 
   constructor(options: UpstreamClientOptions) {
-    super(options.clientInfo ?? GATEHOUSE_CLIENT_INFO, { capabilities: options.capabilities ?? {} });
+    super(options.clientInfo ?? GATEHOUSE_CLIENT_INFO, { capabilities: options.capabilities ?? {}, jsonSchemaValidator: compiledSchemas });
     this.#options = options;
     this.fallbackNotificationHandler = async (notification) => {
       await options.onNotification(notification);

@@ -1,6 +1,5 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   LATEST_PROTOCOL_VERSION,
@@ -15,6 +14,7 @@ import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createPortalAssertions } from '../credentials/portal-jwt.js';
 import type { CredentialSources } from '../credentials/upstream-credentials.js';
+import { compiledSchemas as jsonSchemaValidator } from '../../adapters/schema-validators.js';
 import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
 import { HttpError, JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
@@ -72,8 +72,6 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   const { resources, issuer } = oauth.deps;
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
-  // One validator for every per-request server: building one compiles Ajv's meta-schemas.
-  const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const assertions = createPortalAssertions({ issuer, keys: oauth.deps.keys });
   const pool = new UpstreamPool({ logger, sessions, hub, assertions, credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
