@@ -10,7 +10,7 @@ const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
 
 /** A portal in this process, fronting `upstreams` (config documents), with a service client that may use all of them. */
 export async function startPortal(upstreams: Array<Record<string, unknown> & { id: string }>): Promise<{ running: RunningServer; close(): Promise<void> }> {
-  let handler: ReturnType<typeof createPortal>['app'] | undefined;
+  let handler: ReturnType<typeof createPortal>['handle'] | undefined;
   const running = await listen((req, res) => handler!(req, res), { host: '127.0.0.1', port: 0 });
   const ids = upstreams.map((u) => u.id);
   const config = resolveConfig(
@@ -24,7 +24,7 @@ export async function startPortal(upstreams: Array<Record<string, unknown> & { i
   );
   const store = new MemoryStore();
   const portal = createPortal({ config, store, logger: createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent' }) });
-  handler = portal.app;
+  handler = portal.handle;
   return {
     running,
     close: async () => {

@@ -1,19 +1,22 @@
-import express, { type Express } from 'express';
+import type { RequestListener } from 'node:http';
+import express from 'express';
 import type { Logger } from 'pino';
 import type { Config } from './config/load.js';
 import type { Store } from './store/store.js';
 import { bodyParsers } from './http/body.js';
-import { errorHandler, HttpError } from './http/errors.js';
+import { compileTrustProxy } from './http/client-ip.js';
+import { errorHandler, HttpError, writeError } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
 import { createRateLimit } from './http/rate-limit.js';
-import { requestContext } from './http/request-context.js';
+import { requestContext, requestPath, runMiddleware, type Middleware } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createAccounts } from './login/accounts.js';
 import { createIdentity } from './login/identity.js';
 import { loginRoutes } from './login/login-routes.js';
 import { createSessionManager } from './login/sessions.js';
-import { createMcpEndpoints } from './mcp/mcp-routes.js';
+import { createMcpEndpoints, mcpEndpointOf } from './mcp/mcp-endpoints.js';
+import { appForHost } from './apps/app-mounts.js';
 import { createAuthorizationServer, type AuthorizationServer } from './oauth/authorization-server.js';
 import { createApps, type Apps } from './apps/apps.js';
 import type { Writable } from 'node:stream';
@@ -40,7 +43,8 @@ export interface AppDeps {
 }
 
 export interface Portal {
-  app: Express;
+  /** The HTTP request listener: `http.createServer(portal.handle)`. */
+  handle: RequestListener;
   oauth: AuthorizationServer;
   /** HTTP apps (issue 7): `apps.fetchPage` serves the MCP aggregate's `{id}__fetch`. */
   apps: Apps;
@@ -58,7 +62,11 @@ export interface Portal {
 
 const VERSION = '0.1.0';
 
-/** Wires the portal: request context, metrics, security headers, capability routes, one error handler. */
+/**
+ * Wires the portal: request context, metrics, security headers, capability routes, one error
+ * mapping. The MCP endpoints are served on `node:http` directly, with the same per-request steps
+ * and error mapping as the express app that serves everything else.
+ */
 export function createPortal(deps: AppDeps): Portal {
   const { config, store, logger } = deps;
   const secure = config.issuer.startsWith('https:');
@@ -91,21 +99,21 @@ export function createPortal(deps: AppDeps): Portal {
   });
   const apps = createApps({ config, oauth, sessions, logger, upstreams: upstreams.all, credentials: credentials.sources });
 
+  const trust = compileTrustProxy(config.http.trustProxy);
+  // The admin-defined upstreams load once per process; until the store answers, the config's are served.
+  const upstreamsReady = () => upstreams.ready().catch(() => {});
+  // What every request gets, in express and on the MCP endpoints alike.
+  const perRequest: Middleware[] = [requestContext(logger), requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
+
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.http.trustProxy);
+  app.set('trust proxy', trust);
   app.set('query parser', 'simple');
-
-  app.use(requestContext(logger));
-  app.use(requestAudit(audit));
-  app.use(usage.middleware);
-  // The admin-defined upstreams load once per process; until the store answers, the config's are served.
   app.use(async (_req, _res, next) => {
-    await upstreams.ready().catch(() => {});
+    await upstreamsReady();
     next();
   });
-  app.use(metrics.middleware);
-  app.use(securityHeaders({ https: secure }));
+  for (const step of perRequest) app.use(step);
   // Before anything that reads bodies (the proxy streams them), and before the portal's own routes
   // (a host-routed app owns its whole host).
   app.use(apps.proxyRouter);
@@ -121,8 +129,6 @@ export function createPortal(deps: AppDeps): Portal {
     allowedOrigins: config.mcp.allowedOrigins,
     credentials: credentials.sources,
   });
-  // The busiest routes first: every router before them is walked on every MCP request.
-  app.use(mcp.router);
   app.use(healthRoutes({ store, metrics }));
   app.use(oauth.router);
   app.use(
@@ -148,8 +154,26 @@ export function createPortal(deps: AppDeps): Portal {
     throw new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`);
   });
   app.use(errorHandler(logger));
+
+  async function serveMcp(req: Parameters<RequestListener>[0], res: Parameters<RequestListener>[1], endpoint: string): Promise<void> {
+    try {
+      await upstreamsReady();
+      // A host-routed app owns its whole host, `/mcp` included.
+      if (appForHost(upstreams.all(), req.headers.host)) return void app(req, res);
+      req.metricsRoute = endpoint === 'aggregate' ? '/mcp' : '/mcp/:id';
+      await runMiddleware(perRequest, req, res);
+      await mcp.handle(req, res, endpoint);
+    } catch (error) {
+      writeError(req, res, error, { logger });
+    }
+  }
+
   return {
-    app,
+    handle: (req, res) => {
+      const endpoint = mcpEndpointOf(requestPath(req));
+      if (endpoint === undefined) app(req, res);
+      else void serveMcp(req, res, endpoint);
+    },
     oauth,
     apps,
     onUpgrade: apps.onUpgrade,

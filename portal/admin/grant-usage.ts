@@ -1,11 +1,11 @@
-import type { RequestHandler } from 'express';
+import type { Middleware } from '../http/request-context.js';
 import { storeKey, type Store } from '../store/store.js';
 
 /** When each grant was last used by its agent ("last used" on the connections page and in the admin API). */
 export interface GrantUsage {
   lastUsed(grantId: string): Promise<number | undefined>;
   /** After each request that passed the bearer check: records the grant's use (at most once a minute per process). */
-  middleware: RequestHandler;
+  middleware: Middleware;
 }
 
 const WRITE_EVERY_MS = 60_000;

@@ -1,7 +1,10 @@
-import type { ErrorRequestHandler, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, Request } from 'express';
 import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../store/store.js';
 import { renderErrorPage } from '../web/error-page.js';
+import { requestPath } from './request-context.js';
+import { writeJson } from './write-json.js';
 
 /**
  * An error with an HTTP status that is safe to show. `internal` detail goes to the log only.
@@ -90,12 +93,25 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(error);
       return;
     }
-    const known = toHttpError(error);
-    const log = req.log ?? logger;
-    if (known.status >= 500) log.error({ err: error, errorCode: known.code }, known.internal ?? known.message);
-    else if (known.internal) log.info({ errorCode: known.code }, known.internal);
-    send(res, req, known);
+    writeError(req, res, error, { logger, html: wantsHtml(req) });
   };
+}
+
+/**
+ * {@link errorHandler} for requests served outside express (the MCP endpoint): logs the error and
+ * answers it, unless the response has started (then the connection ends: there is nothing else
+ * left to say).
+ */
+export function writeError(req: IncomingMessage, res: ServerResponse, error: unknown, options: { logger: Logger; html?: boolean }): void {
+  const known = toHttpError(error);
+  const log = req.log ?? options.logger;
+  if (known.status >= 500) log.error({ err: error, errorCode: known.code }, known.internal ?? known.message);
+  else if (known.internal) log.info({ errorCode: known.code }, known.internal);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  send(req, res, known, options.html ?? false);
 }
 
 function toHttpError(error: unknown): HttpError {
@@ -115,23 +131,22 @@ function toHttpError(error: unknown): HttpError {
   return new HttpError(500, 'server_error', 'internal error', { internal: (error as Error)?.message });
 }
 
-function isMcpPath(req: Request): boolean {
-  return req.path === '/mcp' || req.path.startsWith('/mcp/');
+function isMcpPath(req: IncomingMessage): boolean {
+  const path = requestPath(req);
+  return path === '/mcp' || path.startsWith('/mcp/');
 }
 
-function send(res: Response, req: Request, error: HttpError): void {
-  res.status(error.status);
-  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+function send(req: IncomingMessage, res: ServerResponse, error: HttpError, html: boolean): void {
   // Inside MCP, everything but the bearer challenge speaks JSON-RPC.
   if (error instanceof JsonRpcHttpError || (isMcpPath(req) && !(error instanceof OAuthError))) {
     const code = error instanceof JsonRpcHttpError ? error.rpcCode : error.status === 400 && error.message.includes('JSON') ? JSONRPC.parseError : error.status >= 500 ? JSONRPC.internalError : JSONRPC.invalidRequest;
-    res.json({ jsonrpc: '2.0', error: { code, message: error.message }, id: null });
+    writeJson(res, error.status, { jsonrpc: '2.0', error: { code, message: error.message }, id: null }, error.headers);
     return;
   }
-  if (!(error instanceof OAuthError) && wantsHtml(req)) {
-    res.type('html').send(renderErrorPage({ status: error.status, title: error.code.replace(/_/g, ' '), message: error.message, requestId: req.id }));
+  if (!(error instanceof OAuthError) && html) {
+    const page = renderErrorPage({ status: error.status, title: error.code.replace(/_/g, ' '), message: error.message, requestId: req.id });
+    res.writeHead(error.status, { ...error.headers, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) }).end(page);
     return;
   }
-  res.setHeader('Cache-Control', 'no-store');
-  res.json({ error: error.code, error_description: error.message });
+  writeJson(res, error.status, { error: error.code, error_description: error.message }, { ...error.headers, 'Cache-Control': 'no-store' });
 }

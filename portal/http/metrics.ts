@@ -1,10 +1,18 @@
-import type { RequestHandler } from 'express';
+import type { Request } from 'express';
+import type { Middleware } from './request-context.js';
+
+declare module 'http' {
+  interface IncomingMessage {
+    /** The route label of a request served outside express (express's own requests are labelled by their matched route). */
+    metricsRoute?: string;
+  }
+}
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one portal: a registry of its own, so several portals can share a process. */
 export interface Metrics {
   registry: Registry;
-  middleware: RequestHandler;
+  middleware: Middleware;
 }
 
 export function createMetrics(): Metrics {
@@ -23,11 +31,12 @@ export function createMetrics(): Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers: [registry],
   });
-  const middleware: RequestHandler = (req, res, next) => {
+  const middleware: Middleware = (req, res, next) => {
     const stop = latency.startTimer();
     res.on('finish', () => {
       // The matched route pattern, never the raw path: ids and tokens must not become labels.
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'unmatched';
+      const { route: matched, baseUrl } = req as Partial<Request>;
+      const route = req.metricsRoute ?? (matched?.path ? `${baseUrl}${String(matched.path)}` : baseUrl || 'unmatched');
       requests.inc({ method: req.method, route, status: String(res.statusCode) });
       stop({ method: req.method, route });
     });

@@ -1,36 +1,65 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      /** This request's id: the caller's `X-Request-Id` when well-formed, else a new one. */
-      id: string;
-      /** The portal logger bound to this request's id. */
-      log: Logger;
-    }
+declare module 'http' {
+  interface IncomingMessage {
+    /** This request's id: the caller's `X-Request-Id` when well-formed, else a new one. */
+    id: string;
+    /** The portal logger bound to this request's id. */
+    log: Logger;
   }
 }
+
+/**
+ * A step every request passes through, in express or outside it (the MCP endpoint): it calls
+ * `next()` to go on, or `next(error)`, or throws.
+ */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void | Promise<void>;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Gives each request an id (echoed as `X-Request-Id`) and a logger that carries it, and logs its outcome. */
-export function requestContext(logger: Logger): RequestHandler {
+export function requestContext(logger: Logger): Middleware {
   return (req, res, next) => {
-    const incoming = req.get('x-request-id');
-    req.id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const incoming = req.headers['x-request-id'];
+    req.id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.log = logger.child({ reqId: req.id });
     res.setHeader('X-Request-Id', req.id);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       // The path only: query strings carry codes, states and tokens.
-      req.log.info(
-        { method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
-        'request',
-      );
+      req.log.info({ method: req.method, path: requestPath(req), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
     });
     next();
   };
+}
+
+/** The request's path, without the query (express routers rewrite `req.url` on the way; `originalUrl` keeps it). */
+export function requestPath(req: IncomingMessage): string {
+  const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}
+
+/**
+ * Runs middleware in order outside express; resolves when the last one calls `next()`, rejects
+ * with what any of them passed to `next` or threw.
+ */
+export function runMiddleware(steps: readonly Middleware[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let index = 0;
+    const next = (error?: unknown): void => {
+      if (error !== undefined) return reject(error);
+      const step = steps[index++];
+      if (!step) return resolve();
+      try {
+        const result = step(req, res, next);
+        if (result) result.catch(reject);
+      } catch (thrown) {
+        reject(thrown);
+      }
+    };
+    next();
+  });
 }

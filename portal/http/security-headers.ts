@@ -1,10 +1,10 @@
-import type { RequestHandler } from 'express';
+import type { Middleware } from './request-context.js';
 
 /**
  * Headers every portal response carries. Pages set their own `Content-Security-Policy`;
  * proxied apps' responses replace these with the app's own where it sends them.
  */
-export function securityHeaders(options: { https: boolean }): RequestHandler {
+export function securityHeaders(options: { https: boolean }): Middleware {
   return (_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');

@@ -1,6 +1,5 @@
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatSseEvent, readBody, readSse, sendUpstream, type SseEvent, type UpstreamRequestInit } from '../../adapters/mcp-http-relay.js';
 import {
   UpstreamCancelledError,
@@ -17,6 +16,7 @@ import type { UpstreamConfig } from '../config/schema.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
 import { JSONRPC, JsonRpcHttpError } from '../http/errors.js';
+import { writeJson } from '../http/write-json.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession, AgentSessions } from './agent-sessions.js';
 import { upstreamErrorText } from './connect-elicitation.js';
@@ -39,12 +39,13 @@ export interface TransparentRelay {
    * upstream's. Resolves `false` when the upstream does not speak Streamable HTTP (404/405 on the
    * POST: a legacy HTTP+SSE server), for the SDK path to serve instead.
    */
-  initialize(req: Request, res: Response, upstream: UpstreamConfig, fields: NewAgentSession): Promise<boolean>;
-  post(req: Request, res: Response, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
+  initialize(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, fields: NewAgentSession): Promise<boolean>;
+  /** Relays the agent's messages (`body`: one JSON-RPC message or a batch). */
+  post(req: IncomingMessage, res: ServerResponse, body: unknown, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
   /** The upstream's server-to-client stream, resumable with `Last-Event-ID`. */
-  get(req: Request, res: Response, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
+  get(req: IncomingMessage, res: ServerResponse, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
   /** Ends the upstream session (HTTP DELETE there); the caller forgets the agent session. */
-  terminate(req: Request, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
+  terminate(req: IncomingMessage, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
 }
 
 /**
@@ -74,23 +75,24 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     }
   }
 
-  function flowOf(req: Request, res: Response, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities' | 'relay'>, timeoutMs?: number): Flow {
+  function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities' | 'relay'>, timeoutMs?: number): Flow {
     const audit = (input: AuditInput, message: string) => auditRequest(req, input, message);
     return {
       req,
       res,
+      body,
       upstream,
       upstreamSessionId: session.relay?.upstreamSessionId,
       requests: new RelayedRequests({ upstream, person: req.authContext!.person, clientCapabilities: session.clientCapabilities, audit }),
       deadline: new Deadline(res, upstream, timeoutMs),
-      batch: Array.isArray(req.body),
+      batch: Array.isArray(body),
     };
   }
 
   /** POSTs the agent's messages upstream and relays the answer; `onAccepted` may take the upstream's answer over before it is written. */
   async function exchange(flow: Flow, onAccepted: (response: IncomingMessage) => Promise<boolean>): Promise<void> {
     const { req, res, upstream, requests, deadline, batch } = flow;
-    const admitted = requests.admit(([] as RpcMessage[]).concat(req.body as RpcMessage));
+    const admitted = requests.admit(([] as RpcMessage[]).concat(flow.body as RpcMessage));
     if ('refused' in admitted) {
       writeJson(res, 200, JSON.stringify(batch ? admitted.refused : admitted.refused[0]));
       return;
@@ -115,7 +117,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     if (ok && type.startsWith('text/event-stream')) return relayEvents(flow, response);
     if (status === 202 || status === 204) {
       response.resume();
-      res.status(status).end();
+      res.writeHead(status).end();
       return;
     }
     let body: string;
@@ -271,9 +273,9 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
   }
 
   return {
-    async initialize(req, res, upstream, fields) {
+    async initialize(req, res, body, upstream, fields) {
       let fallback = false;
-      const flow = { ...flowOf(req, res, upstream, fields, upstream.connect_timeout), initializing: true };
+      const flow = { ...flowOf(req, res, body, upstream, fields, upstream.connect_timeout), initializing: true };
       await withFlow(flow, (flow) =>
         exchange(flow, async (response) => {
           const status = response.statusCode ?? 502;
@@ -293,8 +295,8 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       return !fallback;
     },
 
-    async post(req, res, session, upstream) {
-      await withFlow(flowOf(req, res, upstream, session, upstream.call_timeout), (flow) =>
+    async post(req, res, body, session, upstream) {
+      await withFlow(flowOf(req, res, body, upstream, session, upstream.call_timeout), (flow) =>
         exchange(flow, async (response) => {
           if (response.statusCode === 404 && flow.upstreamSessionId) await sessionGone(session, response);
           return true;
@@ -303,7 +305,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     },
 
     async get(req, res, session, upstream) {
-      await withFlow(flowOf(req, res, upstream, session), async (flow) => {
+      await withFlow(flowOf(req, res, undefined, upstream, session), async (flow) => {
         let response: IncomingMessage;
         try {
           response = await send(upstream, req.authContext!, { method: 'GET', headers: upstreamHeaders(req, flow.upstreamSessionId), signal: flow.deadline.signal });
@@ -331,8 +333,10 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
 
 /** One agent HTTP request on its way through the relay. */
 interface Flow {
-  req: Request;
-  res: Response;
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The agent's message or batch (a POST's). */
+  body: unknown;
   upstream: UpstreamConfig;
   /** The upstream's session (absent for a stateless upstream, and until `initialize` is answered). */
   upstreamSessionId?: string;
@@ -354,7 +358,7 @@ class Deadline {
   readonly #onClose = () => this.#controller.abort(new UpstreamCancelledError(this.upstream.id, { internal: 'the agent closed the connection' }));
 
   constructor(
-    private readonly res: Response,
+    private readonly res: ServerResponse,
     private readonly upstream: UpstreamConfig,
     timeoutMs?: number,
   ) {
@@ -384,12 +388,12 @@ class Deadline {
 }
 
 /** Upstream request headers: what the agent said about the exchange, never its credentials. */
-function upstreamHeaders(req: Request, upstreamSessionId: string | undefined): Record<string, string> {
-  const headers: Record<string, string> = { accept: req.get('accept') ?? 'application/json, text/event-stream' };
+function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { accept: req.headers.accept ?? 'application/json, text/event-stream' };
   if (req.method === 'POST') headers['content-type'] = 'application/json';
-  const version = req.get('mcp-protocol-version');
+  const version = headerValue(req.headers['mcp-protocol-version']);
   if (version) headers['mcp-protocol-version'] = version;
-  const lastEventId = req.get('last-event-id');
+  const lastEventId = headerValue(req.headers['last-event-id']);
   if (lastEventId) headers['last-event-id'] = lastEventId;
   if (upstreamSessionId) headers['mcp-session-id'] = upstreamSessionId;
   return headers;
@@ -409,14 +413,9 @@ function relayedEvent(upstream: UpstreamConfig, event: SseEvent, requests: Relay
   return { shown: shown === message ? event : { ...event, data: JSON.stringify(shown) }, message: shown };
 }
 
-/** One JSON body (the relay's answers are POST responses: express's ETag and freshness checks would be wasted work). */
-function writeJson(res: Response, status: number, body: string): void {
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) }).end(body);
-}
-
 /** Whether the agent takes a JSON answer to its POST (MCP clients must accept both). */
-function acceptsJson(req: Request): boolean {
-  const accept = req.get('accept') ?? '';
+function acceptsJson(req: IncomingMessage): boolean {
+  const accept = req.headers.accept ?? '';
   return accept.includes('application/json') || accept.includes('*/*');
 }
 

@@ -10,7 +10,7 @@ import { createAccessTokens } from './access-tokens.js';
 import { createAuthorizationCodes } from './authorization-codes.js';
 import { createAuthorizationRequests } from './authorization-requests.js';
 import { authorizeRoutes } from './authorize.js';
-import { requireBearer, type BearerOptions } from './bearer.js';
+import { authenticateBearer, requireBearer, type BearerOptions } from './bearer.js';
 import { createClientMetadataDocuments } from './client-metadata-document.js';
 import { createClientRegistry } from './clients.js';
 import { consentRoutes } from './consent.js';
@@ -45,6 +45,8 @@ export interface AuthorizationServer {
   router: Router;
   deps: OAuthDeps;
   requireBearer(options: BearerOptions): RequestHandler;
+  /** The same check for routes served outside express (the MCP endpoint). */
+  authenticate: (req: Parameters<typeof authenticateBearer>[1], check: Parameters<typeof authenticateBearer>[2]) => ReturnType<typeof authenticateBearer>;
 }
 
 export function createAuthorizationServer(options: AuthorizationServerOptions): AuthorizationServer {
@@ -92,5 +94,5 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
   for (const routes of [metadataRoutes, registerRoutes, authorizeRoutes, consentRoutes, tokenRoutes, revokeRoutes, introspectRoutes]) {
     router.use(routes(deps));
   }
-  return { router, deps, requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions) };
+  return { router, deps, requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions), authenticate: (req, check) => authenticateBearer(deps, req, check) };
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import { OAuthError } from '../http/errors.js';
 import type { Person } from '../login/person.js';
@@ -20,13 +21,10 @@ export interface AuthContext {
   expiresAt: number;
 }
 
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      /** Set by {@link requireBearer} on protected routes. */
-      authContext?: AuthContext;
-    }
+declare module 'http' {
+  interface IncomingMessage {
+    /** Set by the bearer check ({@link requireBearer}, {@link authenticateBearer}) on protected routes. */
+    authContext?: AuthContext;
   }
 }
 
@@ -44,59 +42,79 @@ export interface BearerOptions {
   scope?: string[];
 }
 
+/** The bearer check's dependencies. */
+export interface BearerDeps {
+  issuer: string;
+  accessTokens: AccessTokens;
+  grants: GrantStore;
+}
+
 /**
  * The bearer check of every protected route (RFC 6750, RFC 9728 §5.1): a local JWT check,
  * then one Store round trip for the grant, so that revocation is immediate everywhere.
  * Failing answers carry `WWW-Authenticate` with `resource_metadata`; a Store outage fails closed (503).
+ * A route whose `resource` is `undefined` is not this one's: the request goes on to the next route.
  */
-export function requireBearer(deps: { issuer: string; accessTokens: AccessTokens; grants: GrantStore }, options: BearerOptions): RequestHandler {
-  const scope = options.scope ?? [SCOPES.mcp];
+export function requireBearer(deps: BearerDeps, options: BearerOptions): RequestHandler {
   return async (req, _res, next) => {
     const resource = options.resource(req);
     if (!resource) {
       next('route');
       return;
     }
-    // A host-routed app's metadata lives at its own host's root (RFC 9728 §3.1), not under the issuer.
-    const metadata = resource.metadataUrl ?? `${deps.issuer}/.well-known/oauth-protected-resource${resource.path}`;
-    const challenge = (error?: { code: string; description: string }) =>
-      [`Bearer resource_metadata="${metadata}"`, `scope="${scope.join(' ')}"`, ...(error ? [`error="${error.code}"`, `error_description="${challengeText(error.description)}"`] : [])].join(', ');
-    const fail = (code: 'invalid_token' | 'insufficient_scope', description: string, sentToken: boolean) =>
-      new OAuthError(code, description, { headers: { 'WWW-Authenticate': challenge(sentToken ? { code, description } : undefined) } });
-
-    const header = req.headers.authorization;
-    if (!header) throw fail('invalid_token', 'an access token is required', false);
-    const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1];
-    // Another scheme is no bearer token at all: a challenge without an error code (RFC 6750 §3.1).
-    if (!token) throw fail('invalid_token', 'the Authorization header must be "Bearer <token>"', /^Bearer(\s|$)/i.test(header));
-
-    const audiences = [resource.url, ...(options.alsoAccept?.(req) ?? [])];
-    let claims;
-    try {
-      claims = await deps.accessTokens.verify(token, { audience: audiences });
-    } catch (error) {
-      if (error instanceof OAuthError) throw fail('invalid_token', error.message, true);
-      throw error;
-    }
-    const grant = await deps.grants.find(claims.grant_id);
-    if (!grant || grant.clientId !== claims.client_id) throw fail('invalid_token', 'the access token was revoked', true);
-    const upstreamId = options.upstreamId?.(req);
-    if (upstreamId && !grant.upstreamIds.includes(upstreamId)) throw fail('invalid_token', 'the grant does not cover this upstream', true);
-    const tokenScope = claims.scope.split(' ');
-    if (!scope.every((s) => tokenScope.includes(s))) throw fail('insufficient_scope', `this resource needs scope "${scope.join(' ')}"`, true);
-
-    req.authContext = {
-      person: grant.person,
-      clientId: grant.clientId,
-      clientName: grant.clientName,
-      grantId: grant.id,
-      scope: tokenScope,
-      resource: claims.aud,
-      upstreamIds: grant.upstreamIds,
-      expiresAt: claims.exp,
-    };
+    await authenticateBearer(deps, req, { resource, audiences: options.alsoAccept?.(req), upstreamId: options.upstreamId?.(req), scope: options.scope });
     next();
   };
+}
+
+/**
+ * The bearer check itself, for a request already matched to its resource: sets and returns
+ * `req.authContext`, or throws the `OAuthError` to answer (with its challenge).
+ */
+export async function authenticateBearer(
+  deps: BearerDeps,
+  req: IncomingMessage,
+  check: { resource: { url: string; path: string; metadataUrl?: string }; audiences?: string[]; upstreamId?: string; scope?: string[] },
+): Promise<AuthContext> {
+  const { resource, upstreamId } = check;
+  const scope = check.scope ?? [SCOPES.mcp];
+  // A host-routed app's metadata lives at its own host's root (RFC 9728 §3.1), not under the issuer.
+  const metadata = resource.metadataUrl ?? `${deps.issuer}/.well-known/oauth-protected-resource${resource.path}`;
+  const challenge = (error?: { code: string; description: string }) =>
+    [`Bearer resource_metadata="${metadata}"`, `scope="${scope.join(' ')}"`, ...(error ? [`error="${error.code}"`, `error_description="${challengeText(error.description)}"`] : [])].join(', ');
+  const fail = (code: 'invalid_token' | 'insufficient_scope', description: string, sentToken: boolean) =>
+    new OAuthError(code, description, { headers: { 'WWW-Authenticate': challenge(sentToken ? { code, description } : undefined) } });
+
+  const header = req.headers.authorization;
+  if (!header) throw fail('invalid_token', 'an access token is required', false);
+  const token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1];
+  // Another scheme is no bearer token at all: a challenge without an error code (RFC 6750 §3.1).
+  if (!token) throw fail('invalid_token', 'the Authorization header must be "Bearer <token>"', /^Bearer(\s|$)/i.test(header));
+
+  let claims;
+  try {
+    claims = await deps.accessTokens.verify(token, { audience: [resource.url, ...(check.audiences ?? [])] });
+  } catch (error) {
+    if (error instanceof OAuthError) throw fail('invalid_token', error.message, true);
+    throw error;
+  }
+  const grant = await deps.grants.find(claims.grant_id);
+  if (!grant || grant.clientId !== claims.client_id) throw fail('invalid_token', 'the access token was revoked', true);
+  if (upstreamId && !grant.upstreamIds.includes(upstreamId)) throw fail('invalid_token', 'the grant does not cover this upstream', true);
+  const tokenScope = claims.scope.split(' ');
+  if (!scope.every((s) => tokenScope.includes(s))) throw fail('insufficient_scope', `this resource needs scope "${scope.join(' ')}"`, true);
+
+  req.authContext = {
+    person: grant.person,
+    clientId: grant.clientId,
+    clientName: grant.clientName,
+    grantId: grant.id,
+    scope: tokenScope,
+    resource: claims.aud,
+    upstreamIds: grant.upstreamIds,
+    expiresAt: claims.exp,
+  };
+  return req.authContext;
 }
 
 /** RFC 6750 §3: `error_description` holds only %x20-21 / %x23-5B / %x5D-7E, so no quote or backslash can end the quoted string early. */

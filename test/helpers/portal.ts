@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import { createPortal } from '../../portal/app.js';
 import type { AuthorizationServer } from '../../portal/oauth/authorization-server.js';
 import { resolveConfig, type Config } from '../../portal/config/load.js';
@@ -36,15 +36,15 @@ export async function startTestPortal(
   options: { document?: Record<string, unknown>; env?: NodeJS.ProcessEnv; store?: Store; metadataDocumentCa?: string } = {},
 ): Promise<TestPortal> {
   // Listen first, so that the issuer (PUBLIC_URL) can be the address actually bound.
-  let app: Express | undefined;
-  const running = await listen((req, res) => app!(req, res), { host: '127.0.0.1', port: 0 });
+  let handle: RequestListener | undefined;
+  const running = await listen((req, res) => handle!(req, res), { host: '127.0.0.1', port: 0 });
   const env = { GATEHOUSE_SECRET: TEST_SECRET, LOG_LEVEL: 'info', PUBLIC_URL: running.url, ...options.env };
   const config = resolveConfig(options.document ?? {}, env, 'test');
   const store = options.store ?? new MemoryStore();
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
   const portal = createPortal({ config, store, logger, metadataDocumentCa: options.metadataDocumentCa });
-  app = portal.app;
+  handle = portal.handle;
   running.server.on('upgrade', portal.onUpgrade);
   return {
     url: running.url,

@@ -1,4 +1,4 @@
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
@@ -17,6 +17,7 @@ import type { CredentialSources } from '../credentials/upstream-credentials.js';
 import { compiledSchemas as jsonSchemaValidator } from '../../adapters/schema-validators.js';
 import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
 import { HttpError, JSONRPC, JsonRpcHttpError } from '../http/errors.js';
+import { runMiddleware, type Middleware } from '../http/request-context.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
 import { auditRequest, type RequestAuditor } from '../audit/request-audit.js';
 import type { AuthContext } from '../oauth/bearer.js';
@@ -37,7 +38,8 @@ export interface McpEndpointsOptions {
   oauth: AuthorizationServer;
   store: Store;
   logger: Logger;
-  json: RequestHandler;
+  /** The JSON body parser (size limit, 413 and 400 answers). */
+  json: Middleware;
   version: string;
   upstreams: () => UpstreamConfig[];
   /** Reads a page of an HTTP app as the caller, for the aggregate's `{id}__fetch` tools and page resources. */
@@ -61,13 +63,37 @@ const AGGREGATE_CAPABILITIES: ServerCapabilities = {
 const AGGREGATE_INSTRUCTIONS =
   'Gatehouse aggregates the MCP servers you may use. Tool and prompt names are "{upstream}__{name}"; resource URIs are prefixed "gatehouse+{upstream}+". Every call acts as the person who authorized you.';
 
+export interface McpEndpoints {
+  /**
+   * Serves one request of `/mcp` (`endpoint` = `aggregate`) or `/mcp/{id}` (the upstream id):
+   * bearer check, body, Origin check, then the session's messages. Throws what the error
+   * mapping answers (`writeError`).
+   */
+  handle(req: IncomingMessage, res: ServerResponse, endpoint: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The endpoint a request path names: `aggregate` for `/mcp`, the upstream id for `/mcp/{id}`, else `undefined`. */
+export function mcpEndpointOf(path: string): string | undefined {
+  const match = /^\/mcp(?:\/([^/]+))?\/?$/.exec(path);
+  if (!match) return undefined;
+  if (match[1] === undefined) return AGGREGATE;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * `/mcp` (the aggregate) and `/mcp/{id}` (one upstream, names unprefixed) over Streamable
- * HTTP. A transparent endpoint over a Streamable HTTP upstream relays messages
- * (transparent-relay.ts); every other request is served by a short-lived SDK `Server` bound to
- * the agent session kept in the Store. Either way any portal process serves any request of a session.
+ * HTTP, on `node:http` directly: the MCP endpoint is the portal's busiest path, and express's
+ * per-request work was most of its cost. A transparent endpoint over a Streamable HTTP upstream
+ * relays messages (transparent-relay.ts); every other request is served by a short-lived SDK
+ * `Server` bound to the agent session kept in the Store. Either way any portal process serves
+ * any request of a session.
  */
-export function createMcpEndpoints(options: McpEndpointsOptions): { router: Router; close(): Promise<void> } {
+export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const { oauth, store, logger } = options;
   const { resources, issuer } = oauth.deps;
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
@@ -77,15 +103,12 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
 
-  const bearer = oauth.requireBearer({
-    resource: (req) => {
-      const id = req.params.id as string | undefined;
-      if (id === undefined) return resources.aggregate();
-      const resource = resources.find(`${issuer}/mcp/${id}`);
-      return resource?.kind === 'mcp' ? resource : undefined;
-    },
-    upstreamId: (req) => req.params.id as string | undefined,
-  });
+  /** The protected resource an endpoint serves (RFC 9728), if it is one. */
+  function resourceOf(endpoint: string) {
+    if (endpoint === AGGREGATE) return resources.aggregate();
+    const resource = resources.find(`${issuer}/mcp/${endpoint}`);
+    return resource?.kind === 'mcp' ? resource : undefined;
+  }
 
   /** The upstreams of a kind this endpoint shows the caller: in the grant, allowed by policy, in config order. */
   function upstreamsInView(endpoint: string, auth: AuthContext, kind: 'mcp' | 'http' = 'mcp'): UpstreamConfig[] {
@@ -101,7 +124,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   }
 
   /** The upstream of a relayed session; refused when the person may no longer use it. */
-  function relayTarget(req: Request, session: AgentSession, views: UpstreamConfig[]): UpstreamConfig {
+  function relayTarget(req: IncomingMessage, session: AgentSession, views: UpstreamConfig[]): UpstreamConfig {
     return relayedUpstream(session.endpoint, views) ?? refuseUpstream(session, req.audit);
   }
 
@@ -111,9 +134,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, 'you may not use this upstream');
   }
 
-  async function ownSession(req: Request, endpoint: string, auth: AuthContext): Promise<AgentSession> {
-    const id = req.get('mcp-session-id');
-    if (!id) throw new JsonRpcHttpError(400, JSONRPC.transportError, 'Bad Request: Mcp-Session-Id header is required');
+  async function ownSession(req: IncomingMessage, endpoint: string, auth: AuthContext): Promise<AgentSession> {
+    const id = req.headers['mcp-session-id'];
+    if (typeof id !== 'string' || !id) throw new JsonRpcHttpError(400, JSONRPC.transportError, 'Bad Request: Mcp-Session-Id header is required');
     const session = await sessions.find(id);
     // Another person's (or another grant's) session is "not found": never its data.
     if (!session || session.endpoint !== endpoint || session.personId !== auth.person.id || session.grantId !== auth.grantId) {
@@ -123,9 +146,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
   }
 
   /** Serves one HTTP request of a session with a fresh SDK server over a stateless transport. */
-  async function serve(req: Request, res: Response, session: AgentSession, views: UpstreamConfig[], identity: { info: Implementation; capabilities: ServerCapabilities; instructions?: string }) {
+  async function serve(req: IncomingMessage, res: ServerResponse, body: unknown, session: AgentSession, views: UpstreamConfig[], identity: { info: Implementation; capabilities: ServerCapabilities; instructions?: string }) {
     const auth = req.authContext!;
-    const messages = ([] as JSONRPCMessage[]).concat(req.body as JSONRPCMessage);
+    const messages = ([] as JSONRPCMessage[]).concat(body as JSONRPCMessage);
     const firstRequest = messages.find((m) => 'method' in m && 'id' in m) as { id: string | number } | undefined;
     const server = new Server(identity.info, { capabilities: identity.capabilities, instructions: identity.instructions, jsonSchemaValidator });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
@@ -160,7 +183,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
       server.close().catch(() => {});
     });
     await server.connect(transport);
-    await transport.handleRequest(req, res, req.body);
+    await transport.handleRequest(req, res, body);
   }
 
   async function identityFor(session: AgentSession, views: UpstreamConfig[], auth: AuthContext, ctxAudit?: RequestAuditor) {
@@ -176,10 +199,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     return { info: client.getServerVersion() ?? { name: upstream.id, version: '0' }, capabilities: client.getServerCapabilities() ?? {}, instructions: client.getInstructions() };
   }
 
-  async function post(req: Request, res: Response, endpoint: string) {
+  async function post(req: IncomingMessage, res: ServerResponse, endpoint: string, body: unknown) {
     const auth = req.authContext!;
     const views = upstreamsInView(endpoint, auth);
-    const messages = ([] as unknown[]).concat(req.body ?? null) as Array<Record<string, unknown> | null>;
+    const messages = ([] as unknown[]).concat(body ?? null) as Array<Record<string, unknown> | null>;
     if (messages.length === 0 || messages.some((m) => !m || typeof m !== 'object' || m.jsonrpc !== '2.0')) {
       throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
     }
@@ -197,13 +220,13 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
         clientInfo: params.clientInfo,
       };
       const relayed = relayedUpstream(endpoint, views);
-      if (relayed && (await relay.initialize(req, res, relayed, fields))) return;
+      if (relayed && (await relay.initialize(req, res, body, relayed, fields))) return;
       const session = await sessions.create(fields);
       try {
         const identity = await identityFor(session, views, auth, req.audit);
         res.setHeader('Mcp-Session-Id', session.id);
         auditRequest(req, { event: 'mcp_session_started', outcome: 'success', upstream: endpoint === AGGREGATE ? undefined : endpoint, details: { endpoint, mcpSession: session.id } }, 'MCP session started');
-        await serve(req, res, session, views, identity);
+        await serve(req, res, body, session, views, identity);
       } catch (error) {
         await sessions.delete(session.id);
         throw error;
@@ -211,19 +234,19 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
       return;
     }
     const session = await ownSession(req, endpoint, auth);
-    if (session.relay) return relay.post(req, res, session, relayTarget(req, session, views));
+    if (session.relay) return relay.post(req, res, body, session, relayTarget(req, session, views));
     const hasRequest = messages.some((m) => 'method' in m! && 'id' in m!);
     if (!hasRequest) {
       // Responses and notifications: hand them to whichever process serves the request they concern.
       const relayed = messages.filter((m) => m!.method !== 'notifications/initialized') as JSONRPCMessage[];
       if (relayed.length) await hub.publishInbound(session.id, relayed);
-      res.status(202).end();
+      res.writeHead(202).end();
       return;
     }
-    await serve(req, res, session, views, await identityFor(session, views, auth, req.audit));
+    await serve(req, res, body, session, views, await identityFor(session, views, auth, req.audit));
   }
 
-  async function get(req: Request, res: Response, endpoint: string) {
+  async function get(req: IncomingMessage, res: ServerResponse, endpoint: string) {
     const auth = req.authContext!;
     const session = await ownSession(req, endpoint, auth);
     const views = upstreamsInView(endpoint, auth);
@@ -243,7 +266,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     await transport.handleRequest(req, res);
   }
 
-  async function remove(req: Request, res: Response, endpoint: string) {
+  async function remove(req: IncomingMessage, res: ServerResponse, endpoint: string) {
     const auth = req.authContext!;
     const session = await ownSession(req, endpoint, auth);
     const views = upstreamsInView(endpoint, auth);
@@ -251,28 +274,31 @@ export function createMcpEndpoints(options: McpEndpointsOptions): { router: Rout
     else await pool.terminateSession(session, views, auth);
     await sessions.delete(session.id);
     auditRequest(req, { event: 'mcp_session_ended', outcome: 'success', upstream: endpoint === AGGREGATE ? undefined : endpoint, details: { endpoint, mcpSession: session.id } }, 'MCP session ended');
-    res.status(200).end();
+    res.writeHead(200).end();
   }
 
-  const router = Router();
-  router.all(['/mcp', '/mcp/:id'], bearer, options.json, async (req, res) => {
-    const endpoint = (req.params.id as string | undefined) ?? AGGREGATE;
-    if (!originAllowed(req.get('origin'), issuer, options.allowedOrigins ?? [])) {
-      throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
-    }
-    if (req.method === 'POST') await post(req, res, endpoint);
-    else if (req.method === 'GET') await get(req, res, endpoint);
-    else if (req.method === 'DELETE') await remove(req, res, endpoint);
-    else throw new JsonRpcHttpError(405, JSONRPC.transportError, 'Method not allowed', { headers: { Allow: 'GET, POST, DELETE' } });
-  });
-  router.all(['/mcp', '/mcp/:id'], () => {
-    throw new HttpError(404, 'not_found', 'no such MCP endpoint');
-  });
   return {
-    router,
+    async handle(req, res, endpoint) {
+      const resource = resourceOf(endpoint);
+      if (!resource) throw new HttpError(404, 'not_found', 'no such MCP endpoint');
+      await oauth.authenticate(req, { resource, upstreamId: endpoint === AGGREGATE ? undefined : endpoint });
+      await runMiddleware([options.json], req, res);
+      const { body } = req as { body?: unknown };
+      if (!originAllowed(headerValue(req.headers.origin), issuer, options.allowedOrigins ?? [])) {
+        throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
+      }
+      if (req.method === 'POST') await post(req, res, endpoint, body);
+      else if (req.method === 'GET') await get(req, res, endpoint);
+      else if (req.method === 'DELETE') await remove(req, res, endpoint);
+      else throw new JsonRpcHttpError(405, JSONRPC.transportError, 'Method not allowed', { headers: { Allow: 'GET, POST, DELETE' } });
+    },
     close: async () => {
       await hub.close();
       await pool.close();
     },
   };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
