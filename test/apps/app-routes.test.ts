@@ -155,6 +155,9 @@ describe('HTTP apps behind the portal (issue 7)', () => {
     expect(echo.url).toBe('/healthz'); // the app's, not the portal's
     expect(echo.headers['x-forwarded-host']).toBe(host);
     expect(echo.headers['x-forwarded-prefix']).toBeUndefined();
+    // The app owns its whole host: `/mcp` there is the app's too, not the portal's MCP endpoint.
+    const appMcp = await hostRequest(`${portal.url}/mcp`, host, { authorization: `Bearer ${aggregateToken}` });
+    expect((JSON.parse(appMcp.body) as Echo).url).toBe('/mcp');
 
     // A token for the host's own resource (its origin) works too.
     const originToken = await accessTokenFor(portal.url, ALICE, `http://${host}`);

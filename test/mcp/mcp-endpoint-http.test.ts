@@ -1,0 +1,98 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AUDIT_STREAM } from '../../portal/audit/sinks.js';
+import type { AuditEvent } from '../../portal/audit/event.js';
+import { accessTokenFor } from '../helpers/app-token.js';
+import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
+import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+
+/**
+ * The MCP endpoints run on node:http outside express: what every portal request gets (request
+ * id, security headers, request log, metrics, the audit's source address under `trust_proxy`)
+ * and the error mapping must be theirs too.
+ */
+const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const callEcho = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hello' } } };
+
+/** A session at `endpoint`, then one echo call; `headers` go on both requests. */
+async function callThrough(endpoint: string, token: string, headers: Record<string, string> = {}): Promise<Response> {
+  const opened = await fetch(endpoint, { method: 'POST', headers: { ...MCP, ...headers, authorization: `Bearer ${token}` }, body: JSON.stringify(initialize) });
+  expect(opened.status).toBe(200);
+  await opened.text();
+  const session = opened.headers.get('mcp-session-id')!;
+  return fetch(endpoint, { method: 'POST', headers: { ...MCP, ...headers, authorization: `Bearer ${token}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify(callEcho) });
+}
+
+/** The portal's audited tool calls so far (the Store's stream is written asynchronously: polled). */
+async function toolCalls(portal: TestPortal, count: number): Promise<AuditEvent[]> {
+  let calls: AuditEvent[] = [];
+  for (let i = 0; i < 200 && calls.length < count; i++) {
+    calls = (await portal.store.readStream(AUDIT_STREAM)).map((e) => JSON.parse(e.entry) as AuditEvent).filter((e) => e.event === 'mcp_tool_call');
+    if (calls.length < count) await sleep(25);
+  }
+  return calls;
+}
+
+describe('the MCP endpoints on node:http', () => {
+  let upstream: RecordingServer;
+  let behindProxy: TestPortal;
+  let direct: TestPortal;
+  let proxiedToken: string;
+  let directToken: string;
+
+  beforeAll(async () => {
+    upstream = await startRecordingMcpServer();
+    const document = async (http: Record<string, unknown>) => ({ login: { accounts: await testAccounts() }, upstreams: [{ id: 'rec', kind: 'mcp', url: upstream.url }], http });
+    // Behind a proxy on loopback, which says who the client is; the other portal trusts no proxy.
+    behindProxy = await startTestPortal({ document: await document({ trust_proxy: 'loopback' }) });
+    direct = await startTestPortal({ document: await document({}) });
+    [proxiedToken, directToken] = await Promise.all([accessTokenFor(behindProxy.url, ALICE, `${behindProxy.url}/mcp/rec`), accessTokenFor(direct.url, ALICE, `${direct.url}/mcp/rec`)]);
+  });
+  afterAll(async () => {
+    await Promise.all([behindProxy?.close(), direct?.close()]);
+    await upstream?.close();
+  });
+
+  test("the audit names the client a trusted proxy forwarded for, and only a trusted proxy's word counts", async () => {
+    const forwarded = { 'x-forwarded-for': '203.0.113.7' };
+    expect((await callThrough(`${behindProxy.url}/mcp/rec`, proxiedToken, forwarded)).status).toBe(200);
+    expect((await callThrough(`${direct.url}/mcp/rec`, directToken, forwarded)).status).toBe(200);
+    const [trusted] = await toolCalls(behindProxy, 1);
+    const [untrusted] = await toolCalls(direct, 1);
+    expect(trusted).toMatchObject({ person: 'local:alice', upstream: 'rec', source_ip: '203.0.113.7' });
+    expect(untrusted).toMatchObject({ person: 'local:alice', upstream: 'rec', source_ip: expect.stringMatching(/127\.0\.0\.1$/) });
+  });
+
+  test('answers and refusals carry the request id and the security headers; each request is logged with its path', async () => {
+    const answered = await callThrough(`${direct.url}/mcp/rec`, directToken, { 'x-request-id': 'trace-mcp-1' });
+    const refused = await fetch(`${direct.url}/mcp/rec`, { method: 'POST', headers: { ...MCP, 'x-request-id': 'trace-mcp-2' }, body: JSON.stringify(callEcho) });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain(`resource_metadata="${direct.url}/.well-known/oauth-protected-resource/mcp/rec"`);
+    for (const [res, id] of [[answered, 'trace-mcp-1'], [refused, 'trace-mcp-2']] as const) {
+      expect(res.headers.get('x-request-id')).toBe(id);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(direct.logs.lines.some((line) => line.reqId === id && line.path === '/mcp/rec' && line.status === res.status)).toBe(true);
+    }
+  });
+
+  test('metrics label MCP requests by endpoint pattern, never by the upstream id in the path', async () => {
+    await callThrough(`${direct.url}/mcp/rec`, directToken);
+    await fetch(`${direct.url}/mcp`, { method: 'POST', headers: MCP, body: '{}' });
+    const text = await (await fetch(`${direct.url}/metrics`)).text();
+    expect(text).toMatch(/gatehouse_http_requests_total\{method="POST",route="\/mcp\/:id",status="200"\} \d+/);
+    expect(text).toMatch(/gatehouse_http_requests_total\{method="POST",route="\/mcp",status="401"\} \d+/);
+    expect(text).not.toContain('route="/mcp/rec"');
+  });
+
+  test('paths: a trailing slash names the same endpoint; anything deeper or undecodable is a JSON-RPC 404, never a 500', async () => {
+    const slash = await fetch(`${direct.url}/mcp/rec/`, { method: 'POST', headers: { ...MCP, authorization: `Bearer ${directToken}` }, body: JSON.stringify(initialize) });
+    expect(slash.status).toBe(200);
+    await slash.text();
+    for (const path of ['/mcp/rec/deeper', '/mcp/%E0%A4%A', '/mcp/unknown']) {
+      const res = await fetch(`${direct.url}${path}`, { method: 'POST', headers: { ...MCP, authorization: `Bearer ${directToken}` }, body: JSON.stringify(initialize) });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: expect.any(Number) }, id: null });
+    }
+  });
+});
