@@ -1,5 +1,6 @@
-import http, { type IncomingMessage } from 'node:http';
+import http, { type IncomingMessage, type RequestOptions } from 'node:http';
 import https from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { keepAliveAgents } from './node-fetch.js';
 import { UpstreamProtocolError, UpstreamUnavailableError } from './upstream-errors.js';
@@ -25,17 +26,31 @@ export interface UpstreamRequestInit {
  * body the caller reads or drains. Socket failures reject with `UpstreamUnavailableError`, an
  * aborted `signal` with its reason.
  */
-export function sendUpstream(upstreamId: string, url: URL, init: UpstreamRequestInit): Promise<IncomingMessage> {
-  const agent = keepAliveAgents[url.protocol as keyof typeof keepAliveAgents];
-  if (!agent) return Promise.reject(new UpstreamUnavailableError(upstreamId, { internal: `unsupported protocol ${url.protocol}` }));
+export function sendUpstream(upstreamId: string, url: string, init: UpstreamRequestInit): Promise<IncomingMessage> {
+  const target = targetOf(url);
+  const agent = keepAliveAgents[target.protocol as keyof typeof keepAliveAgents];
+  if (!agent) return Promise.reject(new UpstreamUnavailableError(upstreamId, { internal: `unsupported protocol ${target.protocol}` }));
   const { signal } = init;
   if (signal.aborted) return Promise.reject(signal.reason);
   const headers = init.body === undefined ? init.headers : { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
   return new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).request(url, { method: init.method, headers, agent, signal }, resolve);
+    const request = (target.protocol === 'https:' ? https : http).request({ ...target, method: init.method, headers, agent, signal }, resolve);
     request.on('error', (error) => reject(signal.aborted ? signal.reason : new UpstreamUnavailableError(upstreamId, { internal: error.message, cause: error })));
     request.end(init.body);
   });
+}
+
+/** Upstream URLs are few and fixed; each is parsed once, not on every request. */
+const targets = new Map<string, RequestOptions>();
+
+function targetOf(url: string): RequestOptions {
+  let target = targets.get(url);
+  if (!target) {
+    target = urlToHttpOptions(new URL(url));
+    if (targets.size >= 1_000) targets.clear();
+    targets.set(url, target);
+  }
+  return target;
 }
 
 /** The whole body as text, refused beyond `maxBytes`: an upstream must not exhaust the portal's memory. */

@@ -62,10 +62,9 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
 
   /** Sends with the person's credential for the upstream; a refused one is renewed and retried once (oauth). */
   async function send(upstream: UpstreamConfig, auth: AuthContext, init: UpstreamRequestInit): Promise<IncomingMessage> {
-    const url = new URL(upstream.url!);
     for (let retried = false; ; retried = true) {
       const credential = await upstreamCredentialHeaders(upstream, auth, deps.assertions, deps.credentials);
-      const response = await sendUpstream(upstream.id, url, { ...init, headers: { ...init.headers, ...credential } });
+      const response = await sendUpstream(upstream.id, upstream.url!, { ...init, headers: { ...init.headers, ...credential } });
       const status = response.statusCode;
       if (status !== 401 && status !== 403) return response;
       response.resume();

@@ -37,7 +37,7 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
   // An agent presents the same token on every request until it expires: its signature (and the
   // claims that cannot change) is checked once per process, then only what can: expiry, audience,
   // and that its key is still one this portal verifies with (a retired key ends its tokens too).
-  const verified = new Map<string, AccessTokenClaims>();
+  const verified = new Map<string, { claims: AccessTokenClaims; kid: string }>();
   return {
     async issue(grant, ttlMs) {
       const { kid, privateKey } = await keys.current();
@@ -54,24 +54,27 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
       return { token, expiresIn };
     },
     async verify(token, verifyOptions = {}) {
-      let kid: string | undefined;
-      try {
-        kid = decodeProtectedHeader(token).kid;
-      } catch {
-        throw new OAuthError('invalid_token', 'the access token is malformed');
+      const known = verified.get(token);
+      let kid = known?.kid;
+      if (!known) {
+        try {
+          kid = decodeProtectedHeader(token).kid;
+        } catch {
+          throw new OAuthError('invalid_token', 'the access token is malformed');
+        }
       }
       const key = kid ? await keys.find(kid) : undefined;
       if (!key) throw new OAuthError('invalid_token', 'the access token was not signed by this portal');
-      const known = verified.get(token);
       if (known) {
-        if (known.exp <= Math.floor(Date.now() / 1000)) {
+        const { claims } = known;
+        if (claims.exp <= Math.floor(Date.now() / 1000)) {
           verified.delete(token);
           throw new OAuthError('invalid_token', 'the access token expired');
         }
-        if (verifyOptions.audience !== undefined && ![verifyOptions.audience].flat().includes(known.aud)) {
+        if (verifyOptions.audience !== undefined && ![verifyOptions.audience].flat().includes(claims.aud)) {
           throw new OAuthError('invalid_token', 'the access token is for another resource');
         }
-        return known;
+        return claims;
       }
       try {
         const { payload } = await jwtVerify(token, key, {
@@ -84,7 +87,7 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
         const claims = payload as unknown as AccessTokenClaims;
         if (typeof claims.aud === 'string') {
           if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-          verified.set(token, claims);
+          verified.set(token, { claims, kid: kid! });
         }
         return claims;
       } catch (error) {
