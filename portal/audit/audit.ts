@@ -55,7 +55,14 @@ export function createAudit(options: AuditOptions): Audit {
   const sinks: AuditSink[] = [streamSink(options.store, config.streamMaxLength)];
   if (config.stdout) sinks.push(lineSink(options.stdout ?? process.stdout));
   if (config.file) sinks.push(fileSink(config.file));
-  const pending = new Set<Promise<void>>();
+  // Sink writes in flight, and who waits for there to be none (`flush`).
+  let writing = 0;
+  const waiting: Array<() => void> = [];
+  const written = () => {
+    writing -= 1;
+    if (writing === 0) for (const resolve of waiting.splice(0)) resolve();
+  };
+  const drained = () => (writing === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve)));
 
   function toEvent(input: AuditInput) {
     const details = { ...input.details };
@@ -89,20 +96,18 @@ export function createAudit(options: AuditOptions): Audit {
         log[level]({ event: event.event, outcome: event.outcome, person: event.person, clientId: event.client_id, upstream: event.upstream, ms: event.latency_ms, ...input.details }, recordOptions.message ?? event.event);
       }
       for (const sink of sinks) {
-        const write = sink.write(event).catch((error: unknown) => {
+        writing += 1;
+        sink.write(event).then(written, (error: unknown) => {
           // The event is not lost from view: it goes to the log with the failure.
           logger.error({ err: error, sink: sink.name, audit: event }, 'audit event could not be written');
+          written();
         });
-        pending.add(write);
-        void write.finally(() => pending.delete(write));
       }
       return event;
     },
-    async flush() {
-      while (pending.size) await Promise.allSettled([...pending]);
-    },
+    flush: drained,
     async close() {
-      while (pending.size) await Promise.allSettled([...pending]);
+      await drained();
       await Promise.allSettled(sinks.map((sink) => sink.close?.()));
     },
   };

@@ -50,11 +50,12 @@ export class AuditChain {
   ) {}
 
   seal(body: Omit<AuditEvent, 'chain' | 'seq' | 'prev' | 'hash'>): AuditEvent {
-    // Through JSON first: what is hashed is exactly what every sink will store (no Dates, no undefined).
-    const event = JSON.parse(JSON.stringify(body)) as AuditEvent;
-    event.chain = this.id;
-    event.seq = this.#seq;
-    event.prev = this.#prev;
+    // What is hashed must be exactly what every sink will store. The fields are strings and
+    // numbers, which JSON keeps as they are (an `undefined` one is left out by both); only
+    // `details` may hold what JSON changes (Dates, undefined, class instances), so it goes
+    // through JSON first.
+    const event = { ...body, chain: this.id, seq: this.#seq, prev: this.#prev } as AuditEvent;
+    if (body.details !== undefined) event.details = JSON.parse(JSON.stringify(body.details)) as AuditEvent['details'];
     event.hash = hmacHex(this.key, event);
     this.#seq += 1;
     this.#prev = event.hash;

@@ -62,6 +62,15 @@ describe('the audit hash chain', () => {
   test('canonical JSON sorts keys at every depth and drops undefined', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: undefined }], c: 'x' } })).toBe('{"a":{"c":"x","d":[1,{"z":1}]},"b":1}');
   });
+
+  test('an event with absent fields and details JSON changes (a Date, undefined, NaN) verifies as every sink stores it', () => {
+    const chain = new AuditChain(key, 'proc-json');
+    const sealed = chain.seal({ ...body(0), person: undefined, latency_ms: Number.NaN, details: { at: new Date(0), gone: undefined, list: [undefined, 1] } });
+    const stored = JSON.parse(JSON.stringify(sealed)) as AuditEvent;
+    expect(stored.details).toEqual({ at: '1970-01-01T00:00:00.000Z', list: [null, 1] });
+    expect(stored).not.toHaveProperty('person');
+    expect(verifyEvents(key, [{ event: stored }])).toMatchObject({ ok: true, events: 1 });
+  });
 });
 
 describe('audit redaction and sinks', () => {
