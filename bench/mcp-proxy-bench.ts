@@ -4,7 +4,8 @@
  *     (autocannon, 10 connections, then 1): throughput ratio, added p50/p99 latency, and the
  *     portal's CPU time per request (at 10 connections three processes share the machine's cores;
  *     one connection shows the added latency without that contention), and the same through a
- *     do-nothing `node:http` proxy: what any proxy hop costs on the machine;
+ *     do-nothing `node:http` proxy: what any proxy hop costs on the machine; then the same call
+ *     through the aggregate `/mcp` (an SDK server and client in between);
  *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams.
  * The portal runs here; the upstreams and the load generator run in processes of their own.
  * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS (default 10).
@@ -53,6 +54,8 @@ async function proxyOverhead(): Promise<void> {
     const endpoint = `${portal.running.url}/mcp/up0`;
     const token = await serviceToken(portal.running.url, endpoint);
     const [directHeaders, portalHeaders] = [await session(url), await session(endpoint, { authorization: `Bearer ${token}` })];
+    const aggregate = `${portal.running.url}/mcp`;
+    const aggregateHeaders = await session(aggregate, { authorization: `Bearer ${await serviceToken(portal.running.url, aggregate)}` });
     const bareHeaders = await session(`${bare.url}/mcp`);
     const row = (name: string, result: Load, direct: Load, extra = '') =>
       console.log(`  ${name.padEnd(10)} ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}  ratio ${(result.rps / direct.rps).toFixed(2)}, added p50 ${result.p50 - direct.p50} ms, p99 ${result.p99 - direct.p99} ms${extra}`);
@@ -67,6 +70,9 @@ async function proxyOverhead(): Promise<void> {
       console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}`);
       row('/mcp/{id}', through, direct, `  (portal CPU ${through.cpuMs.toFixed(2)} ms/request)`);
       row('bare proxy', floor, direct);
+      if (connections === 1) continue;
+      const aggregated = await loadPortal(aggregate, aggregateHeaders, { ...callEcho, params: { ...callEcho.params, name: 'up0__echo' } }, connections);
+      row('/mcp', aggregated, direct, `  (portal CPU ${aggregated.cpuMs.toFixed(2)} ms/request)`);
     }
   } finally {
     await bare.close();
