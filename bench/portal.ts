@@ -3,7 +3,9 @@ import { resolveConfig } from '../portal/config/load.js';
 import { hashPassword } from '../portal/crypto/password.js';
 import { listen, type RunningServer } from '../portal/http/server.js';
 import { createLogger } from '../portal/logger.js';
-import { MemoryStore } from '../portal/store/index.js';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { MemoryStore, openStore } from '../portal/store/index.js';
 
 const SECRET = 'bench-secret-0123456789abcdef-0123456789';
 const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
@@ -22,7 +24,10 @@ export async function startPortal(upstreams: Array<Record<string, unknown> & { i
     { GATEHOUSE_SECRET: SECRET, PUBLIC_URL: running.url, LOG_LEVEL: 'silent' },
     'bench',
   );
-  const store = new MemoryStore();
+  // BENCH_REDIS_URL: the Store a deployment of several processes uses (keys under a prefix of their own, removed after).
+  const redisUrl = process.env.BENCH_REDIS_URL;
+  const keyPrefix = `gatehouse-bench-${randomUUID()}:`;
+  const store = redisUrl ? await openStore({ redisUrl, keyPrefix }) : new MemoryStore();
   const portal = createPortal({ config, store, logger: createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent' }) });
   handler = portal.handle;
   return {
@@ -31,6 +36,7 @@ export async function startPortal(upstreams: Array<Record<string, unknown> & { i
       await running.close(1_000);
       await portal.close();
       await store.close();
+      if (redisUrl) await removeKeys(redisUrl, keyPrefix);
     },
   };
 }
@@ -44,4 +50,12 @@ export async function serviceToken(portalUrl: string, resource: string): Promise
   });
   if (!res.ok) throw new Error(`token: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { access_token: string }).access_token;
+}
+
+async function removeKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
+    if (keys.length) await redis.del(...keys);
+  }
+  await redis.quit();
 }

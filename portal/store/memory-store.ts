@@ -14,7 +14,9 @@ interface Entry {
 export class MemoryStore implements Store {
   readonly #values = new Map<string, Entry>();
   readonly #sets = new Map<string, Set<string>>();
-  readonly #streams = new Map<string, { lastId: string; entries: StreamEntry[] }>();
+  // A capped stream drops its oldest entries by moving `first` and compacts now and then: dropping
+  // them from the front of a large array on every append costs a copy of the whole array.
+  readonly #streams = new Map<string, { lastId: string; entries: StreamEntry[]; first: number }>();
   readonly #bus = new EventEmitter().setMaxListeners(0);
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
@@ -120,21 +122,28 @@ export class MemoryStore implements Store {
 
   async append(stream: string, entry: string, options: { maxLength: number }): Promise<string> {
     let log = this.#streams.get(stream);
-    if (!log) this.#streams.set(stream, (log = { lastId: '0-0', entries: [] }));
+    if (!log) this.#streams.set(stream, (log = { lastId: '0-0', entries: [], first: 0 }));
     const id = nextStreamId(log.lastId);
     log.lastId = id;
     log.entries.push({ id, entry });
-    if (log.entries.length > options.maxLength) log.entries.splice(0, log.entries.length - options.maxLength);
+    log.first = Math.max(log.first, log.entries.length - options.maxLength);
+    if (log.first >= 1024 && log.first * 2 >= log.entries.length) {
+      log.entries = log.entries.slice(log.first);
+      log.first = 0;
+    }
     return id;
   }
 
   async readStream(stream: string, options: { afterId?: string; count?: number } = {}): Promise<StreamEntry[]> {
-    const entries = this.#streams.get(stream)?.entries ?? [];
+    const log = this.#streams.get(stream);
+    if (!log) return [];
+    const { entries, first } = log;
     const after = options.afterId;
-    const start = after === undefined ? 0 : entries.findIndex((e) => compareStreamIds(e.id, after) > 0);
-    if (start < 0) return [];
+    let start = first;
+    if (after !== undefined) while (start < entries.length && compareStreamIds(entries[start]!.id, after) <= 0) start += 1;
     return entries.slice(start, options.count === undefined ? undefined : start + options.count);
   }
+
 
   async ping(): Promise<void> {
     if (this.#closed) throw new Error('memory store is closed');

@@ -181,6 +181,19 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     expect(await store.readStream('audit', { afterId: ids[6] })).toEqual([]);
   });
 
+  test('a long capped stream keeps exactly its newest entries, in order, however often it drops old ones', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3500; i++) ids.push(await store.append('long', `e${i}`, { maxLength: 1000 }));
+    const all = await peer.readStream('long');
+    expect(all).toHaveLength(1000);
+    expect(all.map((e) => e.id)).toEqual(ids.slice(2500));
+    expect(all[0]!.entry).toBe('e2500');
+    const page = await store.readStream('long', { afterId: ids[3000], count: 3 });
+    expect(page.map((e) => e.entry)).toEqual(['e3001', 'e3002', 'e3003']);
+    // An id that was dropped already: reading starts at the oldest entry kept.
+    expect((await store.readStream('long', { afterId: ids[10], count: 1 }))[0]!.entry).toBe('e2500');
+  });
+
   test('ping answers while the store is up', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });
