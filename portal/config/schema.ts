@@ -33,7 +33,11 @@ const serviceClient = z.strictObject({
 
 export const upstreamSchema = z
   .strictObject({
-    id: z.string().regex(UPSTREAM_ID, `must match ${UPSTREAM_ID.source}`),
+    id: z
+      .string()
+      .regex(UPSTREAM_ID, `must match ${UPSTREAM_ID.source}`)
+      // `/mcp` sessions are the aggregate's by this name; an upstream must not share it.
+      .refine((id) => id !== 'aggregate', 'is reserved for the aggregate endpoint'),
     kind: z.enum(['mcp', 'http']),
     title: z.string().optional(),
     url: httpUrl.optional(),

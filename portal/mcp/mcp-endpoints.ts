@@ -79,7 +79,9 @@ export function mcpEndpointOf(path: string): string | undefined {
   if (!match) return undefined;
   if (match[1] === undefined) return AGGREGATE;
   try {
-    return decodeURIComponent(match[1]);
+    const id = decodeURIComponent(match[1]);
+    // No upstream is named so (the config refuses it): `/mcp/aggregate` is no endpoint.
+    return id === AGGREGATE ? undefined : id;
   } catch {
     return undefined;
   }

@@ -58,6 +58,7 @@ describe('config', () => {
   describe('bad config stops with one line naming the key', () => {
     test.each<[string, unknown, string]>([
       ['an upstream id with "_"', { upstreams: [{ id: 'ok', kind: 'http', url: 'http://a' }, { id: 'Bad_id', kind: 'http', url: 'http://a' }] }, 'config: upstreams[1].id: must match ^[a-z0-9][a-z0-9-]{0,30}$'],
+      ['the upstream id the aggregate endpoint goes by', { upstreams: [{ id: 'aggregate', kind: 'mcp', url: 'http://a' }] }, 'config: upstreams[0].id: is reserved for the aggregate endpoint'],
       ['an unknown key, with the nearest valid one', { tokens: { acess_ttl: '5m' } }, 'config: tokens.acess_ttl: unknown key (did you mean "access_ttl"?)'],
       ['an unknown top-level key', { upstream: [] }, 'config: upstream: unknown key (did you mean "upstreams"?)'],
       ['a malformed duration', { tokens: { refresh_ttl: 'forever' } }, 'config: tokens.refresh_ttl: must be a duration such as 30s, 10m, 12h or 30d'],

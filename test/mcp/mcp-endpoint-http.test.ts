@@ -85,11 +85,11 @@ describe('the MCP endpoints on node:http', () => {
     expect(text).not.toContain('route="/mcp/rec"');
   });
 
-  test('paths: a trailing slash names the same endpoint; anything deeper or undecodable is a JSON-RPC 404, never a 500', async () => {
+  test('paths: a trailing slash names the same endpoint; anything deeper, undecodable or the aggregate by name is a JSON-RPC 404, never a 500', async () => {
     const slash = await fetch(`${direct.url}/mcp/rec/`, { method: 'POST', headers: { ...MCP, authorization: `Bearer ${directToken}` }, body: JSON.stringify(initialize) });
     expect(slash.status).toBe(200);
     await slash.text();
-    for (const path of ['/mcp/rec/deeper', '/mcp/%E0%A4%A', '/mcp/unknown']) {
+    for (const path of ['/mcp/rec/deeper', '/mcp/%E0%A4%A', '/mcp/unknown', '/mcp/aggregate']) {
       const res = await fetch(`${direct.url}${path}`, { method: 'POST', headers: { ...MCP, authorization: `Bearer ${directToken}` }, body: JSON.stringify(initialize) });
       expect(res.status).toBe(404);
       expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: expect.any(Number) }, id: null });
