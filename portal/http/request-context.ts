@@ -50,7 +50,8 @@ export function runMiddleware(steps: readonly Middleware[], req: IncomingMessage
   return new Promise((resolve, reject) => {
     let index = 0;
     const next = (error?: unknown): void => {
-      if (error !== undefined) return reject(error);
+      // As in express: anything truthy passed to `next` is an error.
+      if (error) return reject(error);
       const step = steps[index++];
       if (!step) return resolve();
       try {

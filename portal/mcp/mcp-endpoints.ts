@@ -286,7 +286,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       await oauth.authenticate(req, { resource, upstreamId: endpoint === AGGREGATE ? undefined : endpoint });
       await runMiddleware([options.json], req, res);
       const { body } = req as { body?: unknown };
-      if (!originAllowed(headerValue(req.headers.origin), issuer, options.allowedOrigins ?? [])) {
+      if (!originAllowed(req.headers.origin, issuer, options.allowedOrigins ?? [])) {
         throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
       }
       if (req.method === 'POST') await post(req, res, endpoint, body);
@@ -299,8 +299,4 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       await pool.close();
     },
   };
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

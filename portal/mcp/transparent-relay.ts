@@ -93,7 +93,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     const { req, res, upstream, requests, deadline, batch } = flow;
     const admitted = requests.admit(([] as RpcMessage[]).concat(flow.body as RpcMessage));
     if ('refused' in admitted) {
-      writeJson(res, 200, JSON.stringify(batch ? admitted.refused : admitted.refused[0]));
+      writeJson(res, 200, batch ? admitted.refused : admitted.refused[0]);
       return;
     }
     if (requests.pending === 0) deadline.answered();
@@ -218,7 +218,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       const unanswered = requests.unanswered(error);
       if (!streaming) {
         const all = [...answers, ...unanswered];
-        writeJson(res, 200, JSON.stringify(all.length === 1 && !flow.batch ? all[0] : all));
+        writeJson(res, 200, all.length === 1 && !flow.batch ? all[0] : all);
         return;
       }
       for (const answer of unanswered) res.write(formatSseEvent({ id: undefined, event: 'message', data: JSON.stringify(answer) }));
@@ -243,7 +243,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     }
     cancelUpstream(flow, error);
     const answers = requests.unanswered(error);
-    writeJson(res, 200, JSON.stringify(flow.batch ? answers : answers[0]));
+    writeJson(res, 200, flow.batch ? answers : answers[0]);
   }
 
   /** After a timeout, tells the upstream to stop working on what the agent was told failed (best effort). */
