@@ -8,13 +8,17 @@
  *     through the aggregate `/mcp` (an SDK server and client in between);
  *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams.
  * The portal runs here; the upstreams and the load generator run in processes of their own.
- * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS (default 10).
+ * The machine's speed drifts between runs, so each comparison runs in BENCH_ROUNDS rounds
+ * (default 3) of direct / portal / bare proxy back to back, and the ratios are the medians of
+ * the rounds' ratios.
+ * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS per run (default 5).
  */
 import { startBareProxy } from './bare-proxy.js';
 import { serviceToken, startPortal } from './portal.js';
 import { runLoad, startUpstreams, type Load } from './processes.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
 
 /** Initializes an MCP session at `url` and returns the headers that continue it. */
@@ -62,23 +66,42 @@ async function proxyOverhead(): Promise<void> {
     // Warm every hop's JIT first: the first run on a cold upstream would be the slowest.
     await runLoad({ url: endpoint, headers: portalHeaders, body: callEcho, seconds: 3 });
     await runLoad({ url: `${bare.url}/mcp`, headers: bareHeaders, body: callEcho, seconds: 2 });
+    const aggregateCall = { ...callEcho, params: { ...callEcho.params, name: 'up0__echo' } };
     for (const connections of [10, 1]) {
-      const direct = await load(url, directHeaders, callEcho, connections);
-      const through = await loadPortal(endpoint, portalHeaders, callEcho, connections);
-      const floor = await load(`${bare.url}/mcp`, bareHeaders, callEcho, connections);
-      console.log(`tools/call, ${connections} connection${connections === 1 ? '' : 's'}, ${SECONDS}s each`);
-      console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}`);
-      row('/mcp/{id}', through, direct, `  (portal CPU ${through.cpuMs.toFixed(2)} ms/request)`);
-      row('bare proxy', floor, direct);
-      if (connections === 1) continue;
-      const aggregated = await loadPortal(aggregate, aggregateHeaders, { ...callEcho, params: { ...callEcho.params, name: 'up0__echo' } }, connections);
-      row('/mcp', aggregated, direct, `  (portal CPU ${aggregated.cpuMs.toFixed(2)} ms/request)`);
+      console.log(`tools/call, ${connections} connection${connections === 1 ? '' : 's'}, ${ROUNDS} rounds of ${SECONDS}s runs`);
+      const ratios: Record<string, number[]> = { '/mcp/{id}': [], 'bare proxy': [], '/mcp': [] };
+      const addedP50: number[] = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        const direct = await load(url, directHeaders, callEcho, connections);
+        const through = await loadPortal(endpoint, portalHeaders, callEcho, connections);
+        const floor = await load(`${bare.url}/mcp`, bareHeaders, callEcho, connections);
+        console.log(`  round ${round}`);
+        console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}`);
+        row('/mcp/{id}', through, direct, `  (portal CPU ${through.cpuMs.toFixed(2)} ms/request)`);
+        row('bare proxy', floor, direct);
+        ratios['/mcp/{id}']!.push(through.rps / direct.rps);
+        ratios['bare proxy']!.push(floor.rps / direct.rps);
+        addedP50.push(through.p50 - direct.p50);
+        // The aggregate at 10 connections only: its cost per call is what the figure shows.
+        if (connections === 1) continue;
+        const aggregated = await loadPortal(aggregate, aggregateHeaders, aggregateCall, connections);
+        row('/mcp', aggregated, direct, `  (portal CPU ${aggregated.cpuMs.toFixed(2)} ms/request)`);
+        ratios['/mcp']!.push(aggregated.rps / direct.rps);
+      }
+      const medians = Object.entries(ratios).filter(([, values]) => values.length).map(([name, values]) => `${name} ${median(values).toFixed(2)}`);
+      console.log(`  median ratio to direct: ${medians.join(', ')}; /mcp/{id} added p50 ${median(addedP50)} ms`);
     }
   } finally {
     await bare.close();
     await portal.close();
     await upstreams.stop();
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 async function aggregateListing(count: number): Promise<void> {
