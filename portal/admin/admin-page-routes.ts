@@ -80,8 +80,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
   router.post('/admin/upstreams', deps.parsers.form, async (req, res) => {
     const session = await adminSession(req, res);
     if (!session) return;
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    csrf.check(session, body.csrf);
+    const body = csrf.form(session, req.body);
     const draft = { id: str(body.id), kind: str(body.kind), title: str(body.title) || undefined, url: str(body.url) };
     try {
       const upstream = await deps.upstreams.create(draft, session.person.id);
@@ -97,8 +96,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
   router.post('/admin/upstreams/delete', deps.parsers.form, async (req, res) => {
     const session = await adminSession(req, res);
     if (!session) return;
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    csrf.check(session, body.csrf);
+    const body = csrf.form(session, req.body);
     await deps.upstreams.remove(str(body.id));
     req.audit?.({ event: 'upstream_deleted', outcome: 'success', person: session.person, upstream: str(body.id), details: { via: 'admin page' } });
     res.redirect(303, '/admin?done=removed#upstreams');
@@ -107,8 +105,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
   router.post('/admin/grants/revoke', deps.parsers.form, async (req, res) => {
     const session = await adminSession(req, res);
     if (!session) return;
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    csrf.check(session, body.csrf);
+    const body = csrf.form(session, req.body);
     const grant = await grants.find(str(body.grant));
     if (!grant) throw new HttpError(404, 'not_found', 'No such grant (it may have been revoked already).');
     await grants.revoke(grant.id);

@@ -76,8 +76,7 @@ export function connectionsRoutes(deps: AdminDeps & { connections?: UpstreamConn
   router.post('/connections/revoke', deps.parsers.form, async (req, res) => {
     const session = await signedIn(req, res);
     if (!session) return;
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    csrf.check(session, body.csrf);
+    const body = csrf.form(session, req.body);
     const grant = typeof body.grant === 'string' ? await grants.find(body.grant) : undefined;
     // Someone else's grant is "not found": never a hint that it exists.
     if (!grant || grant.person.id !== session.person.id) throw new HttpError(404, 'not_found', 'That agent is not among your connections (it may have been revoked already).');
@@ -89,8 +88,7 @@ export function connectionsRoutes(deps: AdminDeps & { connections?: UpstreamConn
   router.post('/connections/disconnect', deps.parsers.form, async (req, res) => {
     const session = await signedIn(req, res);
     if (!session) return;
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    csrf.check(session, body.csrf);
+    const body = csrf.form(session, req.body);
     if (!deps.connections) throw new HttpError(404, 'not_found', 'No app here needs a connection of its own.');
     const upstreamId = typeof body.upstream === 'string' ? body.upstream : '';
     if (!resources.upstream(upstreamId)) throw new HttpError(404, 'not_found', 'No such app.');

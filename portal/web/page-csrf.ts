@@ -11,8 +11,11 @@ import type { Session } from '../login/sessions.js';
  */
 export interface PageCsrf {
   token(session: Session): string;
-  /** @throws {HttpError} 403 `invalid_csrf` unless `value` is this session's token. */
-  check(session: Session, value: unknown): void;
+  /**
+   * A posted form's fields, once its `csrf` field proved it was rendered for this session.
+   * @throws {HttpError} 403 `invalid_csrf` otherwise.
+   */
+  form(session: Session, body: unknown): Record<string, unknown>;
 }
 
 export function createPageCsrf(secret: string): PageCsrf {
@@ -20,10 +23,12 @@ export function createPageCsrf(secret: string): PageCsrf {
   const token = (session: Session) => hmac(key, `page:${session.id}`);
   return {
     token,
-    check(session, value) {
-      if (typeof value !== 'string' || !constantTimeEqual(value, token(session))) {
+    form(session, body) {
+      const fields = (body ?? {}) as Record<string, unknown>;
+      if (typeof fields.csrf !== 'string' || !constantTimeEqual(fields.csrf, token(session))) {
         throw new HttpError(403, 'invalid_csrf', 'This form was not issued to you, or it expired. Reload the page and try again.');
       }
+      return fields;
     },
   };
 }
