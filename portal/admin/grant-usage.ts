@@ -1,4 +1,4 @@
-import type { Middleware } from '../http/request-context.js';
+import type { Middleware } from '../http/middleware.js';
 import { storeKey, type Store } from '../store/store.js';
 
 /** When each grant was last used by its agent ("last used" on the connections page and in the admin API). */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { clientIp, type TrustProxy } from '../http/client-ip.js';
-import type { Middleware } from '../http/request-context.js';
+import type { Middleware } from '../http/middleware.js';
 import type { Audit } from './audit.js';
 import type { AuditEvent, AuditInput } from './event.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { createAdminClient } from './admin-client.js';
-import { allowOnly, flag, parseArgs, UsageError } from './args.js';
+import { allowOnly, parseArgs, UsageError } from './args.js';
 import type { CliIo } from './io.js';
 import { printJson, printTable } from './output.js';
 

@@ -1,5 +1,5 @@
 import express from 'express';
-import type { Middleware } from './request-context.js';
+import type { Middleware } from './middleware.js';
 
 /**
  * Body parsers with the configured size limit (413 past it, 400 for malformed JSON, both

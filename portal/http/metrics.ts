@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { Middleware } from './request-context.js';
+import type { Middleware } from './middleware.js';
 
 declare module 'http' {
   interface IncomingMessage {

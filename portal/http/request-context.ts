@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import type { Middleware } from './middleware.js';
 
 declare module 'http' {
   interface IncomingMessage {
@@ -10,12 +11,6 @@ declare module 'http' {
     log: Logger;
   }
 }
-
-/**
- * A step every request passes through, in express or outside it (the MCP endpoint): it calls
- * `next()` to go on, or `next(error)`, or throws.
- */
-export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void | Promise<void>;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -40,27 +35,4 @@ export function requestPath(req: IncomingMessage): string {
   const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
   const query = url.indexOf('?');
   return query < 0 ? url : url.slice(0, query);
-}
-
-/**
- * Runs middleware in order outside express; resolves when the last one calls `next()`, rejects
- * with what any of them passed to `next` or threw.
- */
-export function runMiddleware(steps: readonly Middleware[], req: IncomingMessage, res: ServerResponse): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let index = 0;
-    const next = (error?: unknown): void => {
-      // As in express: anything truthy passed to `next` is an error.
-      if (error) return reject(error);
-      const step = steps[index++];
-      if (!step) return resolve();
-      try {
-        const result = step(req, res, next);
-        if (result) result.catch(reject);
-      } catch (thrown) {
-        reject(thrown);
-      }
-    };
-    next();
-  });
 }

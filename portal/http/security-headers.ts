@@ -1,4 +1,4 @@
-import type { Middleware } from './request-context.js';
+import type { Middleware } from './middleware.js';
 
 /**
  * Headers every portal response carries. Pages set their own `Content-Security-Policy`;

@@ -17,7 +17,7 @@ import type { CredentialSources } from '../credentials/upstream-credentials.js';
 import { compiledSchemas as jsonSchemaValidator } from '../../adapters/schema-validators.js';
 import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
 import { HttpError, JSONRPC, JsonRpcHttpError } from '../http/errors.js';
-import { runMiddleware, type Middleware } from '../http/request-context.js';
+import { runMiddleware, type Middleware } from '../http/middleware.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
 import { auditRequest, type RequestAuditor } from '../audit/request-audit.js';
 import type { AuthContext } from '../oauth/bearer.js';
