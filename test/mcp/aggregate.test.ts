@@ -3,17 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { CallToolResultSchema, CreateMessageRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { startEverythingServer, type ChildServer } from '../helpers/child-server.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { toolText } from '../helpers/mcp-wire.js';
 
 const MEMORY_SERVER = fileURLToPath(new URL('../../node_modules/@modelcontextprotocol/server-memory/dist/index.js', import.meta.url));
-
-function text(result: unknown): string {
-  return ((result as CallToolResult).content[0] as { text: string }).text;
-}
 
 describe('the aggregated MCP endpoint, against real upstreams', () => {
   let everything: ChildServer & { url: string };
@@ -63,8 +60,8 @@ describe('the aggregated MCP endpoint, against real upstreams', () => {
   });
 
   test('calls a tool on the right upstream, and a renamed one by its new name', async () => {
-    expect(text(await alice.client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } }))).toBe('Echo: hi');
-    expect(text(await alice.client.callTool({ name: 'recorder__say', arguments: { message: 'hello' } }))).toBe('hello');
+    expect(toolText(await alice.client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } }))).toBe('Echo: hi');
+    expect(toolText(await alice.client.callTool({ name: 'recorder__say', arguments: { message: 'hello' } }))).toBe('hello');
   });
 
   test('a denied tool, an unknown upstream prefix or no prefix is a JSON-RPC error from the portal', async () => {
@@ -133,10 +130,10 @@ describe('the aggregated MCP endpoint, against real upstreams', () => {
 
   test('each person gets their own stdio process: what Alice stores, Bob does not see', async () => {
     await alice.client.callTool({ name: 'memory__create_entities', arguments: { entities: [{ name: 'alice-secret', entityType: 'note', observations: ['only alice'] }] } });
-    expect(text(await alice.client.callTool({ name: 'memory__read_graph', arguments: {} }))).toContain('alice-secret');
+    expect(toolText(await alice.client.callTool({ name: 'memory__read_graph', arguments: {} }))).toContain('alice-secret');
     const bob = await connectAgent(portal.url, BOB);
     try {
-      expect(text(await bob.client.callTool({ name: 'memory__read_graph', arguments: {} }))).not.toContain('alice-secret');
+      expect(toolText(await bob.client.callTool({ name: 'memory__read_graph', arguments: {} }))).not.toContain('alice-secret');
     } finally {
       await bob.client.close();
     }

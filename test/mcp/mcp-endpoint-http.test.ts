@@ -4,23 +4,23 @@ import type { AuditEvent } from '../../portal/audit/event.js';
 import { accessTokenFor } from '../helpers/app-token.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { MCP_HEADERS } from '../helpers/mcp-wire.js';
 
 /**
  * The MCP endpoints run on node:http outside express: what every portal request gets (request
  * id, security headers, request log, metrics, the audit's source address under `trust_proxy`)
  * and the error mapping must be theirs too.
  */
-const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 const initialize = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 const callEcho = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hello' } } };
 
 /** A session at `endpoint`, then one echo call; `headers` go on both requests. */
 async function callThrough(endpoint: string, token: string, headers: Record<string, string> = {}): Promise<Response> {
-  const opened = await fetch(endpoint, { method: 'POST', headers: { ...MCP, ...headers, authorization: `Bearer ${token}` }, body: JSON.stringify(initialize) });
+  const opened = await fetch(endpoint, { method: 'POST', headers: { ...MCP_HEADERS, ...headers, authorization: `Bearer ${token}` }, body: JSON.stringify(initialize) });
   expect(opened.status).toBe(200);
   await opened.text();
   const session = opened.headers.get('mcp-session-id')!;
-  return fetch(endpoint, { method: 'POST', headers: { ...MCP, ...headers, authorization: `Bearer ${token}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify(callEcho) });
+  return fetch(endpoint, { method: 'POST', headers: { ...MCP_HEADERS, ...headers, authorization: `Bearer ${token}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify(callEcho) });
 }
 
 /** The portal's audited tool calls so far (the Store's stream is written asynchronously: polled). */
@@ -65,7 +65,7 @@ describe('the MCP endpoints on node:http', () => {
 
   test('answers and refusals carry the request id and the security headers; each request is logged with its path', async () => {
     const answered = await callThrough(`${direct.url}/mcp/rec`, directToken, { 'x-request-id': 'trace-mcp-1' });
-    const refused = await fetch(`${direct.url}/mcp/rec`, { method: 'POST', headers: { ...MCP, 'x-request-id': 'trace-mcp-2' }, body: JSON.stringify(callEcho) });
+    const refused = await fetch(`${direct.url}/mcp/rec`, { method: 'POST', headers: { ...MCP_HEADERS, 'x-request-id': 'trace-mcp-2' }, body: JSON.stringify(callEcho) });
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toContain(`resource_metadata="${direct.url}/.well-known/oauth-protected-resource/mcp/rec"`);
     for (const [res, id] of [[answered, 'trace-mcp-1'], [refused, 'trace-mcp-2']] as const) {
@@ -78,7 +78,7 @@ describe('the MCP endpoints on node:http', () => {
 
   test('metrics label MCP requests by endpoint pattern, never by the upstream id in the path', async () => {
     await callThrough(`${direct.url}/mcp/rec`, directToken);
-    await fetch(`${direct.url}/mcp`, { method: 'POST', headers: MCP, body: '{}' });
+    await fetch(`${direct.url}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: '{}' });
     const text = await (await fetch(`${direct.url}/metrics`)).text();
     expect(text).toMatch(/gatehouse_http_requests_total\{method="POST",route="\/mcp\/:id",status="200"\} \d+/);
     expect(text).toMatch(/gatehouse_http_requests_total\{method="POST",route="\/mcp",status="401"\} \d+/);
@@ -86,11 +86,11 @@ describe('the MCP endpoints on node:http', () => {
   });
 
   test('paths: a trailing slash names the same endpoint; anything deeper, undecodable or the aggregate by name is a JSON-RPC 404, never a 500', async () => {
-    const slash = await fetch(`${direct.url}/mcp/rec/`, { method: 'POST', headers: { ...MCP, authorization: `Bearer ${directToken}` }, body: JSON.stringify(initialize) });
+    const slash = await fetch(`${direct.url}/mcp/rec/`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${directToken}` }, body: JSON.stringify(initialize) });
     expect(slash.status).toBe(200);
     await slash.text();
     for (const path of ['/mcp/rec/deeper', '/mcp/%E0%A4%A', '/mcp/unknown', '/mcp/aggregate']) {
-      const res = await fetch(`${direct.url}${path}`, { method: 'POST', headers: { ...MCP, authorization: `Bearer ${directToken}` }, body: JSON.stringify(initialize) });
+      const res = await fetch(`${direct.url}${path}`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${directToken}` }, body: JSON.stringify(initialize) });
       expect(res.status).toBe(404);
       expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: expect.any(Number) }, id: null });
     }

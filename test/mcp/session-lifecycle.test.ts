@@ -2,8 +2,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { MCP_HEADERS } from '../helpers/mcp-wire.js';
 
-const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 function initialize(protocolVersion: string) {
   return JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
@@ -38,7 +38,7 @@ describe('MCP session lifecycle', () => {
     ['2025-03-26', '2025-03-26'],
     ['1999-01-01', '2025-11-25'],
   ])('initialize asking for %s negotiates %s and returns a session id', async (asked, negotiated) => {
-    const res = await fetch(`${portal.url}/mcp`, { method: 'POST', headers: { ...MCP, authorization: `Bearer ${agent.accessToken()}` }, body: initialize(asked) });
+    const res = await fetch(`${portal.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${agent.accessToken()}` }, body: initialize(asked) });
     expect(res.status).toBe(200);
     expect(res.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect((await message(res)).result).toMatchObject({ protocolVersion: negotiated, serverInfo: { name: 'gatehouse' } });
@@ -77,7 +77,7 @@ describe('MCP session lifecycle', () => {
     expect(recorder.requests.some((r) => r.method === 'DELETE' && r.headers['mcp-session-id'] === upstreamSession)).toBe(true);
     const after = await fetch(`${portal.url}/mcp`, {
       method: 'POST',
-      headers: { ...MCP, authorization: `Bearer ${session.accessToken()}`, 'mcp-session-id': sessionId },
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${session.accessToken()}`, 'mcp-session-id': sessionId },
       body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
     });
     expect(after.status).toBe(404);

@@ -1,11 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { startForgetfulMcpServer, startScriptedMcpServer, type ForgetfulServer, type ScriptedServer } from '../helpers/relay-test-servers.js';
+import { MCP_HEADERS, toolText, until } from '../helpers/mcp-wire.js';
 
-const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 /** Past the relay's bound on one upstream JSON body (4 MB). */
 const OVER_4_MB = 4 * 1024 * 1024 + 1024;
 /**
@@ -19,15 +18,6 @@ interface RpcAnswer {
   id?: string | number | null;
   result?: CallToolResult;
   error?: { code: number; message: string };
-}
-
-function text(result: unknown): string {
-  return ((result as CallToolResult).content[0] as { text: string }).text;
-}
-
-/** Polls `check` until it holds (no timing is asserted, only that it eventually holds). */
-async function until(check: () => boolean, tries = 200): Promise<void> {
-  for (let i = 0; i < tries && !check(); i++) await sleep(25);
 }
 
 /** The one JSON-RPC answer of a body sent as JSON or as an SSE stream. */
@@ -88,7 +78,7 @@ describe('the transparent relay when the upstream fails', () => {
   }
 
   const post = (path: string, body: unknown, headers: Record<string, string>) =>
-    fetch(`${portal.url}${path}`, { method: 'POST', headers: { ...MCP, ...headers }, body: JSON.stringify(body) });
+    fetch(`${portal.url}${path}`, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body: JSON.stringify(body) });
   const sessionHeaders = (agent: Agent) => ({
     authorization: `Bearer ${agent.accessToken()}`,
     'mcp-session-id': agent.transport.sessionId!,
@@ -99,24 +89,24 @@ describe('the transparent relay when the upstream fails', () => {
     const agent = await agentFor('slow');
     const result = (await agent.client.callTool({ name: 'wait', arguments: { label: 'too-slow' } })) as CallToolResult;
     expect(result.isError).toBe(true);
-    expect(text(result)).toContain('"slow"');
-    expect(text(result)).toMatch(/did not answer within/);
+    expect(toolText(result)).toContain('"slow"');
+    expect(toolText(result)).toMatch(/did not answer within/);
     expect(slow.waits.started).toContain('too-slow');
     await until(() => slow.waits.cancelled.includes('too-slow'));
     expect(slow.waits.cancelled).toContain('too-slow');
     expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);
     // The session goes on.
-    expect(text(await agent.client.callTool({ name: 'echo', arguments: { message: 'still here' } }))).toBe('still here');
+    expect(toolText(await agent.client.callTool({ name: 'echo', arguments: { message: 'still here' } }))).toBe('still here');
     expect(portal.logs.lines.some((l) => l.event === 'mcp_tool_call' && l.upstream === 'slow' && l.tool === 'wait' && l.outcome === 'error' && l.errorCode === 'ERR_UPSTREAM_TIMEOUT')).toBe(true);
   });
 
   test('an upstream gone mid-session: the next call gets a tool error, and the portal stays up', async () => {
     const agent = await agentFor('doomed');
-    expect(text(await agent.client.callTool({ name: 'echo', arguments: { message: 'alive' } }))).toBe('alive');
+    expect(toolText(await agent.client.callTool({ name: 'echo', arguments: { message: 'alive' } }))).toBe('alive');
     await doomed.close();
     const result = (await agent.client.callTool({ name: 'echo', arguments: { message: 'still?' } })) as CallToolResult;
     expect(result.isError).toBe(true);
-    expect(text(result)).toContain('upstream "doomed" is unavailable');
+    expect(toolText(result)).toContain('upstream "doomed" is unavailable');
     // Another request that is no tool call gets a JSON-RPC error instead.
     await expect(agent.client.listTools()).rejects.toMatchObject({ code: -32603 });
     expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);
@@ -124,7 +114,7 @@ describe('the transparent relay when the upstream fails', () => {
 
   test('an upstream that lost the session: the portal forgets its own too and answers 404 (-32001), so the agent initializes again', async () => {
     const agent = await agentFor('lossy');
-    expect(text(await agent.client.callTool({ name: 'echo', arguments: { message: 'before' } }))).toBe('before');
+    expect(toolText(await agent.client.callTool({ name: 'echo', arguments: { message: 'before' } }))).toBe('before');
     const upstreamSession = lossy.requests.map((r) => r.headers['mcp-session-id']).find((id) => typeof id === 'string');
     expect(upstreamSession).toBeDefined();
     expect(upstreamSession).not.toBe(agent.transport.sessionId);
@@ -147,7 +137,7 @@ describe('the transparent relay when the upstream fails', () => {
 
     // A new session works.
     const fresh = await agentFor('lossy');
-    expect(text(await fresh.client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe('after');
+    expect(toolText(await fresh.client.callTool({ name: 'echo', arguments: { message: 'after' } }))).toBe('after');
   });
 
   describe('an upstream that speaks garbage', () => {
@@ -158,13 +148,13 @@ describe('the transparent relay when the upstream fails', () => {
 
     test('the scripted upstream itself is reachable through the relay', async () => {
       expect((await agent.client.listTools()).tools.map((t) => t.name)).toContain('fine');
-      expect(text(await agent.client.callTool({ name: 'fine', arguments: {} }))).toBe('fine');
+      expect(toolText(await agent.client.callTool({ name: 'fine', arguments: {} }))).toBe('fine');
     });
 
     test.each(['sse-not-json', 'sse-not-rpc', 'json-not-rpc', 'html-page'])('%s: the agent gets a protocol-error tool result that does not echo the upstream', async (tool) => {
       const result = (await agent.client.callTool({ name: tool, arguments: {} })) as CallToolResult;
       expect(result.isError).toBe(true);
-      expect(text(result)).toContain('upstream "garbage" did not answer as an MCP server');
+      expect(toolText(result)).toContain('upstream "garbage" did not answer as an MCP server');
       expect(JSON.stringify(result)).not.toMatch(/not json|hello|not MCP/);
       expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);
     });
@@ -175,12 +165,12 @@ describe('the transparent relay when the upstream fails', () => {
       const answer = await answerOf(res);
       expect(answer.id).toBe(77);
       expect(answer.result?.isError).toBe(true);
-      expect(text(answer.result)).toContain('did not answer as an MCP server');
+      expect(toolText(answer.result)).toContain('did not answer as an MCP server');
       expect(JSON.stringify(answer).length).toBeLessThan(10_000);
     });
 
     test('after the garbage the session still serves calls', async () => {
-      expect(text(await agent.client.callTool({ name: 'fine', arguments: {} }))).toBe('fine');
+      expect(toolText(await agent.client.callTool({ name: 'fine', arguments: {} }))).toBe('fine');
       expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);
     });
   });

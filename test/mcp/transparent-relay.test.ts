@@ -1,12 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { CallToolResultSchema, McpError, ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { startLegacySseServer, startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { startForgetfulMcpServer, type ForgetfulServer } from '../helpers/relay-test-servers.js';
+import { MCP_HEADERS, toolText, until } from '../helpers/mcp-wire.js';
 
-const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 interface RpcAnswer {
   jsonrpc: '2.0';
@@ -17,10 +16,6 @@ interface RpcAnswer {
   error?: { code: number; message: string };
 }
 
-function text(result: unknown): string {
-  return ((result as CallToolResult).content[0] as { text: string }).text;
-}
-
 /** The JSON-RPC messages of an SSE body, in order. */
 function sseMessages(body: string): RpcAnswer[] {
   return body
@@ -28,11 +23,6 @@ function sseMessages(body: string): RpcAnswer[] {
     .map((event) => event.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trimStart()).join('\n'))
     .filter((data) => data !== '')
     .map((data) => JSON.parse(data) as RpcAnswer);
-}
-
-/** Polls `check` until it holds (no timing is asserted, only that it eventually holds). */
-async function until(check: () => boolean, tries = 200): Promise<void> {
-  for (let i = 0; i < tries && !check(); i++) await sleep(25);
 }
 
 /** POSTs of the recorder's that carried a session (everything after `initialize`). */
@@ -89,13 +79,13 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
   });
 
   const post = (path: string, body: unknown, headers: Record<string, string>) =>
-    fetch(`${portal.url}${path}`, { method: 'POST', headers: { ...MCP, ...headers }, body: JSON.stringify(body) });
+    fetch(`${portal.url}${path}`, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body: JSON.stringify(body) });
 
   test('lists and calls unprefixed tools with an SDK client; the upstream sees a portal-jwt, never the agent token, in a session of its own', async () => {
     expect(agent.client.getServerVersion()?.name).toBe('test-upstream');
     const { tools } = await agent.client.listTools();
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'grow', 'wait']));
-    expect(text(await agent.client.callTool({ name: 'echo', arguments: { message: 'relayed' } }))).toBe('relayed');
+    expect(toolText(await agent.client.callTool({ name: 'echo', arguments: { message: 'relayed' } }))).toBe('relayed');
 
     const posts = recorder.requests.filter((r) => r.method === 'POST');
     expect(posts.length).toBeGreaterThanOrEqual(3);
@@ -125,7 +115,7 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
 
     // The new name runs the upstream's own tool.
     const callsBefore = ruledRecorder.requests.filter((r) => r.method === 'POST').length;
-    expect(text(await ruled.client.callTool({ name: 'say', arguments: { message: 'renamed' } }))).toBe('renamed');
+    expect(toolText(await ruled.client.callTool({ name: 'say', arguments: { message: 'renamed' } }))).toBe('renamed');
     expect(ruledRecorder.requests.filter((r) => r.method === 'POST').length).toBe(callsBefore + 1);
 
     for (const [name, args] of [['wait', { label: 'denied-wait' }], ['grow', {}]] as const) {
@@ -183,7 +173,7 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
     const body = await accepted.text();
     const results = accepted.headers.get('content-type')?.includes('text/event-stream') ? sseMessages(body) : (JSON.parse(body) as RpcAnswer[]);
     expect(Array.isArray(results)).toBe(true);
-    expect(results.map((a) => [a.id, text(a.result)]).sort()).toEqual([[1, 'one'], [2, 'two']]);
+    expect(results.map((a) => [a.id, toolText(a.result)]).sort()).toEqual([[1, 'one'], [2, 'two']]);
   });
 
   test("the GET stream carries the upstream's notifications/tools/list_changed to the agent", async () => {
@@ -208,7 +198,7 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
     await until(() => recorder.waits.cancelled.includes('cancel-me'));
     expect(recorder.waits.cancelled).toContain('cancel-me');
     // The session still serves calls.
-    expect(text(await agent.client.callTool({ name: 'echo', arguments: { message: 'after cancel' } }))).toBe('after cancel');
+    expect(toolText(await agent.client.callTool({ name: 'echo', arguments: { message: 'after cancel' } }))).toBe('after cancel');
   });
 
   test('every relayed tool call is audited with the tool, the upstream and the person', async () => {
@@ -236,7 +226,7 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       const answer = (await res.json()) as RpcAnswer;
       expect(answer).toMatchObject({ jsonrpc: '2.0', id: 41 });
-      expect(text(answer.result)).toBe('framed');
+      expect(toolText(answer.result)).toBe('framed');
       // The upstream itself answered with a stream (the SDK default): the portal chose JSON.
       expect(chattyUpstream.messages.some((m) => m.id === 41 && m.method === 'tools/call')).toBe(true);
     });
@@ -257,13 +247,13 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
       expect(progress).toBeGreaterThan(logging);
       expect(answer).toBeGreaterThan(progress);
       expect(messages[progress]!.params).toMatchObject({ progressToken: 'p-42', progress: 1 });
-      expect(text(messages[answer]!.result)).toBe('done talking');
+      expect(toolText(messages[answer]!.result)).toBe('done talking');
     });
 
     test('the SDK client gets the progress of a relayed call', async () => {
       const progress: number[] = [];
       const result = await chatty.client.callTool({ name: 'chatty', arguments: {} }, CallToolResultSchema, { onprogress: (p) => progress.push(p.progress) });
-      expect(text(result)).toBe('done talking');
+      expect(toolText(result)).toBe('done talking');
       expect(progress).toEqual([1]);
     });
   });
@@ -275,7 +265,7 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
       expect(legacy.requests.some((r) => r.method === 'POST' && r.path === '/mcp')).toBe(true);
       const { tools } = await old.client.listTools();
       expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['echo', 'wait']));
-      expect(text(await old.client.callTool({ name: 'echo', arguments: { message: 'old school' } }))).toBe('old school');
+      expect(toolText(await old.client.callTool({ name: 'echo', arguments: { message: 'old school' } }))).toBe('old school');
       expect(legacy.requests.some((r) => r.method === 'POST' && r.path === '/messages')).toBe(true);
     } finally {
       await old.client.close().catch(() => {});
