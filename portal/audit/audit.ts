@@ -89,7 +89,7 @@ export function createAudit(options: AuditOptions): Audit {
     chainId: chain.id,
     key,
     record(input, recordOptions = {}) {
-      const event = toEvent(input);
+      const { event, line } = toEvent(input);
       const log = recordOptions.log ?? logger;
       const level = event.outcome === 'error' ? 'warn' : 'info';
       if (log.isLevelEnabled(level)) {
@@ -97,7 +97,7 @@ export function createAudit(options: AuditOptions): Audit {
       }
       for (const sink of sinks) {
         writing += 1;
-        sink.write(event).then(written, (error: unknown) => {
+        sink.write(line).then(written, (error: unknown) => {
           // The event is not lost from view: it goes to the log with the failure.
           logger.error({ err: error, sink: sink.name, audit: event }, 'audit event could not be written');
           written();

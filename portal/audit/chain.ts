@@ -9,19 +9,28 @@ export function auditChainKey(rootSecret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', rootSecret, 'gatehouse', 'audit-chain', 32));
 }
 
-/** JSON with object keys sorted at every depth and `undefined` left out: one byte string per value. */
+/**
+ * JSON with object keys sorted at every depth: one byte string per value. Otherwise
+ * `JSON.stringify`'s own rules (`toJSON`, `undefined`, functions and symbols left out of objects
+ * and `null` in arrays), so that a value and its JSON round trip have the same canonical form.
+ */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  return canonical(value, '') ?? 'null';
+}
+
+function canonical(value: unknown, key: string): string | undefined {
+  if (typeof (value as { toJSON?: unknown } | null)?.toJSON === 'function') value = (value as { toJSON(key: string): unknown }).toJSON(key);
+  if (value === null || typeof value !== 'object' || value instanceof Number || value instanceof String || value instanceof Boolean) return JSON.stringify(value);
   if (Array.isArray(value)) {
     let text = '[';
-    for (let i = 0; i < value.length; i++) text += (i ? ',' : '') + (value[i] === undefined ? 'null' : canonicalJson(value[i]));
+    for (let i = 0; i < value.length; i++) text += (i ? ',' : '') + (canonical(value[i], String(i)) ?? 'null');
     return `${text}]`;
   }
   const object = value as Record<string, unknown>;
   let text = '{';
-  for (const key of Object.keys(object).sort()) {
-    if (object[key] === undefined) continue;
-    text += `${text.length > 1 ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(object[key])}`;
+  for (const name of Object.keys(object).sort()) {
+    const member = canonical(object[name], name);
+    if (member !== undefined) text += `${text.length > 1 ? ',' : ''}${JSON.stringify(name)}:${member}`;
   }
   return `${text}}`;
 }
@@ -29,11 +38,19 @@ export function canonicalJson(value: unknown): string {
 /** The hash of an event: HMAC-SHA-256 over its canonical JSON without `hash` (which covers `prev`, `chain` and `seq`). */
 export function hashEvent(key: Buffer, event: Omit<AuditEvent, 'hash'> | AuditEvent): string {
   const { hash: _ignored, ...body } = event as AuditEvent;
-  return hmacHex(key, body);
+  return hmacHex(key, canonicalJson(body));
 }
 
-function hmacHex(key: Buffer, body: object): string {
-  return createHmac('sha256', key).update(canonicalJson(body)).digest('hex');
+function hmacHex(key: Buffer, text: string): string {
+  return createHmac('sha256', key).update(text).digest('hex');
+}
+
+/** A sealed event, and the JSON line every sink stores. */
+export interface SealedEvent {
+  /** As recorded (`details` as given: the line holds their JSON form, which is what the hash covers). */
+  event: AuditEvent;
+  /** The event's canonical JSON with `hash` last: parsed back, it verifies. */
+  line: string;
 }
 
 /**
@@ -49,17 +66,16 @@ export class AuditChain {
     readonly id: string,
   ) {}
 
-  seal(body: Omit<AuditEvent, 'chain' | 'seq' | 'prev' | 'hash'>): AuditEvent {
-    // What is hashed must be exactly what every sink will store. The fields are strings and
-    // numbers, which JSON keeps as they are (an `undefined` one is left out by both); only
-    // `details` may hold what JSON changes (Dates, undefined, class instances), so it goes
-    // through JSON first.
-    const event = { ...body, chain: this.id, seq: this.#seq, prev: this.#prev } as AuditEvent;
-    if (body.details !== undefined) event.details = JSON.parse(JSON.stringify(body.details)) as AuditEvent['details'];
-    event.hash = hmacHex(this.key, event);
+  /** Seals `body`, which becomes the event (it is not copied). */
+  seal(body: Omit<AuditEvent, 'chain' | 'seq' | 'prev' | 'hash'>): SealedEvent {
+    const event = Object.assign(body, { chain: this.id, seq: this.#seq, prev: this.#prev }) as AuditEvent;
+    // What is hashed is exactly what every sink stores: the canonical text is serialized once,
+    // hashed, and written with the hash appended.
+    const text = canonicalJson(event);
+    event.hash = hmacHex(this.key, text);
     this.#seq += 1;
     this.#prev = event.hash;
-    return event;
+    return { event, line: `${text.slice(0, -1)},"hash":"${event.hash}"}` };
   }
 }
 

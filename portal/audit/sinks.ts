@@ -1,12 +1,11 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Store } from '../store/store.js';
-import type { AuditEvent } from './event.js';
 
-/** Where audit events go. `write` resolves once the event is durable there (as far as the sink can say). */
+/** Where audit events go, as sealed JSON lines. `write` resolves once the line is durable there (as far as the sink can say). */
 export interface AuditSink {
   name: string;
-  write(event: AuditEvent): Promise<void>;
+  write(line: string): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -17,9 +16,9 @@ export const AUDIT_STREAM = 'audit:{events}';
 export function lineSink(out: Writable, name = 'stdout'): AuditSink {
   return {
     name,
-    write: (event) =>
+    write: (line) =>
       new Promise((resolve, reject) => {
-        out.write(`${JSON.stringify(event)}\n`, (error) => (error ? reject(error) : resolve()));
+        out.write(`${line}\n`, (error) => (error ? reject(error) : resolve()));
       }),
   };
 }
@@ -30,9 +29,9 @@ export function fileSink(path: string): AuditSink {
   const open = () => (file ??= createWriteStream(path, { flags: 'a' }));
   return {
     name: 'file',
-    write: (event) =>
+    write: (line) =>
       new Promise((resolve, reject) => {
-        open().write(`${JSON.stringify(event)}\n`, (error) => (error ? reject(error) : resolve()));
+        open().write(`${line}\n`, (error) => (error ? reject(error) : resolve()));
       }),
     close: () =>
       new Promise((resolve) => {
@@ -46,8 +45,8 @@ export function fileSink(path: string): AuditSink {
 export function streamSink(store: Store, maxLength: number): AuditSink {
   return {
     name: 'store',
-    write: async (event) => {
-      await store.append(AUDIT_STREAM, JSON.stringify(event), { maxLength });
+    write: async (line) => {
+      await store.append(AUDIT_STREAM, line, { maxLength });
     },
   };
 }

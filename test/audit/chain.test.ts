@@ -13,7 +13,7 @@ const body = (n: number) => ({ v: 1 as const, time: new Date(1_700_000_000_000 +
 
 function chainOf(count: number, id = 'proc-a'): AuditEvent[] {
   const chain = new AuditChain(key, id);
-  return Array.from({ length: count }, (_, n) => chain.seal(body(n)));
+  return Array.from({ length: count }, (_, n) => chain.seal(body(n)).event);
 }
 
 const found = (events: AuditEvent[]) => events.map((event, i) => ({ event: JSON.parse(JSON.stringify(event)) as unknown, at: String(i) }));
@@ -40,7 +40,7 @@ describe('the audit hash chain', () => {
     const events = chainOf(4);
     expect(verifyEvents(key, found([events[0]!, events[1]!, events[3]!])).problems).toEqual([{ chain: 'proc-a', seq: 3, problem: 'gap', at: '2' }]);
     const forged = new AuditChain(auditChainKey('another-secret-0123456789abcdef-0123'), 'proc-a');
-    expect(verifyEvents(key, found([forged.seal(body(0))])).problems[0]!.problem).toBe('hash_mismatch');
+    expect(verifyEvents(key, found([forged.seal(body(0)).event])).problems[0]!.problem).toBe('hash_mismatch');
   });
 
   test('chains of several processes interleave in any order; a capped stream may start mid-chain', () => {
@@ -63,13 +63,15 @@ describe('the audit hash chain', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: undefined }], c: 'x' } })).toBe('{"a":{"c":"x","d":[1,{"z":1}]},"b":1}');
   });
 
-  test('an event with absent fields and details JSON changes (a Date, undefined, NaN) verifies as every sink stores it', () => {
+  test('an event with absent fields and details JSON changes (a Date, undefined, NaN, a function) is stored as JSON, and verifies as stored', () => {
     const chain = new AuditChain(key, 'proc-json');
-    const sealed = chain.seal({ ...body(0), person: undefined, latency_ms: Number.NaN, details: { at: new Date(0), gone: undefined, list: [undefined, 1] } });
-    const stored = JSON.parse(JSON.stringify(sealed)) as AuditEvent;
+    const { event, line } = chain.seal({ ...body(0), person: undefined, latency_ms: Number.NaN, details: { at: new Date(0), gone: undefined, call: () => 1, list: [undefined, 1] } });
+    const stored = JSON.parse(line) as AuditEvent;
     expect(stored.details).toEqual({ at: '1970-01-01T00:00:00.000Z', list: [null, 1] });
     expect(stored).not.toHaveProperty('person');
+    expect(stored).toEqual(JSON.parse(JSON.stringify(event)));
     expect(verifyEvents(key, [{ event: stored }])).toMatchObject({ ok: true, events: 1 });
+    expect(canonicalJson(event)).toBe(canonicalJson(JSON.parse(JSON.stringify(event))));
   });
 });
 
