@@ -2,10 +2,11 @@
  * Benchmark of the MCP portal (issue 4), on loopback only:
  *  1. `tools/call` through `/mcp/{id}` versus directly to the same upstream, same load
  *     (autocannon, 10 connections, then 1): throughput ratio, added p50/p99 latency, and the
- *     portal's CPU time per request (at 10 connections three processes share the machine's cores;
- *     one connection shows the added latency without that contention), and the same through a
- *     do-nothing `node:http` proxy: what any proxy hop costs on the machine; then the same call
- *     through the aggregate `/mcp` (an SDK server and client in between);
+ *     same through a do-nothing `node:http` proxy: what any proxy hop costs on the machine; then
+ *     the same call through the aggregate `/mcp` (an SDK server and client in between). Each run
+ *     also measures the CPU time per call of every process (upstream, portal, load generator): at
+ *     10 connections three busy processes share the machine's cores, so the ratio is bounded by
+ *     the cores as much as by the portal; the CPU figures give the ratio when each has a core;
  *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams.
  * The portal runs here; the upstreams and the load generator run in processes of their own.
  * The machine's speed drifts between runs, so each comparison runs in BENCH_ROUNDS rounds
@@ -13,9 +14,10 @@
  * the rounds' ratios.
  * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS per run (default 5).
  */
+import { availableParallelism } from 'node:os';
 import { startBareProxy } from './bare-proxy.js';
 import { serviceToken, startPortal } from './portal.js';
-import { runLoad, startUpstreams, type Load } from './processes.js';
+import { runLoad, startUpstreams, type ChildServers, type Load } from './processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -38,12 +40,21 @@ function load(url: string, headers: Record<string, string>, body: unknown, conne
   return runLoad({ url, headers, body, seconds: SECONDS, connections });
 }
 
-/** The load on the portal's endpoint, with the portal's CPU time per request (it runs in this process). */
-async function loadPortal(url: string, headers: Record<string, string>, body: unknown, connections = 10): Promise<Load & { cpuMs: number }> {
-  const before = process.cpuUsage();
+/** CPU time per call (ms) of each process in a run: the upstream's, this process's (the portal or the bare proxy) and the load generator's. */
+interface CpuPerCall {
+  upstream: number;
+  here: number;
+  load: number;
+}
+
+/** A load run, with each process's CPU time per call. */
+async function measured(upstream: ChildServers, url: string, headers: Record<string, string>, body: unknown, connections: number): Promise<Load & { cpu: CpuPerCall }> {
+  const [upstreamBefore, hereBefore] = [await upstream.cpuMs(), process.cpuUsage()];
   const result = await load(url, headers, body, connections);
-  const used = process.cpuUsage(before);
-  return { ...result, cpuMs: (used.user + used.system) / 1000 / Math.max(1, result.total) };
+  const hereUsed = process.cpuUsage(hereBefore);
+  const calls = Math.max(1, result.total);
+  const cpu = { upstream: ((await upstream.cpuMs()) - upstreamBefore) / calls, here: (hereUsed.user + hereUsed.system) / 1000 / calls, load: result.cpuMs / calls };
+  return { ...result, cpu };
 }
 
 const callEcho = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } };
@@ -67,29 +78,42 @@ async function proxyOverhead(): Promise<void> {
     await runLoad({ url: endpoint, headers: portalHeaders, body: callEcho, seconds: 3 });
     await runLoad({ url: `${bare.url}/mcp`, headers: bareHeaders, body: callEcho, seconds: 2 });
     const aggregateCall = { ...callEcho, params: { ...callEcho.params, name: 'up0__echo' } };
+    const ms = (value: number) => `${value.toFixed(2)} ms`;
     for (const connections of [10, 1]) {
       console.log(`tools/call, ${connections} connection${connections === 1 ? '' : 's'}, ${ROUNDS} rounds of ${SECONDS}s runs`);
       const ratios: Record<string, number[]> = { '/mcp/{id}': [], 'bare proxy': [], '/mcp': [] };
+      const cpu: Record<'upstream' | 'portal' | 'bare' | 'load', number[]> = { upstream: [], portal: [], bare: [], load: [] };
       const addedP50: number[] = [];
       for (let round = 1; round <= ROUNDS; round++) {
-        const direct = await load(url, directHeaders, callEcho, connections);
-        const through = await loadPortal(endpoint, portalHeaders, callEcho, connections);
-        const floor = await load(`${bare.url}/mcp`, bareHeaders, callEcho, connections);
+        const direct = await measured(upstreams, url, directHeaders, callEcho, connections);
+        const through = await measured(upstreams, endpoint, portalHeaders, callEcho, connections);
+        const floor = await measured(upstreams, `${bare.url}/mcp`, bareHeaders, callEcho, connections);
         console.log(`  round ${round}`);
-        console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}`);
-        row('/mcp/{id}', through, direct, `  (portal CPU ${through.cpuMs.toFixed(2)} ms/request)`);
-        row('bare proxy', floor, direct);
+        console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}  (CPU/call: upstream ${ms(direct.cpu.upstream)}, load ${ms(direct.cpu.load)})`);
+        row('/mcp/{id}', through, direct, `  (CPU/call: portal ${ms(through.cpu.here)}, upstream ${ms(through.cpu.upstream)}, load ${ms(through.cpu.load)})`);
+        row('bare proxy', floor, direct, `  (CPU/call: proxy ${ms(floor.cpu.here)})`);
         ratios['/mcp/{id}']!.push(through.rps / direct.rps);
         ratios['bare proxy']!.push(floor.rps / direct.rps);
         addedP50.push(through.p50 - direct.p50);
+        cpu.upstream.push(direct.cpu.upstream);
+        cpu.portal.push(through.cpu.here);
+        cpu.bare.push(floor.cpu.here);
+        cpu.load.push(through.cpu.load);
         // The aggregate at 10 connections only: its cost per call is what the figure shows.
         if (connections === 1) continue;
-        const aggregated = await loadPortal(aggregate, aggregateHeaders, aggregateCall, connections);
-        row('/mcp', aggregated, direct, `  (portal CPU ${aggregated.cpuMs.toFixed(2)} ms/request)`);
+        const aggregated = await measured(upstreams, aggregate, aggregateHeaders, aggregateCall, connections);
+        row('/mcp', aggregated, direct, `  (CPU/call: portal ${ms(aggregated.cpu.here)})`);
         ratios['/mcp']!.push(aggregated.rps / direct.rps);
       }
       const medians = Object.entries(ratios).filter(([, values]) => values.length).map(([name, values]) => `${name} ${median(values).toFixed(2)}`);
       console.log(`  median ratio to direct: ${medians.join(', ')}; /mcp/{id} added p50 ${median(addedP50)} ms`);
+      if (connections === 1) continue;
+      // The ratio above is bounded by the machine's cores as much as by the portal: read it with these.
+      const [upstreamMs, portalMs, loadMs] = [median(cpu.upstream), median(cpu.portal), median(cpu.load)];
+      const cores = availableParallelism();
+      console.log(`  median CPU/call: upstream ${ms(upstreamMs)}, portal ${ms(portalMs)}, bare proxy ${ms(median(cpu.bare))}, load generator ${ms(loadMs)}`);
+      console.log(`  through the portal the three processes need ${ms(upstreamMs + portalMs + loadMs)} of CPU per call: at most ${(cores * 1000 / (upstreamMs + portalMs + loadMs)).toFixed(0)} calls/s on this machine's ${cores} cores`);
+      console.log(`  with a core of its own, one portal process serves ${(1000 / portalMs).toFixed(0)} calls/s, the upstream ${(1000 / upstreamMs).toFixed(0)}: ratio ${Math.min(1, upstreamMs / portalMs).toFixed(2)}`);
     }
   } finally {
     await bare.close();

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 /** One load run's figures. */
@@ -9,6 +10,16 @@ export interface Load {
   p50: number;
   p99: number;
   errors: number;
+  /** The load generator's own CPU time over the run, in ms. */
+  cpuMs: number;
+}
+
+/** A process of the benchmark's own: its URLs, and its CPU time so far (ms). */
+export interface ChildServers {
+  urls: string[];
+  child: ChildProcess;
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
 }
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -32,25 +43,31 @@ export function runLoad(options: { url: string; headers: Record<string, string>;
 }
 
 /** Starts `count` demo MCP servers in a process of their own; resolves their URLs. */
-export function startUpstreams(count: number): Promise<{ urls: string[]; child: ChildProcess; stop(): Promise<void> }> {
+export function startUpstreams(count: number): Promise<ChildServers> {
   return startChild('./upstream-process.js', String(count));
 }
 
 /** Starts an HTML app serving one page of `kilobytes` KB in a process of its own. */
-export function startHtmlApp(kilobytes: number): Promise<{ urls: string[]; child: ChildProcess; stop(): Promise<void> }> {
+export function startHtmlApp(kilobytes: number): Promise<ChildServers> {
   return startChild('./html-upstream-process.js', String(kilobytes));
 }
 
-function startChild(script: string, arg: string): Promise<{ urls: string[]; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [here(script), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts `script`; its first stdout line is its URLs, each later one answers a `cpu` line sent to its stdin (see child-cpu.ts). */
+function startChild(script: string, arg: string): Promise<ChildServers> {
+  const child = spawn(process.execPath, [here(script), arg], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const answers: Array<(line: string) => void> = [];
   return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (!out.includes('\n')) return;
+    lines.once('line', (first) => {
+      lines.on('line', (line) => answers.shift()?.(line));
       resolve({
-        urls: JSON.parse(out) as string[],
+        urls: JSON.parse(first) as string[],
         child,
+        cpuMs: () =>
+          new Promise((answered) => {
+            answers.push((line) => answered(Number(line)));
+            child.stdin!.write('cpu\n');
+          }),
         stop: () => new Promise<void>((done) => {
           child.once('exit', () => done());
           child.kill('SIGTERM');
