@@ -36,7 +36,7 @@ export async function start(argv: readonly string[]): Promise<void> {
     process.exit(1);
   }
   logger.info(
-    config.store.redisUrl ? { store: 'redis', url: redactUrl(config.store.redisUrl) } : { store: 'memory' },
+    config.store.redisUrl ? { store: config.store.cluster ? 'redis cluster' : 'redis', url: redactUrl(config.store.redisUrl) } : { store: 'memory' },
     config.store.redisUrl ? 'state lives in Redis' : 'state lives in memory: for one process only, lost on restart',
   );
 

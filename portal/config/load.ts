@@ -17,7 +17,7 @@ export interface Config {
   port: number;
   /** `PUBLIC_URL` exactly, without a trailing slash. */
   issuer: string;
-  store: { redisUrl?: string; keyPrefix: string; connectTimeoutMs: number };
+  store: { redisUrl?: string; cluster: boolean; keyPrefix: string; connectTimeoutMs: number };
   /** Root secret for cookie signing and encryption at rest. */
   secret: string;
   /** True when no `GATEHOUSE_SECRET` was given and one was generated for this process. */
@@ -92,6 +92,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
   const issuer = normalizeIssuer(env.PUBLIC_URL ?? file.issuer ?? `http://localhost:${port}`, env.PUBLIC_URL ? 'PUBLIC_URL' : 'issuer');
   const redisUrl = env.REDIS_URL || file.store.redis;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  const cluster = env.REDIS_CLUSTER === undefined ? file.store.cluster : parseFlag('REDIS_CLUSTER', env.REDIS_CLUSTER);
   const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -111,7 +112,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     host: env.HOST ?? '127.0.0.1',
     port,
     issuer,
-    store: { redisUrl: redisUrl || undefined, keyPrefix: file.store.key_prefix, connectTimeoutMs: file.store.connect_timeout },
+    store: { redisUrl: redisUrl || undefined, cluster, keyPrefix: file.store.key_prefix, connectTimeoutMs: file.store.connect_timeout },
     secret,
     secretGenerated,
     logLevel,
@@ -202,6 +203,13 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, key: string): unkno
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, key ? `${key}.${k}` : k)]));
   }
   return value;
+}
+
+/** An on/off environment variable: `true`/`1` or `false`/`0`; anything else is a mistake worth stopping for. */
+function parseFlag(key: string, value: string): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(key, 'must be true, false, 1 or 0');
 }
 
 function normalizeIssuer(value: string, key: string): string {

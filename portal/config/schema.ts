@@ -92,7 +92,9 @@ export const configFileSchema = z
     store: z
       .strictObject({
         redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
-        key_prefix: z.string().default('gatehouse:'),
+        cluster: z.boolean().default(false),
+        // A brace would become the Redis Cluster hash tag of every key: all of them in one slot.
+        key_prefix: z.string().regex(/^[^{}]*$/, 'must not contain { or }').default('gatehouse:'),
         connect_timeout: duration('5s'),
       })
       .prefault({}),

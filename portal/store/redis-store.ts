@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Redis, ReplyError } from 'ioredis';
+import { Cluster, Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Lock, Store, StreamEntry } from './store.js';
 import { StoreUnavailableError } from './store.js';
 
 /** Options of {@link createRedisStore}. */
 export interface RedisStoreOptions {
-  /** `redis://` or `rediss://` URL. */
+  /** `redis://` or `rediss://` URL; with `cluster`, of one node of the cluster (the others are discovered). */
   url: string;
+  /** The URL is a Redis Cluster node: keys are spread over the cluster's slots. */
+  cluster?: boolean;
   /** Prefix of every key and channel, so that several deployments (or test runs) share one Redis. */
   keyPrefix?: string;
   /** How long start-up keeps trying to reach Redis before giving up. */
@@ -34,7 +36,7 @@ const SCRIPTS = {
     return count`,
 } as const;
 
-type ScriptedRedis = Redis & {
+type ScriptedRedis = (Redis | Cluster) & {
   gatehouseCompareAndSet(key: string, hasExpected: string, expected: string, next: string, ttlMs: string): Promise<number>;
   gatehouseReleaseLock(key: string, token: string): Promise<number>;
   gatehouseIncrement(key: string, ttlMs: number): Promise<number>;
@@ -65,11 +67,11 @@ export class RedisStore implements Store {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
   readonly #handlers = new Map<string, Set<(message: string) => void>>();
-  #subscriber: Redis | undefined;
+  #subscriber: Redis | Cluster | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.keyPrefix ?? 'gatehouse:';
-    const redis = new Redis(options.url, {
+    const connection: RedisOptions = {
       keyPrefix: this.#prefix,
       // Fail fast instead of queueing while disconnected: a request must fail closed, not hang.
       enableOfflineQueue: false,
@@ -77,7 +79,8 @@ export class RedisStore implements Store {
       commandTimeout: options.commandTimeoutMs ?? 2_000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
       lazyConnect: false,
-    });
+    };
+    const redis = options.cluster ? openCluster(options.url, connection) : new Redis(options.url, connection);
     redis.on('error', () => {
       // Connection errors surface through failing commands (and /readyz); ioredis reconnects.
     });
@@ -206,7 +209,8 @@ export class RedisStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.#run(() => this.#redis.ping());
+    const redis = this.#redis;
+    await this.#run<unknown>(() => (redis instanceof Cluster ? pingEveryMaster(redis) : redis.ping()));
   }
 
   async close(): Promise<void> {
@@ -214,11 +218,12 @@ export class RedisStore implements Store {
     this.#redis.disconnect();
   }
 
-  #subscriberConnection(): Redis {
+  #subscriberConnection(): Redis | Cluster {
     if (this.#subscriber) return this.#subscriber;
     // A subscribed connection can run nothing else; it also needs the offline queue so that
-    // subscriptions are re-established after a reconnect.
-    const subscriber = this.#redis.duplicate({ enableOfflineQueue: true, keyPrefix: '' });
+    // subscriptions are re-established after a reconnect. (In a cluster, PUBLISH reaches every node.)
+    const override = { enableOfflineQueue: true, keyPrefix: '' };
+    const subscriber = this.#redis instanceof Cluster ? this.#redis.duplicate([], override) : this.#redis.duplicate(override);
     subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, message: string) => {
       for (const handler of this.#handlers.get(channel) ?? []) handler(message);
@@ -236,6 +241,52 @@ export class RedisStore implements Store {
     }
   }
 }
+
+/**
+ * A Redis Cluster client from one node's URL: its credentials and TLS apply to every node, the
+ * cluster's own slot map says where each key lives. Every operation of the store touches one
+ * key, so none spans slots.
+ */
+function openCluster(url: string, connection: RedisOptions): Cluster {
+  const node = new URL(url);
+  // The cluster queues, retries and prefixes; its node connections take the rest.
+  const { keyPrefix, enableOfflineQueue, retryStrategy, lazyConnect: _lazy, ...perNode } = connection;
+  return new Cluster([{ host: node.hostname.replace(/^\[|\]$/g, ''), port: Number(node.port || 6379) }], {
+    keyPrefix,
+    enableOfflineQueue,
+    clusterRetryStrategy: retryStrategy,
+    redisOptions: {
+      ...perNode,
+      username: node.username ? decodeURIComponent(node.username) : undefined,
+      password: node.password ? decodeURIComponent(node.password) : undefined,
+      tls: node.protocol === 'rediss:' ? {} : undefined,
+    },
+  });
+}
+
+/**
+ * A cluster is reachable when the master of every slot answers: any of them may hold the next
+ * request's key. (At start-up this also opens the connections to them, so that the first
+ * commands do not race their setup.)
+ */
+async function pingEveryMaster(cluster: Cluster): Promise<void> {
+  const connected = new Map(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+  const owners = new Set<string>();
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
+    const owner = cluster.slots[slot]?.[0];
+    if (!owner) throw new Error(`slot ${slot} has no master`);
+    owners.add(owner);
+  }
+  await Promise.all(
+    [...owners].map((owner) => {
+      const node = connected.get(owner);
+      if (!node) throw new Error(`the master ${owner} is not connected`);
+      return node.ping();
+    }),
+  );
+}
+
+const CLUSTER_SLOTS = 16_384;
 
 /** The URL without its password, for messages. */
 export function redactUrl(url: string): string {

@@ -44,6 +44,14 @@ describe('config', () => {
     expect(config.logLevel).toBe('debug');
   });
 
+  test('a Redis Cluster: store.cluster in the file, REDIS_CLUSTER in the environment winning', () => {
+    const env = { REDIS_URL: 'redis://10.0.0.1:7000', GATEHOUSE_SECRET: SECRET };
+    expect(resolveConfig({}, env, 't').store.cluster).toBe(false);
+    expect(resolveConfig({ store: { cluster: true } }, env, 't').store.cluster).toBe(true);
+    expect(resolveConfig({ store: { cluster: true } }, { ...env, REDIS_CLUSTER: 'false' }, 't').store.cluster).toBe(false);
+    expect(resolveConfig({}, { ...env, REDIS_CLUSTER: '1' }, 't').store.cluster).toBe(true);
+  });
+
   test('PUBLIC_URL wins over the file issuer and loses its trailing slash', () => {
     expect(resolveConfig({ issuer: 'https://a.example' }, { PUBLIC_URL: 'https://b.example/gate/' }, 't').issuer).toBe('https://b.example/gate');
   });
@@ -66,6 +74,7 @@ describe('config', () => {
       ['an mcp upstream with neither url nor command', { upstreams: [{ id: 'a', kind: 'mcp' }] }, 'config: upstreams[0].url: kind mcp needs exactly one of url or command'],
       ['a duplicate upstream id', { upstreams: [{ id: 'a', kind: 'http', url: 'http://a' }, { id: 'a', kind: 'http', url: 'http://b' }] }, 'config: upstreams[1].id: duplicates upstream "a"'],
       ['a service client naming no upstream', { service_clients: [{ client_id: 'n', secret_hash: 'scrypt$x', upstreams: ['wiki'] }] }, 'config: service_clients[0].upstreams[0]: names no upstream "wiki"'],
+      ['a key prefix with a hash tag brace', { store: { key_prefix: 'gh{1}:' } }, 'config: store.key_prefix: must not contain { or }'],
       ['a password hash that is not scrypt', { login: { accounts: [{ username: 'a', password_hash: 'hunter2' }] } }, 'config: login.accounts[0].password_hash: must be a scrypt$… string from `gatehouse hash-password`'],
     ])('%s', (_name, document, message) => {
       expect(configError(document)).toBe(message);
@@ -87,10 +96,11 @@ describe('config', () => {
       expect(message).not.toContain('short-secret');
     });
 
-    test('a bad PORT, PUBLIC_URL or LOG_LEVEL', () => {
+    test('a bad PORT, PUBLIC_URL, LOG_LEVEL or REDIS_CLUSTER', () => {
       expect(configError({}, { PORT: 'eighty' })).toBe('config: PORT: must be a port number (0-65535)');
       expect(configError({}, { PUBLIC_URL: 'https://gate.example/?x=1' })).toMatch(/^config: PUBLIC_URL: /);
       expect(configError({}, { LOG_LEVEL: 'loud' })).toMatch(/^config: LOG_LEVEL: must be one of/);
+      expect(configError({}, { REDIS_CLUSTER: 'yes' })).toBe('config: REDIS_CLUSTER: must be true, false, 1 or 0');
     });
 
     test('a missing file named by --config, and a file that is not YAML', () => {

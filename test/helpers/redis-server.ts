@@ -23,7 +23,7 @@ export class DisposableRedis {
   /** Starts (or restarts) the server on the same port and waits until it answers. */
   async resume(): Promise<void> {
     this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    for (let i = 0; i < 200 && !(await answers(this.port)); i++) await sleep(25);
+    await waitUntilListening(this.port);
   }
 
   /** Stops the server, as an outage would. */
@@ -35,6 +35,11 @@ export class DisposableRedis {
       child.kill('SIGKILL');
     });
   }
+}
+
+/** Waits (up to 5 s) until something accepts connections on the loopback `port`. */
+export async function waitUntilListening(port: number): Promise<void> {
+  for (let i = 0; i < 200 && !(await answers(port)); i++) await sleep(25);
 }
 
 function answers(port: number): Promise<boolean> {

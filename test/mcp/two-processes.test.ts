@@ -3,9 +3,36 @@ import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelco
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { createRedisStore, type Store } from '../../portal/store/index.js';
 import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
+import { TestRedisCluster } from '../helpers/redis-cluster.js';
 
-describe('two portal processes on one Redis serve one MCP session as one portal', () => {
+/** Two stores on one shared state (one per portal process), and how to let go of it. */
+type SharedState = () => Promise<{ stores: [Store, Store]; cleanup: () => Promise<void> }>;
+
+const onOneRedis: SharedState = async () => {
+  const keyPrefix = testKeyPrefix();
+  const [a, b] = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
+  return { stores: [a.store, b.store], cleanup: async () => void (await Promise.all([a.cleanup(), b.cleanup()])) };
+};
+
+const onOneRedisCluster: SharedState = async () => {
+  const cluster = await TestRedisCluster.start();
+  const keyPrefix = testKeyPrefix();
+  const [a, b] = [await createRedisStore({ url: cluster.url, cluster: true, keyPrefix }), await createRedisStore({ url: cluster.url, cluster: true, keyPrefix })];
+  return {
+    stores: [a, b],
+    cleanup: async () => {
+      await Promise.all([a.close(), b.close()]);
+      await cluster.stop();
+    },
+  };
+};
+
+describe.each([
+  ['Redis', onOneRedis],
+  ['Redis Cluster', onOneRedisCluster],
+])('two portal processes on one %s serve one MCP session as one portal', (_name, sharedState) => {
   let recorder: RecordingServer;
   let first: TestPortal;
   let second: TestPortal;
@@ -25,13 +52,12 @@ describe('two portal processes on one Redis serve one MCP session as one portal'
 
   beforeAll(async () => {
     recorder = await startRecordingMcpServer();
-    const keyPrefix = testKeyPrefix();
-    const stores = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
-    cleanups.push(...stores.map((s) => s.cleanup));
+    const { stores, cleanup } = await sharedState();
+    cleanups.push(cleanup);
     const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url }] };
-    first = await startTestPortal({ document, store: stores[0]!.store });
+    first = await startTestPortal({ document, store: stores[0] });
     // One issuer for both: they are one portal behind a load balancer.
-    second = await startTestPortal({ document, store: stores[1]!.store, env: { PUBLIC_URL: first.url } });
+    second = await startTestPortal({ document, store: stores[1], env: { PUBLIC_URL: first.url } });
 
     agent = await connectAgent(first.url, ALICE, {
       fetch: roundRobin,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryStore, createRedisStore, StoreUnavailableError, storeKey, type Store } from '../../portal/store/index.js';
 import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
+import { TestRedisCluster } from '../helpers/redis-cluster.js';
 
 interface Backend {
   /** Two handles on one shared state (two portal processes): the same store object for memory. */
@@ -35,7 +36,29 @@ const backends: Array<[string, Backend]> = [
       },
     },
   ],
+  [
+    'redis cluster',
+    {
+      // Three masters of this file's own: keys of one test land on different nodes, and two
+      // clients stand for two portal processes.
+      async open() {
+        cluster ??= await TestRedisCluster.start();
+        const keyPrefix = testKeyPrefix();
+        const [a, b] = await Promise.all([0, 1].map(() => createRedisStore({ url: cluster!.url, cluster: true, keyPrefix })));
+        return {
+          store: a!,
+          peer: b!,
+          cleanup: async () => {
+            await Promise.all([a!.close(), b!.close()]);
+          },
+        };
+      },
+    },
+  ],
 ];
+
+let cluster: TestRedisCluster | undefined;
+afterAll(() => cluster?.stop());
 
 describe.each(backends)('Store contract: %s', (_name, backend) => {
   let store: Store;
@@ -205,6 +228,32 @@ describe('Redis store failure', () => {
     await expect(started).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(started).rejects.toThrow(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
     await expect(started).rejects.not.toThrow(/hunter2/);
+  });
+
+  test('a cluster: start-up gives up the same way when no node answers', async () => {
+    const started = createRedisStore({ url: 'redis://:hunter2@127.0.0.1:1', cluster: true, connectTimeoutMs: 300 });
+    await expect(started).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(started).rejects.not.toThrow(/hunter2/);
+  });
+
+  test('a cluster with a master down: its keys fail closed with StoreUnavailableError, the rest still answer, ping fails', async () => {
+    const outage = await TestRedisCluster.start();
+    const keyPrefix = testKeyPrefix();
+    const store = await createRedisStore({ url: outage.url, cluster: true, keyPrefix });
+    try {
+      const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((id) => storeKey('case', id));
+      for (const key of keys) await store.set(key, 'v');
+      await outage.stopNodeOf(keyPrefix + keys[0]);
+      await expect(store.get(keys[0]!)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+      // Keys on the other masters are served until the cluster itself declares the outage.
+      const answers = await Promise.allSettled(keys.map((key) => store.get(key)));
+      expect(answers.filter((a) => a.status === 'fulfilled').map((a) => (a as PromiseFulfilledResult<string | null>).value)).toContain('v');
+      expect(answers.every((a) => a.status === 'fulfilled' ? a.value === 'v' : a.reason instanceof StoreUnavailableError)).toBe(true);
+    } finally {
+      await store.close();
+      await outage.stop();
+    }
   });
 
   test('commands on a closed connection fail with StoreUnavailableError, never hang', async () => {
