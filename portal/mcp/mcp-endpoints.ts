@@ -185,6 +185,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       server.close().catch(() => {});
     });
     await server.connect(transport);
+    // The SDK's node adapter flushes an SSE answer's headers on their own before the first event:
+    // one more socket write per call (a fifth of the endpoint's CPU). Held back, they leave with
+    // the first event, or the SDK's keep-alive comment within 15 s.
+    res.flushHeaders = () => {};
     await transport.handleRequest(req, res, body);
   }
 
