@@ -78,6 +78,7 @@ async function proxyOverhead(): Promise<void> {
     await runLoad({ url: endpoint, headers: portalHeaders, body: callEcho, seconds: 3 });
     await runLoad({ url: `${bare.url}/mcp`, headers: bareHeaders, body: callEcho, seconds: 2 });
     const aggregateCall = { ...callEcho, params: { ...callEcho.params, name: 'up0__echo' } };
+    await runLoad({ url: aggregate, headers: aggregateHeaders, body: aggregateCall, seconds: 2 });
     const ms = (value: number) => `${value.toFixed(2)} ms`;
     for (const connections of [10, 1]) {
       console.log(`tools/call, ${connections} connection${connections === 1 ? '' : 's'}, ${ROUNDS} rounds of ${SECONDS}s runs`);
