@@ -91,8 +91,11 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', 'must be a port number (0-65535)');
   const issuer = normalizeIssuer(env.PUBLIC_URL ?? file.issuer ?? `http://localhost:${port}`, env.PUBLIC_URL ? 'PUBLIC_URL' : 'issuer');
   const redisUrl = env.REDIS_URL || file.store.redis;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  if (redisUrl && (!/^rediss?:\/\//.test(redisUrl) || !URL.canParse(redisUrl))) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
   const cluster = env.REDIS_CLUSTER === undefined ? file.store.cluster : parseFlag('REDIS_CLUSTER', env.REDIS_CLUSTER);
+  if (cluster && redisUrl && !/^\/?0?$/.test(new URL(redisUrl).pathname)) {
+    throw new ConfigError(env.REDIS_URL ? 'REDIS_URL' : 'store.redis', 'a Redis Cluster has only database 0: leave the path out of the URL');
+  }
   const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 

@@ -50,6 +50,7 @@ describe('config', () => {
     expect(resolveConfig({ store: { cluster: true } }, env, 't').store.cluster).toBe(true);
     expect(resolveConfig({ store: { cluster: true } }, { ...env, REDIS_CLUSTER: 'false' }, 't').store.cluster).toBe(false);
     expect(resolveConfig({}, { ...env, REDIS_CLUSTER: '1' }, 't').store.cluster).toBe(true);
+    expect(configError({}, { ...env, REDIS_URL: 'redis://10.0.0.1:7000/2', REDIS_CLUSTER: 'true' })).toBe('config: REDIS_URL: a Redis Cluster has only database 0: leave the path out of the URL');
   });
 
   test('PUBLIC_URL wins over the file issuer and loses its trailing slash', () => {
@@ -96,11 +97,12 @@ describe('config', () => {
       expect(message).not.toContain('short-secret');
     });
 
-    test('a bad PORT, PUBLIC_URL, LOG_LEVEL or REDIS_CLUSTER', () => {
+    test('a bad PORT, PUBLIC_URL, LOG_LEVEL, REDIS_URL or REDIS_CLUSTER', () => {
       expect(configError({}, { PORT: 'eighty' })).toBe('config: PORT: must be a port number (0-65535)');
       expect(configError({}, { PUBLIC_URL: 'https://gate.example/?x=1' })).toMatch(/^config: PUBLIC_URL: /);
       expect(configError({}, { LOG_LEVEL: 'loud' })).toMatch(/^config: LOG_LEVEL: must be one of/);
       expect(configError({}, { REDIS_CLUSTER: 'yes' })).toBe('config: REDIS_CLUSTER: must be true, false, 1 or 0');
+      expect(configError({}, { REDIS_URL: 'redis://[::1', GATEHOUSE_SECRET: SECRET })).toBe('config: REDIS_URL: must be a redis:// or rediss:// URL');
     });
 
     test('a missing file named by --config, and a file that is not YAML', () => {
