@@ -57,6 +57,13 @@ const backends: Array<[string, Backend]> = [
   ],
 ];
 
+/**
+ * A TTL the tests wait out, and the wait: long enough that a loaded machine finishes the few
+ * round trips a test makes before it (two clients, a cluster's redirects), short enough to wait.
+ */
+const SHORT_TTL = 300;
+const PAST_SHORT_TTL = 450;
+
 let cluster: TestRedisCluster | undefined;
 afterAll(() => cluster?.stop());
 
@@ -80,22 +87,22 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
   });
 
   test('values expire after their TTL', async () => {
-    await store.set('short', 'v', { ttlMs: 60 });
+    await store.set('short', 'v', { ttlMs: SHORT_TTL });
     await store.set('long', 'v', { ttlMs: 60_000 });
     expect(await store.get('short')).toBe('v');
     const remaining = await store.ttl('long');
     expect(remaining).toBeGreaterThan(50_000);
     expect(remaining).toBeLessThanOrEqual(60_000);
-    await sleep(150);
+    await sleep(PAST_SHORT_TTL);
     expect(await store.get('short')).toBeNull();
     expect(await store.ttl('short')).toBeNull();
     expect(await store.get('long')).toBe('v');
   });
 
   test('getAndExtend reads a value and moves its expiry; a missing key stays missing', async () => {
-    await store.set('sliding', 'v', { ttlMs: 100 });
+    await store.set('sliding', 'v', { ttlMs: SHORT_TTL });
     expect(await peer.getAndExtend('sliding', 60_000)).toBe('v');
-    await sleep(200);
+    await sleep(PAST_SHORT_TTL);
     expect(await store.get('sliding')).toBe('v');
     expect(await store.ttl('sliding')).toBeGreaterThan(50_000);
     expect(await store.getAndExtend('absent', 60_000)).toBeNull();
@@ -127,9 +134,9 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     expect(await store.compareAndSet('cas', null, 'b')).toBe(false);
     expect(await store.compareAndSet('cas', 'x', 'b')).toBe(false);
     expect(await store.get('cas')).toBe('a');
-    expect(await peer.compareAndSet('cas', 'a', 'b', { ttlMs: 60 })).toBe(true);
+    expect(await peer.compareAndSet('cas', 'a', 'b', { ttlMs: SHORT_TTL })).toBe(true);
     expect(await store.get('cas')).toBe('b');
-    await sleep(150);
+    await sleep(PAST_SHORT_TTL);
     expect(await store.get('cas')).toBeNull();
   });
 
@@ -140,11 +147,11 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
   });
 
   test('a lock has one holder at a time and expires', async () => {
-    const attempts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? peer : store).acquireLock('lock', 100)));
+    const attempts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? peer : store).acquireLock('lock', SHORT_TTL)));
     const holders = attempts.filter((lock) => lock !== null);
     expect(holders).toHaveLength(1);
-    expect(await store.acquireLock('lock', 100)).toBeNull();
-    await sleep(200);
+    expect(await store.acquireLock('lock', SHORT_TTL)).toBeNull();
+    await sleep(PAST_SHORT_TTL);
     // The first holder's lock expired; a new holder takes it and the old release must not free it.
     const second = await peer.acquireLock('lock', 10_000);
     expect(second).not.toBeNull();
@@ -155,10 +162,10 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
   });
 
   test('counters count within a window that the first increment starts', async () => {
-    const counts = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).increment('hits', 100)));
+    const counts = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).increment('hits', SHORT_TTL)));
     expect([...counts].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    await sleep(200);
-    expect(await store.increment('hits', 100)).toBe(1);
+    await sleep(PAST_SHORT_TTL);
+    expect(await store.increment('hits', SHORT_TTL)).toBe(1);
   });
 
   test('sets index members', async () => {
