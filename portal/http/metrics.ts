@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Middleware } from './middleware.js';
 
 declare module 'http' {
@@ -7,7 +8,6 @@ declare module 'http' {
     metricsRoute?: string;
   }
 }
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one portal: a registry of its own, so several portals can share a process. */
 export interface Metrics {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { createRedisStore, type RedisStore } from '../../portal/store/index.js';
 import { freePort, waitUntilListening } from './redis-server.js';
 
 const SLOTS = 16384;
@@ -25,6 +26,11 @@ export class TestRedisCluster {
   /** A URL of one node: a cluster client discovers the rest. */
   get url(): string {
     return `redis://127.0.0.1:${this.ports[0]}`;
+  }
+
+  /** A store on this cluster under `keyPrefix` (one per portal process it stands for); close it before `stop`. */
+  openStore(keyPrefix: string): Promise<RedisStore> {
+    return createRedisStore({ url: this.url, cluster: true, keyPrefix });
   }
 
   static async start(size = 3): Promise<TestRedisCluster> {

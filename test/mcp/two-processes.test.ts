@@ -3,7 +3,7 @@ import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelco
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
-import { createRedisStore, type Store } from '../../portal/store/index.js';
+import type { Store } from '../../portal/store/index.js';
 import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
 import { TestRedisCluster } from '../helpers/redis-cluster.js';
 
@@ -19,7 +19,7 @@ const onOneRedis: SharedState = async () => {
 const onOneRedisCluster: SharedState = async () => {
   const cluster = await TestRedisCluster.start();
   const keyPrefix = testKeyPrefix();
-  const [a, b] = [await createRedisStore({ url: cluster.url, cluster: true, keyPrefix }), await createRedisStore({ url: cluster.url, cluster: true, keyPrefix })];
+  const [a, b] = [await cluster.openStore(keyPrefix), await cluster.openStore(keyPrefix)];
   return {
     stores: [a, b],
     cleanup: async () => {

@@ -44,7 +44,7 @@ const backends: Array<[string, Backend]> = [
       async open() {
         cluster ??= await TestRedisCluster.start();
         const keyPrefix = testKeyPrefix();
-        const [a, b] = await Promise.all([0, 1].map(() => createRedisStore({ url: cluster!.url, cluster: true, keyPrefix })));
+        const [a, b] = await Promise.all([0, 1].map(() => cluster!.openStore(keyPrefix)));
         return {
           store: a!,
           peer: b!,
@@ -246,7 +246,7 @@ describe('Redis store failure', () => {
   test('a cluster with a master down: its keys fail closed with StoreUnavailableError, the rest still answer, ping fails', async () => {
     const outage = await TestRedisCluster.start();
     const keyPrefix = testKeyPrefix();
-    const store = await createRedisStore({ url: outage.url, cluster: true, keyPrefix });
+    const store = await outage.openStore(keyPrefix);
     try {
       const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((id) => storeKey('case', id));
       for (const key of keys) await store.set(key, 'v');
