@@ -1,4 +1,4 @@
-import type { Notification } from '@modelcontextprotocol/sdk/types.js';
+import type { Notification } from '@modelcontextprotocol/client';
 import type { ConnectOptions, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions, UpstreamProcessEvent } from './mcp-upstream.js';
 import { startStdioProcess, type StdioProcess } from './stdio-process.js';
 import { UpstreamBusyError, UpstreamError } from './upstream-errors.js';

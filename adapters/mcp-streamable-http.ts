@@ -1,7 +1,6 @@
 import { nodeFetch } from './node-fetch.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { StreamableHTTPClientTransport, SSEClientTransport } from '@modelcontextprotocol/client';
+import type { FetchLike, Transport } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
 import type { ConnectOptions, McpTransportKind, UpstreamHeaders, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions } from './mcp-upstream.js';
 import { UpstreamClient } from './upstream-client.js';

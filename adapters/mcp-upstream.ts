@@ -1,16 +1,5 @@
 import type { Logger } from 'pino';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type {
-  ClientCapabilities,
-  ClientNotification,
-  ClientRequest,
-  Implementation,
-  JSONRPCRequest,
-  Notification,
-  Result,
-  ServerCapabilities,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { Client, ClientCapabilities, Implementation, JSONRPCRequest, Notification, Result, ServerCapabilities, ClientContext } from '@modelcontextprotocol/client';
 import type { UpstreamError } from './upstream-errors.js';
 import { createStreamableHttpUpstream } from './mcp-streamable-http.js';
 import { createStdioUpstream } from './mcp-stdio.js';
@@ -66,7 +55,7 @@ export interface UpstreamSession {
 /** A server→client request (`sampling/createMessage`, `elicitation/create`, `roots/list`) to relay to the agent. */
 export type UpstreamRequestHandler = (
   request: JSONRPCRequest,
-  extra: RequestHandlerExtra<ClientRequest, ClientNotification>,
+  extra: ClientContext,
 ) => Promise<Result>;
 
 /** Fixed headers, or a function that supplies them for each HTTP request. */

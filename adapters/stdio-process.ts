@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { ClientCapabilities, Implementation, Notification } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, Implementation, Notification } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { Logger } from 'pino';
 import type { McpUpstreamOptions, UpstreamRequestHandler } from './mcp-upstream.js';
 import { UpstreamClient } from './upstream-client.js';

@@ -1,17 +1,19 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { AnySchema, SchemaOutput } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import {
-  ErrorCode,
-  McpError,
+  Client,
+  ProtocolError,
+  ProtocolErrorCode,
+  SUPPORTED_PROTOCOL_VERSIONS,
   type ClientCapabilities,
-  type ClientRequest,
   type ClientResult,
   type Implementation,
   type Notification,
   type Request,
+  type RequestMethod,
+  type RequestOptions,
+  type ResultTypeMap,
   type ServerCapabilities,
-} from '@modelcontextprotocol/sdk/types.js';
+  type StandardSchemaV1,
+} from '@modelcontextprotocol/client';
 import type { UpstreamRequestHandler, UpstreamSession } from './mcp-upstream.js';
 import { compiledSchemas } from './schema-validators.js';
 import { UpstreamCancelledError, toUpstreamError, type UpstreamError } from './upstream-errors.js';
@@ -46,7 +48,7 @@ export interface UpstreamClientOptions {
  *   `onNotification` carrying the caller's token (the SDK puts its own token on the wire);
  * - an aborted `signal` rejects with {@link UpstreamCancelledError} after the SDK has sent
  *   `notifications/cancelled` upstream;
- * - transport failures become {@link UpstreamError}s; the upstream's JSON-RPC errors stay `McpError`.
+ * - transport failures become {@link UpstreamError}s; the upstream's JSON-RPC errors stay `ProtocolError`.
  *
  * Notifications and server→client requests go to the holder generically through the SDK's
  * fallback handlers, so new MCP methods pass through without code here.
@@ -55,19 +57,29 @@ export class UpstreamClient extends Client {
   readonly #options: UpstreamClientOptions;
 
   constructor(options: UpstreamClientOptions) {
-    super(options.clientInfo ?? GATEHOUSE_CLIENT_INFO, { capabilities: options.capabilities ?? {}, jsonSchemaValidator: compiledSchemas });
+    super(options.clientInfo ?? GATEHOUSE_CLIENT_INFO, {
+      capabilities: options.capabilities ?? {},
+      jsonSchemaValidator: compiledSchemas,
+      // `initialize` offers the first entry: the agent's own version when it is one we speak.
+      supportedProtocolVersions: offeredVersions(options.protocolVersion),
+    });
     this.#options = options;
     this.fallbackNotificationHandler = async (notification) => {
       await options.onNotification(notification);
     };
-    this.fallbackRequestHandler = async (request, extra) => {
+    this.fallbackRequestHandler = async (request, ctx) => {
       const handler = options.requestHandler();
-      if (!handler) throw new McpError(ErrorCode.MethodNotFound, `the client cannot answer ${request.method}`);
-      return (await handler(request, extra)) as ClientResult;
+      if (!handler) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `the client cannot answer ${request.method}`);
+      return (await handler(request, ctx)) as ClientResult;
     };
   }
 
-  override request<T extends AnySchema>(request: ClientRequest | Request, resultSchema: T, options?: RequestOptions): Promise<SchemaOutput<T>> {
+  // The SDK's two forms, kept: a spec method without a result schema, any method with one.
+  override request<M extends RequestMethod>(request: { method: M; params?: Record<string, unknown> }, options?: RequestOptions): Promise<ResultTypeMap[M]>;
+  override request<T extends StandardSchemaV1>(request: Request, resultSchema: T, options?: RequestOptions): Promise<StandardSchemaV1.InferOutput<T>>;
+  override request(request: Request, schemaOrOptions?: StandardSchemaV1 | RequestOptions, maybeOptions?: RequestOptions): Promise<unknown> {
+    const schema = isStandardSchema(schemaOrOptions) ? schemaOrOptions : undefined;
+    const options = schema ? maybeOptions : (schemaOrOptions as RequestOptions | undefined);
     const effective: RequestOptions = { ...options, timeout: options?.timeout ?? this.#options.callTimeoutMs };
     const callerToken = request.params?._meta?.progressToken;
     if (callerToken !== undefined && !effective.onprogress) {
@@ -75,10 +87,8 @@ export class UpstreamClient extends Client {
         void Promise.resolve(this.#options.onNotification({ method: 'notifications/progress', params: { ...progress, progressToken: callerToken } })).catch(() => {});
       };
     }
-    const sent = request.method === 'initialize' && this.#options.protocolVersion
-      ? { ...request, params: { ...request.params, protocolVersion: this.#options.protocolVersion } }
-      : request;
-    return super.request(sent as ClientRequest, resultSchema, effective).catch((error: unknown) => {
+    const sent = schema ? super.request(request, schema, effective) : super.request(request as { method: RequestMethod }, effective);
+    return sent.catch((error: unknown) => {
       throw this.#classify(error, effective);
     });
   }
@@ -114,4 +124,14 @@ export class UpstreamClient extends Client {
     if (known) return known;
     return toUpstreamError(error, upstreamId, { timeoutMs: options.timeout ?? this.#options.callTimeoutMs });
   }
+}
+
+function isStandardSchema(value: unknown): value is StandardSchemaV1 {
+  return typeof value === 'object' && value !== null && '~standard' in value;
+}
+
+/** The versions `initialize` may settle on, the agent's first so that the upstream speaks what the agent speaks. */
+function offeredVersions(agentVersion: string | undefined): string[] {
+  const supported = SUPPORTED_PROTOCOL_VERSIONS;
+  return agentVersion && supported.includes(agentVersion) ? [agentVersion, ...supported.filter((v) => v !== agentVersion)] : [...supported];
 }

@@ -1,6 +1,4 @@
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
+import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, SseError } from '@modelcontextprotocol/client';
 
 /** Stable codes of {@link UpstreamError}; tests and the portal match on these, never on messages. */
 export type UpstreamErrorCode =
@@ -134,16 +132,19 @@ export class UpstreamBusyError extends UpstreamError {
 
 /**
  * Classifies anything the SDK or the network threw into an {@link UpstreamError}. JSON-RPC
- * errors the upstream itself answered (`McpError` other than timeout / connection closed) are
+ * errors the upstream itself answered (`ProtocolError`) are
  * returned unchanged: they are the upstream's answer, which the portal relays as is.
  */
-export function toUpstreamError(error: unknown, upstreamId: string, context: { timeoutMs: number }): UpstreamError | McpError {
+export function toUpstreamError(error: unknown, upstreamId: string, context: { timeoutMs: number }): UpstreamError | ProtocolError {
   if (error instanceof UpstreamError) return error;
   const internal = error instanceof Error ? error.message : String(error);
-  if (error instanceof McpError) {
-    if (error.code === ErrorCode.RequestTimeout) return new UpstreamTimeoutError(upstreamId, context.timeoutMs, { internal, cause: error });
-    if (error.code === ErrorCode.ConnectionClosed) return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
-    return error;
+  // The upstream's own JSON-RPC error: its answer, relayed as is.
+  if (error instanceof ProtocolError) return error;
+  if (error instanceof SdkError && !(error instanceof SdkHttpError)) {
+    if (error.code === SdkErrorCode.RequestTimeout) return new UpstreamTimeoutError(upstreamId, context.timeoutMs, { internal, cause: error });
+    if (error.code === SdkErrorCode.ConnectionClosed || error.code === SdkErrorCode.NotConnected || error.code === SdkErrorCode.SendFailed) {
+      return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
+    }
   }
   // The SDK's answer to a request on a client whose transport has gone away.
   if (error instanceof Error && error.message === 'Not connected') return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
@@ -160,9 +161,8 @@ export function toUpstreamError(error: unknown, upstreamId: string, context: { t
 
 /** The HTTP status carried by an SDK transport error; `undefined` when it is not one (or `-1`: bad content type). */
 export function httpStatusOf(error: unknown): number | undefined {
-  if (error instanceof StreamableHTTPError || error instanceof SseError) {
-    return typeof error.code === 'number' && error.code > 0 ? error.code : undefined;
-  }
+  if (error instanceof SdkHttpError) return error.status > 0 ? error.status : undefined;
+  if (error instanceof SseError) return typeof error.code === 'number' && error.code > 0 ? error.code : undefined;
   // The legacy SSE transport reports POST failures as plain errors "(HTTP 404)".
   const match = error instanceof Error ? /\(HTTP (\d{3})\)/.exec(error.message) : null;
   return match ? Number(match[1]) : undefined;

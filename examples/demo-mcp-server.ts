@@ -4,10 +4,9 @@ import type { Server } from 'node:http';
 import type { Request, Response } from 'express';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
-import { isInitializeRequest, type RequestInfo } from '@modelcontextprotocol/sdk/types.js';
+import { createMcpExpressApp } from '@modelcontextprotocol/express';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { McpServer, isInitializeRequest } from '@modelcontextprotocol/server';
 
 /** Options of {@link startDemoMcpServer}. */
 export interface DemoMcpServerOptions {
@@ -37,7 +36,7 @@ const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'
 export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Promise<DemoMcpServer> {
   const host = options.host ?? '127.0.0.1';
   const app = createMcpExpressApp({ host });
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const sessions = new Map<string, NodeStreamableHTTPServerTransport>();
 
   app.post('/mcp', async (req: Request, res: Response) => {
     const existing = sessionOf(req, sessions);
@@ -47,7 +46,7 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
       res.status(400).json(jsonRpcError(-32000, 'Bad Request: initialize first (no Mcp-Session-Id header)'));
       return;
     }
-    const transport = new StreamableHTTPServerTransport({
+    const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sessionId) => void sessions.set(sessionId, transport),
     });
@@ -91,15 +90,15 @@ function createDemoServer(): McpServer {
   server.registerTool('echo', {
     title: 'Echo',
     description: 'Returns the message it is given.',
-    inputSchema: { message: z.string().describe('Text to send back') },
+    inputSchema: z.object({ message: z.string().describe('Text to send back') }),
     annotations: { readOnlyHint: true },
   }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
 
   server.registerTool('add', {
     title: 'Add',
     description: 'Adds two numbers.',
-    inputSchema: { a: z.number(), b: z.number() },
-    outputSchema: { sum: z.number() },
+    inputSchema: z.object({ a: z.number(), b: z.number() }),
+    outputSchema: z.object({ sum: z.number() }),
     annotations: { readOnlyHint: true },
   }, async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } }));
 
@@ -113,8 +112,8 @@ function createDemoServer(): McpServer {
     title: 'Who am I',
     description: 'Who this upstream believes is calling: the claims of the bearer token Gatehouse sent (decoded, not verified) and the other headers.',
     annotations: { readOnlyHint: true },
-  }, async (extra) => {
-    const identity = describeCaller(extra.requestInfo);
+  }, async (ctx) => {
+    const identity = describeCaller(ctx.http?.req?.headers);
     return { content: [{ type: 'text', text: JSON.stringify(identity, null, 2) }], structuredContent: identity };
   });
 
@@ -129,7 +128,7 @@ function createDemoServer(): McpServer {
   server.registerPrompt('greet', {
     title: 'Greet',
     description: 'A greeting for someone.',
-    argsSchema: { name: z.string().describe('Who to greet') },
+    argsSchema: z.object({ name: z.string().describe('Who to greet') }),
   }, ({ name }) => ({
     messages: [{ role: 'user', content: { type: 'text', text: `Write a short, friendly greeting for ${name}.` } }],
   }));
@@ -138,14 +137,13 @@ function createDemoServer(): McpServer {
 }
 
 /** Claims of the bearer JWT (if any) and the request headers, secrets redacted. */
-export function describeCaller(requestInfo: RequestInfo | undefined): Record<string, unknown> {
+export function describeCaller(requestHeaders: Headers | undefined): Record<string, unknown> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(requestInfo?.headers ?? {})) {
-    if (value === undefined) continue;
-    headers[name] = SECRET_HEADERS.has(name.toLowerCase()) ? '[redacted]' : Array.isArray(value) ? value.join(', ') : value;
+  for (const [name, value] of requestHeaders ?? []) {
+    headers[name] = SECRET_HEADERS.has(name.toLowerCase()) ? '[redacted]' : value;
   }
-  const authorization = requestInfo?.headers?.authorization;
-  const token = typeof authorization === 'string' && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
+  const authorization = requestHeaders?.get('authorization');
+  const token = authorization && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
   let claims: Record<string, unknown> | undefined;
   if (token) {
     try {
@@ -158,7 +156,7 @@ export function describeCaller(requestInfo: RequestInfo | undefined): Record<str
   return { authenticated: claims !== undefined, claims: claims ?? null, headers };
 }
 
-function sessionOf(req: Request, sessions: Map<string, StreamableHTTPServerTransport>): StreamableHTTPServerTransport | undefined {
+function sessionOf(req: Request, sessions: Map<string, NodeStreamableHTTPServerTransport>): NodeStreamableHTTPServerTransport | undefined {
   const id = req.headers['mcp-session-id'];
   return typeof id === 'string' ? sessions.get(id) : undefined;
 }

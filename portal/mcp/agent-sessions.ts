@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/server';
 import type { UpstreamSession } from '../../adapters/mcp-upstream.js';
 import { getJson, setJson, storeKey, type Lock, type Store } from '../store/store.js';
 

@@ -1,4 +1,5 @@
-import { ErrorCode, McpError, type CallToolResult, type ReadResourceResult, type Resource, type ResourceTemplate, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import type { CallToolResult, ReadResourceResult, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/server';
 import type { AppPage, FetchAppPageOptions } from '../apps/fetch-page.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
@@ -49,7 +50,7 @@ export class AppsInAggregate {
     const path = args?.path;
     const format = args?.format ?? 'markdown';
     if (typeof path !== 'string' || !path.startsWith('/') || (format !== 'markdown' && format !== 'html')) {
-      throw new McpError(ErrorCode.InvalidParams, 'path must be a string starting with /, format markdown or html');
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'path must be a string starting with /, format markdown or html');
     }
     try {
       const page = await this.fetchPage(app, path, { auth: this.auth, format });
@@ -66,7 +67,7 @@ export class AppsInAggregate {
     );
   }
 
-  templates(): ResourceTemplate[] {
+  templates(): ResourceTemplateType[] {
     return this.apps.map((app) => ({ uriTemplate: `${this.#base(app)}{+path}`, name: `${app.id}-page`, title: `Any page of ${app.title ?? app.id}`, mimeType: 'text/markdown' }));
   }
 
@@ -79,9 +80,9 @@ export class AppsInAggregate {
       page = await this.fetchPage(app, uri.slice(this.#base(app).length), { auth: this.auth, format: 'markdown' });
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
-      throw new McpError(ErrorCode.InvalidParams, `cannot read ${uri}: ${error.message}`);
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `cannot read ${uri}: ${error.message}`);
     }
-    if (page.status >= 400) throw new McpError(ErrorCode.InvalidParams, `cannot read ${uri}: the app answered ${page.status}`);
+    if (page.status >= 400) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `cannot read ${uri}: the app answered ${page.status}`);
     return { contents: [{ uri, mimeType: page.contentType.split(';')[0], text: page.body }] };
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ElicitResult } from '@modelcontextprotocol/server';
 import { UpstreamConnectRequiredError, UpstreamUnauthorizedError, type UpstreamError } from '../../adapters/upstream-errors.js';
 import { parseBearerChallenge } from '../credentials/challenge.js';
 import type { EndpointContext, Extra } from './endpoint-context.js';
@@ -34,14 +34,14 @@ async function askToConnect(ctx: EndpointContext, error: UpstreamConnectRequired
   try {
     const asked = ctx.askAgent({ method: 'elicitation/create', params: { mode: 'url', elicitationId, url: error.connectUrl, message: error.message } });
     // The agent may cancel its call while the person decides: stop waiting then.
-    const cancelled = new Promise<never>((_, reject) => extra.signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }));
+    const cancelled = new Promise<never>((_, reject) => extra.mcpReq.signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }));
     asked.catch(() => {});
     answer = (await Promise.race([asked, cancelled])) as ElicitResult;
   } catch {
     return false;
   }
   if (answer.action !== 'accept') return false;
-  const connected = await ctx.connections.waitForConnect(ctx.auth.person.id, error.upstreamId, since, { signal: extra.signal, timeoutMs: CONNECT_WAIT_MS });
+  const connected = await ctx.connections.waitForConnect(ctx.auth.person.id, error.upstreamId, since, { signal: extra.mcpReq.signal, timeoutMs: CONNECT_WAIT_MS });
   if (connected) await ctx.inFlight.sendNotification({ method: 'notifications/elicitation/complete', params: { elicitationId } }).catch(() => {});
   return connected;
 }

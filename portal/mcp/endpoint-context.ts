@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { ErrorCode, McpError, type Request, type Result, type ServerCapabilities, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import type { Request, Result, ServerCapabilities, ServerContext } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
@@ -15,7 +15,7 @@ import { decodeCursor, encodeCursor } from './naming.js';
 import type { InFlightRequest } from './session-hub.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
-export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+export type Extra = ServerContext;
 
 /** Everything an MCP request handler needs: who asks, in which session, over which upstreams. */
 export interface EndpointContext {
@@ -54,15 +54,16 @@ export async function connectOrWarn(ctx: EndpointContext, upstream: UpstreamConf
 export async function warnUnavailable(ctx: EndpointContext, upstream: UpstreamConfig, error: unknown, extra: Extra): Promise<void> {
   const reason = error instanceof UpstreamError ? error.message : 'it failed';
   ctx.logger.warn({ upstream: upstream.id, errorCode: (error as { code?: string }).code, err: error }, 'upstream left out: unavailable');
-  await extra
-    .sendNotification({ method: 'notifications/message', params: { level: 'warning', logger: 'gatehouse', data: `upstream "${upstream.id}" is unavailable and was left out: ${reason}` } })
+  await extra.mcpReq.notify({ method: 'notifications/message', params: { level: 'warning', logger: 'gatehouse', data: `upstream "${upstream.id}" is unavailable and was left out: ${reason}` } })
     .catch(() => {});
 }
 
 /**
  * Lists across upstreams in order, one page of each: the aggregate cursor records
  * which upstream to continue with and that upstream's own cursor (DESIGN.md: pagination
- * works across upstreams, results in a stable order).
+ * works across upstreams, results in a stable order). Pages are asked for with
+ * `client.request()`: the SDK's `listTools()` and kin gather every page into one and answer
+ * "empty" for a resumed upstream session whose capabilities the SDK did not see itself.
  */
 export async function listAcross<T>(
   ctx: EndpointContext,
@@ -71,10 +72,10 @@ export async function listAcross<T>(
   page: (connection: McpUpstreamConnection, upstream: UpstreamConfig, upstreamCursor: string | undefined) => Promise<{ items: T[]; nextCursor?: string } | undefined>,
 ): Promise<{ items: T[]; nextCursor?: string }> {
   const start = cursor === undefined ? { upstream: 0 } : decodeCursor(cursor);
-  if (!start) throw new McpError(ErrorCode.InvalidParams, 'invalid cursor');
+  if (!start) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'invalid cursor');
   // Ask every remaining upstream at once (a slow one costs its own time, not the sum), then
   // assemble in order up to the first upstream that has more pages.
-  setMaxListeners(Math.max(10, ctx.upstreams.length * 2), extra.signal);
+  setMaxListeners(Math.max(10, ctx.upstreams.length * 2), extra.mcpReq.signal);
   const pages = ctx.upstreams.slice(start.upstream).map(async (upstream, offset) => {
     const connection = await connectOrWarn(ctx, upstream, extra);
     if (!connection) return undefined;
@@ -101,7 +102,7 @@ export async function listAcross<T>(
 /** The upstream with this id if this endpoint shows it, else a JSON-RPC error. */
 export function upstreamInView(ctx: EndpointContext, upstreamId: string | undefined, what: string): UpstreamConfig {
   const upstream = ctx.upstreams.find((u) => u.id === upstreamId);
-  if (!upstream) throw new McpError(ErrorCode.InvalidParams, `unknown ${what}`);
+  if (!upstream) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown ${what}`);
   ctx.inFlight.upstreamId = upstream.id;
   return upstream;
 }

@@ -1,15 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import {
-  LATEST_PROTOCOL_VERSION,
-  SUPPORTED_PROTOCOL_VERSIONS,
-  type ClientCapabilities,
-  type Implementation,
-  type JSONRPCMessage,
-  type ServerCapabilities,
-  type ServerNotification,
-} from '@modelcontextprotocol/sdk/types.js';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { Server, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import type { ClientCapabilities, Implementation, JSONRPCMessage, ServerCapabilities, ServerNotification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createPortalAssertions } from '../credentials/portal-jwt.js';
@@ -153,7 +145,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     const messages = ([] as JSONRPCMessage[]).concat(body as JSONRPCMessage);
     const firstRequest = messages.find((m) => 'method' in m && 'id' in m) as { id: string | number } | undefined;
     const server = new Server(identity.info, { capabilities: identity.capabilities, instructions: identity.instructions, jsonSchemaValidator });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     const inFlight: InFlightRequest = {
       sessionId: session.id,
       requestId: firstRequest?.id ?? 0,
@@ -258,7 +250,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     const views = upstreamsInView(endpoint, auth);
     if (session.relay) return relay.get(req, res, session, relayTarget(req, session, views));
     const server = new Server({ name: 'gatehouse', version: options.version }, { capabilities: AGGREGATE_CAPABILITIES, jsonSchemaValidator });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     await server.connect(transport);
     const unsubscribe = await hub.subscribeOutbound(session.id, (notification) => {
       void server.notification(notification as ServerNotification).catch(() => {});

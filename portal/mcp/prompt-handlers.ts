@@ -1,5 +1,4 @@
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CompleteRequestSchema, GetPromptRequestSchema, ListPromptsRequestSchema, SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Server } from '@modelcontextprotocol/server';
 import { connectOrWarn, listAcross, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { NAME_SEPARATOR, parsePrefixedUri, prefixedName, upstreamOfName } from './naming.js';
 
@@ -12,23 +11,23 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
   };
 
   const capabilities = ctx.capabilities;
-  if (capabilities.prompts) server.setRequestHandler(ListPromptsRequestSchema, async (request, extra) => {
+  if (capabilities.prompts) server.setRequestHandler('prompts/list', async (request, extra) => {
     const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
       if (!connection.client.getServerCapabilities()?.prompts) return undefined;
-      const page = await connection.client.listPrompts(cursor ? { cursor } : undefined, { signal: extra.signal });
+      const page = await connection.client.request({ method: 'prompts/list', params: cursor ? { cursor } : {} }, { signal: extra.mcpReq.signal });
       return { items: page.prompts.map((p) => ({ ...p, name: prefixed ? prefixedName(upstream.id, p.name) : p.name })), nextCursor: page.nextCursor };
     });
     return { prompts: items, ...(nextCursor ? { nextCursor } : {}) };
   });
 
-  if (capabilities.prompts) server.setRequestHandler(GetPromptRequestSchema, async (request, extra) => {
+  if (capabilities.prompts) server.setRequestHandler('prompts/get', async (request, extra) => {
     const { upstream, name } = resolvePrompt(request.params.name);
     const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
     record(ctx, { event: 'mcp_prompt_get', outcome: 'success', upstream: upstream.id, arguments: request.params.arguments, details: { method: 'prompts/get', prompt: name } }, 'prompt fetched');
-    return connection.client.getPrompt({ ...request.params, name }, { signal: extra.signal });
+    return connection.client.getPrompt({ ...request.params, name }, { signal: extra.mcpReq.signal });
   });
 
-  if (capabilities.completions) server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
+  if (capabilities.completions) server.setRequestHandler('completion/complete', async (request, extra) => {
     const { ref } = request.params;
     let target;
     if (ref.type === 'ref/prompt') {
@@ -40,14 +39,14 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
     }
     const connection = await ctx.pool.connection(ctx.session, target.upstream, ctx.auth);
     if (!connection.client.getServerCapabilities()?.completions) return { completion: { values: [] } };
-    return connection.client.complete({ ...request.params, ref: target.ref }, { signal: extra.signal });
+    return connection.client.complete({ ...request.params, ref: target.ref }, { signal: extra.mcpReq.signal });
   });
 
-  if (capabilities.logging) server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
+  if (capabilities.logging) server.setRequestHandler('logging/setLevel', async (request, extra) => {
     await Promise.all(
       ctx.upstreams.map(async (upstream) => {
         const connection = await connectOrWarn(ctx, upstream, extra);
-        if (connection?.client.getServerCapabilities()?.logging) await connection.client.setLoggingLevel(request.params.level, { signal: extra.signal }).catch(() => {});
+        if (connection?.client.getServerCapabilities()?.logging) await connection.client.setLoggingLevel(request.params.level, { signal: extra.mcpReq.signal }).catch(() => {});
       }),
     );
     return {};

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, type ClientCapabilities, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, Tool } from '@modelcontextprotocol/server';
 import { UpstreamConnectRequiredError, type UpstreamError } from '../../adapters/upstream-errors.js';
 import type { AuditInput } from '../audit/event.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { originalToolName, presentTool, toolAllowed } from './tool-handlers.js';
+import { ProtocolErrorCode } from '@modelcontextprotocol/server';
 
 /** A JSON-RPC 2.0 message as it travels: only `jsonrpc` is known to be there. */
 export type RpcMessage = { jsonrpc: '2.0'; id?: string | number | null; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: unknown };
@@ -66,8 +67,8 @@ export class RelayedRequests {
     if (denied.size > 0) {
       const refused = messages.filter(isRequest).map((message) =>
         denied.has(message)
-          ? errorAnswer(message.id!, ErrorCode.InvalidParams, `unknown tool "${message.params!.name as string}"`)
-          : errorAnswer(message.id!, ErrorCode.InvalidRequest, 'not sent: another request of this batch was refused'),
+          ? errorAnswer(message.id!, ProtocolErrorCode.InvalidParams, `unknown tool "${message.params!.name as string}"`)
+          : errorAnswer(message.id!, ProtocolErrorCode.InvalidRequest, 'not sent: another request of this batch was refused'),
       );
       return { refused };
     }
@@ -124,12 +125,12 @@ export class RelayedRequests {
     const elicitation = this.deps.clientCapabilities.elicitation as { url?: object } | undefined;
     if (error instanceof UpstreamConnectRequiredError && elicitation?.url) {
       // MCP 2025-11-25 "URL Elicitation Required": the agent sends the person to the connect page, then retries.
-      return errorAnswer(id, ErrorCode.UrlElicitationRequired, error.message, { elicitations: [{ mode: 'url', elicitationId: randomUUID(), url: error.connectUrl, message: error.message }] });
+      return errorAnswer(id, ProtocolErrorCode.UrlElicitationRequired, error.message, { elicitations: [{ mode: 'url', elicitationId: randomUUID(), url: error.connectUrl, message: error.message }] });
     }
     const text = upstreamErrorText(this.deps.upstream.id, error);
     // A tool call gets a tool error the agent's model can read; any other request a JSON-RPC error.
     if (request.method === 'tools/call') return { jsonrpc: '2.0', id, result: { isError: true, content: [{ type: 'text', text }] } };
-    return errorAnswer(id, ErrorCode.InternalError, text);
+    return errorAnswer(id, ProtocolErrorCode.InternalError, text);
   }
 
   #presentTools(message: RpcMessage): RpcMessage {

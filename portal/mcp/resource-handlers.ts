@@ -1,13 +1,5 @@
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import {
-  ErrorCode,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  McpError,
-  ReadResourceRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import type { Server } from '@modelcontextprotocol/server';
 import type { UpstreamConfig } from '../config/schema.js';
 import { listAcross, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { parsePrefixedUri, prefixedUri } from './naming.js';
@@ -23,27 +15,27 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
   if (!ctx.capabilities.resources) return;
   const show = (upstream: UpstreamConfig, uri: string) => (ctx.naming === 'prefixed' ? prefixedUri(upstream.id, uri) : uri);
 
-  server.setRequestHandler(ListResourcesRequestSchema, async (request, extra) => {
+  server.setRequestHandler('resources/list', async (request, extra) => {
     const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
       if (!connection.client.getServerCapabilities()?.resources) return undefined;
-      const page = await connection.client.listResources(cursor ? { cursor } : undefined, { signal: extra.signal });
+      const page = await connection.client.request({ method: 'resources/list', params: cursor ? { cursor } : {} }, { signal: extra.mcpReq.signal });
       return { items: page.resources.map((r) => ({ ...r, uri: show(upstream, r.uri) })), nextCursor: page.nextCursor };
     });
     if (!nextCursor && ctx.apps) items.push(...ctx.apps.resources());
     return { resources: items, ...(nextCursor ? { nextCursor } : {}) };
   });
 
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async (request, extra) => {
+  server.setRequestHandler('resources/templates/list', async (request, extra) => {
     const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
       if (!connection.client.getServerCapabilities()?.resources) return undefined;
-      const page = await connection.client.listResourceTemplates(cursor ? { cursor } : undefined, { signal: extra.signal });
+      const page = await connection.client.request({ method: 'resources/templates/list', params: cursor ? { cursor } : {} }, { signal: extra.mcpReq.signal });
       return { items: page.resourceTemplates.map((t) => ({ ...t, uriTemplate: show(upstream, t.uriTemplate) })), nextCursor: page.nextCursor };
     });
     if (!nextCursor && ctx.apps) items.push(...ctx.apps.templates());
     return { resourceTemplates: items, ...(nextCursor ? { nextCursor } : {}) };
   });
 
-  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+  server.setRequestHandler('resources/read', async (request, extra) => {
     const page = await ctx.apps?.read(request.params.uri);
     if (page) {
       record(ctx, { event: 'mcp_resource_read', outcome: 'success', details: { method: 'resources/read', uri: request.params.uri } }, 'app page read');
@@ -51,23 +43,23 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
     }
     const { upstream, uri } = resolveUri(ctx, request.params.uri);
     const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-    const result = await connection.client.readResource({ ...request.params, uri }, { signal: extra.signal });
+    const result = await connection.client.readResource({ ...request.params, uri }, { signal: extra.mcpReq.signal });
     record(ctx, { event: 'mcp_resource_read', outcome: 'success', upstream: upstream.id, details: { method: 'resources/read', uri } }, 'resource read');
     return { ...result, contents: result.contents.map((c) => ({ ...c, uri: show(upstream, c.uri) })) };
   });
 
   if (!ctx.capabilities.resources.subscribe) return;
-  for (const [schema, method] of [
-    [SubscribeRequestSchema, 'subscribeResource'],
-    [UnsubscribeRequestSchema, 'unsubscribeResource'],
+  for (const [wire, method] of [
+    ['resources/subscribe', 'subscribeResource'],
+    ['resources/unsubscribe', 'unsubscribeResource'],
   ] as const) {
-    server.setRequestHandler(schema, async (request, extra) => {
+    server.setRequestHandler(wire, async (request, extra) => {
       const { upstream, uri } = resolveUri(ctx, request.params.uri);
       const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
       if (!connection.client.getServerCapabilities()?.resources?.subscribe) {
-        throw new McpError(ErrorCode.MethodNotFound, `upstream "${upstream.id}" does not support resource subscriptions`);
+        throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `upstream "${upstream.id}" does not support resource subscriptions`);
       }
-      return connection.client[method]({ ...request.params, uri }, { signal: extra.signal });
+      return connection.client[method]({ ...request.params, uri }, { signal: extra.mcpReq.signal });
     });
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type JSONRPCMessage, type Notification, type Request, type RequestId, type Result } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, SdkErrorCode, SdkError } from '@modelcontextprotocol/server';
+import type { Transport, JSONRPCMessage, Notification, Request, RequestId, Result } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 
@@ -111,7 +111,7 @@ export class SessionHub {
     return new Promise<Result>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pendingRelays.delete(id);
-        reject(new McpError(ErrorCode.RequestTimeout, `the agent did not answer ${request.method}`));
+        reject(new SdkError(SdkErrorCode.RequestTimeout, `the agent did not answer ${request.method}`));
       }, RELAY_TIMEOUT_MS);
       this.#pendingRelays.set(id, { resolve, reject, timer });
       to.transport.send({ jsonrpc: '2.0', id, method: request.method, params: request.params }, { relatedRequestId: to.requestId }).catch((error: Error) => {
@@ -160,7 +160,7 @@ export class SessionHub {
     if (!pending) return;
     this.#pendingRelays.delete(String(id));
     clearTimeout(pending.timer);
-    if ('error' in message) pending.reject(new McpError(message.error.code, message.error.message, message.error.data));
+    if ('error' in message) pending.reject(new ProtocolError(message.error.code, message.error.message, message.error.data));
     else if ('result' in message) pending.resolve(message.result as Result);
   }
 }

@@ -1,5 +1,5 @@
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import type { Server, CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
@@ -38,22 +38,22 @@ async function resolveTool(ctx: EndpointContext, name: string, signal: AbortSign
   if (ctx.naming === 'prefixed' && name.length === MAX_NAME_LENGTH && !name.startsWith(prefixedName(upstream.id, original))) {
     const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
     for (let cursor: string | undefined, first = true; first || cursor; first = false) {
-      const page = await connection.client.listTools(cursor ? { cursor } : undefined, { signal });
+      const page = await connection.client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, { signal });
       const match = page.tools.find((tool) => presentTool(upstream, tool, ctx.naming).name === name);
       if (match) return { upstream, original: match.name };
       cursor = page.nextCursor;
     }
-    throw new McpError(ErrorCode.InvalidParams, `unknown tool "${name}"`);
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${name}"`);
   }
   return { upstream, original };
 }
 
 export function registerToolHandlers(server: Server, ctx: EndpointContext): void {
   if (!ctx.capabilities.tools) return;
-  server.setRequestHandler(ListToolsRequestSchema, async (request, extra) => {
+  server.setRequestHandler('tools/list', async (request, extra) => {
     const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
       if (!connection.client.getServerCapabilities()?.tools) return undefined;
-      const page = await connection.client.listTools(cursor ? { cursor } : undefined, { signal: extra.signal });
+      const page = await connection.client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, { signal: extra.mcpReq.signal });
       return { items: page.tools.filter((tool) => toolAllowed(upstream, tool.name, ctx.auth.person)).map((tool) => presentTool(upstream, tool, ctx.naming)), nextCursor: page.nextCursor };
     });
     // The apps' fetch tools come after every upstream's tools, on the last page.
@@ -61,16 +61,16 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
     return { tools: items, ...(nextCursor ? { nextCursor } : {}) };
   });
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+  server.setRequestHandler('tools/call', async (request, extra): Promise<CallToolResult> => {
     const app = ctx.apps?.appOfTool(request.params.name);
     if (app) {
       record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: app.id, details: { method: 'tools/call', tool: 'fetch', path: request.params.arguments?.path } }, 'app page fetched');
       return ctx.apps!.callFetch(app, request.params.arguments);
     }
-    const { upstream, original } = await resolveTool(ctx, request.params.name, extra.signal);
+    const { upstream, original } = await resolveTool(ctx, request.params.name, extra.mcpReq.signal);
     if (!toolAllowed(upstream, original, ctx.auth.person)) {
       record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
-      throw new McpError(ErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
     }
     ctx.inFlight.progressToken = request.params._meta?.progressToken;
     const started = Date.now();
@@ -78,7 +78,7 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
       // An upstream that needs the person's own account first asks them to connect it (issue 6).
       const result = await withConnect(ctx, extra, async () => {
         const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-        return (await connection.client.callTool({ ...request.params, name: original }, undefined, { signal: extra.signal })) as CallToolResult;
+        return (await connection.client.callTool({ ...request.params, name: original }, { signal: extra.mcpReq.signal })) as CallToolResult;
       });
       record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
       return result;

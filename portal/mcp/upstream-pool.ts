@@ -1,4 +1,5 @@
-import { ErrorCode, McpError, type Notification } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import type { Notification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type UpstreamSession } from '../../adapters/mcp-upstream.js';
 import type { UpstreamConfig } from '../config/schema.js';
@@ -106,7 +107,7 @@ export class UpstreamPool {
       onNotification: (notification) => this.#relayNotification(session, config.id, notification),
       onRequest: async (request) => {
         const target = hub.requestTo(session.id, config.id);
-        if (!target) throw new McpError(ErrorCode.InvalidRequest, 'no agent request is in progress to relay this to');
+        if (!target) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, 'no agent request is in progress to relay this to');
         return hub.relayRequest(target, { method: request.method, params: request.params });
       },
       onClose: (error) => {

@@ -76,7 +76,7 @@ describe('cancellation', () => {
     for (const server of [await serve(startRecordingMcpServer()), await serve(startLegacySseServer())]) {
       const connection = await upstreamAt(server.url).connect({ ownerKey: 'alice' });
       const controller = new AbortController();
-      const call = connection.client.callTool({ name: 'wait', arguments: { label: 'job-1' } }, undefined, { signal: controller.signal });
+      const call = connection.client.callTool({ name: 'wait', arguments: { label: 'job-1' } }, { signal: controller.signal });
       await waitFor(() => server.waits.started.includes('job-1'));
       controller.abort('agent cancelled');
       await expect(call).rejects.toMatchObject({ code: 'ERR_UPSTREAM_CANCELLED' });

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { CallToolResultSchema, type Notification } from '@modelcontextprotocol/sdk/types.js';
+import type { Notification } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpUpstream, type ConnectOptions, type McpUpstream, type McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
 import { startEverythingServer, type ChildServer } from '../helpers/child-server.js';
 
@@ -66,7 +66,7 @@ describe('Streamable HTTP upstream (server-everything)', () => {
   it('cancels an upstream call when the abort signal fires', async () => {
     const connection = await connect();
     const controller = new AbortController();
-    const call = connection.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } }, CallToolResultSchema, { signal: controller.signal });
+    const call = connection.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } }, { signal: controller.signal });
     controller.abort('agent sent notifications/cancelled');
     await expect(call).rejects.toMatchObject({ code: 'ERR_UPSTREAM_CANCELLED', upstreamId: 'everything' });
     // The connection stays usable after a cancelled call.
