@@ -16,6 +16,7 @@ import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
 import type { Store } from '../store/store.js';
 import { createAgentSessions, type AgentSession } from './agent-sessions.js';
+import { claimsModernEra, createModernEndpoint, statelessSession } from './modern-era.js';
 import { AppsInAggregate, type FetchAppPage } from './app-handlers.js';
 import type { EndpointContext } from './endpoint-context.js';
 import { originAllowed } from './origin.js';
@@ -54,6 +55,27 @@ const AGGREGATE_CAPABILITIES: ServerCapabilities = {
 };
 const AGGREGATE_INSTRUCTIONS =
   'Gatehouse aggregates the MCP servers you may use. Tool and prompt names are "{upstream}__{name}"; resource URIs are prefixed "gatehouse+{upstream}+". Every call acts as the person who authorized you.';
+
+/** Who an endpoint says it is: the aggregate, or (transparent) its upstream. */
+interface EndpointIdentity {
+  info: Implementation;
+  capabilities: ServerCapabilities;
+  instructions?: string;
+}
+
+/**
+ * What a stateless agent is offered: no `resources/subscribe` (2026-07-28 has none) and, until
+ * `subscriptions/listen` delivers upstream changes, no `listChanged` promises.
+ */
+function statelessCapabilities(capabilities: ServerCapabilities): ServerCapabilities {
+  const offered: ServerCapabilities = { ...capabilities };
+  for (const key of ['tools', 'prompts', 'resources'] as const) {
+    if (!capabilities[key]) continue;
+    const { listChanged: _listChanged, subscribe: _subscribe, ...rest } = capabilities[key] as { listChanged?: boolean; subscribe?: boolean };
+    offered[key] = rest;
+  }
+  return offered;
+}
 
 export interface McpEndpoints {
   /**
@@ -96,6 +118,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const pool = new UpstreamPool({ logger, sessions, hub, assertions, credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
+  // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
+  const modern = createModernEndpoint({ onerror: (error) => logger.debug({ err: error }, 'MCP 2026 request refused or failed') });
 
   /** The protected resource an endpoint serves (RFC 9728), if it is one. */
   function resourceOf(endpoint: string) {
@@ -139,24 +163,23 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     return session;
   }
 
-  /** Serves one HTTP request of a session with a fresh SDK server over a stateless transport. */
-  async function serve(req: IncomingMessage, res: ServerResponse, body: unknown, session: AgentSession, views: UpstreamConfig[], identity: { info: Implementation; capabilities: ServerCapabilities; instructions?: string }) {
-    const auth = req.authContext!;
-    const messages = ([] as JSONRPCMessage[]).concat(body as JSONRPCMessage);
-    const firstRequest = messages.find((m) => 'method' in m && 'id' in m) as { id: string | number } | undefined;
+  /** An SDK server answering as this endpoint for one HTTP request, its handlers bound to `ctx`. */
+  function endpointServer(identity: EndpointIdentity, ctx: EndpointContext): Server {
     const server = new Server(identity.info, { capabilities: identity.capabilities, instructions: identity.instructions, jsonSchemaValidator });
-    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    const inFlight: InFlightRequest = {
-      sessionId: session.id,
-      requestId: firstRequest?.id ?? 0,
-      transport,
-      sendNotification: (notification) => transport.send({ jsonrpc: '2.0', ...notification } as JSONRPCMessage, { relatedRequestId: firstRequest?.id }),
-    };
-    const ctx: EndpointContext = {
+    registerToolHandlers(server, ctx);
+    registerResourceHandlers(server, ctx);
+    registerPromptHandlers(server, ctx);
+    server.onerror = (error) => ctx.logger.debug({ err: error }, 'MCP protocol error');
+    return server;
+  }
+
+  function endpointContext(req: IncomingMessage, session: AgentSession, views: UpstreamConfig[], capabilities: ServerCapabilities, inFlight: InFlightRequest): EndpointContext {
+    const auth = req.authContext!;
+    return {
       session,
       auth,
       upstreams: views,
-      capabilities: identity.capabilities,
+      capabilities,
       naming: session.endpoint === AGGREGATE ? 'prefixed' : 'transparent',
       apps: session.endpoint === AGGREGATE ? new AppsInAggregate(upstreamsInView(AGGREGATE, auth, 'http'), options.fetchAppPage, issuer, auth) : undefined,
       pool,
@@ -164,12 +187,22 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       inFlight,
       audit: req.audit,
       connections: options.credentials?.connections,
-      askAgent: (message) => hub.relayRequest(inFlight, message),
+      askAgent: inFlight.transport ? (message) => hub.relayRequest(inFlight, message) : undefined,
     };
-    registerToolHandlers(server, ctx);
-    registerResourceHandlers(server, ctx);
-    registerPromptHandlers(server, ctx);
-    server.onerror = (error) => ctx.logger.debug({ err: error }, 'MCP protocol error');
+  }
+
+  /** Serves one HTTP request of a session with a fresh SDK server over a stateless transport. */
+  async function serve(req: IncomingMessage, res: ServerResponse, body: unknown, session: AgentSession, views: UpstreamConfig[], identity: EndpointIdentity) {
+    const messages = ([] as JSONRPCMessage[]).concat(body as JSONRPCMessage);
+    const firstRequest = messages.find((m) => 'method' in m && 'id' in m) as { id: string | number } | undefined;
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const inFlight: InFlightRequest = {
+      sessionId: session.id,
+      requestId: firstRequest?.id ?? 0,
+      transport,
+      sendNotification: (notification) => transport.send({ jsonrpc: '2.0', ...notification } as JSONRPCMessage, { relatedRequestId: firstRequest?.id }),
+    };
+    const server = endpointServer(identity, endpointContext(req, session, views, identity.capabilities, inFlight));
     const untrack = await hub.track(inFlight);
     res.on('close', () => {
       // The store may be gone by now (shutdown): there is nothing left to unsubscribe from.
@@ -184,7 +217,31 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     await transport.handleRequest(req, res, body);
   }
 
-  async function identityFor(session: AgentSession, views: UpstreamConfig[], auth: AuthContext, ctxAudit?: RequestAuditor) {
+  /**
+   * The SDK server that answers one stateless (MCP 2026-07-28) request: no agent session, the
+   * grant's upstream sessions, the capabilities this path honours. Built only after the SDK has
+   * checked the request (envelope, headers against body, version), so nothing reaches an upstream before.
+   */
+  async function statelessServer(req: IncomingMessage, res: ServerResponse, endpoint: string, body: unknown): Promise<Server> {
+    const auth = req.authContext!;
+    const views = upstreamsInView(endpoint, auth);
+    const session = statelessSession(endpoint, auth, body);
+    const identity = await identityFor(session, views, auth, req.audit);
+    const capabilities = statelessCapabilities(identity.capabilities);
+    const requestId = (body as { id?: string | number }).id ?? 0;
+    let server: Server | undefined;
+    const inFlight: InFlightRequest = {
+      sessionId: session.id,
+      requestId,
+      sendNotification: (notification) => server!.notification(notification as ServerNotification, { relatedRequestId: requestId }),
+    };
+    server = endpointServer({ ...identity, capabilities }, endpointContext(req, session, views, capabilities, inFlight));
+    const untrack = hub.trackLocal(inFlight);
+    res.on('close', untrack);
+    return server;
+  }
+
+  async function identityFor(session: AgentSession, views: UpstreamConfig[], auth: AuthContext, ctxAudit?: RequestAuditor): Promise<EndpointIdentity> {
     if (session.endpoint === AGGREGATE) return { info: { name: 'gatehouse', version: options.version }, capabilities: AGGREGATE_CAPABILITIES, instructions: AGGREGATE_INSTRUCTIONS };
     // Transparent: the upstream's own name, capabilities and instructions.
     const upstream = views[0] ?? refuseUpstream(session, ctxAudit);
@@ -285,12 +342,14 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       if (!originAllowed(req.headers.origin, issuer, options.allowedOrigins ?? [])) {
         throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
       }
+      if (claimsModernEra(req, body)) return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, body));
       if (req.method === 'POST') await post(req, res, endpoint, body);
       else if (req.method === 'GET') await get(req, res, endpoint);
       else if (req.method === 'DELETE') await remove(req, res, endpoint);
       else throw new JsonRpcHttpError(405, JSONRPC.transportError, 'Method not allowed', { headers: { Allow: 'GET, POST, DELETE' } });
     },
     close: async () => {
+      await modern.close();
       await hub.close();
       await pool.close();
     },

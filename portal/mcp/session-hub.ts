@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, SdkErrorCode, SdkError } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
 import type { Transport, JSONRPCMessage, Notification, Request, RequestId, Result } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
@@ -12,7 +12,8 @@ export interface InFlightRequest {
   progressToken?: string | number;
   /** The agent's JSON-RPC id of the request: relayed messages are sent "related" to it. */
   requestId: RequestId;
-  transport: Transport;
+  /** The agent's stream, for server→client requests; absent for a stateless agent, which takes none. */
+  transport?: Transport;
   sendNotification(notification: Notification): Promise<void>;
 }
 
@@ -52,9 +53,7 @@ export class SessionHub {
 
   /** Tracks a request while it is served; the returned function stops tracking it. */
   async track(request: InFlightRequest): Promise<() => Promise<void>> {
-    let set = this.#inFlight.get(request.sessionId);
-    if (!set) this.#inFlight.set(request.sessionId, (set = new Set()));
-    set.add(request);
+    const untrack = this.trackLocal(request);
     if (!this.#inboundSubscriptions.has(request.sessionId)) {
       this.#inboundSubscriptions.set(
         request.sessionId,
@@ -63,13 +62,28 @@ export class SessionHub {
     }
     await this.#inboundSubscriptions.get(request.sessionId);
     return async () => {
-      set.delete(request);
-      if (set.size > 0) return;
-      this.#inFlight.delete(request.sessionId);
+      if (!untrack()) return;
       // An agent's requests come in bursts: keep listening a while rather than re-subscribe each time.
       const timer = this.#lingerTimers.get(request.sessionId);
       if (timer) timer.refresh();
       else this.#lingerTimers.set(request.sessionId, setTimeout(() => void this.#unsubscribe(request.sessionId), SUBSCRIPTION_LINGER_MS).unref());
+    };
+  }
+
+  /**
+   * Tracks a request in this process only, so that its upstream progress reaches it: a stateless
+   * (2026-era) agent posts nothing else for it. The returned function stops tracking it and says
+   * whether it was the session's last request here.
+   */
+  trackLocal(request: InFlightRequest): () => boolean {
+    let set = this.#inFlight.get(request.sessionId);
+    if (!set) this.#inFlight.set(request.sessionId, (set = new Set()));
+    set.add(request);
+    return () => {
+      set.delete(request);
+      if (set.size > 0) return false;
+      if (this.#inFlight.get(request.sessionId) === set) this.#inFlight.delete(request.sessionId);
+      return true;
     };
   }
 
@@ -107,6 +121,8 @@ export class SessionHub {
    * unique across processes, so answers never cross.
    */
   relayRequest(to: InFlightRequest, request: Request): Promise<Result> {
+    const { transport } = to;
+    if (!transport) return Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, `the agent takes no ${request.method} requests`));
     const id = `gatehouse-${randomUUID()}`;
     return new Promise<Result>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -114,7 +130,7 @@ export class SessionHub {
         reject(new SdkError(SdkErrorCode.RequestTimeout, `the agent did not answer ${request.method}`));
       }, RELAY_TIMEOUT_MS);
       this.#pendingRelays.set(id, { resolve, reject, timer });
-      to.transport.send({ jsonrpc: '2.0', id, method: request.method, params: request.params }, { relatedRequestId: to.requestId }).catch((error: Error) => {
+      transport.send({ jsonrpc: '2.0', id, method: request.method, params: request.params }, { relatedRequestId: to.requestId }).catch((error: Error) => {
         clearTimeout(timer);
         this.#pendingRelays.delete(id);
         reject(error);
@@ -146,7 +162,7 @@ export class SessionHub {
       // A request's own protocol instance ignores a cancellation of another request.
       for (const request of this.#inFlight.get(sessionId) ?? []) {
         try {
-          request.transport.onmessage?.(message);
+          request.transport?.onmessage?.(message);
         } catch (error) {
           this.#logger.debug({ err: error, sessionId }, 'inbound MCP message not delivered');
         }

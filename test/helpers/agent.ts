@@ -1,6 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { TestOAuthProvider } from './mcp-oauth-client.js';
 
 export interface Agent {
@@ -31,4 +32,35 @@ export async function connectAgent(
   const transport = new StreamableHTTPClientTransport(endpoint, { authProvider: provider, fetch: options.fetch });
   await client.connect(transport);
   return { client, transport, provider, accessToken: () => provider.tokens()!.access_token };
+}
+
+/**
+ * A v2 SDK client that speaks MCP 2026-07-28 (stateless) to `path` on the portal, with a token
+ * from the same OAuth flow as {@link connectAgent}. `mode: 'auto'` probes with `server/discover`.
+ */
+export async function connectModernAgent(
+  portalUrl: string,
+  person: { username: string; password: string },
+  options: { path?: string; fetch?: typeof fetch; token?: string } = {},
+): Promise<ModernAgent> {
+  const token = options.token ?? (await authorizedToken(portalUrl, person, options.path));
+  const client = new ModernClient({ name: 'modern-agent', version: '2.0.0' }, { versionNegotiation: { mode: 'auto' } });
+  const transport = new ModernTransport(new URL(`${portalUrl}${options.path ?? '/mcp'}`), { requestInit: { headers: { Authorization: `Bearer ${token}` } }, fetch: options.fetch });
+  await client.connect(transport);
+  return { client, token };
+}
+
+export interface ModernAgent {
+  client: ModernClient;
+  token: string;
+}
+
+/** An access token for `path` (audience `{portal}{path}`), through discovery, registration, PKCE, sign-in and consent. */
+export async function authorizedToken(portalUrl: string, person: { username: string; password: string }, path = '/mcp'): Promise<string> {
+  const provider = new TestOAuthProvider(portalUrl, person);
+  const first = new StreamableHTTPClientTransport(new URL(`${portalUrl}${path}`), { authProvider: provider });
+  await new Client({ name: 'agent', version: '1.0.0' }).connect(first).catch(() => {});
+  if (!provider.code) throw new Error('the authorization did not produce a code');
+  await first.finishAuth(provider.code);
+  return provider.tokens()!.access_token;
 }
