@@ -1,8 +1,8 @@
 import { nodeFetch } from './node-fetch.js';
-import { StreamableHTTPClientTransport, SSEClientTransport } from '@modelcontextprotocol/client';
+import { SdkError, SdkErrorCode, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { FetchLike, Transport } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
-import type { ConnectOptions, McpTransportKind, UpstreamHeaders, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions } from './mcp-upstream.js';
+import type { ConnectOptions, McpTransportKind, UpstreamEra, UpstreamHeaders, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions } from './mcp-upstream.js';
 import { UpstreamClient } from './upstream-client.js';
 import { remainingMs, withDeadline } from './connect-deadline.js';
 import {
@@ -62,10 +62,31 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
     }
   }
 
+  /**
+   * A new session-protocol session or, with an MCP 2026-07-28 upstream, a stateless connection.
+   * The era is probed (`server/discover`) once and remembered; a remembered era that fails the
+   * connection is forgotten and probed again.
+   */
   async function connectStreamable(connectOptions: ConnectOptions, deadlineAt: number): Promise<McpUpstreamConnection> {
+    const known = await deps.eras?.get(options.id, url.href);
+    try {
+      return await connectInEra(connectOptions, deadlineAt, known);
+    } catch (error) {
+      if (!known || error instanceof UpstreamTimeoutError || error instanceof UpstreamUnauthorizedError) throw error;
+      await deps.eras?.forget(options.id, url.href);
+      logger.info({ era: known.kind, internal: (error as UpstreamError).internal }, 'upstream no longer speaks the era remembered for it; probing again');
+      return connectInEra(connectOptions, deadlineAt, undefined);
+    }
+  }
+
+  async function connectInEra(connectOptions: ConnectOptions, deadlineAt: number, known: UpstreamEra | undefined): Promise<McpUpstreamConnection> {
     const transport = new StreamableHTTPClientTransport(url, httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge));
-    const client = newClient(connectOptions);
-    await handshake(client, transport, deadlineAt);
+    const client = newClient(connectOptions, { negotiate: true });
+    await handshake(client, transport, deadlineAt, known);
+    if (!known) {
+      const discover = client.getDiscoverResult();
+      await deps.eras?.set(options.id, url.href, discover ? { kind: 'modern', discover } : { kind: 'legacy' });
+    }
     return createHttpConnection({ open, upstreamId: options.id, client, transport, kind: 'streamable-http', resumed: false, connectOptions, logger });
   }
 
@@ -101,19 +122,20 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
     return createHttpConnection({ open, upstreamId: options.id, client, transport, kind: 'sse', resumed: false, connectOptions, logger });
   }
 
-  /** `initialize` within the deadline; on any failure the half-open transport is closed. */
-  async function handshake(client: UpstreamClient, transport: Transport, deadlineAt: number): Promise<void> {
+  /** `server/discover` or `initialize` (or neither, with a known era) within the deadline; on any failure the half-open transport is closed. */
+  async function handshake(client: UpstreamClient, transport: Transport, deadlineAt: number, prior?: UpstreamEra): Promise<void> {
     try {
-      await withDeadline(client.connect(transport, { timeout: remainingMs(deadlineAt) }), remainingMs(deadlineAt), () => new UpstreamTimeoutError(options.id, options.connectTimeoutMs));
+      await withDeadline(client.connect(transport, { timeout: remainingMs(deadlineAt), prior }), remainingMs(deadlineAt), () => new UpstreamTimeoutError(options.id, options.connectTimeoutMs));
     } catch (error) {
       await client.close().catch(() => {});
       throw connectError(error);
     }
   }
 
-  function newClient(connectOptions: ConnectOptions): UpstreamClient {
+  function newClient(connectOptions: ConnectOptions, era: { negotiate?: boolean } = {}): UpstreamClient {
     return new UpstreamClient({
       upstreamId: options.id,
+      negotiate: era.negotiate,
       callTimeoutMs: options.callTimeoutMs,
       clientInfo: connectOptions.clientInfo,
       capabilities: connectOptions.clientCapabilities,
@@ -126,6 +148,8 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
 
   /** At connect time a 4xx means "not this protocol" (not "session expired"), and every timeout is the connect timeout. */
   function connectError(error: unknown): UpstreamError {
+    // A failed era probe carries what went wrong underneath (a refused connection, the credential's own error).
+    while (error instanceof SdkError && error.code === SdkErrorCode.EraNegotiationFailed && error.cause !== undefined) error = error.cause;
     const raw = error instanceof UpstreamError && error.cause !== undefined ? error.cause : error;
     const internal = error instanceof UpstreamError ? error.internal : raw instanceof Error ? raw.message : String(raw);
     if (error instanceof UpstreamTimeoutError) return new UpstreamTimeoutError(options.id, options.connectTimeoutMs, { internal, cause: raw });

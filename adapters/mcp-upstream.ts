@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Client, ClientCapabilities, Implementation, JSONRPCRequest, Notification, Result, ServerCapabilities, ClientContext } from '@modelcontextprotocol/client';
+import type { Client, ClientCapabilities, ClientContext, DiscoverResult, Implementation, Notification, Request, Result, ServerCapabilities } from '@modelcontextprotocol/client';
 import type { UpstreamError } from './upstream-errors.js';
 import { createStreamableHttpUpstream } from './mcp-streamable-http.js';
 import { createStdioUpstream } from './mcp-stdio.js';
@@ -54,7 +54,7 @@ export interface UpstreamSession {
 
 /** A server→client request (`sampling/createMessage`, `elicitation/create`, `roots/list`) to relay to the agent. */
 export type UpstreamRequestHandler = (
-  request: JSONRPCRequest,
+  request: Request,
   extra: ClientContext,
 ) => Promise<Result>;
 
@@ -153,10 +153,28 @@ export interface UpstreamProcessEvent {
   error?: UpstreamError;
 }
 
+/**
+ * Which era an upstream speaks, as found by a `server/discover` probe: MCP 2026-07-28 (with what
+ * it advertised) or the session protocol of 2025 and before.
+ */
+export type UpstreamEra = { kind: 'modern'; discover: DiscoverResult } | { kind: 'legacy' };
+
+/**
+ * Remembers each upstream's era so that it is probed once, not on every connection; shared by
+ * every portal process. A remembered verdict that no longer holds is forgotten and probed again.
+ */
+export interface UpstreamEraCache {
+  get(upstreamId: string, url: string): Promise<UpstreamEra | undefined>;
+  set(upstreamId: string, url: string, era: UpstreamEra): Promise<void>;
+  forget(upstreamId: string, url: string): Promise<void>;
+}
+
 /** What an upstream adapter needs from the portal. */
 export interface McpUpstreamDeps {
   /** Receives connection problems and a stdio child's stderr (never inherited). */
   logger: Logger;
+  /** HTTP upstreams: where their era is remembered; without it every connection probes. */
+  eras?: UpstreamEraCache;
   /** stdio process lifecycle (start, idle stop, eviction, crash). */
   onProcessEvent?: (event: UpstreamProcessEvent) => void;
 }

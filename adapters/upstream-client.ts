@@ -4,6 +4,10 @@ import {
   ProtocolErrorCode,
   SUPPORTED_PROTOCOL_VERSIONS,
   type ClientCapabilities,
+  type ClientContext,
+  type CreateMessageResult,
+  type ElicitResult,
+  type ListRootsResult,
   type ClientResult,
   type Implementation,
   type Notification,
@@ -30,6 +34,8 @@ export interface UpstreamClientOptions {
   capabilities?: ClientCapabilities;
   /** Asked for in `initialize` instead of the SDK's latest version. */
   protocolVersion?: string;
+  /** Probe with `server/discover` and speak MCP 2026-07-28 to an upstream that does (else `initialize`). */
+  negotiate?: boolean;
   /** A resumed session: what `initialize` said when the session was created elsewhere. */
   resumed?: UpstreamSession;
   /** Every upstream notification without a handler of its own, and relayed progress. */
@@ -62,16 +68,24 @@ export class UpstreamClient extends Client {
       jsonSchemaValidator: compiledSchemas,
       // `initialize` offers the first entry: the agent's own version when it is one we speak.
       supportedProtocolVersions: offeredVersions(options.protocolVersion),
+      ...(options.negotiate ? { versionNegotiation: { mode: 'auto' as const } } : {}),
     });
     this.#options = options;
     this.fallbackNotificationHandler = async (notification) => {
       await options.onNotification(notification);
     };
-    this.fallbackRequestHandler = async (request, ctx) => {
+    const relay = async (request: Request, ctx: ClientContext): Promise<ClientResult> => {
       const handler = options.requestHandler();
       if (!handler) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `the client cannot answer ${request.method}`);
       return (await handler(request, ctx)) as ClientResult;
     };
+    this.fallbackRequestHandler = relay;
+    // An MCP 2026-07-28 upstream asks through `input_required` results, which the SDK fulfils
+    // only through handlers registered by method (the fallback is not asked).
+    const declared = options.capabilities ?? {};
+    if (declared.elicitation) this.setRequestHandler('elicitation/create', (request, ctx) => relay(request, ctx) as Promise<ElicitResult>);
+    if (declared.sampling) this.setRequestHandler('sampling/createMessage', (request, ctx) => relay(request, ctx) as Promise<CreateMessageResult>);
+    if (declared.roots) this.setRequestHandler('roots/list', (request, ctx) => relay(request, ctx) as Promise<ListRootsResult>);
   }
 
   // The SDK's two forms, kept: a spec method without a result schema, any method with one.

@@ -25,6 +25,7 @@ import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
+import { createUpstreamEras } from './upstream-eras.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 export interface McpEndpointsOptions {
@@ -115,7 +116,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
   const assertions = createPortalAssertions({ issuer, keys: oauth.deps.keys });
-  const pool = new UpstreamPool({ logger, sessions, hub, assertions, credentials: options.credentials });
+  const eras = createUpstreamEras(store);
+  const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
@@ -274,8 +276,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
         clientCapabilities: params.capabilities ?? {},
         clientInfo: params.clientInfo,
       };
+      // Messages are relayed to a session-protocol upstream; one known to speak MCP 2026-07-28 goes the SDK path.
       const relayed = relayedUpstream(endpoint, views);
-      if (relayed && (await relay.initialize(req, res, body, relayed, fields))) return;
+      if (relayed && (await eras.get(relayed.id, relayed.url!))?.kind !== 'modern' && (await relay.initialize(req, res, body, relayed, fields))) return;
       const session = await sessions.create(fields);
       try {
         const identity = await identityFor(session, views, auth, req.audit);

@@ -278,7 +278,8 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       await withFlow(flow, (flow) =>
         exchange(flow, async (response) => {
           const status = response.statusCode ?? 502;
-          if (status === 404 || status === 405) {
+          // Not the session protocol here (404/405; 400 from an MCP 2026-07-28-only upstream): the SDK path serves it.
+          if (status === 404 || status === 405 || status === 400) {
             response.resume();
             fallback = true;
             return false;

@@ -1,7 +1,7 @@
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import type { Notification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type UpstreamSession } from '../../adapters/mcp-upstream.js';
+import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type UpstreamEraCache, type UpstreamSession } from '../../adapters/mcp-upstream.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { sha256 } from '../crypto/hash.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
@@ -32,7 +32,7 @@ export class UpstreamPool {
   readonly #connections = new Map<string, PooledConnection>();
 
   constructor(
-    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions; credentials?: CredentialSources },
+    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions; eras: UpstreamEraCache; credentials?: CredentialSources },
   ) {}
 
   /** The session's connection to `upstream`, opened (or re-attached) on first use in this process. */
@@ -157,6 +157,7 @@ export class UpstreamPool {
       },
       {
         logger: this.deps.logger.child({ upstream: config.id }),
+        eras: this.deps.eras,
         onProcessEvent: (event) => this.deps.logger.info({ upstream: event.upstreamId, pid: event.pid, event: `upstream_process_${event.type}` }, `upstream process ${event.type}`),
       },
     );

@@ -140,7 +140,8 @@ describe('failures', () => {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     }));
     await expect(upstreamAt(server.url).connect({ ownerKey: 'alice' })).rejects.toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
-    expect(server.requests.map((request) => request.method)).toEqual(['POST', 'GET']);
+    // The server/discover probe, initialize (Streamable HTTP), then the legacy SSE stream.
+    expect(server.requests.map((request) => request.method)).toEqual(['POST', 'POST', 'GET']);
   });
 
   it('reports ERR_UPSTREAM_UNAUTHORIZED on 401 without trying the legacy transport', async () => {

@@ -1,0 +1,71 @@
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { McpServer, acceptedContent, createMcpHandler, inputRequired, type CallToolResult, type InputRequiredResult } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+
+/** An MCP server of the 2026-07-28 era (the v2 SDK, stateless) on 127.0.0.1, with the headers and bodies it received. */
+export interface ModernMcpServer {
+  url: string;
+  requests: { method: string; headers: IncomingHttpHeaders; body: { method?: string; params?: Record<string, unknown> } | undefined }[];
+  close(): Promise<void>;
+}
+
+/**
+ * Tools `echo`, `count` (progress on each step) and `confirm` (asks the client through an
+ * `input_required` elicitation), resource `modern://note`, prompt `hello`. `legacy: 'reject'`
+ * (the default) serves MCP 2026-07-28 only; `'stateless'` also serves 2025-era requests.
+ */
+export async function startModernMcpServer(options: { legacy?: 'reject' | 'stateless' } = {}): Promise<ModernMcpServer> {
+  const handler = createMcpHandler(() => {
+    const server = new McpServer({ name: 'modern-upstream', version: '2.0.0' }, { capabilities: { tools: {}, resources: {}, prompts: {} }, instructions: 'A 2026-era upstream.' });
+    server.registerTool('echo', { inputSchema: z.object({ message: z.string() }) }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
+    server.registerTool('count', { inputSchema: z.object({ steps: z.number() }) }, async ({ steps }, ctx) => {
+      const progressToken = ctx.mcpReq._meta?.progressToken;
+      for (let step = 1; step <= steps; step++) {
+        if (progressToken !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress: step, total: steps } });
+      }
+      return { content: [{ type: 'text', text: `counted ${steps}` }] };
+    });
+    server.registerTool('confirm', { inputSchema: z.object({ action: z.string() }) }, async ({ action }, ctx): Promise<CallToolResult | InputRequiredResult> => {
+      const answer = acceptedContent(ctx.mcpReq.inputResponses, 'confirm', z.object({ ok: z.boolean() }));
+      if (answer === undefined) {
+        return inputRequired({ inputRequests: { confirm: inputRequired.elicit({ message: `Really ${action}?`, requestedSchema: z.object({ ok: z.boolean() }) }) } });
+      }
+      return { content: [{ type: 'text', text: answer.ok ? `${action}: done` : `${action}: declined` }] };
+    });
+    server.registerResource('note', 'modern://note', { mimeType: 'text/plain' }, async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'a note from 2026' }] }));
+    server.registerPrompt('hello', { argsSchema: z.object({ name: z.string() }) }, ({ name }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Hello, ${name}` } }] }));
+    return server;
+  }, { legacy: options.legacy ?? 'reject' });
+  const node = toNodeHandler(handler);
+  const requests: ModernMcpServer['requests'] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString();
+      let body: ModernMcpServer['requests'][number]['body'];
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        body = undefined;
+      }
+      requests.push({ method: req.method ?? '', headers: req.headers, body });
+      void node(req, res, body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    requests,
+    async close() {
+      await handler.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
