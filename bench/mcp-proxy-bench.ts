@@ -7,6 +7,7 @@
  *     also measures the CPU time per call of every process (upstream, portal, load generator): at
  *     10 connections three busy processes share the machine's cores, so the ratio is bounded by
  *     the cores as much as by the portal; the CPU figures give the ratio when each has a core;
+ *     then `tools/call` from an MCP 2026-07-28 (stateless) agent, directly and through `/mcp/{id}`;
  *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams.
  * The portal runs here; the upstreams and the load generator run in processes of their own.
  * The machine's speed drifts between runs, so each comparison runs in BENCH_ROUNDS rounds
@@ -58,6 +59,15 @@ async function measured(upstream: ChildServers, url: string, headers: Record<str
 }
 
 const callEcho = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'bench' } } };
+/** The same call from an MCP 2026-07-28 agent: no session, its version, identity and capabilities in every request. */
+const modernEcho = {
+  ...callEcho,
+  params: {
+    ...callEcho.params,
+    _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} },
+  },
+};
+const MODERN_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
 const listTools = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 
 async function proxyOverhead(): Promise<void> {
@@ -116,11 +126,29 @@ async function proxyOverhead(): Promise<void> {
       console.log(`  through the portal the three processes need ${ms(upstreamMs + portalMs + loadMs)} of CPU per call: at most ${(cores * 1000 / (upstreamMs + portalMs + loadMs)).toFixed(0)} calls/s on this machine's ${cores} cores`);
       console.log(`  with a core of its own, one portal process serves ${(1000 / portalMs).toFixed(0)} calls/s, the upstream ${(1000 / upstreamMs).toFixed(0)}: ratio ${Math.min(1, upstreamMs / portalMs).toFixed(2)}`);
     }
+    await modernCalls(upstreams, url, endpoint, token);
   } finally {
     await bare.close();
     await portal.close();
     await upstreams.stop();
   }
+}
+
+/** `tools/call` from an MCP 2026-07-28 agent, directly to the (dual-era) upstream and through `/mcp/{id}`. */
+async function modernCalls(upstreams: ChildServers, url: string, endpoint: string, token: string): Promise<void> {
+  const portalHeaders = { ...MODERN_HEADERS, authorization: `Bearer ${token}` };
+  await runLoad({ url: endpoint, headers: portalHeaders, body: modernEcho, seconds: 3 });
+  console.log(`tools/call from an MCP 2026-07-28 agent (stateless), 10 connections, ${ROUNDS} rounds of ${SECONDS}s runs`);
+  const ratios: number[] = [];
+  const portalCpu: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const direct = await measured(upstreams, url, MODERN_HEADERS, modernEcho, 10);
+    const through = await measured(upstreams, endpoint, portalHeaders, modernEcho, 10);
+    console.log(`  round ${round}: direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50} ms (errors ${direct.errors}), /mcp/{id} ${through.rps.toFixed(0)} req/s p50 ${through.p50} ms (errors ${through.errors}), portal CPU/call ${through.cpu.here.toFixed(2)} ms`);
+    ratios.push(through.rps / direct.rps);
+    portalCpu.push(through.cpu.here);
+  }
+  console.log(`  median ratio to direct: /mcp/{id} ${median(ratios).toFixed(2)}; median portal CPU/call ${median(portalCpu).toFixed(2)} ms`);
 }
 
 function median(values: number[]): number {

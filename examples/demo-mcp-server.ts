@@ -5,8 +5,8 @@ import type { Request, Response } from 'express';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import { createMcpExpressApp } from '@modelcontextprotocol/express';
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { McpServer, isInitializeRequest } from '@modelcontextprotocol/server';
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
+import { McpServer, PROTOCOL_VERSION_META_KEY, createMcpHandler, isInitializeRequest } from '@modelcontextprotocol/server';
 
 /** Options of {@link startDemoMcpServer}. */
 export interface DemoMcpServerOptions {
@@ -28,8 +28,8 @@ export interface DemoMcpServer {
 const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization', 'gatehouse-assertion']);
 
 /**
- * The demo upstream that `npm start` fronts: a small stateful MCP server over Streamable
- * HTTP (POST, GET SSE stream, DELETE) with tools `echo`, `add`, `get_time` and `whoami`,
+ * The demo upstream that `npm start` fronts: a small MCP server over Streamable HTTP that
+ * speaks MCP 2026-07-28 (stateless) and the session protocol (POST, GET SSE stream, DELETE), with tools `echo`, `add`, `get_time` and `whoami`,
  * the resource `demo://about` and the prompt `greet`. `whoami` shows who the portal says is
  * calling, by decoding (without verifying: it is a demo) the bearer JWT's claims.
  */
@@ -38,7 +38,12 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
   const app = createMcpExpressApp({ host });
   const sessions = new Map<string, NodeStreamableHTTPServerTransport>();
 
+  // MCP 2026-07-28 requests are served statelessly, each by a fresh server; the session protocol as before.
+  const modern = createMcpHandler(() => createDemoServer(), { legacy: 'reject' });
+  const serveModern = toNodeHandler(modern);
+
   app.post('/mcp', async (req: Request, res: Response) => {
+    if (claimsModernEra(req)) return serveModern(req, res, req.body);
     const existing = sessionOf(req, sessions);
     if (existing) return existing.handleRequest(req, res, req.body);
     if (req.headers['mcp-session-id']) return unknownSession(res);
@@ -72,6 +77,7 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
   return {
     url: `http://${urlHost}:${port}/mcp`,
     async close() {
+      await modern.close();
       await Promise.allSettled([...sessions.values()].map((transport) => transport.close()));
       sessions.clear();
       await new Promise<void>((resolve) => {
@@ -154,6 +160,14 @@ export function describeCaller(requestHeaders: Headers | undefined): Record<stri
     }
   }
   return { authenticated: claims !== undefined, claims: claims ?? null, headers };
+}
+
+/** A request of MCP 2026-07-28: it names a 2026 version in its header or in its `_meta`. */
+function claimsModernEra(req: Request): boolean {
+  const header = req.headers['mcp-protocol-version'];
+  if (typeof header === 'string' && header >= '2026') return true;
+  const meta = (req.body as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta;
+  return typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_META_KEY in meta;
 }
 
 function sessionOf(req: Request, sessions: Map<string, NodeStreamableHTTPServerTransport>): NodeStreamableHTTPServerTransport | undefined {

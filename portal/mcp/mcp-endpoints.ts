@@ -276,9 +276,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
         clientCapabilities: params.capabilities ?? {},
         clientInfo: params.clientInfo,
       };
-      // Messages are relayed to a session-protocol upstream; one known to speak MCP 2026-07-28 goes the SDK path.
+      // Messages are relayed to an upstream that takes the agent's session; one that refuses it
+      // (an MCP 2026-07-28-only upstream) is served through the SDK path, which speaks its era.
       const relayed = relayedUpstream(endpoint, views);
-      if (relayed && (await eras.get(relayed.id, relayed.url!))?.kind !== 'modern' && (await relay.initialize(req, res, body, relayed, fields))) return;
+      if (relayed && (await relay.initialize(req, res, body, relayed, fields))) return;
       const session = await sessions.create(fields);
       try {
         const identity = await identityFor(session, views, auth, req.audit);

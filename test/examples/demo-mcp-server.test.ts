@@ -3,6 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { pino } from 'pino';
 import { SignJWT } from 'jose';
 import { startDemoMcpServer, type DemoMcpServer } from '../../examples/demo-mcp-server.js';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { createMcpUpstream } from '../../adapters/mcp-upstream.js';
 
 describe('demo MCP server', () => {
@@ -98,19 +99,29 @@ describe('demo MCP server', () => {
     await after.body?.cancel();
   });
 
-  it('is reachable through the Gatehouse upstream adapter, with resume', async () => {
+  it('is reachable through the Gatehouse upstream adapter, which speaks MCP 2026-07-28 to it (no session to keep)', async () => {
     const upstream = createMcpUpstream({ id: 'demo', url: demo.url, connectTimeoutMs: 5_000, callTimeoutMs: 5_000 }, { logger: pino({ level: 'silent' }) });
     try {
-      const first = await upstream.connect({ ownerKey: 'alice' });
-      const stored = first.session!;
-      const second = await upstream.connect({ ownerKey: 'alice', resume: stored });
-      expect(second.resumed).toBe(true);
-      expect(await second.client.callTool({ name: 'add', arguments: { a: 1, b: 1 } })).toMatchObject({ structuredContent: { sum: 2 } });
-      await first.terminate();
-      const third = await upstream.connect({ ownerKey: 'alice', resume: stored });
-      expect(third.resumed).toBe(false);
+      const connection = await upstream.connect({ ownerKey: 'alice' });
+      expect(connection.client.getProtocolEra()).toBe('modern');
+      expect(connection.session).toBeUndefined();
+      expect(await connection.client.callTool({ name: 'add', arguments: { a: 1, b: 1 } })).toMatchObject({ structuredContent: { sum: 2 } });
     } finally {
       await upstream.close();
     }
+  });
+
+  it('answers a 2026-07-28 client statelessly and a session-protocol client with a session, on one URL', async () => {
+    const modern = new ModernClient({ name: 'modern', version: '1' }, { versionNegotiation: { mode: 'auto' } });
+    await modern.connect(new ModernTransport(new URL(demo.url)));
+    try {
+      expect(modern.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      expect((await modern.listTools()).tools.map((tool) => tool.name).sort()).toEqual(['add', 'echo', 'get_time', 'whoami']);
+      expect(await modern.callTool({ name: 'echo', arguments: { message: 'stateless' } })).toMatchObject({ content: [{ text: 'stateless' }] });
+    } finally {
+      await modern.close();
+    }
+    const { client } = await connect();
+    expect(client.getServerVersion()).toMatchObject({ name: 'gatehouse-demo' });
   });
 });
