@@ -22,11 +22,7 @@ export async function connectAgent(
   options: { path?: string; capabilities?: ClientCapabilities; fetch?: typeof fetch; setup?: (client: Client) => void } = {},
 ): Promise<Agent> {
   const endpoint = new URL(`${portalUrl}${options.path ?? '/mcp'}`);
-  const provider = new TestOAuthProvider(portalUrl, person);
-  const first = new StreamableHTTPClientTransport(endpoint, { authProvider: provider });
-  await new Client({ name: 'agent', version: '1.0.0' }).connect(first).catch(() => {});
-  if (!provider.code) throw new Error('the authorization did not produce a code');
-  await first.finishAuth(provider.code);
+  const provider = await authorize(portalUrl, person, endpoint);
   const client = new Client({ name: 'agent', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
   options.setup?.(client);
   const transport = new StreamableHTTPClientTransport(endpoint, { authProvider: provider, fetch: options.fetch });
@@ -57,10 +53,15 @@ export interface ModernAgent {
 
 /** An access token for `path` (audience `{portal}{path}`), through discovery, registration, PKCE, sign-in and consent. */
 export async function authorizedToken(portalUrl: string, person: { username: string; password: string }, path = '/mcp'): Promise<string> {
+  return (await authorize(portalUrl, person, new URL(`${portalUrl}${path}`))).tokens()!.access_token;
+}
+
+/** Runs the OAuth flow for `endpoint` as `person`; the provider then holds the tokens. */
+async function authorize(portalUrl: string, person: { username: string; password: string }, endpoint: URL): Promise<TestOAuthProvider> {
   const provider = new TestOAuthProvider(portalUrl, person);
-  const first = new StreamableHTTPClientTransport(new URL(`${portalUrl}${path}`), { authProvider: provider });
+  const first = new StreamableHTTPClientTransport(endpoint, { authProvider: provider });
   await new Client({ name: 'agent', version: '1.0.0' }).connect(first).catch(() => {});
   if (!provider.code) throw new Error('the authorization did not produce a code');
   await first.finishAuth(provider.code);
-  return provider.tokens()!.access_token;
+  return provider;
 }
