@@ -1,6 +1,5 @@
 import { nodeFetch } from './node-fetch.js';
-import { SdkError, SdkErrorCode, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { FetchLike, Transport } from '@modelcontextprotocol/client';
+import { SdkError, SdkErrorCode, SSEClientTransport, StreamableHTTPClientTransport, type FetchLike, type Transport } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
 import type { ConnectOptions, McpTransportKind, UpstreamEra, UpstreamHeaders, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions } from './mcp-upstream.js';
 import { UpstreamClient } from './upstream-client.js';

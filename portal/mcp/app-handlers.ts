@@ -1,5 +1,4 @@
-import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
-import type { CallToolResult, ReadResourceResult, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ReadResourceResult, type Resource, type ResourceTemplateType, type Tool } from '@modelcontextprotocol/server';
 import type { AppPage, FetchAppPageOptions } from '../apps/fetch-page.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';

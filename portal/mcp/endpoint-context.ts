@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
-import type { Request, Result, ServerCapabilities, ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type Request, type Result, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { Server, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
-import type { ClientCapabilities, Implementation, JSONRPCMessage, ServerCapabilities, ServerNotification } from '@modelcontextprotocol/server';
+import { LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createPortalAssertions } from '../credentials/portal-jwt.js';
@@ -116,8 +115,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
   const assertions = createPortalAssertions({ issuer, keys: oauth.deps.keys });
-  const eras = createUpstreamEras(store);
-  const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, credentials: options.credentials });
+  const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras: createUpstreamEras(store), credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.

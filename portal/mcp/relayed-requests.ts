@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { ClientCapabilities, Tool } from '@modelcontextprotocol/server';
+import { ProtocolErrorCode, type ClientCapabilities, type Tool } from '@modelcontextprotocol/server';
 import { UpstreamConnectRequiredError, type UpstreamError } from '../../adapters/upstream-errors.js';
 import type { AuditInput } from '../audit/event.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { originalToolName, presentTool, toolAllowed } from './tool-handlers.js';
-import { ProtocolErrorCode } from '@modelcontextprotocol/server';
 
 /** A JSON-RPC 2.0 message as it travels: only `jsonrpc` is known to be there. */
 export type RpcMessage = { jsonrpc: '2.0'; id?: string | number | null; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: unknown };

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
-import type { Transport, JSONRPCMessage, Notification, Request, RequestId, Result } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type JSONRPCMessage, type Notification, type Request, type RequestId, type Result, type Transport } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 

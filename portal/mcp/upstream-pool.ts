@@ -1,5 +1,4 @@
-import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
-import type { Notification } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type Notification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type UpstreamEraCache, type UpstreamSession } from '../../adapters/mcp-upstream.js';
 import type { UpstreamConfig } from '../config/schema.js';
