@@ -15,7 +15,7 @@ import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
 import type { Store } from '../store/store.js';
 import { createAgentSessions, type AgentSession } from './agent-sessions.js';
-import { claimsModernEra, createModernEndpoint, statelessSession } from './modern-era.js';
+import { changeEvent, claimsModernEra, createModernEndpoint, statelessSession, type ListenScope } from './modern-era.js';
 import { AppsInAggregate, type FetchAppPage } from './app-handlers.js';
 import type { EndpointContext } from './endpoint-context.js';
 import { originAllowed } from './origin.js';
@@ -25,7 +25,7 @@ import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
 import { createUpstreamEras } from './upstream-eras.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { UpstreamPool, type ChangeFilter } from './upstream-pool.js';
 
 export interface McpEndpointsOptions {
   oauth: AuthorizationServer;
@@ -63,18 +63,19 @@ interface EndpointIdentity {
   instructions?: string;
 }
 
-/**
- * What a stateless agent is offered: no `resources/subscribe` (2026-07-28 has none) and, until
- * `subscriptions/listen` delivers upstream changes, no `listChanged` promises.
- */
-function statelessCapabilities(capabilities: ServerCapabilities): ServerCapabilities {
-  const offered: ServerCapabilities = { ...capabilities };
-  for (const key of ['tools', 'prompts', 'resources'] as const) {
-    if (!capabilities[key]) continue;
-    const { listChanged: _listChanged, subscribe: _subscribe, ...rest } = capabilities[key] as { listChanged?: boolean; subscribe?: boolean };
-    offered[key] = rest;
-  }
-  return offered;
+/** A 2025 agent's GET stream takes every list change its upstreams announce. */
+const EVERY_LIST_CHANGE: ChangeFilter = { toolsListChanged: true, promptsListChanged: true, resourcesListChanged: true };
+
+/** The listen filter as sent, keeping only well-formed fields (the SDK refuses a malformed one before any upstream is asked). */
+function changeFilter(requested: unknown): ChangeFilter {
+  const filter = (typeof requested === 'object' && requested !== null ? requested : {}) as Record<string, unknown>;
+  const uris = Array.isArray(filter.resourceSubscriptions) ? filter.resourceSubscriptions.filter((uri): uri is string => typeof uri === 'string') : [];
+  return {
+    toolsListChanged: filter.toolsListChanged === true,
+    promptsListChanged: filter.promptsListChanged === true,
+    resourcesListChanged: filter.resourcesListChanged === true,
+    ...(uris.length ? { resourceSubscriptions: uris } : {}),
+  };
 }
 
 export interface McpEndpoints {
@@ -227,7 +228,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     const views = upstreamsInView(endpoint, auth);
     const session = statelessSession(endpoint, auth, body);
     const identity = await identityFor(session, views, auth, req.audit);
-    const capabilities = statelessCapabilities(identity.capabilities);
+    const { capabilities } = identity;
     const requestId = (body as { id?: string | number }).id ?? 0;
     let server: Server | undefined;
     const inFlight: InFlightRequest = {
@@ -303,6 +304,26 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     await serve(req, res, body, session, views, await identityFor(session, views, auth, req.audit));
   }
 
+  /**
+   * Where a 2026 agent's `subscriptions/listen` stream gets its changes: the notifications that
+   * the grant's upstream connections publish (from whichever process holds them), as change events.
+   */
+  function listenScope(req: IncomingMessage, endpoint: string, body: unknown): ListenScope | undefined {
+    const { method, params } = body as { method?: unknown; params?: { notifications?: ChangeFilter } };
+    if (method !== 'subscriptions/listen') return undefined;
+    const auth = req.authContext!;
+    const session = statelessSession(endpoint, auth, body);
+    return {
+      key: session.id,
+      feed: (bus) =>
+        hub.subscribeOutbound(session.id, (notification) => {
+          const event = changeEvent(notification as { method: string; params?: { uri?: unknown } });
+          if (event) bus.publish(event);
+        }),
+      watch: () => pool.watch(session, upstreamsInView(endpoint, auth), auth, changeFilter(params?.notifications)),
+    };
+  }
+
   async function get(req: IncomingMessage, res: ServerResponse, endpoint: string) {
     const auth = req.authContext!;
     const session = await ownSession(req, endpoint, auth);
@@ -319,7 +340,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       server.close().catch(() => {});
     });
     // Keep the upstream connections open while the agent listens, so their notifications flow.
-    for (const upstream of views) void pool.connection(session, upstream, auth).catch(() => {});
+    const unwatch = pool.watch(session, views, auth, EVERY_LIST_CHANGE);
+    res.on('close', () => void unwatch.then((stop) => stop()).catch(() => {}));
     await transport.handleRequest(req, res);
   }
 
@@ -344,7 +366,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       if (!originAllowed(req.headers.origin, issuer, options.allowedOrigins ?? [])) {
         throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
       }
-      if (claimsModernEra(req, body)) return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, body));
+      if (claimsModernEra(req, body)) return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, body), listenScope(req, endpoint, body));
       if (req.method === 'POST') await post(req, res, endpoint, body);
       else if (req.method === 'GET') await get(req, res, endpoint);
       else if (req.method === 'DELETE') await remove(req, res, endpoint);

@@ -3,11 +3,15 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import {
   CLIENT_INFO_META_KEY,
   PROTOCOL_VERSION_META_KEY,
+  InMemoryServerEventBus,
   SUPPORTED_PROTOCOL_VERSIONS,
   createMcpHandler,
   type AuthInfo,
   type Implementation,
+  type McpHttpHandler,
   type Server,
+  type ServerEvent,
+  type ServerEventBus,
 } from '@modelcontextprotocol/server';
 import { sha256 } from '../crypto/hash.js';
 import type { AuthContext } from '../oauth/bearer.js';
@@ -58,25 +62,114 @@ export function statelessSession(endpoint: string, auth: AuthContext, body: unkn
 /** Builds the SDK server that answers one stateless request, once the SDK has checked the request. */
 export type BuildServer = () => Promise<Server>;
 
+/**
+ * Where a `subscriptions/listen` stream's events come from: one agent's scope (a grant at an
+ * endpoint), so that one person's changes never reach another's stream.
+ */
+export interface ListenScope {
+  key: string;
+  /** Starts feeding the scope's change events into `bus` (once for all its streams); resolves a function that stops it. */
+  feed(bus: ServerEventBus): Promise<() => Promise<void>>;
+  /** Asks the upstreams for what this one stream listens for; resolves a function that stops asking. */
+  watch(): Promise<() => Promise<void>>;
+}
+
 /** Serves MCP 2026-07-28 requests through the SDK's per-request entry (`createMcpHandler`). */
 export interface ModernEndpoint {
-  serve(req: IncomingMessage, res: ServerResponse, body: unknown, build: BuildServer): Promise<void>;
+  serve(req: IncomingMessage, res: ServerResponse, body: unknown, build: BuildServer, listen?: ListenScope): Promise<void>;
   close(): Promise<void>;
 }
 
+interface ListeningScope {
+  handler: McpHttpHandler;
+  node: ReturnType<typeof toNodeHandler>;
+  streams: number;
+  stopFeed: Promise<() => Promise<void>>;
+}
+
 export function createModernEndpoint(options: { onerror: (error: Error) => void }): ModernEndpoint {
+  const { onerror } = options;
   // The factory gets the request's own server builder through `authInfo` (the entry passes it through untouched).
-  const handler = createMcpHandler(({ authInfo }) => (authInfo?.extra?.build as BuildServer)(), { legacy: 'reject', onerror: options.onerror });
-  const node = toNodeHandler({ fetch: (request, requestOptions) => handler.fetch(request, requestOptions).then(namingEveryVersion) }, { onerror: options.onerror });
+  const entry = (bus?: ServerEventBus) => createMcpHandler(({ authInfo }) => (authInfo?.extra?.build as BuildServer)(), { legacy: 'reject', onerror, bus });
+  const toNode = (handler: McpHttpHandler) => toNodeHandler({ fetch: (request, requestOptions) => handler.fetch(request, requestOptions).then(namingEveryVersion) }, { onerror });
+  const handler = entry();
+  const node = toNode(handler);
+  // The SDK's listen router delivers a bus's events to every stream on its entry: one entry (and bus) per scope.
+  const listening = new Map<string, ListeningScope>();
+
+  function listeningScope(scope: ListenScope): ListeningScope {
+    let found = listening.get(scope.key);
+    if (!found) {
+      const bus = new InMemoryServerEventBus(onerror);
+      const scoped = entry(bus);
+      const stopFeed = scope.feed(bus);
+      stopFeed.catch(onerror);
+      found = { handler: scoped, node: toNode(scoped), streams: 0, stopFeed };
+      listening.set(scope.key, found);
+    }
+    return found;
+  }
+
+  async function endListening(key: string, scoped: ListeningScope): Promise<void> {
+    if (--scoped.streams > 0 || listening.get(key) !== scoped) return;
+    await stopListening(key, scoped);
+  }
+
+  async function stopListening(key: string, scoped: ListeningScope): Promise<void> {
+    listening.delete(key);
+    await (await scoped.stopFeed.catch(() => async () => {}))();
+    await scoped.handler.close();
+  }
+
   return {
-    async serve(req, res, body, build) {
+    async serve(req, res, body, build, listen) {
       const auth = req.authContext!;
-      const authInfo: AuthInfo = { token: '', clientId: auth.clientId, scopes: auth.scope, extra: { build } };
-      (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfo;
-      await node(req, res, body);
+      const withAuth = (built: BuildServer) => {
+        const authInfo: AuthInfo = { token: '', clientId: auth.clientId, scopes: auth.scope, extra: { build: built } };
+        (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfo;
+      };
+      if (!listen) {
+        withAuth(build);
+        return node(req, res, body);
+      }
+      // The upstreams are asked only once the SDK has accepted the listen request (it builds the server then).
+      let unwatch: Promise<() => Promise<void>> | undefined;
+      withAuth(() => {
+        unwatch = listen.watch().catch((error: Error) => {
+          onerror(error);
+          return async () => {};
+        });
+        return build();
+      });
+      const scoped = listeningScope(listen);
+      scoped.streams++;
+      res.on('close', () => {
+        void unwatch?.then((stop) => stop()).catch(onerror);
+        void endListening(listen.key, scoped).catch(onerror);
+      });
+      await scoped.node(req, res, body);
     },
-    close: () => handler.close(),
+    async close() {
+      await Promise.allSettled([...listening.entries()].map(([key, scoped]) => stopListening(key, scoped)));
+      await handler.close();
+    },
   };
+}
+
+/** The change a notification announces, as the SDK's listen router takes it; `undefined` for any other notification. */
+export function changeEvent(notification: { method: string; params?: { uri?: unknown } }): ServerEvent | undefined {
+  switch (notification.method) {
+    case 'notifications/tools/list_changed':
+      return { kind: 'tools_list_changed' };
+    case 'notifications/prompts/list_changed':
+      return { kind: 'prompts_list_changed' };
+    case 'notifications/resources/list_changed':
+      return { kind: 'resources_list_changed' };
+    case 'notifications/resources/updated':
+      return typeof notification.params?.uri === 'string' ? { kind: 'resource_updated', uri: notification.params.uri } : undefined;
+    default:
+      return undefined;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ProtocolError, ProtocolErrorCode, type Notification } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, SUBSCRIPTION_ID_META_KEY, type Notification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type UpstreamEraCache, type UpstreamSession } from '../../adapters/mcp-upstream.js';
 import type { UpstreamConfig } from '../config/schema.js';
@@ -7,7 +7,7 @@ import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession, AgentSessions } from './agent-sessions.js';
-import { prefixedUri } from './naming.js';
+import { parsePrefixedUri, prefixedUri } from './naming.js';
 import type { SessionHub } from './session-hub.js';
 
 /** Upstream connections are kept this long after their last use by a session in this process. */
@@ -18,6 +18,17 @@ interface PooledConnection {
   /** The caller of the latest request: credentials are minted for them, fresh on every upstream HTTP request. */
   auth: AuthContext;
   idleTimer?: NodeJS.Timeout;
+  /** Agent streams listening through this connection: it is not closed for idleness while any is open. */
+  watchers: number;
+}
+
+/** What an agent listens for (MCP 2026-07-28 `subscriptions/listen` filter; a 2025 GET stream is every list change). */
+export interface ChangeFilter {
+  toolsListChanged?: boolean;
+  promptsListChanged?: boolean;
+  resourcesListChanged?: boolean;
+  /** Resource URIs as the agent sees them (prefixed on the aggregate). */
+  resourceSubscriptions?: string[];
 }
 
 /**
@@ -37,18 +48,84 @@ export class UpstreamPool {
   /** The session's connection to `upstream`, opened (or re-attached) on first use in this process. */
   async connection(session: AgentSession, upstream: UpstreamConfig, auth: AuthContext): Promise<McpUpstreamConnection> {
     const key = `${session.id}\n${upstream.id}`;
+    return this.#pooled(session, upstream, auth).connection;
+  }
+
+  #pooled(session: AgentSession, upstream: UpstreamConfig, auth: AuthContext): PooledConnection {
+    const key = `${session.id}\n${upstream.id}`;
     let pooled = this.#connections.get(key);
     if (pooled) {
       pooled.auth = auth;
     } else {
-      pooled = { auth, connection: Promise.resolve(undefined as never) };
+      pooled = { auth, connection: Promise.resolve(undefined as never), watchers: 0 };
       pooled.connection = this.#open(session, upstream, pooled, key);
       this.#connections.set(key, pooled);
       pooled.connection.catch(() => this.#connections.delete(key));
     }
+    this.#idleLater(pooled, key);
+    return pooled;
+  }
+
+  #idleLater(pooled: PooledConnection, key: string): void {
     clearTimeout(pooled.idleTimer);
-    pooled.idleTimer = setTimeout(() => void this.#drop(key, 'close'), IDLE_MS).unref();
-    return pooled.connection;
+    if (pooled.watchers === 0) pooled.idleTimer = setTimeout(() => void this.#drop(key, 'close'), IDLE_MS).unref();
+  }
+
+  /**
+   * Keeps the session's upstream connections open while an agent listens, and asks each upstream
+   * for the changes it listens for: an MCP 2026-07-28 upstream through `subscriptions/listen`, a
+   * session-protocol one through `resources/subscribe` (its list changes come on its GET stream
+   * anyway). Changes reach the agent through {@link SessionHub.subscribeOutbound}. Resolves a
+   * function that stops listening; an upstream that cannot be reached is left out with a warning.
+   */
+  async watch(session: AgentSession, upstreams: UpstreamConfig[], auth: AuthContext, filter: ChangeFilter): Promise<() => Promise<void>> {
+    const stops = await Promise.all(upstreams.map(async (upstream) => {
+      const key = `${session.id}\n${upstream.id}`;
+      const pooled = this.#pooled(session, upstream, auth);
+      pooled.watchers++;
+      clearTimeout(pooled.idleTimer);
+      const release = async () => {
+        pooled.watchers--;
+        this.#idleLater(pooled, key);
+      };
+      try {
+        const connection = await pooled.connection;
+        const stopUpstream = await this.#listenUpstream(connection, session, upstream, filter);
+        return async () => {
+          await stopUpstream().catch(() => {});
+          await release();
+        };
+      } catch (error) {
+        this.deps.logger.warn({ upstream: upstream.id, err: error }, 'upstream left out of a listening agent: unavailable');
+        return release;
+      }
+    }));
+    return async () => {
+      await Promise.all(stops.map((stop) => stop()));
+    };
+  }
+
+  async #listenUpstream(connection: McpUpstreamConnection, session: AgentSession, upstream: UpstreamConfig, filter: ChangeFilter): Promise<() => Promise<void>> {
+    const { client } = connection;
+    const capabilities = client.getServerCapabilities() ?? {};
+    const uris = (filter.resourceSubscriptions ?? []).flatMap((uri) => {
+      if (session.endpoint !== 'aggregate') return [uri];
+      const parsed = parsePrefixedUri(uri);
+      return parsed?.upstreamId === upstream.id ? [parsed.uri] : [];
+    });
+    if (client.getProtocolEra() === 'modern') {
+      const wanted = {
+        ...(filter.toolsListChanged && capabilities.tools?.listChanged ? { toolsListChanged: true } : {}),
+        ...(filter.promptsListChanged && capabilities.prompts?.listChanged ? { promptsListChanged: true } : {}),
+        ...(filter.resourcesListChanged && capabilities.resources?.listChanged ? { resourcesListChanged: true } : {}),
+        ...(uris.length && capabilities.resources?.subscribe ? { resourceSubscriptions: uris } : {}),
+      };
+      if (Object.keys(wanted).length === 0) return async () => {};
+      const subscription = await client.listen(wanted);
+      return () => subscription.close();
+    }
+    if (capabilities.resources?.subscribe) await Promise.all(uris.map((uri) => client.subscribeResource({ uri })));
+    return async () => {};
   }
 
   /** Ends the session's upstream sessions (HTTP DELETE upstream) and forgets them. */
@@ -127,11 +204,12 @@ export class UpstreamPool {
       return;
     }
     const aggregate = session.endpoint === 'aggregate';
-    let relayed = notification;
-    if (aggregate && notification.method === 'notifications/resources/updated' && typeof notification.params?.uri === 'string') {
-      relayed = { ...notification, params: { ...notification.params, uri: prefixedUri(upstreamId, notification.params.uri) } };
-    } else if (aggregate && notification.method === 'notifications/message') {
-      relayed = { ...notification, params: { ...notification.params, logger: upstreamId } };
+    // The upstream's own listen subscription id means nothing to the agent.
+    let relayed = withoutSubscriptionId(notification);
+    if (aggregate && relayed.method === 'notifications/resources/updated' && typeof relayed.params?.uri === 'string') {
+      relayed = { ...relayed, params: { ...relayed.params, uri: prefixedUri(upstreamId, relayed.params.uri) } };
+    } else if (aggregate && relayed.method === 'notifications/message') {
+      relayed = { ...relayed, params: { ...relayed.params, logger: upstreamId } };
     }
     await hub.publishOutbound(session.id, relayed);
   }
@@ -172,4 +250,11 @@ export class UpstreamPool {
     const connection = await pooled.connection.catch(() => undefined);
     if (how === 'close') await connection?.close().catch(() => {});
   }
+}
+
+function withoutSubscriptionId(notification: Notification): Notification {
+  const meta = notification.params?._meta as Record<string, unknown> | undefined;
+  if (!meta || !(SUBSCRIPTION_ID_META_KEY in meta)) return notification;
+  const { [SUBSCRIPTION_ID_META_KEY]: _subscriptionId, ...rest } = meta;
+  return { ...notification, params: { ...notification.params, _meta: rest } };
 }

@@ -12,13 +12,15 @@ export interface ModernMcpServer {
 }
 
 /**
- * Tools `echo`, `count` (progress on each step) and `confirm` (asks the client through an
+ * Tools `echo`, `count` (progress on each step), `announce` (tools/list_changed to listeners) and `confirm` (asks the client through an
  * `input_required` elicitation), resource `modern://note`, prompt `hello`. `legacy: 'reject'`
  * (the default) serves MCP 2026-07-28 only; `'stateless'` also serves 2025-era requests.
  */
 export async function startModernMcpServer(options: { legacy?: 'reject' | 'stateless' } = {}): Promise<ModernMcpServer> {
+  // `announce` tells every listening client that the tools changed (the entry's own bus).
+  let announce = () => {};
   const handler = createMcpHandler(() => {
-    const server = new McpServer({ name: 'modern-upstream', version: '2.0.0' }, { capabilities: { tools: {}, resources: {}, prompts: {} }, instructions: 'A 2026-era upstream.' });
+    const server = new McpServer({ name: 'modern-upstream', version: '2.0.0' }, { capabilities: { tools: { listChanged: true }, resources: {}, prompts: {} }, instructions: 'A 2026-era upstream.' });
     server.registerTool('echo', { inputSchema: z.object({ message: z.string() }) }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
     server.registerTool('count', { inputSchema: z.object({ steps: z.number() }) }, async ({ steps }, ctx) => {
       const progressToken = ctx.mcpReq._meta?.progressToken;
@@ -34,10 +36,15 @@ export async function startModernMcpServer(options: { legacy?: 'reject' | 'state
       }
       return { content: [{ type: 'text', text: answer.ok ? `${action}: done` : `${action}: declined` }] };
     });
+    server.registerTool('announce', { inputSchema: z.object({}) }, async () => {
+      announce();
+      return { content: [{ type: 'text', text: 'announced' }] };
+    });
     server.registerResource('note', 'modern://note', { mimeType: 'text/plain' }, async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'a note from 2026' }] }));
     server.registerPrompt('hello', { argsSchema: z.object({ name: z.string() }) }, ({ name }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Hello, ${name}` } }] }));
     return server;
   }, { legacy: options.legacy ?? 'reject' });
+  announce = () => handler.notify.toolsChanged();
   const node = toNodeHandler(handler);
   const requests: ModernMcpServer['requests'] = [];
   const server = http.createServer((req, res) => {

@@ -1,7 +1,7 @@
 import { connectModernAgent, type ModernAgent } from '../helpers/agent.js';
 import { startEverythingServer, type ChildServer } from '../helpers/child-server.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
-import { toolText } from '../helpers/mcp-wire.js';
+import { toolText, until } from '../helpers/mcp-wire.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
 /**
@@ -50,9 +50,8 @@ describe('a 2026-07-28 agent through the portal to 2025-era upstreams', () => {
     const discover = aggregate.client.getDiscoverResult()!;
     expect(discover.supportedVersions).toContain('2026-07-28');
     expect(discover._meta?.['io.modelcontextprotocol/serverInfo']).toMatchObject({ name: 'gatehouse' });
-    expect(discover.capabilities).toMatchObject({ tools: {}, resources: {}, prompts: {} });
-    // 2026-07-28 has no resources/subscribe.
-    expect(discover.capabilities.resources).not.toHaveProperty('subscribe');
+    // listChanged and subscribe: what a subscriptions/listen stream can ask for.
+    expect(discover.capabilities).toMatchObject({ tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true } });
     expect(discover.instructions).toContain('{upstream}__{name}');
   });
 
@@ -101,6 +100,35 @@ describe('a 2026-07-28 agent through the portal to 2025-era upstreams', () => {
     expect(prompts.map((p) => p.name)).toContain('everything__simple-prompt');
     const prompt = await aggregate.client.getPrompt({ name: 'everything__simple-prompt' });
     expect(prompt.messages.length).toBeGreaterThan(0);
+  });
+
+  test("subscriptions/listen delivers a 2025 upstream's tools/list_changed, tagged with the agent's subscription", async () => {
+    const changes: unknown[] = [];
+    aggregate.client.setNotificationHandler('notifications/tools/list_changed', async (notification) => void changes.push(notification.params));
+    const subscription = await aggregate.client.listen({ toolsListChanged: true, promptsListChanged: true });
+    try {
+      expect(subscription.honoredFilter).toEqual({ toolsListChanged: true, promptsListChanged: true });
+      // `grow` adds a tool to the grant's upstream session, which announces it on its own stream.
+      expect(toolText(await aggregate.client.callTool({ name: 'recorder__grow', arguments: {} }))).toMatch(/^grown-/);
+      await until(() => changes.length > 0);
+      expect(changes[0]).toMatchObject({ _meta: { 'io.modelcontextprotocol/subscriptionId': expect.anything() } });
+    } finally {
+      await subscription.close();
+    }
+  });
+
+  test("a listen stream on /mcp/{id} is honoured only for what the upstream offers", async () => {
+    const subscription = await transparent.client.listen({ toolsListChanged: true, resourceSubscriptions: ['demo://nothing'] });
+    try {
+      const { capabilities } = transparent.client.getDiscoverResult()!;
+      const expected = {
+        ...(capabilities.tools?.listChanged ? { toolsListChanged: true } : {}),
+        ...(capabilities.resources?.subscribe ? { resourceSubscriptions: ['demo://nothing'] } : {}),
+      };
+      expect(subscription.honoredFilter).toEqual(expected);
+    } finally {
+      await subscription.close();
+    }
   });
 
   test("one grant's upstream session is never another person's", async () => {

@@ -78,6 +78,13 @@ describe('MCP 2026-07-28 bad input', () => {
     expect(answer).toMatchObject({ status: 400, body: { error: { code: -32022 } }, reachedUpstream: false });
   });
 
+  test('a subscriptions/listen with a malformed filter is InvalidParams (-32602), and no upstream is asked', async () => {
+    const listen = { jsonrpc: '2.0', id: 3, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: 'yes', resourceSubscriptions: 'not-a-list' }, _meta: ENVELOPE } };
+    const answer = await post('/mcp', aggregateToken, modernHeaders('subscriptions/listen'), listen);
+    expect(answer.body?.error?.code).toBe(-32602);
+    expect(answer.reachedUpstream).toBe(false);
+  });
+
   test('a 2026 request without MCP-Protocol-Version is refused before any upstream hears of it', async () => {
     const answer = await post('/mcp', aggregateToken, { 'mcp-method': 'tools/call', 'mcp-name': 'recorder__echo' }, call('recorder__echo'));
     expect(answer.status).toBe(400);

@@ -1,7 +1,7 @@
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, connectModernAgent, type Agent, type ModernAgent } from '../helpers/agent.js';
 import { startModernMcpServer, type ModernMcpServer } from '../helpers/modern-mcp-server.js';
-import { toolText } from '../helpers/mcp-wire.js';
+import { toolText, until } from '../helpers/mcp-wire.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
 /**
@@ -16,6 +16,7 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
   let legacyTransparent: Agent;
   let modernAggregate: ModernAgent;
   let modernTransparent: ModernAgent;
+  const legacyChanges: string[] = [];
 
   beforeAll(async () => {
     upstream = await startModernMcpServer();
@@ -24,7 +25,10 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
     });
     legacyAggregate = await connectAgent(portal.url, ALICE, {
       capabilities: { elicitation: {} },
-      setup: (client) => client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { ok: true } })),
+      setup: (client) => {
+        client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { ok: true } }));
+        client.setNotificationHandler(ToolListChangedNotificationSchema, async (n) => void legacyChanges.push(n.method));
+      },
     });
     legacyTransparent = await connectAgent(portal.url, ALICE, { path: '/mcp/modern' });
     modernAggregate = await connectModernAgent(portal.url, ALICE);
@@ -82,6 +86,24 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
     const progress: number[] = [];
     await modernAggregate.client.callTool({ name: 'modern__count', arguments: { steps: 2 } }, { onprogress: (p) => progress.push(p.progress) });
     expect(progress).toEqual([1, 2]);
+  });
+
+  test("a 2026 upstream's tools/list_changed reaches a 2026 agent's listen stream and a 2025 agent's GET stream", async () => {
+    const modernChanges: unknown[] = [];
+    modernAggregate.client.setNotificationHandler('notifications/tools/list_changed', async (n) => void modernChanges.push(n.params));
+    const subscription = await modernAggregate.client.listen({ toolsListChanged: true });
+    try {
+      expect(subscription.honoredFilter).toEqual({ toolsListChanged: true });
+      // The portal listens upstream for each agent that listens (one upstream listen per grant's stream).
+      await until(() => upstream.requests.filter((r) => r.body?.method === 'subscriptions/listen').length >= 1);
+      expect(toolText(await modernAggregate.client.callTool({ name: 'modern__announce', arguments: {} }))).toBe('announced');
+      await until(() => modernChanges.length > 0);
+      expect(modernChanges[0]).toMatchObject({ _meta: { 'io.modelcontextprotocol/subscriptionId': expect.anything() } });
+      // The 2025 agent's GET stream is listened for too.
+      await until(() => legacyChanges.includes('notifications/tools/list_changed'));
+    } finally {
+      await subscription.close();
+    }
   });
 
   test("the upstream's era is probed once and remembered, not on every connection", async () => {
