@@ -170,7 +170,8 @@ async function aggregateListing(count: number): Promise<void> {
   }
 }
 
-await proxyOverhead();
+// BENCH_ONLY=proxy stops after the tools/call comparisons; BENCH_ONLY=listing runs only the listings.
+if (process.env.BENCH_ONLY !== 'listing') await proxyOverhead();
 if (process.env.BENCH_ONLY !== 'proxy') {
   console.log(`tools/list on the aggregate, 10 connections, ${SECONDS}s each`);
   for (const count of [1, 10, 50]) await aggregateListing(count);

@@ -24,6 +24,10 @@ export interface DemoMcpServer {
   close(): Promise<void>;
 }
 
+/** The demo's lists never change and are the same for everyone: a 2026 client (and Gatehouse) may keep them a minute. */
+const LIST_CACHE_HINT = { ttlMs: 60_000, cacheScope: 'public' } as const;
+const LIST_CACHE_HINTS = { 'tools/list': LIST_CACHE_HINT, 'prompts/list': LIST_CACHE_HINT, 'resources/list': LIST_CACHE_HINT, 'resources/templates/list': LIST_CACHE_HINT };
+
 /** Header values the demo never shows back, even to the caller who sent them. */
 const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization', 'gatehouse-assertion']);
 
@@ -91,7 +95,7 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
 
 /** The demo's tools, resource and prompt on a fresh server (one per session). */
 function createDemoServer(): McpServer {
-  const server = new McpServer({ name: 'gatehouse-demo', version: '0.1.0' }, { instructions: 'A demo upstream behind Gatehouse. Try the whoami tool.' });
+  const server = new McpServer({ name: 'gatehouse-demo', version: '0.1.0' }, { instructions: 'A demo upstream behind Gatehouse. Try the whoami tool.', cacheHints: LIST_CACHE_HINTS });
 
   server.registerTool('echo', {
     title: 'Echo',

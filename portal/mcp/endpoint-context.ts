@@ -12,6 +12,7 @@ import type { AgentSession } from './agent-sessions.js';
 import type { AppsInAggregate } from './app-handlers.js';
 import { decodeCursor, encodeCursor } from './naming.js';
 import type { InFlightRequest } from './session-hub.js';
+import type { ListCache, ListMethod, ListPage } from './list-cache.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 export type Extra = ServerContext;
@@ -24,6 +25,8 @@ export interface EndpointContext {
   upstreams: UpstreamConfig[];
   /** What this endpoint declares: the aggregate's, or (transparent) the upstream's own. Only these methods are served. */
   capabilities: ServerCapabilities;
+  /** The agent's protocol: MCP 2026-07-28 (stateless) or the session protocol. */
+  era: 'modern' | 'legacy';
   /** `prefixed` for the aggregate (`{id}__name`), `transparent` for `/mcp/{id}`. */
   naming: 'prefixed' | 'transparent';
   pool: UpstreamPool;
@@ -36,6 +39,8 @@ export interface EndpointContext {
   audit?: RequestAuditor;
   /** People's connections to `oauth` upstreams: to wait for a connect the agent asked the person for. */
   connections?: UpstreamConnections;
+  /** Upstream list pages still fresh, shared by every request of this process. */
+  lists: ListCache;
   /** Sends a server→client request (e.g. `elicitation/create`) to the agent on this request's stream and awaits its answer. */
   askAgent?: (request: Request) => Promise<Result>;
 }
@@ -57,29 +62,53 @@ export async function warnUnavailable(ctx: EndpointContext, upstream: UpstreamCo
     .catch(() => {});
 }
 
+/** The capability an upstream must declare to be asked for a list. */
+const CAPABILITY_OF: Record<ListMethod, 'tools' | 'prompts' | 'resources'> = {
+  'tools/list': 'tools',
+  'prompts/list': 'prompts',
+  'resources/list': 'resources',
+  'resources/templates/list': 'resources',
+};
+
+/** A listing across upstreams: the items, where it goes on, and how long it stays fresh (the least of its upstreams' pages). */
+export interface Listing<T> {
+  items: T[];
+  nextCursor?: string;
+  /** MCP 2026-07-28 `ttlMs`: no longer than any upstream page it holds allows. */
+  ttlMs: number;
+}
+
 /**
  * Lists across upstreams in order, one page of each: the aggregate cursor records
  * which upstream to continue with and that upstream's own cursor (DESIGN.md: pagination
- * works across upstreams, results in a stable order). Pages are asked for with
- * `client.request()`: the SDK's `listTools()` and kin gather every page into one and answer
- * "empty" for a resumed upstream session whose capabilities the SDK did not see itself.
+ * works across upstreams, results in a stable order). A page still fresh in the list cache is
+ * served from it; others are asked for with `client.request()`: the SDK's `listTools()` and kin
+ * gather every page into one and answer "empty" for a resumed upstream session whose
+ * capabilities the SDK did not see itself. `present` turns an upstream's page into what this
+ * person sees here.
  */
 export async function listAcross<T>(
   ctx: EndpointContext,
   cursor: string | undefined,
   extra: Extra,
-  page: (connection: McpUpstreamConnection, upstream: UpstreamConfig, upstreamCursor: string | undefined) => Promise<{ items: T[]; nextCursor?: string } | undefined>,
-): Promise<{ items: T[]; nextCursor?: string }> {
+  method: ListMethod,
+  present: (page: ListPage, upstream: UpstreamConfig) => T[],
+): Promise<Listing<T>> {
   const start = cursor === undefined ? { upstream: 0 } : decodeCursor(cursor);
   if (!start) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'invalid cursor');
   // Ask every remaining upstream at once (a slow one costs its own time, not the sum), then
   // assemble in order up to the first upstream that has more pages.
   setMaxListeners(Math.max(10, ctx.upstreams.length * 2), extra.mcpReq.signal);
   const pages = ctx.upstreams.slice(start.upstream).map(async (upstream, offset) => {
+    const upstreamCursor = offset === 0 ? start.cursor : undefined;
+    const cached = ctx.lists.get(upstream.id, method, upstreamCursor, ctx.auth.person.id);
+    if (cached) return { page: cached.page, upstream, freshMs: cached.remainingMs };
     const connection = await connectOrWarn(ctx, upstream, extra);
-    if (!connection) return undefined;
+    if (!connection?.client.getServerCapabilities()?.[CAPABILITY_OF[method]]) return undefined;
     try {
-      return await page(connection, upstream, offset === 0 ? start.cursor : undefined);
+      const page = (await connection.client.request({ method, params: upstreamCursor ? { cursor: upstreamCursor } : {} }, { signal: extra.mcpReq.signal })) as ListPage;
+      ctx.lists.set(upstream.id, method, upstreamCursor, ctx.auth.person.id, page);
+      return { page, upstream, freshMs: page.ttlMs ?? 0 };
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
       await warnUnavailable(ctx, upstream, error, extra);
@@ -89,13 +118,25 @@ export async function listAcross<T>(
   // Pages after the one that ends this listing are not awaited: their failures must not go unhandled.
   for (const pending of pages) pending.catch(() => {});
   const items: T[] = [];
+  let ttlMs = Infinity;
   for (let offset = 0; offset < pages.length; offset++) {
     const result = await pages[offset]!;
     if (!result) continue;
-    items.push(...result.items);
-    if (result.nextCursor) return { items, nextCursor: encodeCursor({ upstream: start.upstream + offset, cursor: result.nextCursor }) };
+    items.push(...present(result.page, result.upstream));
+    ttlMs = Math.min(ttlMs, Math.max(0, Math.floor(result.freshMs)));
+    if (result.page.nextCursor) return { items, nextCursor: encodeCursor({ upstream: start.upstream + offset, cursor: result.page.nextCursor }), ttlMs };
   }
-  return { items };
+  return { items, ttlMs: Number.isFinite(ttlMs) ? ttlMs : 0 };
+}
+
+/**
+ * The fields a listing adds to its result: the cursor, and for a 2026 agent how long it stays
+ * fresh; `private`, as every listing here is filtered for the person. A 2025 agent gets
+ * neither (its protocol has no such fields).
+ */
+export function listingFields(ctx: EndpointContext, listing: Listing<unknown>): { nextCursor?: string; ttlMs?: number; cacheScope?: 'private' } {
+  const next = listing.nextCursor ? { nextCursor: listing.nextCursor } : {};
+  return ctx.era === 'modern' ? { ...next, ttlMs: listing.ttlMs, cacheScope: 'private' } : next;
 }
 
 /** The upstream with this id if this endpoint shows it, else a JSON-RPC error. */

@@ -24,6 +24,7 @@ import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
+import { createListCache } from './list-cache.js';
 import { createUpstreamEras } from './upstream-eras.js';
 import { UpstreamPool, type ChangeFilter } from './upstream-pool.js';
 
@@ -116,7 +117,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
   const assertions = createPortalAssertions({ issuer, keys: oauth.deps.keys });
-  const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras: createUpstreamEras(store), credentials: options.credentials });
+  const lists = createListCache({ store, logger });
+  const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras: createUpstreamEras(store), lists, credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
@@ -174,16 +176,18 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     return server;
   }
 
-  function endpointContext(req: IncomingMessage, session: AgentSession, views: UpstreamConfig[], capabilities: ServerCapabilities, inFlight: InFlightRequest): EndpointContext {
+  function endpointContext(req: IncomingMessage, era: EndpointContext['era'], session: AgentSession, views: UpstreamConfig[], capabilities: ServerCapabilities, inFlight: InFlightRequest): EndpointContext {
     const auth = req.authContext!;
     return {
       session,
+      era,
       auth,
       upstreams: views,
       capabilities,
       naming: session.endpoint === AGGREGATE ? 'prefixed' : 'transparent',
       apps: session.endpoint === AGGREGATE ? new AppsInAggregate(upstreamsInView(AGGREGATE, auth, 'http'), options.fetchAppPage, issuer, auth) : undefined,
       pool,
+      lists,
       logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
       inFlight,
       audit: req.audit,
@@ -203,7 +207,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       transport,
       sendNotification: (notification) => transport.send({ jsonrpc: '2.0', ...notification } as JSONRPCMessage, { relatedRequestId: firstRequest?.id }),
     };
-    const server = endpointServer(identity, endpointContext(req, session, views, identity.capabilities, inFlight));
+    const server = endpointServer(identity, endpointContext(req, 'legacy', session, views, identity.capabilities, inFlight));
     const untrack = await hub.track(inFlight);
     res.on('close', () => {
       // The store may be gone by now (shutdown): there is nothing left to unsubscribe from.
@@ -236,7 +240,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       requestId,
       sendNotification: (notification) => server!.notification(notification as ServerNotification, { relatedRequestId: requestId }),
     };
-    server = endpointServer({ ...identity, capabilities }, endpointContext(req, session, views, capabilities, inFlight));
+    server = endpointServer({ ...identity, capabilities }, endpointContext(req, 'modern', session, views, capabilities, inFlight));
     const untrack = hub.trackLocal(inFlight);
     res.on('close', untrack);
     return server;
@@ -374,6 +378,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     },
     close: async () => {
       await modern.close();
+      await lists.close();
       await hub.close();
       await pool.close();
     },

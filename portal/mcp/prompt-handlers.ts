@@ -1,5 +1,5 @@
-import type { Server } from '@modelcontextprotocol/server';
-import { connectOrWarn, listAcross, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import type { Prompt, Server } from '@modelcontextprotocol/server';
+import { connectOrWarn, listAcross, listingFields, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { NAME_SEPARATOR, parsePrefixedUri, prefixedName, upstreamOfName } from './naming.js';
 
 /** Prompts, argument completion and logging levels, routed to the upstream that owns the name (those the endpoint declares). */
@@ -12,12 +12,10 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
 
   const capabilities = ctx.capabilities;
   if (capabilities.prompts) server.setRequestHandler('prompts/list', async (request, extra) => {
-    const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
-      if (!connection.client.getServerCapabilities()?.prompts) return undefined;
-      const page = await connection.client.request({ method: 'prompts/list', params: cursor ? { cursor } : {} }, { signal: extra.mcpReq.signal });
-      return { items: page.prompts.map((p) => ({ ...p, name: prefixed ? prefixedName(upstream.id, p.name) : p.name })), nextCursor: page.nextCursor };
-    });
-    return { prompts: items, ...(nextCursor ? { nextCursor } : {}) };
+    const listing = await listAcross(ctx, request.params?.cursor, extra, 'prompts/list', (page, upstream) =>
+      (page.prompts as Prompt[]).map((p) => ({ ...p, name: prefixed ? prefixedName(upstream.id, p.name) : p.name })),
+    );
+    return { prompts: listing.items, ...listingFields(ctx, listing) };
   });
 
   if (capabilities.prompts) server.setRequestHandler('prompts/get', async (request, extra) => {

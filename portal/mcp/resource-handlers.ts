@@ -1,6 +1,6 @@
-import { ProtocolError, ProtocolErrorCode, type Server } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type Resource, type ResourceTemplateType, type Server } from '@modelcontextprotocol/server';
 import type { UpstreamConfig } from '../config/schema.js';
-import { listAcross, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { listAcross, listingFields, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { parsePrefixedUri, prefixedUri } from './naming.js';
 
 /** The upstream behind a resource URI shown here, and the upstream's own URI. */
@@ -15,23 +15,19 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
   const show = (upstream: UpstreamConfig, uri: string) => (ctx.naming === 'prefixed' ? prefixedUri(upstream.id, uri) : uri);
 
   server.setRequestHandler('resources/list', async (request, extra) => {
-    const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
-      if (!connection.client.getServerCapabilities()?.resources) return undefined;
-      const page = await connection.client.request({ method: 'resources/list', params: cursor ? { cursor } : {} }, { signal: extra.mcpReq.signal });
-      return { items: page.resources.map((r) => ({ ...r, uri: show(upstream, r.uri) })), nextCursor: page.nextCursor };
-    });
-    if (!nextCursor && ctx.apps) items.push(...ctx.apps.resources());
-    return { resources: items, ...(nextCursor ? { nextCursor } : {}) };
+    const listing = await listAcross(ctx, request.params?.cursor, extra, 'resources/list', (page, upstream) =>
+      (page.resources as Resource[]).map((r) => ({ ...r, uri: show(upstream, r.uri) })),
+    );
+    if (!listing.nextCursor && ctx.apps) listing.items.push(...ctx.apps.resources());
+    return { resources: listing.items, ...listingFields(ctx, listing) };
   });
 
   server.setRequestHandler('resources/templates/list', async (request, extra) => {
-    const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
-      if (!connection.client.getServerCapabilities()?.resources) return undefined;
-      const page = await connection.client.request({ method: 'resources/templates/list', params: cursor ? { cursor } : {} }, { signal: extra.mcpReq.signal });
-      return { items: page.resourceTemplates.map((t) => ({ ...t, uriTemplate: show(upstream, t.uriTemplate) })), nextCursor: page.nextCursor };
-    });
-    if (!nextCursor && ctx.apps) items.push(...ctx.apps.templates());
-    return { resourceTemplates: items, ...(nextCursor ? { nextCursor } : {}) };
+    const listing = await listAcross(ctx, request.params?.cursor, extra, 'resources/templates/list', (page, upstream) =>
+      (page.resourceTemplates as ResourceTemplateType[]).map((t) => ({ ...t, uriTemplate: show(upstream, t.uriTemplate) })),
+    );
+    if (!listing.nextCursor && ctx.apps) listing.items.push(...ctx.apps.templates());
+    return { resourceTemplates: listing.items, ...listingFields(ctx, listing) };
   });
 
   server.setRequestHandler('resources/read', async (request, extra) => {

@@ -4,7 +4,7 @@ import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
-import { listAcross, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { listAcross, listingFields, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, upstreamOfName } from './naming.js';
 
 /**
@@ -50,14 +50,12 @@ async function resolveTool(ctx: EndpointContext, name: string, signal: AbortSign
 export function registerToolHandlers(server: Server, ctx: EndpointContext): void {
   if (!ctx.capabilities.tools) return;
   server.setRequestHandler('tools/list', async (request, extra) => {
-    const { items, nextCursor } = await listAcross(ctx, request.params?.cursor, extra, async (connection, upstream, cursor) => {
-      if (!connection.client.getServerCapabilities()?.tools) return undefined;
-      const page = await connection.client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, { signal: extra.mcpReq.signal });
-      return { items: page.tools.filter((tool) => toolAllowed(upstream, tool.name, ctx.auth.person)).map((tool) => presentTool(upstream, tool, ctx.naming)), nextCursor: page.nextCursor };
-    });
+    const listing = await listAcross(ctx, request.params?.cursor, extra, 'tools/list', (page, upstream) =>
+      (page.tools as Tool[]).filter((tool) => toolAllowed(upstream, tool.name, ctx.auth.person)).map((tool) => presentTool(upstream, tool, ctx.naming)),
+    );
     // The apps' fetch tools come after every upstream's tools, on the last page.
-    if (!nextCursor && ctx.apps) items.push(...ctx.apps.tools());
-    return { tools: items, ...(nextCursor ? { nextCursor } : {}) };
+    if (!listing.nextCursor && ctx.apps) listing.items.push(...ctx.apps.tools());
+    return { tools: listing.items, ...listingFields(ctx, listing) };
   });
 
   server.setRequestHandler('tools/call', async (request, extra): Promise<CallToolResult> => {

@@ -7,6 +7,7 @@ import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession, AgentSessions } from './agent-sessions.js';
+import type { ListCache } from './list-cache.js';
 import { parsePrefixedUri, prefixedUri } from './naming.js';
 import type { SessionHub } from './session-hub.js';
 
@@ -42,7 +43,7 @@ export class UpstreamPool {
   readonly #connections = new Map<string, PooledConnection>();
 
   constructor(
-    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions; eras: UpstreamEraCache; credentials?: CredentialSources },
+    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions; eras: UpstreamEraCache; lists: ListCache; credentials?: CredentialSources },
   ) {}
 
   /** The session's connection to `upstream`, opened (or re-attached) on first use in this process. */
@@ -203,6 +204,7 @@ export class UpstreamPool {
       await request?.sendNotification(notification).catch(() => {});
       return;
     }
+    this.deps.lists.noticed(upstreamId, notification.method);
     const aggregate = session.endpoint === 'aggregate';
     // The upstream's own listen subscription id means nothing to the agent.
     let relayed = withoutSubscriptionId(notification);

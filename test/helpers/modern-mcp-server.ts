@@ -15,12 +15,13 @@ export interface ModernMcpServer {
  * Tools `echo`, `count` (progress on each step), `announce` (tools/list_changed to listeners) and `confirm` (asks the client through an
  * `input_required` elicitation), resource `modern://note`, prompt `hello`. `legacy: 'reject'`
  * (the default) serves MCP 2026-07-28 only; `'stateless'` also serves 2025-era requests.
+ * `toolsCacheHint` is the `ttlMs`/`cacheScope` its `tools/list` answers carry.
  */
-export async function startModernMcpServer(options: { legacy?: 'reject' | 'stateless' } = {}): Promise<ModernMcpServer> {
+export async function startModernMcpServer(options: { legacy?: 'reject' | 'stateless'; toolsCacheHint?: { ttlMs: number; cacheScope: 'public' | 'private' } } = {}): Promise<ModernMcpServer> {
   // `announce` tells every listening client that the tools changed (the entry's own bus).
   let announce = () => {};
   const handler = createMcpHandler(() => {
-    const server = new McpServer({ name: 'modern-upstream', version: '2.0.0' }, { capabilities: { tools: { listChanged: true }, resources: {}, prompts: {} }, instructions: 'A 2026-era upstream.' });
+    const server = new McpServer({ name: 'modern-upstream', version: '2.0.0' }, { capabilities: { tools: { listChanged: true }, resources: {}, prompts: {} }, instructions: 'A 2026-era upstream.', cacheHints: options.toolsCacheHint ? { 'tools/list': options.toolsCacheHint } : undefined });
     server.registerTool('echo', { inputSchema: z.object({ message: z.string() }) }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
     server.registerTool('count', { inputSchema: z.object({ steps: z.number() }) }, async ({ steps }, ctx) => {
       const progressToken = ctx.mcpReq._meta?.progressToken;
