@@ -162,8 +162,13 @@ async function aggregateListing(count: number): Promise<void> {
   const portal = await startPortal(upstreams.urls.map((url, i) => ({ id: `up${i}`, kind: 'mcp', url })));
   try {
     const token = await serviceToken(portal.running.url, `${portal.running.url}/mcp`);
-    const result = await load(`${portal.running.url}/mcp`, await session(`${portal.running.url}/mcp`, { authorization: `Bearer ${token}` }), listTools);
-    console.log(`  ${String(count).padStart(2)} upstreams  ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}`);
+    const endpoint = `${portal.running.url}/mcp`;
+    const legacy = await load(endpoint, await session(endpoint, { authorization: `Bearer ${token}` }), listTools);
+    const { 'mcp-name': _name, ...modernHeaders } = MODERN_HEADERS;
+    const modern = await load(endpoint, { ...modernHeaders, 'mcp-method': 'tools/list', authorization: `Bearer ${token}` }, { ...listTools, params: { _meta: modernEcho.params._meta } });
+    for (const [agent, result] of [['2025 session', legacy], ['2026 agent', modern]] as const) {
+      console.log(`  ${String(count).padStart(2)} upstreams, ${agent.padEnd(12)}  ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}`);
+    }
   } finally {
     await portal.close();
     await upstreams.stop();
