@@ -13,6 +13,7 @@ import type { AppsInAggregate } from './app-handlers.js';
 import { decodeCursor, encodeCursor } from './naming.js';
 import type { InFlightRequest } from './session-hub.js';
 import type { ListCache, ListMethod, ListPage } from './list-cache.js';
+import type { TraceContext } from './trace-context.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 export type Extra = ServerContext;
@@ -25,6 +26,8 @@ export interface EndpointContext {
   upstreams: UpstreamConfig[];
   /** What this endpoint declares: the aggregate's, or (transparent) the upstream's own. Only these methods are served. */
   capabilities: ServerCapabilities;
+  /** The agent's W3C trace context from its HTTP headers, passed on to upstreams in `_meta`. */
+  trace: TraceContext;
   /** The agent's protocol: MCP 2026-07-28 (stateless) or the session protocol. */
   era: 'modern' | 'legacy';
   /** `prefixed` for the aggregate (`{id}__name`), `transparent` for `/mcp/{id}`. */

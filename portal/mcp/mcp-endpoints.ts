@@ -25,6 +25,7 @@ import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
 import { createListCache } from './list-cache.js';
+import { traceContextOf } from './trace-context.js';
 import { createUpstreamEras } from './upstream-eras.js';
 import { UpstreamPool, type ChangeFilter } from './upstream-pool.js';
 
@@ -181,6 +182,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     return {
       session,
       era,
+      trace: traceContextOf(req),
       auth,
       upstreams: views,
       capabilities,

@@ -1,6 +1,7 @@
 import type { Prompt, Server } from '@modelcontextprotocol/server';
 import { connectOrWarn, listAcross, listingFields, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { NAME_SEPARATOR, parsePrefixedUri, prefixedName, upstreamOfName } from './naming.js';
+import { withTraceContext } from './trace-context.js';
 
 /** Prompts, argument completion and logging levels, routed to the upstream that owns the name (those the endpoint declares). */
 export function registerPromptHandlers(server: Server, ctx: EndpointContext): void {
@@ -22,7 +23,7 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
     const { upstream, name } = resolvePrompt(request.params.name);
     const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
     record(ctx, { event: 'mcp_prompt_get', outcome: 'success', upstream: upstream.id, arguments: request.params.arguments, details: { method: 'prompts/get', prompt: name } }, 'prompt fetched');
-    return connection.client.getPrompt({ ...request.params, name }, { signal: extra.mcpReq.signal });
+    return connection.client.getPrompt(withTraceContext({ ...request.params, name }, ctx.trace), { signal: extra.mcpReq.signal });
   });
 
   if (capabilities.completions) server.setRequestHandler('completion/complete', async (request, extra) => {

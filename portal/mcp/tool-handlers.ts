@@ -6,6 +6,7 @@ import { mayUseTool } from '../policy/tools.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
 import { listAcross, listingFields, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, upstreamOfName } from './naming.js';
+import { withTraceContext } from './trace-context.js';
 
 /**
  * Whether an upstream's tool passes its `tools.allow`/`tools.deny` rules and, for `person`, its
@@ -75,7 +76,7 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
       // An upstream that needs the person's own account first asks them to connect it (issue 6).
       const result = await withConnect(ctx, extra, async () => {
         const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-        return (await connection.client.callTool({ ...request.params, name: original }, { signal: extra.mcpReq.signal })) as CallToolResult;
+        return (await connection.client.callTool(withTraceContext({ ...request.params, name: original }, ctx.trace), { signal: extra.mcpReq.signal })) as CallToolResult;
       });
       record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
       return result;

@@ -21,6 +21,7 @@ import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession, AgentSessions } from './agent-sessions.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { RelayedRequests, type RpcMessage } from './relayed-requests.js';
+import { traceContextOf } from './trace-context.js';
 
 /** Bound on one upstream JSON body or SSE event. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -395,6 +396,7 @@ function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undef
   if (version) headers['mcp-protocol-version'] = version;
   const lastEventId = headerValue(req.headers['last-event-id']);
   if (lastEventId) headers['last-event-id'] = lastEventId;
+  Object.assign(headers, traceContextOf(req));
   if (upstreamSessionId) headers['mcp-session-id'] = upstreamSessionId;
   return headers;
 }

@@ -12,7 +12,7 @@ export interface ModernMcpServer {
 }
 
 /**
- * Tools `echo`, `count` (progress on each step), `announce` (tools/list_changed to listeners) and `confirm` (asks the client through an
+ * Tools `echo`, `where` (an `x-mcp-header` argument), `count` (progress on each step), `announce` (tools/list_changed to listeners) and `confirm` (asks the client through an
  * `input_required` elicitation), resource `modern://note`, prompt `hello`. `legacy: 'reject'`
  * (the default) serves MCP 2026-07-28 only; `'stateless'` also serves 2025-era requests.
  * `toolsCacheHint` is the `ttlMs`/`cacheScope` its `tools/list` answers carry.
@@ -37,6 +37,8 @@ export async function startModernMcpServer(options: { legacy?: 'reject' | 'state
       }
       return { content: [{ type: 'text', text: answer.ok ? `${action}: done` : `${action}: declined` }] };
     });
+    // `region` is mirrored into the `Mcp-Param-Region` header by 2026 clients (SEP-2243), which this server checks.
+    server.registerTool('where', { inputSchema: z.object({ region: z.string().meta({ 'x-mcp-header': 'Region' }) }) }, async ({ region }) => ({ content: [{ type: 'text', text: `in ${region}` }] }));
     server.registerTool('announce', { inputSchema: z.object({}) }, async () => {
       announce();
       return { content: [{ type: 'text', text: 'announced' }] };

@@ -1,4 +1,4 @@
-import { connectModernAgent, type ModernAgent } from '../helpers/agent.js';
+import { connectAgent, connectModernAgent, type ModernAgent } from '../helpers/agent.js';
 import { startEverythingServer, type ChildServer } from '../helpers/child-server.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { toolText, until } from '../helpers/mcp-wire.js';
@@ -143,6 +143,21 @@ describe('a 2026-07-28 agent through the portal to 2025-era upstreams', () => {
       expect(sessionsUsed.size).toBe(2);
     } finally {
       await bob.client.close();
+    }
+  });
+
+  test("a 2025 agent's trace context headers pass the /mcp/{id} relay", async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const relayed = await connectAgent(portal.url, ALICE, {
+      path: '/mcp/recorder',
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), traceparent } }),
+    });
+    try {
+      const before = recorder.requests.length;
+      expect(toolText(await relayed.client.callTool({ name: 'echo', arguments: { message: 'traced' } }))).toBe('traced');
+      expect(recorder.requests.slice(before).some((r) => r.headers.traceparent === traceparent)).toBe(true);
+    } finally {
+      await relayed.client.close();
     }
   });
 

@@ -106,6 +106,38 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
     }
   });
 
+  test("an x-mcp-header argument reaches the upstream as its Mcp-Param header; the agent's trace context in _meta", async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const traced = await connectModernAgent(portal.url, ALICE, {
+      token: modernAggregate.token,
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), traceparent, tracestate: 'vendor=1' } }),
+    });
+    try {
+      const before = upstreamCalls().length;
+      expect(toolText(await traced.client.callTool({ name: 'modern__where', arguments: { region: 'eu-west' } }))).toBe('in eu-west');
+      const answered = upstreamCalls().slice(before).filter((r) => r.body?.params?.name === 'where').at(-1)!;
+      expect(answered.headers['mcp-param-region']).toBe('eu-west');
+      expect(answered.body!.params!._meta).toMatchObject({ traceparent, tracestate: 'vendor=1' });
+    } finally {
+      await traced.client.close();
+    }
+  });
+
+  test('a malformed traceparent is not passed on', async () => {
+    const traced = await connectModernAgent(portal.url, ALICE, {
+      token: modernAggregate.token,
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), traceparent: 'not-a-trace' } }),
+    });
+    try {
+      const before = upstreamCalls().length;
+      await traced.client.callTool({ name: 'modern__echo', arguments: { message: 'x' } });
+      const [call] = upstreamCalls().slice(before);
+      expect(call!.body!.params!._meta).not.toHaveProperty('traceparent');
+    } finally {
+      await traced.client.close();
+    }
+  });
+
   test("the upstream's era is probed once and remembered, not on every connection", async () => {
     const probes = upstream.requests.filter((r) => r.body?.method === 'server/discover').length;
     const more = await connectModernAgent(portal.url, ALICE, { path: '/mcp/modern' });
