@@ -124,6 +124,7 @@ export function createPortal(deps: AppDeps): Portal {
     store,
     logger,
     json: parsers.json,
+    secret: config.secret,
     version: VERSION,
     upstreams: upstreams.all,
     fetchAppPage: apps.fetchPage,

@@ -12,6 +12,7 @@ import type { AgentSession } from './agent-sessions.js';
 import type { AppsInAggregate } from './app-handlers.js';
 import { decodeCursor, encodeCursor } from './naming.js';
 import type { InFlightRequest } from './session-hub.js';
+import type { InputRounds, RoundScope } from './input-rounds.js';
 import type { ListCache, ListMethod, ListPage } from './list-cache.js';
 import type { TraceContext } from './trace-context.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -30,6 +31,8 @@ export interface EndpointContext {
   trace: TraceContext;
   /** The agent's protocol: MCP 2026-07-28 (stateless) or the session protocol. */
   era: 'modern' | 'legacy';
+  /** A stateless agent's multi round-trip requests: what an upstream asks mid-call becomes `input_required`. */
+  rounds?: InputRounds;
   /** `prefixed` for the aggregate (`{id}__name`), `transparent` for `/mcp/{id}`. */
   naming: 'prefixed' | 'transparent';
   pool: UpstreamPool;
@@ -148,6 +151,11 @@ export function upstreamInView(ctx: EndpointContext, upstreamId: string | undefi
   if (!upstream) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown ${what}`);
   ctx.inFlight.upstreamId = upstream.id;
   return upstream;
+}
+
+/** Who a stateless agent's input_required rounds belong to. */
+export function roundScope(ctx: EndpointContext): RoundScope {
+  return { personId: ctx.auth.person.id, grantId: ctx.auth.grantId, endpoint: ctx.session.endpoint, sessionId: ctx.session.id, inFlight: ctx.inFlight, logger: ctx.logger };
 }
 
 /** Records an audit event of this MCP request (or, without the audit service, logs its line). */

@@ -4,6 +4,7 @@ import { LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, type Clie
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createPortalAssertions } from '../credentials/portal-jwt.js';
+import { createSealer } from '../crypto/seal.js';
 import type { CredentialSources } from '../credentials/upstream-credentials.js';
 import { compiledSchemas as jsonSchemaValidator } from '../../adapters/schema-validators.js';
 import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
@@ -24,6 +25,7 @@ import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
+import { createInputRounds } from './input-rounds.js';
 import { createListCache } from './list-cache.js';
 import { traceContextOf } from './trace-context.js';
 import { createUpstreamEras } from './upstream-eras.js';
@@ -35,6 +37,8 @@ export interface McpEndpointsOptions {
   logger: Logger;
   /** The JSON body parser (size limit, 413 and 400 answers). */
   json: Middleware;
+  /** The root secret: 2026 agents' `requestState` is sealed under a key derived from it. */
+  secret: string;
   version: string;
   upstreams: () => UpstreamConfig[];
   /** Reads a page of an HTTP app as the caller, for the aggregate's `{id}__fetch` tools and page resources. */
@@ -123,6 +127,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
+  const rounds = createInputRounds({ store, hub, sealer: createSealer(options.secret, 'mcp-request-state') });
   const modern = createModernEndpoint({ onerror: (error) => logger.debug({ err: error }, 'MCP 2026 request refused or failed') });
 
   /** The protected resource an endpoint serves (RFC 9728), if it is one. */
@@ -182,6 +187,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     return {
       session,
       era,
+      rounds: era === 'modern' ? rounds : undefined,
       trace: traceContextOf(req),
       auth,
       upstreams: views,
@@ -194,7 +200,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       inFlight,
       audit: req.audit,
       connections: options.credentials?.connections,
-      askAgent: inFlight.transport ? (message) => hub.relayRequest(inFlight, message) : undefined,
+      askAgent: (message) => hub.relayRequest(inFlight, message),
     };
   }
 
@@ -379,6 +385,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       else throw new JsonRpcHttpError(405, JSONRPC.transportError, 'Method not allowed', { headers: { Allow: 'GET, POST, DELETE' } });
     },
     close: async () => {
+      rounds.close();
       await modern.close();
       await lists.close();
       await hub.close();

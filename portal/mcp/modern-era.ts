@@ -40,8 +40,9 @@ export function claimsModernEra(req: IncomingMessage, body: unknown): boolean {
  * The agent session a stateless (2026-era) request is served in. It is never stored: its id
  * names the upstream sessions the portal keeps for this grant at this endpoint, so that one
  * person's calls (and one agent's) never land in another's upstream session, and any portal
- * process finds them in the Store. The upstream sees no client capabilities: a 2026 agent
- * takes no server→client requests on this path.
+ * process finds them in the Store. The upstream is told the client can elicit and sample:
+ * what it asks mid-call becomes an `input_required` round (input-rounds.ts), refused there
+ * when the agent's own capabilities for the request lack it.
  */
 export function statelessSession(endpoint: string, auth: AuthContext, body: unknown): AgentSession {
   const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
@@ -53,11 +54,14 @@ export function statelessSession(endpoint: string, auth: AuthContext, body: unkn
     clientId: auth.clientId,
     grantId: auth.grantId,
     protocolVersion: SUPPORTED_PROTOCOL_VERSIONS[0]!,
-    clientCapabilities: {},
+    clientCapabilities: BRIDGED_CAPABILITIES,
     clientInfo: clientInfo && typeof clientInfo.name === 'string' && typeof clientInfo.version === 'string' ? { name: clientInfo.name, version: clientInfo.version } : undefined,
     createdAt: 0,
   };
 }
+
+/** What a stateless agent's upstream sessions declare: the requests an `input_required` round can carry. */
+const BRIDGED_CAPABILITIES = { elicitation: { form: {}, url: {} }, sampling: {} };
 
 /** Builds the SDK server that answers one stateless request, once the SDK has checked the request. */
 export type BuildServer = () => Promise<Server>;

@@ -11,8 +11,10 @@ export interface InFlightRequest {
   progressToken?: string | number;
   /** The agent's JSON-RPC id of the request: relayed messages are sent "related" to it. */
   requestId: RequestId;
-  /** The agent's stream, for server→client requests; absent for a stateless agent, which takes none. */
+  /** The agent's stream, for server→client requests; absent for a stateless agent. */
   transport?: Transport;
+  /** A stateless agent's request answers an upstream's server→client request through this instead (input-rounds.ts). */
+  ask?: (request: Request) => Promise<Result>;
   sendNotification(notification: Notification): Promise<void>;
 }
 
@@ -120,6 +122,7 @@ export class SessionHub {
    * unique across processes, so answers never cross.
    */
   relayRequest(to: InFlightRequest, request: Request): Promise<Result> {
+    if (to.ask) return to.ask(request);
     const { transport } = to;
     if (!transport) return Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, `the agent takes no ${request.method} requests`));
     const id = `gatehouse-${randomUUID()}`;

@@ -1,10 +1,10 @@
-import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Server, type Tool } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type InputRequiredResult, type Server, type Tool } from '@modelcontextprotocol/server';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
-import { listAcross, listingFields, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { listAcross, listingFields, record, roundScope, upstreamInView, type EndpointContext } from './endpoint-context.js';
 import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, upstreamOfName } from './naming.js';
 import { withTraceContext } from './trace-context.js';
 
@@ -59,7 +59,7 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
     return { tools: listing.items, ...listingFields(ctx, listing) };
   });
 
-  server.setRequestHandler('tools/call', async (request, extra): Promise<CallToolResult> => {
+  server.setRequestHandler('tools/call', async (request, extra): Promise<CallToolResult | InputRequiredResult> => {
     const app = ctx.apps?.appOfTool(request.params.name);
     if (app) {
       record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: app.id, details: { method: 'tools/call', tool: 'fetch', path: request.params.arguments?.path } }, 'app page fetched');
@@ -71,20 +71,25 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
     }
     ctx.inFlight.progressToken = request.params._meta?.progressToken;
-    const started = Date.now();
-    try {
-      // An upstream that needs the person's own account first asks them to connect it (issue 6).
-      const result = await withConnect(ctx, extra, async () => {
-        const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-        return (await connection.client.callTool(withTraceContext({ ...request.params, name: original }, ctx.trace), { signal: extra.mcpReq.signal })) as CallToolResult;
-      });
-      record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
-      return result;
-    } catch (error) {
-      record(ctx, { event: 'mcp_tool_call', outcome: 'error', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, details: { method: 'tools/call', tool: original, errorCode: (error as { code?: unknown }).code } }, 'tool call failed');
-      if (!(error instanceof UpstreamError)) throw error;
-      // The upstream is down or slow: the agent gets a tool error it can read, the portal stays healthy.
-      return { isError: true, content: [{ type: 'text', text: upstreamErrorText(upstream.id, error) }] };
-    }
+    const call = async (signal: AbortSignal): Promise<CallToolResult> => {
+      const started = Date.now();
+      try {
+        // An upstream that needs the person's own account first asks them to connect it (issue 6).
+        const result = await withConnect(ctx, extra, async () => {
+          const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+          return (await connection.client.callTool(withTraceContext({ ...request.params, name: original }, ctx.trace), { signal })) as CallToolResult;
+        });
+        record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
+        return result;
+      } catch (error) {
+        record(ctx, { event: 'mcp_tool_call', outcome: 'error', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, details: { method: 'tools/call', tool: original, errorCode: (error as { code?: unknown }).code } }, 'tool call failed');
+        if (!(error instanceof UpstreamError)) throw error;
+        // The upstream is down or slow: the agent gets a tool error it can read, the portal stays healthy.
+        return { isError: true, content: [{ type: 'text', text: upstreamErrorText(upstream.id, error) }] };
+      }
+    };
+    // A stateless agent: what the upstream asks mid-call comes back as input_required rounds.
+    if (!ctx.rounds) return call(extra.mcpReq.signal);
+    return ctx.rounds.run(roundScope(ctx), extra, { method: 'tools/call', salient: [request.params.name, request.params.arguments ?? {}] }, call);
   });
 }

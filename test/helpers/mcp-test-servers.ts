@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CreateMessageResultSchema } from '@modelcontextprotocol/sdk/types.js';
 
 /** A test server on 127.0.0.1 with the headers of every request it received. */
 export interface RecordingServer {
@@ -24,7 +25,8 @@ interface Waits {
 }
 
 /**
- * A minimal MCP server on a fresh SDK `McpServer`: tool `echo`, tool `grow` (adds a tool), and tool `wait` that only
+ * A minimal MCP server on a fresh SDK `McpServer`: tool `echo`, tool `grow` (adds a tool), tool `sample` (asks the
+ * client to sample), and tool `wait` that only
  * ends when the client cancels it, noting both in `waits`.
  */
 function echoServer(waits: Waits): McpServer {
@@ -36,6 +38,11 @@ function echoServer(waits: Waits): McpServer {
     const name = `grown-${++grown}`;
     server.registerTool(name, { inputSchema: {} }, async () => ({ content: [{ type: 'text', text: name }] }));
     return { content: [{ type: 'text', text: name }] };
+  });
+  // Asks the client to sample (a server→client request in the middle of the call).
+  server.registerTool('sample', { inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
+    const answer = await extra.sendRequest({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 10 } }, CreateMessageResultSchema);
+    return { content: [{ type: 'text', text: `sampled: ${(answer.content as { text?: string }).text ?? ''}` }] };
   });
   server.registerTool('wait', { inputSchema: { label: z.string() } }, ({ label }, extra) => new Promise((resolve) => {
     waits.started.push(label);

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { connectAgent, type Agent } from '../helpers/agent.js';
+import { connectAgent, connectModernAgent, type Agent } from '../helpers/agent.js';
+import { toolText } from '../helpers/mcp-wire.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import type { Store } from '../../portal/store/index.js';
@@ -112,4 +113,24 @@ describe.each([
     expect(listChanged.length).toBeGreaterThan(0);
     expect((await agent.client.listTools()).tools.map((t) => t.name)).toContain('recorder__grown-1');
   });
+
+  test('a 2026 agent: stateless requests alternate between the processes; an input_required round started at one completes at the other', async () => {
+    const modern = await connectModernAgent(first.url, ALICE, {
+      fetch: roundRobin,
+      capabilities: { sampling: {} },
+      setup: (client) => client.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant' as const, content: { type: 'text' as const, text: 'from the agent' }, model: 'm' })),
+    });
+    try {
+      const before = served.length;
+      for (let i = 0; i < 4; i++) {
+        expect(toolText(await modern.client.callTool({ name: 'recorder__echo', arguments: { message: `stateless ${i}` } }))).toBe(`stateless ${i}`);
+      }
+      // The call asks, is answered input_required by one process, and the retry lands on the other.
+      expect(toolText(await modern.client.callTool({ name: 'recorder__sample', arguments: { prompt: 'hi' } }))).toBe('sampled: from the agent');
+      expect(new Set(served.slice(before))).toEqual(new Set([first.url, second.url]));
+    } finally {
+      await modern.client.close();
+    }
+  });
+
 });
