@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ElicitResult } from '@modelcontextprotocol/server';
 import { UpstreamConnectRequiredError, UpstreamUnauthorizedError, type UpstreamError } from '../../adapters/upstream-errors.js';
 import { parseBearerChallenge } from '../credentials/challenge.js';
-import type { EndpointContext, Extra } from './endpoint-context.js';
+import type { EndpointContext } from './endpoint-context.js';
 
 /** How long a tool call waits for the person to finish connecting in their browser. */
 const CONNECT_WAIT_MS = 5 * 60_000;
@@ -11,20 +11,22 @@ const CONNECT_WAIT_MS = 5 * 60_000;
  * Runs `call`; when it needs the person's own account at the upstream (not connected, expired, or
  * more scope), asks the agent to send the person to the connect page with a URL-mode elicitation
  * (MCP 2025-11-25, "Elicitation", URL mode), waits for the connect to complete in any portal
- * process, says so (`notifications/elicitation/complete`) and runs `call` once more. Agents that
- * did not declare `elicitation.url` get the error, whose text carries the connect URL.
+ * process, says so (`notifications/elicitation/complete`) and runs `call` once more. For a 2026
+ * agent the elicitation is an `input_required` round (input-rounds.ts) and the call goes on once
+ * its retry accepts. Agents that did not declare `elicitation.url` get the error, whose text
+ * carries the connect URL.
  */
-export async function withConnect<T>(ctx: EndpointContext, extra: Extra, call: () => Promise<T>): Promise<T> {
+export async function withConnect<T>(ctx: EndpointContext, signal: AbortSignal, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (!(error instanceof UpstreamConnectRequiredError) || !(await askToConnect(ctx, error, extra))) throw error;
+    if (!(error instanceof UpstreamConnectRequiredError) || !(await askToConnect(ctx, error, signal))) throw error;
     return call();
   }
 }
 
 /** Resolves `true` once the person connected after the agent accepted the elicitation. */
-async function askToConnect(ctx: EndpointContext, error: UpstreamConnectRequiredError, extra: Extra): Promise<boolean> {
+async function askToConnect(ctx: EndpointContext, error: UpstreamConnectRequiredError, signal: AbortSignal): Promise<boolean> {
   const elicitation = ctx.session.clientCapabilities.elicitation as { url?: object } | undefined;
   if (!elicitation?.url || !ctx.askAgent || !ctx.connections) return false;
   const since = Date.now();
@@ -34,15 +36,16 @@ async function askToConnect(ctx: EndpointContext, error: UpstreamConnectRequired
   try {
     const asked = ctx.askAgent({ method: 'elicitation/create', params: { mode: 'url', elicitationId, url: error.connectUrl, message: error.message } });
     // The agent may cancel its call while the person decides: stop waiting then.
-    const cancelled = new Promise<never>((_, reject) => extra.mcpReq.signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }));
+    const cancelled = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }));
     asked.catch(() => {});
     answer = (await Promise.race([asked, cancelled])) as ElicitResult;
   } catch {
     return false;
   }
   if (answer.action !== 'accept') return false;
-  const connected = await ctx.connections.waitForConnect(ctx.auth.person.id, error.upstreamId, since, { signal: extra.mcpReq.signal, timeoutMs: CONNECT_WAIT_MS });
-  if (connected) await ctx.inFlight.sendNotification({ method: 'notifications/elicitation/complete', params: { elicitationId } }).catch(() => {});
+  const connected = await ctx.connections.waitForConnect(ctx.auth.person.id, error.upstreamId, since, { signal, timeoutMs: CONNECT_WAIT_MS });
+  // A 2026 agent learns the outcome from its retry's answer: that revision has no completion notification.
+  if (connected && ctx.era === 'legacy') await ctx.inFlight.sendNotification({ method: 'notifications/elicitation/complete', params: { elicitationId } }).catch(() => {});
   return connected;
 }
 

@@ -75,7 +75,7 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
       const started = Date.now();
       try {
         // An upstream that needs the person's own account first asks them to connect it (issue 6).
-        const result = await withConnect(ctx, extra, async () => {
+        const result = await withConnect(ctx, signal, async () => {
           const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
           return (await connection.client.callTool(withTraceContext({ ...request.params, name: original }, ctx.trace), { signal })) as CallToolResult;
         });
