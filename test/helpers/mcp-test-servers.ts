@@ -25,11 +25,11 @@ interface Waits {
 }
 
 /**
- * A minimal MCP server on a fresh SDK `McpServer`: tool `echo`, tool `grow` (adds a tool), tool `sample` (asks the
- * client to sample), and tool `wait` that only
+ * A minimal MCP server on a fresh SDK `McpServer`: tool `echo`, tool `grow` (adds a tool), with `sample` a tool `sample`
+ * (asks the client to sample), and tool `wait` that only
  * ends when the client cancels it, noting both in `waits`.
  */
-function echoServer(waits: Waits): McpServer {
+function echoServer(waits: Waits, options: { sample?: boolean } = {}): McpServer {
   const server = new McpServer({ name: 'test-upstream', version: '1.0.0' });
   server.registerTool('echo', { inputSchema: { message: z.string() } }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
   // Adds a tool, so the server announces notifications/tools/list_changed on its GET stream.
@@ -40,7 +40,7 @@ function echoServer(waits: Waits): McpServer {
     return { content: [{ type: 'text', text: name }] };
   });
   // Asks the client to sample (a server→client request in the middle of the call).
-  server.registerTool('sample', { inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
+  if (options.sample) server.registerTool('sample', { inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
     const answer = await extra.sendRequest({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 10 } }, CreateMessageResultSchema);
     return { content: [{ type: 'text', text: `sampled: ${(answer.content as { text?: string }).text ?? ''}` }] };
   });
@@ -55,7 +55,7 @@ function echoServer(waits: Waits): McpServer {
 }
 
 /** A stateful Streamable HTTP MCP server at `/mcp` that records request headers. */
-export async function startRecordingMcpServer(): Promise<RecordingServer> {
+export async function startRecordingMcpServer(options: { sample?: boolean } = {}): Promise<RecordingServer> {
   const app = express();
   const requests: RecordingServer['requests'] = [];
   const waits: Waits = { started: [], cancelled: [] };
@@ -71,7 +71,7 @@ export async function startRecordingMcpServer(): Promise<RecordingServer> {
     if (!transport) {
       if (id) return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
       const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sessionId) => void sessions.set(sessionId, created) });
-      await echoServer(waits).connect(created);
+      await echoServer(waits, options).connect(created);
       transport = created;
     }
     await transport.handleRequest(req, res, req.body);

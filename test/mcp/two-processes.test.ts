@@ -52,7 +52,7 @@ describe.each([
   };
 
   beforeAll(async () => {
-    recorder = await startRecordingMcpServer();
+    recorder = await startRecordingMcpServer({ sample: true });
     const { stores, cleanup } = await sharedState();
     cleanups.push(cleanup);
     const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url }] };
