@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { ProtocolError, ProtocolErrorCode, type Request, type Result, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type InputRequiredResult, type Request, type Result, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
@@ -12,7 +12,7 @@ import type { AgentSession } from './agent-sessions.js';
 import type { AppsInAggregate } from './app-handlers.js';
 import { decodeCursor, encodeCursor } from './naming.js';
 import type { InFlightRequest } from './session-hub.js';
-import type { InputRounds, RoundScope } from './input-rounds.js';
+import type { InputRounds, RoundSubject } from './input-rounds.js';
 import type { ListCache, ListMethod, ListPage } from './list-cache.js';
 import type { TraceContext } from './trace-context.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -153,9 +153,15 @@ export function upstreamInView(ctx: EndpointContext, upstreamId: string | undefi
   return upstream;
 }
 
-/** Who a stateless agent's input_required rounds belong to. */
-export function roundScope(ctx: EndpointContext): RoundScope {
-  return { personId: ctx.auth.person.id, grantId: ctx.auth.grantId, endpoint: ctx.session.endpoint, sessionId: ctx.session.id, inFlight: ctx.inFlight, logger: ctx.logger };
+/**
+ * Runs an upstream call for the agent's request. For a stateless (2026) agent, what the upstream
+ * asks mid-call comes back as `input_required` rounds (input-rounds.ts), and the call follows its
+ * own signal rather than the request's, as it may outlive it.
+ */
+export function withRounds<R extends Result>(ctx: EndpointContext, extra: Extra, subject: RoundSubject, call: (signal: AbortSignal) => Promise<R>): Promise<R | InputRequiredResult> {
+  if (!ctx.rounds) return call(extra.mcpReq.signal);
+  const scope = { personId: ctx.auth.person.id, grantId: ctx.auth.grantId, endpoint: ctx.session.endpoint, sessionId: ctx.session.id, inFlight: ctx.inFlight, logger: ctx.logger };
+  return ctx.rounds.run(scope, extra, subject, call);
 }
 
 /** Records an audit event of this MCP request (or, without the audit service, logs its line). */

@@ -1,5 +1,5 @@
 import type { Prompt, Server } from '@modelcontextprotocol/server';
-import { connectOrWarn, listAcross, listingFields, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { connectOrWarn, listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext } from './endpoint-context.js';
 import { NAME_SEPARATOR, parsePrefixedUri, prefixedName, upstreamOfName } from './naming.js';
 import { withTraceContext } from './trace-context.js';
 
@@ -21,9 +21,12 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
 
   if (capabilities.prompts) server.setRequestHandler('prompts/get', async (request, extra) => {
     const { upstream, name } = resolvePrompt(request.params.name);
-    const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-    record(ctx, { event: 'mcp_prompt_get', outcome: 'success', upstream: upstream.id, arguments: request.params.arguments, details: { method: 'prompts/get', prompt: name } }, 'prompt fetched');
-    return connection.client.getPrompt(withTraceContext({ ...request.params, name }, ctx.trace), { signal: extra.mcpReq.signal });
+    return withRounds(ctx, extra, { method: 'prompts/get', salient: [request.params.name, request.params.arguments ?? {}] }, async (signal) => {
+      const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+      const result = await connection.client.getPrompt(withTraceContext({ ...request.params, name }, ctx.trace), { signal });
+      record(ctx, { event: 'mcp_prompt_get', outcome: 'success', upstream: upstream.id, arguments: request.params.arguments, details: { method: 'prompts/get', prompt: name } }, 'prompt fetched');
+      return result;
+    });
   });
 
   if (capabilities.completions) server.setRequestHandler('completion/complete', async (request, extra) => {

@@ -1,6 +1,6 @@
 import { ProtocolError, ProtocolErrorCode, type Resource, type ResourceTemplateType, type Server } from '@modelcontextprotocol/server';
 import type { UpstreamConfig } from '../config/schema.js';
-import { listAcross, listingFields, record, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext } from './endpoint-context.js';
 import { parsePrefixedUri, prefixedUri } from './naming.js';
 import { withTraceContext } from './trace-context.js';
 
@@ -38,10 +38,12 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
       return page;
     }
     const { upstream, uri } = resolveUri(ctx, request.params.uri);
-    const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-    const result = await connection.client.readResource(withTraceContext({ ...request.params, uri }, ctx.trace), { signal: extra.mcpReq.signal });
-    record(ctx, { event: 'mcp_resource_read', outcome: 'success', upstream: upstream.id, details: { method: 'resources/read', uri } }, 'resource read');
-    return { ...result, contents: result.contents.map((c) => ({ ...c, uri: show(upstream, c.uri) })) };
+    return withRounds(ctx, extra, { method: 'resources/read', salient: request.params.uri }, async (signal) => {
+      const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+      const result = await connection.client.readResource(withTraceContext({ ...request.params, uri }, ctx.trace), { signal });
+      record(ctx, { event: 'mcp_resource_read', outcome: 'success', upstream: upstream.id, details: { method: 'resources/read', uri } }, 'resource read');
+      return { ...result, contents: result.contents.map((c) => ({ ...c, uri: show(upstream, c.uri) })) };
+    });
   });
 
   if (!ctx.capabilities.resources.subscribe) return;

@@ -4,7 +4,7 @@ import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
-import { listAcross, listingFields, record, roundScope, upstreamInView, type EndpointContext } from './endpoint-context.js';
+import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext } from './endpoint-context.js';
 import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, upstreamOfName } from './naming.js';
 import { withTraceContext } from './trace-context.js';
 
@@ -88,8 +88,6 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
         return { isError: true, content: [{ type: 'text', text: upstreamErrorText(upstream.id, error) }] };
       }
     };
-    // A stateless agent: what the upstream asks mid-call comes back as input_required rounds.
-    if (!ctx.rounds) return call(extra.mcpReq.signal);
-    return ctx.rounds.run(roundScope(ctx), extra, { method: 'tools/call', salient: [request.params.name, request.params.arguments ?? {}] }, call);
+    return withRounds(ctx, extra, { method: 'tools/call', salient: [request.params.name, request.params.arguments ?? {}] }, call);
   });
 }

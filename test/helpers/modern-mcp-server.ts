@@ -13,7 +13,7 @@ export interface ModernMcpServer {
 
 /**
  * Tools `echo`, `where` (an `x-mcp-header` argument), `count` (progress on each step), `announce` (tools/list_changed to listeners) and `confirm` (asks the client through an
- * `input_required` elicitation), resource `modern://note`, prompt `hello`. `legacy: 'reject'`
+ * `input_required` elicitation), resource `modern://note`, prompts `hello` and `greeting` (asks a name through `input_required`). `legacy: 'reject'`
  * (the default) serves MCP 2026-07-28 only; `'stateless'` also serves 2025-era requests.
  * `toolsCacheHint` is the `ttlMs`/`cacheScope` its `tools/list` answers carry.
  */
@@ -44,6 +44,12 @@ export async function startModernMcpServer(options: { legacy?: 'reject' | 'state
       return { content: [{ type: 'text', text: 'announced' }] };
     });
     server.registerResource('note', 'modern://note', { mimeType: 'text/plain' }, async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'a note from 2026' }] }));
+    // Asks for the reader's name first (an input_required elicitation on prompts/get).
+    server.registerPrompt('greeting', {}, (ctx) => {
+      const answer = acceptedContent(ctx.mcpReq.inputResponses, 'who', z.object({ name: z.string() }));
+      if (answer === undefined) return inputRequired({ inputRequests: { who: inputRequired.elicit({ message: 'Your name?', requestedSchema: z.object({ name: z.string() }) }) } });
+      return { messages: [{ role: 'user', content: { type: 'text', text: `Greetings, ${answer.name}` } }] };
+    });
     server.registerPrompt('hello', { argsSchema: z.object({ name: z.string() }) }, ({ name }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Hello, ${name}` } }] }));
     return server;
   }, { legacy: options.legacy ?? 'reject' });

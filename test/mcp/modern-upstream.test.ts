@@ -138,6 +138,26 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
     }
   });
 
+  test("2026 agent: a 2026 upstream's input_required on prompts/get becomes the agent's own round, and the prompt arrives", async () => {
+    const asked: unknown[] = [];
+    const agent = await connectModernAgent(portal.url, ALICE, {
+      token: modernAggregate.token,
+      capabilities: { elicitation: {} },
+      setup: (client) =>
+        client.setRequestHandler('elicitation/create', async (request) => {
+          asked.push(request.params);
+          return { action: 'accept', content: { name: 'Ada' } };
+        }),
+    });
+    try {
+      const prompt = await agent.client.getPrompt({ name: 'modern__greeting' });
+      expect(JSON.stringify(prompt.messages)).toContain('Greetings, Ada');
+      expect(asked).toEqual([expect.objectContaining({ message: 'Your name?' })]);
+    } finally {
+      await agent.client.close();
+    }
+  });
+
   test("the upstream's era is probed once and remembered, not on every connection", async () => {
     const probes = upstream.requests.filter((r) => r.body?.method === 'server/discover').length;
     const more = await connectModernAgent(portal.url, ALICE, { path: '/mcp/modern' });
