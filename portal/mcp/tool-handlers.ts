@@ -5,7 +5,8 @@ import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
 import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext } from './endpoint-context.js';
-import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, upstreamOfName } from './naming.js';
+import type { ListPage } from './list-cache.js';
+import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, prefixedUri, upstreamOfName } from './naming.js';
 import { withTraceContext } from './trace-context.js';
 
 /**
@@ -20,7 +21,25 @@ export function toolAllowed(upstream: UpstreamConfig, name: string, person?: Per
 export function presentTool(upstream: UpstreamConfig, tool: Tool, naming: EndpointContext['naming']): Tool {
   const shown = upstream.tools.rename[tool.name] ?? tool.name;
   const description = upstream.tools.describe[shown] ?? upstream.tools.describe[tool.name] ?? tool.description;
-  return { ...tool, name: naming === 'prefixed' ? prefixedName(upstream.id, shown) : shown, ...(description === undefined ? {} : { description }) };
+  const presented: Tool = { ...tool, name: naming === 'prefixed' ? prefixedName(upstream.id, shown) : shown, ...(description === undefined ? {} : { description }) };
+  if (naming === 'prefixed' && tool._meta) presented._meta = withAggregateUiResource(upstream.id, tool._meta);
+  return presented;
+}
+
+/**
+ * MCP Apps (`io.modelcontextprotocol/ui`): a tool's view is the resource its `_meta.ui.resourceUri`
+ * (or the older `_meta["ui/resourceUri"]`) names; in the aggregate that is the resource's
+ * aggregate URI, which a host can read here.
+ */
+function withAggregateUiResource(upstreamId: string, meta: Record<string, unknown>): Record<string, unknown> {
+  const ui = meta.ui as { resourceUri?: unknown } | undefined;
+  const legacy = meta['ui/resourceUri'];
+  if (typeof ui?.resourceUri !== 'string' && typeof legacy !== 'string') return meta;
+  return {
+    ...meta,
+    ...(typeof ui?.resourceUri === 'string' ? { ui: { ...ui, resourceUri: prefixedUri(upstreamId, ui.resourceUri) } } : {}),
+    ...(typeof legacy === 'string' ? { 'ui/resourceUri': prefixedUri(upstreamId, legacy) } : {}),
+  };
 }
 
 /** The upstream's own name of a tool shown (unprefixed) as `shown`: undoes `tools.rename`. */
@@ -29,23 +48,54 @@ export function originalToolName(upstream: UpstreamConfig, shown: string): strin
 }
 
 
+/** Every tool an upstream lists, page by page, from the list cache where it is fresh. */
+async function toolsOf(ctx: EndpointContext, upstream: UpstreamConfig, signal: AbortSignal): Promise<Tool[]> {
+  const tools: Tool[] = [];
+  for (let cursor: string | undefined, first = true; first || cursor; first = false) {
+    let page = ctx.lists.get(upstream.id, 'tools/list', cursor, ctx.auth.person.id)?.page as ListPage | undefined;
+    if (!page) {
+      const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+      page = (await connection.client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, { signal })) as ListPage;
+      ctx.lists.set(upstream.id, 'tools/list', cursor, ctx.auth.person.id, page);
+    }
+    tools.push(...(page.tools as Tool[]));
+    cursor = page.nextCursor;
+  }
+  return tools;
+}
+
 /** The upstream and its own tool name behind a name shown here. */
 async function resolveTool(ctx: EndpointContext, name: string, signal: AbortSignal): Promise<{ upstream: UpstreamConfig; original: string }> {
+  if (ctx.naming === 'prefixed' && !ctx.upstreams.some((u) => u.id === upstreamOfName(name))) return resolveUnprefixed(ctx, name, signal);
   const upstream = upstreamInView(ctx, ctx.naming === 'prefixed' ? upstreamOfName(name) : ctx.upstreams[0]?.id, `tool "${name}"`);
   const shown = ctx.naming === 'prefixed' ? name.slice(upstream.id.length + NAME_SEPARATOR.length) : name;
   const original = originalToolName(upstream, shown);
   // A name at the length limit may have been shortened: find it in the upstream's listing.
   if (ctx.naming === 'prefixed' && name.length === MAX_NAME_LENGTH && !name.startsWith(prefixedName(upstream.id, original))) {
-    const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-    for (let cursor: string | undefined, first = true; first || cursor; first = false) {
-      const page = await connection.client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, { signal });
-      const match = page.tools.find((tool) => presentTool(upstream, tool, ctx.naming).name === name);
-      if (match) return { upstream, original: match.name };
-      cursor = page.nextCursor;
-    }
-    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${name}"`);
+    const match = (await toolsOf(ctx, upstream, signal)).find((tool) => presentTool(upstream, tool, ctx.naming).name === name);
+    if (!match) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${name}"`);
+    return { upstream, original: match.name };
   }
   return { upstream, original };
+}
+
+/**
+ * A tool named as its upstream names it (not prefixed, not renamed), in the aggregate: an MCP
+ * App's view calls its own server's tools so. It resolves when exactly one upstream the person
+ * may use has it, allowed.
+ */
+async function resolveUnprefixed(ctx: EndpointContext, name: string, signal: AbortSignal): Promise<{ upstream: UpstreamConfig; original: string }> {
+  const owners = await Promise.all(
+    ctx.upstreams.map(async (upstream) => {
+      const tools = await toolsOf(ctx, upstream, signal).catch(() => []);
+      const match = tools.find((tool) => tool.name === name && toolAllowed(upstream, tool.name, ctx.auth.person));
+      return match ? { upstream, original: match.name } : undefined;
+    }),
+  );
+  const found = owners.filter((owner) => owner !== undefined);
+  if (found.length !== 1) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${name}"`);
+  ctx.inFlight.upstreamId = found[0]!.upstream.id;
+  return found[0]!;
 }
 
 export function registerToolHandlers(server: Server, ctx: EndpointContext): void {
