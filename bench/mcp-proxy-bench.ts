@@ -90,7 +90,8 @@ async function proxyOverhead(): Promise<void> {
     const aggregateCall = { ...callEcho, params: { ...callEcho.params, name: 'up0__echo' } };
     await runLoad({ url: aggregate, headers: aggregateHeaders, body: aggregateCall, seconds: 2 });
     const ms = (value: number) => `${value.toFixed(2)} ms`;
-    for (const connections of [10, 1]) {
+    // BENCH_ONLY=modern: the 2026 agent's calls alone (for profiling that path).
+    for (const connections of process.env.BENCH_ONLY === 'modern' ? [] : [10, 1]) {
       console.log(`tools/call, ${connections} connection${connections === 1 ? '' : 's'}, ${ROUNDS} rounds of ${SECONDS}s runs`);
       const ratios: Record<string, number[]> = { '/mcp/{id}': [], 'bare proxy': [], '/mcp': [] };
       const cpu: Record<'upstream' | 'portal' | 'bare' | 'load', number[]> = { upstream: [], portal: [], bare: [], load: [] };
@@ -177,7 +178,7 @@ async function aggregateListing(count: number): Promise<void> {
 
 // BENCH_ONLY=proxy stops after the tools/call comparisons; BENCH_ONLY=listing runs only the listings.
 if (process.env.BENCH_ONLY !== 'listing') await proxyOverhead();
-if (process.env.BENCH_ONLY !== 'proxy') {
+if (process.env.BENCH_ONLY !== 'proxy' && process.env.BENCH_ONLY !== 'modern') {
   console.log(`tools/list on the aggregate, 10 connections, ${SECONDS}s each`);
   for (const count of [1, 10, 50]) await aggregateListing(count);
 }
