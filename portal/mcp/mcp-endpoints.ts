@@ -255,7 +255,11 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   }
 
   async function identityFor(session: AgentSession, views: UpstreamConfig[], auth: AuthContext, ctxAudit?: RequestAuditor): Promise<EndpointIdentity> {
-    if (session.endpoint === AGGREGATE) return { info: { name: 'gatehouse', version: options.version }, capabilities: AGGREGATE_CAPABILITIES, instructions: AGGREGATE_INSTRUCTIONS };
+    if (session.endpoint === AGGREGATE) {
+      // The upstreams' extensions are the aggregate's too (an MCP Apps host looks for `io.modelcontextprotocol/ui`).
+      const extensions = pool.extensionsOf(views);
+      return { info: { name: 'gatehouse', version: options.version }, capabilities: extensions ? { ...AGGREGATE_CAPABILITIES, extensions } : AGGREGATE_CAPABILITIES, instructions: AGGREGATE_INSTRUCTIONS };
+    }
     // Transparent: the upstream's own name, capabilities and instructions.
     const upstream = views[0] ?? refuseUpstream(session, ctxAudit);
     const connection = await pool.connection(session, upstream, auth).catch((error: Error) => {

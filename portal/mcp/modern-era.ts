@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
   PROTOCOL_VERSION_META_KEY,
   InMemoryServerEventBus,
   SUPPORTED_PROTOCOL_VERSIONS,
   createMcpHandler,
   type AuthInfo,
+  type ClientCapabilities,
   type Implementation,
   type McpHttpHandler,
   type Server,
@@ -47,6 +49,8 @@ export function claimsModernEra(req: IncomingMessage, body: unknown): boolean {
 export function statelessSession(endpoint: string, auth: AuthContext, body: unknown): AgentSession {
   const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
   const clientInfo = meta?.[CLIENT_INFO_META_KEY] as Implementation | undefined;
+  // The agent's extensions (e.g. MCP Apps) reach its upstream sessions, as a 2025 agent's do.
+  const extensions = (meta?.[CLIENT_CAPABILITIES_META_KEY] as { extensions?: unknown } | undefined)?.extensions;
   return {
     id: `grant-${sha256(`${auth.grantId}\n${endpoint}`).slice(0, 32)}`,
     endpoint,
@@ -54,7 +58,7 @@ export function statelessSession(endpoint: string, auth: AuthContext, body: unkn
     clientId: auth.clientId,
     grantId: auth.grantId,
     protocolVersion: SUPPORTED_PROTOCOL_VERSIONS[0]!,
-    clientCapabilities: BRIDGED_CAPABILITIES,
+    clientCapabilities: typeof extensions === 'object' && extensions !== null ? { ...BRIDGED_CAPABILITIES, extensions: extensions as ClientCapabilities['extensions'] } : BRIDGED_CAPABILITIES,
     clientInfo: clientInfo && typeof clientInfo.name === 'string' && typeof clientInfo.version === 'string' ? { name: clientInfo.name, version: clientInfo.version } : undefined,
     createdAt: 0,
   };

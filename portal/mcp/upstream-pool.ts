@@ -1,4 +1,4 @@
-import { ProtocolError, ProtocolErrorCode, SUBSCRIPTION_ID_META_KEY, type Notification } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, SUBSCRIPTION_ID_META_KEY, type Notification, type ServerCapabilities } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type UpstreamEraCache, type UpstreamSession } from '../../adapters/mcp-upstream.js';
 import type { UpstreamConfig } from '../config/schema.js';
@@ -41,6 +41,8 @@ export interface ChangeFilter {
 export class UpstreamPool {
   readonly #upstreams = new Map<string, { fingerprint: string; upstream: McpUpstream }>();
   readonly #connections = new Map<string, PooledConnection>();
+  /** Each upstream's `extensions` capability as last seen by this process (for the aggregate's own). */
+  readonly #extensions = new Map<string, Extensions>();
 
   constructor(
     private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions; eras: UpstreamEraCache; lists: ListCache; credentials?: CredentialSources },
@@ -129,6 +131,19 @@ export class UpstreamPool {
     return async () => {};
   }
 
+  /**
+   * The extensions (`io.modelcontextprotocol/ui`, …) these upstreams declared, merged: what this
+   * process has seen of them so far (an upstream not yet reached adds nothing until it is).
+   */
+  extensionsOf(upstreams: UpstreamConfig[]): Extensions | undefined {
+    let merged: Extensions | undefined;
+    for (const upstream of upstreams) {
+      const extensions = this.#extensions.get(upstream.id);
+      if (extensions) merged = { ...merged, ...extensions };
+    }
+    return merged;
+  }
+
   /** Ends the session's upstream sessions (HTTP DELETE upstream) and forgets them. */
   async terminateSession(session: AgentSession, upstreams: UpstreamConfig[], auth: AuthContext): Promise<void> {
     const known = await this.deps.sessions.upstreamSessions(session.id);
@@ -193,6 +208,9 @@ export class UpstreamPool {
       },
     });
     if (connection.session?.sessionId !== resume?.sessionId) await sessions.saveUpstreamSession(session.id, config.id, connection.session);
+    const extensions = connection.client.getServerCapabilities()?.extensions;
+    if (extensions) this.#extensions.set(config.id, extensions);
+    else this.#extensions.delete(config.id);
     return connection;
   }
 
@@ -253,6 +271,8 @@ export class UpstreamPool {
     if (how === 'close') await connection?.close().catch(() => {});
   }
 }
+
+type Extensions = NonNullable<ServerCapabilities['extensions']>;
 
 function withoutSubscriptionId(notification: Notification): Notification {
   const meta = notification.params?._meta as Record<string, unknown> | undefined;

@@ -21,7 +21,7 @@ export async function startModernMcpServer(options: { legacy?: 'reject' | 'state
   // `announce` tells every listening client that the tools changed (the entry's own bus).
   let announce = () => {};
   const handler = createMcpHandler(() => {
-    const server = new McpServer({ name: 'modern-upstream', version: '2.0.0' }, { capabilities: { tools: { listChanged: true }, resources: {}, prompts: {} }, instructions: 'A 2026-era upstream.', cacheHints: options.toolsCacheHint ? { 'tools/list': options.toolsCacheHint } : undefined });
+    const server = new McpServer({ name: 'modern-upstream', version: '2.0.0' }, { capabilities: { tools: { listChanged: true }, resources: {}, prompts: {}, extensions: { 'io.modelcontextprotocol/ui': {} } }, instructions: 'A 2026-era upstream.', cacheHints: options.toolsCacheHint ? { 'tools/list': options.toolsCacheHint } : undefined });
     server.registerTool('echo', { inputSchema: z.object({ message: z.string() }) }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
     server.registerTool('count', { inputSchema: z.object({ steps: z.number() }) }, async ({ steps }, ctx) => {
       const progressToken = ctx.mcpReq._meta?.progressToken;

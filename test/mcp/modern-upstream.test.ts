@@ -158,6 +158,20 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
     }
   });
 
+  test("extensions both ways: the aggregate declares its upstreams' extensions; an agent's extensions reach the upstream", async () => {
+    const agent = await connectModernAgent(portal.url, ALICE, { capabilities: { extensions: { 'io.example/agent-side': {} } } });
+    try {
+      // The upstream has been reached by now (earlier tests): its MCP Apps extension is the aggregate's too.
+      expect(agent.client.getDiscoverResult()!.capabilities.extensions).toMatchObject({ 'io.modelcontextprotocol/ui': {} });
+      const before = upstreamCalls().length;
+      await agent.client.callTool({ name: 'modern__echo', arguments: { message: 'ext' } });
+      const [call] = upstreamCalls().slice(before);
+      expect(call!.body!.params!._meta).toMatchObject({ 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.example/agent-side': {} } } });
+    } finally {
+      await agent.client.close();
+    }
+  });
+
   test("the upstream's era is probed once and remembered, not on every connection", async () => {
     const probes = upstream.requests.filter((r) => r.body?.method === 'server/discover').length;
     const more = await connectModernAgent(portal.url, ALICE, { path: '/mcp/modern' });
