@@ -11,6 +11,7 @@ import {
   type Result,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { canonicalJson } from '../audit/chain.js';
 import { sha256 } from '../crypto/hash.js';
 import type { Sealer } from '../crypto/seal.js';
 import { storeKey, type Store } from '../store/store.js';
@@ -112,10 +113,11 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     }
 
     /** A request from the upstream: asked of the agent in the next round, answered when the agent retries. */
-    ask(request: Request): Promise<Result> {
+    ask(request: Request, upstreamKey?: string): Promise<Result> {
       const missing = missingCapability(request.method, request.params, this.capabilities);
-      if (missing) return Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, `the agent did not declare ${missing}`));
-      const key = `${request.method.split('/')[0]}-${++this.#count}`;
+      if (missing) return Promise.reject(new ProtocolError(ProtocolErrorCode.MissingRequiredClientCapability, `the agent did not declare ${missing}`));
+      // The upstream's own key where it gave one (a 2026 upstream's), else one of ours.
+      const key = upstreamKey && !this.#asked.has(upstreamKey) ? upstreamKey : `${request.method.split('/')[0]}-${++this.#count}`;
       return new Promise<Result>((resolve, reject) => {
         this.#asked.set(key, { request: { method: request.method, params: agentParams(request) }, resolve, reject });
         this.#gather ??= setTimeout(() => {
@@ -145,7 +147,7 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
 
     /** From now on the call outlives the agent's request: it is found by the upstream's further requests, and by the retry. */
     async handOff(scope: RoundScope, round: number): Promise<void> {
-      this.#untrack ??= hub.trackLocal({ sessionId: scope.sessionId, upstreamId: scope.inFlight.upstreamId, requestId: `round-${this.id}`, sendNotification: async () => {}, ask: (request) => this.ask(request) });
+      this.#untrack ??= hub.trackLocal({ sessionId: scope.sessionId, upstreamId: scope.inFlight.upstreamId, requestId: `round-${this.id}`, sendNotification: async () => {}, ask: (request, key) => this.ask(request, key) });
       clearTimeout(this.#expiry);
       this.#expiry = setTimeout(() => this.end(new SdkError(SdkErrorCode.RequestTimeout, 'the agent did not answer in time')), ROUND_TTL_MS).unref();
       // Both in place before the agent can retry: the answers' channel and the round a retry must name.
@@ -235,7 +237,7 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
   }
 
   async function run<R extends Result>(scope: RoundScope, extra: Extra, subject: RoundSubject, call: (signal: AbortSignal) => Promise<R>): Promise<R | InputRequiredResult> {
-    const digest = sha256(JSON.stringify([subject.method, subject.salient]));
+    const digest = sha256(canonicalJson([subject.method, subject.salient]));
     const sealed = extra.mcpReq.requestState();
     if (typeof sealed === 'string') return resume<R>(scope, extra, digest, sealed);
     const capabilities = ((extra.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities;
@@ -243,7 +245,7 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     // Until the call is handed off, the agent's cancellation is the call's.
     const cancel = () => pending.end(new SdkError(SdkErrorCode.RequestTimeout, 'the agent cancelled the request'));
     extra.mcpReq.signal.addEventListener('abort', cancel, { once: true });
-    scope.inFlight.ask = (request) => pending.ask(request);
+    scope.inFlight.ask = (request, key) => pending.ask(request, key);
     pending.follow(call(pending.controller.signal));
     const outcome = await pending.next();
     extra.mcpReq.signal.removeEventListener('abort', cancel);

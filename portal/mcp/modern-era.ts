@@ -15,6 +15,7 @@ import {
   type ServerEvent,
   type ServerEventBus,
 } from '@modelcontextprotocol/server';
+import { canonicalJson } from '../audit/chain.js';
 import { sha256 } from '../crypto/hash.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession } from './agent-sessions.js';
@@ -40,32 +41,38 @@ export function claimsModernEra(req: IncomingMessage, body: unknown): boolean {
 
 /**
  * The agent session a stateless (2026-era) request is served in. It is never stored: its id
- * names the upstream sessions the portal keeps for this grant at this endpoint, so that one
- * person's calls (and one agent's) never land in another's upstream session, and any portal
- * process finds them in the Store. The upstream is told the client can elicit and sample:
- * what it asks mid-call becomes an `input_required` round (input-rounds.ts), refused there
- * when the agent's own capabilities for the request lack it.
+ * names the upstream sessions the portal keeps for this grant at this endpoint and this set of
+ * client capabilities, so that one person's calls (and one agent's) never land in another's
+ * upstream session, any portal process finds them in the Store, and the upstream is told exactly
+ * what the agent can be asked (elicitation, sampling, roots) and which extensions it speaks.
  */
 export function statelessSession(endpoint: string, auth: AuthContext, body: unknown): AgentSession {
   const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
   const clientInfo = meta?.[CLIENT_INFO_META_KEY] as Implementation | undefined;
-  // The agent's extensions (e.g. MCP Apps) reach its upstream sessions, as a 2025 agent's do.
-  const extensions = (meta?.[CLIENT_CAPABILITIES_META_KEY] as { extensions?: unknown } | undefined)?.extensions;
+  const clientCapabilities = upstreamCapabilities(meta?.[CLIENT_CAPABILITIES_META_KEY]);
   return {
-    id: `grant-${sha256(`${auth.grantId}\n${endpoint}`).slice(0, 32)}`,
+    id: `grant-${sha256(`${auth.grantId}\n${endpoint}\n${canonicalJson(clientCapabilities)}`).slice(0, 32)}`,
     endpoint,
     personId: auth.person.id,
     clientId: auth.clientId,
     grantId: auth.grantId,
     protocolVersion: SUPPORTED_PROTOCOL_VERSIONS[0]!,
-    clientCapabilities: typeof extensions === 'object' && extensions !== null ? { ...BRIDGED_CAPABILITIES, extensions: extensions as ClientCapabilities['extensions'] } : BRIDGED_CAPABILITIES,
+    clientCapabilities,
     clientInfo: clientInfo && typeof clientInfo.name === 'string' && typeof clientInfo.version === 'string' ? { name: clientInfo.name, version: clientInfo.version } : undefined,
     createdAt: 0,
   };
 }
 
-/** What a stateless agent's upstream sessions declare: the requests an `input_required` round can carry. */
-const BRIDGED_CAPABILITIES = { elicitation: { form: {}, url: {} }, sampling: {} };
+/** The agent's capabilities an upstream may know of: what it can be asked mid-call, and its extensions. */
+function upstreamCapabilities(declared: unknown): ClientCapabilities {
+  const capabilities = (typeof declared === 'object' && declared !== null ? declared : {}) as Record<string, unknown>;
+  const kept: Record<string, unknown> = {};
+  for (const name of ['elicitation', 'sampling', 'roots', 'extensions']) {
+    const value = capabilities[name];
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) kept[name] = value;
+  }
+  return kept as ClientCapabilities;
+}
 
 /** Builds the SDK server that answers one stateless request, once the SDK has checked the request. */
 export type BuildServer = () => Promise<Server>;
@@ -99,7 +106,7 @@ export function createModernEndpoint(options: { onerror: (error: Error) => void 
   const { onerror } = options;
   // The factory gets the request's own server builder through `authInfo` (the entry passes it through untouched).
   const entry = (bus?: ServerEventBus) => createMcpHandler(({ authInfo }) => (authInfo?.extra?.build as BuildServer)(), { legacy: 'reject', onerror, bus });
-  const toNode = (handler: McpHttpHandler) => toNodeHandler({ fetch: (request, requestOptions) => handler.fetch(request, requestOptions).then(namingEveryVersion) }, { onerror });
+  const toNode = (handler: McpHttpHandler) => toNodeHandler(handler, { onerror });
   const handler = entry();
   const node = toNode(handler);
   // The SDK's listen router delivers a bus's events to every stream on its entry: one entry (and bus) per scope.
@@ -178,24 +185,4 @@ export function changeEvent(notification: { method: string; params?: { uri?: unk
     default:
       return undefined;
   }
-}
-
-/**
- * `UnsupportedProtocolVersion` (-32022) from the SDK names the 2026 versions only; this endpoint
- * also speaks the session protocol's versions, so the answer names every one.
- */
-async function namingEveryVersion(response: Response): Promise<Response> {
-  if (response.status !== 400 || !response.headers.get('content-type')?.includes('application/json')) return response;
-  const text = await response.text();
-  try {
-    const message = JSON.parse(text) as { error?: { code?: number; data?: { supported?: string[] } } };
-    const supported = message.error?.data?.supported;
-    if (message.error?.code === -32022 && Array.isArray(supported)) {
-      message.error.data!.supported = [...supported, ...SUPPORTED_PROTOCOL_VERSIONS.filter((v) => !supported.includes(v))];
-      return new Response(JSON.stringify(message), { status: 400, headers: response.headers });
-    }
-  } catch {
-    // Not JSON after all: passed on as it came.
-  }
-  return new Response(text, { status: response.status, headers: response.headers });
 }

@@ -13,8 +13,11 @@ export interface InFlightRequest {
   requestId: RequestId;
   /** The agent's stream, for server→client requests; absent for a stateless agent. */
   transport?: Transport;
-  /** A stateless agent's request answers an upstream's server→client request through this instead (input-rounds.ts). */
-  ask?: (request: Request) => Promise<Result>;
+  /**
+   * A stateless agent's request answers an upstream's server→client request through this instead
+   * (input-rounds.ts); `key` is the upstream's own name for it (a 2026 upstream's `inputRequests` key).
+   */
+  ask?: (request: Request, key?: string) => Promise<Result>;
   sendNotification(notification: Notification): Promise<void>;
 }
 
@@ -121,8 +124,8 @@ export class SessionHub {
    * of `to`, and resolves the agent's answer, whichever process it is posted to. Its id is
    * unique across processes, so answers never cross.
    */
-  relayRequest(to: InFlightRequest, request: Request): Promise<Result> {
-    if (to.ask) return to.ask(request);
+  relayRequest(to: InFlightRequest, request: Request, key?: string): Promise<Result> {
+    if (to.ask) return to.ask(request, key);
     const { transport } = to;
     if (!transport) return Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, `the agent takes no ${request.method} requests`));
     const id = `gatehouse-${randomUUID()}`;
@@ -142,7 +145,8 @@ export class SessionHub {
 
   /** The newest in-flight request of a session to an upstream (where its server→client requests belong). */
   requestTo(sessionId: string, upstreamId: string): InFlightRequest | undefined {
-    return [...(this.#inFlight.get(sessionId) ?? [])].reverse().find((r) => r.upstreamId === upstreamId);
+    // A stateless agent's retry is in flight too, but cannot be asked: the call it continues can.
+    return [...(this.#inFlight.get(sessionId) ?? [])].reverse().find((r) => r.upstreamId === upstreamId && (r.ask || r.transport));
   }
 
   withProgressToken(sessionId: string, token: string | number): InFlightRequest | undefined {

@@ -187,7 +187,9 @@ export class UpstreamPool {
 
   async #connect(session: AgentSession, config: UpstreamConfig, pooled: PooledConnection, key: string, resume: UpstreamSession | undefined): Promise<McpUpstreamConnection> {
     const { sessions, hub, logger } = this.deps;
-    const connection = await this.#upstream(config).connect({
+    // Assigned once connected; the upstream's requests only come after that.
+    let connection: McpUpstreamConnection | undefined = undefined;
+    connection = await this.#upstream(config).connect({
       ownerKey: session.personId,
       headers: () => upstreamCredentialHeaders(config, pooled.auth, this.deps.assertions, this.deps.credentials),
       // A refused credential: refresh and retry once (oauth), or log a configuration error (issue 6).
@@ -197,10 +199,12 @@ export class UpstreamPool {
       clientInfo: session.clientInfo,
       protocolVersion: session.protocolVersion,
       onNotification: (notification) => this.#relayNotification(session, config.id, notification),
-      onRequest: async (request) => {
+      onRequest: async (request, extra) => {
         const target = hub.requestTo(session.id, config.id);
         if (!target) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, 'no agent request is in progress to relay this to');
-        return hub.relayRequest(target, { method: request.method, params: request.params });
+        // A 2026 upstream's input request comes with its key (as the request id): the agent sees the same key.
+        const key = connection?.client.getProtocolEra() === 'modern' ? String(extra.mcpReq.id) : undefined;
+        return hub.relayRequest(target, { method: request.method, params: request.params }, key);
       },
       onClose: (error) => {
         if (error) logger.warn({ upstream: config.id, errorCode: error.code }, 'upstream connection ended');

@@ -61,11 +61,11 @@ describe('MCP 2026-07-28 bad input', () => {
     expect(answer).toMatchObject({ status: 400, body: { error: { code: -32020 } }, reachedUpstream: false });
   });
 
-  test('an unknown protocol version is UnsupportedProtocolVersion (-32022) naming every version spoken', async () => {
+  test('an unknown protocol version is UnsupportedProtocolVersion (-32022) naming the stateless versions, as server/discover does', async () => {
     const meta = { ...ENVELOPE, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' };
     const answer = await post('/mcp', aggregateToken, { ...modernHeaders('tools/call', 'recorder__echo'), 'mcp-protocol-version': '2099-01-01' }, call('recorder__echo', meta));
     expect(answer).toMatchObject({ status: 400, body: { error: { code: -32022 } }, reachedUpstream: false });
-    expect(answer.body!.error!.data!.supported).toEqual(expect.arrayContaining(['2026-07-28', '2025-11-25', '2025-06-18']));
+    expect(answer.body!.error!.data!.supported).toEqual(['2026-07-28']);
   });
 
   test('server/discover without the _meta protocol version is UnsupportedProtocolVersion (-32022)', async () => {
