@@ -12,7 +12,8 @@ import { mayUseUpstream } from '../policy/access.js';
 import { storeKey, type Store } from '../store/store.js';
 import { renderConnectResultPage } from '../web/connect-page.js';
 import type { UpstreamConnections } from './connections.js';
-import { UpstreamOAuthError, type PendingAuthorization, type UpstreamOAuth } from './upstream-oauth.js';
+import type { PendingAuthorization, UpstreamOAuth } from './upstream-oauth.js';
+import { UpstreamOAuthError } from './upstream-oauth-errors.js';
 
 export interface ConnectRoutesDeps {
   issuer: string;
@@ -159,6 +160,10 @@ function asPageError(logger: Logger, upstream: UpstreamConfig, error: unknown): 
   const title = upstream.title ?? upstream.id;
   if (!(error instanceof UpstreamOAuthError)) return error instanceof HttpError ? error : new HttpError(500, 'server_error', 'internal error', { internal: String(error) });
   logger.warn({ event: 'upstream_connect_failed', upstream: upstream.id, errorCode: error.code, oauthError: error.oauthError, internal: error.internal }, 'upstream connect failed');
+  // The response's own error (if any) came from an unknown party: it is neither acted on nor shown (RFC 9207 §2.4).
+  if (error.code === 'as_issuer_mismatch') {
+    return new HttpError(400, 'issuer_mismatch', `The answer that came back from signing in to ${title} does not show that it comes from the authorization server the portal sent you to, so it was not used. Nothing was saved; start again from the portal.`);
+  }
   if (error.code === 'as_refused' && error.oauthError === 'access_denied') return new HttpError(403, 'access_denied', `${title} was not connected: access was declined there.`);
   if (error.code === 'as_unavailable') return new HttpError(502, 'upstream_unavailable', `${title}'s sign-in cannot be reached right now. Try again shortly.`);
   if (error.code === 'as_unsupported') return new HttpError(502, 'upstream_misconfigured', `${title} cannot be connected: ask an administrator to check its configuration.`);

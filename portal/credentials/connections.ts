@@ -4,7 +4,8 @@ import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { storeKey, type Store } from '../store/store.js';
-import { UpstreamOAuthError, type TokenOrigin, type UpstreamOAuth, type UpstreamTokenSet } from './upstream-oauth.js';
+import type { TokenOrigin, UpstreamOAuth, UpstreamTokenSet } from './upstream-oauth.js';
+import { UpstreamOAuthError } from './upstream-oauth-errors.js';
 import type { StoredConnection, UpstreamConnectionRecord, UpstreamTokenStore } from './upstream-tokens.js';
 
 /** A person's connection to an `oauth` upstream, as the `/connections` page shows it. No token in it. */

@@ -1,32 +1,11 @@
 import * as oauth from 'oauth4webapi';
 import type { UpstreamConfig } from '../config/schema.js';
-import { sha256 } from '../crypto/hash.js';
 import type { Sealer } from '../crypto/seal.js';
-import { storeKey, type Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { authorizationResponseIssuerProblem } from './authorization-response.js';
 import { parseBearerChallenge } from './challenge.js';
-
-/** Why talking to an upstream's authorization server failed, as a stable code. */
-export type UpstreamOAuthErrorCode =
-  /** Unreachable, timed out, or 5xx. Transient: nothing about the connection changes. */
-  | 'as_unavailable'
-  /** The authorization server or resource answered something that fails validation (metadata, token response). */
-  | 'as_invalid_response'
-  /** The authorization server refused (an OAuth error such as `invalid_grant`, RFC 6749 §5.2). */
-  | 'as_refused'
-  /** The upstream cannot be used with the `oauth` strategy as configured (no discoverable AS, no way to get a client). */
-  | 'as_unsupported';
-
-/** A failed exchange with an upstream's authorization server. `internal` is for logs only. */
-export class UpstreamOAuthError extends Error {
-  constructor(
-    readonly code: UpstreamOAuthErrorCode,
-    readonly internal: string,
-    readonly oauthError?: string,
-  ) {
-    super(internal);
-    this.name = 'UpstreamOAuthError';
-  }
-}
+import { createUpstreamClients } from './upstream-clients.js';
+import { UpstreamOAuthError, toOAuthError } from './upstream-oauth-errors.js';
 
 /** Tokens as the portal keeps them; `expiresAt` in ms since the epoch, absent when the AS did not say. */
 export interface UpstreamTokenSet {
@@ -38,15 +17,19 @@ export interface UpstreamTokenSet {
 
 /** Where the person's tokens come from: enough to refresh and revoke them later, in any process. */
 export interface TokenOrigin {
-  /** The authorization server's issuer identifier (RFC 8414 §2). */
+  /**
+   * The authorization server's issuer identifier (RFC 8414 §2), from its validated metadata. A
+   * connect in progress checks the response's `iss` against it (RFC 9207 §2.4); tokens are
+   * refreshed and revoked only there.
+   */
   asIssuer: string;
-  /** `configured`, or the store key of the dynamically registered client. */
+  /** `configured`, or the store key of the client registered at `asIssuer` (keys are per issuer). */
   clientKey: string;
   /** The RFC 8707 resource the tokens are for. */
   resource: string;
 }
 
-/** One connect in progress: the PKCE verifier and where it happens (RFC 7636 §4.1). */
+/** One connect in progress: the PKCE verifier, the `state`, and the issuer it was sent to (RFC 7636 §4.1, RFC 9207 §2.4). */
 export interface PendingAuthorization extends TokenOrigin {
   state: string;
   codeVerifier: string;
@@ -57,7 +40,10 @@ export interface PendingAuthorization extends TokenOrigin {
 export interface UpstreamOAuth {
   /** Discovers the upstream's authorization server, gets a client there, and builds the authorization request. */
   begin(upstream: UpstreamConfig, options: { redirectUri: string; extraScope?: string[]; previousScope?: string[] }): Promise<{ url: URL; pending: PendingAuthorization }>;
-  /** Validates the callback and redeems the code with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5, RFC 8707 §2.2). */
+  /**
+   * Validates the callback, its `iss` against the recorded issuer first (RFC 9207 §2.4), then
+   * `state`, and redeems the code with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5, RFC 8707 §2.2).
+   */
   finish(upstream: UpstreamConfig, callbackUrl: URL, pending: PendingAuthorization): Promise<UpstreamTokenSet>;
   /** The refresh grant (RFC 6749 §6); a rotated refresh token replaces the old one, else the old one stays. */
   refresh(upstream: UpstreamConfig, origin: TokenOrigin, refreshToken: string): Promise<UpstreamTokenSet>;
@@ -73,7 +59,7 @@ export interface UpstreamOAuthOptions {
   portalIssuer: string;
   /** How long one HTTP request to an upstream or its AS may take. */
   timeoutMs?: number;
-  /** How long discovered metadata is reused. */
+  /** How long an authorization server's metadata (RFC 8414) is reused. */
   metadataTtlMs?: number;
 }
 
@@ -83,22 +69,23 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /**
  * The portal as an OAuth 2.1 client of an upstream's own authorization server, with
- * oauth4webapi: RFC 9728 protected resource metadata from the upstream's `401`, then RFC 8414
- * (or OpenID Connect Discovery) metadata of its AS, a configured client or one registered
- * dynamically (RFC 7591, cached per AS and redirect URI), PKCE S256, and the `resource`
- * parameter (RFC 8707) on every authorization and token request.
+ * oauth4webapi: RFC 9728 protected resource metadata from the upstream's `401` (read afresh at
+ * every connect, so a move to another AS is seen), then RFC 8414 (or OpenID Connect Discovery)
+ * metadata of its AS, a configured client or one registered dynamically (RFC 7591, kept per
+ * issuer and redirect URI and never used with another AS: MCP 2026-07-28 "Authorization Server
+ * Binding"), PKCE S256, the `resource` parameter (RFC 8707) on every authorization and token
+ * request, and the `iss` of the authorization response checked (RFC 9207).
  */
 export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAuth {
-  const { store, sealer } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const metadataTtlMs = options.metadataTtlMs ?? 60 * 60_000;
-  const resources = new Map<string, { value: Promise<ResourceInfo>; at: number }>();
   const servers = new Map<string, { value: Promise<oauth.AuthorizationServer>; at: number }>();
 
   function http(url: string) {
     // Plain http only towards loopback (tests, local demos); anything else must be https.
     return { [oauth.allowInsecureRequests]: isLoopback(url), signal: () => AbortSignal.timeout(timeoutMs) };
   }
+  const { client } = createUpstreamClients({ store: options.store, sealer: options.sealer, portalIssuer: options.portalIssuer, requestOptions: http });
 
   function cached<T>(map: Map<string, { value: Promise<T>; at: number }>, key: string, load: () => Promise<T>): Promise<T> {
     const hit = map.get(key);
@@ -110,20 +97,22 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
     return value;
   }
 
-  /** RFC 9728: the resource's metadata, found through its `401` challenge (§5.1) or the well-known URI (§3.1). */
-  function resourceInfo(upstream: UpstreamConfig): Promise<ResourceInfo> {
+  /**
+   * RFC 9728: the resource's metadata, found through its `401` challenge (§5.1) or the well-known
+   * URI (§3.1). Not cached: it names the authorization server a connect goes to, and a person
+   * connects seldom.
+   */
+  async function resourceInfo(upstream: UpstreamConfig): Promise<ResourceInfo> {
     const url = upstream.url!;
-    return cached(resources, `${upstream.id}\n${url}\n${upstream.credentials.authorization_server ?? ''}`, async () => {
-      if (upstream.credentials.authorization_server) return { resource: url, authorizationServer: upstream.credentials.authorization_server };
-      const challenge = await probe(upstream);
-      const candidates = challenge?.resourceMetadata ? [challenge.resourceMetadata] : wellKnownResourceUrls(url);
-      for (const candidate of candidates) {
-        const metadata = await fetchJson(candidate);
-        if (metadata === undefined) continue;
-        return { ...validateResourceMetadata(metadata, url), challengeScope: challenge?.scope };
-      }
-      throw new UpstreamOAuthError('as_unsupported', `upstream ${upstream.id} publishes no protected resource metadata (RFC 9728); set credentials.authorization_server`);
-    });
+    if (upstream.credentials.authorization_server) return { resource: url, authorizationServer: upstream.credentials.authorization_server };
+    const challenge = await probe(upstream);
+    const candidates = challenge?.resourceMetadata ? [challenge.resourceMetadata] : wellKnownResourceUrls(url);
+    for (const candidate of candidates) {
+      const metadata = await fetchJson(candidate);
+      if (metadata === undefined) continue;
+      return { ...validateResourceMetadata(metadata, url), challengeScope: challenge?.scope };
+    }
+    throw new UpstreamOAuthError('as_unsupported', `upstream ${upstream.id} publishes no protected resource metadata (RFC 9728); set credentials.authorization_server`);
   }
 
   /** An unauthenticated request, to read the upstream's `WWW-Authenticate` (MCP: an `initialize` POST). */
@@ -173,57 +162,6 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
     });
   }
 
-  /** The portal's client at the AS: configured, else registered once (RFC 7591 §3) and kept sealed in the store. */
-  async function client(upstream: UpstreamConfig, as: oauth.AuthorizationServer, redirectUri: string, clientKey?: string): Promise<{ client: oauth.Client; auth: oauth.ClientAuth; key: string }> {
-    const { client_id, client_secret } = upstream.credentials;
-    if (client_id) {
-      const methods = as.token_endpoint_auth_methods_supported;
-      const auth = !client_secret ? oauth.None() : !methods || methods.includes('client_secret_basic') ? oauth.ClientSecretBasic(client_secret) : oauth.ClientSecretPost(client_secret);
-      return { client: { client_id }, auth, key: 'configured' };
-    }
-    const key = clientKey ?? storeKey('upstream-client', sha256(`${as.issuer}\n${redirectUri}`));
-    const known = await readClient(key);
-    if (known) return known;
-    if (clientKey) throw new UpstreamOAuthError('as_refused', 'the registered client is gone', 'invalid_client');
-    if (!as.registration_endpoint) throw new UpstreamOAuthError('as_unsupported', `${as.issuer} offers no dynamic registration: set credentials.client_id`);
-    const methods = as.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
-    const method = ['client_secret_basic', 'client_secret_post', 'none'].find((m) => methods.includes(m)) ?? 'none';
-    let registered: oauth.OmitSymbolProperties<oauth.Client>;
-    try {
-      const response = await oauth.dynamicClientRegistrationRequest(
-        as,
-        { client_name: 'Gatehouse', client_uri: options.portalIssuer, redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: method },
-        http(as.issuer),
-      );
-      registered = await oauth.processDynamicClientRegistrationResponse(response);
-    } catch (error) {
-      throw toOAuthError(error);
-    }
-    const value = sealer.seal(JSON.stringify(registered), key);
-    // Two processes may register at once: the first stored wins, the other client is simply unused.
-    if (!(await store.setIfAbsent(key, value))) return (await readClient(key)) ?? fail('registered client vanished');
-    return toClient(registered, key);
-  }
-
-  async function readClient(key: string) {
-    const raw = await store.get(key);
-    if (raw === null) return undefined;
-    const registered = JSON.parse(sealer.open(raw, key)) as oauth.Client;
-    const expiresAt = registered.client_secret_expires_at as number | undefined;
-    if (expiresAt && expiresAt * 1000 < Date.now() + 60_000) {
-      await store.delete(key);
-      return undefined;
-    }
-    return toClient(registered, key);
-  }
-
-  function toClient(registered: oauth.Client, key: string) {
-    const secret = typeof registered.client_secret === 'string' ? registered.client_secret : undefined;
-    const method = registered.token_endpoint_auth_method ?? 'client_secret_basic';
-    const auth = !secret || method === 'none' ? oauth.None() : method === 'client_secret_post' ? oauth.ClientSecretPost(secret) : oauth.ClientSecretBasic(secret);
-    return { client: { client_id: registered.client_id }, auth, key };
-  }
-
   async function origin(upstream: UpstreamConfig, tokenOrigin: TokenOrigin, redirectUri = '') {
     const as = await authorizationServer(tokenOrigin.asIssuer);
     return { as, ...(await client(upstream, as, redirectUri, tokenOrigin.clientKey)) };
@@ -259,6 +197,8 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
     async finish(upstream, callbackUrl, pending) {
       try {
         const { as, client: oauthClient, auth } = await origin(upstream, pending, pending.redirectUri);
+        const issuerProblem = authorizationResponseIssuerProblem(callbackUrl.searchParams, pending.asIssuer, as.authorization_response_iss_parameter_supported === true);
+        if (issuerProblem) throw new UpstreamOAuthError('as_issuer_mismatch', `authorization response ${issuerProblem}`);
         const params = oauth.validateAuthResponse(as, oauthClient, callbackUrl, pending.state);
         const response = await oauth.authorizationCodeGrantRequest(as, oauthClient, auth, params, pending.redirectUri, pending.codeVerifier, {
           additionalParameters: { resource: pending.resource },
@@ -360,27 +300,3 @@ function isNotFound(error: unknown): boolean {
   return cause instanceof Response && cause.status === 404;
 }
 
-function fail(message: string): never {
-  throw new UpstreamOAuthError('as_invalid_response', message);
-}
-
-/** Sorts oauth4webapi's and fetch's errors into what the connection can do about them. */
-export function toOAuthError(error: unknown): UpstreamOAuthError {
-  if (error instanceof UpstreamOAuthError) return error;
-  if (error instanceof oauth.AuthorizationResponseError) return new UpstreamOAuthError('as_refused', `authorization error: ${error.error}`, safeCode(error.error));
-  if (error instanceof oauth.ResponseBodyError) {
-    if (error.status >= 500) return new UpstreamOAuthError('as_unavailable', `AS answered ${error.status} ${error.error}`);
-    return new UpstreamOAuthError('as_refused', `AS refused: ${error.error}`, safeCode(error.error));
-  }
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Response && cause.status >= 500) return new UpstreamOAuthError('as_unavailable', `AS answered ${cause.status}`);
-  // fetch() rejects with a plain TypeError on network failure; oauth4webapi's own errors carry a `code`.
-  if ((error instanceof TypeError && (error as { code?: string }).code === undefined) || (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))) {
-    return new UpstreamOAuthError('as_unavailable', `AS unreachable: ${(error as Error).message}`);
-  }
-  return new UpstreamOAuthError('as_invalid_response', `${(error as { code?: string }).code ?? 'error'}: ${(error as Error)?.message ?? String(error)}`);
-}
-
-function safeCode(code: string): string | undefined {
-  return /^[\x20-\x7e]{1,64}$/.test(code) ? code : undefined;
-}

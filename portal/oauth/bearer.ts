@@ -4,7 +4,7 @@ import { OAuthError } from '../http/errors.js';
 import type { Person } from '../login/person.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { GrantStore } from './grant-store.js';
-import { SCOPES } from './scopes.js';
+import { SCOPES, stepUpScope } from './scopes.js';
 
 /** Who is calling, established by the bearer check: the person, the agent, and what they granted. */
 export interface AuthContext {
@@ -52,7 +52,8 @@ export interface BearerDeps {
 /**
  * The bearer check of every protected route (RFC 6750, RFC 9728 §5.1): a local JWT check,
  * then one Store round trip for the grant, so that revocation is immediate everywhere.
- * Failing answers carry `WWW-Authenticate` with `resource_metadata`; a Store outage fails closed (503).
+ * Failing answers carry `WWW-Authenticate` with `resource_metadata` and the `scope` to ask for (on
+ * `insufficient_scope`, the step-up scope of {@link stepUpScope}); a Store outage fails closed (503).
  * A route whose `resource` is `undefined` is not this one's: the request goes on to the next route.
  */
 export function requireBearer(deps: BearerDeps, options: BearerOptions): RequestHandler {
@@ -80,10 +81,10 @@ export async function authenticateBearer(
   const scope = check.scope ?? [SCOPES.mcp];
   // A host-routed app's metadata lives at its own host's root (RFC 9728 §3.1), not under the issuer.
   const metadata = resource.metadataUrl ?? `${deps.issuer}/.well-known/oauth-protected-resource${resource.path}`;
-  const challenge = (error?: { code: string; description: string }) =>
-    [`Bearer resource_metadata="${metadata}"`, `scope="${scope.join(' ')}"`, ...(error ? [`error="${error.code}"`, `error_description="${challengeText(error.description)}"`] : [])].join(', ');
-  const fail = (code: 'invalid_token' | 'insufficient_scope', description: string, sentToken: boolean) =>
-    new OAuthError(code, description, { headers: { 'WWW-Authenticate': challenge(sentToken ? { code, description } : undefined) } });
+  const challenge = (error: { code: string; description: string } | undefined, asked: string[]) =>
+    [`Bearer resource_metadata="${metadata}"`, `scope="${asked.join(' ')}"`, ...(error ? [`error="${error.code}"`, `error_description="${challengeText(error.description)}"`] : [])].join(', ');
+  const fail = (code: 'invalid_token' | 'insufficient_scope', description: string, sentToken: boolean, asked = scope) =>
+    new OAuthError(code, description, { headers: { 'WWW-Authenticate': challenge(sentToken ? { code, description } : undefined, asked) } });
 
   const header = req.headers.authorization;
   if (!header) throw fail('invalid_token', 'an access token is required', false);
@@ -102,7 +103,11 @@ export async function authenticateBearer(
   if (!grant || grant.clientId !== claims.client_id) throw fail('invalid_token', 'the access token was revoked', true);
   if (upstreamId && !grant.upstreamIds.includes(upstreamId)) throw fail('invalid_token', 'the grant does not cover this upstream', true);
   const tokenScope = claims.scope.split(' ');
-  if (!scope.every((s) => tokenScope.includes(s))) throw fail('insufficient_scope', `this resource needs scope "${scope.join(' ')}"`, true);
+  if (!scope.every((s) => tokenScope.includes(s))) {
+    // A token for another resource, accepted here only to be told what it lacks, holds nothing for this one to keep.
+    const asked = claims.aud === resource.url ? stepUpScope(scope, tokenScope) : scope;
+    throw fail('insufficient_scope', `this resource needs scope "${scope.join(' ')}"`, true, asked);
+  }
 
   req.authContext = {
     person: grant.person,

@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpsRequest } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import type { Client } from './clients.js';
-import { redirectUriProblem } from './redirect-uris.js';
+import { APPLICATION_TYPES, impliedApplicationType, redirectUriProblem, type ApplicationType } from './redirect-uris.js';
 
 /**
  * Clients whose `client_id` is an https URL to their metadata (OAuth Client ID Metadata
@@ -124,9 +124,11 @@ function parseDocument(clientId: string, doc: Record<string, unknown>): Client {
   const method = doc.token_endpoint_auth_method ?? 'none';
   if (method !== 'none') throw new Error('token_endpoint_auth_method must be none');
   const redirectUris = doc.redirect_uris;
-  if (!Array.isArray(redirectUris) || redirectUris.length === 0 || redirectUris.some((u) => typeof u !== 'string' || redirectUriProblem(u))) {
-    throw new Error('redirect_uris is missing or has an invalid URI');
-  }
+  if (!Array.isArray(redirectUris) || redirectUris.length === 0 || redirectUris.some((u) => typeof u !== 'string')) throw new Error('redirect_uris is missing or not a list of URIs');
+  if (doc.application_type !== undefined && !APPLICATION_TYPES.includes(doc.application_type as ApplicationType)) throw new Error('application_type must be "web" or "native"');
+  // The same rules as dynamic registration: the stated application type, else the one the URIs imply.
+  const applicationType = (doc.application_type as ApplicationType | undefined) ?? impliedApplicationType(redirectUris as string[]);
+  if (redirectUris.some((u: string) => redirectUriProblem(u, applicationType))) throw new Error(`redirect_uris has a URI an application_type "${applicationType}" client may not use`);
   const text = (value: unknown) => (typeof value === 'string' && value.length <= 500 ? value : undefined);
   return {
     clientId,
@@ -134,6 +136,7 @@ function parseDocument(clientId: string, doc: Record<string, unknown>): Client {
     clientName: text(doc.client_name),
     clientUri: text(doc.client_uri),
     logoUri: text(doc.logo_uri),
+    applicationType,
     redirectUris: redirectUris as string[],
     grantTypes: Array.isArray(doc.grant_types) ? (doc.grant_types as string[]) : ['authorization_code'],
     tokenEndpointAuthMethod: 'none',

@@ -1,6 +1,7 @@
 import type { ServiceClientConfig } from '../config/schema.js';
 import { getJson, setJson, storeKey, type Store } from '../store/store.js';
 import type { ClientMetadataDocuments } from './client-metadata-document.js';
+import type { ApplicationType } from './redirect-uris.js';
 
 /** How a client authenticates at the token endpoint (RFC 7591 §2). */
 export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
@@ -12,6 +13,11 @@ export interface Client {
   clientName?: string;
   clientUri?: string;
   logoUri?: string;
+  /**
+   * OpenID Connect Dynamic Client Registration 1.0 §2 `application_type`, as stated or implied by
+   * the redirect URIs at registration; absent on clients stored before the portal recorded it.
+   */
+  applicationType?: ApplicationType;
   redirectUris: string[];
   grantTypes: string[];
   tokenEndpointAuthMethod: ClientAuthMethod;

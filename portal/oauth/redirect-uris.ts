@@ -3,11 +3,45 @@ const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:',
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /**
- * Why a redirect URI may not be registered, or `undefined` when it may: `https`, `http` on a
- * loopback host (RFC 8252 §7.3), or a private-use scheme (RFC 8252 §7.1); never a fragment,
- * a wildcard, credentials, or a script/data scheme.
+ * The kind of client (OpenID Connect Dynamic Client Registration 1.0 §2 `application_type`),
+ * which decides the redirect URIs it may register: a `web` client is served from a host of its
+ * own, a `native` one runs on the person's device (desktop, mobile, CLI, or a web app on
+ * `localhost`: MCP 2026-07-28 "Application Type and Redirect URI Constraints").
  */
-export function redirectUriProblem(uri: string): string | undefined {
+export type ApplicationType = (typeof APPLICATION_TYPES)[number];
+
+/** The values of `application_type` the portal knows; any other is `invalid_client_metadata`. */
+export const APPLICATION_TYPES = ['web', 'native'] as const;
+
+/**
+ * The application type a client that did not state one is taken to be: `native` when any
+ * redirect URI is loopback `http` or a private-use scheme (RFC 8252 §7.1, §7.3), else `web`.
+ * Clients from before MCP 2026-07-28 send no `application_type` and register loopback URIs;
+ * the OpenID default (`web`) would refuse them, so the portal reads their URIs instead, as the
+ * MCP SDK does when it fills the field in.
+ */
+export function impliedApplicationType(redirectUris: readonly string[]): ApplicationType {
+  for (const uri of redirectUris) {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      continue;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'native';
+    if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return 'native';
+  }
+  return 'web';
+}
+
+/**
+ * Why a redirect URI may not be registered by a client of `applicationType`, or `undefined` when
+ * it may. Never a fragment, a wildcard, credentials, or a script/data scheme. Any client may use
+ * `https`. Only a `native` client may use `http` on a loopback host (RFC 8252 §7.3) or a
+ * private-use scheme (RFC 8252 §7.1); a `web` client uses `https` alone (OpenID Connect Dynamic
+ * Client Registration 1.0 §2; MCP 2026-07-28: every redirect URI is `localhost` or `https`).
+ */
+export function redirectUriProblem(uri: string, applicationType: ApplicationType): string | undefined {
   if (uri.length > 2000) return 'is longer than 2000 characters';
   if (uri.includes('*')) return 'must not contain wildcards';
   let url: URL;
@@ -20,14 +54,19 @@ export function redirectUriProblem(uri: string): string | undefined {
   if (url.username || url.password) return 'must not contain credentials';
   if (FORBIDDEN_SCHEMES.has(url.protocol)) return `must not use the ${url.protocol} scheme`;
   if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:') return LOOPBACK_HOSTS.has(url.hostname) ? undefined : 'must use https unless the host is loopback (127.0.0.1, [::1], localhost)';
+  const native = applicationType === 'native';
+  if (url.protocol === 'http:') {
+    if (!LOOPBACK_HOSTS.has(url.hostname)) return native ? 'must use https unless the host is loopback (127.0.0.1, [::1], localhost)' : 'must use https';
+    return native ? undefined : 'must use https: loopback http URIs are for application_type "native"';
+  }
   if (!/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) return 'has an invalid scheme';
-  return undefined;
+  return native ? undefined : 'must use https: private-use URI schemes are for application_type "native"';
 }
 
 /**
  * Whether a redirect URI sent to `/authorize` matches a registered one: exactly, except that
- * a loopback `http` URI may use any port (RFC 8252 §7.3, native apps bind a free port).
+ * a loopback `http` URI may use any port (RFC 8252 §7.3, native apps bind a free port). Only
+ * `native` clients can hold loopback `http` URIs, so the exception is theirs alone.
  */
 export function redirectUriMatches(requested: string, registered: string): boolean {
   if (requested === registered) return true;

@@ -7,7 +7,7 @@ import { auditRequest } from '../audit/request-audit.js';
 import { rateLimitMiddleware } from '../http/rate-limit.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
-import { redirectUriProblem } from './redirect-uris.js';
+import { APPLICATION_TYPES, impliedApplicationType, redirectUriProblem, type ApplicationType } from './redirect-uris.js';
 import { SUPPORTED_SCOPES, parseScope } from './scopes.js';
 
 const text = z.string().max(500).optional();
@@ -16,6 +16,7 @@ const metadataSchema = z.looseObject({
   token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).min(1).default(['authorization_code']),
   response_types: z.array(z.literal('code')).min(1).default(['code']),
+  application_type: z.enum(APPLICATION_TYPES).optional(),
   client_name: text,
   client_uri: z.url({ protocol: /^https?$/ }).max(500).optional(),
   logo_uri: z.url({ protocol: /^https?$/ }).max(500).optional(),
@@ -39,7 +40,7 @@ export function registerRoutes(deps: OAuthDeps): Router {
   const { clients, issuer } = deps;
 
   router.post('/register', rateLimitMiddleware(deps.limits.register), deps.parsers.json, async (req, res) => {
-    const metadata = validate(req.body);
+    const { metadata, applicationType } = validate(req.body);
     const confidential = metadata.token_endpoint_auth_method !== 'none';
     const clientSecret = confidential ? randomToken() : undefined;
     const registrationAccessToken = randomToken();
@@ -49,6 +50,7 @@ export function registerRoutes(deps: OAuthDeps): Router {
       clientName: metadata.client_name,
       clientUri: metadata.client_uri,
       logoUri: metadata.logo_uri,
+      applicationType,
       redirectUris: metadata.redirect_uris,
       grantTypes: metadata.grant_types,
       tokenEndpointAuthMethod: metadata.token_endpoint_auth_method,
@@ -85,7 +87,13 @@ export function registerRoutes(deps: OAuthDeps): Router {
   return router;
 }
 
-function validate(body: unknown): z.output<typeof metadataSchema> {
+/**
+ * RFC 7591 §2 metadata, checked as §3.2.2 says: a bad redirect URI is `invalid_redirect_uri`,
+ * anything else `invalid_client_metadata` (an `application_type` other than `web` or `native`
+ * among them). Redirect URIs are checked against the stated application type, or, when none is
+ * stated, the one they imply ({@link impliedApplicationType}).
+ */
+function validate(body: unknown): { metadata: z.output<typeof metadataSchema>; applicationType: ApplicationType } {
   const parsed = metadataSchema.safeParse(body ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -94,13 +102,14 @@ function validate(body: unknown): z.output<typeof metadataSchema> {
     throw new OAuthError('invalid_client_metadata', `${field}: ${issue.message}`);
   }
   const metadata = parsed.data;
+  const applicationType = metadata.application_type ?? impliedApplicationType(metadata.redirect_uris);
   for (const uri of metadata.redirect_uris) {
-    const problem = redirectUriProblem(uri);
+    const problem = redirectUriProblem(uri, applicationType);
     if (problem) throw new OAuthError('invalid_redirect_uri', `redirect URI ${JSON.stringify(uri.slice(0, 100))} ${problem}`);
   }
   const unknownScope = parseScope(metadata.scope).find((s) => !SUPPORTED_SCOPES.includes(s));
   if (unknownScope) throw new OAuthError('invalid_client_metadata', `scope: "${unknownScope}" is not supported`);
-  return metadata;
+  return { metadata, applicationType };
 }
 
 /** RFC 7592 §2: the registration access token, compared in constant time, is the only key. */
@@ -123,6 +132,7 @@ function describe(client: Client, issuer: string): Record<string, unknown> {
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     grant_types: client.grantTypes,
     response_types: ['code'],
+    application_type: client.applicationType ?? impliedApplicationType(client.redirectUris),
     ...(client.clientName ? { client_name: client.clientName } : {}),
     ...(client.scope ? { scope: client.scope } : {}),
     ...client.metadata,

@@ -31,13 +31,19 @@ export interface UpstreamControls {
   always401: boolean;
   /** Scopes a token needs at the MCP endpoint (403 insufficient_scope otherwise). */
   requiredScopes: string[];
+  /**
+   * The AS sends `iss` in its authorization responses and says so in its metadata
+   * (`authorization_response_iss_parameter_supported`, RFC 9207 §2-2.3). Read when metadata is fetched.
+   */
+  issParameterSupported: boolean;
 }
 
 /**
  * An upstream MCP server protected by its own OAuth authorization server, both built from the
  * MCP SDK: `mcpAuthRouter` with an in-memory provider (dynamic registration, PKCE, RFC 8707
  * resource, refresh rotation, RFC 7009 revocation) and `requireBearerAuth` in front of a
- * Streamable HTTP MCP server with tools `whoami` and `echo`. Every request's headers are recorded.
+ * Streamable HTTP MCP server with tools `whoami` and `echo`. Every request's headers are recorded
+ * (and the bodies of token and registration requests).
  */
 export interface OAuthUpstream {
   /** The MCP endpoint, `http://127.0.0.1:{port}/mcp`. */
@@ -69,7 +75,7 @@ export async function startOAuthUpstream(initial: Partial<UpstreamControls> = {}
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const mcpUrl = new URL(`${base}/mcp`);
 
-  const controls: UpstreamControls = { accessTtlSeconds: 3600, always401: false, requiredScopes: [], ...initial };
+  const controls: UpstreamControls = { accessTtlSeconds: 3600, always401: false, requiredScopes: [], issParameterSupported: false, ...initial };
   const clients = new Map<string, OAuthClientInformationFull>();
   const codes = new Map<string, { clientId: string; params: AuthorizationParams }>();
   const accessTokens = new Map<string, IssuedToken>();
@@ -113,6 +119,7 @@ export async function startOAuthUpstream(initial: Partial<UpstreamControls> = {}
       const target = new URL(params.redirectUri);
       target.searchParams.set('code', code);
       if (params.state !== undefined) target.searchParams.set('state', params.state);
+      if (controls.issParameterSupported) target.searchParams.set('iss', upstream.issuer);
       res.redirect(302, target.href);
     },
     async challengeForAuthorizationCode(_client, code) {
@@ -158,6 +165,16 @@ export async function startOAuthUpstream(initial: Partial<UpstreamControls> = {}
     if (grant === 'authorization_code' || grant === 'refresh_token') upstream.tokenCalls[grant]++;
     upstream.requests[upstream.requests.length - 1]!.body = req.body as Record<string, unknown>;
     if (controls.malformedTokenResponse) return void res.json(controls.malformedTokenResponse);
+    next();
+  });
+  app.post('/register', express.json(), (req, _res, next) => {
+    upstream.requests[upstream.requests.length - 1]!.body = req.body as Record<string, unknown>;
+    next();
+  });
+  app.get('/.well-known/oauth-authorization-server', (_req, res, next) => {
+    if (!controls.issParameterSupported) return next();
+    const send = res.json.bind(res);
+    res.json = (body: Record<string, unknown>) => send({ ...body, authorization_response_iss_parameter_supported: true });
     next();
   });
   app.use(

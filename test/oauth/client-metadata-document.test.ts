@@ -82,12 +82,21 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
     ['it is not JSON', () => publish('/garbage.json', '<html>')],
     ['it carries a client secret', () => publish('/secret.json', { client_id: `${origin}/secret.json`, redirect_uris: [REDIRECT_URI], client_secret: 's' })],
     ['it registers a javascript: redirect URI', () => publish('/js.json', { client_id: `${origin}/js.json`, redirect_uris: ['javascript:alert(1)'] })],
+    ['it says application_type "web" but redirects to loopback http', () => publish('/web-loopback.json', { client_id: `${origin}/web-loopback.json`, application_type: 'web', redirect_uris: [REDIRECT_URI] })],
+    ['its application_type is neither web nor native', () => publish('/desktop.json', { client_id: `${origin}/desktop.json`, application_type: 'desktop', redirect_uris: [REDIRECT_URI] })],
     ['it does not exist', () => `${origin}/missing.json`],
   ])('a document is refused when %s: an error page, never a redirect', async (_case, make) => {
     const res = await new FormBrowser(portal.url).get(await authorizeUrl(make(), oauth.generateRandomCodeVerifier()));
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
     expect(await res.text()).toContain('not registered');
+  });
+
+  test('a document that says application_type "native" may use a loopback redirect URI, on any port (RFC 8252 §7.3)', async () => {
+    const clientId = publish('/native.json', { client_id: `${origin}/native.json`, client_name: 'Native Agent', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'] });
+    const res = await new FormBrowser(portal.url).follow(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('action="/login"');
   });
 
   test('documents are cached: a second authorization does not fetch again', async () => {
