@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, classifyInboundRequest, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createPortalAssertions } from '../credentials/portal-jwt.js';
@@ -10,6 +10,7 @@ import { compiledSchemas as jsonSchemaValidator } from '../../adapters/schema-va
 import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
 import { HttpError, JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { runMiddleware, type Middleware } from '../http/middleware.js';
+import { writeJson } from '../http/write-json.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
 import { auditRequest, type RequestAuditor } from '../audit/request-audit.js';
 import type { AuthContext } from '../oauth/bearer.js';
@@ -69,6 +70,20 @@ interface EndpointIdentity {
   instructions?: string;
 }
 
+/** MCP 2026-07-28 `HeaderMismatch`: a standard header that disagrees with the body. */
+const HEADER_MISMATCH = -32020;
+
+/**
+ * Why the `Mcp-Name` header disagrees with what the body names (`params.name` of tools/call and
+ * prompts/get, `params.uri` of resources/read), or `undefined` when it agrees or is not sent.
+ */
+function nameHeaderMismatch(header: string | undefined, body: unknown): string | undefined {
+  if (header === undefined) return undefined;
+  const { method, params } = body as { method?: string; params?: { name?: unknown; uri?: unknown } };
+  const named = method === 'resources/read' ? params?.uri : method === 'tools/call' || method === 'prompts/get' ? params?.name : undefined;
+  return named === undefined || named === header ? undefined : `the Mcp-Name header names ${JSON.stringify(header)}, the body ${JSON.stringify(named)}`;
+}
+
 /** A 2025 agent's GET stream takes every list change its upstreams announce. */
 const EVERY_LIST_CHANGE: ChangeFilter = { toolsListChanged: true, promptsListChanged: true, resourcesListChanged: true };
 
@@ -123,7 +138,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const hub = new SessionHub(store, logger);
   const assertions = createPortalAssertions({ issuer, keys: oauth.deps.keys });
   const lists = createListCache({ store, logger });
-  const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras: createUpstreamEras(store), lists, credentials: options.credentials });
+  const eras = createUpstreamEras(store);
+  const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, lists, credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
@@ -321,6 +337,33 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   }
 
   /**
+   * The upstream a stateless request on `/mcp/{id}` is relayed to, message for message: a
+   * Streamable HTTP upstream known to speak MCP 2026-07-28 (agent and upstream agree; the SDK
+   * path would only translate the same thing). Listen streams, and upstreams of the session
+   * protocol or of unknown era, take the SDK path.
+   */
+  async function statelessRelayTarget(req: IncomingMessage, endpoint: string, body: unknown): Promise<UpstreamConfig | undefined> {
+    if (endpoint === AGGREGATE || (body as { method?: unknown } | undefined)?.method === 'subscriptions/listen') return undefined;
+    const upstream = relayedUpstream(endpoint, upstreamsInView(endpoint, req.authContext!));
+    if (!upstream) return undefined;
+    return (await eras.get(upstream.id, upstream.url!))?.kind === 'modern' ? upstream : undefined;
+  }
+
+  /** Checks a stateless request as the SDK's entry would (envelope, version, headers against body), then relays it. */
+  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<void> {
+    const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+    const outcome = classifyInboundRequest({ httpMethod: req.method ?? 'POST', protocolVersionHeader: header('mcp-protocol-version'), mcpMethodHeader: header('mcp-method'), mcpNameHeader: header('mcp-name'), body });
+    const id = (body as { id?: unknown } | undefined)?.id;
+    const refuse = (status: number, error: { code: number; message: string; data?: unknown }) =>
+      writeJson(res, status, { jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error });
+    if (outcome.kind === 'reject') return refuse(outcome.httpStatus, { code: outcome.code, message: outcome.message, ...(outcome.data === undefined ? {} : { data: outcome.data }) });
+    const mismatch = nameHeaderMismatch(header('mcp-name'), body);
+    if (mismatch) return refuse(400, { code: HEADER_MISMATCH, message: `Bad Request: the request headers and body disagree: ${mismatch}` });
+    const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
+    await relay.stateless(req, res, body, upstream, (meta?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities);
+  }
+
+  /**
    * Where a 2026 agent's `subscriptions/listen` stream gets its changes: the notifications that
    * the grant's upstream connections publish (from whichever process holds them), as change events.
    */
@@ -382,7 +425,11 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       if (!originAllowed(req.headers.origin, issuer, options.allowedOrigins ?? [])) {
         throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
       }
-      if (claimsModernEra(req, body)) return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, body), listenScope(req, endpoint, body));
+      if (claimsModernEra(req, body)) {
+        const relayed = await statelessRelayTarget(req, endpoint, body);
+        if (relayed) return relayStateless(req, res, body, relayed);
+        return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, body), listenScope(req, endpoint, body));
+      }
       if (req.method === 'POST') await post(req, res, endpoint, body);
       else if (req.method === 'GET') await get(req, res, endpoint);
       else if (req.method === 'DELETE') await remove(req, res, endpoint);

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { ClientCapabilities } from '@modelcontextprotocol/server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatSseEvent, readBody, readSse, sendUpstream, type SseEvent, type UpstreamRequestInit } from '../../adapters/mcp-http-relay.js';
 import {
@@ -43,6 +44,12 @@ export interface TransparentRelay {
   initialize(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, fields: NewAgentSession): Promise<boolean>;
   /** Relays the agent's messages (`body`: one JSON-RPC message or a batch). */
   post(req: IncomingMessage, res: ServerResponse, body: unknown, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
+  /**
+   * Relays one MCP 2026-07-28 request of a stateless agent to an upstream of that era: no session
+   * on either side; its answer (an `input_required` round and its `requestState` included) comes
+   * back as the upstream gave it, through the same tool rules and audit.
+   */
+  stateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, clientCapabilities: ClientCapabilities): Promise<void>;
   /** The upstream's server-to-client stream, resumable with `Last-Event-ID`. */
   get(req: IncomingMessage, res: ServerResponse, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
   /** Ends the upstream session (HTTP DELETE there); the caller forgets the agent session. */
@@ -75,7 +82,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     }
   }
 
-  function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities' | 'relay'>, timeoutMs?: number): Flow {
+  function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities'> & Partial<Pick<AgentSession, 'relay'>>, timeoutMs?: number): Flow {
     const audit = (input: AuditInput, message: string) => auditRequest(req, input, message);
     return {
       req,
@@ -101,7 +108,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     let response: IncomingMessage;
     try {
       const body = JSON.stringify(batch ? admitted.forward : admitted.forward[0]);
-      response = await send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: deadline.signal });
+      response = await send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId, admitted.forward), body, signal: deadline.signal });
     } catch (error) {
       return answerFailure(flow, error);
     }
@@ -305,6 +312,10 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       );
     },
 
+    async stateless(req, res, body, upstream, clientCapabilities) {
+      await withFlow(flowOf(req, res, body, upstream, { clientCapabilities }, upstream.call_timeout), (flow) => exchange(flow, async () => true));
+    },
+
     async get(req, res, session, upstream) {
       await withFlow(flowOf(req, res, undefined, upstream, session), async (flow) => {
         let response: IncomingMessage;
@@ -389,7 +400,7 @@ class Deadline {
 }
 
 /** Upstream request headers: what the agent said about the exchange, never its credentials. */
-function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undefined): Record<string, string> {
+function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undefined, forwarded: RpcMessage[] = []): Record<string, string> {
   const headers: Record<string, string> = { accept: req.headers.accept ?? 'application/json, text/event-stream' };
   if (req.method === 'POST') headers['content-type'] = 'application/json';
   const version = headerValue(req.headers['mcp-protocol-version']);
@@ -397,6 +408,17 @@ function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undef
   const lastEventId = headerValue(req.headers['last-event-id']);
   if (lastEventId) headers['last-event-id'] = lastEventId;
   Object.assign(headers, traceContextOf(req));
+  // MCP 2026-07-28 standard headers name what is sent upstream (a renamed tool by its own name);
+  // `Mcp-Param-*` headers carry arguments, which the tool rules never change.
+  if (req.headers['mcp-method'] !== undefined && forwarded.length === 1) {
+    const [message] = forwarded;
+    if (message!.method) headers['mcp-method'] = message!.method;
+    const name = message!.params?.name ?? message!.params?.uri;
+    if (typeof name === 'string' && req.headers['mcp-name'] !== undefined) headers['mcp-name'] = name;
+    for (const [header, value] of Object.entries(req.headers)) {
+      if (header.startsWith('mcp-param-') && typeof value === 'string') headers[header] = value;
+    }
+  }
   if (upstreamSessionId) headers['mcp-session-id'] = upstreamSessionId;
   return headers;
 }

@@ -9,15 +9,32 @@ import { getJson, setJson, storeKey, type Store } from '../store/store.js';
  */
 const ERA_TTL_MS = 60 * 60_000;
 
-/** Each upstream's era in the Store, shared by every portal process; keyed by its id and URL. */
-export function createUpstreamEras(store: Store): UpstreamEraCache {
+/** How long a process trusts what it last read of an era, before it reads the Store again. */
+const LOCAL_TTL_MS = 30_000;
+
+/**
+ * Each upstream's era in the Store, shared by every portal process; keyed by its id and URL.
+ * Reads are kept a few seconds in the process (every stateless request on `/mcp/{id}` asks).
+ */
+export function createUpstreamEras(store: Store, now: () => number = Date.now): UpstreamEraCache {
   const key = (upstreamId: string, url: string) => storeKey('upstream-era', upstreamId, sha256(url).slice(0, 16));
+  const local = new Map<string, { era: UpstreamEra; until: number }>();
   return {
     async get(upstreamId, url) {
-      return (await getJson<UpstreamEra>(store, key(upstreamId, url))) ?? undefined;
+      const cacheKey = key(upstreamId, url);
+      const known = local.get(cacheKey);
+      if (known && known.until > now()) return known.era;
+      const era = (await getJson<UpstreamEra>(store, cacheKey)) ?? undefined;
+      // An unknown era is not kept: the probe that learns it may come from another process.
+      if (era) local.set(cacheKey, { era, until: now() + LOCAL_TTL_MS });
+      return era;
     },
-    set: (upstreamId, url, era) => setJson(store, key(upstreamId, url), era, { ttlMs: ERA_TTL_MS }),
+    async set(upstreamId, url, era) {
+      local.delete(key(upstreamId, url));
+      await setJson(store, key(upstreamId, url), era, { ttlMs: ERA_TTL_MS });
+    },
     async forget(upstreamId, url) {
+      local.delete(key(upstreamId, url));
       await store.delete(key(upstreamId, url));
     },
   };

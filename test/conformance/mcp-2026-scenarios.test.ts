@@ -45,11 +45,7 @@ const EXPECTED_SCENARIOS = [
   'input-required-result-ignore-extra-params', 'input-required-result-validate-input',
 ];
 
-/**
- * Scenarios not compared, with the reason. dns-rebinding-protection has its own assertion below;
- * the others are where the portal differs from the upstream (asserted below to still differ, so
- * that a fix shows up: then move the scenario back into the comparison).
- */
+/** Scenarios not compared, with the reason (each has its own assertion in a test below). */
 const EXCLUDED: Record<string, string> = {
   // As in mcp-server-scenarios.test.ts: it checks that a server on localhost refuses a request
   // with Host/Origin evil.example.com (DNS rebinding). The portal is a network service that
@@ -57,19 +53,6 @@ const EXCLUDED: Record<string, string> = {
   // rebound page cannot have. Here the request succeeds only because the test's proxy adds an
   // agent's token. Asserted instead: without a token, such a 2026-07-28 request is refused (401).
   'dns-rebinding-protection': 'the gateway authenticates every request; the proxy supplies the token',
-  // portal differs: the agent's Mcp-Param-* headers (SEP-2243, x-mcp-header arguments) are not
-  // checked. A tools/call whose Mcp-Param-Greeting is malformed Base64 (`=?base64?SGVsbG8?=`,
-  // `=?base64?SGVs!!!bG8=?=`) or missing while the body has the argument is answered 200 instead
-  // of 400 / -32020 (sep-2243-server-reject-invalid-param-chars, sep-2243-server-validate-param-match,
-  // sep-2243-server-reject-param-mismatch); the portal's own client then sends the upstream a
-  // correct header, so the upstream never sees the mismatch. (README: "Not yet".)
-  'http-custom-header-server-validation': 'the portal does not validate Mcp-Param-* headers from the agent',
-  // portal differs: inputResponses sent without the portal's requestState are dropped (only answers
-  // to a round the portal asked travel on), so the upstream gets a fresh call and asks again: the
-  // agent gets input_required where the upstream answers with a complete result
-  // (sep-2322-ignore-unexpected-params WARNING). By design (the portal's rounds are sealed), but
-  // different.
-  'input-required-result-ignore-extra-params': 'the portal drops inputResponses that answer no round of its own',
 };
 
 
@@ -145,14 +128,6 @@ describeWithNode22('@modelcontextprotocol/conformance 2026-07-28 server scenario
     }
     expect(actual).toEqual(expected);
   }, 60_000);
-
-  test('the known portal differences are still there (once one is fixed, move it back into the comparison)', () => {
-    const fixed: string[] = [];
-    for (const scenario of Object.keys(EXCLUDED).filter((scenario) => scenario !== 'dns-rebinding-protection')) {
-      if (isDeepStrictEqual(passing(throughPortal.get(scenario)!), passing(direct.get(scenario)!))) fixed.push(scenario);
-    }
-    expect(fixed).toEqual([]);
-  });
 
   test('dns-rebinding-protection: the upstream refuses a foreign Host; the portal refuses such a request without a token', async () => {
     // The upstream itself is protected (directly, the scenario passes) …
