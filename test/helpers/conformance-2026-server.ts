@@ -20,6 +20,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { JSON_SCHEMA_2020_12 } from './conformance-everything-server.js';
 
 /**
  * A conformant MCP 2026-07-28 upstream for the `@modelcontextprotocol/conformance` `server`
@@ -39,24 +40,6 @@ const PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8
 /** A WAV file: 8 kHz mono 16-bit PCM, one silent sample. */
 const WAV_BASE64 = 'UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQIAAAAAAA==';
 
-/** SEP-1613/SEP-2106: a raw JSON Schema 2020-12 input schema that must survive tools/list as written. */
-const JSON_SCHEMA_2020_12 = {
-  $schema: 'https://json-schema.org/draft/2020-12/schema',
-  type: 'object',
-  $defs: { address: { $anchor: 'addressDef', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
-  properties: {
-    name: { type: 'string' },
-    address: { $ref: '#/$defs/address' },
-    contactMethod: { type: 'string', enum: ['phone', 'email'] },
-    phone: { type: 'string' },
-    email: { type: 'string' },
-  },
-  allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
-  if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
-  then: { required: ['phone'] },
-  else: { required: ['email'] },
-  additionalProperties: false,
-} as const;
 
 /** Cache hints (SEP-2549) for every cacheable 2026-07-28 result. */
 const PUBLIC_FIVE_MINUTES = { ttlMs: 300_000, cacheScope: 'public' } as const;

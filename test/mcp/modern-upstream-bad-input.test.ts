@@ -1,6 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { connectAgent, connectModernAgent, type Agent, type ModernAgent } from '../helpers/agent.js';
+import { startJsonRpcServer, type JsonRpcServer } from '../helpers/json-rpc-server.js';
 import { toolText } from '../helpers/mcp-wire.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
@@ -12,32 +11,20 @@ const SERVER_INFO = { 'io.modelcontextprotocol/serverInfo': { name: 'sloppy', ve
  * the upstream did not answer properly, of either era, and the portal stays well.
  */
 describe('an upstream that claims 2026-07-28 but answers without resultType', () => {
-  let upstream: http.Server;
-  let url: string;
+  let upstream: JsonRpcServer;
   let portal: TestPortal;
   let legacy: Agent;
   let modern: ModernAgent;
 
   beforeAll(async () => {
-    upstream = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        if (req.method !== 'POST') return void res.writeHead(405).end();
-        const { id, method } = JSON.parse(Buffer.concat(chunks).toString()) as { id: number; method: string };
-        const results: Record<string, unknown> = {
-          'server/discover': { supportedVersions: ['2026-07-28'], capabilities: { tools: {} }, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
-          'tools/list': { tools: [{ name: 'sloppy', inputSchema: { type: 'object' } }], resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
-          // No resultType.
-          'tools/call': { content: [{ type: 'text', text: 'looks fine' }], _meta: SERVER_INFO },
-        };
-        const result = results[method];
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(result ? { jsonrpc: '2.0', id, result } : { jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } }));
-      });
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`;
+    const results: Record<string, unknown> = {
+      'server/discover': { supportedVersions: ['2026-07-28'], capabilities: { tools: {} }, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
+      'tools/list': { tools: [{ name: 'sloppy', inputSchema: { type: 'object' } }], resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
+      // No resultType.
+      'tools/call': { content: [{ type: 'text', text: 'looks fine' }], _meta: SERVER_INFO },
+    };
+    upstream = await startJsonRpcServer((method) => results[method]);
+    const { url } = upstream;
     portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'sloppy', kind: 'mcp', url, credentials: { type: 'none' } }] } });
     legacy = await connectAgent(portal.url, ALICE);
     modern = await connectModernAgent(portal.url, ALICE);
@@ -46,7 +33,7 @@ describe('an upstream that claims 2026-07-28 but answers without resultType', ()
     await legacy?.client.close();
     await modern?.client.close();
     await portal?.close();
-    await new Promise((resolve) => upstream.close(resolve));
+    await upstream?.close();
   });
 
   test.each([

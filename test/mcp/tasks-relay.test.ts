@@ -1,6 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { authorizedToken, connectModernAgent } from '../helpers/agent.js';
+import { startJsonRpcServer, type JsonRpcServer } from '../helpers/json-rpc-server.js';
 import { MCP_HEADERS } from '../helpers/mcp-wire.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
@@ -14,33 +13,21 @@ const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.
  * all pass the relay to the upstream that owns the task, with the person's credential.
  */
 describe('the tasks extension through /mcp/{id}', () => {
-  let upstream: http.Server;
-  const received: { method: string; params: Record<string, unknown>; authorization?: string }[] = [];
+  let upstream: JsonRpcServer;
   let portal: TestPortal;
   let token: string;
 
   beforeAll(async () => {
-    upstream = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        if (req.method !== 'POST') return void res.writeHead(405).end();
-        const { id, method, params } = JSON.parse(Buffer.concat(chunks).toString()) as { id: number; method: string; params: Record<string, unknown> };
-        received.push({ method, params, authorization: req.headers.authorization });
-        const task = (status: string) => ({ taskId: 'task-7', status, ttlMs: 60_000, pollIntervalMs: 10 });
-        const results: Record<string, unknown> = {
-          'server/discover': { supportedVersions: ['2026-07-28'], capabilities: { tools: {}, extensions: { [TASKS]: {} } }, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
-          'tools/list': { tools: [{ name: 'build', inputSchema: { type: 'object' } }], resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
-          'tools/call': { resultType: 'task', ...task('working'), _meta: SERVER_INFO },
-          'tasks/get': { resultType: 'complete', ...task('completed'), result: { content: [{ type: 'text', text: 'built' }] }, _meta: SERVER_INFO },
-          'tasks/cancel': { resultType: 'complete', _meta: SERVER_INFO },
-        };
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(method in results ? { jsonrpc: '2.0', id, result: results[method] } : { jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } }));
-      });
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`;
+    const task = (status: string) => ({ taskId: 'task-7', status, ttlMs: 60_000, pollIntervalMs: 10 });
+    const results: Record<string, unknown> = {
+      'server/discover': { supportedVersions: ['2026-07-28'], capabilities: { tools: {}, extensions: { [TASKS]: {} } }, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
+      'tools/list': { tools: [{ name: 'build', inputSchema: { type: 'object' } }], resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
+      'tools/call': { resultType: 'task', ...task('working'), _meta: SERVER_INFO },
+      'tasks/get': { resultType: 'complete', ...task('completed'), result: { content: [{ type: 'text', text: 'built' }] }, _meta: SERVER_INFO },
+      'tasks/cancel': { resultType: 'complete', _meta: SERVER_INFO },
+    };
+    upstream = await startJsonRpcServer((method) => results[method]);
+    const { url } = upstream;
     portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'tasker', kind: 'mcp', url }] } });
     token = await authorizedToken(portal.url, ALICE, '/mcp/tasker');
     // The first 2026 request finds the upstream's era unknown; the portal probes it then.
@@ -48,7 +35,7 @@ describe('the tasks extension through /mcp/{id}', () => {
   });
   afterAll(async () => {
     await portal?.close();
-    await new Promise((resolve) => upstream.close(resolve));
+    await upstream?.close();
   });
 
   async function post(method: string, params: Record<string, unknown>, name?: string) {
@@ -66,9 +53,9 @@ describe('the tasks extension through /mcp/{id}', () => {
     const polled = await post('tasks/get', { taskId: 'task-7' });
     expect(polled.body.result).toMatchObject({ taskId: 'task-7', status: 'completed', result: { content: [{ text: 'built' }] } });
     expect((await post('tasks/cancel', { taskId: 'task-7' })).status).toBe(200);
-    const relayed = received.filter((r) => r.method.startsWith('tasks/') || r.method === 'tools/call');
+    const relayed = upstream.received.filter((r) => r.method.startsWith('tasks/') || r.method === 'tools/call');
     expect(relayed.map((r) => r.method)).toEqual(['tools/call', 'tasks/get', 'tasks/cancel']);
     // The person's credential, never the agent's token.
-    expect(relayed.every((r) => r.authorization !== undefined && !r.authorization.includes(token))).toBe(true);
+    expect(relayed.every((r) => r.headers.authorization !== undefined && !r.headers.authorization.includes(token))).toBe(true);
   });
 });
