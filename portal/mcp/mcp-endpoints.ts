@@ -349,18 +349,27 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     return (await eras.get(upstream.id, upstream.url!))?.kind === 'modern' ? upstream : undefined;
   }
 
-  /** Checks a stateless request as the SDK's entry would (envelope, version, headers against body), then relays it. */
-  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<void> {
+  /**
+   * Checks a stateless request as the SDK's entry would (envelope, version, headers against body),
+   * then relays it. Resolves `false`, having answered nothing, when the person must connect first.
+   */
+  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<boolean> {
     const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
     const outcome = classifyInboundRequest({ httpMethod: req.method ?? 'POST', protocolVersionHeader: header('mcp-protocol-version'), mcpMethodHeader: header('mcp-method'), mcpNameHeader: header('mcp-name'), body });
     const id = (body as { id?: unknown } | undefined)?.id;
     const refuse = (status: number, error: { code: number; message: string; data?: unknown }) =>
       writeJson(res, status, { jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error });
-    if (outcome.kind === 'reject') return refuse(outcome.httpStatus, { code: outcome.code, message: outcome.message, ...(outcome.data === undefined ? {} : { data: outcome.data }) });
+    if (outcome.kind === 'reject') {
+      refuse(outcome.httpStatus, { code: outcome.code, message: outcome.message, ...(outcome.data === undefined ? {} : { data: outcome.data }) });
+      return true;
+    }
     const mismatch = nameHeaderMismatch(header('mcp-name'), body);
-    if (mismatch) return refuse(400, { code: HEADER_MISMATCH, message: `Bad Request: the request headers and body disagree: ${mismatch}` });
+    if (mismatch) {
+      refuse(400, { code: HEADER_MISMATCH, message: `Bad Request: the request headers and body disagree: ${mismatch}` });
+      return true;
+    }
     const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
-    await relay.stateless(req, res, body, upstream, (meta?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities);
+    return relay.stateless(req, res, body, upstream, (meta?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities);
   }
 
   /**
@@ -427,7 +436,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       }
       if (claimsModernEra(req, body)) {
         const relayed = await statelessRelayTarget(req, endpoint, body);
-        if (relayed) return relayStateless(req, res, body, relayed);
+        if (relayed && (await relayStateless(req, res, body, relayed))) return;
         return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, body), listenScope(req, endpoint, body));
       }
       if (req.method === 'POST') await post(req, res, endpoint, body);

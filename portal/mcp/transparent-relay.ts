@@ -47,9 +47,11 @@ export interface TransparentRelay {
   /**
    * Relays one MCP 2026-07-28 request of a stateless agent to an upstream of that era: no session
    * on either side; its answer (an `input_required` round and its `requestState` included) comes
-   * back as the upstream gave it, through the same tool rules and audit.
+   * back as the upstream gave it, through the same tool rules and audit. Resolves `false`, having
+   * answered nothing, when the person must connect their account at the upstream first: the SDK
+   * path asks for that in an `input_required` round, as for every other 2026 agent.
    */
-  stateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, clientCapabilities: ClientCapabilities): Promise<void>;
+  stateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, clientCapabilities: ClientCapabilities): Promise<boolean>;
   /** The upstream's server-to-client stream, resumable with `Last-Event-ID`. */
   get(req: IncomingMessage, res: ServerResponse, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
   /** Ends the upstream session (HTTP DELETE there); the caller forgets the agent session. */
@@ -244,6 +246,8 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     const { res, upstream, requests } = flow;
     if (error instanceof UpstreamCancelledError) return;
     if (!(error instanceof UpstreamError)) throw error;
+    // Nothing was sent: the stateless caller takes the person through connecting instead.
+    if (flow.stateless && error instanceof UpstreamConnectRequiredError) throw error;
     warn(flow, error);
     if (flow.initializing && error instanceof UpstreamConnectRequiredError) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, error.message);
     if (flow.initializing || requests.pending === 0) {
@@ -313,7 +317,13 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     },
 
     async stateless(req, res, body, upstream, clientCapabilities) {
-      await withFlow(flowOf(req, res, body, upstream, { clientCapabilities }, upstream.call_timeout), (flow) => exchange(flow, async () => true));
+      try {
+        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.call_timeout), stateless: true }, (flow) => exchange(flow, async () => true));
+        return true;
+      } catch (error) {
+        if (error instanceof UpstreamConnectRequiredError) return false;
+        throw error;
+      }
     },
 
     async get(req, res, session, upstream) {
@@ -358,6 +368,8 @@ interface Flow {
   batch: boolean;
   /** `initialize`: a failure is an HTTP error (there is no session to answer in). */
   initializing?: boolean;
+  /** A stateless (2026) agent's request: a missing connection is not answered here. */
+  stateless?: boolean;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { connectAgent, connectModernAgent, type Agent } from '../helpers/agent.js';
+import { authorizedToken, connectAgent, connectModernAgent, type Agent } from '../helpers/agent.js';
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
-import { toolText } from '../helpers/mcp-wire.js';
-import { BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { MCP_HEADERS, toolText } from '../helpers/mcp-wire.js';
+import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { createUpstreamEras } from '../../portal/mcp/upstream-eras.js';
 
 /**
  * An upstream that needs the person's own account, for a 2026-07-28 agent: "connect it first"
@@ -49,5 +50,28 @@ describe('oauth upstream: the connect step for a 2026 agent', () => {
     } finally {
       await agent.client.close();
     }
+  });
+
+  test('where /mcp/{id} would relay (the upstream known to speak 2026), a person not yet connected still gets the connect round', async () => {
+    // What a probe would have remembered of a 2026 upstream: the relay takes such requests.
+    await createUpstreamEras(portal.store).set('notes', upstream.url, { kind: 'modern', discover: { supportedVersions: ['2026-07-28'], capabilities: { tools: {} } } as never });
+    const token = await authorizedToken(portal.url, ALICE, '/mcp/notes');
+    const before = upstream.requests.length;
+    const response = await fetch(`${portal.url}/mcp/notes`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'x' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } } } },
+      }),
+    });
+    const text = await response.text();
+    const answer = JSON.parse(response.headers.get('content-type')?.includes('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).at(-1)!.slice(6) : text) as { result: { resultType: string; inputRequests: Record<string, { method: string; params: { mode: string; url: string } }> } };
+    expect(answer.result.resultType).toBe('input_required');
+    expect(Object.values(answer.result.inputRequests)).toEqual([{ method: 'elicitation/create', params: expect.objectContaining({ mode: 'url', url: `${portal.url}/connect/notes` }) }]);
+    // Nothing reached the upstream's MCP endpoint for Alice.
+    expect(upstream.requests.slice(before).filter((r) => r.path === '/mcp')).toHaveLength(0);
   });
 });
