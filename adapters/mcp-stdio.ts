@@ -43,6 +43,8 @@ export function createStdioUpstream(options: McpUpstreamOptions, deps: McpUpstre
   const maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const slots = new Map<string, OwnerSlot>();
+  // Where the era of this command is remembered (the era cache is keyed like a URL).
+  const eraKey = `stdio:${JSON.stringify(options.command)}`;
   const emit = (type: UpstreamProcessEvent['type'], slot: OwnerSlot, error?: UpstreamError): void => {
     deps.onProcessEvent?.({ type, upstreamId: options.id, ownerKey: slot.ownerKey, pid: slot.process?.pid, error });
   };
@@ -78,13 +80,15 @@ export function createStdioUpstream(options: McpUpstreamOptions, deps: McpUpstre
   /** Claims the owner's slot now and starts the process once `roomMade` (an eviction) has settled. */
   function startSlot(connectOptions: ConnectOptions, roomMade: Promise<void>): OwnerSlot {
     const slot: OwnerSlot = { ownerKey: connectOptions.ownerKey, ready: undefined as unknown as Promise<StdioProcess>, leases: new Set(), idleSince: Date.now() };
-    slot.ready = roomMade.then(() => startStdioProcess({
+    slot.ready = roomMade.then(async () => startStdioProcess({
       upstream: options,
       ownerKey: slot.ownerKey,
       logger: deps.logger,
       clientCapabilities: connectOptions.clientCapabilities,
       clientInfo: connectOptions.clientInfo,
       protocolVersion: connectOptions.protocolVersion,
+      era: await deps.eras?.get(options.id, eraKey),
+      onEra: (era) => void deps.eras?.set(options.id, eraKey, era).catch(() => {}),
       onNotification: (notification) => broadcast(slot, notification),
       requestHandler: () => [...slot.leases].reverse().find((lease) => lease.options.onRequest)?.options.onRequest,
       onCrash: (error) => crashed(slot, error),

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ClientCapabilities, Implementation, Notification } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { Logger } from 'pino';
-import type { McpUpstreamOptions, UpstreamRequestHandler } from './mcp-upstream.js';
+import type { McpUpstreamOptions, UpstreamEra, UpstreamRequestHandler } from './mcp-upstream.js';
 import { UpstreamClient } from './upstream-client.js';
 import { withDeadline } from './connect-deadline.js';
 import { UpstreamCrashedError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from './upstream-errors.js';
@@ -32,6 +32,10 @@ export interface StartStdioProcessOptions {
   clientCapabilities?: ClientCapabilities;
   clientInfo?: Implementation;
   protocolVersion?: string;
+  /** The upstream's era as remembered: no `server/discover` probe (a sibling process) then. */
+  era?: UpstreamEra;
+  /** The era the probe found, when there was one. */
+  onEra?: (era: UpstreamEra) => void;
   onNotification: (notification: Notification) => void | Promise<void>;
   requestHandler: () => UpstreamRequestHandler | undefined;
   /** The process exited on its own after start-up. */
@@ -39,8 +43,8 @@ export interface StartStdioProcessOptions {
 }
 
 /**
- * Spawns the upstream's command for one owner and runs `initialize` within the connect
- * timeout. The child gets `PATH`, `HOME`, the configured `env` and the owner's `ownerEnv`
+ * Spawns the upstream's command for one owner and opens it within the connect timeout: MCP
+ * 2026-07-28 where the upstream speaks it, else `initialize`. The child gets `PATH`, `HOME`, the configured `env` and the owner's `ownerEnv`
  * (the SDK alone passes only a handful of variables); its stderr goes to the logger line
  * by line instead of the portal's own stderr.
  */
@@ -75,6 +79,7 @@ export async function startStdioProcess(options: StartStdioProcessOptions): Prom
     clientInfo: options.clientInfo,
     capabilities: options.clientCapabilities,
     protocolVersion: options.protocolVersion,
+    negotiate: true,
     onNotification: options.onNotification,
     requestHandler: options.requestHandler,
     knownFailure: () => failure,
@@ -89,7 +94,13 @@ export async function startStdioProcess(options: StartStdioProcessOptions): Prom
 
   let pid: number | undefined;
   try {
-    await withDeadline(client.connect(transport, { timeout: upstream.connectTimeoutMs }), upstream.connectTimeoutMs, () => new UpstreamTimeoutError(upstream.id, upstream.connectTimeoutMs));
+    // An unknown era is probed by the SDK on a sibling process (some stdio servers exit on a
+    // request before `initialize`); the session's own process starts once the era is known.
+    await withDeadline(client.connect(transport, { timeout: upstream.connectTimeoutMs, prior: options.era }), upstream.connectTimeoutMs, () => new UpstreamTimeoutError(upstream.id, upstream.connectTimeoutMs));
+    if (!options.era) {
+      const discover = client.getDiscoverResult();
+      options.onEra?.(discover ? { kind: 'modern', discover } : { kind: 'legacy' });
+    }
   } catch (error) {
     stopping = true;
     await client.close().catch(() => {});
