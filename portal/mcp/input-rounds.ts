@@ -20,6 +20,8 @@ import type { InFlightRequest, SessionHub } from './session-hub.js';
 
 /** How long an agent has to answer a round, and how long the upstream call waits for it. */
 const ROUND_TTL_MS = 10 * 60_000;
+/** How long a retry waits for the process holding its call to say it has the answers. */
+const RECEIPT_TIMEOUT_MS = 5_000;
 /** Requests an upstream sends at nearly the same moment are asked of the agent in one round. */
 const GATHER_MS = 10;
 
@@ -163,6 +165,8 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
       } catch {
         return;
       }
+      // The retry waits for word that the answers arrived somewhere, then for the outcome.
+      await store.publish(channel(this.id, 'out'), JSON.stringify({ received: true })).catch(() => {});
       this.answer(message.responses ?? {});
       const outcome = await this.next();
       if ('inputRequests' in outcome) await this.handOff(scope, message.round + 1);
@@ -219,13 +223,22 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     const sent = extra.mcpReq.inputResponses ?? {};
     const responses = Object.fromEntries(state.keys.filter((key) => key in sent).map((key) => [key, sent[key]]));
     const outcome = await new Promise<Outcome>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ProtocolError(ProtocolErrorCode.InternalError, 'the upstream did not go on in time')), ROUND_TTL_MS).unref();
       let stop: (() => Promise<void>) | undefined;
+      const fail = (message: string) => {
+        void stop?.();
+        reject(new ProtocolError(ProtocolErrorCode.InternalError, message));
+      };
+      // No process holds the call any more (it stopped): say so soon rather than hold the retry.
+      const unheard = setTimeout(() => fail('the call this answers is no longer held by any portal process; call again'), RECEIPT_TIMEOUT_MS).unref();
+      const timer = setTimeout(() => fail('the upstream did not go on in time'), ROUND_TTL_MS).unref();
       store
         .subscribe(channel(state.call, 'out'), (raw) => {
+          const message = JSON.parse(raw) as Outcome | { received: true };
+          clearTimeout(unheard);
+          if ('received' in message) return;
           clearTimeout(timer);
           void stop?.();
-          resolve(JSON.parse(raw) as Outcome);
+          resolve(message);
         })
         .then(async (unsubscribe) => {
           stop = unsubscribe;
