@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Client, ClientCapabilities, ClientContext, DiscoverResult, Implementation, Notification, Request, Result, ServerCapabilities } from '@modelcontextprotocol/client';
+import type { UpstreamClient } from './upstream-client.js';
 import type { UpstreamError } from './upstream-errors.js';
 import { createStreamableHttpUpstream } from './mcp-streamable-http.js';
 import { createStdioUpstream } from './mcp-stdio.js';
@@ -119,7 +120,7 @@ export interface McpUpstreamConnection {
    * transport failures (the upstream's own JSON-RPC errors stay `McpError`). Do not call
    * `client.close()`: a stdio client is shared by the owner's connections; use {@link close}.
    */
-  readonly client: Client;
+  readonly client: UpstreamClient;
   /** Streamable HTTP session id; `undefined` for SSE and stdio. */
   readonly sessionId?: string;
   /** Snapshot to store for {@link ConnectOptions.resume}; `undefined` when not resumable. */

@@ -1,8 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
   Client,
+  PROTOCOL_VERSION_META_KEY,
   ProtocolError,
   ProtocolErrorCode,
   SUPPORTED_PROTOCOL_VERSIONS,
+  SdkError,
+  SdkErrorCode,
   type ClientCapabilities,
   type ClientContext,
   type CreateMessageResult,
@@ -10,6 +16,9 @@ import {
   type ListRootsResult,
   type ClientResult,
   type Implementation,
+  type JSONRPCErrorResponse,
+  type JSONRPCResponse,
+  type JSONRPCResultResponse,
   type Notification,
   type Request,
   type RequestMethod,
@@ -21,6 +30,21 @@ import {
 import type { UpstreamRequestHandler, UpstreamSession } from './mcp-upstream.js';
 import { compiledSchemas } from './schema-validators.js';
 import { UpstreamCancelledError, toUpstreamError, type UpstreamError } from './upstream-errors.js';
+
+/** The MCP tasks extension: a `tools/call` may be answered with a task handle, polled with `tasks/*`. */
+export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+
+/**
+ * Where a task handle (a `tools/call` answered with `resultType: "task"`) rides through the SDK,
+ * which takes only complete results: in the result's `_meta`, under a key fresh in each process
+ * so that no upstream can put one there itself. Read it with {@link taskHandleOf}.
+ */
+const TASK_HANDLE_KEY = `gatehouse/task-handle/${randomUUID()}`;
+
+/** The task an upstream answered a `tools/call` with (`resultType: "task"`), if it did. */
+export function taskHandleOf(result: { _meta?: Record<string, unknown> }): Record<string, unknown> | undefined {
+  return result._meta?.[TASK_HANDLE_KEY] as Record<string, unknown> | undefined;
+}
 
 /** `clientInfo` the upstream sees unless the caller passes the agent's own. */
 export const GATEHOUSE_CLIENT_INFO: Implementation = { name: 'gatehouse', version: '0.1.0' };
@@ -61,6 +85,9 @@ export interface UpstreamClientOptions {
  */
 export class UpstreamClient extends Client {
   readonly #options: UpstreamClientOptions;
+  /** Requests sent by {@link extensionRequest}, by their (string) id, awaiting their response. */
+  readonly #extensionCalls = new Map<string, (response: JSONRPCResponse | JSONRPCErrorResponse) => void>();
+  #extensionCallIds = 0;
 
   constructor(options: UpstreamClientOptions) {
     super(options.clientInfo ?? GATEHOUSE_CLIENT_INFO, {
@@ -107,6 +134,59 @@ export class UpstreamClient extends Client {
     });
   }
 
+  /**
+   * Sends a request the SDK will not send to an upstream of MCP 2026-07-28 (the tasks
+   * extension's `tasks/get`, `tasks/update`, `tasks/cancel` share names with the 2025 methods the
+   * SDK's era gate removes), with that era's per-request envelope, and resolves the result as
+   * the upstream sent it. The upstream's JSON-RPC error rejects as a `ProtocolError`, anything
+   * else as an `UpstreamError`, like every other request.
+   */
+  extensionRequest(method: string, params: Record<string, unknown>, options: { signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+    const timeoutMs = this.#options.callTimeoutMs;
+    const id = `gatehouse-${++this.#extensionCallIds}`;
+    const envelope = {
+      [PROTOCOL_VERSION_META_KEY]: this.getNegotiatedProtocolVersion(),
+      [CLIENT_CAPABILITIES_META_KEY]: this.#options.capabilities ?? {},
+      [CLIENT_INFO_META_KEY]: this.#options.clientInfo ?? GATEHOUSE_CLIENT_INFO,
+    };
+    const meta = params._meta as Record<string, unknown> | undefined;
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const { signal } = options;
+      const settle = (outcome: () => void) => {
+        this.#extensionCalls.delete(id);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        outcome();
+      };
+      const fail = (error: unknown) => settle(() => reject(this.#classify(error, { signal, timeout: timeoutMs })));
+      const onAbort = () => fail(signal!.reason);
+      const timer = setTimeout(() => fail(new SdkError(SdkErrorCode.RequestTimeout, `${method} timed out`)), timeoutMs);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#extensionCalls.set(id, (response) =>
+        'error' in response ? fail(new ProtocolError(response.error.code, response.error.message, response.error.data)) : settle(() => resolve(response.result as Record<string, unknown>)),
+      );
+      const transport = this.transport;
+      if (!transport) return fail(new Error('Not connected'));
+      transport.send({ jsonrpc: '2.0', id, method, params: { ...params, _meta: { ...meta, ...envelope } } }).catch(fail);
+    });
+  }
+
+  /**
+   * Responses to {@link extensionRequest} are taken here; a `tools/call` answered with a task
+   * handle (to an agent that declared the tasks extension, which this client then declared
+   * upstream) goes on to the SDK as a result it takes, carrying the handle (see {@link taskHandleOf}).
+   */
+  protected override _onresponse(response: JSONRPCResponse | JSONRPCErrorResponse): void {
+    const waiting = typeof response.id === 'string' ? this.#extensionCalls.get(response.id) : undefined;
+    if (waiting) return waiting(response);
+    super._onresponse(this.#declaresTasks && 'result' in response ? withTaskHandle(response as JSONRPCResultResponse) : response);
+  }
+
+  get #declaresTasks(): boolean {
+    return this.#options.capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
+  }
+
   override getServerCapabilities(): ServerCapabilities | undefined {
     return super.getServerCapabilities() ?? this.#options.resumed?.serverCapabilities;
   }
@@ -138,6 +218,16 @@ export class UpstreamClient extends Client {
     if (known) return known;
     return toUpstreamError(error, upstreamId, { timeoutMs: options.timeout ?? this.#options.callTimeoutMs });
   }
+}
+
+/**
+ * A task handle made a result the SDK's `tools/call` takes: marked an error with no content, so
+ * that no output schema is asked of it, and carrying the task itself.
+ */
+function withTaskHandle(response: JSONRPCResultResponse): JSONRPCResultResponse {
+  const { resultType, _meta, ...task } = response.result as Record<string, unknown> & { _meta?: Record<string, unknown> };
+  if (resultType !== 'task') return response;
+  return { ...response, result: { resultType: 'complete', isError: true, content: [], _meta: { ..._meta, [TASK_HANDLE_KEY]: task } } };
 }
 
 function isStandardSchema(value: unknown): value is StandardSchemaV1 {

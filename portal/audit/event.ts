@@ -36,6 +36,7 @@ export type AuditEventName =
   | 'mcp_tool_call'
   | 'mcp_resource_read'
   | 'mcp_prompt_get'
+  | 'mcp_task'
   | 'app_request'
   | 'policy_denied'
   | 'admin_denied'

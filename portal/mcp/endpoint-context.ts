@@ -13,6 +13,7 @@ import type { AppsInAggregate } from './app-handlers.js';
 import { decodeCursor, encodeCursor } from './naming.js';
 import type { InFlightRequest } from './session-hub.js';
 import type { InputRounds, RoundSubject } from './input-rounds.js';
+import type { TaskHandles } from './task-handles.js';
 import type { ListCache, ListMethod, ListPage } from './list-cache.js';
 import type { TraceContext } from './trace-context.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -33,6 +34,8 @@ export interface EndpointContext {
   era: 'modern' | 'legacy';
   /** A stateless agent's multi round-trip requests: what an upstream asks mid-call becomes `input_required`. */
   rounds?: InputRounds;
+  /** A stateless agent's task handles (tasks extension): upstream tasks it may poll, update and cancel. */
+  tasks?: TaskHandles;
   /** `prefixed` for the aggregate (`{id}__name`), `transparent` for `/mcp/{id}`. */
   naming: 'prefixed' | 'transparent';
   pool: UpstreamPool;

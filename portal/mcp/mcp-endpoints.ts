@@ -27,6 +27,8 @@ import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
+import { createTaskHandles } from './task-handles.js';
+import { registerTaskHandlers } from './task-handlers.js';
 import { createListCache } from './list-cache.js';
 import { traceContextOf } from './trace-context.js';
 import { createUpstreamEras } from './upstream-eras.js';
@@ -144,6 +146,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
   const rounds = createInputRounds({ store, hub, sealer: createSealer(options.secret, 'mcp-request-state') });
+  const tasks = createTaskHandles(createSealer(options.secret, 'mcp-task-handle'));
   const modern = createModernEndpoint({ onerror: (error) => logger.debug({ err: error }, 'MCP 2026 request refused or failed') });
 
   /** The protected resource an endpoint serves (RFC 9728), if it is one. */
@@ -194,6 +197,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     registerToolHandlers(server, ctx);
     registerResourceHandlers(server, ctx);
     registerPromptHandlers(server, ctx);
+    registerTaskHandlers(server, ctx);
     server.onerror = (error) => ctx.logger.debug({ err: error }, 'MCP protocol error');
     return server;
   }
@@ -204,6 +208,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       session,
       era,
       rounds: era === 'modern' ? rounds : undefined,
+      tasks: era === 'modern' ? tasks : undefined,
       trace: traceContextOf(req),
       auth,
       upstreams: views,
@@ -255,6 +260,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     const auth = req.authContext!;
     const views = upstreamsInView(endpoint, auth);
     const session = statelessSession(endpoint, auth, body);
+    if (endpoint === AGGREGATE && (body as { method?: unknown }).method === 'server/discover') await pool.learnExtensions(session, views, auth);
     const identity = await identityFor(session, views, auth, req.audit);
     const { capabilities } = identity;
     const requestId = (body as { id?: string | number }).id ?? 0;
@@ -313,6 +319,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       if (relayed && (await relay.initialize(req, res, body, relayed, fields))) return;
       const session = await sessions.create(fields);
       try {
+        if (endpoint === AGGREGATE) await pool.learnExtensions(session, views, auth);
         const identity = await identityFor(session, views, auth, req.audit);
         res.setHeader('Mcp-Session-Id', session.id);
         auditRequest(req, { event: 'mcp_session_started', outcome: 'success', upstream: endpoint === AGGREGATE ? undefined : endpoint, details: { endpoint, mcpSession: session.id } }, 'MCP session started');

@@ -1,4 +1,5 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type InputRequiredResult, type Server, type Tool } from '@modelcontextprotocol/server';
+import { taskHandleOf } from '../../adapters/upstream-client.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
@@ -7,6 +8,7 @@ import { upstreamErrorText, withConnect } from './connect-elicitation.js';
 import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext } from './endpoint-context.js';
 import type { ListPage } from './list-cache.js';
 import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, prefixedUri, upstreamOfName } from './naming.js';
+import { presentTask } from './task-handlers.js';
 import { withTraceContext } from './trace-context.js';
 
 /**
@@ -129,6 +131,11 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
           const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
           return (await connection.client.callTool(withTraceContext({ ...request.params, name: original }, ctx.trace), { signal })) as CallToolResult;
         });
+        const task = taskHandleOf(result);
+        if (task) {
+          record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, details: { method: 'tools/call', tool: original, task: task.taskId, status: task.status } }, 'tool call became a task');
+          return presentTask(ctx, upstream, task);
+        }
         record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
         return result;
       } catch (error) {

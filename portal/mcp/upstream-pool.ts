@@ -41,8 +41,8 @@ export interface ChangeFilter {
 export class UpstreamPool {
   readonly #upstreams = new Map<string, { fingerprint: string; upstream: McpUpstream }>();
   readonly #connections = new Map<string, PooledConnection>();
-  /** Each upstream's `extensions` capability as last seen by this process (for the aggregate's own). */
-  readonly #extensions = new Map<string, Extensions>();
+  /** Each upstream's `extensions` capability as last seen by this process (for the aggregate's own); `null`: it declared none. */
+  readonly #extensions = new Map<string, Extensions | null>();
 
   constructor(
     private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions; eras: UpstreamEraCache; lists: ListCache; credentials?: CredentialSources },
@@ -50,7 +50,6 @@ export class UpstreamPool {
 
   /** The session's connection to `upstream`, opened (or re-attached) on first use in this process. */
   async connection(session: AgentSession, upstream: UpstreamConfig, auth: AuthContext): Promise<McpUpstreamConnection> {
-    const key = `${session.id}\n${upstream.id}`;
     return this.#pooled(session, upstream, auth).connection;
   }
 
@@ -144,6 +143,19 @@ export class UpstreamPool {
     return merged;
   }
 
+  /**
+   * Reaches the upstreams this process has not reached yet, so that {@link extensionsOf} knows
+   * what every one declares before the aggregate says what it supports (`server/discover`,
+   * `initialize`). One that cannot be reached adds nothing, and is tried again next time; one
+   * slower than `waitMs` is not waited for (it adds its extensions once it answers).
+   */
+  async learnExtensions(session: AgentSession, upstreams: UpstreamConfig[], auth: AuthContext, waitMs = 2_000): Promise<void> {
+    const reaching = Promise.allSettled(upstreams.filter((upstream) => !this.#extensions.has(upstream.id)).map((upstream) => this.connection(session, upstream, auth)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([reaching, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
+
   /** Ends the session's upstream sessions (HTTP DELETE upstream) and forgets them. */
   async terminateSession(session: AgentSession, upstreams: UpstreamConfig[], auth: AuthContext): Promise<void> {
     const known = await this.deps.sessions.upstreamSessions(session.id);
@@ -213,8 +225,7 @@ export class UpstreamPool {
     });
     if (connection.session?.sessionId !== resume?.sessionId) await sessions.saveUpstreamSession(session.id, config.id, connection.session);
     const extensions = connection.client.getServerCapabilities()?.extensions;
-    if (extensions) this.#extensions.set(config.id, extensions);
-    else this.#extensions.delete(config.id);
+    this.#extensions.set(config.id, extensions ?? null);
     return connection;
   }
 

@@ -8,9 +8,17 @@ export interface JsonRpcServer {
   close(): Promise<void>;
 }
 
+/** What `answer` returns to make the server answer with a JSON-RPC error instead of a result. */
+export class JsonRpcErrorAnswer {
+  constructor(
+    readonly code: number,
+    readonly message: string,
+  ) {}
+}
+
 /**
  * Answers each POSTed JSON-RPC request (as one JSON body) with the result `answer` gives for its
- * method, or "method not found" when it gives none: for upstreams that misbehave, or that speak
+ * method (an error for a {@link JsonRpcErrorAnswer}), or "method not found" when it gives none: for upstreams that misbehave, or that speak
  * what the SDKs do not (yet).
  */
 export async function startJsonRpcServer(answer: (method: string, params: Record<string, unknown>) => unknown): Promise<JsonRpcServer> {
@@ -20,11 +28,12 @@ export async function startJsonRpcServer(answer: (method: string, params: Record
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       if (req.method !== 'POST') return void res.writeHead(405).end();
-      const { id, method, params = {} } = JSON.parse(Buffer.concat(chunks).toString()) as { id: number; method: string; params?: Record<string, unknown> };
+      const { id, method, params = {} } = JSON.parse(Buffer.concat(chunks).toString()) as { id: number | string; method: string; params?: Record<string, unknown> };
       received.push({ method, params, headers: req.headers });
       const result = answer(method, params);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(result === undefined ? { jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } } : { jsonrpc: '2.0', id, result }));
+      const error = result === undefined ? new JsonRpcErrorAnswer(-32601, 'Method not found') : result instanceof JsonRpcErrorAnswer ? result : undefined;
+      res.end(JSON.stringify(error ? { jsonrpc: '2.0', id, error: { code: error.code, message: error.message } } : { jsonrpc: '2.0', id, result }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
