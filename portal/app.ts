@@ -29,6 +29,7 @@ import { adminPageRoutes } from './admin/admin-page-routes.js';
 import { createGrantUsage } from './admin/grant-usage.js';
 import { createUpstreamRegistry, type UpstreamRegistry } from './admin/upstream-registry.js';
 import { connectionsRoutes } from './connections/connections-routes.js';
+import { createToolPins } from './governance/tool-pins.js';
 import { createCredentials } from './credentials/credentials.js';
 import type { UpstreamConnections } from './credentials/connections.js';
 
@@ -98,6 +99,8 @@ export function createPortal(deps: AppDeps): Portal {
     metadataDocumentCa: deps.metadataDocumentCa,
     connections: credentials.connections,
   });
+  // Tool definitions pinned at first sight (rug-pull protection): the MCP endpoints check, admins approve.
+  const pins = createToolPins({ store, logger, audit: (input) => audit.record(input) });
   const apps = createApps({ config, oauth, sessions, logger, upstreams: upstreams.all, credentials: credentials.sources });
 
   const trust = compileTrustProxy(config.http.trustProxy);
@@ -130,6 +133,7 @@ export function createPortal(deps: AppDeps): Portal {
     fetchAppPage: apps.fetchPage,
     allowedOrigins: config.mcp.allowedOrigins,
     credentials: credentials.sources,
+    pins,
   });
   app.use(healthRoutes({ store, metrics }));
   app.use(oauth.router);
@@ -147,7 +151,7 @@ export function createPortal(deps: AppDeps): Portal {
   );
   app.use(identity.router);
   app.use(credentials.router);
-  const adminDeps: AdminDeps = { config, store, logger, oauth, sessions, upstreams, audit, usage, parsers };
+  const adminDeps: AdminDeps = { config, store, logger, oauth, sessions, upstreams, audit, usage, parsers, pins };
   app.use(adminApi(adminDeps));
   app.use(adminPageRoutes(adminDeps));
   app.use(connectionsRoutes({ ...adminDeps, connections: credentials.connections }));
@@ -185,6 +189,7 @@ export function createPortal(deps: AppDeps): Portal {
     close: async () => {
       apps.close();
       await mcp.close();
+      await pins.close();
       await upstreams.close();
       await audit.close();
     },

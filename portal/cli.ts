@@ -30,6 +30,7 @@ async function cli(argv: string[]): Promise<number> {
     case 'apps':
     case 'grants':
     case 'audit':
+    case 'tools':
       if (!isAdminCommand(command)) return 2;
       return runAdminCommand(command, rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
     case 'help':

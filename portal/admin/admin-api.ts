@@ -4,6 +4,7 @@ import type { AdminDeps } from './admin-deps.js';
 import { requireAdmin } from './admin-auth.js';
 import { auditApi } from './audit-api.js';
 import { grantsApi } from './grants-api.js';
+import { toolsApi } from './tools-api.js';
 import { upstreamsApi } from './upstreams-api.js';
 
 /** The admin API, `/admin/api/v1/…` (JSON), for admins by session or `admin`-scoped bearer token. */
@@ -18,7 +19,7 @@ export function adminApi(deps: AdminDeps): Router {
     const { person, via } = req.admin!;
     res.json({ person: person.id, name: person.name, email: person.email, via });
   });
-  api.use(upstreamsApi(deps), grantsApi(deps), auditApi(deps));
+  api.use(upstreamsApi(deps), toolsApi(deps), grantsApi(deps), auditApi(deps));
   api.use((req) => {
     throw new HttpError(404, 'not_found', `no admin API route for ${req.method} ${req.path}`);
   });

@@ -1,3 +1,4 @@
+import { diffLines } from 'diff';
 import { Router, type Request, type Response } from 'express';
 import { recentAudit } from '../audit/query.js';
 import { HttpError } from '../http/errors.js';
@@ -8,7 +9,13 @@ import { renderAdminPage, type AdminPageView } from '../web/admin-page.js';
 import { createPageCsrf, PAGE_CSP } from '../web/page-csrf.js';
 import type { AdminDeps } from './admin-deps.js';
 
-const NOTICES: Record<string, string> = { added: 'The upstream was added.', removed: 'The upstream was removed.', revoked: 'The grant was revoked.' };
+const NOTICES: Record<string, string> = {
+  added: 'The upstream was added.',
+  removed: 'The upstream was removed.',
+  revoked: 'The grant was revoked.',
+  approved: 'The tool was approved: agents see it again.',
+  rejected: 'The tool was rejected: it stays held.',
+};
 
 /**
  * `GET /admin` and its forms: the admin API's operations for a signed-in admin, server-rendered,
@@ -54,6 +61,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
             ),
           }
         : undefined,
+      heldTools: await heldTools(deps),
       events: events.map((e) => ({
         time: e.time,
         event: e.event,
@@ -112,7 +120,35 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     req.audit?.({ event: 'grant_revoked', outcome: 'success', person: grant.person, client: { id: grant.clientId, name: grant.clientName }, details: { grant_id: grant.id, by: session.person.id, via: 'admin page' } });
     res.redirect(303, `/admin?person=${encodeURIComponent(grant.person.id)}&done=revoked#grants`);
   });
+  for (const verdict of ['approve', 'reject'] as const) {
+    router.post(`/admin/tools/${verdict}`, deps.parsers.form, async (req, res) => {
+      const session = await adminSession(req, res);
+      if (!session) return;
+      const body = csrf.form(session, req.body);
+      const [upstream, name] = [str(body.upstream), str(body.tool)];
+      if (!(await deps.pins.list(upstream))[name]) throw new HttpError(404, 'not_found', 'No such tool (the upstream may have been removed).');
+      const pin = verdict === 'approve' ? await deps.pins.approve(upstream, name) : await deps.pins.reject(upstream, name);
+      if (!pin) throw new HttpError(409, 'nothing_to_approve', 'This tool is served as pinned already: there is nothing to approve.');
+      req.audit?.({ event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected', outcome: 'success', person: session.person, upstream, details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash, via: 'admin page' } });
+      res.redirect(303, `/admin?done=${verdict === 'approve' ? 'approved' : 'rejected'}#tools`);
+    });
+  }
   return router;
+}
+
+/** Every MCP upstream's tools whose definition is not the pinned one, with a line diff of the two. */
+async function heldTools(deps: AdminDeps): Promise<AdminPageView['heldTools']> {
+  const held: AdminPageView['heldTools'] = [];
+  for (const upstream of deps.upstreams.all().filter((u) => u.kind === 'mcp')) {
+    for (const [name, pin] of Object.entries(await deps.pins.list(upstream.id))) {
+      if (pin.status === 'pinned') continue;
+      const before = pin.pinned ? `${JSON.stringify(pin.pinned.definition, null, 2)}\n` : '';
+      const after = pin.current ? `${JSON.stringify(pin.current.definition, null, 2)}\n` : '';
+      const changes = diffLines(before, after).map((part) => ({ kind: part.added ? 'added' : part.removed ? 'removed' : 'same', text: part.value }) as const);
+      held.push({ upstream: upstream.id, name, status: pin.status, since: pin.since, changes });
+    }
+  }
+  return held;
 }
 
 function str(value: unknown): string {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { checkIdentityRules, idpSchema } from './idp-schema.js';
 import { checkCredentials } from './credentials-schema.js';
+import { PINNING_MODES } from '../governance/tool-pins.js';
 
 /** Upstream ids become tool-name prefixes (`{id}__{tool}`), so `_` is not allowed in them. */
 export const UPSTREAM_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
@@ -65,6 +66,8 @@ export const upstreamSchema = z
         // Per-group tool rules (upstream tool names): who may use a tool, who may not.
         allow_groups: z.record(z.string(), names).default({}),
         deny_groups: z.record(z.string(), names).default({}),
+        // Rug-pull protection: changed or new tool definitions wait for an administrator.
+        pinning: z.enum(PINNING_MODES).default('enforce'),
       })
       .prefault({}),
     access: z

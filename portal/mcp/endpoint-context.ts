@@ -14,6 +14,7 @@ import { decodeCursor, encodeCursor } from './naming.js';
 import type { InFlightRequest } from './session-hub.js';
 import type { InputRounds, RoundSubject } from './input-rounds.js';
 import type { TaskHandles } from './task-handles.js';
+import type { ToolPins } from '../governance/tool-pins.js';
 import type { ListCache, ListMethod, ListPage } from './list-cache.js';
 import type { TraceContext } from './trace-context.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -50,6 +51,8 @@ export interface EndpointContext {
   connections?: UpstreamConnections;
   /** Upstream list pages still fresh, shared by every request of this process. */
   lists: ListCache;
+  /** The pinned tool definitions: a tool that changed since an administrator approved it waits. */
+  pins: ToolPins;
   /** Sends a server→client request (e.g. `elicitation/create`) to the agent on this request's stream and awaits its answer. */
   askAgent?: (request: Request) => Promise<Result>;
 }
@@ -93,8 +96,8 @@ export interface Listing<T> {
  * works across upstreams, results in a stable order). A page still fresh in the list cache is
  * served from it; others are asked for with `client.request()`: the SDK's `listTools()` and kin
  * gather every page into one and answer "empty" for a resumed upstream session whose
- * capabilities the SDK did not see itself. `present` turns an upstream's page into what this
- * person sees here.
+ * capabilities the SDK did not see itself. `review` looks at each upstream page first (where it
+ * may ask the Store); `present` turns it into what this person sees here.
  */
 export async function listAcross<T>(
   ctx: EndpointContext,
@@ -102,6 +105,7 @@ export async function listAcross<T>(
   extra: Extra,
   method: ListMethod,
   present: (page: ListPage, upstream: UpstreamConfig) => T[],
+  review?: (page: ListPage, upstream: UpstreamConfig, upstreamCursor: string | undefined) => Promise<void>,
 ): Promise<Listing<T>> {
   const start = cursor === undefined ? { upstream: 0 } : decodeCursor(cursor);
   if (!start) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'invalid cursor');
@@ -111,12 +115,16 @@ export async function listAcross<T>(
   const pages = ctx.upstreams.slice(start.upstream).map(async (upstream, offset) => {
     const upstreamCursor = offset === 0 ? start.cursor : undefined;
     const cached = ctx.lists.get(upstream.id, method, upstreamCursor, ctx.auth.person.id);
-    if (cached) return { page: cached.page, upstream, freshMs: cached.remainingMs };
+    if (cached) {
+      await review?.(cached.page, upstream, upstreamCursor);
+      return { page: cached.page, upstream, freshMs: cached.remainingMs };
+    }
     const connection = await connectOrWarn(ctx, upstream, extra);
     if (!connection?.client.getServerCapabilities()?.[CAPABILITY_OF[method]]) return undefined;
     try {
       const page = (await connection.client.request({ method, params: upstreamCursor ? { cursor: upstreamCursor } : {} }, { signal: extra.mcpReq.signal })) as ListPage;
       ctx.lists.set(upstream.id, method, upstreamCursor, ctx.auth.person.id, page);
+      await review?.(page, upstream, upstreamCursor);
       return { page, upstream, freshMs: page.ttlMs ?? 0 };
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;

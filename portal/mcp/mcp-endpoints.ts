@@ -28,6 +28,7 @@ import { registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
 import { createTaskHandles } from './task-handles.js';
+import type { ToolPins } from '../governance/tool-pins.js';
 import { registerTaskHandlers } from './task-handlers.js';
 import { createListCache } from './list-cache.js';
 import { traceContextOf } from './trace-context.js';
@@ -52,6 +53,8 @@ export interface McpEndpointsOptions {
   sessionIdleMs?: number;
   /** The `oauth` and `static` credential strategies (issue 6). */
   credentials?: CredentialSources;
+  /** Pinned tool definitions (rug-pull protection), shared with the admin API. */
+  pins: ToolPins;
 }
 
 const AGGREGATE = 'aggregate';
@@ -134,7 +137,7 @@ export function mcpEndpointOf(path: string): string | undefined {
  * any request of a session.
  */
 export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
-  const { oauth, store, logger } = options;
+  const { oauth, store, logger, pins } = options;
   const { resources, issuer } = oauth.deps;
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
@@ -143,7 +146,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const eras = createUpstreamEras(store);
   const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, lists, credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
-  const relay = createTransparentRelay({ sessions, assertions, credentials: options.credentials });
+  const relay = createTransparentRelay({ sessions, assertions, pins, credentials: options.credentials });
+  // An administrator's verdict on a tool changes what agents of that upstream may see.
+  pins.onChange((upstreamId) => pool.announceToolsChanged(upstreamId));
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
   const rounds = createInputRounds({ store, hub, sealer: createSealer(options.secret, 'mcp-request-state') });
   const tasks = createTaskHandles(createSealer(options.secret, 'mcp-task-handle'));
@@ -217,6 +222,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       apps: session.endpoint === AGGREGATE ? new AppsInAggregate(upstreamsInView(AGGREGATE, auth, 'http'), options.fetchAppPage, issuer, auth) : undefined,
       pool,
       lists,
+      pins,
       logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
       inFlight,
       audit: req.audit,

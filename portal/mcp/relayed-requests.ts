@@ -5,7 +5,8 @@ import type { AuditInput } from '../audit/event.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 import { upstreamErrorText } from './connect-elicitation.js';
-import { originalToolName, presentTool, toolAllowed } from './tool-handlers.js';
+import { heldToolText, type ToolPins } from '../governance/tool-pins.js';
+import { originalToolName, toolAllowed, visibleTools } from './tool-handlers.js';
 
 /** A JSON-RPC 2.0 message as it travels: only `jsonrpc` is known to be there. */
 export type RpcMessage = { jsonrpc: '2.0'; id?: string | number | null; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: unknown };
@@ -15,6 +16,8 @@ interface Pending {
   method: string;
   /** tools/call: the upstream's own tool name; prompts/get: the prompt; resources/read: the URI. */
   target?: string;
+  /** tools/list: whether the agent asked for a later page (a listing is whole only from its first page). */
+  paged?: boolean;
   arguments?: unknown;
   startedAt: number;
 }
@@ -38,6 +41,10 @@ export class RelayedRequests {
       person: Person;
       clientCapabilities: ClientCapabilities;
       audit: (input: AuditInput, message: string) => void;
+      /** Loaded for the upstream before {@link admit}: the checks here are synchronous. */
+      pins: ToolPins;
+      /** Recording what a listing showed failed (the answer goes on; the Store is asked again next time). */
+      onError: (error: unknown) => void;
     },
   ) {}
 
@@ -51,24 +58,28 @@ export class RelayedRequests {
    * agent instead (a batch is refused whole: its other requests are not sent either).
    */
   admit(messages: RpcMessage[]): { forward: RpcMessage[] } | { refused: RpcMessage[] } {
-    const { upstream, person } = this.deps;
-    const denied = new Set<RpcMessage>();
+    const { upstream, person, pins } = this.deps;
+    // The answers for requests that may not go upstream.
+    const denied = new Map<RpcMessage, RpcMessage>();
     const forward = messages.map((message) => {
       if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return message;
       const original = originalToolName(upstream, message.params.name);
       if (!toolAllowed(upstream, original, person)) {
-        denied.add(message);
+        denied.set(message, errorAnswer(message.id!, ProtocolErrorCode.InvalidParams, `unknown tool "${message.params.name}"`));
         this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
+        return message;
+      }
+      if (pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
+        denied.set(message, { jsonrpc: '2.0', id: message.id!, result: { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, message.params.name) }] } });
+        this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
         return message;
       }
       return original === message.params.name ? message : { ...message, params: { ...message.params, name: original } };
     });
     if (denied.size > 0) {
-      const refused = messages.filter(isRequest).map((message) =>
-        denied.has(message)
-          ? errorAnswer(message.id!, ProtocolErrorCode.InvalidParams, `unknown tool "${message.params!.name as string}"`)
-          : errorAnswer(message.id!, ProtocolErrorCode.InvalidRequest, 'not sent: another request of this batch was refused'),
-      );
+      const refused = messages
+        .filter(isRequest)
+        .map((message) => denied.get(message) ?? errorAnswer(message.id!, ProtocolErrorCode.InvalidRequest, 'not sent: another request of this batch was refused'));
       return { refused };
     }
     const startedAt = Date.now();
@@ -76,7 +87,7 @@ export class RelayedRequests {
       if (!isRequest(message)) continue;
       const params = message.params ?? {};
       const target = message.method === 'tools/call' || message.method === 'prompts/get' ? params.name : message.method === 'resources/read' ? params.uri : undefined;
-      this.#pending.set(idKey(message.id!), { id: message.id!, method: message.method!, target: target as string | undefined, arguments: params.arguments, startedAt });
+      this.#pending.set(idKey(message.id!), { id: message.id!, method: message.method!, target: target as string | undefined, arguments: params.arguments, paged: params.cursor !== undefined, startedAt });
     }
     return { forward };
   }
@@ -89,7 +100,7 @@ export class RelayedRequests {
     if (!request) return message;
     this.#pending.delete(key);
     this.#audit(request, message);
-    if (request.method === 'tools/list' && message.result && Array.isArray(message.result.tools)) return this.#presentTools(message);
+    if (request.method === 'tools/list' && message.result && Array.isArray(message.result.tools)) return this.#presentTools(message, !request.paged && !message.result.nextCursor);
     return message;
   }
 
@@ -132,9 +143,12 @@ export class RelayedRequests {
     return errorAnswer(id, ProtocolErrorCode.InternalError, text);
   }
 
-  #presentTools(message: RpcMessage): RpcMessage {
-    const { upstream, person } = this.deps;
-    const tools = (message.result!.tools as Tool[]).filter((tool) => toolAllowed(upstream, tool.name, person)).map((tool) => presentTool(upstream, tool, 'transparent'));
+  /** A listing as the person sees it; what it shows is recorded against the pins meanwhile. */
+  #presentTools(message: RpcMessage, complete: boolean): RpcMessage {
+    const { upstream, person, pins } = this.deps;
+    const listed = message.result!.tools as Tool[];
+    if (upstream.tools.pinning !== 'off') pins.observe(upstream.id, upstream.tools.pinning, listed, complete).catch(this.deps.onError);
+    const tools = visibleTools({ pins, auth: { person }, naming: 'transparent' }, upstream, listed);
     return { ...message, result: { ...message.result, tools } };
   }
 

@@ -2,6 +2,7 @@ import { ProtocolError, ProtocolErrorCode, type CallToolResult, type InputRequir
 import { taskHandleOf } from '../../adapters/upstream-client.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
+import { heldToolText, UNAPPROVED_META_KEY, type PinVerdict, type ToolPins } from '../governance/tool-pins.js';
 import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
@@ -19,13 +20,41 @@ export function toolAllowed(upstream: UpstreamConfig, name: string, person?: Per
   return mayUseTool(person, upstream, name);
 }
 
-/** How an upstream's tool is shown: renamed, redescribed, prefixed in the aggregate. */
-export function presentTool(upstream: UpstreamConfig, tool: Tool, naming: EndpointContext['naming']): Tool {
+/**
+ * How an upstream's tool is shown: renamed, redescribed, prefixed in the aggregate; one served
+ * although its definition awaits an administrator (`pinning: warn`) says so in `_meta`.
+ */
+export function presentTool(upstream: UpstreamConfig, tool: Tool, naming: EndpointContext['naming'], verdict: PinVerdict = 'serve'): Tool {
   const shown = upstream.tools.rename[tool.name] ?? tool.name;
   const description = upstream.tools.describe[shown] ?? upstream.tools.describe[tool.name] ?? tool.description;
   const presented: Tool = { ...tool, name: naming === 'prefixed' ? prefixedName(upstream.id, shown) : shown, ...(description === undefined ? {} : { description }) };
   if (naming === 'prefixed' && tool._meta) presented._meta = withAggregateUiResource(upstream.id, tool._meta);
+  if (verdict === 'flag') presented._meta = { ...presented._meta, [UNAPPROVED_META_KEY]: true };
   return presented;
+}
+
+/** The tools of an upstream's page this person sees, as shown here: allowed by the rules, not held by their pins. */
+export function visibleTools(ctx: { pins: ToolPins; auth: { person?: Person }; naming: EndpointContext['naming'] }, upstream: UpstreamConfig, tools: Tool[]): Tool[] {
+  const shown: Tool[] = [];
+  for (const tool of tools) {
+    if (!toolAllowed(upstream, tool.name, ctx.auth.person)) continue;
+    const verdict = ctx.pins.check(upstream.id, upstream.tools.pinning, tool);
+    if (verdict !== 'hold') shown.push(presentTool(upstream, tool, ctx.naming, verdict));
+  }
+  return shown;
+}
+
+/**
+ * Checks an upstream's tool listing against its pins (tool-pins.ts). The first sync needs every
+ * page: a page of a longer listing then has the rest fetched first.
+ */
+async function reviewTools(ctx: EndpointContext, upstream: UpstreamConfig, page: ListPage, upstreamCursor: string | undefined, signal: AbortSignal): Promise<void> {
+  const mode = upstream.tools.pinning;
+  if (mode === 'off') return;
+  await ctx.pins.load(upstream.id);
+  const complete = upstreamCursor === undefined && !page.nextCursor;
+  if (!complete && !ctx.pins.synced(upstream.id)) await toolsOf(ctx, upstream, signal);
+  await ctx.pins.observe(upstream.id, mode, page.tools as Tool[], complete);
 }
 
 /**
@@ -63,6 +92,10 @@ async function toolsOf(ctx: EndpointContext, upstream: UpstreamConfig, signal: A
     tools.push(...(page.tools as Tool[]));
     cursor = page.nextCursor;
   }
+  if (upstream.tools.pinning !== 'off') {
+    await ctx.pins.load(upstream.id);
+    await ctx.pins.observe(upstream.id, upstream.tools.pinning, tools, true);
+  }
   return tools;
 }
 
@@ -90,7 +123,7 @@ async function resolveUnprefixed(ctx: EndpointContext, name: string, signal: Abo
   const owners = await Promise.all(
     ctx.upstreams.map(async (upstream) => {
       const tools = await toolsOf(ctx, upstream, signal).catch(() => []);
-      const match = tools.find((tool) => tool.name === name && toolAllowed(upstream, tool.name, ctx.auth.person));
+      const match = tools.find((tool) => tool.name === name && toolAllowed(upstream, tool.name, ctx.auth.person) && ctx.pins.check(upstream.id, upstream.tools.pinning, tool) !== 'hold');
       return match ? { upstream, original: match.name } : undefined;
     }),
   );
@@ -103,8 +136,13 @@ async function resolveUnprefixed(ctx: EndpointContext, name: string, signal: Abo
 export function registerToolHandlers(server: Server, ctx: EndpointContext): void {
   if (!ctx.capabilities.tools) return;
   server.setRequestHandler('tools/list', async (request, extra) => {
-    const listing = await listAcross(ctx, request.params?.cursor, extra, 'tools/list', (page, upstream) =>
-      (page.tools as Tool[]).filter((tool) => toolAllowed(upstream, tool.name, ctx.auth.person)).map((tool) => presentTool(upstream, tool, ctx.naming)),
+    const listing = await listAcross(
+      ctx,
+      request.params?.cursor,
+      extra,
+      'tools/list',
+      (page, upstream) => visibleTools(ctx, upstream, page.tools as Tool[]),
+      (page, upstream, upstreamCursor) => reviewTools(ctx, upstream, page, upstreamCursor, extra.mcpReq.signal),
     );
     // The apps' fetch tools come after every upstream's tools, on the last page.
     if (!listing.nextCursor && ctx.apps) listing.items.push(...ctx.apps.tools());
@@ -121,6 +159,11 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
     if (!toolAllowed(upstream, original, ctx.auth.person)) {
       record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
+    }
+    await ctx.pins.load(upstream.id);
+    if (ctx.pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
+      record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
+      return { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, request.params.name) }] };
     }
     ctx.inFlight.progressToken = request.params._meta?.progressToken;
     const call = async (signal: AbortSignal): Promise<CallToolResult> => {

@@ -15,6 +15,7 @@ import type { AuditInput } from '../audit/event.js';
 import { auditRequest } from '../audit/request-audit.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
+import type { ToolPins } from '../governance/tool-pins.js';
 import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
 import { JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { writeJson } from '../http/write-json.js';
@@ -66,7 +67,7 @@ export interface TransparentRelay {
  * for the upstream instead of the agent's token, the tool rules, the audit trail, keep-alives, the
  * call timeout, and answers of its own when the upstream cannot give them.
  */
-export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
+export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; pins: ToolPins; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
   const { sessions } = deps;
   const keepAliveMs = deps.keepAliveMs ?? KEEP_ALIVE_MS;
 
@@ -92,7 +93,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       body,
       upstream,
       upstreamSessionId: session.relay?.upstreamSessionId,
-      requests: new RelayedRequests({ upstream, person: req.authContext!.person, clientCapabilities: session.clientCapabilities, audit }),
+      requests: new RelayedRequests({ upstream, person: req.authContext!.person, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, onError: (error) => req.log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
       deadline: new Deadline(res, upstream, timeoutMs),
       batch: Array.isArray(body),
     };
@@ -101,6 +102,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
   /** POSTs the agent's messages upstream and relays the answer; `onAccepted` may take the upstream's answer over before it is written. */
   async function exchange(flow: Flow, onAccepted: (response: IncomingMessage) => Promise<boolean>): Promise<void> {
     const { req, res, upstream, requests, deadline, batch } = flow;
+    await deps.pins.load(upstream.id);
     const admitted = requests.admit(([] as RpcMessage[]).concat(flow.body as RpcMessage));
     if ('refused' in admitted) {
       writeJson(res, 200, batch ? admitted.refused : admitted.refused[0]);

@@ -16,6 +16,8 @@ const IDLE_MS = 5 * 60_000;
 
 interface PooledConnection {
   connection: Promise<McpUpstreamConnection>;
+  /** The agent session the connection serves. */
+  session: AgentSession;
   /** The caller of the latest request: credentials are minted for them, fresh on every upstream HTTP request. */
   auth: AuthContext;
   idleTimer?: NodeJS.Timeout;
@@ -59,7 +61,7 @@ export class UpstreamPool {
     if (pooled) {
       pooled.auth = auth;
     } else {
-      pooled = { auth, connection: Promise.resolve(undefined as never), watchers: 0 };
+      pooled = { auth, session, connection: Promise.resolve(undefined as never), watchers: 0 };
       pooled.connection = this.#open(session, upstream, pooled, key);
       this.#connections.set(key, pooled);
       pooled.connection.catch(() => this.#connections.delete(key));
@@ -154,6 +156,18 @@ export class UpstreamPool {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([reaching, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);
+  }
+
+  /**
+   * Tells the agents whose sessions this process connects to `upstreamId` that their tool list
+   * changed: the portal changed what they may see of it (an administrator approved or rejected
+   * a tool), though the upstream did not.
+   */
+  announceToolsChanged(upstreamId: string): void {
+    for (const [key, pooled] of this.#connections) {
+      if (!key.endsWith(`\n${upstreamId}`)) continue;
+      this.deps.hub.publishOutbound(pooled.session.id, { method: 'notifications/tools/list_changed' }).catch((error: unknown) => this.deps.logger.warn({ err: error, upstream: upstreamId }, 'tools list change not announced'));
+    }
   }
 
   /** Ends the session's upstream sessions (HTTP DELETE upstream) and forgets them. */

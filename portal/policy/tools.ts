@@ -1,7 +1,7 @@
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 
-type ToolRules = Pick<UpstreamConfig, 'tools'>;
+type ToolRules = { tools: Pick<UpstreamConfig['tools'], 'allow' | 'deny' | 'allow_groups' | 'deny_groups'> };
 
 /**
  * Whether a person may use one of an upstream's tools (named as the upstream names it, before

@@ -1,6 +1,12 @@
 import { html, layout, type SafeHtml } from './html.js';
 import { displayTime } from './page-csrf.js';
 
+/** One run of lines of a tool definition (pretty-printed JSON): as pinned, added since, or removed since. */
+export interface DefinitionChange {
+  kind: 'same' | 'added' | 'removed';
+  text: string;
+}
+
 export interface AdminPageView {
   adminName: string;
   csrf: string;
@@ -8,6 +14,8 @@ export interface AdminPageView {
   clients: Array<{ clientId: string; clientName?: string; kind: string }>;
   /** The grants searched for (`?person=` or `?client=`), when a search was made. */
   grantSearch?: { by: 'person' | 'client'; value: string; grants: Array<{ id: string; person: string; clientName: string; clientId: string; createdAt: number; lastUsedAt?: number; resource: string }> };
+  /** Tools held (or flagged) because their definition is not the one pinned, with what changed. */
+  heldTools: Array<{ upstream: string; name: string; status: string; since: string; changes: DefinitionChange[] }>;
   events: Array<{ time: string; event: string; outcome: string; person?: string; clientName?: string; clientId?: string; upstream?: string; detail?: string }>;
   notice?: string;
   error?: string;
@@ -15,7 +23,7 @@ export interface AdminPageView {
   draft?: { id?: string; kind?: string; title?: string; url?: string };
 }
 
-const STYLE = html`<style>body{max-width:72rem}table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #d0d7de;vertical-align:top}form.inline{display:inline;margin:0}form.inline button{margin:0}fieldset{border:1px solid #d0d7de;border-radius:6px;margin:1rem 0}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}input,select{width:auto}</style>`;
+const STYLE = html`<style>body{max-width:72rem}table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #d0d7de;vertical-align:top}form.inline{display:inline;margin:0}form.inline button{margin:0}fieldset{border:1px solid #d0d7de;border-radius:6px;margin:1rem 0}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}input,select{width:auto}pre.diff{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:.85rem;white-space:pre-wrap}pre.diff ins{background:#dafbe1;text-decoration:none}pre.diff del{background:#ffebe9}</style>`;
 
 function when(ms: number | undefined): SafeHtml {
   const t = displayTime(ms);
@@ -26,7 +34,7 @@ function hidden(csrf: string): SafeHtml {
   return html`<input type="hidden" name="csrf" value="${csrf}">`;
 }
 
-/** `/admin`: upstreams (add, remove), clients, a grant search with revoke, recent audit events. Escaped by `html`. */
+/** `/admin`: upstreams (add, remove), tools awaiting approval (with what changed), clients, a grant search with revoke, recent audit events. Escaped by `html`. */
 export function renderAdminPage(view: AdminPageView): string {
   const draft = view.draft ?? {};
   return layout(
@@ -47,6 +55,14 @@ ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 <label for="up-title">Title</label><input id="up-title" name="title" value="${draft.title ?? ''}">
 <label for="up-url">URL</label><input id="up-url" name="url" type="url" required value="${draft.url ?? ''}">
 <button type="submit">Add upstream</button></fieldset></form>
+
+<h2 id="tools">Tools awaiting approval</h2>
+${view.heldTools.length ? view.heldTools.map(
+      (t) => html`<section class="held-tool" data-upstream="${t.upstream}" data-tool="${t.name}"><h3><code>${t.upstream}</code> · <code>${t.name}</code> <span class="muted">${t.status} since ${t.since.slice(0, 19).replace('T', ' ')}</span></h3>
+<pre class="diff">${t.changes.map((c) => (c.kind === 'added' ? html`<ins>${c.text}</ins>` : c.kind === 'removed' ? html`<del>${c.text}</del>` : c.text))}</pre>
+<form class="inline" method="post" action="/admin/tools/approve">${hidden(view.csrf)}<input type="hidden" name="upstream" value="${t.upstream}"><input type="hidden" name="tool" value="${t.name}"><button type="submit" aria-label="Approve ${t.upstream} ${t.name}">Approve</button></form>
+${t.status === 'rejected' ? '' : html`<form class="inline" method="post" action="/admin/tools/reject">${hidden(view.csrf)}<input type="hidden" name="upstream" value="${t.upstream}"><input type="hidden" name="tool" value="${t.name}"><button type="submit" aria-label="Reject ${t.upstream} ${t.name}">Reject</button></form>`}</section>`,
+    ) : html`<p>None: every tool is served as pinned.</p>`}
 
 <h2 id="clients">Clients</h2>
 ${view.clients.length ? html`<table><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Kind</th><th scope="col"><span class="muted">Grants</span></th></tr></thead>

@@ -47,7 +47,8 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
       document: {
         login: { accounts: await testAccounts() },
         upstreams: [
-          { id: 'recorder', kind: 'mcp', url: recorder.url },
+          // Tools added at runtime are listed (flagged), not held for an administrator.
+          { id: 'recorder', kind: 'mcp', url: recorder.url, tools: { pinning: 'warn' } },
           {
             id: 'ruled',
             kind: 'mcp',

@@ -55,7 +55,8 @@ describe.each([
     recorder = await startRecordingMcpServer({ sample: true });
     const { stores, cleanup } = await sharedState();
     cleanups.push(cleanup);
-    const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url }] };
+    // Tools added at runtime are listed (flagged), not held for an administrator.
+    const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url, tools: { pinning: 'warn' } }] };
     first = await startTestPortal({ document, store: stores[0] });
     // One issuer for both: they are one portal behind a load balancer.
     second = await startTestPortal({ document, store: stores[1], env: { PUBLIC_URL: first.url } });
