@@ -21,7 +21,8 @@ import { HOST_SESSION_PATH, hostSignInUrl, redeemHostTicket } from './host-sessi
 export function appRoutes(deps: AppsDeps): Router {
   const router = Router();
   router.use(async (req, res, next) => {
-    const hostApp = appForHost(deps.upstreams(), req.headers.host);
+    // The portal's own host is never an app's, even if one slipped past validation (see portalHostConflict).
+    const hostApp = isPortalHost(deps.issuer, req.headers.host) ? undefined : appForHost(deps.upstreams(), req.headers.host);
     if (hostApp) {
       await serveHostApp(deps, hostApp, req, res);
       return;

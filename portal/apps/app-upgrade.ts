@@ -25,7 +25,7 @@ export function appUpgradeHandler(deps: AppsDeps, log: (error: unknown) => void)
 }
 
 async function upgrade(deps: AppsDeps, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-  const hostApp = appForHost(deps.upstreams(), req.headers.host);
+  const hostApp = isPortalHost(deps.issuer, req.headers.host) ? undefined : appForHost(deps.upstreams(), req.headers.host);
   const pathApp = hostApp ? undefined : appForPath(deps.upstreams(), req.url ?? '/');
   const mount = hostApp ? hostMount(deps.issuer, hostApp) : pathApp && isPortalHost(deps.issuer, req.headers.host) ? pathMount(deps.issuer, pathApp) : undefined;
   if (!mount) throw new HttpError(404, 'not_found', 'no app here');

@@ -164,6 +164,21 @@ describe('HTTP apps behind the portal (issue 7)', () => {
     expect((await hostRequest(`${portal.url}/echo`, host, { authorization: `Bearer ${originToken}` })).status).toBe(200);
   });
 
+  test("an app that claims the portal's own host (past validation) never answers the portal's routes", async () => {
+    const before = portal.config.upstreams;
+    portal.config.upstreams = [...before, upstreamSchema.parse({ id: 'squatter', kind: 'http', url: wiki.url, host: `localhost:${port}` })];
+    try {
+      const seen = wiki.seen.length;
+      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`]) {
+        const res = await hostRequest(`${portal.url}/.well-known/oauth-authorization-server`, host);
+        expect(JSON.parse(res.body)).toMatchObject({ issuer: portal.url });
+      }
+      expect(wiki.seen.length).toBe(seen);
+    } finally {
+      portal.config.upstreams = before;
+    }
+  });
+
   test('a Host that matches no app is never proxied', async () => {
     const before = wiki.seen.length;
     const unknown = await hostRequest(`${portal.url}/echo`, `nowhere.localhost:${port}`, { authorization: `Bearer ${aggregateToken}` });
