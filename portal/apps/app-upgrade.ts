@@ -2,6 +2,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
 import { HttpError } from '../http/errors.js';
+import { PORTAL_COOKIE_NAMES } from '../http/portal-cookies.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { sessionIdentity } from './app-caller.js';
 import { appForHost, appForPath, hostMount, isPortalHost, pathMount } from './app-mounts.js';
@@ -34,7 +35,7 @@ async function upgrade(deps: AppsDeps, req: IncomingMessage, socket: Duplex, hea
   if (!mayUseUpstream(auth.person, mount.upstream)) throw new HttpError(403, 'access_denied', 'you may not use this app');
   const headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions, deps.credentials);
   // The proxy answers its own failures on the socket; nothing more to do with them here.
-  await deps.proxies.get(mount).upgrade(req, socket, head, { headers, stripCookies: deps.portalCookies }).catch(() => undefined);
+  await deps.proxies.get(mount).upgrade(req, socket, head, { headers, stripCookies: PORTAL_COOKIE_NAMES }).catch(() => undefined);
 }
 
 function refuse(socket: Duplex, error: HttpError): void {

@@ -14,7 +14,6 @@ import { appRoutes } from './app-routes.js';
 import { appUpgradeHandler } from './app-upgrade.js';
 import type { AppsDeps } from './apps-deps.js';
 import { fetchAppPage, type AppPage, type FetchAppPageOptions } from './fetch-page.js';
-import { loginCsrfCookieName } from './forward.js';
 import { hostSignInRoutes } from './host-session.js';
 
 /** The HTTP-app capability of the portal (issue 7). */
@@ -35,7 +34,6 @@ export interface Apps {
 /** Builds the HTTP-app capability; does no I/O. */
 export function createApps(options: { config: Config; oauth: AuthorizationServer; sessions: SessionManager; logger: Logger; upstreams?: () => UpstreamConfig[]; credentials?: CredentialSources }): Apps {
   const { config, oauth, sessions } = options;
-  const secure = config.issuer.startsWith('https:');
   const deps: AppsDeps = {
     issuer: config.issuer,
     store: oauth.deps.store,
@@ -44,7 +42,6 @@ export function createApps(options: { config: Config; oauth: AuthorizationServer
     assertions: createPortalAssertions({ issuer: config.issuer, keys: oauth.deps.keys }),
     credentials: options.credentials,
     proxies: createAppProxies({ trustForwarded: Boolean(config.http.trustProxy) }),
-    portalCookies: [sessions.cookieName, loginCsrfCookieName(secure)],
     upstreams: options.upstreams ?? (() => config.upstreams),
   };
   const router = Router();
