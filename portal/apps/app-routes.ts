@@ -8,7 +8,7 @@ import { resolveAppCaller } from './app-caller.js';
 import { appForHost, appForPath, hostMount, isPortalHost, pathMount, type AppMount } from './app-mounts.js';
 import type { AppsDeps } from './apps-deps.js';
 import { forwardOptions } from './forward.js';
-import { HOST_SESSION_PATH, hostSignInUrl, redeemHostTicket } from './host-session.js';
+import { HOST_SESSION_PATH, redeemHostTicket, startHostSignIn } from './host-session.js';
 
 /**
  * Serves `kind: http` upstreams: every request on an app's own `host`, and `/apps/{id}/…` on the
@@ -63,7 +63,7 @@ async function serveHostApp(deps: AppsDeps, upstream: UpstreamConfig & { host: s
     });
     return;
   }
-  await proxyToApp(deps, mount, req, res, () => hostSignInUrl(deps.issuer, upstream.id, req.originalUrl));
+  await proxyToApp(deps, mount, req, res, () => startHostSignIn(deps.issuer, upstream.id, req, res));
 }
 
 async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Response, signInUrl: () => string): Promise<void> {

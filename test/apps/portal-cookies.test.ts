@@ -26,7 +26,7 @@ describe("the portal's cookies never reach an app, and no app may set one", () =
   let port: number;
   let host: string;
   let token: string;
-  /** Names of the cookies the portal set in the flows below (sign-in form, session, IdP sign-in). */
+  /** Names of the cookies the portal set in the flows below (sign-in form, session, IdP sign-in, app-host hand-off). */
   const portalSet = new Set<string>();
   let browser: FormBrowser;
 
@@ -49,6 +49,9 @@ describe("the portal's cookies never reach an app, and no app may set one", () =
     const idpStart = await browser.get(`${portal.url}/login/fake`);
     expect(idpStart.status).toBe(303);
     for (const name of browser.cookies.keys()) portalSet.add(name);
+    const handOff = await hostRequest(`${portal.url}/echo`, host, { accept: 'text/html' });
+    expect(handOff.status).toBe(303);
+    for (const cookie of handOff.headers['set-cookie'] ?? []) portalSet.add(cookie.slice(0, cookie.indexOf('=')));
   });
   afterAll(async () => {
     await portal.close();
@@ -56,7 +59,7 @@ describe("the portal's cookies never reach an app, and no app may set one", () =
   });
 
   test('every cookie the portal sets is on its one list', () => {
-    expect([...portalSet].sort()).toEqual(['gatehouse_idp', 'gatehouse_login', 'gatehouse_session']);
+    expect([...portalSet].sort()).toEqual(['gatehouse_handoff', 'gatehouse_idp', 'gatehouse_login', 'gatehouse_session']);
     for (const name of portalSet) expect(PORTAL_COOKIE_NAMES).toContain(name);
   });
 
