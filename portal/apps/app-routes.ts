@@ -67,7 +67,7 @@ async function serveHostApp(deps: AppsDeps, upstream: UpstreamConfig & { host: s
 }
 
 async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Response, signInUrl: () => string): Promise<void> {
-  const caller = await resolveAppCaller(deps, mount, req, res);
+  const caller = await resolveAppCaller(deps, mount, req);
   if (caller.kind === 'identity') auditAppRequest(req, res, mount, caller.auth);
   if (caller.kind === 'sign-in') {
     res.setHeader('Cache-Control', 'no-store');

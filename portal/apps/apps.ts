@@ -22,7 +22,7 @@ export interface Apps {
   proxyRouter: Router;
   /** `/.well-known/api-catalog` and the host-routed sign-in hand-off (`/app-login/{id}`). */
   router: Router;
-  /** The server's `'upgrade'` listener: WebSockets to apps for signed-in people. */
+  /** The server's `'upgrade'` listener: WebSockets to apps, for signed-in people from the app's own origin and for agents with a bearer token. */
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** {@link fetchAppPage} with the portal's deps bound: for the MCP aggregate's `{id}__fetch` and app resources. */
   fetchPage(upstream: UpstreamConfig, path: string, options: FetchAppPageOptions): Promise<AppPage>;

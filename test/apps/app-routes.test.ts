@@ -196,7 +196,7 @@ describe('HTTP apps behind the portal (issue 7)', () => {
     const browser = new FormBrowser(portal.url);
     await browser.signIn(await browser.get(`${portal.url}/login`), ALICE);
     const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const upgrade = (extra: string) => `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${extra}\r\nping`;
+    const upgrade = (extra: string) => `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${portal.url}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${extra}\r\nping`;
     const accepted = await rawRequest(port, upgrade(`Cookie: ${cookie}\r\n`), 300);
     expect(accepted.status).toBe(101);
     expect(accepted.text).toContain('ping');

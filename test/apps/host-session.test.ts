@@ -1,54 +1,8 @@
 import { upstreamSchema } from '../../portal/config/schema.js';
-import { FormBrowser } from '../helpers/browser-form-client.js';
-import { hostRequest, type HostAnswer } from '../helpers/host-request.js';
 import { startTestUpstream, type Echo, type TestUpstream } from '../helpers/http-app-upstream.js';
 import { RecordingStore, UNLIMITED } from '../helpers/oauth-flow.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
-
-/**
- * One browser: its portal cookies (a FormBrowser on the portal's origin) and its cookies on the
- * host-routed app's host, kept apart as a browser keeps them per host.
- */
-class TwoHostBrowser {
-  readonly portal: FormBrowser;
-  readonly appCookies = new Map<string, string>();
-  constructor(
-    portalUrl: string,
-    readonly appHost: string,
-  ) {
-    this.portal = new FormBrowser(portalUrl);
-  }
-
-  /** A page on the app's host, as a browser asks for one (HTML, its app-host cookies). */
-  async app(path: string): Promise<HostAnswer> {
-    const cookie = [...this.appCookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const answer = await hostRequest(`${this.portal.origin}${path}`, this.appHost, { accept: 'text/html', ...(cookie ? { cookie } : {}) });
-    for (const setCookie of answer.headers['set-cookie'] ?? []) {
-      const [pair = ''] = setCookie.split(';');
-      const name = pair.slice(0, pair.indexOf('='));
-      if (/max-age=0|expires=Thu, 01 Jan 1970/i.test(setCookie)) this.appCookies.delete(name);
-      else this.appCookies.set(name, pair.slice(pair.indexOf('=') + 1));
-    }
-    return answer;
-  }
-
-  /**
-   * The hand-off up to the ticket: the app host sends the browser to the portal, the person signs
-   * in there, and the portal answers the page that moves on to the app host. Returns that URL's path.
-   */
-  async ticketPath(page: string, person: { username: string; password: string }): Promise<string> {
-    const start = await this.app(page);
-    expect(start.status).toBe(303);
-    const toPortal = start.headers.location!;
-    let res = await this.portal.follow(toPortal);
-    if (new URL(res.url).pathname === '/login') res = await this.portal.signIn(res, person);
-    const html = await res.text();
-    expect(res.status).toBe(200);
-    const url = new URL(/content="0;url=([^"]+)"/.exec(html)![1]!.replace(/&amp;/g, '&'));
-    expect(url.host).toBe(this.appHost);
-    return `${url.pathname}${url.search}`;
-  }
-}
+import { TwoHostBrowser } from '../helpers/two-host-browser.js';
 
 describe('host-routed apps: the sign-in hand-off is bound to the browser that started it', () => {
   let portal: TestPortal;
