@@ -7,7 +7,7 @@ import type { Person } from '../login/person.js';
 import { safeReturnTo } from '../login/return-to.js';
 import type { SessionManager } from '../login/sessions.js';
 import { renderContinuePage } from '../web/continue-page.js';
-import { getJson, storeKey, setJson, takeJson, type Store } from '../store/store.js';
+import { storeKey, setJson, takeJson, type Store } from '../store/store.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { assertMayUse } from './app-caller.js';
 import { hostOrigin } from './app-mounts.js';
@@ -29,7 +29,8 @@ import { hostOrigin } from './app-mounts.js';
  *
  * The binding is what makes a ticket useless away from its browser: a leaked ticket URL (history,
  * logs, a `Referer`) cannot sign anyone else in, and an attacker's own ticket cannot sign a victim
- * into the attacker's account. A refused redemption leaves the ticket for its browser.
+ * into the attacker's account. Any redemption spends the ticket, refused or not: a ticket that was
+ * opened in the wrong browser (one made for a binding an attacker chose, say) is never good later.
  *
  * That session is independent of the portal's: signing out at the portal does not end it (it ends
  * with its idle and absolute timeouts, like any session).
@@ -107,15 +108,13 @@ export async function redeemHostTicket(deps: HostSessionDeps, upstream: Upstream
   const cookie = portalCookieName('appHandOff', secure);
   const ticket = typeof req.query.ticket === 'string' ? req.query.ticket : '';
   const expired = new HttpError(400, 'invalid_request', 'This sign-in link has expired or was already used. Open the page again.');
-  const record = ticket ? await getJson<Ticket>(deps.store, ticketKey(ticket)) : null;
+  const record = ticket ? await takeJson<Ticket>(deps.store, ticketKey(ticket)) : null;
   if (!record || record.appId !== upstream.id) throw expired;
   const nonce = readCookie(req, cookie);
   if (!nonce || !constantTimeEqual(sha256(nonce), record.binding)) {
     req.log.warn({ event: 'app_sign_in_refused', upstream: upstream.id, reason: 'browser_mismatch' }, 'hand-off ticket opened in another browser than the one that asked for it');
     throw new HttpError(400, 'invalid_request', 'This sign-in link was opened in another browser than the one that asked for it. Open the page again in this browser.');
   }
-  // Taken only now, atomically: a refused attempt above leaves the ticket for its own browser.
-  if (!(await takeJson<Ticket>(deps.store, ticketKey(ticket)))) throw expired;
   await deps.sessions.create(res, record.person);
   clearCookie(res, cookie, { secure });
   res.setHeader('Cache-Control', 'no-store');
