@@ -76,7 +76,7 @@ export function createPortal(deps: AppDeps): Portal {
   const parsers = bodyParsers(config.http.bodyLimit);
   const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout });
   // Config-file upstreams plus those added through the admin API, live on every process.
-  const upstreams = createUpstreamRegistry({ store, logger, configured: () => config.upstreams });
+  const upstreams = createUpstreamRegistry({ issuer: config.issuer, store, logger, configured: () => config.upstreams });
   const usage = createGrantUsage({ store, ttlMs: config.tokens.refreshTtlMs });
   const accounts = createAccounts(() => config.accounts);
   const sessions = createSessionManager({

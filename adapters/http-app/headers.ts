@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { isListedCookie } from './cookie-names.js';
 import { rejectedRequest } from './errors.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded. */
@@ -100,13 +101,13 @@ function forwardedHeaders(req: IncomingMessage, context: ForwardedContext): Outg
   return out;
 }
 
-/** The `Cookie` header without the named cookies; `undefined` when nothing is left. */
+/** The `Cookie` header without the named cookies (see {@link isListedCookie}); `undefined` when nothing is left. */
 export function withoutCookies(header: string | undefined, names: readonly string[]): string | undefined {
   if (!header) return undefined;
   const kept = header
     .split(';')
     .map((pair) => pair.trim())
-    .filter((pair) => pair && !names.includes(pair.slice(0, pair.indexOf('=') === -1 ? pair.length : pair.indexOf('=')).trim()));
+    .filter((pair) => pair && !isListedCookie(pair, names));
   return kept.length ? kept.join('; ') : undefined;
 }
 

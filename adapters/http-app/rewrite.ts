@@ -4,6 +4,8 @@
  * `Set-Cookie` (RFC 6265 §5.2).
  */
 
+import { isListedCookie } from './cookie-names.js';
+
 /** The upstream as the rewriters see it. */
 export interface RewriteTarget {
   /** The upstream origin, e.g. `http://127.0.0.1:4000`. */
@@ -37,12 +39,11 @@ export function rewriteLocation(location: string, target: RewriteTarget): string
  * A `Set-Cookie` value fitted to the portal: `Path` moved under the mount (a path outside the
  * upstream base is confined to the mount), `Domain` dropped (it names the upstream host, which a
  * browser would refuse; host-only scopes the cookie to the portal). `undefined` drops the cookie:
- * an upstream may not set one of the portal's own cookies.
+ * an upstream may not set one of the portal's own cookies (see {@link isListedCookie}).
  */
 export function rewriteSetCookie(setCookie: string, target: RewriteTarget, portalCookies: readonly string[]): string | undefined {
   const [pair = '', ...attributes] = setCookie.split(';');
-  const name = pair.slice(0, pair.indexOf('=') === -1 ? pair.length : pair.indexOf('=')).trim();
-  if (portalCookies.includes(name)) return undefined;
+  if (isListedCookie(pair, portalCookies)) return undefined;
   const mountRoot = target.mountPath || '/';
   const kept: string[] = [pair.trim()];
   for (const attribute of attributes) {

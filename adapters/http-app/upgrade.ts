@@ -9,7 +9,7 @@ import type { UpstreamTarget } from './target.js';
 /**
  * Passes an HTTP/1.1 `Upgrade` request (WebSocket, RFC 6455 §4) through to the upstream and, once
  * it answers `101`, pipes the two sockets together byte for byte. The same header hygiene as for
- * plain requests applies (no `Authorization`, no portal cookies, credential headers added).
+ * plain requests applies (no `Authorization`, no portal cookies either way, credential headers added).
  *
  * There is no response object in an upgrade, so failures are answered here, on the raw socket, as
  * a small JSON error (`{ error, error_description }`) with the same status and code the portal's
@@ -42,7 +42,7 @@ export function proxyUpgrade(target: UpstreamTarget, req: IncomingMessage, socke
     upstreamReq.on('error', (error: NodeJS.ErrnoException) => refuse(badGateway(`${error.code ?? 'error'}: ${error.message}`, error)));
     upstreamReq.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
       clearTimeout(timer);
-      socket.write(statusLine(upstreamRes) + rawHeaderLines(upstreamRes.rawHeaders) + '\r\n');
+      socket.write(statusLine(upstreamRes) + switchingHeaderLines(upstreamRes.rawHeaders, target, forward) + '\r\n');
       if (upstreamHead.length) socket.write(upstreamHead);
       if (head.length) upstreamSocket.write(head);
       const closeBoth = () => {
@@ -76,9 +76,13 @@ function statusLine(res: IncomingMessage): string {
   return `HTTP/1.1 ${status} ${(res.statusMessage || STATUS_CODES[status]) ?? ''}\r\n`;
 }
 
-function rawHeaderLines(raw: string[]): string {
+/** The `101` answer's header lines as the upstream wrote them, but for `Set-Cookie`: rewritten for the mount, the portal's own refused. */
+function switchingHeaderLines(raw: string[], target: UpstreamTarget, forward: ForwardOptions): string {
   let out = '';
-  for (let i = 0; i + 1 < raw.length; i += 2) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const value = raw[i]!.toLowerCase() === 'set-cookie' ? rewriteSetCookie(raw[i + 1]!, target.rewrite, forward.stripCookies ?? []) : raw[i + 1];
+    if (value !== undefined) out += `${raw[i]}: ${value}\r\n`;
+  }
   return out;
 }
 

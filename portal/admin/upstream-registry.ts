@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { portalHostConflict } from '../apps/app-mounts.js';
 import { describeIssue } from '../config/issue.js';
 import { upstreamSchema, type UpstreamConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
@@ -38,7 +39,7 @@ const CHANNEL = 'upstreams:changed';
 /** Keys the admin API refuses: a stdio `command` would let anyone with an admin token run programs on the portal host. */
 const CONFIG_FILE_ONLY = ['command', 'env', 'cwd'] as const;
 
-export function createUpstreamRegistry(options: { store: Store; logger: Logger; configured: () => UpstreamConfig[]; refreshIntervalMs?: number }): UpstreamRegistry {
+export function createUpstreamRegistry(options: { issuer: string; store: Store; logger: Logger; configured: () => UpstreamConfig[]; refreshIntervalMs?: number }): UpstreamRegistry {
   const { store, logger } = options;
   let stored: Array<{ upstream: UpstreamConfig; record: StoredUpstream }> = [];
   let loading: Promise<void> | undefined;
@@ -50,9 +51,10 @@ export function createUpstreamRegistry(options: { store: Store; logger: Logger; 
     const next: typeof stored = [];
     for (const record of records) {
       const parsed = upstreamSchema.safeParse(record.document);
-      // A record that no longer validates (the schema tightened) is skipped loudly, never served half-understood.
-      if (parsed.success) next.push({ upstream: parsed.data, record });
-      else logger.error({ upstream: record.document.id, problem: describeIssue(parsed.error, record.document, upstreamSchema) }, 'stored upstream is invalid: not served');
+      // A record that no longer validates (the schema tightened, the issuer moved onto its host) is skipped loudly, never served half-understood.
+      const problem = parsed.success ? hostProblem(parsed.data) : describeIssue(parsed.error, record.document, upstreamSchema);
+      if (parsed.success && !problem) next.push({ upstream: parsed.data, record });
+      else logger.error({ upstream: record.document.id, problem }, 'stored upstream is invalid: not served');
     }
     stored = next;
   }
@@ -108,7 +110,15 @@ export function createUpstreamRegistry(options: { store: Store; logger: Logger; 
       const { key, problem } = describeIssue(parsed.error, given, upstreamSchema);
       throw new HttpError(400, 'invalid_upstream', `${key || 'body'}: ${problem}`);
     }
+    const problem = hostProblem(parsed.data);
+    if (problem) throw new HttpError(400, 'invalid_upstream', `${problem.key}: ${problem.problem}`);
     return { upstream: parsed.data, document: given };
+  }
+
+  /** What the schema cannot know: whether the upstream's `host` is the portal's own. */
+  function hostProblem(upstream: UpstreamConfig): { key: string; problem: string } | undefined {
+    const conflict = portalHostConflict(options.issuer, upstream);
+    return conflict ? { key: 'host', problem: conflict } : undefined;
   }
 
   function assertHostFree(upstream: UpstreamConfig, records: StoredUpstream[], exceptId?: string): void {

@@ -35,15 +35,15 @@ export type AppCaller = { kind: 'identity'; auth: AuthContext } | { kind: 'sign-
  * - anything else gets the 401 challenge.
  * Then `access` rules decide: 403 `access_denied` for a person the app is not open to.
  */
-export async function resolveAppCaller(deps: AppCallerDeps, mount: AppMount, req: Request, res: Response): Promise<AppCaller> {
+export async function resolveAppCaller(deps: AppCallerDeps, mount: AppMount, req: Request): Promise<AppCaller> {
   let caller: AppCaller;
   if (req.headers.authorization) {
-    caller = { kind: 'identity', auth: await bearerIdentity(deps, mount, req, res) };
+    caller = { kind: 'identity', auth: await bearerIdentity(deps, mount, req) };
   } else {
     const auth = await sessionIdentity(deps, mount, req);
     if (auth) caller = { kind: 'identity', auth };
     else if (wantsHtml(req)) return { kind: 'sign-in' };
-    else caller = { kind: 'identity', auth: await bearerIdentity(deps, mount, req, res) }; // throws the 401 challenge
+    else caller = { kind: 'identity', auth: await bearerIdentity(deps, mount, req) }; // throws the 401 challenge
   }
   if (!mayUseUpstream(caller.auth.person, mount.upstream)) {
     auditRequest(req, { event: 'policy_denied', outcome: 'denied', person: caller.auth.person, client: { id: caller.auth.clientId, name: caller.auth.clientName }, upstream: mount.upstream.id, details: { rule: 'access', method: req.method, path: req.originalUrl.split('?')[0] } });
@@ -59,17 +59,19 @@ export function assertMayUse(person: Person, mount: Pick<AppMount, 'upstream'>):
   }
 }
 
-/** Runs the portal's one bearer check for this app; resolves its `AuthContext` or rejects with the 401/403 `OAuthError`. */
-function bearerIdentity(deps: AppCallerDeps, mount: AppMount, req: Request, res: Response): Promise<AuthContext> {
+/**
+ * Runs the portal's one bearer check for this app (plain requests and WebSocket upgrades alike):
+ * resolves its `AuthContext` or rejects with the 401/403 `OAuthError` and its challenge.
+ */
+export function bearerIdentity(deps: AppCallerDeps, mount: AppMount, req: IncomingMessage): Promise<AuthContext> {
   const aggregate = deps.oauth.deps.resources.aggregate().url;
   const pathResource = `${deps.issuer}/apps/${mount.upstream.id}`;
-  const check = deps.oauth.requireBearer({
-    resource: () => ({ url: mount.resourceUrl, path: `/apps/${mount.upstream.id}`, metadataUrl: mount.metadataUrl }),
+  return deps.oauth.authenticate(req, {
+    resource: { url: mount.resourceUrl, path: `/apps/${mount.upstream.id}`, metadataUrl: mount.metadataUrl },
     // A host-routed app also honours tokens for its `/apps/{id}` resource: it is the same app.
-    alsoAccept: () => (mount.resourceUrl === pathResource ? [aggregate] : [pathResource, aggregate]),
-    upstreamId: () => mount.upstream.id,
+    audiences: mount.resourceUrl === pathResource ? [aggregate] : [pathResource, aggregate],
+    upstreamId: mount.upstream.id,
   });
-  return runBearerCheck(check, req, res);
 }
 
 /** Runs a `requireBearer` middleware as a promise: its `AuthContext`, or its 401/403 `OAuthError`. */

@@ -68,6 +68,16 @@ export function isPortalHost(issuer: string, hostHeader: string | undefined): bo
 }
 
 /**
+ * Why an app may not have this `host`, or `undefined` when it may: the portal's own host (see
+ * {@link isPortalHost}) belongs to the portal, and host routing comes first, so an app there would
+ * answer the portal's sign-in, OAuth and admin routes. Said as a config problem, after the key.
+ */
+export function portalHostConflict(issuer: string, upstream: Pick<UpstreamConfig, 'id' | 'host'>): string | undefined {
+  if (!upstream.host || !isPortalHost(issuer, upstream.host)) return undefined;
+  return `is the portal's own host; an app there would take over the portal's sign-in and OAuth routes (give it a host of its own, or serve it under ${APPS_PREFIX}/${upstream.id})`;
+}
+
+/**
  * One streaming proxy per app and mount, made on first use and remade when the upstream's URL or
  * timeouts change (the admin API may edit upstreams while the portal runs).
  */

@@ -8,7 +8,7 @@ import { resolveAppCaller } from './app-caller.js';
 import { appForHost, appForPath, hostMount, isPortalHost, pathMount, type AppMount } from './app-mounts.js';
 import type { AppsDeps } from './apps-deps.js';
 import { forwardOptions } from './forward.js';
-import { HOST_SESSION_PATH, hostSignInUrl, redeemHostTicket } from './host-session.js';
+import { HOST_SESSION_PATH, redeemHostTicket, startHostSignIn } from './host-session.js';
 
 /**
  * Serves `kind: http` upstreams: every request on an app's own `host`, and `/apps/{id}/…` on the
@@ -21,7 +21,8 @@ import { HOST_SESSION_PATH, hostSignInUrl, redeemHostTicket } from './host-sessi
 export function appRoutes(deps: AppsDeps): Router {
   const router = Router();
   router.use(async (req, res, next) => {
-    const hostApp = appForHost(deps.upstreams(), req.headers.host);
+    // The portal's own host is never an app's, even if one slipped past validation (see portalHostConflict).
+    const hostApp = isPortalHost(deps.issuer, req.headers.host) ? undefined : appForHost(deps.upstreams(), req.headers.host);
     if (hostApp) {
       await serveHostApp(deps, hostApp, req, res);
       return;
@@ -62,11 +63,11 @@ async function serveHostApp(deps: AppsDeps, upstream: UpstreamConfig & { host: s
     });
     return;
   }
-  await proxyToApp(deps, mount, req, res, () => hostSignInUrl(deps.issuer, upstream.id, req.originalUrl));
+  await proxyToApp(deps, mount, req, res, () => startHostSignIn(deps.issuer, upstream.id, req, res));
 }
 
 async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Response, signInUrl: () => string): Promise<void> {
-  const caller = await resolveAppCaller(deps, mount, req, res);
+  const caller = await resolveAppCaller(deps, mount, req);
   if (caller.kind === 'identity') auditAppRequest(req, res, mount, caller.auth);
   if (caller.kind === 'sign-in') {
     res.setHeader('Cache-Control', 'no-store');

@@ -17,8 +17,6 @@ export interface AppsDeps {
   /** The `oauth` and `static` strategies (issue 6); without them only portal-jwt and none work. */
   credentials?: CredentialSources;
   proxies: AppProxies;
-  /** The portal's own cookie names (session, login CSRF): stripped before anything goes upstream. */
-  portalCookies: readonly string[];
   /** The current upstreams (the admin API may change them). */
   upstreams: () => UpstreamConfig[];
   /** Largest HTML page converted to Markdown (default 2 MiB); larger pages are served as HTML. */

@@ -14,7 +14,6 @@ import { appRoutes } from './app-routes.js';
 import { appUpgradeHandler } from './app-upgrade.js';
 import type { AppsDeps } from './apps-deps.js';
 import { fetchAppPage, type AppPage, type FetchAppPageOptions } from './fetch-page.js';
-import { loginCsrfCookieName } from './forward.js';
 import { hostSignInRoutes } from './host-session.js';
 
 /** The HTTP-app capability of the portal (issue 7). */
@@ -23,7 +22,7 @@ export interface Apps {
   proxyRouter: Router;
   /** `/.well-known/api-catalog` and the host-routed sign-in hand-off (`/app-login/{id}`). */
   router: Router;
-  /** The server's `'upgrade'` listener: WebSockets to apps for signed-in people. */
+  /** The server's `'upgrade'` listener: WebSockets to apps, for signed-in people from the app's own origin and for agents with a bearer token. */
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** {@link fetchAppPage} with the portal's deps bound: for the MCP aggregate's `{id}__fetch` and app resources. */
   fetchPage(upstream: UpstreamConfig, path: string, options: FetchAppPageOptions): Promise<AppPage>;
@@ -35,7 +34,6 @@ export interface Apps {
 /** Builds the HTTP-app capability; does no I/O. */
 export function createApps(options: { config: Config; oauth: AuthorizationServer; sessions: SessionManager; logger: Logger; upstreams?: () => UpstreamConfig[]; credentials?: CredentialSources }): Apps {
   const { config, oauth, sessions } = options;
-  const secure = config.issuer.startsWith('https:');
   const deps: AppsDeps = {
     issuer: config.issuer,
     store: oauth.deps.store,
@@ -44,7 +42,6 @@ export function createApps(options: { config: Config; oauth: AuthorizationServer
     assertions: createPortalAssertions({ issuer: config.issuer, keys: oauth.deps.keys }),
     credentials: options.credentials,
     proxies: createAppProxies({ trustForwarded: Boolean(config.http.trustProxy) }),
-    portalCookies: [sessions.cookieName, loginCsrfCookieName(secure)],
     upstreams: options.upstreams ?? (() => config.upstreams),
   };
   const router = Router();

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { portalHostConflict } from '../apps/app-mounts.js';
 import { configFileSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
 import type { IdpConfig } from './idp-schema.js';
 import { describeIssue } from './issue.js';
@@ -96,6 +97,10 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
   if (cluster && redisUrl && !/^\/?0?$/.test(new URL(redisUrl).pathname)) {
     throw new ConfigError(env.REDIS_URL ? 'REDIS_URL' : 'store.redis', 'a Redis Cluster has only database 0: leave the path out of the URL');
   }
+  file.upstreams.forEach((upstream, i) => {
+    const conflict = portalHostConflict(issuer, upstream);
+    if (conflict) throw new ConfigError(`upstreams[${i}].host`, conflict);
+  });
   const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 

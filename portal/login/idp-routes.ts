@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import * as oauth from 'oauth4webapi';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/hash.js';
 import { readCookie, writeCookie } from '../http/cookies.js';
+import { portalCookieName } from '../http/portal-cookies.js';
 import { HttpError } from '../http/errors.js';
 import type { RateLimit } from '../http/rate-limit.js';
 import { IdpError, type IdpClient } from './idp-client.js';
@@ -36,7 +37,7 @@ export function idpRoutes(options: IdpRoutesOptions): Router {
   const router = Router();
   // Ties a pending sign-in to the browser that started it, so an attacker cannot finish their own
   // sign-in in a victim's browser (login CSRF, RFC 6749 §10.12): the state alone is not enough.
-  const bindingCookie = options.secure ? '__Host-gatehouse-idp' : 'gatehouse_idp';
+  const bindingCookie = portalCookieName('idpBinding', options.secure);
 
   function idpFor(req: Request): IdpClient {
     const client = options.idps.find((idp) => idp.config.id === req.params.idp);

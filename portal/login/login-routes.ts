@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { constantTimeEqual, hmac, randomToken } from '../crypto/hash.js';
 import { deriveKey } from '../crypto/seal.js';
 import { readCookie, writeCookie } from '../http/cookies.js';
+import { portalCookieName } from '../http/portal-cookies.js';
 import { HttpError } from '../http/errors.js';
 import { auditRequest } from '../audit/request-audit.js';
 import type { RateLimit } from '../http/rate-limit.js';
@@ -36,7 +37,7 @@ const PAGE_CSP = pageCsp();
 export function loginRoutes(options: LoginRoutesOptions): Router {
   const router = Router();
   const csrfKey = deriveKey(options.secret, 'login-csrf');
-  const csrfCookie = options.secure ? '__Host-gatehouse-login' : 'gatehouse_login';
+  const csrfCookie = portalCookieName('loginCsrf', options.secure);
 
   const builtin = options.builtin ?? true;
   const idps = options.idps ?? [];

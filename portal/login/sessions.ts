@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { constantTimeEqual, hmac, randomToken } from '../crypto/hash.js';
 import { deriveKey } from '../crypto/seal.js';
 import { clearCookie, readCookie, writeCookie } from '../http/cookies.js';
+import { portalCookieName } from '../http/portal-cookies.js';
 import { setJson, storeKey, type Store } from '../store/store.js';
 import type { Person } from './person.js';
 
@@ -37,7 +38,7 @@ export interface SessionOptions {
 export function createSessionManager(options: SessionOptions): SessionManager {
   const { store, secure } = options;
   const key = deriveKey(options.secret, 'session-cookie');
-  const cookieName = secure ? '__Host-gatehouse' : 'gatehouse_session';
+  const cookieName = portalCookieName('session', secure);
   const recordKey = (id: string) => storeKey('session', id);
   const sign = (id: string) => `${id}.${hmac(key, id)}`;
 

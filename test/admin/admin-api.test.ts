@@ -81,6 +81,9 @@ describe('admin API on two portal processes sharing one Redis', () => {
       [{ id: 'stdio', kind: 'mcp', command: ['sh', '-c', 'id'] }, 'command:'],
       [{ id: 'bad-tools', kind: 'mcp', url: added.url, tools: { allow: 'all' } }, 'tools.allow:'],
       [[1, 2], 'body:'],
+      // The portal's own host, or a loopback alias of it: the app would take over sign-in and OAuth.
+      [{ id: 'takeover', kind: 'http', url: added.url, host: new URL(first.url).host }, "host: is the portal's own host"],
+      [{ id: 'takeover', kind: 'http', url: added.url, host: `localhost:${new URL(first.url).port}` }, "host: is the portal's own host"],
     ];
     for (const [body, field] of cases) {
       const res = await adminFetch(first.url, '/upstreams', { token, method: 'POST', body });
@@ -89,8 +92,11 @@ describe('admin API on two portal processes sharing one Redis', () => {
       expect(error.error).toBe('invalid_upstream');
       expect(error.error_description.startsWith(field)).toBe(true);
     }
-    const list = (await (await adminFetch(first.url, '/upstreams', { token })).json()) as { upstreams: Array<{ id: string }> };
-    expect(list.upstreams.map((u) => u.id)).toEqual(['configured', 'added']);
+    const replaced = await adminFetch(first.url, '/upstreams/added', { token, method: 'PUT', body: { kind: 'http', url: added.url, host: new URL(first.url).host } });
+    expect(replaced.status).toBe(400);
+    expect(((await replaced.json()) as ErrorBody).error_description).toMatch(/^host: is the portal's own host/);
+    const list = (await (await adminFetch(first.url, '/upstreams', { token })).json()) as { upstreams: Array<{ id: string; kind: string }> };
+    expect(list.upstreams.map((u) => [u.id, u.kind])).toEqual([['configured', 'mcp'], ['added', 'mcp']]);
   });
 
   test('an id that exists is 409, in the config file or added; config-file upstreams are read-only', async () => {

@@ -115,13 +115,17 @@ describe('HTTP apps behind the portal (issue 7)', () => {
     expect(await res.text()).toContain('access denied');
   });
 
-  test('path traversal through the portal is refused and never reaches the app', async () => {
+  test('path traversal through the portal is refused and never reaches the app, path- or host-routed', async () => {
     const before = wiki.seen.length;
-    for (const path of ['/apps/wiki/../admin', '/apps/wiki/%2e%2e/admin', '/apps/wiki/%252e%252e/admin', '/apps/wiki/a/..%2f..%2fadmin']) {
-      const answer = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${aggregateToken}\r\nConnection: close\r\n\r\n`);
-      expect({ path, status: answer.status }).toEqual({ path, status: 400 });
+    const shapes = ['/../admin', '/%2e%2e/admin', '/%252e%252e/admin', '/a/..%2f..%2fadmin', '/..;/admin', '/%2e%2e%3b/admin', '/%u002e%u002e/admin', '/%c0%ae%c0%ae/admin', '/a\\..\\..\\admin'];
+    for (const [prefix, host] of [['/apps/wiki', `127.0.0.1:${port}`], ['', `hosted.localhost:${port}`]] as const) {
+      for (const shape of shapes) {
+        const answer = await rawRequest(port, `GET ${prefix}${shape} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${aggregateToken}\r\nConnection: close\r\n\r\n`);
+        expect({ host, shape, status: answer.status }).toEqual({ host, shape, status: 400 });
+        expect(answer.text).toContain('"error":"invalid_request"');
+      }
     }
-    expect(wiki.seen.slice(before).filter((r) => r.url.includes('admin'))).toEqual([]);
+    expect(wiki.seen.length).toBe(before);
   });
 
   test('an upstream that never answers becomes a 504 page', async () => {
@@ -164,6 +168,21 @@ describe('HTTP apps behind the portal (issue 7)', () => {
     expect((await hostRequest(`${portal.url}/echo`, host, { authorization: `Bearer ${originToken}` })).status).toBe(200);
   });
 
+  test("an app that claims the portal's own host (past validation) never answers the portal's routes", async () => {
+    const before = portal.config.upstreams;
+    portal.config.upstreams = [...before, upstreamSchema.parse({ id: 'squatter', kind: 'http', url: wiki.url, host: `localhost:${port}` })];
+    try {
+      const seen = wiki.seen.length;
+      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`]) {
+        const res = await hostRequest(`${portal.url}/.well-known/oauth-authorization-server`, host);
+        expect(JSON.parse(res.body)).toMatchObject({ issuer: portal.url });
+      }
+      expect(wiki.seen.length).toBe(seen);
+    } finally {
+      portal.config.upstreams = before;
+    }
+  });
+
   test('a Host that matches no app is never proxied', async () => {
     const before = wiki.seen.length;
     const unknown = await hostRequest(`${portal.url}/echo`, `nowhere.localhost:${port}`, { authorization: `Bearer ${aggregateToken}` });
@@ -177,7 +196,7 @@ describe('HTTP apps behind the portal (issue 7)', () => {
     const browser = new FormBrowser(portal.url);
     await browser.signIn(await browser.get(`${portal.url}/login`), ALICE);
     const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const upgrade = (extra: string) => `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${extra}\r\nping`;
+    const upgrade = (extra: string) => `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${portal.url}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${extra}\r\nping`;
     const accepted = await rawRequest(port, upgrade(`Cookie: ${cookie}\r\n`), 300);
     expect(accepted.status).toBe(101);
     expect(accepted.text).toContain('ping');

@@ -71,7 +71,11 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
 
   test('bad input and failures are HttpErrors: traversal 400, policy 403, size 413, timeout 504', async () => {
     expect(await failure(fetchAppPage(deps, upstream('wiki'), '/a/../../admin', { auth: auth() }))).toEqual({ status: 400, code: 'invalid_request' });
-    expect(await failure(fetchAppPage(deps, upstream('wiki'), '/%2e%2e/admin', { auth: auth() }))).toEqual({ status: 400, code: 'invalid_request' });
+    const before = wiki.seen.length;
+    for (const path of ['/%2e%2e/admin', '/..;/admin', '/%2e%2e%3b/admin', '/%252e%252e/admin', '/%u002e%u002e/admin', '/a\\..\\..\\admin', '/%c0%ae%c0%ae/admin', '/é/%2e%2e%3b/admin']) {
+      expect({ path, failure: await failure(fetchAppPage(deps, upstream('wiki'), path, { auth: auth() })) }).toEqual({ path, failure: { status: 400, code: 'invalid_request' } });
+    }
+    expect(wiki.seen.length).toBe(before);
     expect(await failure(fetchAppPage(deps, upstream('wiki'), '/page', { auth: auth(['handbook']) }))).toEqual({ status: 403, code: 'access_denied' });
     expect(await failure(fetchAppPage(deps, upstream('secret'), '/page', { auth: auth(undefined, ['sales']) }))).toEqual({ status: 403, code: 'access_denied' });
     expect(await failure(fetchAppPage(deps, upstream('huge'), '/huge', { auth: auth() }))).toEqual({ status: 413, code: 'page_too_large' });

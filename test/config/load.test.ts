@@ -105,6 +105,20 @@ describe('config', () => {
       expect(configError({}, { REDIS_URL: 'redis://[::1', GATEHOUSE_SECRET: SECRET })).toBe('config: REDIS_URL: must be a redis:// or rediss:// URL');
     });
 
+    test("an app on the portal's own host: the issuer's host in any case, its default port spelt out, or a loopback alias", () => {
+      const app = (host: string) => ({ upstreams: [{ id: 'wiki', kind: 'http', url: 'http://127.0.0.1:4000' }, { id: 'takeover', kind: 'http', url: 'http://127.0.0.1:4001', host }] });
+      const message = "config: upstreams[1].host: is the portal's own host; an app there would take over the portal's sign-in and OAuth routes (give it a host of its own, or serve it under /apps/takeover)";
+      expect(configError(app('gate.example.com'), { PUBLIC_URL: 'https://Gate.Example.COM' })).toBe(message);
+      expect(configError(app('gate.example.com:443'), { PUBLIC_URL: 'https://gate.example.com' })).toBe(message);
+      expect(configError({ issuer: 'http://gate.example.com:8080', ...app('gate.example.com:8080') })).toBe(message);
+      expect(configError(app('localhost:8787'), {})).toBe(message);
+      expect(configError(app('127.0.0.1:8787'), {})).toBe(message);
+      expect(configError(app('localhost:9000'), { PUBLIC_URL: 'http://127.0.0.1:9000' })).toBe(message);
+      // Another port or another name is another host: allowed.
+      expect(resolveConfig(app('gate.example.com:8443'), { PUBLIC_URL: 'https://gate.example.com' }, 't').upstreams[1]!.host).toBe('gate.example.com:8443');
+      expect(resolveConfig(app('wiki.localhost:8787'), {}, 't').upstreams[1]!.host).toBe('wiki.localhost:8787');
+    });
+
     test('a missing file named by --config, and a file that is not YAML', () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'gh-'));
       expect(() => loadConfig({ argv: ['--config=nope.yaml'], env: {}, cwd: dir })).toThrow(/^config: cannot read .*nope\.yaml: ENOENT$/);

@@ -43,9 +43,10 @@ const CHUNK = Buffer.alloc(64 * 1024, 'x');
 /**
  * Starts the app. Routes: `/echo` (JSON of method, url, headers and a body digest), `/page`
  * (HTML), `/redirect` (302 to an absolute upstream URL), `/relative-redirect`, `/cookie`
- * (Set-Cookie with Path and Domain), `/large` (50 MB streamed with backpressure), `/upload`
- * (digest of a streamed body), `/hang` (never answers), `/ws` (answers an Upgrade with 101 and
- * echoes bytes), `/ws-refused` (401 to an Upgrade).
+ * (Set-Cookie with Path and Domain), `/set-cookie?c=…` (one Set-Cookie per `c`), `/large`
+ * (50 MB streamed with backpressure), `/upload` (digest of a streamed body), `/hang` (never
+ * answers), `/ws` (answers an Upgrade with 101 and echoes bytes), `/ws-refused` (401 to an
+ * Upgrade). An Upgrade's answer carries a Set-Cookie per `c` too.
  */
 export async function startTestUpstream(): Promise<TestUpstream> {
   const seen: SeenRequest[] = [];
@@ -66,6 +67,7 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       res.setHeader('set-cookie', ['app_session=abc; Path=/; HttpOnly', 'pref=1; Path=/docs/settings; Domain=127.0.0.1', 'gh_session=evil; Path=/']);
       return void res.end('ok');
     }
+    if (path?.endsWith('/set-cookie')) return void res.writeHead(200, { 'set-cookie': setCookies(req.url!) }).end('ok');
     if (path?.endsWith('/page')) return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>Page</title><h1>Hello</h1>');
     const hash = createHash('sha256');
     let length = 0;
@@ -85,12 +87,14 @@ export async function startTestUpstream(): Promise<TestUpstream> {
   });
   server.on('upgrade', (req, socket, head) => {
     seen.push({ method: req.method!, url: req.url!, headers: req.headers });
-    if (req.url?.endsWith('/hang')) return; // never answers the handshake
-    if (req.url?.endsWith('/ws-refused')) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\ndenied');
+    const path = req.url!.split('?')[0];
+    const cookies = setCookies(req.url!).map((cookie) => `Set-Cookie: ${cookie}\r\n`).join('');
+    if (path?.endsWith('/hang')) return; // never answers the handshake
+    if (path?.endsWith('/ws-refused')) {
+      socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n${cookies}\r\ndenied`);
       return;
     }
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Upstream: yes\r\n\r\n');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Upstream: yes\r\n${cookies}\r\n`);
     if (head.length) socket.write(head);
     socket.pipe(socket);
   });
@@ -109,6 +113,11 @@ export async function startTestUpstream(): Promise<TestUpstream> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The `c` query parameters of a request target: the cookies the test asked the app to set. */
+function setCookies(target: string): string[] {
+  return new URL(target, 'http://app').searchParams.getAll('c');
 }
 
 function streamLarge(res: http.ServerResponse, onDone: () => void): void {

@@ -22,6 +22,25 @@ const ESCAPES = [
   '/apps/wiki/%252e%252e%252fadmin',
   '/apps/wiki/%25252e%25252e/admin',
   '/apps/wiki/x/%00/y',
+  // Path parameters: Tomcat and other servlet containers read `..;x` as `..`.
+  '/apps/wiki/..;/admin',
+  '/apps/wiki/..;jsessionid=1/admin',
+  '/apps/wiki/.;/..;/admin',
+  '/apps/wiki/%2e%2e%3b/admin',
+  '/apps/wiki/%2e%2e;/admin',
+  '/apps/wiki/%252e%252e%253b/admin',
+  // IIS-style %u escapes, however they spell a dot.
+  '/apps/wiki/%u002e%u002e/admin',
+  '/apps/wiki/%U002E%U002E/admin',
+  '/apps/wiki/%25u002e%25u002e/admin',
+  '/apps/wiki/a%u002fb',
+  // Overlong UTF-8 dots and slashes, which lenient decoders turn into ASCII.
+  '/apps/wiki/%c0%ae%c0%ae/admin',
+  '/apps/wiki/%e0%80%ae%e0%80%ae/admin',
+  '/apps/wiki/..%c0%afadmin',
+  // A backslash is a separator to IIS and to WHATWG URL parsers; no browser sends one raw.
+  '/apps/wiki/a\\b',
+  '/apps/wiki/\\..\\admin',
 ];
 
 describe('HTTP-app proxy: path traversal', () => {
@@ -49,6 +68,9 @@ describe('HTTP-app proxy: path traversal', () => {
       ['/apps/wiki/..foo/bar..', '/docs/..foo/bar..'],
       ['/apps/wiki/100%', '/docs/100%'],
       ['/apps/wiki/echo?path=../../etc/passwd', '/docs/echo?path=../../etc/passwd'],
+      ['/apps/wiki/page;jsessionid=abc', '/docs/page;jsessionid=abc'],
+      ['/apps/wiki/caf%e9/%C3%A9t%C3%A9', '/docs/caf%e9/%C3%A9t%C3%A9'],
+      ['/apps/wiki/%uzzz', '/docs/%uzzz'],
     ] as const) {
       const answer = await rawRequest(front.port, `GET ${target} HTTP/1.1\r\nHost: portal\r\nConnection: close\r\n\r\n`);
       expect(answer.status).not.toBe(400);

@@ -43,4 +43,11 @@ describe('rewriteSetCookie', () => {
     expect(rewriteSetCookie('gh_session=forged; Path=/', root, ['gh_session'])).toBeUndefined();
     expect(rewriteSetCookie(' gh_session =forged', root, ['gh_session'])).toBeUndefined();
   });
+
+  test('nor one a browser would send under a portal name: a nameless cookie, or the name in another case', () => {
+    expect(rewriteSetCookie('=gh_session=forged; Path=/', root, ['gh_session'])).toBeUndefined();
+    expect(rewriteSetCookie('gh_session; Path=/', root, ['gh_session'])).toBeUndefined();
+    expect(rewriteSetCookie('__host-GH=forged; Path=/; Secure', root, ['__Host-gh'])).toBeUndefined();
+    expect(rewriteSetCookie('=app_value; Path=/', root, ['gh_session'])).toBe('=app_value; Path=/apps/wiki');
+  });
 });
