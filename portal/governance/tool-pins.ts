@@ -174,8 +174,9 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
       if (!complete && !books.get(upstreamId)) return;
       const seen = tools.map((tool) => hashOf(tool));
       const book = books.get(upstreamId);
-      // Nothing new since this process last read the book: no write.
-      if (book && seen.every(({ hash, definition }) => [book.tools[definition.name]?.pinned?.hash, book.tools[definition.name]?.current?.hash].includes(hash))) return;
+      // Nothing this process has not recorded already: no write.
+      const recorded = (pin: ToolPin | undefined, hash: string) => (pin?.status === 'pinned' ? pin.pinned?.hash === hash : pin?.current?.hash === hash);
+      if (book && seen.every(({ hash, definition }) => recorded(book.tools[definition.name], hash))) return;
       const since = now().toISOString();
       const noticed = await write(upstreamId, (stored) => {
         // Trust on first use needs the whole listing: a page alone would make the other pages' tools "new".
