@@ -30,6 +30,7 @@ import { createGrantUsage } from './admin/grant-usage.js';
 import { createUpstreamRegistry, type UpstreamRegistry } from './admin/upstream-registry.js';
 import { connectionsRoutes } from './connections/connections-routes.js';
 import { createToolPins } from './governance/tool-pins.js';
+import { createToolQuotas } from './governance/tool-quotas.js';
 import { createCredentials } from './credentials/credentials.js';
 import type { UpstreamConnections } from './credentials/connections.js';
 
@@ -101,6 +102,7 @@ export function createPortal(deps: AppDeps): Portal {
   });
   // Tool definitions pinned at first sight (rug-pull protection): the MCP endpoints check, admins approve.
   const pins = createToolPins({ store, logger, audit: (input) => audit.record(input) });
+  const quotas = createToolQuotas({ store, onRefused: metrics.toolQuotaRefused });
   const apps = createApps({ config, oauth, sessions, logger, upstreams: upstreams.all, credentials: credentials.sources });
 
   const trust = compileTrustProxy(config.http.trustProxy);
@@ -134,6 +136,7 @@ export function createPortal(deps: AppDeps): Portal {
     allowedOrigins: config.mcp.allowedOrigins,
     credentials: credentials.sources,
     pins,
+    quotas,
   });
   app.use(healthRoutes({ store, metrics }));
   app.use(oauth.router);

@@ -67,7 +67,16 @@ export const upstreamSchema = z
         allow_groups: z.record(z.string(), names).default({}),
         deny_groups: z.record(z.string(), names).default({}),
         // Rug-pull protection: changed or new tool definitions wait for an administrator.
-        pinning: z.enum(PINNING_MODES).default('enforce'),
+        pinning: z.enum(PINNING_MODES, { error: `must be one of ${PINNING_MODES.join(', ')}` }).default('enforce'),
+        // Calls per person: `{ tool or "*": { per_minute, per_day } }` ("*": every tool together).
+        limits: z
+          .record(
+            z.string(),
+            z
+              .strictObject({ per_minute: z.number().int().positive().optional(), per_day: z.number().int().positive().optional() })
+              .refine((limit) => limit.per_minute !== undefined || limit.per_day !== undefined, { message: 'needs per_minute or per_day' }),
+          )
+          .default({}),
       })
       .prefault({}),
     access: z

@@ -13,6 +13,8 @@ declare module 'http' {
 export interface Metrics {
   registry: Registry;
   middleware: Middleware;
+  /** Counts a tool call refused by `upstreams[].tools.limits`. */
+  toolQuotaRefused(upstreamId: string, tool: string): void;
 }
 
 export function createMetrics(): Metrics {
@@ -31,6 +33,12 @@ export function createMetrics(): Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers: [registry],
   });
+  const quotaRefusals = new Counter({
+    name: 'gatehouse_tool_quota_refusals_total',
+    help: 'Tool calls refused because a quota or rate limit (upstreams[].tools.limits) was reached, by upstream and tool.',
+    labelNames: ['upstream', 'tool'] as const,
+    registers: [registry],
+  });
   const middleware: Middleware = (req, res, next) => {
     const stop = latency.startTimer();
     res.on('finish', () => {
@@ -42,5 +50,5 @@ export function createMetrics(): Metrics {
     });
     next();
   };
-  return { registry, middleware };
+  return { registry, middleware, toolQuotaRefused: (upstream, tool) => quotaRefusals.inc({ upstream, tool }) };
 }

@@ -15,6 +15,7 @@ import type { InFlightRequest } from './session-hub.js';
 import type { InputRounds, RoundSubject } from './input-rounds.js';
 import type { TaskHandles } from './task-handles.js';
 import type { ToolPins } from '../governance/tool-pins.js';
+import type { ToolQuotas } from '../governance/tool-quotas.js';
 import type { ListCache, ListMethod, ListPage } from './list-cache.js';
 import type { TraceContext } from './trace-context.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -53,6 +54,8 @@ export interface EndpointContext {
   lists: ListCache;
   /** The pinned tool definitions: a tool that changed since an administrator approved it waits. */
   pins: ToolPins;
+  /** Per-person tool quotas and rate limits. */
+  quotas: ToolQuotas;
   /** Sends a server→client request (e.g. `elicitation/create`) to the agent on this request's stream and awaits its answer. */
   askAgent?: (request: Request) => Promise<Result>;
 }

@@ -29,6 +29,7 @@ import { createTransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
 import { createTaskHandles } from './task-handles.js';
 import type { ToolPins } from '../governance/tool-pins.js';
+import type { ToolQuotas } from '../governance/tool-quotas.js';
 import { registerTaskHandlers } from './task-handlers.js';
 import { createListCache } from './list-cache.js';
 import { traceContextOf } from './trace-context.js';
@@ -55,6 +56,8 @@ export interface McpEndpointsOptions {
   credentials?: CredentialSources;
   /** Pinned tool definitions (rug-pull protection), shared with the admin API. */
   pins: ToolPins;
+  /** Per-person tool quotas and rate limits. */
+  quotas: ToolQuotas;
 }
 
 const AGGREGATE = 'aggregate';
@@ -137,7 +140,7 @@ export function mcpEndpointOf(path: string): string | undefined {
  * any request of a session.
  */
 export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
-  const { oauth, store, logger, pins } = options;
+  const { oauth, store, logger, pins, quotas } = options;
   const { resources, issuer } = oauth.deps;
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
@@ -146,7 +149,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const eras = createUpstreamEras(store);
   const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, lists, credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
-  const relay = createTransparentRelay({ sessions, assertions, pins, credentials: options.credentials });
+  const relay = createTransparentRelay({ sessions, assertions, pins, quotas, credentials: options.credentials });
   // An administrator's verdict on a tool changes what agents of that upstream may see.
   pins.onChange((upstreamId) => pool.announceToolsChanged(upstreamId));
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
@@ -223,6 +226,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       pool,
       lists,
       pins,
+      quotas,
       logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
       inFlight,
       audit: req.audit,

@@ -6,6 +6,7 @@ import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { heldToolText, type ToolPins } from '../governance/tool-pins.js';
+import type { ToolQuotas } from '../governance/tool-quotas.js';
 import { originalToolName, toolAllowed, visibleTools } from './tool-handlers.js';
 
 /** A JSON-RPC 2.0 message as it travels: only `jsonrpc` is known to be there. */
@@ -41,8 +42,9 @@ export class RelayedRequests {
       person: Person;
       clientCapabilities: ClientCapabilities;
       audit: (input: AuditInput, message: string) => void;
-      /** Loaded for the upstream before {@link admit}: the checks here are synchronous. */
+      /** Loaded for the upstream before {@link admit}: its checks are synchronous. */
       pins: ToolPins;
+      quotas: ToolQuotas;
       /** Recording what a listing showed failed (the answer goes on; the Store is asked again next time). */
       onError: (error: unknown) => void;
     },
@@ -57,11 +59,12 @@ export class RelayedRequests {
    * The messages to send upstream, or, when a request may not go there, the answers to give the
    * agent instead (a batch is refused whole: its other requests are not sent either).
    */
-  admit(messages: RpcMessage[]): { forward: RpcMessage[] } | { refused: RpcMessage[] } {
-    const { upstream, person, pins } = this.deps;
+  async admit(messages: RpcMessage[]): Promise<{ forward: RpcMessage[] } | { refused: RpcMessage[] }> {
+    const { upstream, person, pins, quotas } = this.deps;
     // The answers for requests that may not go upstream.
     const denied = new Map<RpcMessage, RpcMessage>();
-    const forward = messages.map((message) => {
+    const toolError = (message: RpcMessage, text: string): RpcMessage => ({ jsonrpc: '2.0', id: message.id!, result: { isError: true, content: [{ type: 'text', text }] } });
+    const forward = await Promise.all(messages.map(async (message) => {
       if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return message;
       const original = originalToolName(upstream, message.params.name);
       if (!toolAllowed(upstream, original, person)) {
@@ -70,12 +73,18 @@ export class RelayedRequests {
         return message;
       }
       if (pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
-        denied.set(message, { jsonrpc: '2.0', id: message.id!, result: { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, message.params.name) }] } });
+        denied.set(message, toolError(message, heldToolText(upstream.id, message.params.name)));
         this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
         return message;
       }
+      const refusal = await quotas.take(upstream, original, person.id);
+      if (refusal) {
+        denied.set(message, toolError(message, refusal.text));
+        this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
+        return message;
+      }
       return original === message.params.name ? message : { ...message, params: { ...message.params, name: original } };
-    });
+    }));
     if (denied.size > 0) {
       const refused = messages
         .filter(isRequest)

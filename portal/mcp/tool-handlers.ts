@@ -165,6 +165,11 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
       record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
       return { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, request.params.name) }] };
     }
+    const refusal = await ctx.quotas.take(upstream, original, ctx.auth.person.id);
+    if (refusal) {
+      record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
+      return { isError: true, content: [{ type: 'text', text: refusal.text }] };
+    }
     ctx.inFlight.progressToken = request.params._meta?.progressToken;
     const call = async (signal: AbortSignal): Promise<CallToolResult> => {
       const started = Date.now();

@@ -16,6 +16,7 @@ import { auditRequest } from '../audit/request-audit.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import type { ToolPins } from '../governance/tool-pins.js';
+import type { ToolQuotas } from '../governance/tool-quotas.js';
 import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
 import { JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { writeJson } from '../http/write-json.js';
@@ -67,7 +68,7 @@ export interface TransparentRelay {
  * for the upstream instead of the agent's token, the tool rules, the audit trail, keep-alives, the
  * call timeout, and answers of its own when the upstream cannot give them.
  */
-export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; pins: ToolPins; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
+export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; pins: ToolPins; quotas: ToolQuotas; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
   const { sessions } = deps;
   const keepAliveMs = deps.keepAliveMs ?? KEEP_ALIVE_MS;
 
@@ -93,7 +94,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       body,
       upstream,
       upstreamSessionId: session.relay?.upstreamSessionId,
-      requests: new RelayedRequests({ upstream, person: req.authContext!.person, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, onError: (error) => req.log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
+      requests: new RelayedRequests({ upstream, person: req.authContext!.person, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, quotas: deps.quotas, onError: (error) => req.log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
       deadline: new Deadline(res, upstream, timeoutMs),
       batch: Array.isArray(body),
     };
@@ -103,7 +104,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
   async function exchange(flow: Flow, onAccepted: (response: IncomingMessage) => Promise<boolean>): Promise<void> {
     const { req, res, upstream, requests, deadline, batch } = flow;
     await deps.pins.load(upstream.id);
-    const admitted = requests.admit(([] as RpcMessage[]).concat(flow.body as RpcMessage));
+    const admitted = await requests.admit(([] as RpcMessage[]).concat(flow.body as RpcMessage));
     if ('refused' in admitted) {
       writeJson(res, 200, batch ? admitted.refused : admitted.refused[0]);
       return;

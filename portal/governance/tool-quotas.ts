@@ -1,0 +1,51 @@
+import type { UpstreamConfig } from '../config/schema.js';
+import { storeKey, type Store } from '../store/store.js';
+
+/** `upstreams[].tools.limits` entries: `*` counts every call to the upstream's tools together. */
+export const EVERY_TOOL = '*';
+
+const PERIODS = [
+  ['per_minute', 60_000, 'minute'],
+  ['per_day', 24 * 60 * 60_000, 'day'],
+] as const;
+
+/** Why a call may not go now, in words for the agent's model, and when it may. */
+export interface QuotaRefusal {
+  /** The limit that was reached, e.g. `search per_minute 10`. */
+  limit: string;
+  retryAfterSeconds: number;
+  text: string;
+}
+
+/**
+ * Quotas and per-tool rate limits (`upstreams[].tools.limits`), counted per person (a service
+ * client is a person `service:{client_id}`) in the Store, so every portal process counts the
+ * same calls. Each limit is a fixed window that starts with the first call it counts.
+ */
+export interface ToolQuotas {
+  /** Counts one call of `tool` (the upstream's own name) by `personId`; a refusal when a limit is past. */
+  take(upstream: UpstreamConfig, tool: string, personId: string): Promise<QuotaRefusal | undefined>;
+}
+
+export function createToolQuotas(options: { store: Store; onRefused?: (upstreamId: string, tool: string) => void }): ToolQuotas {
+  const { store } = options;
+  return {
+    async take(upstream, tool, personId) {
+      const limits = upstream.tools.limits;
+      const applicable = [tool, EVERY_TOOL].filter((name) => Object.hasOwn(limits, name));
+      for (const name of applicable) {
+        for (const [field, windowMs, unit] of PERIODS) {
+          const max = limits[name]![field];
+          if (max === undefined) continue;
+          const key = storeKey('tool-quota', `${upstream.id}:${personId}`, name, field);
+          if ((await store.increment(key, windowMs)) <= max) continue;
+          const retryAfterSeconds = Math.max(1, Math.ceil(((await store.ttl(key)) ?? windowMs) / 1000));
+          options.onRefused?.(upstream.id, tool);
+          const scope = name === EVERY_TOOL ? `the tools of upstream "${upstream.id}"` : `tool "${tool}" of upstream "${upstream.id}"`;
+          return { limit: `${name} ${field} ${max}`, retryAfterSeconds, text: `Rate limit reached: at most ${max} calls per ${unit} to ${scope} for you. Retry in ${retryAfterSeconds} seconds.` };
+        }
+      }
+      return undefined;
+    },
+  };
+}
