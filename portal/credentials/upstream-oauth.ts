@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Sealer } from '../crypto/seal.js';
+import { isLoopbackHost } from '../net/addresses.js';
 import type { Store } from '../store/store.js';
 import { authorizationResponseIssuerProblem } from './authorization-response.js';
 import { parseBearerChallenge } from './challenge.js';
@@ -83,7 +84,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
 
   function http(url: string) {
     // Plain http only towards loopback (tests, local demos); anything else must be https.
-    return { [oauth.allowInsecureRequests]: isLoopback(url), signal: () => AbortSignal.timeout(timeoutMs) };
+    return { [oauth.allowInsecureRequests]: isLoopbackHost(new URL(url).hostname), signal: () => AbortSignal.timeout(timeoutMs) };
   }
   const { client } = createUpstreamClients({ store: options.store, sealer: options.sealer, portalIssuer: options.portalIssuer, requestOptions: http });
 
@@ -288,11 +289,6 @@ function toTokenSet(response: oauth.TokenEndpointResponse, requested: string[]):
     // RFC 6749 §5.1: no scope in the answer means the scope asked for.
     scope: typeof response.scope === 'string' ? response.scope.split(' ').filter(Boolean) : requested,
   };
-}
-
-function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
 }
 
 function isNotFound(error: unknown): boolean {

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpsRequest } from 'node:https';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { classifyAddress } from '../net/addresses.js';
 import type { Client } from './clients.js';
 import { APPLICATION_TYPES, impliedApplicationType, redirectUriProblem, type ApplicationType } from './redirect-uris.js';
 
@@ -26,14 +27,8 @@ export interface ClientMetadataDocumentOptions {
   onError?: (clientId: string, reason: string) => void;
 }
 
-const PRIVATE = new BlockList();
-for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
-  PRIVATE.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96]] as const) PRIVATE.addSubnet(net, prefix, 'ipv6');
-
 function isPrivate(address: string): boolean {
-  return PRIVATE.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  return classifyAddress(address) !== 'public';
 }
 
 export function createClientMetadataDocuments(options: ClientMetadataDocumentOptions = {}): ClientMetadataDocuments {
