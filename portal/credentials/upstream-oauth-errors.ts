@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { GuardedFetchError } from '../net/fetch-errors.js';
 
 /** Why talking to an upstream's authorization server failed, as a stable code. */
 export type UpstreamOAuthErrorCode =
@@ -31,6 +32,8 @@ export class UpstreamOAuthError extends Error {
 /** Sorts oauth4webapi's and fetch's errors into what the connection can do about them. */
 export function toOAuthError(error: unknown): UpstreamOAuthError {
   if (error instanceof UpstreamOAuthError) return error;
+  // Slow or down is an outage; an address, scheme or size the portal refuses is the upstream's doing.
+  if (error instanceof GuardedFetchError) return new UpstreamOAuthError(error.transient ? 'as_unavailable' : 'as_invalid_response', `${error.code}: ${error.message}`);
   if (error instanceof oauth.AuthorizationResponseError) return new UpstreamOAuthError('as_refused', `authorization error: ${error.error}`, safeCode(error.error));
   if (error instanceof oauth.ResponseBodyError) {
     if (error.status >= 500) return new UpstreamOAuthError('as_unavailable', `AS answered ${error.status} ${error.error}`);

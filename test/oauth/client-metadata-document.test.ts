@@ -107,25 +107,42 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
     expect(await res.text()).toContain('action="/login"');
   });
 
-  test('a document that drips in slowly is given up at the deadline: the person gets the invalid_client page, and the portal hangs up', async () => {
-    streamed.set('/slow.json', {
+  /** A document that sends one byte every 50 ms for a minute: never idle, never finished, and well under the size limit. */
+  function dripping(file: string): string {
+    streamed.set(file, {
       write(res) {
-        // One byte every 50 ms for a minute: never idle, never finished, and well under the size limit.
         res.writeHead(200, { 'content-type': 'application/json' });
         const timer = setInterval(() => res.write(' '), 50);
-        const stop = setTimeout(() => res.end(JSON.stringify({ client_id: `${origin}/slow.json`, redirect_uris: [REDIRECT_URI] })), 60_000);
+        const stop = setTimeout(() => res.end(JSON.stringify({ client_id: `${origin}${file}`, redirect_uris: [REDIRECT_URI] })), 60_000);
         res.on('close', () => {
           clearInterval(timer);
           clearTimeout(stop);
         });
       },
     });
-    const res = await new FormBrowser(portal.url).get(await authorizeUrl(`${origin}/slow.json`, oauth.generateRandomCodeVerifier()));
+    return `${origin}${file}`;
+  }
+
+  test('a document that drips in slowly is given up at the deadline: the person gets the invalid_client page, and the portal hangs up', async () => {
+    const clientId = dripping('/slow.json');
+    const res = await new FormBrowser(portal.url).get(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()));
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
     expect(await res.text()).toContain('not registered');
     expect(await streamed.get('/slow.json')!.closedEarly).toBe(true);
-    expect(portal.logs.lines.some((l) => l.clientId === `${origin}/slow.json` && String(l.reason).startsWith('deadline'))).toBe(true);
+    expect(portal.logs.lines.some((l) => l.clientId === clientId && String(l.reason).startsWith('deadline'))).toBe(true);
+  });
+
+  test('an agent whose client id document drips in slowly gets invalid_client from /token, not a held connection', async () => {
+    const clientId = dripping('/slow-token.json');
+    const res = await fetch(`${portal.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'any', code_verifier: 'v'.repeat(43), redirect_uri: REDIRECT_URI, client_id: clientId }),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: 'invalid_client' });
+    expect(await streamed.get('/slow-token.json')!.closedEarly).toBe(true);
   });
 
   test('a 200 MB document is cut off at the size limit without being read to its end', async () => {
