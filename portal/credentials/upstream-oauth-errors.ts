@@ -29,7 +29,7 @@ export class UpstreamOAuthError extends Error {
   }
 }
 
-/** Sorts oauth4webapi's and fetch's errors into what the connection can do about them. */
+/** Sorts oauth4webapi's and the guarded fetcher's errors into what the connection can do about them. */
 export function toOAuthError(error: unknown): UpstreamOAuthError {
   if (error instanceof UpstreamOAuthError) return error;
   // Slow or down is an outage; an address, scheme or size the portal refuses is the upstream's doing.
@@ -41,10 +41,6 @@ export function toOAuthError(error: unknown): UpstreamOAuthError {
   }
   const cause = (error as { cause?: unknown }).cause;
   if (cause instanceof Response && cause.status >= 500) return new UpstreamOAuthError('as_unavailable', `AS answered ${cause.status}`);
-  // fetch() rejects with a plain TypeError on network failure; oauth4webapi's own errors carry a `code`.
-  if ((error instanceof TypeError && (error as { code?: string }).code === undefined) || (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))) {
-    return new UpstreamOAuthError('as_unavailable', `AS unreachable: ${(error as Error).message}`);
-  }
   return new UpstreamOAuthError('as_invalid_response', `${(error as { code?: string }).code ?? 'error'}: ${(error as Error)?.message ?? String(error)}`);
 }
 

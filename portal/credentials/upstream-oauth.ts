@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Sealer } from '../crypto/seal.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
+import { oauthTransport, type OAuthTransport } from '../net/oauth-transport.js';
 import type { Store } from '../store/store.js';
 import { authorizationResponseIssuerProblem } from './authorization-response.js';
 import { parseBearerChallenge } from './challenge.js';
@@ -94,14 +95,9 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
   const servers = new Map<string, { value: oauth.AuthorizationServer; at: number }>();
   const guardedFetch = createGuardedFetch({ allowPrivateAddresses: options.allowPrivateAddresses, deadlineMs: timeoutMs });
 
-  /**
-   * oauth4webapi's transport for requests made for `upstream`: the guarded fetcher, which decides
-   * http versus https (so oauth4webapi's own check stands aside) and trusts only the origins the
-   * operator configured for this upstream.
-   */
+  /** oauth4webapi's transport for requests made for `upstream`: trusting only the origins the operator configured for it. */
   function http(upstream: UpstreamConfig, signal?: AbortSignal): OAuthTransport {
-    const trustedOrigins = operatorOrigins(upstream);
-    return { [oauth.allowInsecureRequests]: true, [oauth.customFetch]: (url, init) => guardedFetch(url, { ...init, trustedOrigins, signal }) };
+    return oauthTransport(guardedFetch, { trustedOrigins: operatorOrigins(upstream), signal });
   }
   const { client } = createUpstreamClients({ store: options.store, sealer: options.sealer, portalIssuer: options.portalIssuer, requestOptions: http });
 
@@ -251,12 +247,6 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
       }
     },
   };
-}
-
-/** oauth4webapi's transport options, in a shape every one of its requests accepts. */
-interface OAuthTransport {
-  [oauth.allowInsecureRequests]: boolean;
-  [oauth.customFetch]: (url: string, init: oauth.CustomFetchOptions<string, string | URLSearchParams | undefined>) => Promise<Response>;
 }
 
 interface ResourceInfo {
