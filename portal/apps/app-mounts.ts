@@ -1,5 +1,6 @@
 import { createHttpAppProxy, type HttpAppProxy } from '../../adapters/http-app/proxy.js';
 import type { UpstreamConfig } from '../config/schema.js';
+import { isLoopbackHost } from '../net/addresses.js';
 
 /** A `kind: http` upstream as the portal serves it for one request: by path or by host. */
 export interface AppMount {
@@ -47,12 +48,9 @@ export function appForPath(upstreams: readonly UpstreamConfig[], url: string): U
   return match ? upstreams.find((u) => u.kind === 'http' && u.id === match[1]) : undefined;
 }
 
-/** Loopback names are one machine: `localhost:8787` and `127.0.0.1:8787` are the same portal. */
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 /**
  * Whether a `Host` header names the portal itself (the issuer's host). Loopback aliases on the same
- * port count, so that the demo works from either `localhost` or `127.0.0.1`.
+ * port count (one machine), so that the demo works from either `localhost` or `127.0.0.1`.
  */
 export function isPortalHost(issuer: string, hostHeader: string | undefined): boolean {
   if (!hostHeader) return false;
@@ -64,7 +62,7 @@ export function isPortalHost(issuer: string, hostHeader: string | undefined): bo
     return false;
   }
   if (asked.host === own.host) return true;
-  return asked.port === own.port && LOOPBACK.has(asked.hostname) && LOOPBACK.has(own.hostname);
+  return asked.port === own.port && isLoopbackHost(asked.hostname) && isLoopbackHost(own.hostname);
 }
 
 /**

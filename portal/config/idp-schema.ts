@@ -1,5 +1,6 @@
 import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
+import { isLoopbackHost } from '../net/addresses.js';
 import { parseDuration } from './duration.js';
 
 /** Identity provider ids become person id prefixes (`{idp}:{sub}`) and paths (`/login/{idp}`). */
@@ -7,8 +8,6 @@ export const IDP_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
 /** How the portal authenticates at an IdP's token endpoint (OIDC Core 1.0 §9). */
 export const IDP_CLIENT_AUTH = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
-
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
  * One `login.idps[]` entry: an upstream OpenID Connect provider the portal signs people in
@@ -40,7 +39,7 @@ export const idpSchema = z
   .superRefine((idp, ctx) => {
     const url = new URL(idp.issuer);
     // Plain http only where nothing can be intercepted: a provider on this machine (tests, local dev).
-    if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'must be an https URL (http only for 127.0.0.1 or localhost)' });
     }
     if (!idp.scopes.includes('openid')) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'must include "openid"' });

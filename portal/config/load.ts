@@ -34,6 +34,8 @@ export interface Config {
     idps: IdpConfig[];
   };
   clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean };
+  /** The portal as an OAuth client of `oauth` upstreams: discovery may lead to non-public addresses. */
+  upstreamOAuth: { allowPrivateAddresses: boolean };
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number };
   /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
   mcp: { allowedOrigins: string[] };
@@ -133,6 +135,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     },
     login: { sessionIdleMs: file.login.session_idle, sessionMaxMs: file.login.session_max, builtin: file.login.builtin, idps: file.login.idps },
     clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses },
+    upstreamOAuth: { allowPrivateAddresses: file.upstream_oauth.allow_private_addresses },
     mcp: { allowedOrigins: file.mcp.allowed_origins.map((origin) => new URL(origin).origin) },
     rateLimits: {
       loginPerMinute: file.rate_limits.login_per_minute,

@@ -141,6 +141,8 @@ export const configFileSchema = z
         metadata_documents: z.strictObject({ allow_private_addresses: z.boolean().default(false) }).prefault({}),
       })
       .prefault({}),
+    // The portal as an OAuth client of upstreams: where what an upstream publishes may lead it.
+    upstream_oauth: z.strictObject({ allow_private_addresses: z.boolean().default(false) }).prefault({}),
     mcp: z
       .strictObject({
         allowed_origins: z.array(z.url({ error: 'must be an origin such as https://agent.example.com' })).default([]),

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { constantTimeEqual, hmac, sha256 } from '../crypto/hash.js';
 import { deriveKey, type Sealer } from '../crypto/seal.js';
+import { callerSignal } from '../http/caller-signal.js';
 import { HttpError } from '../http/errors.js';
 import { displayName } from '../login/person.js';
 import { safeReturnTo } from '../login/return-to.js';
@@ -79,7 +80,7 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     const previous = await deps.connections.listConnections(person).then((all) => all.find((c) => c.upstreamId === upstream.id)?.scope ?? []);
     let begun;
     try {
-      begun = await deps.oauth.begin(upstream, { redirectUri: redirectUri(upstream.id), extraScope: asked, previousScope: previous });
+      begun = await deps.oauth.begin(upstream, { redirectUri: redirectUri(upstream.id), extraScope: asked, previousScope: previous, signal: callerSignal(res) });
     } catch (error) {
       throw asPageError(deps.logger, upstream, error);
     }

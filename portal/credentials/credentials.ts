@@ -24,7 +24,12 @@ export interface Credentials {
 /** Builds the credential strategies; does no I/O. */
 export function createCredentials(deps: { config: Config; store: Store; logger: Logger; sessions: SessionManager; form: RequestHandler; upstreams: () => UpstreamConfig[] }): Credentials {
   const { config, store, logger } = deps;
-  const oauth = createUpstreamOAuth({ store, sealer: createSealer(config.secret, 'upstream-clients'), portalIssuer: config.issuer });
+  const oauth = createUpstreamOAuth({
+    store,
+    sealer: createSealer(config.secret, 'upstream-clients'),
+    portalIssuer: config.issuer,
+    allowPrivateAddresses: config.upstreamOAuth.allowPrivateAddresses,
+  });
   const connections = createUpstreamConnections({
     issuer: config.issuer,
     store,

@@ -33,8 +33,8 @@ export interface UpstreamClientsOptions {
   sealer: Sealer;
   /** The portal's issuer: its `client_uri` at the upstream's AS. */
   portalIssuer: string;
-  /** oauth4webapi's options for a request to `url` (insecure loopback, timeout). */
-  requestOptions: (url: string) => oauth.HttpRequestOptions<'POST', string>;
+  /** oauth4webapi's options for a request made for `upstream` (its transport: the guarded fetcher). */
+  requestOptions: (upstream: UpstreamConfig) => oauth.HttpRequestOptions<'POST', string>;
 }
 
 export function createUpstreamClients(options: UpstreamClientsOptions): UpstreamClients {
@@ -69,7 +69,7 @@ export function createUpstreamClients(options: UpstreamClientsOptions): Upstream
           // MCP 2026-07-28 asks every client to say what it is (SEP-837): the portal is a web app, or "native" on a loopback address.
           application_type: impliedApplicationType([redirectUri]),
         },
-        options.requestOptions(as.issuer),
+        options.requestOptions(upstream),
       );
       registered = await oauth.processDynamicClientRegistrationResponse(response);
     } catch (error) {

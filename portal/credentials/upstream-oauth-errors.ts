@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { GuardedFetchError } from '../net/fetch-errors.js';
 
 /** Why talking to an upstream's authorization server failed, as a stable code. */
 export type UpstreamOAuthErrorCode =
@@ -28,9 +29,11 @@ export class UpstreamOAuthError extends Error {
   }
 }
 
-/** Sorts oauth4webapi's and fetch's errors into what the connection can do about them. */
+/** Sorts oauth4webapi's and the guarded fetcher's errors into what the connection can do about them. */
 export function toOAuthError(error: unknown): UpstreamOAuthError {
   if (error instanceof UpstreamOAuthError) return error;
+  // Slow or down is an outage; an address, scheme or size the portal refuses is the upstream's doing.
+  if (error instanceof GuardedFetchError) return new UpstreamOAuthError(error.transient ? 'as_unavailable' : 'as_invalid_response', `${error.code}: ${error.message}`);
   if (error instanceof oauth.AuthorizationResponseError) return new UpstreamOAuthError('as_refused', `authorization error: ${error.error}`, safeCode(error.error));
   if (error instanceof oauth.ResponseBodyError) {
     if (error.status >= 500) return new UpstreamOAuthError('as_unavailable', `AS answered ${error.status} ${error.error}`);
@@ -38,10 +41,6 @@ export function toOAuthError(error: unknown): UpstreamOAuthError {
   }
   const cause = (error as { cause?: unknown }).cause;
   if (cause instanceof Response && cause.status >= 500) return new UpstreamOAuthError('as_unavailable', `AS answered ${cause.status}`);
-  // fetch() rejects with a plain TypeError on network failure; oauth4webapi's own errors carry a `code`.
-  if ((error instanceof TypeError && (error as { code?: string }).code === undefined) || (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))) {
-    return new UpstreamOAuthError('as_unavailable', `AS unreachable: ${(error as Error).message}`);
-  }
   return new UpstreamOAuthError('as_invalid_response', `${(error as { code?: string }).code ?? 'error'}: ${(error as Error)?.message ?? String(error)}`);
 }
 

@@ -1,6 +1,8 @@
 import * as oauth from 'oauth4webapi';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Sealer } from '../crypto/seal.js';
+import { createGuardedFetch } from '../net/guarded-fetch.js';
+import { oauthTransport, type OAuthTransport } from '../net/oauth-transport.js';
 import type { Store } from '../store/store.js';
 import { authorizationResponseIssuerProblem } from './authorization-response.js';
 import { parseBearerChallenge } from './challenge.js';
@@ -38,8 +40,11 @@ export interface PendingAuthorization extends TokenOrigin {
 }
 
 export interface UpstreamOAuth {
-  /** Discovers the upstream's authorization server, gets a client there, and builds the authorization request. */
-  begin(upstream: UpstreamConfig, options: { redirectUri: string; extraScope?: string[]; previousScope?: string[] }): Promise<{ url: URL; pending: PendingAuthorization }>;
+  /**
+   * Discovers the upstream's authorization server, gets a client there, and builds the
+   * authorization request. `signal`: the person's request went away (discovery stops).
+   */
+  begin(upstream: UpstreamConfig, options: { redirectUri: string; extraScope?: string[]; previousScope?: string[]; signal?: AbortSignal }): Promise<{ url: URL; pending: PendingAuthorization }>;
   /**
    * Validates the callback, its `iss` against the recorded issuer first (RFC 9207 §2.4), then
    * `state`, and redeems the code with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5, RFC 8707 §2.2).
@@ -57,7 +62,13 @@ export interface UpstreamOAuthOptions {
   sealer: Sealer;
   /** The portal's issuer: its name at the upstream's AS. */
   portalIssuer: string;
-  /** How long one HTTP request to an upstream or its AS may take. */
+  /**
+   * Let what an upstream publishes (its RFC 9728 metadata, the authorization servers and endpoints
+   * it names) lead to private, loopback and link-local addresses. The upstream's own configured
+   * origin and a configured `credentials.authorization_server` are always allowed.
+   */
+  allowPrivateAddresses: boolean;
+  /** How long one HTTP exchange with an upstream or its AS may take in all, body included. */
   timeoutMs?: number;
   /** How long an authorization server's metadata (RFC 8414) is reused. */
   metadataTtlMs?: number;
@@ -66,6 +77,8 @@ export interface UpstreamOAuthOptions {
 /** Upstream access tokens go into an HTTP header: printable ASCII without spaces (RFC 6750 §2.1 b64token, loosely). */
 const TOKEN = /^[\x21-\x7e]{1,8192}$/;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+/** Authorization server metadata documents kept at once. */
+const MAX_SERVERS = 1_000;
 
 /**
  * The portal as an OAuth 2.1 client of an upstream's own authorization server, with
@@ -79,36 +92,27 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAuth {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const metadataTtlMs = options.metadataTtlMs ?? 60 * 60_000;
-  const servers = new Map<string, { value: Promise<oauth.AuthorizationServer>; at: number }>();
+  const servers = new Map<string, { value: oauth.AuthorizationServer; at: number }>();
+  const guardedFetch = createGuardedFetch({ allowPrivateAddresses: options.allowPrivateAddresses, deadlineMs: timeoutMs });
 
-  function http(url: string) {
-    // Plain http only towards loopback (tests, local demos); anything else must be https.
-    return { [oauth.allowInsecureRequests]: isLoopback(url), signal: () => AbortSignal.timeout(timeoutMs) };
+  /** oauth4webapi's transport for requests made for `upstream`: trusting only the origins the operator configured for it. */
+  function http(upstream: UpstreamConfig, signal?: AbortSignal): OAuthTransport {
+    return oauthTransport(guardedFetch, { trustedOrigins: operatorOrigins(upstream), signal });
   }
   const { client } = createUpstreamClients({ store: options.store, sealer: options.sealer, portalIssuer: options.portalIssuer, requestOptions: http });
-
-  function cached<T>(map: Map<string, { value: Promise<T>; at: number }>, key: string, load: () => Promise<T>): Promise<T> {
-    const hit = map.get(key);
-    if (hit && Date.now() - hit.at < metadataTtlMs) return hit.value;
-    const value = load();
-    map.set(key, { value, at: Date.now() });
-    // A failure is not remembered: the next person's connect tries again.
-    value.catch(() => map.get(key)?.value === value && map.delete(key));
-    return value;
-  }
 
   /**
    * RFC 9728: the resource's metadata, found through its `401` challenge (§5.1) or the well-known
    * URI (§3.1). Not cached: it names the authorization server a connect goes to, and a person
    * connects seldom.
    */
-  async function resourceInfo(upstream: UpstreamConfig): Promise<ResourceInfo> {
+  async function resourceInfo(upstream: UpstreamConfig, signal?: AbortSignal): Promise<ResourceInfo> {
     const url = upstream.url!;
     if (upstream.credentials.authorization_server) return { resource: url, authorizationServer: upstream.credentials.authorization_server };
     const challenge = await probe(upstream);
-    const candidates = challenge?.resourceMetadata ? [challenge.resourceMetadata] : wellKnownResourceUrls(url);
+    const candidates = challenge?.resourceMetadata ? [challengeMetadataUrl(challenge.resourceMetadata, url)] : wellKnownResourceUrls(url);
     for (const candidate of candidates) {
-      const metadata = await fetchJson(candidate);
+      const metadata = await fetchJson(candidate, upstream, signal);
       if (metadata === undefined) continue;
       return { ...validateResourceMetadata(metadata, url), challengeScope: challenge?.scope };
     }
@@ -133,9 +137,9 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
     return response.status === 401 ? parseBearerChallenge(response.headers.get('www-authenticate')) : undefined;
   }
 
-  async function fetchJson(url: string): Promise<unknown> {
-    const response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) }).catch((error: Error) => {
-      throw new UpstreamOAuthError('as_unavailable', `${url} unreachable: ${error.message}`);
+  async function fetchJson(url: string, upstream: UpstreamConfig, signal?: AbortSignal): Promise<unknown> {
+    const response = await guardedFetch(url, { headers: { accept: 'application/json' }, trustedOrigins: operatorOrigins(upstream), signal }).catch((error: unknown) => {
+      throw toOAuthError(error);
     });
     if (response.status === 404) return undefined;
     if (response.status >= 500) throw new UpstreamOAuthError('as_unavailable', `${url} answered ${response.status}`);
@@ -145,32 +149,42 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
     });
   }
 
-  /** RFC 8414 metadata (path-inserted well-known URI), falling back to OpenID Connect Discovery. */
-  function authorizationServer(issuer: string): Promise<oauth.AuthorizationServer> {
-    return cached(servers, issuer, async () => {
-      const url = new URL(issuer);
-      for (const algorithm of ['oauth2', 'oidc'] as const) {
-        try {
-          const as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, { algorithm, ...http(issuer) }));
-          if (!as.authorization_endpoint || !as.token_endpoint) throw new UpstreamOAuthError('as_invalid_response', `${issuer}: metadata lacks authorization or token endpoint`);
-          return as;
-        } catch (error) {
-          if (algorithm === 'oidc' || !isNotFound(error)) throw toOAuthError(error);
-        }
+  /**
+   * RFC 8414 metadata (path-inserted well-known URI), falling back to OpenID Connect Discovery.
+   * Kept per issuer and the origins trusted for the upstream (what one upstream may reach, another
+   * may not). Only answers are kept: concurrent discoveries share one request in the fetcher, and
+   * a failure is tried again at the next connect.
+   */
+  async function authorizationServer(issuer: string, upstream: UpstreamConfig, signal?: AbortSignal): Promise<oauth.AuthorizationServer> {
+    const key = `${operatorOrigins(upstream).join(' ')}\n${issuer}`;
+    const hit = servers.get(key);
+    if (hit && Date.now() - hit.at < metadataTtlMs) return hit.value;
+    const url = new URL(issuer);
+    for (const algorithm of ['oauth2', 'oidc'] as const) {
+      try {
+        const as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, { algorithm, ...http(upstream, signal) }));
+        if (!as.authorization_endpoint || !as.token_endpoint) throw new UpstreamOAuthError('as_invalid_response', `${issuer}: metadata lacks authorization or token endpoint`);
+        servers.delete(key);
+        servers.set(key, { value: as, at: Date.now() });
+        // Bounded: an upstream naming a new issuer at every connect cannot grow it without end.
+        if (servers.size > MAX_SERVERS) servers.delete(servers.keys().next().value!);
+        return as;
+      } catch (error) {
+        if (algorithm === 'oidc' || !isNotFound(error)) throw toOAuthError(error);
       }
-      throw new UpstreamOAuthError('as_invalid_response', `${issuer}: no metadata`);
-    });
+    }
+    throw new UpstreamOAuthError('as_invalid_response', `${issuer}: no metadata`);
   }
 
   async function origin(upstream: UpstreamConfig, tokenOrigin: TokenOrigin, redirectUri = '') {
-    const as = await authorizationServer(tokenOrigin.asIssuer);
+    const as = await authorizationServer(tokenOrigin.asIssuer, upstream);
     return { as, ...(await client(upstream, as, redirectUri, tokenOrigin.clientKey)) };
   }
 
   return {
-    async begin(upstream, { redirectUri, extraScope = [], previousScope = [] }) {
-      const info = await resourceInfo(upstream);
-      const as = await authorizationServer(info.authorizationServer);
+    async begin(upstream, { redirectUri, extraScope = [], previousScope = [], signal }) {
+      const info = await resourceInfo(upstream, signal);
+      const as = await authorizationServer(info.authorizationServer, upstream, signal);
       const { client: oauthClient, key } = await client(upstream, as, redirectUri);
       const configured = upstream.credentials.scopes;
       const base = configured.length ? configured : (info.challengeScope ?? info.scopesSupported ?? []);
@@ -202,7 +216,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
         const params = oauth.validateAuthResponse(as, oauthClient, callbackUrl, pending.state);
         const response = await oauth.authorizationCodeGrantRequest(as, oauthClient, auth, params, pending.redirectUri, pending.codeVerifier, {
           additionalParameters: { resource: pending.resource },
-          ...http(as.issuer),
+          ...http(upstream),
         });
         return toTokenSet(await oauth.processAuthorizationCodeResponse(as, oauthClient, response), pending.scope);
       } catch (error) {
@@ -213,7 +227,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
     async refresh(upstream, tokenOrigin, refreshToken) {
       try {
         const { as, client: oauthClient, auth } = await origin(upstream, tokenOrigin);
-        const response = await oauth.refreshTokenGrantRequest(as, oauthClient, auth, refreshToken, { additionalParameters: { resource: tokenOrigin.resource }, ...http(as.issuer) });
+        const response = await oauth.refreshTokenGrantRequest(as, oauthClient, auth, refreshToken, { additionalParameters: { resource: tokenOrigin.resource }, ...http(upstream) });
         const tokens = toTokenSet(await oauth.processRefreshTokenResponse(as, oauthClient, response), []);
         return { ...tokens, refreshToken: tokens.refreshToken ?? refreshToken };
       } catch (error) {
@@ -225,7 +239,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
       try {
         const { as, client: oauthClient, auth } = await origin(upstream, tokenOrigin);
         if (!as.revocation_endpoint) return false;
-        const response = await oauth.revocationRequest(as, oauthClient, auth, token, { additionalParameters: { token_type_hint: hint }, ...http(as.issuer) });
+        const response = await oauth.revocationRequest(as, oauthClient, auth, token, { additionalParameters: { token_type_hint: hint }, ...http(upstream) });
         await oauth.processRevocationResponse(response);
         return true;
       } catch (error) {
@@ -240,6 +254,34 @@ interface ResourceInfo {
   authorizationServer: string;
   scopesSupported?: string[];
   challengeScope?: string[];
+}
+
+/**
+ * The origins the operator wrote for `upstream`: its URL's, and its configured authorization
+ * server's. What is on them is fetched wherever they are (the upstreams of tests and the demo live
+ * on loopback); anything else an upstream names is learned, and guarded.
+ */
+function operatorOrigins(upstream: UpstreamConfig): string[] {
+  const configured = [upstream.url, upstream.credentials.authorization_server].filter((u): u is string => u !== undefined);
+  return [...new Set(configured.map((u) => new URL(u).origin))];
+}
+
+/**
+ * The `resource_metadata` URL of a `401` challenge (RFC 9728 §5.1), if the portal may fetch it:
+ * on the upstream's own origin, or https. A plain-http URL elsewhere is refused whatever the
+ * address allowances, so a challenge cannot send the portal to an internal http service.
+ */
+function challengeMetadataUrl(resourceMetadata: string, upstreamUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(resourceMetadata);
+  } catch {
+    throw new UpstreamOAuthError('as_invalid_response', 'the challenge\'s resource_metadata is not a URL');
+  }
+  if (url.origin !== new URL(upstreamUrl).origin && url.protocol !== 'https:') {
+    throw new UpstreamOAuthError('as_invalid_response', `the challenge's resource_metadata ${url.origin}${url.pathname} is neither on the upstream's origin nor https`);
+  }
+  return url.href;
 }
 
 /** RFC 9728 §3.1: `/.well-known/oauth-protected-resource` inserted before the path, then at the root. */
@@ -288,11 +330,6 @@ function toTokenSet(response: oauth.TokenEndpointResponse, requested: string[]):
     // RFC 6749 §5.1: no scope in the answer means the scope asked for.
     scope: typeof response.scope === 'string' ? response.scope.split(' ').filter(Boolean) : requested,
   };
-}
-
-function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
 }
 
 function isNotFound(error: unknown): boolean {

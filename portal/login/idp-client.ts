@@ -1,6 +1,9 @@
 import { importPKCS8 } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { privateKeyAlgorithm, type IdpConfig } from '../config/idp-schema.js';
+import { GuardedFetchError } from '../net/fetch-errors.js';
+import { createGuardedFetch } from '../net/guarded-fetch.js';
+import { oauthTransport } from '../net/oauth-transport.js';
 import { missingClaims, type IdpClaims } from './idp-claims.js';
 
 /** Why a sign-in at an identity provider failed, as a stable code the routes turn into a page. */
@@ -50,9 +53,12 @@ export interface IdpClient {
 export interface IdpClientOptions {
   /** How long discovered metadata is reused before it is fetched again. */
   metadataTtlMs?: number;
-  /** How long one HTTP request to the IdP may take. */
+  /** How long one HTTP exchange with the IdP may take in all, body included. */
   timeoutMs?: number;
 }
+
+/** Largest answer taken from an IdP: UserInfo and ID tokens may list many groups. */
+const MAX_IDP_ANSWER_BYTES = 256 * 1024;
 
 /** `sub` is at most 255 ASCII characters (OIDC Core 1.0 §2); anything else is not an identifier we store. */
 const SUBJECT = /^[\x21-\x7e]{1,255}$/;
@@ -61,8 +67,10 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
   const issuer = new URL(config.issuer);
   const metadataTtlMs = options.metadataTtlMs ?? 60 * 60_000;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  // The schema only admits http for loopback issuers.
-  const http = { [oauth.allowInsecureRequests]: issuer.protocol === 'http:', signal: () => AbortSignal.timeout(timeoutMs) };
+  // The operator configured this IdP, and it decides who signs in: its metadata may name addresses
+  // inside the network. What it sends is still bounded in size and time, and plain http is only
+  // for loopback (the schema admits http issuers there alone).
+  const http = oauthTransport(createGuardedFetch({ allowPrivateAddresses: true, deadlineMs: timeoutMs, maxBodyBytes: MAX_IDP_ANSWER_BYTES }), { trustedOrigins: [issuer.origin] });
   const client: oauth.Client = { client_id: config.client_id };
   const jwks: oauth.JWKSCacheInput = {};
   let metadata: { value: Promise<oauth.AuthorizationServer>; at: number } | undefined;
@@ -136,9 +144,10 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
   };
 }
 
-/** Sorts oauth4webapi's and fetch's errors into the three outcomes a person can act on. */
+/** Sorts oauth4webapi's and the guarded fetcher's errors into the three outcomes a person can act on. */
 function toIdpError(error: unknown): never {
   if (error instanceof IdpError) throw error;
+  if (error instanceof GuardedFetchError) throw new IdpError(error.transient ? 'idp_unavailable' : 'idp_invalid_response', `${error.code}: ${error.message}`);
   if (error instanceof oauth.AuthorizationResponseError) {
     throw new IdpError('idp_denied', `authorization error: ${error.error}`, /^[\x20-\x7e]{1,64}$/.test(error.error) ? error.error : undefined);
   }
@@ -148,12 +157,6 @@ function toIdpError(error: unknown): never {
   }
   const cause = (error as { cause?: unknown }).cause;
   if (cause instanceof Response && cause.status >= 500) throw new IdpError('idp_unavailable', `IdP answered ${cause.status}`);
-  // fetch() rejects with a plain TypeError on network failure (oauth4webapi's own carry a `code`),
-  // and with a TimeoutError on our deadline. By name: fetch's errors may come from another realm.
-  const name = (error as { name?: unknown })?.name;
-  if ((name === 'TypeError' && (error as { code?: string }).code === undefined) || name === 'TimeoutError' || name === 'AbortError') {
-    throw new IdpError('idp_unavailable', `IdP unreachable: ${(error as Error).message}${cause instanceof Error ? ` (${(cause as NodeJS.ErrnoException).code ?? cause.message})` : ''}`);
-  }
   const code = (error as { code?: string }).code;
   throw new IdpError('idp_invalid_response', `${code ?? 'error'}: ${(error as Error)?.message ?? String(error)}`);
 }

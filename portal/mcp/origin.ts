@@ -1,4 +1,4 @@
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+import { isLoopbackHost } from '../net/addresses.js';
 
 /**
  * Whether a browser `Origin` may call the MCP endpoints (MCP 2025-11-25, Transports, Security
@@ -16,5 +16,5 @@ export function originAllowed(origin: string | undefined, issuer: string, allowe
   }
   if (url.origin === 'null') return false;
   if (url.origin === new URL(issuer).origin || allowedOrigins.includes(url.origin)) return true;
-  return (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK.has(url.hostname);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackHost(url.hostname);
 }

@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { callerSignal } from '../http/caller-signal.js';
 import { HttpError, OAuthError } from '../http/errors.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
@@ -14,7 +15,7 @@ export function authorizeRoutes(deps: OAuthDeps): Router {
   const router = Router();
   router.get('/authorize', async (req, res) => {
     const query = singleValued(req);
-    const client = await loadClient(query, deps);
+    const client = await loadClient(query, deps, callerSignal(res));
     const redirectUri = checkRedirectUri(query, client);
     const state = query.state;
     try {
@@ -53,10 +54,10 @@ function singleValued(req: Request): Record<string, string | undefined> {
   return out;
 }
 
-async function loadClient(query: Record<string, string | undefined>, deps: OAuthDeps): Promise<Client> {
+async function loadClient(query: Record<string, string | undefined>, deps: OAuthDeps, signal: AbortSignal): Promise<Client> {
   const clientId = query.client_id;
   if (!clientId) throw new HttpError(400, 'invalid_request', 'The sign-in link is missing its client_id.');
-  const client = await deps.clients.find(clientId);
+  const client = await deps.clients.find(clientId, { signal });
   if (!client || client.kind === 'service') {
     throw new HttpError(400, 'invalid_client', 'The application that sent you here is not registered with this portal (or its registration expired).');
   }

@@ -1,6 +1,5 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { request as httpsRequest } from 'node:https';
-import { BlockList, isIP } from 'node:net';
+import { createGuardedFetch } from '../net/guarded-fetch.js';
+import { GuardedFetchError } from '../net/fetch-errors.js';
 import type { Client } from './clients.js';
 import { APPLICATION_TYPES, impliedApplicationType, redirectUriProblem, type ApplicationType } from './redirect-uris.js';
 
@@ -9,38 +8,38 @@ import { APPLICATION_TYPES, impliedApplicationType, redirectUriProblem, type App
  * Document, draft-ietf-oauth-client-id-metadata-document; MCP 2025-11-25 "Client Registration").
  */
 export interface ClientMetadataDocuments {
-  /** The client the document at `clientId` describes; `undefined` when it cannot be fetched or is invalid. */
-  resolve(clientId: string): Promise<Client | undefined>;
+  /**
+   * The client the document at `clientId` describes; `undefined` when it cannot be fetched or is
+   * invalid (the caller answers `invalid_client`). `signal`: the request that asks went away.
+   */
+  resolve(clientId: string, options?: { signal?: AbortSignal }): Promise<Client | undefined>;
 }
 
 export interface ClientMetadataDocumentOptions {
-  /** Largest document accepted, in bytes. */
+  /** Largest document accepted, in bytes (the draft suggests 5 KB). */
   maxBytes?: number;
-  timeoutMs?: number;
+  /** How long fetching one document may take in all: a document that drips in slowly fails here. */
+  deadlineMs?: number;
   /** How many documents a process caches. */
   cacheEntries?: number;
   /** Fetch documents from private, loopback and link-local addresses (off: a client id must not reach inside). */
   allowPrivateAddresses?: boolean;
-  /** Extra trusted CA certificates (PEM), for a company CA. */
+  /** Trusted CA certificates (PEM) instead of the default ones, for a company CA. */
   ca?: string | string[];
   onError?: (clientId: string, reason: string) => void;
 }
 
-const PRIVATE = new BlockList();
-for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
-  PRIVATE.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96]] as const) PRIVATE.addSubnet(net, prefix, 'ipv6');
-
-function isPrivate(address: string): boolean {
-  return PRIVATE.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
-}
-
 export function createClientMetadataDocuments(options: ClientMetadataDocumentOptions = {}): ClientMetadataDocuments {
-  const maxBytes = options.maxBytes ?? 5_120;
-  const timeoutMs = options.timeoutMs ?? 5_000;
   const cacheEntries = options.cacheEntries ?? 1_000;
   const cache = new Map<string, { client: Client | undefined; expiresAt: number }>();
+  // No redirects at all: the document must live at its own client_id.
+  const fetchDocument = createGuardedFetch({
+    allowPrivateAddresses: options.allowPrivateAddresses ?? false,
+    maxBodyBytes: options.maxBytes ?? 5_120,
+    deadlineMs: options.deadlineMs ?? 5_000,
+    maxRedirects: 0,
+    ca: options.ca,
+  });
 
   function remember(clientId: string, client: Client | undefined, ttlMs: number): Client | undefined {
     cache.delete(clientId);
@@ -50,51 +49,8 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentOpt
     return client;
   }
 
-  const safeLookup: typeof dnsLookup = ((hostname: string, lookupOptions: object, callback: (e: Error | null, a: string | LookupAddress[], f?: number) => void) => {
-    dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
-      if (error) return callback(error, []);
-      const list = addresses as LookupAddress[];
-      const blocked = !options.allowPrivateAddresses && list.some((a) => isPrivate(a.address));
-      if (blocked) return callback(Object.assign(new Error(`${hostname} resolves to a private address`), { code: 'EPRIVATE' }), []);
-      if ((lookupOptions as { all?: boolean }).all) return callback(null, list);
-      callback(null, list[0]!.address, list[0]!.family);
-    });
-  }) as typeof dnsLookup;
-
-  function fetchDocument(url: URL): Promise<{ body: string; maxAgeMs: number }> {
-    const literal = url.hostname.replace(/^\[|\]$/g, '');
-    if (!options.allowPrivateAddresses && isIP(literal) && isPrivate(literal)) {
-      return Promise.reject(new Error('the URL names a private address'));
-    }
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(url, { method: 'GET', headers: { accept: 'application/json' }, lookup: safeLookup, ca: options.ca, timeout: timeoutMs }, (res) => {
-        // No redirects at all: the document must live at its own client_id.
-        if (res.statusCode !== 200) {
-          res.resume();
-          return reject(new Error(`answered HTTP ${res.statusCode}`));
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('error', reject);
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) {
-            reject(new Error(`is larger than ${maxBytes} bytes`));
-            req.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => resolve({ body: Buffer.concat(chunks).toString('utf8'), maxAgeMs: maxAge(res.headers['cache-control']) }));
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end();
-    });
-  }
-
   return {
-    async resolve(clientId) {
+    async resolve(clientId, { signal } = {}) {
       const hit = cache.get(clientId);
       if (hit && hit.expiresAt > Date.now()) return hit.client;
       let url: URL;
@@ -105,11 +61,14 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentOpt
       }
       if (url.protocol !== 'https:' || url.pathname === '/' || url.hash || url.username || url.password || url.href !== clientId) return undefined;
       try {
-        const { body, maxAgeMs } = await fetchDocument(url);
-        const client = parseDocument(clientId, JSON.parse(body));
-        return remember(clientId, client, maxAgeMs);
+        const response = await fetchDocument(url, { headers: { accept: 'application/json' }, signal });
+        if (response.status !== 200) throw new Error(`answered HTTP ${response.status}`);
+        const client = parseDocument(clientId, JSON.parse(await response.text()));
+        return remember(clientId, client, maxAge(response.headers.get('cache-control') ?? undefined));
       } catch (error) {
-        options.onError?.(clientId, (error as Error).message);
+        // Nobody is waiting for this answer any more; the next request for it fetches again.
+        if (error instanceof GuardedFetchError && error.code === 'aborted') return undefined;
+        options.onError?.(clientId, error instanceof GuardedFetchError ? `${error.code}: ${error.message}` : (error as Error).message);
         // Failures are cached briefly, so a bad client id cannot make the portal fetch in a loop.
         return remember(clientId, undefined, 30_000);
       }

@@ -36,7 +36,8 @@ export interface Client {
 
 /** Where clients are found: config (service clients), https URLs (metadata documents), the Store (registered). */
 export interface ClientRegistry {
-  find(clientId: string): Promise<Client | undefined>;
+  /** The client; `signal` stops a metadata document fetch when the request that asks goes away. */
+  find(clientId: string, options?: { signal?: AbortSignal }): Promise<Client | undefined>;
   save(client: Client): Promise<void>;
   delete(clientId: string): Promise<void>;
   /** Marks a registered client as used, postponing its expiry. */
@@ -57,7 +58,7 @@ export function createClientRegistry(options: {
   // An index of registered clients for the admin API; expired ones are reaped when listed.
   const index = storeKey('clients', 'registered');
   return {
-    async find(clientId) {
+    async find(clientId, findOptions) {
       const service = options.serviceClients.find((c) => c.client_id === clientId);
       if (service) {
         return {
@@ -73,7 +74,7 @@ export function createClientRegistry(options: {
           upstreams: service.upstreams,
         };
       }
-      if (clientId.startsWith('https://')) return options.metadataDocuments.resolve(clientId);
+      if (clientId.startsWith('https://')) return options.metadataDocuments.resolve(clientId, findOptions);
       if (clientId.length > 128) return undefined;
       return (await getJson<Client>(store, key(clientId))) ?? undefined;
     },

@@ -1,6 +1,7 @@
+import { isLoopbackHost } from '../net/addresses.js';
+
 /** Schemes that must never receive an authorization response. */
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:', 'ws:', 'wss:', 'ftp:']);
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /**
  * The kind of client (OpenID Connect Dynamic Client Registration 1.0 §2 `application_type`),
@@ -29,7 +30,7 @@ export function impliedApplicationType(redirectUris: readonly string[]): Applica
       continue;
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'native';
-    if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return 'native';
+    if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return 'native';
   }
   return 'web';
 }
@@ -56,7 +57,7 @@ export function redirectUriProblem(uri: string, applicationType: ApplicationType
   if (url.protocol === 'https:') return undefined;
   const native = applicationType === 'native';
   if (url.protocol === 'http:') {
-    if (!LOOPBACK_HOSTS.has(url.hostname)) return native ? 'must use https unless the host is loopback (127.0.0.1, [::1], localhost)' : 'must use https';
+    if (!isLoopbackHost(url.hostname)) return native ? 'must use https unless the host is loopback (127.0.0.1, [::1], localhost)' : 'must use https';
     return native ? undefined : 'must use https: loopback http URIs are for application_type "native"';
   }
   if (!/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) return 'has an invalid scheme';
@@ -78,7 +79,7 @@ export function redirectUriMatches(requested: string, registered: string): boole
   } catch {
     return false;
   }
-  if (a.protocol !== 'http:' || b.protocol !== 'http:' || !LOOPBACK_HOSTS.has(b.hostname)) return false;
+  if (a.protocol !== 'http:' || b.protocol !== 'http:' || !isLoopbackHost(b.hostname)) return false;
   if (a.hash || requested.includes('#')) return false;
   return a.hostname === b.hostname && a.pathname === b.pathname && a.search === b.search && a.username === '' && a.password === '';
 }

@@ -68,6 +68,8 @@ describe('upstream connect: issuer checks and per-issuer registrations', () => {
       document: {
         login: { accounts: await testAccounts() },
         rate_limits: UNLIMITED,
+        // The moving and pinned resources name authorization servers on other loopback origins.
+        upstream_oauth: { allow_private_addresses: true },
         upstreams: [
           { id: 'notes', kind: 'mcp', url: plain.url, credentials: { type: 'oauth' } },
           { id: 'strict', kind: 'mcp', url: advertising.url, credentials: { type: 'oauth' } },
@@ -230,7 +232,7 @@ describe('upstream connect: issuer checks and per-issuer registrations', () => {
 
     test("a registration made at one AS is refused for tokens of another: nothing is sent to the other AS's token endpoint", async () => {
       // The portal's own registrations, read as the portal reads them.
-      const oauth = createUpstreamOAuth({ store: portal.store, sealer: createSealer(portal.config.secret, 'upstream-clients'), portalIssuer: portal.url });
+      const oauth = createUpstreamOAuth({ store: portal.store, sealer: createSealer(portal.config.secret, 'upstream-clients'), portalIssuer: portal.url, allowPrivateAddresses: true });
       const upstream = portal.config.upstreams.find((u) => u.id === 'moving')!;
       const registeredAtA = storeKey('upstream-client', sha256(`${asA.issuer}\n${portal.url}/connect/moving/callback`));
       expect(await portal.store.get(registeredAtA)).not.toBeNull();

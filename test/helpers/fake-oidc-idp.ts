@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import type { ServerResponse } from 'node:http';
 import { listen } from '../../portal/http/server.js';
 
 /** How the fake IdP gets its ID token wrong (each one a check OIDC Core 1.0 §3.1.3.7 requires). */
@@ -11,12 +12,16 @@ export interface Misbehaviour {
   expired?: boolean;
   /** Signed with a key that is not in its JWKS. */
   foreignKey?: boolean;
+  /** Its JWKS answer is 200 MB of whitespace, streamed as fast as the client takes it. */
+  hugeJwks?: boolean;
 }
 
 export interface FakeIdp {
   issuer: string;
   misbehave: Misbehaviour;
   claims: Record<string, unknown>;
+  /** Paths whose answer the client hung up on before it ended. */
+  hungUp: string[];
   close(): Promise<void>;
 }
 
@@ -30,7 +35,7 @@ export async function startFakeIdp(client: { clientId: string; clientSecret: str
   const foreign = await generateKeyPair('ES256');
   const publicJwk = { ...(await exportJWK(good.publicKey)), kid: 'good', alg: 'ES256', use: 'sig' };
   const codes = new Map<string, { nonce: string; challenge: string; redirectUri: string }>();
-  const state: Omit<FakeIdp, 'issuer' | 'close'> = { misbehave: {}, claims: { email: 'frank@fake.example', email_verified: true, name: 'Frank', groups: ['eng'] } };
+  const state: Omit<FakeIdp, 'issuer' | 'close'> = { misbehave: {}, hungUp: [], claims: { email: 'frank@fake.example', email_verified: true, name: 'Frank', groups: ['eng'] } };
   let issuer = '';
 
   const running = await listen(async (req, res) => {
@@ -49,6 +54,7 @@ export async function startFakeIdp(client: { clientId: string; clientSecret: str
         code_challenge_methods_supported: ['S256'],
       });
     }
+    if (url.pathname === '/jwks' && state.misbehave.hugeJwks) return streamHuge(res, () => state.hungUp.push('/jwks'));
     if (url.pathname === '/jwks') return json(200, { keys: [publicJwk] });
     if (url.pathname === '/authorize') {
       const code = randomBytes(16).toString('base64url');
@@ -92,5 +98,23 @@ export async function startFakeIdp(client: { clientId: string; clientSecret: str
     json(404, { error: 'not_found' });
   }, { host: '127.0.0.1', port: 0 });
   issuer = running.url;
-  return { issuer, get misbehave() { return state.misbehave; }, set misbehave(value) { state.misbehave = value; }, get claims() { return state.claims; }, set claims(value) { state.claims = value; }, close: () => running.close(1_000) };
+  return { issuer, get misbehave() { return state.misbehave; }, set misbehave(value) { state.misbehave = value; }, get claims() { return state.claims; }, set claims(value) { state.claims = value; }, hungUp: state.hungUp, close: () => running.close(1_000) };
+}
+
+/** 200 MB of JSON whitespace in 64 KiB chunks, each written when the client has taken the last. */
+function streamHuge(res: ServerResponse, onHungUp: () => void): void {
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  let sent = 0;
+  res.on('close', () => {
+    if (!res.writableFinished) onHungUp();
+  });
+  res.writeHead(200, { 'content-type': 'application/json' });
+  const pump = () => {
+    while (sent < 200 * 1024 * 1024 && !res.destroyed) {
+      sent += chunk.length;
+      if (!res.write(chunk)) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
 }

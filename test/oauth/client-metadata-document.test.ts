@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as oauth from 'oauth4webapi';
@@ -10,6 +11,8 @@ const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
 describe('client ID metadata documents (https URLs as client_id)', () => {
   const tls = selfSignedCertificate();
   const documents = new Map<string, { status?: number; body: string; headers?: Record<string, string> }>();
+  /** Documents that answer slowly or endlessly, and whether the portal hung up on them before they ended. */
+  const streamed = new Map<string, { write(res: ServerResponse): void; closedEarly?: Promise<boolean> }>();
   let server: Server;
   let origin: string;
   let portal: TestPortal;
@@ -18,6 +21,11 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
   beforeAll(async () => {
     server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
       fetches++;
+      const stream = streamed.get(req.url ?? '');
+      if (stream) {
+        stream.closedEarly = new Promise((resolve) => res.on('close', () => resolve(!res.writableFinished)));
+        return stream.write(res);
+      }
       const doc = documents.get(req.url ?? '');
       if (!doc) return void res.writeHead(404).end();
       res.writeHead(doc.status ?? 200, { 'content-type': 'application/json', ...doc.headers }).end(doc.body);
@@ -97,6 +105,85 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
     const res = await new FormBrowser(portal.url).follow(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()));
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('action="/login"');
+  });
+
+  /** A document that sends one byte every 50 ms for a minute: never idle, never finished, and well under the size limit. */
+  function dripping(file: string): string {
+    streamed.set(file, {
+      write(res) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const timer = setInterval(() => res.write(' '), 50);
+        const stop = setTimeout(() => res.end(JSON.stringify({ client_id: `${origin}${file}`, redirect_uris: [REDIRECT_URI] })), 60_000);
+        res.on('close', () => {
+          clearInterval(timer);
+          clearTimeout(stop);
+        });
+      },
+    });
+    return `${origin}${file}`;
+  }
+
+  test('a document that drips in slowly is given up at the deadline: the person gets the invalid_client page, and the portal hangs up', async () => {
+    const clientId = dripping('/slow.json');
+    const res = await new FormBrowser(portal.url).get(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()));
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.text()).toContain('not registered');
+    expect(await streamed.get('/slow.json')!.closedEarly).toBe(true);
+    expect(portal.logs.lines.some((l) => l.clientId === clientId && String(l.reason).startsWith('deadline'))).toBe(true);
+  });
+
+  test('an agent whose client id document drips in slowly gets invalid_client from /token, not a held connection', async () => {
+    const clientId = dripping('/slow-token.json');
+    const res = await fetch(`${portal.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'any', code_verifier: 'v'.repeat(43), redirect_uri: REDIRECT_URI, client_id: clientId }),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: 'invalid_client' });
+    expect(await streamed.get('/slow-token.json')!.closedEarly).toBe(true);
+  });
+
+  test('a 200 MB document is cut off at the size limit without being read to its end', async () => {
+    streamed.set('/endless.json', {
+      write(res) {
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        let sent = 0;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const pump = () => {
+          while (sent < 200 * 1024 * 1024 && !res.destroyed) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+      },
+    });
+    const res = await new FormBrowser(portal.url).get(await authorizeUrl(`${origin}/endless.json`, oauth.generateRandomCodeVerifier()));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('not registered');
+    expect(await streamed.get('/endless.json')!.closedEarly).toBe(true);
+    expect(portal.logs.lines.some((l) => l.clientId === `${origin}/endless.json` && String(l.reason).startsWith('too_large'))).toBe(true);
+  });
+
+  test('concurrent authorizations with one new client id fetch its document once', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let requests = 0;
+    streamed.set('/popular.json', {
+      write(res) {
+        requests++;
+        void released.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: `${origin}/popular.json`, redirect_uris: [REDIRECT_URI] })));
+      },
+    });
+    const clientId = `${origin}/popular.json`;
+    const both = Promise.all([1, 2].map(async () => new FormBrowser(portal.url).follow(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()))));
+    while (requests === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    release();
+    for (const res of await both) expect(res.status).toBe(200);
+    expect(requests).toBe(1);
   });
 
   test('documents are cached: a second authorization does not fetch again', async () => {
