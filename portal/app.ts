@@ -137,6 +137,7 @@ export function createPortal(deps: AppDeps): Portal {
     credentials: credentials.sources,
     pins,
     quotas,
+    maxToolNameLength: config.aggregate.maxToolNameLength,
   });
   app.use(healthRoutes({ store, metrics }));
   app.use(oauth.router);

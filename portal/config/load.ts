@@ -39,6 +39,8 @@ export interface Config {
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number };
   /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
   mcp: { allowedOrigins: string[] };
+  /** The aggregate `/mcp`: longest tool name it shows (longer ones are shortened, stably). */
+  aggregate: { maxToolNameLength: number };
   http: { bodyLimit: string; shutdownGraceMs: number; trustProxy: boolean | number | string };
   accounts: AccountConfig[];
   admins: { groups: string[]; emails: string[] };
@@ -137,6 +139,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses },
     upstreamOAuth: { allowPrivateAddresses: file.upstream_oauth.allow_private_addresses },
     mcp: { allowedOrigins: file.mcp.allowed_origins.map((origin) => new URL(origin).origin) },
+    aggregate: { maxToolNameLength: file.aggregate.max_tool_name_length },
     rateLimits: {
       loginPerMinute: file.rate_limits.login_per_minute,
       registerPerMinute: file.rate_limits.register_per_minute,

@@ -143,6 +143,12 @@ export const configFileSchema = z
       .prefault({}),
     // The portal as an OAuth client of upstreams: where what an upstream publishes may lead it.
     upstream_oauth: z.strictObject({ allow_private_addresses: z.boolean().default(false) }).prefault({}),
+    aggregate: z
+      .strictObject({
+        // Clients add prefixes of their own to tool names; some need the aggregate's shorter than 64.
+        max_tool_name_length: z.number().int().min(16).max(128).default(64),
+      })
+      .prefault({}),
     mcp: z
       .strictObject({
         allowed_origins: z.array(z.url({ error: 'must be an origin such as https://agent.example.com' })).default([]),

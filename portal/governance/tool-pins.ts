@@ -84,6 +84,8 @@ export function heldToolText(upstreamId: string, shownName: string): string {
 }
 
 const CHANNEL = 'mcp:tool-pins';
+/** How long a process trusts its copy of a book without a change message (one may have been missed). */
+const LOCAL_TTL_MS = 30_000;
 /** Compare-and-set rounds before a write gives up (another process keeps writing the same book). */
 const MAX_WRITE_ROUNDS = 20;
 
@@ -98,14 +100,17 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
   const { store, logger, audit } = options;
   const now = options.now ?? (() => new Date());
   const key = (upstreamId: string) => storeKey('tool-pins', upstreamId);
-  /** The books this process has read: `null` when the upstream has none yet. */
+  /** The books this process has read (`null`: the upstream has none yet), and until when they are trusted. */
   const books = new Map<string, PinBook | null>();
+  const loadedUntil = new Map<string, number>();
+  const clock = () => now().getTime();
   /** Hashes of the tool objects seen (list pages are cached, so the same objects come again). */
   const hashes = new WeakMap<Tool, PinnedDefinition>();
   const listeners: Array<(upstreamId: string) => void> = [];
 
   const subscribed = store.subscribe(CHANNEL, (upstreamId) => {
     books.delete(upstreamId);
+    loadedUntil.delete(upstreamId);
     for (const listener of listeners) listener(upstreamId);
   });
   subscribed.catch((error: unknown) => logger.warn({ err: error }, 'tool pins: no changes from other processes'));
@@ -129,6 +134,7 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
       if (!changed) return undefined;
       if (await store.compareAndSet(key(upstreamId), raw, JSON.stringify(changed.book))) {
         books.set(upstreamId, changed.book);
+        loadedUntil.set(upstreamId, clock() + LOCAL_TTL_MS);
         await store.publish(CHANNEL, upstreamId);
         return changed.result;
       }
@@ -144,7 +150,11 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
 
   return {
     async load(upstreamId) {
-      if (!books.has(upstreamId)) books.set(upstreamId, await read(upstreamId));
+      if (books.has(upstreamId) && (loadedUntil.get(upstreamId) ?? 0) > clock()) return;
+      // Listening first: a change made after this read is never missed.
+      await subscribed.catch(() => {});
+      books.set(upstreamId, await read(upstreamId));
+      loadedUntil.set(upstreamId, clock() + LOCAL_TTL_MS);
     },
 
     check(upstreamId, mode, tool) {

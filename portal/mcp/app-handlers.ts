@@ -21,11 +21,12 @@ export class AppsInAggregate {
     private readonly fetchPage: FetchAppPage,
     private readonly issuer: string,
     private readonly auth: AuthContext,
+    private readonly maxToolNameLength: number,
   ) {}
 
   tools(): Tool[] {
     return this.apps.map((app) => ({
-      name: prefixedName(app.id, FETCH_TOOL),
+      name: prefixedName(app.id, FETCH_TOOL, this.maxToolNameLength),
       title: `Read ${app.title ?? app.id}`,
       description: `Fetch a page of the web app "${app.title ?? app.id}" (${this.#base(app)}/) as you, as Markdown by default.`,
       inputSchema: {
@@ -42,7 +43,7 @@ export class AppsInAggregate {
 
   /** The app whose fetch tool has this name, if any. */
   appOfTool(name: string): UpstreamConfig | undefined {
-    return this.apps.find((app) => prefixedName(app.id, FETCH_TOOL) === name);
+    return this.apps.find((app) => prefixedName(app.id, FETCH_TOOL, this.maxToolNameLength) === name);
   }
 
   async callFetch(app: UpstreamConfig, args: Record<string, unknown> | undefined): Promise<CallToolResult> {

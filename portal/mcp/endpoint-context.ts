@@ -22,8 +22,15 @@ import type { UpstreamPool } from './upstream-pool.js';
 
 export type Extra = ServerContext;
 
+/** How tools are named here: prefixed (`{id}__name`, within a length budget) in the aggregate, as the upstream names them on `/mcp/{id}`. */
+export interface ToolView {
+  naming: 'prefixed' | 'transparent';
+  /** `aggregate.max_tool_name_length`: longer prefixed names are shortened. */
+  maxToolNameLength: number;
+}
+
 /** Everything an MCP request handler needs: who asks, in which session, over which upstreams. */
-export interface EndpointContext {
+export interface EndpointContext extends ToolView {
   session: AgentSession;
   auth: AuthContext;
   /** The MCP upstreams this endpoint shows this person, in a stable (config) order. */
@@ -38,8 +45,6 @@ export interface EndpointContext {
   rounds?: InputRounds;
   /** A stateless agent's task handles (tasks extension): upstream tasks it may poll, update and cancel. */
   tasks?: TaskHandles;
-  /** `prefixed` for the aggregate (`{id}__name`), `transparent` for `/mcp/{id}`. */
-  naming: 'prefixed' | 'transparent';
   pool: UpstreamPool;
   logger: Logger;
   /** The aggregate's HTTP apps (their fetch tools and pages); absent on `/mcp/{id}`. */

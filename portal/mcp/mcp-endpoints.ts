@@ -27,6 +27,7 @@ import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
+import { MAX_NAME_LENGTH } from './naming.js';
 import { createTaskHandles } from './task-handles.js';
 import type { ToolPins } from '../governance/tool-pins.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
@@ -58,6 +59,8 @@ export interface McpEndpointsOptions {
   pins: ToolPins;
   /** Per-person tool quotas and rate limits. */
   quotas: ToolQuotas;
+  /** `aggregate.max_tool_name_length` (default 64). */
+  maxToolNameLength?: number;
 }
 
 const AGGREGATE = 'aggregate';
@@ -141,6 +144,7 @@ export function mcpEndpointOf(path: string): string | undefined {
  */
 export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const { oauth, store, logger, pins, quotas } = options;
+  const maxToolNameLength = options.maxToolNameLength ?? MAX_NAME_LENGTH;
   const { resources, issuer } = oauth.deps;
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
@@ -222,7 +226,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       upstreams: views,
       capabilities,
       naming: session.endpoint === AGGREGATE ? 'prefixed' : 'transparent',
-      apps: session.endpoint === AGGREGATE ? new AppsInAggregate(upstreamsInView(AGGREGATE, auth, 'http'), options.fetchAppPage, issuer, auth) : undefined,
+      maxToolNameLength,
+      apps: session.endpoint === AGGREGATE ? new AppsInAggregate(upstreamsInView(AGGREGATE, auth, 'http'), options.fetchAppPage, issuer, auth, maxToolNameLength) : undefined,
       pool,
       lists,
       pins,

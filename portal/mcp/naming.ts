@@ -2,18 +2,20 @@ import { createHash } from 'node:crypto';
 
 /** Separates an upstream id from a tool or prompt name: upstream ids never contain `_`. */
 export const NAME_SEPARATOR = '__';
-/** Longest tool name many clients accept. */
+/** Longest tool name many clients accept (the default of `aggregate.max_tool_name_length`). */
 export const MAX_NAME_LENGTH = 64;
 
 /**
- * The aggregate's name for an upstream's tool or prompt: `{id}__{name}`, at most 64
- * characters; a longer one keeps its start and gets a stable hash suffix.
+ * The aggregate's name for an upstream's tool or prompt: `{id}__{name}`, at most `maxLength`
+ * characters; a longer one keeps its start and gets a hash of the whole name (`_` and 8 hex
+ * digits): the same name every time, and two names differ as their full names do. Under a small
+ * budget the `{id}__` prefix itself may be cut; such a name is found by its exact shown form.
  */
-export function prefixedName(upstreamId: string, name: string): string {
+export function prefixedName(upstreamId: string, name: string, maxLength = MAX_NAME_LENGTH): string {
   const full = `${upstreamId}${NAME_SEPARATOR}${name}`;
-  if (full.length <= MAX_NAME_LENGTH) return full;
+  if (full.length <= maxLength) return full;
   const suffix = createHash('sha256').update(full).digest('hex').slice(0, 8);
-  return `${full.slice(0, MAX_NAME_LENGTH - suffix.length - 1)}_${suffix}`;
+  return `${full.slice(0, maxLength - suffix.length - 1)}_${suffix}`;
 }
 
 /** The upstream id a prefixed name starts with, or `undefined`. */

@@ -7,6 +7,7 @@ import type { Person } from '../login/person.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { heldToolText, type ToolPins } from '../governance/tool-pins.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
+import { MAX_NAME_LENGTH } from './naming.js';
 import { originalToolName, toolAllowed, visibleTools } from './tool-handlers.js';
 
 /** A JSON-RPC 2.0 message as it travels: only `jsonrpc` is known to be there. */
@@ -157,7 +158,7 @@ export class RelayedRequests {
     const { upstream, person, pins } = this.deps;
     const listed = message.result!.tools as Tool[];
     if (upstream.tools.pinning !== 'off') pins.observe(upstream.id, upstream.tools.pinning, listed, complete).catch(this.deps.onError);
-    const tools = visibleTools({ pins, auth: { person }, naming: 'transparent' }, upstream, listed);
+    const tools = visibleTools({ pins, auth: { person }, naming: 'transparent', maxToolNameLength: MAX_NAME_LENGTH }, upstream, listed);
     return { ...message, result: { ...message.result, tools } };
   }
 

@@ -6,9 +6,9 @@ import { heldToolText, UNAPPROVED_META_KEY, type PinVerdict, type ToolPins } fro
 import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
-import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext } from './endpoint-context.js';
+import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext, type ToolView } from './endpoint-context.js';
 import type { ListPage } from './list-cache.js';
-import { MAX_NAME_LENGTH, NAME_SEPARATOR, prefixedName, prefixedUri, upstreamOfName } from './naming.js';
+import { NAME_SEPARATOR, prefixedName, prefixedUri, upstreamOfName } from './naming.js';
 import { presentTask } from './task-handlers.js';
 import { withTraceContext } from './trace-context.js';
 
@@ -24,22 +24,23 @@ export function toolAllowed(upstream: UpstreamConfig, name: string, person?: Per
  * How an upstream's tool is shown: renamed, redescribed, prefixed in the aggregate; one served
  * although its definition awaits an administrator (`pinning: warn`) says so in `_meta`.
  */
-export function presentTool(upstream: UpstreamConfig, tool: Tool, naming: EndpointContext['naming'], verdict: PinVerdict = 'serve'): Tool {
+export function presentTool(upstream: UpstreamConfig, tool: Tool, view: ToolView, verdict: PinVerdict = 'serve'): Tool {
+  const { naming } = view;
   const shown = upstream.tools.rename[tool.name] ?? tool.name;
   const description = upstream.tools.describe[shown] ?? upstream.tools.describe[tool.name] ?? tool.description;
-  const presented: Tool = { ...tool, name: naming === 'prefixed' ? prefixedName(upstream.id, shown) : shown, ...(description === undefined ? {} : { description }) };
+  const presented: Tool = { ...tool, name: naming === 'prefixed' ? prefixedName(upstream.id, shown, view.maxToolNameLength) : shown, ...(description === undefined ? {} : { description }) };
   if (naming === 'prefixed' && tool._meta) presented._meta = withAggregateUiResource(upstream.id, tool._meta);
   if (verdict === 'flag') presented._meta = { ...presented._meta, [UNAPPROVED_META_KEY]: true };
   return presented;
 }
 
 /** The tools of an upstream's page this person sees, as shown here: allowed by the rules, not held by their pins. */
-export function visibleTools(ctx: { pins: ToolPins; auth: { person?: Person }; naming: EndpointContext['naming'] }, upstream: UpstreamConfig, tools: Tool[]): Tool[] {
+export function visibleTools(ctx: ToolView & { pins: ToolPins; auth: { person?: Person } }, upstream: UpstreamConfig, tools: Tool[]): Tool[] {
   const shown: Tool[] = [];
   for (const tool of tools) {
     if (!toolAllowed(upstream, tool.name, ctx.auth.person)) continue;
     const verdict = ctx.pins.check(upstream.id, upstream.tools.pinning, tool);
-    if (verdict !== 'hold') shown.push(presentTool(upstream, tool, ctx.naming, verdict));
+    if (verdict !== 'hold') shown.push(presentTool(upstream, tool, ctx, verdict));
   }
   return shown;
 }
@@ -101,17 +102,30 @@ async function toolsOf(ctx: EndpointContext, upstream: UpstreamConfig, signal: A
 
 /** The upstream and its own tool name behind a name shown here. */
 async function resolveTool(ctx: EndpointContext, name: string, signal: AbortSignal): Promise<{ upstream: UpstreamConfig; original: string }> {
-  if (ctx.naming === 'prefixed' && !ctx.upstreams.some((u) => u.id === upstreamOfName(name))) return resolveUnprefixed(ctx, name, signal);
-  const upstream = upstreamInView(ctx, ctx.naming === 'prefixed' ? upstreamOfName(name) : ctx.upstreams[0]?.id, `tool "${name}"`);
-  const shown = ctx.naming === 'prefixed' ? name.slice(upstream.id.length + NAME_SEPARATOR.length) : name;
-  const original = originalToolName(upstream, shown);
-  // A name at the length limit may have been shortened: find it in the upstream's listing.
-  if (ctx.naming === 'prefixed' && name.length === MAX_NAME_LENGTH && !name.startsWith(prefixedName(upstream.id, original))) {
-    const match = (await toolsOf(ctx, upstream, signal)).find((tool) => presentTool(upstream, tool, ctx.naming).name === name);
-    if (!match) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${name}"`);
-    return { upstream, original: match.name };
+  if (ctx.naming === 'transparent') {
+    const upstream = upstreamInView(ctx, ctx.upstreams[0]?.id, `tool "${name}"`);
+    return { upstream, original: originalToolName(upstream, name) };
   }
-  return { upstream, original };
+  // A name at the length budget may have been shortened: it is found by the form it is shown in.
+  if (name.length === ctx.maxToolNameLength) {
+    const shortened = await resolveShortened(ctx, name, signal);
+    if (shortened) return shortened;
+  }
+  if (!ctx.upstreams.some((u) => u.id === upstreamOfName(name))) return resolveUnprefixed(ctx, name, signal);
+  const upstream = upstreamInView(ctx, upstreamOfName(name), `tool "${name}"`);
+  return { upstream, original: originalToolName(upstream, name.slice(upstream.id.length + NAME_SEPARATOR.length)) };
+}
+
+/** The tool shown as `name` (shortened to the budget) in one of the upstreams' listings, if any. */
+async function resolveShortened(ctx: EndpointContext, name: string, signal: AbortSignal): Promise<{ upstream: UpstreamConfig; original: string } | undefined> {
+  for (const upstream of ctx.upstreams) {
+    const match = (await toolsOf(ctx, upstream, signal).catch(() => [])).find((tool) => presentTool(upstream, tool, ctx).name === name);
+    if (match) {
+      ctx.inFlight.upstreamId = upstream.id;
+      return { upstream, original: match.name };
+    }
+  }
+  return undefined;
 }
 
 /**
