@@ -138,6 +138,7 @@ export function createPortal(deps: AppDeps): Portal {
     pins,
     quotas,
     maxToolNameLength: config.aggregate.maxToolNameLength,
+    toolMode: config.aggregate.toolMode,
   });
   app.use(healthRoutes({ store, metrics }));
   app.use(oauth.router);

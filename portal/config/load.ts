@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { portalHostConflict } from '../apps/app-mounts.js';
 import { configFileSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
 import type { IdpConfig } from './idp-schema.js';
+import type { ToolMode } from '../governance/tool-search.js';
 import { describeIssue } from './issue.js';
 
 /** The portal's runtime configuration: the config file, resolved against the environment. */
@@ -40,7 +41,7 @@ export interface Config {
   /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
   mcp: { allowedOrigins: string[] };
   /** The aggregate `/mcp`: longest tool name it shows (longer ones are shortened, stably). */
-  aggregate: { maxToolNameLength: number };
+  aggregate: { maxToolNameLength: number; toolMode: ToolMode };
   http: { bodyLimit: string; shutdownGraceMs: number; trustProxy: boolean | number | string };
   accounts: AccountConfig[];
   admins: { groups: string[]; emails: string[] };
@@ -139,7 +140,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses },
     upstreamOAuth: { allowPrivateAddresses: file.upstream_oauth.allow_private_addresses },
     mcp: { allowedOrigins: file.mcp.allowed_origins.map((origin) => new URL(origin).origin) },
-    aggregate: { maxToolNameLength: file.aggregate.max_tool_name_length },
+    aggregate: { maxToolNameLength: file.aggregate.max_tool_name_length, toolMode: file.aggregate.tool_mode },
     rateLimits: {
       loginPerMinute: file.rate_limits.login_per_minute,
       registerPerMinute: file.rate_limits.register_per_minute,

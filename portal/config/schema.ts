@@ -3,6 +3,7 @@ import { parseDuration } from './duration.js';
 import { checkIdentityRules, idpSchema } from './idp-schema.js';
 import { checkCredentials } from './credentials-schema.js';
 import { PINNING_MODES } from '../governance/tool-pins.js';
+import { PORTAL_TOOL_PREFIX, TOOL_MODES } from '../governance/tool-search.js';
 
 /** Upstream ids become tool-name prefixes (`{id}__{tool}`), so `_` is not allowed in them. */
 export const UPSTREAM_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
@@ -38,7 +39,9 @@ export const upstreamSchema = z
       .string()
       .regex(UPSTREAM_ID, `must match ${UPSTREAM_ID.source}`)
       // `/mcp` sessions are the aggregate's by this name; an upstream must not share it.
-      .refine((id) => id !== 'aggregate', 'is reserved for the aggregate endpoint'),
+      .refine((id) => id !== 'aggregate', 'is reserved for the aggregate endpoint')
+      // The aggregate's own tools are `gatehouse__…`.
+      .refine((id) => id !== PORTAL_TOOL_PREFIX, `is reserved for the portal's own tools (${PORTAL_TOOL_PREFIX}__search_tools)`),
     kind: z.enum(['mcp', 'http']),
     title: z.string().optional(),
     url: httpUrl.optional(),
@@ -147,6 +150,8 @@ export const configFileSchema = z
       .strictObject({
         // Clients add prefixes of their own to tool names; some need the aggregate's shorter than 64.
         max_tool_name_length: z.number().int().min(16).max(128).default(64),
+        // `search`: two tools (search, call) stand for every tool, for aggregates too large to list.
+        tool_mode: z.enum(TOOL_MODES, { error: `must be one of ${TOOL_MODES.join(', ')}` }).default('all'),
       })
       .prefault({}),
     mcp: z

@@ -16,6 +16,7 @@ import type { InputRounds, RoundSubject } from './input-rounds.js';
 import type { TaskHandles } from './task-handles.js';
 import type { ToolPins } from '../governance/tool-pins.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
+import type { ToolMode } from '../governance/tool-search.js';
 import type { ListCache, ListMethod, ListPage } from './list-cache.js';
 import type { TraceContext } from './trace-context.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -31,6 +32,8 @@ export interface ToolView {
 
 /** Everything an MCP request handler needs: who asks, in which session, over which upstreams. */
 export interface EndpointContext extends ToolView {
+  /** The aggregate lists every tool, or two that search and call them (`aggregate.tool_mode`, `/mcp?tools=`). */
+  toolMode: ToolMode;
   session: AgentSession;
   auth: AuthContext;
   /** The MCP upstreams this endpoint shows this person, in a stable (config) order. */

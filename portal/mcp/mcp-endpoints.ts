@@ -31,6 +31,7 @@ import { MAX_NAME_LENGTH } from './naming.js';
 import { createTaskHandles } from './task-handles.js';
 import type { ToolPins } from '../governance/tool-pins.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
+import { TOOL_MODES, type ToolMode } from '../governance/tool-search.js';
 import { registerTaskHandlers } from './task-handlers.js';
 import { createListCache } from './list-cache.js';
 import { traceContextOf } from './trace-context.js';
@@ -61,6 +62,8 @@ export interface McpEndpointsOptions {
   quotas: ToolQuotas;
   /** `aggregate.max_tool_name_length` (default 64). */
   maxToolNameLength?: number;
+  /** `aggregate.tool_mode` (default `all`); an agent may ask for the other with `/mcp?tools=`. */
+  toolMode?: ToolMode;
 }
 
 const AGGREGATE = 'aggregate';
@@ -161,6 +164,14 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const tasks = createTaskHandles(createSealer(options.secret, 'mcp-task-handle'));
   const modern = createModernEndpoint({ onerror: (error) => logger.debug({ err: error }, 'MCP 2026 request refused or failed') });
 
+  /** The aggregate's tool mode for this request: the agent's `?tools=` when it gave one, else the configured one. */
+  function toolModeOf(req: IncomingMessage): ToolMode {
+    const asked = new URL(req.url ?? '/', 'http://portal').searchParams.get('tools');
+    if (asked === null) return options.toolMode ?? 'all';
+    if ((TOOL_MODES as readonly string[]).includes(asked)) return asked as ToolMode;
+    throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, `Bad Request: tools must be one of ${TOOL_MODES.join(', ')}`);
+  }
+
   /** The protected resource an endpoint serves (RFC 9728), if it is one. */
   function resourceOf(endpoint: string) {
     if (endpoint === AGGREGATE) return resources.aggregate();
@@ -227,6 +238,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       capabilities,
       naming: session.endpoint === AGGREGATE ? 'prefixed' : 'transparent',
       maxToolNameLength,
+      toolMode: toolModeOf(req),
       apps: session.endpoint === AGGREGATE ? new AppsInAggregate(upstreamsInView(AGGREGATE, auth, 'http'), options.fetchAppPage, issuer, auth, maxToolNameLength) : undefined,
       pool,
       lists,
@@ -451,6 +463,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       const resource = resourceOf(endpoint);
       if (!resource) throw new HttpError(404, 'not_found', 'no such MCP endpoint');
       await oauth.authenticate(req, { resource, upstreamId: endpoint === AGGREGATE ? undefined : endpoint });
+      // An unknown `?tools=` is refused before anything else happens.
+      if (endpoint === AGGREGATE) toolModeOf(req);
       await runMiddleware([options.json], req, res);
       const { body } = req as { body?: unknown };
       if (!originAllowed(req.headers.origin, issuer, options.allowedOrigins ?? [])) {

@@ -1,12 +1,13 @@
-import { ProtocolError, ProtocolErrorCode, type CallToolResult, type InputRequiredResult, type Server, type Tool } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type CallToolRequestParams, type CallToolResult, type InputRequiredResult, type Server, type Tool } from '@modelcontextprotocol/server';
 import { taskHandleOf } from '../../adapters/upstream-client.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { heldToolText, UNAPPROVED_META_KEY, type PinVerdict, type ToolPins } from '../governance/tool-pins.js';
+import { CALL_TOOL, SEARCH_MODE_TOOLS, SEARCH_TOOL, searchLimit, searchTools } from '../governance/tool-search.js';
 import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
-import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext, type ToolView } from './endpoint-context.js';
+import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext, type Extra, type ToolView } from './endpoint-context.js';
 import type { ListPage } from './list-cache.js';
 import { NAME_SEPARATOR, prefixedName, prefixedUri, upstreamOfName } from './naming.js';
 import { presentTask } from './task-handlers.js';
@@ -150,6 +151,8 @@ async function resolveUnprefixed(ctx: EndpointContext, name: string, signal: Abo
 export function registerToolHandlers(server: Server, ctx: EndpointContext): void {
   if (!ctx.capabilities.tools) return;
   server.setRequestHandler('tools/list', async (request, extra) => {
+    // Search mode: two tools stand for all the others (a short listing for a model's context).
+    if (ctx.naming === 'prefixed' && ctx.toolMode === 'search') return { tools: SEARCH_MODE_TOOLS, ...listingFields(ctx, { items: [], ttlMs: 0 }) };
     const listing = await listAcross(
       ctx,
       request.params?.cursor,
@@ -164,49 +167,89 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
   });
 
   server.setRequestHandler('tools/call', async (request, extra): Promise<CallToolResult | InputRequiredResult> => {
-    const app = ctx.apps?.appOfTool(request.params.name);
-    if (app) {
-      record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: app.id, details: { method: 'tools/call', tool: 'fetch', path: request.params.arguments?.path } }, 'app page fetched');
-      return ctx.apps!.callFetch(app, request.params.arguments);
-    }
-    const { upstream, original } = await resolveTool(ctx, request.params.name, extra.mcpReq.signal);
-    if (!toolAllowed(upstream, original, ctx.auth.person)) {
-      record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${request.params.name}"`);
-    }
-    await ctx.pins.load(upstream.id);
-    if (ctx.pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
-      record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
-      return { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, request.params.name) }] };
-    }
-    const refusal = await ctx.quotas.take(upstream, original, ctx.auth.person.id);
-    if (refusal) {
-      record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
-      return { isError: true, content: [{ type: 'text', text: refusal.text }] };
-    }
-    ctx.inFlight.progressToken = request.params._meta?.progressToken;
-    const call = async (signal: AbortSignal): Promise<CallToolResult> => {
-      const started = Date.now();
-      try {
-        // An upstream that needs the person's own account first asks them to connect it (issue 6).
-        const result = await withConnect(ctx, signal, async () => {
-          const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-          return (await connection.client.callTool(withTraceContext({ ...request.params, name: original }, ctx.trace), { signal })) as CallToolResult;
-        });
-        const task = taskHandleOf(result);
-        if (task) {
-          record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, details: { method: 'tools/call', tool: original, task: task.taskId, status: task.status } }, 'tool call became a task');
-          return presentTask(ctx, upstream, task);
-        }
-        record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
-        return result;
-      } catch (error) {
-        record(ctx, { event: 'mcp_tool_call', outcome: 'error', upstream: upstream.id, latencyMs: Date.now() - started, arguments: request.params.arguments, details: { method: 'tools/call', tool: original, errorCode: (error as { code?: unknown }).code } }, 'tool call failed');
-        if (!(error instanceof UpstreamError)) throw error;
-        // The upstream is down or slow: the agent gets a tool error it can read, the portal stays healthy.
-        return { isError: true, content: [{ type: 'text', text: upstreamErrorText(upstream.id, error) }] };
+    const { params } = request;
+    if (ctx.naming === 'prefixed' && params.name === SEARCH_TOOL) return searchFor(ctx, params.arguments, extra.mcpReq.signal);
+    if (ctx.naming === 'prefixed' && params.name === CALL_TOOL) {
+      const { name, arguments: args } = params.arguments ?? {};
+      if (typeof name !== 'string' || (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `${CALL_TOOL} needs "name" (a string) and "arguments" (an object)`);
       }
-    };
-    return withRounds(ctx, extra, { method: 'tools/call', salient: [request.params.name, request.params.arguments ?? {}] }, call);
+      return callTool(ctx, extra, { ...params, name, arguments: args as Record<string, unknown> | undefined });
+    }
+    return callTool(ctx, extra, params);
   });
+}
+
+/**
+ * Calls the tool shown here as `params.name`, through every rule: the app fetch tools, the
+ * person's tool rules, pins, quotas, connecting first, and the audit.
+ */
+async function callTool(ctx: EndpointContext, extra: Extra, params: CallToolRequestParams): Promise<CallToolResult | InputRequiredResult> {
+  const app = ctx.apps?.appOfTool(params.name);
+  if (app) {
+    record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: app.id, details: { method: 'tools/call', tool: 'fetch', path: params.arguments?.path } }, 'app page fetched');
+    return ctx.apps!.callFetch(app, params.arguments);
+  }
+  const { upstream, original } = await resolveTool(ctx, params.name, extra.mcpReq.signal);
+  if (!toolAllowed(upstream, original, ctx.auth.person)) {
+    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${params.name}"`);
+  }
+  await ctx.pins.load(upstream.id);
+  if (ctx.pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
+    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
+    return { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, params.name) }] };
+  }
+  const refusal = await ctx.quotas.take(upstream, original, ctx.auth.person.id);
+  if (refusal) {
+    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
+    return { isError: true, content: [{ type: 'text', text: refusal.text }] };
+  }
+  ctx.inFlight.progressToken = params._meta?.progressToken;
+  const call = async (signal: AbortSignal): Promise<CallToolResult> => {
+    const started = Date.now();
+    try {
+      // An upstream that needs the person's own account first asks them to connect it (issue 6).
+      const result = await withConnect(ctx, signal, async () => {
+        const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
+        return (await connection.client.callTool(withTraceContext({ ...params, name: original }, ctx.trace), { signal })) as CallToolResult;
+      });
+      const task = taskHandleOf(result);
+      if (task) {
+        record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, details: { method: 'tools/call', tool: original, task: task.taskId, status: task.status } }, 'tool call became a task');
+        return presentTask(ctx, upstream, task);
+      }
+      record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
+      return result;
+    } catch (error) {
+      record(ctx, { event: 'mcp_tool_call', outcome: 'error', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, details: { method: 'tools/call', tool: original, errorCode: (error as { code?: unknown }).code } }, 'tool call failed');
+      if (!(error instanceof UpstreamError)) throw error;
+      // The upstream is down or slow: the agent gets a tool error it can read, the portal stays healthy.
+      return { isError: true, content: [{ type: 'text', text: upstreamErrorText(upstream.id, error) }] };
+    }
+  };
+  return withRounds(ctx, extra, { method: 'tools/call', salient: [params.name, params.arguments ?? {}] }, call);
+}
+
+/** `gatehouse__search_tools`: the tools this person may use across the upstreams, best match for `query` first. */
+async function searchFor(ctx: EndpointContext, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
+  const query = args?.query;
+  const limit = searchLimit(args?.limit);
+  if (typeof query !== 'string' || !query.trim() || limit === undefined) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `${SEARCH_TOOL} needs "query" (a non-empty string) and an optional "limit" (1 to 50)`);
+  }
+  const perUpstream = await Promise.all(
+    ctx.upstreams.map(async (upstream) => {
+      try {
+        return visibleTools(ctx, upstream, await toolsOf(ctx, upstream, signal));
+      } catch (error) {
+        // An upstream that is down (or has no tools) offers nothing to find; the others still do.
+        if (error instanceof UpstreamError || error instanceof ProtocolError) return [];
+        throw error;
+      }
+    }),
+  );
+  const found = searchTools([...perUpstream.flat(), ...(ctx.apps?.tools() ?? [])], query, limit).map(({ name, title, description, inputSchema }) => ({ name, title, description, inputSchema }));
+  record(ctx, { event: 'mcp_tool_call', outcome: 'success', arguments: args, details: { method: 'tools/call', tool: SEARCH_TOOL, matches: found.length } }, 'tools searched');
+  return { content: [{ type: 'text', text: JSON.stringify({ tools: found }, null, 2) }], structuredContent: { tools: found } };
 }

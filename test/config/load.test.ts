@@ -76,6 +76,8 @@ describe('config', () => {
       ['a duplicate upstream id', { upstreams: [{ id: 'a', kind: 'http', url: 'http://a' }, { id: 'a', kind: 'http', url: 'http://b' }] }, 'config: upstreams[1].id: duplicates upstream "a"'],
       ['a service client naming no upstream', { service_clients: [{ client_id: 'n', secret_hash: 'scrypt$x', upstreams: ['wiki'] }] }, 'config: service_clients[0].upstreams[0]: names no upstream "wiki"'],
       ['a key prefix with a hash tag brace', { store: { key_prefix: 'gh{1}:' } }, 'config: store.key_prefix: must not contain { or }'],
+      ['an unknown aggregate tool mode', { aggregate: { tool_mode: 'lazy' } }, 'config: aggregate.tool_mode: must be one of all, search'],
+      ["the upstream id of the portal's own tools", { upstreams: [{ id: 'gatehouse', kind: 'mcp', url: 'http://a' }] }, "config: upstreams[0].id: is reserved for the portal's own tools (gatehouse__search_tools)"],
       ['an unknown tool pinning mode', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { pinning: 'trust' } }] }, 'config: upstreams[0].tools.pinning: must be one of enforce, warn, off'],
       ['a tool limit with no period', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { limits: { search: {} } } }] }, 'config: upstreams[0].tools.limits.search: needs per_minute or per_day'],
       ['a password hash that is not scrypt', { login: { accounts: [{ username: 'a', password_hash: 'hunter2' }] } }, 'config: login.accounts[0].password_hash: must be a scrypt$… string from `gatehouse hash-password`'],
