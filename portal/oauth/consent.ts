@@ -42,7 +42,7 @@ export function consentRoutes(deps: OAuthDeps): Router {
     }
     const { request, client } = await loadOwnRequest(deps, requestId, session.person);
     const offer = offerFor(deps, request, session.person);
-    if (offer.grantable && offer.upstreamIds.length === offer.asked.length && (await deps.consents.covers(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds))) {
+    if (offer.grantable && offer.upstreamIds.length === offer.asked.length && (await deps.consents.covering(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds))) {
       await approve(deps, req, res, request.id, session.person, offer.upstreamIds);
       return;
     }
@@ -137,7 +137,7 @@ function offerFor(deps: OAuthDeps, request: AuthorizationRequest, person: Person
 async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: string, person: Person, upstreamIds: string[]): Promise<void> {
   const request = await deps.requests.take(requestId);
   if (!request) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
-  await deps.consents.remember(person.id, request.clientId, request.resource, request.scope, upstreamIds);
+  await deps.consents.remember(person.id, request.clientId, request.resource, { scope: request.scope, upstreamIds });
   const code = await deps.codes.issue({
     clientId: request.clientId,
     redirectUri: request.redirectUri,
