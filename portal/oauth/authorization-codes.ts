@@ -11,6 +11,8 @@ export interface CodeRecord {
   scope: string[];
   resource: string;
   upstreamIds: string[];
+  /** The person allowed access while they are away: the grant gets a refresh token. Absent on codes issued before the portal asked. */
+  longLived?: boolean;
 }
 
 /** One-time authorization codes, stored only as hashes (RFC 6749 §4.1.2; OAuth 2.1 §4.1.3). */

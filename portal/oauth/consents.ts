@@ -5,6 +5,12 @@ import { getJson, setJson, storeKey, type Store } from '../store/store.js';
 export interface RememberedConsent {
   scope: string[];
   upstreamIds: string[];
+  /**
+   * Whether the person let the client keep access while they are away (a refresh token), when
+   * the client did not ask for `offline_access` and the consent page offered it. Absent on
+   * consents remembered before the page offered the choice: those are asked again.
+   */
+  longLived?: boolean;
   at: number;
 }
 
@@ -15,8 +21,8 @@ export interface RememberedConsent {
 export interface Consents {
   /** The remembered consent when it covers at least these scopes and upstreams; `undefined` otherwise. */
   covering(personId: string, clientId: string, resource: string, scope: string[], upstreamIds: string[]): Promise<RememberedConsent | undefined>;
-  /** Adds scopes and upstreams to what is remembered. */
-  remember(personId: string, clientId: string, resource: string, consent: { scope: string[]; upstreamIds: string[] }): Promise<void>;
+  /** Adds scopes and upstreams to what is remembered; `longLived` replaces the last choice. */
+  remember(personId: string, clientId: string, resource: string, consent: { scope: string[]; upstreamIds: string[]; longLived: boolean }): Promise<void>;
   /** Whether the person approved this client (for any resource) and that is still remembered. */
   consentedBefore(personId: string, clientId: string): Promise<boolean>;
   forget(personId: string, clientId: string, resource: string): Promise<void>;
@@ -38,6 +44,7 @@ export function createConsents(options: { store: Store; ttlMs: number }): Consen
       const record: RememberedConsent = {
         scope: [...new Set([...(previous?.scope ?? []), ...consent.scope])],
         upstreamIds: [...new Set([...(previous?.upstreamIds ?? []), ...consent.upstreamIds])],
+        longLived: consent.longLived,
         at: Date.now(),
       };
       await setJson(store, key(personId, clientId, resource), record, { ttlMs });

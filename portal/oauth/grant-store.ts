@@ -18,6 +18,11 @@ export interface Grant {
   resource: string;
   /** The upstreams the tokens reach (the person's allowed subset of the resource's). */
   upstreamIds: string[];
+  /**
+   * The person let the client keep access while they are away (it asked for `offline_access`, or
+   * the consent page offered it and the person kept it): only such a grant has a refresh token.
+   */
+  longLived?: boolean;
   createdAt: number;
   refreshedAt?: number;
 }

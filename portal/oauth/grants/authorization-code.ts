@@ -53,6 +53,7 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     scope: record.scope,
     resource: record.resource,
     upstreamIds: record.upstreamIds,
+    longLived: record.longLived === true,
     createdAt: Date.now(),
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person: record.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'authorization_code', grantId, resource: record.resource } }, 'token issued');
