@@ -1,14 +1,12 @@
 import { Router, type Request, type Response } from 'express';
-import { constantTimeEqual, hmac } from '../crypto/hash.js';
-import { deriveKey } from '../crypto/seal.js';
 import { HttpError, OAuthError } from '../http/errors.js';
 import { auditRequest } from '../audit/request-audit.js';
 import { displayName, type Person } from '../login/person.js';
-import type { Session } from '../login/sessions.js';
 import { mayUseUpstream, whyDenied } from '../policy/access.js';
 import { isAdmin } from '../policy/admins.js';
 import { renderConsentPage } from '../web/consent-page.js';
 import { pageCsp } from '../web/html.js';
+import { createPageCsrf } from '../web/page-csrf.js';
 import { redirectWithError } from './authorize.js';
 import type { AuthorizationRequest } from './authorization-requests.js';
 import type { Client } from './clients.js';
@@ -31,8 +29,9 @@ function consentCsp(redirectUri: string): string {
 /** `GET /consent` shows what an agent asks for; `POST /consent` records the person's decision. */
 export function consentRoutes(deps: OAuthDeps): Router {
   const router = Router();
-  const csrfKey = deriveKey(deps.config.secret, 'consent-csrf');
-  const csrfFor = (session: Session, requestId: string) => hmac(csrfKey, `${session.id}:${requestId}`);
+  const csrf = createPageCsrf({ secret: deps.config.secret, issuer: deps.issuer });
+  // The form's token is good for this session and this one request.
+  const subject = (requestId: string) => `consent:${requestId}`;
 
   router.get('/consent', async (req, res) => {
     const requestId = typeof req.query.request === 'string' ? req.query.request : '';
@@ -58,7 +57,7 @@ export function consentRoutes(deps: OAuthDeps): Router {
     res.type('html').send(
       renderConsentPage({
         requestId: request.id,
-        csrf: csrfFor(session, request.id),
+        csrf: csrf.token(session, subject(request.id)),
         clientName: client.clientName ?? client.clientId,
         clientId: client.clientId,
         clientHome: client.kind === 'metadata-document' ? client.clientId : client.clientUri,
@@ -78,13 +77,11 @@ export function consentRoutes(deps: OAuthDeps): Router {
   });
 
   router.post('/consent', deps.parsers.form, async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const requestId = typeof body.request === 'string' ? body.request : '';
+    const posted = (req.body ?? {}) as Record<string, unknown>;
+    const requestId = typeof posted.request === 'string' ? posted.request : '';
     const session = await deps.sessions.read(req);
     if (!session) throw new HttpError(401, 'login_required', 'Your session ended. Start again from the application.');
-    if (typeof body.csrf !== 'string' || !constantTimeEqual(body.csrf, csrfFor(session, requestId))) {
-      throw new HttpError(403, 'invalid_csrf', 'This consent form was not issued to you. Start again from the application.');
-    }
+    const body = csrf.form(req, session, { subject: subject(requestId) });
     const { request, client } = await loadOwnRequest(deps, requestId, session.person);
     if (body.decision === 'allow') {
       const offer = offerFor(deps, request, session.person);
