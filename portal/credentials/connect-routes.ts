@@ -46,8 +46,9 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 /**
  * `GET /connect/{id}` starts connecting a person's own account at an `oauth` upstream,
  * `GET /connect/{id}/callback` finishes it (RFC 6749 §4.1.2), `POST /connect/{id}/disconnect`
- * forgets and revokes it (with the CSRF token of the portal's pages). The `state` is single-use and bound to the browser session that
- * started the connect: a forged state, or another person's, is refused and changes nothing.
+ * (with the CSRF token of the portal's pages) forgets and revokes it. The `state` is single-use
+ * and bound to the browser session that started the connect: a forged state, or another
+ * person's, is refused and changes nothing.
  */
 export function connectRoutes(deps: ConnectRoutesDeps): Router {
   const router = Router();

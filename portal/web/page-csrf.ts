@@ -32,6 +32,7 @@ export interface PageCsrf {
   signInForm(req: Request, nonce: string | undefined): Record<string, unknown>;
 }
 
+/** The portal's {@link PageCsrf}: every instance made from one secret and issuer accepts the others' tokens. */
 export function createPageCsrf(options: { secret: string; issuer: string }): PageCsrf {
   const key = deriveKey(options.secret, 'page-csrf');
   const portalOrigin = new URL(options.issuer).origin;
