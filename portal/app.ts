@@ -147,6 +147,7 @@ export function createPortal(deps: AppDeps): Portal {
       accounts,
       sessions,
       secret: config.secret,
+      issuer: config.issuer,
       secure,
       form: parsers.form,
       perIp: createRateLimit(store, { name: 'login-ip', limit: config.rateLimits.loginPerMinute, windowMs: 60_000 }),

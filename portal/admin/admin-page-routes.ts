@@ -23,7 +23,7 @@ const NOTICES: Record<string, string> = {
  */
 export function adminPageRoutes(deps: AdminDeps): Router {
   const router = Router();
-  const csrf = createPageCsrf(deps.config.secret);
+  const csrf = createPageCsrf({ secret: deps.config.secret, issuer: deps.config.issuer });
   const { grants, clients } = deps.oauth.deps;
 
   /** The session of a current admin; a person who is not one gets 403, a stranger the sign-in page. */
@@ -88,7 +88,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
   router.post('/admin/upstreams', deps.parsers.form, async (req, res) => {
     const session = await adminSession(req, res);
     if (!session) return;
-    const body = csrf.form(session, req.body);
+    const body = csrf.form(req, session);
     const draft = { id: str(body.id), kind: str(body.kind), title: str(body.title) || undefined, url: str(body.url) };
     try {
       const upstream = await deps.upstreams.create(draft, session.person.id);
@@ -104,7 +104,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
   router.post('/admin/upstreams/delete', deps.parsers.form, async (req, res) => {
     const session = await adminSession(req, res);
     if (!session) return;
-    const body = csrf.form(session, req.body);
+    const body = csrf.form(req, session);
     await deps.upstreams.remove(str(body.id));
     req.audit?.({ event: 'upstream_deleted', outcome: 'success', person: session.person, upstream: str(body.id), details: { via: 'admin page' } });
     res.redirect(303, '/admin?done=removed#upstreams');
@@ -113,7 +113,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
   router.post('/admin/grants/revoke', deps.parsers.form, async (req, res) => {
     const session = await adminSession(req, res);
     if (!session) return;
-    const body = csrf.form(session, req.body);
+    const body = csrf.form(req, session);
     const grant = await grants.find(str(body.grant));
     if (!grant) throw new HttpError(404, 'not_found', 'No such grant (it may have been revoked already).');
     await grants.revoke(grant.id);
@@ -124,7 +124,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     router.post(`/admin/tools/${verdict}`, deps.parsers.form, async (req, res) => {
       const session = await adminSession(req, res);
       if (!session) return;
-      const body = csrf.form(session, req.body);
+      const body = csrf.form(req, session);
       const [upstream, name] = [str(body.upstream), str(body.tool)];
       if (!(await deps.pins.list(upstream))[name]) throw new HttpError(404, 'not_found', 'No such tool (the upstream may have been removed).');
       const pin = verdict === 'approve' ? await deps.pins.approve(upstream, name) : await deps.pins.reject(upstream, name);

@@ -29,7 +29,7 @@ const NOTICES: Record<string, string> = {
  */
 export function connectionsRoutes(deps: AdminDeps & { connections?: UpstreamConnections }): Router {
   const router = Router();
-  const csrf = createPageCsrf(deps.config.secret);
+  const csrf = createPageCsrf({ secret: deps.config.secret, issuer: deps.config.issuer });
   const { grants, resources } = deps.oauth.deps;
 
   async function signedIn(req: Request, res: Response): Promise<Session | undefined> {
@@ -76,7 +76,7 @@ export function connectionsRoutes(deps: AdminDeps & { connections?: UpstreamConn
   router.post('/connections/revoke', deps.parsers.form, async (req, res) => {
     const session = await signedIn(req, res);
     if (!session) return;
-    const body = csrf.form(session, req.body);
+    const body = csrf.form(req, session);
     const grant = typeof body.grant === 'string' ? await grants.find(body.grant) : undefined;
     // Someone else's grant is "not found": never a hint that it exists.
     if (!grant || grant.person.id !== session.person.id) throw new HttpError(404, 'not_found', 'That agent is not among your connections (it may have been revoked already).');
@@ -88,7 +88,7 @@ export function connectionsRoutes(deps: AdminDeps & { connections?: UpstreamConn
   router.post('/connections/disconnect', deps.parsers.form, async (req, res) => {
     const session = await signedIn(req, res);
     if (!session) return;
-    const body = csrf.form(session, req.body);
+    const body = csrf.form(req, session);
     if (!deps.connections) throw new HttpError(404, 'not_found', 'No app here needs a connection of its own.');
     const upstreamId = typeof body.upstream === 'string' ? body.upstream : '';
     if (!resources.upstream(upstreamId)) throw new HttpError(404, 'not_found', 'No such app.');

@@ -2,16 +2,17 @@ import { Router, type Request } from 'express';
 import { auditRequest } from '../audit/request-audit.js';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
-import { constantTimeEqual, hmac, sha256 } from '../crypto/hash.js';
-import { deriveKey, type Sealer } from '../crypto/seal.js';
+import { sha256 } from '../crypto/hash.js';
+import type { Sealer } from '../crypto/seal.js';
 import { callerSignal } from '../http/caller-signal.js';
 import { HttpError } from '../http/errors.js';
 import { displayName } from '../login/person.js';
 import { safeReturnTo } from '../login/return-to.js';
-import type { Session, SessionManager } from '../login/sessions.js';
+import type { SessionManager } from '../login/sessions.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { storeKey, type Store } from '../store/store.js';
 import { renderConnectResultPage } from '../web/connect-page.js';
+import { createPageCsrf } from '../web/page-csrf.js';
 import type { UpstreamConnections } from './connections.js';
 import type { PendingAuthorization, UpstreamOAuth } from './upstream-oauth.js';
 import { UpstreamOAuthError } from './upstream-oauth-errors.js';
@@ -43,19 +44,16 @@ interface PendingConnect {
 const PENDING_TTL_MS = 10 * 60_000;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 
-/** The CSRF value of the disconnect form for one upstream in one browser session (the `/connections` page renders it). */
-export function disconnectCsrf(secret: string, session: Session, upstreamId: string): string {
-  return hmac(deriveKey(secret, 'connect-csrf'), `${session.id}:${upstreamId}`);
-}
-
 /**
  * `GET /connect/{id}` starts connecting a person's own account at an `oauth` upstream,
  * `GET /connect/{id}/callback` finishes it (RFC 6749 §4.1.2), `POST /connect/{id}/disconnect`
- * forgets and revokes it. The `state` is single-use and bound to the browser session that
- * started the connect: a forged state, or another person's, is refused and changes nothing.
+ * (with the CSRF token of the portal's pages) forgets and revokes it. The `state` is single-use
+ * and bound to the browser session that started the connect: a forged state, or another
+ * person's, is refused and changes nothing.
  */
 export function connectRoutes(deps: ConnectRoutesDeps): Router {
   const router = Router();
+  const csrf = createPageCsrf({ secret: deps.secret, issuer: deps.issuer });
   const pendingKey = (state: string) => storeKey('upstream-connect', sha256(state));
   const aad = (state: string) => `upstream-connect\n${sha256(state)}`;
   const redirectUri = (upstreamId: string) => `${deps.issuer}/connect/${upstreamId}/callback`;
@@ -134,10 +132,7 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     const session = await deps.sessions.read(req);
     if (!session) throw new HttpError(401, 'login_required', 'Your session ended. Sign in again.');
     const upstreamId = String(req.params.id);
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    if (typeof body.csrf !== 'string' || !constantTimeEqual(body.csrf, disconnectCsrf(deps.secret, session, upstreamId))) {
-      throw new HttpError(403, 'invalid_csrf', 'This form was not issued to you. Reload the page and try again.');
-    }
+    const body = csrf.form(req, session);
     const result = await deps.connections.disconnect(session.person, upstreamId);
     if (typeof body.return_to === 'string') {
       res.redirect(303, safeReturnTo(body.return_to));

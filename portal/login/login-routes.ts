@@ -1,6 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import { constantTimeEqual, hmac, randomToken } from '../crypto/hash.js';
-import { deriveKey } from '../crypto/seal.js';
+import { randomToken } from '../crypto/hash.js';
 import { readCookie, writeCookie } from '../http/cookies.js';
 import { portalCookieName } from '../http/portal-cookies.js';
 import { HttpError } from '../http/errors.js';
@@ -8,6 +7,7 @@ import { auditRequest } from '../audit/request-audit.js';
 import type { RateLimit } from '../http/rate-limit.js';
 import { pageCsp } from '../web/html.js';
 import { renderLoginPage } from '../web/login-page.js';
+import { createPageCsrf } from '../web/page-csrf.js';
 import type { Accounts } from './accounts.js';
 import { safeReturnTo } from './return-to.js';
 import type { SessionManager } from './sessions.js';
@@ -16,6 +16,8 @@ export interface LoginRoutesOptions {
   accounts: Accounts;
   sessions: SessionManager;
   secret: string;
+  /** The portal's public URL: sign-out accepts a post from its origin. */
+  issuer: string;
   secure: boolean;
   /** Sign-in attempts per client IP. */
   perIp: RateLimit;
@@ -31,12 +33,13 @@ export interface LoginRoutesOptions {
 const PAGE_CSP = pageCsp();
 
 /**
- * `GET /login`, `POST /login`, `POST /logout`. The form carries a double-submit CSRF token
- * (a cookie and a field that must match), so no site can sign a person in as someone else.
+ * `GET /login`, `POST /login`, `POST /logout`. The sign-in form carries a double-submit CSRF
+ * token (a cookie and a field that must match), so no site can sign a person in as someone else;
+ * sign-out needs the page's token or a same-origin `Origin`, so no site can sign a person out.
  */
 export function loginRoutes(options: LoginRoutesOptions): Router {
   const router = Router();
-  const csrfKey = deriveKey(options.secret, 'login-csrf');
+  const csrf = createPageCsrf({ secret: options.secret, issuer: options.issuer });
   const csrfCookie = portalCookieName('loginCsrf', options.secure);
 
   const builtin = options.builtin ?? true;
@@ -53,7 +56,7 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
     res.status(status).setHeader('Content-Security-Policy', PAGE_CSP);
     res.setHeader('Cache-Control', 'no-store');
     const choices = idps.map((idp) => ({ title: idp.title, href: `/login/${idp.id}?return_to=${encodeURIComponent(view.returnTo)}` }));
-    res.type('html').send(renderLoginPage({ ...view, csrf: hmac(csrfKey, nonce), builtin, idps: choices }));
+    res.type('html').send(renderLoginPage({ ...view, csrf: csrf.signInToken(nonce), builtin, idps: choices }));
   }
 
   router.get('/login', async (req, res) => {
@@ -70,13 +73,9 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
   });
 
   router.post('/login', options.form, async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const returnTo = safeReturnTo(body.return_to);
     if (!builtin) throw new HttpError(403, 'builtin_login_disabled', 'Signing in with a password is switched off here. Use your company sign-in.');
-    const nonce = readCookie(req, csrfCookie);
-    if (!nonce || typeof body.csrf !== 'string' || !constantTimeEqual(body.csrf, hmac(csrfKey, nonce))) {
-      throw new HttpError(403, 'invalid_csrf', 'The sign-in form expired. Go back, reload the page and try again.');
-    }
+    const body = csrf.signInForm(req, readCookie(req, csrfCookie));
+    const returnTo = safeReturnTo(body.return_to);
     const username = typeof body.username === 'string' ? body.username.slice(0, 64) : '';
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
     await options.perIp.hit(req.ip ?? 'unknown');
@@ -94,6 +93,9 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
   });
 
   router.post('/logout', options.form, async (req, res) => {
+    const session = await options.sessions.read(req);
+    // Without a live session there is nothing to end, and nothing a forged post could do.
+    if (session) csrf.form(req, session, { sameOriginSuffices: true });
     await options.sessions.destroy(req, res);
     res.redirect(303, '/login');
   });

@@ -11,6 +11,8 @@ export interface CodeRecord {
   scope: string[];
   resource: string;
   upstreamIds: string[];
+  /** The person allowed access while they are away: the grant gets a refresh token. Absent on codes issued before the portal asked. */
+  longLived?: boolean;
 }
 
 /** One-time authorization codes, stored only as hashes (RFC 6749 §4.1.2; OAuth 2.1 §4.1.3). */
@@ -18,7 +20,7 @@ export interface AuthorizationCodes {
   issue(record: CodeRecord): Promise<string>;
   /** The code's record without spending it, so a bad exchange changes nothing. */
   peek(code: string): Promise<CodeRecord | undefined>;
-  /** Spends the code (take-once) and remembers which grant it produced, for replay detection. */
+  /** Spends the code (once, across processes) and remembers which grant it produced, for replay detection. */
   redeem(code: string, grantId: string): Promise<CodeRecord | undefined>;
   /** The grant a spent code produced: a replay revokes it (RFC 6749 §4.1.2). */
   grantOfSpent(code: string): Promise<string | undefined>;
@@ -40,11 +42,11 @@ export function createAuthorizationCodes(options: { store: Store; ttlMs: number 
       return (await getJson<CodeRecord>(store, live(code))) ?? undefined;
     },
     async redeem(code, grantId) {
-      const record = await takeJson<CodeRecord>(store, live(code));
-      if (!record) return undefined;
-      // Long enough to catch a replay well after the code itself would have expired.
-      await store.set(spent(code), grantId, { ttlMs: Math.max(ttlMs * 10, 600_000) });
-      return record;
+      // The spent mark comes first and is set once: its setter is the one exchange that may take
+      // the code, and any other exchange (on any process) that finds the code gone finds the mark.
+      // It lasts long enough to catch a replay well after the code itself would have expired.
+      if (!(await store.setIfAbsent(spent(code), grantId, { ttlMs: Math.max(ttlMs * 10, 600_000) }))) return undefined;
+      return (await takeJson<CodeRecord>(store, live(code))) ?? undefined;
     },
     async grantOfSpent(code) {
       if (!wellFormed(code)) return undefined;

@@ -58,6 +58,7 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     rotateAfterMs: config.tokens.keyRotationMs,
     retainAfterRotationMs: config.tokens.accessTtlMs + 60_000,
   });
+  const consents = createConsents({ store, ttlMs: config.tokens.refreshTtlMs });
   const deps: OAuthDeps = {
     config,
     issuer,
@@ -68,8 +69,8 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs }),
     codes: createAuthorizationCodes({ store, ttlMs: config.tokens.codeTtlMs }),
     requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000 }),
-    consents: createConsents({ store, ttlMs: config.tokens.refreshTtlMs }),
-    grants: createGrantStore(store),
+    consents,
+    grants: createGrantStore(store, consents),
     clients: createClientRegistry({
       store,
       serviceClients: config.serviceClients,

@@ -3,13 +3,18 @@ import { callerSignal } from '../http/caller-signal.js';
 import { HttpError, OAuthError } from '../http/errors.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
-import { redirectUriMatches } from './redirect-uris.js';
+import { impliedApplicationType, redirectUriMatches, redirectUriProblem } from './redirect-uris.js';
 import { DEFAULT_SCOPE, SCOPES, SUPPORTED_SCOPES, parseScope } from './scopes.js';
 
 /**
  * `GET /authorize`: authorization code with PKCE (OAuth 2.1 §4.1). Errors come in two phases
  * (RFC 6749 §4.1.2.1): until client and redirect URI are trusted, a page for the person;
  * after, a redirect back to the client with `error`, `state` and `iss` (RFC 9207).
+ *
+ * A registered redirect URI alone is no trust: anyone may register a client (RFC 7591) or publish
+ * a metadata document naming any URI, and an error redirect to it would make the portal an open
+ * redirector (RFC 9700 §4.11.2). Errors go back to the client only when the signed-in person
+ * approved that client before ({@link mayReceiveErrors}); otherwise the person sees the error.
  */
 export function authorizeRoutes(deps: OAuthDeps): Router {
   const router = Router();
@@ -28,10 +33,22 @@ export function authorizeRoutes(deps: OAuthDeps): Router {
       res.redirect(303, `/consent?request=${encodeURIComponent(request.id)}`);
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
+      if (!(await mayReceiveErrors(req, client, deps))) throw shownToThePerson(error);
       redirectWithError(res, redirectUri, deps.issuer, error, state);
     }
   });
   return router;
+}
+
+/** Whether an error may be sent to the client's redirect URI: the signed-in person approved this client before. */
+async function mayReceiveErrors(req: Request, client: Client, deps: OAuthDeps): Promise<boolean> {
+  const session = await deps.sessions.read(req);
+  return session !== undefined && (await deps.consents.consentedBefore(session.person.id, client.clientId));
+}
+
+/** The OAuth error as the person's error page (JSON for a non-browser), with the same code and status. */
+function shownToThePerson(error: OAuthError): HttpError {
+  return new HttpError(error.status, error.code, `The application's sign-in request was refused (${error.message}). You were not sent back to it. Tell its developers, or start again from the application.`);
 }
 
 /** Sends the agent's browser back with an OAuth error (RFC 6749 §4.1.2.1, RFC 9207 `iss`). */
@@ -67,8 +84,10 @@ async function loadClient(query: Record<string, string | undefined>, deps: OAuth
 function checkRedirectUri(query: Record<string, string | undefined>, client: Client): string {
   const requested = query.redirect_uri;
   if (!requested) throw new HttpError(400, 'invalid_request', 'The sign-in link is missing its redirect_uri.');
-  if (!client.redirectUris.some((registered) => redirectUriMatches(requested, registered))) {
-    // Never redirect to an unregistered URI: that is how codes get stolen.
+  // Never redirect to an unregistered URI (that is how codes get stolen), nor to one registered
+  // before today's rules refused it.
+  const applicationType = client.applicationType ?? impliedApplicationType(client.redirectUris);
+  if (!client.redirectUris.some((registered) => redirectUriMatches(requested, registered)) || redirectUriProblem(requested, applicationType)) {
     throw new HttpError(400, 'invalid_redirect_uri', 'The application asked to send you to an address it did not register. Nothing was shared.');
   }
   return requested;

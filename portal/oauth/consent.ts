@@ -1,18 +1,17 @@
 import { Router, type Request, type Response } from 'express';
-import { constantTimeEqual, hmac } from '../crypto/hash.js';
-import { deriveKey } from '../crypto/seal.js';
 import { HttpError, OAuthError } from '../http/errors.js';
 import { auditRequest } from '../audit/request-audit.js';
 import { displayName, type Person } from '../login/person.js';
-import type { Session } from '../login/sessions.js';
 import { mayUseUpstream, whyDenied } from '../policy/access.js';
 import { isAdmin } from '../policy/admins.js';
 import { renderConsentPage } from '../web/consent-page.js';
 import { pageCsp } from '../web/html.js';
+import { createPageCsrf } from '../web/page-csrf.js';
 import { redirectWithError } from './authorize.js';
 import type { AuthorizationRequest } from './authorization-requests.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
+import { SCOPES } from './scopes.js';
 
 const SCOPE_MEANING: Record<string, string> = {
   mcp: 'use the tools, resources and prompts of these apps as you',
@@ -30,8 +29,9 @@ function consentCsp(redirectUri: string): string {
 /** `GET /consent` shows what an agent asks for; `POST /consent` records the person's decision. */
 export function consentRoutes(deps: OAuthDeps): Router {
   const router = Router();
-  const csrfKey = deriveKey(deps.config.secret, 'consent-csrf');
-  const csrfFor = (session: Session, requestId: string) => hmac(csrfKey, `${session.id}:${requestId}`);
+  const csrf = createPageCsrf({ secret: deps.config.secret, issuer: deps.issuer });
+  // The form's token is good for this session and this one request.
+  const subject = (requestId: string) => `consent:${requestId}`;
 
   router.get('/consent', async (req, res) => {
     const requestId = typeof req.query.request === 'string' ? req.query.request : '';
@@ -42,9 +42,14 @@ export function consentRoutes(deps: OAuthDeps): Router {
     }
     const { request, client } = await loadOwnRequest(deps, requestId, session.person);
     const offer = offerFor(deps, request, session.person);
-    if (offer.grantable && offer.upstreamIds.length === offer.asked.length && (await deps.consents.covers(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds))) {
-      await approve(deps, req, res, request.id, session.person, offer.upstreamIds);
-      return;
+    const asksLongLived = offersLongLived(request, client);
+    if (offer.grantable && offer.upstreamIds.length === offer.asked.length) {
+      const remembered = await deps.consents.covering(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds);
+      // Approved from memory only with the person's last answer to every question the page would ask.
+      if (remembered && (!asksLongLived || remembered.longLived !== undefined)) {
+        await approve(deps, req, res, request.id, session.person, offer.upstreamIds, longLivedDecision(request, client, remembered.longLived));
+        return;
+      }
     }
     res.setHeader('Content-Security-Policy', consentCsp(request.redirectUri));
     res.setHeader('Cache-Control', 'no-store');
@@ -52,7 +57,7 @@ export function consentRoutes(deps: OAuthDeps): Router {
     res.type('html').send(
       renderConsentPage({
         requestId: request.id,
-        csrf: csrfFor(session, request.id),
+        csrf: csrf.token(session, subject(request.id)),
         clientName: client.clientName ?? client.clientId,
         clientId: client.clientId,
         clientHome: client.kind === 'metadata-document' ? client.clientId : client.clientUri,
@@ -65,24 +70,24 @@ export function consentRoutes(deps: OAuthDeps): Router {
         refused: offer.asked.filter((id) => !offer.upstreamIds.includes(id)).map((id) => refusal(deps, id, session.person)),
         scopes: request.scope.map((name) => ({ name, meaning: SCOPE_MEANING[name] ?? name })),
         grantable: offer.grantable,
+        longLived: asksLongLived ? { accessMinutes: Math.max(1, Math.round(deps.config.tokens.accessTtlMs / 60_000)) } : undefined,
         toConnect: await unconnected(deps, session.person, offer.upstreamIds),
       }),
     );
   });
 
   router.post('/consent', deps.parsers.form, async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const requestId = typeof body.request === 'string' ? body.request : '';
+    const posted = (req.body ?? {}) as Record<string, unknown>;
+    const requestId = typeof posted.request === 'string' ? posted.request : '';
     const session = await deps.sessions.read(req);
     if (!session) throw new HttpError(401, 'login_required', 'Your session ended. Start again from the application.');
-    if (typeof body.csrf !== 'string' || !constantTimeEqual(body.csrf, csrfFor(session, requestId))) {
-      throw new HttpError(403, 'invalid_csrf', 'This consent form was not issued to you. Start again from the application.');
-    }
-    const { request } = await loadOwnRequest(deps, requestId, session.person);
+    const body = csrf.form(req, session, { subject: subject(requestId) });
+    const { request, client } = await loadOwnRequest(deps, requestId, session.person);
     if (body.decision === 'allow') {
       const offer = offerFor(deps, request, session.person);
       if (!offer.grantable) throw new HttpError(403, 'access_denied', 'There is nothing here you may grant.');
-      await approve(deps, req, res, request.id, session.person, offer.upstreamIds);
+      // An unchecked box is not sent: anything but the checked box's value is "no".
+      await approve(deps, req, res, request.id, session.person, offer.upstreamIds, longLivedDecision(request, client, body.long_lived === 'yes'));
       return;
     }
     if (body.decision !== 'deny') throw new HttpError(400, 'invalid_request', 'Choose Allow or Deny.');
@@ -134,10 +139,24 @@ function offerFor(deps: OAuthDeps, request: AuthorizationRequest, person: Person
   return { asked, upstreamIds, grantable };
 }
 
-async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: string, person: Person, upstreamIds: string[]): Promise<void> {
+/**
+ * Whether the consent page asks the person about long-lived access: the client may hold a refresh
+ * token but did not ask for `offline_access` (clients from before MCP 2025-11-25 never do). Asked,
+ * so that such clients need not send the person back every few minutes, and never assumed.
+ */
+function offersLongLived(request: AuthorizationRequest, client: Client): boolean {
+  return client.grantTypes.includes('refresh_token') && !request.scope.includes(SCOPES.offlineAccess);
+}
+
+/** Long-lived access: asked for (`offline_access`) and allowed, or offered by the page and kept by the person (`answer`). */
+function longLivedDecision(request: AuthorizationRequest, client: Client, answer: boolean | undefined): boolean {
+  return request.scope.includes(SCOPES.offlineAccess) || (offersLongLived(request, client) && answer === true);
+}
+
+async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: string, person: Person, upstreamIds: string[], longLived: boolean): Promise<void> {
   const request = await deps.requests.take(requestId);
   if (!request) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
-  await deps.consents.remember(person.id, request.clientId, request.resource, request.scope, upstreamIds);
+  await deps.consents.remember(person.id, request.clientId, request.resource, { scope: request.scope, upstreamIds, longLived });
   const code = await deps.codes.issue({
     clientId: request.clientId,
     redirectUri: request.redirectUri,
@@ -146,8 +165,9 @@ async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: 
     scope: request.scope,
     resource: request.resource,
     upstreamIds,
+    longLived,
   });
-  auditRequest(req, { event: 'consent_granted', outcome: 'success', person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds } }, 'consent granted');
+  auditRequest(req, { event: 'consent_granted', outcome: 'success', person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds, long_lived: longLived } }, 'consent granted');
   const url = new URL(request.redirectUri);
   url.searchParams.set('code', code);
   if (request.state !== undefined) url.searchParams.set('state', request.state);

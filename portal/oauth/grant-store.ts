@@ -1,5 +1,6 @@
 import type { Person } from '../login/person.js';
 import { getJson, setJson, storeKey, type Store } from '../store/store.js';
+import type { Consents } from './consents.js';
 
 /**
  * What a person (or a service client) authorized one client to do. Every token is issued
@@ -17,6 +18,11 @@ export interface Grant {
   resource: string;
   /** The upstreams the tokens reach (the person's allowed subset of the resource's). */
   upstreamIds: string[];
+  /**
+   * The person let the client keep access while they are away (it asked for `offline_access`, or
+   * the consent page offered it and the person kept it): only such a grant has a refresh token.
+   */
+  longLived?: boolean;
   createdAt: number;
   refreshedAt?: number;
 }
@@ -24,13 +30,18 @@ export interface Grant {
 export interface GrantStore {
   save(grant: Grant, ttlMs: number): Promise<void>;
   find(id: string): Promise<Grant | undefined>;
-  /** Deletes the grant: its access and refresh tokens stop working on every portal process. */
+  /**
+   * Deletes the grant: its access and refresh tokens stop working on every portal process, and
+   * the consent it rested on is forgotten, so the client must ask the person again. Every cause
+   * of revocation (the person, an admin, refresh-token reuse, code replay, client deletion, the
+   * client itself) goes through here.
+   */
   revoke(id: string): Promise<boolean>;
   listByPerson(personId: string): Promise<Grant[]>;
   listByClient(clientId: string): Promise<Grant[]>;
 }
 
-export function createGrantStore(store: Store): GrantStore {
+export function createGrantStore(store: Store, consents: Pick<Consents, 'forget'>): GrantStore {
   const key = (id: string) => storeKey('grant', id);
   const byPerson = (personId: string) => storeKey('person', personId, 'grants');
   const byClient = (clientId: string) => storeKey('client', clientId, 'grants');
@@ -56,6 +67,7 @@ export function createGrantStore(store: Store): GrantStore {
       // Checked after writing: with revoke's order (tombstone, then delete) one of the two always wins.
       if (await store.get(tombstone(grant.id))) {
         await store.delete(key(grant.id));
+        await consents.forget(grant.person.id, grant.clientId, grant.resource);
         return;
       }
       await store.addToSet(byPerson(grant.person.id), grant.id);
@@ -71,6 +83,7 @@ export function createGrantStore(store: Store): GrantStore {
       if (grant) {
         await store.removeFromSet(byPerson(grant.person.id), id);
         await store.removeFromSet(byClient(grant.clientId), id);
+        await consents.forget(grant.person.id, grant.clientId, grant.resource);
       }
       return existed;
     },

@@ -7,8 +7,12 @@ import { formatScope } from './scopes.js';
 import { grantOfToken } from './token-lookup.js';
 
 /**
- * `POST /introspect` (RFC 7662) for upstreams that prefer asking to verifying JWTs. The caller
- * must authenticate as a service client (an upstream's own identity) or be the token's client.
+ * `POST /introspect` (RFC 7662). The caller authenticates with a secret (public clients may not
+ * introspect) and learns about its own tokens only: a token issued to any other client, a
+ * person's token asked about by a service client included, is `{"active": false}` (RFC 7662 §2.2
+ * lets the server decide who may see what, §4 says limit it). Least privilege: the portal never
+ * hands its access tokens to upstreams (they get per-request credentials of their own), so no
+ * client has a reason to inspect another's; a token of the portal's is verified with the JWKS.
  */
 export function introspectRoutes(deps: OAuthDeps): Router {
   const router = Router();
@@ -20,7 +24,7 @@ export function introspectRoutes(deps: OAuthDeps): Router {
     res.setHeader('Cache-Control', 'no-store');
     const found = await grantOfToken(deps, token);
     const grant = found ? await deps.grants.find(found.grantId) : undefined;
-    if (!found || !grant || (caller.kind !== 'service' && caller.clientId !== found.clientId)) {
+    if (!found || !grant || caller.clientId !== found.clientId) {
       res.json({ active: false });
       return;
     }

@@ -13,12 +13,13 @@ export interface TokenResponse {
 }
 
 /**
- * Saves the grant and issues its tokens: an access token for the grant's resource and,
- * for clients registered for the `refresh_token` grant, a refresh token.
+ * Saves the grant and issues its tokens: an access token for the grant's resource and, when the
+ * person allowed long-lived access and the client is registered for the `refresh_token` grant, a
+ * refresh token. Never one silently (OAuth 2.1 §4.3; RFC 9700 §2.2.2).
  */
 export async function issueTokens(deps: OAuthDeps, client: Client, grant: Grant): Promise<TokenResponse> {
   const { accessTtlMs, refreshTtlMs } = deps.config.tokens;
-  const refreshable = grant.kind === 'person' && client.grantTypes.includes('refresh_token');
+  const refreshable = grant.kind === 'person' && grant.longLived === true && client.grantTypes.includes('refresh_token');
   await deps.grants.save(grant, refreshable ? refreshTtlMs : accessTtlMs);
   const { token, expiresIn } = await deps.accessTokens.issue(grant, accessTtlMs);
   const response: TokenResponse = { access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: formatScope(grant.scope) };

@@ -73,7 +73,7 @@ ${u.status === 'connected' ? '' : html`<a href="${u.connectUrl}">${u.status === 
   return layout(
     'Your connections',
     html`${STYLE}<h1>Your connections</h1>
-<p>Signed in as <strong>${view.personName}</strong>. <form class="inline" method="post" action="/logout"><button type="submit">Sign out</button></form></p>
+<p>Signed in as <strong>${view.personName}</strong>. <form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" value="${view.csrf}"><button type="submit">Sign out</button></form></p>
 ${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
 <h2>Agents</h2>
 ${agents}

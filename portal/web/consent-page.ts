@@ -19,6 +19,12 @@ export interface ConsentView {
   scopes: Array<{ name: string; meaning: string }>;
   /** False when the person may use none of what is asked: only "deny" is offered. */
   grantable: boolean;
+  /**
+   * Set when the client did not ask for `offline_access` but may hold a refresh token: the page
+   * offers long-lived access as a checkbox, checked and in plain words (`long_lived=yes`).
+   * `accessMinutes` is how long its access lasts without it.
+   */
+  longLived?: { accessMinutes: number };
   /** Apps in the grant that need the person's own account there, not connected yet (issue 6). */
   toConnect?: Array<{ title: string; url: string }>;
 }
@@ -42,6 +48,8 @@ ${view.grantable ? '' : html`<p class="error" role="alert">There is nothing here
 <form method="post" action="/consent">
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="request" value="${view.requestId}">
+${view.grantable && view.longLived ? html`<p><input type="checkbox" id="long-lived" name="long_lived" value="yes" checked style="width:auto"> <label for="long-lived" style="display:inline">Stay connected: it keeps access while you are away, until you revoke it.</label></p>
+<p class="muted">Unchecked, its access runs out after ${view.longLived.accessMinutes} minutes and it must send you back here to renew it.</p>` : ''}
 ${view.grantable ? html`<button type="submit" name="decision" value="allow">Allow</button>` : ''}
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>

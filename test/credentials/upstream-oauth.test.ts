@@ -1,11 +1,9 @@
 import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type CallToolResult, type ElicitRequest } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
-import { FormBrowser } from '../helpers/browser-form-client.js';
+import { FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { pendingConsent, registerClient } from '../helpers/oauth-flow.js';
-import { disconnectCsrf } from '../../portal/credentials/connect-routes.js';
-import type { Session } from '../../portal/login/sessions.js';
 
 const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
 
@@ -160,12 +158,11 @@ describe('oauth upstream: each person connects their own account', () => {
 
   test('disconnecting revokes at the upstream (RFC 7009) and the next call needs a connect again', async () => {
     const browser = alice.provider.browser;
-    const cookie = browser.cookies.get('gatehouse_session')!;
-    const session = { id: cookie.slice(0, cookie.lastIndexOf('.')) } as Session;
+    const { csrf } = hiddenFields(await (await browser.get(`${portal.url}/connections`)).text());
     const forged = await browser.post(`${portal.url}/connect/notes/disconnect`, { csrf: 'nope' });
     expect(forged.status).toBe(403);
     const revokedBefore = upstream.revoked.length;
-    const res = await browser.post(`${portal.url}/connect/notes/disconnect`, { csrf: disconnectCsrf(portal.config.secret, session, 'notes') });
+    const res = await browser.post(`${portal.url}/connect/notes/disconnect`, { csrf: csrf! });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('revoked');
     expect(upstream.revoked.length).toBeGreaterThan(revokedBefore);

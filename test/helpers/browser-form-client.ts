@@ -44,7 +44,7 @@ export class FormBrowser {
       page = res.status === 200 ? await res.text() : '';
     }
     if (page.includes('action="/consent"')) {
-      res = await this.follow(`${this.origin}/consent`, { method: 'POST', fields: { ...hiddenFields(page), decision } });
+      res = await this.follow(`${this.origin}/consent`, { method: 'POST', fields: { ...formFields(page), decision } });
     }
     const location = res.headers.get('location');
     if (!location) throw new Error(`expected a redirect to the client, got ${res.status}: ${page.slice(0, 300)}`);
@@ -73,6 +73,13 @@ export class FormBrowser {
     Object.defineProperty(res, 'url', { value: url });
     return res;
   }
+}
+
+/** What a browser submits of a page's form without the person touching it: its hidden inputs and the checkboxes checked by default. */
+export function formFields(page: string): Record<string, string> {
+  const fields = hiddenFields(page);
+  for (const match of page.matchAll(/<input type="checkbox"[^>]* name="([^"]+)" value="([^"]*)" checked[ >]/g)) fields[match[1]!] = match[2]!;
+  return fields;
 }
 
 /** The hidden inputs of the first form on a page. */

@@ -1,7 +1,7 @@
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { FormBrowser, hiddenFields } from './browser-form-client.js';
+import { FormBrowser, formFields } from './browser-form-client.js';
 import { TestOAuthProvider } from './mcp-oauth-client.js';
 
 /** What a person does in the browser: which IdP login to type, and what to answer at the portal's consent. */
@@ -63,7 +63,7 @@ export async function runBrowser(browser: FormBrowser, url: string, origins: str
       res = await browser.get(url);
     } else if (page.includes('action="/consent"')) {
       url = new URL('/consent', url).href;
-      res = await browser.post(url, { ...hiddenFields(page), decision: script.decision ?? 'allow' });
+      res = await browser.post(url, { ...formFields(page), decision: script.decision ?? 'allow' });
     } else {
       return { status: res.status, page, visited };
     }

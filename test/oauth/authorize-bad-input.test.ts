@@ -12,22 +12,28 @@ import {
   type RegisteredClient,
   type TokenBody,
 } from '../helpers/oauth-flow.js';
-import type { TestPortal } from '../helpers/portal.js';
+import { startMetadataDocumentHost, type MetadataDocumentHost } from '../helpers/metadata-document-host.js';
+import { BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
 /**
  * `GET /authorize` with bad input (OAuth 2.1 §4.1.2.1, RFC 9207): before the client and its
  * redirect URI are trusted, an HTML page and never a redirect; after, a redirect back with
- * `error`, `state` and `iss`. Either way no authorization request is stored.
+ * `error`, `state` and `iss`. Either way no authorization request is stored. A registered
+ * redirect URI alone earns no trust (anyone can register one: RFC 9700 §4.11.2, open
+ * redirectors); the person must be signed in and have approved the client before.
  */
 describe('/authorize rejects bad input', () => {
   let portal: TestPortal;
   let store: RecordingStore;
   let client: RegisteredClient;
+  /** ALICE's browser: signed in, and she approved `client` before. */
+  let trusted: FormBrowser;
 
   beforeAll(async () => {
     store = new RecordingStore();
     portal = await startOAuthPortal({}, store);
     client = await registerClient(portal.url);
+    trusted = (await authorizeCode(portal.url, client.client_id)).browser;
   });
   afterAll(async () => {
     await portal.close();
@@ -39,10 +45,10 @@ describe('/authorize rejects bad input', () => {
     return fetch(url, { redirect: 'manual', headers: { accept: 'text/html' } });
   }
 
-  /** Expects a redirect to REDIRECT_URI carrying `error`, the request's `state` and the portal's `iss`; no request stored. */
+  /** Expects a redirect (of ALICE, who approved the client before) to REDIRECT_URI carrying `error`, the request's `state` and the portal's `iss`; no request stored. */
   async function expectErrorRedirect(url: URL, error: string, state: string | null = 'xyz-state'): Promise<void> {
     const before = store.writes('authreq');
-    const res = await visit(url);
+    const res = await trusted.get(url.href);
     expect(res.status).toBe(303);
     const location = new URL(res.headers.get('location')!);
     expect(`${location.origin}${location.pathname}`).toBe(REDIRECT_URI);
@@ -54,9 +60,9 @@ describe('/authorize rejects bad input', () => {
   }
 
   /** Expects the person's HTML error page with `status`, no `Location`, and no request stored. */
-  async function expectErrorPage(url: URL | string, status = 400): Promise<void> {
+  async function expectErrorPage(url: URL | string, status = 400, browser?: FormBrowser): Promise<void> {
     const before = store.writes('authreq');
-    const res = await visit(url);
+    const res = browser ? await browser.get(String(url)) : await visit(url);
     expect(res.status).toBe(status);
     expect(res.headers.get('location')).toBeNull();
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
@@ -104,6 +110,43 @@ describe('/authorize rejects bad input', () => {
   test('a resource the portal does not serve is invalid_target (RFC 8707 §2)', async () => {
     await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { resource: 'https://evil.example/mcp' }), 'invalid_target');
     await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { resource: `${portal.url}/mcp/nope` }), 'invalid_target');
+  });
+
+  describe('no open redirect: errors go back only to a client the person approved before', () => {
+    const invalid = () => [
+      authorizeUrl(portal.url, client.client_id, pkce().challenge, { response_type: 'token' }),
+      authorizeUrl(portal.url, client.client_id, '', { code_challenge: undefined }),
+      authorizeUrl(portal.url, client.client_id, pkce().challenge, { scope: 'bogus' }),
+      authorizeUrl(portal.url, client.client_id, pkce().challenge, { resource: 'https://evil.example/mcp' }),
+    ];
+
+    test('a stranger (not signed in) gets a page, never a redirect to the registered URI', async () => {
+      for (const url of invalid()) await expectErrorPage(url);
+    });
+
+    test('a non-browser gets the OAuth error as JSON, not a redirect', async () => {
+      const res = await fetch(authorizeUrl(portal.url, client.client_id, pkce().challenge, { response_type: 'token' }), { redirect: 'manual' });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('location')).toBeNull();
+      expect((await json<{ error: string }>(res)).error).toBe('unsupported_response_type');
+    });
+
+    test('a signed-in person who never approved the client gets a page', async () => {
+      const stranger = await registerClient(portal.url, { client_name: 'Never approved' });
+      const bob = new FormBrowser(portal.url);
+      await bob.signIn(await bob.get(`${portal.url}/login`), BOB);
+      await expectErrorPage(authorizeUrl(portal.url, stranger.client_id, pkce().challenge, { response_type: 'token' }), 400, bob);
+      // ALICE approved `client`, not this one.
+      await expectErrorPage(authorizeUrl(portal.url, stranger.client_id, pkce().challenge, { response_type: 'token' }), 400, trusted);
+    });
+
+    test('once the person approved the client, each error goes back to it', async () => {
+      for (const url of invalid()) {
+        const res = await trusted.get(url.href);
+        expect(res.status).toBe(303);
+        expect(new URL(res.headers.get('location')!).searchParams.get('error')).toEqual(expect.any(String));
+      }
+    });
   });
 
   describe('redirect URI', () => {
@@ -203,5 +246,45 @@ describe('/authorize rejects bad input', () => {
     const res = await browser.get(authorizeUrl(portal.url, client.client_id, pkce().challenge, { redirect_uri: 'https://evil.example/cb' }).href);
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
+  });
+});
+
+/**
+ * Client ID metadata documents: anyone can publish one naming any redirect URI, so such a client
+ * earns no more trust than a registered one (an error page until the person approved it), and a
+ * document's redirect URIs follow the registration rules (private-use schemes in reverse-DNS form).
+ */
+describe('/authorize with a metadata-document client is no open redirect', () => {
+  let host: MetadataDocumentHost;
+  let portal: TestPortal;
+
+  beforeAll(async () => {
+    host = await startMetadataDocumentHost();
+    portal = await startTestPortal({
+      document: { login: { accounts: await testAccounts() }, clients: { metadata_documents: { allow_private_addresses: true } } },
+      metadataDocumentCa: host.cert,
+    });
+  });
+  afterAll(async () => {
+    await portal?.close();
+    await host?.close();
+  });
+
+  test('an error for an attacker-hosted document is a page, never a redirect to its URI', async () => {
+    const landing = 'https://evil.example/landing';
+    const clientId = host.publish('/phish.json', { client_name: 'Phish', redirect_uris: [landing], token_endpoint_auth_method: 'none' });
+    const res = await fetch(authorizeUrl(portal.url, clientId, pkce().challenge, { redirect_uri: landing, response_type: 'token' }), { redirect: 'manual', headers: { accept: 'text/html' } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await res.text()).toContain('unsupported response type');
+  });
+
+  test('a document whose private-use scheme is not reverse-DNS is no client', async () => {
+    const clientId = host.publish('/one-word.json', { redirect_uris: ['myapp:/callback'], token_endpoint_auth_method: 'none' });
+    const res = await fetch(authorizeUrl(portal.url, clientId, pkce().challenge, { redirect_uri: 'myapp:/callback' }), { redirect: 'manual', headers: { accept: 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect((await json<{ error: string }>(res)).error).toBe('invalid_client');
   });
 });

@@ -1,5 +1,5 @@
-import { hmac } from '../../portal/crypto/hash.js';
-import { deriveKey } from '../../portal/crypto/seal.js';
+import type { Session } from '../../portal/login/sessions.js';
+import { createPageCsrf } from '../../portal/web/page-csrf.js';
 import { FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
 import {
   REDIRECT_URI,
@@ -28,6 +28,12 @@ describe('consent and sign-in reject bad input', () => {
     await portal.close();
     await store.close();
   });
+
+  /** The consent form's CSRF token for `browser`'s session and `requestId`, as the portal would render it. */
+  function consentCsrf(browser: FormBrowser, requestId: string): string {
+    const session = { id: browser.cookies.get('gatehouse_session')!.split('.')[0]! } as Session;
+    return createPageCsrf({ secret: TEST_SECRET, issuer: portal.url }).token(session, `consent:${requestId}`);
+  }
 
   /** Posts a form with `browser`'s cookies, asking for JSON (so the error code is readable). */
   function postAsJson(browser: FormBrowser, path: string, fields: Record<string, string>): Promise<Response> {
@@ -119,8 +125,7 @@ describe('consent and sign-in reject bad input', () => {
       await stolen.text();
 
       // …and with a CSRF token that is valid for BOB's own session: the request is bound to ALICE.
-      const sessionId = bob.cookies.get('gatehouse_session')!.split('.')[0]!;
-      const bobsCsrf = hmac(deriveKey(TEST_SECRET, 'consent-csrf'), `${sessionId}:${pending.request}`);
+      const bobsCsrf = consentCsrf(bob, pending.request);
       for (const decision of ['allow', 'deny']) {
         const res = await postAsJson(bob, '/consent', { request: pending.request, csrf: bobsCsrf, decision });
         expect(res.status).toBe(403);
@@ -164,8 +169,7 @@ describe('consent and sign-in reject bad input', () => {
     test('an answer to an unknown request is 400 invalid_request', async () => {
       const alice = new FormBrowser(portal.url);
       await alice.signIn(await alice.get(`${portal.url}/login`), ALICE);
-      const sessionId = alice.cookies.get('gatehouse_session')!.split('.')[0]!;
-      const csrf = hmac(deriveKey(TEST_SECRET, 'consent-csrf'), `${sessionId}:nope`);
+      const csrf = consentCsrf(alice, 'nope');
       const res = await postAsJson(alice, '/consent', { request: 'nope', csrf, decision: 'allow' });
       expect(res.status).toBe(400);
       expect((await json<OAuthErrorBody>(res)).error).toBe('invalid_request');

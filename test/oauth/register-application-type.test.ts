@@ -45,10 +45,19 @@ describe('/register honours application_type', () => {
 
   describe('native clients', () => {
     test('register loopback http on every host form and any port, private-use schemes and https; the type is echoed', async () => {
-      const redirectUris = ['http://127.0.0.1/cb', 'http://127.0.0.1:53682/cb', 'http://[::1]:8080/cb', 'http://localhost:3000/callback', 'com.example.agent:/oauth2redirect', 'cursor://anysphere.cursor-mcp/oauth/callback', 'https://agent.example/callback'];
+      const redirectUris = ['http://127.0.0.1/cb', 'http://127.0.0.1:53682/cb', 'http://[::1]:8080/cb', 'http://localhost:3000/callback', 'com.example.agent:/oauth2redirect', 'https://agent.example/callback'];
       const client = await register({ application_type: 'native', redirect_uris: redirectUris });
       expect(client.application_type).toBe('native');
       expect(client.redirect_uris).toEqual(redirectUris);
+    });
+
+    test.each([
+      ['a one-word scheme', 'myapp:/oauth2redirect'],
+      ['a one-word scheme with an authority', 'cursor://anysphere.cursor-mcp/oauth/callback'],
+    ])('a private-use scheme not in reverse-DNS form (%s) is invalid_redirect_uri (RFC 8252 §7.1), and nothing is stored', async (_name, uri) => {
+      const body = await expectRejected({ application_type: 'native', redirect_uris: [uri] }, 'invalid_redirect_uri');
+      expect(body.error_description).toContain('reverse-DNS');
+      await expectRejected({ redirect_uris: ['http://127.0.0.1:9999/callback', uri] }, 'invalid_redirect_uri');
     });
 
     test('RFC 7592 read gives the application type back', async () => {
@@ -146,5 +155,7 @@ describe('redirect URIs by application type (pure rules)', () => {
     expect(redirectUriProblem('http://127.0.0.1/cb', 'native')).toBeUndefined();
     expect(redirectUriProblem('http://127.0.0.1/cb', 'web')).toContain('native');
     expect(redirectUriProblem('com.example.app:/cb', 'web')).toContain('native');
+    expect(redirectUriProblem('com.example.app:/cb', 'native')).toBeUndefined();
+    expect(redirectUriProblem('myapp:/cb', 'native')).toContain('reverse-DNS');
   });
 });

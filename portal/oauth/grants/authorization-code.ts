@@ -11,6 +11,16 @@ const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 /**
  * `grant_type=authorization_code` (OAuth 2.1 §4.1.3). Everything is checked before the code
  * is spent, so a bad request changes nothing; a replayed code revokes what it issued.
+ *
+ * Replay (RFC 6749 §4.1.2, RFC 9700 §4.5): the code is taken once from the shared store, so of
+ * any number of exchanges on any number of portal processes exactly one succeeds. A later
+ * exchange of the same code, from anyone, revokes the grant the first one produced (its tokens
+ * stop working on every process, and the person is asked to consent again), for as long as the
+ * spent code is remembered: ten code lifetimes, at least ten minutes. After that a replay is
+ * only `invalid_grant`. A replay racing the first exchange revokes a grant not yet saved: its
+ * id is tombstoned, so it is never saved. The trade-off: a client that retries an exchange
+ * whose answer it lost, or anyone who saw the code, ends the legitimate grant; the person signs
+ * in again. That interruption costs less than the tokens of a stolen code staying valid.
  */
 export async function authorizationCodeGrant(req: Request, client: Client, deps: OAuthDeps): Promise<TokenResponse> {
   const body = req.body as Record<string, string | undefined>;
@@ -53,6 +63,7 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     scope: record.scope,
     resource: record.resource,
     upstreamIds: record.upstreamIds,
+    longLived: record.longLived === true,
     createdAt: Date.now(),
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person: record.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'authorization_code', grantId, resource: record.resource } }, 'token issued');

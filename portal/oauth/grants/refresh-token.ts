@@ -48,7 +48,8 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
     auditRequest(req, { event: 'refresh_denied', outcome: 'denied', person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'refresh denied: access was withdrawn');
     throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
   }
-  const tokens = await issueTokens(deps, client, { ...grant, person, scope, upstreamIds, refreshedAt: Date.now() });
+  // A grant with a refresh token is long-lived (grants saved before the portal recorded the choice included).
+  const tokens = await issueTokens(deps, client, { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: Date.now() });
   auditRequest(req, { event: 'token_refreshed', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'token refreshed');
   return tokens;
 }
