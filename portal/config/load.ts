@@ -34,7 +34,7 @@ export interface Config {
     /** Upstream OpenID Connect providers people sign in with (issue 5). */
     idps: IdpConfig[];
   };
-  clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean };
+  clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean; privateUseSchemes: string[] };
   /** The portal as an OAuth client of `oauth` upstreams: discovery may lead to non-public addresses. */
   upstreamOAuth: { allowPrivateAddresses: boolean };
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number };
@@ -137,7 +137,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       keyRotationMs: file.tokens.key_rotation,
     },
     login: { sessionIdleMs: file.login.session_idle, sessionMaxMs: file.login.session_max, builtin: file.login.builtin, idps: file.login.idps },
-    clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses },
+    clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses, privateUseSchemes: file.clients.private_use_schemes },
     upstreamOAuth: { allowPrivateAddresses: file.upstream_oauth.allow_private_addresses },
     mcp: { allowedOrigins: file.mcp.allowed_origins.map((origin) => new URL(origin).origin) },
     aggregate: { maxToolNameLength: file.aggregate.max_tool_name_length, toolMode: file.aggregate.tool_mode },

@@ -142,6 +142,8 @@ export const configFileSchema = z
       .strictObject({
         unused_ttl: duration('30d'),
         metadata_documents: z.strictObject({ allow_private_addresses: z.boolean().default(false) }).prefault({}),
+        // One-word private-use redirect schemes of native apps the operator trusts (RFC 8252 §7.1 asks for reverse-DNS ones).
+        private_use_schemes: z.array(z.string().regex(/^[a-z][a-z0-9+-]*$/, 'must be a URI scheme without a dot, such as cursor')).default([]),
       })
       .prefault({}),
     // The portal as an OAuth client of upstreams: where what an upstream publishes may lead it.

@@ -77,6 +77,7 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
       unusedClientTtlMs: config.clients.unusedTtlMs,
       metadataDocuments: createClientMetadataDocuments({
         allowPrivateAddresses: config.clients.allowPrivateMetadataAddresses,
+        privateUseSchemes: config.clients.privateUseSchemes,
         ca: options.metadataDocumentCa,
         onError: (clientId, reason) => logger.warn({ clientId, reason }, 'client metadata document rejected'),
       }),

@@ -21,7 +21,7 @@ export function authorizeRoutes(deps: OAuthDeps): Router {
   router.get('/authorize', async (req, res) => {
     const query = singleValued(req);
     const client = await loadClient(query, deps, callerSignal(res));
-    const redirectUri = checkRedirectUri(query, client);
+    const redirectUri = checkRedirectUri(query, client, deps.config.clients.privateUseSchemes);
     const state = query.state;
     try {
       checkResponseType(query);
@@ -81,13 +81,13 @@ async function loadClient(query: Record<string, string | undefined>, deps: OAuth
   return client;
 }
 
-function checkRedirectUri(query: Record<string, string | undefined>, client: Client): string {
+function checkRedirectUri(query: Record<string, string | undefined>, client: Client, oneWordSchemes: readonly string[]): string {
   const requested = query.redirect_uri;
   if (!requested) throw new HttpError(400, 'invalid_request', 'The sign-in link is missing its redirect_uri.');
   // Never redirect to an unregistered URI (that is how codes get stolen), nor to one registered
   // before today's rules refused it.
   const applicationType = client.applicationType ?? impliedApplicationType(client.redirectUris);
-  if (!client.redirectUris.some((registered) => redirectUriMatches(requested, registered)) || redirectUriProblem(requested, applicationType)) {
+  if (!client.redirectUris.some((registered) => redirectUriMatches(requested, registered)) || redirectUriProblem(requested, applicationType, oneWordSchemes)) {
     throw new HttpError(400, 'invalid_redirect_uri', 'The application asked to send you to an address it did not register. Nothing was shared.');
   }
   return requested;

@@ -24,6 +24,8 @@ export interface ClientMetadataDocumentOptions {
   cacheEntries?: number;
   /** Fetch documents from private, loopback and link-local addresses (off: a client id must not reach inside). */
   allowPrivateAddresses?: boolean;
+  /** One-word private-use redirect schemes the operator allows (`clients.private_use_schemes`). */
+  privateUseSchemes?: readonly string[];
   /** Trusted CA certificates (PEM) instead of the default ones, for a company CA. */
   ca?: string | string[];
   onError?: (clientId: string, reason: string) => void;
@@ -63,7 +65,7 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentOpt
       try {
         const response = await fetchDocument(url, { headers: { accept: 'application/json' }, signal });
         if (response.status !== 200) throw new Error(`answered HTTP ${response.status}`);
-        const client = parseDocument(clientId, JSON.parse(await response.text()));
+        const client = parseDocument(clientId, JSON.parse(await response.text()), options.privateUseSchemes ?? []);
         return remember(clientId, client, maxAge(response.headers.get('cache-control') ?? undefined));
       } catch (error) {
         // Nobody is waiting for this answer any more; the next request for it fetches again.
@@ -76,7 +78,7 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentOpt
   };
 }
 
-function parseDocument(clientId: string, doc: Record<string, unknown>): Client {
+function parseDocument(clientId: string, doc: Record<string, unknown>, oneWordSchemes: readonly string[]): Client {
   if (!doc || typeof doc !== 'object') throw new Error('is not a JSON object');
   if (doc.client_id !== clientId) throw new Error('its client_id does not equal its URL');
   if ('client_secret' in doc) throw new Error('contains a client_secret');
@@ -87,7 +89,7 @@ function parseDocument(clientId: string, doc: Record<string, unknown>): Client {
   if (doc.application_type !== undefined && !APPLICATION_TYPES.includes(doc.application_type as ApplicationType)) throw new Error('application_type must be "web" or "native"');
   // The same rules as dynamic registration: the stated application type, else the one the URIs imply.
   const applicationType = (doc.application_type as ApplicationType | undefined) ?? impliedApplicationType(redirectUris as string[]);
-  if (redirectUris.some((u: string) => redirectUriProblem(u, applicationType))) throw new Error(`redirect_uris has a URI an application_type "${applicationType}" client may not use`);
+  if (redirectUris.some((u: string) => redirectUriProblem(u, applicationType, oneWordSchemes))) throw new Error(`redirect_uris has a URI an application_type "${applicationType}" client may not use`);
   const text = (value: unknown) => (typeof value === 'string' && value.length <= 500 ? value : undefined);
   return {
     clientId,

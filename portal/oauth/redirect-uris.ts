@@ -39,11 +39,12 @@ export function impliedApplicationType(redirectUris: readonly string[]): Applica
  * Why a redirect URI may not be registered by a client of `applicationType`, or `undefined` when
  * it may. Never a fragment, a wildcard, credentials, or a script/data scheme. Any client may use
  * `https`. Only a `native` client may use `http` on a loopback host (RFC 8252 §7.3) or a
- * private-use scheme in reverse-DNS form, i.e. containing a dot (RFC 8252 §7.1); a `web` client
+ * private-use scheme in reverse-DNS form, i.e. containing a dot (RFC 8252 §7.1), or one of
+ * `oneWordSchemes` the operator allows; a `web` client
  * uses `https` alone (OpenID Connect Dynamic Client Registration 1.0 §2; MCP 2026-07-28: every
  * redirect URI is `localhost` or `https`).
  */
-export function redirectUriProblem(uri: string, applicationType: ApplicationType): string | undefined {
+export function redirectUriProblem(uri: string, applicationType: ApplicationType, oneWordSchemes: readonly string[] = []): string | undefined {
   if (uri.length > 2000) return 'is longer than 2000 characters';
   if (uri.includes('*')) return 'must not contain wildcards';
   let url: URL;
@@ -64,7 +65,9 @@ export function redirectUriProblem(uri: string, applicationType: ApplicationType
   if (!/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) return 'has an invalid scheme';
   if (!native) return 'must use https: private-use URI schemes are for application_type "native"';
   // A one-word scheme (`myapp:`) is easily claimed by another app on the device, which would receive the code.
-  return url.protocol.includes('.') ? undefined : 'must use a reverse-DNS private-use scheme of a domain the app controls, such as com.example.app (RFC 8252 §7.1)';
+  // The operator may allow one-word schemes of apps they trust (`clients.private_use_schemes`, e.g. `cursor`).
+  if (url.protocol.includes('.') || oneWordSchemes.includes(url.protocol.slice(0, -1))) return undefined;
+  return `must use a reverse-DNS private-use scheme of a domain the app controls, such as com.example.app (RFC 8252 §7.1); an operator may allow "${url.protocol.slice(0, -1)}" with clients.private_use_schemes`;
 }
 
 /**

@@ -40,7 +40,7 @@ export function registerRoutes(deps: OAuthDeps): Router {
   const { clients, issuer } = deps;
 
   router.post('/register', rateLimitMiddleware(deps.limits.register), deps.parsers.json, async (req, res) => {
-    const { metadata, applicationType } = validate(req.body);
+    const { metadata, applicationType } = validate(req.body, deps.config.clients.privateUseSchemes);
     const confidential = metadata.token_endpoint_auth_method !== 'none';
     const clientSecret = confidential ? randomToken() : undefined;
     const registrationAccessToken = randomToken();
@@ -93,7 +93,7 @@ export function registerRoutes(deps: OAuthDeps): Router {
  * among them). Redirect URIs are checked against the stated application type, or, when none is
  * stated, the one they imply ({@link impliedApplicationType}).
  */
-function validate(body: unknown): { metadata: z.output<typeof metadataSchema>; applicationType: ApplicationType } {
+function validate(body: unknown, oneWordSchemes: readonly string[]): { metadata: z.output<typeof metadataSchema>; applicationType: ApplicationType } {
   const parsed = metadataSchema.safeParse(body ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -104,7 +104,7 @@ function validate(body: unknown): { metadata: z.output<typeof metadataSchema>; a
   const metadata = parsed.data;
   const applicationType = metadata.application_type ?? impliedApplicationType(metadata.redirect_uris);
   for (const uri of metadata.redirect_uris) {
-    const problem = redirectUriProblem(uri, applicationType);
+    const problem = redirectUriProblem(uri, applicationType, oneWordSchemes);
     if (problem) throw new OAuthError('invalid_redirect_uri', `redirect URI ${JSON.stringify(uri.slice(0, 100))} ${problem}`);
   }
   const unknownScope = parseScope(metadata.scope).find((s) => !SUPPORTED_SCOPES.includes(s));

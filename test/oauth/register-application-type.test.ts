@@ -60,6 +60,20 @@ describe('/register honours application_type', () => {
       await expectRejected({ redirect_uris: ['http://127.0.0.1:9999/callback', uri] }, 'invalid_redirect_uri');
     });
 
+    test('an operator may allow the one-word scheme of an app they trust (clients.private_use_schemes), and only that one', async () => {
+      const trusting = await startOAuthPortal({ clients: { private_use_schemes: ['cursor'] } });
+      try {
+        const cursor = 'cursor://anysphere.cursor-mcp/oauth/callback';
+        const client = (await registerClient(trusting.url, { ...base, application_type: 'native', redirect_uris: [cursor] })) as Registered;
+        expect(client.redirect_uris).toEqual([cursor]);
+        const refused = await registerRequest(trusting.url, { ...base, application_type: 'native', redirect_uris: ['myapp:/cb'] });
+        expect(refused.status).toBe(400);
+        expect((await json<OAuthErrorBody>(refused)).error_description).toContain('clients.private_use_schemes');
+      } finally {
+        await trusting.close();
+      }
+    });
+
     test('RFC 7592 read gives the application type back', async () => {
       const client = await register({ application_type: 'native', redirect_uris: ['http://127.0.0.1:9999/callback'] });
       const res = await fetch(`${portal.url}/register/${client.client_id}`, { headers: { authorization: `Bearer ${client.registration_access_token}` } });
