@@ -97,7 +97,7 @@ export function hostSignInRoutes(deps: HostSessionDeps): Router {
     await setJson(deps.store, ticketKey(ticket), { appId: upstream.id, person: session.person, returnTo, binding } satisfies Ticket, { ttlMs: TICKET_TTL_MS });
     res.setHeader('Cache-Control', 'no-store');
     // A page, not a 303: this request may be the end of the sign-in form's redirect chain (see renderContinuePage).
-    res.type('html').send(renderContinuePage({ url: `${hostOrigin(deps.issuer, upstream.host)}${HOST_SESSION_PATH}?ticket=${ticket}`, appName: upstream.title ?? upstream.id }));
+    res.type('html').send(renderContinuePage({ url: `${hostOrigin(deps.issuer, upstream.host)}${HOST_SESSION_PATH}?ticket=${ticket}`, going: `Opening ${upstream.title ?? upstream.id}` }));
   });
   return router;
 }

@@ -46,6 +46,9 @@ export const OAUTH_ERROR_STATUS = {
   temporarily_unavailable: 503,
   server_error: 500,
   slow_down: 429,
+  // OpenID Connect Core §3.1.2.6: answers to prompt=none.
+  login_required: 401,
+  consent_required: 403,
 } as const;
 
 export type OAuthErrorCode = keyof typeof OAUTH_ERROR_STATUS;

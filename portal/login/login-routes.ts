@@ -7,6 +7,7 @@ import { auditRequest } from '../audit/request-audit.js';
 import type { RateLimit } from '../http/rate-limit.js';
 import { pageCsp } from '../web/html.js';
 import { renderLoginPage } from '../web/login-page.js';
+import { renderContinuePage } from '../web/continue-page.js';
 import { createPageCsrf } from '../web/page-csrf.js';
 import type { Accounts } from './accounts.js';
 import { safeReturnTo } from './return-to.js';
@@ -61,7 +62,8 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
 
   router.get('/login', async (req, res) => {
     const returnTo = safeReturnTo(req.query.return_to);
-    if (await options.sessions.read(req)) {
+    // `reauth`: an agent asked for a fresh sign-in (prompt=login), so a live session is not enough.
+    if (req.query.reauth !== '1' && (await options.sessions.read(req))) {
       res.redirect(303, returnTo);
       return;
     }
@@ -89,7 +91,11 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
     }
     await options.sessions.create(res, person);
     auditRequest(req, { event: 'login', outcome: 'success', person, details: { idp: 'local' } }, 'signed in');
-    res.redirect(303, returnTo);
+    // A page, not a 303: where the person was going may end elsewhere (back at the agent), which
+    // the sign-in page's CSP would block for a redirect chain that began with its form.
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(renderContinuePage({ url: returnTo, going: 'Signed in, continuing' }));
   });
 
   router.post('/logout', options.form, async (req, res) => {

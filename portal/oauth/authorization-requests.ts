@@ -1,6 +1,8 @@
 import { randomToken } from '../crypto/hash.js';
 import { getJson, setJson, storeKey, takeJson, type Store } from '../store/store.js';
 
+export type Prompt = 'login' | 'consent' | 'none';
+
 /** A validated `/authorize` request waiting for the person to sign in and consent. */
 export interface AuthorizationRequest {
   id: string;
@@ -10,6 +12,8 @@ export interface AuthorizationRequest {
   scope: string[];
   resource: string;
   codeChallenge: string;
+  /** OpenID Connect Core §3.1.2.1 `prompt`: sign in again (`login`), ask again (`consent`), or show nothing (`none`). */
+  prompt?: Prompt[];
   createdAt: number;
   /** The person it belongs to, bound when they first see the consent page. */
   personId?: string;

@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { callerSignal } from '../http/caller-signal.js';
 import { HttpError, OAuthError } from '../http/errors.js';
+import type { Prompt } from './authorization-requests.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
 import { impliedApplicationType, redirectUriMatches, redirectUriProblem } from './redirect-uris.js';
@@ -29,7 +30,9 @@ export function authorizeRoutes(deps: OAuthDeps): Router {
       const scope = checkScope(query, client);
       const resource = checkResource(query, deps);
       checkAdminScope(scope, resource, deps);
-      const request = await deps.requests.create({ clientId: client.clientId, redirectUri, state, scope, resource, codeChallenge });
+      const prompt = checkPrompt(query);
+      if (prompt?.includes('none') && !(await deps.sessions.read(req))) throw new OAuthError('login_required', 'the person is not signed in, and prompt=none forbids asking');
+      const request = await deps.requests.create({ clientId: client.clientId, redirectUri, state, scope, resource, codeChallenge, ...(prompt ? { prompt } : {}) });
       res.redirect(303, `/consent?request=${encodeURIComponent(request.id)}`);
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
@@ -116,6 +119,22 @@ function checkScope(query: Record<string, string | undefined>, client: Client): 
 function checkAdminScope(scope: string[], resource: string, deps: OAuthDeps): void {
   const forAdmin = deps.resources.find(resource)?.kind === 'admin';
   if (forAdmin !== scope.includes(SCOPES.admin)) throw new OAuthError('invalid_scope', forAdmin ? 'the admin API needs scope "admin"' : 'scope "admin" is only for the admin resource');
+}
+
+/**
+ * `prompt` (OpenID Connect Core §3.1.2.1, which OAuth clients such as the MCP Inspector send):
+ * `login` signs the person in again, `consent` shows the consent page even when it is remembered,
+ * `none` shows nothing (an error instead of a page). `select_account` is accepted and means
+ * nothing here (one account per browser). `none` with anything else is `invalid_request`.
+ */
+function checkPrompt(query: Record<string, string | undefined>): Prompt[] | undefined {
+  if (query.prompt === undefined) return undefined;
+  const values = query.prompt.split(' ').filter(Boolean);
+  const unknown = values.find((value) => !['login', 'consent', 'none', 'select_account'].includes(value));
+  if (unknown) throw new OAuthError('invalid_request', `prompt "${unknown}" is not supported`);
+  if (values.includes('none') && values.length > 1) throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values');
+  const kept = values.filter((value): value is Prompt => value !== 'select_account');
+  return kept.length ? kept : undefined;
 }
 
 function checkResource(query: Record<string, string | undefined>, deps: OAuthDeps): string {

@@ -41,15 +41,30 @@ export function consentRoutes(deps: OAuthDeps): Router {
       return;
     }
     const { request, client } = await loadOwnRequest(deps, requestId, session.person);
+    // prompt=login: a session older than the request signs in again first.
+    if (request.prompt?.includes('login') && session.createdAt < request.createdAt) {
+      res.redirect(303, `/login?reauth=1&return_to=${encodeURIComponent(`/consent?request=${requestId}`)}`);
+      return;
+    }
     const offer = offerFor(deps, request, session.person);
     const asksLongLived = offersLongLived(request, client);
-    if (offer.grantable && offer.upstreamIds.length === offer.asked.length) {
+    if (offer.grantable && offer.upstreamIds.length === offer.asked.length && !request.prompt?.includes('consent')) {
       const remembered = await deps.consents.covering(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds);
       // Approved from memory only with the person's last answer to every question the page would ask.
       if (remembered && (!asksLongLived || remembered.longLived !== undefined)) {
         await approve(deps, req, res, request.id, session.person, offer.upstreamIds, longLivedDecision(request, client, remembered.longLived));
         return;
       }
+    }
+    if (request.prompt?.includes('none')) {
+      // Nothing may be shown: the client learns the person must be asked, if it may be told (no open redirect).
+      const taken = await deps.requests.take(request.id);
+      if (!taken) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
+      if (!(await deps.consents.consentedBefore(session.person.id, client.clientId))) {
+        throw new HttpError(403, 'consent_required', 'The application asked to be let in without asking you, and you have not allowed it before. Start again from the application.');
+      }
+      redirectWithError(res, taken.redirectUri, deps.issuer, new OAuthError('consent_required', 'the person must be asked, and prompt=none forbids it'), taken.state);
+      return;
     }
     res.setHeader('Content-Security-Policy', consentCsp(request.redirectUri));
     res.setHeader('Cache-Control', 'no-store');

@@ -22,8 +22,8 @@ export class FormBrowser {
   async follow(url: string, init?: { method: 'POST'; fields: Record<string, string> }): Promise<Response> {
     let res = init ? await this.post(url, init.fields) : await this.get(url);
     for (let hops = 0; hops < 10; hops++) {
-      const location = res.headers.get('location');
-      if (!location || res.status < 300 || res.status >= 400) return res;
+      const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : await metaRefresh(res);
+      if (!location) return res;
       const next = new URL(location, url);
       if (next.origin !== this.origin) return res;
       url = next.href;
@@ -80,6 +80,18 @@ export function formFields(page: string): Record<string, string> {
   const fields = hiddenFields(page);
   for (const match of page.matchAll(/<input type="checkbox"[^>]* name="([^"]+)" value="([^"]*)" checked[ >]/g)) fields[match[1]!] = match[2]!;
   return fields;
+}
+
+/**
+ * Where a page moves the browser on by itself (`<meta http-equiv="refresh" content="0;url=…">`, the
+ * portal's continue page), as a browser would follow it. The page stays readable (a clone is read).
+ */
+async function metaRefresh(res: Response): Promise<string | undefined> {
+  if (res.status !== 200 || !res.headers.get('content-type')?.includes('text/html')) return undefined;
+  const page = await res.clone().text();
+  const match = /<meta http-equiv="refresh" content="0;url=([^"]*)">/.exec(page);
+  if (!match) return undefined;
+  return match[1]!.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
 }
 
 /** The hidden inputs of the first form on a page. */

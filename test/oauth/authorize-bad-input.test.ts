@@ -149,6 +149,31 @@ describe('/authorize rejects bad input', () => {
     });
   });
 
+  describe('prompt (OpenID Connect Core §3.1.2.1)', () => {
+    test('an unknown value, or none with another, is invalid_request', async () => {
+      await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { prompt: 'maybe' }), 'invalid_request');
+      await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { prompt: 'none consent' }), 'invalid_request');
+    });
+
+    test('prompt=none: a stranger gets login_required as a page; a signed-in person with the consent remembered gets a code', async () => {
+      await expectErrorPage(authorizeUrl(portal.url, client.client_id, pkce().challenge, { prompt: 'none' }), 401);
+      const answered = await trusted.follow(authorizeUrl(portal.url, client.client_id, pkce().challenge, { prompt: 'none' }).href);
+      expect(new URL(answered.headers.get('location')!).searchParams.get('code')).toBeTruthy();
+    });
+
+    test('prompt=none where the person would be asked: consent_required, back to a client approved before, else a page', async () => {
+      // Another resource than the remembered consent covers, for the same client: it would ask.
+      const asking = authorizeUrl(portal.url, client.client_id, pkce().challenge, { prompt: 'none', scope: 'mcp offline_access' });
+      const answered = await trusted.follow(asking.href);
+      expect(answered.status).toBe(303);
+      expect(new URL(answered.headers.get('location')!).searchParams.get('error')).toBe('consent_required');
+      const stranger = await registerClient(portal.url, { client_name: 'Never approved' });
+      const page = await trusted.follow(authorizeUrl(portal.url, stranger.client_id, pkce().challenge, { prompt: 'none' }).href);
+      expect(page.status).toBe(403);
+      expect(page.headers.get('location')).toBeNull();
+    });
+  });
+
   describe('redirect URI', () => {
     test('a redirect URI the client did not register gets a page, never a redirect to it', async () => {
       for (const redirectUri of ['https://evil.example/callback', 'http://127.0.0.1:9999/other', 'http://localhost:9999/callback', `${REDIRECT_URI}?x=1`, `${REDIRECT_URI}#frag`]) {

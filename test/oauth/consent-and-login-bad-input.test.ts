@@ -251,14 +251,11 @@ describe('consent and sign-in reject bad input', () => {
         // As a query parameter of GET /login, carried through the form…
         const { browser, fields } = await loginForm(returnTo);
         const res = await browser.post(`${portal.url}/login`, { ...fields, username: ALICE.username, password: ALICE.password });
-        expect(res.status).toBe(303);
-        const target = new URL(res.headers.get('location')!, portal.url);
-        expect(target.origin).toBe(portal.url);
+        expect(new URL(await continuesTo(res), portal.url).origin).toBe(portal.url);
         // …posted directly in the form…
         const { browser: direct, fields: directFields } = await loginForm();
         const posted = await direct.post(`${portal.url}/login`, { ...directFields, return_to: returnTo, username: ALICE.username, password: ALICE.password });
-        expect(posted.status).toBe(303);
-        expect(new URL(posted.headers.get('location')!, portal.url).origin).toBe(portal.url);
+        expect(new URL(await continuesTo(posted), portal.url).origin).toBe(portal.url);
         // …and for someone already signed in.
         const signedIn = await browser.get(`${portal.url}/login?return_to=${encodeURIComponent(returnTo)}`);
         expect(signedIn.status).toBe(303);
@@ -269,8 +266,18 @@ describe('consent and sign-in reject bad input', () => {
     test('a same-origin return_to is honoured', async () => {
       const { browser, fields } = await loginForm('/consent?request=abc');
       const res = await browser.post(`${portal.url}/login`, { ...fields, username: ALICE.username, password: ALICE.password });
-      expect(res.status).toBe(303);
-      expect(res.headers.get('location')).toBe('/consent?request=abc');
+      expect(await continuesTo(res)).toBe('/consent?request=abc');
     });
   });
 });
+
+/**
+ * Where a successful sign-in sends the browser: its answer is a page that moves on by itself
+ * (a 303 would be blocked by the sign-in page's CSP when the chain ends at another origin).
+ */
+async function continuesTo(res: Response): Promise<string> {
+  expect(res.status).toBe(200);
+  const match = /<meta http-equiv="refresh" content="0;url=([^"]*)">/.exec(await res.text());
+  expect(match).not.toBeNull();
+  return match![1]!.replace(/&amp;/g, '&');
+}

@@ -1,0 +1,104 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { authorizeUrl, pkce, registerClient, type RegisteredClient } from '../helpers/oauth-flow.js';
+import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/**
+ * A returning agent in a real browser (Playwright + Debian chromium): the person's consent is
+ * remembered but their portal session is gone (a new browser). Signing in must take the browser
+ * on to the agent's redirect URI, which the sign-in page's CSP `form-action 'self'` blocks when
+ * the form's answer is a redirect chain ending there. `prompt=consent` and `prompt=login` are honoured.
+ */
+describe('a returning agent whose person signs in again', () => {
+  let portal: TestPortal;
+  let callback: http.Server;
+  let callbackUrl: string;
+  let client: RegisteredClient;
+  const profiles: string[] = [];
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    callback = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>Agent got the code</h1>'));
+    await new Promise<void>((resolve) => callback.listen(0, '127.0.0.1', resolve));
+    callbackUrl = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/callback`;
+    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() } } });
+    client = await registerClient(portal.url, { redirect_uris: [callbackUrl], client_name: 'Returning Agent' });
+    mkdirSync('test-output', { recursive: true });
+  });
+  afterAll(async () => {
+    for (const context of contexts) await context.close();
+    for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+    await portal?.close();
+    await new Promise<void>((resolve) => callback?.close(() => resolve()));
+  });
+
+  /** A fresh browser: no portal session. */
+  async function newBrowser(): Promise<Page> {
+    const profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
+    profiles.push(profile);
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true });
+    contexts.push(context);
+    return context.newPage();
+  }
+
+  const authorize = (params: Record<string, string> = {}) => authorizeUrl(portal.url, client.client_id, pkce().challenge, { redirect_uri: callbackUrl, state: 'st', ...params }).href;
+  const atAgent = (page: Page) => page.waitForURL((url) => url.href.startsWith(callbackUrl), { timeout: 10_000 });
+
+  async function signIn(page: Page): Promise<void> {
+    await page.fill('input[name=username]', ALICE.username);
+    await page.fill('input[name=password]', ALICE.password);
+    await page.click('button[type=submit]');
+  }
+
+  test('first time: sign in, consent, back at the agent with a code', async () => {
+    const page = await newBrowser();
+    await page.goto(authorize());
+    await signIn(page);
+    await page.waitForSelector('form[action="/consent"]');
+    await page.click('button[value=allow]');
+    await atAgent(page);
+    expect(new URL(page.url()).searchParams.get('code')).toBeTruthy();
+  });
+
+  test('in a new browser, signing in with the consent remembered goes straight back to the agent', async () => {
+    const page = await newBrowser();
+    await page.goto(authorize());
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await signIn(page);
+    await atAgent(page);
+    const url = new URL(page.url());
+    expect(url.searchParams.get('code')).toBeTruthy();
+    expect(url.searchParams.get('state')).toBe('st');
+    expect(await page.textContent('h1')).toBe('Agent got the code');
+    await page.screenshot({ path: 'test-output/returning-agent.png' });
+  });
+
+  test('prompt=consent shows the consent page although the consent is remembered', async () => {
+    const page = await newBrowser();
+    await page.goto(authorize({ prompt: 'consent' }));
+    await signIn(page);
+    await page.waitForSelector('form[action="/consent"]');
+    expect(await page.textContent('body')).toContain('Returning Agent');
+    await page.click('button[value=allow]');
+    await atAgent(page);
+  });
+
+  test('prompt=login asks a signed-in person to sign in again before going back', async () => {
+    const page = await newBrowser();
+    await page.goto(authorize());
+    await signIn(page);
+    await atAgent(page);
+    await page.goto(authorize({ prompt: 'login' }));
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await signIn(page);
+    await atAgent(page);
+    expect(new URL(page.url()).searchParams.get('code')).toBeTruthy();
+  });
+});
