@@ -29,6 +29,7 @@ import { adminPageRoutes } from './admin/admin-page-routes.js';
 import { createGrantUsage } from './admin/grant-usage.js';
 import { createUpstreamRegistry, type UpstreamRegistry } from './admin/upstream-registry.js';
 import { connectionsRoutes } from './connections/connections-routes.js';
+import { homeRoutes } from './home/home-routes.js';
 import { createToolPins } from './governance/tool-pins.js';
 import { createToolQuotas } from './governance/tool-quotas.js';
 import { createCredentials } from './credentials/credentials.js';
@@ -161,6 +162,7 @@ export function createPortal(deps: AppDeps): Portal {
   app.use(adminApi(adminDeps));
   app.use(adminPageRoutes(adminDeps));
   app.use(connectionsRoutes({ ...adminDeps, connections: credentials.connections }));
+  app.use(homeRoutes({ ...adminDeps, connections: credentials.connections }));
 
   app.use((req) => {
     throw new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`);

@@ -65,6 +65,11 @@ describe('a returning agent whose person signs in again', () => {
     await page.click('button[value=allow]');
     await atAgent(page);
     expect(new URL(page.url()).searchParams.get('code')).toBeTruthy();
+    // The portal's home, in the same browser: the person's way to connect an agent.
+    await page.goto(`${portal.url}/`);
+    expect(await page.textContent('h2#agent')).toBe('Connect an agent');
+    expect(await page.textContent('body')).toContain(`claude mcp add --transport http gatehouse ${portal.url}/mcp`);
+    await page.screenshot({ path: 'test-output/home.png', fullPage: true });
   });
 
   test('in a new browser, signing in with the consent remembered goes straight back to the agent', async () => {

@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import type { AdminDeps } from '../admin/admin-deps.js';
+import { hostOrigin } from '../apps/app-mounts.js';
+import type { UpstreamConnections } from '../credentials/connections.js';
+import { displayName } from '../login/person.js';
+import { mayUseUpstream } from '../policy/access.js';
+import { isAdmin } from '../policy/admins.js';
+import { renderHomePage, type HomeMcpUpstream } from '../web/home-page.js';
+import { PAGE_CSP } from '../web/page-csrf.js';
+
+/** `GET /`: the portal's home for a signed-in person; a stranger is sent to sign in first. */
+export function homeRoutes(deps: AdminDeps & { connections?: Pick<UpstreamConnections, 'listConnections'> }): Router {
+  const router = Router();
+  const { issuer } = deps.config;
+
+  router.get('/', async (req, res) => {
+    const session = await deps.sessions.read(req);
+    if (!session) return void res.redirect(303, '/login?return_to=%2F');
+    const person = (await deps.oauth.deps.people.current(session.person)) ?? session.person;
+    const open = deps.upstreams.all().filter((upstream) => mayUseUpstream(person, upstream));
+    const toConnect = new Map((await deps.connections?.listConnections(person))?.filter((c) => c.status !== 'connected').map((c) => [c.upstreamId, c.connectUrl]) ?? []);
+    const mcp: HomeMcpUpstream[] = await Promise.all(
+      open
+        .filter((u) => u.kind === 'mcp')
+        .map(async (u) => {
+          const pins = Object.values(await deps.pins.list(u.id));
+          return { id: u.id, title: u.title ?? u.id, toolCount: pins.length ? pins.filter((p) => p.status === 'pinned').length : undefined, url: `${issuer}/mcp/${u.id}`, connectUrl: toConnect.get(u.id) };
+        }),
+    );
+    const apps = open.filter((u) => u.kind === 'http').map((u) => ({ title: u.title ?? u.id, url: u.host ? `${hostOrigin(issuer, u.host)}/` : `/apps/${u.id}/` }));
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(renderHomePage({ personName: displayName(person), issuer, apps, mcp, isAdmin: isAdmin(person, deps.config.admins) }));
+  });
+  return router;
+}
