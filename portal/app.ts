@@ -6,6 +6,7 @@ import type { Store } from './store/store.js';
 import { bodyParsers } from './http/body.js';
 import { compileTrustProxy } from './http/client-ip.js';
 import { errorHandler, HttpError, writeError } from './http/errors.js';
+import { singleHostHeader } from './http/host-header.js';
 import { healthRoutes } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
 import { createRateLimit } from './http/rate-limit.js';
@@ -104,7 +105,7 @@ export function createPortal(deps: AppDeps): Portal {
   // The admin-defined upstreams load once per process; until the store answers, the config's are served.
   const upstreamsReady = () => upstreams.ready().catch(() => {});
   // What every request gets, in express and on the MCP endpoints alike.
-  const perRequest: Middleware[] = [requestContext(logger), requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
+  const perRequest: Middleware[] = [requestContext(logger), singleHostHeader, requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
 
   const app = express();
   app.disable('x-powered-by');

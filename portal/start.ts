@@ -46,7 +46,7 @@ export async function start(argv: readonly string[]): Promise<void> {
   if (config.demo) demoServers.push(await addDemoHandbook(config));
 
   const portal = createPortal({ config, store, logger });
-  const running = await listen(portal.handle, { host: config.host, port: config.port });
+  const running = await listen(portal.handle, { host: config.host, port: config.port, limits: config.http.connections });
   running.server.on('upgrade', portal.onUpgrade);
   logger.info({ url: running.url, issuer: config.issuer }, `Gatehouse listening on ${running.url}`);
 

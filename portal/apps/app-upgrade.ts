@@ -2,6 +2,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
 import { HttpError } from '../http/errors.js';
+import { assertSingleHost } from '../http/host-header.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { sessionIdentity } from './app-caller.js';
 import { appForHost, appForPath, hostMount, isPortalHost, pathMount } from './app-mounts.js';
@@ -25,6 +26,7 @@ export function appUpgradeHandler(deps: AppsDeps, log: (error: unknown) => void)
 }
 
 async function upgrade(deps: AppsDeps, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  assertSingleHost(req);
   const hostApp = appForHost(deps.upstreams(), req.headers.host);
   const pathApp = hostApp ? undefined : appForPath(deps.upstreams(), req.url ?? '/');
   const mount = hostApp ? hostMount(deps.issuer, hostApp) : pathApp && isPortalHost(deps.issuer, req.headers.host) ? pathMount(deps.issuer, pathApp) : undefined;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { configFileSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
 import type { IdpConfig } from './idp-schema.js';
 import { describeIssue } from './issue.js';
+import type { ConnectionLimits } from '../http/server.js';
 
 /** The portal's runtime configuration: the config file, resolved against the environment. */
 export interface Config {
@@ -36,7 +37,13 @@ export interface Config {
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number };
   /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
   mcp: { allowedOrigins: string[] };
-  http: { bodyLimit: string; shutdownGraceMs: number; trustProxy: boolean | number | string };
+  http: {
+    bodyLimit: string;
+    shutdownGraceMs: number;
+    trustProxy: boolean | number | string;
+    /** How long clients may take and how many may be connected at once. */
+    connections: ConnectionLimits;
+  };
   accounts: AccountConfig[];
   admins: { groups: string[]; emails: string[] };
   /** The audit log (issue 8): where events go, and what of arguments and results they keep. */
@@ -134,7 +141,18 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       registerPerMinute: file.rate_limits.register_per_minute,
       tokenPerMinute: file.rate_limits.token_per_minute,
     },
-    http: { bodyLimit: file.http.body_limit, shutdownGraceMs: file.http.shutdown_grace, trustProxy: file.http.trust_proxy },
+    http: {
+      bodyLimit: file.http.body_limit,
+      shutdownGraceMs: file.http.shutdown_grace,
+      trustProxy: file.http.trust_proxy,
+      connections: {
+        headersTimeoutMs: file.http.headers_timeout,
+        requestTimeoutMs: file.http.request_timeout,
+        keepAliveTimeoutMs: file.http.keep_alive_timeout,
+        idleTimeoutMs: file.http.idle_timeout,
+        maxConnections: file.http.max_connections,
+      },
+    },
     accounts: file.login.accounts,
     admins: file.admins,
     audit: {
