@@ -73,7 +73,7 @@ export function createPortal(deps: AppDeps): Portal {
   const { config, store, logger } = deps;
   const secure = config.issuer.startsWith('https:');
   const metrics = createMetrics();
-  const parsers = bodyParsers(config.http.bodyLimit);
+  const parsers = bodyParsers(config.http);
   const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout });
   // Config-file upstreams plus those added through the admin API, live on every process.
   const upstreams = createUpstreamRegistry({ store, logger, configured: () => config.upstreams });

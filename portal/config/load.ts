@@ -39,6 +39,8 @@ export interface Config {
   mcp: { allowedOrigins: string[] };
   http: {
     bodyLimit: string;
+    /** Deepest nesting a JSON request body may have. */
+    jsonDepthLimit: number;
     shutdownGraceMs: number;
     trustProxy: boolean | number | string;
     /** How long clients may take and how many may be connected at once. */
@@ -143,6 +145,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     },
     http: {
       bodyLimit: file.http.body_limit,
+      jsonDepthLimit: file.http.json_depth_limit,
       shutdownGraceMs: file.http.shutdown_grace,
       trustProxy: file.http.trust_proxy,
       connections: {

@@ -110,6 +110,8 @@ export const configFileSchema = z
     http: z
       .strictObject({
         body_limit: z.string().regex(/^\d+(b|kb|mb)$/, 'must be a size such as 100kb or 1mb').default('1mb'),
+        // Past this nesting a JSON body is refused before it is parsed: deep nesting only serves to exhaust recursion.
+        json_depth_limit: z.number().int().min(8).max(1000).default(64),
         shutdown_grace: duration('10s'),
         trust_proxy: z.union([z.boolean(), z.number().int().min(0), z.string()]).default(false),
         headers_timeout: duration('20s'),

@@ -57,12 +57,14 @@ describe('config', () => {
     expect(resolveConfig({ issuer: 'https://a.example' }, { PUBLIC_URL: 'https://b.example/gate/' }, 't').issuer).toBe('https://b.example/gate');
   });
 
-  test('http: connection limits have bounded defaults and can be set', () => {
+  test('http: connection limits and the JSON depth limit have bounded defaults and can be set', () => {
     expect(resolveConfig({}, {}, 't').http).toMatchObject({
+      jsonDepthLimit: 64,
       connections: { headersTimeoutMs: 20_000, requestTimeoutMs: 120_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 120_000, maxConnections: 4096 },
     });
-    const http = { headers_timeout: '5s', request_timeout: '30s', keep_alive_timeout: '65s', idle_timeout: '90s', max_connections: 100 };
+    const http = { headers_timeout: '5s', request_timeout: '30s', keep_alive_timeout: '65s', idle_timeout: '90s', max_connections: 100, json_depth_limit: 32 };
     expect(resolveConfig({ http }, {}, 't').http).toMatchObject({
+      jsonDepthLimit: 32,
       connections: { headersTimeoutMs: 5_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, idleTimeoutMs: 90_000, maxConnections: 100 },
     });
   });
