@@ -84,6 +84,15 @@ function nameHeaderMismatch(header: string | undefined, body: unknown): string |
   return named === undefined || named === header ? undefined : `the Mcp-Name header names ${JSON.stringify(header)}, the body ${JSON.stringify(named)}`;
 }
 
+/**
+ * Whether two requests of a batch share an id (JSON-RPC 2.0 §4: the id is what pairs an answer
+ * with its request): their answers could not be told apart, and one could stand in for the other.
+ */
+function reusesRequestId(messages: Array<Record<string, unknown>>): boolean {
+  const ids = messages.filter((m) => typeof m.method === 'string' && m.id !== undefined && m.id !== null).map((m) => `${typeof m.id}:${String(m.id)}`);
+  return new Set(ids).size !== ids.length;
+}
+
 /** A 2025 agent's GET stream takes every list change its upstreams announce. */
 const EVERY_LIST_CHANGE: ChangeFilter = { toolsListChanged: true, promptsListChanged: true, resourcesListChanged: true };
 
@@ -293,6 +302,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     const messages = ([] as unknown[]).concat(body ?? null) as Array<Record<string, unknown> | null>;
     if (messages.length === 0 || messages.some((m) => !m || typeof m !== 'object' || m.jsonrpc !== '2.0')) {
       throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    }
+    if (reusesRequestId(messages as Array<Record<string, unknown>>)) {
+      throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, 'Invalid Request: a batch may not use one request id twice');
     }
     const initialize = messages.find((m) => m!.method === 'initialize');
     if (initialize) {

@@ -109,6 +109,31 @@ describe('MCP endpoint bad input', () => {
     expect(((await invalid.json()) as JsonRpcError).error.code).toBe(-32600);
   });
 
+  test('a batch that uses one request id twice is Invalid Request (-32600), relayed or not, and nothing is sent upstream', async () => {
+    const relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/healthy' });
+    const call = (id: number | string, message: string, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { message } } });
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ['/mcp/healthy', { authorization: `Bearer ${relayed.accessToken()}`, 'mcp-session-id': relayed.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' }, 'echo'],
+      ['/mcp', authorized(), 'healthy__echo'],
+    ];
+    // The agent's own GET stream may reach the upstream meanwhile: only POSTs carry messages.
+    const posts = () => healthy.requests.filter((r) => r.method === 'POST').length;
+    try {
+      for (const [path, headers, name] of cases) {
+        const before = posts();
+        const res = await post(path, JSON.stringify([call(1, 'first', name), call(1, 'second', name)]), headers);
+        expect(res.status).toBe(400);
+        expect(await res.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.stringContaining('request id twice') } });
+        expect(posts()).toBe(before);
+        // The same batch with distinct ids is served; a number and a string that read alike are distinct ids.
+        const served = await post(path, JSON.stringify([call(1, 'first', name), call('1', 'second', name)]), headers);
+        expect(served.status).toBe(200);
+      }
+    } finally {
+      await relayed.client.close();
+    }
+  });
+
   test('an oversized message is 413', async () => {
     const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'healthy__echo', arguments: { message: 'x'.repeat(20_000) } } });
     const res = await post('/mcp', big, authorized());
