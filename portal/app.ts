@@ -42,6 +42,8 @@ export interface AppDeps {
   metadataDocumentCa?: string | string[];
   /** Where `audit.stdout` writes audit lines (default `process.stdout`). */
   auditStdout?: Writable;
+  /** The environment the config was resolved against (default `process.env`): admin-API `static` upstreams name variables in it. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Portal {
@@ -76,7 +78,7 @@ export function createPortal(deps: AppDeps): Portal {
   const parsers = bodyParsers(config.http);
   const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout });
   // Config-file upstreams plus those added through the admin API, live on every process.
-  const upstreams = createUpstreamRegistry({ store, logger, configured: () => config.upstreams });
+  const upstreams = createUpstreamRegistry({ store, logger, configured: () => config.upstreams, env: deps.env ?? process.env });
   const usage = createGrantUsage({ store, ttlMs: config.tokens.refreshTtlMs });
   const accounts = createAccounts(() => config.accounts);
   const sessions = createSessionManager({

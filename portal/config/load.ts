@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { configFileSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
 import type { IdpConfig } from './idp-schema.js';
+import { readStaticSecret } from './credentials-schema.js';
 import { describeIssue } from './issue.js';
 import type { ConnectionLimits } from '../http/server.js';
 
@@ -178,11 +179,9 @@ function staticSecrets(upstreams: UpstreamConfig[], env: NodeJS.ProcessEnv): Rec
   upstreams.forEach((upstream, i) => {
     const name = upstream.credentials.type === 'static' ? upstream.credentials.value_env! : undefined;
     if (name === undefined) return;
-    const value = env[name];
-    if (!value) throw new ConfigError(`upstreams[${i}].credentials.value_env`, `environment variable ${name} is not set`);
-    // The value becomes a header: a line break in it would split the request.
-    if (/[\r\n\0]/.test(value)) throw new ConfigError(`upstreams[${i}].credentials.value_env`, `environment variable ${name} contains a line break`);
-    secrets[upstream.id] = value;
+    const secret = readStaticSecret(name, env);
+    if ('problem' in secret) throw new ConfigError(`upstreams[${i}].credentials.value_env`, secret.problem);
+    secrets[upstream.id] = secret.value;
   });
   return secrets;
 }

@@ -44,7 +44,7 @@ export async function startTestPortal(
   const store = options.store ?? new MemoryStore();
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
-  const portal = createPortal({ config, store, logger, metadataDocumentCa: options.metadataDocumentCa });
+  const portal = createPortal({ config, store, logger, env, metadataDocumentCa: options.metadataDocumentCa });
   handle = portal.handle;
   running.server.on('upgrade', portal.onUpgrade);
   return {
