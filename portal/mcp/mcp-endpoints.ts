@@ -27,6 +27,7 @@ import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
+import { envelopeProblem } from './json-rpc-envelope.js';
 import { createListCache } from './list-cache.js';
 import { traceContextOf } from './trace-context.js';
 import { createUpstreamEras } from './upstream-eras.js';
@@ -82,15 +83,6 @@ function nameHeaderMismatch(header: string | undefined, body: unknown): string |
   const { method, params } = body as { method?: string; params?: { name?: unknown; uri?: unknown } };
   const named = method === 'resources/read' ? params?.uri : method === 'tools/call' || method === 'prompts/get' ? params?.name : undefined;
   return named === undefined || named === header ? undefined : `the Mcp-Name header names ${JSON.stringify(header)}, the body ${JSON.stringify(named)}`;
-}
-
-/**
- * Whether two requests of a batch share an id (JSON-RPC 2.0 §4: the id is what pairs an answer
- * with its request): their answers could not be told apart, and one could stand in for the other.
- */
-function reusesRequestId(messages: Array<Record<string, unknown>>): boolean {
-  const ids = messages.filter((m) => typeof m.method === 'string' && m.id !== undefined && m.id !== null).map((m) => `${typeof m.id}:${String(m.id)}`);
-  return new Set(ids).size !== ids.length;
 }
 
 /** A 2025 agent's GET stream takes every list change its upstreams announce. */
@@ -299,13 +291,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   async function post(req: IncomingMessage, res: ServerResponse, endpoint: string, body: unknown) {
     const auth = req.authContext!;
     const views = upstreamsInView(endpoint, auth);
-    const messages = ([] as unknown[]).concat(body ?? null) as Array<Record<string, unknown> | null>;
-    if (messages.length === 0 || messages.some((m) => !m || typeof m !== 'object' || m.jsonrpc !== '2.0')) {
-      throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
-    }
-    if (reusesRequestId(messages as Array<Record<string, unknown>>)) {
-      throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, 'Invalid Request: a batch may not use one request id twice');
-    }
+    const problem = envelopeProblem(body ?? null);
+    if (problem) throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, `Invalid Request: ${problem}`);
+    const messages = ([] as unknown[]).concat(body) as Array<Record<string, unknown>>;
     const initialize = messages.find((m) => m!.method === 'initialize');
     if (initialize) {
       const params = (initialize.params ?? {}) as { protocolVersion?: string; capabilities?: ClientCapabilities; clientInfo?: Implementation };

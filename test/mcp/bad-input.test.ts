@@ -134,6 +134,37 @@ describe('MCP endpoint bad input', () => {
     }
   });
 
+  test('a message that is not JSON-RPC 2.0 as MCP uses it is Invalid Request (-32600), relayed or not, and nothing is sent upstream', async () => {
+    const relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/healthy' });
+    const posts = () => healthy.requests.filter((r) => r.method === 'POST').length;
+    const invalid = [
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: 'echo' },
+      { jsonrpc: '2.0', id: null, method: 'tools/list' },
+      { jsonrpc: '2.0', id: { nested: 1 }, method: 'tools/list' },
+      { jsonrpc: '2.0', id: 1, method: 7 },
+      { jsonrpc: '2.0', id: 1, result: {}, error: { code: 1, message: 'both' } },
+      { jsonrpc: '2.0', id: 1, error: 'not an object' },
+      [],
+    ];
+    const cases: Array<[string, Record<string, string>]> = [
+      ['/mcp/healthy', { authorization: `Bearer ${relayed.accessToken()}`, 'mcp-session-id': relayed.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' }],
+      ['/mcp', authorized()],
+    ];
+    try {
+      for (const [path, headers] of cases) {
+        for (const body of invalid) {
+          const before = posts();
+          const res = await post(path, JSON.stringify(body), headers);
+          expect(res.status).toBe(400);
+          expect(((await res.json()) as JsonRpcError).error.code).toBe(-32600);
+          expect(posts()).toBe(before);
+        }
+      }
+    } finally {
+      await relayed.client.close();
+    }
+  });
+
   test('an oversized message is 413', async () => {
     const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'healthy__echo', arguments: { message: 'x'.repeat(20_000) } } });
     const res = await post('/mcp', big, authorized());
