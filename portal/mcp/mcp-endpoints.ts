@@ -377,7 +377,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
    * the grant's upstream connections publish (from whichever process holds them), as change events.
    */
   function listenScope(req: IncomingMessage, endpoint: string, body: unknown): ListenScope | undefined {
-    const { method, params } = body as { method?: unknown; params?: { notifications?: ChangeFilter } };
+    // The body may be missing: a POST that was not sent as JSON is the SDK's to refuse.
+    const { method, params } = (body ?? {}) as { method?: unknown; params?: { notifications?: ChangeFilter } };
     if (method !== 'subscriptions/listen') return undefined;
     const auth = req.authContext!;
     const session = statelessSession(endpoint, auth, body);

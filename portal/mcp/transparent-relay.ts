@@ -424,15 +424,25 @@ function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undef
   // `Mcp-Param-*` headers carry arguments, which the tool rules never change.
   if (req.headers['mcp-method'] !== undefined && forwarded.length === 1) {
     const [message] = forwarded;
-    if (message!.method) headers['mcp-method'] = message!.method;
+    if (message!.method) headers['mcp-method'] = standardHeaderValue(message!.method);
     const name = message!.params?.name ?? message!.params?.uri;
-    if (typeof name === 'string' && req.headers['mcp-name'] !== undefined) headers['mcp-name'] = name;
+    if (typeof name === 'string' && req.headers['mcp-name'] !== undefined) headers['mcp-name'] = standardHeaderValue(name);
     for (const [header, value] of Object.entries(req.headers)) {
       if (header.startsWith('mcp-param-') && typeof value === 'string') headers[header] = value;
     }
   }
   if (upstreamSessionId) headers['mcp-session-id'] = upstreamSessionId;
   return headers;
+}
+
+/**
+ * A value for an MCP standard header (MCP 2026-07-28 "Standard Headers", value encoding): plain
+ * when it is a safe ASCII field value (RFC 9110 §5.5), else `=?base64?{UTF-8 in Base64}?=`. A name
+ * with a line break or a non-ASCII character cannot go as it is, and must not fail the request.
+ */
+function standardHeaderValue(value: string): string {
+  const plain = value !== '' && value === value.trim() && /^[\t\x20-\x7e]*$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
+  return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }
 
 /** An SSE event on its way to the agent, its message passed through `requests`; garbage ends the exchange. */

@@ -165,6 +165,24 @@ describe('MCP endpoint bad input', () => {
     }
   });
 
+  test('a relayed message whose method or tool name cannot be a header value goes upstream in the MCP Base64 header encoding, never a 500', async () => {
+    const relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/healthy' });
+    const headers = { authorization: `Bearer ${relayed.accessToken()}`, 'mcp-session-id': relayed.transport.sessionId!, 'mcp-protocol-version': '2025-06-18', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
+    try {
+      for (const [method, name] of [['tools/call', 'ech\no'], ['tools/call', 'écho'], ['\u0000', 'echo']]) {
+        const res = await post('/mcp/healthy', JSON.stringify({ jsonrpc: '2.0', id: 5, method, params: { name, arguments: { message: 'x' } } }), headers);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 5 });
+        const sent = healthy.requests.filter((r) => r.method === 'POST').at(-1)!.headers;
+        const encoded = (value: string) => `=?base64?${Buffer.from(value).toString('base64')}?=`;
+        expect(sent['mcp-method']).toBe(method === 'tools/call' ? method : encoded(method!));
+        expect(sent['mcp-name']).toBe(name === 'echo' ? name : encoded(name!));
+      }
+    } finally {
+      await relayed.client.close();
+    }
+  });
+
   test('an oversized message is 413', async () => {
     const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'healthy__echo', arguments: { message: 'x'.repeat(20_000) } } });
     const res = await post('/mcp', big, authorized());
