@@ -16,6 +16,7 @@ import { auditRequest } from '../audit/request-audit.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
+import { nestedDeeperThan } from '../http/body.js';
 import { JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { writeJson } from '../http/write-json.js';
 import type { AuthContext } from '../oauth/bearer.js';
@@ -26,6 +27,8 @@ import { traceContextOf } from './trace-context.js';
 
 /** Bound on one upstream JSON body or SSE event. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Bound on the nesting of one upstream message: the relay re-serializes answers, and JSON.stringify recurses. */
+const MAX_MESSAGE_DEPTH = 256;
 /** SSE comment sent to the agent when nothing else was for this long (issue 4: at most 15 s). */
 const KEEP_ALIVE_MS = 15_000;
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
@@ -148,7 +151,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     let answers: RpcMessage[];
     let single: boolean;
     try {
-      const parsed = JSON.parse(body) as unknown;
+      const parsed = parseUpstreamJson(upstream, body);
       single = !Array.isArray(parsed);
       answers = ([] as unknown[]).concat(parsed).map((value) => asMessage(upstream, value));
     } catch (error) {
@@ -451,7 +454,7 @@ function relayedEvent(upstream: UpstreamConfig, event: SseEvent, requests: Relay
   if (event.data === '') return { shown: event };
   let message: RpcMessage;
   try {
-    message = asMessage(upstream, JSON.parse(event.data));
+    message = asMessage(upstream, parseUpstreamJson(upstream, event.data));
   } catch (error) {
     throw error instanceof UpstreamError ? error : new UpstreamProtocolError(upstream.id, { internal: `SSE data is not JSON: ${(error as Error).message}` });
   }
@@ -463,6 +466,12 @@ function relayedEvent(upstream: UpstreamConfig, event: SseEvent, requests: Relay
 function acceptsJson(req: IncomingMessage): boolean {
   const accept = req.headers.accept ?? '';
   return accept.includes('application/json') || accept.includes('*/*');
+}
+
+/** An upstream's JSON text, parsed; nested past {@link MAX_MESSAGE_DEPTH} it is a protocol error like any other garbage. */
+function parseUpstreamJson(upstream: UpstreamConfig, text: string): unknown {
+  if (nestedDeeperThan(Buffer.from(text), MAX_MESSAGE_DEPTH)) throw new UpstreamProtocolError(upstream.id, { internal: `a message nested deeper than ${MAX_MESSAGE_DEPTH} levels` });
+  return JSON.parse(text);
 }
 
 function asMessage(upstream: UpstreamConfig, value: unknown): RpcMessage {
