@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
+import type { Logger } from 'pino';
 
 /** A listening HTTP server that can shut down gracefully. */
 export interface RunningServer {
@@ -62,6 +63,25 @@ export function limitConnections(server: Server, limits: ConnectionLimits): void
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.timeout = limits.idleTimeoutMs;
   server.maxConnections = limits.maxConnections;
+}
+
+/**
+ * A listener for the server's `'drop'` event (a connection refused at `maxConnections`): warns at
+ * once, then at most once per `windowMs` with how many more were refused, so that a flood of
+ * connections does not become a flood of log lines.
+ */
+export function warnOnRefusedConnections(logger: Logger, maxConnections: number, windowMs = 60_000): () => void {
+  let quietUntil = 0;
+  let refused = 0;
+  return () => {
+    const now = Date.now();
+    if (now >= quietUntil) {
+      logger.warn({ maxConnections, refusedSinceLastWarning: refused }, 'connection refused: http.max_connections connections are open');
+      quietUntil = now + windowMs;
+      refused = 0;
+    }
+    refused++;
+  };
 }
 
 function closeGracefully(server: Server, graceMs: number): Promise<void> {
