@@ -6,6 +6,7 @@ import type { Store } from './store/store.js';
 import { bodyParsers } from './http/body.js';
 import { compileTrustProxy } from './http/client-ip.js';
 import { errorHandler, HttpError, writeError } from './http/errors.js';
+import { singleHostHeader } from './http/host-header.js';
 import { healthRoutes } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
 import { createRateLimit } from './http/rate-limit.js';
@@ -44,6 +45,8 @@ export interface AppDeps {
   metadataDocumentCa?: string | string[];
   /** Where `audit.stdout` writes audit lines (default `process.stdout`). */
   auditStdout?: Writable;
+  /** The environment the config was resolved against (default `process.env`): admin-API `static` upstreams name variables in it. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Portal {
@@ -75,10 +78,10 @@ export function createPortal(deps: AppDeps): Portal {
   const { config, store, logger } = deps;
   const secure = config.issuer.startsWith('https:');
   const metrics = createMetrics();
-  const parsers = bodyParsers(config.http.bodyLimit);
+  const parsers = bodyParsers(config.http);
   const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout });
   // Config-file upstreams plus those added through the admin API, live on every process.
-  const upstreams = createUpstreamRegistry({ issuer: config.issuer, store, logger, configured: () => config.upstreams });
+  const upstreams = createUpstreamRegistry({ issuer: config.issuer, store, logger, configured: () => config.upstreams, env: deps.env ?? process.env });
   const usage = createGrantUsage({ store, ttlMs: config.tokens.refreshTtlMs });
   const accounts = createAccounts(() => config.accounts);
   const sessions = createSessionManager({
@@ -110,7 +113,7 @@ export function createPortal(deps: AppDeps): Portal {
   // The admin-defined upstreams load once per process; until the store answers, the config's are served.
   const upstreamsReady = () => upstreams.ready().catch(() => {});
   // What every request gets, in express and on the MCP endpoints alike.
-  const perRequest: Middleware[] = [requestContext(logger), requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
+  const perRequest: Middleware[] = [requestContext(logger), singleHostHeader, requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
 
   const app = express();
   app.disable('x-powered-by');

@@ -6,7 +6,7 @@ import { hashPassword } from './crypto/password.js';
 import { randomToken } from './crypto/hash.js';
 import type { Config } from './config/load.js';
 import { ConfigError, loadConfig } from './config/load.js';
-import { listen } from './http/server.js';
+import { listen, warnOnRefusedConnections } from './http/server.js';
 import { createLogger } from './logger.js';
 import { openStore, redactUrl } from './store/index.js';
 
@@ -46,8 +46,9 @@ export async function start(argv: readonly string[]): Promise<void> {
   if (config.demo) demoServers.push(await addDemoHandbook(config));
 
   const portal = createPortal({ config, store, logger });
-  const running = await listen(portal.handle, { host: config.host, port: config.port });
+  const running = await listen(portal.handle, { host: config.host, port: config.port, limits: config.http.connections });
   running.server.on('upgrade', portal.onUpgrade);
+  running.server.on('drop', warnOnRefusedConnections(logger, config.http.connections.maxConnections));
   logger.info({ url: running.url, issuer: config.issuer }, `Gatehouse listening on ${running.url}`);
 
   let stopping = false;

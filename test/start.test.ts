@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent } from './helpers/agent.js';
+import { until } from './helpers/mcp-wire.js';
+import { openConnection, rawRequest } from './helpers/raw-http.js';
 import { freePort } from './helpers/redis-server.js';
 
 const MAIN = path.resolve('dist/portal/main.js');
@@ -61,6 +63,31 @@ describe('gatehouse start', () => {
       } finally {
         await agent.client.close();
       }
+    } finally {
+      proc.child.kill('SIGTERM');
+    }
+    expect(await proc.exited).toBe(0);
+  });
+
+  test('http limits from the config file: a silent connection is closed, one past max_connections is refused and logged once', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), 'gh-start-'));
+    const file = path.join(dir, 'limits.yaml');
+    writeFileSync(file, 'http: { max_connections: 2, headers_timeout: 1s, keep_alive_timeout: 30s }\n');
+    const proc = run(['--config', file], { PORT: String(port), GATEHOUSE_SECRET: 'x'.repeat(32) }, /Gatehouse listening on/);
+    try {
+      await proc.matched;
+      const silent = await openConnection(port);
+      await until(() => silent.closed(), 200);
+      expect(silent.closed()).toBe(true);
+
+      const request = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+      const held = [await openConnection(port, request), await openConnection(port, request)];
+      for (const connection of held) await connection.next('"status":"ok"');
+      for (let i = 0; i < 3; i++) expect(await rawRequest(port, request)).toEqual({ status: 0, text: '' });
+      await until(() => /connection refused: http.max_connections/.test(proc.output().stdout));
+      expect(proc.output().stdout.match(/connection refused: http.max_connections/g)).toHaveLength(1);
+      for (const connection of held) connection.socket.destroy();
     } finally {
       proc.child.kill('SIGTERM');
     }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { portalHostConflict } from '../apps/app-mounts.js';
+import { readStaticSecret } from '../config/credentials-schema.js';
 import { describeIssue } from '../config/issue.js';
 import { upstreamSchema, type UpstreamConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
@@ -39,7 +40,15 @@ const CHANNEL = 'upstreams:changed';
 /** Keys the admin API refuses: a stdio `command` would let anyone with an admin token run programs on the portal host. */
 const CONFIG_FILE_ONLY = ['command', 'env', 'cwd'] as const;
 
-export function createUpstreamRegistry(options: { issuer: string; store: Store; logger: Logger; configured: () => UpstreamConfig[]; refreshIntervalMs?: number }): UpstreamRegistry {
+export function createUpstreamRegistry(options: {
+  issuer: string;
+  store: Store;
+  logger: Logger;
+  configured: () => UpstreamConfig[];
+  /** Where a `static` upstream's `value_env` must be set (the environment the config was resolved against). */
+  env: NodeJS.ProcessEnv;
+  refreshIntervalMs?: number;
+}): UpstreamRegistry {
   const { store, logger } = options;
   let stored: Array<{ upstream: UpstreamConfig; record: StoredUpstream }> = [];
   let loading: Promise<void> | undefined;
@@ -112,6 +121,10 @@ export function createUpstreamRegistry(options: { issuer: string; store: Store; 
     }
     const problem = hostProblem(parsed.data);
     if (problem) throw new HttpError(400, 'invalid_upstream', `${problem.key}: ${problem.problem}`);
+    // As at start-up for the config file: a static credential whose variable is not set would send nothing.
+    const { credentials } = parsed.data;
+    const secret = credentials.type === 'static' ? readStaticSecret(credentials.value_env!, options.env) : undefined;
+    if (secret && 'problem' in secret) throw new HttpError(400, 'invalid_upstream', `credentials.value_env: ${secret.problem}`);
     return { upstream: parsed.data, document: given };
   }
 

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
 import { HttpError } from '../http/errors.js';
 import { PORTAL_COOKIE_NAMES } from '../http/portal-cookies.js';
+import { assertSingleHost } from '../http/host-header.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { bearerIdentity, sessionIdentity } from './app-caller.js';
 import { appForHost, appForPath, hostMount, isPortalHost, pathMount, type AppMount } from './app-mounts.js';
@@ -35,6 +36,7 @@ export function appUpgradeHandler(deps: AppsDeps, log: (error: unknown) => void)
 }
 
 async function upgrade(deps: AppsDeps, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  assertSingleHost(req);
   const hostApp = isPortalHost(deps.issuer, req.headers.host) ? undefined : appForHost(deps.upstreams(), req.headers.host);
   const pathApp = hostApp ? undefined : appForPath(deps.upstreams(), req.url ?? '/');
   const mount = hostApp ? hostMount(deps.issuer, hostApp) : pathApp && isPortalHost(deps.issuer, req.headers.host) ? pathMount(deps.issuer, pathApp) : undefined;

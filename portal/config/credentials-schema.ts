@@ -16,6 +16,17 @@ interface CredentialsShape {
 }
 
 /**
+ * A `static` credential's header value, read from the variable `name` of `env`, or why it cannot
+ * be one (unset, or a line break that would split the request it is sent in).
+ */
+export function readStaticSecret(name: string, env: NodeJS.ProcessEnv): { value: string } | { problem: string } {
+  const value = env[name];
+  if (!value) return { problem: `environment variable ${name} is not set` };
+  if (/[\r\n\0]/.test(value)) return { problem: `environment variable ${name} contains a line break` };
+  return { value };
+}
+
+/**
  * Which `credentials` keys belong to which strategy (DESIGN.md "Tokens and identity"): a key that
  * the chosen strategy would ignore is an error, so that a typo never silently sends nothing.
  * Whether `value_env` is actually set is checked where the environment is known (`load.ts`).

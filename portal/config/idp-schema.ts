@@ -18,7 +18,9 @@ export const idpSchema = z
     id: z
       .string()
       .regex(IDP_ID, `must match ${IDP_ID.source}`)
-      .refine((id) => id !== 'local', { message: 'must not be "local" (that names the built-in accounts)' }),
+      .refine((id) => id !== 'local', { message: 'must not be "local" (that names the built-in accounts)' })
+      // Service clients act as `service:{client_id}`: an IdP of that name could sign in a person who is a service client.
+      .refine((id) => id !== 'service', { message: 'must not be "service" (that names the service clients)' }),
     title: z.string().min(1).optional(),
     issuer: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
     client_id: z.string().min(1),

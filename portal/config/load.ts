@@ -7,7 +7,9 @@ import { portalHostConflict } from '../apps/app-mounts.js';
 import { configFileSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
 import type { IdpConfig } from './idp-schema.js';
 import type { ToolMode } from '../governance/tool-search.js';
+import { readStaticSecret } from './credentials-schema.js';
 import { describeIssue } from './issue.js';
+import type { ConnectionLimits } from '../http/server.js';
 
 /** The portal's runtime configuration: the config file, resolved against the environment. */
 export interface Config {
@@ -40,9 +42,17 @@ export interface Config {
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number };
   /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
   mcp: { allowedOrigins: string[] };
-  /** The aggregate `/mcp`: longest tool name it shows (longer ones are shortened, stably). */
+  /** The aggregate `/mcp`: longest tool name it shows (longer ones are shortened, stably), and its tool mode. */
   aggregate: { maxToolNameLength: number; toolMode: ToolMode };
-  http: { bodyLimit: string; shutdownGraceMs: number; trustProxy: boolean | number | string };
+  http: {
+    bodyLimit: string;
+    /** Deepest nesting a JSON request body may have. */
+    jsonDepthLimit: number;
+    shutdownGraceMs: number;
+    trustProxy: boolean | number | string;
+    /** How long clients may take and how many may be connected at once. */
+    connections: ConnectionLimits;
+  };
   accounts: AccountConfig[];
   admins: { groups: string[]; emails: string[] };
   /** The audit log (issue 8): where events go, and what of arguments and results they keep. */
@@ -146,7 +156,19 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       registerPerMinute: file.rate_limits.register_per_minute,
       tokenPerMinute: file.rate_limits.token_per_minute,
     },
-    http: { bodyLimit: file.http.body_limit, shutdownGraceMs: file.http.shutdown_grace, trustProxy: file.http.trust_proxy },
+    http: {
+      bodyLimit: file.http.body_limit,
+      jsonDepthLimit: file.http.json_depth_limit,
+      shutdownGraceMs: file.http.shutdown_grace,
+      trustProxy: file.http.trust_proxy,
+      connections: {
+        headersTimeoutMs: file.http.headers_timeout,
+        requestTimeoutMs: file.http.request_timeout,
+        keepAliveTimeoutMs: file.http.keep_alive_timeout,
+        idleTimeoutMs: file.http.idle_timeout,
+        maxConnections: file.http.max_connections,
+      },
+    },
     accounts: file.login.accounts,
     admins: file.admins,
     audit: {
@@ -169,11 +191,9 @@ function staticSecrets(upstreams: UpstreamConfig[], env: NodeJS.ProcessEnv): Rec
   upstreams.forEach((upstream, i) => {
     const name = upstream.credentials.type === 'static' ? upstream.credentials.value_env! : undefined;
     if (name === undefined) return;
-    const value = env[name];
-    if (!value) throw new ConfigError(`upstreams[${i}].credentials.value_env`, `environment variable ${name} is not set`);
-    // The value becomes a header: a line break in it would split the request.
-    if (/[\r\n\0]/.test(value)) throw new ConfigError(`upstreams[${i}].credentials.value_env`, `environment variable ${name} contains a line break`);
-    secrets[upstream.id] = value;
+    const secret = readStaticSecret(name, env);
+    if ('problem' in secret) throw new ConfigError(`upstreams[${i}].credentials.value_env`, secret.problem);
+    secrets[upstream.id] = secret.value;
   });
   return secrets;
 }

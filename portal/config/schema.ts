@@ -125,9 +125,18 @@ export const configFileSchema = z
     http: z
       .strictObject({
         body_limit: z.string().regex(/^\d+(b|kb|mb)$/, 'must be a size such as 100kb or 1mb').default('1mb'),
+        // Past this nesting a JSON body is refused before it is parsed: deep nesting only serves to exhaust recursion.
+        json_depth_limit: z.number().int().min(8).max(1000).default(64),
         shutdown_grace: duration('10s'),
         trust_proxy: z.union([z.boolean(), z.number().int().min(0), z.string()]).default(false),
+        headers_timeout: duration('20s'),
+        request_timeout: duration('2m'),
+        keep_alive_timeout: duration('5s'),
+        // MCP event streams send a keep-alive comment every 15 s: a shorter idle timeout would cut them.
+        idle_timeout: duration('2m').refine((ms) => ms >= 20_000, { message: 'must be at least 20s (MCP event streams send a keep-alive every 15s)' }),
+        max_connections: z.number().int().positive('must be a positive number').default(4096),
       })
+      .refine((value) => value.headers_timeout <= value.request_timeout, { path: ['headers_timeout'], message: 'must not be longer than request_timeout' })
       .prefault({}),
     login: z
       .strictObject({

@@ -3,6 +3,7 @@ import type { ErrorRequestHandler, Request } from 'express';
 import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../store/store.js';
 import { renderErrorPage } from '../web/error-page.js';
+import { JSON_TOO_DEEP } from './body.js';
 import { requestPath } from './request-context.js';
 import { writeJson } from './write-json.js';
 
@@ -70,6 +71,17 @@ export class JsonRpcHttpError extends HttpError {
   }
 }
 
+/**
+ * A request body that is not JSON the portal will read (malformed, or nested past the limit):
+ * OAuth endpoints answer `invalid_request`, the MCP endpoints JSON-RPC Parse error (-32700).
+ */
+export class MalformedJsonError extends HttpError {
+  constructor(message: string) {
+    super(400, 'invalid_request', message);
+    this.name = 'MalformedJsonError';
+  }
+}
+
 /** JSON-RPC 2.0 error codes (§5.1) and the MCP Streamable HTTP transport's -32000 family. */
 export const JSONRPC = { parseError: -32700, invalidRequest: -32600, methodNotFound: -32601, invalidParams: -32602, internalError: -32603, transportError: -32000, sessionNotFound: -32001 } as const;
 
@@ -125,7 +137,8 @@ function toHttpError(error: unknown): HttpError {
   const bodyError = error as { type?: string; status?: number; expose?: boolean };
   if (bodyError?.type === 'entity.too.large') return new HttpError(413, 'invalid_request', 'request body too large');
   if (bodyError?.type === 'parameters.too.many') return new HttpError(413, 'invalid_request', 'request body has too many parameters');
-  if (bodyError?.type === 'entity.parse.failed') return new HttpError(400, 'invalid_request', 'request body is not valid JSON');
+  if (bodyError?.type === 'entity.parse.failed') return new MalformedJsonError('request body is not valid JSON');
+  if (bodyError?.type === JSON_TOO_DEEP) return new MalformedJsonError(`request body: ${(error as Error).message}`);
   if (bodyError?.type === 'encoding.unsupported' || bodyError?.type === 'charset.unsupported') return new HttpError(415, 'invalid_request', 'unsupported request body encoding');
   // Any other refusal of the body parsers (a body that does not decompress, a length that lies) is the client's: its 4xx, never a 500.
   if (bodyError?.expose === true && typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
@@ -142,7 +155,7 @@ function isMcpPath(req: IncomingMessage): boolean {
 function send(req: IncomingMessage, res: ServerResponse, error: HttpError, html: boolean): void {
   // Inside MCP, everything but the bearer challenge speaks JSON-RPC.
   if (error instanceof JsonRpcHttpError || (isMcpPath(req) && !(error instanceof OAuthError))) {
-    const code = error instanceof JsonRpcHttpError ? error.rpcCode : error.status === 400 && error.message.includes('JSON') ? JSONRPC.parseError : error.status >= 500 ? JSONRPC.internalError : JSONRPC.invalidRequest;
+    const code = error instanceof JsonRpcHttpError ? error.rpcCode : error instanceof MalformedJsonError ? JSONRPC.parseError : error.status >= 500 ? JSONRPC.internalError : JSONRPC.invalidRequest;
     writeJson(res, error.status, { jsonrpc: '2.0', error: { code, message: error.message }, id: null }, error.headers);
     return;
   }

@@ -33,6 +33,7 @@ import type { ToolPins } from '../governance/tool-pins.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
 import { TOOL_MODES, type ToolMode } from '../governance/tool-search.js';
 import { registerTaskHandlers } from './task-handlers.js';
+import { envelopeProblem } from './json-rpc-envelope.js';
 import { createListCache } from './list-cache.js';
 import { traceContextOf } from './trace-context.js';
 import { createUpstreamEras } from './upstream-eras.js';
@@ -323,10 +324,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   async function post(req: IncomingMessage, res: ServerResponse, endpoint: string, body: unknown) {
     const auth = req.authContext!;
     const views = upstreamsInView(endpoint, auth);
-    const messages = ([] as unknown[]).concat(body ?? null) as Array<Record<string, unknown> | null>;
-    if (messages.length === 0 || messages.some((m) => !m || typeof m !== 'object' || m.jsonrpc !== '2.0')) {
-      throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
-    }
+    const problem = envelopeProblem(body ?? null);
+    if (problem) throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, `Invalid Request: ${problem}`);
+    const messages = ([] as unknown[]).concat(body) as Array<Record<string, unknown>>;
     const initialize = messages.find((m) => m!.method === 'initialize');
     if (initialize) {
       const params = (initialize.params ?? {}) as { protocolVersion?: string; capabilities?: ClientCapabilities; clientInfo?: Implementation };
@@ -411,7 +411,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
    * the grant's upstream connections publish (from whichever process holds them), as change events.
    */
   function listenScope(req: IncomingMessage, endpoint: string, body: unknown): ListenScope | undefined {
-    const { method, params } = body as { method?: unknown; params?: { notifications?: ChangeFilter } };
+    // The body may be missing: a POST that was not sent as JSON is the SDK's to refuse.
+    const { method, params } = (body ?? {}) as { method?: unknown; params?: { notifications?: ChangeFilter } };
     if (method !== 'subscriptions/listen') return undefined;
     const auth = req.authContext!;
     const session = statelessSession(endpoint, auth, body);

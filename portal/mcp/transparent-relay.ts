@@ -18,6 +18,7 @@ import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import type { ToolPins } from '../governance/tool-pins.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
 import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
+import { nestedDeeperThan } from '../http/body.js';
 import { JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { writeJson } from '../http/write-json.js';
 import type { AuthContext } from '../oauth/bearer.js';
@@ -28,6 +29,8 @@ import { traceContextOf } from './trace-context.js';
 
 /** Bound on one upstream JSON body or SSE event. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Bound on the nesting of one upstream message: the relay re-serializes answers, and JSON.stringify recurses. */
+const MAX_MESSAGE_DEPTH = 256;
 /** SSE comment sent to the agent when nothing else was for this long (issue 4: at most 15 s). */
 const KEEP_ALIVE_MS = 15_000;
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
@@ -151,7 +154,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     let answers: RpcMessage[];
     let single: boolean;
     try {
-      const parsed = JSON.parse(body) as unknown;
+      const parsed = parseUpstreamJson(upstream, body);
       single = !Array.isArray(parsed);
       answers = ([] as unknown[]).concat(parsed).map((value) => asMessage(upstream, value));
     } catch (error) {
@@ -427,9 +430,9 @@ function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undef
   // `Mcp-Param-*` headers carry arguments, which the tool rules never change.
   if (req.headers['mcp-method'] !== undefined && forwarded.length === 1) {
     const [message] = forwarded;
-    if (message!.method) headers['mcp-method'] = message!.method;
+    if (message!.method) headers['mcp-method'] = standardHeaderValue(message!.method);
     const name = message!.params?.name ?? message!.params?.uri;
-    if (typeof name === 'string' && req.headers['mcp-name'] !== undefined) headers['mcp-name'] = name;
+    if (typeof name === 'string' && req.headers['mcp-name'] !== undefined) headers['mcp-name'] = standardHeaderValue(name);
     for (const [header, value] of Object.entries(req.headers)) {
       if (header.startsWith('mcp-param-') && typeof value === 'string') headers[header] = value;
     }
@@ -438,13 +441,23 @@ function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undef
   return headers;
 }
 
+/**
+ * A value for an MCP standard header (MCP 2026-07-28 "Standard Headers", value encoding): plain
+ * when it is a safe ASCII field value (RFC 9110 §5.5), else `=?base64?{UTF-8 in Base64}?=`. A name
+ * with a line break or a non-ASCII character cannot go as it is, and must not fail the request.
+ */
+function standardHeaderValue(value: string): string {
+  const plain = value !== '' && value === value.trim() && /^[\t\x20-\x7e]*$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
+  return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
 /** An SSE event on its way to the agent, its message passed through `requests`; garbage ends the exchange. */
 function relayedEvent(upstream: UpstreamConfig, event: SseEvent, requests: RelayedRequests): { shown: SseEvent; message?: RpcMessage } {
   // A priming event (an id and no data) only marks where to resume.
   if (event.data === '') return { shown: event };
   let message: RpcMessage;
   try {
-    message = asMessage(upstream, JSON.parse(event.data));
+    message = asMessage(upstream, parseUpstreamJson(upstream, event.data));
   } catch (error) {
     throw error instanceof UpstreamError ? error : new UpstreamProtocolError(upstream.id, { internal: `SSE data is not JSON: ${(error as Error).message}` });
   }
@@ -456,6 +469,12 @@ function relayedEvent(upstream: UpstreamConfig, event: SseEvent, requests: Relay
 function acceptsJson(req: IncomingMessage): boolean {
   const accept = req.headers.accept ?? '';
   return accept.includes('application/json') || accept.includes('*/*');
+}
+
+/** An upstream's JSON text, parsed; nested past {@link MAX_MESSAGE_DEPTH} it is a protocol error like any other garbage. */
+function parseUpstreamJson(upstream: UpstreamConfig, text: string): unknown {
+  if (nestedDeeperThan(Buffer.from(text), MAX_MESSAGE_DEPTH)) throw new UpstreamProtocolError(upstream.id, { internal: `a message nested deeper than ${MAX_MESSAGE_DEPTH} levels` });
+  return JSON.parse(text);
 }
 
 function asMessage(upstream: UpstreamConfig, value: unknown): RpcMessage {

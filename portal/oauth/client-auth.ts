@@ -38,9 +38,15 @@ export async function authenticateClient(req: Request, clients: ClientRegistry):
   return client;
 }
 
+/**
+ * The client credentials of an `Authorization: Basic` header (RFC 6749 §2.3.1), `undefined` without
+ * the header. Any other Authorization is refused rather than ignored: a client that sent
+ * credentials the portal cannot read must not be taken for a public client that sent none.
+ */
 function parseBasic(header: string | undefined): { clientId: string; secret: string } | undefined {
-  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
-  if (!match) return undefined;
+  if (header === undefined) return undefined;
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!match) throw new OAuthError('invalid_request', 'the Authorization header must carry Basic client credentials');
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) throw new OAuthError('invalid_request', 'malformed Basic credentials');

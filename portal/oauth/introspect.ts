@@ -4,6 +4,7 @@ import { rateLimitMiddleware } from '../http/rate-limit.js';
 import { authenticateClient } from './client-auth.js';
 import type { OAuthDeps } from './deps.js';
 import { formatScope } from './scopes.js';
+import { singleValuedForm } from './single-valued.js';
 import { grantOfToken } from './token-lookup.js';
 
 /**
@@ -16,7 +17,7 @@ import { grantOfToken } from './token-lookup.js';
  */
 export function introspectRoutes(deps: OAuthDeps): Router {
   const router = Router();
-  router.post('/introspect', rateLimitMiddleware(deps.limits.token), deps.parsers.form, async (req, res) => {
+  router.post('/introspect', rateLimitMiddleware(deps.limits.token), deps.parsers.form, singleValuedForm, async (req, res) => {
     const caller = await authenticateClient(req, deps.clients);
     if (caller.tokenEndpointAuthMethod === 'none') throw new OAuthError('invalid_client', 'introspection needs client authentication');
     const token = (req.body as Record<string, unknown>).token;

@@ -4,6 +4,7 @@ import { auditRequest } from '../audit/request-audit.js';
 import { rateLimitMiddleware } from '../http/rate-limit.js';
 import { authenticateClient } from './client-auth.js';
 import type { OAuthDeps } from './deps.js';
+import { singleValuedForm } from './single-valued.js';
 import { grantOfToken } from './token-lookup.js';
 
 /**
@@ -13,7 +14,7 @@ import { grantOfToken } from './token-lookup.js';
  */
 export function revokeRoutes(deps: OAuthDeps): Router {
   const router = Router();
-  router.post('/revoke', rateLimitMiddleware(deps.limits.token), deps.parsers.form, async (req, res) => {
+  router.post('/revoke', rateLimitMiddleware(deps.limits.token), deps.parsers.form, singleValuedForm, async (req, res) => {
     const client = await authenticateClient(req, deps.clients);
     const token = (req.body as Record<string, unknown>).token;
     if (typeof token !== 'string' || !token) throw new OAuthError('invalid_request', 'token is required');

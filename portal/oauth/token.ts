@@ -8,6 +8,7 @@ import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { clientCredentialsGrant } from './grants/client-credentials.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import type { TokenResponse } from './issue-tokens.js';
+import { singleValuedForm } from './single-valued.js';
 
 type GrantHandler = (req: Request, client: Client, deps: OAuthDeps) => Promise<TokenResponse>;
 
@@ -21,11 +22,9 @@ export const GRANT_TYPES: Record<string, GrantHandler> = {
 /** `POST /token` (RFC 6749 §3.2). */
 export function tokenRoutes(deps: OAuthDeps): Router {
   const router = Router();
-  router.post('/token', rateLimitMiddleware(deps.limits.token), deps.parsers.form, async (req, res) => {
+  router.post('/token', rateLimitMiddleware(deps.limits.token), deps.parsers.form, singleValuedForm, async (req, res) => {
     if (!req.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     const body = req.body as Record<string, unknown>;
-    const repeated = Object.entries(body).find(([, value]) => typeof value !== 'string');
-    if (repeated) throw new OAuthError('invalid_request', `"${repeated[0]}" must appear once`);
     const grantType = body.grant_type as string | undefined;
     const handler = grantType ? GRANT_TYPES[grantType] : undefined;
     if (!handler) throw new OAuthError(grantType ? 'unsupported_grant_type' : 'invalid_request', grantType ? `grant_type ${grantType} is not supported` : 'grant_type is required');

@@ -28,7 +28,7 @@ describe('admin API on two portal processes sharing one Redis', () => {
     const stores = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
     cleanups.push(...stores.map((s) => s.cleanup));
     const document = await adminDocument({ upstreams: [{ id: 'configured', kind: 'mcp', url: configured.url }] });
-    first = await startTestPortal({ document, store: stores[0]!.store });
+    first = await startTestPortal({ document, store: stores[0]!.store, env: { SPLIT_API_KEY: 'secret\r\nX-Injected: 1' } });
     second = await startTestPortal({ document, store: stores[1]!.store, env: { PUBLIC_URL: first.url } });
     token = await adminToken(first.url);
   });
@@ -80,6 +80,8 @@ describe('admin API on two portal processes sharing one Redis', () => {
       [{ id: 'extra', kind: 'mcp', url: added.url, colour: 'red' }, 'colour: unknown key'],
       [{ id: 'stdio', kind: 'mcp', command: ['sh', '-c', 'id'] }, 'command:'],
       [{ id: 'bad-tools', kind: 'mcp', url: added.url, tools: { allow: 'all' } }, 'tools.allow:'],
+      [{ id: 'unset-secret', kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'GATEHOUSE_TEST_UNSET_VARIABLE' } }, 'credentials.value_env: environment variable GATEHOUSE_TEST_UNSET_VARIABLE is not set'],
+      [{ id: 'split-secret', kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'SPLIT_API_KEY' } }, 'credentials.value_env: environment variable SPLIT_API_KEY contains a line break'],
       [[1, 2], 'body:'],
       // The portal's own host, or a loopback alias of it: the app would take over sign-in and OAuth.
       [{ id: 'takeover', kind: 'http', url: added.url, host: new URL(first.url).host }, "host: is the portal's own host"],
@@ -117,6 +119,10 @@ describe('admin API on two portal processes sharing one Redis', () => {
       const one = (await (await adminFetch(first.url, '/upstreams/added', { token })).json()) as { title?: string };
       return one.title === 'Renamed' ? true : undefined;
     });
+    const unset = await adminFetch(second.url, '/upstreams/added', { token, method: 'PUT', body: { kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'GATEHOUSE_TEST_UNSET_VARIABLE' } } });
+    expect(unset.status).toBe(400);
+    expect(((await unset.json()) as ErrorBody).error_description).toBe('credentials.value_env: environment variable GATEHOUSE_TEST_UNSET_VARIABLE is not set');
+    expect(((await (await adminFetch(first.url, '/upstreams/added', { token })).json()) as { title?: string }).title).toBe('Renamed');
     const temp = await adminFetch(first.url, '/upstreams', { token, method: 'POST', body: { id: 'temporary', kind: 'http', url: added.url } });
     expect(temp.status).toBe(201);
     expect((await adminFetch(second.url, '/upstreams/temporary', { token, method: 'DELETE' })).status).toBe(204);

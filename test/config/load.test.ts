@@ -57,6 +57,18 @@ describe('config', () => {
     expect(resolveConfig({ issuer: 'https://a.example' }, { PUBLIC_URL: 'https://b.example/gate/' }, 't').issuer).toBe('https://b.example/gate');
   });
 
+  test('http: connection limits and the JSON depth limit have bounded defaults and can be set', () => {
+    expect(resolveConfig({}, {}, 't').http).toMatchObject({
+      jsonDepthLimit: 64,
+      connections: { headersTimeoutMs: 20_000, requestTimeoutMs: 120_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 120_000, maxConnections: 4096 },
+    });
+    const http = { headers_timeout: '5s', request_timeout: '30s', keep_alive_timeout: '65s', idle_timeout: '90s', max_connections: 100, json_depth_limit: 32 };
+    expect(resolveConfig({ http }, {}, 't').http).toMatchObject({
+      jsonDepthLimit: 32,
+      connections: { headersTimeoutMs: 5_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, idleTimeoutMs: 90_000, maxConnections: 100 },
+    });
+  });
+
   test('durations accept ms, s, m, h and d', () => {
     expect([parseDuration('250ms'), parseDuration('30s'), parseDuration('10m'), parseDuration('12h'), parseDuration('30d')]).toEqual([
       250, 30_000, 600_000, 43_200_000, 2_592_000_000,
@@ -80,6 +92,9 @@ describe('config', () => {
       ["the upstream id of the portal's own tools", { upstreams: [{ id: 'gatehouse', kind: 'mcp', url: 'http://a' }] }, "config: upstreams[0].id: is reserved for the portal's own tools (gatehouse__search_tools)"],
       ['an unknown tool pinning mode', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { pinning: 'trust' } }] }, 'config: upstreams[0].tools.pinning: must be one of enforce, warn, off'],
       ['a tool limit with no period', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { limits: { search: {} } } }] }, 'config: upstreams[0].tools.limits.search: needs per_minute or per_day'],
+      ['a request head allowed longer than the whole request', { http: { headers_timeout: '3m', request_timeout: '2m' } }, 'config: http.headers_timeout: must not be longer than request_timeout'],
+      ['an idle timeout that would cut MCP event streams', { http: { idle_timeout: '10s' } }, 'config: http.idle_timeout: must be at least 20s (MCP event streams send a keep-alive every 15s)'],
+      ['no connections allowed', { http: { max_connections: 0 } }, 'config: http.max_connections: must be a positive number'],
       ['a password hash that is not scrypt', { login: { accounts: [{ username: 'a', password_hash: 'hunter2' }] } }, 'config: login.accounts[0].password_hash: must be a scrypt$… string from `gatehouse hash-password`'],
     ])('%s', (_name, document, message) => {
       expect(configError(document)).toBe(message);

@@ -3,7 +3,7 @@ import type { RequestListener } from 'node:http';
 import { createPortal } from '../../portal/app.js';
 import type { AuthorizationServer } from '../../portal/oauth/authorization-server.js';
 import { resolveConfig, type Config } from '../../portal/config/load.js';
-import { listen } from '../../portal/http/server.js';
+import { limitConnections, listen } from '../../portal/http/server.js';
 import { createLogger } from '../../portal/logger.js';
 import { MemoryStore, type Store } from '../../portal/store/index.js';
 
@@ -40,10 +40,11 @@ export async function startTestPortal(
   const running = await listen((req, res) => handle!(req, res), { host: '127.0.0.1', port: 0 });
   const env = { GATEHOUSE_SECRET: TEST_SECRET, LOG_LEVEL: 'info', PUBLIC_URL: running.url, ...options.env };
   const config = resolveConfig(options.document ?? {}, env, 'test');
+  limitConnections(running.server, config.http.connections);
   const store = options.store ?? new MemoryStore();
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
-  const portal = createPortal({ config, store, logger, metadataDocumentCa: options.metadataDocumentCa });
+  const portal = createPortal({ config, store, logger, env, metadataDocumentCa: options.metadataDocumentCa });
   handle = portal.handle;
   running.server.on('upgrade', portal.onUpgrade);
   return {

@@ -28,3 +28,41 @@ export function rawRequest(port: number, request: string, idleMs = 1000): Promis
     socket.on('connect', () => socket.write(request));
   });
 }
+
+/** A raw connection kept open: what it received so far, and whether the server closed it. */
+export interface RawConnection {
+  socket: net.Socket;
+  /** Everything received so far, as text. */
+  received(): string;
+  /** Whether the server has closed (or reset) the connection. */
+  closed(): boolean;
+  /** Resolves once `text` has arrived. */
+  next(text: string): Promise<void>;
+}
+
+/** Opens a connection to `127.0.0.1:port`, writes `initial` (if any), and keeps it open. */
+export function openConnection(port: number, initial = ''): Promise<RawConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let text = '';
+    let ended = false;
+    const waiters: Array<{ text: string; done: () => void }> = [];
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      for (const waiter of waiters.filter((w) => text.includes(w.text))) waiter.done();
+    });
+    socket.on('close', () => (ended = true));
+    socket.on('error', () => (ended = true));
+    socket.once('error', reject);
+    socket.on('connect', () => {
+      socket.off('error', reject);
+      if (initial) socket.write(initial);
+      resolve({
+        socket,
+        received: () => text,
+        closed: () => ended,
+        next: (wanted) => new Promise<void>((done) => (text.includes(wanted) ? done() : waiters.push({ text: wanted, done }))),
+      });
+    });
+  });
+}

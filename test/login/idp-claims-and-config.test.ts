@@ -34,6 +34,7 @@ describe('login.idps config', () => {
   test.each([
     [{ idps: [{ ...base, issuer: 'http://idp.example.com' }] }, /login\.idps\[0\]\.issuer: must be an https URL/],
     [{ idps: [{ ...base, id: 'local' }] }, /login\.idps\[0\]\.id: must not be "local"/],
+    [{ idps: [{ ...base, id: 'service' }] }, /login\.idps\[0\]\.id: must not be "service" \(that names the service clients\)/],
     [{ idps: [{ ...base, client_secret: undefined }] }, /login\.idps\[0\]\.client_secret: is required for client_auth client_secret_basic/],
     [{ idps: [{ ...base, client_auth: 'private_key_jwt' }] }, /login\.idps\[0\]\.private_key: is required/],
     [{ idps: [{ ...base, client_auth: 'private_key_jwt', private_key: 'not a key' }] }, /login\.idps\[0\]\.private_key: must be a PKCS#8 PEM/],

@@ -109,6 +109,80 @@ describe('MCP endpoint bad input', () => {
     expect(((await invalid.json()) as JsonRpcError).error.code).toBe(-32600);
   });
 
+  test('a batch that uses one request id twice is Invalid Request (-32600), relayed or not, and nothing is sent upstream', async () => {
+    const relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/healthy' });
+    const call = (id: number | string, message: string, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { message } } });
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ['/mcp/healthy', { authorization: `Bearer ${relayed.accessToken()}`, 'mcp-session-id': relayed.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' }, 'echo'],
+      ['/mcp', authorized(), 'healthy__echo'],
+    ];
+    // The agent's own GET stream may reach the upstream meanwhile: only POSTs carry messages.
+    const posts = () => healthy.requests.filter((r) => r.method === 'POST').length;
+    try {
+      for (const [path, headers, name] of cases) {
+        const before = posts();
+        const res = await post(path, JSON.stringify([call(1, 'first', name), call(1, 'second', name)]), headers);
+        expect(res.status).toBe(400);
+        expect(await res.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.stringContaining('request id twice') } });
+        expect(posts()).toBe(before);
+        // The same batch with distinct ids is served; a number and a string that read alike are distinct ids.
+        const served = await post(path, JSON.stringify([call(1, 'first', name), call('1', 'second', name)]), headers);
+        expect(served.status).toBe(200);
+      }
+    } finally {
+      await relayed.client.close();
+    }
+  });
+
+  test('a message that is not JSON-RPC 2.0 as MCP uses it is Invalid Request (-32600), relayed or not, and nothing is sent upstream', async () => {
+    const relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/healthy' });
+    const posts = () => healthy.requests.filter((r) => r.method === 'POST').length;
+    const invalid = [
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: 'echo' },
+      { jsonrpc: '2.0', id: null, method: 'tools/list' },
+      { jsonrpc: '2.0', id: { nested: 1 }, method: 'tools/list' },
+      { jsonrpc: '2.0', id: 1, method: 7 },
+      { jsonrpc: '2.0', id: 1, result: {}, error: { code: 1, message: 'both' } },
+      { jsonrpc: '2.0', id: 1, error: 'not an object' },
+      [],
+    ];
+    const cases: Array<[string, Record<string, string>]> = [
+      ['/mcp/healthy', { authorization: `Bearer ${relayed.accessToken()}`, 'mcp-session-id': relayed.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' }],
+      ['/mcp', authorized()],
+    ];
+    try {
+      for (const [path, headers] of cases) {
+        for (const body of invalid) {
+          const before = posts();
+          const res = await post(path, JSON.stringify(body), headers);
+          expect(res.status).toBe(400);
+          expect(((await res.json()) as JsonRpcError).error.code).toBe(-32600);
+          expect(posts()).toBe(before);
+        }
+      }
+    } finally {
+      await relayed.client.close();
+    }
+  });
+
+  test('a relayed message whose method or tool name cannot be a header value goes upstream in the MCP Base64 header encoding, never a 500', async () => {
+    const relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/healthy' });
+    const headers = { authorization: `Bearer ${relayed.accessToken()}`, 'mcp-session-id': relayed.transport.sessionId!, 'mcp-protocol-version': '2025-06-18', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
+    try {
+      for (const [method, name] of [['tools/call', 'ech\no'], ['tools/call', 'écho'], ['\u0000', 'echo']]) {
+        const res = await post('/mcp/healthy', JSON.stringify({ jsonrpc: '2.0', id: 5, method, params: { name, arguments: { message: 'x' } } }), headers);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 5 });
+        const sent = healthy.requests.filter((r) => r.method === 'POST').at(-1)!.headers;
+        const encoded = (value: string) => `=?base64?${Buffer.from(value).toString('base64')}?=`;
+        expect(sent['mcp-method']).toBe(method === 'tools/call' ? method : encoded(method!));
+        expect(sent['mcp-name']).toBe(name === 'echo' ? name : encoded(name!));
+      }
+    } finally {
+      await relayed.client.close();
+    }
+  });
+
   test('an oversized message is 413', async () => {
     const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'healthy__echo', arguments: { message: 'x'.repeat(20_000) } } });
     const res = await post('/mcp', big, authorized());

@@ -91,6 +91,26 @@ describe('MCP 2026-07-28 bad input', () => {
     expect(answer.reachedUpstream).toBe(false);
   });
 
+  test.each(['/mcp', '/mcp/recorder'])('%s: a 2026 request not sent as JSON is 415 (never a 500), and no upstream hears of it', async (path) => {
+    const token = path === '/mcp' ? aggregateToken : transparentToken;
+    // Earlier tests' upstream sessions (era probes, listen streams) may still be settling.
+    for (let seen = -1; seen !== recorder.requests.length; ) {
+      seen = recorder.requests.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const upstreamBefore = recorder.requests.length;
+    for (const contentType of [undefined, 'text/plain']) {
+      const response = await fetch(`${portal.url}${path}`, {
+        method: 'POST',
+        headers: { accept: MCP_HEADERS.accept, authorization: `Bearer ${token}`, ...modernHeaders('tools/call', 'echo'), ...(contentType ? { 'content-type': contentType } : {}) },
+        body: JSON.stringify(call('echo')),
+      });
+      expect(response.status).toBe(415);
+      expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { code: expect.any(Number) } });
+    }
+    expect(recorder.requests.length).toBe(upstreamBefore);
+  });
+
   test('a 2026 request with a token for another resource gets 401 and a resource_metadata challenge', async () => {
     const response = await fetch(`${portal.url}/mcp`, {
       method: 'POST',

@@ -44,6 +44,8 @@ describe('the transparent relay when the upstream fails', () => {
     lossy = await startForgetfulMcpServer();
     const bigText = 'x'.repeat(OVER_4_MB);
     const biggerText = 'x'.repeat(WELL_OVER_4_MB);
+    // Well within 4 MB, nested far past what any answer needs (and past what JSON.stringify can recurse through).
+    const deepJson = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
     garbage = await startScriptedMcpServer({
       'sse-not-json': () => ({ contentType: 'text/event-stream', body: 'event: message\ndata: this is not json {\n\n' }),
       'sse-not-rpc': (id) => ({ contentType: 'text/event-stream', body: `event: message\ndata: ${JSON.stringify({ id, hello: 'world' })}\n\n` }),
@@ -51,6 +53,9 @@ describe('the transparent relay when the upstream fails', () => {
       'json-huge': (id) => ({ contentType: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: bigText }] } }) }),
       'sse-huge': (id) => ({ contentType: 'text/event-stream', body: `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: biggerText }] } })}\n\n` }),
       'html-page': () => ({ contentType: 'text/html', body: '<html>not MCP</html>' }),
+      'json-deep': (id) => ({ contentType: 'application/json', body: `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"content":[],"structuredContent":${deepJson}}}` }),
+      'json-deep-other-id': () => ({ contentType: 'application/json', body: `{"jsonrpc":"2.0","id":"not-asked","result":{"content":[],"structuredContent":${deepJson}}}` }),
+      'sse-deep': (id) => ({ contentType: 'text/event-stream', body: `event: message\ndata: {"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"content":[],"structuredContent":${deepJson}}}\n\n` }),
       fine: (id) => ({ contentType: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'fine' }] } }) }),
     });
     portal = await startTestPortal({
@@ -167,6 +172,15 @@ describe('the transparent relay when the upstream fails', () => {
       expect(answer.result?.isError).toBe(true);
       expect(toolText(answer.result)).toContain('did not answer as an MCP server');
       expect(JSON.stringify(answer).length).toBeLessThan(10_000);
+    });
+
+    test.each(['json-deep', 'json-deep-other-id', 'sse-deep'])('%s (an upstream message nested 100 000 levels deep): a protocol-error tool result, never a 500', async (tool) => {
+      const res = await post('/mcp/garbage', { jsonrpc: '2.0', id: 78, method: 'tools/call', params: { name: tool, arguments: {} } }, sessionHeaders(agent));
+      expect(res.status).toBe(200);
+      const answer = await answerOf(res);
+      expect(answer.id).toBe(78);
+      expect(answer.result?.isError).toBe(true);
+      expect(toolText(answer.result)).toContain('did not answer as an MCP server');
     });
 
     test('after the garbage the session still serves calls', async () => {

@@ -225,6 +225,14 @@ describe('/token rejects bad input and changes nothing', () => {
       await expectTokens(await exchangeCode(portal.url, client, authorized));
     });
 
+    test('an Authorization header that is not Basic client credentials is invalid_request, even beside a public client_id, and the code still works', async () => {
+      const authorized = await codeFor();
+      for (const authorization of ['Basic !!!', 'Bearer some-token', 'Basic', 'Digest username="x"']) {
+        await expectOAuthError(await formPost(portal.url, { grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: REDIRECT_URI, client_id: client.client_id }, { authorization }), 400, 'invalid_request');
+      }
+      await expectTokens(await exchangeCode(portal.url, client, authorized));
+    });
+
     test('two authentication methods at once are invalid_request', async () => {
       const authorized = await codeFor(confidential);
       const res = await formPost(
@@ -298,6 +306,35 @@ describe('/token rejects bad input and changes nothing', () => {
       await expectOAuthError(await refresh(portal.url, client, 'not a token'), 400, 'invalid_grant');
       await expectOAuthError(await formPost(portal.url, { grant_type: 'refresh_token', client_id: client.client_id }), 400, 'invalid_request');
     });
+  });
+});
+
+describe('/revoke and /introspect reject bad request shapes and change nothing', () => {
+  let portal: TestPortal;
+  let confidential: RegisteredClient;
+  let tokens: TokenBody;
+
+  beforeAll(async () => {
+    portal = await startOAuthPortal();
+    confidential = await registerClient(portal.url, { token_endpoint_auth_method: 'client_secret_basic' });
+    tokens = await tokensFor(portal.url, confidential);
+  });
+  afterAll(() => portal.close());
+
+  const basic = () => ({ authorization: basicAuth(confidential.client_id, confidential.client_secret!) });
+  const introspect = async () => (await json<{ active: boolean }>(await formPost(portal.url, { token: tokens.access_token }, basic(), '/introspect'))).active;
+
+  test.each(['/introspect', '/revoke'])('%s: a repeated parameter is invalid_request (RFC 6749 §3.1), and the token stays active', async (path) => {
+    const repeated: Array<Record<string, string | string[]>> = [{ token: tokens.access_token, token_type_hint: ['access_token', 'refresh_token'] }, { token: [tokens.access_token, tokens.access_token] }];
+    for (const fields of repeated) {
+      await expectOAuthError(await formPost(portal.url, fields, basic(), path), 400, 'invalid_request');
+    }
+    expect(await introspect()).toBe(true);
+  });
+
+  test.each(['/introspect', '/revoke'])('%s: an Authorization header that is not Basic credentials is invalid_request, and the token stays active', async (path) => {
+    await expectOAuthError(await formPost(portal.url, { token: tokens.access_token, client_id: confidential.client_id }, { authorization: 'Bearer whatever' }, path), 400, 'invalid_request');
+    expect(await introspect()).toBe(true);
   });
 });
 
