@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { nearest } from './config/suggest.js';
 import { hashPassword } from './crypto/password.js';
 import { start } from './start.js';
 import { ADMIN_COMMANDS_USAGE, isAdminCommand, runAdminCommand } from './cli/run-admin-command.js';
@@ -11,9 +12,12 @@ commands:
 ${ADMIN_COMMANDS_USAGE}  help                    show this text
 `;
 
+const COMMANDS = ['start', 'hash-password', 'apps', 'grants', 'audit', 'tools', 'help'];
+
 /** The `gatehouse` command: one verb, one function. */
 async function cli(argv: string[]): Promise<number> {
-  const [command = 'start', ...rest] = argv[0]?.startsWith('-') ? ['start', ...argv] : argv;
+  // Options alone (`gatehouse --config x.yaml`) are `start`'s; help is help, wherever it is asked for.
+  const [command = 'start', ...rest] = argv[0] === '--help' || argv[0] === '-h' ? ['help'] : argv[0]?.startsWith('-') ? ['start', ...argv] : argv;
   switch (command) {
     case 'start':
       await start(rest);
@@ -37,9 +41,11 @@ async function cli(argv: string[]): Promise<number> {
     case '--help':
       process.stdout.write(USAGE);
       return 0;
-    default:
-      process.stderr.write(`gatehouse: unknown command "${command}"\n${USAGE}`);
+    default: {
+      const meant = nearest(command, COMMANDS);
+      process.stderr.write(`gatehouse: unknown command "${command}"${meant ? ` (did you mean "${meant}"?)` : ''}\n${USAGE}`);
       return 2;
+    }
   }
 }
 

@@ -6,12 +6,31 @@ import { hashPassword } from './crypto/password.js';
 import { randomToken } from './crypto/hash.js';
 import type { Config } from './config/load.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { nearest } from './config/suggest.js';
 import { listen, warnOnRefusedConnections } from './http/server.js';
 import { createLogger } from './logger.js';
 import { openStore, redactUrl } from './store/index.js';
 
+export const START_USAGE = `usage: gatehouse start [--config PATH]
+
+  --config PATH   the config file (else GATEHOUSE_CONFIG, else ./gatehouse.yaml, else the built-in demo)
+`;
+
+/** The options `start` knows; anything else is a mistake worth stopping for (a typo would run the demo). */
+const START_OPTIONS = ['--config', '--help'];
+
 /** `gatehouse start`: loads config, opens the store, builds the portal and serves it until SIGTERM/SIGINT. */
 export async function start(argv: readonly string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(START_USAGE);
+    process.exit(0);
+  }
+  const unknown = unknownOption(argv);
+  if (unknown) {
+    process.stderr.write(`gatehouse start: ${unknown}
+${START_USAGE}`);
+    process.exit(2);
+  }
   let config;
   try {
     config = loadConfig({ argv });
@@ -41,15 +60,26 @@ export async function start(argv: readonly string[]): Promise<void> {
   );
 
   const demoServers: Array<{ close(): Promise<void> }> = [];
-  if (config.demo && config.accounts.length === 0) await addDemoAccount(config);
+  const demoAccount = config.demo && config.accounts.length === 0 ? await addDemoAccount(config) : undefined;
   if (config.demo) demoServers.push(await addDemoMcpServer(config));
   if (config.demo) demoServers.push(await addDemoHandbook(config));
 
   const portal = createPortal({ config, store, logger });
-  const running = await listen(portal.handle, { host: config.host, port: config.port, limits: config.http.connections });
+  let running;
+  try {
+    running = await listen(portal.handle, { host: config.host, port: config.port, limits: config.http.connections });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error;
+    process.stderr.write(code === 'EADDRINUSE' ? `port ${config.port} is in use: stop the other process or set PORT\n` : `port ${config.port} needs privileges this process lacks: set PORT (e.g. 8787)\n`);
+    process.exit(1);
+  }
   running.server.on('upgrade', portal.onUpgrade);
   running.server.on('drop', warnOnRefusedConnections(logger, config.http.connections.maxConnections));
-  logger.info({ url: running.url, issuer: config.issuer }, `Gatehouse listening on ${running.url}`);
+  // The issuer's own host (localhost, say, rather than 127.0.0.1): clients check the resource URL strictly.
+  const people = `${config.issuer}/`;
+  const agents = `${config.issuer}/mcp`;
+  logger.info({ url: running.url, issuer: config.issuer, people, agents }, `Gatehouse listening on ${running.url}: people sign in at ${people}, agents connect to ${agents}`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -65,22 +95,41 @@ export async function start(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // After the log lines above have reached stdout: the password comes once the portal listens.
+  if (demoAccount) await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  if (demoAccount) process.stdout.write(`${demoAccount}\n`);
 }
 
 
 /**
- * The demo's one built-in account. Its password comes from `GATEHOUSE_DEMO_PASSWORD`, or is
- * generated and printed once, to the terminal only (never into the JSON log).
+ * The demo's one built-in account, an admin of the demo portal (so that `/admin` shows something).
+ * Its password comes from `GATEHOUSE_DEMO_PASSWORD`, or is generated; resolves the line that tells
+ * the person, printed once the portal listens, to the terminal only (never into the JSON log).
  */
-async function addDemoAccount(config: Config): Promise<void> {
+async function addDemoAccount(config: Config): Promise<string> {
   const given = process.env.GATEHOUSE_DEMO_PASSWORD;
   const password = given || randomToken(12);
   config.accounts.push({ username: 'demo', password_hash: await hashPassword(password), name: 'Demo User', email: 'demo@example.com', groups: ['demo'] });
-  process.stdout.write(
-    given
-      ? 'Demo account: username "demo", password from GATEHOUSE_DEMO_PASSWORD\n'
-      : `Demo account: username "demo", password "${password}" (shown once; set GATEHOUSE_DEMO_PASSWORD to choose it)\n`,
-  );
+  if (!config.admins.groups.includes('demo')) config.admins = { ...config.admins, groups: [...config.admins.groups, 'demo'] };
+  return given
+    ? `Demo account: username "demo", password from GATEHOUSE_DEMO_PASSWORD; sign in at ${config.issuer}/`
+    : `Demo account: username "demo", password "${password}" (shown once; set GATEHOUSE_DEMO_PASSWORD to choose it); sign in at ${config.issuer}/`;
+}
+
+/** Why `argv` is not what `start` takes (`--confg x.yaml`), with the option it probably meant; `undefined` when it is. */
+function unknownOption(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config') {
+      i++;
+      continue;
+    }
+    if (arg.startsWith('--config=')) continue;
+    const name = arg.split('=')[0]!;
+    const meant = name.startsWith('-') ? nearest(name, START_OPTIONS) : undefined;
+    return `unknown ${name.startsWith('-') ? 'option' : 'argument'} "${arg}"${meant ? ` (did you mean "${meant}"?)` : ''}`;
+  }
+  return undefined;
 }
 
 /** The demo's MCP upstream (examples/demo-mcp-server.ts), started in-process on a free loopback port. */

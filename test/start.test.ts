@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,7 +49,7 @@ describe('gatehouse start', () => {
   test('the demo serves a newcomer end to end: an MCP client signs in as demo and uses the demo upstreams', async () => {
     const port = await freePort();
     const issuer = `http://localhost:${port}`;
-    const proc = run([], { PORT: String(port), GATEHOUSE_DEMO_PASSWORD: 'demo-password-for-tests' }, /Gatehouse listening on/, mkdtempSync(path.join(tmpdir(), 'gh-start-')));
+    const proc = run([], { PORT: String(port), GATEHOUSE_DEMO_PASSWORD: 'demo-password-for-tests' }, /Demo account/, mkdtempSync(path.join(tmpdir(), 'gh-start-')));
     try {
       await proc.matched;
       expect(proc.output().stdout).toContain('password from GATEHOUSE_DEMO_PASSWORD');
@@ -114,5 +116,80 @@ describe('gatehouse start', () => {
     expect(stderr).toMatch(new RegExp(`^store: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}`));
     expect(stderr).not.toContain('pw-in-url');
     expect(stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  describe('the first hour: one line that says what to do, and the right exit code', () => {
+    const CLI = path.resolve('dist/portal/cli.js');
+    function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+      const child = spawn(process.execPath, [CLI, ...args], { cwd: mkdtempSync(path.join(tmpdir(), 'gh-cli-')), env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+    }
+
+    test('--help, -h and help print the usage and exit 0 (they never start the demo)', async () => {
+      for (const args of [['--help'], ['-h'], ['help']]) {
+        const { code, stdout } = await cli(args);
+        expect(code).toBe(0);
+        expect(stdout).toMatch(/^usage: gatehouse <command>/);
+      }
+      const start = await cli(['start', '--help']);
+      expect(start).toMatchObject({ code: 0, stdout: expect.stringMatching(/^usage: gatehouse start \[--config PATH\]/) });
+    });
+
+    test('a mistyped option or command exits 2 with a suggestion', async () => {
+      const typo = await cli(['--confg', 'x.yaml']);
+      expect(typo.code).toBe(2);
+      expect(typo.stderr.split('\n')[0]).toBe('gatehouse start: unknown option "--confg" (did you mean "--config"?)');
+      const command = await cli(['strat']);
+      expect(command.code).toBe(2);
+      expect(command.stderr.split('\n')[0]).toBe('gatehouse: unknown command "strat" (did you mean "start"?)');
+    });
+
+    test('a port in use is one line and exit 1', async () => {
+      const taken = http.createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const port = (taken.address() as AddressInfo).port;
+      try {
+        const proc = run([], { PORT: String(port) });
+        expect(await proc.exited).toBe(1);
+        expect(proc.output().stderr).toBe(`port ${port} is in use: stop the other process or set PORT\n`);
+      } finally {
+        await new Promise<void>((resolve) => taken.close(() => resolve()));
+      }
+    });
+
+    test('REDIS_URL naming a database the server lacks, or a port that is not Redis, fails start-up naming it', async () => {
+      const redis = new URL(process.env.GATEHOUSE_TEST_REDIS_URL!);
+      const missing = run([], { PORT: String(await freePort()), REDIS_URL: `redis://${redis.host}/99`, GATEHOUSE_SECRET: 's'.repeat(32) });
+      expect(await missing.exited).toBe(1);
+      expect(missing.output().stderr).toMatch(/^store: Redis has no database 99 \(REDIS_URL names it; .*\)\n$/);
+
+      const web = http.createServer((_req, res) => res.end('hello'));
+      await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+      try {
+        const notRedis = run([], { PORT: String(await freePort()), REDIS_URL: `redis://127.0.0.1:${(web.address() as AddressInfo).port}`, GATEHOUSE_SECRET: 's'.repeat(32) });
+        expect(await notRedis.exited).toBe(1);
+        expect(notRedis.output().stderr).toBe(`store: redis://127.0.0.1:${(web.address() as AddressInfo).port} is not a Redis server\n`);
+      } finally {
+        await new Promise<void>((resolve) => web.close(() => resolve()));
+      }
+    });
+
+    test("the start-up log names where people and agents go, on the issuer's host; the demo password comes once the portal listens", async () => {
+      const port = await freePort();
+      const proc = run([], { PORT: String(port) }, /Demo account/, mkdtempSync(path.join(tmpdir(), 'gh-start-')));
+      try {
+        await proc.matched;
+        const { stdout } = proc.output();
+        expect(stdout).toContain(`people sign in at http://localhost:${port}/, agents connect to http://localhost:${port}/mcp`);
+        expect(stdout.indexOf('Gatehouse listening on')).toBeLessThan(stdout.indexOf('Demo account'));
+      } finally {
+        proc.child.kill('SIGTERM');
+      }
+      expect(await proc.exited).toBe(0);
+    });
   });
 });

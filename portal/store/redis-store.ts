@@ -50,16 +50,28 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     try {
       await store.ready(Math.max(0, deadline - Date.now()));
       await store.ping();
+      await store.checkDatabase(databaseOf(options.url));
       return store;
     } catch (error) {
-      if (Date.now() >= deadline) {
+      const wrong = error instanceof WrongRedisError;
+      if (wrong || Date.now() >= deadline) {
         await store.close();
-        throw new StoreUnavailableError(`cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message}`, {
-          cause: error,
-        });
+        const url = redactUrl(options.url);
+        // Something answered, but not as Redis does (an HTTP server on that port, say).
+        const message = wrong ? error.message : store.answeredNotAsRedis ? `${url} is not a Redis server` : `cannot reach Redis at ${url}: ${(error as Error).message}`;
+        throw new StoreUnavailableError(message, { cause: error });
       }
     }
   }
+}
+
+/** The server answers, but is not the Redis the URL describes: waiting longer will not help. */
+class WrongRedisError extends Error {}
+
+/** The database number in a `redis://host:port/N` URL, if any. */
+function databaseOf(url: string): number | undefined {
+  const path = new URL(url).pathname.slice(1);
+  return /^\d+$/.test(path) ? Number(path) : undefined;
 }
 
 /** {@link Store} on Redis: what lets many portal processes behave as one. */
@@ -68,6 +80,7 @@ export class RedisStore implements Store {
   readonly #prefix: string;
   readonly #handlers = new Map<string, Set<(message: string) => void>>();
   #subscriber: Redis | Cluster | undefined;
+  #answeredNotAsRedis = false;
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.keyPrefix ?? 'gatehouse:';
@@ -81,8 +94,9 @@ export class RedisStore implements Store {
       lazyConnect: false,
     };
     const redis = options.cluster ? openCluster(options.url, connection) : new Redis(options.url, connection);
-    redis.on('error', () => {
+    redis.on('error', (error: Error) => {
       // Connection errors surface through failing commands (and /readyz); ioredis reconnects.
+      if (/protocol error/i.test(error.message)) this.#answeredNotAsRedis = true;
     });
     for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 1, lua });
     this.#redis = redis as ScriptedRedis;
@@ -206,6 +220,25 @@ export class RedisStore implements Store {
         : this.#redis.xrange(stream, start, '+', 'COUNT', options.count),
     );
     return rows.map(([id, fields]) => ({ id, entry: fields[1] ?? '' }));
+  }
+
+  /**
+   * Selects `db` once more and fails when the server has no such database: ioredis reports a failed
+   * `SELECT` only as an event and goes on in database 0, where the portal would write unnoticed.
+   */
+  async checkDatabase(db: number | undefined): Promise<void> {
+    const redis = this.#redis;
+    if (db === undefined || db === 0 || redis instanceof Cluster) return;
+    try {
+      await redis.select(db);
+    } catch (error) {
+      throw new WrongRedisError(`Redis has no database ${db} (REDIS_URL names it; ${(error as Error).message})`);
+    }
+  }
+
+  /** Whether the server answered something that is not the Redis protocol (ioredis says so only as an event). */
+  get answeredNotAsRedis(): boolean {
+    return this.#answeredNotAsRedis;
   }
 
   async ping(): Promise<void> {

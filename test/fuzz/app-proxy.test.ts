@@ -61,7 +61,7 @@ function startCountingApp(): Promise<{ url: string; seen: SeenRequest[]; close()
  * The portal refuses the first kind today; the path-traversal fix (`..;/`, `%2e%2e%3b/`, `%u002e`)
  * turns the others on here, and then this fuzzer holds the portal to all of them.
  */
-const APP_DECODINGS = { percentU: false, overlongUtf8: false, pathParameters: false };
+const APP_DECODINGS = { percentU: true, overlongUtf8: true, pathParameters: true };
 
 /** Whether an app that decodes as {@link APP_DECODINGS} says (and takes `\` for `/`) would climb a level on `url`'s path. */
 function climbsOut(url: string): boolean {

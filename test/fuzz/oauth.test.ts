@@ -16,6 +16,7 @@ import { FormBrowser } from '../helpers/browser-form-client.js';
 import { anyRepeated, applyEdit, applyFieldEdits, changed, fieldEdits, formBody, fuzz, FUZZ_TIMEOUT_MS, FuzzTally, nastyText, oneIn, single, stringEdit, wellFormed, type FieldEdit, type StringEdit } from '../helpers/fuzz.js';
 import { authorizeCode, basicAuth, json, RecordingStore, registerClient, startOAuthPortal, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
 import type { TestPortal } from '../helpers/portal.js';
+import { isLoopbackHost } from '../../portal/net/addresses.js';
 
 /** A web client's redirect URI: https, so no loopback port leniency (RFC 8252 §7.3) applies. */
 const REDIRECT = 'https://agent.example.com/callback';
@@ -285,6 +286,7 @@ function unsafeRedirect(uri: string): string | undefined {
   }
   if (url.username || url.password) return 'credentials';
   if (FORBIDDEN_SCHEMES.has(url.protocol)) return `scheme ${url.protocol}`;
-  if (url.protocol === 'http:' && !['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)) return 'http off loopback';
+  // Loopback as RFC 8252 §7.3 means it: 127.0.0.0/8, ::1 and IPv4-mapped 127.x, or `localhost`.
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) return 'http off loopback';
   return undefined;
 }

@@ -192,7 +192,7 @@ describe('http.idle_timeout spares long-lived streams', () => {
     const browser = new FormBrowser(portal.url);
     await browser.signIn(await browser.get(`${portal.url}/login`), ALICE);
     const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const socket = await openConnection(portOf(portal), `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${portOf(portal)}\r\nConnection: Upgrade\r\nUpgrade: echo\r\nCookie: ${cookie}\r\n\r\n`);
+    const socket = await openConnection(portOf(portal), `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${portOf(portal)}\r\nConnection: Upgrade\r\nUpgrade: echo\r\nOrigin: ${portal.url}\r\nCookie: ${cookie}\r\n\r\n`);
     cleanups.push(() => socket.socket.destroy());
     await socket.next('\r\n\r\n');
     expect(socket.received()).toMatch(/^HTTP\/1\.1 101 /);
