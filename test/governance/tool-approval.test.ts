@@ -7,6 +7,7 @@ import { FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
 import { toolText } from '../helpers/mcp-wire.js';
 import { startMutableToolsServer, type MutableToolsServer } from '../helpers/mutable-tools-server.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
 
 /** The approval page a tool error (or an elicitation) sends the person to. */
 const approvalUrlIn = (text: string) => /(http:\/\/[^\s]+\/approve\/[A-Za-z0-9_-]+)/.exec(text)?.[1];
@@ -315,5 +316,70 @@ describe('human approval of sensitive tools', () => {
       expect((await browser().get(`${portal.url}/approve/AAAAAAAAAAAAAAAAAAAAAAAA`)).status).toBe(404);
       expect((await browser().get(`${portal.url}/approve/${encodeURIComponent('<script>')}`)).status).toBe(404);
     });
+  });
+});
+
+describe('human approval across two portal processes on one Redis', () => {
+  let upstream: MutableToolsServer;
+  let first: TestPortal;
+  let second: TestPortal;
+  let waiting: Agent;
+  let retrying: Agent;
+  const cleanups: Array<() => Promise<void>> = [];
+  /** The person's browser, signed in at the first process: its session is in the Store, good at both. */
+  let person: FormBrowser;
+  let decided: Promise<Response> | undefined;
+
+  // Each request of the retrying agent goes to the other process.
+  let turn = 0;
+  const alternate: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : input.toString());
+    return fetch(`${(turn++ % 2 === 0 ? first : second).url}${url.pathname}${url.search}`, init);
+  };
+  /** The page as the second process serves it (the URL names the issuer, the first). */
+  const atSecond = (url: string) => `${second.url}${new URL(url).pathname}`;
+
+  beforeAll(async () => {
+    upstream = await startMutableToolsServer({ delete_page: 'Deletes a page.' });
+    const keyPrefix = testKeyPrefix();
+    const [a, b] = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
+    cleanups.push(a.cleanup, b.cleanup);
+    const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'mcp', url: upstream.url, tools: { approval: ['delete_page'] } }] };
+    first = await startTestPortal({ document, store: a.store });
+    second = await startTestPortal({ document, store: b.store, env: { PUBLIC_URL: first.url } });
+    waiting = await connectAgent(first.url, ALICE, {
+      capabilities: { elicitation: { url: {} } },
+      setup: (client) =>
+        client.setRequestHandler(ElicitRequestSchema, async (request) => {
+          // The agent accepts at once; the call waits in the first process while the person decides on the second.
+          decided = new Promise((resolve) => setTimeout(resolve, 100)).then(() => decide(person, atSecond((request.params as { url: string }).url), 'allow'));
+          return { action: 'accept' };
+        }),
+    });
+    person = waiting.provider.browser;
+    retrying = await connectAgent(first.url, ALICE, { fetch: alternate });
+  });
+  afterAll(async () => {
+    for (const agent of [waiting, retrying]) await agent?.client.close();
+    await second?.close();
+    await first?.close();
+    for (const cleanup of cleanups) await cleanup();
+    await upstream?.close();
+  });
+
+  test('a call waiting in one process goes once the person allows it on a page the other serves', async () => {
+    expect(toolText(await waiting.client.callTool({ name: 'wiki__delete_page', arguments: { query: 'A' } }))).toBe('delete_page ran');
+    expect((await decided)?.status).toBe(303);
+    expect(upstream.calls).toEqual(['delete_page']);
+  });
+
+  test('an approval given on one process lets the retry through on the other, once', async () => {
+    const asked = (await retrying.client.callTool({ name: 'wiki__delete_page', arguments: { query: 'B' } })) as CallToolResult;
+    const url = approvalUrlIn(toolText(asked))!;
+    expect((await decide(person, atSecond(url), 'allow')).status).toBe(303);
+    expect(toolText(await retrying.client.callTool({ name: 'wiki__delete_page', arguments: { query: 'B' } }))).toBe('delete_page ran');
+    const again = (await retrying.client.callTool({ name: 'wiki__delete_page', arguments: { query: 'B' } })) as CallToolResult;
+    expect(again.isError).toBe(true);
+    expect(upstream.calls).toEqual(['delete_page', 'delete_page']);
   });
 });
