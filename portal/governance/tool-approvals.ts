@@ -151,7 +151,9 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
       }
       const match = matchKey(call, argumentsHash);
       const matched = await store.get(match);
-      const found = matched === null ? undefined : await read(matched);
+      const stored = matched === null ? undefined : await read(matched);
+      // The index only points; what the request itself says decides (it is sealed, the index is not).
+      const found = stored && isFor(stored.request, call, argumentsHash) ? stored : undefined;
       if (found?.request.status === 'approved' && (await use(found))) return { kind: 'go', via: 'approved', request: found.request };
       if (found?.request.status === 'pending') return { kind: 'ask', request: found.request, created: false, url: urlOf(found.request.id) };
       if (found?.request.status === 'denied' && (await store.take(match)) === matched) return { kind: 'denied', request: found.request };
@@ -220,6 +222,11 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
 
     urlOf,
   };
+}
+
+/** Whether `request` was raised for this very call: person, agent, upstream, tool and arguments. */
+function isFor(request: ApprovalRequest, call: ApprovalCall, argumentsHash: string): boolean {
+  return request.personId === call.person.id && request.client.id === call.client.id && request.upstreamId === call.upstream.id && request.tool === call.tool && request.argumentsHash === argumentsHash;
 }
 
 /** The tool error of a call that needs the person's approval first: where to give it, and what then. */

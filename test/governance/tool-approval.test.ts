@@ -5,6 +5,7 @@ import { connectAgent, connectModernAgent, type Agent } from '../helpers/agent.j
 import { eventually } from '../helpers/admin.js';
 import { FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
 import { toolText } from '../helpers/mcp-wire.js';
+import { startModernMcpServer, type ModernMcpServer } from '../helpers/modern-mcp-server.js';
 import { startMutableToolsServer, type MutableToolsServer } from '../helpers/mutable-tools-server.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
@@ -381,5 +382,55 @@ describe('human approval across two portal processes on one Redis', () => {
     const again = (await retrying.client.callTool({ name: 'wiki__delete_page', arguments: { query: 'B' } })) as CallToolResult;
     expect(again.isError).toBe(true);
     expect(upstream.calls).toEqual(['delete_page', 'delete_page']);
+  });
+});
+
+describe('human approval on /mcp/{id} for a 2026 agent of a 2026 upstream (what the stateless relay would carry)', () => {
+  let upstream: ModernMcpServer;
+  let portal: TestPortal;
+  let alice: Agent;
+
+  beforeAll(async () => {
+    upstream = await startModernMcpServer();
+    portal = await startTestPortal({
+      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'modern', kind: 'mcp', url: upstream.url, tools: { rename: { echo: 'say' }, approval: ['echo'] } }] },
+    });
+    // A 2025 client signs Alice in (its browser serves the approval page); its token serves the 2026 agent.
+    alice = await connectAgent(portal.url, ALICE, { path: '/mcp/modern' });
+  });
+  afterAll(async () => {
+    await alice?.client.close();
+    await portal?.close();
+    await upstream?.close();
+  });
+
+  test('a call that needs approval takes the SDK path: an input_required round asks for the approval, then the retry is relayed as allowed', async () => {
+    // The first request finds the upstream's era unknown and probes it; later ones would be relayed.
+    await (await connectModernAgent(portal.url, ALICE, { path: '/mcp/modern', token: alice.accessToken() })).client.close();
+    const asked: string[] = [];
+    const agent = await connectModernAgent(portal.url, ALICE, {
+      path: '/mcp/modern',
+      token: alice.accessToken(),
+      capabilities: { elicitation: { url: {} } },
+      setup: (client) =>
+        client.setRequestHandler('elicitation/create', async (request) => {
+          const { url } = request.params as { url: string };
+          asked.push(url);
+          expect((await decide(alice.provider.browser, url, 'allow')).status).toBe(303);
+          return { action: 'accept' };
+        }),
+    });
+    try {
+      const calls = () => upstream.requests.filter((r) => r.body?.method === 'tools/call');
+      const before = calls().length;
+      // Another tool is relayed as ever.
+      expect(toolText(await agent.client.callTool({ name: 'count', arguments: { steps: 1 } }))).toBe('counted 1');
+      expect(toolText(await agent.client.callTool({ name: 'say', arguments: { message: 'approved' } }))).toBe('approved');
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toMatch(new RegExp(`^${portal.url}/approve/`));
+      expect(calls().slice(before).map((r) => r.body!.params!.name)).toEqual(['count', 'echo']);
+    } finally {
+      await agent.client.close();
+    }
   });
 });
