@@ -69,6 +69,7 @@ export class RelayedRequests {
     const { upstream, person, pins, quotas } = this.deps;
     // The answers for requests that may not go upstream.
     const denied = new Map<RpcMessage, RpcMessage>();
+    const awaitingApproval: Array<{ message: RpcMessage; tool: string }> = [];
     const toolError = (message: RpcMessage, text: string): RpcMessage => ({ jsonrpc: '2.0', id: message.id!, result: { isError: true, content: [{ type: 'text', text }] } });
     const forward = await Promise.all(messages.map(async (message) => {
       if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return message;
@@ -89,15 +90,16 @@ export class RelayedRequests {
         this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
         return message;
       }
-      if (needsApproval(upstream, original)) {
-        const unapproved = await this.#approve(message, original);
-        if (unapproved) {
-          denied.set(message, unapproved);
-          return message;
-        }
-      }
+      if (needsApproval(upstream, original)) awaitingApproval.push({ message, tool: original });
       return original === message.params.name ? message : { ...message, params: { ...message.params, name: original } };
     }));
+    // Last, one by one: an approval is used up by its call, so none is spent on a batch refused for another reason.
+    for (const { message, tool } of denied.size > 0 ? [] : awaitingApproval) {
+      const unapproved = await this.#approve(message, tool);
+      if (!unapproved) continue;
+      denied.set(message, unapproved);
+      break;
+    }
     if (denied.size > 0) {
       const refused = messages
         .filter(isRequest)

@@ -4,7 +4,7 @@ import type { AuditEvent } from '../../portal/audit/event.js';
 import { connectAgent, connectModernAgent, type Agent } from '../helpers/agent.js';
 import { eventually } from '../helpers/admin.js';
 import { FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
-import { toolText } from '../helpers/mcp-wire.js';
+import { MCP_HEADERS, toolText } from '../helpers/mcp-wire.js';
 import { startModernMcpServer, type ModernMcpServer } from '../helpers/modern-mcp-server.js';
 import { startMutableToolsServer, type MutableToolsServer } from '../helpers/mutable-tools-server.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
@@ -39,13 +39,13 @@ describe('human approval of sensitive tools', () => {
   const elicited: Array<{ mode?: string; url?: string; elicitationId?: string }> = [];
 
   beforeAll(async () => {
-    upstream = await startMutableToolsServer({ delete_page: 'Deletes a page.', read_page: 'Reads a page.' });
+    upstream = await startMutableToolsServer({ delete_page: 'Deletes a page.', read_page: 'Reads a page.', drop_wiki: 'Drops the wiki.' });
     portal = await startTestPortal({
       document: {
         login: { accounts: await testAccounts() },
         audit: { include_arguments: true },
         upstreams: [
-          { id: 'wiki', kind: 'mcp', url: upstream.url, title: 'Team wiki', tools: { approval: ['delete_*'] } },
+          { id: 'wiki', kind: 'mcp', url: upstream.url, title: 'Team wiki', tools: { approval: ['delete_*'], deny: ['drop_wiki'] } },
           { id: 'notes', kind: 'mcp', url: upstream.url, tools: { approval: ['delete_page'], approval_ttl: '10m' } },
           { id: 'slow', kind: 'mcp', url: upstream.url, tools: { approval: ['*'], approval_timeout: '1s' } },
         ],
@@ -203,6 +203,31 @@ describe('human approval of sensitive tools', () => {
       expect(toolText(await call(relayed, 'delete_page', { query: 'Relayed' }))).toBe('delete_page ran');
       expect(deletes()).toBe(before + 1);
       expect(await pendingApproval(relayed, 'delete_page', { query: 'Relayed' })).not.toBe(url);
+    });
+
+    test('a batch (2025-03-26) refused for another reason spends no approval: its call goes later', async () => {
+      const before = deletes();
+      const url = await pendingApproval(relayed, 'delete_page', { query: 'Batched' });
+      expect((await decide(browser(), url, 'allow')).status).toBe(303);
+      const post = (body: unknown, headers: Record<string, string>) =>
+        fetch(`${portal.url}/mcp/wiki`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${relayed.accessToken()}`, ...headers }, body: JSON.stringify(body) });
+      const init = await post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }, {});
+      const session = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-03-26' };
+      await init.text();
+      expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).status).toBe(202);
+      const refused = await post(
+        [
+          { jsonrpc: '2.0', id: 'approved', method: 'tools/call', params: { name: 'delete_page', arguments: { query: 'Batched' } } },
+          { jsonrpc: '2.0', id: 'denied', method: 'tools/call', params: { name: 'drop_wiki', arguments: {} } },
+        ],
+        session,
+      );
+      const answers = (await refused.json()) as Array<{ id: string; error?: { code: number } }>;
+      expect(answers.map((a) => [a.id, a.error?.code])).toEqual([['approved', -32600], ['denied', -32602]]);
+      expect(deletes()).toBe(before);
+      // The approval the batch did not spend lets the call through.
+      expect(toolText(await call(relayed, 'delete_page', { query: 'Batched' }))).toBe('delete_page ran');
+      expect(deletes()).toBe(before + 1);
     });
 
     test('an agent with URL elicitation gets -32042 URL elicitation required; its retry after the approval goes', async () => {
