@@ -33,6 +33,9 @@ import { connectionsRoutes } from './connections/connections-routes.js';
 import { homeRoutes } from './home/home-routes.js';
 import { createToolPins } from './governance/tool-pins.js';
 import { createToolQuotas } from './governance/tool-quotas.js';
+import { createToolApprovals } from './governance/tool-approvals.js';
+import { approvalRoutes } from './governance/approval-routes.js';
+import { createSealer } from './crypto/seal.js';
 import { createCredentials } from './credentials/credentials.js';
 import type { UpstreamConnections } from './credentials/connections.js';
 
@@ -107,6 +110,8 @@ export function createPortal(deps: AppDeps): Portal {
   // Tool definitions pinned at first sight (rug-pull protection): the MCP endpoints check, admins approve.
   const pins = createToolPins({ store, logger, audit: (input) => audit.record(input) });
   const quotas = createToolQuotas({ store, onRefused: metrics.toolQuotaRefused });
+  // Calls to sensitive tools wait for their person, who decides on /approve/{request}.
+  const approvals = createToolApprovals({ store, sealer: createSealer(config.secret, 'tool-approval'), issuer: config.issuer });
   const apps = createApps({ config, oauth, sessions, logger, upstreams: upstreams.all, credentials: credentials.sources });
 
   const trust = compileTrustProxy(config.http.trustProxy);
@@ -141,6 +146,7 @@ export function createPortal(deps: AppDeps): Portal {
     credentials: credentials.sources,
     pins,
     quotas,
+    approvals,
     maxToolNameLength: config.aggregate.maxToolNameLength,
     toolMode: config.aggregate.toolMode,
   });
@@ -161,6 +167,7 @@ export function createPortal(deps: AppDeps): Portal {
   );
   app.use(identity.router);
   app.use(credentials.router);
+  app.use(approvalRoutes({ issuer: config.issuer, secret: config.secret, sessions, approvals, upstreams: upstreams.all, form: parsers.form }));
   const adminDeps: AdminDeps = { config, store, logger, oauth, sessions, upstreams, audit, usage, parsers, pins };
   app.use(adminApi(adminDeps));
   app.use(adminPageRoutes(adminDeps));

@@ -15,6 +15,9 @@ const duration = (fallback: string) =>
     .refine((text) => parseDuration(text) !== undefined, { message: 'must be a duration such as 30s, 10m, 12h or 30d' })
     .transform((text) => parseDuration(text)!);
 
+/** A duration that may also be `0` (off), as `approval_ttl`'s default is. */
+const durationOrZero = (fallback: string) => z.preprocess((value) => (value === 0 || value === '0' ? '0s' : value), duration(fallback));
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const names = z.array(z.string().min(1)).default([]);
 
@@ -80,6 +83,12 @@ export const upstreamSchema = z
               .refine((limit) => limit.per_minute !== undefined || limit.per_day !== undefined, { message: 'needs per_minute or per_day' }),
           )
           .default({}),
+        // Human approval: a call to one of these tools (upstream names, `*` a wildcard) waits for the person.
+        approval: names,
+        // How long after an approval the same person and agent call that tool without asking again (0: every call asks).
+        approval_ttl: durationOrZero('0s'),
+        // How long a call waits for the person's decision, and how long an approval waits for its call.
+        approval_timeout: duration('10m').refine((ms) => ms >= 1_000 && ms <= 24 * 3_600_000, { message: 'must be between 1s and 24h' }),
       })
       .prefault({}),
     access: z

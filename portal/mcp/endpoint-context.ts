@@ -15,6 +15,7 @@ import type { InFlightRequest } from './session-hub.js';
 import type { InputRounds, RoundSubject } from './input-rounds.js';
 import type { TaskHandles } from './task-handles.js';
 import type { ToolPins } from '../governance/tool-pins.js';
+import type { ToolApprovals } from '../governance/tool-approvals.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
 import type { ToolMode } from '../governance/tool-search.js';
 import type { ListCache, ListMethod, ListPage } from './list-cache.js';
@@ -64,6 +65,8 @@ export interface EndpointContext extends ToolView {
   pins: ToolPins;
   /** Per-person tool quotas and rate limits. */
   quotas: ToolQuotas;
+  /** The person's approval of calls to sensitive tools (`tools.approval`). */
+  approvals: ToolApprovals;
   /** Sends a server→client request (e.g. `elicitation/create`) to the agent on this request's stream and awaits its answer. */
   askAgent?: (request: Request) => Promise<Result>;
 }

@@ -24,13 +24,15 @@ import { originAllowed } from './origin.js';
 import { registerPromptHandlers } from './prompt-handlers.js';
 import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
-import { registerToolHandlers } from './tool-handlers.js';
+import { originalToolName, registerToolHandlers } from './tool-handlers.js';
 import { createTransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
 import { MAX_NAME_LENGTH } from './naming.js';
 import { createTaskHandles } from './task-handles.js';
 import type { ToolPins } from '../governance/tool-pins.js';
+import type { ToolApprovals } from '../governance/tool-approvals.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
+import { needsApproval } from '../policy/tools.js';
 import { TOOL_MODES, type ToolMode } from '../governance/tool-search.js';
 import { registerTaskHandlers } from './task-handlers.js';
 import { envelopeProblem } from './json-rpc-envelope.js';
@@ -61,6 +63,8 @@ export interface McpEndpointsOptions {
   pins: ToolPins;
   /** Per-person tool quotas and rate limits. */
   quotas: ToolQuotas;
+  /** The person's approval of calls to sensitive tools (`tools.approval`). */
+  approvals: ToolApprovals;
   /** `aggregate.max_tool_name_length` (default 64). */
   maxToolNameLength?: number;
   /** `aggregate.tool_mode` (default `all`); an agent may ask for the other with `/mcp?tools=`. */
@@ -147,7 +151,7 @@ export function mcpEndpointOf(path: string): string | undefined {
  * any request of a session.
  */
 export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
-  const { oauth, store, logger, pins, quotas } = options;
+  const { oauth, store, logger, pins, quotas, approvals } = options;
   const maxToolNameLength = options.maxToolNameLength ?? MAX_NAME_LENGTH;
   const { resources, issuer } = oauth.deps;
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
@@ -157,7 +161,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const eras = createUpstreamEras(store);
   const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, lists, credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
-  const relay = createTransparentRelay({ sessions, assertions, pins, quotas, credentials: options.credentials });
+  const relay = createTransparentRelay({ sessions, assertions, pins, quotas, approvals, credentials: options.credentials });
   // An administrator's verdict on a tool changes what agents of that upstream may see.
   pins.onChange((upstreamId) => pool.announceToolsChanged(upstreamId));
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
@@ -245,6 +249,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       lists,
       pins,
       quotas,
+      approvals,
       logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
       inFlight,
       audit: req.audit,
@@ -373,13 +378,16 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   /**
    * The upstream a stateless request on `/mcp/{id}` is relayed to, message for message: a
    * Streamable HTTP upstream known to speak MCP 2026-07-28 (agent and upstream agree; the SDK
-   * path would only translate the same thing). Listen streams, and upstreams of the session
-   * protocol or of unknown era, take the SDK path.
+   * path would only translate the same thing). Listen streams, upstreams of the session
+   * protocol or of unknown era, and calls that wait for the person's approval (the SDK path asks
+   * the agent in an `input_required` round) take the SDK path.
    */
   async function statelessRelayTarget(req: IncomingMessage, endpoint: string, body: unknown): Promise<UpstreamConfig | undefined> {
-    if (endpoint === AGGREGATE || (body as { method?: unknown } | undefined)?.method === 'subscriptions/listen') return undefined;
+    const { method, params } = (body ?? {}) as { method?: unknown; params?: { name?: unknown } };
+    if (endpoint === AGGREGATE || method === 'subscriptions/listen') return undefined;
     const upstream = relayedUpstream(endpoint, upstreamsInView(endpoint, req.authContext!));
     if (!upstream) return undefined;
+    if (method === 'tools/call' && typeof params?.name === 'string' && needsApproval(upstream, originalToolName(upstream, params.name))) return undefined;
     return (await eras.get(upstream.id, upstream.url!))?.kind === 'modern' ? upstream : undefined;
   }
 

@@ -6,7 +6,9 @@ import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { heldToolText, type ToolPins } from '../governance/tool-pins.js';
+import { approvalNeededText, approvalRefusedText, type ToolApprovals } from '../governance/tool-approvals.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
+import { needsApproval } from '../policy/tools.js';
 import { MAX_NAME_LENGTH } from './naming.js';
 import { originalToolName, toolAllowed, visibleTools } from './tool-handlers.js';
 
@@ -41,11 +43,14 @@ export class RelayedRequests {
     private readonly deps: {
       upstream: UpstreamConfig;
       person: Person;
+      /** The agent (its OAuth client): an approval is for one person and agent. */
+      client: { id: string; name?: string };
       clientCapabilities: ClientCapabilities;
       audit: (input: AuditInput, message: string) => void;
       /** Loaded for the upstream before {@link admit}: its checks are synchronous. */
       pins: ToolPins;
       quotas: ToolQuotas;
+      approvals: ToolApprovals;
       /** Recording what a listing showed failed (the answer goes on; the Store is asked again next time). */
       onError: (error: unknown) => void;
     },
@@ -64,6 +69,7 @@ export class RelayedRequests {
     const { upstream, person, pins, quotas } = this.deps;
     // The answers for requests that may not go upstream.
     const denied = new Map<RpcMessage, RpcMessage>();
+    const awaitingApproval: Array<{ message: RpcMessage; tool: string }> = [];
     const toolError = (message: RpcMessage, text: string): RpcMessage => ({ jsonrpc: '2.0', id: message.id!, result: { isError: true, content: [{ type: 'text', text }] } });
     const forward = await Promise.all(messages.map(async (message) => {
       if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return message;
@@ -84,8 +90,16 @@ export class RelayedRequests {
         this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
         return message;
       }
+      if (needsApproval(upstream, original)) awaitingApproval.push({ message, tool: original });
       return original === message.params.name ? message : { ...message, params: { ...message.params, name: original } };
     }));
+    // Last, one by one: an approval is used up by its call, so none is spent on a batch refused for another reason.
+    for (const { message, tool } of denied.size > 0 ? [] : awaitingApproval) {
+      const unapproved = await this.#approve(message, tool);
+      if (!unapproved) continue;
+      denied.set(message, unapproved);
+      break;
+    }
     if (denied.size > 0) {
       const refused = messages
         .filter(isRequest)
@@ -100,6 +114,35 @@ export class RelayedRequests {
       this.#pending.set(idKey(message.id!), { id: message.id!, method: message.method!, target: target as string | undefined, arguments: params.arguments, paged: params.cursor !== undefined, startedAt });
     }
     return { forward };
+  }
+
+  /**
+   * A call that needs the person's approval: `undefined` when it has it (an approval its identical
+   * call was given, or a standing one), else the answer that sends the person to approve. The
+   * relay cannot hold the agent's message while it asks: an agent that declared URL elicitation
+   * gets MCP's "URL elicitation required" error (-32042), any other a tool error with the URL;
+   * either retries once the person approved.
+   */
+  async #approve(message: RpcMessage, tool: string): Promise<RpcMessage | undefined> {
+    const { upstream, person, client, approvals } = this.deps;
+    const shown = message.params!.name as string;
+    const args = message.params!.arguments as Record<string, unknown> | undefined;
+    const gate = await approvals.gate({ person, client, upstream, tool, arguments: args });
+    if (gate.kind === 'go') return undefined;
+    const toolError = (text: string): RpcMessage => ({ jsonrpc: '2.0', id: message.id!, result: { isError: true, content: [{ type: 'text', text }] } });
+    if (gate.kind === 'denied') return toolError(approvalRefusedText(shown, upstream.id, 'denied'));
+    if (gate.kind === 'refuse') {
+      this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'approval', method: 'tools/call', tool } }, 'tool call refused: no person can approve it');
+      return toolError(approvalRefusedText(shown, upstream.id, 'refuse'));
+    }
+    const { request, url } = gate;
+    if (gate.created) {
+      this.deps.audit({ event: 'tool_call_approval_requested', outcome: 'success', upstream: upstream.id, arguments: args, details: { tool, request: request.id, argumentsHash: request.argumentsHash } }, "tool call awaits the person's approval");
+    }
+    const text = approvalNeededText(shown, upstream.id, url);
+    const elicitation = this.deps.clientCapabilities.elicitation as { url?: object } | undefined;
+    if (!elicitation?.url) return toolError(text);
+    return errorAnswer(message.id!, ProtocolErrorCode.UrlElicitationRequired, text, { elicitations: [{ mode: 'url', elicitationId: request.id, url, message: text }] });
   }
 
   /** An upstream message on its way to the agent: the same object, or the rewritten answer. */

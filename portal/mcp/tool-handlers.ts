@@ -6,6 +6,7 @@ import { heldToolText, UNAPPROVED_META_KEY, type PinVerdict, type ToolPins } fro
 import { CALL_TOOL, SEARCH_MODE_TOOLS, SEARCH_TOOL, searchLimit, searchTools } from '../governance/tool-search.js';
 import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
+import { awaitApproval } from './approval-elicitation.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
 import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext, type Extra, type ToolView } from './endpoint-context.js';
 import type { ListPage } from './list-cache.js';
@@ -182,7 +183,7 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
 
 /**
  * Calls the tool shown here as `params.name`, through every rule: the app fetch tools, the
- * person's tool rules, pins, quotas, connecting first, and the audit.
+ * person's tool rules, pins, quotas, the person's approval, connecting first, and the audit.
  */
 async function callTool(ctx: EndpointContext, extra: Extra, params: CallToolRequestParams): Promise<CallToolResult | InputRequiredResult> {
   const app = ctx.apps?.appOfTool(params.name);
@@ -207,6 +208,10 @@ async function callTool(ctx: EndpointContext, extra: Extra, params: CallToolRequ
   }
   ctx.inFlight.progressToken = params._meta?.progressToken;
   const call = async (signal: AbortSignal): Promise<CallToolResult> => {
+    // Inside the call: asking the agent to send the person to approve is a round for a 2026 agent.
+    const approval = await awaitApproval(ctx, signal, upstream, original, params);
+    if (!approval.go) return approval.result;
+    const approved = approval.approval ? { approval: approval.approval } : {};
     const started = Date.now();
     try {
       // An upstream that needs the person's own account first asks them to connect it (issue 6).
@@ -216,13 +221,13 @@ async function callTool(ctx: EndpointContext, extra: Extra, params: CallToolRequ
       });
       const task = taskHandleOf(result);
       if (task) {
-        record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, details: { method: 'tools/call', tool: original, task: task.taskId, status: task.status } }, 'tool call became a task');
+        record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, details: { method: 'tools/call', tool: original, ...approved, task: task.taskId, status: task.status } }, 'tool call became a task');
         return presentTask(ctx, upstream, task);
       }
-      record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
+      record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...approved, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
       return result;
     } catch (error) {
-      record(ctx, { event: 'mcp_tool_call', outcome: 'error', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, details: { method: 'tools/call', tool: original, errorCode: (error as { code?: unknown }).code } }, 'tool call failed');
+      record(ctx, { event: 'mcp_tool_call', outcome: 'error', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, details: { method: 'tools/call', tool: original, ...approved, errorCode: (error as { code?: unknown }).code } }, 'tool call failed');
       if (!(error instanceof UpstreamError)) throw error;
       // The upstream is down or slow: the agent gets a tool error it can read, the portal stays healthy.
       return { isError: true, content: [{ type: 'text', text: upstreamErrorText(upstream.id, error) }] };

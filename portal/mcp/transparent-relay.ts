@@ -16,6 +16,7 @@ import { auditRequest } from '../audit/request-audit.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import type { ToolPins } from '../governance/tool-pins.js';
+import type { ToolApprovals } from '../governance/tool-approvals.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
 import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
 import { nestedDeeperThan } from '../http/body.js';
@@ -71,7 +72,7 @@ export interface TransparentRelay {
  * for the upstream instead of the agent's token, the tool rules, the audit trail, keep-alives, the
  * call timeout, and answers of its own when the upstream cannot give them.
  */
-export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; pins: ToolPins; quotas: ToolQuotas; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
+export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; pins: ToolPins; quotas: ToolQuotas; approvals: ToolApprovals; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
   const { sessions } = deps;
   const keepAliveMs = deps.keepAliveMs ?? KEEP_ALIVE_MS;
 
@@ -97,7 +98,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       body,
       upstream,
       upstreamSessionId: session.relay?.upstreamSessionId,
-      requests: new RelayedRequests({ upstream, person: req.authContext!.person, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, quotas: deps.quotas, onError: (error) => req.log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
+      requests: new RelayedRequests({ upstream, person: req.authContext!.person, client: { id: req.authContext!.clientId, name: req.authContext!.clientName }, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => req.log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
       deadline: new Deadline(res, upstream, timeoutMs),
       batch: Array.isArray(body),
     };

@@ -23,3 +23,28 @@ export function mayUseTool(person: Pick<Person, 'groups'> | undefined, upstream:
   if (notFor && groups.some((g) => notFor.includes(g))) return false;
   return true;
 }
+
+/**
+ * Whether a call to one of an upstream's tools (its own name, before `rename`) waits for the
+ * person's approval: `tools.approval` names it, or holds a glob matching it (`*`: any run of
+ * characters, `delete_*`). Pure: no I/O.
+ */
+export function needsApproval(upstream: { tools: Pick<UpstreamConfig['tools'], 'approval'> }, tool: string): boolean {
+  return upstream.tools.approval.some((pattern) => globMatches(pattern, tool));
+}
+
+/** `*` matches any run of characters (none included); every other character only itself. */
+function globMatches(pattern: string, name: string): boolean {
+  const [first, ...rest] = pattern.split('*');
+  if (rest.length === 0) return pattern === name;
+  const last = rest.pop()!;
+  if (!name.startsWith(first!) || name.length < first!.length + last.length || !name.endsWith(last)) return false;
+  let at = first!.length;
+  const end = name.length - last.length;
+  for (const middle of rest) {
+    const found = name.indexOf(middle, at);
+    if (found < 0 || found + middle.length > end) return false;
+    at = found + middle.length;
+  }
+  return true;
+}

@@ -69,6 +69,23 @@ describe('config', () => {
     });
   });
 
+  test('tool approval: no tool asks by default; approval_ttl 0 (every call asks) and approval_timeout 10m unless set', () => {
+    const [plain, set, zero] = resolveConfig(
+      {
+        upstreams: [
+          { id: 'a', kind: 'mcp', url: 'http://a' },
+          { id: 'b', kind: 'mcp', url: 'http://b', tools: { approval: ['delete_*'], approval_ttl: '10m', approval_timeout: '2m' } },
+          { id: 'c', kind: 'mcp', url: 'http://c', tools: { approval_ttl: 0 } },
+        ],
+      },
+      {},
+      't',
+    ).upstreams;
+    expect(plain!.tools).toMatchObject({ approval: [], approval_ttl: 0, approval_timeout: 600_000 });
+    expect(set!.tools).toMatchObject({ approval: ['delete_*'], approval_ttl: 600_000, approval_timeout: 120_000 });
+    expect(zero!.tools.approval_ttl).toBe(0);
+  });
+
   test('durations accept ms, s, m, h and d', () => {
     expect([parseDuration('250ms'), parseDuration('30s'), parseDuration('10m'), parseDuration('12h'), parseDuration('30d')]).toEqual([
       250, 30_000, 600_000, 43_200_000, 2_592_000_000,
@@ -91,6 +108,9 @@ describe('config', () => {
       ['an unknown aggregate tool mode', { aggregate: { tool_mode: 'lazy' } }, 'config: aggregate.tool_mode: must be one of all, search'],
       ["the upstream id of the portal's own tools", { upstreams: [{ id: 'gatehouse', kind: 'mcp', url: 'http://a' }] }, "config: upstreams[0].id: is reserved for the portal's own tools (gatehouse__search_tools)"],
       ['an unknown tool pinning mode', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { pinning: 'trust' } }] }, 'config: upstreams[0].tools.pinning: must be one of enforce, warn, off'],
+      ['an approval list that is not a list', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { approval: 'delete_*' } }] }, 'config: upstreams[0].tools.approval: Invalid input: expected array, received string'],
+      ['a malformed approval_ttl', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { approval_ttl: 'ten minutes' } }] }, 'config: upstreams[0].tools.approval_ttl: must be a duration such as 30s, 10m, 12h or 30d'],
+      ['an approval_timeout past a day', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { approval_timeout: '2d' } }] }, 'config: upstreams[0].tools.approval_timeout: must be between 1s and 24h'],
       ['a tool limit with no period', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { limits: { search: {} } } }] }, 'config: upstreams[0].tools.limits.search: needs per_minute or per_day'],
       ['a request head allowed longer than the whole request', { http: { headers_timeout: '3m', request_timeout: '2m' } }, 'config: http.headers_timeout: must not be longer than request_timeout'],
       ['an idle timeout that would cut MCP event streams', { http: { idle_timeout: '10s' } }, 'config: http.idle_timeout: must be at least 20s (MCP event streams send a keep-alive every 15s)'],

@@ -1,6 +1,6 @@
 import { mayUseUpstream, whyDenied } from '../../portal/policy/access.js';
 import { isAdmin } from '../../portal/policy/admins.js';
-import { mayUseTool } from '../../portal/policy/tools.js';
+import { mayUseTool, needsApproval } from '../../portal/policy/tools.js';
 import type { Person } from '../../portal/login/person.js';
 
 const person = (over: Partial<Person> = {}): Person => ({ id: 'corp:p', idp: 'corp', email: 'p@corp.example', emailVerified: true, groups: [], ...over });
@@ -50,6 +50,32 @@ describe('per-tool rules', () => {
   test('tool names that are Object.prototype properties are not rules', () => {
     expect(mayUseTool(person(), tools({}), 'constructor')).toBe(true);
     expect(mayUseTool(person(), tools({}), '__proto__')).toBe(true);
+  });
+});
+
+describe('tools that need the person\'s approval', () => {
+  const approval = (...patterns: string[]) => ({ tools: { approval: patterns } });
+
+  test('names match exactly; * matches any run of characters, none included', () => {
+    expect(needsApproval(approval('delete_page'), 'delete_page')).toBe(true);
+    expect(needsApproval(approval('delete_page'), 'delete_pages')).toBe(false);
+    expect(needsApproval(approval('delete_*'), 'delete_')).toBe(true);
+    expect(needsApproval(approval('delete_*'), 'delete_page')).toBe(true);
+    expect(needsApproval(approval('delete_*'), 'undelete_page')).toBe(false);
+    expect(needsApproval(approval('*_admin_*'), 'grant_admin_role')).toBe(true);
+    expect(needsApproval(approval('*_admin_*'), 'admin_role')).toBe(false);
+    expect(needsApproval(approval('a*b*a'), 'aba')).toBe(true);
+    // The parts may not overlap: "ab*ba" needs at least "abba".
+    expect(needsApproval(approval('ab*ba'), 'aba')).toBe(false);
+    expect(needsApproval(approval('*'), 'anything')).toBe(true);
+    expect(needsApproval(approval(), 'anything')).toBe(false);
+  });
+
+  test('every other character is itself: no regular expression, no ? or [ ] wildcards', () => {
+    expect(needsApproval(approval('drop.table'), 'dropXtable')).toBe(false);
+    expect(needsApproval(approval('drop?'), 'drops')).toBe(false);
+    expect(needsApproval(approval('[ab]'), 'a')).toBe(false);
+    expect(needsApproval(approval('[ab]'), '[ab]')).toBe(true);
   });
 });
 
