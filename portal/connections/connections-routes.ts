@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { HttpError } from '../http/errors.js';
-import { accountToDisconnect, auditDisconnect } from '../credentials/connect-routes.js';
+import { accountToDisconnect, auditDisconnect } from '../credentials/disconnect-form.js';
 import type { ConnectionSummary, UpstreamConnections as CredentialConnections } from '../credentials/connections.js';
 import { BROWSER_CLIENT_ID } from '../apps/app-caller.js';
 import { displayName, type Person } from '../login/person.js';

@@ -14,9 +14,9 @@ import { storeKey, type Store } from '../store/store.js';
 import { renderConnectResultPage } from '../web/connect-page.js';
 import { createPageCsrf } from '../web/page-csrf.js';
 import type { AccountSummary, UpstreamConnections } from './connections.js';
+import { accountToDisconnect, auditDisconnect } from './disconnect-form.js';
 import type { PendingAuthorization, UpstreamOAuth } from './upstream-oauth.js';
 import { UpstreamOAuthError } from './upstream-oauth-errors.js';
-import type { NamedAccount } from './upstream-accounts.js';
 import { FIRST_ACCOUNT_ID } from './upstream-tokens.js';
 
 export interface ConnectRoutesDeps {
@@ -181,28 +181,6 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
 /** The person's accounts at the upstream, in the order they were added. */
 async function heldAccounts(connections: UpstreamConnections, person: Person, upstreamId: string): Promise<AccountSummary[]> {
   return (await connections.listConnections(person)).find((c) => c.upstreamId === upstreamId)?.accounts ?? [];
-}
-
-/**
- * The account a disconnect form means: its `account` field, else the person's only account there;
- * `undefined` when they hold none (or not that one).
- * @throws {HttpError} 400 when they hold several and the form does not say which: never a guess that ends the wrong one.
- */
-export function accountToDisconnect(held: AccountSummary[], field: unknown): string | undefined {
-  if (field === undefined || field === '') {
-    if (held.length > 1) throw new HttpError(400, 'invalid_request', 'You connected several accounts there: say which one to disconnect.');
-    return held[0]?.accountId;
-  }
-  return held.find((a) => a.accountId === field)?.accountId;
-}
-
-/** `upstream_disconnected`, naming the account. */
-export function auditDisconnect(req: Request, person: Person, upstreamId: string, result: { account: NamedAccount; revoked: boolean }, via: string): void {
-  auditRequest(
-    req,
-    { event: 'upstream_disconnected', outcome: 'success', person, upstream: upstreamId, details: { account: result.account.key.accountId, account_name: result.account.name, revoked: result.revoked, via } },
-    'upstream account disconnected',
-  );
 }
 
 /** The page a person sees when the upstream's sign-in fails; the detail goes to the log only. */
