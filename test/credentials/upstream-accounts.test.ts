@@ -133,6 +133,19 @@ describe('several accounts of one person at an oauth upstream', () => {
     expect(await whoami(homeAgent)).toBe('sub alice-home');
   });
 
+  test('re-connecting an account but signing in as someone else adds that account: the agents bound to the first do not change identity', async () => {
+    upstream.people.set('alice-old', { email: 'alice@old.example' });
+    const outcome = await runBrowser(browser, `${portal.url}/connect/notes?account=${ids.work}`, origins, { idpLogin: 'alice-old' });
+    expect(outcome.page).toContain('alice@old.example');
+    const accounts = accountsOnPage(await connectionsPage());
+    expect(accounts.map((a) => a.name)).toEqual(['alice@work.example', 'alice@home.example', 'alice@old.example']);
+    expect(accounts[0]!.id).toBe(ids.work);
+    expect(await whoami(workAgent)).toBe('sub alice-work');
+    expect(audited('upstream_connected').at(-1)).toMatchObject({ account: accounts[2]!.id, added: true });
+    const page = await connectionsPage();
+    expect((await browser.post(`${portal.url}/connections/disconnect`, { csrf: csrfOf(page), upstream: 'notes', account: accounts[2]!.id })).status).toBe(303);
+  });
+
   test('a label the person gives replaces the reported identity as the name; the identity stays in view', async () => {
     const page = await connectionsPage();
     const res = await browser.post(`${portal.url}/connections/rename`, { csrf: csrfOf(page), upstream: 'notes', account: ids.home!, label: 'Personal <notes>' });
