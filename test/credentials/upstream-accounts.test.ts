@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectNamedAgent } from '../helpers/admin.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
-import type { FormBrowser } from '../helpers/browser-form-client.js';
+import { FormBrowser } from '../helpers/browser-form-client.js';
 import { runBrowser } from '../helpers/idp-browser.js';
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { startOidcUpstream, type OidcUpstream } from '../helpers/oidc-upstream.js';
@@ -231,5 +231,42 @@ describe('a connection stored before several accounts per upstream existed', () 
     expect(accounts[0]!.id).toBe('1');
     await agent.client.callTool({ name: 'notes__echo', arguments: { message: 'still first' } });
     expect(upstream.requests.filter((r) => r.path === '/mcp').at(-1)!.headers.authorization).toBe(`Bearer ${first}`);
+  });
+});
+
+/** An HTTP app with `oauth` credentials: the person's own browser is one more "agent" whose account they choose. */
+describe('several accounts at an oauth HTTP app, used from the browser', () => {
+  let upstream: OAuthUpstream;
+  let portal: TestPortal;
+  let browser: FormBrowser;
+
+  /** The bearer token the app got for the browser's last request through the portal. */
+  async function bearerOfAppRequest(): Promise<string | undefined> {
+    const res = await browser.get(`${portal.url}/apps/wiki/`);
+    await res.body?.cancel();
+    return upstream.requests.filter((r) => r.headers.authorization).at(-1)?.headers.authorization;
+  }
+
+  beforeAll(async () => {
+    upstream = await startOAuthUpstream();
+    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'http', url: upstream.url, credentials: { type: 'oauth' } }] } });
+    browser = new FormBrowser(portal.url);
+    await browser.signIn(await browser.follow(`${portal.url}/login`), ALICE);
+    for (let i = 0; i < 2; i++) expect((await connectInBrowser(browser, 'wiki')).status).toBe(200);
+  });
+  afterAll(async () => {
+    await portal?.close();
+    await upstream?.close();
+  });
+
+  test('the browser uses the first account, then the one the person chose for "Your web browser"', async () => {
+    const [first, second] = upstream.issued.accessTokens;
+    expect(await bearerOfAppRequest()).toBe(`Bearer ${first}`);
+    const page = await (await browser.get(`${portal.url}/connections`)).text();
+    expect(page).toContain('<tr data-client="browser"><td class="client-name">Your web browser</td>');
+    const [, other] = accountsOnPage(page);
+    const res = await browser.post(`${portal.url}/connections/account`, { csrf: csrfOf(page), upstream: 'wiki', client: 'browser', account: other!.id });
+    expect(res.status).toBe(303);
+    expect(await bearerOfAppRequest()).toBe(`Bearer ${second}`);
   });
 });
