@@ -63,7 +63,7 @@ export interface UpstreamConnections {
   /**
    * Forgets one account's tokens, then revokes them at the upstream (RFC 7009 §2.1: the refresh
    * token, then the access token) when its AS has a revocation endpoint. The other accounts stay;
-   * agents that used this one use the first left.
+   * agents that used this one use the first left. The caller audits `upstream_disconnected`.
    */
   disconnect(person: Person, upstreamId: string, accountId: string): Promise<DisconnectOutcome>;
   /** The access token of the caller's account there, refreshed first when it is about to expire. @throws {UpstreamConnectRequiredError} */
@@ -293,7 +293,6 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
       if (!account) return { disconnected: false };
       await tokens.remove(account.key);
       const log = { person: person.id, upstream: upstreamId, account: accountId };
-      logger.info({ event: 'upstream_disconnected', ...log }, 'upstream account disconnected');
       const named = { key: account.key, name: account.name };
       const upstream = options.upstreams().find((u) => u.id === upstreamId && u.credentials.type === 'oauth');
       if (!upstream) return { disconnected: true, account: named, revoked: false };

@@ -169,6 +169,8 @@ describe('oauth upstream: each person connects their own account', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('revoked');
     expect(upstream.revoked.length).toBeGreaterThan(revokedBefore);
+    // Audited like a disconnect on /connections, naming the account.
+    expect(portal.logs.lines.filter((l) => l.event === 'upstream_disconnected').at(-1)).toMatchObject({ outcome: 'success', person: 'local:alice', upstream: 'notes', account: '1', revoked: true, via: 'connect' });
     const result = (await alice.client.callTool({ name: 'notes__whoami', arguments: {} })) as CallToolResult;
     expect(text(result)).toContain('needs your own account');
   });
