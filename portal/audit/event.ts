@@ -28,6 +28,7 @@ export type AuditEventName =
   | 'grant_revoked'
   | 'upstream_connected'
   | 'upstream_disconnected'
+  | 'upstream_account_selected'
   | 'upstream_created'
   | 'upstream_updated'
   | 'upstream_deleted'

@@ -6,16 +6,18 @@ import { sha256 } from '../crypto/hash.js';
 import type { Sealer } from '../crypto/seal.js';
 import { callerSignal } from '../http/caller-signal.js';
 import { HttpError } from '../http/errors.js';
-import { displayName } from '../login/person.js';
+import { displayName, type Person } from '../login/person.js';
 import { safeReturnTo } from '../login/return-to.js';
 import type { SessionManager } from '../login/sessions.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { storeKey, type Store } from '../store/store.js';
 import { renderConnectResultPage } from '../web/connect-page.js';
 import { createPageCsrf } from '../web/page-csrf.js';
-import type { UpstreamConnections } from './connections.js';
+import type { AccountSummary, UpstreamConnections } from './connections.js';
+import { accountToDisconnect, auditDisconnect } from './disconnect-form.js';
 import type { PendingAuthorization, UpstreamOAuth } from './upstream-oauth.js';
 import { UpstreamOAuthError } from './upstream-oauth-errors.js';
+import { FIRST_ACCOUNT_ID } from './upstream-tokens.js';
 
 export interface ConnectRoutesDeps {
   issuer: string;
@@ -35,6 +37,8 @@ interface PendingConnect {
   personId: string;
   sessionHash: string;
   upstreamId: string;
+  /** The account being re-connected; absent for a new account. */
+  accountId?: string;
   returnTo?: string;
   startedAt: number;
   authorization: PendingAuthorization;
@@ -45,11 +49,12 @@ const PENDING_TTL_MS = 10 * 60_000;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 
 /**
- * `GET /connect/{id}` starts connecting a person's own account at an `oauth` upstream,
- * `GET /connect/{id}/callback` finishes it (RFC 6749 §4.1.2), `POST /connect/{id}/disconnect`
- * (with the CSRF token of the portal's pages) forgets and revokes it. The `state` is single-use
- * and bound to the browser session that started the connect: a forged state, or another
- * person's, is refused and changes nothing.
+ * `GET /connect/{id}` starts connecting a person's own account at an `oauth` upstream (another
+ * one when they hold some; `?account={id}` re-connects that one), `GET /connect/{id}/callback`
+ * finishes it (RFC 6749 §4.1.2), `POST /connect/{id}/disconnect` (with the CSRF token of the
+ * portal's pages, and `account` when they hold several) forgets and revokes one. The `state` is
+ * single-use and bound to the browser session that started the connect: a forged state, or
+ * another person's, is refused and changes nothing.
  */
 export function connectRoutes(deps: ConnectRoutesDeps): Router {
   const router = Router();
@@ -75,17 +80,26 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     if (!mayUseUpstream(person, upstream)) throw new HttpError(403, 'access_denied', `You do not have access to ${upstream.title ?? upstream.id}.`);
     const asked = typeof req.query.scope === 'string' ? req.query.scope.split(' ').filter(Boolean) : [];
     if (asked.length > 20 || asked.some((s) => !SCOPE_TOKEN.test(s))) throw new HttpError(400, 'invalid_scope', 'The requested access is not valid.');
-    const previous = await deps.connections.listConnections(person).then((all) => all.find((c) => c.upstreamId === upstream.id)?.scope ?? []);
+    const held = await heldAccounts(deps.connections, person, upstream.id);
+    const reconnecting = req.query.account === undefined ? undefined : held.find((a) => a.accountId === req.query.account);
+    if (req.query.account !== undefined && !reconnecting) throw new HttpError(404, 'not_found', `That ${upstream.title ?? upstream.id} account is not among yours (it may have been disconnected). Connect it again from your connections page.`);
     let begun;
     try {
-      begun = await deps.oauth.begin(upstream, { redirectUri: redirectUri(upstream.id), extraScope: asked, previousScope: previous, signal: callerSignal(res) });
+      begun = await deps.oauth.begin(upstream, {
+        redirectUri: redirectUri(upstream.id),
+        extraScope: asked,
+        previousScope: reconnecting?.scope ?? [],
+        // With another account there, the upstream's own session is likely someone else's: let the person choose.
+        chooseAccount: held.some((a) => a !== reconnecting),
+        signal: callerSignal(res),
+      });
     } catch (error) {
       throw asPageError(deps.logger, upstream, error);
     }
     const returnTo = typeof req.query.return_to === 'string' ? safeReturnTo(req.query.return_to) : undefined;
-    const pending: PendingConnect = { personId: person.id, sessionHash: sha256(session.id), upstreamId: upstream.id, returnTo, startedAt: Date.now(), authorization: begun.pending };
+    const pending: PendingConnect = { personId: person.id, sessionHash: sha256(session.id), upstreamId: upstream.id, accountId: reconnecting?.accountId, returnTo, startedAt: Date.now(), authorization: begun.pending };
     await deps.store.set(pendingKey(begun.pending.state), deps.sealer.seal(JSON.stringify(pending), aad(begun.pending.state)), { ttlMs: PENDING_TTL_MS });
-    req.log.info({ event: 'upstream_connect_started', person: person.id, upstream: upstream.id }, 'upstream connect started');
+    req.log.info({ event: 'upstream_connect_started', person: person.id, upstream: upstream.id, account: reconnecting?.accountId }, 'upstream connect started');
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, begun.url.href);
   });
@@ -117,15 +131,24 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
       throw asPageError(deps.logger, upstream, error);
     }
     const { asIssuer, clientKey, resource } = pending.authorization;
-    await deps.connections.save(session.person, upstream.id, tokens, { asIssuer, clientKey, resource });
-    auditRequest(req, { event: 'upstream_connected', outcome: 'success', person: session.person, upstream: upstream.id, details: { scope: tokens.scope.join(' ') } }, 'upstream connected');
+    const { account, added } = await deps.connections.save(session.person, upstream.id, tokens, { asIssuer, clientKey, resource }, pending.accountId);
+    auditRequest(
+      req,
+      { event: 'upstream_connected', outcome: 'success', person: session.person, upstream: upstream.id, details: { scope: tokens.scope.join(' '), account: account.key.accountId, account_name: account.name, added } },
+      'upstream connected',
+    );
     res.setHeader('Cache-Control', 'no-store');
     if (pending.returnTo) {
       res.redirect(303, pending.returnTo);
       return;
     }
     const title = upstream.title ?? upstream.id;
-    res.type('html').send(renderConnectResultPage({ title: `Connected ${title}`, upstreamTitle: title, message: `${displayName(session.person)}, your ${title} account is connected. Your agents can now use it as you.` }));
+    // The first account is every agent's; another one serves the agents the person chooses it for.
+    const another = added && account.key.accountId !== FIRST_ACCOUNT_ID;
+    const message = `${displayName(session.person)}, your ${title} account “${account.name}” is ${added ? 'connected' : 'connected again'}. ${
+      another ? 'Your agents keep using your first account there until you choose this one for them on your connections page.' : 'Your agents can now use it as you.'
+    }`;
+    res.type('html').send(renderConnectResultPage({ title: `Connected ${title}`, upstreamTitle: title, message }));
   });
 
   router.post('/connect/:id/disconnect', deps.form, async (req, res) => {
@@ -133,7 +156,9 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     if (!session) throw new HttpError(401, 'login_required', 'Your session ended. Sign in again.');
     const upstreamId = String(req.params.id);
     const body = csrf.form(req, session);
-    const result = await deps.connections.disconnect(session.person, upstreamId);
+    const accountId = accountToDisconnect(await heldAccounts(deps.connections, session.person, upstreamId), body.account);
+    const result = accountId === undefined ? ({ disconnected: false } as const) : await deps.connections.disconnect(session.person, upstreamId, accountId);
+    if (result.disconnected) auditDisconnect(req, session.person, upstreamId, result, 'connect');
     if (typeof body.return_to === 'string') {
       res.redirect(303, safeReturnTo(body.return_to));
       return;
@@ -143,12 +168,19 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
       renderConnectResultPage({
         title: `Disconnected ${title}`,
         upstreamTitle: title,
-        message: result.disconnected ? `The portal no longer holds your ${title} tokens${result.revoked ? ', and they were revoked there' : ''}.` : `You had not connected ${title}.`,
+        message: result.disconnected
+          ? `The portal no longer holds the tokens of your ${title} account “${result.account.name}”${result.revoked ? ', and they were revoked there' : ''}.`
+          : `You had not connected ${title}.`,
       }),
     );
   });
 
   return router;
+}
+
+/** The person's accounts at the upstream, in the order they were added. */
+async function heldAccounts(connections: UpstreamConnections, person: Person, upstreamId: string): Promise<AccountSummary[]> {
+  return (await connections.listConnections(person)).find((c) => c.upstreamId === upstreamId)?.accounts ?? [];
 }
 
 /** The page a person sees when the upstream's sign-in fails; the detail goes to the log only. */

@@ -2,62 +2,95 @@ import type { Logger } from 'pino';
 import { UpstreamConnectRequiredError, UpstreamUnavailableError, type ConnectReason } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
+import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { storeKey, type Store } from '../store/store.js';
-import type { TokenOrigin, UpstreamOAuth, UpstreamTokenSet } from './upstream-oauth.js';
+import type { HeldAccount, NamedAccount, UpstreamAccounts } from './upstream-accounts.js';
+import type { ConnectedTokens, TokenOrigin, UpstreamOAuth, UpstreamTokenSet } from './upstream-oauth.js';
 import { UpstreamOAuthError } from './upstream-oauth-errors.js';
-import type { StoredConnection, UpstreamConnectionRecord, UpstreamTokenStore } from './upstream-tokens.js';
+import type { AccountKey, StoredConnection, UpstreamConnectionRecord, UpstreamTokenStore } from './upstream-tokens.js';
 
-/** A person's connection to an `oauth` upstream, as the `/connections` page shows it. No token in it. */
-export interface ConnectionSummary {
-  upstreamId: string;
-  title: string;
-  status: 'connected' | 'reconnect_required' | 'not_connected';
+/** Who calls an upstream: the person, and through which agent (its client id; `browser` for their own browser). */
+export type UpstreamCaller = Pick<AuthContext, 'person' | 'clientId'>;
+
+/** One of the person's accounts at an `oauth` upstream, as the `/connections` page shows it. No token in it. */
+export interface AccountSummary {
+  accountId: string;
+  /** The person's label, else the identity the upstream reported, else "Account N". */
+  name: string;
+  /** Who the upstream said the account is (ID token `email`, `preferred_username`, `name` or `sub`), when it said. */
+  reported?: string;
+  status: 'connected' | 'reconnect_required';
   /** Why a re-connect is needed, as a stable code (`invalid_grant`, `upstream_refused_token`, …). */
   reason?: string;
   scope: string[];
   /** ms since the epoch */
-  connectedAt?: number;
-  refreshedAt?: number;
+  connectedAt: number;
+  refreshedAt: number;
   expiresAt?: number;
-  /** Where the person (re)connects: `{issuer}/connect/{id}`. */
+  /** Where the person re-connects this account: `{issuer}/connect/{id}?account={accountId}`. */
   connectUrl: string;
 }
 
+/** A person's accounts at one `oauth` upstream. */
+export interface ConnectionSummary {
+  upstreamId: string;
+  title: string;
+  kind: UpstreamConfig['kind'];
+  /** In the order they were added: the first is what an agent uses unless the person chose another. */
+  accounts: AccountSummary[];
+  /** Where the person connects an account (another one, when they hold some): `{issuer}/connect/{id}`. */
+  connectUrl: string;
+}
+
+/** What disconnecting an account did. */
+export type DisconnectOutcome = { disconnected: false } | { disconnected: true; account: NamedAccount; revoked: boolean };
+
 /**
- * Each person's own accounts at `oauth` upstreams (issue 6). This is the API of the
- * `/connections` page: {@link listConnections} and {@link disconnect}.
+ * Each person's own accounts at `oauth` upstreams, several per upstream if they like: what the
+ * `/connections` and `/connect` pages show and change, and the tokens an agent's requests carry
+ * (those of the account the person chose for that agent, else of the first).
  */
 export interface UpstreamConnections {
-  /** Every `oauth` upstream the person may use, and any they still hold tokens for, in config order. */
+  /** Every `oauth` upstream the person may use, and any they still hold accounts at, in config order. */
   listConnections(person: Person): Promise<ConnectionSummary[]>;
+  /** The id of the account `clientId` uses at the upstream, when the person holds one there. */
+  accountInUse(person: Person, clientId: string, upstreamId: string): Promise<string | undefined>;
+  /** Has `clientId` use one of the person's accounts; `undefined` (nothing changes) when it is not theirs. */
+  chooseAccount(person: Person, clientId: string, upstreamId: string, accountId: string): Promise<NamedAccount | undefined>;
+  /** Names one of the person's accounts; `undefined` (nothing changes) when it is not theirs. */
+  renameAccount(person: Person, upstreamId: string, accountId: string, label: string): Promise<NamedAccount | undefined>;
   /**
-   * Forgets the person's tokens at the upstream, then revokes them there (RFC 7009 §2.1: the
-   * refresh token, then the access token) when its AS has a revocation endpoint. Resolves
-   * whether there was a connection and whether the AS confirmed revocation.
+   * Forgets one account's tokens, then revokes them at the upstream (RFC 7009 §2.1: the refresh
+   * token, then the access token) when its AS has a revocation endpoint. The other accounts stay;
+   * agents that used this one use the first left. The caller audits `upstream_disconnected`.
    */
-  disconnect(person: Person, upstreamId: string): Promise<{ disconnected: boolean; revoked: boolean }>;
-  /** The person's access token there, refreshed first when it is about to expire. @throws {UpstreamConnectRequiredError} */
-  accessToken(person: Person, upstream: UpstreamConfig): Promise<string>;
+  disconnect(person: Person, upstreamId: string, accountId: string): Promise<DisconnectOutcome>;
+  /** The access token of the caller's account there, refreshed first when it is about to expire. @throws {UpstreamConnectRequiredError} */
+  accessToken(caller: UpstreamCaller, upstream: UpstreamConfig): Promise<string>;
   /**
    * The upstream refused `rejectedToken` with 401: refresh once (single flight across processes)
    * unless another process already did. @throws {UpstreamConnectRequiredError} when only a new connect can help.
    */
-  renew(person: Person, upstream: UpstreamConfig, rejectedToken: string | undefined): Promise<void>;
-  /** Marks the connection as needing a re-connect (the upstream refused even a fresh token). */
-  markReconnect(personId: string, upstreamId: string, reason: string): Promise<void>;
-  /** Stores the tokens of a completed connect and tells every process (agents may be waiting). */
-  save(person: Person, upstreamId: string, tokens: UpstreamTokenSet, origin: TokenOrigin): Promise<void>;
-  /** Resolves `true` once the person completes a connect to the upstream that started at or after `since`. */
+  renew(caller: UpstreamCaller, upstream: UpstreamConfig, rejectedToken: string | undefined): Promise<void>;
+  /** Marks the caller's account as needing a re-connect (the upstream refused even a fresh token); resolves the error that says where. */
+  markReconnect(caller: UpstreamCaller, upstreamId: string, reason: string): Promise<UpstreamConnectRequiredError>;
+  /** The error asking the person to approve `scope` for the caller's account (RFC 6750 §3.1 `insufficient_scope`). */
+  stepUp(caller: UpstreamCaller, upstreamId: string, scope: string[] | undefined): Promise<UpstreamConnectRequiredError>;
+  /**
+   * Stores the tokens of a completed connect (in the account they belong to, see
+   * {@link UpstreamAccounts.connect}) and tells every process (agents may be waiting).
+   */
+  save(person: Person, upstreamId: string, tokens: ConnectedTokens, origin: TokenOrigin, reconnecting?: string): Promise<{ account: NamedAccount; added: boolean }>;
+  /** Resolves `true` once the person completes a connect to the upstream (any account) that started at or after `since`. */
   waitForConnect(personId: string, upstreamId: string, since: number, options: { signal?: AbortSignal; timeoutMs: number }): Promise<boolean>;
-  connectUrl(upstreamId: string, scope?: string[]): string;
-  connectRequired(upstreamId: string, reason: ConnectReason, options?: { scope?: string[]; internal?: string }): UpstreamConnectRequiredError;
 }
 
 export interface UpstreamConnectionsOptions {
   issuer: string;
   store: Store;
   tokens: UpstreamTokenStore;
+  accounts: UpstreamAccounts;
   oauth: UpstreamOAuth;
   logger: Logger;
   upstreams: () => UpstreamConfig[];
@@ -71,15 +104,19 @@ export interface UpstreamConnectionsOptions {
 const REFRESH_LOCK_MS = 30_000;
 
 export function createUpstreamConnections(options: UpstreamConnectionsOptions): UpstreamConnections {
-  const { store, tokens, oauth, logger } = options;
+  const { store, tokens, accounts, oauth, logger } = options;
   const refreshAheadMs = options.refreshAheadMs ?? 60_000;
   const refreshWaitMs = options.refreshWaitMs ?? 15_000;
   const channel = (personId: string) => storeKey('upstream-connect', personId, 'events');
 
-  const connectUrl = (upstreamId: string, scope?: string[]) =>
-    `${options.issuer}/connect/${upstreamId}${scope?.length ? `?${new URLSearchParams({ scope: scope.join(' ') })}` : ''}`;
-  const connectRequired: UpstreamConnections['connectRequired'] = (upstreamId, reason, extra = {}) =>
-    new UpstreamConnectRequiredError(upstreamId, reason, connectUrl(upstreamId, reason === 'insufficient_scope' ? extra.scope : undefined), extra);
+  function connectUrl(upstreamId: string, query: { scope?: string[]; accountId?: string } = {}): string {
+    const params = new URLSearchParams();
+    if (query.scope?.length) params.set('scope', query.scope.join(' '));
+    if (query.accountId) params.set('account', query.accountId);
+    return `${options.issuer}/connect/${upstreamId}${params.size ? `?${params}` : ''}`;
+  }
+  const connectRequired = (upstreamId: string, reason: ConnectReason, extra: { scope?: string[]; internal?: string; accountId?: string } = {}) =>
+    new UpstreamConnectRequiredError(upstreamId, reason, connectUrl(upstreamId, { scope: reason === 'insufficient_scope' ? extra.scope : undefined, accountId: extra.accountId }), extra);
 
   const expired = (record: UpstreamConnectionRecord) => record.expiresAt !== undefined && record.expiresAt <= Date.now();
   function dueForRefresh(record: UpstreamConnectionRecord): boolean {
@@ -88,43 +125,52 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
     return record.expiresAt - ahead <= Date.now();
   }
 
-  /** The record, usable as is or about to be refreshed; anything else is a connect the person must do. */
-  async function usable(person: Person, upstreamId: string): Promise<StoredConnection> {
-    const stored = await tokens.read(person.id, upstreamId);
-    if (!stored) throw connectRequired(upstreamId, 'not_connected');
-    if (stored.record.status !== 'connected') throw connectRequired(upstreamId, 'reconnect_required', { internal: stored.record.reason });
+  /** The account the caller's agent uses; none is a connect the person must do. */
+  async function inUse(caller: UpstreamCaller, upstreamId: string): Promise<HeldAccount> {
+    const account = await accounts.inUse(caller.person.id, caller.clientId, upstreamId);
+    if (!account) throw connectRequired(upstreamId, 'not_connected');
+    return account;
+  }
+
+  /** The account's record, usable as is or about to be refreshed; anything else is a connect the person must do. */
+  async function usable(key: AccountKey): Promise<StoredConnection> {
+    const stored = await tokens.read(key);
+    // Disconnected meanwhile: the person connects again (an agent's next request finds the account now in use).
+    if (!stored) throw connectRequired(key.upstreamId, 'not_connected');
+    if (stored.record.status !== 'connected') throw connectRequired(key.upstreamId, 'reconnect_required', { internal: stored.record.reason, accountId: key.accountId });
     return stored;
   }
 
   /**
-   * Single flight across processes (DESIGN.md "State": locks): one process holds the refresh lock
-   * and refreshes; the others poll until the record carries a token other than the one they saw.
+   * Single flight across processes (DESIGN.md "State": locks): one process holds the account's
+   * refresh lock and refreshes; the others poll until the record carries a token other than the one they saw.
    */
-  async function refreshed(person: Person, upstream: UpstreamConfig, seen: string): Promise<string> {
+  async function refreshed(key: AccountKey, upstream: UpstreamConfig, seen: string): Promise<string> {
     const deadline = Date.now() + refreshWaitMs;
     for (;;) {
-      const lock = await store.acquireLock(tokens.refreshLockKey(person.id, upstream.id), REFRESH_LOCK_MS);
+      const lock = await store.acquireLock(tokens.refreshLockKey(key), REFRESH_LOCK_MS);
       if (lock) {
         try {
-          const current = await usable(person, upstream.id);
+          const current = await usable(key);
           if (current.record.accessToken !== seen && !expired(current.record)) return current.record.accessToken;
-          return await refreshNow(person, upstream, current);
+          return await refreshNow(key, upstream, current);
         } finally {
           await lock.release();
         }
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
-      const current = await usable(person, upstream.id);
+      const current = await usable(key);
       if (current.record.accessToken !== seen && !expired(current.record)) return current.record.accessToken;
       if (Date.now() > deadline) throw new UpstreamUnavailableError(upstream.id, { internal: 'another process is still refreshing the upstream token' });
     }
   }
 
-  async function refreshNow(person: Person, upstream: UpstreamConfig, current: StoredConnection): Promise<string> {
+  async function refreshNow(key: AccountKey, upstream: UpstreamConfig, current: StoredConnection): Promise<string> {
     const { record } = current;
+    const log = { person: key.personId, upstream: upstream.id, account: key.accountId };
     if (!record.refreshToken) {
-      await markReconnect(person.id, upstream.id, 'no_refresh_token');
-      throw connectRequired(upstream.id, 'reconnect_required', { internal: 'the token expired and there is no refresh token' });
+      await markAccount(key, 'no_refresh_token');
+      throw connectRequired(upstream.id, 'reconnect_required', { internal: 'the token expired and there is no refresh token', accountId: key.accountId });
     }
     let next: UpstreamTokenSet;
     try {
@@ -134,54 +180,76 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
       // An outage is not the person's problem to fix: keep the connection, fail this request.
       if (failure.code === 'as_unavailable') throw new UpstreamUnavailableError(upstream.id, { internal: `token refresh: ${failure.internal}` });
       const reason = failure.oauthError ?? failure.code;
-      logger.warn({ event: 'upstream_token_refresh_failed', person: person.id, upstream: upstream.id, reason, internal: failure.internal }, 'upstream token refresh failed; re-connect needed');
-      await markReconnect(person.id, upstream.id, reason);
-      throw connectRequired(upstream.id, 'reconnect_required', { internal: failure.internal });
+      logger.warn({ event: 'upstream_token_refresh_failed', ...log, reason, internal: failure.internal }, 'upstream token refresh failed; re-connect needed');
+      await markAccount(key, reason);
+      throw connectRequired(upstream.id, 'reconnect_required', { internal: failure.internal, accountId: key.accountId });
     }
     const updated: UpstreamConnectionRecord = { ...record, ...next, refreshToken: next.refreshToken ?? record.refreshToken, scope: next.scope.length ? next.scope : record.scope, refreshedAt: Date.now(), status: 'connected', reason: undefined };
-    if (!(await tokens.replace(person.id, upstream.id, current, updated))) {
+    if (!(await tokens.replace(key, current, updated))) {
       // The person connected again (or disconnected) meanwhile: theirs is the newer truth.
-      return (await usable(person, upstream.id)).record.accessToken;
+      return (await usable(key)).record.accessToken;
     }
-    logger.info({ event: 'upstream_token_refreshed', person: person.id, upstream: upstream.id }, 'upstream token refreshed');
+    logger.info({ event: 'upstream_token_refreshed', ...log }, 'upstream token refreshed');
     return updated.accessToken;
   }
 
-  async function markReconnect(personId: string, upstreamId: string, reason: string): Promise<void> {
+  async function markAccount(key: AccountKey, reason: string): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const stored = await tokens.read(personId, upstreamId);
+      const stored = await tokens.read(key);
       if (!stored || stored.record.status === 'reconnect_required') return;
-      if (await tokens.replace(personId, upstreamId, stored, { ...stored.record, status: 'reconnect_required', reason })) return;
+      if (await tokens.replace(key, stored, { ...stored.record, status: 'reconnect_required', reason })) return;
     }
   }
 
+  function summary(account: HeldAccount): AccountSummary {
+    const { record } = account.stored;
+    return {
+      accountId: account.key.accountId,
+      name: account.name,
+      ...(record.identity?.name ? { reported: record.identity.name } : {}),
+      status: record.status,
+      ...(record.reason ? { reason: record.reason } : {}),
+      scope: record.scope,
+      connectedAt: record.connectedAt,
+      refreshedAt: record.refreshedAt,
+      ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
+      connectUrl: connectUrl(account.key.upstreamId, { accountId: account.key.accountId }),
+    };
+  }
+
   return {
-    connectUrl,
-    connectRequired,
-    markReconnect,
-
-    async accessToken(person, upstream) {
-      const current = await usable(person, upstream.id);
+    async accessToken(caller, upstream) {
+      const { key } = await inUse(caller, upstream.id);
+      const current = await usable(key);
       if (!dueForRefresh(current.record)) return current.record.accessToken;
-      return refreshed(person, upstream, current.record.accessToken);
+      return refreshed(key, upstream, current.record.accessToken);
     },
 
-    async renew(person, upstream, rejectedToken) {
-      const current = await usable(person, upstream.id);
-      await refreshed(person, upstream, rejectedToken ?? current.record.accessToken);
+    async renew(caller, upstream, rejectedToken) {
+      const { key } = await inUse(caller, upstream.id);
+      const current = await usable(key);
+      await refreshed(key, upstream, rejectedToken ?? current.record.accessToken);
     },
 
-    async save(person, upstreamId, tokenSet, origin) {
-      const now = Date.now();
-      await tokens.write(person.id, upstreamId, { ...tokenSet, ...origin, status: 'connected', connectedAt: now, refreshedAt: now });
+    async markReconnect(caller, upstreamId, reason) {
+      const { key } = await inUse(caller, upstreamId);
+      await markAccount(key, reason);
+      return connectRequired(upstreamId, 'reconnect_required', { accountId: key.accountId });
+    },
+
+    async stepUp(caller, upstreamId, scope) {
+      const account = await accounts.inUse(caller.person.id, caller.clientId, upstreamId);
+      return connectRequired(upstreamId, 'insufficient_scope', { scope, accountId: account?.key.accountId });
+    },
+
+    async save(person, upstreamId, tokenSet, origin, reconnecting) {
+      const saved = await accounts.connect(person.id, upstreamId, tokenSet, origin, reconnecting);
       await store.publish(channel(person.id), upstreamId);
+      return saved;
     },
 
     async waitForConnect(personId, upstreamId, since, { signal, timeoutMs }) {
-      const connected = async () => {
-        const stored = await tokens.read(personId, upstreamId);
-        return stored?.record.status === 'connected' && stored.record.connectedAt >= since;
-      };
+      const connected = async () => (await accounts.at(personId, upstreamId)).some(({ stored: { record } }) => record.status === 'connected' && record.connectedAt >= since);
       let wake: () => void = () => {};
       const woken = new Promise<void>((resolve) => (wake = resolve));
       // Subscribe before looking, so a connect that completes in between is not missed.
@@ -200,41 +268,43 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
     },
 
     async listConnections(person) {
-      const held = new Set(await tokens.upstreamIds(person.id));
-      const upstreams = options.upstreams().filter((u) => u.credentials.type === 'oauth' && (held.has(u.id) || mayUseUpstream(person, u)));
-      const summaries: ConnectionSummary[] = [];
-      for (const upstream of upstreams) {
-        const stored = held.has(upstream.id) ? await tokens.read(person.id, upstream.id) : undefined;
-        const record = stored?.record;
-        summaries.push({
+      const held = await accounts.all(person.id);
+      return options
+        .upstreams()
+        .filter((u) => u.credentials.type === 'oauth' && (held.has(u.id) || mayUseUpstream(person, u)))
+        .map((upstream) => ({
           upstreamId: upstream.id,
           title: upstream.title ?? upstream.id,
-          status: record?.status ?? 'not_connected',
-          ...(record?.reason ? { reason: record.reason } : {}),
-          scope: record?.scope ?? [],
-          ...(record ? { connectedAt: record.connectedAt, refreshedAt: record.refreshedAt, expiresAt: record.expiresAt } : {}),
+          kind: upstream.kind,
+          accounts: (held.get(upstream.id) ?? []).map(summary),
           connectUrl: connectUrl(upstream.id),
-        });
-      }
-      return summaries;
+        }));
     },
 
-    async disconnect(person, upstreamId) {
-      const stored = await tokens.read(person.id, upstreamId);
-      await tokens.remove(person.id, upstreamId);
-      if (!stored) return { disconnected: false, revoked: false };
-      logger.info({ event: 'upstream_disconnected', person: person.id, upstream: upstreamId }, 'upstream disconnected');
+    async accountInUse(person, clientId, upstreamId) {
+      return (await accounts.inUse(person.id, clientId, upstreamId))?.key.accountId;
+    },
+
+    chooseAccount: (person, clientId, upstreamId, accountId) => accounts.choose(person.id, clientId, upstreamId, accountId),
+    renameAccount: (person, upstreamId, accountId, label) => accounts.rename(person.id, upstreamId, accountId, label),
+
+    async disconnect(person, upstreamId, accountId) {
+      const account = (await accounts.at(person.id, upstreamId)).find((a) => a.key.accountId === accountId);
+      if (!account) return { disconnected: false };
+      await tokens.remove(account.key);
+      const log = { person: person.id, upstream: upstreamId, account: accountId };
+      const named = { key: account.key, name: account.name };
       const upstream = options.upstreams().find((u) => u.id === upstreamId && u.credentials.type === 'oauth');
-      if (!upstream) return { disconnected: true, revoked: false };
-      const { record } = stored;
+      if (!upstream) return { disconnected: true, account: named, revoked: false };
+      const { record } = account.stored;
       try {
         // Revoking the refresh token ends the grant at most ASes (RFC 7009 §2.1); the access token may live on otherwise.
         let revoked = record.refreshToken ? await oauth.revoke(upstream, record, record.refreshToken, 'refresh_token') : false;
         revoked = (await oauth.revoke(upstream, record, record.accessToken, 'access_token')) || revoked;
-        return { disconnected: true, revoked };
+        return { disconnected: true, account: named, revoked };
       } catch (error) {
-        logger.warn({ event: 'upstream_revoke_failed', person: person.id, upstream: upstreamId, internal: (error as UpstreamOAuthError).internal ?? String(error) }, 'revoking at the upstream failed');
-        return { disconnected: true, revoked: false };
+        logger.warn({ event: 'upstream_revoke_failed', ...log, internal: (error as UpstreamOAuthError).internal ?? String(error) }, 'revoking at the upstream failed');
+        return { disconnected: true, account: named, revoked: false };
       }
     },
   };

@@ -6,18 +6,19 @@ import { createSealer } from '../crypto/seal.js';
 import type { SessionManager } from '../login/sessions.js';
 import type { Store } from '../store/store.js';
 import { connectRoutes } from './connect-routes.js';
+import { createUpstreamAccounts } from './upstream-accounts.js';
 import { createUpstreamConnections, type UpstreamConnections } from './connections.js';
 import type { CredentialSources } from './upstream-credentials.js';
 import { createUpstreamOAuth } from './upstream-oauth.js';
 import { createUpstreamTokenStore } from './upstream-tokens.js';
 
-/** The per-upstream credential strategies beyond the portal's own assertions (issue 6). */
+/** The per-upstream credential strategies beyond the portal's own assertions. */
 export interface Credentials {
   /** What `upstreamCredentialHeaders` draws on for `oauth` and `static` upstreams. */
   sources: CredentialSources;
   /** People's connections to `oauth` upstreams: the `/connections` page lists and disconnects them here. */
   connections: UpstreamConnections;
-  /** `/connect/{id}`, its callback, and disconnect. */
+  /** `/connect/{id}` (a new account, or `?account=` to re-connect one), its callback, and disconnect. */
   router: Router;
 }
 
@@ -30,10 +31,12 @@ export function createCredentials(deps: { config: Config; store: Store; logger: 
     portalIssuer: config.issuer,
     allowPrivateAddresses: config.upstreamOAuth.allowPrivateAddresses,
   });
+  const tokens = createUpstreamTokenStore(store, createSealer(config.secret, 'upstream-tokens'));
   const connections = createUpstreamConnections({
     issuer: config.issuer,
     store,
-    tokens: createUpstreamTokenStore(store, createSealer(config.secret, 'upstream-tokens')),
+    tokens,
+    accounts: createUpstreamAccounts(store, tokens),
     oauth,
     logger,
     upstreams: deps.upstreams,

@@ -24,8 +24,9 @@ export interface CredentialSources {
  * The headers that carry a person's identity to an upstream, per its credential strategy
  * (DESIGN.md "Tokens and identity"): never the agent's own token.
  * - `portal-jwt`: `Authorization: Bearer` to MCP upstreams, `Gatehouse-Assertion` to HTTP apps.
- * - `oauth`: the person's own token there, `Authorization: Bearer` (RFC 6750 §2.1), refreshed
- *   first when it is about to expire; throws `UpstreamConnectRequiredError` when there is none.
+ * - `oauth`: the person's own token there, of the account they chose for this agent (else their
+ *   first), `Authorization: Bearer` (RFC 6750 §2.1), refreshed first when it is about to expire;
+ *   throws `UpstreamConnectRequiredError` when there is none.
  * - `static`: the configured secret in `credentials.header` (default `Authorization`), plus a
  *   `Gatehouse-Assertion` so that the upstream's logs can name the person.
  * `credentials.header` overrides the header of each.
@@ -43,7 +44,7 @@ export async function upstreamCredentialHeaders(upstream: UpstreamConfig, auth: 
     }
     case 'oauth': {
       if (!sources) throw new Error(`upstream "${upstream.id}": oauth credentials are not wired here`);
-      const token = await sources.connections.accessToken(auth.person, upstream);
+      const token = await sources.connections.accessToken(auth, upstream);
       const header = credentials.header ?? 'Authorization';
       return { [header]: asHeaderValue(header, token) };
     }
@@ -77,17 +78,16 @@ export async function answerUpstreamChallenge(upstream: UpstreamConfig, auth: Au
     return undefined;
   }
   if (challenge.status === 403) {
-    if (parsed?.error === 'insufficient_scope') throw connections.connectRequired(upstream.id, 'insufficient_scope', { scope: parsed.scope });
+    if (parsed?.error === 'insufficient_scope') throw await connections.stepUp(auth, upstream.id, parsed.scope);
     return undefined;
   }
   if (challenge.retried) {
     logger.warn({ event: 'upstream_token_rejected', person: auth.person.id, upstream: upstream.id, challengeError: parsed?.error }, 'upstream refused a fresh token; re-connect needed');
-    await connections.markReconnect(auth.person.id, upstream.id, 'upstream_refused_token');
-    throw connections.connectRequired(upstream.id, 'reconnect_required');
+    throw await connections.markReconnect(auth, upstream.id, 'upstream_refused_token');
   }
   const header = upstream.credentials.header ?? 'Authorization';
   const sent = Object.entries(challenge.sentHeaders).find(([name]) => name.toLowerCase() === header.toLowerCase())?.[1];
-  await connections.renew(auth.person, upstream, sent?.replace(/^Bearer /i, ''));
+  await connections.renew(auth, upstream, sent?.replace(/^Bearer /i, ''));
   return 'retry';
 }
 

@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import { authorizationResponseIssuerProblem } from './authorization-response.js';
 import { parseBearerChallenge } from './challenge.js';
 import { createUpstreamClients } from './upstream-clients.js';
+import { identityFromIdToken, type UpstreamIdentity } from './upstream-identity.js';
 import { UpstreamOAuthError, toOAuthError } from './upstream-oauth-errors.js';
 
 /** Tokens as the portal keeps them; `expiresAt` in ms since the epoch, absent when the AS did not say. */
@@ -15,6 +16,11 @@ export interface UpstreamTokenSet {
   refreshToken?: string;
   expiresAt?: number;
   scope: string[];
+}
+
+/** What a completed connect yields: the tokens, and whose account they are for when the AS said (an ID token). */
+export interface ConnectedTokens extends UpstreamTokenSet {
+  identity?: UpstreamIdentity;
 }
 
 /** Where the person's tokens come from: enough to refresh and revoke them later, in any process. */
@@ -43,13 +49,20 @@ export interface UpstreamOAuth {
   /**
    * Discovers the upstream's authorization server, gets a client there, and builds the
    * authorization request. `signal`: the person's request went away (discovery stops).
+   * `chooseAccount`: the person holds another account there already, so the AS is asked to let
+   * them pick or sign in afresh rather than reuse its session (OpenID Connect Core 1.0 §3.1.2.1
+   * `prompt`; an OAuth-only AS ignores it, RFC 6749 §3.1).
    */
-  begin(upstream: UpstreamConfig, options: { redirectUri: string; extraScope?: string[]; previousScope?: string[]; signal?: AbortSignal }): Promise<{ url: URL; pending: PendingAuthorization }>;
+  begin(
+    upstream: UpstreamConfig,
+    options: { redirectUri: string; extraScope?: string[]; previousScope?: string[]; chooseAccount?: boolean; signal?: AbortSignal },
+  ): Promise<{ url: URL; pending: PendingAuthorization }>;
   /**
    * Validates the callback, its `iss` against the recorded issuer first (RFC 9207 §2.4), then
    * `state`, and redeems the code with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5, RFC 8707 §2.2).
+   * An ID token in the answer is validated and names the account.
    */
-  finish(upstream: UpstreamConfig, callbackUrl: URL, pending: PendingAuthorization): Promise<UpstreamTokenSet>;
+  finish(upstream: UpstreamConfig, callbackUrl: URL, pending: PendingAuthorization): Promise<ConnectedTokens>;
   /** The refresh grant (RFC 6749 §6); a rotated refresh token replaces the old one, else the old one stays. */
   refresh(upstream: UpstreamConfig, origin: TokenOrigin, refreshToken: string): Promise<UpstreamTokenSet>;
   /** Revokes a token (RFC 7009 §2.1) when the AS has a revocation endpoint; resolves whether it was sent. */
@@ -182,7 +195,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
   }
 
   return {
-    async begin(upstream, { redirectUri, extraScope = [], previousScope = [], signal }) {
+    async begin(upstream, { redirectUri, extraScope = [], previousScope = [], chooseAccount = false, signal }) {
       const info = await resourceInfo(upstream, signal);
       const as = await authorizationServer(info.authorizationServer, upstream, signal);
       const { client: oauthClient, key } = await client(upstream, as, redirectUri);
@@ -191,6 +204,8 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
       const wanted = new Set([...base, ...previousScope, ...extraScope]);
       // Refresh tokens are what lets the connection outlive one access token.
       if (as.scopes_supported?.includes('offline_access')) wanted.add('offline_access');
+      // An ID token says whose account this is (OpenID Connect Core 1.0 §3.1.2.1): the connections page shows it.
+      if (as.scopes_supported?.includes('openid')) wanted.add('openid');
       const scope = [...wanted].filter((s) => SCOPE_TOKEN.test(s));
       const state = oauth.generateRandomState();
       const codeVerifier = oauth.generateRandomCodeVerifier();
@@ -204,6 +219,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
         code_challenge_method: 'S256',
         resource: info.resource,
         ...(scope.length ? { scope: scope.join(' ') } : {}),
+        ...(chooseAccount ? { prompt: accountPrompt(as, scope) } : {}),
       }).toString();
       return { url, pending: { state, codeVerifier, redirectUri, scope, asIssuer: as.issuer, clientKey: key, resource: info.resource } };
     },
@@ -218,7 +234,9 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
           additionalParameters: { resource: pending.resource },
           ...http(upstream),
         });
-        return toTokenSet(await oauth.processAuthorizationCodeResponse(as, oauthClient, response), pending.scope);
+        const answer = await oauth.processAuthorizationCodeResponse(as, oauthClient, response);
+        const identity = identityFromIdToken(oauth.getValidatedIdTokenClaims(answer));
+        return { ...toTokenSet(answer, pending.scope), ...(identity ? { identity } : {}) };
       } catch (error) {
         throw toOAuthError(error);
       }
@@ -247,6 +265,17 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
       }
     },
   };
+}
+
+/**
+ * `prompt` for connecting another account: `select_account` where the AS offers it, else `login`;
+ * with `consent` when asking for `offline_access`, which OpenID Connect Core 1.0 §11 requires (and
+ * without which oidc-provider drops it, and with it the refresh token).
+ */
+function accountPrompt(as: oauth.AuthorizationServer, scope: string[]): string {
+  const supported = as.prompt_values_supported;
+  const choose = Array.isArray(supported) && supported.includes('select_account') ? 'select_account' : 'login';
+  return scope.includes('offline_access') ? `${choose} consent` : choose;
 }
 
 interface ResourceInfo {

@@ -115,11 +115,19 @@ export function consentRoutes(deps: OAuthDeps): Router {
   return router;
 }
 
-/** The `oauth` upstreams of the offer that the person has not connected (or must re-connect), with their connect links. */
+/**
+ * The `oauth` upstreams of the offer where the person holds no working account, with a link that
+ * connects one (or re-connects their first: a new agent uses it unless they choose another).
+ */
 async function unconnected(deps: OAuthDeps, person: Person, upstreamIds: string[]) {
   if (!deps.connections) return [];
   const connections = await deps.connections.listConnections(person);
-  return connections.filter((c) => upstreamIds.includes(c.upstreamId) && c.status !== 'connected').map((c) => ({ title: c.title, url: `/connect/${c.upstreamId}` }));
+  return connections
+    .filter((c) => upstreamIds.includes(c.upstreamId) && !c.accounts.some((a) => a.status === 'connected'))
+    .map((c) => {
+      const connect = new URL(c.accounts[0]?.connectUrl ?? c.connectUrl);
+      return { title: c.title, url: `${connect.pathname}${connect.search}` };
+    });
 }
 
 /** The pending request, bound to this person: another person's request is refused. */

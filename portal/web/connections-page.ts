@@ -13,13 +13,35 @@ export interface AgentRow {
   scope: string;
 }
 
-/** One upstream that needs the person's own connection (credentials `oauth`). */
+/** One of the person's accounts at an upstream. */
+export interface AccountRow {
+  id: string;
+  /** The person's label, else the identity the upstream reported, else "Account N". */
+  name: string;
+  /** Who the upstream said it is, when it said. */
+  reported?: string;
+  status: 'connected' | 'reconnect_required';
+  connectedAt: number;
+  /** Where the person re-connects it: `/connect/{id}?account={account}`. */
+  connectUrl: string;
+}
+
+/** An agent (by client) that reaches an upstream, and the account it uses there. */
+export interface AccountChoiceRow {
+  clientId: string;
+  clientName: string;
+  accountId: string;
+}
+
+/** One upstream that needs the person's own accounts (credentials `oauth`). */
 export interface UpstreamConnectionRow {
   id: string;
   title: string;
-  status: 'connected' | 'reconnect_required' | 'not_connected';
-  connectedAt?: number;
-  /** Where the person (re)connects: `/connect/{id}`. */
+  /** In the order they were added: the first is what an agent uses unless the person chose another. */
+  accounts: AccountRow[];
+  /** Which account each agent uses; empty when there is nothing to choose (fewer than two accounts). */
+  choices: AccountChoiceRow[];
+  /** Where the person connects an account (another one, when they hold some): `/connect/{id}`. */
   connectUrl: string;
 }
 
@@ -27,12 +49,13 @@ export interface ConnectionsView {
   personName: string;
   csrf: string;
   agents: AgentRow[];
-  /** Absent when no upstream needs a connection of its own (or that capability is not there). */
-  upstreams?: UpstreamConnectionRow[];
+  upstreams: UpstreamConnectionRow[];
+  /** The longest name the rename form takes. */
+  maxLabel: number;
   notice?: string;
 }
 
-const STYLE = html`<style>body{max-width:60rem}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #d0d7de;vertical-align:top}form.inline{display:inline;margin:0}form.inline button{margin:0}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}</style>`;
+const STYLE = html`<style>body{max-width:60rem}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #d0d7de;vertical-align:top}form.inline{display:inline;margin:0}form.inline button{margin:0}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}form.inline input,form.inline select{width:auto;padding:.3rem}</style>`;
 
 function when(ms: number | undefined, fallback: string): SafeHtml {
   const t = displayTime(ms);
@@ -58,16 +81,10 @@ export function renderConnectionsPage(view: ConnectionsView): string {
       )}</tbody></table>`
     : html`<p>You have not authorized any agent.</p>`;
 
-  const upstreams = view.upstreams
-    ? html`<h2>Apps you connected</h2>
-${view.upstreams.length ? html`<table>
-<thead><tr><th scope="col">App</th><th scope="col">Status</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
-<tbody>${view.upstreams.map(
-        (u) => html`<tr data-upstream="${u.id}"><td>${u.title}</td>
-<td>${u.status === 'connected' ? html`Connected ${when(u.connectedAt, '')}` : u.status === 'reconnect_required' ? 'Needs re-connecting' : 'Not connected'}</td>
-<td>${u.status === 'not_connected' ? '' : html`<form class="inline" method="post" action="/connections/disconnect"><input type="hidden" name="csrf" value="${view.csrf}"><input type="hidden" name="upstream" value="${u.id}"><button type="submit" aria-label="Disconnect ${u.title}">Disconnect</button></form> `}
-${u.status === 'connected' ? '' : html`<a href="${u.connectUrl}">${u.status === 'reconnect_required' ? 'Re-connect' : 'Connect'}</a>`}</td></tr>`,
-      )}</tbody></table>` : html`<p>No app needs a connection of its own.</p>`}`
+  const upstreams = view.upstreams.length
+    ? html`<h2>Your accounts at apps</h2>
+<p class="muted">These apps need your own account there. You may connect several (work and personal, say) and choose which one each agent uses; an agent you did not choose for uses the first.</p>
+${view.upstreams.map((u) => upstreamSection(u, view))}`
     : '';
 
   return layout(
@@ -80,4 +97,38 @@ ${agents}
 <p class="muted">Revoking an agent ends its access at once, on every device it runs on. It can ask you again later.</p>
 ${upstreams}`,
   );
+}
+
+function upstreamSection(u: UpstreamConnectionRow, view: ConnectionsView): SafeHtml {
+  const hidden = (name: string, value: string) => html`<input type="hidden" name="${name}" value="${value}">`;
+  const accounts = u.accounts.length
+    ? html`<table>
+<thead><tr><th scope="col">Account</th><th scope="col">Status</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
+<tbody>${u.accounts.map(
+        (a) => html`<tr data-account="${a.id}">
+<td><strong class="account-name">${a.name}</strong>${a.reported && a.reported !== a.name ? html`<br><span class="muted">signed in as <span class="account-reported">${a.reported}</span></span>` : ''}
+<form class="inline" method="post" action="/connections/rename">${hidden('csrf', view.csrf)}${hidden('upstream', u.id)}${hidden('account', a.id)}
+<br><input name="label" required maxlength="${view.maxLabel}" value="${a.name}" aria-label="Name of ${u.title} account ${a.name}"> <button type="submit">Rename</button></form></td>
+<td>${a.status === 'connected' ? html`Connected ${when(a.connectedAt, '')}` : 'Needs re-connecting'}</td>
+<td><form class="inline" method="post" action="/connections/disconnect">${hidden('csrf', view.csrf)}${hidden('upstream', u.id)}${hidden('account', a.id)}<button type="submit" aria-label="Disconnect ${u.title} account ${a.name}">Disconnect</button></form>
+${a.status === 'connected' ? '' : html` <a href="${a.connectUrl}">Re-connect</a>`}</td></tr>`,
+      )}</tbody></table>`
+    : html`<p>Not connected.</p>`;
+  const choices = u.choices.length
+    ? html`<table>
+<caption class="muted">Which account each agent uses at ${u.title}</caption>
+<thead><tr><th scope="col">Agent</th><th scope="col">Account</th></tr></thead>
+<tbody>${u.choices.map(
+        (c) => html`<tr data-client="${c.clientId}"><td class="client-name">${c.clientName}</td>
+<td><form class="inline" method="post" action="/connections/account">${hidden('csrf', view.csrf)}${hidden('upstream', u.id)}${hidden('client', c.clientId)}
+<select name="account" aria-label="Account ${c.clientName} uses at ${u.title}">${u.accounts.map((a) => html`<option value="${a.id}"${a.id === c.accountId ? html` selected` : ''}>${a.name}</option>`)}</select>
+<button type="submit">Use</button></form></td></tr>`,
+      )}</tbody></table>`
+    : '';
+  return html`<section data-upstream="${u.id}">
+<h3>${u.title}</h3>
+${accounts}
+<p><a href="${u.connectUrl}">${u.accounts.length ? 'Connect another account' : 'Connect'}</a></p>
+${choices}
+</section>`;
 }

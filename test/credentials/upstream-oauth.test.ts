@@ -6,6 +6,8 @@ import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../h
 import { pendingConsent, registerClient } from '../helpers/oauth-flow.js';
 
 const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
+/** The query of the connect URL a tool error ends with (what the person follows). */
+const connectQuery = (result: CallToolResult) => new URL(/ at (\S+)$/.exec(text(result))![1]!).search;
 
 describe('oauth upstream: each person connects their own account', () => {
   let upstream: OAuthUpstream;
@@ -97,8 +99,9 @@ describe('oauth upstream: each person connects their own account', () => {
     expect(text(again)).toContain('connect it again');
     expect(upstream.requests.filter((r) => r.path === '/mcp').length).toBe(upstream.requests.slice(0, callsBefore).filter((r) => r.path === '/mcp').length);
 
-    // Re-connecting fixes it.
-    expect((await connectInBrowser(alice.provider.browser, 'notes')).status).toBe(200);
+    // Re-connecting that account (the link names it: a bare /connect/notes would add another) fixes it.
+    expect(connectQuery(again)).toBe('?account=1');
+    expect((await connectInBrowser(alice.provider.browser, 'notes', undefined, connectQuery(again))).status).toBe(200);
     expect((await alice.client.callTool({ name: 'notes__echo', arguments: { message: 'back' } })) as CallToolResult).toMatchObject({ content: [{ text: 'back' }] });
   });
 
@@ -118,7 +121,7 @@ describe('oauth upstream: each person connects their own account', () => {
       expect(text(result)).toContain('scope admin');
       expect(text(result)).toContain(`${portal.url}/connect/notes?scope=admin`);
       // Connecting with the step-up scope keeps the scopes held before and adds the new one.
-      const page = await connectInBrowser(alice.provider.browser, 'notes', undefined, '?scope=admin');
+      const page = await connectInBrowser(alice.provider.browser, 'notes', undefined, connectQuery(result));
       expect(page.status).toBe(200);
       const ok = (await alice.client.callTool({ name: 'notes__whoami', arguments: {} })) as CallToolResult;
       expect(text(ok)).toMatch(/scopes .*notes/);
@@ -166,6 +169,8 @@ describe('oauth upstream: each person connects their own account', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('revoked');
     expect(upstream.revoked.length).toBeGreaterThan(revokedBefore);
+    // Audited like a disconnect on /connections, naming the account.
+    expect(portal.logs.lines.filter((l) => l.event === 'upstream_disconnected').at(-1)).toMatchObject({ outcome: 'success', person: 'local:alice', upstream: 'notes', account: '1', revoked: true, via: 'connect' });
     const result = (await alice.client.callTool({ name: 'notes__whoami', arguments: {} })) as CallToolResult;
     expect(text(result)).toContain('needs your own account');
   });

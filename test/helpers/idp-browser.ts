@@ -57,6 +57,11 @@ export async function runBrowser(browser: FormBrowser, url: string, origins: str
     } else if (page.includes('name="prompt" value="consent"') && form) {
       url = new URL(form, url).href;
       res = await browser.post(url, { prompt: 'consent' });
+    } else if (page.includes('document.forms[0].submit()') && form) {
+      // A page that submits its own form (oidc-provider ending one account's session for another's sign-in): what a browser's script does.
+      const fields = Object.fromEntries([...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+      url = new URL(form, url).href;
+      res = await browser.post(url, fields);
     } else if (script.chooseIdp && page.includes(`href="/login/${script.chooseIdp}?`)) {
       const href = new RegExp(`href="(/login/${script.chooseIdp}\\?[^"]*)"`).exec(page)![1]!.replace(/&amp;/g, '&');
       url = new URL(href, url).href;

@@ -1,4 +1,4 @@
-/** The slice of `oidc-provider` (which ships no types) that the test IdP uses. */
+/** The slice of `oidc-provider` (which ships no types) that the test IdP and the test upstream use. */
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -7,4 +7,6 @@ declare module 'oidc-provider' {
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
     on(event: string, listener: (...args: unknown[]) => void): this;
   }
+
+  export const errors: { InvalidTarget: new (description?: string) => Error };
 }
