@@ -18,7 +18,9 @@ export function homeRoutes(deps: AdminDeps & { connections?: Pick<UpstreamConnec
     if (!session) return void res.redirect(303, '/login?return_to=%2F');
     const person = (await deps.oauth.deps.people.current(session.person)) ?? session.person;
     const open = deps.upstreams.all().filter((upstream) => mayUseUpstream(person, upstream));
-    const toConnect = new Map((await deps.connections?.listConnections(person))?.filter((c) => c.status !== 'connected').map((c) => [c.upstreamId, c.connectUrl]) ?? []);
+    // An `oauth` upstream with no working account of the person's needs connecting first.
+    const connections = (await deps.connections?.listConnections(person)) ?? [];
+    const toConnect = new Map(connections.filter((c) => !c.accounts.some((a) => a.status === 'connected')).map((c) => [c.upstreamId, c.connectUrl]));
     const mcp: HomeMcpUpstream[] = await Promise.all(
       open
         .filter((u) => u.kind === 'mcp')
