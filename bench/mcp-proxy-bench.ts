@@ -8,7 +8,8 @@
  *     10 connections three busy processes share the machine's cores, so the ratio is bounded by
  *     the cores as much as by the portal; the CPU figures give the ratio when each has a core;
  *     then `tools/call` from an MCP 2026-07-28 (stateless) agent, directly and through `/mcp/{id}`;
- *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams.
+ *  2. `tools/list` on the aggregate `/mcp` with 1, 10 and 50 upstreams, and its size with every
+ *     tool listed and in search mode (`?tools=search`).
  * The portal runs here; the upstreams and the load generator run in processes of their own.
  * The machine's speed drifts between runs, so each comparison runs in BENCH_ROUNDS rounds
  * (default 3) of direct / portal / bare proxy back to back, and the ratios are the medians of
@@ -169,6 +170,17 @@ async function aggregateListing(count: number): Promise<void> {
     const modern = await load(endpoint, { ...modernHeaders, 'mcp-method': 'tools/list', authorization: `Bearer ${token}` }, { ...listTools, params: { _meta: modernEcho.params._meta } });
     for (const [agent, result] of [['2025 session', legacy], ['2026 agent', modern]] as const) {
       console.log(`  ${String(count).padStart(2)} upstreams, ${agent.padEnd(12)}  ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}`);
+    }
+    // What a model's context pays for the listing: every tool, or the two of search mode.
+    for (const mode of ['all', 'search']) {
+      const res = await fetch(`${endpoint}?tools=${mode}`, {
+        method: 'POST',
+        headers: { ...modernHeaders, 'mcp-method': 'tools/list', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ ...listTools, params: { _meta: modernEcho.params._meta } }),
+      });
+      const text = await res.text();
+      const tools = (JSON.parse(text) as { result?: { tools?: unknown[] } }).result?.tools?.length ?? 0;
+      console.log(`  ${String(count).padStart(2)} upstreams, tools/list size with tool_mode ${mode.padEnd(6)}  ${tools} tools, ${(text.length / 1024).toFixed(1)} KB`);
     }
   } finally {
     await portal.close();

@@ -8,6 +8,7 @@ import type { Config } from './config/load.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { nearest } from './config/suggest.js';
 import { listen, warnOnRefusedConnections } from './http/server.js';
+import { pino } from 'pino';
 import { createLogger } from './logger.js';
 import { openStore, redactUrl } from './store/index.js';
 
@@ -41,7 +42,9 @@ ${START_USAGE}`);
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel });
+  // One stream for the log and the lines for people (the demo password): they reach stdout in the order written.
+  const stdout = pino.destination(1);
+  const logger = createLogger({ level: config.logLevel, destination: stdout });
   logger.info({ config: config.source }, config.demo ? 'no config file found: running the built-in demo' : 'config loaded');
   if (config.secretGenerated) {
     logger.warn('GATEHOUSE_SECRET is not set: generated one for this process; sessions end when it stops');
@@ -95,9 +98,8 @@ ${START_USAGE}`);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  // After the log lines above have reached stdout: the password comes once the portal listens.
-  if (demoAccount) await new Promise<void>((resolve) => logger.flush(() => resolve()));
-  if (demoAccount) process.stdout.write(`${demoAccount}\n`);
+  // After the log lines above: the password comes once the portal listens (on the terminal, not in a JSON line).
+  if (demoAccount) stdout.write(`${demoAccount}\n`);
 }
 
 
