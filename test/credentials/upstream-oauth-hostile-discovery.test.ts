@@ -6,6 +6,7 @@ import { startRawServer, type RecordingServer } from '../helpers/mcp-test-server
 import { connectInBrowser, startOAuthUpstream } from '../helpers/oauth-upstream.js';
 import { BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
+import { streamHugeAnswer } from '../helpers/huge-answer.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -152,19 +153,7 @@ describe('upstream connect: discovery an upstream controls cannot reach inside t
 
   test('a 200 MB metadata answer is cut off at 64 KB: the portal hangs up instead of reading it', async () => {
     routes.set('/mcp', challenge(`${hostileOrigin}/prm`));
-    routes.set('/prm', (_req, res) => {
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      let sent = 0;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      const pump = () => {
-        while (sent < 200 * 1024 * 1024 && !res.destroyed) {
-          sent += chunk.length;
-          if (!res.write(chunk)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
-    });
+    routes.set('/prm', (_req, res) => streamHugeAnswer(res));
     const { internal: why } = await connectFails('as_invalid_response');
     expect(why).toContain('too_large');
     expect(await closedEarly.get('/prm')).toBe(true);

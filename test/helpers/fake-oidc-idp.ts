@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import type { ServerResponse } from 'node:http';
 import { listen } from '../../portal/http/server.js';
+import { streamHugeAnswer } from './huge-answer.js';
 
 /** How the fake IdP gets its ID token wrong (each one a check OIDC Core 1.0 §3.1.3.7 requires). */
 export interface Misbehaviour {
@@ -103,18 +104,5 @@ export async function startFakeIdp(client: { clientId: string; clientSecret: str
 
 /** 200 MB of JSON whitespace in 64 KiB chunks, each written when the client has taken the last. */
 function streamHuge(res: ServerResponse, onHungUp: () => void): void {
-  const chunk = Buffer.alloc(64 * 1024, 0x20);
-  let sent = 0;
-  res.on('close', () => {
-    if (!res.writableFinished) onHungUp();
-  });
-  res.writeHead(200, { 'content-type': 'application/json' });
-  const pump = () => {
-    while (sent < 200 * 1024 * 1024 && !res.destroyed) {
-      sent += chunk.length;
-      if (!res.write(chunk)) return void res.once('drain', pump);
-    }
-    res.end();
-  };
-  pump();
+  streamHugeAnswer(res, { onHungUp });
 }

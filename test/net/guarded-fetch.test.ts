@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createGuardedFetch } from '../../portal/net/guarded-fetch.js';
 import { GuardedFetchError } from '../../portal/net/fetch-errors.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
+import { HUGE_ANSWER_BYTES, streamHugeAnswer } from '../helpers/huge-answer.js';
 
 /** What a test server saw of one request: its path and whether the client hung up before the answer was complete. */
 interface Seen {
@@ -46,19 +47,7 @@ const json = (body: unknown): Handler => (_req, res) => void res.writeHead(200, 
 const redirect = (location: string): Handler => (_req, res) => void res.writeHead(302, { location }).end();
 
 /** Streams `total` bytes in 64 KiB chunks, waiting for the client to take each (what a hostile 200 MB answer does). */
-const huge = (total: number): Handler => (_req, res) => {
-  const chunk = Buffer.alloc(64 * 1024, 0x20);
-  let sent = 0;
-  res.writeHead(200, { 'content-type': 'application/json' });
-  const pump = () => {
-    while (sent < total && !res.destroyed) {
-      sent += chunk.length;
-      if (!res.write(chunk)) return void res.once('drain', pump);
-    }
-    res.end();
-  };
-  pump();
-};
+const huge = (total: number): Handler => (_req, res) => streamHugeAnswer(res, { total });
 
 /** Sends the headers, then one byte every 50 ms for a minute: never idle, never done. */
 const drip: Handler = (_req, res) => {
@@ -172,7 +161,7 @@ describe('the guarded fetcher', () => {
     const fetcher = createGuardedFetch({ allowPrivateAddresses: true, maxBodyBytes: 64 * 1024, deadlineMs: 500, maxRedirects: 2 });
 
     test('a 200 MB answer is cut off at the body limit: too_large, and the server sees the connection closed early', async () => {
-      plain.routes.set('/huge', huge(200 * 1024 * 1024));
+      plain.routes.set('/huge', huge(HUGE_ANSWER_BYTES));
       const error = await failure(fetcher(`${plain.origin}/huge`));
       expect(error.code).toBe('too_large');
       const request = plain.seen.find((s) => s.path === '/huge')!;

@@ -5,6 +5,7 @@ import * as oauth from 'oauth4webapi';
 import { FormBrowser } from '../helpers/browser-form-client.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
+import { streamHugeAnswer } from '../helpers/huge-answer.js';
 
 const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
 
@@ -148,17 +149,7 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
   test('a 200 MB document is cut off at the size limit without being read to its end', async () => {
     streamed.set('/endless.json', {
       write(res) {
-        const chunk = Buffer.alloc(64 * 1024, 0x20);
-        let sent = 0;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        const pump = () => {
-          while (sent < 200 * 1024 * 1024 && !res.destroyed) {
-            sent += chunk.length;
-            if (!res.write(chunk)) return void res.once('drain', pump);
-          }
-          res.end();
-        };
-        pump();
+        streamHugeAnswer(res);
       },
     });
     const res = await new FormBrowser(portal.url).get(await authorizeUrl(`${origin}/endless.json`, oauth.generateRandomCodeVerifier()));
