@@ -98,9 +98,29 @@ const HEADER_MISMATCH = -32020;
  */
 function nameHeaderMismatch(header: string | undefined, body: unknown): string | undefined {
   if (header === undefined) return undefined;
-  const { method, params } = body as { method?: string; params?: { name?: unknown; uri?: unknown } };
-  const named = method === 'resources/read' ? params?.uri : method === 'tools/call' || method === 'prompts/get' ? params?.name : undefined;
-  return named === undefined || named === header ? undefined : `the Mcp-Name header names ${JSON.stringify(header)}, the body ${JSON.stringify(named)}`;
+  const { method, params } = body as { method?: string; params?: { name?: unknown; uri?: unknown; taskId?: unknown } };
+  const named =
+    method === 'resources/read' ? params?.uri : method === 'tools/call' || method === 'prompts/get' ? params?.name : method?.startsWith('tasks/') ? params?.taskId : undefined;
+  if (named === undefined) return undefined;
+  const value = decodeHeaderValue(header.trim());
+  if (value === undefined) return `the Mcp-Name header ${JSON.stringify(header)} is not valid =?base64?…?= encoding`;
+  return named === value ? undefined : `the Mcp-Name header names ${JSON.stringify(value)}, the body ${JSON.stringify(named)}`;
+}
+
+/**
+ * An MCP standard header's value: as sent, or, in the `=?base64?…?=` form a client uses for a
+ * value that cannot be a header (non-ASCII, control characters), decoded from canonical Base64
+ * as UTF-8. `undefined` when that form is malformed.
+ */
+function decodeHeaderValue(value: string): string | undefined {
+  if (!value.startsWith('=?base64?') || !value.endsWith('?=')) return value;
+  const encoded = value.slice('=?base64?'.length, -'?='.length);
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(encoded)) return undefined;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** A 2025 agent's GET stream takes every list change its upstreams announce. */

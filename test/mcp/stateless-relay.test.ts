@@ -87,4 +87,30 @@ describe('the stateless relay on /mcp/{id}', () => {
     expect(await response.json()).toMatchObject({ id: 9, error: { code: -32020 } });
     expect(upstream.requests.length).toBe(before);
   });
+
+  test('an Mcp-Name header in the =?base64?…?= form names a tool that cannot be a header value: it is decoded, not refused', async () => {
+    const call = (mcpName: string) =>
+      fetch(`${portal.url}/mcp/modern`, {
+        method: 'POST',
+        headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': mcpName },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 10,
+          method: 'tools/call',
+          params: { name: 'écho', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+        }),
+      });
+    const before = received('tools/call').length;
+    const encoded = await call(`=?base64?${Buffer.from('écho').toString('base64')}?=`);
+    // Past the header check: the tool rules answer (a tool the upstream never listed waits for an administrator).
+    expect(encoded.status).toBe(200);
+    expect(await encoded.json()).toMatchObject({ id: 10, result: { isError: true, content: [{ text: expect.stringContaining('écho') }] } });
+    // Another name, or a malformed encoding, is still a mismatch.
+    for (const wrong of [`=?base64?${Buffer.from('echo').toString('base64')}?=`, '=?base64?!!!?=']) {
+      const refused = await call(wrong);
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ error: { code: -32020 } });
+    }
+    expect(received('tools/call').length).toBe(before);
+  });
 });
