@@ -102,7 +102,7 @@ describe('gatehouse start', () => {
     writeFileSync(file, 'upstreams:\n  - { id: Bad_Id, kind: http, url: "http://127.0.0.1:4000" }\n');
     const proc = run(['--config', file], {});
     expect(await proc.exited).toBe(2);
-    expect(proc.output().stderr).toBe('config: upstreams[0].id: must match ^[a-z0-9][a-z0-9-]{0,30}$\n');
+    expect(proc.output().stderr).toBe(`config: ${file}: upstreams[0].id: must match ^[a-z0-9][a-z0-9-]{0,30}$\n`);
   });
 
   test('an unreachable REDIS_URL fails start-up after a bounded retry with a clear line', async () => {

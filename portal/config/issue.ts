@@ -8,11 +8,17 @@ import { nearest } from './suggest.js';
  * unknown key. `root` is the schema the document was parsed with.
  */
 export function describeIssue(error: z.ZodError, document: unknown, root: z.core.$ZodType): { key: string; problem: string } {
-  const issue = error.issues[0]!;
+  // A password where its hash belongs also leaves password_hash missing: the password is the one to name.
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys' && i.keys.includes('password')) ?? error.issues[0]!;
   const key = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    const unknown = issue.keys[0]!;
-    const hint = nearest(unknown, knownKeys(root, issue.path));
+    const unknown = issue.keys.includes('password') ? 'password' : issue.keys[0]!;
+    const known = knownKeys(root, issue.path);
+    // A password where its hash belongs: say how to make the hash rather than only naming the key.
+    if (unknown === 'password' && known.includes('password_hash')) {
+      return { key: key ? `${key}.password` : 'password', problem: 'the config keeps a hash, never the password: run `gatehouse hash-password`, type the password, and put its output in password_hash' };
+    }
+    const hint = nearest(unknown, known);
     return { key: key ? `${key}.${unknown}` : unknown, problem: `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}` };
   }
   if (issue.code === 'invalid_type' && lookup(document, issue.path) === undefined) return { key, problem: 'is required' };

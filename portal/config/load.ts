@@ -70,8 +70,13 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** A config problem, stated in one line that names the key: `config: upstreams[1].id: must match …`. */
 export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG';
-  constructor(key: string, problem: string) {
-    super(`config: ${key ? `${key}: ` : ''}${problem}`);
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+    /** The config file the key is in, when it is one (`config: gatehouse.yaml: upstreams[1].id: …`). */
+    readonly file?: string,
+  ) {
+    super(`config: ${file ? `${file}: ` : ''}${key ? `${key}: ` : ''}${problem}`);
     this.name = 'ConfigError';
   }
 }
@@ -94,7 +99,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
   const file = locateConfigFile(options.argv ?? process.argv.slice(2), env, cwd);
   const raw = file ? readConfigFile(file) : {};
-  return resolveConfig(raw, env, file ?? 'built-in demo');
+  try {
+    return resolveConfig(raw, env, file ?? 'built-in demo');
+  } catch (error) {
+    // A key of the file is named with the file (environment variables and options name themselves).
+    if (!(error instanceof ConfigError) || !file || !error.key || /^(--|[A-Z_]+$)/.test(error.key)) throw error;
+    throw new ConfigError(error.key, error.problem, file);
+  }
 }
 
 /** Validates an already-parsed config document and applies the environment. */

@@ -115,6 +115,7 @@ describe('config', () => {
       ['a request head allowed longer than the whole request', { http: { headers_timeout: '3m', request_timeout: '2m' } }, 'config: http.headers_timeout: must not be longer than request_timeout'],
       ['an idle timeout that would cut MCP event streams', { http: { idle_timeout: '10s' } }, 'config: http.idle_timeout: must be at least 20s (MCP event streams send a keep-alive every 15s)'],
       ['no connections allowed', { http: { max_connections: 0 } }, 'config: http.max_connections: must be a positive number'],
+      ['a password where its hash belongs', { login: { accounts: [{ username: 'a', password: 'hunter2' }] } }, 'config: login.accounts[0].password: the config keeps a hash, never the password: run `gatehouse hash-password`, type the password, and put its output in password_hash'],
       ['a password hash that is not scrypt', { login: { accounts: [{ username: 'a', password_hash: 'hunter2' }] } }, 'config: login.accounts[0].password_hash: must be a scrypt$… string from `gatehouse hash-password`'],
     ])('%s', (_name, document, message) => {
       expect(configError(document)).toBe(message);
