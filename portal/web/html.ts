@@ -29,7 +29,7 @@ function render(value: unknown): string {
   return escapeHtml(String(value));
 }
 
-/** The page frame every server-rendered page shares. */
+/** The page frame every server-rendered page shares: the portal's name, which leads home, above the page. */
 export function layout(title: string, body: SafeHtml): string {
   return html`<!doctype html>
 <html lang="en">
@@ -43,9 +43,11 @@ h1{font-size:1.4rem}main{border:1px solid #d0d7de;border-radius:8px;padding:1.5r
 label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.5rem;box-sizing:border-box}
 button{padding:.5rem 1rem;margin:.75rem .5rem 0 0;cursor:pointer}.muted{color:#57606a;font-size:.9rem}
 .error{color:#a40e26}code{background:#f6f8fa;padding:0 .25rem}
+header{margin:0 0 1rem}header a{font-weight:600;color:#1b1f23;text-decoration:none}
+button.primary{background:#1f883d;color:#fff;border:1px solid #1a7f37;border-radius:6px}
 </style>
 </head>
-<body><main>${body}</main></body>
+<body><header><a href="/">Gatehouse</a></header><main>${body}</main></body>
 </html>`.value;
 }
 
