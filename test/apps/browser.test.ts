@@ -1,19 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { startHandbookSite, type HandbookSite } from '../../examples/handbook-site.js';
 import { upstreamSchema } from '../../portal/config/schema.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { launchChromium, type TestBrowser } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 describe('a person in a real browser (Playwright + Debian chromium)', () => {
   let portal: TestPortal;
   let handbook: HandbookSite;
+  let browser: TestBrowser;
   let context: BrowserContext;
-  let profile: string;
   let port: number;
 
   beforeAll(async () => {
@@ -21,15 +17,13 @@ describe('a person in a real browser (Playwright + Debian chromium)', () => {
     portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'handbook', kind: 'http', url: handbook.url, markdown: true }] } });
     port = Number(new URL(portal.url).port);
     portal.config.upstreams = [...portal.config.upstreams, upstreamSchema.parse({ id: 'hosted', kind: 'http', url: handbook.url, host: `handbook.localhost:${port}` })];
-    profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
-    mkdirSync('test-output', { recursive: true });
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
+    context = browser.context;
   });
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await portal?.close();
     await handbook?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   async function signIn(page: Awaited<ReturnType<BrowserContext['newPage']>>): Promise<void> {

@@ -1,15 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { toolText } from '../helpers/mcp-wire.js';
 import { startMutableToolsServer, type MutableToolsServer } from '../helpers/mutable-tools-server.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { launchChromium, type TestBrowser } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** Arguments that would run script if the page forgot to escape them. */
 const EVIL_ARGUMENTS = { query: `<img src=x onerror="window.__xss='img'"><script>window.__xss='script'</script>` };
 
@@ -21,8 +17,8 @@ const EVIL_ARGUMENTS = { query: `<img src=x onerror="window.__xss='img'"><script
 describe('approving a tool call in a real browser (Playwright + Debian chromium)', () => {
   let upstream: MutableToolsServer;
   let portal: TestPortal;
+  let browser: TestBrowser;
   let context: BrowserContext;
-  let profile: string;
   let agent: Agent;
   /** What the person does on the page the elicitation opened. */
   let person: (page: Page) => Promise<void> = async () => {};
@@ -32,9 +28,8 @@ describe('approving a tool call in a real browser (Playwright + Debian chromium)
   beforeAll(async () => {
     upstream = await startMutableToolsServer({ delete_page: 'Deletes a page.' });
     portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'mcp', url: upstream.url, title: 'Team wiki', tools: { approval: ['delete_*'] } }] } });
-    profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
-    mkdirSync('test-output', { recursive: true });
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
+    context = browser.context;
     agent = await connectAgent(portal.url, ALICE, {
       capabilities: { elicitation: { url: {} } },
       setup: (client) => {
@@ -57,10 +52,9 @@ describe('approving a tool call in a real browser (Playwright + Debian chromium)
   });
   afterAll(async () => {
     await agent?.client.close();
-    await context?.close();
+    await browser?.close();
     await portal?.close();
     await upstream?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   async function signInIfAsked(page: Page): Promise<void> {

@@ -1,14 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { connectNamedAgent } from '../helpers/admin.js';
 import type { Agent } from '../helpers/agent.js';
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { launchChromium, type TestBrowser } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** An account name that would run script if the page forgot to escape it. */
 const EVIL_LABEL = `<img src=x onerror="window.__xss='label'">Home`;
 
@@ -21,8 +17,8 @@ describe('choosing and naming accounts on the connections page (Playwright + Deb
   let upstream: OAuthUpstream;
   let portal: TestPortal;
   let agent: Agent;
+  let browser: TestBrowser;
   let context: BrowserContext;
-  let profile: string;
   const issued: string[] = [];
 
   const lastBearer = () => upstream.requests.filter((r) => r.path === '/mcp').at(-1)!.headers.authorization;
@@ -38,16 +34,14 @@ describe('choosing and naming accounts on the connections page (Playwright + Deb
       expect((await connectInBrowser(agent.provider.browser, 'notes')).status).toBe(200);
       issued.push(upstream.issued.accessTokens.at(-1)!);
     }
-    profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
-    mkdirSync('test-output', { recursive: true });
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
+    context = browser.context;
   });
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await agent?.client.close().catch(() => {});
     await portal?.close();
     await upstream?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   async function signedInPage(): Promise<Page> {

@@ -1,15 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Agent } from '../helpers/agent.js';
 import { adminDocument, adminFetch, adminToken, connectNamedAgent } from '../helpers/admin.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { mcpInitialize } from '../helpers/oauth-flow.js';
 import { ALICE, BOB, startTestPortal, type TestPortal } from '../helpers/portal.js';
+import { CHROMIUM, CHROMIUM_ARGS, launchChromium, type TestBrowser } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** A client name and an app title that would run script if any page forgot to escape them. */
 const EVIL_CLIENT = `<img src=x onerror="window.__xss='client'">Evil "Agent" <script>window.__xss='script'</script>`;
 const EVIL_APP = `<svg onload="window.__xss='app'">Wiki & Co`;
@@ -17,8 +13,8 @@ const EVIL_APP = `<svg onload="window.__xss='app'">Wiki & Co`;
 describe('the connections and admin pages in a real browser (Playwright + Debian chromium)', () => {
   let upstream: RecordingServer;
   let portal: TestPortal;
+  let browser: TestBrowser;
   let context: BrowserContext;
-  let profile: string;
   let agent: Agent;
   let token: string;
 
@@ -30,16 +26,14 @@ describe('the connections and admin pages in a real browser (Playwright + Debian
     const created = await adminFetch(portal.url, '/upstreams', { token, method: 'POST', body: { id: 'wiki', kind: 'mcp', url: upstream.url, title: EVIL_APP } });
     expect(created.status).toBe(201);
     agent = await connectNamedAgent(portal.url, ALICE, EVIL_CLIENT);
-    profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
-    mkdirSync('test-output', { recursive: true });
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
+    context = browser.context;
   });
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await agent?.client.close().catch(() => {});
     await portal?.close();
     await upstream?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   async function signIn(page: Page, person: { username: string; password: string }): Promise<void> {
@@ -115,7 +109,7 @@ describe('the connections and admin pages in a real browser (Playwright + Debian
   });
 
   test('a person who is not an admin gets 403 on the admin page', async () => {
-    const bobContext = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    const bobContext = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     try {
       const page = await bobContext.newPage();
       await page.goto(`${portal.url}/admin`);

@@ -1,14 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { fillSignIn, launchChromium, type TestBrowser } from '../helpers/chromium.js';
 import { authorizeUrl, pkce, registerClient, type RegisteredClient } from '../helpers/oauth-flow.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 /**
  * A returning agent in a real browser (Playwright + Debian chromium): the person's consent is
@@ -21,8 +16,7 @@ describe('a returning agent whose person signs in again', () => {
   let callback: http.Server;
   let callbackUrl: string;
   let client: RegisteredClient;
-  const profiles: string[] = [];
-  const contexts: BrowserContext[] = [];
+  const browsers: TestBrowser[] = [];
 
   beforeAll(async () => {
     callback = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>Agent got the code</h1>'));
@@ -30,32 +24,24 @@ describe('a returning agent whose person signs in again', () => {
     callbackUrl = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/callback`;
     portal = await startTestPortal({ document: { login: { accounts: await testAccounts() } } });
     client = await registerClient(portal.url, { redirect_uris: [callbackUrl], client_name: 'Returning Agent' });
-    mkdirSync('test-output', { recursive: true });
   });
   afterAll(async () => {
-    for (const context of contexts) await context.close();
-    for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+    for (const browser of browsers) await browser.close();
     await portal?.close();
     await new Promise<void>((resolve) => callback?.close(() => resolve()));
   });
 
   /** A fresh browser: no portal session. */
   async function newBrowser(): Promise<Page> {
-    const profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
-    profiles.push(profile);
-    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true });
-    contexts.push(context);
-    return context.newPage();
+    const browser = await launchChromium();
+    browsers.push(browser);
+    return browser.context.newPage();
   }
 
   const authorize = (params: Record<string, string> = {}) => authorizeUrl(portal.url, client.client_id, pkce().challenge, { redirect_uri: callbackUrl, state: 'st', ...params }).href;
   const atAgent = (page: Page) => page.waitForURL((url) => url.href.startsWith(callbackUrl), { timeout: 10_000 });
 
-  async function signIn(page: Page): Promise<void> {
-    await page.fill('input[name=username]', ALICE.username);
-    await page.fill('input[name=password]', ALICE.password);
-    await page.click('button[type=submit]');
-  }
+  const signIn = (page: Page) => fillSignIn(page, ALICE);
 
   test('first time: sign in, consent, back at the agent with a code', async () => {
     const page = await newBrowser();
