@@ -19,6 +19,12 @@ const SCOPE_MEANING: Record<string, string> = {
   admin: 'manage this portal as you: upstreams, clients, grants and the audit log',
 };
 
+/** What a scope means for the resource asked for: an HTTP app is read and used as pages, not tools. */
+function scopeMeaning(scope: string, resource: { kind: string; name: string }): string {
+  if (scope === 'mcp' && resource.kind === 'app') return `open and read the pages of ${resource.name} as you, and use them as you would`;
+  return SCOPE_MEANING[scope] ?? scope;
+}
+
 /** The page's CSP: the form may post here and (Chrome applies form-action to redirects) go back to the client. */
 function consentCsp(redirectUri: string): string {
   const url = new URL(redirectUri);
@@ -83,7 +89,9 @@ export function consentRoutes(deps: OAuthDeps): Router {
         upstreams: offer.upstreamIds.map((id) => deps.resources.upstream(id)?.title ?? id),
         // Each refusal says which rule failed (issue 5: a person outside every rule learns why).
         refused: offer.asked.filter((id) => !offer.upstreamIds.includes(id)).map((id) => refusal(deps, id, session.person)),
-        scopes: request.scope.map((name) => ({ name, meaning: SCOPE_MEANING[name] ?? name })),
+        scopes: request.scope.map((name) => ({ name, meaning: scopeMeaning(name, resource) })),
+        // Only a metadata document's host vouches for who the client is; a registered client names itself.
+        nameVerifiedBy: client.kind === 'metadata-document' ? new URL(client.clientId).host : undefined,
         grantable: offer.grantable,
         longLived: asksLongLived ? { accessMinutes: Math.max(1, Math.round(deps.config.tokens.accessTtlMs / 60_000)) } : undefined,
         toConnect: await unconnected(deps, session.person, offer.upstreamIds),

@@ -7,6 +7,12 @@ export interface ConsentView {
   clientId: string;
   /** Where the client says it lives: its `client_uri`, or its metadata document URL. */
   clientHome?: string;
+  /**
+   * The host that publishes the client's metadata document (its client id is that URL), which
+   * stands behind its name; absent for a client that registered itself, whose name and home
+   * are its own claim and shown as unverified.
+   */
+  nameVerifiedBy?: string;
   /** The host the person's browser goes back to. */
   redirectHost: string;
   personName: string;
@@ -36,7 +42,7 @@ export function renderConsentPage(view: ConsentView): string {
     html`<h1>Allow <strong>${view.clientName}</strong> to act as you?</h1>
 <p>Signed in as <strong>${view.personName}</strong>.</p>
 <dl>
-<dt>Application</dt><dd>${view.clientName} <span class="muted">(${view.clientHome ?? view.clientId})</span></dd>
+<dt>Application</dt><dd>${view.clientName} <span class="muted">(${view.clientHome ?? view.clientId})</span><br>${view.nameVerifiedBy ? html`<span class="muted">Published by <strong>${view.nameVerifiedBy}</strong>.</span>` : html`<span class="muted">Unverified: the application named itself. Allow it only if you started this from the application you expect.</span>`}</dd>
 <dt>Returns you to</dt><dd><code>${view.redirectHost}</code></dd>
 <dt>Wants to use</dt><dd>${view.resourceName} <span class="muted">(${view.resourceUrl})</span></dd>
 </dl>

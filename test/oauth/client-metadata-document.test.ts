@@ -70,6 +70,9 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
     const page = await consent.text();
     expect(page).toContain('Hosted Agent');
     expect(page).toContain(clientId);
+    // The host that publishes the document stands behind the name.
+    expect(page).toContain(`Published by <strong>${new URL(clientId).host}</strong>.`);
+    expect(page).not.toContain('Unverified');
 
     const callback = await browser.authorize(await authorizeUrl(clientId, verifier), ALICE);
     const code = callback.searchParams.get('code')!;
