@@ -55,7 +55,12 @@ export function createUpstreamRegistry(options: {
   let unsubscribe: (() => Promise<void>) | undefined;
   let timer: NodeJS.Timeout | undefined;
 
+  // Loads may overlap (a change message, the periodic reload): a slower, older read must not undo a newer one.
+  let loadsStarted = 0;
+  let newestApplied = 0;
+
   async function load(): Promise<void> {
+    const ticket = ++loadsStarted;
     const records = (await getJson<StoredUpstream[]>(store, KEY)) ?? [];
     const next: typeof stored = [];
     for (const record of records) {
@@ -65,6 +70,8 @@ export function createUpstreamRegistry(options: {
       if (parsed.success && !problem) next.push({ upstream: parsed.data, record });
       else logger.error({ upstream: record.document.id, problem }, 'stored upstream is invalid: not served');
     }
+    if (ticket < newestApplied) return;
+    newestApplied = ticket;
     stored = next;
   }
 

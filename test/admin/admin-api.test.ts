@@ -7,6 +7,9 @@ import { FormBrowser } from '../helpers/browser-form-client.js';
 import { ALICE, BOB, startTestPortal, type TestPortal } from '../helpers/portal.js';
 import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
 
+/** Polls (50 ms apart) for a change to reach the other process by pub/sub: generous, as the machine may be busy. */
+const PUB_SUB_TRIES = 300;
+
 interface ErrorBody {
   error: string;
   error_description: string;
@@ -57,7 +60,7 @@ describe('admin API on two portal processes sharing one Redis', () => {
     await eventually(async () => {
       const list = (await (await adminFetch(second.url, '/upstreams', { token })).json()) as { upstreams: Array<{ id: string }> };
       return list.upstreams.some((u) => u.id === 'added') ? true : undefined;
-    });
+    }, PUB_SUB_TRIES);
     // An agent served entirely by the second process uses the new upstream.
     const toSecond: typeof fetch = (input, init) => {
       const url = new URL(input instanceof Request ? input.url : input.toString());
@@ -118,7 +121,7 @@ describe('admin API on two portal processes sharing one Redis', () => {
     await eventually(async () => {
       const one = (await (await adminFetch(first.url, '/upstreams/added', { token })).json()) as { title?: string };
       return one.title === 'Renamed' ? true : undefined;
-    });
+    }, PUB_SUB_TRIES);
     const unset = await adminFetch(second.url, '/upstreams/added', { token, method: 'PUT', body: { kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'GATEHOUSE_TEST_UNSET_VARIABLE' } } });
     expect(unset.status).toBe(400);
     expect(((await unset.json()) as ErrorBody).error_description).toBe('credentials.value_env: environment variable GATEHOUSE_TEST_UNSET_VARIABLE is not set');
@@ -126,7 +129,7 @@ describe('admin API on two portal processes sharing one Redis', () => {
     const temp = await adminFetch(first.url, '/upstreams', { token, method: 'POST', body: { id: 'temporary', kind: 'http', url: added.url } });
     expect(temp.status).toBe(201);
     expect((await adminFetch(second.url, '/upstreams/temporary', { token, method: 'DELETE' })).status).toBe(204);
-    await eventually(async () => ((await adminFetch(first.url, '/upstreams/temporary', { token })).status === 404 ? true : undefined));
+    await eventually(async () => ((await adminFetch(first.url, '/upstreams/temporary', { token })).status === 404 ? true : undefined), PUB_SUB_TRIES);
   });
 
   test('an agent token, a non-admin person and no credentials are refused', async () => {
