@@ -61,6 +61,11 @@ describe('the gatehouse CLI against two running portals on Redis', () => {
     writeFileSync(file, `id: wiki\nkind: http\nurl: ${upstream.url}\nmarkdown: true\n`);
     expect((await gatehouse(['apps', 'add', '--file', file], env)).code).toBe(0);
 
+    // The other process learns of them through pub/sub (on a busy machine, not always at once).
+    await eventually(async () => {
+      const listed = (await (await fetch(`${first.url}/admin/api/v1/upstreams`, { headers: { authorization: `Bearer ${env.GATEHOUSE_TOKEN}` } })).json()) as { upstreams: Array<{ id: string }> };
+      return ['echoes', 'wiki'].every((id) => listed.upstreams.some((u) => u.id === id)) ? true : undefined;
+    }, 300);
     const table = await gatehouse(['apps', 'list'], { ...env, GATEHOUSE_URL: first.url });
     expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+KIND\s+SOURCE\s+URL\s+TITLE$/);
     expect(table.stdout).toMatch(/echoes\s+mcp\s+admin/);
@@ -73,7 +78,7 @@ describe('the gatehouse CLI against two running portals on Redis', () => {
     await agent.client.close();
 
     expect(await gatehouse(['apps', 'remove', 'wiki'], env)).toMatchObject({ code: 0, stdout: 'removed upstream "wiki"\n' });
-  });
+  }, 90_000); // six CLI processes: each starts Node afresh, slow on a busy machine
 
   test('bad input: clear errors and exit codes', async () => {
     const invalid = await gatehouse(['apps', 'add', '--id', 'Bad_Id', '--kind', 'mcp', '--url', upstream.url], env);
