@@ -54,6 +54,24 @@ function echoServer(waits: Waits, options: { sample?: boolean } = {}): McpServer
   return server;
 }
 
+/**
+ * The route of a stateful Streamable HTTP MCP server (SDK v1): `initialize` opens a session on a
+ * fresh server from `newServer`, later requests find theirs in `sessions`, an unknown one is 404.
+ */
+export function statefulMcpRoute(sessions: Map<string, StreamableHTTPServerTransport>, newServer: () => McpServer): express.RequestHandler {
+  return async (req, res) => {
+    const id = req.headers['mcp-session-id'];
+    let transport = typeof id === 'string' ? sessions.get(id) : undefined;
+    if (!transport) {
+      if (id) return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sessionId) => void sessions.set(sessionId, created) });
+      await newServer().connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(req, res, req.body);
+  };
+}
+
 /** A stateful Streamable HTTP MCP server at `/mcp` that records request headers. */
 export async function startRecordingMcpServer(options: { sample?: boolean } = {}): Promise<RecordingServer> {
   const app = express();
@@ -65,17 +83,7 @@ export async function startRecordingMcpServer(options: { sample?: boolean } = {}
     next();
   });
   app.use(express.json());
-  app.all('/mcp', async (req, res) => {
-    const id = req.headers['mcp-session-id'];
-    let transport = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (!transport) {
-      if (id) return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
-      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sessionId) => void sessions.set(sessionId, created) });
-      await echoServer(waits, options).connect(created);
-      transport = created;
-    }
-    await transport.handleRequest(req, res, req.body);
-  });
+  app.all('/mcp', statefulMcpRoute(sessions, () => echoServer(waits, options)));
   return listen(app, requests, waits, async () => {
     await Promise.allSettled([...sessions.values()].map((transport) => transport.close()));
   });

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { z } from 'zod';
 import { McpServer, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { statefulMcpRoute } from './mcp-test-servers.js';
 
 /** An MCP server (SDK `McpServer`, Streamable HTTP) whose tools the test redefines while it runs. */
 export interface MutableToolsServer {
@@ -29,20 +29,14 @@ export async function startMutableToolsServer(initial: Record<string, string>): 
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const app = express();
   app.use(express.json());
-  app.all('/mcp', async (req, res) => {
-    const id = req.headers['mcp-session-id'];
-    let transport = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (!transport) {
-      if (id) return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+  app.all(
+    '/mcp',
+    statefulMcpRoute(sessions, () => {
       const server = new McpServer({ name: 'mutable', version: '1.0.0' });
-      const tools = new Map([...descriptions.keys()].map((name) => [name, register(server, name)]));
-      live.add({ server, tools });
-      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sessionId) => void sessions.set(sessionId, created) });
-      await server.connect(created);
-      transport = created;
-    }
-    await transport.handleRequest(req, res, req.body);
-  });
+      live.add({ server, tools: new Map([...descriptions.keys()].map((name) => [name, register(server, name)])) });
+      return server;
+    }),
+  );
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
