@@ -54,6 +54,7 @@ export function createUpstreamRegistry(options: {
   let loading: Promise<void> | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let closed = false;
 
   // Loads may overlap (a change message, the periodic reload): a slower, older read must not undo a newer one.
   let loadsStarted = 0;
@@ -75,14 +76,30 @@ export function createUpstreamRegistry(options: {
     stored = next;
   }
 
+  /**
+   * A reload that fails (the store slow or away for a moment) is tried again soon, backing off,
+   * rather than at the next periodic reload: until it succeeds this process serves a stale list.
+   */
+  let retry: NodeJS.Timeout | undefined;
+  async function reload(delayMs = 100): Promise<void> {
+    clearTimeout(retry);
+    retry = undefined;
+    try {
+      await load();
+    } catch (error) {
+      logger.warn({ err: error, retryInMs: delayMs }, 'could not reload upstreams');
+      if (closed) return;
+      retry = setTimeout(() => void reload(Math.min(delayMs * 2, 5_000)), delayMs);
+      retry.unref();
+    }
+  }
+
   function start(): Promise<void> {
     loading ??= (async () => {
       await load();
-      unsubscribe = await store.subscribe(CHANNEL, () => {
-        load().catch((error: unknown) => logger.warn({ err: error }, 'could not reload upstreams'));
-      });
+      unsubscribe = await store.subscribe(CHANNEL, () => void reload());
       // A missed message (a Redis reconnect) heals on the next periodic reload.
-      timer = setInterval(() => void load().catch(() => {}), options.refreshIntervalMs ?? 30_000);
+      timer = setInterval(() => void reload(), options.refreshIntervalMs ?? 30_000);
       timer.unref();
     })().catch((error: unknown) => {
       loading = undefined;
@@ -181,7 +198,9 @@ export function createUpstreamRegistry(options: {
       });
     },
     async close() {
-      if (timer) clearInterval(timer);
+      closed = true;
+      clearInterval(timer);
+      clearTimeout(retry);
       await unsubscribe?.().catch(() => {});
     },
   };

@@ -78,7 +78,8 @@ function databaseOf(url: string): number | undefined {
 export class RedisStore implements Store {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
-  readonly #handlers = new Map<string, Set<(message: string) => void>>();
+  /** Per channel: its handlers, and the SUBSCRIBE they wait for (a failed one is forgotten, so the next call sends it again). */
+  readonly #channels = new Map<string, { handlers: Set<(message: string) => void>; subscribed: Promise<unknown> }>();
   #subscriber: Redis | Cluster | undefined;
   #answeredNotAsRedis = false;
 
@@ -192,16 +193,21 @@ export class RedisStore implements Store {
   async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
     const subscriber = this.#subscriberConnection();
     const name = this.#prefix + channel;
-    let handlers = this.#handlers.get(name);
-    if (!handlers) {
-      this.#handlers.set(name, (handlers = new Set()));
-      await this.#run(() => subscriber.subscribe(name));
+    let channelState = this.#channels.get(name);
+    if (!channelState) {
+      const state = { handlers: new Set<(message: string) => void>(), subscribed: this.#run(() => subscriber.subscribe(name)) };
+      state.subscribed.catch(() => {
+        if (this.#channels.get(name) === state && state.handlers.size === 0) this.#channels.delete(name);
+      });
+      this.#channels.set(name, (channelState = state));
     }
+    await channelState.subscribed;
+    const { handlers } = channelState;
     handlers.add(onMessage);
     return async () => {
       handlers.delete(onMessage);
-      if (handlers.size === 0 && this.#handlers.get(name) === handlers) {
-        this.#handlers.delete(name);
+      if (handlers.size === 0 && this.#channels.get(name) === channelState) {
+        this.#channels.delete(name);
         await this.#run(() => subscriber.unsubscribe(name));
       }
     };
@@ -259,7 +265,7 @@ export class RedisStore implements Store {
     const subscriber = this.#redis instanceof Cluster ? this.#redis.duplicate([], override) : this.#redis.duplicate(override);
     subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, message: string) => {
-      for (const handler of this.#handlers.get(channel) ?? []) handler(message);
+      for (const handler of this.#channels.get(channel)?.handlers ?? []) handler(message);
     });
     this.#subscriber = subscriber;
     return subscriber;
