@@ -6,7 +6,7 @@ import { displayName } from '../login/person.js';
 import type { Session } from '../login/sessions.js';
 import { isAdmin } from '../policy/admins.js';
 import { renderAdminPage, type AdminPageView } from '../web/admin-page.js';
-import { createPageCsrf, PAGE_CSP } from '../web/page-csrf.js';
+import { createPageCsrf, PAGE_CSP, signedInHeader } from '../web/page-csrf.js';
 import type { AdminDeps } from './admin-deps.js';
 
 const NOTICES: Record<string, string> = {
@@ -48,7 +48,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     const found = by === 'person' ? await grants.listByPerson(value) : by === 'client' ? await grants.listByClient(value) : [];
     const events = await recentAudit(deps.store, {}, 50);
     const view: AdminPageView = {
-      adminName: displayName(session.person),
+      signedIn: signedInHeader(csrf, session, displayName(session.person)),
       csrf: csrf.token(session),
       upstreams: deps.upstreams.all().map((u) => ({ id: u.id, title: u.title, kind: u.kind, url: u.url, source: deps.upstreams.source(u.id) ?? 'config' })),
       clients: (await clients.list()).map((c) => ({ clientId: c.clientId, clientName: c.clientName, kind: c.kind })),

@@ -8,7 +8,7 @@ import type { Session } from '../login/sessions.js';
 import type { AdminDeps } from '../admin/admin-deps.js';
 import type { Grant } from '../oauth/grant-store.js';
 import { renderConnectionsPage, type AccountChoiceRow, type UpstreamConnectionRow } from '../web/connections-page.js';
-import { createPageCsrf, PAGE_CSP } from '../web/page-csrf.js';
+import { createPageCsrf, PAGE_CSP, signedInHeader } from '../web/page-csrf.js';
 
 /** A person's own accounts at upstreams that need their OAuth login (`portal/credentials/`). */
 export type UpstreamConnections = Pick<CredentialConnections, 'listConnections' | 'disconnect' | 'accountInUse' | 'chooseAccount' | 'renameAccount'>;
@@ -105,7 +105,7 @@ export function connectionsRoutes(deps: AdminDeps & { connections: UpstreamConne
     res.setHeader('Content-Security-Policy', PAGE_CSP);
     res.setHeader('Cache-Control', 'no-store');
     const notice = typeof req.query.done === 'string' ? NOTICES[req.query.done] : undefined;
-    res.type('html').send(renderConnectionsPage({ personName: displayName(session.person), csrf: csrf.token(session), agents: agents.reverse(), upstreams, maxLabel: MAX_ACCOUNT_LABEL, notice }));
+    res.type('html').send(renderConnectionsPage({ signedIn: signedInHeader(csrf, session, displayName(session.person)), csrf: csrf.token(session), agents: agents.reverse(), upstreams, maxLabel: MAX_ACCOUNT_LABEL, notice }));
   });
 
   router.post('/connections/revoke', deps.parsers.form, async (req, res) => {

@@ -12,7 +12,7 @@ import type { SessionManager } from '../login/sessions.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { storeKey, type Store } from '../store/store.js';
 import { renderConnectResultPage } from '../web/connect-page.js';
-import { createPageCsrf } from '../web/page-csrf.js';
+import { createPageCsrf, signedInHeader } from '../web/page-csrf.js';
 import type { AccountSummary, UpstreamConnections } from './connections.js';
 import { accountToDisconnect, auditDisconnect } from './disconnect-form.js';
 import type { PendingAuthorization, UpstreamOAuth } from './upstream-oauth.js';
@@ -148,7 +148,7 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     const message = `${displayName(session.person)}, your ${title} account “${account.name}” is ${added ? 'connected' : 'connected again'}. ${
       another ? 'Your agents keep using your first account there until you choose this one for them on your connections page.' : 'Your agents can now use it as you.'
     }`;
-    res.type('html').send(renderConnectResultPage({ title: `Connected ${title}`, upstreamTitle: title, message }));
+    res.type('html').send(renderConnectResultPage({ title: `Connected ${title}`, upstreamTitle: title, message, signedIn: signedInHeader(csrf, session, displayName(session.person)) }));
   });
 
   router.post('/connect/:id/disconnect', deps.form, async (req, res) => {
@@ -168,6 +168,7 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
       renderConnectResultPage({
         title: `Disconnected ${title}`,
         upstreamTitle: title,
+        signedIn: signedInHeader(csrf, session, displayName(session.person)),
         message: result.disconnected
           ? `The portal no longer holds the tokens of your ${title} account “${result.account.name}”${result.revoked ? ', and they were revoked there' : ''}.`
           : `You had not connected ${title}.`,

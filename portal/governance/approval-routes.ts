@@ -5,7 +5,7 @@ import { HttpError } from '../http/errors.js';
 import { displayName } from '../login/person.js';
 import type { Session, SessionManager } from '../login/sessions.js';
 import { renderApprovalPage } from '../web/approval-page.js';
-import { createPageCsrf, PAGE_CSP } from '../web/page-csrf.js';
+import { createPageCsrf, PAGE_CSP, signedInHeader } from '../web/page-csrf.js';
 import type { ApprovalRequest, ToolApprovals } from './tool-approvals.js';
 
 export interface ApprovalRoutesDeps {
@@ -60,7 +60,7 @@ export function approvalRoutes(deps: ApprovalRoutesDeps): Router {
       renderApprovalPage({
         requestId: request.id,
         csrf: csrf.token(session, subject(request.id)),
-        personName: displayName(session.person),
+        signedIn: signedInHeader(csrf, session, displayName(session.person)),
         clientName: request.client.name ?? request.client.id,
         clientId: request.client.id,
         upstreamTitle: upstream?.title ?? request.upstreamId,

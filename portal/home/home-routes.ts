@@ -6,12 +6,13 @@ import { displayName } from '../login/person.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { isAdmin } from '../policy/admins.js';
 import { renderHomePage, type HomeMcpUpstream } from '../web/home-page.js';
-import { PAGE_CSP } from '../web/page-csrf.js';
+import { createPageCsrf, PAGE_CSP, signedInHeader } from '../web/page-csrf.js';
 
 /** `GET /`: the portal's home for a signed-in person; a stranger is sent to sign in first. */
 export function homeRoutes(deps: AdminDeps & { connections?: Pick<UpstreamConnections, 'listConnections'> }): Router {
   const router = Router();
   const { issuer } = deps.config;
+  const csrf = createPageCsrf({ secret: deps.config.secret, issuer });
 
   router.get('/', async (req, res) => {
     const session = await deps.sessions.read(req);
@@ -32,7 +33,7 @@ export function homeRoutes(deps: AdminDeps & { connections?: Pick<UpstreamConnec
     const apps = open.filter((u) => u.kind === 'http').map((u) => ({ title: u.title ?? u.id, url: u.host ? `${hostOrigin(issuer, u.host)}/` : `/apps/${u.id}/` }));
     res.setHeader('Content-Security-Policy', PAGE_CSP);
     res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(renderHomePage({ personName: displayName(person), issuer, apps, mcp, isAdmin: isAdmin(person, deps.config.admins) }));
+    res.type('html').send(renderHomePage({ signedIn: signedInHeader(csrf, session, displayName(person)), issuer, apps, mcp, isAdmin: isAdmin(person, deps.config.admins) }));
   });
   return router;
 }

@@ -6,7 +6,7 @@ import { mayUseUpstream, whyDenied } from '../policy/access.js';
 import { isAdmin } from '../policy/admins.js';
 import { renderConsentPage } from '../web/consent-page.js';
 import { pageCsp } from '../web/html.js';
-import { createPageCsrf } from '../web/page-csrf.js';
+import { createPageCsrf, signedInHeader } from '../web/page-csrf.js';
 import { redirectWithError } from './authorize.js';
 import type { AuthorizationRequest } from './authorization-requests.js';
 import type { Client } from './clients.js';
@@ -83,7 +83,7 @@ export function consentRoutes(deps: OAuthDeps): Router {
         clientId: client.clientId,
         clientHome: client.kind === 'metadata-document' ? client.clientId : client.clientUri,
         redirectHost: new URL(request.redirectUri).host || request.redirectUri,
-        personName: displayName(session.person),
+        signedIn: signedInHeader(csrf, session, displayName(session.person)),
         resourceName: resource.name,
         resourceUrl: resource.url,
         upstreams: offer.upstreamIds.map((id) => deps.resources.upstream(id)?.title ?? id),

@@ -1,4 +1,4 @@
-import { html, layout, type SafeHtml } from './html.js';
+import { html, layout, type SafeHtml, type SignedIn } from './html.js';
 import { displayTime } from './page-csrf.js';
 
 /** One run of lines of a tool definition (pretty-printed JSON): as pinned, added since, or removed since. */
@@ -8,7 +8,7 @@ export interface DefinitionChange {
 }
 
 export interface AdminPageView {
-  adminName: string;
+  signedIn: SignedIn;
   csrf: string;
   upstreams: Array<{ id: string; title?: string; kind: string; url?: string; source: string }>;
   clients: Array<{ clientId: string; clientName?: string; kind: string }>;
@@ -23,7 +23,7 @@ export interface AdminPageView {
   draft?: { id?: string; kind?: string; title?: string; url?: string };
 }
 
-const STYLE = html`<style>body{max-width:72rem}table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #d0d7de;vertical-align:top}form.inline{display:inline;margin:0}form.inline button{margin:0}fieldset{border:1px solid #d0d7de;border-radius:6px;margin:1rem 0}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}input,select{width:auto}pre.diff{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:.85rem;white-space:pre-wrap}pre.diff ins{background:#dafbe1;text-decoration:none}pre.diff del{background:#ffebe9}</style>`;
+const STYLE = html`<style>body{max-width:72rem}table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #d0d7de;vertical-align:top}fieldset{border:1px solid #d0d7de;border-radius:6px;margin:1rem 0}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}input,select{width:auto}pre.diff{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:.85rem;white-space:pre-wrap}pre.diff ins{background:#dafbe1;text-decoration:none}pre.diff del{background:#ffebe9}</style>`;
 
 function when(ms: number | undefined): SafeHtml {
   const t = displayTime(ms);
@@ -40,7 +40,7 @@ export function renderAdminPage(view: AdminPageView): string {
   return layout(
     'Administration',
     html`${STYLE}<h1>Gatehouse administration</h1>
-<p>Signed in as <strong>${view.adminName}</strong>. The same operations are in the JSON admin API at <code>/admin/api/v1/</code> and the <code>gatehouse</code> CLI.</p>
+<p>The same operations are in the JSON admin API at <code>/admin/api/v1/</code> and the <code>gatehouse</code> CLI.</p>
 ${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
 ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 <h2 id="upstreams">Upstreams</h2>
@@ -85,5 +85,6 @@ ${view.events.length ? html`<table><thead><tr><th scope="col">Time</th><th scope
 <tbody>${view.events.map(
       (e) => html`<tr><td><time datetime="${e.time}">${e.time.slice(0, 19).replace('T', ' ')}</time></td><td>${e.event}</td><td>${e.outcome}</td><td>${e.person ?? ''}</td><td class="client-name">${e.clientName ?? e.clientId ?? ''}</td><td>${e.upstream ?? ''}</td><td>${e.detail ?? ''}</td></tr>`,
     )}</tbody></table>` : html`<p>No events yet.</p>`}`,
+    view.signedIn,
   );
 }

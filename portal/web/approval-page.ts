@@ -1,10 +1,10 @@
-import { html, layout } from './html.js';
+import { html, layout, type SignedIn } from './html.js';
 import { displayTime } from './page-csrf.js';
 
 export interface ApprovalView {
   requestId: string;
   csrf: string;
-  personName: string;
+  signedIn: SignedIn;
   /** The agent that asks: its client name (chosen by whoever registered it, so shown as a claim) and id. */
   clientName: string;
   clientId: string;
@@ -45,7 +45,7 @@ export function renderApprovalPage(view: ApprovalView): string {
   return layout(
     'Approve a tool call',
     html`${STYLE}<h1>Approve a tool call?</h1>
-<p>Signed in as <strong>${view.personName}</strong>. An agent wants to call a tool as you.</p>
+<p>An agent wants to call a tool as you.</p>
 <dl>
 <dt>Agent</dt><dd><strong class="agent-name">${view.clientName}</strong> <span class="muted">(agent · ${view.clientId})</span></dd>
 <dt>App</dt><dd class="upstream">${view.upstreamTitle} <span class="muted">(${view.upstreamId})</span></dd>
@@ -60,5 +60,6 @@ ${decided
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
 <p class="muted">${view.standingMs > 0 ? `Allow lets this call go ahead, and this agent call ${view.tool} again without asking for ${spoken(view.standingMs)}` : 'Allow lets this one call go ahead, with exactly these arguments'}${expires ? html`; unanswered, it is refused at <time datetime="${expires.iso}">${expires.text}</time>` : ''}. Everything the agent does is recorded under your name.</p>`}`,
+    view.signedIn,
   );
 }

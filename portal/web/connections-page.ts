@@ -1,4 +1,4 @@
-import { html, layout, type SafeHtml } from './html.js';
+import { html, layout, type SafeHtml, type SignedIn } from './html.js';
 import { displayTime } from './page-csrf.js';
 
 /** One agent the person authorized (a grant). */
@@ -46,7 +46,7 @@ export interface UpstreamConnectionRow {
 }
 
 export interface ConnectionsView {
-  personName: string;
+  signedIn: SignedIn;
   csrf: string;
   agents: AgentRow[];
   upstreams: UpstreamConnectionRow[];
@@ -90,12 +90,12 @@ ${view.upstreams.map((u) => upstreamSection(u, view))}`
   return layout(
     'Your connections',
     html`${STYLE}<h1>Your connections</h1>
-<p>Signed in as <strong>${view.personName}</strong>. <form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" value="${view.csrf}"><button type="submit">Sign out</button></form></p>
 ${view.notice ? html`<p class="notice" role="status">${view.notice}</p>` : ''}
 <h2>Agents</h2>
 ${agents}
 <p class="muted">Revoking an agent ends its access at once, on every device it runs on. It can ask you again later.</p>
 ${upstreams}`,
+    view.signedIn,
   );
 }
 

@@ -1,4 +1,4 @@
-import { html, layout } from './html.js';
+import { html, layout, type SignedIn } from './html.js';
 
 export interface ConsentView {
   requestId: string;
@@ -15,7 +15,7 @@ export interface ConsentView {
   nameVerifiedBy?: string;
   /** The host the person's browser goes back to. */
   redirectHost: string;
-  personName: string;
+  signedIn: SignedIn;
   resourceName: string;
   resourceUrl: string;
   /** Upstreams the grant covers (names). */
@@ -40,7 +40,6 @@ export function renderConsentPage(view: ConsentView): string {
   return layout(
     'Authorize an agent',
     html`<h1>Allow <strong>${view.clientName}</strong> to act as you?</h1>
-<p>Signed in as <strong>${view.personName}</strong>.</p>
 <dl>
 <dt>Application</dt><dd>${view.clientName} <span class="muted">(${view.clientHome ?? view.clientId})</span><br>${view.nameVerifiedBy ? html`<span class="muted">Published by <strong>${view.nameVerifiedBy}</strong>.</span>` : html`<span class="muted">Unverified: the application named itself. Allow it only if you started this from the application you expect.</span>`}</dd>
 <dt>Returns you to</dt><dd><code>${view.redirectHost}</code></dd>
@@ -60,5 +59,6 @@ ${view.grantable ? html`<button type="submit" name="decision" value="allow" clas
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
 <p class="muted">Everything it does is recorded under your name. You can revoke it at any time on your <a href="/connections">connections page</a>.</p>`,
+    view.signedIn,
   );
 }

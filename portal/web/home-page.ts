@@ -1,4 +1,4 @@
-import { html, layout } from './html.js';
+import { html, layout, type SignedIn } from './html.js';
 
 /** An HTTP app the person may open. */
 export interface HomeApp {
@@ -19,7 +19,7 @@ export interface HomeMcpUpstream {
 }
 
 export interface HomeView {
-  personName: string;
+  signedIn: SignedIn;
   issuer: string;
   apps: HomeApp[];
   mcp: HomeMcpUpstream[];
@@ -39,7 +39,7 @@ export function renderHomePage(view: HomeView): string {
   return layout(
     'Home',
     html`${STYLE}<h1>Gatehouse</h1>
-<p>Signed in as <strong>${view.personName}</strong>. <a href="/connections">Your agents and connections</a>${view.isAdmin ? html` · <a href="/admin">Administration</a>` : ''}</p>
+<p><a href="/connections">Your agents and connections</a>${view.isAdmin ? html` · <a href="/admin">Administration</a>` : ''}</p>
 
 <section aria-labelledby="apps"><h2 id="apps">Your apps</h2>
 ${view.apps.length || view.mcp.length ? '' : html`<p>No apps are open to you yet. Ask an administrator.</p>`}
@@ -59,5 +59,6 @@ ${view.mcp.length ? html`<ul class="apps">${view.mcp.map(
 <pre>npx mcp-remote ${mcpUrl}</pre>
 ${view.mcp.length ? html`<p>One server alone, with its own names: ${view.mcp.map((u, i) => html`${i ? ', ' : ''}<code>${u.url}</code>`)}.</p>` : ''}
 </section>`,
+    view.signedIn,
   );
 }

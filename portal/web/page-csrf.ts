@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { pageCsp } from './html.js';
+import { pageCsp, type SignedIn } from './html.js';
 import { constantTimeEqual, hmac } from '../crypto/hash.js';
 import { deriveKey } from '../crypto/seal.js';
 import { HttpError } from '../http/errors.js';
@@ -57,6 +57,11 @@ export function createPageCsrf(options: { secret: string; issuer: string }): Pag
       throw refused('The sign-in form expired. Go back, reload the page and try again.');
     },
   };
+}
+
+/** The header of a signed-in person's page: their name, and a sign-out form good for this session. */
+export function signedInHeader(csrf: PageCsrf, session: Session, name: string): SignedIn {
+  return { name, signOutCsrf: csrf.token(session) };
 }
 
 /** Pages with forms: posts only to the portal, no scripts, no framing. */
