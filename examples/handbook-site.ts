@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { escapeHtml } from '../portal/web/html.js';
-import { PAGES, REDIRECTS, type HandbookPage } from './handbook/pages.js';
+import { ASSETS, PAGES, REDIRECTS, type HandbookPage } from './handbook/pages.js';
 
 /** A running handbook site. */
 export interface HandbookSite {
@@ -15,7 +15,7 @@ export const HANDBOOK_COOKIE = 'handbook_theme';
 
 /**
  * Starts the demo "Acme handbook": a small legacy-style HTML site for the portal to front at
- * `/apps/handbook`. Pages have navigation, a footer and relative links; `/policies/expenses` has a
+ * `/apps/handbook`. Pages have navigation, a footer, a stylesheet, a picture and relative links; `/policies/expenses` has a
  * table; `/old-handbook` redirects; `/preferences` sets a cookie (a form POST changes it).
  * Listens on 127.0.0.1 and a free port unless told otherwise.
  */
@@ -26,12 +26,14 @@ export async function startHandbookSite(options: { port?: number; host?: string 
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     const redirect = REDIRECTS[path];
     if (redirect) return void res.writeHead(301, { location: redirect }).end();
-    if (path === '/preferences') return preferences(req, res);
+    if (path === '/preferences') return preferences(req, res, path);
+    const asset = ASSETS[path];
+    if (asset) return void res.writeHead(200, { 'content-type': asset.type, 'content-length': Buffer.byteLength(asset.body), 'cache-control': 'max-age=3600' }).end(asset.body);
     const page = PAGES[path];
     if (!page || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      return void send(res, page ? 405 : 404, { title: page ? 'Method not allowed' : 'Not found', body: '<h1>Not found</h1><p>No handbook page lives here. Try the <a href="/">home page</a>.</p>' });
+      return void send(res, path, page ? 405 : 404, { title: page ? 'Method not allowed' : 'Not found', body: '<h1>Not found</h1><p>No handbook page lives here. Try the <a href="/">home page</a>.</p>' });
     }
-    send(res, 200, page);
+    send(res, path, 200, page);
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -53,7 +55,7 @@ export async function startHandbookSite(options: { port?: number; host?: string 
   };
 }
 
-function preferences(req: http.IncomingMessage, res: http.ServerResponse): void {
+function preferences(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
   if (req.method === 'POST') {
     let body = '';
     req.setEncoding('utf8').on('data', (chunk: string) => (body = (body + chunk).slice(0, 1000)));
@@ -65,7 +67,7 @@ function preferences(req: http.IncomingMessage, res: http.ServerResponse): void 
   }
   const theme = /(?:^|;\s*)handbook_theme=(dark|light)/.exec(req.headers.cookie ?? '')?.[1];
   if (!theme) res.setHeader('set-cookie', `${HANDBOOK_COOKIE}=light; Path=/; HttpOnly; SameSite=Lax`);
-  send(res, 200, {
+  send(res, path, 200, {
     title: 'Preferences',
     body: `<h1>Preferences</h1><p>The handbook is shown in the <strong>${escapeHtml(theme ?? 'light')}</strong> theme.</p>
 <form method="post" action="preferences"><label>Theme <select name="theme"><option>light</option><option>dark</option></select></label>
@@ -73,8 +75,15 @@ function preferences(req: http.IncomingMessage, res: http.ServerResponse): void 
   });
 }
 
-function send(res: http.ServerResponse, status: number, page: HandbookPage): void {
-  const html = `<!doctype html>
+/**
+ * Renders a page with every link and asset URL relative to the page, as the page is written with
+ * site-absolute ones (`/policies/expenses`): relative links keep working wherever the site is
+ * mounted, such as under the portal's `/apps/handbook/`.
+ */
+function send(res: http.ServerResponse, path: string, status: number, page: HandbookPage): void {
+  const depth = path.split('/').length - 2;
+  const root = depth > 0 ? '../'.repeat(depth) : './';
+  const html = relativeTo(root, `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -91,7 +100,11 @@ function send(res: http.ServerResponse, status: number, page: HandbookPage): voi
 <footer class="site-footer"><p>© Acme Corp · Internal use only · <a href="/contact">Contact the people team</a></p></footer>
 <script src="/static/tracking.js"></script>
 </body>
-</html>`;
+</html>`);
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-cache' });
   res.end(html);
+}
+
+function relativeTo(root: string, html: string): string {
+  return html.replace(/(href|src|action)="\/([^"]*)"/g, (_all, attribute: string, rest: string) => `${attribute}="${root}${rest}"`);
 }

@@ -33,7 +33,7 @@ the handbook repository. The handbook is reviewed every quarter by the people te
 <h1>Your first week</h1>
 <p>Your manager and an onboarding buddy will meet you on your first morning. Before then, IT ships
 your laptop to your home address, and your accounts are created the Friday before you start.</p>
-<img src="/static/team-photo.png" alt="The Acme team at the summer offsite">
+<img src="/static/team-photo.svg" alt="The Acme team at the summer offsite">
 <h2>Day one</h2>
 <ol>
   <li>Sign in with the temporary password from your welcome e-mail and enrol a security key.</li>
@@ -83,7 +83,27 @@ tell your team in its channel. Sick days need no request; tell your manager the 
 </ul>
 <p>See <a href="expenses">expenses</a> for what happens to travel booked before leave is cancelled.</p>`,
   },
+  '/contact': {
+    title: 'Contact the people team',
+    body: `
+<h1>Contact the people team</h1>
+<p>Write to the people team in the <code>#people</code> channel, or stop by on the second floor. For
+anything about pay or leave, they answer within one working day.</p>
+<p>Back to the <a href="/">handbook home</a>.</p>`,
+  },
 };
 
 /** A path the handbook used to live at: answered with a 301 to its new home. */
 export const REDIRECTS: Record<string, string> = { '/old-handbook': '/', '/policies': '/policies/expenses' };
+
+/** The stylesheet, script and picture the pages load (site-absolute paths, as the pages write them). */
+export const ASSETS: Record<string, { type: string; body: string }> = {
+  '/static/handbook.css': { type: 'text/css; charset=utf-8', body: '.site-header{display:flex;gap:2rem;align-items:baseline;border-bottom:1px solid #ccc}.logo{font-weight:bold}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem}img{max-width:100%}\n' },
+  '/static/tracking.js': { type: 'text/javascript; charset=utf-8', body: 'window.analytics && (window.analytics.seen = true);\n' },
+  '/static/team-photo.svg': {
+    type: 'image/svg+xml',
+    body: '<svg xmlns="http://www.w3.org/2000/svg" width="480" height="160" viewBox="0 0 480 160"><rect width="480" height="160" fill="#e8f0e8"/><g fill="#4a7a4a">' +
+      [60, 150, 240, 330, 420].map((x) => `<circle cx="${x}" cy="70" r="24"/><rect x="${x - 28}" y="98" width="56" height="50" rx="12"/>`).join('') +
+      '</g></svg>\n',
+  },
+};

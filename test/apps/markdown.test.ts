@@ -40,7 +40,7 @@ describe('htmlToMarkdown on the handbook pages (served over real HTTP)', () => {
     expect(expenses.markdown).toContain(`[your first week](${APP_URL}/onboarding)`);
     const onboarding = await convert('/onboarding');
     expect(onboarding.markdown).toContain(`[equipment allowance](${APP_URL}/policies/expenses#equipment)`);
-    expect(onboarding.markdown).toContain(`![The Acme team at the summer offsite](${APP_URL}/static/team-photo.png)`);
+    expect(onboarding.markdown).toContain(`![The Acme team at the summer offsite](${APP_URL}/static/team-photo.svg)`);
     expect(onboarding.markdown).toContain(`[handbook home](${APP_URL}/)`);
     expect(onboarding.markdown).not.toMatch(/\]\((?!https:\/\/gate\.example\.com\/apps\/handbook\/)/);
   });

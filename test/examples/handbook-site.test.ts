@@ -13,7 +13,7 @@ describe('examples/handbook-site', () => {
     expect(site.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  test.each(['/', '/onboarding', '/policies/expenses', '/policies/time-off', '/preferences'])('%s is an HTML page with nav and footer', async (path) => {
+  test.each(['/', '/onboarding', '/policies/expenses', '/policies/time-off', '/preferences', '/contact'])('%s is an HTML page with nav and footer', async (path) => {
     const res = await fetch(`${site.url}${path}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
@@ -58,6 +58,26 @@ describe('examples/handbook-site', () => {
     test('the cookie is scoped to the mount', async () => {
       const res = await fetch(`${front.url}/apps/handbook/preferences`);
       expect(res.headers.getSetCookie()).toEqual([`${HANDBOOK_COOKIE}=light; Path=/apps/handbook; HttpOnly; SameSite=Lax`]);
+    });
+
+    test('every link, stylesheet, script and picture of every page works under the mount', async () => {
+      const seen = new Set<string>();
+      const queue = [`${front.url}/apps/handbook/`];
+      while (queue.length) {
+        const url = queue.shift()!;
+        if (seen.has(url)) continue;
+        seen.add(url);
+        const res = await fetch(url);
+        expect([url, res.status]).toEqual([url, 200]);
+        if (!res.headers.get('content-type')?.startsWith('text/html')) continue;
+        for (const [, link] of (await res.text()).matchAll(/(?:href|src)="([^"#]*)/g)) {
+          const next = new URL(link!, url);
+          expect(next.pathname.startsWith('/apps/handbook/')).toBe(true);
+          queue.push(next.href);
+        }
+      }
+      const paths = [...seen].map((u) => new URL(u).pathname);
+      expect(paths).toEqual(expect.arrayContaining(['/apps/handbook/policies/time-off', '/apps/handbook/contact', '/apps/handbook/static/handbook.css', '/apps/handbook/static/team-photo.svg', '/apps/handbook/static/tracking.js']));
     });
 
     test('a proxied page converts to Markdown with links under the portal', async () => {
