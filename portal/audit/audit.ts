@@ -45,6 +45,8 @@ export interface AuditOptions {
   logger: Logger;
   /** Where `audit.stdout` writes (default `process.stdout`). */
   stdout?: Writable;
+  /** Sees every event as it is recorded (the metrics count upstream calls from them). */
+  observe?: (event: AuditEvent) => void;
 }
 
 export function createAudit(options: AuditOptions): Audit {
@@ -103,6 +105,7 @@ export function createAudit(options: AuditOptions): Audit {
           written();
         });
       }
+      options.observe?.(event);
       return event;
     },
     flush: drained,

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuditEvent, AuditEventName } from '../audit/event.js';
 import type { Middleware } from './middleware.js';
 
 declare module 'http' {
@@ -15,7 +16,22 @@ export interface Metrics {
   middleware: Middleware;
   /** Counts a tool call refused by `upstreams[].tools.limits`. */
   toolQuotaRefused(upstreamId: string, tool: string): void;
+  /** Counts (and times) the upstream calls audit events record: tool calls, resource reads, prompt gets. */
+  observeAuditEvent(event: AuditEvent): void;
 }
+
+/** What an upstream call's audit event names, per method: the label the call is counted under. */
+const CALL_EVENTS: Partial<Record<AuditEventName, { method: string; name: (details: Record<string, unknown>) => unknown }>> = {
+  mcp_tool_call: { method: 'tools/call', name: (d) => d.tool },
+  mcp_prompt_get: { method: 'prompts/get', name: (d) => d.prompt },
+  mcp_resource_read: { method: 'resources/read', name: () => '' },
+};
+
+/**
+ * Distinct tool (or prompt) names labelled per upstream: the names come from agents, and an agent
+ * calling made-up names must not grow the metrics without bound. Later names count as `_other`.
+ */
+const MAX_NAMES_PER_UPSTREAM = 200;
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -39,6 +55,37 @@ export function createMetrics(): Metrics {
     labelNames: ['upstream', 'tool'] as const,
     registers: [registry],
   });
+  const upstreamCalls = new Counter({
+    name: 'gatehouse_upstream_calls_total',
+    help: 'Calls made to upstream MCP servers for agents (tools/call, resources/read, prompts/get), by upstream, method, tool or prompt, and outcome.',
+    labelNames: ['upstream', 'method', 'name', 'outcome'] as const,
+    registers: [registry],
+  });
+  const upstreamLatency = new Histogram({
+    name: 'gatehouse_upstream_call_duration_seconds',
+    help: 'Time from an agent\'s call to the upstream\'s answer, by upstream, method and tool or prompt.',
+    labelNames: ['upstream', 'method', 'name'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const namesSeen = new Map<string, Set<string>>();
+  function nameLabel(upstream: string, name: unknown): string {
+    if (typeof name !== 'string') return '';
+    let seen = namesSeen.get(upstream);
+    if (!seen) namesSeen.set(upstream, (seen = new Set()));
+    if (seen.has(name)) return name;
+    if (seen.size >= MAX_NAMES_PER_UPSTREAM) return '_other';
+    seen.add(name);
+    return name;
+  }
+  function observeAuditEvent(event: AuditEvent): void {
+    const call = CALL_EVENTS[event.event];
+    if (!call || !event.upstream) return;
+    const labels = { upstream: event.upstream, method: call.method, name: nameLabel(event.upstream, call.name(event.details ?? {})) };
+    upstreamCalls.inc({ ...labels, outcome: event.outcome });
+    if (event.latency_ms !== undefined) upstreamLatency.observe(labels, event.latency_ms / 1000);
+  }
+
   const middleware: Middleware = (req, res, next) => {
     const stop = latency.startTimer();
     res.on('finish', () => {
@@ -50,5 +97,5 @@ export function createMetrics(): Metrics {
     });
     next();
   };
-  return { registry, middleware, toolQuotaRefused: (upstream, tool) => quotaRefusals.inc({ upstream, tool }) };
+  return { registry, middleware, toolQuotaRefused: (upstream, tool) => quotaRefusals.inc({ upstream, tool }), observeAuditEvent };
 }

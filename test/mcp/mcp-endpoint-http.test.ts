@@ -85,6 +85,27 @@ describe('the MCP endpoints on node:http', () => {
     expect(text).not.toContain('route="/mcp/rec"');
   });
 
+  test('metrics count and time upstream calls per upstream and tool, on /mcp/{id} and the aggregate alike', async () => {
+    const counted = async () => {
+      const text = await (await fetch(`${direct.url}/metrics`)).text();
+      const count = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+      return {
+        calls: count(/^gatehouse_upstream_calls_total\{upstream="rec",method="tools\/call",name="echo",outcome="success"\} (\d+)$/m),
+        timed: count(/^gatehouse_upstream_call_duration_seconds_count\{upstream="rec",method="tools\/call",name="echo"\} (\d+)$/m),
+      };
+    };
+    const before = await counted();
+    expect((await callThrough(`${direct.url}/mcp/rec`, directToken)).status).toBe(200);
+    const aggregateToken = await accessTokenFor(direct.url, ALICE, `${direct.url}/mcp`);
+    const res = await fetch(`${direct.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${aggregateToken}`, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify(initialize) });
+    const session = res.headers.get('mcp-session-id')!;
+    await res.text();
+    const call = { ...callEcho, params: { ...callEcho.params, name: 'rec__echo' } };
+    const called = await fetch(`${direct.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${aggregateToken}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify(call) });
+    expect(await called.text()).toContain('hello');
+    expect(await counted()).toEqual({ calls: before.calls + 2, timed: before.timed + 2 });
+  });
+
   test('paths: a trailing slash names the same endpoint; anything deeper, undecodable or the aggregate by name is a JSON-RPC 404, never a 500', async () => {
     const slash = await fetch(`${direct.url}/mcp/rec/`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${directToken}` }, body: JSON.stringify(initialize) });
     expect(slash.status).toBe(200);
