@@ -19,6 +19,7 @@
 import { availableParallelism } from 'node:os';
 import { startBareProxy } from './bare-proxy.js';
 import { serviceToken, startPortal } from './portal.js';
+import { tracingCost } from './tracing-bench.js';
 import { runLoad, startUpstreams, type ChildServers, type Load } from './processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -188,9 +189,11 @@ async function aggregateListing(count: number): Promise<void> {
   }
 }
 
-// BENCH_ONLY=proxy stops after the tools/call comparisons; BENCH_ONLY=listing runs only the listings.
-if (process.env.BENCH_ONLY !== 'listing') await proxyOverhead();
-if (process.env.BENCH_ONLY !== 'proxy' && process.env.BENCH_ONLY !== 'modern') {
+// BENCH_ONLY=proxy stops after the tools/call comparisons; BENCH_ONLY=listing runs only the listings; BENCH_ONLY=tracing only what tracing costs.
+if (process.env.BENCH_ONLY === 'tracing') await tracingCost({ seconds: SECONDS, rounds: ROUNDS, median });
+else if (process.env.BENCH_ONLY !== 'listing') await proxyOverhead();
+if (process.env.BENCH_ONLY === undefined) await tracingCost({ seconds: SECONDS, rounds: ROUNDS, median });
+if (process.env.BENCH_ONLY === undefined || process.env.BENCH_ONLY === 'listing') {
   console.log(`tools/list on the aggregate, 10 connections, ${SECONDS}s each`);
   for (const count of [1, 10, 50]) await aggregateListing(count);
 }

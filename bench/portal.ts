@@ -10,8 +10,8 @@ import { MemoryStore, openStore } from '../portal/store/index.js';
 const SECRET = 'bench-secret-0123456789abcdef-0123456789';
 const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
 
-/** A portal in this process, fronting `upstreams` (config documents), with a service client that may use all of them. */
-export async function startPortal(upstreams: Array<Record<string, unknown> & { id: string }>): Promise<{ running: RunningServer; close(): Promise<void> }> {
+/** A portal in this process, fronting `upstreams` (config documents), with a service client that may use all of them; `env` as the portal's environment (`OTEL_…`). */
+export async function startPortal(upstreams: Array<Record<string, unknown> & { id: string }>, env: NodeJS.ProcessEnv = {}): Promise<{ running: RunningServer; close(): Promise<void> }> {
   let handler: ReturnType<typeof createPortal>['handle'] | undefined;
   const running = await listen((req, res) => handler!(req, res), { host: '127.0.0.1', port: 0 });
   const ids = upstreams.map((u) => u.id);
@@ -28,7 +28,7 @@ export async function startPortal(upstreams: Array<Record<string, unknown> & { i
   const redisUrl = process.env.BENCH_REDIS_URL;
   const keyPrefix = `gatehouse-bench-${randomUUID()}:`;
   const store = redisUrl ? await openStore({ redisUrl, keyPrefix }) : new MemoryStore();
-  const portal = createPortal({ config, store, logger: createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent' }) });
+  const portal = createPortal({ config, store, env, logger: createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent' }) });
   handler = portal.handle;
   return {
     running,

@@ -38,6 +38,8 @@ import { approvalRoutes } from './governance/approval-routes.js';
 import { createSealer } from './crypto/seal.js';
 import { createCredentials } from './credentials/credentials.js';
 import type { UpstreamConnections } from './credentials/connections.js';
+import { startTracing } from './tracing/otlp.js';
+import { requestSpan } from './tracing/spans.js';
 
 /** What a portal is built from; `createPortal` does no I/O, so tests build a portal in one call. */
 export interface AppDeps {
@@ -80,6 +82,7 @@ const VERSION = '0.1.0';
 export function createPortal(deps: AppDeps): Portal {
   const { config, store, logger } = deps;
   const secure = config.issuer.startsWith('https:');
+  const tracing = startTracing(deps.env ?? process.env, { version: VERSION, logger });
   const metrics = createMetrics();
   const parsers = bodyParsers(config.http);
   const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout, observe: metrics.observeAuditEvent });
@@ -118,7 +121,7 @@ export function createPortal(deps: AppDeps): Portal {
   // The admin-defined upstreams load once per process; until the store answers, the config's are served.
   const upstreamsReady = () => upstreams.ready().catch(() => {});
   // What every request gets, in express and on the MCP endpoints alike.
-  const perRequest: Middleware[] = [requestContext(logger), singleHostHeader, requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
+  const perRequest: Middleware[] = [requestContext(logger), requestSpan, singleHostHeader, requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
 
   const app = express();
   app.disable('x-powered-by');
@@ -185,8 +188,12 @@ export function createPortal(deps: AppDeps): Portal {
       // A host-routed app owns its whole host, `/mcp` included.
       if (appForHost(upstreams.all(), req.headers.host)) return void app(req, res);
       req.metricsRoute = endpoint === 'aggregate' ? '/mcp' : '/mcp/:id';
-      await runMiddleware(perRequest, req, res);
-      await mcp.handle(req, res, endpoint);
+      // The endpoint runs as the chain's last step, inside what the steps set up (the request's span).
+      const handle: Middleware = async (_req, _res, next) => {
+        await mcp.handle(req, res, endpoint);
+        next();
+      };
+      await runMiddleware([...perRequest, handle], req, res);
     } catch (error) {
       writeError(req, res, error, { logger });
     }
@@ -210,6 +217,7 @@ export function createPortal(deps: AppDeps): Portal {
       await pins.close();
       await upstreams.close();
       await audit.close();
+      await tracing?.shutdown();
     },
   };
 }

@@ -7,6 +7,7 @@ import type { AuthContext } from '../oauth/bearer.js';
 import { parseBearerChallenge } from './challenge.js';
 import type { UpstreamConnections } from './connections.js';
 import type { PortalAssertions } from './portal-jwt.js';
+import { inSpan } from '../tracing/spans.js';
 
 /** The header an HTTP app reads the person's identity from (portal-jwt, and alongside `static`). */
 export const ASSERTION_HEADER = 'Gatehouse-Assertion';
@@ -31,7 +32,11 @@ export interface CredentialSources {
  *   `Gatehouse-Assertion` so that the upstream's logs can name the person.
  * `credentials.header` overrides the header of each.
  */
-export async function upstreamCredentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources?: CredentialSources): Promise<Record<string, string>> {
+export function upstreamCredentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources?: CredentialSources): Promise<Record<string, string>> {
+  return inSpan('credential', { 'gatehouse.upstream': upstream.id, 'gatehouse.credential_type': upstream.credentials.type }, () => credentialHeaders(upstream, auth, assertions, sources));
+}
+
+async function credentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources?: CredentialSources): Promise<Record<string, string>> {
   const { credentials } = upstream;
   const audience = upstream.url ?? `urn:gatehouse:upstream:${upstream.id}`;
   switch (credentials.type) {

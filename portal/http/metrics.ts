@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditEvent, AuditEventName } from '../audit/event.js';
@@ -32,6 +33,12 @@ const CALL_EVENTS: Partial<Record<AuditEventName, { method: string; name: (detai
  * calling made-up names must not grow the metrics without bound. Later names count as `_other`.
  */
 const MAX_NAMES_PER_UPSTREAM = 200;
+
+/** The matched route pattern (`/mcp/:id`), never the raw path: ids and tokens must not become labels or span names. */
+export function routeOf(req: IncomingMessage): string {
+  const { route: matched, baseUrl } = req as Partial<Request>;
+  return req.metricsRoute ?? (matched?.path ? `${baseUrl}${String(matched.path)}` : baseUrl || 'unmatched');
+}
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -89,9 +96,7 @@ export function createMetrics(): Metrics {
   const middleware: Middleware = (req, res, next) => {
     const stop = latency.startTimer();
     res.on('finish', () => {
-      // The matched route pattern, never the raw path: ids and tokens must not become labels.
-      const { route: matched, baseUrl } = req as Partial<Request>;
-      const route = req.metricsRoute ?? (matched?.path ? `${baseUrl}${String(matched.path)}` : baseUrl || 'unmatched');
+      const route = routeOf(req);
       requests.inc({ method: req.method, route, status: String(res.statusCode) });
       stop({ method: req.method, route });
     });

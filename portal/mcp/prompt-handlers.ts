@@ -1,7 +1,7 @@
 import type { Prompt, Server } from '@modelcontextprotocol/server';
 import { connectOrWarn, listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext } from './endpoint-context.js';
 import { NAME_SEPARATOR, parsePrefixedUri, prefixedName, upstreamOfName } from './naming.js';
-import { withTraceContext } from './trace-context.js';
+import { upstreamCall, withTraceContext } from './trace-context.js';
 
 /** Prompts, argument completion and logging levels, routed to the upstream that owns the name (those the endpoint declares). */
 export function registerPromptHandlers(server: Server, ctx: EndpointContext): void {
@@ -23,7 +23,7 @@ export function registerPromptHandlers(server: Server, ctx: EndpointContext): vo
     const { upstream, name } = resolvePrompt(request.params.name);
     return withRounds(ctx, extra, { method: 'prompts/get', salient: [request.params.name, request.params.arguments ?? {}] }, async (signal) => {
       const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-      const result = await connection.client.getPrompt(withTraceContext({ ...request.params, name }, ctx.trace), { signal });
+      const result = await upstreamCall(upstream.id, name, () => connection.client.getPrompt(withTraceContext({ ...request.params, name }, ctx.trace), { signal }));
       record(ctx, { event: 'mcp_prompt_get', outcome: 'success', upstream: upstream.id, arguments: request.params.arguments, details: { method: 'prompts/get', prompt: name } }, 'prompt fetched');
       return result;
     });

@@ -2,7 +2,7 @@ import { ProtocolError, ProtocolErrorCode, type Resource, type ResourceTemplateT
 import type { UpstreamConfig } from '../config/schema.js';
 import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext } from './endpoint-context.js';
 import { parsePrefixedUri, prefixedUri } from './naming.js';
-import { withTraceContext } from './trace-context.js';
+import { upstreamCall, withTraceContext } from './trace-context.js';
 
 /** The upstream behind a resource URI shown here, and the upstream's own URI. */
 function resolveUri(ctx: EndpointContext, uri: string): { upstream: UpstreamConfig; uri: string } {
@@ -40,7 +40,7 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
     const { upstream, uri } = resolveUri(ctx, request.params.uri);
     return withRounds(ctx, extra, { method: 'resources/read', salient: request.params.uri }, async (signal) => {
       const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-      const result = await connection.client.readResource(withTraceContext({ ...request.params, uri }, ctx.trace), { signal });
+      const result = await upstreamCall(upstream.id, uri, () => connection.client.readResource(withTraceContext({ ...request.params, uri }, ctx.trace), { signal }));
       record(ctx, { event: 'mcp_resource_read', outcome: 'success', upstream: upstream.id, details: { method: 'resources/read', uri } }, 'resource read');
       return { ...result, contents: result.contents.map((c) => ({ ...c, uri: show(upstream, c.uri) })) };
     });

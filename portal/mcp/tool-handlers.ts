@@ -12,7 +12,8 @@ import { listAcross, listingFields, record, upstreamInView, withRounds, type End
 import type { ListPage } from './list-cache.js';
 import { NAME_SEPARATOR, prefixedName, prefixedUri, upstreamOfName } from './naming.js';
 import { presentTask } from './task-handlers.js';
-import { withTraceContext } from './trace-context.js';
+import { upstreamCall, withTraceContext } from './trace-context.js';
+import { inSpan } from '../tracing/spans.js';
 
 /**
  * Whether an upstream's tool passes its `tools.allow`/`tools.deny` rules and, for `person`, its
@@ -182,6 +183,28 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
 }
 
 /**
+ * The rules a call meets before it may go upstream: the person's tool rules (an unknown tool to
+ * them), the pin of its definition, and the quotas. Returns the tool error to answer with, if any.
+ */
+async function toolPolicy(ctx: EndpointContext, upstream: UpstreamConfig, original: string, shownName: string): Promise<CallToolResult | undefined> {
+  if (!toolAllowed(upstream, original, ctx.auth.person)) {
+    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${shownName}"`);
+  }
+  await ctx.pins.load(upstream.id);
+  if (ctx.pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
+    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
+    return { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, shownName) }] };
+  }
+  const refusal = await ctx.quotas.take(upstream, original, ctx.auth.person.id);
+  if (refusal) {
+    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
+    return { isError: true, content: [{ type: 'text', text: refusal.text }] };
+  }
+  return undefined;
+}
+
+/**
  * Calls the tool shown here as `params.name`, through every rule: the app fetch tools, the
  * person's tool rules, pins, quotas, the person's approval, connecting first, and the audit.
  */
@@ -192,20 +215,8 @@ async function callTool(ctx: EndpointContext, extra: Extra, params: CallToolRequ
     return ctx.apps!.callFetch(app, params.arguments);
   }
   const { upstream, original } = await resolveTool(ctx, params.name, extra.mcpReq.signal);
-  if (!toolAllowed(upstream, original, ctx.auth.person)) {
-    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
-    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${params.name}"`);
-  }
-  await ctx.pins.load(upstream.id);
-  if (ctx.pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
-    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
-    return { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, params.name) }] };
-  }
-  const refusal = await ctx.quotas.take(upstream, original, ctx.auth.person.id);
-  if (refusal) {
-    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
-    return { isError: true, content: [{ type: 'text', text: refusal.text }] };
-  }
+  const refused = await inSpan('tool policy', { 'gatehouse.upstream': upstream.id, 'gatehouse.tool': original }, () => toolPolicy(ctx, upstream, original, params.name));
+  if (refused) return refused;
   ctx.inFlight.progressToken = params._meta?.progressToken;
   const call = async (signal: AbortSignal): Promise<CallToolResult> => {
     // Inside the call: asking the agent to send the person to approve is a round for a 2026 agent.
@@ -217,7 +228,7 @@ async function callTool(ctx: EndpointContext, extra: Extra, params: CallToolRequ
       // An upstream that needs the person's own account first asks them to connect it (issue 6).
       const result = await withConnect(ctx, signal, async () => {
         const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-        return (await connection.client.callTool(withTraceContext({ ...params, name: original }, ctx.trace), { signal })) as CallToolResult;
+        return (await upstreamCall(upstream.id, original, () => connection.client.callTool(withTraceContext({ ...params, name: original }, ctx.trace), { signal }))) as CallToolResult;
       });
       const task = taskHandleOf(result);
       if (task) {

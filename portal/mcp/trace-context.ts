@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import { SpanKind } from '@opentelemetry/api';
+import { activeTraceHeaders, inSpan, tracingOn } from '../tracing/spans.js';
 
 /** W3C Trace Context `traceparent`: version, trace id, parent id, flags. */
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -11,8 +13,12 @@ export interface TraceContext {
   tracestate?: string;
 }
 
-/** The trace context of the agent's HTTP request; a malformed one is not passed on. */
+/**
+ * The trace context to pass upstream: the portal's own span while tracing is on (the agent's
+ * trace continues through it), otherwise the agent's HTTP request's; a malformed one is not passed on.
+ */
 export function traceContextOf(req: IncomingMessage): TraceContext {
+  if (tracingOn()) return activeTraceHeaders();
   const traceparent = req.headers.traceparent;
   if (typeof traceparent !== 'string' || !TRACEPARENT.test(traceparent)) return {};
   const tracestate = req.headers.tracestate;
@@ -26,4 +32,9 @@ export function traceContextOf(req: IncomingMessage): TraceContext {
 export function withTraceContext<P extends { _meta?: Record<string, unknown> }>(params: P, trace: TraceContext): P {
   if (!trace.traceparent || typeof params._meta?.traceparent === 'string') return params;
   return { ...params, _meta: { ...trace, ...params._meta } };
+}
+
+/** A request to an upstream on the SDK path, in an `upstream call` span (the credential and `traceparent` are added inside it). */
+export function upstreamCall<T>(upstreamId: string, target: string, call: () => Promise<T>): Promise<T> {
+  return inSpan('upstream call', { 'gatehouse.upstream': upstreamId, 'gatehouse.target': target }, call, SpanKind.CLIENT);
 }

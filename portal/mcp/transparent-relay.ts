@@ -1,3 +1,4 @@
+import { SpanKind } from '@opentelemetry/api';
 import { once } from 'node:events';
 import type { ClientCapabilities } from '@modelcontextprotocol/server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,6 +28,7 @@ import type { AgentSession, AgentSessions } from './agent-sessions.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { RelayedRequests, type RpcMessage } from './relayed-requests.js';
 import { traceContextOf } from './trace-context.js';
+import { activeTraceHeaders, inSpan } from '../tracing/spans.js';
 
 /** Bound on one upstream JSON body or SSE event. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -80,7 +82,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
   async function send(upstream: UpstreamConfig, auth: AuthContext, init: UpstreamRequestInit): Promise<IncomingMessage> {
     for (let retried = false; ; retried = true) {
       const credential = await upstreamCredentialHeaders(upstream, auth, deps.assertions, deps.credentials);
-      const response = await sendUpstream(upstream.id, upstream.url!, { ...init, headers: { ...init.headers, ...credential } });
+      const response = await inSpan('upstream call', { 'gatehouse.upstream': upstream.id }, () => sendUpstream(upstream.id, upstream.url!, { ...init, headers: { ...init.headers, ...credential, ...activeTraceHeaders() } }), SpanKind.CLIENT);
       const status = response.statusCode;
       if (status !== 401 && status !== 403) return response;
       response.resume();

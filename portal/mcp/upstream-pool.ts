@@ -10,6 +10,7 @@ import type { AgentSession, AgentSessions } from './agent-sessions.js';
 import type { ListCache } from './list-cache.js';
 import { parsePrefixedUri, prefixedUri } from './naming.js';
 import type { SessionHub } from './session-hub.js';
+import { activeTraceHeaders } from '../tracing/spans.js';
 
 /** Upstream connections are kept this long after their last use by a session in this process. */
 const IDLE_MS = 5 * 60_000;
@@ -217,7 +218,8 @@ export class UpstreamPool {
     let connection: McpUpstreamConnection | undefined = undefined;
     connection = await this.#upstream(config).connect({
       ownerKey: session.personId,
-      headers: () => upstreamCredentialHeaders(config, pooled.auth, this.deps.assertions, this.deps.credentials),
+      // Asked before every request to the upstream, inside the span of the call it belongs to.
+      headers: async () => ({ ...(await upstreamCredentialHeaders(config, pooled.auth, this.deps.assertions, this.deps.credentials)), ...activeTraceHeaders() }),
       // A refused credential: refresh and retry once (oauth), or log a configuration error (issue 6).
       onAuthChallenge: this.deps.credentials ? (challenge) => answerUpstreamChallenge(config, pooled.auth, challenge, this.deps.credentials!) : undefined,
       resume,

@@ -25,6 +25,7 @@ import { revokeRoutes } from './revoke.js';
 import { createSigningKeys } from './signing-keys.js';
 import { registerRoutes } from './register.js';
 import { tokenRoutes } from './token.js';
+import { inSpan } from '../tracing/spans.js';
 
 export interface AuthorizationServerOptions {
   config: Config;
@@ -96,5 +97,5 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
   for (const routes of [metadataRoutes, registerRoutes, authorizeRoutes, consentRoutes, tokenRoutes, revokeRoutes, introspectRoutes]) {
     router.use(routes(deps));
   }
-  return { router, deps, requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions), authenticate: (req, check) => authenticateBearer(deps, req, check) };
+  return { router, deps, requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions), authenticate: (req, check) => inSpan('bearer check', {}, () => authenticateBearer(deps, req, check)) };
 }
