@@ -6,6 +6,7 @@ import { heldToolText, UNAPPROVED_META_KEY, type PinVerdict, type ToolPins } fro
 import { CALL_TOOL, SEARCH_MODE_TOOLS, SEARCH_TOOL, searchLimit, searchTools } from '../governance/tool-search.js';
 import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
+import { inSpan } from '../tracing/spans.js';
 import { awaitApproval } from './approval-elicitation.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
 import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext, type Extra, type ToolView } from './endpoint-context.js';
@@ -13,7 +14,6 @@ import type { ListPage } from './list-cache.js';
 import { NAME_SEPARATOR, prefixedName, prefixedUri, upstreamOfName } from './naming.js';
 import { presentTask } from './task-handlers.js';
 import { upstreamCall, withTraceContext } from './trace-context.js';
-import { inSpan } from '../tracing/spans.js';
 
 /**
  * Whether an upstream's tool passes its `tools.allow`/`tools.deny` rules and, for `person`, its
