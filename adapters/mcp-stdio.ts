@@ -1,5 +1,5 @@
 import type { Notification } from '@modelcontextprotocol/client';
-import type { ConnectOptions, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions, UpstreamProcessEvent } from './mcp-upstream.js';
+import type { ConnectOptions, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions, UpstreamProcessEvent } from './mcp-upstream-types.js';
 import { startStdioProcess, type StdioProcess } from './stdio-process.js';
 import { UpstreamBusyError, UpstreamError } from './upstream-errors.js';
 

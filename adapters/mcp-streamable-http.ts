@@ -1,7 +1,7 @@
 import { nodeFetch } from './node-fetch.js';
 import { SdkError, SdkErrorCode, SSEClientTransport, StreamableHTTPClientTransport, type FetchLike, type Transport } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
-import type { ConnectOptions, McpTransportKind, UpstreamEra, UpstreamHeaders, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions } from './mcp-upstream.js';
+import type { ConnectOptions, McpTransportKind, UpstreamEra, UpstreamHeaders, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions } from './mcp-upstream-types.js';
 import { UpstreamClient } from './upstream-client.js';
 import { remainingMs, withDeadline } from './connect-deadline.js';
 import {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ClientCapabilities, Implementation, Notification } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { Logger } from 'pino';
-import type { McpUpstreamOptions, UpstreamEra, UpstreamRequestHandler } from './mcp-upstream.js';
+import type { McpUpstreamOptions, UpstreamEra, UpstreamRequestHandler } from './mcp-upstream-types.js';
 import { UpstreamClient } from './upstream-client.js';
 import { withDeadline } from './connect-deadline.js';
 import { UpstreamCrashedError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from './upstream-errors.js';

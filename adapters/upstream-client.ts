@@ -21,15 +21,34 @@ import {
   type JSONRPCResultResponse,
   type Notification,
   type Request,
+  type Result,
   type RequestMethod,
   type RequestOptions,
   type ResultTypeMap,
   type ServerCapabilities,
   type StandardSchemaV1,
 } from '@modelcontextprotocol/client';
-import type { UpstreamRequestHandler, UpstreamSession } from './mcp-upstream.js';
 import { compiledSchemas } from './schema-validators.js';
 import { UpstreamCancelledError, toUpstreamError, type UpstreamError } from './upstream-errors.js';
+
+/**
+ * What a Streamable HTTP connection needs to be resumed by another portal process: the
+ * session id plus what `initialize` told us, because a resumed session is not initialized
+ * again (the upstream would refuse a second `initialize` on the same session). JSON-safe.
+ */
+export interface UpstreamSession {
+  sessionId: string;
+  protocolVersion?: string;
+  serverCapabilities?: ServerCapabilities;
+  serverInfo?: Implementation;
+  instructions?: string;
+}
+
+/** A server→client request (`sampling/createMessage`, `elicitation/create`, `roots/list`) to relay to the agent. */
+export type UpstreamRequestHandler = (
+  request: Request,
+  extra: ClientContext,
+) => Promise<Result>;
 
 /** The MCP tasks extension: a `tools/call` may be answered with a task handle, polled with `tasks/*`. */
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';

@@ -9,13 +9,13 @@ import {
   type InputRequiredResult,
   type Request,
   type Result,
+  type ServerContext,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { canonicalJson } from '../audit/chain.js';
 import { sha256 } from '../crypto/hash.js';
 import type { Sealer } from '../crypto/seal.js';
 import { storeKey, type Store } from '../store/store.js';
-import type { Extra } from './endpoint-context.js';
 import type { InFlightRequest, SessionHub } from './session-hub.js';
 
 /** How long an agent has to answer a round, and how long the upstream call waits for it. */
@@ -52,7 +52,7 @@ export interface RoundScope {
  * endpoint, names the request it belongs to, expires, and is good for one retry only.
  */
 export interface InputRounds {
-  run<R extends Result>(scope: RoundScope, extra: Extra, subject: RoundSubject, call: (signal: AbortSignal) => Promise<R>): Promise<R | InputRequiredResult>;
+  run<R extends Result>(scope: RoundScope, extra: ServerContext, subject: RoundSubject, call: (signal: AbortSignal) => Promise<R>): Promise<R | InputRequiredResult>;
   close(): void;
 }
 
@@ -208,7 +208,7 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     return inputRequired(scope, call, round, subject, outcome.inputRequests);
   }
 
-  async function resume<R extends Result>(scope: RoundScope, extra: Extra, subject: string, sealed: string): Promise<R | InputRequiredResult> {
+  async function resume<R extends Result>(scope: RoundScope, extra: ServerContext, subject: string, sealed: string): Promise<R | InputRequiredResult> {
     let state: RoundState;
     try {
       state = JSON.parse(sealer.open(sealed, boundTo(scope))) as RoundState;
@@ -249,7 +249,7 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     return finish<R>(outcome, scope, state.call, state.round + 1, subject);
   }
 
-  async function run<R extends Result>(scope: RoundScope, extra: Extra, subject: RoundSubject, call: (signal: AbortSignal) => Promise<R>): Promise<R | InputRequiredResult> {
+  async function run<R extends Result>(scope: RoundScope, extra: ServerContext, subject: RoundSubject, call: (signal: AbortSignal) => Promise<R>): Promise<R | InputRequiredResult> {
     const digest = sha256(canonicalJson([subject.method, subject.salient]));
     const sealed = extra.mcpReq.requestState();
     if (typeof sealed === 'string') return resume<R>(scope, extra, digest, sealed);
