@@ -1,10 +1,10 @@
 import type { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { authorizedToken } from '../helpers/agent.js';
+import { hostRequest } from '../helpers/host-request.js';
 import { startConformance2026Server, type Conformance2026Server } from '../helpers/conformance-2026-server.js';
 import { readConformanceResults, runConformanceCli, startBearerProxy, type ConformanceCheck } from '../helpers/conformance-cli.js';
 import { node22 } from '../helpers/node22.js';
@@ -83,14 +83,21 @@ describeWithNode22('@modelcontextprotocol/conformance 2026-07-28 server scenario
   let upstream: Conformance2026Server;
   let portal: TestPortal;
   let proxy: { url: string; close(): Promise<void> };
+  let token: string;
+  let direct: Map<string, ConformanceCheck[]>;
+  let throughPortal: Map<string, ConformanceCheck[]>;
 
   beforeAll(async () => {
     upstream = await startConformance2026Server();
     portal = await startTestPortal({
       document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'conf', kind: 'mcp', url: upstream.url, credentials: { type: 'none' } }] },
     });
-    proxy = await startBearerProxy(portal.url, await authorizedToken(portal.url, ALICE, '/mcp/conf'));
-  });
+    token = await authorizedToken(portal.url, ALICE, '/mcp/conf');
+    proxy = await startBearerProxy(portal.url, token);
+    // The suite runs once, against the upstream directly and through the portal; each test reads the results.
+    direct = await runScenarios(upstream.url);
+    throughPortal = await runScenarios(`${proxy.url}/mcp/conf`);
+  }, 90_000);
   afterAll(async () => {
     for (const child of running) child.kill();
     await proxy?.close();
@@ -98,12 +105,7 @@ describeWithNode22('@modelcontextprotocol/conformance 2026-07-28 server scenario
     await upstream?.close();
   });
 
-  let direct: Map<string, ConformanceCheck[]>;
-  let throughPortal: Map<string, ConformanceCheck[]>;
-
   test('the passing checks of every compared scenario are the same through the portal as against the upstream directly', async () => {
-    direct = await runScenarios(upstream.url);
-    throughPortal = await runScenarios(`${proxy.url}/mcp/conf`);
     // The second run did go through the portal to the upstream, as alice.
     const calls = portal.logs.lines.filter((line) => line.event === 'mcp_tool_call' && line.upstream === 'conf' && line.person !== undefined);
     expect(calls.map((line) => line.tool)).toEqual(expect.arrayContaining(['test_simple_text', 'test_input_required_result_multi_round', 'test_x_mcp_header']));
@@ -127,14 +129,13 @@ describeWithNode22('@modelcontextprotocol/conformance 2026-07-28 server scenario
       console.log(`spec ${SPEC_VERSION}, not passing through the portal:\n${report.join('\n')}`);
     }
     expect(actual).toEqual(expected);
-  }, 60_000);
+  });
 
-  test('dns-rebinding-protection: the upstream refuses a foreign Host; the portal refuses such a request without a token', async () => {
+  test('dns-rebinding-protection: the upstream refuses a foreign Host; through the portal a rebound page gets 401 without a token, 403 for its Origin with one', async () => {
     // The upstream itself is protected (directly, the scenario passes) …
     expect(direct?.get('dns-rebinding-protection')?.find((check) => check.id === 'localhost-host-rebinding-rejected')?.status).toBe('SUCCESS');
-    // … and the portal answers a rebound page's 2026-07-28 request, which cannot carry a token, 401.
-    const { port } = new URL(portal.url);
-    const body = {
+    // … and the portal refuses a rebound page's 2026-07-28 request: without a token (a page cannot have one) …
+    const body = JSON.stringify({
       jsonrpc: '2.0',
       id: 1,
       method: 'server/discover',
@@ -145,31 +146,11 @@ describeWithNode22('@modelcontextprotocol/conformance 2026-07-28 server scenario
           'io.modelcontextprotocol/clientCapabilities': {},
         },
       },
-    };
-    const status = await new Promise<number>((resolve, reject) => {
-      const request = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/mcp/conf',
-          headers: {
-            host: 'evil.example.com',
-            origin: 'http://evil.example.com',
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            'mcp-protocol-version': SPEC_VERSION,
-            'mcp-method': 'server/discover',
-          },
-        },
-        (response) => {
-          response.resume();
-          resolve(response.statusCode!);
-        },
-      );
-      request.on('error', reject);
-      request.end(JSON.stringify(body));
     });
-    expect(status).toBe(401);
+    const rebound = { origin: 'http://evil.example.com', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': SPEC_VERSION, 'mcp-method': 'server/discover' };
+    expect((await hostRequest(`${portal.url}/mcp/conf`, 'evil.example.com', rebound, body)).status).toBe(401);
+    // … and with a valid token, for its foreign Origin; from the portal's own origin the same request is served.
+    expect((await hostRequest(`${portal.url}/mcp/conf`, 'evil.example.com', { ...rebound, authorization: `Bearer ${token}` }, body)).status).toBe(403);
+    expect((await hostRequest(`${portal.url}/mcp/conf`, new URL(portal.url).host, { ...rebound, origin: new URL(portal.url).origin, authorization: `Bearer ${token}` }, body)).status).toBe(200);
   });
 });

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { connectAgent } from '../helpers/agent.js';
 import { startConformanceServer, type ConformanceServer } from '../helpers/conformance-everything-server.js';
 import { readConformanceResults, runConformanceCli, startBearerProxy, type ConformanceCheck } from '../helpers/conformance-cli.js';
+import { hostRequest } from '../helpers/host-request.js';
 import { node22 } from '../helpers/node22.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
@@ -91,7 +91,10 @@ async function runScenarios(url: string): Promise<Map<string, Map<string, Confor
 describeWithNode22('@modelcontextprotocol/conformance server scenarios through /mcp/{id}', () => {
   let upstream: ConformanceServer;
   let portal: TestPortal;
+  let token: string;
   let proxy: { url: string; close(): Promise<void> };
+  let direct: Map<string, Map<string, ConformanceCheck[]>>;
+  let throughPortal: Map<string, Map<string, ConformanceCheck[]>>;
 
   beforeAll(async () => {
     upstream = await startConformanceServer();
@@ -99,10 +102,13 @@ describeWithNode22('@modelcontextprotocol/conformance server scenarios through /
       document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'conf', kind: 'mcp', url: upstream.url, credentials: { type: 'none' } }] },
     });
     const agent = await connectAgent(portal.url, ALICE, { path: '/mcp/conf' });
-    const token = agent.accessToken();
+    token = agent.accessToken();
     await agent.client.close();
     proxy = await startBearerProxy(portal.url, token);
-  });
+    // The suite runs once, against the upstream directly and through the portal; each test reads the results.
+    direct = await runScenarios(upstream.url);
+    throughPortal = await runScenarios(`${proxy.url}/mcp/conf`);
+  }, 180_000);
   afterAll(async () => {
     for (const child of running) child.kill();
     await proxy?.close();
@@ -110,12 +116,7 @@ describeWithNode22('@modelcontextprotocol/conformance server scenarios through /
     await upstream?.close();
   });
 
-  let direct: Map<string, Map<string, ConformanceCheck[]>>;
-  let throughPortal: Map<string, Map<string, ConformanceCheck[]>>;
-
   test('the passing checks of every scenario are the same through the portal as against the upstream directly', async () => {
-    direct = await runScenarios(upstream.url);
-    throughPortal = await runScenarios(`${proxy.url}/mcp/conf`);
     // The second run did go through the portal to the upstream, as alice.
     const calls = portal.logs.lines.filter((line) => line.event === 'mcp_tool_call' && line.upstream === 'conf' && line.person !== undefined);
     expect(calls.map((line) => line.tool)).toEqual(expect.arrayContaining(['test_simple_text', 'test_sampling', 'test_elicitation', 'test_reconnection']));
@@ -137,7 +138,7 @@ describeWithNode22('@modelcontextprotocol/conformance server scenarios through /
       if (!isDeepStrictEqual(actual, expected)) console.log(`spec ${version}, not passing through the portal:\n${notPassing(throughPortal.get(version)!).join('\n')}`);
       expect({ version, passing: actual }).toEqual({ version, passing: expected });
     }
-  }, 180_000);
+  });
 
   test('server-sse-polling: the upstream ends its stream mid-call and the agent resumes it through the portal', () => {
     // The upstream did end its stream mid-call (directly, the suite had to resume to get the result) …
@@ -148,25 +149,16 @@ describeWithNode22('@modelcontextprotocol/conformance server scenarios through /
     expect(checks?.find((check) => check.id === 'server-sse-disconnect-resume')?.status).toBe('SUCCESS');
   });
 
-  test('dns-rebinding-protection: a request with a foreign Host and Origin and no token is refused', async () => {
-    const { port } = new URL(portal.url);
-    const status = await new Promise<number>((resolve, reject) => {
-      const request = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/mcp/conf',
-          headers: { host: 'evil.example.com', origin: 'http://evil.example.com', 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        },
-        (response) => {
-          response.resume();
-          resolve(response.statusCode!);
-        },
-      );
-      request.on('error', reject);
-      request.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'rebound-page', version: '1' } } }));
-    });
-    expect(status).toBe(401);
+  test('dns-rebinding-protection: a page on a rebound host name is refused: 401 without a token, 403 for its Origin with one', async () => {
+    const rebound = { origin: 'http://evil.example.com', 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'rebound-page', version: '1' } } });
+    expect((await hostRequest(`${portal.url}/mcp/conf`, 'evil.example.com', rebound, initialize)).status).toBe(401);
+    // Even holding a valid token (the bearer check passes), the foreign Origin is refused, and no session starts.
+    const withToken = await hostRequest(`${portal.url}/mcp/conf`, 'evil.example.com', { ...rebound, authorization: `Bearer ${token}` }, initialize);
+    expect(withToken.status).toBe(403);
+    expect(withToken.headers['mcp-session-id']).toBeUndefined();
+    // The same request from the portal's own origin is served: the refusal was the Origin's.
+    const own = await hostRequest(`${portal.url}/mcp/conf`, new URL(portal.url).host, { ...rebound, origin: new URL(portal.url).origin, authorization: `Bearer ${token}` }, initialize);
+    expect(own.status).toBe(200);
   });
 });
