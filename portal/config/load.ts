@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { portalHostConflict } from '../apps/app-mounts.js';
-import { configFileSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
+import { configFileSchema, type AccountConfig, type ServiceClientConfig, type TrustedIssuerConfig, type UpstreamConfig } from './schema.js';
 import type { IdpConfig } from './idp-schema.js';
 import type { ToolMode } from '../governance/tool-search.js';
 import { readStaticSecret } from './credentials-schema.js';
@@ -58,6 +58,8 @@ export interface Config {
   /** The audit log (issue 8): where events go, and what of arguments and results they keep. */
   audit: { stdout: boolean; file?: string; streamMaxLength: number; includeArguments: boolean; includeResults: boolean; redactKeys: string[] };
   serviceClients: ServiceClientConfig[];
+  /** RFC 8693 token exchange: issuers whose JWTs the portal accepts as subject tokens. */
+  tokenExchange: { trustedIssuers: TrustedIssuerConfig[] };
   /** The config file's upstreams. A running portal caches what it derives from this list: replace the array to change it, never edit it in place. */
   upstreams: UpstreamConfig[];
   /** `static` upstream credentials: the header value by upstream id, read from `credentials.value_env` at start-up. */
@@ -191,6 +193,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       redactKeys: file.audit.redact,
     },
     serviceClients: file.service_clients,
+    tokenExchange: { trustedIssuers: file.token_exchange.trusted_issuers },
     upstreams: file.upstreams,
     upstreamSecrets: staticSecrets(file.upstreams, env),
   };
