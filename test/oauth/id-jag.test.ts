@@ -1,8 +1,7 @@
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startIdJagIdp, type IdJagIdp, type IdJagOptions } from '../helpers/id-jag-idp.js';
+import { callTool } from '../helpers/mcp-call.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { UNLIMITED } from '../helpers/oauth-flow.js';
 import { startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
@@ -11,17 +10,6 @@ import { insecure } from '../helpers/strict-client.js';
 import { toolText } from '../helpers/mcp-wire.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-
-/** Calls `tool` on an MCP endpoint with a bearer token, through the MCP SDK client. */
-async function callTool(url: string, token: string, tool: string, args: Record<string, unknown>): Promise<unknown> {
-  const client = new McpClient({ name: 'id-jag-agent', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-  try {
-    return await client.callTool({ name: tool, arguments: args });
-  } finally {
-    await client.close();
-  }
-}
 
 /**
  * Enterprise-managed authorization (draft-ietf-oauth-identity-assertion-authz-grant, the MCP

@@ -170,7 +170,8 @@ async function foreignSubject(token: string, trusted: TrustedIssuerConfig, deps:
     groups: [...new Set(groups)],
   };
   const foreignClient = typeof claims.client_id === 'string' ? claims.client_id : undefined;
-  const priorActor = isActor(claims.act) ? claims.act : foreignClient ? { sub: foreignClient, iss: trusted.issuer } : undefined;
+  // The foreign actor is named with its issuer: its client id means something only there.
+  const priorActor = isActor(claims.act) ? { iss: trusted.issuer, ...claims.act } : foreignClient ? { sub: foreignClient, iss: trusted.issuer } : undefined;
   const aud = [claims.aud ?? []].flat();
   // A token for one resource of this portal reaches that one alone; one for the portal itself, any.
   const named = aud.map((a) => deps.resources.find(a)).find((r) => r !== undefined);
