@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { decodeJwt } from 'jose';
 import { constantTimeEqual, sha256 } from '../crypto/hash.js';
 import { verifyPassword } from '../crypto/password.js';
+import { auditRequest } from '../audit/request-audit.js';
 import { OAuthError } from '../http/errors.js';
 import { CLIENT_ASSERTION_TYPE, ClientAssertionError, type ClientAssertions } from './client-assertion.js';
 import type { Client, ClientRegistry } from './clients.js';
@@ -47,7 +48,10 @@ async function authenticateByAssertion(req: Request, body: Record<string, unknow
   if (req.headers.authorization !== undefined || body.client_secret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method');
   if (body.client_assertion_type !== CLIENT_ASSERTION_TYPE) throw new OAuthError('invalid_request', `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
   if (typeof body.client_assertion !== 'string') throw new OAuthError('invalid_request', 'client_assertion is required');
-  const reject = (internal: string) => new OAuthError('invalid_client', 'client authentication failed', { internal });
+  const reject = (internal: string) => {
+    auditRequest(req, { event: 'client_auth_failed', outcome: 'failure', client: typeof body.client_id === 'string' ? { id: body.client_id } : undefined, details: { method: 'private_key_jwt', reason: internal } }, 'client assertion refused');
+    return new OAuthError('invalid_client', 'client authentication failed', { internal });
+  };
   let subject: unknown;
   try {
     subject = decodeJwt(body.client_assertion).sub;
