@@ -7,7 +7,7 @@ import { portalHostConflict } from '../apps/app-mounts.js';
 import { configFileSchema, type AccountConfig, type ServiceClientConfig, type TrustedIssuerConfig, type UpstreamConfig } from './schema.js';
 import type { IdpConfig } from './idp-schema.js';
 import type { ToolMode } from '../governance/tool-search.js';
-import { readStaticSecret } from './credentials-schema.js';
+import { readStaticSecret, tokenExchangeSecretProblem } from './credentials-schema.js';
 import { describeIssue } from './issue.js';
 import type { ConnectionLimits } from '../http/server.js';
 
@@ -199,10 +199,15 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
   };
 }
 
-/** Each `static` upstream's secret from its `value_env`; a variable that is not set stops start-up naming it. */
+/**
+ * Each `static` upstream's secret from its `value_env`; a variable that is not set (or, for
+ * `token-exchange`, a client secret or private key variable that is not usable) stops start-up naming it.
+ */
 function staticSecrets(upstreams: UpstreamConfig[], env: NodeJS.ProcessEnv): Record<string, string> {
   const secrets: Record<string, string> = {};
   upstreams.forEach((upstream, i) => {
+    const problem = tokenExchangeSecretProblem(upstream.credentials, env);
+    if (problem) throw new ConfigError(`upstreams[${i}].credentials.${problem.key}`, problem.problem);
     const name = upstream.credentials.type === 'static' ? upstream.credentials.value_env! : undefined;
     if (name === undefined) return;
     const secret = readStaticSecret(name, env);

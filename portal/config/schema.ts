@@ -68,11 +68,16 @@ export const upstreamSchema = z
     cwd: z.string().optional(),
     credentials: z
       .strictObject({
-        type: z.enum(['portal-jwt', 'oauth', 'static', 'none']).default('portal-jwt'),
+        type: z.enum(['portal-jwt', 'oauth', 'static', 'token-exchange', 'none']).default('portal-jwt'),
         header: z.string().optional(),
         value_env: z.string().optional(),
         client_id: z.string().optional(),
         client_secret: z.string().optional(),
+        // token-exchange (RFC 8693): the upstream's STS, the audience asked for, and the portal's client secret or private key there.
+        token_endpoint: httpUrl.optional(),
+        audience: z.string().min(1).optional(),
+        client_secret_env: z.string().optional(),
+        private_key_env: z.string().optional(),
         scopes: names,
         // oauth: the upstream's authorization server, for upstreams that do not publish RFC 9728 metadata.
         authorization_server: httpUrl.optional(),
