@@ -34,7 +34,9 @@ const serviceClient = z
     client_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits or . _ -'),
     secret_hash: z.string().startsWith('scrypt$', 'must be a scrypt$… string from `gatehouse hash-password`').optional(),
     // private_key_jwt (RFC 7523 §2.2): the client's public keys, inline or at a URL.
-    jwks: z.strictObject({ keys: z.array(z.looseObject({ kty: z.string() })).min(1, 'must hold at least one key') }).optional(),
+    jwks: z
+      .strictObject({ keys: z.array(z.record(z.string(), z.unknown()).refine((key) => typeof key.kty === 'string', { message: 'must be a JWK (with kty)' })).min(1, 'must hold at least one key') })
+      .optional(),
     jwks_uri: httpUrl.optional(),
     upstreams: z.array(z.string().regex(UPSTREAM_ID)).min(1, 'must list at least one upstream'),
     scope: z.string().default('mcp'),
