@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
+import { Client as ModernClient, CrossAppAccessProvider, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { startIdJagIdp, type IdJagIdp, type IdJagOptions } from '../helpers/id-jag-idp.js';
 import { callTool } from '../helpers/mcp-call.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
@@ -81,6 +82,28 @@ describe('ID-JAG (jwt-bearer grant)', () => {
     const seen = upstream.requests.at(-1)!.headers.authorization!.replace(/^Bearer /, '');
     expect(decodeJwt(seen)).toMatchObject({ sub: 'corp:U-dana', email: 'dana@corp.example', groups: ['eng'], act: { sub: client.client_id } });
     expect(first.logs.lines.some((l) => l.event === 'token_issued' && l.grant === 'id_jag' && l.person === 'corp:U-dana')).toBe(true);
+  });
+
+  test('the v2 MCP SDK\'s CrossAppAccessProvider finds the portal (RFC 9728), presents the ID-JAG and calls the upstream', async () => {
+    const asked: Array<{ authorizationServerUrl: string; resourceUrl: string }> = [];
+    const provider = new CrossAppAccessProvider({
+      clientId: client.client_id,
+      clientSecret,
+      expectedIssuer: first.url,
+      assertion: async (context) => {
+        asked.push({ authorizationServerUrl: context.authorizationServerUrl, resourceUrl: context.resourceUrl });
+        return idp.idJag({ audience: context.authorizationServerUrl, clientId: client.client_id, subject: 'U-dana', resource: context.resourceUrl }, { claims: dana });
+      },
+    });
+    const agent = new ModernClient({ name: 'cross-app-agent', version: '1.0.0' });
+    await agent.connect(new ModernTransport(new URL(`${first.url}/mcp/notes`), { authProvider: provider }));
+    try {
+      expect(toolText(await agent.callTool({ name: 'echo', arguments: { message: 'cross-app access' } }))).toBe('cross-app access');
+    } finally {
+      await agent.close();
+    }
+    expect(asked).toEqual([{ authorizationServerUrl: first.url, resourceUrl: `${first.url}/mcp/notes` }]);
+    expect(decodeJwt(provider.tokens()!.access_token)).toMatchObject({ sub: 'corp:U-dana', aud: `${first.url}/mcp/notes` });
   });
 
   test('upstream policy applies: the aggregate reaches only what the person may use; a resource they may not use is invalid_target', async () => {
