@@ -33,11 +33,11 @@ export interface ExchangedTokens {
   forget(upstream: UpstreamConfig, auth: AuthContext): void;
 }
 
-export function createExchangedTokens(options: { env: NodeJS.ProcessEnv; logger: Logger; ca?: string | string[] }): ExchangedTokens {
+export function createExchangedTokens(options: { env: NodeJS.ProcessEnv; logger: Logger }): ExchangedTokens {
   const cache = new Map<string, { token: string; usableUntil: number }>();
   const inFlight = new Map<string, Promise<string>>();
   // The operator configured each token endpoint: it is reached wherever it resolves (trusted origin).
-  const fetcher = createGuardedFetch({ allowPrivateAddresses: false, deadlineMs: 10_000, maxBodyBytes: 64 * 1024, ca: options.ca });
+  const fetcher = createGuardedFetch({ allowPrivateAddresses: false, deadlineMs: 10_000, maxBodyBytes: 64 * 1024 });
   const keyOf = (upstream: UpstreamConfig, auth: AuthContext) => `${upstream.id}\n${auth.person.id}\n${auth.clientId}`;
 
   async function exchange(upstream: UpstreamConfig, subjectToken: string): Promise<{ token: string; expiresInSeconds?: number }> {

@@ -101,6 +101,10 @@ export function createGrantStore(store: Store, consents: Pick<Consents, 'forget'
       await store.addToSet(byPerson(grant.person.id), grant.id);
       await store.addToSet(byClient(grant.clientId), grant.id);
       if (grant.parentGrantId) {
+        // Exchanged grants are short-lived: forget the expired ones as new ones join.
+        for (const sibling of await store.setMembers(children(grant.parentGrantId))) {
+          if (!(await store.get(key(sibling)))) await store.removeFromSet(children(grant.parentGrantId), sibling);
+        }
         await store.addToSet(children(grant.parentGrantId), grant.id);
         // Checked after joining the parent: a parent revoked meanwhile takes this one with it.
         if (!(await store.get(key(grant.parentGrantId)))) await revoke(grant.id);

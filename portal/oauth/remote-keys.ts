@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { createGuardedFetch, type GuardedFetch } from '../net/guarded-fetch.js';
 import { oauthTransport } from '../net/oauth-transport.js';
@@ -22,8 +22,8 @@ export interface RemoteKeys {
   ofOidcIssuer(issuer: string): JWTVerifyGetKey;
 }
 
-export function createRemoteKeys(options: { timeoutMs?: number; ca?: string | string[] } = {}): RemoteKeys {
-  const fetcher: GuardedFetch = createGuardedFetch({ allowPrivateAddresses: true, deadlineMs: options.timeoutMs ?? 10_000, maxBodyBytes: MAX_ANSWER_BYTES, ca: options.ca });
+export function createRemoteKeys(): RemoteKeys {
+  const fetcher: GuardedFetch = createGuardedFetch({ allowPrivateAddresses: true, deadlineMs: 10_000, maxBodyBytes: MAX_ANSWER_BYTES });
   const byUri = new Map<string, JWTVerifyGetKey>();
   const byIssuer = new Map<string, Promise<JWTVerifyGetKey>>();
 
@@ -61,4 +61,15 @@ export function createRemoteKeys(options: { timeoutMs?: number; ca?: string | st
     atJwksUri,
     ofOidcIssuer: (issuer) => async (header, token) => (await discover(issuer))(header, token),
   };
+}
+
+/**
+ * Whether verifying a JWT failed because the signer's keys could not be had (network, timeout, a
+ * broken discovery or JWKS answer), not because of the JWT: the caller may answer "try again".
+ */
+export function isKeyFetchFailure(error: unknown): boolean {
+  if (error instanceof joseErrors.JWKSTimeout) return true;
+  // jose's own "Expected 200 OK" / unparsable JWKS is a plain JOSEError; every other JOSE error is about the JWT.
+  if (error instanceof joseErrors.JOSEError) return error.code === 'ERR_JOSE_GENERIC';
+  return true;
 }

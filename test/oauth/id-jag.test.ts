@@ -3,7 +3,7 @@ import * as oauth from 'oauth4webapi';
 import { Client as ModernClient, CrossAppAccessProvider, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { startIdJagIdp, type IdJagIdp, type IdJagOptions } from '../helpers/id-jag-idp.js';
 import { callTool } from '../helpers/mcp-call.js';
-import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
+import { closedPort, startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { UNLIMITED } from '../helpers/oauth-flow.js';
 import { startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
@@ -27,10 +27,12 @@ describe('ID-JAG (jwt-bearer grant)', () => {
   let as: oauth.AuthorizationServer;
   let client: oauth.Client;
   let clientSecret: string;
+  let unreachableIdp: string;
   const cleanups: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
     [idp, partner, upstream] = await Promise.all([startIdJagIdp(), startIdJagIdp(), startRecordingMcpServer()]);
+    unreachableIdp = `http://127.0.0.1:${await closedPort()}`;
     const keyPrefix = testKeyPrefix();
     const [a, b] = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
     cleanups.push(a.cleanup, b.cleanup);
@@ -40,6 +42,7 @@ describe('ID-JAG (jwt-bearer grant)', () => {
         idps: [
           { id: 'corp', issuer: idp.issuer, client_id: 'gatehouse', client_secret: 'corp-secret', id_jag: true },
           { id: 'partner', issuer: partner.issuer, client_id: 'gatehouse', client_secret: 'partner-secret' },
+          { id: 'gone', issuer: unreachableIdp, client_id: 'gatehouse', client_secret: 'gone-secret', id_jag: true },
         ],
       },
       upstreams: [
@@ -140,6 +143,24 @@ describe('ID-JAG (jwt-bearer grant)', () => {
     test('typ wrong', async () => expectRefused(await idJag({ typ: 'JWT' })));
     test('signed by a key the IdP does not publish', async () => expectRefused(await idJag({ foreignKey: true })));
     test('no jti', async () => expectRefused(await idJag({ claims: { jti: undefined } })));
+
+    test('a public client may not present an ID-JAG: unauthorized_client', async () => {
+      const registered = await oauth.processDynamicClientRegistrationResponse(
+        await oauth.dynamicClientRegistrationRequest(as, { redirect_uris: ['http://127.0.0.1:9999/callback'], grant_types: [JWT_BEARER], token_endpoint_auth_method: 'none' }, insecure),
+      );
+      const publicClient = { client_id: registered.client_id };
+      const assertion = await idp.idJag({ audience: first.url, clientId: publicClient.client_id, subject: 'U-dana' }, { claims: dana });
+      const res = await oauth.genericTokenEndpointRequest(as, publicClient, oauth.None(), JWT_BEARER, { assertion }, insecure);
+      expect({ status: res.status, error: ((await res.json()) as { error: string }).error }).toEqual({ status: 400, error: 'unauthorized_client' });
+      expect(await first.oauth.deps.grants.listByClient(publicClient.client_id)).toEqual([]);
+    });
+
+    test('an IdP whose keys cannot be fetched: temporarily_unavailable, nothing issued', async () => {
+      const res = await present(await idJag({ claims: { iss: unreachableIdp } }));
+      const body = (await res.json()) as { error: string; access_token?: string };
+      expect({ status: res.status, error: body.error, token: body.access_token }).toEqual({ status: 503, error: 'temporarily_unavailable', token: undefined });
+      expect(first.logs.lines.filter((l) => l.event === 'token_refused').at(-1)).toMatchObject({ grant: 'id_jag', error: 'temporarily_unavailable' });
+    });
 
     test('replayed, on the same process and on another one', async () => {
       const assertion = await idJag();

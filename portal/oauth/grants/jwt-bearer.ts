@@ -10,7 +10,7 @@ import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { auditRefusals } from '../grant-refusals.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
-import { ASYMMETRIC_ALGS } from '../remote-keys.js';
+import { ASYMMETRIC_ALGS, isKeyFetchFailure } from '../remote-keys.js';
 import { SCOPES, parseScope } from '../scopes.js';
 
 /** RFC 7523 §2.1: the grant type of a JWT used as an authorization grant. */
@@ -39,6 +39,8 @@ const SUBJECT = /^[\x21-\x7e]{1,255}$/;
  * No refresh token is issued (the draft §4.4.3): the client presents a new ID-JAG instead.
  */
 async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promise<TokenResponse> {
+  // The draft §4.4: the client authenticates; a public client's name alone would let anyone who saw the ID-JAG use it.
+  if (client.tokenEndpointAuthMethod === 'none') throw new OAuthError('unauthorized_client', 'an ID-JAG is accepted only from a client that authenticates');
   const body = req.body as Record<string, string | undefined>;
   const assertion = body.assertion;
   if (!assertion) throw new OAuthError('invalid_request', 'assertion is required');
@@ -66,8 +68,8 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw invalid('the assertion expired');
-    if (error instanceof joseErrors.JOSEError) throw invalid('the assertion is not a valid ID-JAG for this portal', `${error.code}: ${error.message}`);
-    throw invalid('the identity provider\'s keys could not be fetched', (error as Error).message);
+    if (isKeyFetchFailure(error)) throw new OAuthError('temporarily_unavailable', 'the identity provider\'s keys could not be fetched; try again shortly', { internal: (error as Error).message });
+    throw invalid('the assertion is not a valid ID-JAG for this portal', `${(error as joseErrors.JOSEError).code}: ${(error as Error).message}`);
   }
   // The draft §4.4.1: an array `aud` holds exactly one element, this portal's issuer.
   if (Array.isArray(claims.aud) && claims.aud.length !== 1) throw invalid('the assertion must be for this portal alone');

@@ -13,7 +13,7 @@ import type { OAuthDeps } from '../deps.js';
 import type { Actor, Grant } from '../grant-store.js';
 import { auditRefusals } from '../grant-refusals.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
-import { ASYMMETRIC_ALGS } from '../remote-keys.js';
+import { ASYMMETRIC_ALGS, isKeyFetchFailure } from '../remote-keys.js';
 import type { ProtectedResource } from '../resources.js';
 import { SCOPES, parseScope } from '../scopes.js';
 
@@ -154,8 +154,8 @@ async function foreignSubject(token: string, trusted: TrustedIssuerConfig, deps:
     }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw new OAuthError('invalid_request', 'subject_token expired');
-    if (error instanceof joseErrors.JOSEError) throw new OAuthError('invalid_request', 'subject_token is not valid for this portal', { internal: `${error.code}: ${error.message}` });
-    throw new OAuthError('invalid_request', 'the subject token issuer\'s keys could not be fetched', { internal: (error as Error).message });
+    if (isKeyFetchFailure(error)) throw new OAuthError('temporarily_unavailable', 'the subject token issuer\'s keys could not be fetched; try again shortly', { internal: (error as Error).message });
+    throw new OAuthError('invalid_request', 'subject_token is not valid for this portal', { internal: `${(error as joseErrors.JOSEError).code}: ${(error as Error).message}` });
   }
   if (typeof claims.sub !== 'string' || !SUBJECT.test(claims.sub)) throw new OAuthError('invalid_request', 'subject_token\'s sub is not a usable identifier');
   const email = typeof claims.email === 'string' && claims.email.includes('@') && claims.email_verified !== false ? claims.email : undefined;
