@@ -10,7 +10,8 @@ export type UpstreamErrorCode =
   | 'ERR_UPSTREAM_CANCELLED'
   | 'ERR_UPSTREAM_CRASHED'
   | 'ERR_UPSTREAM_BUSY'
-  | 'ERR_UPSTREAM_CONNECT_REQUIRED';
+  | 'ERR_UPSTREAM_CONNECT_REQUIRED'
+  | 'ERR_UPSTREAM_CREDENTIAL';
 
 /**
  * Something went wrong between the portal and an upstream MCP server. The message is safe to
@@ -96,6 +97,14 @@ function connectMessage(upstreamId: string, reason: ConnectReason, url: string, 
   if (reason === 'insufficient_scope') return `upstream "${upstreamId}" needs more access (scope ${scope?.join(' ') || 'unknown'}): approve it at ${url}`;
   if (reason === 'reconnect_required') return `the connection to upstream "${upstreamId}" has expired: connect it again at ${url}`;
   return `upstream "${upstreamId}" needs your own account there: connect it at ${url}`;
+}
+
+/** The portal could not obtain the credential it sends the upstream (its token exchange there failed). */
+export class UpstreamCredentialError extends UpstreamError {
+  constructor(upstreamId: string, options: { internal?: string; cause?: unknown } = {}) {
+    super('ERR_UPSTREAM_CREDENTIAL', upstreamId, `the portal could not obtain a credential for upstream "${upstreamId}"`, options);
+    this.name = 'UpstreamCredentialError';
+  }
 }
 
 /** The upstream no longer knows the Streamable HTTP session (MCP 2025-06-18, "Session Management": 404): reconnect. */

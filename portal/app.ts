@@ -98,7 +98,7 @@ export function createPortal(deps: AppDeps): Portal {
     absoluteTimeoutMs: config.login.sessionMaxMs,
   });
   const identity = createIdentity({ config, store, accounts, sessions });
-  const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all });
+  const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all, env: deps.env ?? process.env });
   const oauth = createAuthorizationServer({
     config,
     store,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { portalHostConflict } from '../apps/app-mounts.js';
-import { readStaticSecret } from '../config/credentials-schema.js';
+import { readStaticSecret, tokenExchangeSecretProblem } from '../config/credentials-schema.js';
 import { describeIssue } from '../config/issue.js';
 import { upstreamSchema, type UpstreamConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
@@ -149,6 +149,8 @@ export function createUpstreamRegistry(options: {
     const { credentials } = parsed.data;
     const secret = credentials.type === 'static' ? readStaticSecret(credentials.value_env!, options.env) : undefined;
     if (secret && 'problem' in secret) throw new HttpError(400, 'invalid_upstream', `credentials.value_env: ${secret.problem}`);
+    const exchangeProblem = tokenExchangeSecretProblem(credentials, options.env);
+    if (exchangeProblem) throw new HttpError(400, 'invalid_upstream', `credentials.${exchangeProblem.key}: ${exchangeProblem.problem}`);
     return { upstream: parsed.data, document: given };
   }
 

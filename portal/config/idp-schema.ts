@@ -32,6 +32,8 @@ export const idpSchema = z
     groups_claim: z.string().min(1).default('groups'),
     primary: z.boolean().default(false),
     assume_email_verified: z.boolean().default(false),
+    // Enterprise-managed authorization: this IdP's ID-JAGs (draft-ietf-oauth-identity-assertion-authz-grant) are grants here.
+    id_jag: z.boolean().default(false),
     claims_max_age: z
       .string()
       .default('12h')

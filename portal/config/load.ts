@@ -4,10 +4,10 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { portalHostConflict } from '../apps/app-mounts.js';
-import { configFileSchema, type AccountConfig, type ServiceClientConfig, type UpstreamConfig } from './schema.js';
+import { configFileSchema, type AccountConfig, type ServiceClientConfig, type TrustedIssuerConfig, type UpstreamConfig } from './schema.js';
 import type { IdpConfig } from './idp-schema.js';
 import type { ToolMode } from '../governance/tool-search.js';
-import { readStaticSecret } from './credentials-schema.js';
+import { readStaticSecret, tokenExchangeSecretProblem } from './credentials-schema.js';
 import { describeIssue } from './issue.js';
 import type { ConnectionLimits } from '../http/server.js';
 
@@ -58,6 +58,8 @@ export interface Config {
   /** The audit log (issue 8): where events go, and what of arguments and results they keep. */
   audit: { stdout: boolean; file?: string; streamMaxLength: number; includeArguments: boolean; includeResults: boolean; redactKeys: string[] };
   serviceClients: ServiceClientConfig[];
+  /** RFC 8693 token exchange: issuers whose JWTs the portal accepts as subject tokens. */
+  tokenExchange: { trustedIssuers: TrustedIssuerConfig[] };
   /** The config file's upstreams. A running portal caches what it derives from this list: replace the array to change it, never edit it in place. */
   upstreams: UpstreamConfig[];
   /** `static` upstream credentials: the header value by upstream id, read from `credentials.value_env` at start-up. */
@@ -191,15 +193,21 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       redactKeys: file.audit.redact,
     },
     serviceClients: file.service_clients,
+    tokenExchange: { trustedIssuers: file.token_exchange.trusted_issuers },
     upstreams: file.upstreams,
     upstreamSecrets: staticSecrets(file.upstreams, env),
   };
 }
 
-/** Each `static` upstream's secret from its `value_env`; a variable that is not set stops start-up naming it. */
+/**
+ * Each `static` upstream's secret from its `value_env`; a variable that is not set (or, for
+ * `token-exchange`, a client secret or private key variable that is not usable) stops start-up naming it.
+ */
 function staticSecrets(upstreams: UpstreamConfig[], env: NodeJS.ProcessEnv): Record<string, string> {
   const secrets: Record<string, string> = {};
   upstreams.forEach((upstream, i) => {
+    const problem = tokenExchangeSecretProblem(upstream.credentials, env);
+    if (problem) throw new ConfigError(`upstreams[${i}].credentials.${problem.key}`, problem.problem);
     const name = upstream.credentials.type === 'static' ? upstream.credentials.value_env! : undefined;
     if (name === undefined) return;
     const secret = readStaticSecret(name, env);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { checkIdentityRules, idpSchema } from './idp-schema.js';
+import { checkIdentityRules, IDP_ID, idpSchema } from './idp-schema.js';
 import { checkCredentials } from './credentials-schema.js';
 import { PINNING_MODES } from '../governance/tool-pins.js';
 import { PORTAL_TOOL_PREFIX, TOOL_MODES } from '../governance/tool-search.js';
@@ -29,11 +29,28 @@ const account = z.strictObject({
   groups: names,
 });
 
-const serviceClient = z.strictObject({
-  client_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits or . _ -'),
-  secret_hash: z.string().startsWith('scrypt$', 'must be a scrypt$… string from `gatehouse hash-password`'),
-  upstreams: z.array(z.string().regex(UPSTREAM_ID)).min(1, 'must list at least one upstream'),
-  scope: z.string().default('mcp'),
+const serviceClient = z
+  .strictObject({
+    client_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits or . _ -'),
+    secret_hash: z.string().startsWith('scrypt$', 'must be a scrypt$… string from `gatehouse hash-password`').optional(),
+    // private_key_jwt (RFC 7523 §2.2): the client's public keys, inline or at a URL.
+    jwks: z
+      .strictObject({ keys: z.array(z.record(z.string(), z.unknown()).refine((key) => typeof key.kty === 'string', { message: 'must be a JWK (with kty)' })).min(1, 'must hold at least one key') })
+      .optional(),
+    jwks_uri: httpUrl.optional(),
+    upstreams: z.array(z.string().regex(UPSTREAM_ID)).min(1, 'must list at least one upstream'),
+    scope: z.string().default('mcp'),
+  })
+  .superRefine((client, ctx) => {
+    const methods = [client.secret_hash, client.jwks, client.jwks_uri].filter((m) => m !== undefined).length;
+    if (methods !== 1) ctx.addIssue({ code: 'custom', path: ['secret_hash'], message: 'give exactly one of secret_hash, jwks or jwks_uri' });
+  });
+
+/** `token_exchange.trusted_issuers[]`: another issuer whose JWTs are subject tokens here (RFC 8693 §2.1). */
+const trustedIssuer = z.strictObject({
+  id: z.string().regex(IDP_ID, `must match ${IDP_ID.source}`),
+  issuer: httpUrl,
+  jwks_uri: httpUrl,
 });
 
 export const upstreamSchema = z
@@ -53,11 +70,16 @@ export const upstreamSchema = z
     cwd: z.string().optional(),
     credentials: z
       .strictObject({
-        type: z.enum(['portal-jwt', 'oauth', 'static', 'none']).default('portal-jwt'),
+        type: z.enum(['portal-jwt', 'oauth', 'static', 'token-exchange', 'none']).default('portal-jwt'),
         header: z.string().optional(),
         value_env: z.string().optional(),
         client_id: z.string().optional(),
         client_secret: z.string().optional(),
+        // token-exchange (RFC 8693): the upstream's STS, the audience asked for, and the portal's client secret or private key there.
+        token_endpoint: httpUrl.optional(),
+        audience: z.string().min(1).optional(),
+        client_secret_env: z.string().optional(),
+        private_key_env: z.string().optional(),
         scopes: names,
         // oauth: the upstream's authorization server, for upstreams that do not publish RFC 9728 metadata.
         authorization_server: httpUrl.optional(),
@@ -198,6 +220,7 @@ export const configFileSchema = z
       })
       .prefault({}),
     service_clients: z.array(serviceClient).default([]),
+    token_exchange: z.strictObject({ trusted_issuers: z.array(trustedIssuer).default([]) }).prefault({}),
     upstreams: z.array(upstreamSchema).default([]),
   })
   .superRefine((value, ctx) => {
@@ -213,6 +236,12 @@ export const configFileSchema = z
       if (u.host && hosts.has(u.host)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'host'], message: `is already the host of another upstream` });
       if (u.host) hosts.add(u.host);
     });
+    // A trusted issuer's people are `{id}:{sub}`: its id must not be another source of people.
+    const people = new Set(['local', 'service', ...value.login.idps.map((idp) => idp.id)]);
+    value.token_exchange.trusted_issuers.forEach((issuer, i) => {
+      if (people.has(issuer.id)) ctx.addIssue({ code: 'custom', path: ['token_exchange', 'trusted_issuers', i, 'id'], message: `"${issuer.id}" already names people signed in another way` });
+      people.add(issuer.id);
+    });
     const ids = new Set(value.upstreams.map((u) => u.id));
     value.service_clients.forEach((client, i) =>
       client.upstreams.forEach((id, j) => {
@@ -225,6 +254,7 @@ export type ConfigFile = z.output<typeof configFileSchema>;
 export type UpstreamConfig = ConfigFile['upstreams'][number];
 export type AccountConfig = ConfigFile['login']['accounts'][number];
 export type ServiceClientConfig = ConfigFile['service_clients'][number];
+export type TrustedIssuerConfig = ConfigFile['token_exchange']['trusted_issuers'][number];
 
 /** The schema inside optional/default/pipe wrappers, for walking the shape of the config. */
 export function unwrapSchema(schema: z.core.$ZodType): z.core.$ZodType {

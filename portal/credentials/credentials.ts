@@ -6,6 +6,7 @@ import { createSealer } from '../crypto/seal.js';
 import type { SessionManager } from '../login/sessions.js';
 import type { Store } from '../store/store.js';
 import { connectRoutes } from './connect-routes.js';
+import { createExchangedTokens } from './exchanged-tokens.js';
 import { createUpstreamAccounts } from './upstream-accounts.js';
 import { createUpstreamConnections, type UpstreamConnections } from './connections.js';
 import type { CredentialSources } from './upstream-credentials.js';
@@ -23,7 +24,16 @@ export interface Credentials {
 }
 
 /** Builds the credential strategies; does no I/O. */
-export function createCredentials(deps: { config: Config; store: Store; logger: Logger; sessions: SessionManager; form: RequestHandler; upstreams: () => UpstreamConfig[] }): Credentials {
+export function createCredentials(deps: {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  sessions: SessionManager;
+  form: RequestHandler;
+  upstreams: () => UpstreamConfig[];
+  /** Where `token-exchange` credentials read their client secret or private key. */
+  env: NodeJS.ProcessEnv;
+}): Credentials {
   const { config, store, logger } = deps;
   const oauth = createUpstreamOAuth({
     store,
@@ -53,5 +63,6 @@ export function createCredentials(deps: { config: Config; store: Store; logger: 
     upstreams: deps.upstreams,
     form: deps.form,
   });
-  return { sources: { connections, staticSecrets: config.upstreamSecrets, logger }, connections, router };
+  const exchangedTokens = createExchangedTokens({ env: deps.env, logger });
+  return { sources: { connections, staticSecrets: config.upstreamSecrets, exchangedTokens, logger }, connections, router };
 }

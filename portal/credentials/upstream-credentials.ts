@@ -6,6 +6,7 @@ import type { UpstreamConfig } from '../config/schema.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { parseBearerChallenge } from './challenge.js';
 import type { UpstreamConnections } from './connections.js';
+import type { ExchangedTokens } from './exchanged-tokens.js';
 import type { PortalAssertions } from './portal-jwt.js';
 import { inSpan } from '../tracing/spans.js';
 
@@ -18,6 +19,8 @@ export interface CredentialSources {
   connections: UpstreamConnections;
   /** `static` header values by upstream id, read from the environment at start-up (`Config.upstreamSecrets`). */
   staticSecrets: Record<string, string>;
+  /** Upstream tokens obtained by RFC 8693 token exchange (`token-exchange`). */
+  exchangedTokens: ExchangedTokens;
   logger: Logger;
 }
 
@@ -30,6 +33,9 @@ export interface CredentialSources {
  *   throws `UpstreamConnectRequiredError` when there is none.
  * - `static`: the configured secret in `credentials.header` (default `Authorization`), plus a
  *   `Gatehouse-Assertion` so that the upstream's logs can name the person.
+ * - `token-exchange`: an upstream token for the person, exchanged at the upstream's token endpoint
+ *   for a portal assertion with `aud` = `credentials.audience` (RFC 8693), `Authorization: Bearer`;
+ *   throws `UpstreamCredentialError` (naming the upstream) when the exchange fails.
  * `credentials.header` overrides the header of each.
  */
 export function upstreamCredentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources?: CredentialSources): Promise<Record<string, string>> {
@@ -59,6 +65,12 @@ async function credentialHeaders(upstream: UpstreamConfig, auth: AuthContext, as
       if (secret === undefined) throw new Error(`upstream "${upstream.id}": environment variable ${credentials.value_env} is not set`);
       return { [credentials.header ?? 'Authorization']: secret, [ASSERTION_HEADER]: await assertions.mint(auth, audience) };
     }
+    case 'token-exchange': {
+      if (!sources) throw new Error(`upstream "${upstream.id}": token-exchange credentials are not wired here`);
+      const token = await sources.exchangedTokens.tokenFor(upstream, auth, () => assertions.mint(auth, credentials.audience!));
+      const header = credentials.header ?? 'Authorization';
+      return { [header]: asHeaderValue(header, token) };
+    }
   }
 }
 
@@ -72,6 +84,11 @@ async function credentialHeaders(upstream: UpstreamConfig, auth: AuthContext, as
 export async function answerUpstreamChallenge(upstream: UpstreamConfig, auth: AuthContext, challenge: AuthChallenge, sources: CredentialSources): Promise<'retry' | undefined> {
   const parsed = parseBearerChallenge(challenge.wwwAuthenticate);
   const { connections, logger } = sources;
+  // A refused exchanged token may have been revoked there: exchange once more, then give up.
+  if (upstream.credentials.type === 'token-exchange' && challenge.status === 401 && !challenge.retried) {
+    sources.exchangedTokens.forget(upstream, auth);
+    return 'retry';
+  }
   if (upstream.credentials.type !== 'oauth') {
     if (challenge.status === 401) {
       logger.error(

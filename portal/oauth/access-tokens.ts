@@ -1,7 +1,7 @@
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { OAuthError } from '../http/errors.js';
-import type { Grant } from './grant-store.js';
+import type { Actor, Grant } from './grant-store.js';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
 import { formatScope } from './scopes.js';
 
@@ -17,6 +17,8 @@ export interface AccessTokenClaims {
   exp: number;
   /** The grant the token was issued under: the bearer check looks it up, so revocation is immediate. */
   grant_id: string;
+  /** RFC 8693 §4.1: the delegation chain of an exchanged token. */
+  act?: Actor;
 }
 
 export interface AccessTokens {
@@ -42,7 +44,7 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
     async issue(grant, ttlMs) {
       const { kid, privateKey } = await keys.current();
       const expiresIn = Math.floor(ttlMs / 1000);
-      const token = await new SignJWT({ client_id: grant.clientId, scope: formatScope(grant.scope), grant_id: grant.id })
+      const token = await new SignJWT({ client_id: grant.clientId, scope: formatScope(grant.scope), grant_id: grant.id, ...(grant.act ? { act: grant.act } : {}) })
         .setProtectedHeader({ alg: SIGNING_ALG, typ: 'at+jwt', kid })
         .setIssuer(issuer)
         .setSubject(grant.person.id)

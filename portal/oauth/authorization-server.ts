@@ -7,10 +7,12 @@ import type { Person } from '../login/person.js';
 import type { SessionManager } from '../login/sessions.js';
 import type { Store } from '../store/store.js';
 import { createAccessTokens } from './access-tokens.js';
+import { createAssertionLedger } from './assertion-ledger.js';
 import { createAuthorizationCodes } from './authorization-codes.js';
 import { createAuthorizationRequests } from './authorization-requests.js';
 import { authorizeRoutes } from './authorize.js';
 import { authenticateBearer, requireBearer, type BearerOptions } from './bearer.js';
+import { createClientAssertions } from './client-assertion.js';
 import { createClientMetadataDocuments } from './client-metadata-document.js';
 import { createClientRegistry } from './clients.js';
 import { consentRoutes } from './consent.js';
@@ -20,6 +22,7 @@ import { createGrantStore } from './grant-store.js';
 import { introspectRoutes } from './introspect.js';
 import { metadataRoutes } from './metadata.js';
 import { createRefreshTokens } from './refresh-tokens.js';
+import { createRemoteKeys } from './remote-keys.js';
 import { createResourceCatalog } from './resources.js';
 import { revokeRoutes } from './revoke.js';
 import { createSigningKeys } from './signing-keys.js';
@@ -60,6 +63,8 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     retainAfterRotationMs: config.tokens.accessTtlMs + 60_000,
   });
   const consents = createConsents({ store, ttlMs: config.tokens.refreshTtlMs });
+  const remoteKeys = createRemoteKeys();
+  const assertions = createAssertionLedger(store);
   const deps: OAuthDeps = {
     config,
     issuer,
@@ -83,6 +88,9 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
         onError: (clientId, reason) => logger.warn({ clientId, reason }, 'client metadata document rejected'),
       }),
     }),
+    remoteKeys,
+    assertions,
+    clientAssertions: createClientAssertions({ issuer, remoteKeys, ledger: assertions }),
     resources: createResourceCatalog({ issuer, upstreams: options.upstreams }),
     sessions: options.sessions,
     limits: {

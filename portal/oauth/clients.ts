@@ -1,10 +1,11 @@
 import type { ServiceClientConfig } from '../config/schema.js';
 import { getJson, setJson, storeKey, type Store } from '../store/store.js';
 import type { ClientMetadataDocuments } from './client-metadata-document.js';
+import { TOKEN_EXCHANGE_GRANT } from './grants/token-exchange.js';
 import type { ApplicationType } from './redirect-uris.js';
 
 /** How a client authenticates at the token endpoint (RFC 7591 §2). */
-export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post';
+export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
 /** An OAuth client the portal knows: dynamically registered, a metadata document, or a configured service. */
 export interface Client {
@@ -24,6 +25,9 @@ export interface Client {
   scope?: string;
   /** Registered clients: SHA-256 of the client secret; service clients: its scrypt hash. */
   secretHash?: string;
+  /** Service clients with `private_key_jwt`: their public keys (RFC 7591 §2 `jwks`), or where they are published (`jwks_uri`). */
+  jwks?: { keys: Array<Record<string, unknown>> };
+  jwksUri?: string;
   /** SHA-256 of the RFC 7592 registration access token. */
   registrationAccessTokenHash?: string;
   /** Seconds since the epoch (RFC 7591 `client_id_issued_at`). */
@@ -66,10 +70,12 @@ export function createClientRegistry(options: {
           kind: 'service',
           clientName: clientId,
           redirectUris: [],
-          grantTypes: ['client_credentials'],
-          tokenEndpointAuthMethod: 'client_secret_basic',
+          grantTypes: ['client_credentials', TOKEN_EXCHANGE_GRANT],
+          tokenEndpointAuthMethod: service.secret_hash ? 'client_secret_basic' : 'private_key_jwt',
           scope: service.scope,
           secretHash: service.secret_hash,
+          jwks: service.jwks,
+          jwksUri: service.jwks_uri,
           issuedAt: 0,
           upstreams: service.upstreams,
         };

@@ -7,12 +7,15 @@ import type { SessionManager } from '../login/sessions.js';
 import type { Store } from '../store/store.js';
 import type { UpstreamConnections } from '../credentials/connections.js';
 import type { AccessTokens } from './access-tokens.js';
+import type { AssertionLedger } from './assertion-ledger.js';
+import type { ClientAssertions } from './client-assertion.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 import type { AuthorizationRequests } from './authorization-requests.js';
 import type { ClientRegistry } from './clients.js';
 import type { Consents } from './consents.js';
 import type { GrantStore } from './grant-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
+import type { RemoteKeys } from './remote-keys.js';
 import type { ResourceCatalog } from './resources.js';
 import type { SigningKeys } from './signing-keys.js';
 
@@ -30,6 +33,12 @@ export interface OAuthDeps {
   consents: Consents;
   grants: GrantStore;
   clients: ClientRegistry;
+  /** Keys of the IdPs, trusted issuers and clients whose JWTs are grants or client authentication here. */
+  remoteKeys: RemoteKeys;
+  /** One-time JWTs (ID-JAGs, client assertions) already used, across processes. */
+  assertions: AssertionLedger;
+  /** `private_key_jwt` client authentication. */
+  clientAssertions: ClientAssertions;
   resources: ResourceCatalog;
   sessions: SessionManager;
   limits: { register: RateLimit; token: RateLimit };

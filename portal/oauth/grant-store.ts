@@ -25,6 +25,17 @@ export interface Grant {
   longLived?: boolean;
   createdAt: number;
   refreshedAt?: number;
+  /** RFC 8693 §4.1 `act`: who acts for the person, the current actor outermost (token exchange). */
+  act?: Actor;
+  /** The grant this one was exchanged from (RFC 8693): revoking that one revokes this one too. */
+  parentGrantId?: string;
+}
+
+/** An RFC 8693 §4.1 actor: `sub` (and `iss` when it is another issuer's), prior actors nested in `act`. */
+export interface Actor {
+  sub: string;
+  iss?: string;
+  act?: Actor;
 }
 
 export interface GrantStore {
@@ -48,6 +59,8 @@ export function createGrantStore(store: Store, consents: Pick<Consents, 'forget'
   // A revoked grant id stays known for a while, so that a grant revoked while it is being
   // created (a code replayed during its first exchange) is never saved.
   const tombstone = (id: string) => storeKey('grant', id, 'revoked');
+  // The grants exchanged from one (RFC 8693): they end with it.
+  const children = (id: string) => storeKey('grant', id, 'children');
   const TOMBSTONE_TTL_MS = 10 * 60_000;
 
   async function list(indexKey: string): Promise<Grant[]> {
@@ -61,32 +74,46 @@ export function createGrantStore(store: Store, consents: Pick<Consents, 'forget'
     return grants.sort((a, b) => a.createdAt - b.createdAt);
   }
 
+  async function revoke(id: string): Promise<boolean> {
+    await store.set(tombstone(id), '1', { ttlMs: TOMBSTONE_TTL_MS });
+    const grant = await getJson<Grant>(store, key(id));
+    const existed = await store.delete(key(id));
+    if (grant) {
+      await store.removeFromSet(byPerson(grant.person.id), id);
+      await store.removeFromSet(byClient(grant.clientId), id);
+      // An exchanged grant rested on its parent, not on a consent of its own.
+      if (!grant.parentGrantId) await consents.forget(grant.person.id, grant.clientId, grant.resource);
+    }
+    for (const child of await store.setMembers(children(id))) await revoke(child);
+    await store.delete(children(id));
+    return existed;
+  }
+
   return {
     async save(grant, ttlMs) {
       await setJson(store, key(grant.id), grant, { ttlMs });
       // Checked after writing: with revoke's order (tombstone, then delete) one of the two always wins.
       if (await store.get(tombstone(grant.id))) {
         await store.delete(key(grant.id));
-        await consents.forget(grant.person.id, grant.clientId, grant.resource);
+        if (!grant.parentGrantId) await consents.forget(grant.person.id, grant.clientId, grant.resource);
         return;
       }
       await store.addToSet(byPerson(grant.person.id), grant.id);
       await store.addToSet(byClient(grant.clientId), grant.id);
+      if (grant.parentGrantId) {
+        // Exchanged grants are short-lived: forget the expired ones as new ones join.
+        for (const sibling of await store.setMembers(children(grant.parentGrantId))) {
+          if (!(await store.get(key(sibling)))) await store.removeFromSet(children(grant.parentGrantId), sibling);
+        }
+        await store.addToSet(children(grant.parentGrantId), grant.id);
+        // Checked after joining the parent: a parent revoked meanwhile takes this one with it.
+        if (!(await store.get(key(grant.parentGrantId)))) await revoke(grant.id);
+      }
     },
     async find(id) {
       return (await getJson<Grant>(store, key(id))) ?? undefined;
     },
-    async revoke(id) {
-      await store.set(tombstone(id), '1', { ttlMs: TOMBSTONE_TTL_MS });
-      const grant = await getJson<Grant>(store, key(id));
-      const existed = await store.delete(key(id));
-      if (grant) {
-        await store.removeFromSet(byPerson(grant.person.id), id);
-        await store.removeFromSet(byClient(grant.clientId), id);
-        await consents.forget(grant.person.id, grant.clientId, grant.resource);
-      }
-      return existed;
-    },
+    revoke,
     listByPerson: (personId) => list(byPerson(personId)),
     listByClient: (clientId) => list(byClient(clientId)),
   };

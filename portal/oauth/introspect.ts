@@ -18,7 +18,7 @@ import { grantOfToken } from './token-lookup.js';
 export function introspectRoutes(deps: OAuthDeps): Router {
   const router = Router();
   router.post('/introspect', rateLimitMiddleware(deps.limits.token), deps.parsers.form, singleValuedForm, async (req, res) => {
-    const caller = await authenticateClient(req, deps.clients);
+    const caller = await authenticateClient(req, deps.clients, deps.clientAssertions);
     if (caller.tokenEndpointAuthMethod === 'none') throw new OAuthError('invalid_client', 'introspection needs client authentication');
     const token = (req.body as Record<string, unknown>).token;
     if (typeof token !== 'string' || !token) throw new OAuthError('invalid_request', 'token is required');

@@ -1,5 +1,8 @@
 import { Router } from 'express';
 import type { OAuthDeps } from './deps.js';
+import { JWT_BEARER_GRANT } from './grants/jwt-bearer.js';
+import { TOKEN_EXCHANGE_GRANT } from './grants/token-exchange.js';
+import { ASYMMETRIC_ALGS } from './remote-keys.js';
 import { SUPPORTED_SCOPES, SCOPES } from './scopes.js';
 
 /**
@@ -20,11 +23,12 @@ export function metadataRoutes(deps: OAuthDeps): Router {
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT],
     code_challenge_methods_supported: ['S256'],
-    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
-    revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: ASYMMETRIC_ALGS,
+    revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     authorization_response_iss_parameter_supported: true,
     client_id_metadata_document_supported: true,
     resource_parameter_supported: true,

@@ -7,6 +7,8 @@ import { auditRequest } from '../audit/request-audit.js';
 import { rateLimitMiddleware } from '../http/rate-limit.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
+import { JWT_BEARER_GRANT } from './grants/jwt-bearer.js';
+import { TOKEN_EXCHANGE_GRANT } from './grants/token-exchange.js';
 import { APPLICATION_TYPES, impliedApplicationType, redirectUriProblem, type ApplicationType } from './redirect-uris.js';
 import { SUPPORTED_SCOPES, parseScope } from './scopes.js';
 
@@ -14,7 +16,7 @@ const text = z.string().max(500).optional();
 const metadataSchema = z.looseObject({
   redirect_uris: z.array(z.string()).min(1).max(20),
   token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
-  grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).min(1).default(['authorization_code']),
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT])).min(1).default(['authorization_code']),
   response_types: z.array(z.literal('code')).min(1).default(['code']),
   application_type: z.enum(APPLICATION_TYPES).optional(),
   client_name: text,

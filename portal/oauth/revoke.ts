@@ -15,7 +15,7 @@ import { grantOfToken } from './token-lookup.js';
 export function revokeRoutes(deps: OAuthDeps): Router {
   const router = Router();
   router.post('/revoke', rateLimitMiddleware(deps.limits.token), deps.parsers.form, singleValuedForm, async (req, res) => {
-    const client = await authenticateClient(req, deps.clients);
+    const client = await authenticateClient(req, deps.clients, deps.clientAssertions);
     const token = (req.body as Record<string, unknown>).token;
     if (typeof token !== 'string' || !token) throw new OAuthError('invalid_request', 'token is required');
     const found = await grantOfToken(deps, token);

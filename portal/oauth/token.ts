@@ -6,7 +6,9 @@ import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { clientCredentialsGrant } from './grants/client-credentials.js';
+import { JWT_BEARER_GRANT, jwtBearerGrant } from './grants/jwt-bearer.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
+import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from './grants/token-exchange.js';
 import type { TokenResponse } from './issue-tokens.js';
 import { singleValuedForm } from './single-valued.js';
 
@@ -17,6 +19,8 @@ export const GRANT_TYPES: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
   refresh_token: refreshTokenGrant,
   client_credentials: clientCredentialsGrant,
+  [JWT_BEARER_GRANT]: jwtBearerGrant,
+  [TOKEN_EXCHANGE_GRANT]: tokenExchangeGrant,
 };
 
 /** `POST /token` (RFC 6749 §3.2). */
@@ -28,7 +32,7 @@ export function tokenRoutes(deps: OAuthDeps): Router {
     const grantType = body.grant_type as string | undefined;
     const handler = grantType ? GRANT_TYPES[grantType] : undefined;
     if (!handler) throw new OAuthError(grantType ? 'unsupported_grant_type' : 'invalid_request', grantType ? `grant_type ${grantType} is not supported` : 'grant_type is required');
-    const client = await authenticateClient(req, deps.clients);
+    const client = await authenticateClient(req, deps.clients, deps.clientAssertions);
     if (!client.grantTypes.includes(grantType!)) throw new OAuthError('unauthorized_client', `this client is not registered for ${grantType}`);
     const tokens = await handler(req, client, deps);
     res.setHeader('Cache-Control', 'no-store');
