@@ -109,7 +109,8 @@ describe('the gatehouse CLI against two running portals on Redis', () => {
     const down = await gatehouse(['apps', 'list'], { ...env, GATEHOUSE_URL: 'http://127.0.0.1:9' });
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('cannot reach');
-  });
+    // Thirteen CLI processes, each a Node start-up: room for a busy machine.
+  }, 120_000);
 
   test('grants list and revoke: the agent is cut off at once', async () => {
     const agent: Agent = await connectAgent(first.url, ALICE);
