@@ -1,15 +1,5 @@
-import { ConfigError, resolveConfig } from '../../portal/config/load.js';
-
-/** The config keys of delegation: each mistake stops start-up with one line naming the key. */
-function configError(document: unknown, env: NodeJS.ProcessEnv = {}): string {
-  try {
-    resolveConfig(document, env, 'test');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { resolveConfig } from '../../portal/config/load.js';
+import { configError } from '../helpers/config-error.js';
 
 const exchange = (credentials: Record<string, unknown>) => ({
   upstreams: [{ id: 'remote', kind: 'mcp', url: 'http://127.0.0.1:1/mcp', credentials: { type: 'token-exchange', token_endpoint: 'https://sts.example/token', audience: 'https://api.example', client_id: 'gate', ...credentials } }],

@@ -1,20 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, resolveConfig } from '../../portal/config/load.js';
+import { loadConfig, resolveConfig } from '../../portal/config/load.js';
 import { parseDuration } from '../../portal/config/duration.js';
+import { configError } from '../helpers/config-error.js';
 
 const SECRET = 'x'.repeat(32);
 
-function configError(document: unknown, env: NodeJS.ProcessEnv = {}): string {
-  try {
-    resolveConfig(document, env, 'test');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('config', () => {
   test('no file gives the built-in demo on 8787 with the memory store and a generated secret', () => {
