@@ -10,6 +10,7 @@ import type { AccessTokens } from './access-tokens.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 import type { AuthorizationRequests } from './authorization-requests.js';
 import type { ClientRegistry } from './clients.js';
+import type { DeviceAuthorizations } from './device-authorizations.js';
 import type { Consents } from './consents.js';
 import type { GrantStore } from './grant-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
@@ -26,13 +27,14 @@ export interface OAuthDeps {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
   codes: AuthorizationCodes;
+  deviceAuthorizations: DeviceAuthorizations;
   requests: AuthorizationRequests;
   consents: Consents;
   grants: GrantStore;
   clients: ClientRegistry;
   resources: ResourceCatalog;
   sessions: SessionManager;
-  limits: { register: RateLimit; token: RateLimit };
+  limits: { register: RateLimit; token: RateLimit; userCode: RateLimit };
   /** The person as they are now (accounts change): `undefined` when they no longer exist. */
   people: { current(person: Person): Promise<Person | undefined> };
   parsers: { json: RequestHandler; form: RequestHandler };

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { OAuthDeps } from './deps.js';
+import { DEVICE_CODE_GRANT_TYPE } from './grants/device-code.js';
 import { SUPPORTED_SCOPES, SCOPES } from './scopes.js';
 
 /**
@@ -16,11 +17,12 @@ export function metadataRoutes(deps: OAuthDeps): Router {
     registration_endpoint: `${issuer}/register`,
     revocation_endpoint: `${issuer}/revoke`,
     introspection_endpoint: `${issuer}/introspect`,
+    device_authorization_endpoint: `${issuer}/device_authorization`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT_TYPE],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],

@@ -6,6 +6,7 @@ import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { clientCredentialsGrant } from './grants/client-credentials.js';
+import { DEVICE_CODE_GRANT_TYPE, deviceCodeGrant } from './grants/device-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import type { TokenResponse } from './issue-tokens.js';
 import { singleValuedForm } from './single-valued.js';
@@ -17,6 +18,7 @@ export const GRANT_TYPES: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
   refresh_token: refreshTokenGrant,
   client_credentials: clientCredentialsGrant,
+  [DEVICE_CODE_GRANT_TYPE]: deviceCodeGrant,
 };
 
 /** `POST /token` (RFC 6749 §3.2). */

@@ -15,6 +15,8 @@ export interface ConsentView {
   nameVerifiedBy?: string;
   /** The host the person's browser goes back to. */
   redirectHost: string;
+  /** The request came from a code typed at `/device` (RFC 8628): nobody is sent back; the device polls. */
+  forDevice?: boolean;
   personName: string;
   resourceName: string;
   resourceUrl: string;
@@ -43,7 +45,7 @@ export function renderConsentPage(view: ConsentView): string {
 <p>Signed in as <strong>${view.personName}</strong>.</p>
 <dl>
 <dt>Application</dt><dd>${view.clientName} <span class="muted">(${view.clientHome ?? view.clientId})</span><br>${view.nameVerifiedBy ? html`<span class="muted">Published by <strong>${view.nameVerifiedBy}</strong>.</span>` : html`<span class="muted">Unverified: the application named itself. Allow it only if you started this from the application you expect.</span>`}</dd>
-<dt>Returns you to</dt><dd><code>${view.redirectHost}</code></dd>
+${view.forDevice ? html`<dt>Signs in</dt><dd>the device or terminal that showed you the code you entered. Allow it only if you started this yourself, just now.</dd>` : html`<dt>Returns you to</dt><dd><code>${view.redirectHost}</code></dd>`}
 <dt>Wants to use</dt><dd>${view.resourceName} <span class="muted">(${view.resourceUrl})</span></dd>
 </dl>
 ${view.upstreams.length ? html`<p>It will reach these apps with your identity:</p><ul>${view.upstreams.map((u) => html`<li>${u}</li>`)}</ul>` : ''}
