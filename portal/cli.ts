@@ -3,10 +3,7 @@ import { nearest } from './config/suggest.js';
 import { hashPassword } from './crypto/password.js';
 import { start } from './start.js';
 import { ADMIN_COMMANDS_USAGE, isAdminCommand, runAdminCommand } from './cli/run-admin-command.js';
-import { BRIDGE_USAGE, bridgeCommand } from './cli/bridge-command.js';
-import { FETCH_USAGE, fetchCommand } from './cli/fetch-command.js';
 import type { CliIo } from './cli/io.js';
-import { LOGIN_USAGE, loginCommand } from './cli/login-command.js';
 import { runCommand } from './cli/run-command.js';
 
 const USAGE = `usage: gatehouse <command>
@@ -47,13 +44,20 @@ async function cli(argv: string[]): Promise<number> {
     case 'tools':
       if (!isAdminCommand(command)) return 2;
       return runAdminCommand(command, rest, io);
+    // The person's commands load their OAuth and MCP clients only when run.
     case 'login':
-    case 'logout':
+    case 'logout': {
+      const { LOGIN_USAGE, loginCommand } = await import('./cli/login-command.js');
       return runCommand(command, LOGIN_USAGE, (argv, commandIo) => loginCommand(command, argv, commandIo), rest, io);
-    case 'fetch':
+    }
+    case 'fetch': {
+      const { FETCH_USAGE, fetchCommand } = await import('./cli/fetch-command.js');
       return runCommand(command, FETCH_USAGE, fetchCommand, rest, io);
-    case 'bridge':
+    }
+    case 'bridge': {
+      const { BRIDGE_USAGE, bridgeCommand } = await import('./cli/bridge-command.js');
       return runCommand(command, BRIDGE_USAGE, bridgeCommand, rest, io);
+    }
     case 'help':
     case '--help':
       process.stdout.write(USAGE);

@@ -1,7 +1,6 @@
 import { CliError, UsageError } from './args.js';
 import { credentialsPath, readCredentials } from './credentials-file.js';
 import type { CliIo } from './io.js';
-import { discoverTarget } from './resource-discovery.js';
 import { accessTokenFor, cachedTargetFor, SignInRequiredError, type TokenTarget } from './sign-in.js';
 
 /**
@@ -28,15 +27,15 @@ export function createAdminClient(io: CliIo): AdminClient {
     return base;
   }
 
-  /** The person's token for the admin API (RFC 9728 discovery the first time), or a fresh one when `stale` was refused. */
+  /** The person's token for the admin API, as `gatehouse login --admin` cached it (refreshed when expired, or when `stale` was refused). */
   async function personToken(stale?: string): Promise<string> {
-    const admin = new URL(`${await portal()}/admin/api/v1`);
-    target ??= cachedTargetFor(await readCredentials(credentialsPath(io.env)), admin) ?? (await discoverTarget(new URL(`${await portal()}/admin`)));
+    const notSignedIn = () => new CliError(`not signed in to the admin API of ${base}: run "gatehouse login ${base} --admin", or set GATEHOUSE_TOKEN to an access token for it (resource {issuer}/admin, scope admin)`, 3);
+    target ??= cachedTargetFor(await readCredentials(credentialsPath(io.env)), new URL(`${await portal()}/admin/api/v1`));
+    if (!target) throw notSignedIn();
     try {
       return await accessTokenFor(target, { io, stale, interactive: false });
     } catch (error) {
-      if (!(error instanceof SignInRequiredError)) throw error;
-      throw new CliError(`not signed in to the admin API of ${base}: run "gatehouse login ${base} --admin", or set GATEHOUSE_TOKEN to an access token for it (resource {issuer}/admin, scope admin)`, 3);
+      throw error instanceof SignInRequiredError ? notSignedIn() : error;
     }
   }
 
