@@ -119,11 +119,10 @@ export function consentRoutes(deps: OAuthDeps): Router {
     if (body.decision !== 'deny') throw new HttpError(400, 'invalid_request', 'Choose Allow or Deny.');
     const taken = await deps.requests.take(request.id);
     if (!taken) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
+    // A device learns the answer only once it is recorded (it may have expired meanwhile).
+    if (taken.device) await answerDeviceRequest(deps, res, taken, session.person, 'denied');
     auditRequest(req, { event: 'consent_denied', outcome: 'denied', person: session.person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, ...(taken.device ? { device: true } : {}) } }, 'consent denied');
-    if (taken.device) {
-      await answerDeviceRequest(deps, res, taken, session.person, 'denied');
-      return;
-    }
+    if (taken.device) return;
     redirectWithError(res, taken.redirectUri, deps.issuer, new OAuthError('access_denied', 'the person denied the request'), taken.state);
   });
 
@@ -196,8 +195,8 @@ async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: 
   if (!request) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
   if (request.device) {
     // Not remembered as consent: the next device request is asked again.
-    auditRequest(req, { event: 'consent_granted', outcome: 'success', person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds, long_lived: longLived, device: true } }, 'consent granted');
     await answerDeviceRequest(deps, res, request, person, { person, upstreamIds, longLived });
+    auditRequest(req, { event: 'consent_granted', outcome: 'success', person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds, long_lived: longLived, device: true } }, 'consent granted');
     return;
   }
   await deps.consents.remember(person.id, request.clientId, request.resource, { scope: request.scope, upstreamIds, longLived });

@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose';
 import { FormBrowser, formFields } from '../helpers/browser-form-client.js';
 import { answerDeviceCode, enterUserCode, postUserCodeAsJson } from '../helpers/device-flow.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
-import { formPost, json, mcpInitialize, startOAuthPortal, type OAuthErrorBody } from '../helpers/oauth-flow.js';
+import { cookieHeader, formPost, json, mcpInitialize, startOAuthPortal, type OAuthErrorBody } from '../helpers/oauth-flow.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
 import { insecure } from '../helpers/strict-client.js';
@@ -234,11 +234,31 @@ describe('device authorization grant: expiry and rate limits', () => {
     expect(await portal.oauth.deps.grants.listByClient(client.client_id)).toHaveLength(0);
   });
 
+  test('allowed on the consent page after the code expired: expired_token, nothing issued', async () => {
+    const client = (await oauth.processDynamicClientRegistrationResponse(await oauth.dynamicClientRegistrationRequest(as, { token_endpoint_auth_method: 'none', grant_types: [DEVICE_CODE] }, insecure))) as oauth.Client;
+    const device = await oauth.processDeviceAuthorizationResponse(as, client, await oauth.deviceAuthorizationRequest(as, client, none, { scope: 'mcp' }, insecure));
+    const browser = new FormBrowser(portal.url);
+    const consent = await enterUserCode(browser, `${portal.url}/device`, device.user_code, ALICE);
+    expect(consent.page).toContain('action="/consent"');
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const res = await fetch(`${portal.url}/consent`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', cookie: cookieHeader(browser) },
+      body: new URLSearchParams({ ...formFields(consent.page), decision: 'allow' }).toString(),
+    });
+    expect(res.status).toBe(400);
+    expect((await json<OAuthErrorBody>(res)).error).toBe('expired_token');
+    const polled = await oauth.deviceCodeGrantRequest(as, client, none, device.device_code, insecure);
+    expect(await oauthError(oauth.processDeviceCodeResponse(as, client, polled))).toBe('expired_token');
+    expect(await portal.oauth.deps.grants.listByClient(client.client_id)).toHaveLength(0);
+  });
+
   test('typing codes is limited per person: too_many_requests', async () => {
     const browser = new FormBrowser(portal.url);
     await enterUserCode(browser, `${portal.url}/device`, 'BCDF-GHJK', BOB);
-    const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await postUserCodeAsJson(browser, 'BCDF-GHJK')).status);
+    // Three a minute: the one typed above and two more are answered; the next is refused unread.
+    for (let i = 0; i < 2; i++) expect((await postUserCodeAsJson(browser, 'BCDF-GHJK')).status).toBe(400);
     const limited = await postUserCodeAsJson(browser, 'BCDF-GHJK');
     expect(limited.status).toBe(429);
     expect((await json<OAuthErrorBody>(limited)).error).toBe('too_many_requests');
