@@ -92,10 +92,12 @@ describe('gatehouse login and logout', () => {
     const after = read().issuers[portal.url]!.tokens[`${portal.url}/admin`]!;
     expect(after.access_token).not.toBe(admin.access_token);
     expect(after.refresh_token).not.toBe(admin.refresh_token);
-    // GATEHOUSE_TOKEN still wins.
-    const withToken = await runGatehouse(['apps', 'list'], { ...env, GATEHOUSE_TOKEN: 'nope' });
-    expect(withToken.code).toBe(3);
-    expect(withToken.stderr).toContain('invalid_token');
+    // A token given (--token or GATEHOUSE_TOKEN) still wins over the person's.
+    for (const [args, extra] of [[['apps', 'list', '--token', 'nope'], {}], [['apps', 'list'], { GATEHOUSE_TOKEN: 'nope' }]] as const) {
+      const withToken = await runGatehouse([...args], { ...env, ...extra });
+      expect(withToken.code).toBe(3);
+      expect(withToken.stderr).toContain('invalid_token');
+    }
   });
 
   test('a credentials file others may read is refused with a message, and left as it is', async () => {
