@@ -3,16 +3,23 @@ import { nearest } from './config/suggest.js';
 import { hashPassword } from './crypto/password.js';
 import { start } from './start.js';
 import { ADMIN_COMMANDS_USAGE, isAdminCommand, runAdminCommand } from './cli/run-admin-command.js';
+import type { CliIo } from './cli/io.js';
+import { runCommand } from './cli/run-command.js';
 
 const USAGE = `usage: gatehouse <command>
 
 commands:
   start [--config PATH]   run the portal (the default when no command is given)
   hash-password           read a password on stdin, print its scrypt$… hash for the config
+  login [URL] / logout    sign in to a portal as yourself (device flow; --browser), sign out
+  fetch URL [--markdown]  fetch a page that needs you signed in (any RFC 9728 server)
+  bridge URL              a stdio MCP server relaying to a portal's /mcp, as you
 ${ADMIN_COMMANDS_USAGE}  help                    show this text
 `;
 
-const COMMANDS = ['start', 'hash-password', 'apps', 'grants', 'audit', 'tools', 'help'];
+const COMMANDS = ['start', 'hash-password', 'login', 'logout', 'fetch', 'bridge', 'apps', 'grants', 'audit', 'tools', 'help'];
+
+const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
 
 /** The `gatehouse` command: one verb, one function. */
 async function cli(argv: string[]): Promise<number> {
@@ -36,7 +43,21 @@ async function cli(argv: string[]): Promise<number> {
     case 'audit':
     case 'tools':
       if (!isAdminCommand(command)) return 2;
-      return runAdminCommand(command, rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+      return runAdminCommand(command, rest, io);
+    // The person's commands load their OAuth and MCP clients only when run.
+    case 'login':
+    case 'logout': {
+      const { LOGIN_USAGE, loginCommand } = await import('./cli/login-command.js');
+      return runCommand(command, LOGIN_USAGE, (argv, commandIo) => loginCommand(command, argv, commandIo), rest, io);
+    }
+    case 'fetch': {
+      const { FETCH_USAGE, fetchCommand } = await import('./cli/fetch-command.js');
+      return runCommand(command, FETCH_USAGE, fetchCommand, rest, io);
+    }
+    case 'bridge': {
+      const { BRIDGE_USAGE, bridgeCommand } = await import('./cli/bridge-command.js');
+      return runCommand(command, BRIDGE_USAGE, bridgeCommand, rest, io);
+    }
     case 'help':
     case '--help':
       process.stdout.write(USAGE);

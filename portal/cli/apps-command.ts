@@ -26,7 +26,7 @@ export async function appsCommand(argv: readonly string[], io: CliIo): Promise<n
   const [verb, ...rest] = argv;
   const args = parseArgs(rest);
   const common = ['json'];
-  const client = () => createAdminClient(io.env);
+  const client = () => createAdminClient(io);
   switch (verb) {
     case 'list': {
       allowOnly(args, common);

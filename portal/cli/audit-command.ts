@@ -37,7 +37,7 @@ export async function auditCommand(argv: readonly string[], io: CliIo): Promise<
 }
 
 async function tail(args: ReturnType<typeof parseArgs>, io: CliIo): Promise<number> {
-  const client = createAdminClient(io.env);
+  const client = createAdminClient(io);
   const limit = Number(flag(args, 'limit') ?? 50);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be an integer from 1 to 10000');
   const since = flag(args, 'since') ?? '1h';
@@ -87,7 +87,7 @@ function print(io: CliIo, event: StoredAuditEvent, json: boolean): void {
 
 async function verify(args: ReturnType<typeof parseArgs>, io: CliIo): Promise<number> {
   const file = flag(args, 'file');
-  const report = file ? verifyFile(file, io.env) : await createAdminClient(io.env).request<VerifyReport>('GET', '/audit/verify');
+  const report = file ? verifyFile(file, io.env) : await createAdminClient(io).request<VerifyReport>('GET', '/audit/verify');
   if (args.flags.has('json')) printJson(io.stdout, report);
   else if (report.ok) io.stdout.write(`audit log intact: ${report.events} event(s) in ${report.chains} chain(s) verified\n`);
   else {

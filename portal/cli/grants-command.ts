@@ -33,7 +33,7 @@ export async function grantsCommand(argv: readonly string[], io: CliIo): Promise
   const [verb, ...rest] = argv;
   const args = parseArgs(rest);
   allowOnly(args, ['json', 'person', 'client']);
-  const client = () => createAdminClient(io.env);
+  const client = () => createAdminClient(io);
   switch (verb) {
     case 'list': {
       const filter = filterOf(args);

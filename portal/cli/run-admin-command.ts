@@ -1,8 +1,9 @@
 import { APPS_USAGE, appsCommand } from './apps-command.js';
-import { CliError, UsageError } from './args.js';
 import { AUDIT_USAGE, auditCommand } from './audit-command.js';
 import { GRANTS_USAGE, grantsCommand } from './grants-command.js';
+import { UsageError } from './args.js';
 import type { CliIo } from './io.js';
+import { runCommand } from './run-command.js';
 import { TOOLS_USAGE, toolsCommand } from './tools-command.js';
 
 const COMMANDS = {
@@ -13,7 +14,7 @@ const COMMANDS = {
 } as const;
 
 /** The admin API commands' usage, for `gatehouse help`. */
-export const ADMIN_COMMANDS_USAGE = `  apps list|add|remove    upstreams, through the admin API (GATEHOUSE_URL, GATEHOUSE_TOKEN)
+export const ADMIN_COMMANDS_USAGE = `  apps list|add|remove    upstreams, through the admin API (GATEHOUSE_URL; --token, GATEHOUSE_TOKEN or gatehouse login --admin)
   grants list|revoke      what people authorized, by person or client
   audit tail|verify       read the audit log; check its hash chains
   tools list|approve|reject  tool definitions pinned at first sight; approve what changed
@@ -25,26 +26,36 @@ export function isAdminCommand(command: string): command is keyof typeof COMMAND
 }
 
 /**
- * Runs `gatehouse apps|grants|audit|tools …` and maps failures to exit codes:
- * 0 done, 1 failed, 2 usage, 3 not authorized (401/403), 4 not found.
+ * Runs `gatehouse apps|grants|audit|tools …` (exit codes as {@link runCommand} says). `--token T`,
+ * anywhere in the arguments, is `GATEHOUSE_TOKEN=T` for this run.
  */
-export async function runAdminCommand(command: keyof typeof COMMANDS, argv: readonly string[], io: CliIo): Promise<number> {
+export function runAdminCommand(command: keyof typeof COMMANDS, argv: readonly string[], io: CliIo): Promise<number> {
   const { run, usage } = COMMANDS[command];
-  if (argv[0] === 'help' || argv.includes('--help')) {
-    io.stdout.write(usage);
-    return 0;
-  }
-  try {
-    return await run(argv, io);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`gatehouse ${command}: ${error.message}\n${usage}`);
-      return 2;
+  return runCommand(
+    command,
+    usage,
+    (args, commandIo) => {
+      const { rest, token } = withoutTokenFlag(args);
+      return run(rest, token === undefined ? commandIo : { ...commandIo, env: { ...commandIo.env, GATEHOUSE_TOKEN: token } });
+    },
+    argv,
+    io,
+  );
+}
+
+/** The arguments without `--token T` (or `--token=T`), and T. */
+function withoutTokenFlag(argv: readonly string[]): { rest: string[]; token?: string } {
+  const rest: string[] = [];
+  let token: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('--token=')) token = arg.slice('--token='.length);
+    else if (arg === '--token') token = argv[++i];
+    else {
+      rest.push(arg);
+      continue;
     }
-    if (error instanceof CliError) {
-      io.stderr.write(`gatehouse ${command}: ${error.message}\n`);
-      return error.exitCode;
-    }
-    throw error;
+    if (!token || token.startsWith('--')) throw new UsageError('--token needs a value');
   }
+  return { rest, token };
 }

@@ -24,7 +24,7 @@ export async function toolsCommand(argv: readonly string[], io: CliIo): Promise<
   const args = parseArgs(rest);
   allowOnly(args, ['json']);
   const [upstream, tool] = args.positional;
-  const client = createAdminClient(io.env);
+  const client = createAdminClient(io);
   const toolsPath = (id: string) => `/upstreams/${encodeURIComponent(id)}/tools`;
   switch (verb) {
     case 'list': {

@@ -27,7 +27,7 @@ export interface Config {
   /** True when no `GATEHOUSE_SECRET` was given and one was generated for this process. */
   secretGenerated: boolean;
   logLevel: LogLevel;
-  tokens: { accessTtlMs: number; refreshTtlMs: number; codeTtlMs: number; refreshReuseGraceMs: number; keyRotationMs: number };
+  tokens: { accessTtlMs: number; refreshTtlMs: number; codeTtlMs: number; refreshReuseGraceMs: number; keyRotationMs: number; deviceCodeTtlMs: number; devicePollIntervalMs: number };
   login: {
     sessionIdleMs: number;
     sessionMaxMs: number;
@@ -39,7 +39,7 @@ export interface Config {
   clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean; privateUseSchemes: string[] };
   /** The portal as an OAuth client of `oauth` upstreams: discovery may lead to non-public addresses. */
   upstreamOAuth: { allowPrivateAddresses: boolean };
-  rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number };
+  rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number; userCodePerMinute: number };
   /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
   mcp: { allowedOrigins: string[] };
   /** The aggregate `/mcp`: longest tool name it shows (longer ones are shortened, stably), and its tool mode. */
@@ -158,6 +158,8 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       codeTtlMs: file.tokens.code_ttl,
       refreshReuseGraceMs: file.tokens.refresh_reuse_grace,
       keyRotationMs: file.tokens.key_rotation,
+      deviceCodeTtlMs: file.tokens.device_code_ttl,
+      devicePollIntervalMs: file.tokens.device_poll_interval,
     },
     login: { sessionIdleMs: file.login.session_idle, sessionMaxMs: file.login.session_max, builtin: file.login.builtin, idps: file.login.idps },
     clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses, privateUseSchemes: file.clients.private_use_schemes },
@@ -168,6 +170,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       loginPerMinute: file.rate_limits.login_per_minute,
       registerPerMinute: file.rate_limits.register_per_minute,
       tokenPerMinute: file.rate_limits.token_per_minute,
+      userCodePerMinute: file.rate_limits.user_code_per_minute,
     },
     http: {
       bodyLimit: file.http.body_limit,

@@ -151,6 +151,9 @@ export const configFileSchema = z
         code_ttl: duration('60s'),
         refresh_reuse_grace: duration('10s').refine((ms) => ms <= 10_000, { message: 'must be at most 10s' }),
         key_rotation: duration('30d'),
+        // RFC 8628: how long a device code and its user code live, and the polling interval it asks for.
+        device_code_ttl: duration('10m'),
+        device_poll_interval: duration('5s'),
       })
       .prefault({}),
     http: z
@@ -206,6 +209,8 @@ export const configFileSchema = z
         login_per_minute: z.number().int().positive().default(10),
         register_per_minute: z.number().int().positive().default(20),
         token_per_minute: z.number().int().positive().default(60),
+        // User codes typed at /device, per person: guessing one of a few live codes stays hopeless.
+        user_code_per_minute: z.number().int().positive().default(10),
       })
       .prefault({}),
     admins: z.strictObject({ groups: names, emails: names }).prefault({}),

@@ -46,7 +46,10 @@ export const OAUTH_ERROR_STATUS = {
   insufficient_scope: 403,
   temporarily_unavailable: 503,
   server_error: 500,
-  slow_down: 429,
+  // RFC 8628 §3.5: a device's polls are answered as token errors (RFC 6749 §5.2), 400.
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
   // OpenID Connect Core §3.1.2.6: answers to prompt=none.
   login_required: 401,
   consent_required: 403,

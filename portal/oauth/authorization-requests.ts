@@ -3,15 +3,15 @@ import { getJson, setJson, storeKey, takeJson, type Store } from '../store/store
 
 export type Prompt = 'login' | 'consent' | 'none';
 
-/** A validated `/authorize` request waiting for the person to sign in and consent. */
-export interface AuthorizationRequest {
+/** What every request waiting for the person to sign in and consent has. */
+interface RequestCommon {
   id: string;
   clientId: string;
+  /** Where the person's browser goes once they decided: the client's redirect URI, or the portal's `/device` page. */
   redirectUri: string;
   state?: string;
   scope: string[];
   resource: string;
-  codeChallenge: string;
   /** OpenID Connect Core §3.1.2.1 `prompt`: sign in again (`login`), ask again (`consent`), or show nothing (`none`). */
   prompt?: Prompt[];
   createdAt: number;
@@ -19,8 +19,25 @@ export interface AuthorizationRequest {
   personId?: string;
 }
 
+/** A validated `/authorize` request: answered with an authorization code (PKCE, RFC 7636). */
+export interface CodeAuthorizationRequest extends RequestCommon {
+  codeChallenge: string;
+  device?: never;
+}
+
+/** A user code entered at `/device`: answered by deciding that device authorization (RFC 8628 §3.3). */
+export interface DeviceAuthorizationRequest extends RequestCommon {
+  /** The device authorization's id in the Store. */
+  device: { id: string };
+  codeChallenge?: never;
+}
+
+export type AuthorizationRequest = CodeAuthorizationRequest | DeviceAuthorizationRequest;
+
+type NewAuthorizationRequest = Omit<CodeAuthorizationRequest, 'id' | 'createdAt'> | Omit<DeviceAuthorizationRequest, 'id' | 'createdAt'>;
+
 export interface AuthorizationRequests {
-  create(request: Omit<AuthorizationRequest, 'id' | 'createdAt'>): Promise<AuthorizationRequest>;
+  create(request: NewAuthorizationRequest): Promise<AuthorizationRequest>;
   find(id: string): Promise<AuthorizationRequest | undefined>;
   /** Binds the request to a person, once: resolves `false` when it belongs to someone else. */
   bind(request: AuthorizationRequest, personId: string): Promise<boolean>;
@@ -33,7 +50,7 @@ export function createAuthorizationRequests(options: { store: Store; ttlMs: numb
   const key = (id: string) => storeKey('authreq', id);
   return {
     async create(fields) {
-      const request: AuthorizationRequest = { ...fields, id: randomToken(18), createdAt: Date.now() };
+      const request = { ...fields, id: randomToken(18), createdAt: Date.now() } as AuthorizationRequest;
       await setJson(store, key(request.id), request, { ttlMs });
       return request;
     },

@@ -17,6 +17,9 @@ import { createClientMetadataDocuments } from './client-metadata-document.js';
 import { createClientRegistry } from './clients.js';
 import { consentRoutes } from './consent.js';
 import { createConsents } from './consents.js';
+import { deviceAuthorizationRoutes } from './device-authorization.js';
+import { createDeviceAuthorizations } from './device-authorizations.js';
+import { deviceRoutes } from './device-routes.js';
 import type { OAuthDeps } from './deps.js';
 import { createGrantStore } from './grant-store.js';
 import { introspectRoutes } from './introspect.js';
@@ -75,6 +78,7 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs }),
     codes: createAuthorizationCodes({ store, ttlMs: config.tokens.codeTtlMs }),
     requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000 }),
+    deviceAuthorizations: createDeviceAuthorizations({ store, ttlMs: config.tokens.deviceCodeTtlMs, intervalMs: config.tokens.devicePollIntervalMs }),
     consents,
     grants: createGrantStore(store, consents),
     clients: createClientRegistry({
@@ -96,13 +100,14 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     limits: {
       register: createRateLimit(store, { name: 'register', limit: config.rateLimits.registerPerMinute, windowMs: 60_000 }),
       token: createRateLimit(store, { name: 'token', limit: config.rateLimits.tokenPerMinute, windowMs: 60_000 }),
+      userCode: createRateLimit(store, { name: 'user-code', limit: config.rateLimits.userCodePerMinute, windowMs: 60_000 }),
     },
     parsers: options.parsers,
     people: options.people,
     connections: options.connections,
   };
   const router = Router();
-  for (const routes of [metadataRoutes, registerRoutes, authorizeRoutes, consentRoutes, tokenRoutes, revokeRoutes, introspectRoutes]) {
+  for (const routes of [metadataRoutes, registerRoutes, authorizeRoutes, consentRoutes, tokenRoutes, revokeRoutes, introspectRoutes, deviceAuthorizationRoutes, deviceRoutes]) {
     router.use(routes(deps));
   }
   return { router, deps, requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions), authenticate: (req, check) => inSpan('bearer check', {}, () => authenticateBearer(deps, req, check)) };

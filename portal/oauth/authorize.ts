@@ -108,7 +108,8 @@ function checkPkce(query: Record<string, string | undefined>): string {
   return challenge;
 }
 
-function checkScope(query: Record<string, string | undefined>, client: Client): string[] {
+/** The requested scope (the client's registered one by default), every value supported. Shared with the device flow. */
+export function checkScope(query: Record<string, string | undefined>, client: Client): string[] {
   const scope = parseScope(query.scope ?? client.scope ?? DEFAULT_SCOPE);
   const unknown = scope.find((s) => !SUPPORTED_SCOPES.includes(s));
   if (unknown) throw new OAuthError('invalid_scope', `scope "${unknown}" is not supported`);
@@ -116,7 +117,7 @@ function checkScope(query: Record<string, string | undefined>, client: Client): 
 }
 
 /** The `admin` scope goes with the admin resource only, and that resource needs it (issue 8). */
-function checkAdminScope(scope: string[], resource: string, deps: OAuthDeps): void {
+export function checkAdminScope(scope: string[], resource: string, deps: OAuthDeps): void {
   const forAdmin = deps.resources.find(resource)?.kind === 'admin';
   if (forAdmin !== scope.includes(SCOPES.admin)) throw new OAuthError('invalid_scope', forAdmin ? 'the admin API needs scope "admin"' : 'scope "admin" is only for the admin resource');
 }
@@ -137,7 +138,8 @@ function checkPrompt(query: Record<string, string | undefined>): Prompt[] | unde
   return kept.length ? kept : undefined;
 }
 
-function checkResource(query: Record<string, string | undefined>, deps: OAuthDeps): string {
+/** The RFC 8707 `resource`, one this portal serves (the aggregate when absent). Shared with the device flow. */
+export function checkResource(query: Record<string, string | undefined>, deps: OAuthDeps): string {
   if (query.resource === undefined) return deps.resources.aggregate().url;
   const resource = deps.resources.find(query.resource);
   if (!resource) throw new OAuthError('invalid_target', 'resource is not served by this portal');

@@ -11,6 +11,7 @@ import { redirectWithError } from './authorize.js';
 import type { AuthorizationRequest } from './authorization-requests.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
+import { answerDeviceRequest } from './device-routes.js';
 import { SCOPES } from './scopes.js';
 
 const SCOPE_MEANING: Record<string, string> = {
@@ -54,7 +55,8 @@ export function consentRoutes(deps: OAuthDeps): Router {
     }
     const offer = offerFor(deps, request, session.person);
     const asksLongLived = offersLongLived(request, client);
-    if (offer.grantable && offer.upstreamIds.length === offer.asked.length && !request.prompt?.includes('consent')) {
+    // A device request is always asked (RFC 8628 §5.4): a code someone else started must not pass unseen.
+    if (!request.device && offer.grantable && offer.upstreamIds.length === offer.asked.length && !request.prompt?.includes('consent')) {
       const remembered = await deps.consents.covering(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds);
       // Approved from memory only with the person's last answer to every question the page would ask.
       if (remembered && (!asksLongLived || remembered.longLived !== undefined)) {
@@ -84,6 +86,7 @@ export function consentRoutes(deps: OAuthDeps): Router {
         clientHome: client.kind === 'metadata-document' ? client.clientId : client.clientUri,
         redirectHost: new URL(request.redirectUri).host || request.redirectUri,
         signedIn: signedInHeader(csrf, session, displayName(session.person)),
+        forDevice: request.device !== undefined,
         resourceName: resource.name,
         resourceUrl: resource.url,
         upstreams: offer.upstreamIds.map((id) => deps.resources.upstream(id)?.title ?? id),
@@ -116,7 +119,10 @@ export function consentRoutes(deps: OAuthDeps): Router {
     if (body.decision !== 'deny') throw new HttpError(400, 'invalid_request', 'Choose Allow or Deny.');
     const taken = await deps.requests.take(request.id);
     if (!taken) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
-    auditRequest(req, { event: 'consent_denied', outcome: 'denied', person: session.person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource } }, 'consent denied');
+    // A device learns the answer only once it is recorded (it may have expired meanwhile).
+    if (taken.device) await answerDeviceRequest(deps, res, taken, session.person, 'denied');
+    auditRequest(req, { event: 'consent_denied', outcome: 'denied', person: session.person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, ...(taken.device ? { device: true } : {}) } }, 'consent denied');
+    if (taken.device) return;
     redirectWithError(res, taken.redirectUri, deps.issuer, new OAuthError('access_denied', 'the person denied the request'), taken.state);
   });
 
@@ -187,6 +193,12 @@ function longLivedDecision(request: AuthorizationRequest, client: Client, answer
 async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: string, person: Person, upstreamIds: string[], longLived: boolean): Promise<void> {
   const request = await deps.requests.take(requestId);
   if (!request) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
+  if (request.device) {
+    // Not remembered as consent: the next device request is asked again.
+    await answerDeviceRequest(deps, res, request, person, { person, upstreamIds, longLived });
+    auditRequest(req, { event: 'consent_granted', outcome: 'success', person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds, long_lived: longLived, device: true } }, 'consent granted');
+    return;
+  }
   await deps.consents.remember(person.id, request.clientId, request.resource, { scope: request.scope, upstreamIds, longLived });
   const code = await deps.codes.issue({
     clientId: request.clientId,

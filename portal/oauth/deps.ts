@@ -12,6 +12,7 @@ import type { ClientAssertions } from './client-assertion.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 import type { AuthorizationRequests } from './authorization-requests.js';
 import type { ClientRegistry } from './clients.js';
+import type { DeviceAuthorizations } from './device-authorizations.js';
 import type { Consents } from './consents.js';
 import type { GrantStore } from './grant-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
@@ -29,6 +30,7 @@ export interface OAuthDeps {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
   codes: AuthorizationCodes;
+  deviceAuthorizations: DeviceAuthorizations;
   requests: AuthorizationRequests;
   consents: Consents;
   grants: GrantStore;
@@ -41,7 +43,7 @@ export interface OAuthDeps {
   clientAssertions: ClientAssertions;
   resources: ResourceCatalog;
   sessions: SessionManager;
-  limits: { register: RateLimit; token: RateLimit };
+  limits: { register: RateLimit; token: RateLimit; userCode: RateLimit };
   /** The person as they are now (accounts change): `undefined` when they no longer exist. */
   people: { current(person: Person): Promise<Person | undefined> };
   parsers: { json: RequestHandler; form: RequestHandler };

@@ -3,6 +3,7 @@ import type { OAuthDeps } from './deps.js';
 import { JWT_BEARER_GRANT } from './grants/jwt-bearer.js';
 import { TOKEN_EXCHANGE_GRANT } from './grants/token-exchange.js';
 import { ASYMMETRIC_ALGS } from './remote-keys.js';
+import { DEVICE_CODE_GRANT_TYPE } from './grants/device-code.js';
 import { SUPPORTED_SCOPES, SCOPES } from './scopes.js';
 
 /**
@@ -19,11 +20,12 @@ export function metadataRoutes(deps: OAuthDeps): Router {
     registration_endpoint: `${issuer}/register`,
     revocation_endpoint: `${issuer}/revoke`,
     introspection_endpoint: `${issuer}/introspect`,
+    device_authorization_endpoint: `${issuer}/device_authorization`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT_TYPE, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ASYMMETRIC_ALGS,

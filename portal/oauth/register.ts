@@ -9,14 +9,16 @@ import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
 import { JWT_BEARER_GRANT } from './grants/jwt-bearer.js';
 import { TOKEN_EXCHANGE_GRANT } from './grants/token-exchange.js';
+import { DEVICE_CODE_GRANT_TYPE } from './grants/device-code.js';
 import { APPLICATION_TYPES, impliedApplicationType, redirectUriProblem, type ApplicationType } from './redirect-uris.js';
 import { SUPPORTED_SCOPES, parseScope } from './scopes.js';
 
 const text = z.string().max(500).optional();
 const metadataSchema = z.looseObject({
-  redirect_uris: z.array(z.string()).min(1).max(20),
+  // Required for the redirect-based grant only (RFC 7591 §2): a device-code client has nowhere to be sent.
+  redirect_uris: z.array(z.string()).min(1).max(20).optional(),
   token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
-  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT])).min(1).default(['authorization_code']),
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', DEVICE_CODE_GRANT_TYPE, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT])).min(1).default(['authorization_code']),
   response_types: z.array(z.literal('code')).min(1).default(['code']),
   application_type: z.enum(APPLICATION_TYPES).optional(),
   client_name: text,
@@ -53,7 +55,7 @@ export function registerRoutes(deps: OAuthDeps): Router {
       clientUri: metadata.client_uri,
       logoUri: metadata.logo_uri,
       applicationType,
-      redirectUris: metadata.redirect_uris,
+      redirectUris: metadata.redirect_uris ?? [],
       grantTypes: metadata.grant_types,
       tokenEndpointAuthMethod: metadata.token_endpoint_auth_method,
       scope: metadata.scope,
@@ -104,8 +106,10 @@ function validate(body: unknown, oneWordSchemes: readonly string[]): { metadata:
     throw new OAuthError('invalid_client_metadata', `${field}: ${issue.message}`);
   }
   const metadata = parsed.data;
-  const applicationType = metadata.application_type ?? impliedApplicationType(metadata.redirect_uris);
-  for (const uri of metadata.redirect_uris) {
+  const redirectUris = metadata.redirect_uris ?? [];
+  if (metadata.grant_types.includes('authorization_code') && redirectUris.length === 0) throw new OAuthError('invalid_redirect_uri', 'redirect_uris: required for the authorization_code grant');
+  const applicationType = metadata.application_type ?? impliedApplicationType(redirectUris);
+  for (const uri of redirectUris) {
     const problem = redirectUriProblem(uri, applicationType, oneWordSchemes);
     if (problem) throw new OAuthError('invalid_redirect_uri', `redirect URI ${JSON.stringify(uri.slice(0, 100))} ${problem}`);
   }

@@ -7,6 +7,7 @@ import type { OAuthDeps } from './deps.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { clientCredentialsGrant } from './grants/client-credentials.js';
 import { JWT_BEARER_GRANT, jwtBearerGrant } from './grants/jwt-bearer.js';
+import { DEVICE_CODE_GRANT_TYPE, deviceCodeGrant } from './grants/device-code.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from './grants/token-exchange.js';
 import type { TokenResponse } from './issue-tokens.js';
@@ -21,6 +22,7 @@ export const GRANT_TYPES: Record<string, GrantHandler> = {
   client_credentials: clientCredentialsGrant,
   [JWT_BEARER_GRANT]: jwtBearerGrant,
   [TOKEN_EXCHANGE_GRANT]: tokenExchangeGrant,
+  [DEVICE_CODE_GRANT_TYPE]: deviceCodeGrant,
 };
 
 /** `POST /token` (RFC 6749 §3.2). */

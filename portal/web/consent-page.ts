@@ -16,6 +16,8 @@ export interface ConsentView {
   /** The host the person's browser goes back to. */
   redirectHost: string;
   signedIn: SignedIn;
+  /** The request came from a code typed at `/device` (RFC 8628): nobody is sent back; the device polls. */
+  forDevice?: boolean;
   resourceName: string;
   resourceUrl: string;
   /** Upstreams the grant covers (names). */
@@ -42,7 +44,7 @@ export function renderConsentPage(view: ConsentView): string {
     html`<h1>Allow <strong>${view.clientName}</strong> to act as you?</h1>
 <dl>
 <dt>Application</dt><dd>${view.clientName} <span class="muted">(${view.clientHome ?? view.clientId})</span><br>${view.nameVerifiedBy ? html`<span class="muted">Published by <strong>${view.nameVerifiedBy}</strong>.</span>` : html`<span class="muted">Unverified: the application named itself. Allow it only if you started this from the application you expect.</span>`}</dd>
-<dt>Returns you to</dt><dd><code>${view.redirectHost}</code></dd>
+${view.forDevice ? html`<dt>Signs in</dt><dd>the device or terminal that showed you the code you entered. Allow it only if you started this yourself, just now.</dd>` : html`<dt>Returns you to</dt><dd><code>${view.redirectHost}</code></dd>`}
 <dt>Wants to use</dt><dd>${view.resourceName} <span class="muted">(${view.resourceUrl})</span></dd>
 </dl>
 ${view.upstreams.length ? html`<p>It will reach these apps with your identity:</p><ul>${view.upstreams.map((u) => html`<li>${u}</li>`)}</ul>` : ''}

@@ -14,7 +14,7 @@ describe('config', () => {
     expect(config).toMatchObject({ demo: true, port: 8787, host: '127.0.0.1', issuer: 'http://localhost:8787', secretGenerated: true });
     expect(config.store.redisUrl).toBeUndefined();
     expect(config.secret.length).toBeGreaterThanOrEqual(32);
-    expect(config.tokens).toEqual({ accessTtlMs: 600_000, refreshTtlMs: 30 * 86_400_000, codeTtlMs: 60_000, refreshReuseGraceMs: 10_000, keyRotationMs: 30 * 86_400_000 });
+    expect(config.tokens).toEqual({ accessTtlMs: 600_000, refreshTtlMs: 30 * 86_400_000, codeTtlMs: 60_000, refreshReuseGraceMs: 10_000, keyRotationMs: 30 * 86_400_000, deviceCodeTtlMs: 600_000, devicePollIntervalMs: 5_000 });
   });
 
   test('reads --config, interpolates ${VAR} and applies the environment', () => {
