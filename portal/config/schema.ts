@@ -184,6 +184,7 @@ export const configFileSchema = z
         login_per_minute: z.number().int().positive().default(10),
         register_per_minute: z.number().int().positive().default(20),
         token_per_minute: z.number().int().positive().default(60),
+        token_per_client_per_minute: z.number().int().positive().default(600),
       })
       .prefault({}),
     admins: z.strictObject({ groups: names, emails: names }).prefault({}),

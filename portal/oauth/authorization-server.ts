@@ -87,6 +87,7 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     limits: {
       register: createRateLimit(store, { name: 'register', limit: config.rateLimits.registerPerMinute, windowMs: 60_000 }),
       token: createRateLimit(store, { name: 'token', limit: config.rateLimits.tokenPerMinute, windowMs: 60_000 }),
+      tokenPerClient: createRateLimit(store, { name: 'token-client', limit: config.rateLimits.tokenPerClientPerMinute, windowMs: 60_000 }),
     },
     parsers: options.parsers,
     people: options.people,

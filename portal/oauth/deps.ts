@@ -32,7 +32,11 @@ export interface OAuthDeps {
   clients: ClientRegistry;
   resources: ResourceCatalog;
   sessions: SessionManager;
-  limits: { register: RateLimit; token: RateLimit };
+  /**
+   * `token`: per IP, failed token requests and every revocation and introspection request;
+   * `tokenPerClient`: token requests per authenticated client.
+   */
+  limits: { register: RateLimit; token: RateLimit; tokenPerClient: RateLimit };
   /** The person as they are now (accounts change): `undefined` when they no longer exist. */
   people: { current(person: Person): Promise<Person | undefined> };
   parsers: { json: RequestHandler; form: RequestHandler };

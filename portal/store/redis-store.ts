@@ -109,6 +109,9 @@ export class RedisStore implements Store {
       commandTimeout: options.commandTimeoutMs ?? 2_000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
       lazyConnect: false,
+      // Commands that concurrent requests send in one tick go out in one write: a portal under load
+      // makes one system call for many commands instead of one each.
+      enableAutoPipelining: true,
     };
     const redis = options.cluster ? openCluster(options.url, connection) : new Redis(options.url, connection);
     redis.on('error', (error: Error) => {
