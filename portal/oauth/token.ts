@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { OAuthError } from '../http/errors.js';
 import { countFailuresByIp, refuseFailingIp } from '../http/rate-limit.js';
+import { writeJson } from '../http/write-json.js';
 import { authenticateClient } from './client-auth.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
@@ -35,9 +36,7 @@ export function tokenRoutes(deps: OAuthDeps): Router {
     await deps.limits.tokenPerClient.hit(clientLimitSubject(client, req));
     if (!client.grantTypes.includes(grantType!)) throw new OAuthError('unauthorized_client', `this client is not registered for ${grantType}`);
     const tokens = await handler(req, client, deps);
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Pragma', 'no-cache');
-    res.json(tokens);
+    writeJson(res, 200, tokens, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   });
   router.use('/token', countFailuresByIp(deps.limits.token));
   return router;
