@@ -14,7 +14,7 @@
  * The machine's speed drifts between runs, so each comparison runs in BENCH_ROUNDS rounds
  * (default 3) of direct / portal / bare proxy back to back, and the ratios are the medians of
  * the rounds' ratios.
- * Run: `npm run bench` (builds first). Durations: BENCH_SECONDS per run (default 5).
+ * Run: `npm run bench` (builds first; it runs token-bench.ts after this). Durations: BENCH_SECONDS per run (default 5).
  */
 import { availableParallelism } from 'node:os';
 import { startBareProxy } from './bare-proxy.js';
@@ -189,11 +189,15 @@ async function aggregateListing(count: number): Promise<void> {
   }
 }
 
-// BENCH_ONLY=proxy stops after the tools/call comparisons; BENCH_ONLY=listing runs only the listings; BENCH_ONLY=tracing only what tracing costs.
-if (process.env.BENCH_ONLY === 'tracing') await tracingCost({ seconds: SECONDS, rounds: ROUNDS, median });
-else if (process.env.BENCH_ONLY !== 'listing') await proxyOverhead();
-if (process.env.BENCH_ONLY === undefined) await tracingCost({ seconds: SECONDS, rounds: ROUNDS, median });
-if (process.env.BENCH_ONLY === undefined || process.env.BENCH_ONLY === 'listing') {
-  console.log(`tools/list on the aggregate, 10 connections, ${SECONDS}s each`);
-  for (const count of [1, 10, 50]) await aggregateListing(count);
+// BENCH_ONLY=proxy stops after the tools/call comparisons; BENCH_ONLY=listing runs only the listings; BENCH_ONLY=tracing
+// only what tracing costs; another BENCH_ONLY (token, markdown) names another benchmark, and this one runs nothing.
+const only = process.env.BENCH_ONLY;
+if (only === 'tracing') await tracingCost({ seconds: SECONDS, rounds: ROUNDS, median });
+if (only === undefined || ['proxy', 'modern', 'listing'].includes(only)) {
+  if (only !== 'listing') await proxyOverhead();
+  if (only === undefined) await tracingCost({ seconds: SECONDS, rounds: ROUNDS, median });
+  if (only !== 'proxy' && only !== 'modern') {
+    console.log(`tools/list on the aggregate, 10 connections, ${SECONDS}s each`);
+    for (const count of [1, 10, 50]) await aggregateListing(count);
+  }
 }

@@ -19,7 +19,7 @@ export async function startPortal(upstreams: Array<Record<string, unknown> & { i
     {
       upstreams,
       service_clients: [{ client_id: SERVICE.id, secret_hash: await hashPassword(SERVICE.secret), upstreams: ids }],
-      rate_limits: { token_per_minute: 1000 },
+      rate_limits: { token_per_minute: 1000, token_per_client_per_minute: 1000 },
     },
     { GATEHOUSE_SECRET: SECRET, PUBLIC_URL: running.url, LOG_LEVEL: 'silent' },
     'bench',
@@ -52,7 +52,8 @@ export async function serviceToken(portalUrl: string, resource: string): Promise
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-async function removeKeys(url: string, prefix: string): Promise<void> {
+/** Deletes every key under `prefix` (what a bench portal left in Redis). */
+export async function removeKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url);
   for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
     if (keys.length) await redis.del(...keys);

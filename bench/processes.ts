@@ -43,25 +43,30 @@ export function runLoad(options: { url: string; headers: Record<string, string>;
 }
 
 /** Starts `count` demo MCP servers in a process of their own; resolves their URLs. */
-export function startUpstreams(count: number): Promise<ChildServers> {
-  return startChild('./upstream-process.js', String(count));
+export async function startUpstreams(count: number): Promise<ChildServers> {
+  const { first, ...child } = await startChild<string[]>('./upstream-process.js', [String(count)]);
+  return { urls: first, ...child };
 }
 
 /** Starts an HTML app serving one page of `kilobytes` KB in a process of its own. */
-export function startHtmlApp(kilobytes: number): Promise<ChildServers> {
-  return startChild('./html-upstream-process.js', String(kilobytes));
+export async function startHtmlApp(kilobytes: number): Promise<ChildServers> {
+  const { first, ...child } = await startChild<string[]>('./html-upstream-process.js', [String(kilobytes)]);
+  return { urls: first, ...child };
 }
 
-/** Starts `script`; its first stdout line is its URLs, each later one answers a `cpu` line sent to its stdin (see child-cpu.ts). */
-function startChild(script: string, arg: string): Promise<ChildServers> {
-  const child = spawn(process.execPath, [here(script), arg], { stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * Starts `script` (a file of this folder); its first stdout line is JSON (`first`), each later one
+ * answers a `cpu` line sent to its stdin (see child-cpu.ts). `nodeArgs` go to node (`--cpu-prof`).
+ */
+export function startChild<T>(script: string, args: string[], nodeArgs: string[] = []): Promise<Omit<ChildServers, 'urls'> & { first: T }> {
+  const child = spawn(process.execPath, [...nodeArgs, here(script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const answers: Array<(line: string) => void> = [];
   return new Promise((resolve, reject) => {
     lines.once('line', (first) => {
       lines.on('line', (line) => answers.shift()?.(line));
       resolve({
-        urls: JSON.parse(first) as string[],
+        first: JSON.parse(first) as T,
         child,
         cpuMs: () =>
           new Promise((answered) => {

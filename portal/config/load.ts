@@ -39,7 +39,7 @@ export interface Config {
   clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean; privateUseSchemes: string[] };
   /** The portal as an OAuth client of `oauth` upstreams: discovery may lead to non-public addresses. */
   upstreamOAuth: { allowPrivateAddresses: boolean };
-  rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number; userCodePerMinute: number };
+  rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number; userCodePerMinute: number; tokenPerClientPerMinute: number };
   /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
   mcp: { allowedOrigins: string[] };
   /** The aggregate `/mcp`: longest tool name it shows (longer ones are shortened, stably), and its tool mode. */
@@ -171,6 +171,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       registerPerMinute: file.rate_limits.register_per_minute,
       tokenPerMinute: file.rate_limits.token_per_minute,
       userCodePerMinute: file.rate_limits.user_code_per_minute,
+      tokenPerClientPerMinute: file.rate_limits.token_per_client_per_minute,
     },
     http: {
       bodyLimit: file.http.body_limit,

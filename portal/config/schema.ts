@@ -211,6 +211,7 @@ export const configFileSchema = z
         token_per_minute: z.number().int().positive().default(60),
         // User codes typed at /device, per person: guessing one of a few live codes stays hopeless.
         user_code_per_minute: z.number().int().positive().default(10),
+        token_per_client_per_minute: z.number().int().positive().default(600),
       })
       .prefault({}),
     admins: z.strictObject({ groups: names, emails: names }).prefault({}),

@@ -101,6 +101,7 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
       register: createRateLimit(store, { name: 'register', limit: config.rateLimits.registerPerMinute, windowMs: 60_000 }),
       token: createRateLimit(store, { name: 'token', limit: config.rateLimits.tokenPerMinute, windowMs: 60_000 }),
       userCode: createRateLimit(store, { name: 'user-code', limit: config.rateLimits.userCodePerMinute, windowMs: 60_000 }),
+      tokenPerClient: createRateLimit(store, { name: 'token-client', limit: config.rateLimits.tokenPerClientPerMinute, windowMs: 60_000 }),
     },
     parsers: options.parsers,
     people: options.people,

@@ -50,6 +50,13 @@ export interface ClientRegistry {
   list(): Promise<Client[]>;
 }
 
+/** How long a process trusts its copy of a registered client when no change message arrives. */
+const CLIENT_CACHE_MS = 60_000;
+/** A bound on memory, not on correctness. */
+const CLIENT_CACHE_SIZE = 10_000;
+/** Channel of the ids of registered clients saved or deleted, to every portal process. */
+const CLIENT_CHANGES = 'clients:changed';
+
 export function createClientRegistry(options: {
   store: Store;
   serviceClients: ServiceClientConfig[];
@@ -61,6 +68,43 @@ export function createClientRegistry(options: {
   const key = (clientId: string) => storeKey('client', clientId);
   // An index of registered clients for the admin API; expired ones are reaped when listed.
   const index = storeKey('clients', 'registered');
+  // Registered clients are read once per process, not on every token request: a save or a delete
+  // anywhere evicts the copy in every process (and this process evicts before it answers). Until
+  // this process hears of changes, it reads the Store every time.
+  const cached = new Map<string, { client: Client; until: number }>();
+  let hearsChanges = false;
+  // Counts the changes heard: a read that a change overtook is not kept (it may be older than the change).
+  let changesHeard = 0;
+  store
+    .subscribe(CLIENT_CHANGES, (clientId) => {
+      changesHeard++;
+      cached.delete(clientId);
+    })
+    .then(() => (hearsChanges = true))
+    .catch(() => {});
+  // Using a client postpones its expiry; once in a while per process is enough for that.
+  const extendedAt = new Map<string, number>();
+  const extendEveryMs = Math.min(options.unusedClientTtlMs / 2, 60 * 60_000);
+
+  async function changed(clientId: string): Promise<void> {
+    changesHeard++;
+    cached.delete(clientId);
+    extendedAt.delete(clientId);
+    await store.publish(CLIENT_CHANGES, clientId);
+  }
+
+  async function findRegistered(clientId: string): Promise<Client | undefined> {
+    const copy = cached.get(clientId);
+    if (copy && copy.until > Date.now()) return copy.client;
+    const heardBefore = changesHeard;
+    const client = (await getJson<Client>(store, key(clientId))) ?? undefined;
+    if (client && hearsChanges && changesHeard === heardBefore) {
+      if (cached.size >= CLIENT_CACHE_SIZE) cached.delete(cached.keys().next().value!);
+      cached.set(clientId, { client, until: Date.now() + CLIENT_CACHE_MS });
+    } else cached.delete(clientId);
+    return client;
+  }
+
   return {
     async find(clientId, findOptions) {
       const service = options.serviceClients.find((c) => c.client_id === clientId);
@@ -82,15 +126,19 @@ export function createClientRegistry(options: {
       }
       if (clientId.startsWith('https://')) return options.metadataDocuments.resolve(clientId, findOptions);
       if (clientId.length > 128) return undefined;
-      return (await getJson<Client>(store, key(clientId))) ?? undefined;
+      return findRegistered(clientId);
     },
     async save(client) {
       await setJson(store, key(client.clientId), client, { ttlMs: options.unusedClientTtlMs });
       await store.addToSet(index, client.clientId);
+      await changed(client.clientId);
     },
     async delete(clientId) {
+      changesHeard++;
+      cached.delete(clientId);
       await store.delete(key(clientId));
       await store.removeFromSet(index, clientId);
+      await changed(clientId);
     },
     async list() {
       const registered: Client[] = [];
@@ -103,7 +151,11 @@ export function createClientRegistry(options: {
       return [...services.filter((c): c is Client => c !== undefined), ...registered.sort((a, b) => a.issuedAt - b.issuedAt)];
     },
     async touch(client) {
-      if (client.kind === 'registered') await setJson(store, key(client.clientId), client, { ttlMs: options.unusedClientTtlMs });
+      if (client.kind !== 'registered' || Date.now() - (extendedAt.get(client.clientId) ?? 0) < extendEveryMs) return;
+      if (extendedAt.size >= CLIENT_CACHE_SIZE) extendedAt.delete(extendedAt.keys().next().value!);
+      extendedAt.set(client.clientId, Date.now());
+      // Moves the expiry only: a client deleted meanwhile stays deleted.
+      await store.getAndExtend(key(client.clientId), options.unusedClientTtlMs);
     },
   };
 }

@@ -43,7 +43,11 @@ export interface OAuthDeps {
   clientAssertions: ClientAssertions;
   resources: ResourceCatalog;
   sessions: SessionManager;
-  limits: { register: RateLimit; token: RateLimit; userCode: RateLimit };
+  /**
+   * `token`: per IP, failed token requests and every revocation and introspection request;
+   * `tokenPerClient`: token requests per authenticated client; `userCode`: user codes typed at `/device`, per person.
+   */
+  limits: { register: RateLimit; token: RateLimit; tokenPerClient: RateLimit; userCode: RateLimit };
   /** The person as they are now (accounts change): `undefined` when they no longer exist. */
   people: { current(person: Person): Promise<Person | undefined> };
   parsers: { json: RequestHandler; form: RequestHandler };

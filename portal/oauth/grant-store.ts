@@ -52,8 +52,16 @@ export interface GrantStore {
   listByClient(clientId: string): Promise<Grant[]>;
 }
 
+/**
+ * Where a grant is stored. Its refresh tokens share its hash tag, so that a refresh reads and
+ * writes the token and the grant in one round trip (see refresh-tokens.ts).
+ */
+export function grantKey(id: string): string {
+  return storeKey('grant', id);
+}
+
 export function createGrantStore(store: Store, consents: Pick<Consents, 'forget'>): GrantStore {
-  const key = (id: string) => storeKey('grant', id);
+  const key = grantKey;
   const byPerson = (personId: string) => storeKey('person', personId, 'grants');
   const byClient = (clientId: string) => storeKey('client', clientId, 'grants');
   // A revoked grant id stays known for a while, so that a grant revoked while it is being

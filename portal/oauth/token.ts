@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { OAuthError } from '../http/errors.js';
-import { rateLimitMiddleware } from '../http/rate-limit.js';
+import { countFailuresByIp, refuseFailingIp } from '../http/rate-limit.js';
+import { writeJson } from '../http/write-json.js';
 import { authenticateClient } from './client-auth.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
@@ -25,21 +26,32 @@ export const GRANT_TYPES: Record<string, GrantHandler> = {
   [DEVICE_CODE_GRANT_TYPE]: deviceCodeGrant,
 };
 
-/** `POST /token` (RFC 6749 §3.2). */
+/**
+ * `POST /token` (RFC 6749 §3.2). Limited per authenticated client, so that agents behind one
+ * address do not throttle each other, and per IP for failed requests only (a guess from one address).
+ */
 export function tokenRoutes(deps: OAuthDeps): Router {
   const router = Router();
-  router.post('/token', rateLimitMiddleware(deps.limits.token), deps.parsers.form, singleValuedForm, async (req, res) => {
+  router.post('/token', refuseFailingIp(deps.limits.token), deps.parsers.form, singleValuedForm, async (req, res) => {
     if (!req.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     const body = req.body as Record<string, unknown>;
     const grantType = body.grant_type as string | undefined;
     const handler = grantType ? GRANT_TYPES[grantType] : undefined;
     if (!handler) throw new OAuthError(grantType ? 'unsupported_grant_type' : 'invalid_request', grantType ? `grant_type ${grantType} is not supported` : 'grant_type is required');
     const client = await authenticateClient(req, deps.clients, deps.clientAssertions);
+    await deps.limits.tokenPerClient.hit(clientLimitSubject(client, req));
     if (!client.grantTypes.includes(grantType!)) throw new OAuthError('unauthorized_client', `this client is not registered for ${grantType}`);
     const tokens = await handler(req, client, deps);
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Pragma', 'no-cache');
-    res.json(tokens);
+    writeJson(res, 200, tokens, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   });
+  router.use('/token', countFailuresByIp(deps.limits.token));
   return router;
+}
+
+/**
+ * Whose budget a token request uses: the client's; for a metadata-document client, which every
+ * installation of an app shares, the client's at this address.
+ */
+function clientLimitSubject(client: Client, req: Request): string {
+  return client.kind === 'metadata-document' ? `${client.clientId} ${req.ip ?? 'unknown'}` : client.clientId;
 }

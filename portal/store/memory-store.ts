@@ -67,6 +67,16 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  async getMany(keys: string[]): Promise<Array<string | null>> {
+    return keys.map((key) => this.#live(key)?.value ?? null);
+  }
+
+  async writeIfUnchanged(expected: Array<{ key: string; value: string | null }>, writes: Array<{ key: string; value: string; ttlMs?: number }>): Promise<boolean> {
+    if (expected.some(({ key, value }) => (this.#live(key)?.value ?? null) !== value)) return false;
+    for (const { key, value, ttlMs } of writes) this.#values.set(key, { value, expiresAt: expiry(ttlMs) });
+    return true;
+  }
+
   async acquireLock(key: string, ttlMs: number): Promise<Lock | null> {
     const token = randomUUID();
     if (!(await this.setIfAbsent(key, token, { ttlMs }))) return null;

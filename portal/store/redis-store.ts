@@ -25,6 +25,21 @@ const SCRIPTS = {
     if not matches then return 0 end
     if ARGV[4] == '' then redis.call('SET', KEYS[1], ARGV[3]) else redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4]) end
     return 1`,
+  // KEYS: the expected keys, then the written ones. ARGV: the number of expected keys, then per
+  // expected key hasValue ('1'|'0') and value, then per written key value and ttlMs ('' for none).
+  gatehouseWriteIfUnchanged: `
+    local expectedCount = tonumber(ARGV[1])
+    for i = 1, expectedCount do
+      local current = redis.call('GET', KEYS[i])
+      local hasValue = ARGV[2 * i] == '1'
+      if (hasValue and current ~= ARGV[2 * i + 1]) or (not hasValue and current ~= false) then return 0 end
+    end
+    local first = 2 * expectedCount + 2
+    for i = expectedCount + 1, #KEYS do
+      local at = first + 2 * (i - expectedCount - 1)
+      if ARGV[at + 1] == '' then redis.call('SET', KEYS[i], ARGV[at]) else redis.call('SET', KEYS[i], ARGV[at], 'PX', ARGV[at + 1]) end
+    end
+    return 1`,
   // Deletes the lock only when it still holds this holder's token.
   gatehouseReleaseLock: `
     if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -39,6 +54,7 @@ const SCRIPTS = {
 type ScriptedRedis = (Redis | Cluster) & {
   gatehouseCompareAndSet(key: string, hasExpected: string, expected: string, next: string, ttlMs: string): Promise<number>;
   gatehouseReleaseLock(key: string, token: string): Promise<number>;
+  gatehouseWriteIfUnchanged(keyCount: number, ...keysThenArgs: string[]): Promise<number>;
   gatehouseIncrement(key: string, ttlMs: number): Promise<number>;
 };
 
@@ -93,13 +109,17 @@ export class RedisStore implements Store {
       commandTimeout: options.commandTimeoutMs ?? 2_000,
       retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
       lazyConnect: false,
+      // Commands that concurrent requests send in one tick go out in one write: a portal under load
+      // makes one system call for many commands instead of one each.
+      enableAutoPipelining: true,
     };
     const redis = options.cluster ? openCluster(options.url, connection) : new Redis(options.url, connection);
     redis.on('error', (error: Error) => {
       // Connection errors surface through failing commands (and /readyz); ioredis reconnects.
       if (/protocol error/i.test(error.message)) this.#answeredNotAsRedis = true;
     });
-    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+    // Every script takes one key, but one that takes a key count first.
+    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, name === 'gatehouseWriteIfUnchanged' ? { lua } : { numberOfKeys: 1, lua });
     this.#redis = redis as ScriptedRedis;
   }
 
@@ -157,6 +177,21 @@ export class RedisStore implements Store {
     const ttl = options?.ttlMs === undefined ? '' : String(options.ttlMs);
     const hasExpected = expected === null ? '0' : '1';
     return (await this.#run(() => this.#redis.gatehouseCompareAndSet(key, hasExpected, expected ?? '', next, ttl))) === 1;
+  }
+
+  async getMany(keys: string[]): Promise<Array<string | null>> {
+    if (keys.length === 0) return [];
+    return this.#run(() => this.#redis.mget(...keys));
+  }
+
+  async writeIfUnchanged(expected: Array<{ key: string; value: string | null }>, writes: Array<{ key: string; value: string; ttlMs?: number }>): Promise<boolean> {
+    const keys = [...expected.map((e) => e.key), ...writes.map((w) => w.key)];
+    const args = [
+      String(expected.length),
+      ...expected.flatMap((e) => (e.value === null ? ['0', ''] : ['1', e.value])),
+      ...writes.flatMap((w) => [w.value, w.ttlMs === undefined ? '' : String(Math.max(1, Math.ceil(w.ttlMs)))]),
+    ];
+    return (await this.#run(() => this.#redis.gatehouseWriteIfUnchanged(keys.length, ...keys, ...args))) === 1;
   }
 
   async acquireLock(key: string, ttlMs: number): Promise<Lock | null> {
@@ -284,7 +319,7 @@ export class RedisStore implements Store {
 /**
  * A Redis Cluster client from one node's URL: its credentials and TLS apply to every node, the
  * cluster's own slot map says where each key lives. Every operation of the store touches one
- * key, so none spans slots.
+ * key, or keys of one hash tag, so none spans slots.
  */
 function openCluster(url: string, connection: RedisOptions): Cluster {
   const node = new URL(url);

@@ -3,7 +3,8 @@
  *
  * Keys are plain strings chosen by the caller, built with {@link storeKey} so that each
  * names its kind and carries a Redis Cluster hash tag. Every operation here touches one key,
- * so one operation always lands in one cluster slot. Values are strings; use
+ * except {@link Store.getMany} and {@link Store.writeIfUnchanged}, whose keys must share one hash
+ * tag: so one operation always lands in one cluster slot. Values are strings; use
  * {@link getJson}/{@link setJson} for structured values.
  */
 export interface Store {
@@ -24,6 +25,17 @@ export interface Store {
    * Resolves `true` when this call replaced it.
    */
   compareAndSet(key: string, expected: string | null, next: string, options?: { ttlMs?: number }): Promise<boolean>;
+  /**
+   * Several values in one round trip (`null` for each absent or expired key), in the order of
+   * `keys`. The keys must share one hash tag.
+   */
+  getMany(keys: string[]): Promise<Array<string | null>>;
+  /**
+   * A compare-and-set over several keys: when every key of `expected` currently holds its value
+   * (`null`: is absent), makes every write of `writes` in one atomic step and resolves `true`;
+   * otherwise writes nothing and resolves `false`. One round trip. All keys must share one hash tag.
+   */
+  writeIfUnchanged(expected: Array<{ key: string; value: string | null }>, writes: Array<{ key: string; value: string; ttlMs?: number }>): Promise<boolean>;
   /**
    * Takes an exclusive lock that expires after `ttlMs` unless released first.
    * Resolves `null` when someone else holds it.

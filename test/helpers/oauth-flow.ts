@@ -7,7 +7,7 @@ import { ALICE, startTestPortal, testAccounts, type TestPortal } from './portal.
 export const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
 
 /** Limits no test file meets: the portal counts per IP, and every test request comes from 127.0.0.1. */
-export const UNLIMITED = { register_per_minute: 1_000_000, token_per_minute: 1_000_000, login_per_minute: 1_000_000 };
+export const UNLIMITED = { register_per_minute: 1_000_000, token_per_minute: 1_000_000, token_per_client_per_minute: 1_000_000, login_per_minute: 1_000_000 };
 
 /** An OAuth error response body (RFC 6749 §5.2). */
 export interface OAuthErrorBody {

@@ -3,13 +3,18 @@ import {
   RecordingStore,
   REDIRECT_URI,
   authorizeCode,
+  basicAuth,
+  clientAuth,
   json,
+  refresh,
+  tokensFor,
   registerClient,
   registerRequest,
   startOAuthPortal,
   formPost,
   type OAuthErrorBody,
   type RegisteredClient,
+  type TokenBody,
 } from '../helpers/oauth-flow.js';
 import { ALICE, BOB, type TestPortal } from '../helpers/portal.js';
 
@@ -160,5 +165,94 @@ describe('rate limits without trust_proxy', () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
     expect((await json<OAuthErrorBody>(limited)).error).toBe('too_many_requests');
+  });
+});
+
+/**
+ * `/token` is limited per authenticated client (`token_per_client_per_minute`), and per IP only
+ * for failed requests (`token_per_minute`): a team of agents behind one address is not throttled
+ * by each other, a client over its own budget is, and guessing from one address still is.
+ */
+describe('token endpoint limits: per client, and per IP for failures', () => {
+  let portal: TestPortal;
+
+  beforeAll(async () => {
+    portal = await startOAuthPortal({ rate_limits: { token_per_minute: 3, token_per_client_per_minute: 3 }, http: { trust_proxy: true } });
+  });
+  afterAll(() => portal.close());
+
+  const from = (ip: string) => ({ 'x-forwarded-for': ip });
+  /** Refreshes from `ip` with the client's registered authentication; resolves the raw response. */
+  function refreshFrom(ip: string, client: RegisteredClient, refreshToken: string): Promise<Response> {
+    const auth = clientAuth(client);
+    return formPost(portal.url, { grant_type: 'refresh_token', refresh_token: refreshToken, ...auth.fields }, { ...auth.headers, ...from(ip) });
+  }
+
+  /** Refreshes `times` times from `ip`, each with the token the last one rotated to; resolves the last tokens. */
+  async function refreshChain(ip: string, client: RegisteredClient, tokens: TokenBody, times: number): Promise<TokenBody> {
+    let current = tokens;
+    for (let i = 0; i < times; i++) {
+      const res = await refreshFrom(ip, client, current.refresh_token!);
+      expect(res.status).toBe(200);
+      current = await json<TokenBody>(res);
+    }
+    return current;
+  }
+
+  test('five agents behind one IP each refresh within their own budget: none is throttled by the others', async () => {
+    const agents = await Promise.all(Array.from({ length: 5 }, () => registerClient(portal.url)));
+    // The code exchange is the first request of each client's budget of 3, so two refreshes each:
+    // ten successful requests from one IP whose budget is 3.
+    for (const agent of agents) await refreshChain('10.1.0.1', agent, await tokensFor(portal.url, agent), 2);
+    // Successes used none of the IP's budget for failures: a failure there is still its own error.
+    const failed = await refreshFrom('10.1.0.1', await registerClient(portal.url), 'unknown.token');
+    expect(failed.status).toBe(400);
+    expect((await json<OAuthErrorBody>(failed)).error).toBe('invalid_grant');
+  });
+
+  test('a client over its budget gets 429 with Retry-After and an OAuth error body; its refresh token is not spent; another client at the same IP is served', async () => {
+    const agent = await registerClient(portal.url, { token_endpoint_auth_method: 'client_secret_basic' });
+    const last = await refreshChain('10.1.1.1', agent, await tokensFor(portal.url, agent), 2);
+    const limited = await refreshFrom('10.1.1.1', agent, last.refresh_token!);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    const body = await json<OAuthErrorBody & { access_token?: string }>(limited);
+    expect(body.error).toBe('too_many_requests');
+    expect(body.access_token).toBeUndefined();
+    // From another IP too: the budget is the client's.
+    expect((await refreshFrom('10.1.1.2', agent, last.refresh_token!)).status).toBe(429);
+    // Nothing was issued or spent: the token is still active (introspection counts per IP, so from a third).
+    const introspected = await formPost(portal.url, { token: last.refresh_token! }, { ...clientAuth(agent).headers, ...from('10.1.1.3') }, '/introspect');
+    expect((await json<{ active: boolean }>(introspected)).active).toBe(true);
+
+    const other = await registerClient(portal.url);
+    await refreshChain('10.1.1.1', other, await tokensFor(portal.url, other), 1);
+  });
+
+  test('failed client authentication from one IP is throttled per IP: then even the right secret gets 429 there, and works from another IP', async () => {
+    const confidential = await registerClient(portal.url, { token_endpoint_auth_method: 'client_secret_basic' });
+    const tokens = await tokensFor(portal.url, confidential);
+    const attempt = (ip: string, secret: string) =>
+      formPost(portal.url, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, { authorization: basicAuth(confidential.client_id, secret), ...from(ip) });
+    for (let i = 0; i < 2; i++) {
+      const wrong = await attempt('10.1.2.1', `wrong-secret-${i}`);
+      expect(wrong.status).toBe(401);
+      expect((await json<OAuthErrorBody>(wrong)).error).toBe('invalid_client');
+    }
+    // No client authentication at all fails, and counts, the same way.
+    const anonymous = await formPost(portal.url, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, from('10.1.2.1'));
+    expect(anonymous.status).toBe(401);
+    expect((await json<OAuthErrorBody>(anonymous)).error).toBe('invalid_client');
+
+    const limited = await attempt('10.1.2.1', confidential.client_secret!);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await json<OAuthErrorBody>(limited)).error).toBe('too_many_requests');
+
+    const elsewhere = await attempt('10.1.2.2', confidential.client_secret!);
+    expect(elsewhere.status).toBe(200);
+    expect((await json<TokenBody>(elsewhere)).refresh_token).toBeDefined();
   });
 });

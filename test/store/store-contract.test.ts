@@ -140,6 +140,45 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     expect(await store.get('cas')).toBeNull();
   });
 
+  test('getMany reads several keys of one hash tag at once, null for the absent ones', async () => {
+    await store.set('many:{t}:a', '1');
+    await store.set('many:{t}:c', '3', { ttlMs: 60_000 });
+    expect(await peer.getMany(['many:{t}:a', 'many:{t}:b', 'many:{t}:c'])).toEqual(['1', null, '3']);
+    expect(await store.getMany([])).toEqual([]);
+  });
+
+  test('writeIfUnchanged writes every key only while every expected key holds its value', async () => {
+    const [a, b, c] = ['wiu:{t}:a', 'wiu:{t}:b', 'wiu:{t}:c'];
+    await store.set(a, 'a1');
+    // b is expected absent, but holds a value: nothing is written.
+    await store.set(b, 'b1');
+    expect(await store.writeIfUnchanged([{ key: a, value: 'a1' }, { key: b, value: null }], [{ key: a, value: 'a2' }, { key: c, value: 'c2' }])).toBe(false);
+    expect(await store.getMany([a, b, c])).toEqual(['a1', 'b1', null]);
+    await store.delete(b);
+    expect(await peer.writeIfUnchanged([{ key: a, value: 'a1' }, { key: b, value: null }], [{ key: a, value: 'a2' }, { key: c, value: 'c2', ttlMs: SHORT_TTL }])).toBe(true);
+    expect(await store.getMany([a, b, c])).toEqual(['a2', null, 'c2']);
+    expect(await store.ttl(a)).toBeNull();
+    await sleep(PAST_SHORT_TTL);
+    expect(await store.get(c)).toBeNull();
+    // A value read before another writer's change no longer matches.
+    expect(await store.writeIfUnchanged([{ key: a, value: 'a1' }], [{ key: c, value: 'late' }])).toBe(false);
+    expect(await store.get(c)).toBeNull();
+  });
+
+  test('of 20 concurrent writeIfUnchanged from one state exactly one wins', async () => {
+    await store.set('race:{t}:token', 'fresh');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? peer : store).writeIfUnchanged([{ key: 'race:{t}:token', value: 'fresh' }], [{ key: 'race:{t}:token', value: `spent-${i}` }, { key: `race:{t}:next-${i}`, value: 'issued' }]),
+      ),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = results.indexOf(true);
+    expect(await store.get('race:{t}:token')).toBe(`spent-${winner}`);
+    const issued = await store.getMany(Array.from({ length: 20 }, (_, i) => `race:{t}:next-${i}`));
+    expect(issued.filter((value) => value !== null)).toEqual(['issued']);
+  });
+
   test('of 20 concurrent compareAndSets from one value exactly one wins', async () => {
     await store.set('cas-race', 'v0');
     const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? peer : store).compareAndSet('cas-race', 'v0', `v${i + 1}`)));

@@ -8,48 +8,59 @@ import { issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { parseScope } from '../scopes.js';
 
 /**
+ * How often a refresh decides again when its token or grant changed between read and write (a
+ * concurrent refresh or a revocation): each round re-reads what is there now.
+ */
+const ROTATION_ATTEMPTS = 3;
+
+/**
  * `grant_type=refresh_token` (OAuth 2.1 §4.3): rotates the token, detects reuse (which
  * revokes the grant), and re-checks that the person still exists and may use the upstreams.
+ * The token and its grant are read in one round trip to the Store and rotated in another.
  */
 export async function refreshTokenGrant(req: Request, client: Client, deps: OAuthDeps): Promise<TokenResponse> {
   const body = req.body as Record<string, string | undefined>;
   const token = body.refresh_token;
   if (!token) throw new OAuthError('invalid_request', 'refresh_token is required');
   const invalid = () => new OAuthError('invalid_grant', 'the refresh token is invalid, expired or revoked');
+  const requestedScope = body.scope === undefined ? undefined : parseScope(body.scope);
+  const requestedResource = body.resource === undefined ? undefined : (deps.resources.find(body.resource)?.url ?? null);
 
-  const known = await deps.refreshTokens.peek(token);
-  if (!known) throw invalid();
-  if (known.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
-  const grant = await deps.grants.find(known.grantId);
-  if (!grant) throw invalid();
+  for (let attempt = 1; attempt <= ROTATION_ATTEMPTS; attempt++) {
+    const presented = await deps.refreshTokens.read(token);
+    if (!presented) throw invalid();
+    if (presented.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
+    const { grant } = presented;
+    if (!grant) throw invalid();
 
-  const scope = body.scope === undefined ? grant.scope : parseScope(body.scope);
-  if (scope.some((s) => !grant.scope.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
-  if (body.resource !== undefined && deps.resources.find(body.resource)?.url !== grant.resource) {
-    throw new OAuthError('invalid_target', 'resource differs from the grant');
+    const scope = requestedScope ?? grant.scope;
+    if (scope.some((s) => !grant.scope.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
+    if (requestedResource !== undefined && requestedResource !== grant.resource) throw new OAuthError('invalid_target', 'resource differs from the grant');
+
+    if (presented.use === 'reused') {
+      await deps.grants.revoke(grant.id);
+      auditRequest(req, { event: 'refresh_reused', outcome: 'failure', person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'spent refresh token reused: grant revoked');
+      throw invalid();
+    }
+
+    const person = await deps.people.current(grant.person);
+    const resource = deps.resources.find(grant.resource);
+    const upstreamIds = grant.upstreamIds.filter((id) => {
+      const upstream = deps.resources.upstream(id);
+      return person !== undefined && upstream !== undefined && mayUseUpstream(person, upstream);
+    });
+    if (!person || !resource || (resource.kind !== 'mcp-aggregate' && resource.kind !== 'admin' && upstreamIds.length === 0)) {
+      await deps.grants.revoke(grant.id);
+      auditRequest(req, { event: 'refresh_denied', outcome: 'denied', person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'refresh denied: access was withdrawn');
+      throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
+    }
+    // A grant with a refresh token is long-lived (grants saved before the portal recorded the choice included).
+    const refreshed = { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: Date.now() };
+    const refreshToken = await deps.refreshTokens.rotate(presented, refreshed, deps.config.tokens.refreshTtlMs);
+    if (refreshToken === undefined) continue;
+    const tokens = await issueTokens(deps, client, refreshed, { refreshToken });
+    auditRequest(req, { event: 'token_refreshed', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'token refreshed');
+    return tokens;
   }
-
-  const outcome = await deps.refreshTokens.spend(token);
-  if (outcome.status === 'unknown') throw invalid();
-  if (outcome.status === 'reused') {
-    await deps.grants.revoke(grant.id);
-    auditRequest(req, { event: 'refresh_reused', outcome: 'failure', person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'spent refresh token reused: grant revoked');
-    throw invalid();
-  }
-
-  const person = await deps.people.current(grant.person);
-  const resource = deps.resources.find(grant.resource);
-  const upstreamIds = grant.upstreamIds.filter((id) => {
-    const upstream = deps.resources.upstream(id);
-    return person !== undefined && upstream !== undefined && mayUseUpstream(person, upstream);
-  });
-  if (!person || !resource || (resource.kind !== 'mcp-aggregate' && resource.kind !== 'admin' && upstreamIds.length === 0)) {
-    await deps.grants.revoke(grant.id);
-    auditRequest(req, { event: 'refresh_denied', outcome: 'denied', person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'refresh denied: access was withdrawn');
-    throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
-  }
-  // A grant with a refresh token is long-lived (grants saved before the portal recorded the choice included).
-  const tokens = await issueTokens(deps, client, { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: Date.now() });
-  auditRequest(req, { event: 'token_refreshed', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'token refreshed');
-  return tokens;
+  throw invalid();
 }
