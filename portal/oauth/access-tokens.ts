@@ -17,6 +17,8 @@ export interface AccessTokenClaims {
   exp: number;
   /** The grant the token was issued under: the bearer check looks it up, so revocation is immediate. */
   grant_id: string;
+  /** The key a DPoP-bound token is bound to (RFC 9449 §6.1): its JWK SHA-256 thumbprint. */
+  cnf?: { jkt: string };
 }
 
 export interface AccessTokens {
@@ -42,7 +44,8 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
     async issue(grant, ttlMs) {
       const { kid, privateKey } = await keys.current();
       const expiresIn = Math.floor(ttlMs / 1000);
-      const token = await new SignJWT({ client_id: grant.clientId, scope: formatScope(grant.scope), grant_id: grant.id })
+      const claims = { client_id: grant.clientId, scope: formatScope(grant.scope), grant_id: grant.id, ...(grant.dpopJkt ? { cnf: { jkt: grant.dpopJkt } } : {}) };
+      const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: SIGNING_ALG, typ: 'at+jwt', kid })
         .setIssuer(issuer)
         .setSubject(grant.person.id)

@@ -16,6 +16,7 @@ import { createClientRegistry } from './clients.js';
 import { consentRoutes } from './consent.js';
 import { createConsents } from './consents.js';
 import type { OAuthDeps } from './deps.js';
+import { createDpopProofs } from './dpop-proof.js';
 import { createGrantStore } from './grant-store.js';
 import { introspectRoutes } from './introspect.js';
 import { metadataRoutes } from './metadata.js';
@@ -67,6 +68,7 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     keys,
     accessTokens: createAccessTokens({ issuer, keys }),
     refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs }),
+    dpop: createDpopProofs({ store }),
     codes: createAuthorizationCodes({ store, ttlMs: config.tokens.codeTtlMs }),
     requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000 }),
     consents,

@@ -10,6 +10,7 @@ import type { AccessTokens } from './access-tokens.js';
 import type { AuthorizationCodes } from './authorization-codes.js';
 import type { AuthorizationRequests } from './authorization-requests.js';
 import type { ClientRegistry } from './clients.js';
+import type { DpopProofs } from './dpop-proof.js';
 import type { Consents } from './consents.js';
 import type { GrantStore } from './grant-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
@@ -25,6 +26,8 @@ export interface OAuthDeps {
   keys: SigningKeys;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
+  /** DPoP proofs (RFC 9449) at the token endpoint and the protected resources. */
+  dpop: DpopProofs;
   codes: AuthorizationCodes;
   requests: AuthorizationRequests;
   consents: Consents;

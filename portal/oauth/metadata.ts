@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { OAuthDeps } from './deps.js';
+import { DPOP_SIGNING_ALGS } from './dpop-proof.js';
 import { SUPPORTED_SCOPES, SCOPES } from './scopes.js';
 
 /**
@@ -28,6 +29,7 @@ export function metadataRoutes(deps: OAuthDeps): Router {
     authorization_response_iss_parameter_supported: true,
     client_id_metadata_document_supported: true,
     resource_parameter_supported: true,
+    dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
   });
   const cacheable = { 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*' };
 
@@ -50,6 +52,9 @@ export function metadataRoutes(deps: OAuthDeps): Router {
       scopes_supported: resource.kind === 'admin' ? [SCOPES.admin, SCOPES.offlineAccess] : [SCOPES.mcp, SCOPES.offlineAccess],
       bearer_methods_supported: ['header'],
       resource_name: resource.name,
+      // RFC 9728 §2: DPoP-bound tokens are accepted, bearer tokens too.
+      dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
+      dpop_bound_access_tokens_required: false,
     });
   });
 

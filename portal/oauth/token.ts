@@ -30,6 +30,8 @@ export function tokenRoutes(deps: OAuthDeps): Router {
     if (!handler) throw new OAuthError(grantType ? 'unsupported_grant_type' : 'invalid_request', grantType ? `grant_type ${grantType} is not supported` : 'grant_type is required');
     const client = await authenticateClient(req, deps.clients);
     if (!client.grantTypes.includes(grantType!)) throw new OAuthError('unauthorized_client', `this client is not registered for ${grantType}`);
+    // RFC 9449 §5: with a valid proof, every grant binds its tokens to the proof's key.
+    if (req.headers.dpop !== undefined) req.dpopProof = await deps.dpop.check(req, { htu: `${deps.issuer}/token` });
     const tokens = await handler(req, client, deps);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');

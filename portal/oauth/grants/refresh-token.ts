@@ -4,6 +4,7 @@ import { auditRequest } from '../../audit/request-audit.js';
 import { mayUseUpstream } from '../../policy/access.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
+import { assertRefreshKey } from '../dpop-binding.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { parseScope } from '../scopes.js';
 
@@ -22,6 +23,7 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
   if (known.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
   const grant = await deps.grants.find(known.grantId);
   if (!grant) throw invalid();
+  assertRefreshKey(grant, client, req.dpopProof);
 
   const scope = body.scope === undefined ? grant.scope : parseScope(body.scope);
   if (scope.some((s) => !grant.scope.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
@@ -49,7 +51,7 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
     throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
   }
   // A grant with a refresh token is long-lived (grants saved before the portal recorded the choice included).
-  const tokens = await issueTokens(deps, client, { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: Date.now() });
+  const tokens = await issueTokens(deps, client, { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: Date.now(), dpopJkt: req.dpopProof?.jkt });
   auditRequest(req, { event: 'token_refreshed', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'token refreshed');
   return tokens;
 }
