@@ -4,7 +4,7 @@ import { OAuthError } from '../http/errors.js';
 import type { Person } from '../login/person.js';
 import { requestPath } from '../http/request-context.js';
 import type { AccessTokens } from './access-tokens.js';
-import { DPOP_SIGNING_ALGS, type DpopProofs } from './dpop-proof.js';
+import { DPOP_SIGNING_ALGS, auditDpopRefused, type DpopProofs } from './dpop-proof.js';
 import type { GrantStore } from './grant-store.js';
 import { SCOPES, stepUpScope } from './scopes.js';
 
@@ -130,8 +130,12 @@ export async function authenticateBearer(deps: BearerDeps, req: IncomingMessage,
     throw error;
   }
   const boundTo = claims.cnf?.jkt;
-  if (used === 'bearer' && boundTo) throw fail('invalid_token', 'this access token is DPoP-bound: send it as "DPoP <token>" with a DPoP proof', used);
-  if (used === 'dpop' && !boundTo) throw fail('invalid_token', 'this access token is not DPoP-bound: send it as "Bearer <token>"', used);
+  const misbound = (description: string) => {
+    auditDpopRefused(req, description, claims.client_id, { resource: resource.url });
+    return fail('invalid_token', description, used);
+  };
+  if (used === 'bearer' && boundTo) throw misbound('this access token is DPoP-bound: send it as "DPoP <token>" with a DPoP proof');
+  if (used === 'dpop' && !boundTo) throw misbound('this access token is not DPoP-bound: send it as "Bearer <token>"');
 
   let grant;
   if (used === 'bearer') grant = await deps.grants.find(claims.grant_id);
@@ -139,13 +143,13 @@ export async function authenticateBearer(deps: BearerDeps, req: IncomingMessage,
     const htu = `${check.publicBaseUrl ?? deps.issuer}${requestPath(req)}`;
     let proof;
     try {
-      [grant, proof] = await Promise.all([deps.grants.find(claims.grant_id), deps.dpop.check(req, { htu, accessToken: token })]);
+      [grant, proof] = await Promise.all([deps.grants.find(claims.grant_id), deps.dpop.check(req, { htu, accessToken: token, clientId: claims.client_id })]);
     } catch (error) {
       if (error instanceof OAuthError) throw fail('invalid_dpop_proof', error.message, used);
       throw error;
     }
     // RFC 9449 §7.1, Figure 16: a proof by another key than the token's is a failed binding.
-    if (proof.jkt !== boundTo) throw fail('invalid_token', 'the DPoP proof is signed by another key than the access token is bound to', used);
+    if (proof.jkt !== boundTo) throw misbound('the DPoP proof is signed by another key than the access token is bound to');
   }
   if (!grant || grant.clientId !== claims.client_id) throw fail('invalid_token', 'the access token was revoked', used);
   if (upstreamId && !grant.upstreamIds.includes(upstreamId)) throw fail('invalid_token', 'the grant does not cover this upstream', used);

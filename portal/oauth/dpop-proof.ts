@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { EmbeddedJWK, calculateJwkThumbprint, errors as joseErrors, jwtVerify, type JWK } from 'jose';
+import { auditRequest } from '../audit/request-audit.js';
 import { sha256 } from '../crypto/hash.js';
 import { OAuthError } from '../http/errors.js';
 import { storeKey, type Store } from '../store/store.js';
@@ -37,6 +38,8 @@ declare module 'http' {
 export interface DpopExpectation {
   htu: string;
   accessToken?: string;
+  /** The client presenting it, for the audit of a refusal. */
+  clientId?: string;
 }
 
 /** Checks DPoP proofs (RFC 9449 §4.3); a proof's `jti` is accepted once across every portal process. */
@@ -46,6 +49,7 @@ export interface DpopProofs {
    * algorithm by the public `jwk` it embeds, `htm` the request's method, `htu` the expected URL
    * (both normalised), `iat` recent, `ath` the token's hash when a token is presented, and a `jti`
    * not seen before (remembered through the Store).
+   * A refusal is audited (`dpop_refused`).
    * @throws {OAuthError} `invalid_dpop_proof` (400; a resource answers it as 401 with its challenge).
    */
   check(req: IncomingMessage, expected: DpopExpectation): Promise<DpopProof>;
@@ -53,30 +57,45 @@ export interface DpopProofs {
 
 export function createDpopProofs(options: { store: Store }): DpopProofs {
   const { store } = options;
+
+  async function checkProof(req: IncomingMessage, expected: DpopExpectation): Promise<DpopProof> {
+    const proof = singleProof(req);
+    const { payload, key } = await verifySignature(proof);
+    const { jti, htm, htu, iat, ath } = payload as { jti?: unknown; htm?: unknown; htu?: unknown; iat?: unknown; ath?: unknown };
+    if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI_LENGTH) throw invalid('the DPoP proof needs a jti');
+    if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number') throw invalid('the DPoP proof needs htm, htu and iat');
+    if (htm !== req.method) throw invalid('the DPoP proof is for another HTTP method');
+    if (!sameTargetUri(htu, expected.htu)) throw invalid('the DPoP proof is for another URL');
+    const ageMs = Date.now() - iat * 1000;
+    if (ageMs > DPOP_MAX_AGE_MS) throw invalid('the DPoP proof is too old');
+    if (-ageMs > DPOP_MAX_FUTURE_MS) throw invalid('the DPoP proof is issued in the future');
+    if (expected.accessToken !== undefined) {
+      if (typeof ath !== 'string') throw invalid('the DPoP proof needs ath, the hash of the access token');
+      if (ath !== sha256(expected.accessToken)) throw invalid('the DPoP proof is for another access token');
+    }
+    const jkt = await calculateJwkThumbprint(key, 'sha256');
+    // Per key, so that one client's proofs cannot collide with another's (RFC 9449 §11.1).
+    if (!(await store.setIfAbsent(storeKey('dpop-jti', jkt, sha256(jti)), '1', { ttlMs: JTI_MEMORY_MS }))) {
+      throw invalid('the DPoP proof was already used');
+    }
+    return { jkt };
+  }
+
   return {
     async check(req, expected) {
-      const proof = singleProof(req);
-      const { payload, key } = await verifySignature(proof);
-      const { jti, htm, htu, iat, ath } = payload as { jti?: unknown; htm?: unknown; htu?: unknown; iat?: unknown; ath?: unknown };
-      if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI_LENGTH) throw invalid('the DPoP proof needs a jti');
-      if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number') throw invalid('the DPoP proof needs htm, htu and iat');
-      if (htm !== req.method) throw invalid('the DPoP proof is for another HTTP method');
-      if (!sameTargetUri(htu, expected.htu)) throw invalid('the DPoP proof is for another URL');
-      const ageMs = Date.now() - iat * 1000;
-      if (ageMs > DPOP_MAX_AGE_MS) throw invalid('the DPoP proof is too old');
-      if (-ageMs > DPOP_MAX_FUTURE_MS) throw invalid('the DPoP proof is issued in the future');
-      if (expected.accessToken !== undefined) {
-        if (typeof ath !== 'string') throw invalid('the DPoP proof needs ath, the hash of the access token');
-        if (ath !== sha256(expected.accessToken)) throw invalid('the DPoP proof is for another access token');
+      try {
+        return await checkProof(req, expected);
+      } catch (error) {
+        if (error instanceof OAuthError) auditDpopRefused(req, error.message, expected.clientId, { htu: expected.htu });
+        throw error;
       }
-      const jkt = await calculateJwkThumbprint(key, 'sha256');
-      // Per key, so that one client's proofs cannot collide with another's (RFC 9449 §11.1).
-      if (!(await store.setIfAbsent(storeKey('dpop-jti', jkt, sha256(jti)), '1', { ttlMs: JTI_MEMORY_MS }))) {
-        throw invalid('the DPoP proof was already used');
-      }
-      return { jkt };
     },
   };
+}
+
+/** Audits a refused DPoP proof or binding (`dpop_refused`): a replayed proof or a stolen token shows here. */
+export function auditDpopRefused(req: IncomingMessage, reason: string, clientId?: string, details: Record<string, unknown> = {}): void {
+  auditRequest(req, { event: 'dpop_refused', outcome: 'failure', client: clientId ? { id: clientId } : undefined, details: { reason, ...details } }, 'DPoP proof refused');
 }
 
 function invalid(description: string, internal?: string): OAuthError {

@@ -31,7 +31,7 @@ export function tokenRoutes(deps: OAuthDeps): Router {
     const client = await authenticateClient(req, deps.clients);
     if (!client.grantTypes.includes(grantType!)) throw new OAuthError('unauthorized_client', `this client is not registered for ${grantType}`);
     // RFC 9449 §5: with a valid proof, every grant binds its tokens to the proof's key.
-    if (req.headers.dpop !== undefined) req.dpopProof = await deps.dpop.check(req, { htu: `${deps.issuer}/token` });
+    if (req.headers.dpop !== undefined) req.dpopProof = await deps.dpop.check(req, { htu: `${deps.issuer}/token`, clientId: client.clientId });
     const tokens = await handler(req, client, deps);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');

@@ -72,6 +72,8 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
   const refreshWith = (refreshToken: string, headers: Record<string, string> = {}) => formPost(portal.url, { grant_type: 'refresh_token', refresh_token: refreshToken, ...clientAuth(client).fields }, headers);
   const tokenProof = (with_: DpopKey = key) => dpopProof(with_, { htm: 'POST', htu: tokenUrl() });
   const issued = () => ({ grants: store.writes('grant'), refresh: store.writes('refresh') });
+  /** How many refusals were audited (`dpop_refused`). */
+  const refusals = () => portal.logs.lines.filter((line) => line.event === 'dpop_refused' && line.outcome === 'failure').length;
 
   async function boundTokens(): Promise<TokenBody> {
     const res = await exchange(await codeFor(), { dpop: await tokenProof() });
@@ -108,9 +110,10 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
     ];
     test.each(cases)('%s', async (_name, makeProof) => {
       const authorized = await codeFor();
-      const before = issued();
+      const [before, audited] = [issued(), refusals()];
       await expectOAuthError(await exchange(authorized, { dpop: await makeProof() }), 400, 'invalid_dpop_proof');
       expect(issued()).toEqual(before);
+      expect(refusals()).toBe(audited + 1);
       const res = await exchange(authorized, { dpop: await tokenProof() });
       expect(res.status).toBe(200);
       expect((await json<TokenBody>(res)).token_type).toBe('DPoP');
@@ -144,10 +147,11 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
   describe('a bound refresh token (public client, RFC 9449 §5): invalid_grant without its key, and it is not spent', () => {
     test('without a proof, then with another key, then with its own', async () => {
       const tokens = await boundTokens();
-      const before = issued();
+      const [before, audited] = [issued(), refusals()];
       await expectOAuthError(await refreshWith(tokens.refresh_token!), 400, 'invalid_grant');
       await expectOAuthError(await refreshWith(tokens.refresh_token!, { dpop: await tokenProof(otherKey) }), 400, 'invalid_grant');
       expect(issued()).toEqual(before);
+      expect(refusals()).toBe(audited + 2);
       const res = await refreshWith(tokens.refresh_token!, { dpop: await tokenProof() });
       expect(res.status).toBe(200);
       expect((await json<TokenBody>(res)).token_type).toBe('DPoP');
@@ -157,10 +161,11 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
   describe('a code requested with dpop_jkt (RFC 9449 §10)', () => {
     test('exchanged without a proof or with another key: invalid_grant, and the code still works with the key', async () => {
       const authorized = await codeFor({ dpop_jkt: await thumbprint(key) });
-      const before = issued();
+      const [before, audited] = [issued(), refusals()];
       await expectOAuthError(await exchange(authorized), 400, 'invalid_grant');
       await expectOAuthError(await exchange(authorized, { dpop: await tokenProof(otherKey) }), 400, 'invalid_grant');
       expect(issued()).toEqual(before);
+      expect(refusals()).toBe(audited + 2);
       expect((await exchange(authorized, { dpop: await tokenProof() })).status).toBe(200);
     });
 
@@ -193,7 +198,7 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
 
     /** Sends, expects 401 with `error` in the `scheme` challenge (and the DPoP challenge's `algs` always), and that nothing reached the upstream. */
     async function expectRefused(target: Target, headers: Record<string, string>, error: string, scheme: 'DPoP' | 'Bearer'): Promise<void> {
-      const reached = target.reached();
+      const [reached, audited] = [target.reached(), refusals()];
       const res = await send(target, headers);
       await expectOAuthError(res, 401, error);
       const offered = challenges(res.headers.get('www-authenticate'));
@@ -201,6 +206,7 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
       expect(offered.DPoP!.algs).toContain('ES256');
       expect(offered.Bearer!.resource_metadata).toBeDefined();
       expect(target.reached()).toBe(reached);
+      expect(refusals()).toBe(audited + 1);
     }
 
     // Every row names the challenge that carries the error: jest reads a missing last argument as a `done` callback.

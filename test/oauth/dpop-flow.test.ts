@@ -26,6 +26,7 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
     portal = await startTestPortal({
       document: {
         login: { accounts: await testAccounts() },
+        admins: { groups: ['eng'] },
         rate_limits: UNLIMITED,
         upstreams: [
           { id: 'notes', kind: 'mcp', url: notes.url, tools: { pinning: 'off' } },
@@ -51,10 +52,10 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
   }
 
   /** Authorization code flow with PKCE, `dpop_jkt` and `offline_access`, exchanged with a DPoP proof. */
-  async function dpopTokens(client: oauth.Client, auth: oauth.ClientAuth, DPoP: oauth.DPoPHandle, resource?: string) {
+  async function dpopTokens(client: oauth.Client, auth: oauth.ClientAuth, DPoP: oauth.DPoPHandle, resource?: string, scope = 'mcp offline_access') {
     const verifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();
-    const url = await buildAuthorizeUrl(as, client.client_id, { redirectUri: REDIRECT_URI, verifier, state, scope: 'mcp offline_access', resource });
+    const url = await buildAuthorizeUrl(as, client.client_id, { redirectUri: REDIRECT_URI, verifier, state, scope, resource });
     url.searchParams.set('dpop_jkt', await DPoP.calculateThumbprint());
     const callback = await new FormBrowser(portal.url).authorize(url.href, ALICE);
     const params = oauth.validateAuthResponse(as, client, callback, state);
@@ -125,6 +126,19 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
     expect(notes.requests.length).toBeGreaterThan(before);
     // The upstream gets the portal's own credential, never the agent's proof.
     expect(notes.requests.at(-1)!.headers.dpop).toBeUndefined();
+  });
+
+  test('the admin API takes a DPoP-bound admin token with its proof, and refuses it as a bearer token', async () => {
+    const client = await register('none');
+    const DPoP = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
+    const tokens = await dpopTokens(client, oauth.None(), DPoP, `${portal.url}/admin`, 'admin');
+    expect(tokens.token_type).toBe('dpop');
+    const me = await oauth.protectedResourceRequest(tokens.access_token, 'GET', new URL(`${portal.url}/admin/api/v1/me`), new Headers({ accept: 'application/json' }), null, { ...insecure, DPoP });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ via: 'bearer' });
+    const asBearer = await fetch(`${portal.url}/admin/api/v1/me`, { headers: { accept: 'application/json', authorization: `Bearer ${tokens.access_token}` } });
+    expect(asBearer.status).toBe(401);
+    expect(((await asBearer.json()) as { error: string }).error).toBe('invalid_token');
   });
 
   test('a confidential client: its introspection shows the binding (RFC 9449 §6.2)', async () => {

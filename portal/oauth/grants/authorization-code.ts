@@ -47,7 +47,7 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
   if (body.resource !== undefined && deps.resources.find(body.resource)?.url !== record.resource) {
     throw new OAuthError('invalid_target', 'resource differs from the authorization request');
   }
-  assertCodeKey(record.dpopJkt, req.dpopProof);
+  assertCodeKey(req, record.dpopJkt, client);
 
   const grantId = randomToken(16);
   // Take-once: of concurrent exchanges of one code, exactly one gets here; the others revoke what it issues.

@@ -23,7 +23,7 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
   if (known.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
   const grant = await deps.grants.find(known.grantId);
   if (!grant) throw invalid();
-  assertRefreshKey(grant, client, req.dpopProof);
+  assertRefreshKey(req, grant, client);
 
   const scope = body.scope === undefined ? grant.scope : parseScope(body.scope);
   if (scope.some((s) => !grant.scope.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
