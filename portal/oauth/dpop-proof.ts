@@ -20,6 +20,10 @@ const JTI_MEMORY_MS = DPOP_MAX_AGE_MS + DPOP_MAX_FUTURE_MS + 1_000;
 /** Far above any real proof (an RSA-4096 key in the header is under 2 KB). */
 const MAX_PROOF_LENGTH = 8_192;
 const MAX_JTI_LENGTH = 256;
+/** Proof keys this process has imported; a bound on memory, not on correctness. */
+const KEY_CACHE_SIZE = 10_000;
+
+type ProofKey = Awaited<ReturnType<typeof EmbeddedJWK>>;
 
 /** A DPoP proof that passed every check of RFC 9449 §4.3. */
 export interface DpopProof {
@@ -57,10 +61,13 @@ export interface DpopProofs {
 
 export function createDpopProofs(options: { store: Store }): DpopProofs {
   const { store } = options;
+  // An agent signs every proof with one key: it is imported (and its thumbprint computed) once
+  // per process, by jose's EmbeddedJWK with all its checks; every proof's signature is verified.
+  const keys = new Map<string, { key: ProofKey; jkt: string }>();
 
   async function checkProof(req: IncomingMessage, expected: DpopExpectation): Promise<DpopProof> {
     const proof = singleProof(req);
-    const { payload, key } = await verifySignature(proof);
+    const { payload, jkt } = await verifySignature(proof, keys);
     const { jti, htm, htu, iat, ath } = payload as { jti?: unknown; htm?: unknown; htu?: unknown; iat?: unknown; ath?: unknown };
     if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI_LENGTH) throw invalid('the DPoP proof needs a jti');
     if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number') throw invalid('the DPoP proof needs htm, htu and iat');
@@ -73,7 +80,6 @@ export function createDpopProofs(options: { store: Store }): DpopProofs {
       if (typeof ath !== 'string') throw invalid('the DPoP proof needs ath, the hash of the access token');
       if (ath !== sha256(expected.accessToken)) throw invalid('the DPoP proof is for another access token');
     }
-    const jkt = await calculateJwkThumbprint(key, 'sha256');
     // Per key, so that one client's proofs cannot collide with another's (RFC 9449 §11.1).
     if (!(await store.setIfAbsent(storeKey('dpop-jti', jkt, sha256(jti)), '1', { ttlMs: JTI_MEMORY_MS }))) {
       throw invalid('the DPoP proof was already used');
@@ -111,11 +117,29 @@ function singleProof(req: IncomingMessage): string {
   return proof;
 }
 
-/** Steps 4-7: `typ`, an allowed asymmetric `alg` (never `none` or a MAC), and a signature by the embedded public `jwk`. */
-async function verifySignature(proof: string): Promise<{ payload: Record<string, unknown>; key: JWK }> {
+/**
+ * Steps 4-7: `typ`, an allowed asymmetric `alg` (never `none` or a MAC), and a signature by the
+ * embedded public `jwk`; resolves the payload and the key's JWK SHA-256 thumbprint.
+ */
+async function verifySignature(proof: string, keys: Map<string, { key: ProofKey; jkt: string }>): Promise<{ payload: Record<string, unknown>; jkt: string }> {
+  let jkt: string | undefined;
   try {
-    const { payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: DPOP_SIGNING_ALGS });
-    return { payload, key: protectedHeader.jwk as JWK };
+    const { payload } = await jwtVerify(
+      proof,
+      async (header, token) => {
+        const id = `${header.alg}.${JSON.stringify(header.jwk)}`;
+        let known = keys.get(id);
+        if (!known) {
+          known = { key: await EmbeddedJWK(header, token), jkt: await calculateJwkThumbprint(header.jwk as JWK, 'sha256') };
+          if (keys.size >= KEY_CACHE_SIZE) keys.delete(keys.keys().next().value!);
+          keys.set(id, known);
+        }
+        jkt = known.jkt;
+        return known.key;
+      },
+      { typ: 'dpop+jwt', algorithms: DPOP_SIGNING_ALGS },
+    );
+    return { payload, jkt: jkt! };
   } catch (error) {
     if (error instanceof joseErrors.JOSEAlgNotAllowed) throw invalid('the DPoP proof must be signed with an asymmetric algorithm', (error as Error).message);
     if (error instanceof joseErrors.JOSEError) throw invalid('the DPoP proof is invalid', (error as Error).message);

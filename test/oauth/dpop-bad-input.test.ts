@@ -223,6 +223,8 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
       ['alg none', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: unsignedProof(key, t.method, urlOf(t), tokens.access_token) }), 'invalid_dpop_proof', 'DPoP'],
       ['a malformed DPoP header', async () => ({ authorization: `DPoP ${tokens.access_token}`, dpop: 'eyJ.not a jwt' }), 'invalid_dpop_proof', 'DPoP'],
       ['a valid proof by another key than cnf.jkt', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await good(t, tokens.access_token, otherKey) }), 'invalid_token', 'DPoP'],
+      // Both keys are known to the portal by now: a key it imported before still verifies every signature.
+      ['a signature by another key than the embedded jwk', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await dpopProof(otherKey, { htm: t.method, htu: urlOf(t), accessToken: tokens.access_token }, { header: { jwk: key.publicJwk } }) }), 'invalid_dpop_proof', 'DPoP'],
     ];
     for (const target of targets) {
       test.each(cases)(`${target.name}: %s`, async (_name, headersFor, error, scheme) => {
