@@ -12,9 +12,9 @@ import { storeKey, type Store } from '../store/store.js';
 export const DPOP_SIGNING_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'];
 
 /** How old a proof's `iat` may be (RFC 9449 §11.1): proofs are made just before the request. */
-export const DPOP_MAX_AGE_MS = 60_000;
+const DPOP_MAX_AGE_MS = 60_000;
 /** How far in the future a proof's `iat` may be: room for a client clock slightly ahead, no more. */
-export const DPOP_MAX_FUTURE_MS = 5_000;
+const DPOP_MAX_FUTURE_MS = 5_000;
 /** A `jti` is remembered for as long as a proof carrying it could still pass the `iat` check. */
 const JTI_MEMORY_MS = DPOP_MAX_AGE_MS + DPOP_MAX_FUTURE_MS + 1_000;
 /** Far above any real proof (an RSA-4096 key in the header is under 2 KB). */
