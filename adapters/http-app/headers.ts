@@ -62,7 +62,7 @@ export interface ForwardedContext {
 
 /**
  * The headers sent upstream: the client's end-to-end headers minus hop-by-hop ones, the agent's
- * `Authorization`, portal-owned `Gatehouse-*` headers and the portal's cookies; plus
+ * `Authorization` and `DPoP` proof (RFC 9449), portal-owned `Gatehouse-*` headers and the portal's cookies; plus
  * `X-Forwarded-For/Proto/Host/Prefix` and the caller's credential headers. `Host` is the
  * upstream's own, as a virtual-hosted legacy app expects.
  */
@@ -71,7 +71,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: strin
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    if (name === 'authorization' || name === 'host' || name.startsWith(PORTAL_OWNED_PREFIX) || FORWARDING.includes(name)) continue;
+    if (name === 'authorization' || name === 'dpop' || name === 'host' || name.startsWith(PORTAL_OWNED_PREFIX) || FORWARDING.includes(name)) continue;
     out[name] = value;
   }
   const cookie = withoutCookies(req.headers.cookie, forward.stripCookies ?? []);

@@ -71,6 +71,8 @@ export function bearerIdentity(deps: AppCallerDeps, mount: AppMount, req: Incomi
     // A host-routed app also honours tokens for its `/apps/{id}` resource: it is the same app.
     audiences: mount.resourceUrl === pathResource ? [aggregate] : [pathResource, aggregate],
     upstreamId: mount.upstream.id,
+    // A host-routed app's requests come to its own origin: a DPoP proof's `htu` names that.
+    publicBaseUrl: mount.mountPath ? deps.issuer : mount.publicUrl,
   });
 }
 

@@ -47,6 +47,7 @@ export type AuditEventName =
   | 'app_request'
   | 'policy_denied'
   | 'admin_denied'
+  | 'dpop_refused'
   | (string & {});
 
 /**

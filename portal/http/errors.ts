@@ -53,6 +53,8 @@ export const OAUTH_ERROR_STATUS = {
   // OpenID Connect Core §3.1.2.6: answers to prompt=none.
   login_required: 401,
   consent_required: 403,
+  // RFC 9449 §5 (a resource answers it 401, with its challenge: §7.1).
+  invalid_dpop_proof: 400,
 } as const;
 
 export type OAuthErrorCode = keyof typeof OAUTH_ERROR_STATUS;

@@ -19,6 +19,8 @@ export interface AccessTokenClaims {
   grant_id: string;
   /** RFC 8693 §4.1: the delegation chain of an exchanged token. */
   act?: Actor;
+  /** The key a DPoP-bound token is bound to (RFC 9449 §6.1): its JWK SHA-256 thumbprint. */
+  cnf?: { jkt: string };
 }
 
 export interface AccessTokens {
@@ -44,7 +46,8 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
     async issue(grant, ttlMs) {
       const { kid, privateKey } = await keys.current();
       const expiresIn = Math.floor(ttlMs / 1000);
-      const token = await new SignJWT({ client_id: grant.clientId, scope: formatScope(grant.scope), grant_id: grant.id, ...(grant.act ? { act: grant.act } : {}) })
+      const claims = { client_id: grant.clientId, scope: formatScope(grant.scope), grant_id: grant.id, ...(grant.act ? { act: grant.act } : {}), ...(grant.dpopJkt ? { cnf: { jkt: grant.dpopJkt } } : {}) };
+      const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: SIGNING_ALG, typ: 'at+jwt', kid })
         .setIssuer(issuer)
         .setSubject(grant.person.id)

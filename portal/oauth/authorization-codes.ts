@@ -13,6 +13,8 @@ export interface CodeRecord {
   upstreamIds: string[];
   /** The person allowed access while they are away: the grant gets a refresh token. Absent on codes issued before the portal asked. */
   longLived?: boolean;
+  /** RFC 9449 §10: the code is exchanged only with a DPoP proof of this key (the request's `dpop_jkt`). */
+  dpopJkt?: string;
 }
 
 /** One-time authorization codes, stored only as hashes (RFC 6749 §4.1.2; OAuth 2.1 §4.1.3). */

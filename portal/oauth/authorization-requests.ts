@@ -14,6 +14,8 @@ interface RequestCommon {
   resource: string;
   /** OpenID Connect Core §3.1.2.1 `prompt`: sign in again (`login`), ask again (`consent`), or show nothing (`none`). */
   prompt?: Prompt[];
+  /** RFC 9449 §10 `dpop_jkt`: the code is exchanged only with a DPoP proof of this key. */
+  dpopJkt?: string;
   createdAt: number;
   /** The person it belongs to, bound when they first see the consent page. */
   personId?: string;

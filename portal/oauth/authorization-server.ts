@@ -21,6 +21,7 @@ import { deviceAuthorizationRoutes } from './device-authorization.js';
 import { createDeviceAuthorizations } from './device-authorizations.js';
 import { deviceRoutes } from './device-routes.js';
 import type { OAuthDeps } from './deps.js';
+import { createDpopProofs } from './dpop-proof.js';
 import { createGrantStore } from './grant-store.js';
 import { introspectRoutes } from './introspect.js';
 import { metadataRoutes } from './metadata.js';
@@ -76,6 +77,7 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     keys,
     accessTokens: createAccessTokens({ issuer, keys }),
     refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs }),
+    dpop: createDpopProofs({ store }),
     codes: createAuthorizationCodes({ store, ttlMs: config.tokens.codeTtlMs }),
     requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000 }),
     deviceAuthorizations: createDeviceAuthorizations({ store, ttlMs: config.tokens.deviceCodeTtlMs, intervalMs: config.tokens.devicePollIntervalMs }),

@@ -31,8 +31,9 @@ export function authorizeRoutes(deps: OAuthDeps): Router {
       const resource = checkResource(query, deps);
       checkAdminScope(scope, resource, deps);
       const prompt = checkPrompt(query);
+      const dpopJkt = checkDpopJkt(query);
       if (prompt?.includes('none') && !(await deps.sessions.read(req))) throw new OAuthError('login_required', 'the person is not signed in, and prompt=none forbids asking');
-      const request = await deps.requests.create({ clientId: client.clientId, redirectUri, state, scope, resource, codeChallenge, ...(prompt ? { prompt } : {}) });
+      const request = await deps.requests.create({ clientId: client.clientId, redirectUri, state, scope, resource, codeChallenge, ...(prompt ? { prompt } : {}), ...(dpopJkt ? { dpopJkt } : {}) });
       res.redirect(303, `/consent?request=${encodeURIComponent(request.id)}`);
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
@@ -136,6 +137,13 @@ function checkPrompt(query: Record<string, string | undefined>): Prompt[] | unde
   if (values.includes('none') && values.length > 1) throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values');
   const kept = values.filter((value): value is Prompt => value !== 'select_account');
   return kept.length ? kept : undefined;
+}
+
+/** RFC 9449 §10 `dpop_jkt`: the JWK SHA-256 thumbprint (RFC 7638) of the key the code's exchange must prove. */
+function checkDpopJkt(query: Record<string, string | undefined>): string | undefined {
+  const jkt = query.dpop_jkt;
+  if (jkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(jkt)) throw new OAuthError('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
+  return jkt;
 }
 
 /** The RFC 8707 `resource`, one this portal serves (the aggregate when absent). Shared with the device flow. */

@@ -209,6 +209,7 @@ async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: 
     resource: request.resource,
     upstreamIds,
     longLived,
+    ...(request.dpopJkt ? { dpopJkt: request.dpopJkt } : {}),
   });
   auditRequest(req, { event: 'consent_granted', outcome: 'success', person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds, long_lived: longLived } }, 'consent granted');
   const url = new URL(request.redirectUri);

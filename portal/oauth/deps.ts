@@ -13,6 +13,7 @@ import type { AuthorizationCodes } from './authorization-codes.js';
 import type { AuthorizationRequests } from './authorization-requests.js';
 import type { ClientRegistry } from './clients.js';
 import type { DeviceAuthorizations } from './device-authorizations.js';
+import type { DpopProofs } from './dpop-proof.js';
 import type { Consents } from './consents.js';
 import type { GrantStore } from './grant-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
@@ -29,6 +30,8 @@ export interface OAuthDeps {
   keys: SigningKeys;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
+  /** DPoP proofs (RFC 9449) at the token endpoint and the protected resources. */
+  dpop: DpopProofs;
   codes: AuthorizationCodes;
   deviceAuthorizations: DeviceAuthorizations;
   requests: AuthorizationRequests;

@@ -23,6 +23,11 @@ export interface Grant {
    * the consent page offered it and the person kept it): only such a grant has a refresh token.
    */
   longLived?: boolean;
+  /**
+   * The DPoP key (JWK SHA-256 thumbprint, RFC 9449 §6.1) the latest tokens were bound to. A public
+   * client's refresh token is bound to it too: a refresh must prove the same key (§5).
+   */
+  dpopJkt?: string;
   createdAt: number;
   refreshedAt?: number;
   /** RFC 8693 §4.1 `act`: who acts for the person, the current actor outermost (token exchange). */

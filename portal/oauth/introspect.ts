@@ -31,13 +31,15 @@ export function introspectRoutes(deps: OAuthDeps): Router {
     }
     res.json({
       active: true,
-      token_type: found.type === 'access_token' ? 'Bearer' : 'refresh_token',
+      token_type: found.type === 'refresh_token' ? 'refresh_token' : found.claims?.cnf ? 'DPoP' : 'Bearer',
       client_id: grant.clientId,
       sub: grant.person.id,
       scope: found.claims?.scope ?? formatScope(grant.scope),
       aud: grant.resource,
       iss: deps.issuer,
       ...(found.claims ? { exp: found.claims.exp, iat: found.claims.iat, jti: found.claims.jti } : {}),
+      // RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+      ...(found.claims?.cnf ? { cnf: { jkt: found.claims.cnf.jkt } } : {}),
       ...(grant.person.email && grant.person.emailVerified ? { email: grant.person.email } : {}),
       ...(grant.person.username ? { username: grant.person.username } : {}),
     });

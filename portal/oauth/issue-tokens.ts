@@ -6,7 +6,8 @@ import { formatScope } from './scopes.js';
 /** A successful token response (RFC 6749 §5.1). */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` when the access token is bound to the key of the request's DPoP proof (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   refresh_token?: string;
@@ -23,7 +24,7 @@ export async function issueTokens(deps: OAuthDeps, client: Client, grant: Grant,
   const refreshable = grant.kind === 'person' && grant.longLived === true && client.grantTypes.includes('refresh_token');
   if (!rotated) await deps.grants.save(grant, refreshable ? refreshTtlMs : accessTtlMs);
   const { token, expiresIn } = await deps.accessTokens.issue(grant, accessTtlMs);
-  const response: TokenResponse = { access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: formatScope(grant.scope) };
+  const response: TokenResponse = { access_token: token, token_type: grant.dpopJkt ? 'DPoP' : 'Bearer', expires_in: expiresIn, scope: formatScope(grant.scope) };
   if (rotated) response.refresh_token = rotated.refreshToken;
   else if (refreshable) response.refresh_token = await deps.refreshTokens.issue(grant.id, client.clientId, refreshTtlMs);
   await deps.clients.touch(client);

@@ -4,6 +4,7 @@ import { JWT_BEARER_GRANT } from './grants/jwt-bearer.js';
 import { TOKEN_EXCHANGE_GRANT } from './grants/token-exchange.js';
 import { ASYMMETRIC_ALGS } from './remote-keys.js';
 import { DEVICE_CODE_GRANT_TYPE } from './grants/device-code.js';
+import { DPOP_SIGNING_ALGS } from './dpop-proof.js';
 import { SUPPORTED_SCOPES, SCOPES } from './scopes.js';
 
 /**
@@ -34,6 +35,7 @@ export function metadataRoutes(deps: OAuthDeps): Router {
     authorization_response_iss_parameter_supported: true,
     client_id_metadata_document_supported: true,
     resource_parameter_supported: true,
+    dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
   });
   const cacheable = { 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*' };
 
@@ -56,6 +58,9 @@ export function metadataRoutes(deps: OAuthDeps): Router {
       scopes_supported: resource.kind === 'admin' ? [SCOPES.admin, SCOPES.offlineAccess] : [SCOPES.mcp, SCOPES.offlineAccess],
       bearer_methods_supported: ['header'],
       resource_name: resource.name,
+      // RFC 9728 §2: DPoP-bound tokens are accepted, bearer tokens too.
+      dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
+      dpop_bound_access_tokens_required: false,
     });
   });
 

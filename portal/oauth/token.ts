@@ -41,6 +41,8 @@ export function tokenRoutes(deps: OAuthDeps): Router {
     const client = await authenticateClient(req, deps.clients, deps.clientAssertions);
     await deps.limits.tokenPerClient.hit(clientLimitSubject(client, req));
     if (!client.grantTypes.includes(grantType!)) throw new OAuthError('unauthorized_client', `this client is not registered for ${grantType}`);
+    // RFC 9449 §5: with a valid proof, every grant binds its tokens to the proof's key.
+    if (req.headers.dpop !== undefined) req.dpopProof = await deps.dpop.check(req, { htu: `${deps.issuer}/token`, clientId: client.clientId });
     const tokens = await handler(req, client, deps);
     writeJson(res, 200, tokens, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   });

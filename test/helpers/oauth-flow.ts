@@ -205,25 +205,37 @@ export function mcpInitialize(url: string, token?: string, headers: Record<strin
 }
 
 /**
- * Parses a `WWW-Authenticate: Bearer …` challenge strictly (RFC 6750 §3, RFC 7235 §2.1): every
- * parameter `name="value"` with a value of RFC 6750's allowed characters (no `"` or `\`).
- * Throws on anything else, so a malformed header fails the test.
+ * Parses a `WWW-Authenticate` header strictly (RFC 9110 §11.6.1, RFC 6750 §3): one or more
+ * challenges `Scheme name="value", …`, each value of RFC 6750's allowed characters (no `"` or `\`),
+ * keyed by scheme. Throws on anything else, so a malformed header fails the test.
  */
-export function bearerChallenge(header: string | null): Record<string, string> {
+export function challenges(header: string | null): Record<string, Record<string, string>> {
   if (header === null) throw new Error('no WWW-Authenticate header');
-  const match = /^Bearer (.*)$/.exec(header);
-  if (!match) throw new Error(`not a Bearer challenge: ${header}`);
-  const params: Record<string, string> = {};
-  const param = /^([A-Za-z_]+)="([\x20\x21\x23-\x5B\x5D-\x7E]*)"(?:, (?=.)|$)/;
-  let rest = match[1]!;
+  const all: Record<string, Record<string, string>> = {};
+  const part = /^(?:([A-Za-z][A-Za-z0-9_-]*) (?=[A-Za-z_]+="))?([A-Za-z_]+)="([\x20\x21\x23-\x5B\x5D-\x7E]*)"(?:, (?=.)|$)/;
+  let current: Record<string, string> | undefined;
+  let rest = header;
   while (rest) {
-    const found = param.exec(rest);
-    if (!found) throw new Error(`malformed Bearer challenge at ${JSON.stringify(rest)} in ${header}`);
-    if (found[1]! in params) throw new Error(`parameter ${found[1]} repeated in ${header}`);
-    params[found[1]!] = found[2]!;
+    const found = part.exec(rest);
+    if (!found) throw new Error(`malformed challenge at ${JSON.stringify(rest)} in ${header}`);
+    const [, scheme, name, value] = found;
+    if (scheme) {
+      if (scheme in all) throw new Error(`scheme ${scheme} repeated in ${header}`);
+      current = all[scheme] = {};
+    }
+    if (!current) throw new Error(`no scheme before ${JSON.stringify(rest)} in ${header}`);
+    if (name! in current) throw new Error(`parameter ${name} repeated in ${header}`);
+    current[name!] = value!;
     rest = rest.slice(found[0].length);
   }
-  return params;
+  return all;
+}
+
+/** The `Bearer` challenge of a `WWW-Authenticate` header, parsed strictly by {@link challenges}; it must come first. */
+export function bearerChallenge(header: string | null): Record<string, string> {
+  if (header === null) throw new Error('no WWW-Authenticate header');
+  if (!/^Bearer /.test(header)) throw new Error(`not a Bearer challenge: ${header}`);
+  return challenges(header).Bearer!;
 }
 
 /** The cookies of a FormBrowser's jar as a `Cookie` header. */

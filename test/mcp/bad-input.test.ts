@@ -58,7 +58,10 @@ describe('MCP endpoint bad input', () => {
   test('no token: 401 pointing at the resource metadata', async () => {
     const res = await post('/mcp', listTools);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${portal.url}/.well-known/oauth-protected-resource/mcp", scope="mcp"`);
+    // RFC 9449 §7.2: both schemes offered, no error without a token.
+    expect(res.headers.get('www-authenticate')).toBe(
+      `Bearer resource_metadata="${portal.url}/.well-known/oauth-protected-resource/mcp", scope="mcp", DPoP algs="ES256 ES384 ES512 EdDSA Ed25519 PS256 PS384 PS512 RS256 RS384 RS512"`,
+    );
   });
 
   test('a token for the aggregate is refused at /mcp/{id} (wrong audience)', async () => {

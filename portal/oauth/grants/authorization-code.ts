@@ -4,6 +4,7 @@ import { OAuthError } from '../../http/errors.js';
 import { auditRequest } from '../../audit/request-audit.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
+import { assertCodeKey } from '../dpop-binding.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
 
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
@@ -46,6 +47,7 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
   if (body.resource !== undefined && deps.resources.find(body.resource)?.url !== record.resource) {
     throw new OAuthError('invalid_target', 'resource differs from the authorization request');
   }
+  assertCodeKey(req, record.dpopJkt, client);
 
   const grantId = randomToken(16);
   // Take-once: of concurrent exchanges of one code, exactly one gets here; the others revoke what it issues.
@@ -64,6 +66,7 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     resource: record.resource,
     upstreamIds: record.upstreamIds,
     longLived: record.longLived === true,
+    dpopJkt: req.dpopProof?.jkt,
     createdAt: Date.now(),
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person: record.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'authorization_code', grantId, resource: record.resource } }, 'token issued');

@@ -112,6 +112,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     upstreamIds,
     longLived: false,
     createdAt: Date.now(),
+    dpopJkt: req.dpopProof?.jkt,
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'id_jag', grantId, idp: idp.id, resource: resource.url } }, 'token issued for an ID-JAG');
   return tokens;

@@ -4,6 +4,7 @@ import { auditRequest } from '../../audit/request-audit.js';
 import { mayUseUpstream } from '../../policy/access.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
+import { assertRefreshKey } from '../dpop-binding.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { parseScope } from '../scopes.js';
 
@@ -32,6 +33,7 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
     if (presented.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'the refresh token was issued to another client');
     const { grant } = presented;
     if (!grant) throw invalid();
+    assertRefreshKey(req, grant, client);
 
     const scope = requestedScope ?? grant.scope;
     if (scope.some((s) => !grant.scope.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
@@ -55,7 +57,7 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
       throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
     }
     // A grant with a refresh token is long-lived (grants saved before the portal recorded the choice included).
-    const refreshed = { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: Date.now() };
+    const refreshed = { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: Date.now(), dpopJkt: req.dpopProof?.jkt };
     const refreshToken = await deps.refreshTokens.rotate(presented, refreshed, deps.config.tokens.refreshTtlMs);
     if (refreshToken === undefined) continue;
     const tokens = await issueTokens(deps, client, refreshed, { refreshToken });

@@ -107,6 +107,7 @@ async function exchangeToken(req: Request, client: Client, deps: OAuthDeps): Pro
     act,
     parentGrantId: subject.parentGrantId,
     createdAt: Date.now(),
+    dpopJkt: req.dpopProof?.jkt,
   });
   auditRequest(
     req,
