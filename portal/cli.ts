@@ -7,7 +7,8 @@ import { ADMIN_COMMANDS_USAGE, isAdminCommand, runAdminCommand } from './cli/run
 const USAGE = `usage: gatehouse <command>
 
 commands:
-  start [--config PATH]   run the portal (the default when no command is given)
+  start [--config PATH] [--workers N|auto]
+                          run the portal (the default when no command is given)
   hash-password           read a password on stdin, print its scrypt$… hash for the config
 ${ADMIN_COMMANDS_USAGE}  help                    show this text
 `;
