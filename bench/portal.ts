@@ -7,8 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MemoryStore, openStore } from '../portal/store/index.js';
 
-const SECRET = 'bench-secret-0123456789abcdef-0123456789';
-const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
+/** The portal's root secret in the benchmarks. */
+export const SECRET = 'bench-secret-0123456789abcdef-0123456789';
+/** The benchmarks' service client (see {@link serviceToken}). */
+export const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
 
 /** A portal in this process, fronting `upstreams` (config documents), with a service client that may use all of them. */
 export async function startPortal(upstreams: Array<Record<string, unknown> & { id: string }>): Promise<{ running: RunningServer; close(): Promise<void> }> {
@@ -52,7 +54,8 @@ export async function serviceToken(portalUrl: string, resource: string): Promise
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-async function removeKeys(url: string, prefix: string): Promise<void> {
+/** Deletes every key under `prefix` (a benchmark's own). */
+export async function removeKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url);
   for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
     if (keys.length) await redis.del(...keys);
