@@ -66,6 +66,27 @@ describe('gatehouse start --workers', () => {
     expect(proc.output().stderr).toBe(`gatehouse start: --workers takes a number of processes (1-1024) or "auto", not "${value}"\n`);
   });
 
+  test('the built-in demo (no config file) runs in one process only: one line and exit 2', async () => {
+    const proc = run(['--workers', '2'], { PORT: String(await freePort()), REDIS_URL: testRedisUrl(), GATEHOUSE_SECRET: SECRET }, mkdtempSync(path.join(tmpdir(), 'gh-workers-demo-')));
+    expect(await proc.exited).toBe(2);
+    expect(proc.output().stderr).toBe('gatehouse start: --workers needs a config file: the built-in demo runs in one process\n');
+  });
+
+  test('workers that cannot listen (the port is taken) stop the group with exit 1', async () => {
+    const taken = http.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    const file = path.join(cwd, 'taken.yaml');
+    writeFileSync(file, JSON.stringify({ upstreams: [], store: { key_prefix: testKeyPrefix() } }));
+    try {
+      const proc = run(['--config', file, '--workers', '2'], { PORT: String(port), REDIS_URL: testRedisUrl(), GATEHOUSE_SECRET: SECRET }, cwd);
+      expect(await proc.exited).toBe(1);
+      expect(proc.output().stderr).toContain(`port ${port} is in use: stop the other process or set PORT\n`);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+
   describe('two workers on one Redis', () => {
     let wiki: TestUpstream;
     let keyPrefix: string;
