@@ -1,34 +1,42 @@
 /**
  * Benchmark of the HTTP-app gateway (issue 7), on loopback only:
- *  1. a plain GET through `/apps/{id}/` versus directly to the same app (autocannon, 10
- *     connections, load generator and app in processes of their own): throughput ratio and
- *     added latency;
+ *  1. a plain GET through `/apps/{id}/` versus directly to the same app, a bare `node:http`
+ *     proxy and nginx, in BENCH_ROUNDS rounds (default 3; medians), with each proxy's CPU time
+ *     per request; then `gatehouse start --workers 1` vs `--workers 2` on Redis (BENCH_REDIS_URL,
+ *     default redis://127.0.0.1:6379); see app-proxy-rounds.ts. Load generator and app run in
+ *     processes of their own (autocannon, 10 connections); then the page as Markdown;
  *  2. Markdown conversion throughput on a 100 KB page (pages/s, in this process).
- * Run: `npm run bench:http-app` (builds first). Durations: BENCH_SECONDS (default 10).
+ * Run: `npm run bench:http-app` (builds first). Durations: BENCH_SECONDS (default 10; BENCH_PROXY_SECONDS for
+ * each proxy run, default 5). BENCH_ONLY=proxy runs part 1 alone.
  */
+import { compareAppProxies, compareWorkers } from './app-proxy-rounds.js';
 import { htmlToMarkdown } from '../portal/apps/markdown.js';
 import { wikiPage } from './html-page.js';
 import { serviceToken, startPortal } from './portal.js';
 import { runLoad, startHtmlApp } from './processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PROXY_SECONDS = Number(process.env.BENCH_PROXY_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 async function proxyOverhead(): Promise<void> {
   const app = await startHtmlApp(10);
   const url = app.urls[0]!;
-  const portal = await startPortal([{ id: 'wiki', kind: 'http', url, markdown: true }]);
   try {
-    const token = await serviceToken(portal.running.url, `${portal.running.url}/apps/wiki`);
-    const direct = await runLoad({ url: `${url}/page`, method: 'GET', headers: {}, seconds: SECONDS });
-    const through = await runLoad({ url: `${portal.running.url}/apps/wiki/page`, method: 'GET', headers: { authorization: `Bearer ${token}` }, seconds: SECONDS });
-    const markdown = await runLoad({ url: `${portal.running.url}/apps/wiki/page`, method: 'GET', headers: { authorization: `Bearer ${token}`, accept: 'text/markdown' }, seconds: SECONDS });
-    console.log(`GET of a 10 KB page, 10 connections, ${SECONDS}s each`);
-    console.log(`  direct          ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}`);
-    console.log(`  /apps/{id}      ${through.rps.toFixed(0)} req/s  p50 ${through.p50} ms  p99 ${through.p99} ms  errors ${through.errors}`);
-    console.log(`  as Markdown     ${markdown.rps.toFixed(0)} req/s  p50 ${markdown.p50} ms  p99 ${markdown.p99} ms  errors ${markdown.errors}`);
-    console.log(`  throughput ratio ${(through.rps / direct.rps).toFixed(2)}, added p50 ${through.p50 - direct.p50} ms, added p99 ${through.p99 - direct.p99} ms`);
+    const rounds = { seconds: PROXY_SECONDS, rounds: ROUNDS };
+    await compareAppProxies(app, rounds);
+    await compareWorkers(app, rounds);
+    if (process.env.BENCH_ONLY === 'proxy') return;
+    const portal = await startPortal([{ id: 'wiki', kind: 'http', url, markdown: true }]);
+    try {
+      const token = await serviceToken(portal.running.url, `${portal.running.url}/apps/wiki`);
+      const markdown = await runLoad({ url: `${portal.running.url}/apps/wiki/page`, method: 'GET', headers: { authorization: `Bearer ${token}`, accept: 'text/markdown' }, seconds: SECONDS });
+      console.log(`GET of a 10 KB page as Markdown through /apps/{id}, 10 connections, ${SECONDS}s`);
+      console.log(`  as Markdown     ${markdown.rps.toFixed(0)} req/s  p50 ${markdown.p50} ms  p99 ${markdown.p99} ms  errors ${markdown.errors}`);
+    } finally {
+      await portal.close();
+    }
   } finally {
-    await portal.close();
     await app.stop();
   }
 }
@@ -48,4 +56,4 @@ function markdownThroughput(): void {
 }
 
 await proxyOverhead();
-markdownThroughput();
+if (process.env.BENCH_ONLY !== 'proxy') markdownThroughput();

@@ -7,8 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MemoryStore, openStore } from '../portal/store/index.js';
 
-const SECRET = 'bench-secret-0123456789abcdef-0123456789';
-const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
+/** The portal's root secret in the benchmarks. */
+export const SECRET = 'bench-secret-0123456789abcdef-0123456789';
+/** The benchmarks' service client (see {@link serviceToken}). */
+export const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
 
 /** A portal in this process, fronting `upstreams` (config documents), with a service client that may use all of them; `env` as the portal's environment (`OTEL_…`). */
 export async function startPortal(upstreams: Array<Record<string, unknown> & { id: string }>, env: NodeJS.ProcessEnv = {}): Promise<{ running: RunningServer; close(): Promise<void> }> {

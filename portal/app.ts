@@ -18,7 +18,7 @@ import { createIdentity } from './login/identity.js';
 import { loginRoutes } from './login/login-routes.js';
 import { createSessionManager } from './login/sessions.js';
 import { createMcpEndpoints, mcpEndpointOf } from './mcp/mcp-endpoints.js';
-import { appForHost } from './apps/app-mounts.js';
+import { APPS_PREFIX, appForHost } from './apps/app-mounts.js';
 import { createAuthorizationServer, type AuthorizationServer } from './oauth/authorization-server.js';
 import { createApps, type Apps } from './apps/apps.js';
 import type { Writable } from 'node:stream';
@@ -76,8 +76,9 @@ const VERSION = '0.1.0';
 
 /**
  * Wires the portal: request context, metrics, security headers, capability routes, one error
- * mapping. The MCP endpoints are served on `node:http` directly, with the same per-request steps
- * and error mapping as the express app that serves everything else.
+ * mapping. The MCP endpoints and agents' requests to path-routed apps (the two hot paths) are
+ * served on `node:http` directly, with the same per-request steps and error mapping as the express
+ * app that serves everything else.
  */
 export function createPortal(deps: AppDeps): Portal {
   const { config, store, logger } = deps;
@@ -199,11 +200,27 @@ export function createPortal(deps: AppDeps): Portal {
     }
   }
 
+  // An agent's request to a path-routed app: the proxy's hot path, with no express layers on it.
+  async function serveAgentApp(req: Parameters<RequestListener>[0], res: Parameters<RequestListener>[1]): Promise<void> {
+    try {
+      await upstreamsReady();
+      const upstream = apps.agentAppOf(req);
+      if (!upstream) return void app(req, res);
+      req.metricsRoute = '/apps/:id';
+      await runMiddleware(perRequest, req, res);
+      await apps.serveAgent(req, res, upstream);
+    } catch (error) {
+      writeError(req, res, error, { logger });
+    }
+  }
+
   return {
     handle: (req, res) => {
-      const endpoint = mcpEndpointOf(requestPath(req));
-      if (endpoint === undefined) app(req, res);
-      else void serveMcp(req, res, endpoint);
+      const path = requestPath(req);
+      const endpoint = mcpEndpointOf(path);
+      if (endpoint !== undefined) void serveMcp(req, res, endpoint);
+      else if (path.startsWith(`${APPS_PREFIX}/`) && req.headers.authorization) void serveAgentApp(req, res);
+      else app(req, res);
     },
     oauth,
     apps,

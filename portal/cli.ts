@@ -9,7 +9,8 @@ import { runCommand } from './cli/run-command.js';
 const USAGE = `usage: gatehouse <command>
 
 commands:
-  start [--config PATH]   run the portal (the default when no command is given)
+  start [--config PATH] [--workers N|auto]
+                          run the portal (the default when no command is given)
   hash-password           read a password on stdin, print its scrypt$… hash for the config
   login [URL] / logout    sign in to a portal as yourself (device flow; --browser), sign out
   fetch URL [--markdown]  fetch a page that needs you signed in (any RFC 9728 server)

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { startDemoMcpServer } from '../examples/demo-mcp-server.js';
 import { startHandbookSite } from '../examples/handbook-site.js';
 import { createPortal } from './app.js';
@@ -8,17 +9,20 @@ import type { Config } from './config/load.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { nearest } from './config/suggest.js';
 import { listen, warnOnRefusedConnections } from './http/server.js';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createLogger } from './logger.js';
 import { openStore, redactUrl } from './store/index.js';
+import { runWorkers, workerCount } from './workers.js';
 
-export const START_USAGE = `usage: gatehouse start [--config PATH]
+export const START_USAGE = `usage: gatehouse start [--config PATH] [--workers N|auto]
 
-  --config PATH   the config file (else GATEHOUSE_CONFIG, else ./gatehouse.yaml, else the built-in demo)
+  --config PATH     the config file (else GATEHOUSE_CONFIG, else ./gatehouse.yaml, else the built-in demo)
+  --workers N|auto  serve from N processes on one port (auto: one per core); they share state
+                    through Redis (REDIS_URL or store.redis), so more than one needs it
 `;
 
 /** The options `start` knows; anything else is a mistake worth stopping for (a typo would run the demo). */
-const START_OPTIONS = ['--config', '--help'];
+const START_OPTIONS = ['--config', '--workers', '--help'];
 
 /** `gatehouse start`: loads config, opens the store, builds the portal and serves it until SIGTERM/SIGINT. */
 export async function start(argv: readonly string[]): Promise<void> {
@@ -30,6 +34,12 @@ export async function start(argv: readonly string[]): Promise<void> {
   if (unknown) {
     process.stderr.write(`gatehouse start: ${unknown}
 ${START_USAGE}`);
+    process.exit(2);
+  }
+  // A cluster worker is one of the processes its primary counted: it serves alone.
+  const workers = cluster.isWorker ? 1 : workerCount(argv);
+  if (typeof workers !== 'number') {
+    process.stderr.write(`gatehouse start: ${workers.problem}\n`);
     process.exit(2);
   }
   let config;
@@ -44,7 +54,10 @@ ${START_USAGE}`);
   }
   // One stream for the log and the lines for people (the demo password): they reach stdout in the order written.
   const stdout = pino.destination(1);
-  const logger = createLogger({ level: config.logLevel, destination: stdout });
+  const rootLogger = createLogger({ level: config.logLevel, destination: stdout });
+  // Each worker's lines say which process wrote them.
+  const logger = cluster.isWorker ? rootLogger.child({ worker: cluster.worker!.id, pid: process.pid }) : rootLogger;
+  if (workers > 1) return startWorkers(workers, config, logger);
   logger.info({ config: config.source }, config.demo ? 'no config file found: running the built-in demo' : 'config loaded');
   if (config.secretGenerated) {
     logger.warn('GATEHOUSE_SECRET is not set: generated one for this process; sessions end when it stops');
@@ -104,6 +117,30 @@ ${START_USAGE}`);
 
 
 /**
+ * `--workers N` with N > 1: refused without a shared store (each process would hold tokens,
+ * sessions and rate limits of its own) and for the built-in demo (its apps and account live in
+ * one process); else the store is tried once here, so that an unreachable one is one message,
+ * and the workers are forked.
+ */
+async function startWorkers(count: number, config: Config, logger: Logger): Promise<void> {
+  if (!config.store.redisUrl) {
+    process.stderr.write(`gatehouse start: --workers ${count} needs Redis (set REDIS_URL or store.redis): with the memory store each worker would keep tokens and sessions of its own\n`);
+    process.exit(2);
+  }
+  if (config.demo) {
+    process.stderr.write('gatehouse start: --workers needs a config file: the built-in demo runs in one process\n');
+    process.exit(2);
+  }
+  try {
+    await (await openStore(config.store)).close();
+  } catch (error) {
+    process.stderr.write(`store: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  runWorkers(count, logger);
+}
+
+/**
  * The demo's one built-in account, an admin of the demo portal (so that `/admin` shows something).
  * Its password comes from `GATEHOUSE_DEMO_PASSWORD`, or is generated; resolves the line that tells
  * the person, printed once the portal listens, to the terminal only (never into the JSON log).
@@ -122,11 +159,11 @@ async function addDemoAccount(config: Config): Promise<string> {
 function unknownOption(argv: readonly string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--config') {
+    if (arg === '--config' || arg === '--workers') {
       i++;
       continue;
     }
-    if (arg.startsWith('--config=')) continue;
+    if (arg.startsWith('--config=') || arg.startsWith('--workers=')) continue;
     const name = arg.split('=')[0]!;
     const meant = name.startsWith('-') ? nearest(name, START_OPTIONS) : undefined;
     return `unknown ${name.startsWith('-') ? 'option' : 'argument'} "${arg}"${meant ? ` (did you mean "${meant}"?)` : ''}`;

@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { badGateway, gatewayTimeout } from './errors.js';
@@ -66,9 +66,11 @@ async function proxyRequest(target: UpstreamTarget, req: IncomingMessage, res: S
   assertUnambiguousFraming(req);
   const path = target.upstreamPath(req);
   const headers = upstreamRequestHeaders(req, target.url.host, forward, target.forwarded);
+  const bodiless = hasNoBody(req);
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    let upstreamReq: ClientRequest;
     const finish = (error?: Error) => {
       clearTimeout(timer);
       if (settled) return;
@@ -92,26 +94,36 @@ async function proxyRequest(target: UpstreamTarget, req: IncomingMessage, res: S
     const touch = () => timer?.refresh();
     const onConnected = () => arm(target.responseTimeoutMs, `no answer within ${target.responseTimeoutMs} ms`);
 
-    const upstreamReq = target.transport.request({ ...target.requestOptions, method: req.method, path, headers });
-    arm(target.connectTimeoutMs, `no connection within ${target.connectTimeoutMs} ms`);
-    upstreamReq.on('socket', (socket) => {
-      if (!socket.connecting) onConnected(); // a reused keep-alive connection
-      else socket.once(target.isTls ? 'secureConnect' : 'connect', onConnected);
-    });
-    upstreamReq.on('error', (error: NodeJS.ErrnoException) => finish(badGateway(`${error.code ?? 'error'}: ${error.message}`, error)));
-    upstreamReq.on('response', (upstreamRes) => {
-      touch();
-      const headers = responseHeaders(upstreamRes, target.rewrite, forward.stripCookies ?? []);
-      upstreamRes.on('data', touch);
-      upstreamRes.on('error', () => finish(badGateway('upstream response aborted')));
-      const intercept = forward.interceptResponse?.(upstreamRes, headers);
-      if (intercept) {
-        intercept(res).catch((error: Error) => finish(error));
-        return;
-      }
-      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, headers);
-      upstreamRes.pipe(res);
-    });
+    const send = (retried: boolean) => {
+      upstreamReq = target.transport.request({ ...target.requestOptions, method: req.method, path, headers });
+      arm(target.connectTimeoutMs, `no connection within ${target.connectTimeoutMs} ms`);
+      upstreamReq.on('socket', (socket) => {
+        if (!socket.connecting) onConnected(); // a reused keep-alive connection
+        else socket.once(target.isTls ? 'secureConnect' : 'connect', onConnected);
+      });
+      upstreamReq.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive connection the app closed just as it was reused (its idle timeout): the
+        // request never reached it, so one without a body goes again on a new connection.
+        if (bodiless && !retried && upstreamReq.reusedSocket && error.code === 'ECONNRESET' && !settled) return send(true);
+        finish(badGateway(`${error.code ?? 'error'}: ${error.message}`, error));
+      });
+      upstreamReq.on('response', (upstreamRes) => {
+        touch();
+        const headers = responseHeaders(upstreamRes, target.rewrite, forward.stripCookies ?? []);
+        upstreamRes.on('data', touch);
+        upstreamRes.on('error', () => finish(badGateway('upstream response aborted')));
+        const intercept = forward.interceptResponse?.(upstreamRes, headers);
+        if (intercept) {
+          intercept(res).catch((error: Error) => finish(error));
+          return;
+        }
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, headers);
+        upstreamRes.pipe(res);
+      });
+      if (bodiless) upstreamReq.end();
+      else req.pipe(upstreamReq);
+    };
+    send(false);
     req.on('data', touch);
     res.on('finish', () => finish());
     // The client went away (or the response was cut): stop the upstream work too.
@@ -119,8 +131,12 @@ async function proxyRequest(target: UpstreamTarget, req: IncomingMessage, res: S
       if (!res.writableFinished) upstreamReq.destroy();
       finish();
     });
-    req.pipe(upstreamReq);
   });
+}
+
+/** A request that says it has no body (no `Transfer-Encoding`, no or a zero `Content-Length`): it can be sent again as it is. */
+function hasNoBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
 }
 
 function responseHeaders(upstreamRes: IncomingMessage, rewrite: RewriteTarget, portalCookies: readonly string[]): OutgoingHttpHeaders {

@@ -3,6 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { sha256 } from '../crypto/hash.js';
 import { auditRequest } from '../audit/request-audit.js';
 import { HttpError, wantsHtml } from '../http/errors.js';
+import { requestPath } from '../http/request-context.js';
 import type { Person } from '../login/person.js';
 import type { SessionManager } from '../login/sessions.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
@@ -45,11 +46,17 @@ export async function resolveAppCaller(deps: AppCallerDeps, mount: AppMount, req
     else if (wantsHtml(req)) return { kind: 'sign-in' };
     else caller = { kind: 'identity', auth: await bearerIdentity(deps, mount, req) }; // throws the 401 challenge
   }
-  if (!mayUseUpstream(caller.auth.person, mount.upstream)) {
-    auditRequest(req, { event: 'policy_denied', outcome: 'denied', person: caller.auth.person, client: { id: caller.auth.clientId, name: caller.auth.clientName }, upstream: mount.upstream.id, details: { rule: 'access', method: req.method, path: req.originalUrl.split('?')[0] } });
-  }
-  assertMayUse(caller.auth.person, mount);
+  admitCaller(req, mount, caller.auth);
   return caller;
+}
+
+/** The `access` rules' decision on an identified caller: a `policy_denied` audit event and 403 `access_denied` when they refuse. */
+export function admitCaller(req: IncomingMessage, mount: Pick<AppMount, 'upstream'>, auth: AuthContext): void {
+  if (!mayUseUpstream(auth.person, mount.upstream)) {
+    const path = requestPath(req);
+    auditRequest(req, { event: 'policy_denied', outcome: 'denied', person: auth.person, client: { id: auth.clientId, name: auth.clientName }, upstream: mount.upstream.id, details: { rule: 'access', method: req.method, path } });
+  }
+  assertMayUse(auth.person, mount);
 }
 
 /** 403 `access_denied` unless the upstream's `access` rules admit the person. */

@@ -54,6 +54,22 @@ export function appForPath(upstreams: readonly UpstreamConfig[], url: string): U
  */
 export function isPortalHost(issuer: string, hostHeader: string | undefined): boolean {
   if (!hostHeader) return false;
+  // Asked on every app request, with the same few hosts: parsed once per process.
+  const key = `${issuer} ${hostHeader}`;
+  let known = portalHosts.get(key);
+  if (known === undefined) {
+    if (portalHosts.size >= PORTAL_HOSTS_KEPT) portalHosts.clear();
+    known = parsePortalHost(issuer, hostHeader);
+    portalHosts.set(key, known);
+  }
+  return known;
+}
+
+/** {@link isPortalHost}'s answers so far; a bound on memory (any client may send any `Host`), not on correctness. */
+const portalHosts = new Map<string, boolean>();
+const PORTAL_HOSTS_KEPT = 1_000;
+
+function parsePortalHost(issuer: string, hostHeader: string): boolean {
   const own = new URL(issuer);
   let asked: URL;
   try {

@@ -1,10 +1,12 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router, type Request, type Response } from 'express';
 import type { UpstreamConfig } from '../config/schema.js';
 import { auditRequest } from '../audit/request-audit.js';
 import { HttpError } from '../http/errors.js';
+import { requestPath } from '../http/request-context.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { SCOPES } from '../oauth/scopes.js';
-import { resolveAppCaller } from './app-caller.js';
+import { admitCaller, bearerIdentity, resolveAppCaller } from './app-caller.js';
 import { appForHost, appForPath, hostMount, isPortalHost, pathMount, type AppMount } from './app-mounts.js';
 import type { AppsDeps } from './apps-deps.js';
 import { forwardOptions } from './forward.js';
@@ -32,20 +34,49 @@ export function appRoutes(deps: AppsDeps): Router {
       next();
       return;
     }
-    if (!isPortalHost(deps.issuer, req.headers.host)) {
-      throw new HttpError(421, 'misdirected_request', `apps are served at ${deps.issuer}/apps/`);
-    }
-    const mount = pathMount(deps.issuer, upstream);
-    // `/apps/wiki` → `/apps/wiki/`: the app's relative links resolve against the directory.
-    const bare = req.originalUrl.split('?')[0] === mount.mountPath;
-    if (bare && (req.method === 'GET' || req.method === 'HEAD')) {
-      const query = req.originalUrl.slice(mount.mountPath.length);
-      res.redirect(301, `${mount.mountPath}/${query}`);
-      return;
-    }
+    const mount = checkedPathMount(deps, upstream, req.headers.host);
+    if (redirectBare(mount, req.originalUrl, req.method, res)) return;
     await proxyToApp(deps, mount, req, res, () => `/login?return_to=${encodeURIComponent(req.originalUrl)}`);
   });
   return router;
+}
+
+/**
+ * The path-routed app an agent's request is for, when the portal serves it on `node:http` without
+ * express (the proxy's hot path, see {@link serveAgentAppRequest}): a request with `Authorization`
+ * to `/apps/{id}/…`, on a `Host` that no app owns. `undefined` sends the request to {@link appRoutes}.
+ */
+export function agentAppOf(deps: AppsDeps, req: IncomingMessage): UpstreamConfig | undefined {
+  if (!req.headers.authorization) return undefined;
+  const upstreams = deps.upstreams();
+  if (!isPortalHost(deps.issuer, req.headers.host) && appForHost(upstreams, req.headers.host)) return undefined;
+  return appForPath(upstreams, req.url ?? '/');
+}
+
+/**
+ * Serves an agent's request to a path-routed app (see {@link agentAppOf}) as {@link appRoutes}
+ * would, with the bearer check as the only way in: there is no browser to send to sign in.
+ */
+export async function serveAgentAppRequest(deps: AppsDeps, upstream: UpstreamConfig, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const mount = checkedPathMount(deps, upstream, req.headers.host);
+  if (redirectBare(mount, req.url ?? '/', req.method, res)) return;
+  const auth = await bearerIdentity(deps, mount, req);
+  admitCaller(req, mount, auth);
+  await forwardToApp(deps, mount, auth, req, res);
+}
+
+/** The mount of a path-routed app, or 421 when the request came on a host that is not the portal's. */
+function checkedPathMount(deps: AppsDeps, upstream: UpstreamConfig, host: string | undefined): AppMount {
+  if (!isPortalHost(deps.issuer, host)) throw new HttpError(421, 'misdirected_request', `apps are served at ${deps.issuer}/apps/`);
+  return pathMount(deps.issuer, upstream);
+}
+
+/** `/apps/wiki` → `/apps/wiki/` (301), so that the app's relative links resolve against the directory; whether it answered. */
+function redirectBare(mount: AppMount, url: string, method: string | undefined, res: ServerResponse): boolean {
+  if ((method !== 'GET' && method !== 'HEAD') || url.split('?')[0] !== mount.mountPath) return false;
+  const query = url.slice(mount.mountPath.length);
+  res.writeHead(301, { Location: `${mount.mountPath}/${query}`, 'Content-Length': 0 }).end();
+  return true;
 }
 
 async function serveHostApp(deps: AppsDeps, upstream: UpstreamConfig & { host: string }, req: Request, res: Response): Promise<void> {
@@ -68,13 +99,18 @@ async function serveHostApp(deps: AppsDeps, upstream: UpstreamConfig & { host: s
 
 async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Response, signInUrl: () => string): Promise<void> {
   const caller = await resolveAppCaller(deps, mount, req);
-  if (caller.kind === 'identity') auditAppRequest(req, res, mount, caller.auth);
   if (caller.kind === 'sign-in') {
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, signInUrl());
     return;
   }
-  const forward = await forwardOptions(deps, mount, caller.auth, { url: req.originalUrl, accept: req.headers.accept });
+  await forwardToApp(deps, mount, caller.auth, req, res);
+}
+
+/** Proxies an identified caller's request to the app, with its credential headers, and audits it when the response is done. */
+async function forwardToApp(deps: AppsDeps, mount: AppMount, auth: AuthContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  auditAppRequest(req, res, mount, auth);
+  const forward = await forwardOptions(deps, mount, auth, { url: (req as Partial<Request>).originalUrl ?? req.url ?? '/', accept: req.headers.accept });
   // The portal's page policy (`default-src 'none'`) would block the app's own styles and scripts:
   // the app's responses carry the app's policy. Framing stays limited to the app's own origin.
   res.removeHeader('Content-Security-Policy');
@@ -84,10 +120,10 @@ async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Re
 }
 
 /** One `app_request` audit event per proxied request, when its response is done (method, path without query, status, latency). */
-function auditAppRequest(req: Request, res: Response, mount: AppMount, auth: AuthContext): void {
+function auditAppRequest(req: IncomingMessage, res: ServerResponse, mount: AppMount, auth: AuthContext): void {
   const started = performance.now();
   const method = req.method;
-  const path = req.originalUrl.split('?')[0];
+  const path = requestPath(req);
   res.on('finish', () => {
     const status = res.statusCode;
     auditRequest(req, {

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Router } from 'express';
 import type { Logger } from 'pino';
@@ -10,7 +10,7 @@ import type { SessionManager } from '../login/sessions.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
 import { apiCatalogRoutes } from './api-catalog.js';
 import { createAppProxies } from './app-mounts.js';
-import { appRoutes } from './app-routes.js';
+import { agentAppOf, appRoutes, serveAgentAppRequest } from './app-routes.js';
 import { appUpgradeHandler } from './app-upgrade.js';
 import type { AppsDeps } from './apps-deps.js';
 import { fetchAppPage, type AppPage, type FetchAppPageOptions } from './fetch-page.js';
@@ -20,6 +20,10 @@ import { hostSignInRoutes } from './host-session.js';
 export interface Apps {
   /** Proxied apps (by host and under `/apps/{id}`): mount before any body parser. */
   proxyRouter: Router;
+  /** The path-routed app an agent's request (one with `Authorization`) is for, if the portal serves it on `node:http` directly: the hot path. */
+  agentAppOf(req: IncomingMessage): UpstreamConfig | undefined;
+  /** Serves an agent's request to the app {@link Apps.agentAppOf} named; rejects with the `HttpError` to answer. */
+  serveAgent(req: IncomingMessage, res: ServerResponse, upstream: UpstreamConfig): Promise<void>;
   /** `/.well-known/api-catalog` and the host-routed sign-in hand-off (`/app-login/{id}`). */
   router: Router;
   /** The server's `'upgrade'` listener: WebSockets to apps, for signed-in people from the app's own origin and for agents with a bearer token. */
@@ -49,6 +53,8 @@ export function createApps(options: { config: Config; oauth: AuthorizationServer
   router.use(hostSignInRoutes(deps));
   return {
     proxyRouter: appRoutes(deps),
+    agentAppOf: (req) => agentAppOf(deps, req),
+    serveAgent: (req, res, upstream) => serveAgentAppRequest(deps, upstream, req, res),
     router,
     onUpgrade: appUpgradeHandler(deps, (error) => options.logger.error({ err: error }, 'app upgrade failed')),
     fetchPage: (upstream, path, fetchOptions) => fetchAppPage(deps, upstream, path, fetchOptions),

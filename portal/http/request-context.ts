@@ -19,10 +19,14 @@ export function requestContext(logger: Logger): Middleware {
   return (req, res, next) => {
     const incoming = req.headers['x-request-id'];
     req.id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    req.log = logger.child({ reqId: req.id });
+    // Made on first use: most requests of a portal logging at `warn` never log anything.
+    let log: Logger | undefined;
+    Object.defineProperty(req, 'log', { get: () => (log ??= logger.child({ reqId: req.id })), set: (value: Logger) => (log = value), configurable: true });
     res.setHeader('X-Request-Id', req.id);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      // Not even the request's logger is made when its line would be dropped.
+      if (!logger.isLevelEnabled('info')) return;
       // The path only: query strings carry codes, states and tokens.
       req.log.info({ method: req.method, path: requestPath(req), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
     });

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import { startTestFront, type TestFront } from '../../helpers/http-app-front.js';
 import { startTestUpstream, type TestUpstream } from '../../helpers/http-app-upstream.js';
@@ -56,5 +57,55 @@ describe('HTTP-app proxy: gateway errors', () => {
     const { url } = await front(upstream.url);
     const res = await fetch(`${url}/apps/wiki/echo`, { method: 'DELETE' });
     expect(res.status).toBe(200);
+  });
+
+  describe('an app that closes a kept-alive connection as it is reused', () => {
+    // Answers the first request of each connection, and drops the connection at the second, as an
+    // app whose keep-alive idle timeout fires just when the proxy sends on it again.
+    let app: http.Server;
+    let appUrl: string;
+    const arrived: Array<{ method: string; connection: number }> = [];
+    beforeAll(async () => {
+      const served = new WeakMap<net.Socket, number>();
+      let connections = 0;
+      app = http.createServer((req, res) => {
+        const count = (served.get(req.socket) ?? 0) + 1;
+        served.set(req.socket, count);
+        if (count === 1) (req.socket as net.Socket & { number?: number }).number = ++connections;
+        arrived.push({ method: req.method!, connection: (req.socket as net.Socket & { number?: number }).number! });
+        if (count > 1) {
+          req.socket.destroy();
+          return;
+        }
+        req.resume();
+        req.on('end', () => res.end(`answered ${req.method}`));
+      });
+      await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+      appUrl = `http://127.0.0.1:${(app.address() as net.AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      app.closeAllConnections();
+      await new Promise<void>((resolve) => app.close(() => resolve()));
+    });
+    beforeEach(() => void arrived.splice(0));
+
+    test('a request without a body is sent again on a new connection and answered', async () => {
+      const { url } = await front(appUrl);
+      expect(await (await fetch(`${url}/apps/wiki/first`)).text()).toBe('answered GET');
+      const again = await fetch(`${url}/apps/wiki/second`);
+      expect(again.status).toBe(200);
+      expect(await again.text()).toBe('answered GET');
+      // The second request reached the dropped connection, then a new one.
+      expect(arrived.map((seen) => seen.connection)).toEqual([1, 1, 2]);
+    });
+
+    test('a request with a body is never sent twice: 502 bad_gateway', async () => {
+      const { url } = await front(appUrl);
+      expect((await fetch(`${url}/apps/wiki/first`)).status).toBe(200);
+      const refused = await fetch(`${url}/apps/wiki/submit`, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'text/plain' }, body: 'order #1' });
+      expect(refused.status).toBe(502);
+      expect(((await refused.json()) as { error: string }).error).toBe('bad_gateway');
+      expect(arrived.filter((seen) => seen.method === 'POST')).toHaveLength(1);
+    });
   });
 });
