@@ -5,12 +5,16 @@ import { htmlToMarkdownResult, initSync } from 'mdream/wasm';
 /** Default bound on the HTML we convert: 2 MiB. Conversion is in-memory, so the bound is what keeps it cheap. */
 export const DEFAULT_MAX_HTML_BYTES = 2 * 1024 * 1024;
 
-/** Elements that are never content, wherever they are. (`<form>` is not one: whole pages of some frameworks sit in one.) */
-const NEVER_CONTENT = ['title', 'script', 'style', 'noscript', 'template', 'iframe', 'object', 'embed', 'svg', 'canvas', 'button', 'input', 'select', 'textarea'];
+/**
+ * Elements that are never content, wherever they are, besides those mdream drops itself (`script`,
+ * `style`, `noscript`, `template`, `iframe`, `input`). `<form>` is not one: whole pages of some
+ * frameworks sit in one.
+ */
+const NEVER_CONTENT = ['title', 'object', 'svg', 'canvas', 'button', 'select', 'textarea'];
 /** Page chrome, dropped when the page does not mark its main content (inside marked content, a table of contents or an aside is the page's own). */
 const CHROME = ['nav', 'header', 'footer', 'aside', '[role=navigation]', '[role=banner]', '[role=contentinfo]', '[role=complementary]', '[role=dialog]', '[aria-hidden=true]'];
 /** Link targets an agent can follow; `javascript:` and `data:` "links" are behaviour, not places. */
-const FOLLOWABLE = /^(https?|mailto|tel):/i;
+const FOLLOWABLE = /^(https?|mailto|tel):$/;
 
 /** A converted page. */
 export interface MarkdownPage {
@@ -72,11 +76,7 @@ export function htmlToMarkdown(html: string | Buffer, options: HtmlToMarkdownOpt
   const filter = main ? { include: [main], exclude: NEVER_CONTENT } : { exclude: [...NEVER_CONTENT, ...CHROME] };
   const converted = (loadConverter()(text, { plugins: { filter } }).markdown ?? '').trim();
   const base = resolve(decodeEntities(BASE_HREF.exec(text)?.slice(1).find((value) => value !== undefined) ?? ''), options.pageUrl) ?? options.pageUrl;
-  let markdown = rewriteLinks(converted, (target) => {
-    const absolute = resolve(target, base);
-    if (!absolute || !FOLLOWABLE.test(absolute)) return undefined;
-    return options.linkMap ? mapLink(absolute, options.linkMap) : absolute;
-  });
+  let markdown = rewriteLinks(converted, linkTargets(base, options.linkMap));
   // The page's own <h1> names the content better than <title>, which usually carries the site name.
   const heading = /^# (.+)$/m.exec(markdown.replace(FENCED_CODE, ''))?.[1]?.trim();
   const title = heading || decodeEntities(TITLE.exec(text)?.[1] ?? '').replace(/\s+/g, ' ').trim() || undefined;
@@ -141,13 +141,31 @@ function rewriteLinks(markdown: string, map: (target: string) => string | undefi
   });
 }
 
-/** `absolute` moved from under the upstream URL to under the app URL; anything else as it is. */
-function mapLink(absolute: string, linkMap: NonNullable<HtmlToMarkdownOptions['linkMap']>): string {
-  const from = new URL(linkMap.upstreamUrl);
-  const url = new URL(absolute);
-  const base = from.pathname.replace(/\/+$/, '');
-  if (url.origin !== from.origin || (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`))) return absolute;
-  return `${linkMap.appUrl.replace(/\/+$/, '')}${url.pathname.slice(base.length) || '/'}${url.search}${url.hash}`;
+/**
+ * Where a link of the page leads: absolute against `base`, moved onto the portal by `linkMap`
+ * (a URL under the upstream URL — origin and base path — becomes the same path under the app
+ * URL), `undefined` for a target an agent cannot follow. Each distinct target is resolved once.
+ */
+function linkTargets(base: string, linkMap: HtmlToMarkdownOptions['linkMap']): (target: string) => string | undefined {
+  const from = linkMap && new URL(linkMap.upstreamUrl);
+  const fromPath = from?.pathname.replace(/\/+$/, '') ?? '';
+  const appUrl = linkMap?.appUrl.replace(/\/+$/, '') ?? '';
+  const seen = new Map<string, string | undefined>();
+  const map = (target: string): string | undefined => {
+    let url: URL;
+    try {
+      url = new URL(target.trim(), base);
+    } catch {
+      return undefined;
+    }
+    if (!FOLLOWABLE.test(url.protocol)) return undefined;
+    if (!from || url.origin !== from.origin || (fromPath && url.pathname !== fromPath && !url.pathname.startsWith(`${fromPath}/`))) return url.href;
+    return `${appUrl}${url.pathname.slice(fromPath.length) || '/'}${url.search}${url.hash}`;
+  };
+  return (target) => {
+    if (!seen.has(target)) seen.set(target, map(target));
+    return seen.get(target);
+  };
 }
 
 function resolve(reference: string, base: string): string | undefined {
