@@ -121,20 +121,27 @@ function loadConverter(): Convert {
   return converter;
 }
 
-/**
- * Fenced code blocks and code spans (left as they are), or a Markdown link or image:
- * `[text](target "title")`, the target bare or in `<…>` as the converter writes it.
- */
-const CODE_OR_LINK = /(?:^|(?<=\n))(`{3,}|~{3,})[^\n]*\n[\s\S]*?\n\1[^\n]*|(`+)[^`]+?\2|(!?)\[((?:\\.|[^\\[\]]|\[(?:\\.|[^\\[\]])*\])*)\]\((<[^<>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)((?:\s+"(?:\\.|[^"\\])*")?)\)/g;
+/** A Markdown code span (left as it is), or a link or image: `[text](target "title")`, the target bare or in `<…>` as the converter writes it. */
+const SPAN_OR_LINK = /(`+)[^`]+?\1|(!?)\[((?:\\.|[^\\[\]]|\[(?:\\.|[^\\[\]])*\])*)\]\((<[^<>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)((?:\s+"(?:\\.|[^"\\])*")?)\)/g;
 
 /**
- * Every link and image target of `markdown` through `map` (outside code); a target `map` refuses
+ * Every link and image target of `markdown` through `map`, outside code; a target `map` refuses
  * (`undefined`) leaves the link's text, or the image's alternative text, as plain text.
  */
 function rewriteLinks(markdown: string, map: (target: string) => string | undefined): string {
-  return markdown.replace(CODE_OR_LINK, (match, _fence, _ticks, bang: string | undefined, text: string | undefined, target: string | undefined, title: string | undefined) => {
+  let out = '';
+  let last = 0;
+  for (const fence of markdown.matchAll(FENCED_CODE)) {
+    out += rewriteInline(markdown.slice(last, fence.index), map) + fence[0];
+    last = fence.index + fence[0].length;
+  }
+  return out + rewriteInline(markdown.slice(last), map);
+}
+
+function rewriteInline(markdown: string, map: (target: string) => string | undefined): string {
+  return markdown.replace(SPAN_OR_LINK, (match, _ticks, bang: string | undefined, text: string | undefined, target: string | undefined, title: string | undefined) => {
     if (target === undefined || text === undefined) return match;
-    const label = bang ? text : rewriteLinks(text, map);
+    const label = bang ? text : rewriteInline(text, map);
     const mapped = map(target.startsWith('<') ? target.slice(1, -1) : target);
     if (mapped === undefined) return label;
     return `${bang}[${label}](${/[\s()<>]/.test(mapped) ? `<${mapped}>` : mapped}${title ?? ''})`;
