@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { startHandbookSite, type HandbookSite } from '../../examples/handbook-site.js';
 import { STRUCTURED_PAGE, STRUCTURE_CHECKS } from '../../bench/structured-page.js';
 import { DEFAULT_MAX_HTML_BYTES, estimateTokens, htmlToMarkdown, type MarkdownPage } from '../../portal/apps/markdown.js';
@@ -136,5 +137,25 @@ describe('htmlToMarkdown edge cases', () => {
     expect(estimateTokens('')).toBe(0);
     expect(estimateTokens('abcd')).toBe(1);
     expect(estimateTokens('abcde')).toBe(2);
+  });
+
+  test('whatever the markup, conversion never throws and every link left points somewhere an agent can go', () => {
+    const tags = ['main', 'article', 'nav', 'aside', 'table', 'tr', 'td', 'pre', 'code', 'a', 'img', 'dl', 'dt', 'dd', 'ul', 'li', 'p', 'b', 'h1', 'script', 'svg', 'template', 'base', 'title'];
+    const attribute = fc.constantFrom('', ' href="x (1)"', ' href="javascript:alert(1)"', ' href="data:text/html,x"', ' src="../a.png" alt="[x]"', ' href="//other.example/p"', ' class="language-js"', ' role="main"');
+    const piece = fc.oneof(
+      fc.string(),
+      fc.tuple(fc.constantFrom(...tags), attribute, fc.boolean()).map(([tag, attributes, opening]) => (opening ? `<${tag}${attributes}>` : `</${tag}>`)),
+      fc.constantFrom('`', '```', '[', ']', '(', ')', '\\', '&amp;', '&#0;', '<!--', '-->', '\u0000'),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
+        const result = htmlToMarkdown(pieces.join(''), { pageUrl: 'http://wiki.example/docs/', linkMap: { upstreamUrl: 'http://wiki.example', appUrl: 'https://gate.example.com/apps/wiki' } });
+        if (!result.ok) return false;
+        const prose = result.markdown.replace(/^(`{3,}|~{3,})[^\n]*\n[\s\S]*?\n\1[^\n]*$/gm, '').replace(/(`+)[^`]+?\1/g, '');
+        const targets = [...prose.matchAll(/(?<!\\)\[[^\]\n]*\]\((<[^<>\n]*>|[^\s()<>]*)/g)].map((match) => match[1]!.replace(/^<|>$/g, ''));
+        return targets.every((target) => /^(https?:\/\/|mailto:|tel:)/.test(target));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
