@@ -29,8 +29,8 @@ export interface AppForward {
   cached?: CachedMarkdown;
 }
 
-/** Conditional request headers (RFC 9110 §13.1): the agent's name the HTML, which it never got from the portal as such. */
-const CONDITIONAL = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'];
+/** A GET's validators (RFC 9110 §13.1): an agent's own name the HTML, which it never got from the portal as such. */
+const GET_VALIDATORS = ['if-none-match', 'if-modified-since'];
 
 /**
  * The proxy's forward options for one request: the person's identity as the upstream's credential
@@ -51,7 +51,6 @@ export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: A
   const upstreamUrl = new URL(mount.upstream.url!);
   const path = toUpstreamPath(request.url, mount.mountPath, upstreamUrl.pathname.replace(/\/+$/, '')) ?? '/';
   Object.assign(headers, { accept: 'text/html', 'accept-encoding': 'identity' });
-  for (const name of CONDITIONAL) delete request.headers[name];
   const conversion = {
     // Concatenated, not resolved: a path such as `//other.host/x` must stay a path on the app.
     pageUrl: `${upstreamUrl.origin}${path}`,
@@ -62,6 +61,7 @@ export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: A
     forward.interceptResponse = markdownInterceptor(conversion);
     return { forward };
   }
+  for (const name of GET_VALIDATORS) delete request.headers[name];
   const cacheRequest: MarkdownCacheRequest = {
     page: `${mount.upstream.id}\n${mount.upstream.url}\n${mount.publicUrl}\n${path}`,
     caller: `${auth.person.id}\n${auth.clientId}`,

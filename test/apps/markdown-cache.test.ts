@@ -70,7 +70,9 @@ describe('createMarkdownCache (RFC 9111 freshness, validators, Vary, memory boun
     expect(cache.lookup(request({ caller: 'bob\nagent' }))).toBeUndefined();
     expect(cache.lookup(request({ caller: 'alice\nother-agent' }))).toBeUndefined();
     cache.store(request({ page: 'docs\n/shared', perPersonCredential: false }), ok({ 'cache-control': 'public, max-age=600', etag: '"s"' }), body(), {});
-    expect(cache.lookup(request({ page: 'docs\n/shared', caller: 'bob\nagent' }))?.fresh).toBe(true);
+    expect(cache.lookup(request({ page: 'docs\n/shared', caller: 'bob\nagent', perPersonCredential: false }))?.fresh).toBe(true);
+    // Once the app sends a per-person credential, the shared copy is not read.
+    expect(cache.lookup(request({ page: 'docs\n/shared', caller: 'bob\nagent' }))).toBeUndefined();
   });
 
   test('Vary: the stored request header values must match', () => {
