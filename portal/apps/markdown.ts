@@ -13,6 +13,8 @@ export const DEFAULT_MAX_HTML_BYTES = 2 * 1024 * 1024;
 const NEVER_CONTENT = ['title', 'object', 'svg', 'canvas', 'button', 'select', 'textarea'];
 /** Page chrome, dropped when the page does not mark its main content (inside marked content, a table of contents or an aside is the page's own). */
 const CHROME = ['nav', 'header', 'footer', 'aside', '[role=navigation]', '[role=banner]', '[role=contentinfo]', '[role=complementary]', '[role=dialog]', '[aria-hidden=true]'];
+/** Less Markdown than this from the marked main content, and the page is converted without its chrome instead, if that gives more. */
+const MIN_MAIN_CONTENT_CHARS = 200;
 /** Link targets an agent can follow; `javascript:` and `data:` "links" are behaviour, not places. */
 const FOLLOWABLE = /^(https?|mailto|tel):$/;
 
@@ -59,7 +61,8 @@ export interface HtmlToMarkdownOptions {
  *
  * Main content: a page that marks it (one `<main>`, else one `role="main"`, else one `<article>`)
  * is converted whole inside that element — its own table of contents, byline and asides stay;
- * any other page is converted without its chrome (navigation, header, footer, asides, dialogs).
+ * any other page, or one whose marked element holds next to nothing, is converted without its
+ * chrome (navigation, header, footer, asides, dialogs).
  * Scripts, styles and form controls never appear. Every link and image is made absolute against
  * `pageUrl` (honouring `<base href>`) and moved onto the portal by `linkMap`; `javascript:` and
  * `data:` targets become plain text.
@@ -72,9 +75,15 @@ export function htmlToMarkdown(html: string | Buffer, options: HtmlToMarkdownOpt
   const sizeBytes = typeof html === 'string' ? Buffer.byteLength(html) : html.length;
   if (sizeBytes > maxBytes) return { ok: false, reason: 'too_large', sizeBytes, maxBytes };
   const text = typeof html === 'string' ? html : html.toString('utf8');
+  const convert = (filter: { include?: string[]; exclude: string[] }) => (loadConverter()(text, { plugins: { filter } }).markdown ?? '').trim();
+  const withoutChrome = () => convert({ exclude: [...NEVER_CONTENT, ...CHROME] });
   const main = markedMainContent(text);
-  const filter = main ? { include: [main], exclude: NEVER_CONTENT } : { exclude: [...NEVER_CONTENT, ...CHROME] };
-  const converted = (loadConverter()(text, { plugins: { filter } }).markdown ?? '').trim();
+  let converted = main ? convert({ include: [main], exclude: NEVER_CONTENT }) : withoutChrome();
+  // A marked element with next to nothing in it (an app shell that scripts fill) is not the content.
+  if (main && converted.length < MIN_MAIN_CONTENT_CHARS) {
+    const whole = withoutChrome();
+    if (whole.length > converted.length) converted = whole;
+  }
   const base = resolve(decodeEntities(BASE_HREF.exec(text)?.slice(1).find((value) => value !== undefined) ?? ''), options.pageUrl) ?? options.pageUrl;
   let markdown = rewriteLinks(converted, linkTargets(base, options.linkMap));
   // The page's own <h1> names the content better than <title>, which usually carries the site name.

@@ -97,6 +97,13 @@ describe('htmlToMarkdown edge cases', () => {
     expect(markdown).not.toContain('© Corp');
   });
 
+  test('a <main> that scripts fill (next to nothing in it) is not taken for the content', () => {
+    const prose = 'The quarterly report is due on the tenth. '.repeat(8);
+    const result = htmlToMarkdown(`<body><nav><a href="/">Home</a></nav><main id="app"><p>Loading…</p></main><div class="content"><h1>Reports</h1><p>${prose}</p></div><footer>© Corp</footer></body>`, { pageUrl: 'http://wiki.example/' }) as MarkdownPage;
+    expect(result.markdown).toContain('The quarterly report is due on the tenth.');
+    expect(result.markdown).not.toMatch(/Home|© Corp/);
+  });
+
   test('a page wrapped in one <form> keeps its content; form controls are dropped', () => {
     const result = htmlToMarkdown('<body><form action="/postback"><h1>Orders</h1><p>Open orders are listed below.</p><input value="secret"><button>Refresh</button></form></body>', { pageUrl: 'http://erp.example/' }) as MarkdownPage;
     expect(result.markdown).toContain('Open orders are listed below.');
