@@ -10,6 +10,7 @@ import { admitCaller, bearerIdentity, resolveAppCaller } from './app-caller.js';
 import { appForHost, appForPath, hostMount, isPortalHost, pathMount, type AppMount } from './app-mounts.js';
 import type { AppsDeps } from './apps-deps.js';
 import { forwardOptions } from './forward.js';
+import { writeCachedMarkdown } from './markdown-response.js';
 import { HOST_SESSION_PATH, redeemHostTicket, startHostSignIn } from './host-session.js';
 
 /**
@@ -110,13 +111,14 @@ async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Re
 /** Proxies an identified caller's request to the app, with its credential headers, and audits it when the response is done. */
 async function forwardToApp(deps: AppsDeps, mount: AppMount, auth: AuthContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   auditAppRequest(req, res, mount, auth);
-  const forward = await forwardOptions(deps, mount, auth, { url: (req as Partial<Request>).originalUrl ?? req.url ?? '/', accept: req.headers.accept });
+  const { forward, cached } = await forwardOptions(deps, mount, auth, { method: req.method ?? 'GET', url: (req as Partial<Request>).originalUrl ?? req.url ?? '/', headers: req.headers });
   // The portal's page policy (`default-src 'none'`) would block the app's own styles and scripts:
   // the app's responses carry the app's policy. Framing stays limited to the app's own origin.
   res.removeHeader('Content-Security-Policy');
   res.removeHeader('Cross-Origin-Opener-Policy');
   res.setHeader('X-Frame-Options', 'SAMEORIGIN');
-  await deps.proxies.get(mount)(req, res, forward);
+  if (cached) writeCachedMarkdown(res, cached);
+  else await deps.proxies.get(mount)(req, res, forward);
 }
 
 /** One `app_request` audit event per proxied request, when its response is done (method, path without query, status, latency). */

@@ -5,6 +5,7 @@ import type { SessionManager } from '../login/sessions.js';
 import type { AuthorizationServer } from '../oauth/authorization-server.js';
 import type { Store } from '../store/store.js';
 import type { AppProxies } from './app-mounts.js';
+import type { MarkdownCache } from './markdown-cache.js';
 
 /** What the HTTP-app capability is built from (see `createApps`). */
 export interface AppsDeps {
@@ -21,4 +22,6 @@ export interface AppsDeps {
   upstreams: () => UpstreamConfig[];
   /** Largest HTML page converted to Markdown (default 2 MiB); larger pages are served as HTML. */
   maxMarkdownBytes?: number;
+  /** Converted pages (per process), by the upstream's validators and, for private pages, by caller. */
+  markdownCache: MarkdownCache;
 }

@@ -13,6 +13,7 @@ import { createAppProxies } from './app-mounts.js';
 import { agentAppOf, appRoutes, serveAgentAppRequest } from './app-routes.js';
 import { appUpgradeHandler } from './app-upgrade.js';
 import type { AppsDeps } from './apps-deps.js';
+import { createMarkdownCache } from './markdown-cache.js';
 import { fetchAppPage, type AppPage, type FetchAppPageOptions } from './fetch-page.js';
 import { hostSignInRoutes } from './host-session.js';
 
@@ -47,6 +48,7 @@ export function createApps(options: { config: Config; oauth: AuthorizationServer
     credentials: options.credentials,
     proxies: createAppProxies({ trustForwarded: Boolean(config.http.trustProxy) }),
     upstreams: options.upstreams ?? (() => config.upstreams),
+    markdownCache: createMarkdownCache(),
   };
   const router = Router();
   router.use(apiCatalogRoutes(deps));

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { badGateway, gatewayTimeout } from '../../adapters/http-app/errors.js';
 import { rewriteLocation } from '../../adapters/http-app/rewrite.js';
@@ -12,6 +12,7 @@ import type { AuthContext } from '../oauth/bearer.js';
 import { assertMayUse } from './app-caller.js';
 import { pathMount } from './app-mounts.js';
 import { MARKDOWN_MEDIA_TYPE } from './accept.js';
+import type { CachedMarkdown, MarkdownCache, MarkdownCacheRequest } from './markdown-cache.js';
 import { DEFAULT_MAX_HTML_BYTES, htmlToMarkdown } from './markdown.js';
 
 /** What {@link fetchAppPage} needs from the portal (a subset of `AppsDeps`). */
@@ -22,6 +23,8 @@ export interface FetchAppPageDeps {
   credentials?: CredentialSources;
   /** Largest page read, in bytes (default 2 MiB, the Markdown bound). */
   maxMarkdownBytes?: number;
+  /** Converted pages, by the upstream's validators and, for private pages, by caller. */
+  markdownCache: MarkdownCache;
 }
 
 /** Options of {@link fetchAppPage}. */
@@ -66,7 +69,8 @@ const TEXTUAL = /^(text\/|application\/(json|xml|xhtml\+xml|[a-z0-9.+-]+\+(json|
  * - size: bodies over `maxMarkdownBytes` are refused with 413 `page_too_large`, whatever the format;
  * - format: `markdown` converts `text/html` answers (main content, absolute links onto the app's
  *   portal URL) whether or not the app has `markdown: true` (that flag governs HTTP negotiation);
- *   other text passes as is; binary types are refused (415).
+ *   other text passes as is; binary types are refused (415);
+ * - cache: conversions are kept and revalidated as for the proxy (see `MarkdownCache`).
  *
  * Rejects with `HttpError`s only, so callers can map `status`/`code` to a tool error.
  */
@@ -89,16 +93,31 @@ export async function fetchAppPage(deps: FetchAppPageDeps, upstream: UpstreamCon
   let portalPath = `${mount.mountPath}${escaped.startsWith('/') ? escaped : `/${escaped}`}`;
   for (let hop = 0; ; hop++) {
     const upstreamPath = toUpstreamPath(portalPath, mount.mountPath, basePath) ?? '/';
-    const answer = await getOnce(upstream, appUrl, upstreamPath, {
+    const url = `${deps.issuer}${portalPath}`;
+    const headers: Record<string, string> = {
       ...credentials,
       accept: format === 'markdown' ? 'text/html, text/*;q=0.9, application/json;q=0.8' : 'text/html, */*;q=0.8',
       'accept-encoding': 'identity',
       'x-forwarded-proto': issuerUrl.protocol.slice(0, -1),
       'x-forwarded-host': issuerUrl.host,
       'x-forwarded-prefix': mount.mountPath,
-    }, maxBytes);
-    const url = `${deps.issuer}${portalPath}`;
+    };
+    const cacheRequest: MarkdownCacheRequest | undefined = format === 'markdown' ? {
+      page: `fetch\n${upstream.id}\n${upstream.url}\n${mount.publicUrl}\n${upstreamPath}`,
+      caller: `${options.auth.person.id}\n${options.auth.clientId}`,
+      perPersonCredential: upstream.credentials.type !== 'none',
+      headers: { ...headers },
+    } : undefined;
+    const cached = cacheRequest && deps.markdownCache.lookup(cacheRequest);
+    if (cached?.fresh) return cachedPage(cached, url);
+    if (cached?.etag) headers['if-none-match'] = cached.etag;
+    if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
+    const answer = await getOnce(upstream, appUrl, upstreamPath, headers, maxBytes);
+    if (answer.status === 304 && cacheRequest && (cached?.etag || cached?.lastModified)) {
+      return cachedPage(deps.markdownCache.revalidated(cacheRequest, answer) ?? cached, url);
+    }
     if (REDIRECT.has(answer.status) && answer.location) {
+      if (cacheRequest) deps.markdownCache.forget(cacheRequest);
       const location = rewriteLocation(answer.location, { upstreamOrigin: appUrl.origin, basePath, mountPath: mount.mountPath });
       const sameApp = location.startsWith(`${mount.mountPath}/`) || location === mount.mountPath;
       if (sameApp && hop < (options.maxRedirects ?? 5)) {
@@ -109,17 +128,27 @@ export async function fetchAppPage(deps: FetchAppPageDeps, upstream: UpstreamCon
       return { status: answer.status, contentType: 'text/plain; charset=utf-8', body: `Redirects to ${absolute}\n`, url, location: absolute };
     }
     const type = answer.contentType.toLowerCase();
-    if (format === 'markdown' && type.startsWith('text/html')) {
+    if (cacheRequest && type.startsWith('text/html')) {
       const result = htmlToMarkdown(answer.body, { pageUrl: `${appUrl.origin}${upstreamPath}`, linkMap: { upstreamUrl: upstream.url, appUrl: mount.publicUrl }, maxBytes });
-      if (result.ok) return { status: answer.status, contentType: MARKDOWN_MEDIA_TYPE, body: result.markdown, url, tokens: result.tokens };
+      if (result.ok) {
+        deps.markdownCache.store(cacheRequest, answer, Buffer.from(result.markdown), { 'content-type': MARKDOWN_MEDIA_TYPE, 'x-markdown-tokens': String(result.tokens) });
+        return { status: answer.status, contentType: MARKDOWN_MEDIA_TYPE, body: result.markdown, url, tokens: result.tokens };
+      }
     }
+    if (cacheRequest) deps.markdownCache.forget(cacheRequest);
     if (answer.body.length && !TEXTUAL.test(type)) throw new HttpError(415, 'unsupported_media_type', `the page is ${type || 'of no declared type'}, not text`);
     return { status: answer.status, contentType: answer.contentType, body: answer.body.toString('utf8'), url };
   }
 }
 
+/** A page answered from the cache of converted pages. */
+function cachedPage(cached: CachedMarkdown, url: string): AppPage {
+  return { status: 200, contentType: MARKDOWN_MEDIA_TYPE, body: cached.body.toString('utf8'), url, tokens: Number(cached.headers['x-markdown-tokens']) };
+}
+
 interface RawAnswer {
   status: number;
+  headers: IncomingHttpHeaders;
   contentType: string;
   location?: string;
   body: Buffer;
@@ -161,7 +190,7 @@ function getOnce(upstream: UpstreamConfig, appUrl: URL, path: string, headers: R
       response.on('error', () => fail(badGateway('upstream response aborted')));
       response.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 502, contentType: String(response.headers['content-type'] ?? ''), location: response.headers.location, body: Buffer.concat(chunks) });
+        resolve({ status: response.statusCode ?? 502, headers: response.headers, contentType: String(response.headers['content-type'] ?? ''), location: response.headers.location, body: Buffer.concat(chunks) });
       });
     });
     request.end();

@@ -1,10 +1,12 @@
 import { startHandbookSite, type HandbookSite } from '../../examples/handbook-site.js';
 import { fetchAppPage, type FetchAppPageDeps } from '../../portal/apps/fetch-page.js';
+import { createMarkdownCache } from '../../portal/apps/markdown-cache.js';
 import { createPortalAssertions } from '../../portal/credentials/portal-jwt.js';
 import type { HttpError } from '../../portal/http/errors.js';
 import type { AuthContext } from '../../portal/oauth/bearer.js';
 import { startHugeHtmlApp, type HugeHtmlApp } from '../helpers/html-app.js';
 import { startTestUpstream, type Echo, type TestUpstream } from '../helpers/http-app-upstream.js';
+import { startPagesApp, type PagesApp } from '../helpers/pages-app.js';
 import { startTestPortal, type TestPortal } from '../helpers/portal.js';
 
 describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', () => {
@@ -12,6 +14,7 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
   let wiki: TestUpstream;
   let handbook: HandbookSite;
   let huge: HugeHtmlApp;
+  let pages: PagesApp;
   let deps: FetchAppPageDeps;
   const upstream = (id: string) => portal.config.upstreams.find((u) => u.id === id)!;
   const auth = (upstreamIds = ['wiki', 'handbook', 'huge', 'secret'], groups = ['eng']): AuthContext => ({
@@ -26,7 +29,7 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
   const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: HttpError) => ({ status: error.status, code: error.code }));
 
   beforeAll(async () => {
-    [wiki, handbook, huge] = await Promise.all([startTestUpstream(), startHandbookSite(), startHugeHtmlApp(3 * 1024 * 1024)]);
+    [wiki, handbook, huge, pages] = await Promise.all([startTestUpstream(), startHandbookSite(), startHugeHtmlApp(3 * 1024 * 1024), startPagesApp()]);
     portal = await startTestPortal({
       document: {
         upstreams: [
@@ -34,14 +37,15 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
           { id: 'handbook', kind: 'http', url: handbook.url },
           { id: 'huge', kind: 'http', url: huge.url },
           { id: 'secret', kind: 'http', url: wiki.url, access: { groups: ['eng'] } },
+          { id: 'pages', kind: 'http', url: pages.url },
         ],
       },
     });
-    deps = { issuer: portal.url, assertions: createPortalAssertions({ issuer: portal.url, keys: portal.oauth.deps.keys }) };
+    deps = { issuer: portal.url, assertions: createPortalAssertions({ issuer: portal.url, keys: portal.oauth.deps.keys }), markdownCache: createMarkdownCache() };
   });
   afterAll(async () => {
     await portal.close();
-    await Promise.all([wiki.close(), handbook.close(), huge.close()]);
+    await Promise.all([wiki.close(), handbook.close(), huge.close(), pages.close()]);
   });
 
   test('Markdown by default: main content, tables kept, links onto the portal', async () => {
@@ -81,5 +85,24 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
     expect(await failure(fetchAppPage(deps, upstream('huge'), '/huge', { auth: auth() }))).toEqual({ status: 413, code: 'page_too_large' });
     expect(await failure(fetchAppPage(deps, upstream('wiki'), '/hang', { auth: auth() }))).toEqual({ status: 504, code: 'gateway_timeout' });
     expect(await failure(fetchAppPage(deps, upstream('wiki'), '/large', { auth: auth() }))).toEqual({ status: 413, code: 'page_too_large' });
+  });
+
+  test("conversions are cached by the page's validators: a 304 reuses the Markdown, a new ETag brings a new one, fresh pages are not fetched again", async () => {
+    const ids = ['pages'];
+    pages.pages.set('/notes', { headers: { etag: '"1"', 'cache-control': 'no-cache' }, body: () => '<h1>Notes</h1><p>First notes.</p>' });
+    const first = await fetchAppPage(deps, upstream('pages'), '/notes', { auth: auth(ids) });
+    const second = await fetchAppPage(deps, upstream('pages'), '/notes', { auth: auth(ids) });
+    expect(second).toEqual(first);
+    pages.pages.set('/notes', { headers: { etag: '"2"', 'cache-control': 'no-cache' }, body: () => '<h1>Notes</h1><p>Second notes.</p>' });
+    expect((await fetchAppPage(deps, upstream('pages'), '/notes', { auth: auth(ids) })).body).toContain('Second notes.');
+    expect(pages.take('/notes').map((seen) => seen.ifNoneMatch)).toEqual([undefined, '"1"', '"1"']);
+
+    pages.pages.set('/mine', { headers: { etag: '"m"', 'cache-control': 'private, max-age=600' }, body: (person) => `<h1>Mine</h1><p>For ${person}.</p>` });
+    await fetchAppPage(deps, upstream('pages'), '/mine', { auth: auth(ids) });
+    await fetchAppPage(deps, upstream('pages'), '/mine', { auth: auth(ids) });
+    expect(pages.take('/mine')).toHaveLength(1);
+    const other = { ...auth(ids), person: { ...auth(ids).person, id: 'local:bob', username: 'bob' } };
+    await fetchAppPage(deps, upstream('pages'), '/mine', { auth: other });
+    expect(pages.take('/mine')).toHaveLength(1);
   });
 });
