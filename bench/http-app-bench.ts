@@ -1,5 +1,5 @@
 /**
- * Benchmark of the HTTP-app gateway (issue 7), on loopback only:
+ * Benchmark of the HTTP-app gateway, on loopback only:
  *  1. a plain GET through `/apps/{id}/` versus directly to the same app, a bare `node:http`
  *     proxy and nginx, in BENCH_ROUNDS rounds (default 3; medians), with each proxy's CPU time
  *     per request; then `gatehouse start --workers 1` vs `--workers 2` on Redis (BENCH_REDIS_URL,

@@ -1,5 +1,5 @@
 /**
- * Benchmark of the MCP portal (issue 4), on loopback only:
+ * Benchmark of the MCP portal, on loopback only:
  *  1. `tools/call` through `/mcp/{id}` versus directly to the same upstream, same load
  *     (autocannon, 10 connections, then 1): throughput ratio, added p50/p99 latency, and the
  *     same through a do-nothing `node:http` proxy: what any proxy hop costs on the machine; then

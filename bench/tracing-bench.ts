@@ -1,5 +1,5 @@
 /**
- * What tracing costs (issue 17): `tools/call` through `/mcp/{id}` with tracing off and on, in
+ * What tracing costs: `tools/call` through `/mcp/{id}` with tracing off and on, in
  * rounds, on one portal started with `OTEL_EXPORTER_OTLP_ENDPOINT` (a collector here that
  * accepts and drops the spans). Off is the flag every span helper tests first, so "off" is what
  * a portal without the variable pays.

@@ -58,15 +58,15 @@ export interface Portal {
   /** The HTTP request listener: `http.createServer(portal.handle)`. */
   handle: RequestListener;
   oauth: AuthorizationServer;
-  /** HTTP apps (issue 7): `apps.fetchPage` serves the MCP aggregate's `{id}__fetch`. */
+  /** HTTP apps: `apps.fetchPage` serves the MCP aggregate's `{id}__fetch`. */
   apps: Apps;
   /** The HTTP server's `'upgrade'` listener (WebSockets to apps): `server.on('upgrade', portal.onUpgrade)`. */
   onUpgrade: Apps['onUpgrade'];
-  /** The audit log (issue 8): `audit.record(...)`, `audit.flush()`. */
+  /** The audit log: `audit.record(...)`, `audit.flush()`. */
   audit: Audit;
-  /** Config and admin-API upstreams (issue 8). */
+  /** Config and admin-API upstreams. */
   upstreams: UpstreamRegistry;
-  /** People's own accounts at `oauth` upstreams (issue 6): `listConnections(person)`, `disconnect(person, id)`. */
+  /** People's own accounts at `oauth` upstreams: `listConnections(person)`, `disconnect(person, id)`. */
   connections: UpstreamConnections;
   /** Closes upstream connections and processes (call after the HTTP server stopped). */
   close(): Promise<void>;

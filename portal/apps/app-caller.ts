@@ -28,7 +28,7 @@ export interface AppCallerDeps {
 export type AppCaller = { kind: 'identity'; auth: AuthContext } | { kind: 'sign-in' };
 
 /**
- * Who is calling an app, by one policy for two kinds of caller (issue 7):
+ * Who is calling an app, by one policy for two kinds of caller:
  * - a request with `Authorization` is an agent: the bearer check (`aud` = the app's resource, or
  *   the aggregate's with the app in the grant), else 401 with the app's RFC 9728 challenge;
  * - a request with a live session cookie is that person's browser;

@@ -15,7 +15,7 @@ export interface AppsDeps {
   sessions: SessionManager;
   /** Mints the `Gatehouse-Assertion` (portal-jwt) for each request. */
   assertions: PortalAssertions;
-  /** The `oauth` and `static` strategies (issue 6); without them only portal-jwt and none work. */
+  /** The `oauth` and `static` strategies; without them only portal-jwt and none work. */
   credentials?: CredentialSources;
   proxies: AppProxies;
   /** The current upstreams (the admin API may change them). */

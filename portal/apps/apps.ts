@@ -17,7 +17,7 @@ import { createMarkdownCache } from './markdown-cache.js';
 import { fetchAppPage, type AppPage, type FetchAppPageOptions } from './fetch-page.js';
 import { hostSignInRoutes } from './host-session.js';
 
-/** The HTTP-app capability of the portal (issue 7). */
+/** The HTTP-app capability of the portal. */
 export interface Apps {
   /** Proxied apps (by host and under `/apps/{id}`): mount before any body parser. */
   proxyRouter: Router;

@@ -19,7 +19,7 @@ import { DEFAULT_MAX_HTML_BYTES, htmlToMarkdown } from './markdown.js';
 export interface FetchAppPageDeps {
   issuer: string;
   assertions: PortalAssertions;
-  /** The `oauth` and `static` strategies (issue 6). */
+  /** The `oauth` and `static` strategies. */
   credentials?: CredentialSources;
   /** Largest page read, in bytes (default 2 MiB, the Markdown bound). */
   maxMarkdownBytes?: number;

@@ -14,7 +14,7 @@ import { markdownInterceptor } from './markdown-response.js';
 /** What every proxied request needs from the portal. */
 export interface ForwardDeps {
   assertions: PortalAssertions;
-  /** The `oauth` and `static` strategies (issue 6). */
+  /** The `oauth` and `static` strategies. */
   credentials?: CredentialSources;
   /** Largest HTML page converted to Markdown; larger pages are served as HTML. */
   maxMarkdownBytes?: number;

@@ -10,7 +10,7 @@ import { redactAndTrim } from './redact.js';
 import { fileSink, lineSink, streamSink, type AuditSink } from './sinks.js';
 
 /**
- * The one audit service (issue 8). Every decision and action is recorded through
+ * The one audit service. Every decision and action is recorded through
  * {@link Audit.record}: the event is stamped and sealed into this process's hash chain at once
  * (synchronously, so the chain follows the order of recording), then written to every sink.
  *

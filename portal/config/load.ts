@@ -33,7 +33,7 @@ export interface Config {
     sessionMaxMs: number;
     /** Whether the built-in accounts' form is offered (and accepted). */
     builtin: boolean;
-    /** Upstream OpenID Connect providers people sign in with (issue 5). */
+    /** Upstream OpenID Connect providers people sign in with. */
     idps: IdpConfig[];
   };
   clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean; privateUseSchemes: string[] };
@@ -55,7 +55,7 @@ export interface Config {
   };
   accounts: AccountConfig[];
   admins: { groups: string[]; emails: string[] };
-  /** The audit log (issue 8): where events go, and what of arguments and results they keep. */
+  /** The audit log: where events go, and what of arguments and results they keep. */
   audit: { stdout: boolean; file?: string; streamMaxLength: number; includeArguments: boolean; includeResults: boolean; redactKeys: string[] };
   serviceClients: ServiceClientConfig[];
   /** RFC 8693 token exchange: issuers whose JWTs the portal accepts as subject tokens. */

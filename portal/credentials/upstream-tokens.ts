@@ -60,7 +60,7 @@ export function newAccountId(): string {
 }
 
 /**
- * Upstream tokens at rest (issue 6): one value per (person, upstream, account), sealed with
+ * Upstream tokens at rest: one value per (person, upstream, account), sealed with
  * AES-256-GCM under a key derived from `GATEHOUSE_SECRET`, with person, upstream and account as
  * associated data so a value copied under another key does not open. A per-person set indexes the
  * accounts. Every key of a person shares their hash tag (one Redis Cluster slot).

@@ -11,7 +11,7 @@ import { createPendingLogins } from './pending-logins.js';
 import { createPeople, type People } from './people.js';
 import type { SessionManager } from './sessions.js';
 
-/** A pending IdP sign-in is answered within this long, or not at all (issue 5). */
+/** A pending IdP sign-in is answered within this long, or not at all. */
 export const PENDING_LOGIN_TTL_MS = 10 * 60_000;
 
 export interface Identity {

@@ -8,7 +8,7 @@ export type IdpClaims = Record<string, unknown> & { sub: string };
 const MAX_GROUPS = 500;
 
 /**
- * Maps an IdP's claims to a person (issue 5): id `{idp}:{sub}` (OIDC Core 1.0 §2: `sub` is
+ * Maps an IdP's claims to a person: id `{idp}:{sub}` (OIDC Core 1.0 §2: `sub` is
  * unique and stable only within its issuer), the email only when `email_verified` is not
  * `false`, the name, and groups from `groups_claim` (a dotted path such as `realm_access.roles`).
  * Pure.

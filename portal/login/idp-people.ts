@@ -3,7 +3,7 @@ import { getJson, setJson, storeKey, type Store } from '../store/store.js';
 import type { Person } from './person.js';
 
 /**
- * The latest claims of each IdP person, refreshed at every sign-in (issue 5 "Group changes").
+ * The latest claims of each IdP person, refreshed at every sign-in.
  * Grants re-read them at refresh, so a group removed at the IdP takes effect for every agent of
  * that person at their next refresh after their next sign-in. Claims older than the IdP's
  * `claims_max_age` are no longer trusted: the person must sign in again.

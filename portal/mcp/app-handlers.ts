@@ -11,7 +11,7 @@ export type FetchAppPage = (upstream: UpstreamConfig, path: string, options: Fet
 const FETCH_TOOL = 'fetch';
 
 /**
- * HTTP apps in the MCP aggregate (issue 7): each app the person may use offers a tool
+ * HTTP apps in the MCP aggregate: each app the person may use offers a tool
  * `{id}__fetch` and its entry pages as resources (plus a template for any path), read as
  * Markdown with the person's identity. Resource URIs are the pages' portal URLs.
  */

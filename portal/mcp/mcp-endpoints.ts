@@ -57,7 +57,7 @@ export interface McpEndpointsOptions {
   allowedOrigins?: readonly string[];
   /** An agent session unused this long ends. */
   sessionIdleMs?: number;
-  /** The `oauth` and `static` credential strategies (issue 6). */
+  /** The `oauth` and `static` credential strategies. */
   credentials?: CredentialSources;
   /** Pinned tool definitions (rug-pull protection), shared with the admin API. */
   pins: ToolPins;

@@ -225,7 +225,7 @@ async function callTool(ctx: EndpointContext, extra: Extra, params: CallToolRequ
     const approved = approval.approval ? { approval: approval.approval } : {};
     const started = Date.now();
     try {
-      // An upstream that needs the person's own account first asks them to connect it (issue 6).
+      // An upstream that needs the person's own account first asks them to connect it.
       const result = await withConnect(ctx, signal, async () => {
         const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
         return (await upstreamCall(upstream.id, original, () => connection.client.callTool(withTraceContext({ ...params, name: original }, ctx.trace), { signal }))) as CallToolResult;

@@ -34,7 +34,7 @@ import { activeTraceHeaders, inSpan } from '../tracing/spans.js';
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Bound on the nesting of one upstream message: the relay re-serializes answers, and JSON.stringify recurses. */
 const MAX_MESSAGE_DEPTH = 256;
-/** SSE comment sent to the agent when nothing else was for this long (issue 4: at most 15 s). */
+/** SSE comment sent to the agent when nothing else was for this long (at most 15 s). */
 const KEEP_ALIVE_MS = 15_000;
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' };
 /** How long an SSE answer with nothing but answers so far is held, hoping to send it as one JSON body. */

@@ -220,7 +220,7 @@ export class UpstreamPool {
       ownerKey: session.personId,
       // Asked before every request to the upstream, inside the span of the call it belongs to.
       headers: async () => ({ ...(await upstreamCredentialHeaders(config, pooled.auth, this.deps.assertions, this.deps.credentials)), ...activeTraceHeaders() }),
-      // A refused credential: refresh and retry once (oauth), or log a configuration error (issue 6).
+      // A refused credential: refresh and retry once (oauth), or log a configuration error.
       onAuthChallenge: this.deps.credentials ? (challenge) => answerUpstreamChallenge(config, pooled.auth, challenge, this.deps.credentials!) : undefined,
       resume,
       clientCapabilities: session.clientCapabilities,

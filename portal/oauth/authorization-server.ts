@@ -44,7 +44,7 @@ export interface AuthorizationServerOptions {
   people: { current(person: Person): Promise<Person | undefined> };
   /** Extra trusted CAs for fetching client metadata documents. */
   metadataDocumentCa?: string | string[];
-  /** People's own accounts at `oauth` upstreams (issue 6), for the consent page. */
+  /** People's own accounts at `oauth` upstreams, for the consent page. */
   connections?: OAuthDeps['connections'];
 }
 

@@ -117,7 +117,7 @@ export function checkScope(query: Record<string, string | undefined>, client: Cl
   return scope.length ? scope : [DEFAULT_SCOPE];
 }
 
-/** The `admin` scope goes with the admin resource only, and that resource needs it (issue 8). */
+/** The `admin` scope goes with the admin resource only, and that resource needs it. */
 export function checkAdminScope(scope: string[], resource: string, deps: OAuthDeps): void {
   const forAdmin = deps.resources.find(resource)?.kind === 'admin';
   if (forAdmin !== scope.includes(SCOPES.admin)) throw new OAuthError('invalid_scope', forAdmin ? 'the admin API needs scope "admin"' : 'scope "admin" is only for the admin resource');

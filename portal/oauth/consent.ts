@@ -90,7 +90,7 @@ export function consentRoutes(deps: OAuthDeps): Router {
         resourceName: resource.name,
         resourceUrl: resource.url,
         upstreams: offer.upstreamIds.map((id) => deps.resources.upstream(id)?.title ?? id),
-        // Each refusal says which rule failed (issue 5: a person outside every rule learns why).
+        // Each refusal says which rule failed (a person outside every rule learns why).
         refused: offer.asked.filter((id) => !offer.upstreamIds.includes(id)).map((id) => refusal(deps, id, session.person)),
         scopes: request.scope.map((name) => ({ name, meaning: scopeMeaning(name, resource) })),
         // Only a metadata document's host vouches for who the client is; a registered client names itself.
@@ -164,7 +164,7 @@ function refusal(deps: OAuthDeps, id: string, person: Person): string {
 /** Which of the resource's upstreams this person may grant (policy), and whether anything is grantable. */
 function offerFor(deps: OAuthDeps, request: AuthorizationRequest, person: Person) {
   const resource = deps.resources.find(request.resource);
-  // The admin API is grantable by admins only (issue 8); it reaches no upstream.
+  // The admin API is grantable by admins only; it reaches no upstream.
   if (resource?.kind === 'admin') return { asked: [], upstreamIds: [], grantable: isAdmin(person, deps.config.admins) };
   const asked = resource?.upstreamIds ?? [];
   const upstreamIds = asked.filter((id) => {

@@ -54,6 +54,6 @@ export interface OAuthDeps {
   /** The person as they are now (accounts change): `undefined` when they no longer exist. */
   people: { current(person: Person): Promise<Person | undefined> };
   parsers: { json: RequestHandler; form: RequestHandler };
-  /** People's own accounts at `oauth` upstreams (issue 6): the consent page links to connecting the missing ones. */
+  /** People's own accounts at `oauth` upstreams: the consent page links to connecting the missing ones. */
   connections?: Pick<UpstreamConnections, 'listConnections'>;
 }

@@ -34,7 +34,7 @@ export function createResourceCatalog(options: { issuer: string; upstreams: () =
     const resource = (fields: ProtectedResource) => Object.freeze({ ...fields, upstreamIds: Object.freeze(fields.upstreamIds) as string[] });
     const all = Object.freeze([
       resource({ url: `${issuer}/mcp`, path: '/mcp', kind: 'mcp-aggregate', name: 'All your tools (aggregated MCP endpoint)', upstreamIds: upstreams.map((u) => u.id) }),
-      // The admin API (issue 8): tokens for it carry the `admin` scope and reach no upstream.
+      // The admin API: tokens for it carry the `admin` scope and reach no upstream.
       resource({ url: `${issuer}/admin`, path: '/admin', kind: 'admin', name: 'Gatehouse administration', upstreamIds: [] }),
       ...upstreams.map((u) => {
         const path = u.kind === 'mcp' ? `/mcp/${u.id}` : `/apps/${u.id}`;

@@ -33,7 +33,7 @@ export interface ConsentView {
    * `accessMinutes` is how long its access lasts without it.
    */
   longLived?: { accessMinutes: number };
-  /** Apps in the grant that need the person's own account there, not connected yet (issue 6). */
+  /** Apps in the grant that need the person's own account there, not connected yet. */
   toConnect?: Array<{ title: string; url: string }>;
 }
 

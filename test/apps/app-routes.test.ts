@@ -9,7 +9,7 @@ import { startTestUpstream, type Echo, type TestUpstream } from '../helpers/http
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
-describe('HTTP apps behind the portal (issue 7)', () => {
+describe('HTTP apps behind the portal', () => {
   let portal: TestPortal;
   let wiki: TestUpstream;
   let handbook: HandbookSite;
