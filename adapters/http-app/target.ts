@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type RequestOptions } from 'node:http';
 import https from 'node:https';
 import { HttpError } from '../../portal/http/errors.js';
 import type { ForwardedContext } from './headers.js';
-import type { HttpAppProxyOptions } from './proxy.js';
+import type { HttpAppProxyOptions } from './options.js';
 import type { RewriteTarget } from './rewrite.js';
 import { toUpstreamPath } from './upstream-path.js';
 

@@ -1,8 +1,6 @@
 import * as oauth from 'oauth4webapi';
+import { DEVICE_CODE_GRANT_TYPE } from '../oauth/grant-types.js';
 import { CliError } from './args.js';
-
-/** RFC 8628 §3.4 `grant_type`. */
-const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** The loopback redirect URI the CLI registers; any port is accepted at loopback addresses (RFC 8252 §7.3). */
 export const LOOPBACK_REDIRECT_URI = 'http://127.0.0.1/callback';

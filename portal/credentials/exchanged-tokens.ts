@@ -8,7 +8,8 @@ import type { UpstreamConfig } from '../config/schema.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import { oauthTransport } from '../net/oauth-transport.js';
 import type { AuthContext } from '../oauth/bearer.js';
-import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPES } from '../oauth/grants/token-exchange.js';
+import { TOKEN_EXCHANGE_GRANT } from '../oauth/grant-types.js';
+import { TOKEN_TYPES } from '../oauth/grants/token-exchange.js';
 
 /** An exchanged token is used until this long before it expires, so it never expires on the way. */
 const EXPIRY_MARGIN_MS = 10_000;

@@ -1,6 +1,6 @@
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import { GuardedFetchError } from '../net/fetch-errors.js';
-import type { Client } from './clients.js';
+import type { Client } from './client.js';
 import { APPLICATION_TYPES, impliedApplicationType, redirectUriProblem, type ApplicationType } from './redirect-uris.js';
 
 /**

@@ -5,7 +5,7 @@ import { rateLimitMiddleware } from '../http/rate-limit.js';
 import { checkAdminScope, checkResource, checkScope } from './authorize.js';
 import { authenticateClient } from './client-auth.js';
 import type { OAuthDeps } from './deps.js';
-import { DEVICE_CODE_GRANT_TYPE } from './grants/device-code.js';
+import { DEVICE_CODE_GRANT_TYPE } from './grant-types.js';
 import { singleValuedForm } from './single-valued.js';
 
 /**

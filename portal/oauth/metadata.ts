@@ -1,9 +1,7 @@
 import { Router } from 'express';
 import type { OAuthDeps } from './deps.js';
-import { JWT_BEARER_GRANT } from './grants/jwt-bearer.js';
-import { TOKEN_EXCHANGE_GRANT } from './grants/token-exchange.js';
+import { DEVICE_CODE_GRANT_TYPE, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from './grant-types.js';
 import { ASYMMETRIC_ALGS } from './remote-keys.js';
-import { DEVICE_CODE_GRANT_TYPE } from './grants/device-code.js';
 import { DPOP_SIGNING_ALGS } from './dpop-proof.js';
 import { SUPPORTED_SCOPES, SCOPES } from './scopes.js';
 

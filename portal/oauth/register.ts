@@ -7,9 +7,7 @@ import { auditRequest } from '../audit/request-audit.js';
 import { rateLimitMiddleware } from '../http/rate-limit.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
-import { JWT_BEARER_GRANT } from './grants/jwt-bearer.js';
-import { TOKEN_EXCHANGE_GRANT } from './grants/token-exchange.js';
-import { DEVICE_CODE_GRANT_TYPE } from './grants/device-code.js';
+import { DEVICE_CODE_GRANT_TYPE, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from './grant-types.js';
 import { APPLICATION_TYPES, impliedApplicationType, redirectUriProblem, type ApplicationType } from './redirect-uris.js';
 import { SUPPORTED_SCOPES, parseScope } from './scopes.js';
 

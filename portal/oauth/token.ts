@@ -5,12 +5,13 @@ import { writeJson } from '../http/write-json.js';
 import { authenticateClient } from './client-auth.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
+import { DEVICE_CODE_GRANT_TYPE, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from './grant-types.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { clientCredentialsGrant } from './grants/client-credentials.js';
-import { JWT_BEARER_GRANT, jwtBearerGrant } from './grants/jwt-bearer.js';
-import { DEVICE_CODE_GRANT_TYPE, deviceCodeGrant } from './grants/device-code.js';
+import { deviceCodeGrant } from './grants/device-code.js';
+import { jwtBearerGrant } from './grants/jwt-bearer.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
-import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from './grants/token-exchange.js';
+import { tokenExchangeGrant } from './grants/token-exchange.js';
 import type { TokenResponse } from './issue-tokens.js';
 import { singleValuedForm } from './single-valued.js';
 

@@ -5,9 +5,7 @@ import { auditRequest } from '../../audit/request-audit.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
-
-/** RFC 8628 §3.4 `grant_type`. */
-export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
+import { DEVICE_CODE_GRANT_TYPE } from '../grant-types.js';
 
 /**
  * `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4-3.5): the device polls

@@ -12,9 +12,7 @@ import { auditRefusals } from '../grant-refusals.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { ASYMMETRIC_ALGS, isKeyFetchFailure } from '../remote-keys.js';
 import { SCOPES, parseScope } from '../scopes.js';
-
-/** RFC 7523 §2.1: the grant type of a JWT used as an authorization grant. */
-export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+import { JWT_BEARER_GRANT } from '../grant-types.js';
 
 /** draft-ietf-oauth-identity-assertion-authz-grant §3: the `typ` of an ID-JAG (RFC 8725 §3.11 explicit typing). */
 export const ID_JAG_TYP = 'oauth-id-jag+jwt';

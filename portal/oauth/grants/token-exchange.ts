@@ -16,9 +16,7 @@ import { issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { ASYMMETRIC_ALGS, isKeyFetchFailure } from '../remote-keys.js';
 import type { ProtectedResource } from '../resources.js';
 import { SCOPES, parseScope } from '../scopes.js';
-
-/** RFC 8693 §2.1: the token exchange grant type. */
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+import { TOKEN_EXCHANGE_GRANT } from '../grant-types.js';
 
 /** RFC 8693 §3: token type identifiers. */
 export const TOKEN_TYPES = { accessToken: 'urn:ietf:params:oauth:token-type:access_token', jwt: 'urn:ietf:params:oauth:token-type:jwt' } as const;
