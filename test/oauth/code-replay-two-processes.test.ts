@@ -1,6 +1,6 @@
-import { UNLIMITED, authorizeCode, exchangeCode, json, mcpInitialize, registerClient, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
-import { startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
-import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
+import { UNLIMITED, authorizeCode, exchangeCode, json, registerClient, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
+import { testAccounts, type TestPortal } from '../helpers/portal.js';
+import { mcpStatus, startTwoPortals, type TwoPortals } from '../helpers/two-portals.js';
 
 /**
  * The spent-code trade-off across processes: two portal processes on one Redis are one
@@ -11,29 +11,14 @@ describe('a replayed authorization code, across two portal processes on one Redi
   let first: TestPortal;
   let second: TestPortal;
   let client: RegisteredClient;
-  const cleanups: Array<() => Promise<void>> = [];
+  let portals: TwoPortals;
 
   beforeAll(async () => {
-    const keyPrefix = testKeyPrefix();
-    const [a, b] = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
-    cleanups.push(a.cleanup, b.cleanup);
-    const document = { login: { accounts: await testAccounts() }, rate_limits: UNLIMITED };
-    first = await startTestPortal({ document, store: a.store });
-    // One issuer for both: they are one portal behind a load balancer.
-    second = await startTestPortal({ document, store: b.store, env: { PUBLIC_URL: first.url } });
+    portals = await startTwoPortals({ login: { accounts: await testAccounts() }, rate_limits: UNLIMITED });
+    ({ first, second } = portals);
     client = await registerClient(first.url);
   });
-  afterAll(async () => {
-    await second?.close();
-    await first?.close();
-    for (const cleanup of cleanups) await cleanup();
-  });
-
-  const mcpStatus = async (portal: TestPortal, token: string) => {
-    const res = await mcpInitialize(`${portal.url}/mcp`, token);
-    await res.text();
-    return res.status;
-  };
+  afterAll(() => portals?.close());
 
   test('replayed at the other process: invalid_grant, and the first exchange’s tokens stop working on both', async () => {
     const authorized = await authorizeCode(first.url, client.client_id);

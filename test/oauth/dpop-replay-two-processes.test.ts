@@ -1,7 +1,7 @@
 import { dpopKey, dpopProof, type DpopKey } from '../helpers/dpop.js';
 import { UNLIMITED, authorizeCode, challenges, json, mcpInitialize, registerClient, type OAuthErrorBody, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
-import { startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
-import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
+import { testAccounts, type TestPortal } from '../helpers/portal.js';
+import { startTwoPortals, type TwoPortals } from '../helpers/two-portals.js';
 
 /**
  * A DPoP proof's `jti` is used once by the portal, not once per process (RFC 9449 §11.1): two
@@ -13,24 +13,16 @@ describe('a replayed DPoP proof, across two portal processes on one Redis', () =
   let second: TestPortal;
   let client: RegisteredClient;
   let key: DpopKey;
-  const cleanups: Array<() => Promise<void>> = [];
+  let portals: TwoPortals;
 
   beforeAll(async () => {
-    const keyPrefix = testKeyPrefix();
-    const [a, b] = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
-    cleanups.push(a.cleanup, b.cleanup);
-    const document = { login: { accounts: await testAccounts() }, rate_limits: UNLIMITED };
-    first = await startTestPortal({ document, store: a.store });
-    // One issuer for both: they are one portal behind a load balancer, so a proof's htu names either.
-    second = await startTestPortal({ document, store: b.store, env: { PUBLIC_URL: first.url } });
+    // One issuer for both, so a proof's htu names either.
+    portals = await startTwoPortals({ login: { accounts: await testAccounts() }, rate_limits: UNLIMITED });
+    ({ first, second } = portals);
     client = await registerClient(first.url);
     key = await dpopKey();
   });
-  afterAll(async () => {
-    await second?.close();
-    await first?.close();
-    for (const cleanup of cleanups) await cleanup();
-  });
+  afterAll(() => portals?.close());
 
   /** Exchanges a fresh code (ALICE's) at `portal` with `proof` in the DPoP header. */
   async function exchangeWithProof(portal: TestPortal, proof: string): Promise<Response> {

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UNLIMITED, clientAuth, formPost, json, mcpInitialize, refresh, registerClient, tokensFor, type OAuthErrorBody, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
+import { UNLIMITED, clientAuth, formPost, json, refresh, registerClient, tokensFor, type OAuthErrorBody, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
 import { startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
-import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
+import { mcpStatus, startTwoPortals, type TwoPortals } from '../helpers/two-portals.js';
+import { createTestRedisStore } from '../helpers/redis.js';
 
 /**
  * Refresh-token rotation (one read and one atomic write to the Store per refresh) and the
@@ -12,28 +13,13 @@ describe('refresh rotation and client changes, across two portal processes on on
   let first: TestPortal;
   let second: TestPortal;
   let keyPrefix: string;
-  const cleanups: Array<() => Promise<void>> = [];
+  let portals: TwoPortals;
 
   beforeAll(async () => {
-    keyPrefix = testKeyPrefix();
-    const [a, b] = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
-    cleanups.push(a.cleanup, b.cleanup);
-    const document = { login: { accounts: await testAccounts() }, rate_limits: UNLIMITED, tokens: { refresh_reuse_grace: '1s' } };
-    first = await startTestPortal({ document, store: a.store });
-    // One issuer for both: they are one portal behind a load balancer.
-    second = await startTestPortal({ document, store: b.store, env: { PUBLIC_URL: first.url } });
+    portals = await startTwoPortals({ login: { accounts: await testAccounts() }, rate_limits: UNLIMITED, tokens: { refresh_reuse_grace: '1s' } });
+    ({ first, second, keyPrefix } = portals);
   });
-  afterAll(async () => {
-    await second?.close();
-    await first?.close();
-    for (const cleanup of cleanups) await cleanup();
-  });
-
-  const mcpStatus = async (portal: TestPortal, token: string) => {
-    const res = await mcpInitialize(`${portal.url}/mcp`, token);
-    await res.text();
-    return res.status;
-  };
+  afterAll(() => portals?.close());
   const confidential = () => registerClient(first.url, { token_endpoint_auth_method: 'client_secret_basic' });
   const introspect = (portal: TestPortal, client: RegisteredClient, token: string) => formPost(portal.url, { token }, clientAuth(client).headers, '/introspect');
 
