@@ -12,7 +12,7 @@ describe('packaging', () => {
     expect(existsSync('dist/portal/cli.js')).toBe(true);
     const dockerfile = readFileSync('Dockerfile', 'utf8');
     expect(dockerfile).toMatch(/^FROM node:20-slim AS build$/m);
-    expect(dockerfile).toContain('npm ci --omit=dev --omit=optional --ignore-scripts');
+    expect(dockerfile).toContain('npm install --omit=dev --omit=optional --ignore-scripts');
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toContain('HOST=0.0.0.0');
     expect(dockerfile).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
