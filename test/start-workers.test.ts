@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -6,28 +5,13 @@ import path from 'node:path';
 import { hashPassword } from '../portal/crypto/password.js';
 import { startTestUpstream, type Echo, type TestUpstream } from './helpers/http-app-upstream.js';
 import { deleteKeysWithPrefix, testKeyPrefix, testRedisUrl } from './helpers/redis.js';
+import { startPortalProcess } from './helpers/portal-process.js';
 import { freePort } from './helpers/redis-server.js';
 
-const MAIN = path.resolve('dist/portal/main.js');
 const ROBOT = { id: 'robot', secret: 'robot-secret-for-the-workers-test' };
 const SECRET = 'workers-test-secret-0123456789abcdef';
 
-/** `gatehouse start` as a real process (the built entry point); `until` resolves when stdout matches. */
-function run(args: string[], env: NodeJS.ProcessEnv, cwd: string) {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const until = (pattern: (out: string) => boolean) =>
-    new Promise<void>((resolve, reject) => {
-      if (pattern(stdout)) return resolve();
-      child.stdout.on('data', () => pattern(stdout) && resolve());
-      void exited.then(() => reject(new Error(`exited first: ${stderr}`)));
-    });
-  return { child, exited, until, output: () => ({ stdout, stderr }) };
-}
+const run = startPortalProcess;
 
 /** One request on a connection of its own (no keep-alive), so that the cluster may hand each to another worker. */
 function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {

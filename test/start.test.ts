@@ -8,25 +8,13 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent } from './helpers/agent.js';
 import { until } from './helpers/mcp-wire.js';
 import { openConnection, rawRequest } from './helpers/raw-http.js';
+import { startPortalProcess } from './helpers/portal-process.js';
 import { freePort } from './helpers/redis-server.js';
 
-const MAIN = path.resolve('dist/portal/main.js');
-
-/** Runs `npm start`'s entry point as a real process; resolves when it exits or `until` matches stdout. */
+/** Runs `npm start`'s entry point as a real process; `matched` resolves when it exits or `until` matches stdout. */
 function run(args: string[], env: NodeJS.ProcessEnv, until?: RegExp, cwd = tmpdir()) {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const matched = until
-    ? new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', () => until.test(stdout) && resolve());
-        void exited.then(() => reject(new Error(`exited before ${until}: ${stderr}`)));
-      })
-    : exited.then(() => undefined);
-  return { child, exited, matched, output: () => ({ stdout, stderr }) };
+  const proc = startPortalProcess(args, env, cwd);
+  return { ...proc, matched: until ? proc.until((out) => until.test(out)) : proc.exited.then(() => undefined) };
 }
 
 describe('gatehouse start', () => {
