@@ -1,13 +1,8 @@
 import cluster from 'node:cluster';
-import { startDemoMcpServer } from '../examples/demo-mcp-server.js';
-import { startHandbookSite } from '../examples/handbook-site.js';
 import { createPortal } from './app.js';
-import { upstreamSchema } from './config/schema.js';
-import { hashPassword } from './crypto/password.js';
-import { randomToken } from './crypto/hash.js';
+import { parseCommandArgs, UsageError } from './cli/args.js';
 import type { Config } from './config/load.js';
 import { ConfigError, loadConfig } from './config/load.js';
-import { nearest } from './config/suggest.js';
 import { listen, warnOnRefusedConnections } from './http/server.js';
 import { pino, type Logger } from 'pino';
 import { createLogger } from './logger.js';
@@ -22,29 +17,32 @@ export const START_USAGE = `usage: gatehouse start [--config PATH] [--workers N|
 `;
 
 /** The options `start` knows; anything else is a mistake worth stopping for (a typo would run the demo). */
-const START_OPTIONS = ['--config', '--workers', '--help'];
+const START_OPTIONS = { config: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
 /** `gatehouse start`: loads config, opens the store, builds the portal and serves it until SIGTERM/SIGINT. */
 export async function start(argv: readonly string[]): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  let options;
+  try {
+    options = parseCommandArgs(argv, START_OPTIONS);
+    if (options.positional.length) throw new UsageError(`unknown argument "${options.positional[0]}"`);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`gatehouse start: ${error.message}\n${START_USAGE}`);
+    process.exit(2);
+  }
+  if (options.values.help) {
     process.stdout.write(START_USAGE);
     process.exit(0);
   }
-  const unknown = unknownOption(argv);
-  if (unknown) {
-    process.stderr.write(`gatehouse start: ${unknown}
-${START_USAGE}`);
-    process.exit(2);
-  }
   // A cluster worker is one of the processes its primary counted: it serves alone.
-  const workers = cluster.isWorker ? 1 : workerCount(argv);
+  const workers = cluster.isWorker ? 1 : workerCount(options.values.workers);
   if (typeof workers !== 'number') {
     process.stderr.write(`gatehouse start: ${workers.problem}\n`);
     process.exit(2);
   }
   let config;
   try {
-    config = loadConfig({ argv });
+    config = loadConfig({ configFile: options.values.config });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -75,10 +73,9 @@ ${START_USAGE}`);
     config.store.redisUrl ? 'state lives in Redis' : 'state lives in memory: for one process only, lost on restart',
   );
 
-  const demoServers: Array<{ close(): Promise<void> }> = [];
-  const demoAccount = config.demo && config.accounts.length === 0 ? await addDemoAccount(config) : undefined;
-  if (config.demo) demoServers.push(await addDemoMcpServer(config));
-  if (config.demo) demoServers.push(await addDemoHandbook(config));
+  // The demo's code is loaded only when it runs: a deployment with a config file never loads examples/.
+  const demo = config.demo ? await (await import('../examples/demo.js')).startDemo(config) : undefined;
+  if (demo) config = demo.config;
 
   const portal = createPortal({ config, store, logger });
   let running;
@@ -104,7 +101,7 @@ ${START_USAGE}`);
     logger.info({ signal, graceMs: config.http.shutdownGraceMs }, 'shutting down: draining in-flight requests');
     await running.close(config.http.shutdownGraceMs);
     await portal.close();
-    await Promise.allSettled(demoServers.map((server) => server.close()));
+    await demo?.close();
     await store.close();
     logger.info('stopped');
     process.exit(0);
@@ -112,9 +109,8 @@ ${START_USAGE}`);
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   // After the log lines above: the password comes once the portal listens (on the terminal, not in a JSON line).
-  if (demoAccount) stdout.write(`${demoAccount}\n`);
+  if (demo?.accountLine) stdout.write(`${demo.accountLine}\n`);
 }
-
 
 /**
  * `--workers N` with N > 1: refused without a shared store (each process would hold tokens,
@@ -138,49 +134,4 @@ async function startWorkers(count: number, config: Config, logger: Logger): Prom
     process.exit(1);
   }
   runWorkers(count, logger);
-}
-
-/**
- * The demo's one built-in account, an admin of the demo portal (so that `/admin` shows something).
- * Its password comes from `GATEHOUSE_DEMO_PASSWORD`, or is generated; resolves the line that tells
- * the person, printed once the portal listens, to the terminal only (never into the JSON log).
- */
-async function addDemoAccount(config: Config): Promise<string> {
-  const given = process.env.GATEHOUSE_DEMO_PASSWORD;
-  const password = given || randomToken(12);
-  config.accounts.push({ username: 'demo', password_hash: await hashPassword(password), name: 'Demo User', email: 'demo@example.com', groups: ['demo'] });
-  if (!config.admins.groups.includes('demo')) config.admins = { ...config.admins, groups: [...config.admins.groups, 'demo'] };
-  return given
-    ? `Demo account: username "demo", password from GATEHOUSE_DEMO_PASSWORD; sign in at ${config.issuer}/`
-    : `Demo account: username "demo", password "${password}" (shown once; set GATEHOUSE_DEMO_PASSWORD to choose it); sign in at ${config.issuer}/`;
-}
-
-/** Why `argv` is not what `start` takes (`--confg x.yaml`), with the option it probably meant; `undefined` when it is. */
-function unknownOption(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--config' || arg === '--workers') {
-      i++;
-      continue;
-    }
-    if (arg.startsWith('--config=') || arg.startsWith('--workers=')) continue;
-    const name = arg.split('=')[0]!;
-    const meant = name.startsWith('-') ? nearest(name, START_OPTIONS) : undefined;
-    return `unknown ${name.startsWith('-') ? 'option' : 'argument'} "${arg}"${meant ? ` (did you mean "${meant}"?)` : ''}`;
-  }
-  return undefined;
-}
-
-/** The demo's MCP upstream (examples/demo-mcp-server.ts), started in-process on a free loopback port. */
-async function addDemoMcpServer(config: Config): Promise<{ close(): Promise<void> }> {
-  const server = await startDemoMcpServer();
-  config.upstreams = [...config.upstreams, upstreamSchema.parse({ id: 'demo', kind: 'mcp', title: 'Demo tools', url: server.url })];
-  return server;
-}
-
-/** The demo's HTML app (examples/handbook-site.ts), in-process on a free loopback port: `/apps/handbook/`, Markdown for agents. */
-async function addDemoHandbook(config: Config): Promise<{ close(): Promise<void> }> {
-  const site = await startHandbookSite();
-  config.upstreams = [...config.upstreams, upstreamSchema.parse({ id: 'handbook', kind: 'http', title: 'Acme handbook', url: site.url, markdown: true, entry_pages: ['/', '/onboarding', '/policies/expenses', '/policies/time-off'] })];
-  return site;
 }

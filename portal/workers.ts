@@ -12,10 +12,8 @@ const RESTART_DELAY_MS = 1_000;
  * The number of processes `gatehouse start --workers N|auto` asks for (`auto`: one per core, as
  * `os.availableParallelism()` counts them), 1 without the option, or why the value is wrong.
  */
-export function workerCount(argv: readonly string[]): number | { problem: string } {
-  const at = argv.findIndex((arg) => arg === '--workers' || arg.startsWith('--workers='));
-  if (at < 0) return 1;
-  const value = argv[at]!.includes('=') ? argv[at]!.slice('--workers='.length) : argv[at + 1];
+export function workerCount(value: string | undefined): number | { problem: string } {
+  if (value === undefined) return 1;
   if (value === 'auto') return availableParallelism();
   const count = Number(value);
   if (!value || !Number.isInteger(count) || count < 1 || count > MAX_WORKERS) return { problem: `--workers takes a number of processes (1-${MAX_WORKERS}) or "auto", not "${value ?? ''}"` };

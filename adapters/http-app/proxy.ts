@@ -12,7 +12,7 @@ export type { HttpAppProxyOptions } from './options.js';
 
 /**
  * Proxies one request to the app, streaming both bodies. Resolves when the response is done (or
- * the client went away). Rejects with an `HttpError` — 400 `invalid_request` (smuggling shapes,
+ * the client went away). Rejects with a `GatewayError` — 400 `invalid_request` (smuggling shapes,
  * traversal), 404 `not_found` (URL not under the mount), 502 `bad_gateway`, 504
  * `gateway_timeout` — only while nothing has been sent, so the portal's error handler can answer;
  * a failure after the headers went out cuts the client connection instead.

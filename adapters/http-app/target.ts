@@ -1,6 +1,6 @@
 import http, { type IncomingMessage, type RequestOptions } from 'node:http';
 import https from 'node:https';
-import { HttpError } from '../../portal/http/errors.js';
+import { noSuchPath } from './errors.js';
 import type { ForwardedContext } from './headers.js';
 import type { HttpAppProxyOptions } from './options.js';
 import type { RewriteTarget } from './rewrite.js';
@@ -21,7 +21,7 @@ export interface UpstreamTarget {
   responseTimeoutMs: number;
   forwarded: ForwardedContext;
   rewrite: RewriteTarget;
-  /** The upstream path for a portal request (see `toUpstreamPath`); throws 400/404 `HttpError`s. */
+  /** The upstream path for a portal request (see `toUpstreamPath`); throws 400/404 `GatewayError`s. */
   upstreamPath(req: IncomingMessage): string;
 }
 
@@ -50,7 +50,7 @@ export function resolveTarget(options: HttpAppProxyOptions): UpstreamTarget {
       // Behind an express mount `req.url` has lost the prefix; `originalUrl` still has it.
       const raw = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
       const path = toUpstreamPath(raw, mountPath, basePath);
-      if (path === undefined) throw new HttpError(404, 'not_found', 'no such app path');
+      if (path === undefined) throw noSuchPath();
       return path;
     },
   };

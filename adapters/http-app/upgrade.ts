@@ -1,7 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HttpError } from '../../portal/http/errors.js';
-import { badGateway, gatewayTimeout, rejectedRequest } from './errors.js';
+import { badGateway, GatewayError, gatewayTimeout, rejectedRequest } from './errors.js';
 import { assertUnambiguousFraming, endToEndResponseHeaders, upstreamRequestHeaders, type ForwardOptions } from './headers.js';
 import { rewriteLocation, rewriteSetCookie } from './rewrite.js';
 import type { UpstreamTarget } from './target.js';
@@ -13,12 +12,12 @@ import type { UpstreamTarget } from './target.js';
  *
  * There is no response object in an upgrade, so failures are answered here, on the raw socket, as
  * a small JSON error (`{ error, error_description }`) with the same status and code the portal's
- * error handler would use; the promise then rejects with that `HttpError` for logging. An upstream
+ * error handler would use; the promise then rejects with that `GatewayError` for logging. An upstream
  * that declines the upgrade has its answer relayed. Resolves once the sockets are joined.
  */
 export function proxyUpgrade(target: UpstreamTarget, req: IncomingMessage, socket: Duplex, head: Buffer, forward: ForwardOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const refuse = (error: HttpError) => {
+    const refuse = (error: GatewayError) => {
       clearTimeout(timer);
       upstreamReq?.destroy();
       writeError(socket, error);
@@ -32,7 +31,8 @@ export function proxyUpgrade(target: UpstreamTarget, req: IncomingMessage, socke
       if (!req.headers.upgrade) throw rejectedRequest('the request asks for no protocol upgrade');
       path = target.upstreamPath(req);
     } catch (error) {
-      refuse(error as HttpError);
+      if (error instanceof GatewayError) refuse(error);
+      else reject(error);
       return;
     }
     const headers: OutgoingHttpHeaders = { ...upstreamRequestHeaders(req, target.url.host, forward, target.forwarded), connection: 'Upgrade', upgrade: req.headers.upgrade };
@@ -94,12 +94,12 @@ function headerLines(headers: OutgoingHttpHeaders): string {
   return out;
 }
 
-function writeError(socket: Duplex, error: HttpError): void {
+function writeError(socket: Duplex, error: GatewayError): void {
   if (!socket.writable) return;
   const body = JSON.stringify({ error: error.code, error_description: error.message });
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
-      headerLines({ 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close', ...error.headers }) +
+      headerLines({ 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' }) +
       `\r\n${body}`,
   );
 }

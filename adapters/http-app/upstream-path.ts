@@ -28,7 +28,7 @@ const OVERLONG_UTF8 = /%c[01](?:%[89ab][0-9a-f])|%e0%[89][0-9a-f](?:%[89ab][0-9a
  * they cannot climb above the base.
  *
  * @returns the upstream path, or `undefined` when the URL is not under `mountPath` at all.
- * @throws HttpError 400 `invalid_request` for traversal shapes.
+ * @throws GatewayError 400 `invalid_request` for traversal shapes.
  */
 export function toUpstreamPath(requestUrl: string, mountPath: string, basePath: string): string | undefined {
   if (!requestUrl.startsWith('/')) throw rejectedRequest('the request target must be an absolute path');

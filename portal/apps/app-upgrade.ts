@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
-import { HttpError } from '../http/errors.js';
+import { HttpError, knownHttpError } from '../http/errors.js';
 import { PORTAL_COOKIE_NAMES } from '../http/portal-cookies.js';
 import { assertSingleHost } from '../http/host-header.js';
 import { mayUseUpstream } from '../policy/access.js';
@@ -28,9 +28,9 @@ export function appUpgradeHandler(deps: AppsDeps, log: (error: unknown) => void)
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     upgrade(deps, req, socket, head).catch((error: unknown) => {
-      const known = error instanceof HttpError ? error : new HttpError(503, 'temporarily_unavailable', 'try again shortly');
-      if (!(error instanceof HttpError)) log(error);
-      refuse(socket, known);
+      const known = knownHttpError(error);
+      if (!known) log(error);
+      refuse(socket, known ?? new HttpError(503, 'temporarily_unavailable', 'try again shortly'));
     });
   };
 }

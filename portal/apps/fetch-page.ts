@@ -1,6 +1,6 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import { badGateway, gatewayTimeout } from '../../adapters/http-app/errors.js';
+import { badGateway, type GatewayError, gatewayTimeout } from '../../adapters/http-app/errors.js';
 import { rewriteLocation } from '../../adapters/http-app/rewrite.js';
 import { toUpstreamPath } from '../../adapters/http-app/upstream-path.js';
 import type { UpstreamConfig } from '../config/schema.js';
@@ -72,7 +72,8 @@ const TEXTUAL = /^(text\/|application\/(json|xml|xhtml\+xml|[a-z0-9.+-]+\+(json|
  *   other text passes as is; binary types are refused (415);
  * - cache: conversions are kept and revalidated as for the proxy (see `MarkdownCache`).
  *
- * Rejects with `HttpError`s only, so callers can map `status`/`code` to a tool error.
+ * Rejects with the portal's `HttpError`s and the proxy's `GatewayError`s only (both known to
+ * `knownHttpError`), so callers can map `status`/`code` to a tool error.
  */
 export async function fetchAppPage(deps: FetchAppPageDeps, upstream: UpstreamConfig, path: string, options: FetchAppPageOptions): Promise<AppPage> {
   if (upstream.kind !== 'http' || !upstream.url) throw new HttpError(404, 'not_found', `no HTTP app "${upstream.id}"`);
@@ -159,7 +160,7 @@ function getOnce(upstream: UpstreamConfig, appUrl: URL, path: string, headers: R
   const transport = appUrl.protocol === 'https:' ? https : http;
   return new Promise<RawAnswer>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
-    const fail = (error: HttpError) => {
+    const fail = (error: HttpError | GatewayError) => {
       clearTimeout(timer);
       request.destroy();
       reject(error);

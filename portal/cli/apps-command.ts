@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { createAdminClient } from './admin-client.js';
-import { allowOnly, parseArgs, UsageError } from './args.js';
+import { parseCommandArgs, UsageError } from './args.js';
 import type { CliIo } from './io.js';
 import { printJson, printTable } from './output.js';
 
@@ -24,31 +24,30 @@ interface UpstreamRow {
 /** `gatehouse apps …`: the admin API's upstreams (config-file ones are listed, read-only). */
 export async function appsCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const [verb, ...rest] = argv;
-  const args = parseArgs(rest);
-  const common = ['json'];
+  const common = { json: { type: 'boolean' } } as const;
   const client = () => createAdminClient(io);
   switch (verb) {
     case 'list': {
-      allowOnly(args, common);
+      const args = parseCommandArgs(rest, common);
       const { upstreams } = await client().request<{ upstreams: UpstreamRow[] }>('GET', '/upstreams');
-      if (args.flags.has('json')) printJson(io.stdout, upstreams);
+      if (args.values.json) printJson(io.stdout, upstreams);
       else printTable(io.stdout, ['ID', 'KIND', 'SOURCE', 'URL', 'TITLE'], upstreams.map((u) => [u.id, u.kind, u.source, u.url ?? '(stdio)', u.title]));
       return 0;
     }
     case 'add': {
-      allowOnly(args, [...common, 'file', 'id', 'kind', 'url', 'title']);
-      const document = upstreamDocument(args.flags);
+      const args = parseCommandArgs(rest, { ...common, file: { type: 'string' }, id: { type: 'string' }, kind: { type: 'string' }, url: { type: 'string' }, title: { type: 'string' } });
+      const document = upstreamDocument(args.values);
       const created = await client().request<UpstreamRow>('POST', '/upstreams', document);
-      if (args.flags.has('json')) printJson(io.stdout, created);
+      if (args.values.json) printJson(io.stdout, created);
       else io.stdout.write(`added upstream "${created.id}" (${created.kind}); every portal process serves it now\n`);
       return 0;
     }
     case 'remove': {
-      allowOnly(args, common);
+      const args = parseCommandArgs(rest, common);
       const id = args.positional[0];
       if (!id || args.positional.length > 1) throw new UsageError('apps remove needs exactly one upstream id');
       await client().request('DELETE', `/upstreams/${encodeURIComponent(id)}`);
-      if (args.flags.has('json')) printJson(io.stdout, { removed: id });
+      if (args.values.json) printJson(io.stdout, { removed: id });
       else io.stdout.write(`removed upstream "${id}"\n`);
       return 0;
     }
@@ -57,9 +56,9 @@ export async function appsCommand(argv: readonly string[], io: CliIo): Promise<n
   }
 }
 
-function upstreamDocument(flags: Map<string, string | true>): Record<string, unknown> {
-  const file = flags.get('file');
-  if (typeof file === 'string') {
+function upstreamDocument(flags: { file?: string; id?: string; kind?: string; url?: string; title?: string }): Record<string, unknown> {
+  const { file } = flags;
+  if (file !== undefined) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -71,9 +70,9 @@ function upstreamDocument(flags: Map<string, string | true>): Record<string, unk
     return parsed as Record<string, unknown>;
   }
   const document: Record<string, unknown> = {};
-  for (const name of ['id', 'kind', 'url', 'title']) {
-    const value = flags.get(name);
-    if (typeof value === 'string') document[name] = value;
+  for (const name of ['id', 'kind', 'url', 'title'] as const) {
+    const value = flags[name];
+    if (value !== undefined) document[name] = value;
   }
   if (!document.id || !document.kind) throw new UsageError('apps add needs --id and --kind (or --file)');
   return document;

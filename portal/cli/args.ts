@@ -1,3 +1,6 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { nearest } from '../config/suggest.js';
+
 /** A usage mistake: the CLI prints it with the command's usage and exits 2. */
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -13,42 +16,63 @@ export class CliError extends Error {
   }
 }
 
-export interface ParsedArgs {
+/** The options a command takes, as `node:util` `parseArgs` declares them. */
+export type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** What {@link parseCommandArgs} read: the positional arguments and each given option's value. */
+export interface CommandArgs<O extends CommandOptions> {
   positional: string[];
-  flags: Map<string, string | true>;
+  values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
 }
 
-/** `--name value`, `--name=value` and boolean `--name` (for names in `booleans`); the rest is positional. */
-export function parseArgs(argv: readonly string[], booleans: readonly string[] = ['json', 'follow', 'help']): ParsedArgs {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
+/**
+ * Reads a command's arguments with `node:util` `parseArgs` (strict: an option the command does not
+ * declare is a mistake, since a typo should not silently do something else), and turns its errors
+ * into a {@link UsageError} that says what was wrong in our words, with the option probably meant.
+ */
+export function parseCommandArgs<const O extends CommandOptions>(argv: readonly string[], options: O): CommandArgs<O> {
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+    return { positional: positionals, values: values as CommandArgs<O>['values'] };
+  } catch (error) {
+    throw new UsageError(usageProblem(error as NodeJS.ErrnoException, argv, options));
+  }
+}
+
+/** The one-line problem for a `parseArgs` error, found from its `code` and the arguments (its messages are Node's, not ours). */
+function usageProblem(error: NodeJS.ErrnoException, argv: readonly string[], options: CommandOptions): string {
+  const known = Object.keys(options).map((name) => `--${name}`);
+  const given = argv.filter((arg) => arg.startsWith('-')).map((arg) => arg.split('=')[0]!);
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const unknown = given.find((name) => !known.includes(name) && !isShortOf(name, options)) ?? given[0] ?? '';
+      const meant = nearest(unknown, known);
+      return `unknown option "${unknown}"${meant ? ` (did you mean "${meant}"?)` : ''}`;
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return misusedValue(argv, options) ?? 'an option is missing its value';
+    default:
+      throw error;
+  }
+}
+
+/** The option given a value it does not take (`--json=x`) or given none where it needs one (`--limit` last, or before another option). */
+function misusedValue(argv: readonly string[], options: CommandOptions): string | undefined {
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
+    const [arg, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    const name = Object.keys(options).find((key) => arg === `--${key}` || arg === `-${options[key]!.short}`);
+    if (!name) continue;
+    if (options[name]!.type === 'boolean') {
+      if (inline !== undefined) return `--${name} takes no value`;
       continue;
     }
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (inline !== undefined) flags.set(name, inline);
-    else if (booleans.includes(name)) flags.set(name, true);
-    else {
-      const value = argv[i + 1];
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-      flags.set(name, value);
-      i++;
-    }
+    const value = inline ?? argv[i + 1];
+    if (value === undefined || (inline === undefined && value.startsWith('-'))) return `--${name} needs a value`;
+    if (inline === undefined) i++;
   }
-  return { positional, flags };
+  return undefined;
 }
 
-/** A string flag's value, or `undefined`. */
-export function flag(args: ParsedArgs, name: string): string | undefined {
-  const value = args.flags.get(name);
-  if (value === true) throw new UsageError(`--${name} needs a value`);
-  return value;
-}
-
-/** Refuses flags the command does not know (a typo should not silently do something else). */
-export function allowOnly(args: ParsedArgs, names: readonly string[]): void {
-  for (const name of args.flags.keys()) if (!names.includes(name)) throw new UsageError(`unknown option --${name}`);
+function isShortOf(arg: string, options: CommandOptions): boolean {
+  return Object.values(options).some((option) => option.short !== undefined && arg === `-${option.short}`);
 }

@@ -4,7 +4,7 @@ import { auditChainKey, verifyEvents, type VerifyReport } from '../audit/chain.j
 import type { StoredAuditEvent } from '../audit/query.js';
 import { parseDuration } from '../config/duration.js';
 import { createAdminClient } from './admin-client.js';
-import { allowOnly, CliError, flag, parseArgs, UsageError } from './args.js';
+import { CliError, parseCommandArgs, UsageError, type CommandArgs } from './args.js';
 import type { CliIo } from './io.js';
 import { printJson } from './output.js';
 
@@ -20,33 +20,44 @@ exit codes: 0 intact, 1 tampering found (or the check failed)
 
 const FILTERS = ['person', 'client', 'upstream', 'event', 'outcome'] as const;
 
+const TAIL_OPTIONS = {
+  json: { type: 'boolean' },
+  follow: { type: 'boolean' },
+  since: { type: 'string' },
+  limit: { type: 'string' },
+  person: { type: 'string' },
+  client: { type: 'string' },
+  upstream: { type: 'string' },
+  event: { type: 'string' },
+  outcome: { type: 'string' },
+} as const;
+
+const VERIFY_OPTIONS = { json: { type: 'boolean' }, file: { type: 'string' } } as const;
+
 /** `gatehouse audit …`: read the audit log, and check that nobody edited it. */
 export async function auditCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const [verb, ...rest] = argv;
-  const args = parseArgs(rest);
   switch (verb) {
     case 'tail':
-      allowOnly(args, ['json', 'since', 'limit', 'follow', ...FILTERS]);
-      return tail(args, io);
+      return tail(parseCommandArgs(rest, TAIL_OPTIONS), io);
     case 'verify':
-      allowOnly(args, ['json', 'file']);
-      return verify(args, io);
+      return verify(parseCommandArgs(rest, VERIFY_OPTIONS), io);
     default:
       throw new UsageError(verb ? `unknown audit command "${verb}"` : 'audit needs a command');
   }
 }
 
-async function tail(args: ReturnType<typeof parseArgs>, io: CliIo): Promise<number> {
+async function tail(args: CommandArgs<typeof TAIL_OPTIONS>, io: CliIo): Promise<number> {
   const client = createAdminClient(io);
-  const limit = Number(flag(args, 'limit') ?? 50);
+  const limit = Number(args.values.limit ?? 50);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be an integer from 1 to 10000');
-  const since = flag(args, 'since') ?? '1h';
+  const since = args.values.since ?? '1h';
   const sinceMs = parseDuration(since);
   const from = sinceMs !== undefined ? Date.now() - sinceMs : Date.parse(since);
   if (!Number.isFinite(from)) throw new UsageError('--since must be a duration (30s, 15m, 12h, 7d) or an ISO 8601 time');
   const query = new URLSearchParams({ from: String(from), limit: '1000' });
   for (const name of FILTERS) {
-    const value = flag(args, name);
+    const value = args.values[name];
     if (value) query.set(name, value);
   }
 
@@ -57,14 +68,14 @@ async function tail(args: ReturnType<typeof parseArgs>, io: CliIo): Promise<numb
     kept = [...kept, ...page.events].slice(-limit);
     cursor = page.next_cursor;
   } while (cursor);
-  for (const event of kept) print(io, event, args.flags.has('json'));
-  if (!args.flags.has('follow')) return 0;
+  for (const event of kept) print(io, event, args.values.json === true);
+  if (!args.values.follow) return 0;
 
   let last = kept.at(-1)?.id;
   for (;;) {
     await sleep(2_000);
     const page = await client.request<{ events: StoredAuditEvent[] }>('GET', `/audit?${query}${last ? `&cursor=${last}` : ''}`);
-    for (const event of page.events) print(io, event, args.flags.has('json'));
+    for (const event of page.events) print(io, event, args.values.json === true);
     last = page.events.at(-1)?.id ?? last;
   }
 }
@@ -85,10 +96,10 @@ function print(io: CliIo, event: StoredAuditEvent, json: boolean): void {
   io.stdout.write(`${line}\n`);
 }
 
-async function verify(args: ReturnType<typeof parseArgs>, io: CliIo): Promise<number> {
-  const file = flag(args, 'file');
+async function verify(args: CommandArgs<typeof VERIFY_OPTIONS>, io: CliIo): Promise<number> {
+  const file = args.values.file;
   const report = file ? verifyFile(file, io.env) : await createAdminClient(io).request<VerifyReport>('GET', '/audit/verify');
-  if (args.flags.has('json')) printJson(io.stdout, report);
+  if (args.values.json === true) printJson(io.stdout, report);
   else if (report.ok) io.stdout.write(`audit log intact: ${report.events} event(s) in ${report.chains} chain(s) verified\n`);
   else {
     io.stdout.write(`audit log TAMPERED: ${report.problems.length} problem(s) in ${report.events} event(s)\n`);

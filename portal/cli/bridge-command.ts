@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { StreamableHTTPClientTransport, type AuthProvider } from '@modelcontextprotocol/client';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-import { allowOnly, parseArgs, UsageError } from './args.js';
+import { parseCommandArgs, UsageError } from './args.js';
 import { credentialsPath, readCredentials } from './credentials-file.js';
 import type { CliIo } from './io.js';
 import { discoverTarget } from './resource-discovery.js';
@@ -24,13 +24,12 @@ const RELAY_FAILED = -32000;
  * protocol version and streams are the client's and the endpoint's own. Resolves when stdin ends.
  */
 export async function bridgeCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, ['browser', 'help']);
-  allowOnly(args, ['browser']);
+  const args = parseCommandArgs(argv, { browser: { type: 'boolean' } });
   const [address, ...extra] = args.positional;
   if (!address || extra.length) throw new UsageError('give the URL of one MCP endpoint');
   const url = new URL(address);
   const target = cachedTargetFor(await readCredentials(credentialsPath(io.env)), url) ?? (await discoverTarget(url));
-  const signIn = { io, browser: args.flags.has('browser') };
+  const signIn = { io, browser: args.values.browser === true };
   // Signed in before the first message, so that a device code prompt never races the client's requests.
   let current = await accessTokenFor(target, signIn);
   const auth: AuthProvider = {

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { extractWWWAuthenticateParams } from '@modelcontextprotocol/client';
-import { allowOnly, CliError, flag, parseArgs, UsageError } from './args.js';
+import { CliError, parseCommandArgs, UsageError } from './args.js';
 import { credentialsPath, readCredentials } from './credentials-file.js';
 import type { CliIo } from './io.js';
 import { discoverTarget } from './resource-discovery.js';
@@ -17,8 +17,7 @@ export const FETCH_USAGE = `usage: gatehouse fetch URL [--markdown] [-o FILE] [-
 
 /** `gatehouse fetch`: a protected page, as the person, for an agent's web-fetch tool. */
 export async function fetchCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv.map((arg) => (arg === '-o' ? '--output' : arg)), ['markdown', 'browser', 'help']);
-  allowOnly(args, ['markdown', 'browser', 'output']);
+  const args = parseCommandArgs(argv, { markdown: { type: 'boolean' }, browser: { type: 'boolean' }, output: { type: 'string', short: 'o' } });
   const [address, ...extra] = args.positional;
   if (!address || extra.length) throw new UsageError('give one URL');
   let url: URL;
@@ -28,8 +27,8 @@ export async function fetchCommand(argv: readonly string[], io: CliIo): Promise<
     throw new UsageError(`${address} is not a URL`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${address} is not an http(s) URL`);
-  const accept = args.flags.has('markdown') ? 'text/markdown' : '*/*';
-  const signIn = { io, browser: args.flags.has('browser') };
+  const accept = args.values.markdown ? 'text/markdown' : '*/*';
+  const signIn = { io, browser: args.values.browser === true };
 
   let target: TokenTarget | undefined = cachedTargetFor(await readCredentials(credentialsPath(io.env)), url);
   let token = target ? await accessTokenFor(target, signIn) : undefined;
@@ -47,7 +46,7 @@ export async function fetchCommand(argv: readonly string[], io: CliIo): Promise<
     throw new CliError(`${url.href} answered ${res.status}`, res.status === 401 || res.status === 403 ? 3 : res.status === 404 ? 4 : 1);
   }
   const body = Buffer.from(await res.arrayBuffer());
-  const output = flag(args, 'output');
+  const output = args.values.output;
   if (output) await writeFile(output, body);
   else io.stdout.write(body);
   return 0;

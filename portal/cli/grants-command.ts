@@ -1,5 +1,5 @@
 import { createAdminClient } from './admin-client.js';
-import { allowOnly, flag, parseArgs, UsageError } from './args.js';
+import { parseCommandArgs, UsageError, type CommandArgs } from './args.js';
 import type { CliIo } from './io.js';
 import { printJson, printTable } from './output.js';
 
@@ -20,10 +20,11 @@ interface GrantRow {
   last_used_at?: string;
 }
 
+const GRANTS_OPTIONS = { json: { type: 'boolean' }, person: { type: 'string' }, client: { type: 'string' } } as const;
+
 /** The one `--person`/`--client` filter, as a query or body. */
-function filterOf(args: ReturnType<typeof parseArgs>): { person: string } | { client: string } {
-  const person = flag(args, 'person');
-  const client = flag(args, 'client');
+function filterOf(args: CommandArgs<typeof GRANTS_OPTIONS>): { person: string } | { client: string } {
+  const { person, client } = args.values;
   if (!person === !client) throw new UsageError('give exactly one of --person or --client');
   return person ? { person } : { client: client! };
 }
@@ -31,28 +32,27 @@ function filterOf(args: ReturnType<typeof parseArgs>): { person: string } | { cl
 /** `gatehouse grants …`: what people authorized which agents to do, and revoking it. */
 export async function grantsCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const [verb, ...rest] = argv;
-  const args = parseArgs(rest);
-  allowOnly(args, ['json', 'person', 'client']);
+  const args = parseCommandArgs(rest, GRANTS_OPTIONS);
   const client = () => createAdminClient(io);
   switch (verb) {
     case 'list': {
       const filter = filterOf(args);
       const { grants } = await client().request<{ grants: GrantRow[] }>('GET', `/grants?${new URLSearchParams(filter)}`);
-      if (args.flags.has('json')) printJson(io.stdout, grants);
+      if (args.values.json) printJson(io.stdout, grants);
       else printTable(io.stdout, ['GRANT', 'PERSON', 'CLIENT', 'RESOURCE', 'CREATED', 'LAST USED'], grants.map((g) => [g.id, g.person, g.client_name ? `${g.client_name} (${g.client_id})` : g.client_id, g.resource, g.created_at, g.last_used_at ?? '-']));
       return 0;
     }
     case 'revoke': {
       const id = args.positional[0];
       if (id) {
-        if (args.flags.has('person') || args.flags.has('client') || args.positional.length > 1) throw new UsageError('give one grant id, or --person/--client, not both');
+        if (args.values.person !== undefined || args.values.client !== undefined || args.positional.length > 1) throw new UsageError('give one grant id, or --person/--client, not both');
         await client().request('DELETE', `/grants/${encodeURIComponent(id)}`);
-        if (args.flags.has('json')) printJson(io.stdout, { revoked: 1 });
+        if (args.values.json) printJson(io.stdout, { revoked: 1 });
         else io.stdout.write(`revoked grant ${id}: its tokens stop working now\n`);
         return 0;
       }
       const result = await client().request<{ revoked: number }>('POST', '/grants/revoke', filterOf(args));
-      if (args.flags.has('json')) printJson(io.stdout, result);
+      if (args.values.json) printJson(io.stdout, result);
       else io.stdout.write(`revoked ${result.revoked} grant(s)\n`);
       return 0;
     }

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import { allowOnly, CliError, parseArgs, UsageError } from './args.js';
+import { CliError, parseCommandArgs, UsageError } from './args.js';
 import { credentialsPath, readCredentials, writeCredentials } from './credentials-file.js';
 import type { CliIo } from './io.js';
 import { describe, discoverAuthorizationServer, revokeToken } from './oauth-client.js';
@@ -20,20 +20,15 @@ export const LOGIN_USAGE = `usage: gatehouse login [URL] [--browser] [--admin | 
 
 /** `gatehouse login` and `gatehouse logout`. */
 export async function loginCommand(verb: 'login' | 'logout', argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, ['browser', 'admin', 'help']);
   const path = credentialsPath(io.env);
-  if (verb === 'logout') {
-    allowOnly(args, []);
-    return logout(args.positional[0], path, io);
-  }
-  allowOnly(args, ['browser', 'admin', 'resource']);
+  if (verb === 'logout') return logout(parseCommandArgs(argv, {}).positional[0], path, io);
+  const args = parseCommandArgs(argv, { browser: { type: 'boolean' }, admin: { type: 'boolean' }, resource: { type: 'string' } });
   if (args.positional.length > 1) throw new UsageError('give one portal URL');
-  const resourceFlag = args.flags.get('resource');
-  if (resourceFlag === true) throw new UsageError('--resource needs a value');
-  if (resourceFlag && args.flags.has('admin')) throw new UsageError('give --admin or --resource, not both');
+  const resourceFlag = args.values.resource;
+  if (resourceFlag && args.values.admin) throw new UsageError('give --admin or --resource, not both');
   const base = portalUrl(args.positional[0] ?? io.env.GATEHOUSE_URL ?? (await readCredentials(path)).default_issuer);
-  const target = await discoverTarget(new URL(resourceFlag ?? `${base}/${args.flags.has('admin') ? 'admin' : 'mcp'}`));
-  const token = await accessTokenFor(target, { io, browser: args.flags.has('browser'), fresh: true });
+  const target = await discoverTarget(new URL(resourceFlag ?? `${base}/${args.values.admin ? 'admin' : 'mcp'}`));
+  const token = await accessTokenFor(target, { io, browser: args.values.browser === true, fresh: true });
   const credentials = await readCredentials(path);
   await writeCredentials(path, { ...credentials, default_issuer: target.issuer });
   io.stdout.write(`signed in to ${target.issuer}${whom(token)} for ${target.resource}\n`);

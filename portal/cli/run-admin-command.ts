@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { APPS_USAGE, appsCommand } from './apps-command.js';
 import { AUDIT_USAGE, auditCommand } from './audit-command.js';
 import { GRANTS_USAGE, grantsCommand } from './grants-command.js';
@@ -43,19 +44,17 @@ export function runAdminCommand(command: keyof typeof COMMANDS, argv: readonly s
   );
 }
 
-/** The arguments without `--token T` (or `--token=T`), and T. */
+/** The arguments without `--token T` (or `--token=T`), and T; the command reads the rest strictly. */
 function withoutTokenFlag(argv: readonly string[]): { rest: string[]; token?: string } {
-  const rest: string[] = [];
+  const { tokens } = parseArgs({ args: [...argv], options: { token: { type: 'string' } }, strict: false, allowPositionals: true, tokens: true });
+  const taken = new Set<number>();
   let token: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg.startsWith('--token=')) token = arg.slice('--token='.length);
-    else if (arg === '--token') token = argv[++i];
-    else {
-      rest.push(arg);
-      continue;
-    }
-    if (!token || token.startsWith('--')) throw new UsageError('--token needs a value');
+  for (const item of tokens) {
+    if (item.kind !== 'option' || item.name !== 'token') continue;
+    token = item.value;
+    taken.add(item.index);
+    if (!item.inlineValue) taken.add(item.index + 1);
+    if (!token || token.startsWith('-')) throw new UsageError('--token needs a value');
   }
-  return { rest, token };
+  return { rest: argv.filter((_, index) => !taken.has(index)), token };
 }

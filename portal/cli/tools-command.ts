@@ -1,5 +1,5 @@
 import { createAdminClient } from './admin-client.js';
-import { allowOnly, parseArgs, UsageError } from './args.js';
+import { parseCommandArgs, UsageError } from './args.js';
 import type { CliIo } from './io.js';
 import { printJson, printTable } from './output.js';
 
@@ -21,8 +21,7 @@ interface ToolRow {
 /** `gatehouse tools …`: pinned tool definitions, through the admin API. */
 export async function toolsCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const [verb, ...rest] = argv;
-  const args = parseArgs(rest);
-  allowOnly(args, ['json']);
+  const args = parseCommandArgs(rest, { json: { type: 'boolean' } });
   const [upstream, tool] = args.positional;
   const client = createAdminClient(io);
   const toolsPath = (id: string) => `/upstreams/${encodeURIComponent(id)}/tools`;
@@ -30,7 +29,7 @@ export async function toolsCommand(argv: readonly string[], io: CliIo): Promise<
     case 'list': {
       if (!upstream || args.positional.length !== 1) throw new UsageError('tools list needs exactly one upstream id');
       const { tools } = await client.request<{ tools: ToolRow[] }>('GET', toolsPath(upstream));
-      if (args.flags.has('json')) printJson(io.stdout, tools);
+      if (args.values.json) printJson(io.stdout, tools);
       else printTable(io.stdout, ['TOOL', 'STATUS', 'PINNED', 'CURRENT', 'SINCE'], tools.map((t) => [t.name, t.status, short(t.pinned_hash), short(t.current_hash), t.since]));
       return 0;
     }
@@ -38,7 +37,7 @@ export async function toolsCommand(argv: readonly string[], io: CliIo): Promise<
     case 'reject': {
       if (!upstream || !tool || args.positional.length !== 2) throw new UsageError(`tools ${verb} needs an upstream id and a tool name`);
       const pin = await client.request<ToolRow>('POST', `${toolsPath(upstream)}/${encodeURIComponent(tool)}/${verb}`);
-      if (args.flags.has('json')) printJson(io.stdout, pin);
+      if (args.values.json) printJson(io.stdout, pin);
       else io.stdout.write(verb === 'approve' ? `approved tool "${tool}" of upstream "${upstream}": pinned ${short(pin.pinned_hash)}\n` : `rejected tool "${tool}" of upstream "${upstream}": it stays held\n`);
       return 0;
     }

@@ -84,7 +84,8 @@ export class ConfigError extends Error {
 }
 
 export interface LoadConfigOptions {
-  argv?: readonly string[];
+  /** The file `--config` named, if it named one. */
+  configFile?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
@@ -99,7 +100,7 @@ export interface LoadConfigOptions {
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const file = locateConfigFile(options.argv ?? process.argv.slice(2), env, cwd);
+  const file = locateConfigFile(options.configFile, env, cwd);
   const raw = file ? readConfigFile(file) : {};
   try {
     return resolveConfig(raw, env, file ?? 'built-in demo');
@@ -221,12 +222,10 @@ function staticSecrets(upstreams: UpstreamConfig[], env: NodeJS.ProcessEnv): Rec
   return secrets;
 }
 
-function locateConfigFile(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): string | undefined {
-  const flag = argv.findIndex((arg) => arg === '--config' || arg.startsWith('--config='));
-  if (flag >= 0) {
-    const value = argv[flag]!.includes('=') ? argv[flag]!.slice('--config='.length) : argv[flag + 1];
-    if (!value) throw new ConfigError('--config', 'needs a file path');
-    return path.resolve(cwd, value);
+function locateConfigFile(given: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  if (given !== undefined) {
+    if (!given) throw new ConfigError('--config', 'needs a file path');
+    return path.resolve(cwd, given);
   }
   if (env.GATEHOUSE_CONFIG) return path.resolve(cwd, env.GATEHOUSE_CONFIG);
   const local = path.join(cwd, 'gatehouse.yaml');

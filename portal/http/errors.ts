@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Request } from 'express';
 import type { Logger } from 'pino';
+import { GatewayError } from '../../adapters/http-app/errors.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { renderErrorPage } from '../web/error-page.js';
 import { JSON_TOO_DEEP } from './body.js';
@@ -134,8 +135,19 @@ export function writeError(req: IncomingMessage, res: ServerResponse, error: unk
   send(req, res, known, options.html ?? false);
 }
 
-function toHttpError(error: unknown): HttpError {
+/**
+ * The error as the portal answers it, when it is one the portal knows (its own, or a gateway
+ * error of the HTTP-app proxy); `undefined` for anything else, which is a bug or an outage.
+ */
+export function knownHttpError(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
+  if (error instanceof GatewayError) return new HttpError(error.status, error.code, error.message, { internal: error.internal, cause: error.cause });
+  return undefined;
+}
+
+function toHttpError(error: unknown): HttpError {
+  const known = knownHttpError(error);
+  if (known) return known;
   if (error instanceof StoreUnavailableError) {
     return new HttpError(503, 'temporarily_unavailable', 'the portal cannot reach its store; try again shortly', { headers: { 'Retry-After': '5' }, internal: error.message });
   }

@@ -1,7 +1,7 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ReadResourceResult, type Resource, type ResourceTemplateType, type Tool } from '@modelcontextprotocol/server';
 import type { AppPage, FetchAppPageOptions } from '../apps/fetch-page.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import { HttpError } from '../http/errors.js';
+import { knownHttpError } from '../http/errors.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { prefixedName } from './naming.js';
 
@@ -56,8 +56,9 @@ export class AppsInAggregate {
       const page = await this.fetchPage(app, path, { auth: this.auth, format });
       return { content: [{ type: 'text', text: page.body }], isError: page.status >= 400, _meta: { status: page.status, url: page.url } };
     } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
-      return { isError: true, content: [{ type: 'text', text: `Could not fetch ${path} from "${app.id}": ${error.message}` }] };
+      const known = knownHttpError(error);
+      if (!known) throw error;
+      return { isError: true, content: [{ type: 'text', text: `Could not fetch ${path} from "${app.id}": ${known.message}` }] };
     }
   }
 
@@ -79,8 +80,9 @@ export class AppsInAggregate {
     try {
       page = await this.fetchPage(app, uri.slice(this.#base(app).length), { auth: this.auth, format: 'markdown' });
     } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `cannot read ${uri}: ${error.message}`);
+      const known = knownHttpError(error);
+      if (!known) throw error;
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `cannot read ${uri}: ${known.message}`);
     }
     if (page.status >= 400) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `cannot read ${uri}: the app answered ${page.status}`);
     return { contents: [{ uri, mimeType: page.contentType.split(';')[0], text: page.body }] };

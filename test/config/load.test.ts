@@ -10,7 +10,7 @@ const SECRET = 'x'.repeat(32);
 
 describe('config', () => {
   test('no file gives the built-in demo on 8787 with the memory store and a generated secret', () => {
-    const config = loadConfig({ argv: [], env: {}, cwd: mkdtempSync(path.join(tmpdir(), 'gh-')) });
+    const config = loadConfig({ env: {}, cwd: mkdtempSync(path.join(tmpdir(), 'gh-')) });
     expect(config).toMatchObject({ demo: true, port: 8787, host: '127.0.0.1', issuer: 'http://localhost:8787', secretGenerated: true });
     expect(config.store.redisUrl).toBeUndefined();
     expect(config.secret.length).toBeGreaterThanOrEqual(32);
@@ -24,7 +24,7 @@ describe('config', () => {
       ['issuer: https://gate.example.com/', 'tokens: { access_ttl: 5m }', 'upstreams:', '  - { id: wiki, kind: http, url: "${WIKI_URL}" }'].join('\n'),
     );
     const config = loadConfig({
-      argv: ['--config', 'custom.yaml'],
+      configFile: 'custom.yaml',
       env: { WIKI_URL: 'http://127.0.0.1:4000', PORT: '9000', REDIS_URL: 'redis://127.0.0.1:6379', GATEHOUSE_SECRET: SECRET, LOG_LEVEL: 'debug' },
       cwd: dir,
     });
@@ -153,9 +153,9 @@ describe('config', () => {
 
     test('a missing file named by --config, and a file that is not YAML', () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'gh-'));
-      expect(() => loadConfig({ argv: ['--config=nope.yaml'], env: {}, cwd: dir })).toThrow(/^config: cannot read .*nope\.yaml: ENOENT$/);
+      expect(() => loadConfig({ configFile: 'nope.yaml', env: {}, cwd: dir })).toThrow(/^config: cannot read .*nope\.yaml: ENOENT$/);
       writeFileSync(path.join(dir, 'gatehouse.yaml'), 'upstreams: [unclosed');
-      expect(() => loadConfig({ argv: [], env: {}, cwd: dir })).toThrow(/^config: .*gatehouse\.yaml is not valid YAML/);
+      expect(() => loadConfig({ env: {}, cwd: dir })).toThrow(/^config: .*gatehouse\.yaml is not valid YAML/);
     });
   });
 });
