@@ -2,7 +2,8 @@ import cluster from 'node:cluster';
 import { startDemoMcpServer } from '../examples/demo-mcp-server.js';
 import { startHandbookSite } from '../examples/handbook-site.js';
 import { createPortal } from './app.js';
-import { upstreamSchema } from './config/schema.js';
+import { deepFreeze } from './config/deep-freeze.js';
+import { upstreamSchema, type AccountConfig } from './config/schema.js';
 import { hashPassword } from './crypto/password.js';
 import { randomToken } from './crypto/hash.js';
 import type { Config } from './config/load.js';
@@ -75,12 +76,8 @@ ${START_USAGE}`);
     config.store.redisUrl ? 'state lives in Redis' : 'state lives in memory: for one process only, lost on restart',
   );
 
-  const demoServers: Array<{ close(): Promise<void> }> = [];
-  const demoAccount = config.demo && config.accounts.length === 0 ? await addDemoAccount(config) : undefined;
-  if (config.demo) demoServers.push(await addDemoMcpServer(config));
-  if (config.demo) demoServers.push(await addDemoHandbook(config));
-
-  const portal = createPortal({ config, store, logger });
+  const demo = config.demo ? await startDemo(config) : undefined;
+  const portal = createPortal({ config: demo?.config ?? config, store, logger });
   let running;
   try {
     running = await listen(portal.handle, { host: config.host, port: config.port, limits: config.http.connections });
@@ -104,7 +101,7 @@ ${START_USAGE}`);
     logger.info({ signal, graceMs: config.http.shutdownGraceMs }, 'shutting down: draining in-flight requests');
     await running.close(config.http.shutdownGraceMs);
     await portal.close();
-    await Promise.allSettled(demoServers.map((server) => server.close()));
+    await Promise.allSettled((demo?.servers ?? []).map((server) => server.close()));
     await store.close();
     logger.info('stopped');
     process.exit(0);
@@ -112,7 +109,7 @@ ${START_USAGE}`);
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   // After the log lines above: the password comes once the portal listens (on the terminal, not in a JSON line).
-  if (demoAccount) stdout.write(`${demoAccount}\n`);
+  if (demo?.accountLine) stdout.write(`${demo.accountLine}\n`);
 }
 
 
@@ -140,19 +137,54 @@ async function startWorkers(count: number, config: Config, logger: Logger): Prom
   runWorkers(count, logger);
 }
 
+/** The built-in demo, running: the config it serves, its in-process servers, and the line about its account. */
+interface Demo {
+  config: Config;
+  servers: Array<{ close(): Promise<void> }>;
+  accountLine?: string;
+}
+
 /**
- * The demo's one built-in account, an admin of the demo portal (so that `/admin` shows something).
- * Its password comes from `GATEHOUSE_DEMO_PASSWORD`, or is generated; resolves the line that tells
- * the person, printed once the portal listens, to the terminal only (never into the JSON log).
+ * Starts the demo's servers and derives the config that serves them (the loaded one is frozen):
+ * its MCP server and HTML app as upstreams and, unless the config has accounts, its account.
  */
-async function addDemoAccount(config: Config): Promise<string> {
+async function startDemo(config: Config): Promise<Demo> {
+  const account = config.accounts.length === 0 ? await demoAccount(config.issuer) : undefined;
+  const mcp = await startDemoMcpServer();
+  const site = await startHandbookSite();
+  return {
+    config: deepFreeze({
+      ...config,
+      accounts: account ? [...config.accounts, account.config] : config.accounts,
+      // The demo account is an admin of the demo portal, so that `/admin` shows something.
+      admins: account && !config.admins.groups.includes('demo') ? { ...config.admins, groups: [...config.admins.groups, 'demo'] } : config.admins,
+      upstreams: [
+        ...config.upstreams,
+        // examples/demo-mcp-server.ts, in-process on a free loopback port.
+        upstreamSchema.parse({ id: 'demo', kind: 'mcp', title: 'Demo tools', url: mcp.url }),
+        // examples/handbook-site.ts: `/apps/handbook/`, Markdown for agents.
+        upstreamSchema.parse({ id: 'handbook', kind: 'http', title: 'Acme handbook', url: site.url, markdown: true, entry_pages: ['/', '/onboarding', '/policies/expenses', '/policies/time-off'] }),
+      ],
+    }),
+    servers: [mcp, site],
+    accountLine: account?.line,
+  };
+}
+
+/**
+ * The demo's one built-in account. Its password comes from `GATEHOUSE_DEMO_PASSWORD`, or is
+ * generated; `line` tells the person, printed once the portal listens, to the terminal only
+ * (never into the JSON log).
+ */
+async function demoAccount(issuer: string): Promise<{ config: AccountConfig; line: string }> {
   const given = process.env.GATEHOUSE_DEMO_PASSWORD;
   const password = given || randomToken(12);
-  config.accounts.push({ username: 'demo', password_hash: await hashPassword(password), name: 'Demo User', email: 'demo@example.com', groups: ['demo'] });
-  if (!config.admins.groups.includes('demo')) config.admins = { ...config.admins, groups: [...config.admins.groups, 'demo'] };
-  return given
-    ? `Demo account: username "demo", password from GATEHOUSE_DEMO_PASSWORD; sign in at ${config.issuer}/`
-    : `Demo account: username "demo", password "${password}" (shown once; set GATEHOUSE_DEMO_PASSWORD to choose it); sign in at ${config.issuer}/`;
+  return {
+    config: { username: 'demo', passwordHash: await hashPassword(password), name: 'Demo User', email: 'demo@example.com', groups: ['demo'] },
+    line: given
+      ? `Demo account: username "demo", password from GATEHOUSE_DEMO_PASSWORD; sign in at ${issuer}/`
+      : `Demo account: username "demo", password "${password}" (shown once; set GATEHOUSE_DEMO_PASSWORD to choose it); sign in at ${issuer}/`,
+  };
 }
 
 /** Why `argv` is not what `start` takes (`--confg x.yaml`), with the option it probably meant; `undefined` when it is. */
@@ -169,18 +201,4 @@ function unknownOption(argv: readonly string[]): string | undefined {
     return `unknown ${name.startsWith('-') ? 'option' : 'argument'} "${arg}"${meant ? ` (did you mean "${meant}"?)` : ''}`;
   }
   return undefined;
-}
-
-/** The demo's MCP upstream (examples/demo-mcp-server.ts), started in-process on a free loopback port. */
-async function addDemoMcpServer(config: Config): Promise<{ close(): Promise<void> }> {
-  const server = await startDemoMcpServer();
-  config.upstreams = [...config.upstreams, upstreamSchema.parse({ id: 'demo', kind: 'mcp', title: 'Demo tools', url: server.url })];
-  return server;
-}
-
-/** The demo's HTML app (examples/handbook-site.ts), in-process on a free loopback port: `/apps/handbook/`, Markdown for agents. */
-async function addDemoHandbook(config: Config): Promise<{ close(): Promise<void> }> {
-  const site = await startHandbookSite();
-  config.upstreams = [...config.upstreams, upstreamSchema.parse({ id: 'handbook', kind: 'http', title: 'Acme handbook', url: site.url, markdown: true, entry_pages: ['/', '/onboarding', '/policies/expenses', '/policies/time-off'] })];
-  return site;
 }
