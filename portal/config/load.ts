@@ -63,7 +63,8 @@ export interface Config {
   /** The aggregate `/mcp`: longest tool name it shows (longer ones are shortened, stably), and its tool mode. */
   readonly aggregate: { readonly maxToolNameLength: number; readonly toolMode: ToolMode };
   readonly http: {
-    readonly bodyLimit: string;
+    /** Largest request body the portal parses. */
+    readonly bodyLimitBytes: number;
     /** Deepest nesting a JSON request body may have. */
     readonly jsonDepthLimit: number;
     readonly shutdownGraceMs: number;
@@ -199,7 +200,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       tokenPerClientPerMinute: file.rate_limits.token_per_client_per_minute,
     },
     http: {
-      bodyLimit: file.http.body_limit,
+      bodyLimitBytes: file.http.body_limit,
       jsonDepthLimit: file.http.json_depth_limit,
       shutdownGraceMs: file.http.shutdown_grace,
       trustProxy: file.http.trust_proxy,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 import { checkIdentityRules, IDP_ID, idpSchema } from './idp-schema.js';
 import { checkCredentials } from './credentials-schema.js';
 import { PINNING_MODES } from '../governance/tool-pins.js';
@@ -217,7 +218,11 @@ export const configFileSchema = z
       .prefault({}),
     http: z
       .strictObject({
-        body_limit: z.string().regex(/^\d+(b|kb|mb)$/, 'must be a size such as 100kb or 1mb').default('1mb'),
+        body_limit: z
+          .string()
+          .default('1mb')
+          .refine((text) => parseSize(text) !== undefined, { message: 'must be a size such as 100kb or 1mb' })
+          .transform((text) => parseSize(text)!),
         // Past this nesting a JSON body is refused before it is parsed: deep nesting only serves to exhaust recursion.
         json_depth_limit: z.number().int().min(8).max(1000).default(64),
         shutdown_grace: duration('10s'),

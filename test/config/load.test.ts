@@ -47,6 +47,7 @@ describe('config', () => {
     );
     expect(config.upstreams[0]).toMatchObject({ connectTimeoutMs: 2_000, callTimeoutMs: 30_000, entryPages: ['/'], tools: { limits: { '*': { perMinute: 5 } } } });
     expect(config.accounts[0]).toMatchObject({ username: 'a', passwordHash: 'scrypt$x' });
+    expect(config.http.bodyLimitBytes).toBe(1_048_576);
     expect(Object.isFrozen(config)).toBe(true);
     expect(() => ((config.upstreams as unknown[]).push({}))).toThrow(TypeError);
     expect(() => Object.assign(config.upstreams[0]!.tools, { approvalTtlMs: 1 })).toThrow(TypeError);
