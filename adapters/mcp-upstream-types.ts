@@ -21,7 +21,7 @@ export interface McpUpstreamOptions {
    */
   httpTransport?: 'auto' | 'streamable-http' | 'sse';
   /** stdio: the executable and its arguments, e.g. `['npx', 'some-stdio-server']`. */
-  command?: string[];
+  command?: readonly string[];
   /** stdio: variables added to `PATH`, `HOME` (and the SDK's few defaults) in the child's environment. */
   env?: Record<string, string>;
   /**

@@ -44,7 +44,7 @@ export function createUpstreamRegistry(options: {
   issuer: string;
   store: Store;
   logger: Logger;
-  configured: () => UpstreamConfig[];
+  configured: () => readonly UpstreamConfig[];
   /** Where a `static` upstream's `value_env` must be set (the environment the config was resolved against). */
   env: NodeJS.ProcessEnv;
   refreshIntervalMs?: number;
@@ -109,7 +109,7 @@ export function createUpstreamRegistry(options: {
   }
 
   // Read on every request, changed only by a reload: the merged list is kept until either side changes.
-  let merged: { configured: UpstreamConfig[]; stored: typeof stored; list: UpstreamConfig[] } | undefined;
+  let merged: { configured: readonly UpstreamConfig[]; stored: typeof stored; list: UpstreamConfig[] } | undefined;
   function all(): UpstreamConfig[] {
     const configured = options.configured();
     if (merged?.configured !== configured || merged.stored !== stored) {
@@ -147,7 +147,7 @@ export function createUpstreamRegistry(options: {
     if (problem) throw new HttpError(400, 'invalid_upstream', `${problem.key}: ${problem.problem}`);
     // As at start-up for the config file: a static credential whose variable is not set would send nothing.
     const { credentials } = parsed.data;
-    const secret = credentials.type === 'static' ? readStaticSecret(credentials.value_env!, options.env) : undefined;
+    const secret = credentials.type === 'static' ? readStaticSecret(credentials.valueEnv!, options.env) : undefined;
     if (secret && 'problem' in secret) throw new HttpError(400, 'invalid_upstream', `credentials.value_env: ${secret.problem}`);
     const exchangeProblem = tokenExchangeSecretProblem(credentials, options.env);
     if (exchangeProblem) throw new HttpError(400, 'invalid_upstream', `credentials.${exchangeProblem.key}: ${exchangeProblem.problem}`);

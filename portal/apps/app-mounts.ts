@@ -106,15 +106,15 @@ export function createAppProxies(options: { trustForwarded: boolean }): AppProxi
   return {
     get({ upstream, mountPath }) {
       const key = `${upstream.id}\n${mountPath}`;
-      const signature = `${upstream.url}\n${upstream.connect_timeout}\n${upstream.call_timeout}`;
+      const signature = `${upstream.url}\n${upstream.connectTimeoutMs}\n${upstream.callTimeoutMs}`;
       const known = proxies.get(key);
       if (known?.signature === signature) return known.proxy;
       known?.proxy.close();
       const proxy = createHttpAppProxy({
         upstreamUrl: upstream.url!,
         mountPath,
-        connectTimeoutMs: upstream.connect_timeout,
-        responseTimeoutMs: upstream.call_timeout,
+        connectTimeoutMs: upstream.connectTimeoutMs,
+        responseTimeoutMs: upstream.callTimeoutMs,
         trustForwarded: options.trustForwarded,
       });
       proxies.set(key, { signature, proxy });

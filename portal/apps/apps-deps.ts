@@ -19,7 +19,7 @@ export interface AppsDeps {
   credentials?: CredentialSources;
   proxies: AppProxies;
   /** The current upstreams (the admin API may change them). */
-  upstreams: () => UpstreamConfig[];
+  upstreams: () => readonly UpstreamConfig[];
   /** Largest HTML page converted to Markdown (default 2 MiB); larger pages are served as HTML. */
   maxMarkdownBytes?: number;
   /** Converted pages (per process), by the upstream's validators and, for private pages, by caller. */

@@ -37,7 +37,7 @@ export interface Apps {
 }
 
 /** Builds the HTTP-app capability; does no I/O. */
-export function createApps(options: { config: Config; oauth: AuthorizationServer; sessions: SessionManager; logger: Logger; upstreams?: () => UpstreamConfig[]; credentials?: CredentialSources }): Apps {
+export function createApps(options: { config: Config; oauth: AuthorizationServer; sessions: SessionManager; logger: Logger; upstreams?: () => readonly UpstreamConfig[]; credentials?: CredentialSources }): Apps {
   const { config, oauth, sessions } = options;
   const deps: AppsDeps = {
     issuer: config.issuer,

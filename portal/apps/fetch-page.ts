@@ -171,9 +171,9 @@ function getOnce(upstream: UpstreamConfig, appUrl: URL, path: string, headers: R
     };
     // `path` goes verbatim to the app's host: it is never resolved as a URL that could name another host.
     const request = transport.request({ host: appUrl.hostname.replace(/^\[|\]$/g, ''), port: appUrl.port || undefined, method: 'GET', path, headers: { ...headers, host: appUrl.host } });
-    arm(upstream.connect_timeout, `no connection within ${upstream.connect_timeout} ms`);
+    arm(upstream.connectTimeoutMs, `no connection within ${upstream.connectTimeoutMs} ms`);
     request.on('socket', (socket) => {
-      const connected = () => arm(upstream.call_timeout, `no answer within ${upstream.call_timeout} ms`);
+      const connected = () => arm(upstream.callTimeoutMs, `no answer within ${upstream.callTimeoutMs} ms`);
       if (!socket.connecting) connected();
       else socket.once(appUrl.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
     });

@@ -57,7 +57,7 @@ export interface HostSessionDeps {
   issuer: string;
   store: Store;
   sessions: SessionManager;
-  upstreams: () => UpstreamConfig[];
+  upstreams: () => readonly UpstreamConfig[];
 }
 
 /**

@@ -3,7 +3,7 @@ export interface RedactionOptions {
   includeArguments: boolean;
   includeResults: boolean;
   /** Keys (any depth, case-insensitive, matched as substrings: `api_key` matches `x_api_key`) whose values are blanked. */
-  redactKeys: string[];
+  redactKeys: readonly string[];
   /** Longest JSON kept of one value; longer values are cut and marked. */
   maxChars?: number;
 }

@@ -1,11 +1,13 @@
 import type { z } from 'zod';
 import { privateKeyAlgorithm } from './idp-schema.js';
+import type { UpstreamCredentials } from './config-types.js';
 
 /** An environment variable name (POSIX portable: letters, digits, `_`, not starting with a digit). */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** An HTTP field name (RFC 9110 §5.1 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** `upstreams[].credentials` as written, the shape {@link checkCredentials} validates. */
 interface CredentialsShape {
   type: 'portal-jwt' | 'oauth' | 'static' | 'token-exchange' | 'none';
   header?: string;
@@ -43,20 +45,20 @@ function readPrivateKey(name: string, env: NodeJS.ProcessEnv): { value: string }
  * A `token-exchange` credential's secret (client secret, or PEM private key), read from its variable
  * of `env` when it is used, so that upstreams added through the admin API work too.
  */
-export function readTokenExchangeSecret(credentials: Pick<CredentialsShape, 'client_secret_env' | 'private_key_env'>, env: NodeJS.ProcessEnv): { value: string; kind: 'client_secret' | 'private_key' } | { problem: string } {
-  if (credentials.private_key_env) {
-    const key = readPrivateKey(credentials.private_key_env, env);
+export function readTokenExchangeSecret(credentials: Pick<UpstreamCredentials, 'clientSecretEnv' | 'privateKeyEnv'>, env: NodeJS.ProcessEnv): { value: string; kind: 'client_secret' | 'private_key' } | { problem: string } {
+  if (credentials.privateKeyEnv) {
+    const key = readPrivateKey(credentials.privateKeyEnv, env);
     return 'problem' in key ? key : { value: key.value, kind: 'private_key' };
   }
-  const secret = readStaticSecret(credentials.client_secret_env ?? '', env);
+  const secret = readStaticSecret(credentials.clientSecretEnv ?? '', env);
   return 'problem' in secret ? secret : { value: secret.value, kind: 'client_secret' };
 }
 
 /** Why a `token-exchange` credential's secret variable is unusable (the key to name), or `undefined` (usable, or another type). */
-export function tokenExchangeSecretProblem(credentials: CredentialsShape, env: NodeJS.ProcessEnv): { key: string; problem: string } | undefined {
+export function tokenExchangeSecretProblem(credentials: UpstreamCredentials, env: NodeJS.ProcessEnv): { key: string; problem: string } | undefined {
   if (credentials.type !== 'token-exchange') return undefined;
   const secret = readTokenExchangeSecret(credentials, env);
-  return 'problem' in secret ? { key: credentials.private_key_env ? 'private_key_env' : 'client_secret_env', problem: secret.problem } : undefined;
+  return 'problem' in secret ? { key: credentials.privateKeyEnv ? 'private_key_env' : 'client_secret_env', problem: secret.problem } : undefined;
 }
 
 /**

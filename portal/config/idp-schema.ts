@@ -2,12 +2,15 @@ import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 import { isLoopbackHost } from '../net/addresses.js';
 import { parseDuration } from './duration.js';
+import type { IdpClientAuth, IdpConfig } from './config-types.js';
+
+export type { IdpConfig } from './config-types.js';
 
 /** Identity provider ids become person id prefixes (`{idp}:{sub}`) and paths (`/login/{idp}`). */
 export const IDP_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
 /** How the portal authenticates at an IdP's token endpoint (OIDC Core 1.0 §9). */
-export const IDP_CLIENT_AUTH = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+export const IDP_CLIENT_AUTH = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const satisfies readonly IdpClientAuth[];
 
 /**
  * One `login.idps[]` entry: an upstream OpenID Connect provider the portal signs people in
@@ -57,9 +60,25 @@ export const idpSchema = z
         ctx.addIssue({ code: 'custom', path: ['private_key'], message: 'must be a PKCS#8 PEM RSA, EC (P-256/P-384/P-521) or Ed25519 private key' });
       }
     }
-  });
-
-export type IdpConfig = z.output<typeof idpSchema>;
+  })
+  .transform(
+    (idp): IdpConfig => ({
+      id: idp.id,
+      title: idp.title,
+      issuer: idp.issuer,
+      clientId: idp.client_id,
+      clientSecret: idp.client_secret,
+      clientAuth: idp.client_auth,
+      privateKey: idp.private_key,
+      privateKeyId: idp.private_key_id,
+      scopes: idp.scopes,
+      groupsClaim: idp.groups_claim,
+      primary: idp.primary,
+      assumeEmailVerified: idp.assume_email_verified,
+      idJag: idp.id_jag,
+      claimsMaxAgeMs: idp.claims_max_age,
+    }),
+  );
 
 /** The JWS algorithm (RFC 7518 §3.1) a private key signs client assertions with, or `undefined` if unusable. */
 export function privateKeyAlgorithm(pem: string): 'RS256' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | undefined {
@@ -79,8 +98,8 @@ export function privateKeyAlgorithm(pem: string): 'RS256' | 'ES256' | 'ES384' | 
 
 /** The parts of the config file that {@link checkIdentityRules} reads. */
 interface IdentityRulesInput {
-  login: { builtin: boolean; idps: IdpConfig[] };
-  upstreams: Array<{ access: { idps: string[] } }>;
+  login: { builtin: boolean; idps: readonly IdpConfig[] };
+  upstreams: ReadonlyArray<{ access: { idps: readonly string[] } }>;
 }
 
 /**

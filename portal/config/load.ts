@@ -4,66 +4,92 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { portalHostConflict } from '../apps/app-mounts.js';
-import { configFileSchema, type AccountConfig, type ServiceClientConfig, type TrustedIssuerConfig, type UpstreamConfig } from './schema.js';
-import type { IdpConfig } from './idp-schema.js';
+import { configFileSchema } from './schema.js';
+import type { AccountConfig, IdpConfig, ServiceClientConfig, TrustedIssuerConfig, UpstreamConfig } from './config-types.js';
 import type { ToolMode } from '../governance/tool-search.js';
 import { readStaticSecret, tokenExchangeSecretProblem } from './credentials-schema.js';
+import { deepFreeze } from './deep-freeze.js';
 import { describeIssue } from './issue.js';
 import type { ConnectionLimits } from '../http/server.js';
 
-/** The portal's runtime configuration: the config file, resolved against the environment. */
+/**
+ * The portal's runtime configuration: the config file, resolved against the environment, in
+ * camelCase with units in the names. Frozen when loaded: derive what differs, never write to it.
+ */
 export interface Config {
   /** Where the config came from: a file path, or `built-in demo`. */
-  source: string;
+  readonly source: string;
   /** True when no config file was found and the built-in demo runs. */
-  demo: boolean;
-  host: string;
-  port: number;
+  readonly demo: boolean;
+  readonly host: string;
+  readonly port: number;
   /** `PUBLIC_URL` exactly, without a trailing slash. */
-  issuer: string;
-  store: { redisUrl?: string; cluster: boolean; keyPrefix: string; connectTimeoutMs: number };
+  readonly issuer: string;
+  readonly store: { readonly redisUrl?: string; readonly cluster: boolean; readonly keyPrefix: string; readonly connectTimeoutMs: number };
   /** Root secret for cookie signing and encryption at rest. */
-  secret: string;
+  readonly secret: string;
   /** True when no `GATEHOUSE_SECRET` was given and one was generated for this process. */
-  secretGenerated: boolean;
-  logLevel: LogLevel;
-  tokens: { accessTtlMs: number; refreshTtlMs: number; codeTtlMs: number; refreshReuseGraceMs: number; keyRotationMs: number; deviceCodeTtlMs: number; devicePollIntervalMs: number };
-  login: {
-    sessionIdleMs: number;
-    sessionMaxMs: number;
+  readonly secretGenerated: boolean;
+  readonly logLevel: LogLevel;
+  readonly tokens: {
+    readonly accessTtlMs: number;
+    readonly refreshTtlMs: number;
+    readonly codeTtlMs: number;
+    readonly refreshReuseGraceMs: number;
+    readonly keyRotationMs: number;
+    readonly deviceCodeTtlMs: number;
+    readonly devicePollIntervalMs: number;
+  };
+  readonly login: {
+    readonly sessionIdleMs: number;
+    readonly sessionMaxMs: number;
     /** Whether the built-in accounts' form is offered (and accepted). */
-    builtin: boolean;
+    readonly builtin: boolean;
     /** Upstream OpenID Connect providers people sign in with. */
-    idps: IdpConfig[];
+    readonly idps: readonly IdpConfig[];
   };
-  clients: { unusedTtlMs: number; allowPrivateMetadataAddresses: boolean; privateUseSchemes: string[] };
+  readonly clients: { readonly unusedTtlMs: number; readonly allowPrivateMetadataAddresses: boolean; readonly privateUseSchemes: readonly string[] };
   /** The portal as an OAuth client of `oauth` upstreams: discovery may lead to non-public addresses. */
-  upstreamOAuth: { allowPrivateAddresses: boolean };
-  rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number; userCodePerMinute: number; tokenPerClientPerMinute: number };
-  /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
-  mcp: { allowedOrigins: string[] };
-  /** The aggregate `/mcp`: longest tool name it shows (longer ones are shortened, stably), and its tool mode. */
-  aggregate: { maxToolNameLength: number; toolMode: ToolMode };
-  http: {
-    bodyLimit: string;
-    /** Deepest nesting a JSON request body may have. */
-    jsonDepthLimit: number;
-    shutdownGraceMs: number;
-    trustProxy: boolean | number | string;
-    /** How long clients may take and how many may be connected at once. */
-    connections: ConnectionLimits;
+  readonly upstreamOAuth: { readonly allowPrivateAddresses: boolean };
+  readonly rateLimits: {
+    readonly loginPerMinute: number;
+    readonly registerPerMinute: number;
+    readonly tokenPerMinute: number;
+    readonly userCodePerMinute: number;
+    readonly tokenPerClientPerMinute: number;
   };
-  accounts: AccountConfig[];
-  admins: { groups: string[]; emails: string[] };
+  /** Browser origins allowed to call the MCP endpoints besides the portal's own and loopback ones. */
+  readonly mcp: { readonly allowedOrigins: readonly string[] };
+  /** The aggregate `/mcp`: longest tool name it shows (longer ones are shortened, stably), and its tool mode. */
+  readonly aggregate: { readonly maxToolNameLength: number; readonly toolMode: ToolMode };
+  readonly http: {
+    /** Largest request body the portal parses. */
+    readonly bodyLimitBytes: number;
+    /** Deepest nesting a JSON request body may have. */
+    readonly jsonDepthLimit: number;
+    readonly shutdownGraceMs: number;
+    readonly trustProxy: boolean | number | string;
+    /** How long clients may take and how many may be connected at once. */
+    readonly connections: Readonly<ConnectionLimits>;
+  };
+  readonly accounts: readonly AccountConfig[];
+  readonly admins: { readonly groups: readonly string[]; readonly emails: readonly string[] };
   /** The audit log: where events go, and what of arguments and results they keep. */
-  audit: { stdout: boolean; file?: string; streamMaxLength: number; includeArguments: boolean; includeResults: boolean; redactKeys: string[] };
-  serviceClients: ServiceClientConfig[];
+  readonly audit: {
+    readonly stdout: boolean;
+    readonly file?: string;
+    readonly streamMaxLength: number;
+    readonly includeArguments: boolean;
+    readonly includeResults: boolean;
+    readonly redactKeys: readonly string[];
+  };
+  readonly serviceClients: readonly ServiceClientConfig[];
   /** RFC 8693 token exchange: issuers whose JWTs the portal accepts as subject tokens. */
-  tokenExchange: { trustedIssuers: TrustedIssuerConfig[] };
-  /** The config file's upstreams. A running portal caches what it derives from this list: replace the array to change it, never edit it in place. */
-  upstreams: UpstreamConfig[];
+  readonly tokenExchange: { readonly trustedIssuers: readonly TrustedIssuerConfig[] };
+  /** The config file's upstreams (the admin API's live in the Store). */
+  readonly upstreams: readonly UpstreamConfig[];
   /** `static` upstream credentials: the header value by upstream id, read from `credentials.value_env` at start-up. */
-  upstreamSecrets: Record<string, string>;
+  readonly upstreamSecrets: Readonly<Record<string, string>>;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -143,7 +169,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     throw new ConfigError('GATEHOUSE_SECRET', 'must be at least 32 characters (e.g. `openssl rand -base64 32`)');
   }
 
-  return {
+  return deepFreeze({
     source,
     demo: source === 'built-in demo',
     host: env.HOST ?? '127.0.0.1',
@@ -175,7 +201,7 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       tokenPerClientPerMinute: file.rate_limits.token_per_client_per_minute,
     },
     http: {
-      bodyLimit: file.http.body_limit,
+      bodyLimitBytes: file.http.body_limit,
       jsonDepthLimit: file.http.json_depth_limit,
       shutdownGraceMs: file.http.shutdown_grace,
       trustProxy: file.http.trust_proxy,
@@ -201,19 +227,19 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
     tokenExchange: { trustedIssuers: file.token_exchange.trusted_issuers },
     upstreams: file.upstreams,
     upstreamSecrets: staticSecrets(file.upstreams, env),
-  };
+  });
 }
 
 /**
  * Each `static` upstream's secret from its `value_env`; a variable that is not set (or, for
  * `token-exchange`, a client secret or private key variable that is not usable) stops start-up naming it.
  */
-function staticSecrets(upstreams: UpstreamConfig[], env: NodeJS.ProcessEnv): Record<string, string> {
+function staticSecrets(upstreams: readonly UpstreamConfig[], env: NodeJS.ProcessEnv): Record<string, string> {
   const secrets: Record<string, string> = {};
   upstreams.forEach((upstream, i) => {
     const problem = tokenExchangeSecretProblem(upstream.credentials, env);
     if (problem) throw new ConfigError(`upstreams[${i}].credentials.${problem.key}`, problem.problem);
-    const name = upstream.credentials.type === 'static' ? upstream.credentials.value_env! : undefined;
+    const name = upstream.credentials.type === 'static' ? upstream.credentials.valueEnv! : undefined;
     if (name === undefined) return;
     const secret = readStaticSecret(name, env);
     if ('problem' in secret) throw new ConfigError(`upstreams[${i}].credentials.value_env`, secret.problem);

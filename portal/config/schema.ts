@@ -1,9 +1,13 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 import { checkIdentityRules, IDP_ID, idpSchema } from './idp-schema.js';
 import { checkCredentials } from './credentials-schema.js';
 import { PINNING_MODES } from '../governance/tool-pins.js';
 import { PORTAL_TOOL_PREFIX, TOOL_MODES } from '../governance/tool-search.js';
+import type { AccountConfig, ServiceClientConfig, TrustedIssuerConfig, UpstreamConfig } from './config-types.js';
+
+export type { AccountConfig, ServiceClientConfig, TrustedIssuerConfig, UpstreamConfig } from './config-types.js';
 
 /** Upstream ids become tool-name prefixes (`{id}__{tool}`), so `_` is not allowed in them. */
 export const UPSTREAM_ID = /^[a-z0-9][a-z0-9-]{0,30}$/;
@@ -27,7 +31,9 @@ const account = z.strictObject({
   email: z.email().optional(),
   name: z.string().optional(),
   groups: names,
-});
+}).transform(
+  (a): AccountConfig => ({ username: a.username, passwordHash: a.password_hash, email: a.email, name: a.name, groups: a.groups }),
+);
 
 const serviceClient = z
   .strictObject({
@@ -44,16 +50,20 @@ const serviceClient = z
   .superRefine((client, ctx) => {
     const methods = [client.secret_hash, client.jwks, client.jwks_uri].filter((m) => m !== undefined).length;
     if (methods !== 1) ctx.addIssue({ code: 'custom', path: ['secret_hash'], message: 'give exactly one of secret_hash, jwks or jwks_uri' });
-  });
+  })
+  .transform(
+    (c): ServiceClientConfig => ({ clientId: c.client_id, secretHash: c.secret_hash, jwks: c.jwks, jwksUri: c.jwks_uri, upstreams: c.upstreams, scope: c.scope }),
+  );
 
 /** `token_exchange.trusted_issuers[]`: another issuer whose JWTs are subject tokens here (RFC 8693 §2.1). */
 const trustedIssuer = z.strictObject({
   id: z.string().regex(IDP_ID, `must match ${IDP_ID.source}`),
   issuer: httpUrl,
   jwks_uri: httpUrl,
-});
+}).transform((t): TrustedIssuerConfig => ({ id: t.id, issuer: t.issuer, jwksUri: t.jwks_uri }));
 
-export const upstreamSchema = z
+/** One `upstreams[]` entry as written, before {@link toUpstreamConfig}. */
+const upstreamFileSchema = z
   .strictObject({
     id: z
       .string()
@@ -131,6 +141,56 @@ export const upstreamSchema = z
     }
   });
 
+/** The upstream as the code reads it: the file's keys in camelCase, durations in `…Ms`. */
+function toUpstreamConfig(u: z.output<typeof upstreamFileSchema>): UpstreamConfig {
+  const { credentials: c, tools: t } = u;
+  return {
+    id: u.id,
+    kind: u.kind,
+    title: u.title,
+    url: u.url,
+    command: u.command,
+    env: u.env,
+    cwd: u.cwd,
+    credentials: {
+      type: c.type,
+      header: c.header,
+      valueEnv: c.value_env,
+      clientId: c.client_id,
+      clientSecret: c.client_secret,
+      tokenEndpoint: c.token_endpoint,
+      audience: c.audience,
+      clientSecretEnv: c.client_secret_env,
+      privateKeyEnv: c.private_key_env,
+      scopes: c.scopes,
+      authorizationServer: c.authorization_server,
+    },
+    tools: {
+      allow: t.allow,
+      deny: t.deny,
+      rename: t.rename,
+      describe: t.describe,
+      allowGroups: t.allow_groups,
+      denyGroups: t.deny_groups,
+      pinning: t.pinning,
+      limits: Object.fromEntries(Object.entries(t.limits).map(([tool, limit]) => [tool, { perMinute: limit.per_minute, perDay: limit.per_day }])),
+      approval: t.approval,
+      approvalTtlMs: t.approval_ttl,
+      approvalTimeoutMs: t.approval_timeout,
+    },
+    access: u.access,
+    host: u.host,
+    markdown: u.markdown,
+    entryPages: u.entry_pages,
+    openapi: u.openapi,
+    connectTimeoutMs: u.connect_timeout,
+    callTimeoutMs: u.call_timeout,
+  };
+}
+
+/** One upstream, from the config file or the admin API: validated as written, then mapped to {@link UpstreamConfig}. */
+export const upstreamSchema = upstreamFileSchema.transform(toUpstreamConfig);
+
 /** The config file, as written (snake_case keys are the contract; DESIGN.md "Config file"). */
 export const configFileSchema = z
   .strictObject({
@@ -158,7 +218,11 @@ export const configFileSchema = z
       .prefault({}),
     http: z
       .strictObject({
-        body_limit: z.string().regex(/^\d+(b|kb|mb)$/, 'must be a size such as 100kb or 1mb').default('1mb'),
+        body_limit: z
+          .string()
+          .default('1mb')
+          .refine((text) => parseSize(text) !== undefined, { message: 'must be a size such as 100kb or 1mb' })
+          .transform((text) => parseSize(text)!),
         // Past this nesting a JSON body is refused before it is parsed: deep nesting only serves to exhaust recursion.
         json_depth_limit: z.number().int().min(8).max(1000).default(64),
         shutdown_grace: duration('10s'),
@@ -255,12 +319,6 @@ export const configFileSchema = z
       }),
     );
   });
-
-export type ConfigFile = z.output<typeof configFileSchema>;
-export type UpstreamConfig = ConfigFile['upstreams'][number];
-export type AccountConfig = ConfigFile['login']['accounts'][number];
-export type ServiceClientConfig = ConfigFile['service_clients'][number];
-export type TrustedIssuerConfig = ConfigFile['token_exchange']['trusted_issuers'][number];
 
 /** The schema inside optional/default/pipe wrappers, for walking the shape of the config. */
 export function unwrapSchema(schema: z.core.$ZodType): z.core.$ZodType {

@@ -43,9 +43,9 @@ export function createExchangedTokens(options: { env: NodeJS.ProcessEnv; logger:
 
   async function exchange(upstream: UpstreamConfig, subjectToken: string): Promise<{ token: string; expiresInSeconds?: number }> {
     const { credentials } = upstream;
-    const endpoint = new URL(credentials.token_endpoint!);
+    const endpoint = new URL(credentials.tokenEndpoint!);
     const as: oauth.AuthorizationServer = { issuer: endpoint.href, token_endpoint: endpoint.href };
-    const client: oauth.Client = { client_id: credentials.client_id! };
+    const client: oauth.Client = { client_id: credentials.clientId! };
     const secret = readTokenExchangeSecret(credentials, options.env);
     if ('problem' in secret) throw new Error(secret.problem);
     const clientAuth = secret.kind === 'private_key' ? oauth.PrivateKeyJwt({ key: await importPKCS8(secret.value, privateKeyAlgorithm(secret.value)!) }) : oauth.ClientSecretBasic(secret.value);

@@ -41,12 +41,12 @@ export function createUpstreamClients(options: UpstreamClientsOptions): Upstream
   const { store, sealer } = options;
 
   async function client(upstream: UpstreamConfig, as: oauth.AuthorizationServer, redirectUri: string, clientKey?: string): Promise<UpstreamClient> {
-    const { client_id, client_secret } = upstream.credentials;
-    if (client_id) {
-      if (!clientKey && !upstream.credentials.authorization_server) await checkConfiguredClientIssuer(upstream, client_id, as.issuer);
+    const { clientId, clientSecret } = upstream.credentials;
+    if (clientId) {
+      if (!clientKey && !upstream.credentials.authorizationServer) await checkConfiguredClientIssuer(upstream, clientId, as.issuer);
       const methods = as.token_endpoint_auth_methods_supported;
-      const auth = !client_secret ? oauth.None() : !methods || methods.includes('client_secret_basic') ? oauth.ClientSecretBasic(client_secret) : oauth.ClientSecretPost(client_secret);
-      return { client: { client_id }, auth, key: 'configured' };
+      const auth = !clientSecret ? oauth.None() : !methods || methods.includes('client_secret_basic') ? oauth.ClientSecretBasic(clientSecret) : oauth.ClientSecretPost(clientSecret);
+      return { client: { client_id: clientId }, auth, key: 'configured' };
     }
     const key = clientKey ?? storeKey('upstream-client', sha256(`${as.issuer}\n${redirectUri}`));
     const known = await readClient(key, as.issuer);

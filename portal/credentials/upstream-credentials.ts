@@ -62,7 +62,7 @@ async function credentialHeaders(upstream: UpstreamConfig, auth: AuthContext, as
     case 'static': {
       const secret = sources?.staticSecrets[upstream.id];
       // load.ts refuses to start without it; an upstream added later without its variable lands here.
-      if (secret === undefined) throw new Error(`upstream "${upstream.id}": environment variable ${credentials.value_env} is not set`);
+      if (secret === undefined) throw new Error(`upstream "${upstream.id}": environment variable ${credentials.valueEnv} is not set`);
       return { [credentials.header ?? 'Authorization']: secret, [ASSERTION_HEADER]: await assertions.mint(auth, audience) };
     }
     case 'token-exchange': {

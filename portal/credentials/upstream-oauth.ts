@@ -121,7 +121,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
    */
   async function resourceInfo(upstream: UpstreamConfig, signal?: AbortSignal): Promise<ResourceInfo> {
     const url = upstream.url!;
-    if (upstream.credentials.authorization_server) return { resource: url, authorizationServer: upstream.credentials.authorization_server };
+    if (upstream.credentials.authorizationServer) return { resource: url, authorizationServer: upstream.credentials.authorizationServer };
     const challenge = await probe(upstream);
     const candidates = challenge?.resourceMetadata ? [challengeMetadataUrl(challenge.resourceMetadata, url)] : wellKnownResourceUrls(url);
     for (const candidate of candidates) {
@@ -291,7 +291,7 @@ interface ResourceInfo {
  * on loopback); anything else an upstream names is learned, and guarded.
  */
 function operatorOrigins(upstream: UpstreamConfig): string[] {
-  const configured = [upstream.url, upstream.credentials.authorization_server].filter((u): u is string => u !== undefined);
+  const configured = [upstream.url, upstream.credentials.authorizationServer].filter((u): u is string => u !== undefined);
   return [...new Set(configured.map((u) => new URL(u).origin))];
 }
 

@@ -119,7 +119,7 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
   const use = (found: { raw: string; request: ApprovalRequest }) => replace(found, { ...found.request, status: 'used' });
 
   async function raise(call: ApprovalCall, argumentsHash: string): Promise<ApprovalRequest> {
-    const { approval_ttl: standingMs, approval_timeout: timeoutMs } = call.upstream.tools;
+    const { approvalTtlMs: standingMs, approvalTimeoutMs: timeoutMs } = call.upstream.tools;
     const createdAt = now();
     const request: ApprovalRequest = {
       id: randomToken(18),
@@ -146,7 +146,7 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
       // Nobody signs in as a service client: nobody could approve its call.
       if (call.person.idp === 'service') return { kind: 'refuse' };
       const argumentsHash = sha256(canonicalJson(call.arguments ?? {}));
-      if (call.upstream.tools.approval_ttl > 0 && (await store.get(standingKey(call.person.id, call.client.id, call.upstream.id, call.tool))) !== null) {
+      if (call.upstream.tools.approvalTtlMs > 0 && (await store.get(standingKey(call.person.id, call.client.id, call.upstream.id, call.tool))) !== null) {
         return { kind: 'go', via: 'standing' };
       }
       const match = matchKey(call, argumentsHash);

@@ -4,9 +4,10 @@ import { storeKey, type Store } from '../store/store.js';
 /** `upstreams[].tools.limits` entries: `*` counts every call to the upstream's tools together. */
 export const EVERY_TOOL = '*';
 
+/** Each window: the limit's field, its config key (which also names its counter and the refusal), its length. */
 const PERIODS = [
-  ['per_minute', 60_000, 'minute'],
-  ['per_day', 24 * 60 * 60_000, 'day'],
+  { field: 'perMinute', key: 'per_minute', windowMs: 60_000, unit: 'minute' },
+  { field: 'perDay', key: 'per_day', windowMs: 24 * 60 * 60_000, unit: 'day' },
 ] as const;
 
 /** Why a call may not go now, in words for the agent's model, and when it may. */
@@ -34,15 +35,16 @@ export function createToolQuotas(options: { store: Store; onRefused?: (upstreamI
       const limits = upstream.tools.limits;
       const applicable = [tool, EVERY_TOOL].filter((name) => Object.hasOwn(limits, name));
       for (const name of applicable) {
-        for (const [field, windowMs, unit] of PERIODS) {
-          const max = limits[name]![field];
+        for (const period of PERIODS) {
+          const { windowMs, unit } = period;
+          const max = limits[name]![period.field];
           if (max === undefined) continue;
-          const key = storeKey('tool-quota', `${upstream.id}:${personId}`, name, field);
+          const key = storeKey('tool-quota', `${upstream.id}:${personId}`, name, period.key);
           if ((await store.increment(key, windowMs)) <= max) continue;
           const retryAfterSeconds = Math.max(1, Math.ceil(((await store.ttl(key)) ?? windowMs) / 1000));
           options.onRefused?.(upstream.id, tool);
           const scope = name === EVERY_TOOL ? `the tools of upstream "${upstream.id}"` : `tool "${tool}" of upstream "${upstream.id}"`;
-          return { limit: `${name} ${field} ${max}`, retryAfterSeconds, text: `Rate limit reached: at most ${max} calls per ${unit} to ${scope} for you. Retry in ${retryAfterSeconds} seconds.` };
+          return { limit: `${name} ${period.key} ${max}`, retryAfterSeconds, text: `Rate limit reached: at most ${max} calls per ${unit} to ${scope} for you. Retry in ${retryAfterSeconds} seconds.` };
         }
       }
       return undefined;

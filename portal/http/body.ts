@@ -11,10 +11,10 @@ export const JSON_TOO_DEEP = 'entity.too.deep';
  * mapping). Mounted per route: proxied apps stream bodies unparsed. Node-level (`req.body`), so
  * the MCP endpoints use them outside express too.
  */
-export function bodyParsers(limits: { bodyLimit: string; jsonDepthLimit: number }): { json: Middleware; form: Middleware } {
+export function bodyParsers(limits: { bodyLimitBytes: number; jsonDepthLimit: number }): { json: Middleware; form: Middleware } {
   return {
     json: express.json({
-      limit: limits.bodyLimit,
+      limit: limits.bodyLimitBytes,
       type: ['application/json', 'application/*+json'],
       // Runs on the raw bytes before JSON.parse: a body nested past the limit is never parsed.
       verify: (_req: IncomingMessage, _res: unknown, body: Buffer, encoding: string) => {
@@ -23,7 +23,7 @@ export function bodyParsers(limits: { bodyLimit: string; jsonDepthLimit: number 
         if (nestedDeeperThan(body, limits.jsonDepthLimit)) throw Object.assign(new Error(`JSON nested deeper than ${limits.jsonDepthLimit} levels`), { type: JSON_TOO_DEEP });
       },
     }),
-    form: express.urlencoded({ limit: limits.bodyLimit, extended: false, parameterLimit: 100 }),
+    form: express.urlencoded({ limit: limits.bodyLimitBytes, extended: false, parameterLimit: 100 }),
   };
 }
 

@@ -10,12 +10,12 @@ export interface Accounts {
   lookup(username: string): Person | undefined;
 }
 
-export function createAccounts(accounts: () => AccountConfig[]): Accounts {
+export function createAccounts(accounts: () => readonly AccountConfig[]): Accounts {
   return {
     async verify(username, password) {
       const account = accounts().find((a) => a.username === username);
       // verifyPassword does the same work for an unknown user, so timing does not reveal who exists.
-      if (!(await verifyPassword(password, account?.password_hash)) || !account) return undefined;
+      if (!(await verifyPassword(password, account?.passwordHash)) || !account) return undefined;
       return toPerson(account);
     },
     lookup(username) {
@@ -34,6 +34,6 @@ function toPerson(account: AccountConfig): Person {
         email: account.email,
         // An operator wrote this address into the config: it is as verified as it gets.
         emailVerified: account.email !== undefined,
-        groups: account.groups,
+        groups: [...account.groups],
       };
 }

@@ -13,10 +13,10 @@ const MAX_GROUPS = 500;
  * `false`, the name, and groups from `groups_claim` (a dotted path such as `realm_access.roles`).
  * Pure.
  */
-export function personFromClaims(idp: Pick<IdpConfig, 'id' | 'groups_claim' | 'assume_email_verified'>, claims: IdpClaims, now = Date.now()): Person {
+export function personFromClaims(idp: Pick<IdpConfig, 'id' | 'groupsClaim' | 'assumeEmailVerified'>, claims: IdpClaims, now = Date.now()): Person {
   const email = typeof claims.email === 'string' && claims.email.includes('@') && claims.email_verified !== false ? claims.email : undefined;
   // Only an explicit `true` counts as verified, unless the operator vouches for this IdP's addresses.
-  const emailVerified = email !== undefined && (claims.email_verified === true || (claims.email_verified === undefined && idp.assume_email_verified));
+  const emailVerified = email !== undefined && (claims.email_verified === true || (claims.email_verified === undefined && idp.assumeEmailVerified));
   return {
     id: `${idp.id}:${claims.sub}`,
     idp: idp.id,
@@ -24,16 +24,16 @@ export function personFromClaims(idp: Pick<IdpConfig, 'id' | 'groups_claim' | 'a
     name: stringClaim(claims.name) ?? joinNames(claims.given_name, claims.family_name),
     email,
     emailVerified,
-    groups: groupsFrom(claimAt(claims, idp.groups_claim)),
+    groups: groupsFrom(claimAt(claims, idp.groupsClaim)),
     claimsAt: now,
   };
 }
 
 /** Whether the claims lack something the person is built from, so UserInfo should be asked (OIDC Core 1.0 §5.3). */
-export function missingClaims(idp: Pick<IdpConfig, 'groups_claim' | 'scopes'>, claims: Record<string, unknown>): boolean {
+export function missingClaims(idp: Pick<IdpConfig, 'groupsClaim' | 'scopes'>, claims: Record<string, unknown>): boolean {
   const wantsEmail = idp.scopes.includes('email');
   const wantsProfile = idp.scopes.includes('profile');
-  return (wantsEmail && claims.email === undefined) || (wantsProfile && claims.name === undefined) || claimAt(claims, idp.groups_claim) === undefined;
+  return (wantsEmail && claims.email === undefined) || (wantsProfile && claims.name === undefined) || claimAt(claims, idp.groupsClaim) === undefined;
 }
 
 /** A claim by dotted path; a claim whose own name contains dots wins over the path. */

@@ -71,7 +71,7 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
   // inside the network. What it sends is still bounded in size and time, and plain http is only
   // for loopback (the schema admits http issuers there alone).
   const http = oauthTransport(createGuardedFetch({ allowPrivateAddresses: true, deadlineMs: timeoutMs, maxBodyBytes: MAX_IDP_ANSWER_BYTES }), { trustedOrigins: [issuer.origin] });
-  const client: oauth.Client = { client_id: config.client_id };
+  const client: oauth.Client = { client_id: config.clientId };
   const jwks: oauth.JWKSCacheInput = {};
   let metadata: { value: Promise<oauth.AuthorizationServer>; at: number } | undefined;
   let clientAuth: Promise<oauth.ClientAuth> | undefined;
@@ -94,10 +94,10 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
 
   function authentication(): Promise<oauth.ClientAuth> {
     clientAuth ??= (async () => {
-      if (config.client_auth === 'client_secret_post') return oauth.ClientSecretPost(config.client_secret!);
-      if (config.client_auth === 'client_secret_basic') return oauth.ClientSecretBasic(config.client_secret!);
-      const key = await importPKCS8(config.private_key!, privateKeyAlgorithm(config.private_key!)!);
-      return oauth.PrivateKeyJwt({ key, kid: config.private_key_id });
+      if (config.clientAuth === 'client_secret_post') return oauth.ClientSecretPost(config.clientSecret!);
+      if (config.clientAuth === 'client_secret_basic') return oauth.ClientSecretBasic(config.clientSecret!);
+      const key = await importPKCS8(config.privateKey!, privateKeyAlgorithm(config.privateKey!)!);
+      return oauth.PrivateKeyJwt({ key, kid: config.privateKeyId });
     })();
     return clientAuth;
   }
@@ -109,7 +109,7 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
       const url = new URL(as.authorization_endpoint!);
       url.search = new URLSearchParams({
         response_type: 'code',
-        client_id: config.client_id,
+        client_id: config.clientId,
         redirect_uri: params.redirectUri,
         scope: config.scopes.join(' '),
         state: params.state,

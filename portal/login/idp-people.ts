@@ -15,7 +15,7 @@ export interface IdpPeople {
   current(person: Person): Promise<Person | undefined>;
 }
 
-export function createIdpPeople(options: { store: Store; idps: () => IdpConfig[] }): IdpPeople {
+export function createIdpPeople(options: { store: Store; idps: () => readonly IdpConfig[] }): IdpPeople {
   const key = (personId: string) => storeKey('idp-person', personId);
   const idpOf = (person: Person) => options.idps().find((idp) => idp.id === person.idp);
   const fresh = (person: Person, maxAgeMs: number) => person.claimsAt !== undefined && Date.now() - person.claimsAt <= maxAgeMs;
@@ -24,7 +24,7 @@ export function createIdpPeople(options: { store: Store; idps: () => IdpConfig[]
     async remember(person) {
       const idp = idpOf(person);
       if (!idp) return;
-      await setJson(options.store, key(person.id), person, { ttlMs: idp.claims_max_age });
+      await setJson(options.store, key(person.id), person, { ttlMs: idp.claimsMaxAgeMs });
     },
     async current(person) {
       const idp = idpOf(person);
@@ -32,7 +32,7 @@ export function createIdpPeople(options: { store: Store; idps: () => IdpConfig[]
       const latest = (await getJson<Person>(options.store, key(person.id))) ?? person;
       // The stored record may be older than the one offered (a race of two sign-ins): the newer wins.
       const newest = (latest.claimsAt ?? 0) >= (person.claimsAt ?? 0) ? latest : person;
-      return fresh(newest, idp.claims_max_age) ? newest : undefined;
+      return fresh(newest, idp.claimsMaxAgeMs) ? newest : undefined;
     },
   };
 }

@@ -93,7 +93,7 @@ export function idpRoutes(options: IdpRoutesOptions): Router {
     const person = personFromClaims(client.config, claims);
     await options.idpPeople.remember(person);
     // The session lasts no longer than these claims are trusted: then the IdP is asked again.
-    await options.sessions.create(res, person, { maxAgeMs: client.config.claims_max_age });
+    await options.sessions.create(res, person, { maxAgeMs: client.config.claimsMaxAgeMs });
     req.log.info({ event: 'login', person: person.id, idp: client.config.id }, 'signed in');
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, pending.returnTo);

@@ -64,7 +64,7 @@ export class AppsInAggregate {
 
   resources(): Resource[] {
     return this.apps.flatMap((app) =>
-      app.entry_pages.map((path) => ({ uri: `${this.#base(app)}${path}`, name: `${app.id}${path}`, title: `${app.title ?? app.id} ${path}`, mimeType: 'text/markdown' })),
+      app.entryPages.map((path) => ({ uri: `${this.#base(app)}${path}`, name: `${app.id}${path}`, title: `${app.title ?? app.id} ${path}`, mimeType: 'text/markdown' })),
     );
   }
 

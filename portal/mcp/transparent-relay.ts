@@ -214,7 +214,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
             if (requests.pending > 0) return;
             answeredAsJson = true;
             // The upstream ends this stream now; should it not, the wait is bounded.
-            deadline.detach(upstream.connect_timeout);
+            deadline.detach(upstream.connectTimeoutMs);
             writeJson(res, 200, answers.length === 1 && !flow.batch ? held.find((e) => e.data !== '')!.data : JSON.stringify(answers));
             return;
           }
@@ -271,8 +271,8 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
   function cancelUpstream(flow: Flow, error: UpstreamError): void {
     const { req, upstream, requests } = flow;
     if (!(error instanceof UpstreamTimeoutError) || !flow.upstreamSessionId) return;
-    const body = JSON.stringify(requests.cancellations(`the portal's call timeout (${upstream.call_timeout} ms) passed`));
-    send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: AbortSignal.timeout(upstream.connect_timeout) })
+    const body = JSON.stringify(requests.cancellations(`the portal's call timeout (${upstream.callTimeoutMs} ms) passed`));
+    send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: AbortSignal.timeout(upstream.connectTimeoutMs) })
       .then((response) => response.resume())
       .catch(() => {});
   }
@@ -295,7 +295,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
   return {
     async initialize(req, res, body, upstream, fields) {
       let fallback = false;
-      const flow = { ...flowOf(req, res, body, upstream, fields, upstream.connect_timeout), initializing: true };
+      const flow = { ...flowOf(req, res, body, upstream, fields, upstream.connectTimeoutMs), initializing: true };
       await withFlow(flow, (flow) =>
         exchange(flow, async (response) => {
           const status = response.statusCode ?? 502;
@@ -317,7 +317,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     },
 
     async post(req, res, body, session, upstream) {
-      await withFlow(flowOf(req, res, body, upstream, session, upstream.call_timeout), (flow) =>
+      await withFlow(flowOf(req, res, body, upstream, session, upstream.callTimeoutMs), (flow) =>
         exchange(flow, async (response) => {
           if (response.statusCode === 404 && flow.upstreamSessionId) await sessionGone(session, response);
           return true;
@@ -327,7 +327,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
 
     async stateless(req, res, body, upstream, clientCapabilities) {
       try {
-        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.call_timeout), stateless: true }, (flow) => exchange(flow, async () => true));
+        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.callTimeoutMs), stateless: true }, (flow) => exchange(flow, async () => true));
         return true;
       } catch (error) {
         if (error instanceof UpstreamConnectRequiredError) return false;
@@ -352,7 +352,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       const upstreamSessionId = session.relay?.upstreamSessionId;
       if (!upstreamSessionId) return;
       try {
-        const response = await send(upstream, req.authContext!, { method: 'DELETE', headers: upstreamHeaders(req, upstreamSessionId), signal: AbortSignal.timeout(upstream.connect_timeout) });
+        const response = await send(upstream, req.authContext!, { method: 'DELETE', headers: upstreamHeaders(req, upstreamSessionId), signal: AbortSignal.timeout(upstream.connectTimeoutMs) });
         response.resume();
       } catch (error) {
         // The agent session ends here regardless; the upstream's own expiry ends its side.

@@ -195,9 +195,9 @@ export class UpstreamPool {
     let resume = await sessions.upstreamSession(session.id, config.id);
     if (resume || config.command) return this.#connect(session, config, pooled, key, resume);
     // No upstream session yet: one process opens it, the others wait for it and re-attach.
-    const deadline = Date.now() + config.connect_timeout;
+    const deadline = Date.now() + config.connectTimeoutMs;
     for (;;) {
-      const lock = await sessions.openLock(session.id, config.id, config.connect_timeout + 5_000);
+      const lock = await sessions.openLock(session.id, config.id, config.connectTimeoutMs + 5_000);
       if (lock) {
         try {
           resume = await sessions.upstreamSession(session.id, config.id);
@@ -280,8 +280,8 @@ export class UpstreamPool {
         // `{owner}` in an env value becomes a hash of the person: per-person state files without their id in a path.
         ownerEnv: (owner) => Object.fromEntries(Object.entries(config.env).filter(([, v]) => v.includes('{owner}')).map(([k, v]) => [k, v.replaceAll('{owner}', sha256(owner).slice(0, 16))])),
         cwd: config.cwd,
-        connectTimeoutMs: config.connect_timeout,
-        callTimeoutMs: config.call_timeout,
+        connectTimeoutMs: config.connectTimeoutMs,
+        callTimeoutMs: config.callTimeoutMs,
       },
       {
         logger: this.deps.logger.child({ upstream: config.id }),

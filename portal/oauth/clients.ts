@@ -27,7 +27,7 @@ const CLIENT_CHANGES = 'clients:changed';
 
 export function createClientRegistry(options: {
   store: Store;
-  serviceClients: ServiceClientConfig[];
+  serviceClients: readonly ServiceClientConfig[];
   metadataDocuments: ClientMetadataDocuments;
   /** A registered client unused this long expires. */
   unusedClientTtlMs: number;
@@ -75,7 +75,7 @@ export function createClientRegistry(options: {
 
   return {
     async find(clientId, findOptions) {
-      const service = options.serviceClients.find((c) => c.client_id === clientId);
+      const service = options.serviceClients.find((c) => c.clientId === clientId);
       if (service) {
         return {
           clientId,
@@ -83,13 +83,14 @@ export function createClientRegistry(options: {
           clientName: clientId,
           redirectUris: [],
           grantTypes: ['client_credentials', TOKEN_EXCHANGE_GRANT],
-          tokenEndpointAuthMethod: service.secret_hash ? 'client_secret_basic' : 'private_key_jwt',
+          tokenEndpointAuthMethod: service.secretHash ? 'client_secret_basic' : 'private_key_jwt',
           scope: service.scope,
-          secretHash: service.secret_hash,
-          jwks: service.jwks,
-          jwksUri: service.jwks_uri,
+          secretHash: service.secretHash,
+          // Copies: a client is the caller's to keep, the config is frozen.
+          jwks: service.jwks && { keys: [...service.jwks.keys] },
+          jwksUri: service.jwksUri,
           issuedAt: 0,
-          upstreams: service.upstreams,
+          upstreams: [...service.upstreams],
         };
       }
       if (clientId.startsWith('https://')) return options.metadataDocuments.resolve(clientId, findOptions);
@@ -115,7 +116,7 @@ export function createClientRegistry(options: {
         if (client) registered.push(client);
         else await store.removeFromSet(index, clientId);
       }
-      const services = await Promise.all(options.serviceClients.map((c) => this.find(c.client_id)));
+      const services = await Promise.all(options.serviceClients.map((c) => this.find(c.clientId)));
       return [...services.filter((c): c is Client => c !== undefined), ...registered.sort((a, b) => a.issuedAt - b.issuedAt)];
     },
     async touch(client) {

@@ -2,8 +2,8 @@ import type { Person } from '../login/person.js';
 
 /** Config `admins`: who may use the admin API. */
 export interface AdminRules {
-  groups: string[];
-  emails: string[];
+  groups: readonly string[];
+  emails: readonly string[];
 }
 
 /**

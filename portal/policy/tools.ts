@@ -1,7 +1,7 @@
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
 
-type ToolRules = { tools: Pick<UpstreamConfig['tools'], 'allow' | 'deny' | 'allow_groups' | 'deny_groups'> };
+type ToolRules = { tools: Pick<UpstreamConfig['tools'], 'allow' | 'deny' | 'allowGroups' | 'denyGroups'> };
 
 /**
  * Whether a person may use one of an upstream's tools (named as the upstream names it, before
@@ -13,7 +13,7 @@ type ToolRules = { tools: Pick<UpstreamConfig['tools'], 'allow' | 'deny' | 'allo
  * A person without the call is not shown the tool either: listing and calling apply the same rule.
  */
 export function mayUseTool(person: Pick<Person, 'groups'> | undefined, upstream: ToolRules, tool: string): boolean {
-  const { allow, deny, allow_groups: allowGroups, deny_groups: denyGroups } = upstream.tools;
+  const { allow, deny, allowGroups, denyGroups } = upstream.tools;
   if ((allow.length > 0 && !allow.includes(tool)) || deny.includes(tool)) return false;
   // Own-property lookups only: a tool called "constructor" must not find Object.prototype's.
   const onlyFor = Object.hasOwn(allowGroups, tool) ? allowGroups[tool]! : undefined;

@@ -19,20 +19,21 @@ describe('HTTP apps behind the portal', () => {
 
   beforeAll(async () => {
     [wiki, handbook, huge] = await Promise.all([startTestUpstream(), startHandbookSite(), startHugeHtmlApp(3 * 1024 * 1024)]);
+    const accounts = await testAccounts();
     portal = await startTestPortal({
-      document: {
-        login: { accounts: await testAccounts() },
+      // The host-routed app's host names the portal's port.
+      document: (url) => ({
+        login: { accounts },
         upstreams: [
           { id: 'wiki', kind: 'http', url: wiki.url, markdown: true, call_timeout: '500ms' },
           { id: 'handbook', kind: 'http', url: handbook.url, markdown: true },
           { id: 'huge', kind: 'http', url: huge.url, markdown: true },
           { id: 'secret', kind: 'http', url: wiki.url, access: { groups: ['eng'] }, openapi: '/openapi.json' },
+          { id: 'hosted', kind: 'http', url: wiki.url, host: `hosted.localhost:${new URL(url).port}` },
         ],
-      },
+      }),
     });
     port = Number(new URL(portal.url).port);
-    // The port is known only now: the host-routed app joins the live config (as the admin API would).
-    portal.config.upstreams = [...portal.config.upstreams, upstreamSchema.parse({ id: 'hosted', kind: 'http', url: wiki.url, host: `hosted.localhost:${port}` })];
     aggregateToken = await accessTokenFor(portal.url, ALICE, `${portal.url}/mcp`);
   });
   afterAll(async () => {
@@ -169,17 +170,24 @@ describe('HTTP apps behind the portal', () => {
   });
 
   test("an app that claims the portal's own host (past validation) never answers the portal's routes", async () => {
-    const before = portal.config.upstreams;
-    portal.config.upstreams = [...before, upstreamSchema.parse({ id: 'squatter', kind: 'http', url: wiki.url, host: `localhost:${port}` })];
+    const squatted = await startTestPortal({
+      document: { upstreams: [{ id: 'wiki', kind: 'http', url: wiki.url }] },
+      // The loader refuses an app on the portal's own host: add it to the loaded config.
+      adjust: (loaded) => ({
+        ...loaded,
+        upstreams: [...loaded.upstreams, upstreamSchema.parse({ id: 'squatter', kind: 'http', url: wiki.url, host: `localhost:${new URL(loaded.issuer).port}` })],
+      }),
+    });
     try {
+      const squattedPort = new URL(squatted.url).port;
       const seen = wiki.seen.length;
-      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`]) {
-        const res = await hostRequest(`${portal.url}/.well-known/oauth-authorization-server`, host);
-        expect(JSON.parse(res.body)).toMatchObject({ issuer: portal.url });
+      for (const host of [`localhost:${squattedPort}`, `127.0.0.1:${squattedPort}`]) {
+        const res = await hostRequest(`${squatted.url}/.well-known/oauth-authorization-server`, host);
+        expect(JSON.parse(res.body)).toMatchObject({ issuer: squatted.url });
       }
       expect(wiki.seen.length).toBe(seen);
     } finally {
-      portal.config.upstreams = before;
+      await squatted.close();
     }
   });
 

@@ -1,6 +1,5 @@
 import type { BrowserContext } from 'playwright-core';
 import { startHandbookSite, type HandbookSite } from '../../examples/handbook-site.js';
-import { upstreamSchema } from '../../portal/config/schema.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { launchChromium, type TestBrowser } from '../helpers/chromium.js';
 
@@ -14,9 +13,17 @@ describe('a person in a real browser (Playwright + Debian chromium)', () => {
 
   beforeAll(async () => {
     handbook = await startHandbookSite();
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'handbook', kind: 'http', url: handbook.url, markdown: true }] } });
+    const accounts = await testAccounts();
+    portal = await startTestPortal({
+      document: (url) => ({
+        login: { accounts },
+        upstreams: [
+          { id: 'handbook', kind: 'http', url: handbook.url, markdown: true },
+          { id: 'hosted', kind: 'http', url: handbook.url, host: `handbook.localhost:${new URL(url).port}` },
+        ],
+      }),
+    });
     port = Number(new URL(portal.url).port);
-    portal.config.upstreams = [...portal.config.upstreams, upstreamSchema.parse({ id: 'hosted', kind: 'http', url: handbook.url, host: `handbook.localhost:${port}` })];
     browser = await launchChromium();
     context = browser.context;
   });

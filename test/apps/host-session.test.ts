@@ -1,4 +1,3 @@
-import { upstreamSchema } from '../../portal/config/schema.js';
 import { startTestUpstream, type Echo, type TestUpstream } from '../helpers/http-app-upstream.js';
 import { RecordingStore, UNLIMITED } from '../helpers/oauth-flow.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
@@ -12,9 +11,12 @@ describe('host-routed apps: the sign-in hand-off is bound to the browser that st
 
   beforeAll(async () => {
     wiki = await startTestUpstream();
-    portal = await startTestPortal({ store, document: { rate_limits: UNLIMITED, login: { accounts: await testAccounts() } } });
+    const accounts = await testAccounts();
+    portal = await startTestPortal({
+      store,
+      document: (url) => ({ rate_limits: UNLIMITED, login: { accounts }, upstreams: [{ id: 'hosted', kind: 'http', url: wiki.url, host: `hosted.localhost:${new URL(url).port}` }] }),
+    });
     host = `hosted.localhost:${new URL(portal.url).port}`;
-    portal.config.upstreams = [upstreamSchema.parse({ id: 'hosted', kind: 'http', url: wiki.url, host })];
   });
   afterAll(async () => {
     await portal.close();

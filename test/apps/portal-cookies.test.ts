@@ -1,4 +1,3 @@
-import { upstreamSchema } from '../../portal/config/schema.js';
 import { PORTAL_COOKIE_NAMES } from '../../portal/http/portal-cookies.js';
 import { accessTokenFor } from '../helpers/app-token.js';
 import { FormBrowser } from '../helpers/browser-form-client.js';
@@ -32,16 +31,19 @@ describe("the portal's cookies never reach an app, and no app may set one", () =
 
   beforeAll(async () => {
     [wiki, idp] = await Promise.all([startTestUpstream(), startFakeIdp({ clientId: 'gatehouse', clientSecret: 'fake-secret' })]);
+    const accounts = await testAccounts();
     portal = await startTestPortal({
-      document: {
+      document: (url) => ({
         rate_limits: UNLIMITED,
-        login: { accounts: await testAccounts(), idps: [{ id: 'fake', issuer: idp.issuer, client_id: 'gatehouse', client_secret: 'fake-secret' }] },
-        upstreams: [{ id: 'wiki', kind: 'http', url: wiki.url }],
-      },
+        login: { accounts, idps: [{ id: 'fake', issuer: idp.issuer, client_id: 'gatehouse', client_secret: 'fake-secret' }] },
+        upstreams: [
+          { id: 'wiki', kind: 'http', url: wiki.url },
+          { id: 'hosted', kind: 'http', url: wiki.url, host: `hosted.localhost:${new URL(url).port}` },
+        ],
+      }),
     });
     port = Number(new URL(portal.url).port);
     host = `hosted.localhost:${port}`;
-    portal.config.upstreams = [...portal.config.upstreams, upstreamSchema.parse({ id: 'hosted', kind: 'http', url: wiki.url, host })];
     token = await accessTokenFor(portal.url, ALICE, `${portal.url}/mcp`);
 
     browser = new FormBrowser(portal.url);

@@ -1,4 +1,3 @@
-import { upstreamSchema } from '../../portal/config/schema.js';
 import { accessTokenFor } from '../helpers/app-token.js';
 import { FormBrowser } from '../helpers/browser-form-client.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/http-app-upstream.js';
@@ -22,10 +21,19 @@ describe('WebSocket upgrades to apps check Origin', () => {
 
   beforeAll(async () => {
     wiki = await startTestUpstream();
-    portal = await startTestPortal({ document: { rate_limits: UNLIMITED, login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'http', url: wiki.url }] } });
+    const accounts = await testAccounts();
+    portal = await startTestPortal({
+      document: (url) => ({
+        rate_limits: UNLIMITED,
+        login: { accounts },
+        upstreams: [
+          { id: 'wiki', kind: 'http', url: wiki.url },
+          { id: 'hosted', kind: 'http', url: wiki.url, host: `hosted.localhost:${new URL(url).port}` },
+        ],
+      }),
+    });
     port = Number(new URL(portal.url).port);
     appHost = `hosted.localhost:${port}`;
-    portal.config.upstreams = [...portal.config.upstreams, upstreamSchema.parse({ id: 'hosted', kind: 'http', url: wiki.url, host: appHost })];
 
     const browser = new FormBrowser(portal.url);
     await browser.signIn(await browser.get(`${portal.url}/login`), ALICE);

@@ -17,7 +17,7 @@ describe('delegation config keys', () => {
       { STS_SECRET: 'sts-secret' },
       'test',
     );
-    expect(config.login.idps[0]!.id_jag).toBe(true);
+    expect(config.login.idps[0]!.idJag).toBe(true);
     expect(config.tokenExchange.trustedIssuers[0]!.id).toBe('gate-a');
   });
 

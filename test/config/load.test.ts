@@ -36,6 +36,23 @@ describe('config', () => {
     expect(config.logLevel).toBe('debug');
   });
 
+  test('keys are camelCase with units in the names, and the loaded config is frozen', () => {
+    const config = resolveConfig(
+      {
+        login: { accounts: [{ username: 'a', password_hash: 'scrypt$x' }] },
+        upstreams: [{ id: 'w', kind: 'mcp', url: 'http://w', connect_timeout: '2s', call_timeout: '30s', entry_pages: ['/'], tools: { limits: { '*': { per_minute: 5 } } } }],
+      },
+      { GATEHOUSE_SECRET: SECRET },
+      't',
+    );
+    expect(config.upstreams[0]).toMatchObject({ connectTimeoutMs: 2_000, callTimeoutMs: 30_000, entryPages: ['/'], tools: { limits: { '*': { perMinute: 5 } } } });
+    expect(config.accounts[0]).toMatchObject({ username: 'a', passwordHash: 'scrypt$x' });
+    expect(config.http.bodyLimitBytes).toBe(1_048_576);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => ((config.upstreams as unknown[]).push({}))).toThrow(TypeError);
+    expect(() => Object.assign(config.upstreams[0]!.tools, { approvalTtlMs: 1 })).toThrow(TypeError);
+  });
+
   test('a Redis Cluster: store.cluster in the file, REDIS_CLUSTER in the environment winning', () => {
     const env = { REDIS_URL: 'redis://10.0.0.1:7000', GATEHOUSE_SECRET: SECRET };
     expect(resolveConfig({}, env, 't').store.cluster).toBe(false);
@@ -73,9 +90,9 @@ describe('config', () => {
       {},
       't',
     ).upstreams;
-    expect(plain!.tools).toMatchObject({ approval: [], approval_ttl: 0, approval_timeout: 600_000 });
-    expect(set!.tools).toMatchObject({ approval: ['delete_*'], approval_ttl: 600_000, approval_timeout: 120_000 });
-    expect(zero!.tools.approval_ttl).toBe(0);
+    expect(plain!.tools).toMatchObject({ approval: [], approvalTtlMs: 0, approvalTimeoutMs: 600_000 });
+    expect(set!.tools).toMatchObject({ approval: ['delete_*'], approvalTtlMs: 600_000, approvalTimeoutMs: 120_000 });
+    expect(zero!.tools.approvalTtlMs).toBe(0);
   });
 
   test('durations accept ms, s, m, h and d', () => {

@@ -6,7 +6,7 @@ import { createTestRedisStore, testKeyPrefix, testRedisUrl } from '../helpers/re
 import { TEST_SECRET } from '../helpers/portal.js';
 
 const ISSUER = 'https://gate.example';
-const tools = (over: Partial<{ approval_ttl: number; approval_timeout: number }> = {}) => ({ approval: ['*'], approval_ttl: 0, approval_timeout: 600_000, ...over }) as unknown as ApprovalCall['upstream']['tools'];
+const tools = (over: Partial<{ approvalTtlMs: number; approvalTimeoutMs: number }> = {}) => ({ approval: ['*'], approvalTtlMs: 0, approvalTimeoutMs: 600_000, ...over }) as unknown as ApprovalCall['upstream']['tools'];
 const callOf = (over: Partial<ApprovalCall> = {}): ApprovalCall => ({
   person: { id: 'local:alice', idp: 'local' },
   client: { id: 'agent-1', name: 'Agent' },
@@ -102,7 +102,7 @@ describe('tool approvals on the Store', () => {
   });
 
   test('approval_ttl: the same person and agent call the tool without asking that long; not another agent', async () => {
-    const upstream = { id: 'wiki', tools: tools({ approval_ttl: 60_000 }) };
+    const upstream = { id: 'wiki', tools: tools({ approvalTtlMs: 60_000 }) };
     const { request } = await asked(callOf({ upstream }));
     await approvals.decide(request.id, 'local:alice', 'allow');
     expect(await approvals.gate(callOf({ upstream, arguments: { anything: true } }))).toEqual({ kind: 'go', via: 'standing' });

@@ -31,15 +31,23 @@ export interface TestPortal {
   close(): Promise<void>;
 }
 
-/** A real portal on 127.0.0.1 and a free port, built from a config document (as in gatehouse.yaml). */
+/** A config document, or one made from the portal's URL (for keys that name its port, such as an app's `host`). */
+export type TestConfigDocument = Record<string, unknown> | ((portalUrl: string) => Record<string, unknown>);
+
+/**
+ * A real portal on 127.0.0.1 and a free port, built from a config document (as in gatehouse.yaml).
+ * `adjust` derives the config it runs with from the loaded one: for a config the loader would refuse.
+ */
 export async function startTestPortal(
-  options: { document?: Record<string, unknown>; env?: NodeJS.ProcessEnv; store?: Store; metadataDocumentCa?: string } = {},
+  options: { document?: TestConfigDocument; adjust?: (loaded: Config) => Config; env?: NodeJS.ProcessEnv; store?: Store; metadataDocumentCa?: string } = {},
 ): Promise<TestPortal> {
   // Listen first, so that the issuer (PUBLIC_URL) can be the address actually bound.
   let handle: RequestListener | undefined;
   const running = await listen((req, res) => handle!(req, res), { host: '127.0.0.1', port: 0 });
   const env = { GATEHOUSE_SECRET: TEST_SECRET, LOG_LEVEL: 'info', PUBLIC_URL: running.url, ...options.env };
-  const config = resolveConfig(options.document ?? {}, env, 'test');
+  const document = typeof options.document === 'function' ? options.document(running.url) : options.document;
+  const loaded = resolveConfig(document ?? {}, env, 'test');
+  const config = options.adjust ? options.adjust(loaded) : loaded;
   limitConnections(running.server, config.http.connections);
   const store = options.store ?? new MemoryStore();
   const logs = new LogCapture();

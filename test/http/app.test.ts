@@ -74,7 +74,7 @@ describe('body limits and error mapping', () => {
   let close: (graceMs: number) => Promise<void>;
 
   beforeAll(async () => {
-    const parsers = bodyParsers({ bodyLimit: '1kb', jsonDepthLimit: 64 });
+    const parsers = bodyParsers({ bodyLimitBytes: 1_024, jsonDepthLimit: 64 });
     const app = express();
     app.use(requestContext(logger));
     app.post('/echo', parsers.json, (req, res) => {

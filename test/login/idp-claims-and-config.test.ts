@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { resolveConfig } from '../../portal/config/load.js';
 import { personFromClaims } from '../../portal/login/idp-claims.js';
 
-const idp = { id: 'corp', groups_claim: 'groups', assume_email_verified: false };
+const idp = { id: 'corp', groupsClaim: 'groups', assumeEmailVerified: false };
 const config = (login: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   resolveConfig({ login, ...extra }, { GATEHOUSE_SECRET: 'x'.repeat(32), PUBLIC_URL: 'https://gate.example.com' }, 'test');
 const base = { id: 'corp', issuer: 'https://idp.example.com', client_id: 'gatehouse', client_secret: 's' };
@@ -16,19 +16,19 @@ describe('claims to person (OIDC Core 1.0 §5.1)', () => {
   test('email_verified false drops the email; absent keeps it unverified unless assume_email_verified', () => {
     expect(personFromClaims(idp, { sub: 'u', email: 'a@corp.example', email_verified: false })).toMatchObject({ email: undefined, emailVerified: false });
     expect(personFromClaims(idp, { sub: 'u', email: 'a@corp.example' })).toMatchObject({ email: 'a@corp.example', emailVerified: false });
-    expect(personFromClaims({ ...idp, assume_email_verified: true }, { sub: 'u', email: 'a@corp.example' })).toMatchObject({ emailVerified: true });
+    expect(personFromClaims({ ...idp, assumeEmailVerified: true }, { sub: 'u', email: 'a@corp.example' })).toMatchObject({ emailVerified: true });
   });
 
   test('a dotted groups_claim reads nested claims (Keycloak realm_access.roles); a string is one group', () => {
-    expect(personFromClaims({ ...idp, groups_claim: 'realm_access.roles' }, { sub: 'u', realm_access: { roles: ['ops'] } }).groups).toEqual(['ops']);
-    expect(personFromClaims({ ...idp, groups_claim: 'role' }, { sub: 'u', role: 'admin' }).groups).toEqual(['admin']);
+    expect(personFromClaims({ ...idp, groupsClaim: 'realm_access.roles' }, { sub: 'u', realm_access: { roles: ['ops'] } }).groups).toEqual(['ops']);
+    expect(personFromClaims({ ...idp, groupsClaim: 'role' }, { sub: 'u', role: 'admin' }).groups).toEqual(['admin']);
     expect(personFromClaims(idp, { sub: 'u', given_name: 'Ada', family_name: 'L' }).name).toBe('Ada L');
   });
 });
 
 describe('login.idps config', () => {
   test('defaults: client_secret_basic, openid email profile, groups claim, 12h claims_max_age', () => {
-    expect(config({ idps: [base] }).login.idps[0]).toMatchObject({ client_auth: 'client_secret_basic', scopes: ['openid', 'email', 'profile'], groups_claim: 'groups', primary: false, claims_max_age: 12 * 3600_000 });
+    expect(config({ idps: [base] }).login.idps[0]).toMatchObject({ clientAuth: 'client_secret_basic', scopes: ['openid', 'email', 'profile'], groupsClaim: 'groups', primary: false, claimsMaxAgeMs: 12 * 3600_000 });
   });
 
   test.each([
@@ -51,7 +51,7 @@ describe('login.idps config', () => {
     const upstreams = [{ id: 'w', kind: 'mcp', url: 'http://127.0.0.1:1/mcp', access: { idps: ['crop'] } }];
     expect(() => config({ idps: [base] }, { upstreams })).toThrow(/upstreams\[0\]\.access\.idps\[0\]: names no identity provider "crop"/);
     const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    expect(config({ idps: [{ ...base, client_secret: undefined, client_auth: 'private_key_jwt', private_key: pem }] }).login.idps[0]!.client_auth).toBe('private_key_jwt');
+    expect(config({ idps: [{ ...base, client_secret: undefined, client_auth: 'private_key_jwt', private_key: pem }] }).login.idps[0]!.clientAuth).toBe('private_key_jwt');
     expect(config({ idps: [{ ...base, issuer: 'http://127.0.0.1:9000' }] }).login.idps).toHaveLength(1);
   });
 });

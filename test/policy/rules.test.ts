@@ -5,8 +5,8 @@ import type { Person } from '../../portal/login/person.js';
 
 const person = (over: Partial<Person> = {}): Person => ({ id: 'corp:p', idp: 'corp', email: 'p@corp.example', emailVerified: true, groups: [], ...over });
 const access = (rules: Partial<Record<'groups' | 'emails' | 'domains' | 'idps', string[]>>) => ({ access: { groups: [], emails: [], domains: [], idps: [], ...rules } });
-const tools = (rules: Partial<{ allow: string[]; deny: string[]; allow_groups: Record<string, string[]>; deny_groups: Record<string, string[]> }>) => ({
-  tools: { allow: [], deny: [], rename: {}, describe: {}, allow_groups: {}, deny_groups: {}, ...rules },
+const tools = (rules: Partial<{ allow: string[]; deny: string[]; allowGroups: Record<string, string[]>; denyGroups: Record<string, string[]> }>) => ({
+  tools: { allow: [], deny: [], rename: {}, describe: {}, allowGroups: {}, denyGroups: {}, ...rules },
 });
 
 describe('upstream access rules', () => {
@@ -37,7 +37,7 @@ describe('upstream access rules', () => {
 
 describe('per-tool rules', () => {
   test('allow/deny apply to everyone; allow_groups and deny_groups by group', () => {
-    const upstream = tools({ deny: ['drop'], allow_groups: { refund: ['finance'] }, deny_groups: { export: ['contractors'] } });
+    const upstream = tools({ deny: ['drop'], allowGroups: { refund: ['finance'] }, denyGroups: { export: ['contractors'] } });
     expect(mayUseTool(person(), upstream, 'search')).toBe(true);
     expect(mayUseTool(person({ groups: ['finance'] }), upstream, 'drop')).toBe(false);
     expect(mayUseTool(person(), upstream, 'refund')).toBe(false);

@@ -52,7 +52,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
   }
   const idp = deps.config.login.idps.find((candidate) => candidate.issuer === issuer);
   if (!idp) throw invalid('the assertion was not issued by an identity provider this portal trusts', `unknown issuer ${issuer}`);
-  if (!idp.id_jag) throw invalid('this identity provider may not authorize agents here (id_jag is off)', `id_jag off for ${idp.id}`);
+  if (!idp.idJag) throw invalid('this identity provider may not authorize agents here (id_jag is off)', `id_jag off for ${idp.id}`);
 
   let claims: JWTPayload;
   try {

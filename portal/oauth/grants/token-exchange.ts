@@ -144,7 +144,7 @@ async function foreignSubject(token: string, trusted: TrustedIssuerConfig, deps:
   const audiences = [deps.issuer, `${deps.issuer}/token`, ...deps.resources.all().map((r) => r.url)];
   let claims: JWTPayload;
   try {
-    ({ payload: claims } = await jwtVerify(token, deps.remoteKeys.atJwksUri(trusted.jwks_uri), {
+    ({ payload: claims } = await jwtVerify(token, deps.remoteKeys.atJwksUri(trusted.jwksUri), {
       algorithms: ASYMMETRIC_ALGS,
       issuer: trusted.issuer,
       audience: audiences,
