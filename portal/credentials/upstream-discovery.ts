@@ -1,7 +1,6 @@
-import type * as oauth from 'oauth4webapi';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { GuardedFetch } from '../net/guarded-fetch.js';
-import { discoverAuthorizationServer, requireCodeFlowEndpoints } from '../oauth-client/discovery.js';
+import { discoverAuthorizationServer, requireCodeFlowEndpoints, type CodeFlowServer } from '../oauth-client/discovery.js';
 import type { MetadataCache } from '../oauth-client/metadata-cache.js';
 import { parseBearerChallenge } from './challenge.js';
 import { UpstreamOAuthError, toOAuthError } from './upstream-oauth-errors.js';
@@ -29,7 +28,7 @@ export interface UpstreamDiscovery {
    * Kept per issuer and the origins trusted for the upstream (what one upstream may reach, another
    * may not).
    */
-  authorizationServer(issuer: string, upstream: UpstreamConfig, signal?: AbortSignal): Promise<oauth.AuthorizationServer>;
+  authorizationServer(issuer: string, upstream: UpstreamConfig, signal?: AbortSignal): Promise<CodeFlowServer>;
 }
 
 export interface UpstreamDiscoveryOptions {
@@ -89,7 +88,7 @@ export function createUpstreamDiscovery(options: UpstreamDiscoveryOptions): Upst
     });
   }
 
-  function authorizationServer(issuer: string, upstream: UpstreamConfig, signal?: AbortSignal): Promise<oauth.AuthorizationServer> {
+  function authorizationServer(issuer: string, upstream: UpstreamConfig, signal?: AbortSignal): Promise<CodeFlowServer> {
     return options.metadata
       .get(`${operatorOrigins(upstream).join(' ')}\n${issuer}`, async () => requireCodeFlowEndpoints(await discoverAuthorizationServer(issuer, ['oauth2', 'oidc'], options.transport(upstream, signal))))
       .catch((error: unknown) => {

@@ -46,7 +46,7 @@ export function createUpstreamGrants({ discovery, registration, transport }: Ups
       const scope = [...wanted].filter((s) => SCOPE_TOKEN.test(s));
       const state = oauth.generateRandomState();
       const codeVerifier = oauth.generateRandomCodeVerifier();
-      const url = await pkceAuthorizationUrl(as.authorization_endpoint!, {
+      const url = await pkceAuthorizationUrl(as.authorization_endpoint, {
         clientId: oauthClient.client_id,
         redirectUri,
         state,

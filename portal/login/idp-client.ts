@@ -4,7 +4,7 @@ import { privateKeyAlgorithm, type IdpConfig } from '../config/idp-schema.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import { oauthTransport } from '../net/oauth-transport.js';
 import { pkceAuthorizationUrl } from '../oauth-client/authorization-url.js';
-import { discoverAuthorizationServer, requireCodeFlowEndpoints } from '../oauth-client/discovery.js';
+import { discoverAuthorizationServer, requireCodeFlowEndpoints, type CodeFlowServer } from '../oauth-client/discovery.js';
 import { classifyOAuthFailure, type OAuthFailureKind } from '../oauth-client/failure.js';
 import { createMetadataCache } from '../oauth-client/metadata-cache.js';
 import { missingClaims, type IdpClaims } from './idp-claims.js';
@@ -79,7 +79,7 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
   let clientAuth: Promise<oauth.ClientAuth> | undefined;
 
   /** Discovery (OIDC Discovery 1.0 §4), cached; a failure is tried again at the next sign-in. */
-  function discover(): Promise<oauth.AuthorizationServer> {
+  function discover(): Promise<CodeFlowServer> {
     return metadata.get(issuer.href, async () => requireCodeFlowEndpoints(await discoverAuthorizationServer(issuer, ['oidc'], http)));
   }
 
@@ -97,7 +97,7 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
     config,
     async authorizationUrl(params) {
       const as = await discover().catch(toIdpError);
-      return pkceAuthorizationUrl(as.authorization_endpoint!, {
+      return pkceAuthorizationUrl(as.authorization_endpoint, {
         clientId: config.client_id,
         redirectUri: params.redirectUri,
         state: params.state,

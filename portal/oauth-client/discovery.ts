@@ -29,13 +29,16 @@ export async function discoverAuthorizationServer(
   throw new OAuthClientError('invalid_response', `${identifier.href}: no metadata`);
 }
 
+/** Metadata of an authorization server that can run the authorization code flow. */
+export type CodeFlowServer = oauth.AuthorizationServer & { authorization_endpoint: string; token_endpoint: string };
+
 /**
  * Checks the metadata names what the authorization code flow needs (RFC 8414 §2: both are
  * optional in metadata), so a caller can use them without asking again.
  *
  * @throws {OAuthClientError} `invalid_response`.
  */
-export function requireCodeFlowEndpoints(as: oauth.AuthorizationServer): oauth.AuthorizationServer & { authorization_endpoint: string; token_endpoint: string } {
+export function requireCodeFlowEndpoints(as: oauth.AuthorizationServer): CodeFlowServer {
   if (!as.authorization_endpoint || !as.token_endpoint) throw new OAuthClientError('invalid_response', `${as.issuer}: metadata lacks an authorization or token endpoint`);
-  return as as oauth.AuthorizationServer & { authorization_endpoint: string; token_endpoint: string };
+  return as as CodeFlowServer;
 }

@@ -1,4 +1,4 @@
-import type * as oauth from 'oauth4webapi';
+import type { CodeFlowServer } from './discovery.js';
 
 /** Discovered authorization server metadata, reused for a while. */
 export interface MetadataCache {
@@ -7,7 +7,7 @@ export interface MetadataCache {
    * Only answers are kept: a failure is tried again at the next call. Concurrent discoveries of
    * the same URL share one request in the guarded fetcher, so nothing in flight is kept here.
    */
-  get(key: string, discover: () => Promise<oauth.AuthorizationServer>): Promise<oauth.AuthorizationServer>;
+  get(key: string, discover: () => Promise<CodeFlowServer>): Promise<CodeFlowServer>;
 }
 
 export interface MetadataCacheOptions {
@@ -19,7 +19,7 @@ export interface MetadataCacheOptions {
 
 /** The one cache of authorization server metadata (RFC 8414, OpenID Connect Discovery) behind each OAuth client of the portal. */
 export function createMetadataCache(options: MetadataCacheOptions): MetadataCache {
-  const entries = new Map<string, { value: oauth.AuthorizationServer; at: number }>();
+  const entries = new Map<string, { value: CodeFlowServer; at: number }>();
   return {
     async get(key, discover) {
       const hit = entries.get(key);
