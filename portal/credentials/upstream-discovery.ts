@@ -42,6 +42,11 @@ export interface UpstreamDiscoveryOptions {
   timeoutMs: number;
 }
 
+/**
+ * Discovery for the `oauth` strategy: what the upstream publishes is fetched through the guarded
+ * fetcher (only the operator's own origins are trusted), its authorization server's metadata
+ * through the OAuth client kit and its cache.
+ */
 export function createUpstreamDiscovery(options: UpstreamDiscoveryOptions): UpstreamDiscovery {
   const { guardedFetch, timeoutMs } = options;
 

@@ -38,6 +38,7 @@ export interface UpstreamRegistrationOptions {
   transport: UpstreamTransport;
 }
 
+/** The portal's clients at upstreams' authorization servers, registered ones kept sealed in the store. */
 export function createUpstreamRegistration(options: UpstreamRegistrationOptions): UpstreamRegistration {
   const { store, sealer } = options;
 
