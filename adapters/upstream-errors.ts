@@ -1,4 +1,5 @@
 import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, SseError } from '@modelcontextprotocol/client';
+import { isFetchFailedTypeError, isSdkNotConnectedMessage, legacySsePostStatus } from './untyped-errors.js';
 
 /** Stable codes of {@link UpstreamError}; tests and the portal match on these, never on messages. */
 export type UpstreamErrorCode =
@@ -155,8 +156,7 @@ export function toUpstreamError(error: unknown, upstreamId: string, context: { t
       return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
     }
   }
-  // The SDK's answer to a request on a client whose transport has gone away.
-  if (error instanceof Error && error.message === 'Not connected') return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
+  if (isSdkNotConnectedMessage(error)) return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
   const status = httpStatusOf(error);
   if (status !== undefined) {
     if (status === 401 || status === 403) return new UpstreamUnauthorizedError(upstreamId, status, { internal, cause: error });
@@ -172,16 +172,14 @@ export function toUpstreamError(error: unknown, upstreamId: string, context: { t
 export function httpStatusOf(error: unknown): number | undefined {
   if (error instanceof SdkHttpError) return error.status > 0 ? error.status : undefined;
   if (error instanceof SseError) return typeof error.code === 'number' && error.code > 0 ? error.code : undefined;
-  // The legacy SSE transport reports POST failures as plain errors "(HTTP 404)".
-  const match = error instanceof Error ? /\(HTTP (\d{3})\)/.exec(error.message) : null;
-  return match ? Number(match[1]) : undefined;
+  return legacySsePostStatus(error);
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOENT', 'EACCES', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** fetch wraps socket errors as `TypeError('fetch failed', { cause })`; spawn reports `ENOENT`. */
 export function isNetworkError(error: unknown): boolean {
-  return NETWORK_CODES.has(errorCode(error) ?? '') || (error instanceof TypeError && error.message === 'fetch failed');
+  return NETWORK_CODES.has(errorCode(error) ?? '') || isFetchFailedTypeError(error);
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -111,7 +111,12 @@ async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Re
 /** Proxies an identified caller's request to the app, with its credential headers, and audits it when the response is done. */
 async function forwardToApp(deps: AppsDeps, mount: AppMount, auth: AuthContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   auditAppRequest(req, res, mount, auth);
-  const { forward, cached } = await forwardOptions(deps, mount, auth, { method: req.method ?? 'GET', url: (req as Partial<Request>).originalUrl ?? req.url ?? '/', headers: req.headers });
+  const decided = await forwardOptions(deps, mount, auth, { method: req.method ?? 'GET', url: (req as Partial<Request>).originalUrl ?? req.url ?? '/', headers: req.headers });
+  if ('connectUrl' in decided) {
+    res.writeHead(303, { Location: decided.connectUrl, 'Cache-Control': 'no-store' }).end();
+    return;
+  }
+  const { forward, cached } = decided;
   // The portal's page policy (`default-src 'none'`) would block the app's own styles and scripts:
   // the app's responses carry the app's policy. Framing stays limited to the app's own origin.
   res.removeHeader('Content-Security-Policy');

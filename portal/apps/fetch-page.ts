@@ -85,7 +85,7 @@ export async function fetchAppPage(deps: FetchAppPageDeps, upstream: UpstreamCon
   const format = options.format ?? 'markdown';
   const maxBytes = deps.maxMarkdownBytes ?? DEFAULT_MAX_HTML_BYTES;
   const credentials = await upstreamCredentialHeaders(upstream, options.auth, deps.assertions, deps.credentials).catch((error: unknown) => {
-    throw connectRequiredAsHttp(error, { browser: false });
+    throw connectRequiredAsHttp(error);
   });
   const issuerUrl = new URL(deps.issuer);
 

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ForwardOptions } from '../../adapters/http-app/proxy.js';
 import { toUpstreamPath } from '../../adapters/http-app/upstream-path.js';
-import { connectRequiredAsHttp, upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
+import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
+import { connectPageUrl, connectRequiredAsHttp, upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
 import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import type { CredentialSources } from '../credentials/upstream-credentials.js';
 import { PORTAL_COOKIE_NAMES } from '../http/portal-cookies.js';
@@ -29,6 +30,11 @@ export interface AppForward {
   cached?: CachedMarkdown;
 }
 
+/** A browser whose person has not connected the app's `oauth` account: where to send it first. */
+export interface ConnectFirst {
+  connectUrl: string;
+}
+
 /** A GET's validators (RFC 9110 §13.1): an agent's own name the HTML, which it never got from the portal as such. */
 const GET_VALIDATORS = ['if-none-match', 'if-modified-since'];
 
@@ -41,11 +47,17 @@ const GET_VALIDATORS = ['if-none-match', 'if-modified-since'];
  * goes through the cache of converted pages: a fresh conversion answers without a request
  * upstream, a stale one sends its validators instead of the agent's own.
  */
-export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: AuthContext, request: { method: string; url: string; headers: IncomingHttpHeaders }): Promise<AppForward> {
-  const headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions, deps.credentials).catch((error: unknown) => {
+export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: AuthContext, request: { method: string; url: string; headers: IncomingHttpHeaders }): Promise<AppForward | ConnectFirst> {
+  let headers: Record<string, string>;
+  try {
+    headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions, deps.credentials);
+  } catch (error) {
     // An `oauth` app the person has not connected: a browser is sent to connect it, then back here.
-    throw connectRequiredAsHttp(error, { browser: /text\/html/.test(request.headers.accept ?? ''), returnTo: mount.mountPath.startsWith('/') ? request.url : undefined });
-  });
+    if (error instanceof UpstreamConnectRequiredError && /text\/html/.test(request.headers.accept ?? '')) {
+      return { connectUrl: connectPageUrl(error, mount.mountPath.startsWith('/') ? request.url : undefined) };
+    }
+    throw connectRequiredAsHttp(error);
+  }
   const forward: ForwardOptions = { headers, stripCookies: PORTAL_COOKIE_NAMES };
   if (!mount.upstream.markdown || !prefersMarkdown(request.headers.accept)) return { forward };
   const upstreamUrl = new URL(mount.upstream.url!);

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import * as oauth from 'oauth4webapi';
+import { pkceAuthorizationUrl } from '../oauth-client/authorization-url.js';
 import { CliError } from './args.js';
-import { requestOptions, signInFailure, withExpiry, type Audience, type Tokens } from './oauth-client.js';
+import { audienceParameters, requestOptions, signInFailure, withExpiry, type Audience, type Tokens } from './oauth-client.js';
 
 const CALLBACK_PATH = '/callback';
 const WAIT_MS = 5 * 60_000;
@@ -23,18 +24,13 @@ export async function browserSignIn(as: oauth.AuthorizationServer, clientId: str
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const redirectUri = `http://127.0.0.1:${(server.address() as { port: number }).port}${CALLBACK_PATH}`;
-    const url = new URL(as.authorization_endpoint);
-    const parameters: Record<string, string> = {
-      client_id: clientId,
-      redirect_uri: redirectUri,
-      response_type: 'code',
-      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
+    const url = await pkceAuthorizationUrl(as.authorization_endpoint, {
+      clientId,
+      redirectUri,
       state,
-      ...(audience.scope ? { scope: audience.scope } : {}),
-      ...(audience.resource ? { resource: audience.resource } : {}),
-    };
-    for (const [name, value] of Object.entries(parameters)) url.searchParams.set(name, value);
+      codeVerifier: verifier,
+      parameters: audienceParameters(audience),
+    });
     tell(`To sign in, open this address in your browser:\n${url.href}\nWaiting for the browser to come back…\n`);
     if (env.BROWSER) spawn(env.BROWSER, [url.href], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
 

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { DEVICE_CODE_GRANT_TYPE } from '../oauth/grant-types.js';
+import { discoverAuthorizationServer as discoverMetadata } from '../oauth-client/discovery.js';
 import { CliError } from './args.js';
 
 /** The loopback redirect URI the CLI registers; any port is accepted at loopback addresses (RFC 8252 §7.3). */
@@ -22,16 +23,11 @@ export function requestOptions(url: string | URL): { [oauth.allowInsecureRequest
 
 /** The authorization server's metadata: RFC 8414 first, then OpenID Connect Discovery (some servers publish only that). */
 export async function discoverAuthorizationServer(issuer: string): Promise<oauth.AuthorizationServer> {
-  const identifier = new URL(issuer);
-  let failure: unknown;
-  for (const algorithm of ['oauth2', 'oidc'] as const) {
-    try {
-      return await oauth.processDiscoveryResponse(identifier, await oauth.discoveryRequest(identifier, { algorithm, ...requestOptions(identifier) }));
-    } catch (error) {
-      failure = error;
-    }
+  try {
+    return await discoverMetadata(issuer, ['oauth2', 'oidc'], requestOptions(issuer));
+  } catch (error) {
+    throw new CliError(`cannot discover the authorization server ${issuer}: ${describe(error)}`, 1);
   }
-  throw new CliError(`cannot discover the authorization server ${issuer}: ${describe(failure)}`, 1);
 }
 
 /**
@@ -62,7 +58,8 @@ export interface Audience {
   scope?: string;
 }
 
-function audienceParameters(audience: Audience): Record<string, string> {
+/** The audience as request parameters, those set only. */
+export function audienceParameters(audience: Audience): Record<string, string> {
   return { ...(audience.scope ? { scope: audience.scope } : {}), ...(audience.resource ? { resource: audience.resource } : {}) };
 }
 

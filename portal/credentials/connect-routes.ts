@@ -15,7 +15,7 @@ import { renderConnectResultPage } from '../web/connect-page.js';
 import { createPageCsrf, signedInHeader } from '../web/page-csrf.js';
 import type { AccountSummary, UpstreamConnections } from './connections.js';
 import { accountToDisconnect, auditDisconnect } from './disconnect-form.js';
-import type { PendingAuthorization, UpstreamOAuth } from './upstream-oauth.js';
+import type { PendingAuthorization, UpstreamOAuth } from './upstream-oauth-types.js';
 import { UpstreamOAuthError } from './upstream-oauth-errors.js';
 import { FIRST_ACCOUNT_ID } from './upstream-tokens.js';
 

@@ -6,7 +6,7 @@ import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { storeKey, type Store } from '../store/store.js';
 import type { HeldAccount, NamedAccount, UpstreamAccounts } from './upstream-accounts.js';
-import type { ConnectedTokens, TokenOrigin, UpstreamOAuth, UpstreamTokenSet } from './upstream-oauth.js';
+import type { ConnectedTokens, TokenOrigin, UpstreamOAuth, UpstreamTokenSet } from './upstream-oauth-types.js';
 import { UpstreamOAuthError } from './upstream-oauth-errors.js';
 import type { AccountKey, StoredConnection, UpstreamConnectionRecord, UpstreamTokenStore } from './upstream-tokens.js';
 

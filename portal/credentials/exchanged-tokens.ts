@@ -7,6 +7,7 @@ import { privateKeyAlgorithm } from '../config/idp-schema.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import { oauthTransport } from '../net/oauth-transport.js';
+import { classifyOAuthFailure } from '../oauth-client/failure.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { TOKEN_EXCHANGE_GRANT } from '../oauth/grant-types.js';
 import { TOKEN_TYPES } from '../oauth/grants/token-exchange.js';
@@ -77,7 +78,7 @@ export function createExchangedTokens(options: { env: NodeJS.ProcessEnv; logger:
             while (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
             return token;
           } catch (error) {
-            const detail = error instanceof oauth.ResponseBodyError ? `token endpoint answered ${error.status} ${error.error}` : `${(error as { code?: string }).code ?? 'error'}: ${(error as Error).message}`;
+            const detail = `token endpoint: ${classifyOAuthFailure(error).internal}`;
             options.logger.warn({ event: 'upstream_token_exchange_failed', upstream: upstream.id, person: auth.person.id, reason: detail }, `token exchange for upstream "${upstream.id}" failed`);
             throw new UpstreamCredentialError(upstream.id, { internal: detail });
           } finally {

@@ -1,7 +1,7 @@
 import { sha256 } from '../crypto/hash.js';
 import { storeKey, type Store } from '../store/store.js';
 import { sameIdentity } from './upstream-identity.js';
-import type { ConnectedTokens, TokenOrigin } from './upstream-oauth.js';
+import type { ConnectedTokens, TokenOrigin } from './upstream-oauth-types.js';
 import { FIRST_ACCOUNT_ID, isAccountId, newAccountId, type AccountKey, type StoredConnection, type UpstreamConnectionRecord, type UpstreamTokenStore } from './upstream-tokens.js';
 
 /** One of a person's accounts at an upstream, with the name the person knows it by. */

@@ -118,16 +118,21 @@ function asHeaderValue(header: string, token: string): string {
 }
 
 /**
- * An HTTP app's answer when the person has not connected its `oauth` account: a browser goes to
- * the connect page (and back to `returnTo`, a portal path, afterwards); any other caller gets a
- * 403 `connect_required` whose message carries the connect URL. Other errors pass through.
+ * Where a person's browser goes to connect the account an `oauth` app needs: its connect page,
+ * and back to `returnTo` (a portal path) afterwards.
  */
-export function connectRequiredAsHttp(error: unknown, options: { browser: boolean; returnTo?: string }): unknown {
+export function connectPageUrl(error: UpstreamConnectRequiredError, returnTo?: string): string {
+  const url = new URL(error.connectUrl);
+  if (returnTo) url.searchParams.set('return_to', returnTo);
+  return url.href;
+}
+
+/**
+ * An HTTP app's refusal for a caller that is not a browser when the person has not connected its
+ * `oauth` account: a 403 `connect_required` whose message carries the connect URL. Other errors
+ * pass through.
+ */
+export function connectRequiredAsHttp(error: unknown): unknown {
   if (!(error instanceof UpstreamConnectRequiredError)) return error;
-  if (options.browser) {
-    const url = new URL(error.connectUrl);
-    if (options.returnTo) url.searchParams.set('return_to', options.returnTo);
-    return new HttpError(303, 'connect_required', error.message, { headers: { Location: url.href } });
-  }
   return new HttpError(403, 'connect_required', error.message);
 }

@@ -1,5 +1,4 @@
-import * as oauth from 'oauth4webapi';
-import { GuardedFetchError } from '../net/fetch-errors.js';
+import { classifyOAuthFailure, type OAuthFailureKind } from '../oauth-client/failure.js';
 
 /** Why talking to an upstream's authorization server failed, as a stable code. */
 export type UpstreamOAuthErrorCode =
@@ -29,21 +28,17 @@ export class UpstreamOAuthError extends Error {
   }
 }
 
-/** Sorts oauth4webapi's and the guarded fetcher's errors into what the connection can do about them. */
+/** What each kind of failure means for a connection: a denial at the AS and a refusal by its endpoints are both the AS refusing. */
+const UPSTREAM_OAUTH_ERROR_CODES: Record<OAuthFailureKind, UpstreamOAuthErrorCode> = {
+  unavailable: 'as_unavailable',
+  denied: 'as_refused',
+  refused: 'as_refused',
+  invalid_response: 'as_invalid_response',
+};
+
+/** Names any failure of an exchange with an upstream's authorization server in what the connection can do about it. */
 export function toOAuthError(error: unknown): UpstreamOAuthError {
   if (error instanceof UpstreamOAuthError) return error;
-  // Slow or down is an outage; an address, scheme or size the portal refuses is the upstream's doing.
-  if (error instanceof GuardedFetchError) return new UpstreamOAuthError(error.transient ? 'as_unavailable' : 'as_invalid_response', `${error.code}: ${error.message}`);
-  if (error instanceof oauth.AuthorizationResponseError) return new UpstreamOAuthError('as_refused', `authorization error: ${error.error}`, safeCode(error.error));
-  if (error instanceof oauth.ResponseBodyError) {
-    if (error.status >= 500) return new UpstreamOAuthError('as_unavailable', `AS answered ${error.status} ${error.error}`);
-    return new UpstreamOAuthError('as_refused', `AS refused: ${error.error}`, safeCode(error.error));
-  }
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Response && cause.status >= 500) return new UpstreamOAuthError('as_unavailable', `AS answered ${cause.status}`);
-  return new UpstreamOAuthError('as_invalid_response', `${(error as { code?: string }).code ?? 'error'}: ${(error as Error)?.message ?? String(error)}`);
-}
-
-function safeCode(code: string): string | undefined {
-  return /^[\x20-\x7e]{1,64}$/.test(code) ? code : undefined;
+  const failure = classifyOAuthFailure(error);
+  return new UpstreamOAuthError(UPSTREAM_OAUTH_ERROR_CODES[failure.kind], failure.internal, failure.oauthError);
 }

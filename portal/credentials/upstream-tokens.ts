@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Sealer } from '../crypto/seal.js';
 import { storeKey, type Store } from '../store/store.js';
 import type { UpstreamIdentity } from './upstream-identity.js';
-import type { TokenOrigin, UpstreamTokenSet } from './upstream-oauth.js';
+import type { TokenOrigin, UpstreamTokenSet } from './upstream-oauth-types.js';
 
 /** One account of a person at one `oauth` upstream: their tokens there, whose they are, and whether they still work. */
 export interface UpstreamConnectionRecord extends UpstreamTokenSet, TokenOrigin {

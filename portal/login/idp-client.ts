@@ -1,9 +1,12 @@
 import { importPKCS8 } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { privateKeyAlgorithm, type IdpConfig } from '../config/idp-schema.js';
-import { GuardedFetchError } from '../net/fetch-errors.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import { oauthTransport } from '../net/oauth-transport.js';
+import { pkceAuthorizationUrl } from '../oauth-client/authorization-url.js';
+import { discoverAuthorizationServer, requireCodeFlowEndpoints, type CodeFlowServer } from '../oauth-client/discovery.js';
+import { classifyOAuthFailure, type OAuthFailureKind } from '../oauth-client/failure.js';
+import { createMetadataCache } from '../oauth-client/metadata-cache.js';
 import { missingClaims, type IdpClaims } from './idp-claims.js';
 
 /** Why a sign-in at an identity provider failed, as a stable code the routes turn into a page. */
@@ -65,7 +68,6 @@ const SUBJECT = /^[\x21-\x7e]{1,255}$/;
 
 export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {}): IdpClient {
   const issuer = new URL(config.issuer);
-  const metadataTtlMs = options.metadataTtlMs ?? 60 * 60_000;
   const timeoutMs = options.timeoutMs ?? 10_000;
   // The operator configured this IdP, and it decides who signs in: its metadata may name addresses
   // inside the network. What it sends is still bounded in size and time, and plain http is only
@@ -73,23 +75,12 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
   const http = oauthTransport(createGuardedFetch({ allowPrivateAddresses: true, deadlineMs: timeoutMs, maxBodyBytes: MAX_IDP_ANSWER_BYTES }), { trustedOrigins: [issuer.origin] });
   const client: oauth.Client = { client_id: config.clientId };
   const jwks: oauth.JWKSCacheInput = {};
-  let metadata: { value: Promise<oauth.AuthorizationServer>; at: number } | undefined;
+  const metadata = createMetadataCache({ ttlMs: options.metadataTtlMs ?? 60 * 60_000, maxEntries: 1 });
   let clientAuth: Promise<oauth.ClientAuth> | undefined;
 
-  /** Discovery (OIDC Discovery 1.0 §4), shared by concurrent callers and cached; a failure is not cached. */
-  function discover(): Promise<oauth.AuthorizationServer> {
-    if (metadata && Date.now() - metadata.at < metadataTtlMs) return metadata.value;
-    const value = (async () => {
-      const response = await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...http });
-      const as = await oauth.processDiscoveryResponse(issuer, response);
-      if (!as.authorization_endpoint || !as.token_endpoint) throw new IdpError('idp_invalid_response', 'discovery: no authorization or token endpoint');
-      return as;
-    })();
-    metadata = { value, at: Date.now() };
-    value.catch(() => {
-      if (metadata?.value === value) metadata = undefined;
-    });
-    return value;
+  /** Discovery (OIDC Discovery 1.0 §4), cached; a failure is tried again at the next sign-in. */
+  function discover(): Promise<CodeFlowServer> {
+    return metadata.get(issuer.href, async () => requireCodeFlowEndpoints(await discoverAuthorizationServer(issuer, ['oidc'], http)));
   }
 
   function authentication(): Promise<oauth.ClientAuth> {
@@ -106,18 +97,13 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
     config,
     async authorizationUrl(params) {
       const as = await discover().catch(toIdpError);
-      const url = new URL(as.authorization_endpoint!);
-      url.search = new URLSearchParams({
-        response_type: 'code',
-        client_id: config.clientId,
-        redirect_uri: params.redirectUri,
-        scope: config.scopes.join(' '),
+      return pkceAuthorizationUrl(as.authorization_endpoint, {
+        clientId: config.clientId,
+        redirectUri: params.redirectUri,
         state: params.state,
-        nonce: params.nonce,
-        code_challenge: await oauth.calculatePKCECodeChallenge(params.codeVerifier),
-        code_challenge_method: 'S256',
-      }).toString();
-      return url;
+        codeVerifier: params.codeVerifier,
+        parameters: { scope: config.scopes.join(' '), nonce: params.nonce },
+      });
     },
     async finish(callbackUrl, params) {
       try {
@@ -144,19 +130,21 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
   };
 }
 
-/** Sorts oauth4webapi's and the guarded fetcher's errors into the three outcomes a person can act on. */
+/**
+ * What each kind of failure means at sign-in. A token endpoint's refusal (`invalid_grant`,
+ * `invalid_client`) is nothing the person chose: a replayed code or a client the IdP no longer
+ * knows, so it reads as an answer that could not be used, not as a refusal to sign them in.
+ */
+const IDP_ERROR_CODES: Record<OAuthFailureKind, IdpErrorCode> = {
+  unavailable: 'idp_unavailable',
+  denied: 'idp_denied',
+  refused: 'idp_invalid_response',
+  invalid_response: 'idp_invalid_response',
+};
+
+/** Names any failure of an IdP exchange in the three outcomes a person can act on. */
 function toIdpError(error: unknown): never {
   if (error instanceof IdpError) throw error;
-  if (error instanceof GuardedFetchError) throw new IdpError(error.transient ? 'idp_unavailable' : 'idp_invalid_response', `${error.code}: ${error.message}`);
-  if (error instanceof oauth.AuthorizationResponseError) {
-    throw new IdpError('idp_denied', `authorization error: ${error.error}`, /^[\x20-\x7e]{1,64}$/.test(error.error) ? error.error : undefined);
-  }
-  if (error instanceof oauth.ResponseBodyError) {
-    if (error.status >= 500) throw new IdpError('idp_unavailable', `token endpoint answered ${error.status} ${error.error}`);
-    throw new IdpError('idp_invalid_response', `token endpoint refused: ${error.error}`);
-  }
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Response && cause.status >= 500) throw new IdpError('idp_unavailable', `IdP answered ${cause.status}`);
-  const code = (error as { code?: string }).code;
-  throw new IdpError('idp_invalid_response', `${code ?? 'error'}: ${(error as Error)?.message ?? String(error)}`);
+  const failure = classifyOAuthFailure(error);
+  throw new IdpError(IDP_ERROR_CODES[failure.kind], failure.internal, failure.oauthError);
 }

@@ -115,8 +115,10 @@ export class RedisStore implements Store {
     };
     const redis = options.cluster ? openCluster(options.url, connection) : new Redis(options.url, connection);
     redis.on('error', (error: Error) => {
-      // Connection errors surface through failing commands (and /readyz); ioredis reconnects.
-      if (/protocol error/i.test(error.message)) this.#answeredNotAsRedis = true;
+      // Connection errors surface through failing commands (and /readyz); ioredis reconnects. A reply
+      // that is not the Redis protocol fails its parser with a ParserError (redis-errors, which
+      // ioredis does not export: the class's name is what there is to match).
+      if (error.name === 'ParserError') this.#answeredNotAsRedis = true;
     });
     // Every script takes one key, but one that takes a key count first.
     for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, name === 'gatehouseWriteIfUnchanged' ? { lua } : { numberOfKeys: 1, lua });

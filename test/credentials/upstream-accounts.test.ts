@@ -6,7 +6,7 @@ import { FormBrowser } from '../helpers/browser-form-client.js';
 import { runBrowser } from '../helpers/idp-browser.js';
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { startOidcUpstream, type OidcUpstream } from '../helpers/oidc-upstream.js';
-import { ALICE, startTestPortal, testAccounts, TEST_SECRET, type TestPortal } from '../helpers/portal.js';
+import { ALICE, BOB, startTestPortal, testAccounts, TEST_SECRET, type TestPortal } from '../helpers/portal.js';
 import { createSealer } from '../../portal/crypto/seal.js';
 
 const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
@@ -257,6 +257,16 @@ describe('several accounts at an oauth HTTP app, used from the browser', () => {
   afterAll(async () => {
     await portal?.close();
     await upstream?.close();
+  });
+
+  test('a browser whose person has not connected the app is sent to connect it, and back to the page afterwards', async () => {
+    const bob = new FormBrowser(portal.url);
+    await bob.signIn(await bob.follow(`${portal.url}/login`), BOB);
+    const res = await bob.get(`${portal.url}/apps/wiki/page?x=1`);
+    expect(res.status).toBe(303);
+    const connect = new URL(res.headers.get('location')!, portal.url);
+    expect(connect.pathname).toBe('/connect/wiki');
+    expect(connect.searchParams.get('return_to')).toBe('/apps/wiki/page?x=1');
   });
 
   test('the browser uses the first account, then the one the person chose for "Your web browser"', async () => {

@@ -5,6 +5,7 @@ import type { Sealer } from '../crypto/seal.js';
 import { impliedApplicationType } from '../oauth/redirect-uris.js';
 import { storeKey, type Store } from '../store/store.js';
 import { UpstreamOAuthError, toOAuthError } from './upstream-oauth-errors.js';
+import type { UpstreamTransport } from './upstream-transport.js';
 
 /** The portal's client at one authorization server, ready for oauth4webapi, and where it is kept. */
 export interface UpstreamClient {
@@ -14,8 +15,8 @@ export interface UpstreamClient {
   key: string;
 }
 
-/** The portal's clients at upstreams' authorization servers. */
-export interface UpstreamClients {
+/** The portal's clients at upstreams' authorization servers: configured, or registered dynamically (RFC 7591). */
+export interface UpstreamRegistration {
   /**
    * The portal's client at `as` for `upstream`: configured, else registered once per issuer and
    * redirect URI (RFC 7591 §3) and kept sealed in the store under a key derived from both, with
@@ -27,17 +28,18 @@ export interface UpstreamClients {
   client(upstream: UpstreamConfig, as: oauth.AuthorizationServer, redirectUri: string, clientKey?: string): Promise<UpstreamClient>;
 }
 
-export interface UpstreamClientsOptions {
+export interface UpstreamRegistrationOptions {
   store: Store;
   /** Seals registered client credentials at rest. */
   sealer: Sealer;
   /** The portal's issuer: its `client_uri` at the upstream's AS. */
   portalIssuer: string;
-  /** oauth4webapi's options for a request made for `upstream` (its transport: the guarded fetcher). */
-  requestOptions: (upstream: UpstreamConfig) => oauth.HttpRequestOptions<'POST', string>;
+  /** oauth4webapi's transport for a request made for `upstream` (the guarded fetcher). */
+  transport: UpstreamTransport;
 }
 
-export function createUpstreamClients(options: UpstreamClientsOptions): UpstreamClients {
+/** The portal's clients at upstreams' authorization servers, registered ones kept sealed in the store. */
+export function createUpstreamRegistration(options: UpstreamRegistrationOptions): UpstreamRegistration {
   const { store, sealer } = options;
 
   async function client(upstream: UpstreamConfig, as: oauth.AuthorizationServer, redirectUri: string, clientKey?: string): Promise<UpstreamClient> {
@@ -69,7 +71,7 @@ export function createUpstreamClients(options: UpstreamClientsOptions): Upstream
           // MCP 2026-07-28 asks every client to say what it is (SEP-837): the portal is a web app, or "native" on a loopback address.
           application_type: impliedApplicationType([redirectUri]),
         },
-        options.requestOptions(upstream),
+        options.transport(upstream),
       );
       registered = await oauth.processDynamicClientRegistrationResponse(response);
     } catch (error) {
