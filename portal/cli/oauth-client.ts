@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { DEVICE_CODE_GRANT_TYPE } from '../oauth/grant-types.js';
 import { discoverAuthorizationServer as discoverMetadata } from '../oauth-client/discovery.js';
+import { isLoopbackHost } from '../net/addresses.js';
 import { CliError } from './args.js';
 
 /** The loopback redirect URI the CLI registers; any port is accepted at loopback addresses (RFC 8252 §7.3). */
@@ -17,8 +18,7 @@ export interface Tokens {
 /** Plain `http:` is allowed to loopback addresses only (a portal on the same machine); anywhere else, TLS. */
 export function requestOptions(url: string | URL): { [oauth.allowInsecureRequests]?: true } {
   const { protocol, hostname } = new URL(url);
-  const loopback = hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-  return protocol === 'http:' && loopback ? { [oauth.allowInsecureRequests]: true } : {};
+  return protocol === 'http:' && isLoopbackHost(hostname) ? { [oauth.allowInsecureRequests]: true } : {};
 }
 
 /** The authorization server's metadata: RFC 8414 first, then OpenID Connect Discovery (some servers publish only that). */

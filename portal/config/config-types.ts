@@ -138,6 +138,11 @@ export interface IdpConfig {
   readonly assumeEmailVerified: boolean;
   /** This IdP's ID-JAGs (draft-ietf-oauth-identity-assertion-authz-grant) are grants here. */
   readonly idJag: boolean;
+  /**
+   * Endpoints the IdP's discovery names on other origins than its issuer's (token, UserInfo, JWKS)
+   * may be private addresses. The issuer's own origin always may: the operator configured it.
+   */
+  readonly allowPrivateAddresses: boolean;
   /** How long the claims from a sign-in are trusted before the person signs in again. */
   readonly claimsMaxAgeMs: number;
 }

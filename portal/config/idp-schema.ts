@@ -37,6 +37,8 @@ export const idpSchema = z
     assume_email_verified: z.boolean().default(false),
     // Enterprise-managed authorization: this IdP's ID-JAGs (draft-ietf-oauth-identity-assertion-authz-grant) are grants here.
     id_jag: z.boolean().default(false),
+    // Endpoints its discovery names on other origins than the issuer's may be inside the network.
+    allow_private_addresses: z.boolean().default(false),
     claims_max_age: z
       .string()
       .default('12h')
@@ -76,6 +78,7 @@ export const idpSchema = z
       primary: idp.primary,
       assumeEmailVerified: idp.assume_email_verified,
       idJag: idp.id_jag,
+      allowPrivateAddresses: idp.allow_private_addresses,
       claimsMaxAgeMs: idp.claims_max_age,
     }),
   );

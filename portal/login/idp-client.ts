@@ -69,10 +69,10 @@ const SUBJECT = /^[\x21-\x7e]{1,255}$/;
 export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {}): IdpClient {
   const issuer = new URL(config.issuer);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  // The operator configured this IdP, and it decides who signs in: its metadata may name addresses
-  // inside the network. What it sends is still bounded in size and time, and plain http is only
-  // for loopback (the schema admits http issuers there alone).
-  const http = oauthTransport(createGuardedFetch({ allowPrivateAddresses: true, deadlineMs: timeoutMs, maxBodyBytes: MAX_IDP_ANSWER_BYTES }), { trustedOrigins: [issuer.origin] });
+  // The operator configured the issuer, so its origin may be inside the network; endpoints its
+  // metadata names on other origins are learned, and must be public and https unless the operator
+  // allowed private addresses for this IdP. What it sends is bounded in size and time.
+  const http = oauthTransport(createGuardedFetch({ allowPrivateAddresses: config.allowPrivateAddresses, deadlineMs: timeoutMs, maxBodyBytes: MAX_IDP_ANSWER_BYTES }), { trustedOrigins: [issuer.origin] });
   const client: oauth.Client = { client_id: config.clientId };
   const jwks: oauth.JWKSCacheInput = {};
   const metadata = createMetadataCache({ ttlMs: options.metadataTtlMs ?? 60 * 60_000, maxEntries: 1 });

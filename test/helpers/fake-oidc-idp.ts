@@ -15,6 +15,8 @@ export interface Misbehaviour {
   foreignKey?: boolean;
   /** Its JWKS answer is 200 MB of whitespace, streamed as fast as the client takes it. */
   hugeJwks?: boolean;
+  /** Its discovery names the token, JWKS and UserInfo endpoints on this origin instead of the issuer's. */
+  endpointsOrigin?: string;
 }
 
 export interface FakeIdp {
@@ -23,6 +25,8 @@ export interface FakeIdp {
   claims: Record<string, unknown>;
   /** Paths whose answer the client hung up on before it ended. */
   hungUp: string[];
+  /** The paths of the requests it answered, in order. */
+  requests: string[];
   close(): Promise<void>;
 }
 
@@ -36,19 +40,21 @@ export async function startFakeIdp(client: { clientId: string; clientSecret: str
   const foreign = await generateKeyPair('ES256');
   const publicJwk = { ...(await exportJWK(good.publicKey)), kid: 'good', alg: 'ES256', use: 'sig' };
   const codes = new Map<string, { nonce: string; challenge: string; redirectUri: string }>();
-  const state: Omit<FakeIdp, 'issuer' | 'close'> = { misbehave: {}, hungUp: [], claims: { email: 'frank@fake.example', email_verified: true, name: 'Frank', groups: ['eng'] } };
+  const state: Omit<FakeIdp, 'issuer' | 'close'> = { misbehave: {}, hungUp: [], requests: [], claims: { email: 'frank@fake.example', email_verified: true, name: 'Frank', groups: ['eng'] } };
   let issuer = '';
 
   const running = await listen(async (req, res) => {
     const url = new URL(req.url ?? '/', issuer);
+    state.requests.push(url.pathname);
+    const endpoints = state.misbehave.endpointsOrigin ?? issuer;
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
     if (url.pathname === '/.well-known/openid-configuration') {
       return json(200, {
         issuer,
         authorization_endpoint: `${issuer}/authorize`,
-        token_endpoint: `${issuer}/token`,
-        jwks_uri: `${issuer}/jwks`,
-        userinfo_endpoint: `${issuer}/userinfo`,
+        token_endpoint: `${endpoints}/token`,
+        jwks_uri: `${endpoints}/jwks`,
+        userinfo_endpoint: `${endpoints}/userinfo`,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['ES256'],
@@ -99,7 +105,7 @@ export async function startFakeIdp(client: { clientId: string; clientSecret: str
     json(404, { error: 'not_found' });
   }, { host: '127.0.0.1', port: 0 });
   issuer = running.url;
-  return { issuer, get misbehave() { return state.misbehave; }, set misbehave(value) { state.misbehave = value; }, get claims() { return state.claims; }, set claims(value) { state.claims = value; }, hungUp: state.hungUp, close: () => running.close(1_000) };
+  return { issuer, get misbehave() { return state.misbehave; }, set misbehave(value) { state.misbehave = value; }, get claims() { return state.claims; }, set claims(value) { state.claims = value; }, hungUp: state.hungUp, requests: state.requests, close: () => running.close(1_000) };
 }
 
 /** 200 MB of JSON whitespace in 64 KiB chunks, each written when the client has taken the last. */
