@@ -3,6 +3,7 @@ import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelco
 import { connectAgent, connectModernAgent, type Agent, type ModernAgent } from '../helpers/agent.js';
 import { adminDocument, adminFetch, adminToken, eventually } from '../helpers/admin.js';
 import { FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
+import { cookieHeader } from '../helpers/oauth-flow.js';
 import { toolText } from '../helpers/mcp-wire.js';
 import { startMutableToolsServer, type MutableToolsServer } from '../helpers/mutable-tools-server.js';
 import { ALICE, BOB, startTestPortal, type TestPortal } from '../helpers/portal.js';
@@ -132,9 +133,20 @@ describe('pinned tool definitions', () => {
         expect(await statusOf('guarded', 'search')).toBe('changed');
       });
 
-      test('a person who is not an admin may not approve', async () => {
-        const response = await adminFetch(portal.url, '/upstreams/guarded/tools/search/approve', { token: await adminToken(portal.url, BOB).catch(() => 'none'), method: 'POST' });
-        expect([401, 403]).toContain(response.status);
+      test('a person who is not an admin may not approve, by session or with an agent token', async () => {
+        const browser = new FormBrowser(portal.url);
+        await browser.signIn(await browser.get(`${portal.url}/login`), BOB);
+        const bySession = await adminFetch(portal.url, '/upstreams/guarded/tools/search/approve', { method: 'POST', headers: { cookie: cookieHeader(browser), origin: portal.url } });
+        expect(bySession.status).toBe(403);
+        expect(((await bySession.json()) as { error: string }).error).toBe('forbidden');
+        const bobsAgent = await connectAgent(portal.url, BOB);
+        try {
+          const byAgentToken = await adminFetch(portal.url, '/upstreams/guarded/tools/search/approve', { token: bobsAgent.accessToken(), method: 'POST' });
+          expect(byAgentToken.status).toBe(403);
+          expect(((await byAgentToken.json()) as { error: string }).error).toBe('insufficient_scope');
+        } finally {
+          await bobsAgent.client.close();
+        }
         expect(await statusOf('guarded', 'search')).toBe('changed');
       });
     });
@@ -170,6 +182,10 @@ describe('pinned tool definitions', () => {
       expect((await adminFetch(portal.url, '/upstreams/guarded/tools/exfiltrate/reject', { token: admin, method: 'POST' })).status).toBe(200);
       expect(await statusOf('guarded', 'exfiltrate')).toBe('rejected');
       expect(await names(aggregate)).not.toContain('guarded__exfiltrate');
+      const rejections = portal.logs.lines.filter((l) => l.event === 'tool_rejected' && l.upstream === 'guarded' && l.tool === 'exfiltrate');
+      // One from the admin page (previous test), one from the API, each naming the admin.
+      expect(rejections).toHaveLength(2);
+      expect(rejections.every((l) => l.person === 'local:alice' && l.outcome === 'success')).toBe(true);
 
       const env = { GATEHOUSE_URL: portal.url, GATEHOUSE_TOKEN: admin };
       const listed = await gatehouse(['tools', 'list', 'guarded'], env);
