@@ -43,6 +43,7 @@ describe('pinned tool definitions', () => {
   let modern: ModernAgent;
   let admin: string;
   const listChanged: number[] = [];
+  const relayedListChanged: number[] = [];
 
   beforeAll(async () => {
     upstream = await startMutableToolsServer({ search: INNOCENT, read: 'Reads a page.' });
@@ -55,7 +56,7 @@ describe('pinned tool definitions', () => {
     });
     portal = await startTestPortal({ document });
     aggregate = await connectAgent(portal.url, ALICE, { setup: (client) => client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void listChanged.push(Date.now())) });
-    relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/guarded' });
+    relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/guarded', setup: (client) => client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void relayedListChanged.push(Date.now())) });
     modern = await connectModernAgent(portal.url, ALICE);
     admin = await adminToken(portal.url);
   });
@@ -168,10 +169,13 @@ describe('pinned tool definitions', () => {
 
     test('an approval through the API re-pins the tool, agents are told, and it is served again', async () => {
       const told = listChanged.length;
+      const toldRelayed = relayedListChanged.length;
       const response = await adminFetch(portal.url, '/upstreams/guarded/tools/search/approve', { token: admin, method: 'POST' });
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ name: 'search', status: 'pinned', pinned: { description: RUG_PULL } });
       await eventually(async () => (listChanged.length > told ? true : undefined));
+      // The relayed session hears it on its stream from the upstream, which itself announced nothing.
+      await eventually(async () => (relayedListChanged.length > toldRelayed ? true : undefined));
       expect(await names(aggregate)).toContain('guarded__search');
       expect(await names(relayed)).toContain('search');
       expect(toolText(await aggregate.client.callTool({ name: 'guarded__search', arguments: {} }))).toBe('search ran');
@@ -179,7 +183,9 @@ describe('pinned tool definitions', () => {
     });
 
     test('a rejection keeps a tool held; the CLI lists pins and approves', async () => {
+      const toldRelayed = relayedListChanged.length;
       expect((await adminFetch(portal.url, '/upstreams/guarded/tools/exfiltrate/reject', { token: admin, method: 'POST' })).status).toBe(200);
+      await eventually(async () => (relayedListChanged.length > toldRelayed ? true : undefined));
       expect(await statusOf('guarded', 'exfiltrate')).toBe('rejected');
       expect(await names(aggregate)).not.toContain('guarded__exfiltrate');
       const rejections = portal.logs.lines.filter((l) => l.event === 'tool_rejected' && l.upstream === 'guarded' && l.tool === 'exfiltrate');
