@@ -180,8 +180,10 @@ async function aggregateListing(count: number): Promise<void> {
         body: JSON.stringify({ ...listTools, params: { _meta: modernEcho.params._meta } }),
       });
       const text = await res.text();
-      const tools = (JSON.parse(text) as { result?: { tools?: unknown[] } }).result?.tools?.length ?? 0;
-      console.log(`  ${String(count).padStart(2)} upstreams, tools/list size with tool_mode ${mode.padEnd(6)}  ${tools} tools, ${(text.length / 1024).toFixed(1)} KB`);
+      // A failed listing must stop the bench, not print a size of 0 tools.
+      const tools = res.ok ? (JSON.parse(text) as { result?: { tools?: unknown[] } }).result?.tools : undefined;
+      if (!Array.isArray(tools) || tools.length === 0) throw new Error(`tools/list with tool_mode ${mode} failed: HTTP ${res.status} ${text.slice(0, 200)}`);
+      console.log(`  ${String(count).padStart(2)} upstreams, tools/list size with tool_mode ${mode.padEnd(6)}  ${tools.length} tools, ${(text.length / 1024).toFixed(1)} KB`);
     }
   } finally {
     await portal.close();

@@ -176,7 +176,7 @@ export function createPortal(deps: AppDeps): Portal {
   app.use(adminApi(adminDeps));
   app.use(adminPageRoutes(adminDeps));
   app.use(connectionsRoutes({ ...adminDeps, connections: credentials.connections }));
-  app.use(homeRoutes({ ...adminDeps, connections: credentials.connections }));
+  app.use(homeRoutes({ ...adminDeps, connections: credentials.connections, approvals }));
 
   app.use((req) => {
     throw new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`);

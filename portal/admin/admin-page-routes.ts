@@ -61,6 +61,17 @@ export function adminPageRoutes(deps: AdminDeps): Router {
             ),
           }
         : undefined,
+      toolRules: deps.upstreams
+        .all()
+        .filter((u) => u.kind === 'mcp')
+        .map((u) => ({
+          upstream: u.id,
+          pinning: u.tools.pinning,
+          approval: u.tools.approval,
+          approvalTtlMs: u.tools.approval_ttl,
+          approvalTimeoutMs: u.tools.approval_timeout,
+          limits: Object.entries(u.tools.limits).map(([tool, limit]) => ({ tool, perMinute: limit.per_minute, perDay: limit.per_day })),
+        })),
       heldTools: await heldTools(deps),
       events: events.map((e) => ({
         time: e.time,

@@ -258,7 +258,7 @@ export const configFileSchema = z
     aggregate: z
       .strictObject({
         // Clients add prefixes of their own to tool names; some need the aggregate's shorter than 64.
-        max_tool_name_length: z.number().int().min(16).max(128).default(64),
+        max_tool_name_length: z.number().int('must be a whole number').min(16, 'must be between 16 and 128').max(128, 'must be between 16 and 128').default(64),
         // `search`: two tools (search, call) stand for every tool, for aggregates too large to list.
         tool_mode: z.enum(TOOL_MODES, { error: `must be one of ${TOOL_MODES.join(', ')}` }).default('all'),
       })

@@ -78,6 +78,8 @@ export interface ToolApprovals {
   find(id: string): Promise<ApprovalRequest | undefined>;
   /** Allows or denies `personId`'s pending request, once. */
   decide(id: string, personId: string, decision: 'allow' | 'deny'): Promise<ApprovalDecision>;
+  /** `personId`'s requests still waiting for a decision, oldest first (for their home page). */
+  pendingFor(personId: string): Promise<ApprovalRequest[]>;
   /** `{issuer}/approve/{id}`. */
   urlOf(id: string): string;
 }
@@ -96,6 +98,8 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
   // What an identical call (same person, agent, tool, arguments) finds; a standing approval is per person, agent and tool.
   const matchKey = (call: ApprovalCall, argumentsHash: string) => storeKey('tool-approval-match', call.person.id, sha256(canonicalJson([call.client.id, call.upstream.id, call.tool, argumentsHash])));
   const standingKey = (personId: string, clientId: string, upstreamId: string, tool: string) => storeKey('tool-approval-standing', personId, sha256(canonicalJson([clientId, upstreamId, tool])));
+  // A person's requests, for their home page.
+  const personKey = (personId: string) => storeKey('tool-approval-person', personId);
 
   async function read(id: string): Promise<{ raw: string; request: ApprovalRequest } | undefined> {
     const raw = await store.get(requestKey(id));
@@ -138,7 +142,20 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
     await store.set(requestKey(request.id), sealer.seal(JSON.stringify(request), aad(request.id)), { ttlMs: timeoutMs });
     // A decided approval waits `timeoutMs` more for its call: the index outlives the pending request by as much.
     await store.set(matchKey(call, argumentsHash), request.id, { ttlMs: 2 * timeoutMs });
+    // The index has no expiry of its own: each new request prunes what was decided or expired.
+    await pendingFor(request.personId);
+    await store.addToSet(personKey(request.personId), request.id);
     return request;
+  }
+
+  async function pendingFor(personId: string): Promise<ApprovalRequest[]> {
+    const pending: ApprovalRequest[] = [];
+    for (const id of await store.setMembers(personKey(personId))) {
+      const found = await read(id);
+      if (found?.request.status === 'pending' && found.request.personId === personId) pending.push(found.request);
+      else await store.removeFromSet(personKey(personId), id);
+    }
+    return pending.sort((a, b) => a.createdAt - b.createdAt);
   }
 
   return {
@@ -220,6 +237,7 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
       return { decided };
     },
 
+    pendingFor,
     urlOf,
   };
 }

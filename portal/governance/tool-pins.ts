@@ -70,10 +70,17 @@ export interface ToolPins {
   approve(upstreamId: string, name: string): Promise<ToolPin | undefined>;
   /** Refuses what the upstream lists now; `undefined` when there is no such tool. */
   reject(upstreamId: string, name: string): Promise<ToolPin | undefined>;
-  /** Called (in every process) after an upstream's pins changed: its agents' tool lists changed too. */
-  onChange(listener: (upstreamId: string) => void): void;
+  /**
+   * Called (in every process) after an upstream's pins changed: its agents' tool lists changed too.
+   * `cause` says whether a listing changed them (the upstream announced that change itself) or an
+   * administrator's verdict did (nothing but the portal tells agents).
+   */
+  onChange(listener: (upstreamId: string, cause: PinChangeCause) => void): void;
   close(): Promise<void>;
 }
+
+/** What changed an upstream's pins: what it listed, or an administrator approving or rejecting a tool. */
+export type PinChangeCause = 'listing' | 'verdict';
 
 /** In a listed tool's `_meta` under `pinning: warn`: its definition is not the one an administrator approved. */
 export const UNAPPROVED_META_KEY = 'gatehouse/unapproved-definition';
@@ -106,12 +113,13 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
   const clock = () => now().getTime();
   /** Hashes of the tool objects seen (list pages are cached, so the same objects come again). */
   const hashes = new WeakMap<Tool, PinnedDefinition>();
-  const listeners: Array<(upstreamId: string) => void> = [];
+  const listeners: Array<(upstreamId: string, cause: PinChangeCause) => void> = [];
 
-  const subscribed = store.subscribe(CHANNEL, (upstreamId) => {
+  const subscribed = store.subscribe(CHANNEL, (message) => {
+    const { upstream: upstreamId, cause } = JSON.parse(message) as { upstream: string; cause: PinChangeCause };
     books.delete(upstreamId);
     loadedUntil.delete(upstreamId);
-    for (const listener of listeners) listener(upstreamId);
+    for (const listener of listeners) listener(upstreamId, cause);
   });
   subscribed.catch((error: unknown) => logger.warn({ err: error }, 'tool pins: no changes from other processes'));
 
@@ -127,7 +135,7 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
   }
 
   /** Applies `change` to the stored book until no other process wrote in between; resolves what `change` returned. */
-  async function write<T>(upstreamId: string, change: (book: PinBook | null) => { book: PinBook; result: T } | undefined): Promise<T | undefined> {
+  async function write<T>(upstreamId: string, cause: PinChangeCause, change: (book: PinBook | null) => { book: PinBook; result: T } | undefined): Promise<T | undefined> {
     for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
       const raw = await store.get(key(upstreamId));
       const changed = change(raw === null ? null : (JSON.parse(raw) as PinBook));
@@ -135,7 +143,7 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
       if (await store.compareAndSet(key(upstreamId), raw, JSON.stringify(changed.book))) {
         books.set(upstreamId, changed.book);
         loadedUntil.set(upstreamId, clock() + LOCAL_TTL_MS);
-        await store.publish(CHANNEL, upstreamId);
+        await store.publish(CHANNEL, JSON.stringify({ upstream: upstreamId, cause }));
         return changed.result;
       }
     }
@@ -188,7 +196,7 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
       const recorded = (pin: ToolPin | undefined, hash: string) => (pin?.status === 'pinned' ? pin.pinned?.hash === hash : pin?.current?.hash === hash);
       if (book && seen.every(({ hash, definition }) => recorded(book.tools[definition.name], hash))) return;
       const since = now().toISOString();
-      const noticed = await write(upstreamId, (stored) => {
+      const noticed = await write(upstreamId, 'listing', (stored) => {
         // Trust on first use needs the whole listing: a page alone would make the other pages' tools "new".
         if (!stored && !complete) return undefined;
         const next: PinBook = { tools: { ...stored?.tools } };
@@ -219,7 +227,7 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
 
     approve(upstreamId, name) {
       const since = now().toISOString();
-      return write(upstreamId, (stored) => {
+      return write(upstreamId, 'verdict', (stored) => {
         const pin = stored?.tools[name];
         if (!stored || !pin?.current) return undefined;
         const approved: ToolPin = { status: 'pinned', pinned: pin.current, since };
@@ -229,7 +237,7 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
 
     reject(upstreamId, name) {
       const since = now().toISOString();
-      return write(upstreamId, (stored) => {
+      return write(upstreamId, 'verdict', (stored) => {
         const pin = stored?.tools[name];
         if (!stored || !pin) return undefined;
         const rejected: ToolPin = { status: 'rejected', ...(pin.pinned ? { pinned: pin.pinned } : {}), current: pin.current ?? pin.pinned, since };

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { AdminDeps } from '../admin/admin-deps.js';
 import { hostOrigin } from '../apps/app-mounts.js';
 import type { UpstreamConnections } from '../credentials/connections.js';
+import type { ToolApprovals } from '../governance/tool-approvals.js';
 import { displayName } from '../login/person.js';
 import { mayUseUpstream } from '../policy/access.js';
 import { isAdmin } from '../policy/admins.js';
@@ -9,7 +10,7 @@ import { renderHomePage, type HomeMcpUpstream } from '../web/home-page.js';
 import { createPageCsrf, PAGE_CSP, signedInHeader } from '../web/page-csrf.js';
 
 /** `GET /`: the portal's home for a signed-in person; a stranger is sent to sign in first. */
-export function homeRoutes(deps: AdminDeps & { connections?: Pick<UpstreamConnections, 'listConnections'> }): Router {
+export function homeRoutes(deps: AdminDeps & { connections?: Pick<UpstreamConnections, 'listConnections'>; approvals: Pick<ToolApprovals, 'pendingFor'> }): Router {
   const router = Router();
   const { issuer } = deps.config;
   const csrf = createPageCsrf({ secret: deps.config.secret, issuer });
@@ -30,10 +31,12 @@ export function homeRoutes(deps: AdminDeps & { connections?: Pick<UpstreamConnec
           return { id: u.id, title: u.title ?? u.id, toolCount: pins.length ? pins.filter((p) => p.status === 'pinned').length : undefined, url: `${issuer}/mcp/${u.id}`, connectUrl: toConnect.get(u.id) };
         }),
     );
+    const titleOf = (id: string) => deps.upstreams.all().find((u) => u.id === id)?.title ?? id;
+    const approvals = (await deps.approvals.pendingFor(person.id)).map((r) => ({ url: `/approve/${r.id}`, clientName: r.client.name ?? r.client.id, upstreamTitle: titleOf(r.upstreamId), tool: r.tool, createdAt: r.createdAt }));
     const apps = open.filter((u) => u.kind === 'http').map((u) => ({ title: u.title ?? u.id, url: u.host ? `${hostOrigin(issuer, u.host)}/` : `/apps/${u.id}/` }));
     res.setHeader('Content-Security-Policy', PAGE_CSP);
     res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(renderHomePage({ signedIn: signedInHeader(csrf, session, displayName(person)), issuer, apps, mcp, isAdmin: isAdmin(person, deps.config.admins) }));
+    res.type('html').send(renderHomePage({ signedIn: signedInHeader(csrf, session, displayName(person)), issuer, apps, mcp, approvals, isAdmin: isAdmin(person, deps.config.admins) }));
   });
   return router;
 }

@@ -30,6 +30,8 @@ import { RelayedRequests, type RpcMessage } from './relayed-requests.js';
 import { traceContextOf } from './trace-context.js';
 import { activeTraceHeaders, inSpan } from '../tracing/spans.js';
 
+/** What the relay adds to a stream when the portal, not the upstream, changed the tools an agent may see. */
+const TOOLS_LIST_CHANGED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
 /** Bound on one upstream JSON body or SSE event. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Bound on the nesting of one upstream message: the relay re-serializes answers, and JSON.stringify recurses. */
@@ -77,6 +79,16 @@ export interface TransparentRelay {
 export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; pins: ToolPins; quotas: ToolQuotas; approvals: ToolApprovals; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
   const { sessions } = deps;
   const keepAliveMs = deps.keepAliveMs ?? KEEP_ALIVE_MS;
+  // An administrator's verdict on a tool changes what the agents of its upstream may see, though the
+  // upstream announced nothing: each server-to-client stream of that upstream relayed here says so.
+  const openStreams = new Map<string, Set<ServerResponse>>();
+  deps.pins.onChange((upstreamId, cause) => {
+    if (cause !== 'verdict') return;
+    for (const res of openStreams.get(upstreamId) ?? []) {
+      // Only while the upstream's event stream is relayed (a 200 not yet ended): any other answer to a GET ends at once.
+      if (res.headersSent && res.statusCode === 200 && !res.writableEnded) res.write(formatSseEvent({ id: undefined, event: 'message', data: TOOLS_LIST_CHANGED }));
+    }
+  });
 
   /** Sends with the person's credential for the upstream; a refused one is renewed and retried once (oauth). */
   async function send(upstream: UpstreamConfig, auth: AuthContext, init: UpstreamRequestInit): Promise<IncomingMessage> {
@@ -336,6 +348,12 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     },
 
     async get(req, res, session, upstream) {
+      const streams = openStreams.get(upstream.id) ?? new Set<ServerResponse>();
+      openStreams.set(upstream.id, streams.add(res));
+      res.once('close', () => {
+        streams.delete(res);
+        if (streams.size === 0 && openStreams.get(upstream.id) === streams) openStreams.delete(upstream.id);
+      });
       await withFlow(flowOf(req, res, undefined, upstream, session), async (flow) => {
         let response: IncomingMessage;
         try {

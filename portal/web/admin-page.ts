@@ -1,10 +1,23 @@
 import { html, layout, type SafeHtml, type SignedIn } from './html.js';
 import { displayTime } from './page-csrf.js';
+import { spokenDuration } from './spoken-duration.js';
 
 /** One run of lines of a tool definition (pretty-printed JSON): as pinned, added since, or removed since. */
 export interface DefinitionChange {
   kind: 'same' | 'added' | 'removed';
   text: string;
+}
+
+/** An MCP upstream's tool rules, as configured: pinning, approval and limits. */
+export interface ToolRulesView {
+  upstream: string;
+  pinning: string;
+  /** Tool names or globs whose calls wait for the person's approval. */
+  approval: string[];
+  approvalTtlMs: number;
+  approvalTimeoutMs: number;
+  /** Per tool (`*`: every tool of the upstream together), calls per person. */
+  limits: Array<{ tool: string; perMinute?: number; perDay?: number }>;
 }
 
 export interface AdminPageView {
@@ -14,6 +27,8 @@ export interface AdminPageView {
   clients: Array<{ clientId: string; clientName?: string; kind: string }>;
   /** The grants searched for (`?person=` or `?client=`), when a search was made. */
   grantSearch?: { by: 'person' | 'client'; value: string; grants: Array<{ id: string; person: string; clientName: string; clientId: string; createdAt: number; lastUsedAt?: number; resource: string }> };
+  /** Each MCP upstream's tool rules. */
+  toolRules: ToolRulesView[];
   /** Tools held (or flagged) because their definition is not the one pinned, with what changed. */
   heldTools: Array<{ upstream: string; name: string; status: string; since: string; changes: DefinitionChange[] }>;
   events: Array<{ time: string; event: string; outcome: string; person?: string; clientName?: string; clientId?: string; upstream?: string; detail?: string }>;
@@ -23,18 +38,33 @@ export interface AdminPageView {
   draft?: { id?: string; kind?: string; title?: string; url?: string };
 }
 
-const STYLE = html`<style>body{max-width:72rem}table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #d0d7de;vertical-align:top}fieldset{border:1px solid #d0d7de;border-radius:6px;margin:1rem 0}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}input,select{width:auto}pre.diff{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:.85rem;white-space:pre-wrap}pre.diff ins{background:#dafbe1;text-decoration:none}pre.diff del{background:#ffebe9}</style>`;
+const STYLE = html`<style>body{max-width:72rem}table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #d0d7de;vertical-align:top}fieldset{border:1px solid #d0d7de;border-radius:6px;margin:1rem 0}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}input,select{width:auto}pre.diff{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:.85rem;white-space:pre-wrap}pre.diff ins{background:#dafbe1;text-decoration:none}pre.diff del{background:#ffebe9}ul.limits{margin:0;padding-left:1rem}</style>`;
 
 function when(ms: number | undefined): SafeHtml {
   const t = displayTime(ms);
   return t ? html`<time datetime="${t.iso}">${t.text}</time>` : html`<span class="muted">never</span>`;
 }
 
+function approvalRule(rules: ToolRulesView): SafeHtml {
+  if (!rules.approval.length) return html`<span class="muted">none</span>`;
+  const names = rules.approval.map((name, i) => html`${i ? ', ' : ''}<code>${name}</code>`);
+  const standing = rules.approvalTtlMs > 0 ? `an approval holds ${spokenDuration(rules.approvalTtlMs)}` : 'every call asks';
+  return html`${names}<br><span class="muted">${standing}; unanswered after ${spokenDuration(rules.approvalTimeoutMs)}, refused</span>`;
+}
+
+function limitRules(rules: ToolRulesView): SafeHtml {
+  if (!rules.limits.length) return html`<span class="muted">none</span>`;
+  return html`<ul class="limits">${rules.limits.map((limit) => {
+    const periods = [limit.perMinute === undefined ? '' : `${limit.perMinute} per minute`, limit.perDay === undefined ? '' : `${limit.perDay} per day`].filter(Boolean).join(', ');
+    return html`<li data-tool="${limit.tool}">${limit.tool === '*' ? 'every tool together' : html`<code>${limit.tool}</code>`}: ${periods}</li>`;
+  })}</ul>`;
+}
+
 function hidden(csrf: string): SafeHtml {
   return html`<input type="hidden" name="csrf" value="${csrf}">`;
 }
 
-/** `/admin`: upstreams (add, remove), tools awaiting approval (with what changed), clients, a grant search with revoke, recent audit events. Escaped by `html`. */
+/** `/admin`: upstreams (add, remove), each MCP upstream's tool rules, tools awaiting approval (with what changed), clients, a grant search with revoke, recent audit events. Escaped by `html`. */
 export function renderAdminPage(view: AdminPageView): string {
   const draft = view.draft ?? {};
   return layout(
@@ -55,6 +85,12 @@ ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 <label for="up-title">Title</label><input id="up-title" name="title" value="${draft.title ?? ''}">
 <label for="up-url">URL</label><input id="up-url" name="url" type="url" required value="${draft.url ?? ''}">
 <button type="submit">Add upstream</button></fieldset></form>
+
+<h2 id="tool-rules">Tool rules</h2>
+${view.toolRules.length ? html`<table><thead><tr><th scope="col">Upstream</th><th scope="col">Pinning</th><th scope="col">Calls that need the person's approval</th><th scope="col">Limits per person</th></tr></thead>
+<tbody>${view.toolRules.map(
+      (r) => html`<tr data-upstream="${r.upstream}"><td><code>${r.upstream}</code></td><td class="pinning">${r.pinning}</td><td class="approval">${approvalRule(r)}</td><td class="limits">${limitRules(r)}</td></tr>`,
+    )}</tbody></table>` : html`<p>No MCP upstreams.</p>`}
 
 <h2 id="tools">Tools awaiting approval</h2>
 ${view.heldTools.length ? view.heldTools.map(

@@ -1,5 +1,6 @@
 import { html, layout, type SignedIn } from './html.js';
 import { displayTime } from './page-csrf.js';
+import { spokenDuration } from './spoken-duration.js';
 
 export interface ApprovalView {
   requestId: string;
@@ -18,12 +19,6 @@ export interface ApprovalView {
   expiresAt: number;
   /** `approval_ttl`: an approval also lets this agent call the tool this long without asking (0: this call only). */
   standingMs: number;
-}
-
-/** `10 minutes`, `1 hour`, `90 seconds`. */
-function spoken(ms: number): string {
-  const [amount, unit] = ms % 3_600_000 === 0 ? [ms / 3_600_000, 'hour'] : ms % 60_000 === 0 ? [ms / 60_000, 'minute'] : [Math.ceil(ms / 1000), 'second'];
-  return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
 }
 
 const STYLE = html`<style>pre.arguments{background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:.75rem;overflow:auto;max-height:24rem;white-space:pre-wrap;word-break:break-word}.notice{background:#dafbe1;padding:.5rem;border-radius:4px}.denied{background:#ffebe9}</style>`;
@@ -53,13 +48,13 @@ export function renderApprovalPage(view: ApprovalView): string {
 <dt>Arguments</dt><dd><pre class="arguments">${JSON.stringify(view.arguments, null, 2)}</pre></dd>
 </dl>
 ${decided
-  ? html`<p class="notice${decided.denied ? ' denied' : ''}" role="status">${decided.text}${!decided.denied && view.standingMs > 0 ? ` For ${spoken(view.standingMs)} after you allowed it, this agent calls ${view.tool} without asking.` : ''}</p>`
+  ? html`<p class="notice${decided.denied ? ' denied' : ''}" role="status">${decided.text}${!decided.denied && view.standingMs > 0 ? ` For ${spokenDuration(view.standingMs)} after you allowed it, this agent calls ${view.tool} without asking.` : ''}</p>`
   : html`<form method="post" action="/approve/${view.requestId}">
 <input type="hidden" name="csrf" value="${view.csrf}">
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
-<p class="muted">${view.standingMs > 0 ? `Allow lets this call go ahead, and this agent call ${view.tool} again without asking for ${spoken(view.standingMs)}` : 'Allow lets this one call go ahead, with exactly these arguments'}${expires ? html`; unanswered, it is refused at <time datetime="${expires.iso}">${expires.text}</time>` : ''}. Everything the agent does is recorded under your name.</p>`}`,
+<p class="muted">${view.standingMs > 0 ? `Allow lets this call go ahead, and this agent call ${view.tool} again without asking for ${spokenDuration(view.standingMs)}` : 'Allow lets this one call go ahead, with exactly these arguments'}${expires ? html`; unanswered, it is refused at <time datetime="${expires.iso}">${expires.text}</time>` : ''}. Everything the agent does is recorded under your name.</p>`}`,
     view.signedIn,
   );
 }

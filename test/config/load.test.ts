@@ -114,6 +114,8 @@ describe('config', () => {
       ['a duplicate upstream id', { upstreams: [{ id: 'a', kind: 'http', url: 'http://a' }, { id: 'a', kind: 'http', url: 'http://b' }] }, 'config: upstreams[1].id: duplicates upstream "a"'],
       ['a service client naming no upstream', { service_clients: [{ client_id: 'n', secret_hash: 'scrypt$x', upstreams: ['wiki'] }] }, 'config: service_clients[0].upstreams[0]: names no upstream "wiki"'],
       ['a key prefix with a hash tag brace', { store: { key_prefix: 'gh{1}:' } }, 'config: store.key_prefix: must not contain { or }'],
+      ['a tool name budget too short for a name and its hash', { aggregate: { max_tool_name_length: 8 } }, 'config: aggregate.max_tool_name_length: must be between 16 and 128'],
+      ['a tool name budget that is not a number', { aggregate: { max_tool_name_length: '64' } }, 'config: aggregate.max_tool_name_length: Invalid input: expected number, received string'],
       ['an unknown aggregate tool mode', { aggregate: { tool_mode: 'lazy' } }, 'config: aggregate.tool_mode: must be one of all, search'],
       ["the upstream id of the portal's own tools", { upstreams: [{ id: 'gatehouse', kind: 'mcp', url: 'http://a' }] }, "config: upstreams[0].id: is reserved for the portal's own tools (gatehouse__search_tools)"],
       ['an unknown tool pinning mode', { upstreams: [{ id: 'a', kind: 'mcp', url: 'http://a', tools: { pinning: 'trust' } }] }, 'config: upstreams[0].tools.pinning: must be one of enforce, warn, off'],

@@ -12,7 +12,8 @@ const EVIL_ARGUMENTS = { query: `<img src=x onerror="window.__xss='img'"><script
 /**
  * The approval flow end to end: a real SDK client that declared URL elicitation calls a tool that
  * needs approval, the elicitation's URL opens in a real browser (Playwright + Debian chromium),
- * the person signs in and decides, and the call completes (or is refused) accordingly.
+ * the person signs in and decides, and the call completes (or is refused) accordingly. A client
+ * without elicitation gets the URL in a tool error instead, and retries once the person allowed.
  */
 describe('approving a tool call in a real browser (Playwright + Debian chromium)', () => {
   let upstream: MutableToolsServer;
@@ -105,5 +106,40 @@ describe('approving a tool call in a real browser (Playwright + Debian chromium)
     expect(toolText(result)).toContain('denied this call');
     expect(upstream.calls).toEqual(['delete_page']);
     expect(elicited).toHaveLength(2);
+  });
+
+  test('an agent without URL elicitation gets the URL in a tool error; the person allows in the browser, and the retry completes', async () => {
+    const plain = await connectAgent(portal.url, ALICE);
+    try {
+      const args = { query: 'Old page' };
+      const asked = (await plain.client.callTool({ name: 'wiki__delete_page', arguments: args })) as CallToolResult;
+      expect(asked.isError).toBe(true);
+      expect(toolText(asked)).toContain('needs your approval');
+      const url = /(http:\/\/[^\s]+\/approve\/[A-Za-z0-9_-]+)/.exec(toolText(asked))?.[1];
+      expect(url?.startsWith(`${portal.url}/approve/`)).toBe(true);
+      expect(upstream.calls).toEqual(['delete_page']);
+
+      // The person follows the link the agent showed them.
+      const page = await context.newPage();
+      try {
+        await page.goto(url!);
+        await signInIfAsked(page);
+        expect(new URL(page.url()).pathname).toBe(new URL(url!).pathname);
+        expect(await page.textContent('code.tool')).toBe('delete_page');
+        expect(await page.textContent('pre.arguments')).toBe(JSON.stringify(args, null, 2));
+        await Promise.all([page.waitForLoadState('load'), page.click('button[name=decision][value=allow]')]);
+        expect(await page.textContent('[role=status]')).toContain('You allowed this call');
+        await page.screenshot({ path: 'test-output/governance-approval-by-link.png', fullPage: true });
+      } finally {
+        await page.close();
+      }
+
+      expect(toolText((await plain.client.callTool({ name: 'wiki__delete_page', arguments: args })) as CallToolResult)).toBe('delete_page ran');
+      expect(upstream.calls).toEqual(['delete_page', 'delete_page']);
+      // This agent never declared elicitation: it was never asked.
+      expect(elicited).toHaveLength(2);
+    } finally {
+      await plain.client.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { createSealer } from '../../portal/crypto/seal.js';
 import { createToolApprovals, type ApprovalCall, type ToolApprovals } from '../../portal/governance/tool-approvals.js';
-import { MemoryStore, type Store } from '../../portal/store/index.js';
+import { MemoryStore, storeKey, type Store } from '../../portal/store/index.js';
 import { Redis } from 'ioredis';
 import { createTestRedisStore, testKeyPrefix, testRedisUrl } from '../helpers/redis.js';
 import { TEST_SECRET } from '../helpers/portal.js';
@@ -109,6 +109,19 @@ describe('tool approvals on the Store', () => {
     expect(await approvals.gate(callOf({ upstream, client: { id: 'agent-2' } }))).toMatchObject({ kind: 'ask' });
     // With approval_ttl back at 0 the standing approval counts no more.
     expect(await approvals.gate(callOf({ arguments: { anything: true } }))).toMatchObject({ kind: 'ask' });
+  });
+
+  test("a person's pending requests, oldest first; decided, expired and other people's are not among them, and leave the index", async () => {
+    const older = await asked(callOf({ arguments: { n: 1 } }));
+    clock += 1_000;
+    const newer = await asked(callOf({ tool: 'delete_space' }));
+    await asked(callOf({ person: { id: 'local:bob', idp: 'local' } }));
+    expect((await approvals.pendingFor('local:alice')).map((r) => r.id)).toEqual([older.request.id, newer.request.id]);
+    await approvals.decide(older.request.id, 'local:alice', 'deny');
+    expect((await approvals.pendingFor('local:alice')).map((r) => r.id)).toEqual([newer.request.id]);
+    clock += 600_001;
+    expect(await approvals.pendingFor('local:alice')).toEqual([]);
+    expect(await store.setMembers(storeKey('tool-approval-person', 'local:alice'))).toEqual([]);
   });
 
   test('a service client cannot be approved: nobody signs in as it', async () => {

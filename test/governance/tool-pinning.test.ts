@@ -3,6 +3,7 @@ import { ToolListChangedNotificationSchema, type CallToolResult } from '@modelco
 import { connectAgent, connectModernAgent, type Agent, type ModernAgent } from '../helpers/agent.js';
 import { adminDocument, adminFetch, adminToken, eventually } from '../helpers/admin.js';
 import { FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
+import { cookieHeader } from '../helpers/oauth-flow.js';
 import { toolText } from '../helpers/mcp-wire.js';
 import { startMutableToolsServer, type MutableToolsServer } from '../helpers/mutable-tools-server.js';
 import { ALICE, BOB, startTestPortal, type TestPortal } from '../helpers/portal.js';
@@ -42,6 +43,7 @@ describe('pinned tool definitions', () => {
   let modern: ModernAgent;
   let admin: string;
   const listChanged: number[] = [];
+  const relayedListChanged: number[] = [];
 
   beforeAll(async () => {
     upstream = await startMutableToolsServer({ search: INNOCENT, read: 'Reads a page.' });
@@ -54,7 +56,7 @@ describe('pinned tool definitions', () => {
     });
     portal = await startTestPortal({ document });
     aggregate = await connectAgent(portal.url, ALICE, { setup: (client) => client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void listChanged.push(Date.now())) });
-    relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/guarded' });
+    relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/guarded', setup: (client) => client.setNotificationHandler(ToolListChangedNotificationSchema, async () => void relayedListChanged.push(Date.now())) });
     modern = await connectModernAgent(portal.url, ALICE);
     admin = await adminToken(portal.url);
   });
@@ -132,9 +134,20 @@ describe('pinned tool definitions', () => {
         expect(await statusOf('guarded', 'search')).toBe('changed');
       });
 
-      test('a person who is not an admin may not approve', async () => {
-        const response = await adminFetch(portal.url, '/upstreams/guarded/tools/search/approve', { token: await adminToken(portal.url, BOB).catch(() => 'none'), method: 'POST' });
-        expect([401, 403]).toContain(response.status);
+      test('a person who is not an admin may not approve, by session or with an agent token', async () => {
+        const browser = new FormBrowser(portal.url);
+        await browser.signIn(await browser.get(`${portal.url}/login`), BOB);
+        const bySession = await adminFetch(portal.url, '/upstreams/guarded/tools/search/approve', { method: 'POST', headers: { cookie: cookieHeader(browser), origin: portal.url } });
+        expect(bySession.status).toBe(403);
+        expect(((await bySession.json()) as { error: string }).error).toBe('forbidden');
+        const bobsAgent = await connectAgent(portal.url, BOB);
+        try {
+          const byAgentToken = await adminFetch(portal.url, '/upstreams/guarded/tools/search/approve', { token: bobsAgent.accessToken(), method: 'POST' });
+          expect(byAgentToken.status).toBe(403);
+          expect(((await byAgentToken.json()) as { error: string }).error).toBe('insufficient_scope');
+        } finally {
+          await bobsAgent.client.close();
+        }
         expect(await statusOf('guarded', 'search')).toBe('changed');
       });
     });
@@ -156,10 +169,13 @@ describe('pinned tool definitions', () => {
 
     test('an approval through the API re-pins the tool, agents are told, and it is served again', async () => {
       const told = listChanged.length;
+      const toldRelayed = relayedListChanged.length;
       const response = await adminFetch(portal.url, '/upstreams/guarded/tools/search/approve', { token: admin, method: 'POST' });
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ name: 'search', status: 'pinned', pinned: { description: RUG_PULL } });
       await eventually(async () => (listChanged.length > told ? true : undefined));
+      // The relayed session hears it on its stream from the upstream, which itself announced nothing.
+      await eventually(async () => (relayedListChanged.length > toldRelayed ? true : undefined));
       expect(await names(aggregate)).toContain('guarded__search');
       expect(await names(relayed)).toContain('search');
       expect(toolText(await aggregate.client.callTool({ name: 'guarded__search', arguments: {} }))).toBe('search ran');
@@ -167,9 +183,15 @@ describe('pinned tool definitions', () => {
     });
 
     test('a rejection keeps a tool held; the CLI lists pins and approves', async () => {
+      const toldRelayed = relayedListChanged.length;
       expect((await adminFetch(portal.url, '/upstreams/guarded/tools/exfiltrate/reject', { token: admin, method: 'POST' })).status).toBe(200);
+      await eventually(async () => (relayedListChanged.length > toldRelayed ? true : undefined));
       expect(await statusOf('guarded', 'exfiltrate')).toBe('rejected');
       expect(await names(aggregate)).not.toContain('guarded__exfiltrate');
+      const rejections = portal.logs.lines.filter((l) => l.event === 'tool_rejected' && l.upstream === 'guarded' && l.tool === 'exfiltrate');
+      // One from the admin page (previous test), one from the API, each naming the admin.
+      expect(rejections).toHaveLength(2);
+      expect(rejections.every((l) => l.person === 'local:alice' && l.outcome === 'success')).toBe(true);
 
       const env = { GATEHOUSE_URL: portal.url, GATEHOUSE_TOKEN: admin };
       const listed = await gatehouse(['tools', 'list', 'guarded'], env);

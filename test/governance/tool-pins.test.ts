@@ -89,7 +89,11 @@ describe('tool pins in two processes on one Redis', () => {
     const [first, second] = [a, b].map(({ store }) => createToolPins({ store, logger, audit: () => {} }));
     try {
       const told: string[] = [];
-      second!.onChange((id) => told.push(id));
+      const causes: string[] = [];
+      second!.onChange((id, cause) => {
+        told.push(id);
+        causes.push(cause);
+      });
       for (const pins of [first!, second!]) await pins.load('up');
       await first!.observe('up', 'enforce', [tool('a')], true);
       await first!.observe('up', 'enforce', [tool('a', 'changed')], true);
@@ -100,6 +104,9 @@ describe('tool pins in two processes on one Redis', () => {
       await eventually(async () => (told.length >= 3 ? true : undefined));
       await second!.load('up');
       expect(second!.check('up', 'enforce', tool('a', 'changed'))).toBe('serve');
+      // The listings changed the pins, then an administrator's verdict did.
+      expect(causes).toEqual(['listing', 'listing', 'verdict']);
+      expect(told).toEqual(['up', 'up', 'up']);
     } finally {
       await Promise.all([first!.close(), second!.close()]);
       await b.store.close();
