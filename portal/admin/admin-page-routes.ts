@@ -68,9 +68,9 @@ export function adminPageRoutes(deps: AdminDeps): Router {
           upstream: u.id,
           pinning: u.tools.pinning,
           approval: u.tools.approval,
-          approvalTtlMs: u.tools.approval_ttl,
-          approvalTimeoutMs: u.tools.approval_timeout,
-          limits: Object.entries(u.tools.limits).map(([tool, limit]) => ({ tool, perMinute: limit.per_minute, perDay: limit.per_day })),
+          approvalTtlMs: u.tools.approvalTtlMs,
+          approvalTimeoutMs: u.tools.approvalTimeoutMs,
+          limits: Object.entries(u.tools.limits).map(([tool, limit]) => ({ tool, perMinute: limit.perMinute, perDay: limit.perDay })),
         })),
       heldTools: await heldTools(deps),
       events: events.map((e) => ({

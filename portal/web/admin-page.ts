@@ -13,7 +13,7 @@ export interface ToolRulesView {
   upstream: string;
   pinning: string;
   /** Tool names or globs whose calls wait for the person's approval. */
-  approval: string[];
+  approval: readonly string[];
   approvalTtlMs: number;
   approvalTimeoutMs: number;
   /** Per tool (`*`: every tool of the upstream together), calls per person. */
