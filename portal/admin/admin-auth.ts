@@ -35,9 +35,9 @@ export function requireAdmin(deps: AdminDeps): RequestHandler[] {
   const adminResource = `${issuer}/admin`;
   // Any of this portal's tokens passes the signature check here, so that an agent's token is
   // answered 403 insufficient_scope (a valid token without the privilege), not 401.
-  const bearer = deps.oauth.requireBearer({
+  const bearer = deps.bearer.requireBearer({
     resource: () => ({ url: adminResource, path: '/admin' }),
-    alsoAccept: () => deps.oauth.deps.resources.all().map((r) => r.url),
+    alsoAccept: () => deps.resources.all().map((r) => r.url),
     scope: [SCOPES.admin],
   });
   const deny = (req: Request, person: Person | undefined, reason: string) => {
@@ -57,7 +57,7 @@ export function requireAdmin(deps: AdminDeps): RequestHandler[] {
       if (req.authContext && req.authContext.resource !== adminResource) throw deny(req, req.authContext.person, 'this token is not for the admin API');
       const claimed = req.admin?.person ?? req.authContext?.person;
       // Accounts and groups change: decide on the person as they are now, not as they were at sign-in.
-      const person = claimed && (await deps.oauth.deps.people.current(claimed));
+      const person = claimed && (await deps.people.current(claimed));
       if (!person || !isAdmin(person, deps.config.admins)) throw deny(req, claimed, 'you are not an administrator of this portal');
       req.admin = { person, via: req.admin?.via ?? 'bearer' };
       next();

@@ -24,7 +24,7 @@ const NOTICES: Record<string, string> = {
 export function adminPageRoutes(deps: AdminDeps): Router {
   const router = Router();
   const csrf = createPageCsrf({ secret: deps.config.secret, issuer: deps.config.issuer });
-  const { grants, clients } = deps.oauth.deps;
+  const { grants, clients } = deps;
 
   /** The session of a current admin; a person who is not one gets 403, a stranger the sign-in page. */
   async function adminSession(req: Request, res: Response): Promise<Session | undefined> {
@@ -33,7 +33,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
       res.redirect(303, `/login?return_to=${encodeURIComponent('/admin')}`);
       return undefined;
     }
-    const person = await deps.oauth.deps.people.current(session.person);
+    const person = await deps.people.current(session.person);
     if (!person || !isAdmin(person, deps.config.admins)) {
       req.audit?.({ event: 'admin_denied', outcome: 'denied', person: session.person, details: { method: req.method, path: req.path } });
       throw new HttpError(403, 'forbidden', 'You are not an administrator of this portal.');

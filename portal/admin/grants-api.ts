@@ -6,7 +6,7 @@ import { clientView, grantView } from './views.js';
 
 /** The grants `?person=` or `?client=` names (one of them is required: grants are indexed that way). */
 async function grantsOf(deps: AdminDeps, filter: { person?: unknown; client?: unknown }): Promise<Grant[]> {
-  const { grants } = deps.oauth.deps;
+  const { grants } = deps;
   if (typeof filter.person === 'string' && filter.person) return grants.listByPerson(filter.person);
   if (typeof filter.client === 'string' && filter.client) return grants.listByClient(filter.client);
   throw new HttpError(400, 'invalid_request', 'person or client is required');
@@ -19,7 +19,7 @@ async function grantsOf(deps: AdminDeps, filter: { person?: unknown; client?: un
  */
 export function grantsApi(deps: AdminDeps): Router {
   const router = Router();
-  const { clients, grants } = deps.oauth.deps;
+  const { clients, grants } = deps;
   const admin = (req: Request) => req.admin!.person;
 
   router.get('/clients', async (_req, res) => {

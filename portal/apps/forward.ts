@@ -1,9 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ForwardOptions } from '../../adapters/http-app/proxy.js';
 import { toUpstreamPath } from '../../adapters/http-app/upstream-path.js';
-import { connectRequiredAsHttp, upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
-import type { PortalAssertions } from '../credentials/portal-jwt.js';
-import type { CredentialSources } from '../credentials/upstream-credentials.js';
+import type { CredentialMinter } from '../credentials/credential-minter.js';
+import { connectRequiredAsHttp } from '../credentials/upstream-credentials.js';
 import { PORTAL_COOKIE_NAMES } from '../http/portal-cookies.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { prefersMarkdown } from './accept.js';
@@ -13,9 +12,8 @@ import { markdownInterceptor } from './markdown-response.js';
 
 /** What every proxied request needs from the portal. */
 export interface ForwardDeps {
-  assertions: PortalAssertions;
-  /** The `oauth` and `static` strategies. */
-  credentials?: CredentialSources;
+  /** The credential headers each upstream gets for the caller, by its credential type. */
+  credentials: CredentialMinter;
   /** Largest HTML page converted to Markdown; larger pages are served as HTML. */
   maxMarkdownBytes?: number;
   /** Converted pages, by the upstream's validators and, for private pages, by caller. */
@@ -42,7 +40,7 @@ const GET_VALIDATORS = ['if-none-match', 'if-modified-since'];
  * upstream, a stale one sends its validators instead of the agent's own.
  */
 export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: AuthContext, request: { method: string; url: string; headers: IncomingHttpHeaders }): Promise<AppForward> {
-  const headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions, deps.credentials).catch((error: unknown) => {
+  const headers = await deps.credentials.headersFor(mount.upstream, auth).catch((error: unknown) => {
     // An `oauth` app the person has not connected: a browser is sent to connect it, then back here.
     throw connectRequiredAsHttp(error, { browser: /text\/html/.test(request.headers.accept ?? ''), returnTo: mount.mountPath.startsWith('/') ? request.url : undefined });
   });

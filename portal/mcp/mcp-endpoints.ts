@@ -3,15 +3,16 @@ import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { CLIENT_CAPABILITIES_META_KEY, LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, classifyInboundRequest, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
-import { createPortalAssertions } from '../credentials/portal-jwt.js';
 import { createSealer } from '../crypto/seal.js';
-import type { CredentialSources } from '../credentials/upstream-credentials.js';
+import type { CredentialMinter } from '../credentials/credential-minter.js';
+import type { UpstreamConnections } from '../credentials/connections.js';
 import { compiledSchemas as jsonSchemaValidator } from '../../adapters/schema-validators.js';
 import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
 import { HttpError, JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { runMiddleware, type Middleware } from '../http/middleware.js';
 import { writeJson } from '../http/write-json.js';
-import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import type { BearerGuard } from '../oauth/authorization-server.js';
+import type { ResourceCatalog } from '../oauth/resources.js';
 import { auditRequest, type RequestAuditor } from '../audit/request-audit.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
@@ -42,7 +43,11 @@ import { createUpstreamEras } from './upstream-eras.js';
 import { UpstreamPool, type ChangeFilter } from './upstream-pool.js';
 
 export interface McpEndpointsOptions {
-  oauth: AuthorizationServer;
+  /** The bearer check every request passes first. */
+  bearer: Pick<BearerGuard, 'authenticate'>;
+  /** The protected resources the endpoints serve (RFC 9728). */
+  resources: Pick<ResourceCatalog, 'aggregate' | 'find'>;
+  issuer: string;
   store: Store;
   logger: Logger;
   /** The JSON body parser (size limit, 413 and 400 answers). */
@@ -57,8 +62,10 @@ export interface McpEndpointsOptions {
   allowedOrigins?: readonly string[];
   /** An agent session unused this long ends. */
   sessionIdleMs?: number;
-  /** The `oauth` and `static` credential strategies. */
-  credentials?: CredentialSources;
+  /** The credential headers each upstream gets for the caller, and what to do when it refuses them. */
+  credentials: CredentialMinter;
+  /** People's connections to `oauth` upstreams: to wait for a connect the agent asked the person for. */
+  connections: Pick<UpstreamConnections, 'waitForConnect'>;
   /** Pinned tool definitions (rug-pull protection), shared with the admin API. */
   pins: ToolPins;
   /** Per-person tool quotas and rate limits. */
@@ -171,17 +178,15 @@ export function mcpEndpointOf(path: string): string | undefined {
  * any request of a session.
  */
 export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
-  const { oauth, store, logger, pins, quotas, approvals } = options;
+  const { bearer, resources, issuer, store, logger, pins, quotas, approvals, credentials } = options;
   const maxToolNameLength = options.maxToolNameLength ?? MAX_NAME_LENGTH;
-  const { resources, issuer } = oauth.deps;
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
-  const assertions = createPortalAssertions({ issuer, keys: oauth.deps.keys });
   const lists = createListCache({ store, logger });
   const eras = createUpstreamEras(store);
-  const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, lists, credentials: options.credentials });
+  const pool = new UpstreamPool({ logger, sessions, hub, credentials, eras, lists });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
-  const relay = createTransparentRelay({ sessions, assertions, pins, quotas, approvals, credentials: options.credentials });
+  const relay = createTransparentRelay({ sessions, credentials, pins, quotas, approvals });
   // An administrator's verdict on a tool changes what agents of that upstream may see.
   pins.onChange((upstreamId) => pool.announceToolsChanged(upstreamId));
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
@@ -273,7 +278,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
       inFlight,
       audit: req.audit,
-      connections: options.credentials?.connections,
+      connections: options.connections,
       askAgent: (message) => hub.relayRequest(inFlight, message),
     };
   }
@@ -491,7 +496,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     async handle(req, res, endpoint) {
       const resource = resourceOf(endpoint);
       if (!resource) throw new HttpError(404, 'not_found', 'no such MCP endpoint');
-      await oauth.authenticate(req, { resource, upstreamId: endpoint === AGGREGATE ? undefined : endpoint });
+      await bearer.authenticate(req, { resource, upstreamId: endpoint === AGGREGATE ? undefined : endpoint });
       // An unknown `?tools=` is refused before anything else happens.
       if (endpoint === AGGREGATE) toolModeOf(req);
       await runMiddleware([options.json], req, res);

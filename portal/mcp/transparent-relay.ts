@@ -15,11 +15,10 @@ import {
 import type { AuditInput } from '../audit/event.js';
 import { auditRequest } from '../audit/request-audit.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import type { ToolPins } from '../governance/tool-pins.js';
 import type { ToolApprovals } from '../governance/tool-approvals.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
-import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
+import type { CredentialMinter } from '../credentials/credential-minter.js';
 import { nestedDeeperThan } from '../http/body.js';
 import { JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { writeJson } from '../http/write-json.js';
@@ -74,20 +73,20 @@ export interface TransparentRelay {
  * for the upstream instead of the agent's token, the tool rules, the audit trail, keep-alives, the
  * call timeout, and answers of its own when the upstream cannot give them.
  */
-export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; pins: ToolPins; quotas: ToolQuotas; approvals: ToolApprovals; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
+export function createTransparentRelay(deps: { sessions: AgentSessions; credentials: CredentialMinter; pins: ToolPins; quotas: ToolQuotas; approvals: ToolApprovals; keepAliveMs?: number }): TransparentRelay {
   const { sessions } = deps;
   const keepAliveMs = deps.keepAliveMs ?? KEEP_ALIVE_MS;
 
   /** Sends with the person's credential for the upstream; a refused one is renewed and retried once (oauth). */
   async function send(upstream: UpstreamConfig, auth: AuthContext, init: UpstreamRequestInit): Promise<IncomingMessage> {
     for (let retried = false; ; retried = true) {
-      const credential = await upstreamCredentialHeaders(upstream, auth, deps.assertions, deps.credentials);
+      const credential = await deps.credentials.headersFor(upstream, auth);
       const response = await inSpan('upstream call', { 'gatehouse.upstream': upstream.id }, () => sendUpstream(upstream.id, upstream.url!, { ...init, headers: { ...init.headers, ...credential, ...activeTraceHeaders() } }), SpanKind.CLIENT);
       const status = response.statusCode;
       if (status !== 401 && status !== 403) return response;
       response.resume();
       const wwwAuthenticate = response.headers['www-authenticate'];
-      const verdict = deps.credentials ? await answerUpstreamChallenge(upstream, auth, { status, wwwAuthenticate, sentHeaders: credential, retried }, deps.credentials) : undefined;
+      const verdict = await deps.credentials.answerChallenge(upstream, auth, { status, wwwAuthenticate, sentHeaders: credential, retried });
       if (verdict !== 'retry' || retried) throw new UpstreamUnauthorizedError(upstream.id, status, { internal: `HTTP ${status}${wwwAuthenticate ? `: ${wwwAuthenticate}` : ''}`, wwwAuthenticate });
     }
   }
