@@ -11,7 +11,7 @@ import { healthRoutes } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
 import { createRateLimit } from './http/rate-limit.js';
 import { runMiddleware, type Middleware } from './http/middleware.js';
-import { requestContext, requestPath } from './http/request-context.js';
+import { contextOf, requestContext, requestPath } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createAccounts } from './login/accounts.js';
 import { createIdentity } from './login/identity.js';
@@ -156,7 +156,17 @@ export function createPortal(deps: AppDeps): Portal {
   // The admin-defined upstreams load once per process; until the store answers, the config's are served.
   const upstreamsReady = () => upstreams.ready().catch(() => {});
   // What every request gets, in express and on the MCP endpoints alike.
-  const perRequest: Middleware[] = [requestContext(logger), requestSpan, singleHostHeader, requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
+  const contextStep = requestContext(logger);
+  const afterContext: Middleware[] = [requestSpan, singleHostHeader, requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
+  const perRequest: Middleware[] = [contextStep, ...afterContext];
+  // Outside express no route matches: the request is labelled (metrics, span name) as soon as it has a context.
+  const perRequestAt = (route: string): Middleware[] => {
+    const label: Middleware = (req, _res, next) => {
+      contextOf(req).metricsRoute = route;
+      next();
+    };
+    return [contextStep, label, ...afterContext];
+  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -225,13 +235,12 @@ export function createPortal(deps: AppDeps): Portal {
       await upstreamsReady();
       // A host-routed app owns its whole host, `/mcp` included.
       if (appForHost(upstreams.all(), req.headers.host)) return void app(req, res);
-      req.metricsRoute = endpoint === 'aggregate' ? '/mcp' : '/mcp/:id';
       // The endpoint runs as the chain's last step, inside what the steps set up (the request's span).
       const handle: Middleware = async (_req, _res, next) => {
         await mcp.handle(req, res, endpoint);
         next();
       };
-      await runMiddleware([...perRequest, handle], req, res);
+      await runMiddleware([...perRequestAt(endpoint === 'aggregate' ? '/mcp' : '/mcp/:id'), handle], req, res);
     } catch (error) {
       writeError(req, res, error, { logger });
     }
@@ -243,8 +252,7 @@ export function createPortal(deps: AppDeps): Portal {
       await upstreamsReady();
       const upstream = apps.agentAppOf(req);
       if (!upstream) return void app(req, res);
-      req.metricsRoute = '/apps/:id';
-      await runMiddleware(perRequest, req, res);
+      await runMiddleware(perRequestAt('/apps/:id'), req, res);
       await apps.serveAgent(req, res, upstream);
     } catch (error) {
       writeError(req, res, error, { logger });

@@ -4,6 +4,8 @@ import type { Person } from '../login/person.js';
 import { SCOPES } from '../oauth/scopes.js';
 import { isAdmin } from '../policy/admins.js';
 import type { AdminDeps } from './admin-deps.js';
+import { auditRequest } from '../audit/request-audit.js';
+import { findContext } from '../http/request-context.js';
 
 /** Who is using the admin API, and how they proved it. */
 export interface AdminCaller {
@@ -41,7 +43,7 @@ export function requireAdmin(deps: AdminDeps): RequestHandler[] {
     scope: [SCOPES.admin],
   });
   const deny = (req: Request, person: Person | undefined, reason: string) => {
-    req.audit?.({ event: 'admin_denied', outcome: 'denied', person, details: { method: req.method, path: req.path, reason } });
+    auditRequest(req, { event: 'admin_denied', outcome: 'denied', person, details: { method: req.method, path: req.path, reason } });
     return new HttpError(403, 'forbidden', reason);
   };
   return [
@@ -54,8 +56,9 @@ export function requireAdmin(deps: AdminDeps): RequestHandler[] {
       next();
     },
     async (req, _res, next) => {
-      if (req.authContext && req.authContext.resource !== adminResource) throw deny(req, req.authContext.person, 'this token is not for the admin API');
-      const claimed = req.admin?.person ?? req.authContext?.person;
+      const auth = findContext(req)?.auth;
+      if (auth && auth.resource !== adminResource) throw deny(req, auth.person, 'this token is not for the admin API');
+      const claimed = req.admin?.person ?? auth?.person;
       // Accounts and groups change: decide on the person as they are now, not as they were at sign-in.
       const person = claimed && (await deps.people.current(claimed));
       if (!person || !isAdmin(person, deps.config.admins)) throw deny(req, claimed, 'you are not an administrator of this portal');

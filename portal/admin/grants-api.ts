@@ -3,6 +3,7 @@ import { HttpError } from '../http/errors.js';
 import type { Grant } from '../oauth/grant-store.js';
 import type { AdminDeps } from './admin-deps.js';
 import { clientView, grantView } from './views.js';
+import { auditRequest } from '../audit/request-audit.js';
 
 /** The grants `?person=` or `?client=` names (one of them is required: grants are indexed that way). */
 async function grantsOf(deps: AdminDeps, filter: { person?: unknown; client?: unknown }): Promise<Grant[]> {
@@ -34,7 +35,7 @@ export function grantsApi(deps: AdminDeps): Router {
     const revoked = await grants.listByClient(clientId);
     await clients.delete(clientId);
     for (const grant of revoked) await grants.revoke(grant.id);
-    req.audit?.({ event: 'client_deleted', outcome: 'success', person: admin(req), client: { id: clientId, name: client.clientName }, details: { by: 'admin', grants_revoked: revoked.length } });
+    auditRequest(req, { event: 'client_deleted', outcome: 'success', person: admin(req), client: { id: clientId, name: client.clientName }, details: { by: 'admin', grants_revoked: revoked.length } });
     res.status(204).end();
   });
 
@@ -57,7 +58,7 @@ export function grantsApi(deps: AdminDeps): Router {
   });
 
   function auditRevoke(req: Request, grant: Grant) {
-    req.audit?.({
+    auditRequest(req, {
       event: 'grant_revoked',
       outcome: 'success',
       person: grant.person,

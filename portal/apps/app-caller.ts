@@ -3,7 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { sha256 } from '../crypto/hash.js';
 import { auditRequest } from '../audit/request-audit.js';
 import { HttpError, wantsHtml } from '../http/errors.js';
-import { requestPath } from '../http/request-context.js';
+import { findContext, requestPath } from '../http/request-context.js';
 import type { Person } from '../login/person.js';
 import type { SessionManager } from '../login/sessions.js';
 import type { People } from '../login/people.js';
@@ -92,8 +92,9 @@ export function bearerIdentity(deps: AppCallerDeps, mount: AppMount, req: Incomi
 export function runBearerCheck(check: RequestHandler, req: Request, res: Response): Promise<AuthContext> {
   return new Promise<AuthContext>((resolve, reject) => {
     const next = (error?: unknown) => {
+      const auth = findContext(req)?.auth;
       if (error !== undefined && error !== 'route') reject(error);
-      else if (req.authContext) resolve(req.authContext);
+      else if (auth) resolve(auth);
       else reject(new Error('bearer check passed without an auth context'));
     };
     Promise.resolve(check(req, res, next)).catch(reject);

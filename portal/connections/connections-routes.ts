@@ -12,6 +12,7 @@ import type { Grant, GrantStore } from '../oauth/grant-store.js';
 import type { ResourceCatalog } from '../oauth/resources.js';
 import { renderConnectionsPage, type AccountChoiceRow, type UpstreamConnectionRow } from '../web/connections-page.js';
 import { createPageCsrf, PAGE_CSP, signedInHeader } from '../web/page-csrf.js';
+import { auditRequest } from '../audit/request-audit.js';
 
 /** A person's own accounts at upstreams that need their OAuth login (`portal/credentials/`). */
 export type UpstreamConnections = Pick<CredentialConnections, 'listConnections' | 'disconnect' | 'accountInUse' | 'chooseAccount' | 'renameAccount'>;
@@ -133,7 +134,7 @@ export function connectionsRoutes(deps: ConnectionsRoutesOptions): Router {
     // Someone else's grant is "not found": never a hint that it exists.
     if (!grant || grant.person.id !== session.person.id) throw new HttpError(404, 'not_found', 'That agent is not among your connections (it may have been revoked already).');
     await grants.revoke(grant.id);
-    req.audit?.({ event: 'grant_revoked', outcome: 'success', person: session.person, client: { id: grant.clientId, name: grant.clientName }, details: { grant_id: grant.id, via: 'connections' } });
+    auditRequest(req, { event: 'grant_revoked', outcome: 'success', person: session.person, client: { id: grant.clientId, name: grant.clientName }, details: { grant_id: grant.id, via: 'connections' } });
     res.redirect(303, '/connections?done=revoked');
   });
 
@@ -161,7 +162,7 @@ export function connectionsRoutes(deps: ConnectionsRoutesOptions): Router {
     if (!agent) throw new HttpError(404, 'not_found', 'That agent is not among yours, or it cannot reach this app.');
     const account = await deps.connections.chooseAccount(session.person, clientId, upstream.upstreamId, accountId);
     if (!account) throw new HttpError(404, 'not_found', 'That account is not among yours (it may have been disconnected).');
-    req.audit?.({
+    auditRequest(req, {
       event: 'upstream_account_selected',
       outcome: 'success',
       person: session.person,

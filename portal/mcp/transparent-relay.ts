@@ -28,6 +28,7 @@ import { upstreamErrorText } from './connect-elicitation.js';
 import { RelayedRequests, type RpcMessage } from './relayed-requests.js';
 import { traceContextOf } from './trace-context.js';
 import { activeTraceHeaders, inSpan } from '../tracing/spans.js';
+import { authOf, contextOf } from '../http/request-context.js';
 
 /** Bound on one upstream JSON body or SSE event. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -93,13 +94,14 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
 
   function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities'> & Partial<Pick<AgentSession, 'relay'>>, timeoutMs?: number): Flow {
     const audit = (input: AuditInput, message: string) => auditRequest(req, input, message);
+    const auth = authOf(req);
     return {
       req,
       res,
       body,
       upstream,
       upstreamSessionId: session.relay?.upstreamSessionId,
-      requests: new RelayedRequests({ upstream, person: req.authContext!.person, client: { id: req.authContext!.clientId, name: req.authContext!.clientName }, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => req.log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
+      requests: new RelayedRequests({ upstream, person: auth.person, client: { id: auth.clientId, name: auth.clientName }, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => contextOf(req).log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
       deadline: new Deadline(res, upstream, timeoutMs),
       batch: Array.isArray(body),
     };
@@ -118,7 +120,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     let response: IncomingMessage;
     try {
       const body = JSON.stringify(batch ? admitted.forward : admitted.forward[0]);
-      response = await send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId, admitted.forward), body, signal: deadline.signal });
+      response = await send(upstream, authOf(req), { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId, admitted.forward), body, signal: deadline.signal });
     } catch (error) {
       return answerFailure(flow, error);
     }
@@ -271,7 +273,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     const { req, upstream, requests } = flow;
     if (!(error instanceof UpstreamTimeoutError) || !flow.upstreamSessionId) return;
     const body = JSON.stringify(requests.cancellations(`the portal's call timeout (${upstream.call_timeout} ms) passed`));
-    send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: AbortSignal.timeout(upstream.connect_timeout) })
+    send(upstream, authOf(req), { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: AbortSignal.timeout(upstream.connect_timeout) })
       .then((response) => response.resume())
       .catch(() => {});
   }
@@ -338,7 +340,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
       await withFlow(flowOf(req, res, undefined, upstream, session), async (flow) => {
         let response: IncomingMessage;
         try {
-          response = await send(upstream, req.authContext!, { method: 'GET', headers: upstreamHeaders(req, flow.upstreamSessionId), signal: flow.deadline.signal });
+          response = await send(upstream, authOf(req), { method: 'GET', headers: upstreamHeaders(req, flow.upstreamSessionId), signal: flow.deadline.signal });
         } catch (error) {
           return answerFailure(flow, error);
         }
@@ -351,11 +353,11 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
       const upstreamSessionId = session.relay?.upstreamSessionId;
       if (!upstreamSessionId) return;
       try {
-        const response = await send(upstream, req.authContext!, { method: 'DELETE', headers: upstreamHeaders(req, upstreamSessionId), signal: AbortSignal.timeout(upstream.connect_timeout) });
+        const response = await send(upstream, authOf(req), { method: 'DELETE', headers: upstreamHeaders(req, upstreamSessionId), signal: AbortSignal.timeout(upstream.connect_timeout) });
         response.resume();
       } catch (error) {
         // The agent session ends here regardless; the upstream's own expiry ends its side.
-        req.log.warn({ upstream: upstream.id, errorCode: (error as { code?: string }).code }, 'upstream session not ended');
+        contextOf(req).log.warn({ upstream: upstream.id, errorCode: (error as { code?: string }).code }, 'upstream session not ended');
       }
     },
   };
@@ -491,5 +493,5 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 function warn({ req, upstream }: Flow, error: UpstreamError): void {
-  req.log.warn({ upstream: upstream.id, errorCode: error.code, internal: error.internal }, error instanceof UpstreamConnectRequiredError ? 'upstream needs the person to connect' : 'upstream exchange failed');
+  contextOf(req).log.warn({ upstream: upstream.id, errorCode: error.code, internal: error.internal }, error instanceof UpstreamConnectRequiredError ? 'upstream needs the person to connect' : 'upstream exchange failed');
 }
