@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { HttpError } from '../http/errors.js';
 import type { Grant } from '../oauth/grant-store.js';
+import { adminOf } from './admin-auth.js';
 import type { AdminDeps } from './admin-deps.js';
 import { clientView, grantView } from './views.js';
 import { auditRequest } from '../audit/request-audit.js';
@@ -21,7 +22,7 @@ async function grantsOf(deps: AdminDeps, filter: { person?: unknown; client?: un
 export function grantsApi(deps: AdminDeps): Router {
   const router = Router();
   const { clients, grants } = deps;
-  const admin = (req: Request) => req.admin!.person;
+  const admin = (req: Request) => adminOf(req).person;
 
   router.get('/clients', async (_req, res) => {
     res.json({ clients: (await clients.list()).map(clientView) });

@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import type { ToolPin } from '../governance/tool-pins.js';
 import { HttpError } from '../http/errors.js';
+import { adminOf } from './admin-auth.js';
 import type { AdminDeps } from './admin-deps.js';
 import { auditRequest } from '../audit/request-audit.js';
 
@@ -46,7 +47,7 @@ export function toolsApi(deps: AdminDeps): Router {
       if (!known) throw new HttpError(404, 'not_found', `upstream "${id}" has no tool "${name}"`);
       const pin = verdict === 'approve' ? await pins.approve(id, name) : await pins.reject(id, name);
       if (!pin) throw new HttpError(409, 'nothing_to_approve', `tool "${name}" of upstream "${id}" is pinned as it is listed: there is nothing to approve`);
-      auditRequest(req, { event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected', outcome: 'success', person: req.admin!.person, upstream: id, details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash } });
+      auditRequest(req, { event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected', outcome: 'success', person: adminOf(req).person, upstream: id, details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash } });
       res.json(toolPinView(name, pin));
     });
   }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { HttpError } from '../http/errors.js';
+import { adminOf } from './admin-auth.js';
 import type { AdminDeps } from './admin-deps.js';
 import { upstreamView } from './views.js';
 import { auditRequest } from '../audit/request-audit.js';
@@ -12,7 +13,7 @@ import { auditRequest } from '../audit/request-audit.js';
 export function upstreamsApi(deps: AdminDeps): Router {
   const router = Router();
   const { upstreams } = deps;
-  const by = (req: import('express').Request) => req.admin!.person;
+  const by = (req: import('express').Request) => adminOf(req).person;
 
   router.get('/upstreams', (_req, res) => {
     res.json({ upstreams: upstreams.all().map((u) => upstreamView(u, upstreams.source(u.id))) });
