@@ -50,7 +50,7 @@ export interface AuthorizationServerOptions {
   clients: ClientRegistry;
   resources: ResourceCatalog;
   /** People's own accounts at `oauth` upstreams, for the consent page. */
-  connections?: OAuthDeps['connections'];
+  connections: OAuthDeps['connections'];
 }
 
 /** The bearer check of protected routes, for the capabilities that serve them. */
