@@ -10,7 +10,9 @@ import { randomToken } from '../portal/crypto/hash.js';
 import { hashPassword } from '../portal/crypto/password.js';
 import { listen } from '../portal/http/server.js';
 import { createLogger } from '../portal/logger.js';
+import { createAccessTokens } from '../portal/oauth/access-tokens.js';
 import { issueTokens } from '../portal/oauth/issue-tokens.js';
+import { createRefreshTokens } from '../portal/oauth/refresh-tokens.js';
 import { MemoryStore, openStore } from '../portal/store/index.js';
 import { answerCpuQueries } from './child-cpu.js';
 import { removeKeys } from './portal.js';
@@ -42,9 +44,16 @@ async function seedClient(): Promise<RefreshingClient> {
   });
   if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
   const registered = (await res.json()) as { client_id: string; client_secret: string };
-  const { deps } = portal.oauth;
+  // Issued as the token endpoint would: the same Store and signing keys as the portal's.
+  const deps = {
+    config,
+    grants: portal.grants,
+    clients: portal.clients,
+    accessTokens: createAccessTokens({ issuer: config.issuer, keys: portal.keys }),
+    refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs }),
+  };
   const client = (await deps.clients.find(registered.client_id))!;
-  const person = (await deps.people.current({ id: 'local:alice', idp: 'local', username: 'alice', emailVerified: true, groups: [] }))!;
+  const person = (await portal.people.current({ id: 'local:alice', idp: 'local', username: 'alice', emailVerified: true, groups: [] }))!;
   const tokens = await issueTokens(deps, client, {
     id: randomToken(16),
     kind: 'person',

@@ -11,7 +11,7 @@ import { healthRoutes } from './http/health.js';
 import { createMetrics } from './http/metrics.js';
 import { createRateLimit } from './http/rate-limit.js';
 import { runMiddleware, type Middleware } from './http/middleware.js';
-import { requestContext, requestPath } from './http/request-context.js';
+import { contextOf, requestContext, requestPath } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createAccounts } from './login/accounts.js';
 import { createIdentity } from './login/identity.js';
@@ -20,6 +20,13 @@ import { createSessionManager } from './login/sessions.js';
 import { createMcpEndpoints, mcpEndpointOf } from './mcp/mcp-endpoints.js';
 import { APPS_PREFIX, appForHost } from './apps/app-mounts.js';
 import { createAuthorizationServer, type AuthorizationServer } from './oauth/authorization-server.js';
+import { createClientMetadataDocuments } from './oauth/client-metadata-document.js';
+import { createClientRegistry, type ClientRegistry } from './oauth/clients.js';
+import { createConsents, type Consents } from './oauth/consents.js';
+import { createGrantStore, type GrantStore } from './oauth/grant-store.js';
+import { createResourceCatalog } from './oauth/resources.js';
+import { createSigningKeys, type SigningKeys } from './oauth/signing-keys.js';
+import type { People } from './login/people.js';
 import { createApps, type Apps } from './apps/apps.js';
 import type { Writable } from 'node:stream';
 import { createAudit, type Audit } from './audit/audit.js';
@@ -36,7 +43,9 @@ import { createToolQuotas } from './governance/tool-quotas.js';
 import { createToolApprovals } from './governance/tool-approvals.js';
 import { approvalRoutes } from './governance/approval-routes.js';
 import { createSealer } from './crypto/seal.js';
+import { createCredentialMinter, type CredentialMinter } from './credentials/credential-minter.js';
 import { createCredentials } from './credentials/credentials.js';
+import { createPortalAssertions } from './credentials/portal-jwt.js';
 import type { UpstreamConnections } from './credentials/connections.js';
 import { startTracing } from './tracing/otlp.js';
 import { requestSpan } from './tracing/spans.js';
@@ -57,9 +66,20 @@ export interface AppDeps {
 export interface Portal {
   /** The HTTP request listener: `http.createServer(portal.handle)`. */
   handle: RequestListener;
+  /** The authorization server's routes and the bearer check of protected routes. */
   oauth: AuthorizationServer;
-  /** HTTP apps: `apps.fetchPage` serves the MCP aggregate's `{id}__fetch`. */
-  apps: Apps;
+  /** The portal's signing keys (its JWKS): what its access tokens and upstream assertions are signed with. */
+  keys: SigningKeys;
+  /** What people allowed agents; revoking one revokes everything issued under it. */
+  grants: GrantStore;
+  /** Remembered consents, forgotten when their grant is revoked. */
+  consents: Consents;
+  /** Registered, configured and metadata-document OAuth clients. */
+  clients: ClientRegistry;
+  /** Who a person is now (accounts and IdP claims change). */
+  people: People;
+  /** What the portal sends each upstream for a caller (portal-jwt assertions, people's own tokens, secrets). */
+  credentials: CredentialMinter;
   /** The HTTP server's `'upgrade'` listener (WebSockets to apps): `server.on('upgrade', portal.onUpgrade)`. */
   onUpgrade: Apps['onUpgrade'];
   /** The audit log: `audit.record(...)`, `audit.flush()`. */
@@ -100,29 +120,53 @@ export function createPortal(deps: AppDeps): Portal {
   });
   const identity = createIdentity({ config, store, accounts, sessions });
   const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all, env: deps.env ?? process.env });
-  const oauth = createAuthorizationServer({
-    config,
+  // The authorization server's state that other capabilities read too: each gets only what it needs.
+  const keys = createSigningKeys({
     store,
-    logger,
-    sessions,
-    upstreams: upstreams.all,
-    parsers,
-    people: identity.people,
-    metadataDocumentCa: deps.metadataDocumentCa,
-    connections: credentials.connections,
+    secret: config.secret,
+    rotateAfterMs: config.tokens.keyRotationMs,
+    retainAfterRotationMs: config.tokens.accessTtlMs + 60_000,
   });
+  const consents = createConsents({ store, ttlMs: config.tokens.refreshTtlMs });
+  const grants = createGrantStore(store, consents);
+  const clients = createClientRegistry({
+    store,
+    serviceClients: config.serviceClients,
+    unusedClientTtlMs: config.clients.unusedTtlMs,
+    metadataDocuments: createClientMetadataDocuments({
+      allowPrivateAddresses: config.clients.allowPrivateMetadataAddresses,
+      privateUseSchemes: config.clients.privateUseSchemes,
+      ca: deps.metadataDocumentCa,
+      onError: (clientId, reason) => logger.warn({ clientId, reason }, 'client metadata document rejected'),
+    }),
+  });
+  const resources = createResourceCatalog({ issuer: config.issuer, upstreams: upstreams.all });
+  const people = identity.people;
+  const oauth = createAuthorizationServer({ config, store, logger, sessions, parsers, people, keys, consents, grants, clients, resources, connections: credentials.connections });
   // Tool definitions pinned at first sight (rug-pull protection): the MCP endpoints check, admins approve.
   const pins = createToolPins({ store, logger, audit: (input) => audit.record(input) });
   const quotas = createToolQuotas({ store, onRefused: metrics.toolQuotaRefused });
   // Calls to sensitive tools wait for their person, who decides on /approve/{request}.
   const approvals = createToolApprovals({ store, sealer: createSealer(config.secret, 'tool-approval'), issuer: config.issuer });
-  const apps = createApps({ config, oauth, sessions, logger, upstreams: upstreams.all, credentials: credentials.sources });
+  // One minter (and one cache of portal assertions) for every path to an upstream.
+  const minter = createCredentialMinter({ assertions: createPortalAssertions({ issuer: config.issuer, keys }), sources: credentials.sources });
+  const apps = createApps({ config, store, logger, sessions, bearer: oauth, resources, people, credentials: minter, upstreams: upstreams.all });
 
   const trust = compileTrustProxy(config.http.trustProxy);
   // The admin-defined upstreams load once per process; until the store answers, the config's are served.
   const upstreamsReady = () => upstreams.ready().catch(() => {});
   // What every request gets, in express and on the MCP endpoints alike.
-  const perRequest: Middleware[] = [requestContext(logger), requestSpan, singleHostHeader, requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
+  const contextStep = requestContext(logger);
+  const afterContext: Middleware[] = [requestSpan, singleHostHeader, requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
+  const perRequest: Middleware[] = [contextStep, ...afterContext];
+  // Outside express no route matches: the request is labelled (metrics, span name) as soon as it has a context.
+  const perRequestAt = (route: string): Middleware[] => {
+    const label: Middleware = (req, _res, next) => {
+      contextOf(req).metricsRoute = route;
+      next();
+    };
+    return [contextStep, label, ...afterContext];
+  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -138,7 +182,9 @@ export function createPortal(deps: AppDeps): Portal {
   app.use(apps.proxyRouter);
   app.use(apps.router);
   const mcp = createMcpEndpoints({
-    oauth,
+    bearer: oauth,
+    resources,
+    issuer: config.issuer,
     store,
     logger,
     json: parsers.json,
@@ -147,7 +193,8 @@ export function createPortal(deps: AppDeps): Portal {
     upstreams: upstreams.all,
     fetchAppPage: apps.fetchPage,
     allowedOrigins: config.mcp.allowedOrigins,
-    credentials: credentials.sources,
+    credentials: minter,
+    connections: credentials.connections,
     pins,
     quotas,
     approvals,
@@ -172,11 +219,11 @@ export function createPortal(deps: AppDeps): Portal {
   app.use(identity.router);
   app.use(credentials.router);
   app.use(approvalRoutes({ issuer: config.issuer, secret: config.secret, sessions, approvals, upstreams: upstreams.all, form: parsers.form }));
-  const adminDeps: AdminDeps = { config, store, logger, oauth, sessions, upstreams, audit, usage, parsers, pins };
+  const adminDeps: AdminDeps = { config, store, logger, bearer: oauth, resources, people, grants, clients, sessions, upstreams, audit, usage, parsers, pins };
   app.use(adminApi(adminDeps));
   app.use(adminPageRoutes(adminDeps));
-  app.use(connectionsRoutes({ ...adminDeps, connections: credentials.connections }));
-  app.use(homeRoutes({ ...adminDeps, connections: credentials.connections, approvals }));
+  app.use(connectionsRoutes({ config, sessions, grants, resources, usage, parsers, connections: credentials.connections }));
+  app.use(homeRoutes({ config, sessions, people, upstreams, pins, approvals, connections: credentials.connections }));
 
   app.use((req) => {
     throw new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`);
@@ -188,13 +235,12 @@ export function createPortal(deps: AppDeps): Portal {
       await upstreamsReady();
       // A host-routed app owns its whole host, `/mcp` included.
       if (appForHost(upstreams.all(), req.headers.host)) return void app(req, res);
-      req.metricsRoute = endpoint === 'aggregate' ? '/mcp' : '/mcp/:id';
       // The endpoint runs as the chain's last step, inside what the steps set up (the request's span).
       const handle: Middleware = async (_req, _res, next) => {
         await mcp.handle(req, res, endpoint);
         next();
       };
-      await runMiddleware([...perRequest, handle], req, res);
+      await runMiddleware([...perRequestAt(endpoint === 'aggregate' ? '/mcp' : '/mcp/:id'), handle], req, res);
     } catch (error) {
       writeError(req, res, error, { logger });
     }
@@ -206,8 +252,7 @@ export function createPortal(deps: AppDeps): Portal {
       await upstreamsReady();
       const upstream = apps.agentAppOf(req);
       if (!upstream) return void app(req, res);
-      req.metricsRoute = '/apps/:id';
-      await runMiddleware(perRequest, req, res);
+      await runMiddleware(perRequestAt('/apps/:id'), req, res);
       await apps.serveAgent(req, res, upstream);
     } catch (error) {
       writeError(req, res, error, { logger });
@@ -223,7 +268,12 @@ export function createPortal(deps: AppDeps): Portal {
       else app(req, res);
     },
     oauth,
-    apps,
+    keys,
+    grants,
+    consents,
+    clients,
+    people,
+    credentials: minter,
     onUpgrade: apps.onUpgrade,
     audit,
     upstreams,

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { HttpError } from '../http/errors.js';
 import type { AdminDeps } from './admin-deps.js';
-import { requireAdmin } from './admin-auth.js';
+import { adminOf, requireAdmin } from './admin-auth.js';
 import { auditApi } from './audit-api.js';
 import { grantsApi } from './grants-api.js';
 import { toolsApi } from './tools-api.js';
@@ -16,7 +16,7 @@ export function adminApi(deps: AdminDeps): Router {
     next();
   });
   api.get('/me', (req, res) => {
-    const { person, via } = req.admin!;
+    const { person, via } = adminOf(req);
     res.json({ person: person.id, name: person.name, email: person.email, via });
   });
   api.use(upstreamsApi(deps), toolsApi(deps), grantsApi(deps), auditApi(deps));

@@ -1,9 +1,12 @@
+import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from '../http/errors.js';
 import type { Person } from '../login/person.js';
 import { SCOPES } from '../oauth/scopes.js';
 import { isAdmin } from '../policy/admins.js';
 import type { AdminDeps } from './admin-deps.js';
+import { auditRequest } from '../audit/request-audit.js';
+import { findContext } from '../http/request-context.js';
 
 /** Who is using the admin API, and how they proved it. */
 export interface AdminCaller {
@@ -11,14 +14,14 @@ export interface AdminCaller {
   via: 'session' | 'bearer';
 }
 
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      /** Set by {@link requireAdmin}. */
-      admin?: AdminCaller;
-    }
-  }
+/** The admin of each request that passed {@link requireAdmin}. */
+const callers = new WeakMap<IncomingMessage, AdminCaller>();
+
+/** Who passed {@link requireAdmin} for this request; throws for a route behind another gate (a wiring mistake). */
+export function adminOf(req: IncomingMessage): AdminCaller {
+  const caller = callers.get(req);
+  if (!caller) throw new Error('this request did not pass requireAdmin');
+  return caller;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -35,13 +38,13 @@ export function requireAdmin(deps: AdminDeps): RequestHandler[] {
   const adminResource = `${issuer}/admin`;
   // Any of this portal's tokens passes the signature check here, so that an agent's token is
   // answered 403 insufficient_scope (a valid token without the privilege), not 401.
-  const bearer = deps.oauth.requireBearer({
+  const bearer = deps.bearer.requireBearer({
     resource: () => ({ url: adminResource, path: '/admin' }),
-    alsoAccept: () => deps.oauth.deps.resources.all().map((r) => r.url),
+    alsoAccept: () => deps.resources.all().map((r) => r.url),
     scope: [SCOPES.admin],
   });
   const deny = (req: Request, person: Person | undefined, reason: string) => {
-    req.audit?.({ event: 'admin_denied', outcome: 'denied', person, details: { method: req.method, path: req.path, reason } });
+    auditRequest(req, { event: 'admin_denied', outcome: 'denied', person, details: { method: req.method, path: req.path, reason } });
     return new HttpError(403, 'forbidden', reason);
   };
   return [
@@ -50,16 +53,18 @@ export function requireAdmin(deps: AdminDeps): RequestHandler[] {
       const session = await deps.sessions.read(req);
       if (!session) throw new HttpError(401, 'login_required', 'sign in at /login, or send a bearer token with the "admin" scope');
       if (!SAFE_METHODS.has(req.method) && !sameOrigin(req, issuer)) throw deny(req, session.person, 'cross-origin request refused');
-      req.admin = { person: session.person, via: 'session' };
+      callers.set(req, { person: session.person, via: 'session' });
       next();
     },
     async (req, _res, next) => {
-      if (req.authContext && req.authContext.resource !== adminResource) throw deny(req, req.authContext.person, 'this token is not for the admin API');
-      const claimed = req.admin?.person ?? req.authContext?.person;
+      const auth = findContext(req)?.auth;
+      if (auth && auth.resource !== adminResource) throw deny(req, auth.person, 'this token is not for the admin API');
+      const signedIn = callers.get(req);
+      const claimed = signedIn?.person ?? auth?.person;
       // Accounts and groups change: decide on the person as they are now, not as they were at sign-in.
-      const person = claimed && (await deps.oauth.deps.people.current(claimed));
+      const person = claimed && (await deps.people.current(claimed));
       if (!person || !isAdmin(person, deps.config.admins)) throw deny(req, claimed, 'you are not an administrator of this portal');
-      req.admin = { person, via: req.admin?.via ?? 'bearer' };
+      callers.set(req, { person, via: signedIn?.via ?? 'bearer' });
       next();
     },
   ];

@@ -8,6 +8,7 @@ import { isAdmin } from '../policy/admins.js';
 import { renderAdminPage, type AdminPageView } from '../web/admin-page.js';
 import { createPageCsrf, PAGE_CSP, signedInHeader } from '../web/page-csrf.js';
 import type { AdminDeps } from './admin-deps.js';
+import { auditRequest } from '../audit/request-audit.js';
 
 const NOTICES: Record<string, string> = {
   added: 'The upstream was added.',
@@ -24,7 +25,7 @@ const NOTICES: Record<string, string> = {
 export function adminPageRoutes(deps: AdminDeps): Router {
   const router = Router();
   const csrf = createPageCsrf({ secret: deps.config.secret, issuer: deps.config.issuer });
-  const { grants, clients } = deps.oauth.deps;
+  const { grants, clients } = deps;
 
   /** The session of a current admin; a person who is not one gets 403, a stranger the sign-in page. */
   async function adminSession(req: Request, res: Response): Promise<Session | undefined> {
@@ -33,9 +34,9 @@ export function adminPageRoutes(deps: AdminDeps): Router {
       res.redirect(303, `/login?return_to=${encodeURIComponent('/admin')}`);
       return undefined;
     }
-    const person = await deps.oauth.deps.people.current(session.person);
+    const person = await deps.people.current(session.person);
     if (!person || !isAdmin(person, deps.config.admins)) {
-      req.audit?.({ event: 'admin_denied', outcome: 'denied', person: session.person, details: { method: req.method, path: req.path } });
+      auditRequest(req, { event: 'admin_denied', outcome: 'denied', person: session.person, details: { method: req.method, path: req.path } });
       throw new HttpError(403, 'forbidden', 'You are not an administrator of this portal.');
     }
     return session;
@@ -103,7 +104,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     const draft = { id: str(body.id), kind: str(body.kind), title: str(body.title) || undefined, url: str(body.url) };
     try {
       const upstream = await deps.upstreams.create(draft, session.person.id);
-      req.audit?.({ event: 'upstream_created', outcome: 'success', person: session.person, upstream: upstream.id, details: { kind: upstream.kind, url: upstream.url, via: 'admin page' } });
+      auditRequest(req, { event: 'upstream_created', outcome: 'success', person: session.person, upstream: upstream.id, details: { kind: upstream.kind, url: upstream.url, via: 'admin page' } });
     } catch (error) {
       if (!(error instanceof HttpError) || error.status >= 500) throw error;
       await render(req, res, session, { error: `The upstream was not added: ${error.message}`, draft }, error.status);
@@ -117,7 +118,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     if (!session) return;
     const body = csrf.form(req, session);
     await deps.upstreams.remove(str(body.id));
-    req.audit?.({ event: 'upstream_deleted', outcome: 'success', person: session.person, upstream: str(body.id), details: { via: 'admin page' } });
+    auditRequest(req, { event: 'upstream_deleted', outcome: 'success', person: session.person, upstream: str(body.id), details: { via: 'admin page' } });
     res.redirect(303, '/admin?done=removed#upstreams');
   });
 
@@ -128,7 +129,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     const grant = await grants.find(str(body.grant));
     if (!grant) throw new HttpError(404, 'not_found', 'No such grant (it may have been revoked already).');
     await grants.revoke(grant.id);
-    req.audit?.({ event: 'grant_revoked', outcome: 'success', person: grant.person, client: { id: grant.clientId, name: grant.clientName }, details: { grant_id: grant.id, by: session.person.id, via: 'admin page' } });
+    auditRequest(req, { event: 'grant_revoked', outcome: 'success', person: grant.person, client: { id: grant.clientId, name: grant.clientName }, details: { grant_id: grant.id, by: session.person.id, via: 'admin page' } });
     res.redirect(303, `/admin?person=${encodeURIComponent(grant.person.id)}&done=revoked#grants`);
   });
   for (const verdict of ['approve', 'reject'] as const) {
@@ -140,7 +141,7 @@ export function adminPageRoutes(deps: AdminDeps): Router {
       if (!(await deps.pins.list(upstream))[name]) throw new HttpError(404, 'not_found', 'No such tool (the upstream may have been removed).');
       const pin = verdict === 'approve' ? await deps.pins.approve(upstream, name) : await deps.pins.reject(upstream, name);
       if (!pin) throw new HttpError(409, 'nothing_to_approve', 'This tool is served as pinned already: there is nothing to approve.');
-      req.audit?.({ event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected', outcome: 'success', person: session.person, upstream, details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash, via: 'admin page' } });
+      auditRequest(req, { event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected', outcome: 'success', person: session.person, upstream, details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash, via: 'admin page' } });
       res.redirect(303, `/admin?done=${verdict === 'approve' ? 'approved' : 'rejected'}#tools`);
     });
   }

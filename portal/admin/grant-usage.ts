@@ -1,5 +1,6 @@
 import type { Middleware } from '../http/middleware.js';
 import { storeKey, type Store } from '../store/store.js';
+import { findContext } from '../http/request-context.js';
 
 /** When each grant was last used by its agent ("last used" on the connections page and in the admin API). */
 export interface GrantUsage {
@@ -22,7 +23,7 @@ export function createGrantUsage(options: { store: Store; ttlMs: number }): Gran
     },
     middleware: (req, res, next) => {
       res.on('finish', () => {
-        const grantId = req.authContext?.grantId;
+        const grantId = findContext(req)?.auth?.grantId;
         if (!grantId || res.statusCode >= 400) return;
         const now = Date.now();
         if (now - (written.get(grantId) ?? 0) < WRITE_EVERY_MS) return;

@@ -1,12 +1,14 @@
 import { Router, type Request } from 'express';
 import { HttpError } from '../http/errors.js';
 import type { Grant } from '../oauth/grant-store.js';
+import { adminOf } from './admin-auth.js';
 import type { AdminDeps } from './admin-deps.js';
 import { clientView, grantView } from './views.js';
+import { auditRequest } from '../audit/request-audit.js';
 
 /** The grants `?person=` or `?client=` names (one of them is required: grants are indexed that way). */
 async function grantsOf(deps: AdminDeps, filter: { person?: unknown; client?: unknown }): Promise<Grant[]> {
-  const { grants } = deps.oauth.deps;
+  const { grants } = deps;
   if (typeof filter.person === 'string' && filter.person) return grants.listByPerson(filter.person);
   if (typeof filter.client === 'string' && filter.client) return grants.listByClient(filter.client);
   throw new HttpError(400, 'invalid_request', 'person or client is required');
@@ -19,8 +21,8 @@ async function grantsOf(deps: AdminDeps, filter: { person?: unknown; client?: un
  */
 export function grantsApi(deps: AdminDeps): Router {
   const router = Router();
-  const { clients, grants } = deps.oauth.deps;
-  const admin = (req: Request) => req.admin!.person;
+  const { clients, grants } = deps;
+  const admin = (req: Request) => adminOf(req).person;
 
   router.get('/clients', async (_req, res) => {
     res.json({ clients: (await clients.list()).map(clientView) });
@@ -34,7 +36,7 @@ export function grantsApi(deps: AdminDeps): Router {
     const revoked = await grants.listByClient(clientId);
     await clients.delete(clientId);
     for (const grant of revoked) await grants.revoke(grant.id);
-    req.audit?.({ event: 'client_deleted', outcome: 'success', person: admin(req), client: { id: clientId, name: client.clientName }, details: { by: 'admin', grants_revoked: revoked.length } });
+    auditRequest(req, { event: 'client_deleted', outcome: 'success', person: admin(req), client: { id: clientId, name: client.clientName }, details: { by: 'admin', grants_revoked: revoked.length } });
     res.status(204).end();
   });
 
@@ -57,7 +59,7 @@ export function grantsApi(deps: AdminDeps): Router {
   });
 
   function auditRevoke(req: Request, grant: Grant) {
-    req.audit?.({
+    auditRequest(req, {
       event: 'grant_revoked',
       outcome: 'success',
       person: grant.person,

@@ -1,7 +1,9 @@
 import { Router, type Request } from 'express';
 import type { ToolPin } from '../governance/tool-pins.js';
 import { HttpError } from '../http/errors.js';
+import { adminOf } from './admin-auth.js';
 import type { AdminDeps } from './admin-deps.js';
+import { auditRequest } from '../audit/request-audit.js';
 
 /** One tool's pin as the admin API shows it (snake_case: a wire format). */
 export function toolPinView(name: string, pin: ToolPin) {
@@ -45,7 +47,7 @@ export function toolsApi(deps: AdminDeps): Router {
       if (!known) throw new HttpError(404, 'not_found', `upstream "${id}" has no tool "${name}"`);
       const pin = verdict === 'approve' ? await pins.approve(id, name) : await pins.reject(id, name);
       if (!pin) throw new HttpError(409, 'nothing_to_approve', `tool "${name}" of upstream "${id}" is pinned as it is listed: there is nothing to approve`);
-      req.audit?.({ event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected', outcome: 'success', person: req.admin!.person, upstream: id, details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash } });
+      auditRequest(req, { event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected', outcome: 'success', person: adminOf(req).person, upstream: id, details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash } });
       res.json(toolPinView(name, pin));
     });
   }

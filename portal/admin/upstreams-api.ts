@@ -1,7 +1,9 @@
 import { Router } from 'express';
 import { HttpError } from '../http/errors.js';
+import { adminOf } from './admin-auth.js';
 import type { AdminDeps } from './admin-deps.js';
 import { upstreamView } from './views.js';
+import { auditRequest } from '../audit/request-audit.js';
 
 /**
  * `/upstreams`: list, read, create (`POST`, 201), replace (`PUT`), delete. Definitions are
@@ -11,7 +13,7 @@ import { upstreamView } from './views.js';
 export function upstreamsApi(deps: AdminDeps): Router {
   const router = Router();
   const { upstreams } = deps;
-  const by = (req: import('express').Request) => req.admin!.person;
+  const by = (req: import('express').Request) => adminOf(req).person;
 
   router.get('/upstreams', (_req, res) => {
     res.json({ upstreams: upstreams.all().map((u) => upstreamView(u, upstreams.source(u.id))) });
@@ -25,19 +27,19 @@ export function upstreamsApi(deps: AdminDeps): Router {
 
   router.post('/upstreams', deps.parsers.json, async (req, res) => {
     const upstream = await upstreams.create(req.body, by(req).id);
-    req.audit?.({ event: 'upstream_created', outcome: 'success', person: by(req), upstream: upstream.id, details: { kind: upstream.kind, url: upstream.url } });
+    auditRequest(req, { event: 'upstream_created', outcome: 'success', person: by(req), upstream: upstream.id, details: { kind: upstream.kind, url: upstream.url } });
     res.status(201).location(`/admin/api/v1/upstreams/${upstream.id}`).json(upstreamView(upstream, 'admin'));
   });
 
   router.put('/upstreams/:id', deps.parsers.json, async (req, res) => {
     const upstream = await upstreams.update(req.params.id as string, req.body);
-    req.audit?.({ event: 'upstream_updated', outcome: 'success', person: by(req), upstream: upstream.id, details: { kind: upstream.kind, url: upstream.url } });
+    auditRequest(req, { event: 'upstream_updated', outcome: 'success', person: by(req), upstream: upstream.id, details: { kind: upstream.kind, url: upstream.url } });
     res.json(upstreamView(upstream, 'admin'));
   });
 
   router.delete('/upstreams/:id', async (req, res) => {
     await upstreams.remove(req.params.id as string);
-    req.audit?.({ event: 'upstream_deleted', outcome: 'success', person: by(req), upstream: req.params.id as string });
+    auditRequest(req, { event: 'upstream_deleted', outcome: 'success', person: by(req), upstream: req.params.id as string });
     res.status(204).end();
   });
   return router;

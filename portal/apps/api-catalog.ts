@@ -33,9 +33,9 @@ export type LinksetItem = { anchor: string } & Partial<Record<'service-meta' | '
  */
 export function apiCatalogRoutes(deps: AppsDeps): Router {
   const router = Router();
-  const bearer = deps.oauth.requireBearer({
-    resource: () => deps.oauth.deps.resources.aggregate(),
-    alsoAccept: () => [...deps.oauth.deps.resources.all().map((r) => r.url), ...deps.upstreams().flatMap((u) => (u.kind === 'http' && u.host ? [hostOrigin(deps.issuer, u.host)] : []))],
+  const bearer = deps.bearer.requireBearer({
+    resource: () => deps.resources.aggregate(),
+    alsoAccept: () => [...deps.resources.all().map((r) => r.url), ...deps.upstreams().flatMap((u) => (u.kind === 'http' && u.host ? [hostOrigin(deps.issuer, u.host)] : []))],
   });
   router.get(API_CATALOG_PATH, async (req, res) => {
     const person = req.headers.authorization ? (await runBearerCheck(bearer, req, res)).person : await currentSessionPerson(deps, req);
@@ -75,7 +75,7 @@ function openApiType(path: string): string {
 
 async function currentSessionPerson(deps: AppsDeps, req: Request): Promise<Person | undefined> {
   const session = await deps.sessions.read(req);
-  return session ? deps.oauth.deps.people.current(session.person) : undefined;
+  return session ? deps.people.current(session.person) : undefined;
 }
 
 function send(res: Response, body: { linkset: LinksetItem[] }): void {

@@ -3,10 +3,12 @@ import type { Request, RequestHandler, Response } from 'express';
 import { sha256 } from '../crypto/hash.js';
 import { auditRequest } from '../audit/request-audit.js';
 import { HttpError, wantsHtml } from '../http/errors.js';
-import { requestPath } from '../http/request-context.js';
+import { findContext, requestPath } from '../http/request-context.js';
 import type { Person } from '../login/person.js';
 import type { SessionManager } from '../login/sessions.js';
-import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import type { People } from '../login/people.js';
+import type { BearerGuard } from '../oauth/authorization-server.js';
+import type { ResourceCatalog } from '../oauth/resources.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
 import type { AppMount } from './app-mounts.js';
@@ -17,7 +19,10 @@ export const BROWSER_CLIENT_ID = 'browser';
 /** What the app routes need to establish who is calling. */
 export interface AppCallerDeps {
   issuer: string;
-  oauth: AuthorizationServer;
+  bearer: Pick<BearerGuard, 'authenticate'>;
+  /** The aggregate's audience, accepted for apps in the grant. */
+  resources: Pick<ResourceCatalog, 'aggregate'>;
+  people: Pick<People, 'current'>;
   sessions: SessionManager;
 }
 
@@ -71,9 +76,9 @@ export function assertMayUse(person: Person, mount: Pick<AppMount, 'upstream'>):
  * resolves its `AuthContext` or rejects with the 401/403 `OAuthError` and its challenge.
  */
 export function bearerIdentity(deps: AppCallerDeps, mount: AppMount, req: IncomingMessage): Promise<AuthContext> {
-  const aggregate = deps.oauth.deps.resources.aggregate().url;
+  const aggregate = deps.resources.aggregate().url;
   const pathResource = `${deps.issuer}/apps/${mount.upstream.id}`;
-  return deps.oauth.authenticate(req, {
+  return deps.bearer.authenticate(req, {
     resource: { url: mount.resourceUrl, path: `/apps/${mount.upstream.id}`, metadataUrl: mount.metadataUrl },
     // A host-routed app also honours tokens for its `/apps/{id}` resource: it is the same app.
     audiences: mount.resourceUrl === pathResource ? [aggregate] : [pathResource, aggregate],
@@ -87,8 +92,9 @@ export function bearerIdentity(deps: AppCallerDeps, mount: AppMount, req: Incomi
 export function runBearerCheck(check: RequestHandler, req: Request, res: Response): Promise<AuthContext> {
   return new Promise<AuthContext>((resolve, reject) => {
     const next = (error?: unknown) => {
+      const auth = findContext(req)?.auth;
       if (error !== undefined && error !== 'route') reject(error);
-      else if (req.authContext) resolve(req.authContext);
+      else if (auth) resolve(auth);
       else reject(new Error('bearer check passed without an auth context'));
     };
     Promise.resolve(check(req, res, next)).catch(reject);
@@ -103,7 +109,7 @@ export function runBearerCheck(check: RequestHandler, req: Request, res: Respons
 export async function sessionIdentity(deps: AppCallerDeps, mount: Pick<AppMount, 'upstream' | 'resourceUrl'>, req: IncomingMessage): Promise<AuthContext | undefined> {
   const session = await deps.sessions.read(req as Request);
   if (!session) return undefined;
-  const person = await deps.oauth.deps.people.current(session.person);
+  const person = await deps.people.current(session.person);
   if (!person) return undefined;
   return {
     person,

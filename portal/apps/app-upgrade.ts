@@ -1,6 +1,5 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
 import { HttpError, knownHttpError } from '../http/errors.js';
 import { PORTAL_COOKIE_NAMES } from '../http/portal-cookies.js';
 import { assertSingleHost } from '../http/host-header.js';
@@ -47,7 +46,7 @@ async function upgrade(deps: AppsDeps, req: IncomingMessage, socket: Duplex, hea
   if (!auth) throw new HttpError(401, 'login_required', 'sign in to the portal first');
   if (origin === undefined && !req.headers.authorization) throw forbiddenOrigin('a browser session may open a WebSocket only from a page that names its Origin');
   if (!mayUseUpstream(auth.person, mount.upstream)) throw new HttpError(403, 'access_denied', 'you may not use this app');
-  const headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions, deps.credentials);
+  const headers = await deps.credentials.headersFor(mount.upstream, auth);
   // The proxy answers its own failures on the socket; nothing more to do with them here.
   await deps.proxies.get(mount).upgrade(req, socket, head, { headers, stripCookies: PORTAL_COOKIE_NAMES }).catch(() => undefined);
 }

@@ -1,8 +1,9 @@
 import type { UpstreamConfig } from '../config/schema.js';
-import type { PortalAssertions } from '../credentials/portal-jwt.js';
-import type { CredentialSources } from '../credentials/upstream-credentials.js';
+import type { CredentialMinter } from '../credentials/credential-minter.js';
+import type { People } from '../login/people.js';
 import type { SessionManager } from '../login/sessions.js';
-import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import type { BearerGuard } from '../oauth/authorization-server.js';
+import type { ResourceCatalog } from '../oauth/resources.js';
 import type { Store } from '../store/store.js';
 import type { AppProxies } from './app-mounts.js';
 import type { MarkdownCache } from './markdown-cache.js';
@@ -11,12 +12,15 @@ import type { MarkdownCache } from './markdown-cache.js';
 export interface AppsDeps {
   issuer: string;
   store: Store;
-  oauth: AuthorizationServer;
+  /** The bearer check of agents' requests (and of the API catalog). */
+  bearer: BearerGuard;
+  /** The portal's protected resources: the audiences an app and the catalog accept. */
+  resources: Pick<ResourceCatalog, 'aggregate' | 'all'>;
+  /** Who a signed-in person is now. */
+  people: Pick<People, 'current'>;
   sessions: SessionManager;
-  /** Mints the `Gatehouse-Assertion` (portal-jwt) for each request. */
-  assertions: PortalAssertions;
-  /** The `oauth` and `static` strategies; without them only portal-jwt and none work. */
-  credentials?: CredentialSources;
+  /** The credential headers each upstream gets for the caller (portal-jwt's `Gatehouse-Assertion`, `oauth`, `static`…). */
+  credentials: CredentialMinter;
   proxies: AppProxies;
   /** The current upstreams (the admin API may change them). */
   upstreams: () => readonly UpstreamConfig[];

@@ -4,10 +4,6 @@ import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import { createPortalAssertions } from '../credentials/portal-jwt.js';
-import type { CredentialSources } from '../credentials/upstream-credentials.js';
-import type { SessionManager } from '../login/sessions.js';
-import type { AuthorizationServer } from '../oauth/authorization-server.js';
 import { apiCatalogRoutes } from './api-catalog.js';
 import { createAppProxies } from './app-mounts.js';
 import { agentAppOf, appRoutes, serveAgentAppRequest } from './app-routes.js';
@@ -31,20 +27,28 @@ export interface Apps {
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** {@link fetchAppPage} with the portal's deps bound: for the MCP aggregate's `{id}__fetch` and app resources. */
   fetchPage(upstream: UpstreamConfig, path: string, options: FetchAppPageOptions): Promise<AppPage>;
-  deps: AppsDeps;
   /** Closes idle upstream connections. */
   close(): void;
 }
 
+/** What the HTTP-app capability is built from: the portal's collaborators it uses, as `createPortal` builds them. */
+export interface AppsOptions extends Pick<AppsDeps, 'store' | 'bearer' | 'resources' | 'people' | 'sessions' | 'credentials'> {
+  config: Config;
+  logger: Logger;
+  /** The current upstreams (default: the config's). */
+  upstreams?: () => readonly UpstreamConfig[];
+}
+
 /** Builds the HTTP-app capability; does no I/O. */
-export function createApps(options: { config: Config; oauth: AuthorizationServer; sessions: SessionManager; logger: Logger; upstreams?: () => readonly UpstreamConfig[]; credentials?: CredentialSources }): Apps {
-  const { config, oauth, sessions } = options;
+export function createApps(options: AppsOptions): Apps {
+  const { config } = options;
   const deps: AppsDeps = {
     issuer: config.issuer,
-    store: oauth.deps.store,
-    oauth,
-    sessions,
-    assertions: createPortalAssertions({ issuer: config.issuer, keys: oauth.deps.keys }),
+    store: options.store,
+    bearer: options.bearer,
+    resources: options.resources,
+    people: options.people,
+    sessions: options.sessions,
     credentials: options.credentials,
     proxies: createAppProxies({ trustForwarded: Boolean(config.http.trustProxy) }),
     upstreams: options.upstreams ?? (() => config.upstreams),
@@ -60,7 +64,6 @@ export function createApps(options: { config: Config; oauth: AuthorizationServer
     router,
     onUpgrade: appUpgradeHandler(deps, (error) => options.logger.error({ err: error }, 'app upgrade failed')),
     fetchPage: (upstream, path, fetchOptions) => fetchAppPage(deps, upstream, path, fetchOptions),
-    deps,
     close: () => deps.proxies.close(),
   };
 }

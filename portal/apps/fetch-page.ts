@@ -4,9 +4,8 @@ import { badGateway, type GatewayError, gatewayTimeout } from '../../adapters/ht
 import { rewriteLocation } from '../../adapters/http-app/rewrite.js';
 import { toUpstreamPath } from '../../adapters/http-app/upstream-path.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import { connectRequiredAsHttp, upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
-import type { PortalAssertions } from '../credentials/portal-jwt.js';
-import type { CredentialSources } from '../credentials/upstream-credentials.js';
+import type { CredentialMinter } from '../credentials/credential-minter.js';
+import { connectRequiredAsHttp } from '../credentials/upstream-credentials.js';
 import { HttpError } from '../http/errors.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { assertMayUse } from './app-caller.js';
@@ -18,9 +17,8 @@ import { DEFAULT_MAX_HTML_BYTES, htmlToMarkdown } from './markdown.js';
 /** What {@link fetchAppPage} needs from the portal (a subset of `AppsDeps`). */
 export interface FetchAppPageDeps {
   issuer: string;
-  assertions: PortalAssertions;
-  /** The `oauth` and `static` strategies. */
-  credentials?: CredentialSources;
+  /** The credential headers each upstream gets for the caller, by its credential type. */
+  credentials: CredentialMinter;
   /** Largest page read, in bytes (default 2 MiB, the Markdown bound). */
   maxMarkdownBytes?: number;
   /** Converted pages, by the upstream's validators and, for private pages, by caller. */
@@ -84,7 +82,7 @@ export async function fetchAppPage(deps: FetchAppPageDeps, upstream: UpstreamCon
   const basePath = appUrl.pathname.replace(/\/+$/, '');
   const format = options.format ?? 'markdown';
   const maxBytes = deps.maxMarkdownBytes ?? DEFAULT_MAX_HTML_BYTES;
-  const credentials = await upstreamCredentialHeaders(upstream, options.auth, deps.assertions, deps.credentials).catch((error: unknown) => {
+  const credentials = await deps.credentials.headersFor(upstream, options.auth).catch((error: unknown) => {
     throw connectRequiredAsHttp(error);
   });
   const issuerUrl = new URL(deps.issuer);

@@ -2,9 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ForwardOptions } from '../../adapters/http-app/proxy.js';
 import { toUpstreamPath } from '../../adapters/http-app/upstream-path.js';
 import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
-import { connectPageUrl, connectRequiredAsHttp, upstreamCredentialHeaders } from '../credentials/upstream-credentials.js';
-import type { PortalAssertions } from '../credentials/portal-jwt.js';
-import type { CredentialSources } from '../credentials/upstream-credentials.js';
+import type { CredentialMinter } from '../credentials/credential-minter.js';
+import { connectPageUrl, connectRequiredAsHttp } from '../credentials/upstream-credentials.js';
 import { PORTAL_COOKIE_NAMES } from '../http/portal-cookies.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { prefersMarkdown } from './accept.js';
@@ -14,9 +13,8 @@ import { markdownInterceptor } from './markdown-response.js';
 
 /** What every proxied request needs from the portal. */
 export interface ForwardDeps {
-  assertions: PortalAssertions;
-  /** The `oauth` and `static` strategies. */
-  credentials?: CredentialSources;
+  /** The credential headers each upstream gets for the caller, by its credential type. */
+  credentials: CredentialMinter;
   /** Largest HTML page converted to Markdown; larger pages are served as HTML. */
   maxMarkdownBytes?: number;
   /** Converted pages, by the upstream's validators and, for private pages, by caller. */
@@ -50,7 +48,7 @@ const GET_VALIDATORS = ['if-none-match', 'if-modified-since'];
 export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: AuthContext, request: { method: string; url: string; headers: IncomingHttpHeaders }): Promise<AppForward | ConnectFirst> {
   let headers: Record<string, string>;
   try {
-    headers = await upstreamCredentialHeaders(mount.upstream, auth, deps.assertions, deps.credentials);
+    headers = await deps.credentials.headersFor(mount.upstream, auth);
   } catch (error) {
     // An `oauth` app the person has not connected: a browser is sent to connect it, then back here.
     if (error instanceof UpstreamConnectRequiredError && /text\/html/.test(request.headers.accept ?? '')) {

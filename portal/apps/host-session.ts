@@ -11,6 +11,7 @@ import { storeKey, setJson, takeJson, type Store } from '../store/store.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { assertMayUse } from './app-caller.js';
 import { hostOrigin } from './app-mounts.js';
+import { contextOf } from '../http/request-context.js';
 
 /**
  * Sign-in for host-routed apps. The portal's session cookie is host-only (and `__Host-` under
@@ -112,7 +113,7 @@ export async function redeemHostTicket(deps: HostSessionDeps, upstream: Upstream
   if (!record || record.appId !== upstream.id) throw expired;
   const nonce = readCookie(req, cookie);
   if (!nonce || !constantTimeEqual(sha256(nonce), record.binding)) {
-    req.log.warn({ event: 'app_sign_in_refused', upstream: upstream.id, reason: 'browser_mismatch' }, 'hand-off ticket opened in another browser than the one that asked for it');
+    contextOf(req).log.warn({ event: 'app_sign_in_refused', upstream: upstream.id, reason: 'browser_mismatch' }, 'hand-off ticket opened in another browser than the one that asked for it');
     throw new HttpError(400, 'invalid_request', 'This sign-in link was opened in another browser than the one that asked for it. Open the page again in this browser.');
   }
   await deps.sessions.create(res, record.person);

@@ -15,7 +15,7 @@ import { fileSink, lineSink, streamSink, type AuditSink } from './sinks.js';
  * (synchronously, so the chain follows the order of recording), then written to every sink.
  *
  * Other capabilities record their own events the same way, e.g. when a person connects an
- * upstream: `req.audit({ event: 'upstream_connected', outcome: 'success', upstream: id })`
+ * upstream: `auditRequest(req, { event: 'upstream_connected', outcome: 'success', upstream: id })`
  * inside a request, or `audit.record({...})` outside one.
  */
 export interface Audit {
@@ -32,7 +32,7 @@ export interface Audit {
 }
 
 export interface RecordOptions {
-  /** Where the operational log line goes (a request's `req.log`); default the portal logger. */
+  /** Where the operational log line goes (a request's logger, `contextOf(req).log`); default the portal logger. */
   log?: Logger;
   /** The log line's message; default the event name. */
   message?: string;

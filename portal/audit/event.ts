@@ -98,3 +98,6 @@ export interface AuditInput {
   /** A result: kept only with `audit.include_results`, then redacted and truncated. */
   result?: unknown;
 }
+
+/** Records an audit event for one request: request id, source IP, and (after the bearer check) person and client filled in. */
+export type RequestAuditor = (input: AuditInput, message?: string) => AuditEvent | undefined;

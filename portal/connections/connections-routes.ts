@@ -1,14 +1,18 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { HttpError } from '../http/errors.js';
 import { accountToDisconnect, auditDisconnect } from '../credentials/disconnect-form.js';
 import type { ConnectionSummary, UpstreamConnections as CredentialConnections } from '../credentials/connections.js';
 import { BROWSER_CLIENT_ID } from '../apps/app-caller.js';
 import { displayName, type Person } from '../login/person.js';
 import type { Session } from '../login/sessions.js';
-import type { AdminDeps } from '../admin/admin-deps.js';
-import type { Grant } from '../oauth/grant-store.js';
+import type { GrantUsage } from '../admin/grant-usage.js';
+import type { Config } from '../config/load.js';
+import type { SessionManager } from '../login/sessions.js';
+import type { Grant, GrantStore } from '../oauth/grant-store.js';
+import type { ResourceCatalog } from '../oauth/resources.js';
 import { renderConnectionsPage, type AccountChoiceRow, type UpstreamConnectionRow } from '../web/connections-page.js';
 import { createPageCsrf, PAGE_CSP, signedInHeader } from '../web/page-csrf.js';
+import { auditRequest } from '../audit/request-audit.js';
 
 /** A person's own accounts at upstreams that need their OAuth login (`portal/credentials/`). */
 export type UpstreamConnections = Pick<CredentialConnections, 'listConnections' | 'disconnect' | 'accountInUse' | 'chooseAccount' | 'renameAccount'>;
@@ -29,15 +33,29 @@ interface ReachingAgent {
   clientName: string;
 }
 
+/** What the connections page is built from. */
+export interface ConnectionsRoutesOptions {
+  config: Pick<Config, 'secret' | 'issuer'>;
+  sessions: SessionManager;
+  /** The person's grants: the agents acting for them, to revoke. */
+  grants: GrantStore;
+  /** Names of what each grant reaches. */
+  resources: Pick<ResourceCatalog, 'find' | 'upstream'>;
+  /** When each grant was last used. */
+  usage: Pick<GrantUsage, 'lastUsed'>;
+  parsers: { form: RequestHandler };
+  connections: UpstreamConnections;
+}
+
 /**
  * `GET /connections` and its forms (POST + the pages' CSRF token, own grants and accounts only):
  * `/connections/revoke` an agent, `/connections/disconnect` an account, `/connections/account`
  * (which account an agent uses at an upstream), `/connections/rename` (an account's name).
  */
-export function connectionsRoutes(deps: AdminDeps & { connections: UpstreamConnections }): Router {
+export function connectionsRoutes(deps: ConnectionsRoutesOptions): Router {
   const router = Router();
   const csrf = createPageCsrf({ secret: deps.config.secret, issuer: deps.config.issuer });
-  const { grants, resources } = deps.oauth.deps;
+  const { grants, resources } = deps;
 
   async function signedIn(req: Request, res: Response): Promise<Session | undefined> {
     const session = await deps.sessions.read(req);
@@ -116,7 +134,7 @@ export function connectionsRoutes(deps: AdminDeps & { connections: UpstreamConne
     // Someone else's grant is "not found": never a hint that it exists.
     if (!grant || grant.person.id !== session.person.id) throw new HttpError(404, 'not_found', 'That agent is not among your connections (it may have been revoked already).');
     await grants.revoke(grant.id);
-    req.audit?.({ event: 'grant_revoked', outcome: 'success', person: session.person, client: { id: grant.clientId, name: grant.clientName }, details: { grant_id: grant.id, via: 'connections' } });
+    auditRequest(req, { event: 'grant_revoked', outcome: 'success', person: session.person, client: { id: grant.clientId, name: grant.clientName }, details: { grant_id: grant.id, via: 'connections' } });
     res.redirect(303, '/connections?done=revoked');
   });
 
@@ -144,7 +162,7 @@ export function connectionsRoutes(deps: AdminDeps & { connections: UpstreamConne
     if (!agent) throw new HttpError(404, 'not_found', 'That agent is not among yours, or it cannot reach this app.');
     const account = await deps.connections.chooseAccount(session.person, clientId, upstream.upstreamId, accountId);
     if (!account) throw new HttpError(404, 'not_found', 'That account is not among yours (it may have been disconnected).');
-    req.audit?.({
+    auditRequest(req, {
       event: 'upstream_account_selected',
       outcome: 'success',
       person: session.person,

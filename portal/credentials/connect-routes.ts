@@ -18,6 +18,7 @@ import { accountToDisconnect, auditDisconnect } from './disconnect-form.js';
 import type { PendingAuthorization, UpstreamOAuth } from './upstream-oauth-types.js';
 import { UpstreamOAuthError } from './upstream-oauth-errors.js';
 import { FIRST_ACCOUNT_ID } from './upstream-tokens.js';
+import { contextOf } from '../http/request-context.js';
 
 export interface ConnectRoutesDeps {
   issuer: string;
@@ -99,7 +100,7 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     const returnTo = typeof req.query.return_to === 'string' ? safeReturnTo(req.query.return_to) : undefined;
     const pending: PendingConnect = { personId: person.id, sessionHash: sha256(session.id), upstreamId: upstream.id, accountId: reconnecting?.accountId, returnTo, startedAt: Date.now(), authorization: begun.pending };
     await deps.store.set(pendingKey(begun.pending.state), deps.sealer.seal(JSON.stringify(pending), aad(begun.pending.state)), { ttlMs: PENDING_TTL_MS });
-    req.log.info({ event: 'upstream_connect_started', person: person.id, upstream: upstream.id, account: reconnecting?.accountId }, 'upstream connect started');
+    contextOf(req).log.info({ event: 'upstream_connect_started', person: person.id, upstream: upstream.id, account: reconnecting?.accountId }, 'upstream connect started');
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, begun.url.href);
   });
@@ -119,7 +120,7 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     if (!pending || pending.upstreamId !== upstream.id) throw new HttpError(400, 'invalid_request', 'This connect link expired or was not issued by this portal. Start again.');
     // Checked before taking it: someone else's browser landing here must not spoil the owner's connect.
     if (pending.personId !== session.person.id || pending.sessionHash !== sha256(session.id)) {
-      req.log.warn({ event: 'upstream_connect_refused', person: session.person.id, upstream: upstream.id, reason: 'state_of_another_session' }, 'connect callback from another session refused');
+      contextOf(req).log.warn({ event: 'upstream_connect_refused', person: session.person.id, upstream: upstream.id, reason: 'state_of_another_session' }, 'connect callback from another session refused');
       throw new HttpError(403, 'access_denied', 'This connect was started by someone else (or in another browser). Start again from your own session.');
     }
     if ((await deps.store.take(pendingKey(state))) === null) throw new HttpError(400, 'invalid_request', 'This connect was already completed. Start again if needed.');

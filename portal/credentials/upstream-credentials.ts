@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AuthChallenge } from '../../adapters/mcp-upstream.js';
+import type { AuthChallenge } from '../../adapters/mcp-upstream-types.js';
 import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
 import { HttpError } from '../http/errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
@@ -38,11 +38,11 @@ export interface CredentialSources {
  *   throws `UpstreamCredentialError` (naming the upstream) when the exchange fails.
  * `credentials.header` overrides the header of each.
  */
-export function upstreamCredentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources?: CredentialSources): Promise<Record<string, string>> {
+export function upstreamCredentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources: CredentialSources): Promise<Record<string, string>> {
   return inSpan('credential', { 'gatehouse.upstream': upstream.id, 'gatehouse.credential_type': upstream.credentials.type }, () => credentialHeaders(upstream, auth, assertions, sources));
 }
 
-async function credentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources?: CredentialSources): Promise<Record<string, string>> {
+async function credentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources: CredentialSources): Promise<Record<string, string>> {
   const { credentials } = upstream;
   const audience = upstream.url ?? `urn:gatehouse:upstream:${upstream.id}`;
   switch (credentials.type) {
@@ -54,19 +54,17 @@ async function credentialHeaders(upstream: UpstreamConfig, auth: AuthContext, as
       return { [header]: asHeaderValue(header, token) };
     }
     case 'oauth': {
-      if (!sources) throw new Error(`upstream "${upstream.id}": oauth credentials are not wired here`);
       const token = await sources.connections.accessToken(auth, upstream);
       const header = credentials.header ?? 'Authorization';
       return { [header]: asHeaderValue(header, token) };
     }
     case 'static': {
-      const secret = sources?.staticSecrets[upstream.id];
+      const secret = sources.staticSecrets[upstream.id];
       // load.ts refuses to start without it; an upstream added later without its variable lands here.
       if (secret === undefined) throw new Error(`upstream "${upstream.id}": environment variable ${credentials.valueEnv} is not set`);
       return { [credentials.header ?? 'Authorization']: secret, [ASSERTION_HEADER]: await assertions.mint(auth, audience) };
     }
     case 'token-exchange': {
-      if (!sources) throw new Error(`upstream "${upstream.id}": token-exchange credentials are not wired here`);
       const token = await sources.exchangedTokens.tokenFor(upstream, auth, () => assertions.mint(auth, credentials.audience!));
       const header = credentials.header ?? 'Authorization';
       return { [header]: asHeaderValue(header, token) };

@@ -5,7 +5,7 @@ import { GatewayError } from '../../adapters/http-app/errors.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { renderErrorPage } from '../web/error-page.js';
 import { JSON_TOO_DEEP } from './body.js';
-import { requestPath } from './request-context.js';
+import { findContext, requestPath } from './request-context.js';
 import { writeJson } from './write-json.js';
 
 /**
@@ -125,7 +125,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
  */
 export function writeError(req: IncomingMessage, res: ServerResponse, error: unknown, options: { logger: Logger; html?: boolean }): void {
   const known = toHttpError(error);
-  const log = req.log ?? options.logger;
+  const log = findContext(req)?.log ?? options.logger;
   if (known.status >= 500) log.error({ err: error, errorCode: known.code }, known.internal ?? known.message);
   else if (known.internal) log.info({ errorCode: known.code }, known.internal);
   if (res.headersSent) {
@@ -177,7 +177,7 @@ function send(req: IncomingMessage, res: ServerResponse, error: HttpError, html:
     return;
   }
   if (!(error instanceof OAuthError) && html) {
-    const page = renderErrorPage({ status: error.status, title: error.code.replace(/_/g, ' '), message: error.message, requestId: req.id });
+    const page = renderErrorPage({ status: error.status, title: error.code.replace(/_/g, ' '), message: error.message, requestId: findContext(req)?.id });
     res.writeHead(error.status, { ...error.headers, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) }).end(page);
     return;
   }

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Store } from '../store/store.js';
 import type { Metrics } from './metrics.js';
+import { contextOf } from './request-context.js';
 
 /** `/healthz` (the process answers), `/readyz` (its store answers), `/metrics` (Prometheus). */
 export function healthRoutes(deps: { store: Store; metrics: Metrics }): Router {
@@ -15,7 +16,7 @@ export function healthRoutes(deps: { store: Store; metrics: Metrics }): Router {
       await deps.store.ping();
       res.json({ status: 'ok' });
     } catch (error) {
-      req.log.warn({ err: error }, 'readiness check failed: store unreachable');
+      contextOf(req).log.warn({ err: error }, 'readiness check failed: store unreachable');
       res.status(503).json({ status: 'unavailable', reason: 'store unreachable' });
     }
   });

@@ -3,13 +3,7 @@ import type { Request } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditEvent, AuditEventName } from '../audit/event.js';
 import type { Middleware } from './middleware.js';
-
-declare module 'http' {
-  interface IncomingMessage {
-    /** The route label of a request served outside express (express's own requests are labelled by their matched route). */
-    metricsRoute?: string;
-  }
-}
+import { findContext } from './request-context.js';
 
 /** Prometheus metrics of one portal: a registry of its own, so several portals can share a process. */
 export interface Metrics {
@@ -37,7 +31,7 @@ const MAX_NAMES_PER_UPSTREAM = 200;
 /** The matched route pattern (`/mcp/:id`), never the raw path: ids and tokens must not become labels or span names. */
 export function routeOf(req: IncomingMessage): string {
   const { route: matched, baseUrl } = req as Partial<Request>;
-  return req.metricsRoute ?? (matched?.path ? `${baseUrl}${String(matched.path)}` : baseUrl || 'unmatched');
+  return findContext(req)?.metricsRoute ?? (matched?.path ? `${baseUrl}${String(matched.path)}` : baseUrl || 'unmatched');
 }
 
 export function createMetrics(): Metrics {

@@ -11,6 +11,7 @@ import type { IdpPeople } from './idp-people.js';
 import type { PendingLogins } from './pending-logins.js';
 import { safeReturnTo } from './return-to.js';
 import type { SessionManager } from './sessions.js';
+import { contextOf } from '../http/request-context.js';
 
 export interface IdpRoutesOptions {
   issuer: string;
@@ -77,24 +78,24 @@ export function idpRoutes(options: IdpRoutesOptions): Router {
     const pending = state ? await options.pending.take(state) : undefined;
     const binding = readCookie(req, bindingCookie);
     if (!pending || pending.idp !== client.config.id) {
-      req.log.info({ event: 'login_failed', idp: client.config.id, reason: 'no_pending_login' }, 'IdP callback without a pending sign-in');
+      contextOf(req).log.info({ event: 'login_failed', idp: client.config.id, reason: 'no_pending_login' }, 'IdP callback without a pending sign-in');
       throw new HttpError(400, 'login_expired', 'This sign-in is not pending here: it expired, was already used, or was not started by Gatehouse. Start again from the sign-in page.');
     }
     if (!binding || !constantTimeEqual(sha256(binding), pending.browserHash)) {
-      req.log.warn({ event: 'login_failed', idp: client.config.id, reason: 'browser_mismatch' }, 'IdP callback in another browser than the one that started the sign-in');
+      contextOf(req).log.warn({ event: 'login_failed', idp: client.config.id, reason: 'browser_mismatch' }, 'IdP callback in another browser than the one that started the sign-in');
       throw new HttpError(400, 'login_expired', 'This sign-in was started in another browser. Start again from the sign-in page.');
     }
     const params = { state, nonce: pending.nonce, codeVerifier: pending.codeVerifier, redirectUri: idpRedirectUri(options.issuer, client.config.id) };
     const claims = await client.finish(new URL(req.originalUrl, options.issuer), params).catch((error: unknown) => {
       const page = pageFor(client, error);
-      req.log.info({ event: 'login_failed', idp: client.config.id, reason: page.code }, page.internal ?? page.message);
+      contextOf(req).log.info({ event: 'login_failed', idp: client.config.id, reason: page.code }, page.internal ?? page.message);
       throw page;
     });
     const person = personFromClaims(client.config, claims);
     await options.idpPeople.remember(person);
     // The session lasts no longer than these claims are trusted: then the IdP is asked again.
     await options.sessions.create(res, person, { maxAgeMs: client.config.claimsMaxAgeMs });
-    req.log.info({ event: 'login', person: person.id, idp: client.config.id }, 'signed in');
+    contextOf(req).log.info({ event: 'login', person: person.id, idp: client.config.id }, 'signed in');
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, pending.returnTo);
   });

@@ -28,7 +28,7 @@ export async function withConnect<T>(ctx: EndpointContext, signal: AbortSignal, 
 /** Resolves `true` once the person connected after the agent accepted the elicitation. */
 async function askToConnect(ctx: EndpointContext, error: UpstreamConnectRequiredError, signal: AbortSignal): Promise<boolean> {
   const elicitation = ctx.session.clientCapabilities.elicitation as { url?: object } | undefined;
-  if (!elicitation?.url || !ctx.askAgent || !ctx.connections) return false;
+  if (!elicitation?.url || !ctx.askAgent) return false;
   const since = Date.now();
   const elicitationId = randomUUID();
   ctx.logger.info({ event: 'upstream_connect_elicited', upstream: error.upstreamId, reason: error.reason }, 'agent asked to send the person to connect');

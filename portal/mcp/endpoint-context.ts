@@ -58,7 +58,7 @@ export interface EndpointContext extends ToolView {
   /** Records an audit event for this HTTP request (person, client, request id and IP filled in). */
   audit?: RequestAuditor;
   /** People's connections to `oauth` upstreams: to wait for a connect the agent asked the person for. */
-  connections?: UpstreamConnections;
+  connections: Pick<UpstreamConnections, 'waitForConnect'>;
   /** Upstream list pages still fresh, shared by every request of this process. */
   lists: ListCache;
   /** The pinned tool definitions: a tool that changed since an administrator approved it waits. */

@@ -3,15 +3,16 @@ import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { CLIENT_CAPABILITIES_META_KEY, LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, classifyInboundRequest, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
-import { createPortalAssertions } from '../credentials/portal-jwt.js';
 import { createSealer } from '../crypto/seal.js';
-import type { CredentialSources } from '../credentials/upstream-credentials.js';
+import type { CredentialMinter } from '../credentials/credential-minter.js';
+import type { UpstreamConnections } from '../credentials/connections.js';
 import { compiledSchemas as jsonSchemaValidator } from '../../adapters/schema-validators.js';
 import { UpstreamConnectRequiredError } from '../../adapters/upstream-errors.js';
 import { HttpError, JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { runMiddleware, type Middleware } from '../http/middleware.js';
 import { writeJson } from '../http/write-json.js';
-import type { AuthorizationServer } from '../oauth/authorization-server.js';
+import type { BearerGuard } from '../oauth/authorization-server.js';
+import type { ResourceCatalog } from '../oauth/resources.js';
 import { auditRequest, type RequestAuditor } from '../audit/request-audit.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
@@ -40,9 +41,14 @@ import { createListCache } from './list-cache.js';
 import { traceContextOf } from './trace-context.js';
 import { createUpstreamEras } from './upstream-eras.js';
 import { UpstreamPool, type ChangeFilter } from './upstream-pool.js';
+import { authOf, contextOf } from '../http/request-context.js';
 
 export interface McpEndpointsOptions {
-  oauth: AuthorizationServer;
+  /** The bearer check every request passes first. */
+  bearer: Pick<BearerGuard, 'authenticate'>;
+  /** The protected resources the endpoints serve (RFC 9728). */
+  resources: Pick<ResourceCatalog, 'aggregate' | 'find'>;
+  issuer: string;
   store: Store;
   logger: Logger;
   /** The JSON body parser (size limit, 413 and 400 answers). */
@@ -57,8 +63,10 @@ export interface McpEndpointsOptions {
   allowedOrigins?: readonly string[];
   /** An agent session unused this long ends. */
   sessionIdleMs?: number;
-  /** The `oauth` and `static` credential strategies. */
-  credentials?: CredentialSources;
+  /** The credential headers each upstream gets for the caller, and what to do when it refuses them. */
+  credentials: CredentialMinter;
+  /** People's connections to `oauth` upstreams: to wait for a connect the agent asked the person for. */
+  connections: Pick<UpstreamConnections, 'waitForConnect'>;
   /** Pinned tool definitions (rug-pull protection), shared with the admin API. */
   pins: ToolPins;
   /** Per-person tool quotas and rate limits. */
@@ -171,17 +179,15 @@ export function mcpEndpointOf(path: string): string | undefined {
  * any request of a session.
  */
 export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
-  const { oauth, store, logger, pins, quotas, approvals } = options;
+  const { bearer, resources, issuer, store, logger, pins, quotas, approvals, credentials } = options;
   const maxToolNameLength = options.maxToolNameLength ?? MAX_NAME_LENGTH;
-  const { resources, issuer } = oauth.deps;
   const sessions = createAgentSessions({ store, idleTtlMs: options.sessionIdleMs ?? 60 * 60_000 });
   const hub = new SessionHub(store, logger);
-  const assertions = createPortalAssertions({ issuer, keys: oauth.deps.keys });
   const lists = createListCache({ store, logger });
   const eras = createUpstreamEras(store);
-  const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, lists, credentials: options.credentials });
+  const pool = new UpstreamPool({ logger, sessions, hub, credentials, eras, lists });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
-  const relay = createTransparentRelay({ sessions, assertions, pins, quotas, approvals, credentials: options.credentials });
+  const relay = createTransparentRelay({ sessions, credentials, pins, quotas, approvals });
   // An administrator's verdict on a tool changes what agents of that upstream may see.
   pins.onChange((upstreamId) => pool.announceToolsChanged(upstreamId));
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
@@ -219,7 +225,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
 
   /** The upstream of a relayed session; refused when the person may no longer use it. */
   function relayTarget(req: IncomingMessage, session: AgentSession, views: UpstreamConfig[]): UpstreamConfig {
-    return relayedUpstream(session.endpoint, views) ?? refuseUpstream(session, req.audit);
+    return relayedUpstream(session.endpoint, views) ?? refuseUpstream(session, contextOf(req).audit);
   }
 
   /** The person may no longer use the upstream of a transparent endpoint: audited, and a 403. */
@@ -251,7 +257,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   }
 
   function endpointContext(req: IncomingMessage, era: EndpointContext['era'], session: AgentSession, views: UpstreamConfig[], capabilities: ServerCapabilities, inFlight: InFlightRequest): EndpointContext {
-    const auth = req.authContext!;
+    const auth = authOf(req);
     return {
       session,
       era,
@@ -270,10 +276,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       pins,
       quotas,
       approvals,
-      logger: req.log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
+      logger: contextOf(req).log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
       inFlight,
-      audit: req.audit,
-      connections: options.credentials?.connections,
+      audit: contextOf(req).audit,
+      connections: options.connections,
       askAgent: (message) => hub.relayRequest(inFlight, message),
     };
   }
@@ -309,12 +315,11 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
    * grant's upstream sessions, the capabilities this path honours. Built only after the SDK has
    * checked the request (envelope, headers against body, version), so nothing reaches an upstream before.
    */
-  async function statelessServer(req: IncomingMessage, res: ServerResponse, endpoint: string, body: unknown): Promise<Server> {
-    const auth = req.authContext!;
+  async function statelessServer(req: IncomingMessage, res: ServerResponse, endpoint: string, auth: AuthContext, body: unknown): Promise<Server> {
     const views = upstreamsInView(endpoint, auth);
     const session = statelessSession(endpoint, auth, body);
     if (endpoint === AGGREGATE && (body as { method?: unknown }).method === 'server/discover') await pool.learnExtensions(session, views, auth);
-    const identity = await identityFor(session, views, auth, req.audit);
+    const identity = await identityFor(session, views, auth, contextOf(req).audit);
     const { capabilities } = identity;
     const requestId = (body as { id?: string | number }).id ?? 0;
     let server: Server | undefined;
@@ -346,8 +351,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     return { info: client.getServerVersion() ?? { name: upstream.id, version: '0' }, capabilities: client.getServerCapabilities() ?? {}, instructions: client.getInstructions() };
   }
 
-  async function post(req: IncomingMessage, res: ServerResponse, endpoint: string, body: unknown) {
-    const auth = req.authContext!;
+  async function post(req: IncomingMessage, res: ServerResponse, endpoint: string, auth: AuthContext, body: unknown) {
     const views = upstreamsInView(endpoint, auth);
     const problem = envelopeProblem(body ?? null);
     if (problem) throw new JsonRpcHttpError(400, JSONRPC.invalidRequest, `Invalid Request: ${problem}`);
@@ -372,7 +376,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       const session = await sessions.create(fields);
       try {
         if (endpoint === AGGREGATE) await pool.learnExtensions(session, views, auth);
-        const identity = await identityFor(session, views, auth, req.audit);
+        const identity = await identityFor(session, views, auth, contextOf(req).audit);
         res.setHeader('Mcp-Session-Id', session.id);
         auditRequest(req, { event: 'mcp_session_started', outcome: 'success', upstream: endpoint === AGGREGATE ? undefined : endpoint, details: { endpoint, mcpSession: session.id } }, 'MCP session started');
         await serve(req, res, body, session, views, identity);
@@ -392,7 +396,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       res.writeHead(202).end();
       return;
     }
-    await serve(req, res, body, session, views, await identityFor(session, views, auth, req.audit));
+    await serve(req, res, body, session, views, await identityFor(session, views, auth, contextOf(req).audit));
   }
 
   /**
@@ -402,10 +406,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
    * protocol or of unknown era, and calls that wait for the person's approval (the SDK path asks
    * the agent in an `input_required` round) take the SDK path.
    */
-  async function statelessRelayTarget(req: IncomingMessage, endpoint: string, body: unknown): Promise<UpstreamConfig | undefined> {
+  async function statelessRelayTarget(endpoint: string, auth: AuthContext, body: unknown): Promise<UpstreamConfig | undefined> {
     const { method, params } = (body ?? {}) as { method?: unknown; params?: { name?: unknown } };
     if (endpoint === AGGREGATE || method === 'subscriptions/listen') return undefined;
-    const upstream = relayedUpstream(endpoint, upstreamsInView(endpoint, req.authContext!));
+    const upstream = relayedUpstream(endpoint, upstreamsInView(endpoint, auth));
     if (!upstream) return undefined;
     if (method === 'tools/call' && typeof params?.name === 'string' && needsApproval(upstream, originalToolName(upstream, params.name))) return undefined;
     return (await eras.get(upstream.id, upstream.url!))?.kind === 'modern' ? upstream : undefined;
@@ -438,11 +442,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
    * Where a 2026 agent's `subscriptions/listen` stream gets its changes: the notifications that
    * the grant's upstream connections publish (from whichever process holds them), as change events.
    */
-  function listenScope(req: IncomingMessage, endpoint: string, body: unknown): ListenScope | undefined {
+  function listenScope(endpoint: string, auth: AuthContext, body: unknown): ListenScope | undefined {
     // The body may be missing: a POST that was not sent as JSON is the SDK's to refuse.
     const { method, params } = (body ?? {}) as { method?: unknown; params?: { notifications?: ChangeFilter } };
     if (method !== 'subscriptions/listen') return undefined;
-    const auth = req.authContext!;
     const session = statelessSession(endpoint, auth, body);
     return {
       key: session.id,
@@ -455,8 +458,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     };
   }
 
-  async function get(req: IncomingMessage, res: ServerResponse, endpoint: string) {
-    const auth = req.authContext!;
+  async function get(req: IncomingMessage, res: ServerResponse, endpoint: string, auth: AuthContext) {
     const session = await ownSession(req, endpoint, auth);
     const views = upstreamsInView(endpoint, auth);
     if (session.relay) return relay.get(req, res, session, relayTarget(req, session, views));
@@ -476,8 +478,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     await transport.handleRequest(req, res);
   }
 
-  async function remove(req: IncomingMessage, res: ServerResponse, endpoint: string) {
-    const auth = req.authContext!;
+  async function remove(req: IncomingMessage, res: ServerResponse, endpoint: string, auth: AuthContext) {
     const session = await ownSession(req, endpoint, auth);
     const views = upstreamsInView(endpoint, auth);
     if (session.relay) await relay.terminate(req, session, relayTarget(req, session, views));
@@ -491,7 +492,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     async handle(req, res, endpoint) {
       const resource = resourceOf(endpoint);
       if (!resource) throw new HttpError(404, 'not_found', 'no such MCP endpoint');
-      await oauth.authenticate(req, { resource, upstreamId: endpoint === AGGREGATE ? undefined : endpoint });
+      const auth = await bearer.authenticate(req, { resource, upstreamId: endpoint === AGGREGATE ? undefined : endpoint });
       // An unknown `?tools=` is refused before anything else happens.
       if (endpoint === AGGREGATE) toolModeOf(req);
       await runMiddleware([options.json], req, res);
@@ -500,13 +501,13 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
         throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
       }
       if (claimsModernEra(req, body)) {
-        const relayed = await statelessRelayTarget(req, endpoint, body);
+        const relayed = await statelessRelayTarget(endpoint, auth, body);
         if (relayed && (await relayStateless(req, res, body, relayed))) return;
-        return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, body), listenScope(req, endpoint, body));
+        return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, auth, body), listenScope(endpoint, auth, body));
       }
-      if (req.method === 'POST') await post(req, res, endpoint, body);
-      else if (req.method === 'GET') await get(req, res, endpoint);
-      else if (req.method === 'DELETE') await remove(req, res, endpoint);
+      if (req.method === 'POST') await post(req, res, endpoint, auth, body);
+      else if (req.method === 'GET') await get(req, res, endpoint, auth);
+      else if (req.method === 'DELETE') await remove(req, res, endpoint, auth);
       else throw new JsonRpcHttpError(405, JSONRPC.transportError, 'Method not allowed', { headers: { Allow: 'GET, POST, DELETE' } });
     },
     close: async () => {

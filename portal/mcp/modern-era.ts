@@ -19,6 +19,7 @@ import { canonicalJson } from '../audit/chain.js';
 import { sha256 } from '../crypto/hash.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession } from './agent-sessions.js';
+import { authOf } from '../http/request-context.js';
 
 /** Methods that exist only in MCP 2026-07-28: a request naming one is answered by the stateless path, claim or not. */
 const MODERN_ONLY_METHODS = new Set(['server/discover', 'subscriptions/listen']);
@@ -138,7 +139,7 @@ export function createModernEndpoint(options: { onerror: (error: Error) => void 
 
   return {
     async serve(req, res, body, build, listen) {
-      const auth = req.authContext!;
+      const auth = authOf(req);
       const withAuth = (built: BuildServer) => {
         const authInfo: AuthInfo = { token: '', clientId: auth.clientId, scopes: auth.scope, extra: { build: built } };
         (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfo;

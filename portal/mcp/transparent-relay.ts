@@ -15,11 +15,10 @@ import {
 import type { AuditInput } from '../audit/event.js';
 import { auditRequest } from '../audit/request-audit.js';
 import type { UpstreamConfig } from '../config/schema.js';
-import type { PortalAssertions } from '../credentials/portal-jwt.js';
 import type { ToolPins } from '../governance/tool-pins.js';
 import type { ToolApprovals } from '../governance/tool-approvals.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
-import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
+import type { CredentialMinter } from '../credentials/credential-minter.js';
 import { nestedDeeperThan } from '../http/body.js';
 import { JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { writeJson } from '../http/write-json.js';
@@ -29,6 +28,7 @@ import { upstreamErrorText } from './connect-elicitation.js';
 import { RelayedRequests, type RpcMessage } from './relayed-requests.js';
 import { traceContextOf } from './trace-context.js';
 import { activeTraceHeaders, inSpan } from '../tracing/spans.js';
+import { authOf, contextOf } from '../http/request-context.js';
 
 /** What the relay adds to a stream when the portal, not the upstream, changed the tools an agent may see. */
 const TOOLS_LIST_CHANGED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
@@ -76,7 +76,7 @@ export interface TransparentRelay {
  * for the upstream instead of the agent's token, the tool rules, the audit trail, keep-alives, the
  * call timeout, and answers of its own when the upstream cannot give them.
  */
-export function createTransparentRelay(deps: { sessions: AgentSessions; assertions: PortalAssertions; pins: ToolPins; quotas: ToolQuotas; approvals: ToolApprovals; credentials?: CredentialSources; keepAliveMs?: number }): TransparentRelay {
+export function createTransparentRelay(deps: { sessions: AgentSessions; credentials: CredentialMinter; pins: ToolPins; quotas: ToolQuotas; approvals: ToolApprovals; keepAliveMs?: number }): TransparentRelay {
   const { sessions } = deps;
   const keepAliveMs = deps.keepAliveMs ?? KEEP_ALIVE_MS;
   // An administrator's verdict on a tool changes what the agents of its upstream may see, though the
@@ -93,26 +93,27 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
   /** Sends with the person's credential for the upstream; a refused one is renewed and retried once (oauth). */
   async function send(upstream: UpstreamConfig, auth: AuthContext, init: UpstreamRequestInit): Promise<IncomingMessage> {
     for (let retried = false; ; retried = true) {
-      const credential = await upstreamCredentialHeaders(upstream, auth, deps.assertions, deps.credentials);
+      const credential = await deps.credentials.headersFor(upstream, auth);
       const response = await inSpan('upstream call', { 'gatehouse.upstream': upstream.id }, () => sendUpstream(upstream.id, upstream.url!, { ...init, headers: { ...init.headers, ...credential, ...activeTraceHeaders() } }), SpanKind.CLIENT);
       const status = response.statusCode;
       if (status !== 401 && status !== 403) return response;
       response.resume();
       const wwwAuthenticate = response.headers['www-authenticate'];
-      const verdict = deps.credentials ? await answerUpstreamChallenge(upstream, auth, { status, wwwAuthenticate, sentHeaders: credential, retried }, deps.credentials) : undefined;
+      const verdict = await deps.credentials.answerChallenge(upstream, auth, { status, wwwAuthenticate, sentHeaders: credential, retried });
       if (verdict !== 'retry' || retried) throw new UpstreamUnauthorizedError(upstream.id, status, { internal: `HTTP ${status}${wwwAuthenticate ? `: ${wwwAuthenticate}` : ''}`, wwwAuthenticate });
     }
   }
 
   function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities'> & Partial<Pick<AgentSession, 'relay'>>, timeoutMs?: number): Flow {
     const audit = (input: AuditInput, message: string) => auditRequest(req, input, message);
+    const auth = authOf(req);
     return {
       req,
       res,
       body,
       upstream,
       upstreamSessionId: session.relay?.upstreamSessionId,
-      requests: new RelayedRequests({ upstream, person: req.authContext!.person, client: { id: req.authContext!.clientId, name: req.authContext!.clientName }, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => req.log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
+      requests: new RelayedRequests({ upstream, person: auth.person, client: { id: auth.clientId, name: auth.clientName }, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => contextOf(req).log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
       deadline: new Deadline(res, upstream, timeoutMs),
       batch: Array.isArray(body),
     };
@@ -131,7 +132,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     let response: IncomingMessage;
     try {
       const body = JSON.stringify(batch ? admitted.forward : admitted.forward[0]);
-      response = await send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId, admitted.forward), body, signal: deadline.signal });
+      response = await send(upstream, authOf(req), { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId, admitted.forward), body, signal: deadline.signal });
     } catch (error) {
       return answerFailure(flow, error);
     }
@@ -284,7 +285,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     const { req, upstream, requests } = flow;
     if (!(error instanceof UpstreamTimeoutError) || !flow.upstreamSessionId) return;
     const body = JSON.stringify(requests.cancellations(`the portal's call timeout (${upstream.callTimeoutMs} ms) passed`));
-    send(upstream, req.authContext!, { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: AbortSignal.timeout(upstream.connectTimeoutMs) })
+    send(upstream, authOf(req), { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: AbortSignal.timeout(upstream.connectTimeoutMs) })
       .then((response) => response.resume())
       .catch(() => {});
   }
@@ -357,7 +358,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       await withFlow(flowOf(req, res, undefined, upstream, session), async (flow) => {
         let response: IncomingMessage;
         try {
-          response = await send(upstream, req.authContext!, { method: 'GET', headers: upstreamHeaders(req, flow.upstreamSessionId), signal: flow.deadline.signal });
+          response = await send(upstream, authOf(req), { method: 'GET', headers: upstreamHeaders(req, flow.upstreamSessionId), signal: flow.deadline.signal });
         } catch (error) {
           return answerFailure(flow, error);
         }
@@ -370,11 +371,11 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       const upstreamSessionId = session.relay?.upstreamSessionId;
       if (!upstreamSessionId) return;
       try {
-        const response = await send(upstream, req.authContext!, { method: 'DELETE', headers: upstreamHeaders(req, upstreamSessionId), signal: AbortSignal.timeout(upstream.connectTimeoutMs) });
+        const response = await send(upstream, authOf(req), { method: 'DELETE', headers: upstreamHeaders(req, upstreamSessionId), signal: AbortSignal.timeout(upstream.connectTimeoutMs) });
         response.resume();
       } catch (error) {
         // The agent session ends here regardless; the upstream's own expiry ends its side.
-        req.log.warn({ upstream: upstream.id, errorCode: (error as { code?: string }).code }, 'upstream session not ended');
+        contextOf(req).log.warn({ upstream: upstream.id, errorCode: (error as { code?: string }).code }, 'upstream session not ended');
       }
     },
   };
@@ -510,5 +511,5 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 function warn({ req, upstream }: Flow, error: UpstreamError): void {
-  req.log.warn({ upstream: upstream.id, errorCode: error.code, internal: error.internal }, error instanceof UpstreamConnectRequiredError ? 'upstream needs the person to connect' : 'upstream exchange failed');
+  contextOf(req).log.warn({ upstream: upstream.id, errorCode: error.code, internal: error.internal }, error instanceof UpstreamConnectRequiredError ? 'upstream needs the person to connect' : 'upstream exchange failed');
 }

@@ -3,8 +3,7 @@ import type { Logger } from 'pino';
 import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type UpstreamEraCache, type UpstreamSession } from '../../adapters/mcp-upstream.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { sha256 } from '../crypto/hash.js';
-import type { PortalAssertions } from '../credentials/portal-jwt.js';
-import { answerUpstreamChallenge, upstreamCredentialHeaders, type CredentialSources } from '../credentials/upstream-credentials.js';
+import type { CredentialMinter } from '../credentials/credential-minter.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession, AgentSessions } from './agent-sessions.js';
 import type { ListCache } from './list-cache.js';
@@ -48,7 +47,7 @@ export class UpstreamPool {
   readonly #extensions = new Map<string, Extensions | null>();
 
   constructor(
-    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; assertions: PortalAssertions; eras: UpstreamEraCache; lists: ListCache; credentials?: CredentialSources },
+    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; credentials: CredentialMinter; eras: UpstreamEraCache; lists: ListCache },
   ) {}
 
   /** The session's connection to `upstream`, opened (or re-attached) on first use in this process. */
@@ -219,9 +218,9 @@ export class UpstreamPool {
     connection = await this.#upstream(config).connect({
       ownerKey: session.personId,
       // Asked before every request to the upstream, inside the span of the call it belongs to.
-      headers: async () => ({ ...(await upstreamCredentialHeaders(config, pooled.auth, this.deps.assertions, this.deps.credentials)), ...activeTraceHeaders() }),
+      headers: async () => ({ ...(await this.deps.credentials.headersFor(config, pooled.auth)), ...activeTraceHeaders() }),
       // A refused credential: refresh and retry once (oauth), or log a configuration error.
-      onAuthChallenge: this.deps.credentials ? (challenge) => answerUpstreamChallenge(config, pooled.auth, challenge, this.deps.credentials!) : undefined,
+      onAuthChallenge: (challenge) => this.deps.credentials.answerChallenge(config, pooled.auth, challenge),
       resume,
       clientCapabilities: session.clientCapabilities,
       clientInfo: session.clientInfo,

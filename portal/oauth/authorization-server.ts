@@ -1,9 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
-import type { UpstreamConfig } from '../config/schema.js';
 import { createRateLimit } from '../http/rate-limit.js';
-import type { Person } from '../login/person.js';
+import type { People } from '../login/people.js';
 import type { SessionManager } from '../login/sessions.js';
 import type { Store } from '../store/store.js';
 import { createAccessTokens } from './access-tokens.js';
@@ -13,60 +12,64 @@ import { createAuthorizationRequests } from './authorization-requests.js';
 import { authorizeRoutes } from './authorize.js';
 import { authenticateBearer, requireBearer, type BearerOptions } from './bearer.js';
 import { createClientAssertions } from './client-assertion.js';
-import { createClientMetadataDocuments } from './client-metadata-document.js';
-import { createClientRegistry } from './clients.js';
 import { consentRoutes } from './consent.js';
-import { createConsents } from './consents.js';
 import { deviceAuthorizationRoutes } from './device-authorization.js';
 import { createDeviceAuthorizations } from './device-authorizations.js';
 import { deviceRoutes } from './device-routes.js';
+import type { ClientRegistry } from './clients.js';
+import type { Consents } from './consents.js';
 import type { OAuthDeps } from './deps.js';
+import type { GrantStore } from './grant-store.js';
+import type { ResourceCatalog } from './resources.js';
+import type { SigningKeys } from './signing-keys.js';
 import { createDpopProofs } from './dpop-proof.js';
-import { createGrantStore } from './grant-store.js';
 import { introspectRoutes } from './introspect.js';
 import { metadataRoutes } from './metadata.js';
 import { createRefreshTokens } from './refresh-tokens.js';
 import { createRemoteKeys } from './remote-keys.js';
-import { createResourceCatalog } from './resources.js';
 import { revokeRoutes } from './revoke.js';
-import { createSigningKeys } from './signing-keys.js';
 import { registerRoutes } from './register.js';
 import { tokenRoutes } from './token.js';
 import { inSpan } from '../tracing/spans.js';
 
+/**
+ * What the authorization server is built from. The state other capabilities read too (keys,
+ * grants, clients, resources, people) is built by `createPortal` and handed in, so that each of
+ * them gets only what it needs, never this server's internals.
+ */
 export interface AuthorizationServerOptions {
   config: Config;
   store: Store;
   logger: Logger;
   sessions: SessionManager;
-  upstreams: () => UpstreamConfig[];
   parsers: { json: RequestHandler; form: RequestHandler };
-  people: { current(person: Person): Promise<Person | undefined> };
-  /** Extra trusted CAs for fetching client metadata documents. */
-  metadataDocumentCa?: string | string[];
+  people: Pick<People, 'current'>;
+  keys: SigningKeys;
+  consents: Consents;
+  grants: GrantStore;
+  clients: ClientRegistry;
+  resources: ResourceCatalog;
   /** People's own accounts at `oauth` upstreams, for the consent page. */
-  connections?: OAuthDeps['connections'];
+  connections: OAuthDeps['connections'];
+}
+
+/** The bearer check of protected routes, for the capabilities that serve them. */
+export interface BearerGuard {
+  /** Express middleware: the bearer check of a route (see `requireBearer` in `bearer.ts`). */
+  requireBearer(options: BearerOptions): RequestHandler;
+  /** The same check for routes served outside express (the MCP endpoint, agents' app requests). */
+  authenticate(req: Parameters<typeof authenticateBearer>[1], check: Parameters<typeof authenticateBearer>[2]): ReturnType<typeof authenticateBearer>;
 }
 
 /** The portal's OAuth 2.1 authorization server: its routes, and the bearer check for protected routes. */
-export interface AuthorizationServer {
+export interface AuthorizationServer extends BearerGuard {
   router: Router;
-  deps: OAuthDeps;
-  requireBearer(options: BearerOptions): RequestHandler;
-  /** The same check for routes served outside express (the MCP endpoint). */
-  authenticate: (req: Parameters<typeof authenticateBearer>[1], check: Parameters<typeof authenticateBearer>[2]) => ReturnType<typeof authenticateBearer>;
 }
 
 export function createAuthorizationServer(options: AuthorizationServerOptions): AuthorizationServer {
   const { config, store, logger } = options;
   const issuer = config.issuer;
-  const keys = createSigningKeys({
-    store,
-    secret: config.secret,
-    rotateAfterMs: config.tokens.keyRotationMs,
-    retainAfterRotationMs: config.tokens.accessTtlMs + 60_000,
-  });
-  const consents = createConsents({ store, ttlMs: config.tokens.refreshTtlMs });
+  const { keys, grants, clients, resources } = options;
   const remoteKeys = createRemoteKeys();
   const assertions = createAssertionLedger(store);
   const deps: OAuthDeps = {
@@ -81,23 +84,13 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     codes: createAuthorizationCodes({ store, ttlMs: config.tokens.codeTtlMs }),
     requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000 }),
     deviceAuthorizations: createDeviceAuthorizations({ store, ttlMs: config.tokens.deviceCodeTtlMs, intervalMs: config.tokens.devicePollIntervalMs }),
-    consents,
-    grants: createGrantStore(store, consents),
-    clients: createClientRegistry({
-      store,
-      serviceClients: config.serviceClients,
-      unusedClientTtlMs: config.clients.unusedTtlMs,
-      metadataDocuments: createClientMetadataDocuments({
-        allowPrivateAddresses: config.clients.allowPrivateMetadataAddresses,
-        privateUseSchemes: config.clients.privateUseSchemes,
-        ca: options.metadataDocumentCa,
-        onError: (clientId, reason) => logger.warn({ clientId, reason }, 'client metadata document rejected'),
-      }),
-    }),
+    consents: options.consents,
+    grants,
+    clients,
     remoteKeys,
     assertions,
     clientAssertions: createClientAssertions({ issuer, remoteKeys, ledger: assertions }),
-    resources: createResourceCatalog({ issuer, upstreams: options.upstreams }),
+    resources,
     sessions: options.sessions,
     limits: {
       register: createRateLimit(store, { name: 'register', limit: config.rateLimits.registerPerMinute, windowMs: 60_000 }),
@@ -113,5 +106,5 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
   for (const routes of [metadataRoutes, registerRoutes, authorizeRoutes, consentRoutes, tokenRoutes, revokeRoutes, introspectRoutes, deviceAuthorizationRoutes, deviceRoutes]) {
     router.use(routes(deps));
   }
-  return { router, deps, requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions), authenticate: (req, check) => inSpan('bearer check', {}, () => authenticateBearer(deps, req, check)) };
+  return { router, requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions), authenticate: (req, check) => inSpan('bearer check', {}, () => authenticateBearer(deps, req, check)) };
 }

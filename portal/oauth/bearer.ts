@@ -1,34 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import { OAuthError } from '../http/errors.js';
-import type { Person } from '../login/person.js';
-import { requestPath } from '../http/request-context.js';
+import { findContext, requestPath } from '../http/request-context.js';
+import type { AuthContext } from './auth-context.js';
 import type { AccessTokens } from './access-tokens.js';
 import { DPOP_SIGNING_ALGS, auditDpopRefused, type DpopProofs } from './dpop-proof.js';
 import type { GrantStore } from './grant-store.js';
 import { SCOPES, stepUpScope } from './scopes.js';
 
-/** Who is calling, established by the bearer check: the person, the agent, and what they granted. */
-export interface AuthContext {
-  person: Person;
-  clientId: string;
-  clientName?: string;
-  grantId: string;
-  scope: string[];
-  /** The token's audience. */
-  resource: string;
-  /** The upstreams the grant reaches. */
-  upstreamIds: string[];
-  /** Seconds since the epoch. */
-  expiresAt: number;
-}
-
-declare module 'http' {
-  interface IncomingMessage {
-    /** Set by the bearer check ({@link requireBearer}, {@link authenticateBearer}) on protected routes. */
-    authContext?: AuthContext;
-  }
-}
+export type { AuthContext } from './auth-context.js';
 
 export interface BearerOptions {
   /**
@@ -88,8 +68,8 @@ export interface BearerCheck {
 }
 
 /**
- * The bearer check itself, for a request already matched to its resource: sets and returns
- * `req.authContext`, or throws the `OAuthError` to answer (with its challenge).
+ * The bearer check itself, for a request already matched to its resource: returns who is calling
+ * (and records it in the request's context, for the audit, the span and usage), or throws the `OAuthError` to answer (with its challenge).
  *
  * A token is sent as `Bearer` (RFC 6750) or, when it is bound to a key (`cnf.jkt`), as `DPoP` with
  * a proof of that key (RFC 9449 §7): a bound token sent as `Bearer` is refused (§7.2), and so is an
@@ -160,7 +140,7 @@ export async function authenticateBearer(deps: BearerDeps, req: IncomingMessage,
     throw fail('insufficient_scope', `this resource needs scope "${scope.join(' ')}"`, used, asked);
   }
 
-  req.authContext = {
+  const auth: AuthContext = {
     person: grant.person,
     clientId: grant.clientId,
     clientName: grant.clientName,
@@ -170,7 +150,9 @@ export async function authenticateBearer(deps: BearerDeps, req: IncomingMessage,
     upstreamIds: grant.upstreamIds,
     expiresAt: claims.exp,
   };
-  return req.authContext;
+  const context = findContext(req);
+  if (context) context.auth = auth;
+  return auth;
 }
 
 /** RFC 6750 §3: `error_description` holds only %x20-21 / %x23-5B / %x5D-7E, so no quote or backslash can end the quoted string early. */

@@ -134,7 +134,6 @@ export function consentRoutes(deps: OAuthDeps): Router {
  * connects one (or re-connects their first: a new agent uses it unless they choose another).
  */
 async function unconnected(deps: OAuthDeps, person: Person, upstreamIds: string[]) {
-  if (!deps.connections) return [];
   const connections = await deps.connections.listConnections(person);
   return connections
     .filter((c) => upstreamIds.includes(c.upstreamId) && !c.accounts.some((a) => a.status === 'connected'))

@@ -55,5 +55,5 @@ export interface OAuthDeps {
   people: { current(person: Person): Promise<Person | undefined> };
   parsers: { json: RequestHandler; form: RequestHandler };
   /** People's own accounts at `oauth` upstreams: the consent page links to connecting the missing ones. */
-  connections?: Pick<UpstreamConnections, 'listConnections'>;
+  connections: Pick<UpstreamConnections, 'listConnections'>;
 }

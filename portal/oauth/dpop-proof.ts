@@ -31,13 +31,6 @@ export interface DpopProof {
   jkt: string;
 }
 
-declare module 'http' {
-  interface IncomingMessage {
-    /** Set by the token endpoint when the request carries a valid DPoP proof (RFC 9449 §5): the key to bind the tokens to. */
-    dpopProof?: DpopProof;
-  }
-}
-
 /** What a proof must be for: the request's public URL without query (`htu`) and, at a resource, the access token (`ath`). */
 export interface DpopExpectation {
   htu: string;

@@ -19,7 +19,7 @@ export interface TokenResponse {
  * refresh token. Never one silently (OAuth 2.1 §4.3; RFC 9700 §2.2.2). `rotated`: a refresh already
  * saved the grant and its next refresh token in one step (see `RefreshTokens.rotate`).
  */
-export async function issueTokens(deps: OAuthDeps, client: Client, grant: Grant, rotated?: { refreshToken: string }): Promise<TokenResponse> {
+export async function issueTokens(deps: Pick<OAuthDeps, 'config' | 'grants' | 'accessTokens' | 'refreshTokens' | 'clients'>, client: Client, grant: Grant, rotated?: { refreshToken: string }): Promise<TokenResponse> {
   const { accessTtlMs, refreshTtlMs } = deps.config.tokens;
   const refreshable = grant.kind === 'person' && grant.longLived === true && client.grantTypes.includes('refresh_token');
   if (!rotated) await deps.grants.save(grant, refreshable ? refreshTtlMs : accessTtlMs);

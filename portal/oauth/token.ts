@@ -14,6 +14,7 @@ import { refreshTokenGrant } from './grants/refresh-token.js';
 import { tokenExchangeGrant } from './grants/token-exchange.js';
 import type { TokenResponse } from './issue-tokens.js';
 import { singleValuedForm } from './single-valued.js';
+import { contextOf } from '../http/request-context.js';
 
 type GrantHandler = (req: Request, client: Client, deps: OAuthDeps) => Promise<TokenResponse>;
 
@@ -43,7 +44,7 @@ export function tokenRoutes(deps: OAuthDeps): Router {
     await deps.limits.tokenPerClient.hit(clientLimitSubject(client, req));
     if (!client.grantTypes.includes(grantType!)) throw new OAuthError('unauthorized_client', `this client is not registered for ${grantType}`);
     // RFC 9449 §5: with a valid proof, every grant binds its tokens to the proof's key.
-    if (req.headers.dpop !== undefined) req.dpopProof = await deps.dpop.check(req, { htu: `${deps.issuer}/token`, clientId: client.clientId });
+    if (req.headers.dpop !== undefined) contextOf(req).dpopJkt = (await deps.dpop.check(req, { htu: `${deps.issuer}/token`, clientId: client.clientId })).jkt;
     const tokens = await handler(req, client, deps);
     writeJson(res, 200, tokens, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   });

@@ -1,6 +1,7 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { routeOf } from '../http/metrics.js';
 import type { Middleware } from '../http/middleware.js';
+import { findContext } from '../http/request-context.js';
 
 /**
  * The portal's spans, through the OpenTelemetry API. Until {@link startTracing} turned tracing on
@@ -43,11 +44,11 @@ export async function inSpan<T>(name: string, attributes: Attributes, step: () =
 export const requestSpan: Middleware = (req, res, next) => {
   if (!on) return next();
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-  const span = tracer().startSpan(req.method ?? 'HTTP', { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'gatehouse.request_id': String(req.id ?? '') } }, parent);
+  const span = tracer().startSpan(req.method ?? 'HTTP', { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'gatehouse.request_id': String(findContext(req)?.id ?? '') } }, parent);
   res.once('finish', () => {
     span.updateName(`${req.method} ${routeOf(req)}`);
     span.setAttribute('http.response.status_code', res.statusCode);
-    const auth = req.authContext;
+    const auth = findContext(req)?.auth;
     if (auth) span.setAttributes({ 'enduser.id': auth.person.id, 'gatehouse.client_id': auth.clientId });
     if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();

@@ -44,7 +44,7 @@ describe('app proxy: what is kept between requests', () => {
     const token = await accessTokenFor(portal.url, ALICE, `${portal.url}/apps/wiki`);
     await assertionFor(token);
     const seen = wiki.seen.length;
-    expect(await portal.oauth.deps.grants.revoke(decodeJwt(token).grant_id as string)).toBe(true);
+    expect(await portal.grants.revoke(decodeJwt(token).grant_id as string)).toBe(true);
 
     const refused = await fetch(`${portal.url}/apps/wiki/echo`, { headers: { authorization: `Bearer ${token}` } });
     expect(refused.status).toBe(401);

@@ -1,7 +1,6 @@
 import { startHandbookSite, type HandbookSite } from '../../examples/handbook-site.js';
 import { fetchAppPage, type FetchAppPageDeps } from '../../portal/apps/fetch-page.js';
 import { createMarkdownCache } from '../../portal/apps/markdown-cache.js';
-import { createPortalAssertions } from '../../portal/credentials/portal-jwt.js';
 import type { HttpError } from '../../portal/http/errors.js';
 import type { AuthContext } from '../../portal/oauth/bearer.js';
 import { startHugeHtmlApp, type HugeHtmlApp } from '../helpers/html-app.js';
@@ -41,7 +40,7 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
         ],
       },
     });
-    deps = { issuer: portal.url, assertions: createPortalAssertions({ issuer: portal.url, keys: portal.oauth.deps.keys }), markdownCache: createMarkdownCache() };
+    deps = { issuer: portal.url, credentials: portal.credentials, markdownCache: createMarkdownCache() };
   });
   afterAll(async () => {
     await portal.close();

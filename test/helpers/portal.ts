@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { RequestListener } from 'node:http';
 import { createPortal } from '../../portal/app.js';
-import type { AuthorizationServer } from '../../portal/oauth/authorization-server.js';
+import type { Portal } from '../../portal/app.js';
 import { resolveConfig, type Config } from '../../portal/config/load.js';
 import { limitConnections, listen } from '../../portal/http/server.js';
 import { createLogger } from '../../portal/logger.js';
@@ -27,7 +27,12 @@ export interface TestPortal {
   config: Config;
   store: Store;
   logs: LogCapture;
-  oauth: AuthorizationServer;
+  oauth: Portal['oauth'];
+  /** The portal's own collaborators, for tests that look behind the HTTP interface. */
+  keys: Portal['keys'];
+  grants: Portal['grants'];
+  consents: Portal['consents'];
+  credentials: Portal['credentials'];
   close(): Promise<void>;
 }
 
@@ -61,6 +66,10 @@ export async function startTestPortal(
     store,
     logs,
     oauth: portal.oauth,
+    keys: portal.keys,
+    grants: portal.grants,
+    consents: portal.consents,
+    credentials: portal.credentials,
     close: async () => {
       await running.close(1_000);
       await portal.close();

@@ -118,7 +118,7 @@ describe('sign-in through company IdPs (two real oidc-provider instances, one pr
       expect(provider.browser.cookies.has('gatehouse_session')).toBe(true);
       const assertion = lastAssertion(recorder);
       expect(assertion).toMatchObject({ sub: 'corp:carol', email: 'carol@corp.example', groups: ['eng', 'ops'] });
-      const [grant] = await portal.oauth.deps.grants.listByPerson('corp:carol');
+      const [grant] = await portal.grants.listByPerson('corp:carol');
       expect(grant!.person).toMatchObject({ id: 'corp:carol', idp: 'corp', name: 'Carol Corp', email: 'carol@corp.example', emailVerified: true, groups: ['eng', 'ops'] });
     } finally {
       await client.close();

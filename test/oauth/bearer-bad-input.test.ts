@@ -1,4 +1,5 @@
 import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
+import { createAccessTokens } from '../../portal/oauth/access-tokens.js';
 import {
   bearerChallenge,
   formPost,
@@ -104,12 +105,12 @@ describe('bearer tokens at /mcp', () => {
   test('a token for /mcp presented at /mcp/notes (wrong aud) is invalid_token, and /mcp/notes’s own metadata is named', async () => {
     const notes = `${portal.url}/mcp/notes`;
     await expectInvalidToken(tokens.access_token, notes, `${portal.url}/.well-known/oauth-protected-resource/mcp/notes`);
-    await expect(portal.oauth.deps.accessTokens.verify(tokens.access_token, { audience: notes })).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(createAccessTokens({ issuer: portal.url, keys: portal.keys }).verify(tokens.access_token, { audience: notes })).rejects.toMatchObject({ code: 'invalid_token' });
   });
 
   test('a token for /mcp/notes presented at /mcp (wrong aud) is invalid_token', async () => {
     const notesTokens = await tokensFor(portal.url, client, { params: { resource: `${portal.url}/mcp/notes` } });
-    await expect(portal.oauth.deps.accessTokens.verify(notesTokens.access_token, { audience: `${portal.url}/mcp/notes` })).resolves.toMatchObject({ aud: `${portal.url}/mcp/notes` });
+    await expect(createAccessTokens({ issuer: portal.url, keys: portal.keys }).verify(notesTokens.access_token, { audience: `${portal.url}/mcp/notes` })).resolves.toMatchObject({ aud: `${portal.url}/mcp/notes` });
     await expectInvalidToken(notesTokens.access_token);
   });
 

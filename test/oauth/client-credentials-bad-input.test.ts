@@ -52,7 +52,7 @@ describe('client_credentials', () => {
     const claims = decodeJwt(tokens.access_token) as { sub: string; aud: string; client_id: string; scope: string; grant_id: string };
     expect(claims).toMatchObject({ sub: 'service:robot', aud: `${portal.url}/mcp`, client_id: 'robot', scope: 'mcp' });
     // The aggregate reaches wiki and notes; the robot's grant only wiki.
-    const grant = await portal.oauth.deps.grants.find(claims.grant_id);
+    const grant = await portal.grants.find(claims.grant_id);
     expect(grant).toMatchObject({ kind: 'service', upstreamIds: ['wiki'], person: { id: 'service:robot' } });
     const mcp = await mcpInitialize(`${portal.url}/mcp`, tokens.access_token);
     expect(mcp.status).toBe(200);

@@ -73,7 +73,7 @@ describe('device authorization grant across two portal processes', () => {
   const poll = async (client: oauth.Client, deviceCode: string) =>
     oauth.processDeviceCodeResponse(asAtSecond, client, await oauth.deviceCodeGrantRequest(asAtSecond, client, none, deviceCode, insecure));
 
-  const grantsOf = (client: oauth.Client) => first.oauth.deps.grants.listByClient(client.client_id);
+  const grantsOf = (client: oauth.Client) => first.grants.listByClient(client.client_id);
 
   test('metadata names the device authorization endpoint and the grant type', () => {
     expect(asAtFirst.device_authorization_endpoint).toBe(`${first.url}/device_authorization`);
@@ -231,7 +231,7 @@ describe('device authorization grant: expiry and rate limits', () => {
     expect((await json<OAuthErrorBody>(refused)).error).toBe('invalid_grant');
     const res = await oauth.deviceCodeGrantRequest(as, client, none, device.device_code, insecure);
     expect(await oauthError(oauth.processDeviceCodeResponse(as, client, res))).toBe('expired_token');
-    expect(await portal.oauth.deps.grants.listByClient(client.client_id)).toHaveLength(0);
+    expect(await portal.grants.listByClient(client.client_id)).toHaveLength(0);
   });
 
   test('allowed on the consent page after the code expired: expired_token, nothing issued', async () => {
@@ -251,7 +251,7 @@ describe('device authorization grant: expiry and rate limits', () => {
     expect((await json<OAuthErrorBody>(res)).error).toBe('expired_token');
     const polled = await oauth.deviceCodeGrantRequest(as, client, none, device.device_code, insecure);
     expect(await oauthError(oauth.processDeviceCodeResponse(as, client, polled))).toBe('expired_token');
-    expect(await portal.oauth.deps.grants.listByClient(client.client_id)).toHaveLength(0);
+    expect(await portal.grants.listByClient(client.client_id)).toHaveLength(0);
   });
 
   test('typing codes is limited per person: too_many_requests', async () => {

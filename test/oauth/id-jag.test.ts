@@ -111,7 +111,7 @@ describe('ID-JAG (jwt-bearer grant)', () => {
 
   test('upstream policy applies: the aggregate reaches only what the person may use; a resource they may not use is invalid_target', async () => {
     const tokens = await oauth.processGenericTokenEndpointResponse(as, client, await present(await idJag({ resource: `${first.url}/mcp` })));
-    const grant = await first.oauth.deps.grants.find(decodeJwt(tokens.access_token).grant_id as string);
+    const grant = await first.grants.find(decodeJwt(tokens.access_token).grant_id as string);
     expect(grant).toMatchObject({ upstreamIds: ['notes'], person: { id: 'corp:U-dana', idp: 'corp', groups: ['eng'] } });
 
     const refused = await present(await idJag({ resource: `${first.url}/mcp/ledger` }));
@@ -121,12 +121,12 @@ describe('ID-JAG (jwt-bearer grant)', () => {
 
   describe('bad input: invalid_grant, nothing issued, audited', () => {
     async function expectRefused(assertion: string, error = 'invalid_grant', portal = first): Promise<void> {
-      const before = (await first.oauth.deps.grants.listByClient(client.client_id)).length;
+      const before = (await first.grants.listByClient(client.client_id)).length;
       const refusals = portal.logs.lines.filter((l) => l.event === 'token_refused').length;
       const res = await present(assertion, portal);
       const body = (await res.json()) as { error: string; access_token?: string };
       expect({ status: res.status, error: body.error, token: body.access_token }).toEqual({ status: 400, error, token: undefined });
-      expect((await first.oauth.deps.grants.listByClient(client.client_id)).length).toBe(before);
+      expect((await first.grants.listByClient(client.client_id)).length).toBe(before);
       const audited = portal.logs.lines.filter((l) => l.event === 'token_refused');
       expect(audited.length).toBe(refusals + 1);
       expect(audited.at(-1)).toMatchObject({ outcome: 'failure', clientId: client.client_id, grant: 'id_jag', error });
@@ -152,7 +152,7 @@ describe('ID-JAG (jwt-bearer grant)', () => {
       const assertion = await idp.idJag({ audience: first.url, clientId: publicClient.client_id, subject: 'U-dana' }, { claims: dana });
       const res = await oauth.genericTokenEndpointRequest(as, publicClient, oauth.None(), JWT_BEARER, { assertion }, insecure);
       expect({ status: res.status, error: ((await res.json()) as { error: string }).error }).toEqual({ status: 400, error: 'unauthorized_client' });
-      expect(await first.oauth.deps.grants.listByClient(publicClient.client_id)).toEqual([]);
+      expect(await first.grants.listByClient(publicClient.client_id)).toEqual([]);
     });
 
     test('an IdP whose keys cannot be fetched: temporarily_unavailable, nothing issued', async () => {

@@ -66,12 +66,12 @@ describe('private_key_jwt for service clients', () => {
 
   describe('bad input: invalid_client, nothing issued, audited', () => {
     async function expectRefused(res: Promise<Response>, clientId = 'nightly-inline'): Promise<void> {
-      const grants = (await portal.oauth.deps.grants.listByClient(clientId)).length;
+      const grants = (await portal.grants.listByClient(clientId)).length;
       const failures = portal.logs.lines.filter((l) => l.event === 'client_auth_failed').length;
       const answer = await res;
       const body = (await answer.json()) as { error: string; access_token?: string };
       expect({ status: answer.status, error: body.error, token: body.access_token }).toEqual({ status: 401, error: 'invalid_client', token: undefined });
-      expect((await portal.oauth.deps.grants.listByClient(clientId)).length).toBe(grants);
+      expect((await portal.grants.listByClient(clientId)).length).toBe(grants);
       expect(portal.logs.lines.filter((l) => l.event === 'client_auth_failed').at(failures)).toMatchObject({ outcome: 'failure', clientId, method: 'private_key_jwt' });
     }
     const now = () => Math.floor(Date.now() / 1000);

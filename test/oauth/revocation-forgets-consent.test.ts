@@ -115,10 +115,10 @@ describe('revoking a grant forgets the consent it rested on', () => {
   test('the client deletes itself (RFC 7592): its grants and the consents they rested on are gone', async () => {
     const client = await registerClient(portal.url);
     const { tokens } = await consented(client);
-    const person = (await portal.oauth.deps.grants.find(decodeJwt(tokens.access_token).grant_id as string))!.person;
+    const person = (await portal.grants.find(decodeJwt(tokens.access_token).grant_id as string))!.person;
     const res = await fetch(`${portal.url}/register/${client.client_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${client.registration_access_token}` } });
     expect(res.status).toBe(204);
-    expect(await portal.oauth.deps.grants.listByClient(client.client_id)).toEqual([]);
-    expect(await portal.oauth.deps.consents.consentedBefore(person.id, client.client_id)).toBe(false);
+    expect(await portal.grants.listByClient(client.client_id)).toEqual([]);
+    expect(await portal.consents.consentedBefore(person.id, client.client_id)).toBe(false);
   });
 });

@@ -98,11 +98,11 @@ describe('token exchange', () => {
   test('a trusted issuer\'s assertion becomes the person {id}:{sub} with its email and groups, under the usual policy', async () => {
     const peerClient = await registerClient(peer.url);
     const peerAlice = { person: { id: 'local:alice', idp: 'local', email: 'alice@example.com', emailVerified: true, groups: ['eng'] }, clientId: peerClient.client_id, grantId: 'g', scope: ['mcp'], resource: `${peer.url}/mcp`, upstreamIds: [], expiresAt: 0 };
-    const assertion = await createPortalAssertions({ issuer: peer.url, keys: peer.oauth.deps.keys }).mint(peerAlice, `${portal.url}/mcp`);
+    const assertion = await createPortalAssertions({ issuer: peer.url, keys: peer.keys }).mint(peerAlice, `${portal.url}/mcp`);
 
     const tokens = await exchanged(assertion, { subject_token_type: JWT_TYPE });
     expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: 'gate-a:local:alice', aud: `${portal.url}/mcp`, act: { sub: agent.client_id, act: { sub: peerClient.client_id, iss: peer.url } } });
-    const grant = await portal.oauth.deps.grants.find(decodeJwt(tokens.access_token).grant_id as string);
+    const grant = await portal.grants.find(decodeJwt(tokens.access_token).grant_id as string);
     // Policy: `eng` reaches notes and ledger, not payroll.
     expect(grant).toMatchObject({ person: { id: 'gate-a:local:alice', idp: 'gate-a', email: 'alice@example.com', groups: ['eng'] }, upstreamIds: ['notes', 'ledger'] });
     expect(toolText(await callTool(`${portal.url}/mcp`, tokens.access_token, 'notes__echo', { message: 'across portals' }))).toBe('across portals');
@@ -115,19 +115,19 @@ describe('token exchange', () => {
 
   describe('bad input: the RFC error, nothing issued, audited', () => {
     async function expectRefused(res: Promise<Response>, error: string): Promise<void> {
-      const grants = (await portal.oauth.deps.grants.listByClient(agent.client_id)).length;
+      const grants = (await portal.grants.listByClient(agent.client_id)).length;
       const refusals = portal.logs.lines.filter((l) => l.event === 'token_refused').length;
       const answer = await res;
       const body = (await answer.json()) as { error: string; access_token?: string };
       expect({ status: answer.status, error: body.error, token: body.access_token }).toEqual({ status: 400, error, token: undefined });
-      expect((await portal.oauth.deps.grants.listByClient(agent.client_id)).length).toBe(grants);
+      expect((await portal.grants.listByClient(agent.client_id)).length).toBe(grants);
       const audited = portal.logs.lines.filter((l) => l.event === 'token_refused');
       expect(audited.length).toBe(refusals + 1);
       expect(audited.at(-1)).toMatchObject({ outcome: 'failure', clientId: agent.client_id, grant: 'token_exchange', error });
     }
 
     test('an expired subject token', async () => {
-      const { kid, privateKey } = await portal.oauth.deps.keys.current();
+      const { kid, privateKey } = await portal.keys.current();
       const original = decodeJwt((await aliceTokens()).access_token);
       const now = Math.floor(Date.now() / 1000);
       const expired = await new SignJWT({ ...original, iat: now - 3600, exp: now - 600 }).setProtectedHeader({ alg: SIGNING_ALG, typ: 'at+jwt', kid }).sign(privateKey);
@@ -152,7 +152,7 @@ describe('token exchange', () => {
     });
 
     test('a trusted issuer\'s expired assertion', async () => {
-      const { kid, privateKey } = await peer.oauth.deps.keys.current();
+      const { kid, privateKey } = await peer.keys.current();
       const now = Math.floor(Date.now() / 1000);
       const expired = await new SignJWT({ email: 'alice@example.com', groups: ['eng'] }).setProtectedHeader({ alg: SIGNING_ALG, kid }).setIssuer(peer.url).setSubject('local:alice').setAudience(`${portal.url}/mcp`).setIssuedAt(now - 3600).setExpirationTime(now - 600).sign(privateKey);
       await expectRefused(exchange(expired, { subject_token_type: JWT_TYPE }), 'invalid_request');

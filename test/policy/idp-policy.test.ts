@@ -111,7 +111,7 @@ describe('per-upstream and per-tool policy for IdP people (real oidc-provider, r
     const fresh = await refreshAt(portal.url, erin.provider);
     expect(fresh.status).toBe(200);
     erin.provider.saveTokens(fresh.body as never);
-    const [grant] = await portal.oauth.deps.grants.listByPerson('corp:erin');
+    const [grant] = await portal.grants.listByPerson('corp:erin');
     expect(grant!.upstreamIds).toEqual(['sales']);
     expect(grant!.person.groups).toEqual(['sales']);
 
@@ -127,7 +127,7 @@ describe('per-upstream and per-tool policy for IdP people (real oidc-provider, r
     // Age the claims past the 12h default, as if Finn had not signed in since: the stored record
     // has expired (its TTL is claims_max_age) and the grant's copy is as old as his last sign-in.
     await portal.store.delete('idp-person:{corp:finn}');
-    const [grant] = await portal.oauth.deps.grants.listByPerson('corp:finn');
+    const [grant] = await portal.grants.listByPerson('corp:finn');
     const key = `grant:{${grant!.id}}`;
     await portal.store.set(key, JSON.stringify({ ...grant, person: { ...grant!.person, claimsAt: Date.now() - 13 * 3600_000 } }));
     const refused = await refreshAt(portal.url, finn.provider);

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { constantTimeEqual, randomToken, sha256 } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
 import { auditRequest } from '../../audit/request-audit.js';
+import { contextOf } from '../../http/request-context.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { assertCodeKey } from '../dpop-binding.js';
@@ -66,7 +67,7 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     resource: record.resource,
     upstreamIds: record.upstreamIds,
     longLived: record.longLived === true,
-    dpopJkt: req.dpopProof?.jkt,
+    dpopJkt: contextOf(req).dpopJkt,
     createdAt: Date.now(),
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person: record.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'authorization_code', grantId, resource: record.resource } }, 'token issued');

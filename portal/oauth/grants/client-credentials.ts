@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { randomToken } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
 import { auditRequest } from '../../audit/request-audit.js';
+import { contextOf } from '../../http/request-context.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
@@ -33,7 +34,7 @@ export async function clientCredentialsGrant(req: Request, client: Client, deps:
     scope,
     resource: resource.url,
     upstreamIds,
-    dpopJkt: req.dpopProof?.jkt,
+    dpopJkt: contextOf(req).dpopJkt,
     createdAt: Date.now(),
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person: { id: `service:${client.clientId}`, name: client.clientId }, client: { id: client.clientId, name: client.clientName }, details: { grant: 'client_credentials', grantId, resource: resource.url } }, 'token issued');

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { randomToken } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
 import { auditRequest } from '../../audit/request-audit.js';
+import { contextOf } from '../../http/request-context.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
@@ -53,7 +54,7 @@ export async function deviceCodeGrant(req: Request, client: Client, deps: OAuthD
     upstreamIds: approval.upstreamIds,
     longLived: approval.longLived,
     createdAt: Date.now(),
-    dpopJkt: req.dpopProof?.jkt,
+    dpopJkt: contextOf(req).dpopJkt,
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person: approval.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'device_code', grantId, resource: record.resource } }, 'token issued');
   return tokens;

@@ -3,6 +3,7 @@ import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jos
 import { randomToken } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
 import { auditRequest } from '../../audit/request-audit.js';
+import { contextOf } from '../../http/request-context.js';
 import { personFromClaims, type IdpClaims } from '../../login/idp-claims.js';
 import { mayUseUpstream } from '../../policy/access.js';
 import { CLOCK_TOLERANCE_SECONDS } from '../assertion-ledger.js';
@@ -110,7 +111,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     upstreamIds,
     longLived: false,
     createdAt: Date.now(),
-    dpopJkt: req.dpopProof?.jkt,
+    dpopJkt: contextOf(req).dpopJkt,
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'id_jag', grantId, idp: idp.id, resource: resource.url } }, 'token issued for an ID-JAG');
   return tokens;

@@ -3,6 +3,7 @@ import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jos
 import { randomToken } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
 import { auditRequest } from '../../audit/request-audit.js';
+import { contextOf } from '../../http/request-context.js';
 import type { TrustedIssuerConfig } from '../../config/schema.js';
 import type { Person } from '../../login/person.js';
 import { mayUseUpstream } from '../../policy/access.js';
@@ -105,7 +106,7 @@ async function exchangeToken(req: Request, client: Client, deps: OAuthDeps): Pro
     act,
     parentGrantId: subject.parentGrantId,
     createdAt: Date.now(),
-    dpopJkt: req.dpopProof?.jkt,
+    dpopJkt: contextOf(req).dpopJkt,
   });
   auditRequest(
     req,
