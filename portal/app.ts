@@ -49,6 +49,7 @@ import { createPortalAssertions } from './credentials/portal-jwt.js';
 import type { UpstreamConnections } from './credentials/connections.js';
 import { startTracing } from './tracing/otlp.js';
 import { requestSpan } from './tracing/spans.js';
+import { PORTAL_VERSION } from './version.js';
 
 /** What a portal is built from; `createPortal` does no I/O, so tests build a portal in one call. */
 export interface AppDeps {
@@ -92,7 +93,6 @@ export interface Portal {
   close(): Promise<void>;
 }
 
-const VERSION = '0.1.0';
 
 /**
  * Wires the portal: request context, metrics, security headers, capability routes, one error
@@ -103,7 +103,7 @@ const VERSION = '0.1.0';
 export function createPortal(deps: AppDeps): Portal {
   const { config, store, logger } = deps;
   const secure = config.issuer.startsWith('https:');
-  const tracing = startTracing(deps.env ?? process.env, { version: VERSION, logger });
+  const tracing = startTracing(deps.env ?? process.env, { version: PORTAL_VERSION, logger });
   const metrics = createMetrics();
   const parsers = bodyParsers(config.http);
   const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout, observe: metrics.observeAuditEvent });
@@ -189,7 +189,7 @@ export function createPortal(deps: AppDeps): Portal {
     logger,
     json: parsers.json,
     secret: config.secret,
-    version: VERSION,
+    version: PORTAL_VERSION,
     upstreams: upstreams.all,
     fetchAppPage: apps.fetchPage,
     allowedOrigins: config.mcp.allowedOrigins,

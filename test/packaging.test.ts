@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configFileSchema, unwrapSchema } from '../portal/config/schema.js';
+import { PORTAL_VERSION } from '../portal/version.js';
 
 describe('packaging', () => {
   const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -21,6 +22,10 @@ describe('packaging', () => {
     const ignored = readFileSync('.dockerignore', 'utf8').split('\n');
     const built = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')).include as string[];
     for (const dir of built) expect(ignored).not.toContain(dir);
+  });
+
+  test('the portal says the version package.json says', () => {
+    expect(PORTAL_VERSION).toBe(pkg.version);
   });
 
   test('the README documents every config key the schema accepts', () => {

@@ -5,6 +5,7 @@ import type { MetadataCache } from '../oauth-client/metadata-cache.js';
 import { parseBearerChallenge } from './challenge.js';
 import { UpstreamOAuthError, toOAuthError } from './upstream-oauth-errors.js';
 import { operatorOrigins, type UpstreamTransport } from './upstream-transport.js';
+import { PORTAL_VERSION } from '../version.js';
 
 /** What RFC 9728 says about an upstream: the resource its tokens are for, and its authorization server. */
 export interface ResourceInfo {
@@ -71,7 +72,7 @@ export function createUpstreamDiscovery(options: UpstreamDiscoveryOptions): Upst
         ? {
             method: 'POST',
             headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-            body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gatehouse', version: '0' } } }),
+            body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gatehouse', version: PORTAL_VERSION } } }),
           }
         : { method: 'GET' };
     const response = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) }).catch((error: Error) => {
