@@ -1,7 +1,7 @@
 import type { Notification } from '@modelcontextprotocol/client';
 import type { ConnectOptions, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions, UpstreamProcessEvent } from './mcp-upstream-types.js';
 import { startStdioProcess, type StdioProcess } from './stdio-process.js';
-import { UpstreamBusyError, UpstreamError } from './upstream-errors.js';
+import { UpstreamBusyError, type UpstreamError } from './upstream-errors.js';
 
 const DEFAULT_MAX_PROCESSES = 20;
 const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;

@@ -24,7 +24,7 @@ export function nodeFetch(input: string | URL | Request, init: RequestInit = {})
   // flight holds a listener on it (released when it ends), so many at once are not a leak.
   if (signal) setMaxListeners(0, signal);
   const headers: Record<string, string> = {};
-  new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+  for (const [name, value] of new Headers(init.headers)) headers[name] = value;
   const body = init.body ?? undefined;
   if (body !== undefined && typeof body !== 'string') return Promise.reject(new TypeError('nodeFetch sends string bodies only'));
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));

@@ -198,7 +198,10 @@ export class UpstreamClient extends Client {
    */
   protected override _onresponse(response: JSONRPCResponse | JSONRPCErrorResponse): void {
     const waiting = typeof response.id === 'string' ? this.#extensionCalls.get(response.id) : undefined;
-    if (waiting) return waiting(response);
+    if (waiting) {
+      waiting(response);
+      return;
+    }
     super._onresponse(this.#declaresTasks && 'result' in response ? withTaskHandle(response as JSONRPCResultResponse) : response);
   }
 

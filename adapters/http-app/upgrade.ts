@@ -42,7 +42,7 @@ export function proxyUpgrade(target: UpstreamTarget, req: IncomingMessage, socke
     upstreamReq.on('error', (error: NodeJS.ErrnoException) => refuse(badGateway(`${error.code ?? 'error'}: ${error.message}`, error)));
     upstreamReq.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
       clearTimeout(timer);
-      socket.write(statusLine(upstreamRes) + switchingHeaderLines(upstreamRes.rawHeaders, target, forward) + '\r\n');
+      socket.write(`${statusLine(upstreamRes) + switchingHeaderLines(upstreamRes.rawHeaders, target, forward)}\r\n`);
       if (upstreamHead.length) socket.write(upstreamHead);
       if (head.length) upstreamSocket.write(head);
       const closeBoth = () => {
@@ -62,7 +62,7 @@ export function proxyUpgrade(target: UpstreamTarget, req: IncomingMessage, socke
       if (typeof relayed.location === 'string') relayed.location = rewriteLocation(relayed.location, target.rewrite);
       const cookies = (upstreamRes.headers['set-cookie'] ?? []).map((c) => rewriteSetCookie(c, target.rewrite, forward.stripCookies ?? [])).filter((c): c is string => !!c);
       relayed['set-cookie'] = cookies;
-      socket.write(statusLine(upstreamRes) + headerLines({ ...relayed, connection: 'close' }) + '\r\n');
+      socket.write(`${statusLine(upstreamRes) + headerLines({ ...relayed, connection: 'close' })}\r\n`);
       upstreamRes.pipe(socket);
       upstreamRes.on('error', () => socket.destroy());
       resolve();

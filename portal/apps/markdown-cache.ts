@@ -103,7 +103,7 @@ export function createMarkdownCache(options: { maxBytes?: number; now?: () => nu
     const { caller, shared } = keys(request);
     // A request the upstream would see the caller's identity in never reads a shared entry (the app's credentials may have changed since).
     const entry = entries.get(caller) ?? (request.perPersonCredential ? undefined : entries.get(shared));
-    if (!entry || !entry.vary.every(([name, value]) => headerValue(request.headers, name) === value)) return undefined;
+    if (!entry?.vary.every(([name, value]) => headerValue(request.headers, name) === value)) return undefined;
     // Most recently used last: eviction takes from the front.
     entries.delete(entry.key);
     entries.set(entry.key, entry);

@@ -6,7 +6,7 @@ import { parseDuration } from '../config/duration.js';
 import { createAdminClient } from './admin-client.js';
 import { CliError, parseCommandArgs, UsageError, type CommandArgs } from './args.js';
 import type { CliIo } from './io.js';
-import { printJson } from './output.js';
+import { CONTROL_CHARACTERS, printJson } from './output.js';
 
 export const AUDIT_USAGE = `usage: gatehouse audit <tail|verify> [options]
 
@@ -91,8 +91,7 @@ function print(io: CliIo, event: StoredAuditEvent, json: boolean): void {
     .filter(([, v]) => v !== undefined && typeof v !== 'object')
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ');
-  // eslint-disable-next-line no-control-regex
-  const line = [event.time, event.event, event.outcome, who, agent, event.upstream ?? '-', event.latency_ms === undefined ? '' : `${event.latency_ms}ms`, detail].join('  ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  const line = [event.time, event.event, event.outcome, who, agent, event.upstream ?? '-', event.latency_ms === undefined ? '' : `${event.latency_ms}ms`, detail].join('  ').replace(CONTROL_CHARACTERS, '?');
   io.stdout.write(`${line}\n`);
 }
 

@@ -28,7 +28,7 @@ export interface Credentials {
 
 /** `$XDG_CONFIG_HOME/gatehouse/credentials.json`, `~/.config/gatehouse/credentials.json` without it (XDG Base Directory). */
 export function credentialsPath(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(env.HOME ?? homedir(), '.config');
+  const base = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(env.HOME ?? homedir(), '.config');
   return join(base, 'gatehouse', 'credentials.json');
 }
 

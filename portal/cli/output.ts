@@ -10,8 +10,11 @@ export function printTable(out: NodeJS.WritableStream, headers: string[], rows: 
   for (const row of cells) out.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : (cell ?? '').padEnd(widths[i]!))).join('  ')}\n`);
 }
 
-/** A terminal must not be steered by what an agent named itself: escape control characters. */
+/** C0 and C1 control characters: a terminal must not be steered by what an agent named itself. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Escapes control characters, so that a name prints as it is. */
 function clean(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

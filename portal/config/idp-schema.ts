@@ -123,11 +123,11 @@ export function checkIdentityRules(value: IdentityRulesInput, ctx: z.RefinementC
   if (!value.login.builtin && value.login.idps.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['login', 'builtin'], message: 'cannot be false without login.idps: nobody could sign in' });
   }
-  value.upstreams.forEach((upstream, i) =>
-    upstream.access.idps.forEach((id, j) => {
+  for (const [i, upstream] of value.upstreams.entries()) {
+    for (const [j, id] of upstream.access.idps.entries()) {
       if (id !== 'local' && !ids.has(id)) {
         ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'access', 'idps', j], message: `names no identity provider "${id}" (use "local" or an id from login.idps)` });
       }
-    }),
-  );
+    }
+  }
 }

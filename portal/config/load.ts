@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { portalHostConflict } from '../apps/app-mounts.js';
 import { configFileSchema } from './schema.js';
 import type { AccountConfig, IdpConfig, ServiceClientConfig, TrustedIssuerConfig, UpstreamConfig } from './config-types.js';

@@ -313,11 +313,11 @@ export const configFileSchema = z
       people.add(issuer.id);
     });
     const ids = new Set(value.upstreams.map((u) => u.id));
-    value.service_clients.forEach((client, i) =>
-      client.upstreams.forEach((id, j) => {
+    for (const [i, client] of value.service_clients.entries()) {
+      for (const [j, id] of client.upstreams.entries()) {
         if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['service_clients', i, 'upstreams', j], message: `names no upstream "${id}"` });
-      }),
-    );
+      }
+    }
   });
 
 /** The schema inside optional/default/pipe wrappers, for walking the shape of the config. */

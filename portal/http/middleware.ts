@@ -15,9 +15,15 @@ export function runMiddleware(steps: readonly Middleware[], req: IncomingMessage
     let index = 0;
     const next = (error?: unknown): void => {
       // As in express: anything truthy passed to `next` is an error.
-      if (error) return reject(error);
+      if (error) {
+        reject(error);
+        return;
+      }
       const step = steps[index++];
-      if (!step) return resolve();
+      if (!step) {
+        resolve();
+        return;
+      }
       try {
         const result = step(req, res, next);
         if (result) result.catch(reject);

@@ -6,6 +6,6 @@
  */
 export function safeReturnTo(value: unknown): string {
   if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.length > 2000) return '/';
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters and spaces are what it refuses.
   return /[\u0000-\u0020\u007f\\]/.test(value) ? '/' : value;
 }

@@ -106,7 +106,7 @@ interface ListeningScope {
 export function createModernEndpoint(options: { onerror: (error: Error) => void }): ModernEndpoint {
   const { onerror } = options;
   // The factory gets the request's own server builder through `authInfo` (the entry passes it through untouched).
-  const entry = (bus?: ServerEventBus) => createMcpHandler(({ authInfo }) => (authInfo?.extra?.build as BuildServer)(), { legacy: 'reject', onerror, bus });
+  const entry = (bus?: ServerEventBus) => createMcpHandler(({ authInfo }) => (authInfo!.extra!.build as BuildServer)(), { legacy: 'reject', onerror, bus });
   const toNode = (handler: McpHttpHandler) => toNodeHandler(handler, { onerror });
   const handler = entry();
   const node = toNode(handler);

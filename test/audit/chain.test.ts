@@ -78,7 +78,12 @@ describe('the audit hash chain', () => {
 describe('audit redaction and sinks', () => {
   test('arguments and results are left out by default, and redacted when included', async () => {
     const out: string[] = [];
-    const stdout = new Writable({ write: (chunk: Buffer, _e, done) => void (out.push(chunk.toString()), done()) });
+    const stdout = new Writable({
+      write: (chunk: Buffer, _e, done) => {
+        out.push(chunk.toString());
+        done();
+      },
+    });
     const store = new MemoryStore();
     const logs = new LogCapture();
     const make = (document: Record<string, unknown>) =>

@@ -49,7 +49,7 @@ describe('oauth upstream tokens with two portal processes on one Redis', () => {
     const before = upstream.tokenCalls.refresh_token;
     const calls = [agentOnFirst, agentOnSecond, agentOnFirst, agentOnSecond].map((agent, i) => agent.client.callTool({ name: 'notes__echo', arguments: { message: `call ${i}` } }) as Promise<CallToolResult>);
     const results = await Promise.all(calls);
-    results.forEach((result, i) => expect(result).toMatchObject({ content: [{ text: `call ${i}` }] }));
+    for (const [i, result] of results.entries()) expect(result).toMatchObject({ content: [{ text: `call ${i}` }] });
     expect(upstream.tokenCalls.refresh_token - before).toBe(1);
     // Every call after the refresh carried the new token.
     const newest = upstream.issued.accessTokens.at(-1)!;

@@ -1,4 +1,4 @@
-import { FormBrowser, formFields, hiddenFields } from './browser-form-client.js';
+import { type FormBrowser, formFields, hiddenFields } from './browser-form-client.js';
 import { cookieHeader } from './oauth-flow.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { FormBrowser, formFields } from './browser-form-client.js';
+import { type FormBrowser, formFields } from './browser-form-client.js';
 import { TestOAuthProvider } from './mcp-oauth-client.js';
 
 /** What a person does in the browser: which IdP login to type, and what to answer at the portal's consent. */

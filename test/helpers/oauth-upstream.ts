@@ -190,7 +190,7 @@ export async function startOAuthUpstream(initial: Partial<UpstreamControls> = {}
     }),
   );
   const resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(mcpUrl);
-  app.all('/mcp', (req, res, next) => {
+  app.all('/mcp', (_req, res, next) => {
     if (!controls.always401) return next();
     res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="never", resource_metadata="${resourceMetadataUrl}"`).status(401).json({ error: 'invalid_token' });
   });

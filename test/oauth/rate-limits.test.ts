@@ -6,7 +6,6 @@ import {
   basicAuth,
   clientAuth,
   json,
-  refresh,
   tokensFor,
   registerClient,
   registerRequest,

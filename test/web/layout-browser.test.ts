@@ -38,6 +38,7 @@ describe('one layout on every page', () => {
 
   /** The header's visible text, and where its name leads. */
   async function header(): Promise<{ text: string; home: string | null }> {
+    // biome-ignore lint/performance/useDomNodeTextContent: the test asserts what a person sees, which innerText is (CSS applied).
     return { text: (await page.innerText('body > header')).replace(/\s+/g, ' ').trim(), home: await page.getAttribute('body > header a.home', 'href') };
   }
 
