@@ -92,7 +92,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     }
   }
 
-  function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities'> & Partial<Pick<AgentSession, 'relay'>>, timeoutMs?: number): Flow {
+  function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities'> & Partial<Pick<AgentSession, 'relay'>>, timeoutMs?: number, modern = false): Flow {
     const audit = (input: AuditInput, message: string) => auditRequest(req, input, message);
     return {
       req,
@@ -100,7 +100,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
       body,
       upstream,
       upstreamSessionId: session.relay?.upstreamSessionId,
-      requests: new RelayedRequests({ upstream, person: req.authContext!.person, client: { id: req.authContext!.clientId, name: req.authContext!.clientName }, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => req.log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
+      requests: new RelayedRequests({ upstream, person: req.authContext!.person, client: { id: req.authContext!.clientId, name: req.authContext!.clientName }, clientCapabilities: session.clientCapabilities, modern, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => req.log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
       deadline: new Deadline(res, upstream, timeoutMs),
       batch: Array.isArray(body),
     };
@@ -327,7 +327,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
 
     async stateless(req, res, body, upstream, clientCapabilities) {
       try {
-        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.call_timeout), stateless: true }, (flow) => exchange(flow, async () => true));
+        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.call_timeout, true), stateless: true }, (flow) => exchange(flow, async () => true));
         return true;
       } catch (error) {
         if (error instanceof UpstreamConnectRequiredError) return false;
