@@ -25,7 +25,7 @@ import { registerPromptHandlers } from './prompt-handlers.js';
 import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
 import { originalToolName, registerToolHandlers } from './tool-handlers.js';
-import { createTransparentRelay } from './transparent-relay.js';
+import { createTransparentRelay, type StatelessOutcome, type TransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
 import { MAX_NAME_LENGTH } from './naming.js';
 import { createTaskHandles } from './task-handles.js';
@@ -413,9 +413,9 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
 
   /**
    * Checks a stateless request as the SDK's entry would (envelope, version, headers against body),
-   * then relays it. Resolves `false`, having answered nothing, when the person must connect first.
+   * then relays it; see {@link TransparentRelay.stateless} for the outcomes that answered nothing.
    */
-  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<boolean> {
+  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<StatelessOutcome> {
     const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
     const outcome = classifyInboundRequest({ httpMethod: req.method ?? 'POST', protocolVersionHeader: header('mcp-protocol-version'), mcpMethodHeader: header('mcp-method'), mcpNameHeader: header('mcp-name'), body });
     const id = (body as { id?: unknown } | undefined)?.id;
@@ -423,12 +423,12 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       writeJson(res, status, { jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error });
     if (outcome.kind === 'reject') {
       refuse(outcome.httpStatus, { code: outcome.code, message: outcome.message, ...(outcome.data === undefined ? {} : { data: outcome.data }) });
-      return true;
+      return 'answered';
     }
     const mismatch = nameHeaderMismatch(header('mcp-name'), body);
     if (mismatch) {
       refuse(400, { code: HEADER_MISMATCH, message: `Bad Request: the request headers and body disagree: ${mismatch}` });
-      return true;
+      return 'answered';
     }
     const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
     return relay.stateless(req, res, body, upstream, (meta?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities);
@@ -501,7 +501,13 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       }
       if (claimsModernEra(req, body)) {
         const relayed = await statelessRelayTarget(req, endpoint, body);
-        if (relayed && (await relayStateless(req, res, body, relayed))) return;
+        const outcome = relayed && (await relayStateless(req, res, body, relayed));
+        if (outcome === 'answered') return;
+        // The upstream no longer speaks 2026: its era is probed again, by the SDK path that serves this request.
+        if (outcome === 'not-2026') {
+          await eras.forget(relayed!.id, relayed!.url!);
+          await pool.dropModernConnections(relayed!.id);
+        }
         return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, body), listenScope(req, endpoint, body));
       }
       if (req.method === 'POST') await post(req, res, endpoint, body);

@@ -40,6 +40,9 @@ const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-
 /** How long an SSE answer with nothing but answers so far is held, hoping to send it as one JSON body. */
 const HOLD_MS = 250;
 
+/** How a relayed stateless request ended: answered, or left unanswered for the reason named. */
+export type StatelessOutcome = 'answered' | 'connect-first' | 'not-2026';
+
 /** What the agent's `initialize` established, before the session exists. */
 export type NewAgentSession = Omit<AgentSession, 'id' | 'createdAt' | 'relay'>;
 
@@ -55,11 +58,11 @@ export interface TransparentRelay {
   /**
    * Relays one MCP 2026-07-28 request of a stateless agent to an upstream of that era: no session
    * on either side; its answer (an `input_required` round and its `requestState` included) comes
-   * back as the upstream gave it, through the same tool rules and audit. Resolves `false`, having
-   * answered nothing, when the person must connect their account at the upstream first: the SDK
-   * path asks for that in an `input_required` round, as for every other 2026 agent.
+   * back as the upstream gave it, through the same tool rules and audit. Resolves, having answered
+   * nothing, `connect-first` when the person must connect their account at the upstream first,
+   * and `not-2026` when the upstream refused the request as one of an era it does not speak.
    */
-  stateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, clientCapabilities: ClientCapabilities): Promise<boolean>;
+  stateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, clientCapabilities: ClientCapabilities): Promise<StatelessOutcome>;
   /** The upstream's server-to-client stream, resumable with `Last-Event-ID`. */
   get(req: IncomingMessage, res: ServerResponse, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
   /** Ends the upstream session (HTTP DELETE there); the caller forgets the agent session. */
@@ -326,11 +329,24 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     },
 
     async stateless(req, res, body, upstream, clientCapabilities) {
+      let outcome: StatelessOutcome = 'answered';
       try {
-        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.call_timeout, true), stateless: true }, (flow) => exchange(flow, async () => true));
-        return true;
+        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.call_timeout, true), stateless: true }, (flow) =>
+          exchange(flow, async (response) => {
+            const status = response.statusCode ?? 502;
+            if (status !== 400 && status !== 404 && status !== 405) return true;
+            const text = await readBody(upstream.id, response, MAX_MESSAGE_BYTES, flow.deadline.signal).catch(() => '');
+            if (!refusesEra(status, text)) {
+              writeJson(res, status, text);
+              return false;
+            }
+            outcome = 'not-2026';
+            return false;
+          }),
+        );
+        return outcome;
       } catch (error) {
-        if (error instanceof UpstreamConnectRequiredError) return false;
+        if (error instanceof UpstreamConnectRequiredError) return 'connect-first';
         throw error;
       }
     },
@@ -417,6 +433,29 @@ class Deadline {
   clear(): void {
     clearTimeout(this.#timer);
     this.res.off('close', this.#onClose);
+  }
+}
+
+/** JSON-RPC errors with which an upstream refuses a request of an era it does not speak. */
+const ERA_REFUSALS = new Set([
+  // MCP 2026-07-28 UnsupportedProtocolVersion.
+  -32022,
+  // The session protocol's own refusal: no session, not initialized, unsupported MCP-Protocol-Version.
+  -32000,
+]);
+
+/**
+ * Whether an upstream's 400/404/405 answer to a 2026-07-28 request says it does not speak that
+ * era (no Streamable HTTP POST here, no session, an unsupported version), rather than that the
+ * request itself was wrong (a header mismatch, bad params), which the agent is told as it is.
+ */
+function refusesEra(status: number, text: string): boolean {
+  if (status !== 400) return true;
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: unknown } };
+    return typeof error?.code !== 'number' || ERA_REFUSALS.has(error.code);
+  } catch {
+    return true;
   }
 }
 
