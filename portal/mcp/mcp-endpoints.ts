@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { CLIENT_CAPABILITIES_META_KEY, LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, classifyInboundRequest, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createPortalAssertions } from '../credentials/portal-jwt.js';
@@ -24,7 +24,9 @@ import { originAllowed } from './origin.js';
 import { registerPromptHandlers } from './prompt-handlers.js';
 import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
-import { originalToolName, registerToolHandlers } from './tool-handlers.js';
+import { originalToolName, paramHeadersOfTool, registerToolHandlers } from './tool-handlers.js';
+import { ParamHeaderIndex } from './param-header-index.js';
+import { mismatchRejection, paramHeaderMismatch, standardHeadersRejection, type HeaderRejection } from './standard-headers.js';
 import { createTransparentRelay, type StatelessOutcome, type TransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
 import { MAX_NAME_LENGTH } from './naming.js';
@@ -87,40 +89,6 @@ interface EndpointIdentity {
   info: Implementation;
   capabilities: ServerCapabilities;
   instructions?: string;
-}
-
-/** MCP 2026-07-28 `HeaderMismatch`: a standard header that disagrees with the body. */
-const HEADER_MISMATCH = -32020;
-
-/**
- * Why the `Mcp-Name` header disagrees with what the body names (`params.name` of tools/call and
- * prompts/get, `params.uri` of resources/read), or `undefined` when it agrees or is not sent.
- */
-function nameHeaderMismatch(header: string | undefined, body: unknown): string | undefined {
-  if (header === undefined) return undefined;
-  const { method, params } = body as { method?: string; params?: { name?: unknown; uri?: unknown; taskId?: unknown } };
-  const named =
-    method === 'resources/read' ? params?.uri : method === 'tools/call' || method === 'prompts/get' ? params?.name : method?.startsWith('tasks/') ? params?.taskId : undefined;
-  if (named === undefined) return undefined;
-  const value = decodeHeaderValue(header.trim());
-  if (value === undefined) return `the Mcp-Name header ${JSON.stringify(header)} is not valid =?base64?…?= encoding`;
-  return named === value ? undefined : `the Mcp-Name header names ${JSON.stringify(value)}, the body ${JSON.stringify(named)}`;
-}
-
-/**
- * An MCP standard header's value: as sent, or, in the `=?base64?…?=` form a client uses for a
- * value that cannot be a header (non-ASCII, control characters), decoded from canonical Base64
- * as UTF-8. `undefined` when that form is malformed.
- */
-function decodeHeaderValue(value: string): string | undefined {
-  if (!value.startsWith('=?base64?') || !value.endsWith('?=')) return value;
-  const encoded = value.slice('=?base64?'.length, -'?='.length);
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(encoded)) return undefined;
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
-  } catch {
-    return undefined;
-  }
 }
 
 /** A 2025 agent's GET stream takes every list change its upstreams announce. */
@@ -187,6 +155,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
   const rounds = createInputRounds({ store, hub, sealer: createSealer(options.secret, 'mcp-request-state') });
   const tasks = createTaskHandles(createSealer(options.secret, 'mcp-task-handle'));
+  const paramHeaders = new ParamHeaderIndex();
   const modern = createModernEndpoint({ onerror: (error) => logger.debug({ err: error }, 'MCP 2026 request refused or failed') });
 
   /** The aggregate's tool mode for this request: the agent's `?tools=` when it gave one, else the configured one. */
@@ -411,27 +380,39 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     return (await eras.get(upstream.id, upstream.url!))?.kind === 'modern' ? upstream : undefined;
   }
 
-  /**
-   * Checks a stateless request as the SDK's entry would (envelope, version, headers against body),
-   * then relays it; see {@link TransparentRelay.stateless} for the outcomes that answered nothing.
-   */
-  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<StatelessOutcome> {
-    const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
-    const outcome = classifyInboundRequest({ httpMethod: req.method ?? 'POST', protocolVersionHeader: header('mcp-protocol-version'), mcpMethodHeader: header('mcp-method'), mcpNameHeader: header('mcp-name'), body });
+  /** Answers a stateless request with the refusal the SDK's entry would give. */
+  function refuse(res: ServerResponse, body: unknown, { status, error }: HeaderRejection): void {
     const id = (body as { id?: unknown } | undefined)?.id;
-    const refuse = (status: number, error: { code: number; message: string; data?: unknown }) =>
-      writeJson(res, status, { jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error });
-    if (outcome.kind === 'reject') {
-      refuse(outcome.httpStatus, { code: outcome.code, message: outcome.message, ...(outcome.data === undefined ? {} : { data: outcome.data }) });
-      return 'answered';
-    }
-    const mismatch = nameHeaderMismatch(header('mcp-name'), body);
-    if (mismatch) {
-      refuse(400, { code: HEADER_MISMATCH, message: `Bad Request: the request headers and body disagree: ${mismatch}` });
-      return 'answered';
-    }
+    writeJson(res, status, { jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error });
+  }
+
+  /** Relays a stateless request the SDK's checks pass; see {@link TransparentRelay.stateless} for the outcomes that answered nothing. */
+  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<StatelessOutcome> {
     const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
     return relay.stateless(req, res, body, upstream, (meta?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities);
+  }
+
+  /**
+   * A 2026 agent's `tools/call` on the SDK path whose `Mcp-Param-*` headers disagree with its
+   * arguments, by the `x-mcp-header` declarations of the upstream's own tool: the refusal, before
+   * the call reaches the upstream (whose own headers the portal's client derives from the arguments).
+   */
+  async function paramHeadersRejection(req: IncomingMessage, res: ServerResponse, endpoint: string, body: unknown): Promise<HeaderRejection | undefined> {
+    const { method, id, params } = body as { method?: unknown; id?: string | number; params?: { name?: unknown; arguments?: unknown } };
+    if (method !== 'tools/call' || typeof params?.name !== 'string') return undefined;
+    const session = statelessSession(endpoint, req.authContext!, body);
+    const inFlight: InFlightRequest = { sessionId: session.id, requestId: id ?? 0, sendNotification: async () => {} };
+    // Only names are resolved and tools listed here: no capability is served.
+    const ctx = endpointContext(req, 'modern', session, upstreamsInView(endpoint, req.authContext!), {}, inFlight);
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    const check = async (fresh: boolean) => {
+      const declarations = await paramHeadersOfTool(ctx, paramHeaders, params.name as string, gone.signal, fresh);
+      return declarations && paramHeaderMismatch(declarations, params.arguments, req.headers);
+    };
+    // A disagreement by what this process remembers of the tool is confirmed against its listing now.
+    const mismatch = (await check(false)) && (await check(true));
+    return mismatch ? mismatchRejection(mismatch) : undefined;
   }
 
   /**
@@ -500,14 +481,20 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
         throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
       }
       if (claimsModernEra(req, body)) {
-        const relayed = await statelessRelayTarget(req, endpoint, body);
-        const outcome = relayed && (await relayStateless(req, res, body, relayed));
-        if (outcome === 'answered') return;
-        // The upstream no longer speaks 2026: its era is probed again, by the SDK path that serves this request.
-        if (outcome === 'not-2026') {
-          await eras.forget(relayed!.id, relayed!.url!);
-          await pool.dropModernConnections(relayed!.id);
+        // A request the SDK's entry refuses is left to it; one it accepts is relayed or checked further here.
+        const rejected = standardHeadersRejection(req, body);
+        const relayed = rejected ? undefined : await statelessRelayTarget(req, endpoint, body);
+        if (relayed && rejected === undefined) {
+          const outcome = await relayStateless(req, res, body, relayed);
+          if (outcome === 'answered') return;
+          // The upstream no longer speaks 2026: its era is probed again, by the SDK path that serves this request.
+          if (outcome === 'not-2026') {
+            await eras.forget(relayed.id, relayed.url!);
+            await pool.dropModernConnections(relayed.id);
+          }
         }
+        const mismatch = rejected ? undefined : await paramHeadersRejection(req, res, endpoint, body);
+        if (mismatch) return refuse(res, body, mismatch);
         return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, body), listenScope(req, endpoint, body));
       }
       if (req.method === 'POST') await post(req, res, endpoint, body);
