@@ -24,9 +24,10 @@ import { originAllowed } from './origin.js';
 import { registerPromptHandlers } from './prompt-handlers.js';
 import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
-import { originalToolName, paramHeadersOfTool, registerToolHandlers } from './tool-handlers.js';
+import { paramHeadersOfTool, registerToolHandlers } from './tool-handlers.js';
 import { ParamHeaderIndex } from './param-header-index.js';
 import { mismatchRejection, paramHeaderMismatch, standardHeadersRejection, type HeaderRejection } from './standard-headers.js';
+import { createEngineChoice } from './engine-choice.js';
 import { createTransparentRelay, type StatelessOutcome, type TransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
 import { MAX_NAME_LENGTH } from './naming.js';
@@ -34,7 +35,6 @@ import { createTaskHandles } from './task-handles.js';
 import type { ToolPins } from '../governance/tool-pins.js';
 import type { ToolApprovals } from '../governance/tool-approvals.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
-import { needsApproval } from '../policy/tools.js';
 import { TOOL_MODES, type ToolMode } from '../governance/tool-search.js';
 import { registerTaskHandlers } from './task-handlers.js';
 import { envelopeProblem } from './json-rpc-envelope.js';
@@ -150,6 +150,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, lists, credentials: options.credentials });
   // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, assertions, pins, quotas, approvals, credentials: options.credentials });
+  const engines = createEngineChoice({ eras, relay, dropModernConnections: (upstreamId) => pool.dropModernConnections(upstreamId) });
   // An administrator's verdict on a tool changes what agents of that upstream may see.
   pins.onChange((upstreamId) => pool.announceToolsChanged(upstreamId));
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
@@ -181,14 +182,14 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       .filter((u) => auth.upstreamIds.includes(u.id) && mayUseUpstream(auth.person, u));
   }
 
-  /** The upstream of a transparent endpoint whose messages are relayed (a Streamable HTTP one), if this is one. */
-  function relayedUpstream(endpoint: string, views: UpstreamConfig[]): UpstreamConfig | undefined {
-    return endpoint !== AGGREGATE && views[0]?.url ? views[0] : undefined;
+  /** The upstream of a transparent endpoint (`/mcp/{id}`) the caller may use, if this is one. */
+  function transparentUpstream(endpoint: string, views: UpstreamConfig[]): UpstreamConfig | undefined {
+    return endpoint === AGGREGATE ? undefined : views[0];
   }
 
   /** The upstream of a relayed session; refused when the person may no longer use it. */
   function relayTarget(req: IncomingMessage, session: AgentSession, views: UpstreamConfig[]): UpstreamConfig {
-    return relayedUpstream(session.endpoint, views) ?? refuseUpstream(session, req.audit);
+    return transparentUpstream(session.endpoint, views) ?? refuseUpstream(session, req.audit);
   }
 
   /** The person may no longer use the upstream of a transparent endpoint: audited, and a 403. */
@@ -334,10 +335,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
         clientCapabilities: params.capabilities ?? {},
         clientInfo: params.clientInfo,
       };
-      // Messages are relayed to an upstream that takes the agent's session; one that refuses it
-      // (an MCP 2026-07-28-only upstream) is served through the SDK path, which speaks its era.
-      const relayed = relayedUpstream(endpoint, views);
-      if (relayed && (await relay.initialize(req, res, body, relayed, fields))) return;
+      const upstream = transparentUpstream(endpoint, views);
+      if (upstream && (await engines.forSession(upstream, fields.protocolVersion)) === 'relay' && (await relay.initialize(req, res, body, upstream, fields))) return;
       const session = await sessions.create(fields);
       try {
         if (endpoint === AGGREGATE) await pool.learnExtensions(session, views, auth);
@@ -362,22 +361,6 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       return;
     }
     await serve(req, res, body, session, views, await identityFor(session, views, auth, req.audit));
-  }
-
-  /**
-   * The upstream a stateless request on `/mcp/{id}` is relayed to, message for message: a
-   * Streamable HTTP upstream known to speak MCP 2026-07-28 (agent and upstream agree; the SDK
-   * path would only translate the same thing). Listen streams, upstreams of the session
-   * protocol or of unknown era, and calls that wait for the person's approval (the SDK path asks
-   * the agent in an `input_required` round) take the SDK path.
-   */
-  async function statelessRelayTarget(req: IncomingMessage, endpoint: string, body: unknown): Promise<UpstreamConfig | undefined> {
-    const { method, params } = (body ?? {}) as { method?: unknown; params?: { name?: unknown } };
-    if (endpoint === AGGREGATE || method === 'subscriptions/listen') return undefined;
-    const upstream = relayedUpstream(endpoint, upstreamsInView(endpoint, req.authContext!));
-    if (!upstream) return undefined;
-    if (method === 'tools/call' && typeof params?.name === 'string' && needsApproval(upstream, originalToolName(upstream, params.name))) return undefined;
-    return (await eras.get(upstream.id, upstream.url!))?.kind === 'modern' ? upstream : undefined;
   }
 
   /** Answers a stateless request with the refusal the SDK's entry would give. */
@@ -483,15 +466,11 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       if (claimsModernEra(req, body)) {
         // A request the SDK's entry refuses is left to it; one it accepts is relayed or checked further here.
         const rejected = standardHeadersRejection(req, body);
-        const relayed = rejected ? undefined : await statelessRelayTarget(req, endpoint, body);
-        if (relayed && rejected === undefined) {
-          const outcome = await relayStateless(req, res, body, relayed);
+        const upstream = rejected ? undefined : transparentUpstream(endpoint, upstreamsInView(endpoint, req.authContext!));
+        if (upstream && (await engines.forStateless(req, upstream, body)) === 'relay') {
+          const outcome = await relayStateless(req, res, body, upstream);
           if (outcome === 'answered') return;
-          // The upstream no longer speaks 2026: its era is probed again, by the SDK path that serves this request.
-          if (outcome === 'not-2026') {
-            await eras.forget(relayed.id, relayed.url!);
-            await pool.dropModernConnections(relayed.id);
-          }
+          await engines.relayDeclined(upstream, outcome);
         }
         const mismatch = rejected ? undefined : await paramHeadersRejection(req, res, endpoint, body);
         if (mismatch) return refuse(res, body, mismatch);

@@ -5,7 +5,7 @@ import { UnsupportedProtocolVersionError, classifyInboundRequest } from '@modelc
 export const HEADER_MISMATCH = -32020;
 
 /** The stateless protocol versions the SDK's entry serves (it does not export its list). */
-const STATELESS_VERSIONS = ['2026-07-28'];
+export const STATELESS_VERSIONS: readonly string[] = ['2026-07-28'];
 
 /** A 2026 request refused for its headers, as the SDK's entry refuses it: the HTTP status and the JSON-RPC error. */
 export interface HeaderRejection {
@@ -23,7 +23,7 @@ export function standardHeadersRejection(req: IncomingMessage, body: unknown): H
   if (outcome.kind === 'reject') return { status: outcome.httpStatus, error: { code: outcome.code, message: outcome.message, ...(outcome.data === undefined ? {} : { data: outcome.data }) } };
   const requested = outcome.kind === 'modern' ? outcome.classification.revision : undefined;
   if (requested === undefined || !STATELESS_VERSIONS.includes(requested)) {
-    const error = new UnsupportedProtocolVersionError({ supported: STATELESS_VERSIONS, requested: requested ?? 'unknown' });
+    const error = new UnsupportedProtocolVersionError({ supported: [...STATELESS_VERSIONS], requested: requested ?? 'unknown' });
     return { status: 400, error: { code: error.code, message: error.message, data: error.data } };
   }
   const missing = missingHeader(req, body);

@@ -1,6 +1,7 @@
 import { SpanKind } from '@opentelemetry/api';
 import { once } from 'node:events';
-import type { ClientCapabilities } from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY, isSpecType, type ClientCapabilities, type DiscoverResult } from '@modelcontextprotocol/server';
+import type { UpstreamEra } from '../../adapters/mcp-upstream.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatSseEvent, readBody, readSse, sendUpstream, type SseEvent, type UpstreamRequestInit } from '../../adapters/mcp-http-relay.js';
 import {
@@ -27,11 +28,14 @@ import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession, AgentSessions } from './agent-sessions.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { RelayedRequests, type RpcMessage } from './relayed-requests.js';
+import { STATELESS_VERSIONS } from './standard-headers.js';
 import { traceContextOf } from './trace-context.js';
 import { activeTraceHeaders, inSpan } from '../tracing/spans.js';
 
 /** Bound on one upstream JSON body or SSE event. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The version the portal asks an upstream about when it probes its era. */
+const STATELESS_VERSION = STATELESS_VERSIONS[0]!;
 /** Bound on the nesting of one upstream message: the relay re-serializes answers, and JSON.stringify recurses. */
 const MAX_MESSAGE_DEPTH = 256;
 /** SSE comment sent to the agent when nothing else was for this long (at most 15 s). */
@@ -63,6 +67,13 @@ export interface TransparentRelay {
    * and `not-2026` when the upstream refused the request as one of an era it does not speak.
    */
   stateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, clientCapabilities: ClientCapabilities): Promise<StatelessOutcome>;
+  /**
+   * Asks the upstream, as the person, what it speaks (`server/discover`): `modern` when it answers
+   * as an MCP 2026-07-28 server, `legacy` when it refuses the question as a server of the session
+   * protocol does, `undefined` when it cannot be told now (the person must connect first, the
+   * upstream is down).
+   */
+  probe(req: IncomingMessage, upstream: UpstreamConfig): Promise<UpstreamEra | undefined>;
   /** The upstream's server-to-client stream, resumable with `Last-Event-ID`. */
   get(req: IncomingMessage, res: ServerResponse, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
   /** Ends the upstream session (HTTP DELETE there); the caller forgets the agent session. */
@@ -349,6 +360,43 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
         if (error instanceof UpstreamConnectRequiredError) return 'connect-first';
         throw error;
       }
+    },
+
+    async probe(req, upstream) {
+      const version = STATELESS_VERSION;
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'server/discover', params: { _meta: { [PROTOCOL_VERSION_META_KEY]: version, [CLIENT_INFO_META_KEY]: { name: 'gatehouse', version: '1' }, [CLIENT_CAPABILITIES_META_KEY]: {} } } });
+      const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-protocol-version': version, 'mcp-method': 'server/discover', ...traceContextOf(req) };
+      const signal = AbortSignal.timeout(upstream.connect_timeout);
+      let answer: RpcMessage | undefined;
+      try {
+        const response = await send(upstream, req.authContext!, { method: 'POST', headers, body, signal });
+        const status = response.statusCode ?? 502;
+        if (status >= 500) {
+          response.resume();
+          return undefined;
+        }
+        if (status >= 300) {
+          response.resume();
+          return { kind: 'legacy' };
+        }
+        if ((response.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          await readSse(upstream.id, response, { maxEventBytes: MAX_MESSAGE_BYTES, signal }, (event) => {
+            const message = event.data ? (parseUpstreamJson(upstream, event.data) as RpcMessage) : undefined;
+            if (message && message.id === 0 && !answer) {
+              answer = message;
+              response.destroy();
+            }
+          }).catch(() => {});
+        } else {
+          answer = parseUpstreamJson(upstream, await readBody(upstream.id, response, MAX_MESSAGE_BYTES, signal)) as RpcMessage;
+        }
+      } catch {
+        return undefined;
+      }
+      if (answer?.error !== undefined) return { kind: 'legacy' };
+      const discover = answer?.result;
+      const speaks = isSpecType.DiscoverResult(discover) && (discover as DiscoverResult).supportedVersions.includes(version);
+      return speaks ? { kind: 'modern', discover: discover as DiscoverResult } : undefined;
     },
 
     async get(req, res, session, upstream) {
