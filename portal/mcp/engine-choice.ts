@@ -29,8 +29,9 @@ export type Engine = 'relay' | 'sdk';
  * changes in from its own upstream connections); a call to a tool that waits for the person's
  * approval; a request the relay found it could not take (the person must connect their account
  * first, or the upstream no longer speaks 2026), which the SDK path answers with an
- * `input_required` round or serves in the era it probes anew; and, for a 2025 agent, an upstream
- * that refuses the session's `initialize` (an HTTP+SSE server, or one that speaks only 2026).
+ * `input_required` round or serves in the era it probes anew; and, for a 2025 agent, a session
+ * whose `initialize` the relay could not take (an HTTP+SSE server, one that speaks only 2026, or
+ * the person must connect first: the SDK path then asks at the first tool call).
  */
 export interface EngineChoice {
   /** The engine for a 2026 agent's request (its parsed body) on the endpoint of `upstream`. */

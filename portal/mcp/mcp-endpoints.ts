@@ -84,6 +84,12 @@ const AGGREGATE_CAPABILITIES: ServerCapabilities = {
 const AGGREGATE_INSTRUCTIONS =
   'Gatehouse aggregates the MCP servers you may use. Tool and prompt names are "{upstream}__{name}"; resource URIs are prefixed "gatehouse+{upstream}+". Every call acts as the person who authorized you.';
 
+/**
+ * What `/mcp/{id}` declares before the person has connected their account at its upstream: the
+ * upstream's own capabilities are not known yet, and a tool call is where they are asked to connect.
+ */
+const CONNECT_FIRST_CAPABILITIES: ServerCapabilities = { tools: {} };
+
 /** Who an endpoint says it is: the aggregate, or (transparent) its upstream. */
 interface EndpointIdentity {
   info: Implementation;
@@ -307,11 +313,15 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     }
     // Transparent: the upstream's own name, capabilities and instructions.
     const upstream = views[0] ?? refuseUpstream(session, ctxAudit);
-    const connection = await pool.connection(session, upstream, auth).catch((error: Error) => {
-      // The person's own account there is needed first: say where to connect it.
-      if (error instanceof UpstreamConnectRequiredError) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, error.message);
-      throw new JsonRpcHttpError(502, JSONRPC.internalError, `upstream "${upstream.id}" is unavailable`, { internal: error.message });
-    });
+    let connection;
+    try {
+      connection = await pool.connection(session, upstream, auth);
+    } catch (error) {
+      // The person's own account there is needed first: the endpoint answers as far as it can
+      // without it, and a tool call asks them to connect (an elicitation, a round, or a tool error).
+      if (error instanceof UpstreamConnectRequiredError) return { info: { name: upstream.id, version: '0' }, capabilities: CONNECT_FIRST_CAPABILITIES };
+      throw new JsonRpcHttpError(502, JSONRPC.internalError, `upstream "${upstream.id}" is unavailable`, { internal: (error as Error).message });
+    }
     const { client } = connection;
     return { info: client.getServerVersion() ?? { name: upstream.id, version: '0' }, capabilities: client.getServerCapabilities() ?? {}, instructions: client.getInstructions() };
   }

@@ -53,8 +53,9 @@ export type NewAgentSession = Omit<AgentSession, 'id' | 'createdAt' | 'relay'>;
 export interface TransparentRelay {
   /**
    * Relays `initialize` and, when the upstream accepts it, creates the agent session bound to the
-   * upstream's. Resolves `false` when the upstream does not speak Streamable HTTP (404/405 on the
-   * POST: a legacy HTTP+SSE server), for the SDK path to serve instead.
+   * upstream's. Resolves `false`, having answered nothing, for the SDK path to serve the session
+   * instead, when the upstream takes no session here (404/405 on the POST: a legacy HTTP+SSE
+   * server; 400: one of MCP 2026-07-28 only) or the person must connect their account there first.
    */
   initialize(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, fields: NewAgentSession): Promise<boolean>;
   /** Relays the agent's messages (`body`: one JSON-RPC message or a batch). */
@@ -269,10 +270,9 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
     const { res, upstream, requests } = flow;
     if (error instanceof UpstreamCancelledError) return;
     if (!(error instanceof UpstreamError)) throw error;
-    // Nothing was sent: the stateless caller takes the person through connecting instead.
-    if (flow.stateless && error instanceof UpstreamConnectRequiredError) throw error;
+    // Nothing was sent: the caller has the SDK path take the person through connecting instead.
+    if ((flow.stateless || flow.initializing) && error instanceof UpstreamConnectRequiredError) throw error;
     warn(flow, error);
-    if (flow.initializing && error instanceof UpstreamConnectRequiredError) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, error.message);
     if (flow.initializing || requests.pending === 0) {
       throw new JsonRpcHttpError(error instanceof UpstreamTimeoutError ? 504 : 502, JSONRPC.internalError, upstreamErrorText(upstream.id, error), { internal: `${error.message}: ${error.internal ?? ''}` });
     }
@@ -326,7 +326,10 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; assertio
           auditRequest(req, { event: 'mcp_session_started', outcome: 'success', upstream: upstream.id, details: { endpoint: upstream.id, mcpSession: session.id } }, 'MCP session started');
           return true;
         }),
-      );
+      ).catch((error: unknown) => {
+        if (!(error instanceof UpstreamConnectRequiredError)) throw error;
+        fallback = true;
+      });
       return !fallback;
     },
 
