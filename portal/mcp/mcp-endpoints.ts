@@ -139,10 +139,10 @@ export function mcpEndpointOf(path: string): string | undefined {
 /**
  * `/mcp` (the aggregate) and `/mcp/{id}` (one upstream, names unprefixed) over Streamable
  * HTTP, on `node:http` directly: the MCP endpoint is the portal's busiest path, and express's
- * per-request work was most of its cost. A transparent endpoint over a Streamable HTTP upstream
- * relays messages (transparent-relay.ts); every other request is served by a short-lived SDK
- * `Server` bound to the agent session kept in the Store. Either way any portal process serves
- * any request of a session.
+ * per-request work was most of its cost. A transparent endpoint relays messages
+ * (transparent-relay.ts) where its engine is the relay (engine-choice.ts); every other request is
+ * served by a short-lived SDK `Server` bound to the agent session kept in the Store. Either way
+ * any portal process serves any request of a session.
  */
 export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const { oauth, store, logger, pins, quotas, approvals } = options;
@@ -154,7 +154,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const lists = createListCache({ store, logger });
   const eras = createUpstreamEras(store);
   const pool = new UpstreamPool({ logger, sessions, hub, assertions, eras, lists, credentials: options.credentials });
-  // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
+  // `/mcp/{id}` relays messages where engine-choice.ts says so; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, assertions, pins, quotas, approvals, credentials: options.credentials });
   const engines = createEngineChoice({ eras, relay, dropModernConnections: (upstreamId) => pool.dropModernConnections(upstreamId) });
   // An administrator's verdict on a tool changes what agents of that upstream may see.
