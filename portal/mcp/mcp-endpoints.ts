@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { CLIENT_CAPABILITIES_META_KEY, LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, classifyInboundRequest, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createSealer } from '../crypto/seal.js';
@@ -25,15 +25,17 @@ import { originAllowed } from './origin.js';
 import { registerPromptHandlers } from './prompt-handlers.js';
 import { registerResourceHandlers } from './resource-handlers.js';
 import { SessionHub, type InFlightRequest } from './session-hub.js';
-import { originalToolName, registerToolHandlers } from './tool-handlers.js';
-import { createTransparentRelay } from './transparent-relay.js';
+import { paramHeadersOfTool, registerToolHandlers } from './tool-handlers.js';
+import { ParamHeaderIndex } from './param-header-index.js';
+import { mismatchRejection, paramHeaderMismatch, standardHeadersRejection, type HeaderRejection } from './standard-headers.js';
+import { createEngineChoice } from './engine-choice.js';
+import { createTransparentRelay, type StatelessOutcome, type TransparentRelay } from './transparent-relay.js';
 import { createInputRounds } from './input-rounds.js';
 import { MAX_NAME_LENGTH } from './naming.js';
 import { createTaskHandles } from './task-handles.js';
 import type { ToolPins } from '../governance/tool-pins.js';
 import type { ToolApprovals } from '../governance/tool-approvals.js';
 import type { ToolQuotas } from '../governance/tool-quotas.js';
-import { needsApproval } from '../policy/tools.js';
 import { TOOL_MODES, type ToolMode } from '../governance/tool-search.js';
 import { registerTaskHandlers } from './task-handlers.js';
 import { envelopeProblem } from './json-rpc-envelope.js';
@@ -90,45 +92,17 @@ const AGGREGATE_CAPABILITIES: ServerCapabilities = {
 const AGGREGATE_INSTRUCTIONS =
   'Gatehouse aggregates the MCP servers you may use. Tool and prompt names are "{upstream}__{name}"; resource URIs are prefixed "gatehouse+{upstream}+". Every call acts as the person who authorized you.';
 
+/**
+ * What `/mcp/{id}` declares before the person has connected their account at its upstream: the
+ * upstream's own capabilities are not known yet, and a tool call is where they are asked to connect.
+ */
+const CONNECT_FIRST_CAPABILITIES: ServerCapabilities = { tools: {} };
+
 /** Who an endpoint says it is: the aggregate, or (transparent) its upstream. */
 interface EndpointIdentity {
   info: Implementation;
   capabilities: ServerCapabilities;
   instructions?: string;
-}
-
-/** MCP 2026-07-28 `HeaderMismatch`: a standard header that disagrees with the body. */
-const HEADER_MISMATCH = -32020;
-
-/**
- * Why the `Mcp-Name` header disagrees with what the body names (`params.name` of tools/call and
- * prompts/get, `params.uri` of resources/read), or `undefined` when it agrees or is not sent.
- */
-function nameHeaderMismatch(header: string | undefined, body: unknown): string | undefined {
-  if (header === undefined) return undefined;
-  const { method, params } = body as { method?: string; params?: { name?: unknown; uri?: unknown; taskId?: unknown } };
-  const named =
-    method === 'resources/read' ? params?.uri : method === 'tools/call' || method === 'prompts/get' ? params?.name : method?.startsWith('tasks/') ? params?.taskId : undefined;
-  if (named === undefined) return undefined;
-  const value = decodeHeaderValue(header.trim());
-  if (value === undefined) return `the Mcp-Name header ${JSON.stringify(header)} is not valid =?base64?…?= encoding`;
-  return named === value ? undefined : `the Mcp-Name header names ${JSON.stringify(value)}, the body ${JSON.stringify(named)}`;
-}
-
-/**
- * An MCP standard header's value: as sent, or, in the `=?base64?…?=` form a client uses for a
- * value that cannot be a header (non-ASCII, control characters), decoded from canonical Base64
- * as UTF-8. `undefined` when that form is malformed.
- */
-function decodeHeaderValue(value: string): string | undefined {
-  if (!value.startsWith('=?base64?') || !value.endsWith('?=')) return value;
-  const encoded = value.slice('=?base64?'.length, -'?='.length);
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(encoded)) return undefined;
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
-  } catch {
-    return undefined;
-  }
 }
 
 /** A 2025 agent's GET stream takes every list change its upstreams announce. */
@@ -173,10 +147,10 @@ export function mcpEndpointOf(path: string): string | undefined {
 /**
  * `/mcp` (the aggregate) and `/mcp/{id}` (one upstream, names unprefixed) over Streamable
  * HTTP, on `node:http` directly: the MCP endpoint is the portal's busiest path, and express's
- * per-request work was most of its cost. A transparent endpoint over a Streamable HTTP upstream
- * relays messages (transparent-relay.ts); every other request is served by a short-lived SDK
- * `Server` bound to the agent session kept in the Store. Either way any portal process serves
- * any request of a session.
+ * per-request work was most of its cost. A transparent endpoint relays messages
+ * (transparent-relay.ts) where its engine is the relay (engine-choice.ts); every other request is
+ * served by a short-lived SDK `Server` bound to the agent session kept in the Store. Either way
+ * any portal process serves any request of a session.
  */
 export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const { bearer, resources, issuer, store, logger, pins, quotas, approvals, credentials } = options;
@@ -186,13 +160,15 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   const lists = createListCache({ store, logger });
   const eras = createUpstreamEras(store);
   const pool = new UpstreamPool({ logger, sessions, hub, credentials, eras, lists });
-  // `/mcp/{id}` over a Streamable HTTP upstream relays messages; the SDK path serves the rest.
+  // `/mcp/{id}` relays messages where engine-choice.ts says so; the SDK path serves the rest.
   const relay = createTransparentRelay({ sessions, credentials, pins, quotas, approvals });
+  const engines = createEngineChoice({ eras, relay, dropModernConnections: (upstreamId) => pool.dropModernConnections(upstreamId) });
   // An administrator's verdict on a tool changes what agents of that upstream may see.
   pins.onChange((upstreamId) => pool.announceToolsChanged(upstreamId));
   // MCP 2026-07-28 requests: no session, the SDK's per-request entry.
   const rounds = createInputRounds({ store, hub, sealer: createSealer(options.secret, 'mcp-request-state') });
   const tasks = createTaskHandles(createSealer(options.secret, 'mcp-task-handle'));
+  const paramHeaders = new ParamHeaderIndex();
   const modern = createModernEndpoint({ onerror: (error) => logger.debug({ err: error }, 'MCP 2026 request refused or failed') });
 
   /** The aggregate's tool mode for this request: the agent's `?tools=` when it gave one, else the configured one. */
@@ -218,14 +194,14 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       .filter((u) => auth.upstreamIds.includes(u.id) && mayUseUpstream(auth.person, u));
   }
 
-  /** The upstream of a transparent endpoint whose messages are relayed (a Streamable HTTP one), if this is one. */
-  function relayedUpstream(endpoint: string, views: UpstreamConfig[]): UpstreamConfig | undefined {
-    return endpoint !== AGGREGATE && views[0]?.url ? views[0] : undefined;
+  /** The upstream of a transparent endpoint (`/mcp/{id}`) the caller may use, if this is one. */
+  function transparentUpstream(endpoint: string, views: UpstreamConfig[]): UpstreamConfig | undefined {
+    return endpoint === AGGREGATE ? undefined : views[0];
   }
 
   /** The upstream of a relayed session; refused when the person may no longer use it. */
   function relayTarget(req: IncomingMessage, session: AgentSession, views: UpstreamConfig[]): UpstreamConfig {
-    return relayedUpstream(session.endpoint, views) ?? refuseUpstream(session, contextOf(req).audit);
+    return transparentUpstream(session.endpoint, views) ?? refuseUpstream(session, contextOf(req).audit);
   }
 
   /** The person may no longer use the upstream of a transparent endpoint: audited, and a 403. */
@@ -342,11 +318,15 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     }
     // Transparent: the upstream's own name, capabilities and instructions.
     const upstream = views[0] ?? refuseUpstream(session, ctxAudit);
-    const connection = await pool.connection(session, upstream, auth).catch((error: Error) => {
-      // The person's own account there is needed first: say where to connect it.
-      if (error instanceof UpstreamConnectRequiredError) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, error.message);
-      throw new JsonRpcHttpError(502, JSONRPC.internalError, `upstream "${upstream.id}" is unavailable`, { internal: error.message });
-    });
+    let connection;
+    try {
+      connection = await pool.connection(session, upstream, auth);
+    } catch (error) {
+      // The person's own account there is needed first: the endpoint answers as far as it can
+      // without it, and a tool call asks them to connect (an elicitation, a round, or a tool error).
+      if (error instanceof UpstreamConnectRequiredError) return { info: { name: upstream.id, version: '0' }, capabilities: CONNECT_FIRST_CAPABILITIES };
+      throw new JsonRpcHttpError(502, JSONRPC.internalError, `upstream "${upstream.id}" is unavailable`, { internal: (error as Error).message });
+    }
     const { client } = connection;
     return { info: client.getServerVersion() ?? { name: upstream.id, version: '0' }, capabilities: client.getServerCapabilities() ?? {}, instructions: client.getInstructions() };
   }
@@ -369,10 +349,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
         clientCapabilities: params.capabilities ?? {},
         clientInfo: params.clientInfo,
       };
-      // Messages are relayed to an upstream that takes the agent's session; one that refuses it
-      // (an MCP 2026-07-28-only upstream) is served through the SDK path, which speaks its era.
-      const relayed = relayedUpstream(endpoint, views);
-      if (relayed && (await relay.initialize(req, res, body, relayed, fields))) return;
+      const upstream = transparentUpstream(endpoint, views);
+      if (upstream && (await engines.forSession(upstream, fields.protocolVersion)) === 'relay' && (await relay.initialize(req, res, body, upstream, fields))) return;
       const session = await sessions.create(fields);
       try {
         if (endpoint === AGGREGATE) await pool.learnExtensions(session, views, auth);
@@ -399,43 +377,39 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     await serve(req, res, body, session, views, await identityFor(session, views, auth, contextOf(req).audit));
   }
 
-  /**
-   * The upstream a stateless request on `/mcp/{id}` is relayed to, message for message: a
-   * Streamable HTTP upstream known to speak MCP 2026-07-28 (agent and upstream agree; the SDK
-   * path would only translate the same thing). Listen streams, upstreams of the session
-   * protocol or of unknown era, and calls that wait for the person's approval (the SDK path asks
-   * the agent in an `input_required` round) take the SDK path.
-   */
-  async function statelessRelayTarget(endpoint: string, auth: AuthContext, body: unknown): Promise<UpstreamConfig | undefined> {
-    const { method, params } = (body ?? {}) as { method?: unknown; params?: { name?: unknown } };
-    if (endpoint === AGGREGATE || method === 'subscriptions/listen') return undefined;
-    const upstream = relayedUpstream(endpoint, upstreamsInView(endpoint, auth));
-    if (!upstream) return undefined;
-    if (method === 'tools/call' && typeof params?.name === 'string' && needsApproval(upstream, originalToolName(upstream, params.name))) return undefined;
-    return (await eras.get(upstream.id, upstream.url!))?.kind === 'modern' ? upstream : undefined;
+  /** Answers a stateless request with the refusal the SDK's entry would give. */
+  function refuse(res: ServerResponse, body: unknown, { status, error }: HeaderRejection): void {
+    const id = (body as { id?: unknown } | undefined)?.id;
+    writeJson(res, status, { jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error });
+  }
+
+  /** Relays a stateless request the SDK's checks pass; see {@link TransparentRelay.stateless} for the outcomes that answered nothing. */
+  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<StatelessOutcome> {
+    const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
+    return relay.stateless(req, res, body, upstream, (meta?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities);
   }
 
   /**
-   * Checks a stateless request as the SDK's entry would (envelope, version, headers against body),
-   * then relays it. Resolves `false`, having answered nothing, when the person must connect first.
+   * A 2026 agent's `tools/call` on the SDK path whose `Mcp-Param-*` headers disagree with its
+   * arguments, by the `x-mcp-header` declarations of the upstream's own tool: the refusal, before
+   * the call reaches the upstream (whose own headers the portal's client derives from the arguments).
    */
-  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<boolean> {
-    const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
-    const outcome = classifyInboundRequest({ httpMethod: req.method ?? 'POST', protocolVersionHeader: header('mcp-protocol-version'), mcpMethodHeader: header('mcp-method'), mcpNameHeader: header('mcp-name'), body });
-    const id = (body as { id?: unknown } | undefined)?.id;
-    const refuse = (status: number, error: { code: number; message: string; data?: unknown }) =>
-      writeJson(res, status, { jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error });
-    if (outcome.kind === 'reject') {
-      refuse(outcome.httpStatus, { code: outcome.code, message: outcome.message, ...(outcome.data === undefined ? {} : { data: outcome.data }) });
-      return true;
-    }
-    const mismatch = nameHeaderMismatch(header('mcp-name'), body);
-    if (mismatch) {
-      refuse(400, { code: HEADER_MISMATCH, message: `Bad Request: the request headers and body disagree: ${mismatch}` });
-      return true;
-    }
-    const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
-    return relay.stateless(req, res, body, upstream, (meta?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities);
+  async function paramHeadersRejection(req: IncomingMessage, res: ServerResponse, endpoint: string, auth: AuthContext, body: unknown): Promise<HeaderRejection | undefined> {
+    const { method, id, params } = body as { method?: unknown; id?: string | number; params?: { name?: unknown; arguments?: unknown } };
+    if (method !== 'tools/call' || typeof params?.name !== 'string') return undefined;
+    const session = statelessSession(endpoint, auth, body);
+    const inFlight: InFlightRequest = { sessionId: session.id, requestId: id ?? 0, sendNotification: async () => {} };
+    // Only names are resolved and tools listed here: no capability is served.
+    const ctx = endpointContext(req, 'modern', session, upstreamsInView(endpoint, auth), {}, inFlight);
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    const check = async (fresh: boolean) => {
+      const declarations = await paramHeadersOfTool(ctx, paramHeaders, params.name as string, gone.signal, fresh);
+      return declarations && paramHeaderMismatch(declarations, params.arguments, req.headers);
+    };
+    // A disagreement by what this process remembers of the tool is confirmed against its listing now.
+    const mismatch = (await check(false)) && (await check(true));
+    return mismatch ? mismatchRejection(mismatch) : undefined;
   }
 
   /**
@@ -501,8 +475,16 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
         throw new JsonRpcHttpError(403, JSONRPC.transportError, 'Forbidden: this Origin may not call the MCP endpoint');
       }
       if (claimsModernEra(req, body)) {
-        const relayed = await statelessRelayTarget(endpoint, auth, body);
-        if (relayed && (await relayStateless(req, res, body, relayed))) return;
+        // A request the SDK's entry refuses is left to it; one it accepts is relayed or checked further here.
+        const rejected = standardHeadersRejection(req, body);
+        const upstream = rejected ? undefined : transparentUpstream(endpoint, upstreamsInView(endpoint, auth));
+        if (upstream && (await engines.forStateless(req, upstream, body)) === 'relay') {
+          const outcome = await relayStateless(req, res, body, upstream);
+          if (outcome === 'answered') return;
+          await engines.relayDeclined(upstream, outcome);
+        }
+        const mismatch = rejected ? undefined : await paramHeadersRejection(req, res, endpoint, auth, body);
+        if (mismatch) return refuse(res, body, mismatch);
         return modern.serve(req, res, body, () => statelessServer(req, res, endpoint, auth, body), listenScope(endpoint, auth, body));
       }
       if (req.method === 'POST') await post(req, res, endpoint, auth, body);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolErrorCode, type ClientCapabilities, type Tool } from '@modelcontextprotocol/server';
-import { UpstreamConnectRequiredError, type UpstreamError } from '../../adapters/upstream-errors.js';
+import { UpstreamConnectRequiredError, UpstreamProtocolError, type UpstreamError } from '../../adapters/upstream-errors.js';
 import type { AuditInput } from '../audit/event.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
@@ -46,6 +46,11 @@ export class RelayedRequests {
       /** The agent (its OAuth client): an approval is for one person and agent. */
       client: { id: string; name?: string };
       clientCapabilities: ClientCapabilities;
+      /**
+       * The exchange is MCP 2026-07-28 (a stateless agent's, relayed to an upstream of that era):
+       * every result must carry `resultType`, and one without it is not passed on.
+       */
+      modern?: boolean;
       audit: (input: AuditInput, message: string) => void;
       /** Loaded for the upstream before {@link admit}: its checks are synchronous. */
       pins: ToolPins;
@@ -70,7 +75,7 @@ export class RelayedRequests {
     // The answers for requests that may not go upstream.
     const denied = new Map<RpcMessage, RpcMessage>();
     const awaitingApproval: Array<{ message: RpcMessage; tool: string }> = [];
-    const toolError = (message: RpcMessage, text: string): RpcMessage => ({ jsonrpc: '2.0', id: message.id!, result: { isError: true, content: [{ type: 'text', text }] } });
+    const toolError = (message: RpcMessage, text: string): RpcMessage => this.#toolError(message.id!, text);
     const forward = await Promise.all(messages.map(async (message) => {
       if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return message;
       const original = originalToolName(upstream, message.params.name);
@@ -129,7 +134,7 @@ export class RelayedRequests {
     const args = message.params!.arguments as Record<string, unknown> | undefined;
     const gate = await approvals.gate({ person, client, upstream, tool, arguments: args });
     if (gate.kind === 'go') return undefined;
-    const toolError = (text: string): RpcMessage => ({ jsonrpc: '2.0', id: message.id!, result: { isError: true, content: [{ type: 'text', text }] } });
+    const toolError = (text: string): RpcMessage => this.#toolError(message.id!, text);
     if (gate.kind === 'denied') return toolError(approvalRefusedText(shown, upstream.id, 'denied'));
     if (gate.kind === 'refuse') {
       this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'approval', method: 'tools/call', tool } }, 'tool call refused: no person can approve it');
@@ -152,6 +157,13 @@ export class RelayedRequests {
     const request = this.#pending.get(key);
     if (!request) return message;
     this.#pending.delete(key);
+    if (this.deps.modern && message.result && typeof message.result.resultType !== 'string') {
+      // What the agent would otherwise take for a 2026 answer is not one: it gets the failure instead, as on `/mcp`.
+      const error = new UpstreamProtocolError(this.deps.upstream.id, { internal: `a ${request.method} result without resultType` });
+      const failure = this.#failure(request, error);
+      this.#audit(request, failure, error.code);
+      return failure;
+    }
     this.#audit(request, message);
     if (request.method === 'tools/list' && message.result && Array.isArray(message.result.tools)) return this.#presentTools(message, !request.paged && !message.result.nextCursor);
     return message;
@@ -192,8 +204,13 @@ export class RelayedRequests {
     }
     const text = upstreamErrorText(this.deps.upstream.id, error);
     // A tool call gets a tool error the agent's model can read; any other request a JSON-RPC error.
-    if (request.method === 'tools/call') return { jsonrpc: '2.0', id, result: { isError: true, content: [{ type: 'text', text }] } };
+    if (request.method === 'tools/call') return this.#toolError(id, text);
     return errorAnswer(id, ProtocolErrorCode.InternalError, text);
+  }
+
+  /** A tool error of the portal's own, a complete result in the agent's era. */
+  #toolError(id: string | number, text: string): RpcMessage {
+    return { jsonrpc: '2.0', id, result: { ...(this.deps.modern ? { resultType: 'complete' } : {}), isError: true, content: [{ type: 'text', text }] } };
   }
 
   /** A listing as the person sees it; what it shows is recorded against the pins meanwhile. */

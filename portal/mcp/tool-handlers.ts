@@ -11,6 +11,8 @@ import { awaitApproval } from './approval-elicitation.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
 import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext, type Extra, type ToolView } from './endpoint-context.js';
 import type { ListPage } from './list-cache.js';
+import type { ParamHeaderIndex } from './param-header-index.js';
+import type { ParamHeaderDeclaration } from './standard-headers.js';
 import { NAME_SEPARATOR, prefixedName, prefixedUri, upstreamOfName } from './naming.js';
 import { presentTask } from './task-handlers.js';
 import { upstreamCall, withTraceContext } from './trace-context.js';
@@ -101,6 +103,25 @@ async function toolsOf(ctx: EndpointContext, upstream: UpstreamConfig, signal: A
     await ctx.pins.observe(upstream.id, upstream.tools.pinning, tools, true);
   }
   return tools;
+}
+
+/**
+ * The `x-mcp-header` declarations of the upstream tool shown here as `name` (the upstream's own
+ * schema, renamed or not), from `index` or, when it does not know the upstream's tools or `fresh`
+ * is asked, from its listing. `undefined` when the name is no upstream's tool or the listing cannot
+ * be had: the call's own handler answers for that.
+ */
+export async function paramHeadersOfTool(ctx: EndpointContext, index: ParamHeaderIndex, name: string, signal: AbortSignal, fresh: boolean): Promise<ParamHeaderDeclaration[] | undefined> {
+  if (ctx.naming === 'prefixed' && (name === SEARCH_TOOL || name === CALL_TOOL || ctx.apps?.appOfTool(name))) return undefined;
+  try {
+    const { upstream, original } = await resolveTool(ctx, name, signal);
+    const known = fresh ? undefined : index.declarationsOf(upstream.id, original);
+    if (known) return known;
+    index.learn(upstream.id, await toolsOf(ctx, upstream, signal));
+    return index.declarationsOf(upstream.id, original);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The upstream and its own tool name behind a name shown here. */

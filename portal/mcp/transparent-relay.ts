@@ -1,6 +1,7 @@
 import { SpanKind } from '@opentelemetry/api';
 import { once } from 'node:events';
-import type { ClientCapabilities } from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY, isSpecType, type ClientCapabilities, type DiscoverResult } from '@modelcontextprotocol/server';
+import type { UpstreamEra } from '../../adapters/mcp-upstream.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatSseEvent, readBody, readSse, sendUpstream, type SseEvent, type UpstreamRequestInit } from '../../adapters/mcp-http-relay.js';
 import {
@@ -26,14 +27,18 @@ import type { AuthContext } from '../oauth/bearer.js';
 import type { AgentSession, AgentSessions } from './agent-sessions.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { RelayedRequests, type RpcMessage } from './relayed-requests.js';
+import { STATELESS_VERSIONS } from './standard-headers.js';
 import { traceContextOf } from './trace-context.js';
 import { activeTraceHeaders, inSpan } from '../tracing/spans.js';
 import { authOf, contextOf } from '../http/request-context.js';
+import { PORTAL_VERSION } from '../version.js';
 
 /** What the relay adds to a stream when the portal, not the upstream, changed the tools an agent may see. */
 const TOOLS_LIST_CHANGED = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
 /** Bound on one upstream JSON body or SSE event. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** The version the portal asks an upstream about when it probes its era. */
+const STATELESS_VERSION = STATELESS_VERSIONS[0]!;
 /** Bound on the nesting of one upstream message: the relay re-serializes answers, and JSON.stringify recurses. */
 const MAX_MESSAGE_DEPTH = 256;
 /** SSE comment sent to the agent when nothing else was for this long (at most 15 s). */
@@ -42,14 +47,18 @@ const SSE_HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-
 /** How long an SSE answer with nothing but answers so far is held, hoping to send it as one JSON body. */
 const HOLD_MS = 250;
 
+/** How a relayed stateless request ended: answered, or left unanswered for the reason named. */
+export type StatelessOutcome = 'answered' | 'connect-first' | 'not-2026';
+
 /** What the agent's `initialize` established, before the session exists. */
 export type NewAgentSession = Omit<AgentSession, 'id' | 'createdAt' | 'relay'>;
 
 export interface TransparentRelay {
   /**
    * Relays `initialize` and, when the upstream accepts it, creates the agent session bound to the
-   * upstream's. Resolves `false` when the upstream does not speak Streamable HTTP (404/405 on the
-   * POST: a legacy HTTP+SSE server), for the SDK path to serve instead.
+   * upstream's. Resolves `false`, having answered nothing, for the SDK path to serve the session
+   * instead, when the upstream takes no session here (404/405 on the POST: a legacy HTTP+SSE
+   * server; 400: one of MCP 2026-07-28 only) or the person must connect their account there first.
    */
   initialize(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, fields: NewAgentSession): Promise<boolean>;
   /** Relays the agent's messages (`body`: one JSON-RPC message or a batch). */
@@ -57,11 +66,18 @@ export interface TransparentRelay {
   /**
    * Relays one MCP 2026-07-28 request of a stateless agent to an upstream of that era: no session
    * on either side; its answer (an `input_required` round and its `requestState` included) comes
-   * back as the upstream gave it, through the same tool rules and audit. Resolves `false`, having
-   * answered nothing, when the person must connect their account at the upstream first: the SDK
-   * path asks for that in an `input_required` round, as for every other 2026 agent.
+   * back as the upstream gave it, through the same tool rules and audit. Resolves, having answered
+   * nothing, `connect-first` when the person must connect their account at the upstream first,
+   * and `not-2026` when the upstream refused the request as one of an era it does not speak.
    */
-  stateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, clientCapabilities: ClientCapabilities): Promise<boolean>;
+  stateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, clientCapabilities: ClientCapabilities): Promise<StatelessOutcome>;
+  /**
+   * Asks the upstream, as the person, what it speaks (`server/discover`): `modern` when it answers
+   * as an MCP 2026-07-28 server, `legacy` when it refuses the question as a server of the session
+   * protocol does, `undefined` when it cannot be told now (the person must connect first, the
+   * upstream is down).
+   */
+  probe(req: IncomingMessage, upstream: UpstreamConfig): Promise<UpstreamEra | undefined>;
   /** The upstream's server-to-client stream, resumable with `Last-Event-ID`. */
   get(req: IncomingMessage, res: ServerResponse, session: AgentSession, upstream: UpstreamConfig): Promise<void>;
   /** Ends the upstream session (HTTP DELETE there); the caller forgets the agent session. */
@@ -104,7 +120,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     }
   }
 
-  function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities'> & Partial<Pick<AgentSession, 'relay'>>, timeoutMs?: number): Flow {
+  function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities'> & Partial<Pick<AgentSession, 'relay'>>, timeoutMs?: number, modern = false): Flow {
     const audit = (input: AuditInput, message: string) => auditRequest(req, input, message);
     const auth = authOf(req);
     return {
@@ -113,7 +129,7 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
       body,
       upstream,
       upstreamSessionId: session.relay?.upstreamSessionId,
-      requests: new RelayedRequests({ upstream, person: auth.person, client: { id: auth.clientId, name: auth.clientName }, clientCapabilities: session.clientCapabilities, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => contextOf(req).log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
+      requests: new RelayedRequests({ upstream, person: auth.person, client: { id: auth.clientId, name: auth.clientName }, clientCapabilities: session.clientCapabilities, modern, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => contextOf(req).log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
       deadline: new Deadline(res, upstream, timeoutMs),
       batch: Array.isArray(body),
     };
@@ -268,10 +284,9 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     const { res, upstream, requests } = flow;
     if (error instanceof UpstreamCancelledError) return;
     if (!(error instanceof UpstreamError)) throw error;
-    // Nothing was sent: the stateless caller takes the person through connecting instead.
-    if (flow.stateless && error instanceof UpstreamConnectRequiredError) throw error;
+    // Nothing was sent: the caller has the SDK path take the person through connecting instead.
+    if ((flow.stateless || flow.initializing) && error instanceof UpstreamConnectRequiredError) throw error;
     warn(flow, error);
-    if (flow.initializing && error instanceof UpstreamConnectRequiredError) throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, error.message);
     if (flow.initializing || requests.pending === 0) {
       throw new JsonRpcHttpError(error instanceof UpstreamTimeoutError ? 504 : 502, JSONRPC.internalError, upstreamErrorText(upstream.id, error), { internal: `${error.message}: ${error.internal ?? ''}` });
     }
@@ -325,7 +340,10 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
           auditRequest(req, { event: 'mcp_session_started', outcome: 'success', upstream: upstream.id, details: { endpoint: upstream.id, mcpSession: session.id } }, 'MCP session started');
           return true;
         }),
-      );
+      ).catch((error: unknown) => {
+        if (!(error instanceof UpstreamConnectRequiredError)) throw error;
+        fallback = true;
+      });
       return !fallback;
     },
 
@@ -339,13 +357,63 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     },
 
     async stateless(req, res, body, upstream, clientCapabilities) {
+      let outcome: StatelessOutcome = 'answered';
       try {
-        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.callTimeoutMs), stateless: true }, (flow) => exchange(flow, async () => true));
-        return true;
+        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.callTimeoutMs, true), stateless: true }, (flow) =>
+          exchange(flow, async (response) => {
+            const status = response.statusCode ?? 502;
+            if (status !== 400 && status !== 404 && status !== 405) return true;
+            const text = await readBody(upstream.id, response, MAX_MESSAGE_BYTES, flow.deadline.signal).catch(() => '');
+            if (!refusesEra(status, text)) {
+              writeJson(res, status, text);
+              return false;
+            }
+            outcome = 'not-2026';
+            return false;
+          }),
+        );
+        return outcome;
       } catch (error) {
-        if (error instanceof UpstreamConnectRequiredError) return false;
+        if (error instanceof UpstreamConnectRequiredError) return 'connect-first';
         throw error;
       }
+    },
+
+    async probe(req, upstream) {
+      const version = STATELESS_VERSION;
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'server/discover', params: { _meta: { [PROTOCOL_VERSION_META_KEY]: version, [CLIENT_INFO_META_KEY]: { name: 'gatehouse', version: PORTAL_VERSION }, [CLIENT_CAPABILITIES_META_KEY]: {} } } });
+      const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-protocol-version': version, 'mcp-method': 'server/discover', ...traceContextOf(req) };
+      const signal = AbortSignal.timeout(upstream.connectTimeoutMs);
+      let answer: RpcMessage | undefined;
+      try {
+        const response = await send(upstream, authOf(req), { method: 'POST', headers, body, signal });
+        const status = response.statusCode ?? 502;
+        if (status >= 500) {
+          response.resume();
+          return undefined;
+        }
+        if (status >= 300) {
+          response.resume();
+          return { kind: 'legacy' };
+        }
+        if ((response.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          await readSse(upstream.id, response, { maxEventBytes: MAX_MESSAGE_BYTES, signal }, (event) => {
+            const message = event.data ? (parseUpstreamJson(upstream, event.data) as RpcMessage) : undefined;
+            if (message && message.id === 0 && !answer) {
+              answer = message;
+              response.destroy();
+            }
+          }).catch(() => {});
+        } else {
+          answer = parseUpstreamJson(upstream, await readBody(upstream.id, response, MAX_MESSAGE_BYTES, signal)) as RpcMessage;
+        }
+      } catch {
+        return undefined;
+      }
+      if (answer?.error !== undefined) return { kind: 'legacy' };
+      const discover = answer?.result;
+      const speaks = isSpecType.DiscoverResult(discover) && (discover as DiscoverResult).supportedVersions.includes(version);
+      return speaks ? { kind: 'modern', discover: discover as DiscoverResult } : undefined;
     },
 
     async get(req, res, session, upstream) {
@@ -436,6 +504,29 @@ class Deadline {
   clear(): void {
     clearTimeout(this.#timer);
     this.res.off('close', this.#onClose);
+  }
+}
+
+/** JSON-RPC errors with which an upstream refuses a request of an era it does not speak. */
+const ERA_REFUSALS = new Set([
+  // MCP 2026-07-28 UnsupportedProtocolVersion.
+  -32022,
+  // The session protocol's own refusal: no session, not initialized, unsupported MCP-Protocol-Version.
+  -32000,
+]);
+
+/**
+ * Whether an upstream's 400/404/405 answer to a 2026-07-28 request says it does not speak that
+ * era (no Streamable HTTP POST here, no session, an unsupported version), rather than that the
+ * request itself was wrong (a header mismatch, bad params), which the agent is told as it is.
+ */
+function refusesEra(status: number, text: string): boolean {
+  if (status !== 400) return true;
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: unknown } };
+    return typeof error?.code !== 'number' || ERA_REFUSALS.has(error.code);
+  } catch {
+    return true;
   }
 }
 

@@ -184,6 +184,18 @@ export class UpstreamPool {
     );
   }
 
+  /**
+   * The upstream was found no longer to speak MCP 2026-07-28: this process's stateless
+   * connections to it are closed, so the next request connects afresh (and probes its era again).
+   */
+  async dropModernConnections(upstreamId: string): Promise<void> {
+    const keys = [...this.#connections.keys()].filter((key) => key.endsWith(`\n${upstreamId}`));
+    await Promise.all(keys.map(async (key) => {
+      const connection = await this.#connections.get(key)?.connection.catch(() => undefined);
+      if (connection?.client.getProtocolEra() === 'modern') await this.#drop(key, 'close');
+    }));
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.#connections.keys()].map((key) => this.#drop(key, 'close')));
     await Promise.allSettled([...this.#upstreams.values()].map(({ upstream }) => upstream.close()));

@@ -52,9 +52,8 @@ describe('oauth upstream: the connect step for a 2026 agent', () => {
     }
   });
 
-  test('where /mcp/{id} would relay (the upstream known to speak 2026), a person not yet connected still gets the connect round', async () => {
-    // What a probe would have remembered of a 2026 upstream: the relay takes such requests.
-    await createUpstreamEras(portal.store).set('notes', upstream.url, { kind: 'modern', discover: { supportedVersions: ['2026-07-28'], capabilities: { tools: {} } } as never });
+  /** Alice (not connected) calls `echo` on `/mcp/notes` as a raw 2026 agent that declared URL elicitation; the answer and whether the upstream's MCP endpoint heard of it. */
+  async function callAsAlice() {
     const token = await authorizedToken(portal.url, ALICE, '/mcp/notes');
     const before = upstream.requests.length;
     const response = await fetch(`${portal.url}/mcp/notes`, {
@@ -68,10 +67,25 @@ describe('oauth upstream: the connect step for a 2026 agent', () => {
       }),
     });
     const text = await response.text();
+    expect(response.status).toBe(200);
     const answer = JSON.parse(response.headers.get('content-type')?.includes('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).at(-1)!.slice(6) : text) as { result: { resultType: string; inputRequests: Record<string, { method: string; params: { mode: string; url: string } }> } };
+    return { answer, reachedUpstream: upstream.requests.slice(before).some((r) => r.path === '/mcp') };
+  }
+
+  test('on /mcp/{id} before the 2025 upstream (its era known from Bob), a person not yet connected gets the connect round, not a refusal', async () => {
+    const { answer, reachedUpstream } = await callAsAlice();
+    expect(answer.result.resultType).toBe('input_required');
+    expect(Object.values(answer.result.inputRequests)).toEqual([{ method: 'elicitation/create', params: expect.objectContaining({ mode: 'url', url: `${portal.url}/connect/notes` }) }]);
+    expect(reachedUpstream).toBe(false);
+  });
+
+  test('where /mcp/{id} would relay (the upstream known to speak 2026), a person not yet connected still gets the connect round', async () => {
+    // What a probe would have remembered of a 2026 upstream: the relay takes such requests.
+    await createUpstreamEras(portal.store).set('notes', upstream.url, { kind: 'modern', discover: { supportedVersions: ['2026-07-28'], capabilities: { tools: {} } } as never });
+    const { answer, reachedUpstream } = await callAsAlice();
     expect(answer.result.resultType).toBe('input_required');
     expect(Object.values(answer.result.inputRequests)).toEqual([{ method: 'elicitation/create', params: expect.objectContaining({ mode: 'url', url: `${portal.url}/connect/notes` }) }]);
     // Nothing reached the upstream's MCP endpoint for Alice.
-    expect(upstream.requests.slice(before).filter((r) => r.path === '/mcp')).toHaveLength(0);
+    expect(reachedUpstream).toBe(false);
   });
 });
