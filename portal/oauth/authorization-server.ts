@@ -1,5 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createRateLimit } from '../http/rate-limit.js';
@@ -46,6 +47,8 @@ export interface AuthorizationServerOptions {
   metadataDocumentCa?: string | string[];
   /** People's own accounts at `oauth` upstreams, for the consent page. */
   connections?: OAuthDeps['connections'];
+  /** Where tokens, codes, grants and caches read the time (default the real time). */
+  clock?: Clock;
 }
 
 /** The portal's OAuth 2.1 authorization server: its routes, and the bearer check for protected routes. */
@@ -60,43 +63,48 @@ export interface AuthorizationServer {
 export function createAuthorizationServer(options: AuthorizationServerOptions): AuthorizationServer {
   const { config, store, logger } = options;
   const issuer = config.issuer;
+  const clock = options.clock ?? systemClock;
   const keys = createSigningKeys({
+    clock,
     store,
     secret: config.secret,
     rotateAfterMs: config.tokens.keyRotationMs,
     retainAfterRotationMs: config.tokens.accessTtlMs + 60_000,
   });
-  const consents = createConsents({ store, ttlMs: config.tokens.refreshTtlMs });
+  const consents = createConsents({ store, ttlMs: config.tokens.refreshTtlMs, clock });
   const remoteKeys = createRemoteKeys();
-  const assertions = createAssertionLedger(store);
+  const assertions = createAssertionLedger(store, clock);
   const deps: OAuthDeps = {
     config,
     issuer,
     store,
     logger,
+    clock,
     keys,
-    accessTokens: createAccessTokens({ issuer, keys }),
-    refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs }),
-    dpop: createDpopProofs({ store }),
+    accessTokens: createAccessTokens({ issuer, keys, clock }),
+    refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs, clock }),
+    dpop: createDpopProofs({ store, clock }),
     codes: createAuthorizationCodes({ store, ttlMs: config.tokens.codeTtlMs }),
-    requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000 }),
-    deviceAuthorizations: createDeviceAuthorizations({ store, ttlMs: config.tokens.deviceCodeTtlMs, intervalMs: config.tokens.devicePollIntervalMs }),
+    requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000, clock }),
+    deviceAuthorizations: createDeviceAuthorizations({ store, ttlMs: config.tokens.deviceCodeTtlMs, intervalMs: config.tokens.devicePollIntervalMs, clock }),
     consents,
     grants: createGrantStore(store, consents),
     clients: createClientRegistry({
       store,
       serviceClients: config.serviceClients,
       unusedClientTtlMs: config.clients.unusedTtlMs,
+      clock,
       metadataDocuments: createClientMetadataDocuments({
         allowPrivateAddresses: config.clients.allowPrivateMetadataAddresses,
         privateUseSchemes: config.clients.privateUseSchemes,
         ca: options.metadataDocumentCa,
+        clock,
         onError: (clientId, reason) => logger.warn({ clientId, reason }, 'client metadata document rejected'),
       }),
     }),
     remoteKeys,
     assertions,
-    clientAssertions: createClientAssertions({ issuer, remoteKeys, ledger: assertions }),
+    clientAssertions: createClientAssertions({ issuer, remoteKeys, ledger: assertions, clock }),
     resources: createResourceCatalog({ issuer, upstreams: options.upstreams }),
     sessions: options.sessions,
     limits: {

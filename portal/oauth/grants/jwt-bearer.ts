@@ -63,6 +63,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
       audience: deps.issuer,
       requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id'],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      currentDate: new Date(deps.clock.now()),
     }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw invalid('the assertion expired');
@@ -109,7 +110,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     resource: resource.url,
     upstreamIds,
     longLived: false,
-    createdAt: Date.now(),
+    createdAt: deps.clock.now(),
     dpopJkt: req.dpopProof?.jkt,
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'id_jag', grantId, idp: idp.id, resource: resource.url } }, 'token issued for an ID-JAG');
