@@ -1,6 +1,7 @@
 import type { RequestListener } from 'node:http';
 import express from 'express';
 import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
 import type { Config } from './config/load.js';
 import type { Store } from './store/store.js';
 import { bodyParsers } from './http/body.js';
@@ -52,6 +53,8 @@ export interface AppDeps {
   auditStdout?: Writable;
   /** The environment the config was resolved against (default `process.env`): admin-API `static` upstreams name variables in it. */
   env?: NodeJS.ProcessEnv;
+  /** Where the portal reads the time: expiry of tokens, codes, sessions and caches (default the real time). */
+  clock?: Clock;
 }
 
 export interface Portal {
@@ -81,7 +84,7 @@ const VERSION = '0.1.0';
  * app that serves everything else.
  */
 export function createPortal(deps: AppDeps): Portal {
-  const { config, store, logger } = deps;
+  const { config, store, logger, clock } = deps;
   const secure = config.issuer.startsWith('https:');
   const tracing = startTracing(deps.env ?? process.env, { version: VERSION, logger });
   const metrics = createMetrics();
@@ -97,9 +100,10 @@ export function createPortal(deps: AppDeps): Portal {
     secure,
     idleTimeoutMs: config.login.sessionIdleMs,
     absoluteTimeoutMs: config.login.sessionMaxMs,
+    clock,
   });
   const identity = createIdentity({ config, store, accounts, sessions });
-  const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all, env: deps.env ?? process.env });
+  const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all, env: deps.env ?? process.env, clock });
   const oauth = createAuthorizationServer({
     config,
     store,
@@ -110,6 +114,7 @@ export function createPortal(deps: AppDeps): Portal {
     people: identity.people,
     metadataDocumentCa: deps.metadataDocumentCa,
     connections: credentials.connections,
+    clock,
   });
   // Tool definitions pinned at first sight (rug-pull protection): the MCP endpoints check, admins approve.
   const pins = createToolPins({ store, logger, audit: (input) => audit.record(input) });

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import * as oauth from 'oauth4webapi';
 import type { UpstreamConfig } from '../config/schema.js';
 import { sha256 } from '../crypto/hash.js';
@@ -35,10 +36,13 @@ export interface UpstreamClientsOptions {
   portalIssuer: string;
   /** oauth4webapi's options for a request made for `upstream` (its transport: the guarded fetcher). */
   requestOptions: (upstream: UpstreamConfig) => oauth.HttpRequestOptions<'POST', string>;
+  /** When a registered client's secret lapses (default the real time). */
+  clock?: Clock;
 }
 
 export function createUpstreamClients(options: UpstreamClientsOptions): UpstreamClients {
   const { store, sealer } = options;
+  const clock = options.clock ?? systemClock;
 
   async function client(upstream: UpstreamConfig, as: oauth.AuthorizationServer, redirectUri: string, clientKey?: string): Promise<UpstreamClient> {
     const { client_id, client_secret } = upstream.credentials;
@@ -91,7 +95,7 @@ export function createUpstreamClients(options: UpstreamClientsOptions): Upstream
     if (stored.issuer !== issuer) throw new UpstreamOAuthError('as_refused', `the registered client belongs to ${stored.issuer}, not ${issuer}`, 'invalid_client');
     const registered = stored.client;
     const expiresAt = registered.client_secret_expires_at as number | undefined;
-    if (expiresAt && expiresAt * 1000 < Date.now() + 60_000) {
+    if (expiresAt && expiresAt * 1000 < clock.now() + 60_000) {
       await store.delete(key);
       return undefined;
     }

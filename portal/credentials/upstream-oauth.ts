@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import * as oauth from 'oauth4webapi';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Sealer } from '../crypto/seal.js';
@@ -81,6 +82,8 @@ export interface UpstreamOAuthOptions {
    * origin and a configured `credentials.authorization_server` are always allowed.
    */
   allowPrivateAddresses: boolean;
+  /** When tokens expire, registrations lapse and cached metadata is stale (default the real time). */
+  clock?: Clock;
   /** How long one HTTP exchange with an upstream or its AS may take in all, body included. */
   timeoutMs?: number;
   /** How long an authorization server's metadata (RFC 8414) is reused. */
@@ -105,6 +108,7 @@ const MAX_SERVERS = 1_000;
 export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAuth {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const metadataTtlMs = options.metadataTtlMs ?? 60 * 60_000;
+  const clock = options.clock ?? systemClock;
   const servers = new Map<string, { value: oauth.AuthorizationServer; at: number }>();
   const guardedFetch = createGuardedFetch({ allowPrivateAddresses: options.allowPrivateAddresses, deadlineMs: timeoutMs });
 
@@ -112,7 +116,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
   function http(upstream: UpstreamConfig, signal?: AbortSignal): OAuthTransport {
     return oauthTransport(guardedFetch, { trustedOrigins: operatorOrigins(upstream), signal });
   }
-  const { client } = createUpstreamClients({ store: options.store, sealer: options.sealer, portalIssuer: options.portalIssuer, requestOptions: http });
+  const { client } = createUpstreamClients({ store: options.store, sealer: options.sealer, portalIssuer: options.portalIssuer, requestOptions: http, clock });
 
   /**
    * RFC 9728: the resource's metadata, found through its `401` challenge (§5.1) or the well-known
@@ -171,14 +175,14 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
   async function authorizationServer(issuer: string, upstream: UpstreamConfig, signal?: AbortSignal): Promise<oauth.AuthorizationServer> {
     const key = `${operatorOrigins(upstream).join(' ')}\n${issuer}`;
     const hit = servers.get(key);
-    if (hit && Date.now() - hit.at < metadataTtlMs) return hit.value;
+    if (hit && clock.now() - hit.at < metadataTtlMs) return hit.value;
     const url = new URL(issuer);
     for (const algorithm of ['oauth2', 'oidc'] as const) {
       try {
         const as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, { algorithm, ...http(upstream, signal) }));
         if (!as.authorization_endpoint || !as.token_endpoint) throw new UpstreamOAuthError('as_invalid_response', `${issuer}: metadata lacks authorization or token endpoint`);
         servers.delete(key);
-        servers.set(key, { value: as, at: Date.now() });
+        servers.set(key, { value: as, at: clock.now() });
         // Bounded: an upstream naming a new issuer at every connect cannot grow it without end.
         if (servers.size > MAX_SERVERS) servers.delete(servers.keys().next().value!);
         return as;
@@ -236,7 +240,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
         });
         const answer = await oauth.processAuthorizationCodeResponse(as, oauthClient, response);
         const identity = identityFromIdToken(oauth.getValidatedIdTokenClaims(answer));
-        return { ...toTokenSet(answer, pending.scope), ...(identity ? { identity } : {}) };
+        return { ...toTokenSet(answer, pending.scope, clock), ...(identity ? { identity } : {}) };
       } catch (error) {
         throw toOAuthError(error);
       }
@@ -246,7 +250,7 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
       try {
         const { as, client: oauthClient, auth } = await origin(upstream, tokenOrigin);
         const response = await oauth.refreshTokenGrantRequest(as, oauthClient, auth, refreshToken, { additionalParameters: { resource: tokenOrigin.resource }, ...http(upstream) });
-        const tokens = toTokenSet(await oauth.processRefreshTokenResponse(as, oauthClient, response), []);
+        const tokens = toTokenSet(await oauth.processRefreshTokenResponse(as, oauthClient, response), [], clock);
         return { ...tokens, refreshToken: tokens.refreshToken ?? refreshToken };
       } catch (error) {
         throw toOAuthError(error);
@@ -346,7 +350,7 @@ function validateResourceMetadata(metadata: unknown, upstreamUrl: string): Omit<
 }
 
 /** Checks what oauth4webapi leaves to the application: a bearer token that fits in a header (RFC 6750 §2.1). */
-function toTokenSet(response: oauth.TokenEndpointResponse, requested: string[]): UpstreamTokenSet {
+function toTokenSet(response: oauth.TokenEndpointResponse, requested: string[], clock: Clock): UpstreamTokenSet {
   if (!TOKEN.test(response.access_token)) throw new UpstreamOAuthError('as_invalid_response', 'access_token is not a usable bearer token');
   if (response.token_type !== 'bearer') throw new UpstreamOAuthError('as_invalid_response', `token_type ${response.token_type} is not bearer`);
   if (response.refresh_token !== undefined && !TOKEN.test(response.refresh_token)) throw new UpstreamOAuthError('as_invalid_response', 'refresh_token is malformed');
@@ -355,7 +359,7 @@ function toTokenSet(response: oauth.TokenEndpointResponse, requested: string[]):
   return {
     accessToken: response.access_token,
     ...(response.refresh_token ? { refreshToken: response.refresh_token } : {}),
-    ...(expiresIn !== undefined ? { expiresAt: Date.now() + expiresIn * 1000 } : {}),
+    ...(expiresIn !== undefined ? { expiresAt: clock.now() + expiresIn * 1000 } : {}),
     // RFC 6749 §5.1: no scope in the answer means the scope asked for.
     scope: typeof response.scope === 'string' ? response.scope.split(' ').filter(Boolean) : requested,
   };

@@ -1,3 +1,4 @@
+import type { Clock } from '../../portal/clock.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { MemoryStore } from '../../portal/store/index.js';
 import { FormBrowser, hiddenFields } from './browser-form-client.js';
@@ -53,9 +54,9 @@ export class RecordingStore extends MemoryStore {
  * A portal with ALICE and BOB, no effective rate limits, and whatever `document` adds
  * (its `rate_limits` and `tokens` win). The caller closes it (and a passed `store`).
  */
-export async function startOAuthPortal(document: Record<string, unknown> = {}, store?: MemoryStore): Promise<TestPortal> {
+export async function startOAuthPortal(document: Record<string, unknown> = {}, store?: MemoryStore, clock?: Clock): Promise<TestPortal> {
   const rateLimits = { ...UNLIMITED, ...(document.rate_limits as Record<string, unknown> | undefined) };
-  return startTestPortal({ document: { login: { accounts: await testAccounts() }, ...document, rate_limits: rateLimits }, store });
+  return startTestPortal({ document: { login: { accounts: await testAccounts() }, ...document, rate_limits: rateLimits }, store, clock });
 }
 
 /** Reads a JSON body as `T` (the caller names the shape it asserts on). */

@@ -6,6 +6,7 @@ import { resolveConfig, type Config } from '../../portal/config/load.js';
 import { limitConnections, listen } from '../../portal/http/server.js';
 import { createLogger } from '../../portal/logger.js';
 import { MemoryStore, type Store } from '../../portal/store/index.js';
+import type { Clock } from '../../portal/clock.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef-0123456789';
 
@@ -33,7 +34,7 @@ export interface TestPortal {
 
 /** A real portal on 127.0.0.1 and a free port, built from a config document (as in gatehouse.yaml). */
 export async function startTestPortal(
-  options: { document?: Record<string, unknown>; env?: NodeJS.ProcessEnv; store?: Store; metadataDocumentCa?: string } = {},
+  options: { document?: Record<string, unknown>; env?: NodeJS.ProcessEnv; store?: Store; metadataDocumentCa?: string; clock?: Clock } = {},
 ): Promise<TestPortal> {
   // Listen first, so that the issuer (PUBLIC_URL) can be the address actually bound.
   let handle: RequestListener | undefined;
@@ -41,10 +42,11 @@ export async function startTestPortal(
   const env = { GATEHOUSE_SECRET: TEST_SECRET, LOG_LEVEL: 'info', PUBLIC_URL: running.url, ...options.env };
   const config = resolveConfig(options.document ?? {}, env, 'test');
   limitConnections(running.server, config.http.connections);
-  const store = options.store ?? new MemoryStore();
+  // The portal's own memory store reads the portal's clock: a test that moves it expires entries too.
+  const store = options.store ?? new MemoryStore({ clock: options.clock });
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
-  const portal = createPortal({ config, store, logger, env, metadataDocumentCa: options.metadataDocumentCa });
+  const portal = createPortal({ config, store, logger, env, metadataDocumentCa: options.metadataDocumentCa, clock: options.clock });
   handle = portal.handle;
   running.server.on('upgrade', portal.onUpgrade);
   return {
