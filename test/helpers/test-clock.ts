@@ -1,18 +1,22 @@
 import type { Clock } from '../../portal/clock.js';
 
-/** A clock that stands still until a test moves it: expiry without waiting. */
+/** A clock a test can move forward: expiry without waiting. */
 export interface TestClock extends Clock {
-  /** Moves the time forward by `ms` milliseconds. */
+  /** Moves the time forward by `ms` milliseconds, at once. */
   advance(ms: number): void;
 }
 
-/** A {@link TestClock} starting at the real time now (JWTs and cookies carry plausible dates). */
-export function testClock(start = Date.now()): TestClock {
-  let now = start;
+/**
+ * The real time plus however far the test has moved it. It keeps running, so the portal agrees
+ * with the real peers of a test (an IdP signing ID tokens, a client signing DPoP proofs) to
+ * within the moves, and nothing waits on a clock that stands still.
+ */
+export function testClock(): TestClock {
+  let offsetMs = 0;
   return {
-    now: () => now,
+    now: () => Date.now() + offsetMs,
     advance: (ms) => {
-      now += ms;
+      offsetMs += ms;
     },
   };
 }
