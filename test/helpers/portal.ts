@@ -67,11 +67,17 @@ export async function startTestPortal(
 export const ALICE = { username: 'alice', password: 'alice-password' };
 export const BOB = { username: 'bob', password: 'bob-password' };
 
+/**
+ * A scrypt cost for tests' passwords and client secrets: a sign-in checks it in a few ms rather
+ * than ~80 ms, and suites sign in often. Real hashes keep the default cost.
+ */
+export const TEST_PASSWORD_COST = { N: 1024, r: 8, p: 1 };
+
 /** `login.accounts` entries for ALICE and BOB (hashed once per test file). */
 export async function testAccounts(): Promise<Array<Record<string, unknown>>> {
   const { hashPassword } = await import('../../portal/crypto/password.js');
   return [
-    { username: ALICE.username, password_hash: await hashPassword(ALICE.password), email: 'alice@example.com', name: 'Alice', groups: ['eng'] },
-    { username: BOB.username, password_hash: await hashPassword(BOB.password), email: 'bob@example.com', name: 'Bob', groups: ['sales'] },
+    { username: ALICE.username, password_hash: await hashPassword(ALICE.password, TEST_PASSWORD_COST), email: 'alice@example.com', name: 'Alice', groups: ['eng'] },
+    { username: BOB.username, password_hash: await hashPassword(BOB.password, TEST_PASSWORD_COST), email: 'bob@example.com', name: 'Bob', groups: ['sales'] },
   ];
 }
