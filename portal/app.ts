@@ -102,7 +102,7 @@ export function createPortal(deps: AppDeps): Portal {
     absoluteTimeoutMs: config.login.sessionMaxMs,
     clock,
   });
-  const identity = createIdentity({ config, store, accounts, sessions });
+  const identity = createIdentity({ config, store, accounts, sessions, clock });
   const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all, env: deps.env ?? process.env, clock });
   const oauth = createAuthorizationServer({
     config,

@@ -69,6 +69,6 @@ export function createCredentials(deps: {
     upstreams: deps.upstreams,
     form: deps.form,
   });
-  const exchangedTokens = createExchangedTokens({ env: deps.env, logger });
+  const exchangedTokens = createExchangedTokens({ env: deps.env, logger, clock });
   return { sources: { connections, staticSecrets: config.upstreamSecrets, exchangedTokens, logger }, connections, router };
 }

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import { importPKCS8 } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { privateKeyAlgorithm, type IdpConfig } from '../config/idp-schema.js';
@@ -55,6 +56,8 @@ export interface IdpClientOptions {
   metadataTtlMs?: number;
   /** How long one HTTP exchange with the IdP may take in all, body included. */
   timeoutMs?: number;
+  /** When discovered metadata is stale (default the real time). */
+  clock?: Clock;
 }
 
 /** Largest answer taken from an IdP: UserInfo and ID tokens may list many groups. */
@@ -66,6 +69,7 @@ const SUBJECT = /^[\x21-\x7e]{1,255}$/;
 export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {}): IdpClient {
   const issuer = new URL(config.issuer);
   const metadataTtlMs = options.metadataTtlMs ?? 60 * 60_000;
+  const clock = options.clock ?? systemClock;
   const timeoutMs = options.timeoutMs ?? 10_000;
   // The operator configured this IdP, and it decides who signs in: its metadata may name addresses
   // inside the network. What it sends is still bounded in size and time, and plain http is only
@@ -78,14 +82,14 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
 
   /** Discovery (OIDC Discovery 1.0 §4), shared by concurrent callers and cached; a failure is not cached. */
   function discover(): Promise<oauth.AuthorizationServer> {
-    if (metadata && Date.now() - metadata.at < metadataTtlMs) return metadata.value;
+    if (metadata && clock.now() - metadata.at < metadataTtlMs) return metadata.value;
     const value = (async () => {
       const response = await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...http });
       const as = await oauth.processDiscoveryResponse(issuer, response);
       if (!as.authorization_endpoint || !as.token_endpoint) throw new IdpError('idp_invalid_response', 'discovery: no authorization or token endpoint');
       return as;
     })();
-    metadata = { value, at: Date.now() };
+    metadata = { value, at: clock.now() };
     value.catch(() => {
       if (metadata?.value === value) metadata = undefined;
     });

@@ -89,7 +89,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     throw new OAuthError('invalid_scope', 'scope exceeds what the assertion grants (mcp)');
   }
 
-  const person = personFromClaims(idp, claims as IdpClaims);
+  const person = personFromClaims(idp, claims as IdpClaims, deps.clock.now());
   const upstreamIds = resource.upstreamIds.filter((id) => {
     const upstream = deps.resources.upstream(id);
     return upstream !== undefined && mayUseUpstream(person, upstream);
