@@ -92,7 +92,7 @@ export function createPortal(deps: AppDeps): Portal {
   const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout, observe: metrics.observeAuditEvent });
   // Config-file upstreams plus those added through the admin API, live on every process.
   const upstreams = createUpstreamRegistry({ issuer: config.issuer, store, logger, configured: () => config.upstreams, env: deps.env ?? process.env });
-  const usage = createGrantUsage({ store, ttlMs: config.tokens.refreshTtlMs });
+  const usage = createGrantUsage({ store, ttlMs: config.tokens.refreshTtlMs, clock });
   const accounts = createAccounts(() => config.accounts);
   const sessions = createSessionManager({
     store,
