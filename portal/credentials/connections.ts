@@ -1,5 +1,5 @@
-import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import { UpstreamConnectRequiredError, UpstreamUnavailableError, type ConnectReason } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';

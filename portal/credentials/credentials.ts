@@ -1,6 +1,6 @@
-import { systemClock, type Clock } from '../clock.js';
 import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createSealer } from '../crypto/seal.js';

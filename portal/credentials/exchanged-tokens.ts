@@ -1,7 +1,7 @@
-import { systemClock, type Clock } from '../clock.js';
 import { importPKCS8 } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import { UpstreamCredentialError } from '../../adapters/upstream-errors.js';
 import { readTokenExchangeSecret } from '../config/credentials-schema.js';
 import { privateKeyAlgorithm } from '../config/idp-schema.js';

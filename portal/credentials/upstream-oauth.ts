@@ -1,5 +1,5 @@
-import { systemClock, type Clock } from '../clock.js';
 import * as oauth from 'oauth4webapi';
+import { systemClock, type Clock } from '../clock.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Sealer } from '../crypto/seal.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';

@@ -1,5 +1,5 @@
-import type { Clock } from '../clock.js';
 import type { Router } from 'express';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import { createRateLimit } from '../http/rate-limit.js';
 import type { Store } from '../store/store.js';

@@ -1,6 +1,6 @@
-import { systemClock, type Clock } from '../clock.js';
 import { importPKCS8 } from 'jose';
 import * as oauth from 'oauth4webapi';
+import { systemClock, type Clock } from '../clock.js';
 import { privateKeyAlgorithm, type IdpConfig } from '../config/idp-schema.js';
 import { GuardedFetchError } from '../net/fetch-errors.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';

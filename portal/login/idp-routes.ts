@@ -1,6 +1,6 @@
-import { systemClock, type Clock } from '../clock.js';
 import { Router, type Request, type Response } from 'express';
 import * as oauth from 'oauth4webapi';
+import { systemClock, type Clock } from '../clock.js';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/hash.js';
 import { readCookie, writeCookie } from '../http/cookies.js';
 import { portalCookieName } from '../http/portal-cookies.js';

@@ -1,5 +1,5 @@
-import { systemClock, type Clock } from '../clock.js';
 import type { Request, Response } from 'express';
+import { systemClock, type Clock } from '../clock.js';
 import { constantTimeEqual, hmac, randomToken } from '../crypto/hash.js';
 import { deriveKey } from '../crypto/seal.js';
 import { clearCookie, readCookie, writeCookie } from '../http/cookies.js';

@@ -1,5 +1,5 @@
-import { epochSeconds, systemClock, type Clock } from '../clock.js';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { epochSeconds, systemClock, type Clock } from '../clock.js';
 import { CLOCK_TOLERANCE_SECONDS, type AssertionLedger } from './assertion-ledger.js';
 import type { Client } from './clients.js';
 import { ASYMMETRIC_ALGS, type RemoteKeys } from './remote-keys.js';

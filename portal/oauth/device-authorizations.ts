@@ -1,5 +1,5 @@
-import { systemClock, type Clock } from '../clock.js';
 import { randomInt } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.js';
 import { randomToken, sha256 } from '../crypto/hash.js';
 import type { Person } from '../login/person.js';
 import { getJson, setJson, storeKey, type Store } from '../store/store.js';

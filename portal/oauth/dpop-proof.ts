@@ -1,6 +1,6 @@
-import { systemClock, type Clock } from '../clock.js';
 import type { IncomingMessage } from 'node:http';
 import { EmbeddedJWK, calculateJwkThumbprint, errors as joseErrors, jwtVerify, type JWK } from 'jose';
+import { systemClock, type Clock } from '../clock.js';
 import { auditRequest } from '../audit/request-audit.js';
 import { sha256 } from '../crypto/hash.js';
 import { OAuthError } from '../http/errors.js';

@@ -1,7 +1,7 @@
-import { epochSeconds } from '../clock.js';
 import { Router, type Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { epochSeconds } from '../clock.js';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/hash.js';
 import { OAuthError } from '../http/errors.js';
 import { auditRequest } from '../audit/request-audit.js';

@@ -1,5 +1,5 @@
-import type { Clock } from '../../portal/clock.js';
 import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../../portal/clock.js';
 import { MemoryStore } from '../../portal/store/index.js';
 import { FormBrowser, hiddenFields } from './browser-form-client.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from './portal.js';
