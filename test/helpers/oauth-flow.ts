@@ -270,8 +270,3 @@ export async function pendingConsent(
 function definedOnly(fields: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
-
-/** Waits `ms` (for TTLs configured at 1 s: the tests wait past them, they never time anything). */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -18,7 +18,7 @@ describe('refresh rotation and client changes, across two portal processes on on
   const clock = testClock();
 
   beforeAll(async () => {
-    portals = await startTwoPortals({ login: { accounts: await testAccounts() }, rate_limits: UNLIMITED, tokens: { refresh_reuse_grace: '1s' } }, clock);
+    portals = await startTwoPortals({ login: { accounts: await testAccounts() }, rate_limits: UNLIMITED, tokens: { refresh_reuse_grace: '10s' } }, clock);
     ({ first, second, keyPrefix } = portals);
   });
   afterAll(() => portals?.close());
@@ -37,7 +37,7 @@ describe('refresh rotation and client changes, across two portal processes on on
     const latest = await json<TokenBody>(again);
     expect(await mcpStatus(first, latest.access_token)).toBe(200);
 
-    clock.advance(1_200);
+    clock.advance(11_000);
     const reused = await refresh(second.url, client, tokens.refresh_token!);
     expect(reused.status).toBe(400);
     expect((await json<OAuthErrorBody>(reused)).error).toBe('invalid_grant');

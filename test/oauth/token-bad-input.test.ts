@@ -338,20 +338,20 @@ describe('/revoke and /introspect reject bad request shapes and change nothing',
   });
 });
 
-describe('/token with short code TTL and reuse grace (1 s)', () => {
+describe('/token with short code TTL and reuse grace (10 s)', () => {
   let portal: TestPortal;
   let client: RegisteredClient;
   const clock = testClock();
 
   beforeAll(async () => {
-    portal = await startOAuthPortal({ tokens: { code_ttl: '1s', refresh_reuse_grace: '1s' } }, undefined, clock);
+    portal = await startOAuthPortal({ tokens: { code_ttl: '10s', refresh_reuse_grace: '10s' } }, undefined, clock);
     client = await registerClient(portal.url);
   });
   afterAll(() => portal.close());
 
   test('an expired code is invalid_grant', async () => {
     const authorized = await authorizeCode(portal.url, client.client_id);
-    clock.advance(1_500);
+    clock.advance(11_000);
     await expectOAuthError(await exchangeCode(portal.url, client, authorized), 400, 'invalid_grant');
   });
 
@@ -360,7 +360,7 @@ describe('/token with short code TTL and reuse grace (1 s)', () => {
     const second = await expectTokens(await refresh(portal.url, client, tokens.refresh_token!));
     const third = await expectTokens(await refresh(portal.url, client, second.refresh_token!));
     expect(await mcpStatus(portal, third.access_token)).toBe(200);
-    clock.advance(1_500);
+    clock.advance(11_000);
 
     await expectOAuthError(await refresh(portal.url, client, tokens.refresh_token!), 400, 'invalid_grant');
     expect(await mcpStatus(portal, third.access_token)).toBe(401);
