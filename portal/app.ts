@@ -1,6 +1,7 @@
 import type { RequestListener } from 'node:http';
 import express from 'express';
 import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
 import type { Config } from './config/load.js';
 import type { Store } from './store/store.js';
 import { bodyParsers } from './http/body.js';
@@ -62,6 +63,8 @@ export interface AppDeps {
   auditStdout?: Writable;
   /** The environment the config was resolved against (default `process.env`): admin-API `static` upstreams name variables in it. */
   env?: NodeJS.ProcessEnv;
+  /** Where the portal reads the time: expiry of tokens, codes, sessions and caches (default the real time). */
+  clock?: Clock;
 }
 
 export interface Portal {
@@ -101,7 +104,7 @@ export interface Portal {
  * app that serves everything else.
  */
 export function createPortal(deps: AppDeps): Portal {
-  const { config, store, logger } = deps;
+  const { config, store, logger, clock } = deps;
   const secure = config.issuer.startsWith('https:');
   const tracing = startTracing(deps.env ?? process.env, { version: PORTAL_VERSION, logger });
   const metrics = createMetrics();
@@ -109,7 +112,7 @@ export function createPortal(deps: AppDeps): Portal {
   const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout, observe: metrics.observeAuditEvent });
   // Config-file upstreams plus those added through the admin API, live on every process.
   const upstreams = createUpstreamRegistry({ issuer: config.issuer, store, logger, configured: () => config.upstreams, env: deps.env ?? process.env });
-  const usage = createGrantUsage({ store, ttlMs: config.tokens.refreshTtlMs });
+  const usage = createGrantUsage({ store, ttlMs: config.tokens.refreshTtlMs, clock });
   const accounts = createAccounts(() => config.accounts);
   const sessions = createSessionManager({
     store,
@@ -117,32 +120,36 @@ export function createPortal(deps: AppDeps): Portal {
     secure,
     idleTimeoutMs: config.login.sessionIdleMs,
     absoluteTimeoutMs: config.login.sessionMaxMs,
+    clock,
   });
-  const identity = createIdentity({ config, store, accounts, sessions });
-  const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all, env: deps.env ?? process.env });
+  const identity = createIdentity({ config, store, accounts, sessions, clock });
+  const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all, env: deps.env ?? process.env, clock });
   // The authorization server's state that other capabilities read too: each gets only what it needs.
   const keys = createSigningKeys({
+    clock,
     store,
     secret: config.secret,
     rotateAfterMs: config.tokens.keyRotationMs,
     retainAfterRotationMs: config.tokens.accessTtlMs + 60_000,
   });
-  const consents = createConsents({ store, ttlMs: config.tokens.refreshTtlMs });
+  const consents = createConsents({ store, ttlMs: config.tokens.refreshTtlMs, clock });
   const grants = createGrantStore(store, consents);
   const clients = createClientRegistry({
     store,
     serviceClients: config.serviceClients,
     unusedClientTtlMs: config.clients.unusedTtlMs,
+    clock,
     metadataDocuments: createClientMetadataDocuments({
       allowPrivateAddresses: config.clients.allowPrivateMetadataAddresses,
       privateUseSchemes: config.clients.privateUseSchemes,
       ca: deps.metadataDocumentCa,
+      clock,
       onError: (clientId, reason) => logger.warn({ clientId, reason }, 'client metadata document rejected'),
     }),
   });
   const resources = createResourceCatalog({ issuer: config.issuer, upstreams: upstreams.all });
   const people = identity.people;
-  const oauth = createAuthorizationServer({ config, store, logger, sessions, parsers, people, keys, consents, grants, clients, resources, connections: credentials.connections });
+  const oauth = createAuthorizationServer({ config, store, logger, sessions, parsers, people, keys, consents, grants, clients, resources, connections: credentials.connections, clock });
   // Tool definitions pinned at first sight (rug-pull protection): the MCP endpoints check, admins approve.
   const pins = createToolPins({ store, logger, audit: (input) => audit.record(input) });
   const quotas = createToolQuotas({ store, onRefused: metrics.toolQuotaRefused });

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import type { Middleware } from '../http/middleware.js';
 import { storeKey, type Store } from '../store/store.js';
 import { findContext } from '../http/request-context.js';
@@ -11,8 +12,10 @@ export interface GrantUsage {
 
 const WRITE_EVERY_MS = 60_000;
 
-export function createGrantUsage(options: { store: Store; ttlMs: number }): GrantUsage {
+/** `clock` stamps each use (default the real time). */
+export function createGrantUsage(options: { store: Store; ttlMs: number; clock?: Clock }): GrantUsage {
   const { store } = options;
+  const clock = options.clock ?? systemClock;
   const key = (grantId: string) => storeKey('grant', grantId, 'used');
   // Per-process throttle: a busy agent costs one Store write a minute, not one per request.
   const written = new Map<string, number>();
@@ -25,7 +28,7 @@ export function createGrantUsage(options: { store: Store; ttlMs: number }): Gran
       res.on('finish', () => {
         const grantId = findContext(req)?.auth?.grantId;
         if (!grantId || res.statusCode >= 400) return;
-        const now = Date.now();
+        const now = clock.now();
         if (now - (written.get(grantId) ?? 0) < WRITE_EVERY_MS) return;
         written.set(grantId, now);
         if (written.size > 10_000) written.clear();

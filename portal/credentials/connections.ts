@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import { UpstreamConnectRequiredError, UpstreamUnavailableError, type ConnectReason } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Person } from '../login/person.js';
@@ -98,6 +99,8 @@ export interface UpstreamConnectionsOptions {
   refreshAheadMs?: number;
   /** How long a process waits for another's refresh before giving up on this request (default 15 s). */
   refreshWaitMs?: number;
+  /** When a token is expired or due for refresh (default the real time). */
+  clock?: Clock;
 }
 
 /** How long the refresh lock lives if its holder dies mid-refresh. */
@@ -107,6 +110,7 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
   const { store, tokens, accounts, oauth, logger } = options;
   const refreshAheadMs = options.refreshAheadMs ?? 60_000;
   const refreshWaitMs = options.refreshWaitMs ?? 15_000;
+  const clock = options.clock ?? systemClock;
   const channel = (personId: string) => storeKey('upstream-connect', personId, 'events');
 
   function connectUrl(upstreamId: string, query: { scope?: string[]; accountId?: string } = {}): string {
@@ -118,11 +122,11 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
   const connectRequired = (upstreamId: string, reason: ConnectReason, extra: { scope?: string[]; internal?: string; accountId?: string } = {}) =>
     new UpstreamConnectRequiredError(upstreamId, reason, connectUrl(upstreamId, { scope: reason === 'insufficient_scope' ? extra.scope : undefined, accountId: extra.accountId }), extra);
 
-  const expired = (record: UpstreamConnectionRecord) => record.expiresAt !== undefined && record.expiresAt <= Date.now();
+  const expired = (record: UpstreamConnectionRecord) => record.expiresAt !== undefined && record.expiresAt <= clock.now();
   function dueForRefresh(record: UpstreamConnectionRecord): boolean {
     if (record.expiresAt === undefined) return false;
     const ahead = Math.min(refreshAheadMs, (record.expiresAt - record.refreshedAt) / 2);
-    return record.expiresAt - ahead <= Date.now();
+    return record.expiresAt - ahead <= clock.now();
   }
 
   /** The account the caller's agent uses; none is a connect the person must do. */
@@ -146,6 +150,7 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
    * refresh lock and refreshes; the others poll until the record carries a token other than the one they saw.
    */
   async function refreshed(key: AccountKey, upstream: UpstreamConfig, seen: string): Promise<string> {
+    // A real wait for another process: measured in real time, whatever the clock says.
     const deadline = Date.now() + refreshWaitMs;
     for (;;) {
       const lock = await store.acquireLock(tokens.refreshLockKey(key), REFRESH_LOCK_MS);
@@ -184,7 +189,7 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
       await markAccount(key, reason);
       throw connectRequired(upstream.id, 'reconnect_required', { internal: failure.internal, accountId: key.accountId });
     }
-    const updated: UpstreamConnectionRecord = { ...record, ...next, refreshToken: next.refreshToken ?? record.refreshToken, scope: next.scope.length ? next.scope : record.scope, refreshedAt: Date.now(), status: 'connected', reason: undefined };
+    const updated: UpstreamConnectionRecord = { ...record, ...next, refreshToken: next.refreshToken ?? record.refreshToken, scope: next.scope.length ? next.scope : record.scope, refreshedAt: clock.now(), status: 'connected', reason: undefined };
     if (!(await tokens.replace(key, current, updated))) {
       // The person connected again (or disconnected) meanwhile: theirs is the newer truth.
       return (await usable(key)).record.accessToken;

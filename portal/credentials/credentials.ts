@@ -1,5 +1,6 @@
 import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createSealer } from '../crypto/seal.js';
@@ -33,23 +34,28 @@ export function createCredentials(deps: {
   upstreams: () => UpstreamConfig[];
   /** Where `token-exchange` credentials read their client secret or private key. */
   env: NodeJS.ProcessEnv;
+  /** When upstream tokens expire (default the real time). */
+  clock?: Clock;
 }): Credentials {
   const { config, store, logger } = deps;
+  const clock = deps.clock ?? systemClock;
   const oauth = createUpstreamOAuth({
     store,
     sealer: createSealer(config.secret, 'upstream-clients'),
     portalIssuer: config.issuer,
     allowPrivateAddresses: config.upstreamOAuth.allowPrivateAddresses,
+    clock,
   });
   const tokens = createUpstreamTokenStore(store, createSealer(config.secret, 'upstream-tokens'));
   const connections = createUpstreamConnections({
     issuer: config.issuer,
     store,
     tokens,
-    accounts: createUpstreamAccounts(store, tokens),
+    accounts: createUpstreamAccounts(store, tokens, clock),
     oauth,
     logger,
     upstreams: deps.upstreams,
+    clock,
   });
   const router = connectRoutes({
     issuer: config.issuer,
@@ -63,6 +69,6 @@ export function createCredentials(deps: {
     upstreams: deps.upstreams,
     form: deps.form,
   });
-  const exchangedTokens = createExchangedTokens({ env: deps.env, logger });
+  const exchangedTokens = createExchangedTokens({ env: deps.env, logger, clock });
   return { sources: { connections, staticSecrets: config.upstreamSecrets, exchangedTokens, logger }, connections, router };
 }

@@ -1,6 +1,7 @@
 import { importPKCS8 } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import { UpstreamCredentialError } from '../../adapters/upstream-errors.js';
 import { readTokenExchangeSecret } from '../config/credentials-schema.js';
 import { privateKeyAlgorithm } from '../config/idp-schema.js';
@@ -35,7 +36,9 @@ export interface ExchangedTokens {
   forget(upstream: UpstreamConfig, auth: AuthContext): void;
 }
 
-export function createExchangedTokens(options: { env: NodeJS.ProcessEnv; logger: Logger }): ExchangedTokens {
+/** `clock` decides when a cached token is no longer usable (default the real time). */
+export function createExchangedTokens(options: { env: NodeJS.ProcessEnv; logger: Logger; clock?: Clock }): ExchangedTokens {
+  const clock = options.clock ?? systemClock;
   const cache = new Map<string, { token: string; usableUntil: number }>();
   const inFlight = new Map<string, Promise<string>>();
   // The operator configured each token endpoint: it is reached wherever it resolves (trusted origin).
@@ -67,14 +70,14 @@ export function createExchangedTokens(options: { env: NodeJS.ProcessEnv; logger:
     async tokenFor(upstream, auth, subjectToken) {
       const key = keyOf(upstream, auth);
       const hit = cache.get(key);
-      if (hit && hit.usableUntil > Date.now()) return hit.token;
+      if (hit && hit.usableUntil > clock.now()) return hit.token;
       let pending = inFlight.get(key);
       if (!pending) {
         pending = (async () => {
           try {
             const { token, expiresInSeconds } = await exchange(upstream, await subjectToken());
             cache.delete(key);
-            if (expiresInSeconds !== undefined) cache.set(key, { token, usableUntil: Date.now() + expiresInSeconds * 1000 - EXPIRY_MARGIN_MS });
+            if (expiresInSeconds !== undefined) cache.set(key, { token, usableUntil: clock.now() + expiresInSeconds * 1000 - EXPIRY_MARGIN_MS });
             while (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
             return token;
           } catch (error) {

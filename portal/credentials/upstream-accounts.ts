@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import { sha256 } from '../crypto/hash.js';
 import { storeKey, type Store } from '../store/store.js';
 import { sameIdentity } from './upstream-identity.js';
@@ -47,7 +48,7 @@ export function accountName(record: UpstreamConnectionRecord): string {
   return record.label ?? record.identity?.name ?? `Account ${record.ordinal ?? 1}`;
 }
 
-export function createUpstreamAccounts(store: Store, tokens: UpstreamTokenStore): UpstreamAccounts {
+export function createUpstreamAccounts(store: Store, tokens: UpstreamTokenStore, clock: Clock = systemClock): UpstreamAccounts {
   // Client ids may be URLs (client ID metadata documents): hashed, they make keys of one size.
   const choiceKey = (personId: string, upstreamId: string, clientId: string) => storeKey('upstream-account-choice', personId, upstreamId, sha256(clientId));
 
@@ -107,7 +108,7 @@ export function createUpstreamAccounts(store: Store, tokens: UpstreamTokenStore)
         (wanted && !(identity && wanted.stored.record.identity) ? wanted : undefined);
       const previous = existing?.stored.record;
       const key: AccountKey = existing?.key ?? { personId, upstreamId, accountId: accounts.length ? newAccountId() : FIRST_ACCOUNT_ID };
-      const now = Date.now();
+      const now = clock.now();
       const record: UpstreamConnectionRecord = {
         ...tokenSet,
         ...origin,

@@ -8,11 +8,14 @@ import { UpstreamOAuthError, toOAuthError } from './upstream-oauth-errors.js';
 import type { TokenOrigin, UpstreamOAuth, UpstreamTokenSet } from './upstream-oauth-types.js';
 import type { UpstreamRegistration } from './upstream-registration.js';
 import type { UpstreamTransport } from './upstream-transport.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface UpstreamGrantsOptions {
   discovery: UpstreamDiscovery;
   registration: UpstreamRegistration;
   transport: UpstreamTransport;
+  /** When the tokens it obtains expire (default the real time). */
+  clock?: Clock;
 }
 
 /** Upstream access tokens go into an HTTP header: printable ASCII without spaces (RFC 6750 §2.1 b64token, loosely). */
@@ -24,7 +27,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
  * and the `resource` parameter (RFC 8707) on every authorization and token request, the
  * authorization response's `iss` checked (RFC 9207), refresh, and revocation.
  */
-export function createUpstreamGrants({ discovery, registration, transport }: UpstreamGrantsOptions): UpstreamOAuth {
+export function createUpstreamGrants({ discovery, registration, transport, clock = systemClock }: UpstreamGrantsOptions): UpstreamOAuth {
   /** The AS and client tokens were obtained from, to refresh or revoke them there. */
   async function origin(upstream: UpstreamConfig, tokenOrigin: TokenOrigin, redirectUri = '') {
     const as = await discovery.authorizationServer(tokenOrigin.asIssuer, upstream);
@@ -72,7 +75,7 @@ export function createUpstreamGrants({ discovery, registration, transport }: Ups
         });
         const answer = await oauth.processAuthorizationCodeResponse(as, oauthClient, response);
         const identity = identityFromIdToken(oauth.getValidatedIdTokenClaims(answer));
-        return { ...toTokenSet(answer, pending.scope), ...(identity ? { identity } : {}) };
+        return { ...toTokenSet(answer, pending.scope, clock), ...(identity ? { identity } : {}) };
       } catch (error) {
         throw toOAuthError(error);
       }
@@ -82,7 +85,7 @@ export function createUpstreamGrants({ discovery, registration, transport }: Ups
       try {
         const { as, client: oauthClient, auth } = await origin(upstream, tokenOrigin);
         const response = await oauth.refreshTokenGrantRequest(as, oauthClient, auth, refreshToken, { additionalParameters: { resource: tokenOrigin.resource }, ...transport(upstream) });
-        const tokens = toTokenSet(await oauth.processRefreshTokenResponse(as, oauthClient, response), []);
+        const tokens = toTokenSet(await oauth.processRefreshTokenResponse(as, oauthClient, response), [], clock);
         return { ...tokens, refreshToken: tokens.refreshToken ?? refreshToken };
       } catch (error) {
         throw toOAuthError(error);
@@ -115,7 +118,7 @@ function accountPrompt(as: oauth.AuthorizationServer, scope: string[]): string {
 }
 
 /** Checks what oauth4webapi leaves to the application: a bearer token that fits in a header (RFC 6750 §2.1). */
-function toTokenSet(response: oauth.TokenEndpointResponse, requested: string[]): UpstreamTokenSet {
+function toTokenSet(response: oauth.TokenEndpointResponse, requested: string[], clock: Clock): UpstreamTokenSet {
   if (!TOKEN.test(response.access_token)) throw new UpstreamOAuthError('as_invalid_response', 'access_token is not a usable bearer token');
   if (response.token_type !== 'bearer') throw new UpstreamOAuthError('as_invalid_response', `token_type ${response.token_type} is not bearer`);
   if (response.refresh_token !== undefined && !TOKEN.test(response.refresh_token)) throw new UpstreamOAuthError('as_invalid_response', 'refresh_token is malformed');
@@ -124,7 +127,7 @@ function toTokenSet(response: oauth.TokenEndpointResponse, requested: string[]):
   return {
     accessToken: response.access_token,
     ...(response.refresh_token ? { refreshToken: response.refresh_token } : {}),
-    ...(expiresIn !== undefined ? { expiresAt: Date.now() + expiresIn * 1000 } : {}),
+    ...(expiresIn !== undefined ? { expiresAt: clock.now() + expiresIn * 1000 } : {}),
     // RFC 6749 §5.1: no scope in the answer means the scope asked for.
     scope: typeof response.scope === 'string' ? response.scope.split(' ').filter(Boolean) : requested,
   };

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import type { Sealer } from '../crypto/seal.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import { createMetadataCache } from '../oauth-client/metadata-cache.js';
@@ -20,6 +21,8 @@ export interface UpstreamOAuthOptions {
    * origin and a configured `credentials.authorization_server` are always allowed.
    */
   allowPrivateAddresses: boolean;
+  /** When tokens expire, registrations lapse and cached metadata is stale (default the real time). */
+  clock?: Clock;
   /** How long one HTTP exchange with an upstream or its AS may take in all, body included. */
   timeoutMs?: number;
   /** How long an authorization server's metadata (RFC 8414) is reused. */
@@ -42,10 +45,12 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
   const timeoutMs = options.timeoutMs ?? 10_000;
   const guardedFetch = createGuardedFetch({ allowPrivateAddresses: options.allowPrivateAddresses, deadlineMs: timeoutMs });
   const transport = createUpstreamTransport(guardedFetch);
-  const metadata = createMetadataCache({ ttlMs: options.metadataTtlMs ?? 60 * 60_000, maxEntries: MAX_SERVERS });
+  const clock = options.clock ?? systemClock;
+  const metadata = createMetadataCache({ ttlMs: options.metadataTtlMs ?? 60 * 60_000, maxEntries: MAX_SERVERS, clock });
   return createUpstreamGrants({
     discovery: createUpstreamDiscovery({ guardedFetch, transport, metadata, timeoutMs }),
-    registration: createUpstreamRegistration({ store: options.store, sealer: options.sealer, portalIssuer: options.portalIssuer, transport }),
+    registration: createUpstreamRegistration({ store: options.store, sealer: options.sealer, portalIssuer: options.portalIssuer, transport, clock }),
     transport,
+    clock,
   });
 }

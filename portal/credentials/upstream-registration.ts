@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { systemClock, type Clock } from '../clock.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { sha256 } from '../crypto/hash.js';
 import type { Sealer } from '../crypto/seal.js';
@@ -36,11 +37,14 @@ export interface UpstreamRegistrationOptions {
   portalIssuer: string;
   /** oauth4webapi's transport for a request made for `upstream` (the guarded fetcher). */
   transport: UpstreamTransport;
+  /** When a registered client's secret lapses (default the real time). */
+  clock?: Clock;
 }
 
 /** The portal's clients at upstreams' authorization servers, registered ones kept sealed in the store. */
 export function createUpstreamRegistration(options: UpstreamRegistrationOptions): UpstreamRegistration {
   const { store, sealer } = options;
+  const clock = options.clock ?? systemClock;
 
   async function client(upstream: UpstreamConfig, as: oauth.AuthorizationServer, redirectUri: string, clientKey?: string): Promise<UpstreamClient> {
     const { clientId, clientSecret } = upstream.credentials;
@@ -93,7 +97,7 @@ export function createUpstreamRegistration(options: UpstreamRegistrationOptions)
     if (stored.issuer !== issuer) throw new UpstreamOAuthError('as_refused', `the registered client belongs to ${stored.issuer}, not ${issuer}`, 'invalid_client');
     const registered = stored.client;
     const expiresAt = registered.client_secret_expires_at as number | undefined;
-    if (expiresAt && expiresAt * 1000 < Date.now() + 60_000) {
+    if (expiresAt && expiresAt * 1000 < clock.now() + 60_000) {
       await store.delete(key);
       return undefined;
     }

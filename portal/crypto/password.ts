@@ -1,17 +1,29 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-const PARAMS = { N: 16384, r: 8, p: 1, keyLength: 32 } as const;
+/** scrypt's cost: `N` (CPU and memory), `r` (block size), `p` (parallelism). */
+export interface ScryptCost {
+  N: number;
+  r: number;
+  p: number;
+}
+
+const COST: ScryptCost = { N: 16384, r: 8, p: 1 };
+const KEY_LENGTH = 32;
 
 function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number; keyLength: number }): Promise<Buffer> {
   const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 };
   return new Promise((resolve, reject) => scrypt(password, salt, params.keyLength, options, (error, key) => (error ? reject(error) : resolve(key))));
 }
 
-/** Hashes a password as `scrypt$N$r$p$salt$hash` (base64url), the form config files hold. */
-export async function hashPassword(password: string): Promise<string> {
+/**
+ * Hashes a password as `scrypt$N$r$p$salt$hash` (base64url), the form config files hold. The cost
+ * travels in the hash, so checking it costs what hashing did: tests pass a low `cost` to sign in
+ * cheaply; everything else keeps the default.
+ */
+export async function hashPassword(password: string, cost: ScryptCost = COST): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, PARAMS);
-  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+  const key = await derive(password, salt, { ...cost, keyLength: KEY_LENGTH });
+  return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
 /**

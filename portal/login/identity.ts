@@ -1,4 +1,5 @@
 import type { Router } from 'express';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import { createRateLimit } from '../http/rate-limit.js';
 import type { Store } from '../store/store.js';
@@ -24,10 +25,10 @@ export interface Identity {
 }
 
 /** Wires sign-in through `login.idps` and the "who is this person now" lookup over both kinds of account. */
-export function createIdentity(deps: { config: Config; store: Store; accounts: Accounts; sessions: SessionManager }): Identity {
-  const { config, store } = deps;
-  const clients = config.login.idps.map((idp) => createIdpClient(idp));
-  const idpPeople = createIdpPeople({ store, idps: () => config.login.idps });
+export function createIdentity(deps: { config: Config; store: Store; accounts: Accounts; sessions: SessionManager; clock?: Clock }): Identity {
+  const { config, store, clock } = deps;
+  const clients = config.login.idps.map((idp) => createIdpClient(idp, { clock }));
+  const idpPeople = createIdpPeople({ store, idps: () => config.login.idps, clock });
   return {
     people: createPeople({ accounts: deps.accounts, idpPeople, builtin: () => config.login.builtin }),
     router: idpRoutes({
@@ -39,6 +40,7 @@ export function createIdentity(deps: { config: Config; store: Store; accounts: A
       sessions: deps.sessions,
       // Its own counter: each start holds a pending record, but is no password guess.
       perIp: createRateLimit(store, { name: 'login-idp-ip', limit: config.rateLimits.loginPerMinute, windowMs: 60_000 }),
+      clock,
     }),
     loginOptions: {
       builtin: config.login.builtin,

@@ -1,5 +1,6 @@
 import { importPKCS8 } from 'jose';
 import * as oauth from 'oauth4webapi';
+import { systemClock, type Clock } from '../clock.js';
 import { privateKeyAlgorithm, type IdpConfig } from '../config/idp-schema.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import { oauthTransport } from '../net/oauth-transport.js';
@@ -58,6 +59,8 @@ export interface IdpClientOptions {
   metadataTtlMs?: number;
   /** How long one HTTP exchange with the IdP may take in all, body included. */
   timeoutMs?: number;
+  /** When discovered metadata is stale (default the real time). */
+  clock?: Clock;
 }
 
 /** Largest answer taken from an IdP: UserInfo and ID tokens may list many groups. */
@@ -68,6 +71,7 @@ const SUBJECT = /^[\x21-\x7e]{1,255}$/;
 
 export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {}): IdpClient {
   const issuer = new URL(config.issuer);
+  const clock = options.clock ?? systemClock;
   const timeoutMs = options.timeoutMs ?? 10_000;
   // The operator configured the issuer, so its origin may be inside the network; endpoints its
   // metadata names on other origins are learned, and must be public and https unless the operator
@@ -75,7 +79,7 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
   const http = oauthTransport(createGuardedFetch({ allowPrivateAddresses: config.allowPrivateAddresses, deadlineMs: timeoutMs, maxBodyBytes: MAX_IDP_ANSWER_BYTES }), { trustedOrigins: [issuer.origin] });
   const client: oauth.Client = { client_id: config.clientId };
   const jwks: oauth.JWKSCacheInput = {};
-  const metadata = createMetadataCache({ ttlMs: options.metadataTtlMs ?? 60 * 60_000, maxEntries: 1 });
+  const metadata = createMetadataCache({ ttlMs: options.metadataTtlMs ?? 60 * 60_000, maxEntries: 1, clock });
   let clientAuth: Promise<oauth.ClientAuth> | undefined;
 
   /** Discovery (OIDC Discovery 1.0 §4), cached; a failure is tried again at the next sign-in. */

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import type { IdpConfig } from '../config/idp-schema.js';
 import { getJson, setJson, storeKey, type Store } from '../store/store.js';
 import type { Person } from './person.js';
@@ -15,10 +16,12 @@ export interface IdpPeople {
   current(person: Person): Promise<Person | undefined>;
 }
 
-export function createIdpPeople(options: { store: Store; idps: () => readonly IdpConfig[] }): IdpPeople {
+/** `clock` judges whether claims are still fresh (default the real time). */
+export function createIdpPeople(options: { store: Store; idps: () => readonly IdpConfig[]; clock?: Clock }): IdpPeople {
+  const clock = options.clock ?? systemClock;
   const key = (personId: string) => storeKey('idp-person', personId);
   const idpOf = (person: Person) => options.idps().find((idp) => idp.id === person.idp);
-  const fresh = (person: Person, maxAgeMs: number) => person.claimsAt !== undefined && Date.now() - person.claimsAt <= maxAgeMs;
+  const fresh = (person: Person, maxAgeMs: number) => person.claimsAt !== undefined && clock.now() - person.claimsAt <= maxAgeMs;
 
   return {
     async remember(person) {

@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import * as oauth from 'oauth4webapi';
+import { systemClock, type Clock } from '../clock.js';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/hash.js';
 import { readCookie, writeCookie } from '../http/cookies.js';
 import { portalCookieName } from '../http/portal-cookies.js';
@@ -22,6 +23,8 @@ export interface IdpRoutesOptions {
   sessions: SessionManager;
   /** Sign-ins started per client IP (each one holds a pending record for ten minutes). */
   perIp: RateLimit;
+  /** When claims were received (default the real time). */
+  clock?: Clock;
 }
 
 /** The IdP's callback: `{issuer}/login/{idp}/callback`, registered at the IdP as the redirect URI. */
@@ -36,6 +39,7 @@ export function idpRedirectUri(issuer: string, idpId: string): string {
  */
 export function idpRoutes(options: IdpRoutesOptions): Router {
   const router = Router();
+  const clock = options.clock ?? systemClock;
   // Ties a pending sign-in to the browser that started it, so an attacker cannot finish their own
   // sign-in in a victim's browser (login CSRF, RFC 6749 §10.12): the state alone is not enough.
   const bindingCookie = portalCookieName('idpBinding', options.secure);
@@ -66,7 +70,7 @@ export function idpRoutes(options: IdpRoutesOptions): Router {
       codeVerifier: params.codeVerifier,
       returnTo,
       browserHash: sha256(binding),
-      createdAt: Date.now(),
+      createdAt: clock.now(),
     });
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, url.href);
@@ -91,7 +95,7 @@ export function idpRoutes(options: IdpRoutesOptions): Router {
       contextOf(req).log.info({ event: 'login_failed', idp: client.config.id, reason: page.code }, page.internal ?? page.message);
       throw page;
     });
-    const person = personFromClaims(client.config, claims);
+    const person = personFromClaims(client.config, claims, clock.now());
     await options.idpPeople.remember(person);
     // The session lasts no longer than these claims are trusted: then the IdP is asked again.
     await options.sessions.create(res, person, { maxAgeMs: client.config.claimsMaxAgeMs });

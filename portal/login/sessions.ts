@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { systemClock, type Clock } from '../clock.js';
 import { constantTimeEqual, hmac, randomToken } from '../crypto/hash.js';
 import { deriveKey } from '../crypto/seal.js';
 import { clearCookie, readCookie, writeCookie } from '../http/cookies.js';
@@ -33,10 +34,13 @@ export interface SessionOptions {
   idleTimeoutMs: number;
   /** A session ends this long after sign-in, used or not. */
   absoluteTimeoutMs: number;
+  /** When a session ends (default the real time). */
+  clock?: Clock;
 }
 
 export function createSessionManager(options: SessionOptions): SessionManager {
   const { store, secure } = options;
+  const clock = options.clock ?? systemClock;
   const key = deriveKey(options.secret, 'session-cookie');
   const cookieName = portalCookieName('session', secure);
   const recordKey = (id: string) => storeKey('session', id);
@@ -53,7 +57,7 @@ export function createSessionManager(options: SessionOptions): SessionManager {
   return {
     cookieName,
     async create(res, person, createOptions = {}) {
-      const now = Date.now();
+      const now = clock.now();
       const maxAgeMs = Math.min(options.absoluteTimeoutMs, createOptions.maxAgeMs ?? Infinity);
       const session: Session = { id: randomToken(), person, createdAt: now, ...(maxAgeMs < options.absoluteTimeoutMs ? { endsAt: now + maxAgeMs } : {}) };
       await setJson(store, recordKey(session.id), session, { ttlMs: Math.min(options.idleTimeoutMs, maxAgeMs) });
@@ -66,7 +70,7 @@ export function createSessionManager(options: SessionOptions): SessionManager {
       // Sliding idle expiry: reading moves the record's expiry, in the same round trip.
       const raw = await store.getAndExtend(recordKey(id), options.idleTimeoutMs);
       const session = raw === null ? undefined : (JSON.parse(raw) as Session);
-      const now = Date.now();
+      const now = clock.now();
       if (!session || now - session.createdAt > options.absoluteTimeoutMs || (session.endsAt !== undefined && now > session.endsAt)) return undefined;
       return session;
     },

@@ -1,5 +1,6 @@
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { randomUUID } from 'node:crypto';
+import { epochSeconds, systemClock, type Clock } from '../clock.js';
 import { OAuthError } from '../http/errors.js';
 import type { Actor, Grant } from './grant-store.js';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
@@ -36,8 +37,10 @@ export interface AccessTokens {
 /** Tokens whose signature this process has checked; a bound on memory, not on correctness. */
 const VERIFIED_CACHE_SIZE = 10_000;
 
-export function createAccessTokens(options: { issuer: string; keys: SigningKeys }): AccessTokens {
+/** `clock` decides `iat`, `exp` and when a token has expired (default the real time). */
+export function createAccessTokens(options: { issuer: string; keys: SigningKeys; clock?: Clock }): AccessTokens {
   const { issuer, keys } = options;
+  const clock = options.clock ?? systemClock;
   // An agent presents the same token on every request until it expires: its signature (and the
   // claims that cannot change) is checked once per process, then only what can: expiry, audience,
   // and that its key is still one this portal verifies with (a retired key ends its tokens too).
@@ -53,8 +56,8 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
         .setSubject(grant.person.id)
         .setAudience(grant.resource)
         .setJti(randomUUID())
-        .setIssuedAt()
-        .setExpirationTime(`${expiresIn}s`)
+        .setIssuedAt(epochSeconds(clock))
+        .setExpirationTime(epochSeconds(clock) + expiresIn)
         .sign(privateKey);
       return { token, expiresIn };
     },
@@ -72,7 +75,7 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
       if (!key) throw new OAuthError('invalid_token', 'the access token was not signed by this portal');
       if (known) {
         const { claims } = known;
-        if (claims.exp <= Math.floor(Date.now() / 1000)) {
+        if (claims.exp <= epochSeconds(clock)) {
           verified.delete(token);
           throw new OAuthError('invalid_token', 'the access token expired');
         }
@@ -87,6 +90,7 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys 
           issuer,
           typ: 'at+jwt',
           audience: verifyOptions.audience,
+          currentDate: new Date(clock.now()),
           requiredClaims: ['sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'grant_id'],
         });
         const claims = payload as unknown as AccessTokenClaims;

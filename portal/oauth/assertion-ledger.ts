@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import { sha256 } from '../crypto/hash.js';
 import { storeKey, type Store } from '../store/store.js';
 
@@ -14,11 +15,11 @@ export interface AssertionLedger {
   useOnce(issuer: string, jti: string, expiresAtSeconds: number): Promise<boolean>;
 }
 
-export function createAssertionLedger(store: Store): AssertionLedger {
+export function createAssertionLedger(store: Store, clock: Clock = systemClock): AssertionLedger {
   return {
     async useOnce(issuer, jti, expiresAtSeconds) {
       // Kept past the expiry by the skew its verification tolerated: until then it could still pass.
-      const ttlMs = Math.max(1_000, (expiresAtSeconds + CLOCK_TOLERANCE_SECONDS) * 1000 - Date.now());
+      const ttlMs = Math.max(1_000, (expiresAtSeconds + CLOCK_TOLERANCE_SECONDS) * 1000 - clock.now());
       return store.setIfAbsent(storeKey('jti', sha256(`${issuer}\n${jti}`)), '1', { ttlMs });
     },
   };

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import { randomToken } from '../crypto/hash.js';
 import { getJson, setJson, storeKey, takeJson, type Store } from '../store/store.js';
 
@@ -47,12 +48,13 @@ export interface AuthorizationRequests {
   take(id: string): Promise<AuthorizationRequest | undefined>;
 }
 
-export function createAuthorizationRequests(options: { store: Store; ttlMs: number }): AuthorizationRequests {
+export function createAuthorizationRequests(options: { store: Store; ttlMs: number; clock?: Clock }): AuthorizationRequests {
+  const clock = options.clock ?? systemClock;
   const { store, ttlMs } = options;
   const key = (id: string) => storeKey('authreq', id);
   return {
     async create(fields) {
-      const request = { ...fields, id: randomToken(18), createdAt: Date.now() } as AuthorizationRequest;
+      const request = { ...fields, id: randomToken(18), createdAt: clock.now() } as AuthorizationRequest;
       await setJson(store, key(request.id), request, { ttlMs });
       return request;
     },

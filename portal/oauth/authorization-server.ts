@@ -1,5 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import { createRateLimit } from '../http/rate-limit.js';
 import type { People } from '../login/people.js';
@@ -51,6 +52,8 @@ export interface AuthorizationServerOptions {
   resources: ResourceCatalog;
   /** People's own accounts at `oauth` upstreams, for the consent page. */
   connections: OAuthDeps['connections'];
+  /** Where tokens, codes, grants and caches read the time (default the real time). */
+  clock?: Clock;
 }
 
 /** The bearer check of protected routes, for the capabilities that serve them. */
@@ -70,26 +73,28 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
   const { config, store, logger } = options;
   const issuer = config.issuer;
   const { keys, grants, clients, resources } = options;
+  const clock = options.clock ?? systemClock;
   const remoteKeys = createRemoteKeys();
-  const assertions = createAssertionLedger(store);
+  const assertions = createAssertionLedger(store, clock);
   const deps: OAuthDeps = {
     config,
     issuer,
     store,
     logger,
+    clock,
     keys,
-    accessTokens: createAccessTokens({ issuer, keys }),
-    refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs }),
-    dpop: createDpopProofs({ store }),
+    accessTokens: createAccessTokens({ issuer, keys, clock }),
+    refreshTokens: createRefreshTokens({ store, graceMs: config.tokens.refreshReuseGraceMs, clock }),
+    dpop: createDpopProofs({ store, clock }),
     codes: createAuthorizationCodes({ store, ttlMs: config.tokens.codeTtlMs }),
-    requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000 }),
-    deviceAuthorizations: createDeviceAuthorizations({ store, ttlMs: config.tokens.deviceCodeTtlMs, intervalMs: config.tokens.devicePollIntervalMs }),
+    requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000, clock }),
+    deviceAuthorizations: createDeviceAuthorizations({ store, ttlMs: config.tokens.deviceCodeTtlMs, intervalMs: config.tokens.devicePollIntervalMs, clock }),
     consents: options.consents,
     grants,
     clients,
     remoteKeys,
     assertions,
-    clientAssertions: createClientAssertions({ issuer, remoteKeys, ledger: assertions }),
+    clientAssertions: createClientAssertions({ issuer, remoteKeys, ledger: assertions, clock }),
     resources,
     sessions: options.sessions,
     limits: {

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { epochSeconds, systemClock, type Clock } from '../clock.js';
 import { CLOCK_TOLERANCE_SECONDS, type AssertionLedger } from './assertion-ledger.js';
 import type { Client } from './clients.js';
 import { ASYMMETRIC_ALGS, type RemoteKeys } from './remote-keys.js';
@@ -25,8 +26,10 @@ export interface ClientAssertions {
   verify(assertion: string, client: Client): Promise<void>;
 }
 
-export function createClientAssertions(options: { issuer: string; remoteKeys: RemoteKeys; ledger: AssertionLedger }): ClientAssertions {
+/** `clock` judges an assertion's `exp` and lifetime (default the real time). */
+export function createClientAssertions(options: { issuer: string; remoteKeys: RemoteKeys; ledger: AssertionLedger; clock?: Clock }): ClientAssertions {
   const { issuer } = options;
+  const clock = options.clock ?? systemClock;
   function keysOf(client: Client): JWTVerifyGetKey {
     if (client.jwks) return createLocalJWKSet(client.jwks as JSONWebKeySet);
     if (client.jwksUri) return options.remoteKeys.atJwksUri(client.jwksUri);
@@ -43,12 +46,13 @@ export function createClientAssertions(options: { issuer: string; remoteKeys: Re
           audience: [issuer, `${issuer}/token`],
           requiredClaims: ['exp', 'jti'],
           clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          currentDate: new Date(clock.now()),
         }));
       } catch (error) {
         if (error instanceof joseErrors.JOSEError) throw new ClientAssertionError(`client assertion of ${client.clientId}: ${error.code}: ${error.message}`);
         throw new ClientAssertionError(`keys of ${client.clientId} could not be fetched: ${(error as Error).message}`);
       }
-      if (claims.exp! - Math.floor(Date.now() / 1000) > MAX_ASSERTION_LIFETIME_SECONDS) {
+      if (claims.exp! - epochSeconds(clock) > MAX_ASSERTION_LIFETIME_SECONDS) {
         throw new ClientAssertionError(`client assertion of ${client.clientId} lives longer than ${MAX_ASSERTION_LIFETIME_SECONDS} s`);
       }
       if (!(await options.ledger.useOnce(`client:${client.clientId}`, String(claims.jti), claims.exp!))) {

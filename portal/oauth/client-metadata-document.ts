@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import { createGuardedFetch } from '../net/guarded-fetch.js';
 import { GuardedFetchError } from '../net/fetch-errors.js';
 import type { Client } from './client.js';
@@ -29,10 +30,13 @@ export interface ClientMetadataDocumentOptions {
   /** Trusted CA certificates (PEM) instead of the default ones, for a company CA. */
   ca?: string | string[];
   onError?: (clientId: string, reason: string) => void;
+  /** When a fetched document is stale (default the real time). */
+  clock?: Clock;
 }
 
 export function createClientMetadataDocuments(options: ClientMetadataDocumentOptions = {}): ClientMetadataDocuments {
   const cacheEntries = options.cacheEntries ?? 1_000;
+  const clock = options.clock ?? systemClock;
   const cache = new Map<string, { client: Client | undefined; expiresAt: number }>();
   // No redirects at all: the document must live at its own client_id.
   const fetchDocument = createGuardedFetch({
@@ -45,7 +49,7 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentOpt
 
   function remember(clientId: string, client: Client | undefined, ttlMs: number): Client | undefined {
     cache.delete(clientId);
-    cache.set(clientId, { client, expiresAt: Date.now() + ttlMs });
+    cache.set(clientId, { client, expiresAt: clock.now() + ttlMs });
     // Bounded: drop the least recently stored entries.
     while (cache.size > cacheEntries) cache.delete(cache.keys().next().value!);
     return client;
@@ -54,7 +58,7 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentOpt
   return {
     async resolve(clientId, { signal } = {}) {
       const hit = cache.get(clientId);
-      if (hit && hit.expiresAt > Date.now()) return hit.client;
+      if (hit && hit.expiresAt > clock.now()) return hit.client;
       let url: URL;
       try {
         url = new URL(clientId);

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import type { ServiceClientConfig } from '../config/schema.js';
 import { getJson, setJson, storeKey, type Store } from '../store/store.js';
 import type { Client } from './client.js';
@@ -31,8 +32,11 @@ export function createClientRegistry(options: {
   metadataDocuments: ClientMetadataDocuments;
   /** A registered client unused this long expires. */
   unusedClientTtlMs: number;
+  /** When a cached copy is stale and a client's expiry is due for extending (default the real time). */
+  clock?: Clock;
 }): ClientRegistry {
   const { store } = options;
+  const clock = options.clock ?? systemClock;
   const key = (clientId: string) => storeKey('client', clientId);
   // An index of registered clients for the admin API; expired ones are reaped when listed.
   const index = storeKey('clients', 'registered');
@@ -63,12 +67,12 @@ export function createClientRegistry(options: {
 
   async function findRegistered(clientId: string): Promise<Client | undefined> {
     const copy = cached.get(clientId);
-    if (copy && copy.until > Date.now()) return copy.client;
+    if (copy && copy.until > clock.now()) return copy.client;
     const heardBefore = changesHeard;
     const client = (await getJson<Client>(store, key(clientId))) ?? undefined;
     if (client && hearsChanges && changesHeard === heardBefore) {
       if (cached.size >= CLIENT_CACHE_SIZE) cached.delete(cached.keys().next().value!);
-      cached.set(clientId, { client, until: Date.now() + CLIENT_CACHE_MS });
+      cached.set(clientId, { client, until: clock.now() + CLIENT_CACHE_MS });
     } else cached.delete(clientId);
     return client;
   }
@@ -120,9 +124,9 @@ export function createClientRegistry(options: {
       return [...services.filter((c): c is Client => c !== undefined), ...registered.sort((a, b) => a.issuedAt - b.issuedAt)];
     },
     async touch(client) {
-      if (client.kind !== 'registered' || Date.now() - (extendedAt.get(client.clientId) ?? 0) < extendEveryMs) return;
+      if (client.kind !== 'registered' || clock.now() - (extendedAt.get(client.clientId) ?? 0) < extendEveryMs) return;
       if (extendedAt.size >= CLIENT_CACHE_SIZE) extendedAt.delete(extendedAt.keys().next().value!);
-      extendedAt.set(client.clientId, Date.now());
+      extendedAt.set(client.clientId, clock.now());
       // Moves the expiry only: a client deleted meanwhile stays deleted.
       await store.getAndExtend(key(client.clientId), options.unusedClientTtlMs);
     },

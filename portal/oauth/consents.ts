@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import { sha256 } from '../crypto/hash.js';
 import { getJson, setJson, storeKey, type Store } from '../store/store.js';
 
@@ -28,7 +29,8 @@ export interface Consents {
   forget(personId: string, clientId: string, resource: string): Promise<void>;
 }
 
-export function createConsents(options: { store: Store; ttlMs: number }): Consents {
+export function createConsents(options: { store: Store; ttlMs: number; clock?: Clock }): Consents {
+  const clock = options.clock ?? systemClock;
   const { store, ttlMs } = options;
   const key = (personId: string, clientId: string, resource: string) => storeKey('consent', personId, sha256(`${clientId}\n${resource}`));
   // The person's consents to one client, one record key per resource.
@@ -45,7 +47,7 @@ export function createConsents(options: { store: Store; ttlMs: number }): Consen
         scope: [...new Set([...(previous?.scope ?? []), ...consent.scope])],
         upstreamIds: [...new Set([...(previous?.upstreamIds ?? []), ...consent.upstreamIds])],
         longLived: consent.longLived,
-        at: Date.now(),
+        at: clock.now(),
       };
       await setJson(store, key(personId, clientId, resource), record, { ttlMs });
       await store.addToSet(index(personId, clientId), key(personId, clientId, resource));

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { RateLimit } from '../http/rate-limit.js';
 import type { Person } from '../login/person.js';
@@ -27,6 +28,8 @@ export interface OAuthDeps {
   issuer: string;
   store: Store;
   logger: Logger;
+  /** Where the endpoints read the time. */
+  clock: Clock;
   keys: SigningKeys;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;

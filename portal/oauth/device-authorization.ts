@@ -34,7 +34,7 @@ export function deviceAuthorizationRoutes(deps: OAuthDeps): Router {
       user_code: userCode,
       verification_uri: verificationUri,
       verification_uri_complete: `${verificationUri}?user_code=${encodeURIComponent(userCode)}`,
-      expires_in: Math.round((record.expiresAt - Date.now()) / 1000),
+      expires_in: Math.round((record.expiresAt - deps.clock.now()) / 1000),
       interval: record.intervalMs / 1000,
     });
   });

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.js';
 import { randomToken, sha256 } from '../crypto/hash.js';
 import type { Person } from '../login/person.js';
 import { getJson, setJson, storeKey, type Store } from '../store/store.js';
@@ -73,8 +74,11 @@ export function createDeviceAuthorizations(options: {
   intervalMs: number;
   /** How long an expired or spent authorization is remembered, so that it answers `expired_token` or `invalid_grant` rather than nothing. */
   retainMs?: number;
+  /** When an authorization expires and when it was last polled (default the real time). */
+  clock?: Clock;
 }): DeviceAuthorizations {
   const { store, ttlMs, intervalMs } = options;
+  const clock = options.clock ?? systemClock;
   const retainMs = options.retainMs ?? 10 * 60_000;
   const key = (id: string) => storeKey('device', id);
   const userKey = (userCodeHash: string) => storeKey('device-user', userCodeHash);
@@ -101,7 +105,7 @@ export function createDeviceAuthorizations(options: {
         const userCodeHash = sha256(normalizeUserCode(userCode));
         // A user code names one live authorization: draw again on the (rare) collision.
         if (!(await store.setIfAbsent(userKey(userCodeHash), id, { ttlMs }))) continue;
-        const record: DeviceAuthorization = { ...fields, userCodeHash, expiresAt: Date.now() + ttlMs, intervalMs, status: 'pending' };
+        const record: DeviceAuthorization = { ...fields, userCodeHash, expiresAt: clock.now() + ttlMs, intervalMs, status: 'pending' };
         await setJson(store, key(id), record, { ttlMs: ttlMs + retainMs });
         return { deviceCode, userCode, record };
       }
@@ -111,7 +115,7 @@ export function createDeviceAuthorizations(options: {
       if (normalized.length !== USER_CODE_LENGTH) return undefined;
       const id = await store.get(userKey(sha256(normalized)));
       const record = id ? await getJson<DeviceAuthorization>(store, key(id)) : null;
-      if (!id || !record || record.status !== 'pending' || record.expiresAt <= Date.now()) return undefined;
+      if (!id || !record || record.status !== 'pending' || record.expiresAt <= clock.now()) return undefined;
       return { id, record };
     },
     async find(id) {
@@ -121,7 +125,7 @@ export function createDeviceAuthorizations(options: {
       return update(
         id,
         (record) => {
-          if (record.status !== 'pending' || record.expiresAt <= Date.now()) return { result: false };
+          if (record.status !== 'pending' || record.expiresAt <= clock.now()) return { result: false };
           if (record.personId) return { result: record.personId === personId };
           return { next: { ...record, personId }, result: true };
         },
@@ -132,7 +136,7 @@ export function createDeviceAuthorizations(options: {
       const decided = await update(
         id,
         (record) => {
-          if (record.status !== 'pending' || record.personId !== personId || record.expiresAt <= Date.now()) return { result: undefined };
+          if (record.status !== 'pending' || record.personId !== personId || record.expiresAt <= clock.now()) return { result: undefined };
           const next: DeviceAuthorization = approval === 'denied' ? { ...record, status: 'denied' } : { ...record, status: 'approved', approval };
           return { next, result: record };
         },
@@ -147,7 +151,7 @@ export function createDeviceAuthorizations(options: {
       return update<DevicePoll | { status: 'other_client' }>(
         sha256(deviceCode),
         (record) => {
-          const now = Date.now();
+          const now = clock.now();
           if (record.clientId !== clientId) return { result: { status: 'other_client' } };
           if (record.status === 'issued') return { result: { status: 'issued', record } };
           if (record.expiresAt <= now) return { result: { status: 'expired', record } };

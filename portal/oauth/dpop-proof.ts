@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { EmbeddedJWK, calculateJwkThumbprint, errors as joseErrors, jwtVerify, type JWK } from 'jose';
+import { systemClock, type Clock } from '../clock.js';
 import { auditRequest } from '../audit/request-audit.js';
 import { sha256 } from '../crypto/hash.js';
 import { OAuthError } from '../http/errors.js';
@@ -52,8 +53,10 @@ export interface DpopProofs {
   check(req: IncomingMessage, expected: DpopExpectation): Promise<DpopProof>;
 }
 
-export function createDpopProofs(options: { store: Store }): DpopProofs {
+/** `clock` judges a proof's `iat` (default the real time). */
+export function createDpopProofs(options: { store: Store; clock?: Clock }): DpopProofs {
   const { store } = options;
+  const clock = options.clock ?? systemClock;
   // An agent signs every proof with one key: it is imported (and its thumbprint computed) once
   // per process, by jose's EmbeddedJWK with all its checks; every proof's signature is verified.
   const keys = new Map<string, { key: ProofKey; jkt: string }>();
@@ -66,7 +69,7 @@ export function createDpopProofs(options: { store: Store }): DpopProofs {
     if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number') throw invalid('the DPoP proof needs htm, htu and iat');
     if (htm !== req.method) throw invalid('the DPoP proof is for another HTTP method');
     if (!sameTargetUri(htu, expected.htu)) throw invalid('the DPoP proof is for another URL');
-    const ageMs = Date.now() - iat * 1000;
+    const ageMs = clock.now() - iat * 1000;
     if (ageMs > DPOP_MAX_AGE_MS) throw invalid('the DPoP proof is too old');
     if (-ageMs > DPOP_MAX_FUTURE_MS) throw invalid('the DPoP proof is issued in the future');
     if (expected.accessToken !== undefined) {

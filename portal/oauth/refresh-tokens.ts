@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import { randomToken, sha256 } from '../crypto/hash.js';
 import { getJson, setJson, storeKey, type Store } from '../store/store.js';
 import { grantKey, type Grant } from './grant-store.js';
@@ -50,8 +51,10 @@ export interface RefreshTokens {
   peek(token: string): Promise<{ grantId: string; clientId: string; spent: boolean } | undefined>;
 }
 
-export function createRefreshTokens(options: { store: Store; graceMs: number }): RefreshTokens {
+/** `clock` decides when a spent token was spent and whether the grace window has passed (default the real time). */
+export function createRefreshTokens(options: { store: Store; graceMs: number; clock?: Clock }): RefreshTokens {
   const { store } = options;
+  const clock = options.clock ?? systemClock;
   const keyOf = (token: string): string | undefined => {
     const grantId = token.split('.')[0];
     if (!grantId || token.length > 200 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) return undefined;
@@ -59,7 +62,7 @@ export function createRefreshTokens(options: { store: Store; graceMs: number }):
   };
   const mint = (grantId: string, clientId: string, ttlMs: number) => {
     const token = `${grantId}.${randomToken()}`;
-    const issuedAt = Date.now();
+    const issuedAt = clock.now();
     const record: RefreshRecord = { grantId, clientId, issuedAt, expiresAt: issuedAt + ttlMs };
     return { token, key: keyOf(token)!, record };
   };
@@ -79,7 +82,7 @@ export function createRefreshTokens(options: { store: Store; graceMs: number }):
       if (!raw) return undefined;
       const record = JSON.parse(raw) as RefreshRecord;
       if (record.grantId !== grantId) return undefined;
-      const use = record.spentAt === undefined ? 'fresh' : Date.now() - record.spentAt <= options.graceMs ? 'concurrent' : 'reused';
+      const use = record.spentAt === undefined ? 'fresh' : clock.now() - record.spentAt <= options.graceMs ? 'concurrent' : 'reused';
       const grant = grantRaw ? (JSON.parse(grantRaw) as Grant) : undefined;
       return { grantId, clientId: record.clientId, grant, use, stored: { key, record, raw, grantRaw } };
     },
@@ -93,9 +96,9 @@ export function createRefreshTokens(options: { store: Store; graceMs: number }):
       ];
       if (record.spentAt === undefined) {
         // The spent token stays known until it would have expired: presenting it again is reuse.
-        const remainingMs = (record.expiresAt ?? Date.now() + ttlMs) - Date.now();
+        const remainingMs = (record.expiresAt ?? clock.now() + ttlMs) - clock.now();
         if (remainingMs <= 0) return undefined;
-        writes.push({ key, value: JSON.stringify({ ...record, spentAt: Date.now() }), ttlMs: remainingMs });
+        writes.push({ key, value: JSON.stringify({ ...record, spentAt: clock.now() }), ttlMs: remainingMs });
       }
       const expected = [{ key, value: raw }, { key: grantKey(grant.id), value: grantRaw }];
       return (await store.writeIfUnchanged(expected, writes)) ? next.token : undefined;

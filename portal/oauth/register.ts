@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { epochSeconds } from '../clock.js';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/hash.js';
 import { OAuthError } from '../http/errors.js';
 import { auditRequest } from '../audit/request-audit.js';
@@ -59,7 +60,7 @@ export function registerRoutes(deps: OAuthDeps): Router {
       scope: metadata.scope,
       secretHash: clientSecret ? sha256(clientSecret) : undefined,
       registrationAccessTokenHash: sha256(registrationAccessToken),
-      issuedAt: Math.floor(Date.now() / 1000),
+      issuedAt: epochSeconds(deps.clock),
       metadata: Object.fromEntries(ECHOED.filter((k) => metadata[k] !== undefined).map((k) => [k, metadata[k]])),
     };
     await clients.save(client);

@@ -1,5 +1,6 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { createSealer } from '../crypto/seal.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Store } from '../store/store.js';
 
 /** The algorithm of every token the portal signs (DESIGN.md: ES256). */
@@ -40,6 +41,8 @@ export interface SigningKeysOptions {
   retainAfterRotationMs: number;
   /** How long a process trusts its cached copy of the key set. */
   cacheMs?: number;
+  /** When keys are due for rotation and retirement (default the real time). */
+  clock?: Clock;
 }
 
 const KEYSET = 'signing-keys:{portal}';
@@ -48,17 +51,18 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   const { store } = options;
   const sealer = createSealer(options.secret, 'signing-keys');
   const cacheMs = options.cacheMs ?? 30_000;
+  const clock = options.clock ?? systemClock;
   let cached: { keys: LoadedKey[]; loadedAt: number } | undefined;
   let loading: Promise<LoadedKey[]> | undefined;
 
   async function load(force = false): Promise<LoadedKey[]> {
-    if (!force && cached && Date.now() - cached.loadedAt < cacheMs && !needsRotation(cached.keys)) return cached.keys;
+    if (!force && cached && clock.now() - cached.loadedAt < cacheMs && !needsRotation(cached.keys)) return cached.keys;
     loading ??= refresh().finally(() => (loading = undefined));
     return loading;
   }
 
   function needsRotation(keys: LoadedKey[]): boolean {
-    return keys.length === 0 || Date.now() - keys[0]!.createdAt >= options.rotateAfterMs;
+    return keys.length === 0 || clock.now() - keys[0]!.createdAt >= options.rotateAfterMs;
   }
 
   async function refresh(): Promise<LoadedKey[]> {
@@ -66,16 +70,16 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
       const raw = await store.get(KEYSET);
       const stored: StoredKey[] = raw ? JSON.parse(raw) : [];
       const newest = stored[0];
-      if (newest && Date.now() - newest.createdAt < options.rotateAfterMs) {
+      if (newest && clock.now() - newest.createdAt < options.rotateAfterMs) {
         const keys = await Promise.all(stored.map(open));
-        cached = { keys, loadedAt: Date.now() };
+        cached = { keys, loadedAt: clock.now() };
         return keys;
       }
       // Rotate: prepend a new key, drop keys retired longer than anything they signed can live.
       const fresh = await generate();
       const kept = stored.filter((key, i) => {
-        const retiredAt = i === 0 ? Date.now() : stored[i - 1]!.createdAt;
-        return Date.now() - retiredAt < options.retainAfterRotationMs;
+        const retiredAt = i === 0 ? clock.now() : stored[i - 1]!.createdAt;
+        return clock.now() - retiredAt < options.retainAfterRotationMs;
       });
       // Compare-and-set: of several processes rotating at once, one wins and the others re-read.
       await store.compareAndSet(KEYSET, raw, JSON.stringify([fresh, ...kept]));
@@ -87,7 +91,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const privateJwk = await exportJWK(privateKey);
-    return { kid, createdAt: Date.now(), publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' }, sealedPrivateJwk: sealer.seal(JSON.stringify(privateJwk), kid) };
+    return { kid, createdAt: clock.now(), publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' }, sealedPrivateJwk: sealer.seal(JSON.stringify(privateJwk), kid) };
   }
 
   async function open(key: StoredKey): Promise<LoadedKey> {
@@ -110,7 +114,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
       const known = (await load()).find((key) => key.kid === kid);
       if (known) return known.publicKey;
       // Another process may have rotated since this one cached the set.
-      if (cached && Date.now() - cached.loadedAt < 1_000) return undefined;
+      if (cached && clock.now() - cached.loadedAt < 1_000) return undefined;
       return (await load(true)).find((key) => key.kid === kid)?.publicKey;
     },
     async jwks() {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.js';
 import type { Lock, Store, StreamEntry } from './store.js';
 
 interface Entry {
@@ -19,9 +20,12 @@ export class MemoryStore implements Store {
   readonly #streams = new Map<string, { lastId: string; entries: StreamEntry[]; first: number }>();
   readonly #bus = new EventEmitter().setMaxListeners(0);
   readonly #sweeper: NodeJS.Timeout;
+  readonly #clock: Clock;
   #closed = false;
 
-  constructor(options: { sweepIntervalMs?: number } = {}) {
+  /** `clock` decides when entries expire (default the real time). */
+  constructor(options: { sweepIntervalMs?: number; clock?: Clock } = {}) {
+    this.#clock = options.clock ?? systemClock;
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000).unref();
   }
 
@@ -32,12 +36,12 @@ export class MemoryStore implements Store {
   async getAndExtend(key: string, ttlMs: number): Promise<string | null> {
     const entry = this.#live(key);
     if (!entry) return null;
-    entry.expiresAt = expiry(ttlMs);
+    entry.expiresAt = this.#expiry(ttlMs);
     return entry.value;
   }
 
   async set(key: string, value: string, options?: { ttlMs?: number }): Promise<void> {
-    this.#values.set(key, { value, expiresAt: expiry(options?.ttlMs) });
+    this.#values.set(key, { value, expiresAt: this.#expiry(options?.ttlMs) });
   }
 
   async setIfAbsent(key: string, value: string, options?: { ttlMs?: number }): Promise<boolean> {
@@ -73,7 +77,7 @@ export class MemoryStore implements Store {
 
   async writeIfUnchanged(expected: Array<{ key: string; value: string | null }>, writes: Array<{ key: string; value: string; ttlMs?: number }>): Promise<boolean> {
     if (expected.some(({ key, value }) => (this.#live(key)?.value ?? null) !== value)) return false;
-    for (const { key, value, ttlMs } of writes) this.#values.set(key, { value, expiresAt: expiry(ttlMs) });
+    for (const { key, value, ttlMs } of writes) this.#values.set(key, { value, expiresAt: this.#expiry(ttlMs) });
     return true;
   }
 
@@ -92,14 +96,14 @@ export class MemoryStore implements Store {
   async increment(key: string, ttlMs: number): Promise<number> {
     const entry = this.#live(key);
     const count = (entry ? Number(entry.value) : 0) + 1;
-    this.#values.set(key, { value: String(count), expiresAt: entry ? entry.expiresAt : expiry(ttlMs) });
+    this.#values.set(key, { value: String(count), expiresAt: entry ? entry.expiresAt : this.#expiry(ttlMs) });
     return count;
   }
 
   async ttl(key: string): Promise<number | null> {
     const entry = this.#live(key);
     if (!entry || entry.expiresAt === null) return null;
-    return Math.max(0, entry.expiresAt - Date.now());
+    return Math.max(0, entry.expiresAt - this.#clock.now());
   }
 
   async addToSet(key: string, member: string): Promise<void> {
@@ -167,7 +171,7 @@ export class MemoryStore implements Store {
 
   #live(key: string): Entry | undefined {
     const entry = this.#values.get(key);
-    if (entry && entry.expiresAt !== null && entry.expiresAt <= Date.now()) {
+    if (entry && entry.expiresAt !== null && entry.expiresAt <= this.#clock.now()) {
       this.#values.delete(key);
       return undefined;
     }
@@ -177,10 +181,10 @@ export class MemoryStore implements Store {
   #sweep(): void {
     for (const key of this.#values.keys()) this.#live(key);
   }
-}
 
-function expiry(ttlMs: number | undefined): number | null {
-  return ttlMs === undefined ? null : Date.now() + ttlMs;
+  #expiry(ttlMs: number | undefined): number | null {
+    return ttlMs === undefined ? null : this.#clock.now() + ttlMs;
+  }
 }
 
 /** Stream ids as Redis makes them: `<milliseconds>-<sequence>`, strictly increasing. */

@@ -7,7 +7,7 @@ import { authorizedToken } from '../helpers/agent.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { toolText } from '../helpers/mcp-wire.js';
 import { UNLIMITED } from '../helpers/oauth-flow.js';
-import { ALICE, startTestPortal, type TestPortal } from '../helpers/portal.js';
+import { ALICE, startTestPortal, TEST_PASSWORD_COST, type TestPortal } from '../helpers/portal.js';
 
 const STS_SECRET = 'gate-a-secret-0123456789abcdef';
 
@@ -38,7 +38,7 @@ describe('token-exchange upstream credentials, with a second portal as the STS',
         token_exchange: { trusted_issuers: [{ id: 'gate-a', issuer: gateA.url, jwks_uri: `${gateA.url}/.well-known/jwks.json` }] },
         service_clients: [
           { client_id: 'gate-a-key', jwks: { keys: [{ ...(await exportJWK(key.publicKey)), alg: 'ES256' }] }, upstreams: ['notes'] },
-          { client_id: 'gate-a-secret', secret_hash: await hashPassword(STS_SECRET), upstreams: ['notes'] },
+          { client_id: 'gate-a-secret', secret_hash: await hashPassword(STS_SECRET, TEST_PASSWORD_COST), upstreams: ['notes'] },
         ],
       },
     });

@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { createTestRedisStore, testKeyPrefix, testRedisUrl } from '../helpers/redis.js';
+import { testClock } from '../helpers/test-clock.js';
 
 describe('oauth upstream tokens with two portal processes on one Redis', () => {
   let upstream: OAuthUpstream;
@@ -14,6 +14,7 @@ describe('oauth upstream tokens with two portal processes on one Redis', () => {
   let agentOnSecond: Agent;
   let keyPrefix: string;
   const cleanups: Array<() => Promise<void>> = [];
+  const clock = testClock();
 
   beforeAll(async () => {
     // Tokens issued at connect live 1 s, so the next use finds them expired.
@@ -22,8 +23,8 @@ describe('oauth upstream tokens with two portal processes on one Redis', () => {
     const stores = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
     cleanups.push(...stores.map((s) => s.cleanup));
     const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth' } }] };
-    first = await startTestPortal({ document, store: stores[0]!.store });
-    second = await startTestPortal({ document, store: stores[1]!.store, env: { PUBLIC_URL: first.url } });
+    first = await startTestPortal({ document, store: stores[0]!.store, clock });
+    second = await startTestPortal({ document, store: stores[1]!.store, env: { PUBLIC_URL: first.url }, clock });
     // One agent session per process (each process serves its own agent), one person behind both.
     agentOnFirst = await connectAgent(first.url, ALICE);
     const toSecond: typeof fetch = (input, init) => {
@@ -45,7 +46,7 @@ describe('oauth upstream tokens with two portal processes on one Redis', () => {
     expect((await connectInBrowser(agentOnFirst.provider.browser, 'notes')).status).toBe(200);
     // Refreshed tokens live an hour: one refresh is all the race should need.
     upstream.controls.accessTtlSeconds = 3600;
-    await sleep(1_100);
+    clock.advance(1_100);
     const before = upstream.tokenCalls.refresh_token;
     const calls = [agentOnFirst, agentOnSecond, agentOnFirst, agentOnSecond].map((agent, i) => agent.client.callTool({ name: 'notes__echo', arguments: { message: `call ${i}` } }) as Promise<CallToolResult>);
     const results = await Promise.all(calls);

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectNamedAgent } from '../helpers/admin.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
@@ -7,6 +6,7 @@ import { runBrowser } from '../helpers/idp-browser.js';
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { startOidcUpstream, type OidcUpstream } from '../helpers/oidc-upstream.js';
 import { ALICE, BOB, startTestPortal, testAccounts, TEST_SECRET, type TestPortal } from '../helpers/portal.js';
+import { testClock } from '../helpers/test-clock.js';
 import { createSealer } from '../../portal/crypto/seal.js';
 
 const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
@@ -38,6 +38,7 @@ describe('several accounts of one person at an oauth upstream', () => {
   let browser: FormBrowser;
   let origins: string[];
   const ids: { work?: string; home?: string } = {};
+  const clock = testClock();
 
   const whoami = async (agent: Agent) => text((await agent.client.callTool({ name: 'notes__whoami', arguments: {} })) as CallToolResult);
   const connectionsPage = async () => (await browser.get(`${portal.url}/connections`)).text();
@@ -50,6 +51,7 @@ describe('several accounts of one person at an oauth upstream', () => {
     upstream.people.set('alice-home', { email: 'alice@home.example' });
     portal = await startTestPortal({
       document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth', scopes: ['notes', 'email'] } }] },
+      clock,
     });
     workAgent = await connectNamedAgent(portal.url, ALICE, 'Work agent');
     homeAgent = await connectNamedAgent(portal.url, ALICE, 'Home agent');
@@ -124,7 +126,7 @@ describe('several accounts of one person at an oauth upstream', () => {
     }
     upstream.controls.accessTtlSeconds = 3600;
     expect(accountsOnPage(await connectionsPage()).map((a) => a.id)).toEqual([ids.work, ids.home]);
-    await sleep(1_100);
+    clock.advance(1_100);
     const before = upstream.grants.refresh_token;
     const answers = await Promise.all([whoami(workAgent), whoami(homeAgent), whoami(workAgent), whoami(homeAgent)]);
     expect(answers).toEqual(['sub alice-work', 'sub alice-home', 'sub alice-work', 'sub alice-home']);

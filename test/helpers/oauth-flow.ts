@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../../portal/clock.js';
 import { MemoryStore } from '../../portal/store/index.js';
 import { FormBrowser, hiddenFields } from './browser-form-client.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from './portal.js';
@@ -53,9 +54,9 @@ export class RecordingStore extends MemoryStore {
  * A portal with ALICE and BOB, no effective rate limits, and whatever `document` adds
  * (its `rate_limits` and `tokens` win). The caller closes it (and a passed `store`).
  */
-export async function startOAuthPortal(document: Record<string, unknown> = {}, store?: MemoryStore): Promise<TestPortal> {
+export async function startOAuthPortal(document: Record<string, unknown> = {}, store?: MemoryStore, clock?: Clock): Promise<TestPortal> {
   const rateLimits = { ...UNLIMITED, ...(document.rate_limits as Record<string, unknown> | undefined) };
-  return startTestPortal({ document: { login: { accounts: await testAccounts() }, ...document, rate_limits: rateLimits }, store });
+  return startTestPortal({ document: { login: { accounts: await testAccounts() }, ...document, rate_limits: rateLimits }, store, clock });
 }
 
 /** Reads a JSON body as `T` (the caller names the shape it asserts on). */
@@ -268,9 +269,4 @@ export async function pendingConsent(
 
 function definedOnly(fields: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined));
-}
-
-/** Waits `ms` (for TTLs configured at 1 s: the tests wait past them, they never time anything). */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

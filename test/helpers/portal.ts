@@ -6,6 +6,7 @@ import { resolveConfig, type Config } from '../../portal/config/load.js';
 import { limitConnections, listen } from '../../portal/http/server.js';
 import { createLogger } from '../../portal/logger.js';
 import { MemoryStore, type Store } from '../../portal/store/index.js';
+import type { Clock } from '../../portal/clock.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef-0123456789';
 
@@ -44,7 +45,7 @@ export type TestConfigDocument = Record<string, unknown> | ((portalUrl: string) 
  * `adjust` derives the config it runs with from the loaded one: for a config the loader would refuse.
  */
 export async function startTestPortal(
-  options: { document?: TestConfigDocument; adjust?: (loaded: Config) => Config; env?: NodeJS.ProcessEnv; store?: Store; metadataDocumentCa?: string } = {},
+  options: { document?: TestConfigDocument; adjust?: (loaded: Config) => Config; env?: NodeJS.ProcessEnv; store?: Store; metadataDocumentCa?: string; clock?: Clock } = {},
 ): Promise<TestPortal> {
   // Listen first, so that the issuer (PUBLIC_URL) can be the address actually bound.
   let handle: RequestListener | undefined;
@@ -54,10 +55,11 @@ export async function startTestPortal(
   const loaded = resolveConfig(document ?? {}, env, 'test');
   const config = options.adjust ? options.adjust(loaded) : loaded;
   limitConnections(running.server, config.http.connections);
-  const store = options.store ?? new MemoryStore();
+  // The portal's own memory store reads the portal's clock: a test that moves it expires entries too.
+  const store = options.store ?? new MemoryStore({ clock: options.clock });
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
-  const portal = createPortal({ config, store, logger, env, metadataDocumentCa: options.metadataDocumentCa });
+  const portal = createPortal({ config, store, logger, env, metadataDocumentCa: options.metadataDocumentCa, clock: options.clock });
   handle = portal.handle;
   running.server.on('upgrade', portal.onUpgrade);
   return {
@@ -82,11 +84,17 @@ export async function startTestPortal(
 export const ALICE = { username: 'alice', password: 'alice-password' };
 export const BOB = { username: 'bob', password: 'bob-password' };
 
+/**
+ * A scrypt cost for tests' passwords and client secrets: a sign-in checks it in a few ms rather
+ * than ~80 ms, and suites sign in often. Real hashes keep the default cost.
+ */
+export const TEST_PASSWORD_COST = { N: 1024, r: 8, p: 1 };
+
 /** `login.accounts` entries for ALICE and BOB (hashed once per test file). */
 export async function testAccounts(): Promise<Array<Record<string, unknown>>> {
   const { hashPassword } = await import('../../portal/crypto/password.js');
   return [
-    { username: ALICE.username, password_hash: await hashPassword(ALICE.password), email: 'alice@example.com', name: 'Alice', groups: ['eng'] },
-    { username: BOB.username, password_hash: await hashPassword(BOB.password), email: 'bob@example.com', name: 'Bob', groups: ['sales'] },
+    { username: ALICE.username, password_hash: await hashPassword(ALICE.password, TEST_PASSWORD_COST), email: 'alice@example.com', name: 'Alice', groups: ['eng'] },
+    { username: BOB.username, password_hash: await hashPassword(BOB.password, TEST_PASSWORD_COST), email: 'bob@example.com', name: 'Bob', groups: ['sales'] },
   ];
 }

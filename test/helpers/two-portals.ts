@@ -1,3 +1,4 @@
+import type { Clock } from '../../portal/clock.js';
 import { mcpInitialize } from './oauth-flow.js';
 import { startTestPortal, type TestPortal } from './portal.js';
 import { createTestRedisStore, testKeyPrefix } from './redis.js';
@@ -12,13 +13,14 @@ export interface TwoPortals {
 
 /**
  * Starts two portals from one config document, each with its own connection to one Redis, and
- * one issuer for both: they are one portal behind a load balancer.
+ * one issuer for both: they are one portal behind a load balancer. Given a `clock`, both read it
+ * (keys in Redis still expire by Redis's own clock).
  */
-export async function startTwoPortals(document: Record<string, unknown>): Promise<TwoPortals> {
+export async function startTwoPortals(document: Record<string, unknown>, clock?: Clock): Promise<TwoPortals> {
   const keyPrefix = testKeyPrefix();
   const [a, b] = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
-  const first = await startTestPortal({ document, store: a.store });
-  const second = await startTestPortal({ document, store: b.store, env: { PUBLIC_URL: first.url } });
+  const first = await startTestPortal({ document, store: a.store, clock });
+  const second = await startTestPortal({ document, store: b.store, env: { PUBLIC_URL: first.url }, clock });
   return {
     first,
     second,

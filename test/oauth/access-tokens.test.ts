@@ -2,6 +2,7 @@ import { createAccessTokens } from '../../portal/oauth/access-tokens.js';
 import type { Grant } from '../../portal/oauth/grant-store.js';
 import { createSigningKeys } from '../../portal/oauth/signing-keys.js';
 import { MemoryStore } from '../../portal/store/index.js';
+import { testClock } from '../helpers/test-clock.js';
 
 /**
  * A token's signature is checked once per process; what can change is checked on every use.
@@ -9,9 +10,10 @@ import { MemoryStore } from '../../portal/store/index.js';
  */
 describe('access tokens: the per-process cache of checked signatures', () => {
   const issuer = 'http://127.0.0.1:1';
-  const store = new MemoryStore();
-  const keys = createSigningKeys({ store, secret: 'access-tokens-test-secret-0123456789abcdef', rotateAfterMs: 60_000, retainAfterRotationMs: 60_000 });
-  const tokens = createAccessTokens({ issuer, keys });
+  const clock = testClock();
+  const store = new MemoryStore({ clock });
+  const keys = createSigningKeys({ store, secret: 'access-tokens-test-secret-0123456789abcdef', rotateAfterMs: 60_000, retainAfterRotationMs: 60_000, clock });
+  const tokens = createAccessTokens({ issuer, keys, clock });
   const grant: Grant = {
     id: 'grant-1',
     kind: 'person',
@@ -34,7 +36,7 @@ describe('access tokens: the per-process cache of checked signatures', () => {
   test('a cached token stops working when it expires', async () => {
     const { token } = await tokens.issue(grant, 1_000);
     await expect(tokens.verify(token)).resolves.toMatchObject({ sub: 'local:alice' });
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    clock.advance(2_100);
     await expect(tokens.verify(token)).rejects.toMatchObject({ code: 'invalid_token', message: 'the access token expired' });
   });
 

@@ -6,13 +6,13 @@ import {
   json,
   mcpInitialize,
   registerClient,
-  sleep,
   startOAuthPortal,
   tokensFor,
   type OAuthErrorBody,
   type RegisteredClient,
   type TokenBody,
 } from '../helpers/oauth-flow.js';
+import { testClock } from '../helpers/test-clock.js';
 import type { TestPortal } from '../helpers/portal.js';
 
 /**
@@ -165,17 +165,18 @@ describe('bearer tokens at /mcp', () => {
 
 describe('expired bearer tokens (access_ttl 1 s)', () => {
   let portal: TestPortal;
+  const clock = testClock();
 
   beforeAll(async () => {
-    portal = await startOAuthPortal({ tokens: { access_ttl: '1s' } });
+    portal = await startOAuthPortal({ tokens: { access_ttl: '1s' } }, undefined, clock);
   });
   afterAll(() => portal.close());
 
   test('an expired token is 401 invalid_token', async () => {
     const client = await registerClient(portal.url);
     const tokens = await tokensFor(portal.url, client);
-    // `exp` has one-second resolution: wait past the next whole second after it.
-    await sleep(2_100);
+    // `exp` has one-second resolution: move past the next whole second after it.
+    clock.advance(2_100);
     const res = await mcpInitialize(`${portal.url}/mcp`, tokens.access_token);
     expect(res.status).toBe(401);
     expect(bearerChallenge(res.headers.get('www-authenticate'))).toMatchObject({

@@ -12,7 +12,7 @@ import {
   type OAuthErrorBody,
   type TokenBody,
 } from '../helpers/oauth-flow.js';
-import type { TestPortal } from '../helpers/portal.js';
+import { TEST_PASSWORD_COST, type TestPortal } from '../helpers/portal.js';
 
 const ROBOT = { id: 'robot', secret: 'robot-secret-0123456789' };
 
@@ -30,7 +30,7 @@ describe('client_credentials', () => {
         { id: 'wiki', kind: 'http', url: 'http://127.0.0.1:1' },
         { id: 'notes', kind: 'mcp', url: 'http://127.0.0.1:1/mcp' },
       ],
-      service_clients: [{ client_id: ROBOT.id, secret_hash: await hashPassword(ROBOT.secret), upstreams: ['wiki'] }],
+      service_clients: [{ client_id: ROBOT.id, secret_hash: await hashPassword(ROBOT.secret, TEST_PASSWORD_COST), upstreams: ['wiki'] }],
     });
   });
   afterAll(() => portal.close());

@@ -7,6 +7,7 @@ import { cookieHeader, formPost, json, mcpInitialize, startOAuthPortal, type OAu
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
 import { insecure } from '../helpers/strict-client.js';
+import { testClock } from '../helpers/test-clock.js';
 
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 const none = oauth.None();
@@ -209,13 +210,14 @@ function formPostJson(url: string, body: unknown): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
-/** Expiry and the per-person limit on typed codes, on a portal whose codes live one second. */
+/** Expiry and the per-person limit on typed codes, on a portal whose codes live ten seconds. */
 describe('device authorization grant: expiry and rate limits', () => {
   let portal: TestPortal;
   let as: oauth.AuthorizationServer;
+  const clock = testClock();
 
   beforeAll(async () => {
-    portal = await startOAuthPortal({ tokens: { device_code_ttl: '1s', device_poll_interval: '1s' }, rate_limits: { user_code_per_minute: 3 } });
+    portal = await startOAuthPortal({ tokens: { device_code_ttl: '10s', device_poll_interval: '1s' }, rate_limits: { user_code_per_minute: 3 } }, undefined, clock);
     const issuer = new URL(portal.url);
     as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
   });
@@ -226,7 +228,7 @@ describe('device authorization grant: expiry and rate limits', () => {
     const device = await oauth.processDeviceAuthorizationResponse(as, client, await oauth.deviceAuthorizationRequest(as, client, none, { scope: 'mcp' }, insecure));
     const browser = new FormBrowser(portal.url);
     await enterUserCode(browser, `${portal.url}/device`, 'BCDF-GHJK', ALICE);
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    clock.advance(11_000);
     const refused = await postUserCodeAsJson(browser, device.user_code);
     expect((await json<OAuthErrorBody>(refused)).error).toBe('invalid_grant');
     const res = await oauth.deviceCodeGrantRequest(as, client, none, device.device_code, insecure);
@@ -240,7 +242,7 @@ describe('device authorization grant: expiry and rate limits', () => {
     const browser = new FormBrowser(portal.url);
     const consent = await enterUserCode(browser, `${portal.url}/device`, device.user_code, ALICE);
     expect(consent.page).toContain('action="/consent"');
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    clock.advance(11_000);
     const res = await fetch(`${portal.url}/consent`, {
       method: 'POST',
       redirect: 'manual',

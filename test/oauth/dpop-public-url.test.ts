@@ -3,7 +3,7 @@ import { dpopKey, dpopProof, jwtPayload, thumbprint, type DpopKey } from '../hel
 import { hostRequest } from '../helpers/host-request.js';
 import { startTestUpstream, type Echo, type TestUpstream } from '../helpers/http-app-upstream.js';
 import { UNLIMITED, basicAuth, challenges, formPost, json, type OAuthErrorBody, type TokenBody } from '../helpers/oauth-flow.js';
-import { startTestPortal, type TestPortal } from '../helpers/portal.js';
+import { startTestPortal, TEST_PASSWORD_COST, type TestPortal } from '../helpers/portal.js';
 
 const PUBLIC_URL = 'http://gate.example.test:8443';
 const HOSTED = 'hosted.example.test';
@@ -29,7 +29,7 @@ describe('DPoP behind a reverse proxy and at a host-routed app', () => {
       document: {
         rate_limits: UNLIMITED,
         http: { trust_proxy: true },
-        service_clients: [{ client_id: 'nightly', secret_hash: await hashPassword(SECRET), upstreams: ['wiki', 'hosted'], scope: 'mcp' }],
+        service_clients: [{ client_id: 'nightly', secret_hash: await hashPassword(SECRET, TEST_PASSWORD_COST), upstreams: ['wiki', 'hosted'], scope: 'mcp' }],
         upstreams: [
           { id: 'wiki', kind: 'http', url: wiki.url },
           { id: 'hosted', kind: 'http', url: wiki.url, host: HOSTED },

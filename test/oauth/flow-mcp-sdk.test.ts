@@ -1,14 +1,15 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { TestOAuthProvider } from '../helpers/mcp-oauth-client.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
+import { testClock } from '../helpers/test-clock.js';
 
 describe('an MCP SDK client that knows only {issuer}/mcp', () => {
   let portal: TestPortal;
+  const clock = testClock();
   beforeAll(async () => {
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, tokens: { access_ttl: '2s' } } });
+    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, tokens: { access_ttl: '1m' } }, clock });
   });
   afterAll(() => portal.close());
 
@@ -30,7 +31,7 @@ describe('an MCP SDK client that knows only {issuer}/mcp', () => {
     await client.listTools();
 
     // The access token expires; the next request gets 401 and the SDK refreshes without the person.
-    await sleep(2_500);
+    clock.advance(61_000);
     await client.listTools();
     expect(provider.savedTokens).toHaveLength(2);
     expect(provider.savedTokens[1]!.refresh_token).not.toBe(provider.savedTokens[0]!.refresh_token);

@@ -1,6 +1,6 @@
 import { hashPassword } from '../../portal/crypto/password.js';
 import { basicAuth, formPost, json, registerClient, startOAuthPortal, tokensFor, type OAuthErrorBody, type TokenBody } from '../helpers/oauth-flow.js';
-import type { TestPortal } from '../helpers/portal.js';
+import { TEST_PASSWORD_COST, type TestPortal } from '../helpers/portal.js';
 
 const ROBOT = { id: 'robot', secret: 'robot-secret-0123456789' };
 
@@ -16,7 +16,7 @@ describe('/introspect answers a client about its own tokens only', () => {
     portal = await startOAuthPortal({
       // Nothing listens here: no test reaches the upstream.
       upstreams: [{ id: 'wiki', kind: 'http', url: 'http://127.0.0.1:1' }],
-      service_clients: [{ client_id: ROBOT.id, secret_hash: await hashPassword(ROBOT.secret), upstreams: ['wiki'] }],
+      service_clients: [{ client_id: ROBOT.id, secret_hash: await hashPassword(ROBOT.secret, TEST_PASSWORD_COST), upstreams: ['wiki'] }],
     });
   });
   afterAll(() => portal.close());

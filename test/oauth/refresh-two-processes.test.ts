@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UNLIMITED, clientAuth, formPost, json, refresh, registerClient, tokensFor, type OAuthErrorBody, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
 import { startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { mcpStatus, startTwoPortals, type TwoPortals } from '../helpers/two-portals.js';
+import { testClock } from '../helpers/test-clock.js';
 import { createTestRedisStore } from '../helpers/redis.js';
 
 /**
@@ -14,9 +15,10 @@ describe('refresh rotation and client changes, across two portal processes on on
   let second: TestPortal;
   let keyPrefix: string;
   let portals: TwoPortals;
+  const clock = testClock();
 
   beforeAll(async () => {
-    portals = await startTwoPortals({ login: { accounts: await testAccounts() }, rate_limits: UNLIMITED, tokens: { refresh_reuse_grace: '1s' } });
+    portals = await startTwoPortals({ login: { accounts: await testAccounts() }, rate_limits: UNLIMITED, tokens: { refresh_reuse_grace: '10s' } }, clock);
     ({ first, second, keyPrefix } = portals);
   });
   afterAll(() => portals?.close());
@@ -35,7 +37,7 @@ describe('refresh rotation and client changes, across two portal processes on on
     const latest = await json<TokenBody>(again);
     expect(await mcpStatus(first, latest.access_token)).toBe(200);
 
-    await sleep(1_200);
+    clock.advance(11_000);
     const reused = await refresh(second.url, client, tokens.refresh_token!);
     expect(reused.status).toBe(400);
     expect((await json<OAuthErrorBody>(reused)).error).toBe('invalid_grant');

@@ -11,11 +11,11 @@ import {
   pkce,
   refresh,
   registerClient,
-  sleep,
   type RegisteredClient,
   type TokenBody,
 } from '../helpers/oauth-flow.js';
 import { startTestPortal, type TestPortal } from '../helpers/portal.js';
+import { testClock } from '../helpers/test-clock.js';
 
 /**
  * A revoked grant takes the consent it rested on with it: whoever revoked it (the person, an
@@ -25,10 +25,12 @@ import { startTestPortal, type TestPortal } from '../helpers/portal.js';
 describe('revoking a grant forgets the consent it rested on', () => {
   let host: MetadataDocumentHost;
   let portal: TestPortal;
+  const clock = testClock();
 
   beforeAll(async () => {
     host = await startMetadataDocumentHost();
     portal = await startTestPortal({
+      clock,
       document: await adminDocument({ tokens: { refresh_reuse_grace: '1s' }, clients: { metadata_documents: { allow_private_addresses: true } } }),
       metadataDocumentCa: host.cert,
     });
@@ -87,7 +89,7 @@ describe('revoking a grant forgets the consent it rested on', () => {
     const { browser, tokens } = await consented(client);
     expect(tokens.refresh_token).toBeDefined();
     expect((await refresh(portal.url, client, tokens.refresh_token!)).status).toBe(200);
-    await sleep(1_200);
+    clock.advance(1_200);
     const reused = await refresh(portal.url, client, tokens.refresh_token!);
     expect((await json<{ error: string }>(reused)).error).toBe('invalid_grant');
     expect(await nextAuthorize(browser, client.client_id)).toBe('consent page');

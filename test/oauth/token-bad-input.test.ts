@@ -8,7 +8,6 @@ import {
   mcpInitialize,
   refresh,
   registerClient,
-  sleep,
   startOAuthPortal,
   tokensFor,
   type Authorized,
@@ -16,6 +15,7 @@ import {
   type RegisteredClient,
   type TokenBody,
 } from '../helpers/oauth-flow.js';
+import { testClock } from '../helpers/test-clock.js';
 import type { TestPortal } from '../helpers/portal.js';
 
 /** Expects an OAuth error answer (RFC 6749 §5.2) with `status` and `error`, never cacheable. */
@@ -338,19 +338,20 @@ describe('/revoke and /introspect reject bad request shapes and change nothing',
   });
 });
 
-describe('/token with short code TTL and reuse grace (1 s)', () => {
+describe('/token with short code TTL and reuse grace (10 s)', () => {
   let portal: TestPortal;
   let client: RegisteredClient;
+  const clock = testClock();
 
   beforeAll(async () => {
-    portal = await startOAuthPortal({ tokens: { code_ttl: '1s', refresh_reuse_grace: '1s' } });
+    portal = await startOAuthPortal({ tokens: { code_ttl: '10s', refresh_reuse_grace: '10s' } }, undefined, clock);
     client = await registerClient(portal.url);
   });
   afterAll(() => portal.close());
 
   test('an expired code is invalid_grant', async () => {
     const authorized = await authorizeCode(portal.url, client.client_id);
-    await sleep(1_500);
+    clock.advance(11_000);
     await expectOAuthError(await exchangeCode(portal.url, client, authorized), 400, 'invalid_grant');
   });
 
@@ -359,7 +360,7 @@ describe('/token with short code TTL and reuse grace (1 s)', () => {
     const second = await expectTokens(await refresh(portal.url, client, tokens.refresh_token!));
     const third = await expectTokens(await refresh(portal.url, client, second.refresh_token!));
     expect(await mcpStatus(portal, third.access_token)).toBe(200);
-    await sleep(1_500);
+    clock.advance(11_000);
 
     await expectOAuthError(await refresh(portal.url, client, tokens.refresh_token!), 400, 'invalid_grant');
     expect(await mcpStatus(portal, third.access_token)).toBe(401);

@@ -2,19 +2,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryStore, createRedisStore, StoreUnavailableError, storeKey, type Store } from '../../portal/store/index.js';
 import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
 import { TestRedisCluster } from '../helpers/redis-cluster.js';
+import { testClock } from '../helpers/test-clock.js';
 
 interface Backend {
-  /** Two handles on one shared state (two portal processes): the same store object for memory. */
-  open(): Promise<{ store: Store; peer: Store; cleanup: () => Promise<void> }>;
+  /**
+   * Two handles on one shared state (two portal processes): the same store object for memory.
+   * `elapse` lets time pass for expiry: the memory store's clock moves; Redis expires keys by its
+   * own clock, so there the test really waits.
+   */
+  open(): Promise<{ store: Store; peer: Store; cleanup: () => Promise<void>; elapse: (ms: number) => Promise<void> }>;
 }
+
+const wait = (ms: number): Promise<void> => sleep(ms);
 
 const backends: Array<[string, Backend]> = [
   [
     'memory',
     {
       async open() {
-        const store = new MemoryStore();
-        return { store, peer: store, cleanup: () => store.close() };
+        const clock = testClock();
+        const store = new MemoryStore({ clock });
+        return { store, peer: store, cleanup: () => store.close(), elapse: async (ms) => clock.advance(ms) };
       },
     },
   ],
@@ -32,6 +40,7 @@ const backends: Array<[string, Backend]> = [
             await b.store.close();
             await a.cleanup();
           },
+          elapse: wait,
         };
       },
     },
@@ -51,6 +60,7 @@ const backends: Array<[string, Backend]> = [
           cleanup: async () => {
             await Promise.all([a!.close(), b!.close()]);
           },
+          elapse: wait,
         };
       },
     },
@@ -58,7 +68,7 @@ const backends: Array<[string, Backend]> = [
 ];
 
 /**
- * A TTL the tests wait out, and the wait: long enough that a loaded machine finishes the few
+ * A TTL the tests let pass, and the time they let pass: long enough that a loaded machine finishes the few
  * round trips a test makes before it (two clients, a cluster's redirects), short enough to wait.
  */
 const SHORT_TTL = 300;
@@ -71,9 +81,10 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
   let store: Store;
   let peer: Store;
   let cleanup: () => Promise<void>;
+  let elapse: (ms: number) => Promise<void>;
 
   beforeEach(async () => {
-    ({ store, peer, cleanup } = await backend.open());
+    ({ store, peer, cleanup, elapse } = await backend.open());
   });
   afterEach(() => cleanup());
 
@@ -93,7 +104,7 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     const remaining = await store.ttl('long');
     expect(remaining).toBeGreaterThan(50_000);
     expect(remaining).toBeLessThanOrEqual(60_000);
-    await sleep(PAST_SHORT_TTL);
+    await elapse(PAST_SHORT_TTL);
     expect(await store.get('short')).toBeNull();
     expect(await store.ttl('short')).toBeNull();
     expect(await store.get('long')).toBe('v');
@@ -102,7 +113,7 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
   test('getAndExtend reads a value and moves its expiry; a missing key stays missing', async () => {
     await store.set('sliding', 'v', { ttlMs: SHORT_TTL });
     expect(await peer.getAndExtend('sliding', 60_000)).toBe('v');
-    await sleep(PAST_SHORT_TTL);
+    await elapse(PAST_SHORT_TTL);
     expect(await store.get('sliding')).toBe('v');
     expect(await store.ttl('sliding')).toBeGreaterThan(50_000);
     expect(await store.getAndExtend('absent', 60_000)).toBeNull();
@@ -136,7 +147,7 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     expect(await store.get('cas')).toBe('a');
     expect(await peer.compareAndSet('cas', 'a', 'b', { ttlMs: SHORT_TTL })).toBe(true);
     expect(await store.get('cas')).toBe('b');
-    await sleep(PAST_SHORT_TTL);
+    await elapse(PAST_SHORT_TTL);
     expect(await store.get('cas')).toBeNull();
   });
 
@@ -158,7 +169,7 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     expect(await peer.writeIfUnchanged([{ key: a, value: 'a1' }, { key: b, value: null }], [{ key: a, value: 'a2' }, { key: c, value: 'c2', ttlMs: SHORT_TTL }])).toBe(true);
     expect(await store.getMany([a, b, c])).toEqual(['a2', null, 'c2']);
     expect(await store.ttl(a)).toBeNull();
-    await sleep(PAST_SHORT_TTL);
+    await elapse(PAST_SHORT_TTL);
     expect(await store.get(c)).toBeNull();
     // A value read before another writer's change no longer matches.
     expect(await store.writeIfUnchanged([{ key: a, value: 'a1' }], [{ key: c, value: 'late' }])).toBe(false);
@@ -190,7 +201,7 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     const holders = attempts.filter((lock) => lock !== null);
     expect(holders).toHaveLength(1);
     expect(await store.acquireLock('lock', SHORT_TTL)).toBeNull();
-    await sleep(PAST_SHORT_TTL);
+    await elapse(PAST_SHORT_TTL);
     // The first holder's lock expired; a new holder takes it and the old release must not free it.
     const second = await peer.acquireLock('lock', 10_000);
     expect(second).not.toBeNull();
@@ -203,7 +214,7 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
   test('counters count within a window that the first increment starts', async () => {
     const counts = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? peer : store).increment('hits', SHORT_TTL)));
     expect([...counts].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    await sleep(PAST_SHORT_TTL);
+    await elapse(PAST_SHORT_TTL);
     expect(await store.increment('hits', SHORT_TTL)).toBe(1);
   });
 

@@ -68,7 +68,7 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     upstreamIds: record.upstreamIds,
     longLived: record.longLived === true,
     dpopJkt: contextOf(req).dpopJkt,
-    createdAt: Date.now(),
+    createdAt: deps.clock.now(),
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person: record.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'authorization_code', grantId, resource: record.resource } }, 'token issued');
   return tokens;

@@ -35,7 +35,7 @@ export async function clientCredentialsGrant(req: Request, client: Client, deps:
     resource: resource.url,
     upstreamIds,
     dpopJkt: contextOf(req).dpopJkt,
-    createdAt: Date.now(),
+    createdAt: deps.clock.now(),
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person: { id: `service:${client.clientId}`, name: client.clientId }, client: { id: client.clientId, name: client.clientName }, details: { grant: 'client_credentials', grantId, resource: resource.url } }, 'token issued');
   return tokens;

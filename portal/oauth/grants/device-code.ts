@@ -53,7 +53,7 @@ export async function deviceCodeGrant(req: Request, client: Client, deps: OAuthD
     resource: record.resource,
     upstreamIds: approval.upstreamIds,
     longLived: approval.longLived,
-    createdAt: Date.now(),
+    createdAt: deps.clock.now(),
     dpopJkt: contextOf(req).dpopJkt,
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person: approval.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'device_code', grantId, resource: record.resource } }, 'token issued');

@@ -64,6 +64,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
       audience: deps.issuer,
       requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id'],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      currentDate: new Date(deps.clock.now()),
     }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw invalid('the assertion expired');
@@ -89,7 +90,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     throw new OAuthError('invalid_scope', 'scope exceeds what the assertion grants (mcp)');
   }
 
-  const person = personFromClaims(idp, claims as IdpClaims);
+  const person = personFromClaims(idp, claims as IdpClaims, deps.clock.now());
   const upstreamIds = resource.upstreamIds.filter((id) => {
     const upstream = deps.resources.upstream(id);
     return upstream !== undefined && mayUseUpstream(person, upstream);
@@ -110,7 +111,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     resource: resource.url,
     upstreamIds,
     longLived: false,
-    createdAt: Date.now(),
+    createdAt: deps.clock.now(),
     dpopJkt: contextOf(req).dpopJkt,
   });
   auditRequest(req, { event: 'token_issued', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'id_jag', grantId, idp: idp.id, resource: resource.url } }, 'token issued for an ID-JAG');

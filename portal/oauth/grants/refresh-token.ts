@@ -58,7 +58,7 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
       throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
     }
     // A grant with a refresh token is long-lived (grants saved before the portal recorded the choice included).
-    const refreshed = { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: Date.now(), dpopJkt: contextOf(req).dpopJkt };
+    const refreshed = { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: deps.clock.now(), dpopJkt: contextOf(req).dpopJkt };
     const refreshToken = await deps.refreshTokens.rotate(presented, refreshed, deps.config.tokens.refreshTtlMs);
     if (refreshToken === undefined) continue;
     const tokens = await issueTokens(deps, client, refreshed, { refreshToken });

@@ -105,7 +105,7 @@ async function exchangeToken(req: Request, client: Client, deps: OAuthDeps): Pro
     longLived: false,
     act,
     parentGrantId: subject.parentGrantId,
-    createdAt: Date.now(),
+    createdAt: deps.clock.now(),
     dpopJkt: contextOf(req).dpopJkt,
   });
   auditRequest(
@@ -151,6 +151,7 @@ async function foreignSubject(token: string, trusted: TrustedIssuerConfig, deps:
       audience: audiences,
       requiredClaims: ['sub', 'exp'],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      currentDate: new Date(deps.clock.now()),
     }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw new OAuthError('invalid_request', 'subject_token expired');
