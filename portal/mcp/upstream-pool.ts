@@ -226,7 +226,7 @@ export class UpstreamPool {
   async #connect(session: AgentSession, config: UpstreamConfig, pooled: PooledConnection, key: string, resume: UpstreamSession | undefined): Promise<McpUpstreamConnection> {
     const { sessions, hub, logger } = this.deps;
     // Assigned once connected; the upstream's requests only come after that.
-    let connection: McpUpstreamConnection | undefined = undefined;
+    let connection: McpUpstreamConnection | undefined ;
     connection = await this.#upstream(config).connect({
       ownerKey: session.personId,
       // Asked before every request to the upstream, inside the span of the call it belongs to.

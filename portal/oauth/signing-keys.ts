@@ -77,7 +77,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
       }
       // Rotate: prepend a new key, drop keys retired longer than anything they signed can live.
       const fresh = await generate();
-      const kept = stored.filter((key, i) => {
+      const kept = stored.filter((_key, i) => {
         const retiredAt = i === 0 ? clock.now() : stored[i - 1]!.createdAt;
         return clock.now() - retiredAt < options.retainAfterRotationMs;
       });

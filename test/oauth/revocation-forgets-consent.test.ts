@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { adminDocument, adminFetch, adminToken } from '../helpers/admin.js';
-import { FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
+import { type FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
 import { startMetadataDocumentHost, type MetadataDocumentHost } from '../helpers/metadata-document-host.js';
 import {
   REDIRECT_URI,

@@ -6,7 +6,6 @@ import { contextOf } from '../../http/request-context.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
-import { DEVICE_CODE_GRANT_TYPE } from '../grant-types.js';
 
 /**
  * `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4-3.5): the device polls

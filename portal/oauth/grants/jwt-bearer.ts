@@ -13,7 +13,6 @@ import { auditRefusals } from '../grant-refusals.js';
 import { issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { ASYMMETRIC_ALGS, isKeyFetchFailure } from '../remote-keys.js';
 import { SCOPES, parseScope } from '../scopes.js';
-import { JWT_BEARER_GRANT } from '../grant-types.js';
 
 /** draft-ietf-oauth-identity-assertion-authz-grant §3: the `typ` of an ID-JAG (RFC 8725 §3.11 explicit typing). */
 export const ID_JAG_TYP = 'oauth-id-jag+jwt';

@@ -17,7 +17,6 @@ import { issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { ASYMMETRIC_ALGS, isKeyFetchFailure } from '../remote-keys.js';
 import type { ProtectedResource } from '../resources.js';
 import { SCOPES, parseScope } from '../scopes.js';
-import { TOKEN_EXCHANGE_GRANT } from '../grant-types.js';
 
 /** RFC 8693 §3: token type identifiers. */
 export const TOKEN_TYPES = { accessToken: 'urn:ietf:params:oauth:token-type:access_token', jwt: 'urn:ietf:params:oauth:token-type:jwt' } as const;
