@@ -34,8 +34,13 @@ export function sendUpstream(upstreamId: string, url: string, init: UpstreamRequ
   if (signal.aborted) return Promise.reject(signal.reason);
   const headers = init.body === undefined ? init.headers : { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
   return new Promise((resolve, reject) => {
-    const request = (target.protocol === 'https:' ? https : http).request({ ...target, method: init.method, headers, agent, signal }, resolve);
-    request.on('error', (error) => reject(signal.aborted ? signal.reason : new UpstreamUnavailableError(upstreamId, { internal: error.message, cause: error })));
+    const request = (target.protocol === 'https:' ? https : http).request(
+      { ...target, method: init.method, headers, agent, signal },
+      resolve,
+    );
+    request.on('error', (error) =>
+      reject(signal.aborted ? signal.reason : new UpstreamUnavailableError(upstreamId, { internal: error.message, cause: error })),
+    );
     request.end(init.body);
   });
 }

@@ -1,5 +1,12 @@
 import type { Notification } from '@modelcontextprotocol/client';
-import type { ConnectOptions, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions, UpstreamProcessEvent } from './mcp-upstream-types.js';
+import type {
+  ConnectOptions,
+  McpUpstream,
+  McpUpstreamConnection,
+  McpUpstreamDeps,
+  McpUpstreamOptions,
+  UpstreamProcessEvent,
+} from './mcp-upstream-types.js';
 import { startStdioProcess, type StdioProcess } from './stdio-process.js';
 import { UpstreamBusyError, type UpstreamError } from './upstream-errors.js';
 
@@ -79,30 +86,39 @@ export function createStdioUpstream(options: McpUpstreamOptions, deps: McpUpstre
 
   /** Claims the owner's slot now and starts the process once `roomMade` (an eviction) has settled. */
   function startSlot(connectOptions: ConnectOptions, roomMade: Promise<void>): OwnerSlot {
-    const slot: OwnerSlot = { ownerKey: connectOptions.ownerKey, ready: undefined as unknown as Promise<StdioProcess>, leases: new Set(), idleSince: Date.now() };
-    slot.ready = roomMade.then(async () => startStdioProcess({
-      upstream: options,
-      ownerKey: slot.ownerKey,
-      logger: deps.logger,
-      clientCapabilities: connectOptions.clientCapabilities,
-      clientInfo: connectOptions.clientInfo,
-      protocolVersion: connectOptions.protocolVersion,
-      era: await deps.eras?.get(options.id, eraKey),
-      onEra: (era) => void deps.eras?.set(options.id, eraKey, era).catch(() => {}),
-      onNotification: (notification) => broadcast(slot, notification),
-      requestHandler: () => [...slot.leases].reverse().find((lease) => lease.options.onRequest)?.options.onRequest,
-      onCrash: (error) => crashed(slot, error),
-    })).then(
-      (process) => {
-        slot.process = process;
-        emit('started', slot);
-        return process;
-      },
-      (error: unknown) => {
-        if (slots.get(slot.ownerKey) === slot) slots.delete(slot.ownerKey);
-        throw error;
-      },
-    );
+    const slot: OwnerSlot = {
+      ownerKey: connectOptions.ownerKey,
+      ready: undefined as unknown as Promise<StdioProcess>,
+      leases: new Set(),
+      idleSince: Date.now(),
+    };
+    slot.ready = roomMade
+      .then(async () =>
+        startStdioProcess({
+          upstream: options,
+          ownerKey: slot.ownerKey,
+          logger: deps.logger,
+          clientCapabilities: connectOptions.clientCapabilities,
+          clientInfo: connectOptions.clientInfo,
+          protocolVersion: connectOptions.protocolVersion,
+          era: await deps.eras?.get(options.id, eraKey),
+          onEra: (era) => void deps.eras?.set(options.id, eraKey, era).catch(() => {}),
+          onNotification: (notification) => broadcast(slot, notification),
+          requestHandler: () => [...slot.leases].reverse().find((lease) => lease.options.onRequest)?.options.onRequest,
+          onCrash: (error) => crashed(slot, error),
+        }),
+      )
+      .then(
+        (process) => {
+          slot.process = process;
+          emit('started', slot);
+          return process;
+        },
+        (error: unknown) => {
+          if (slots.get(slot.ownerKey) === slot) slots.delete(slot.ownerKey);
+          throw error;
+        },
+      );
     slots.set(slot.ownerKey, slot);
     return slot;
   }

@@ -1,7 +1,23 @@
 import { nodeFetch } from './node-fetch.js';
-import { SdkError, SdkErrorCode, SSEClientTransport, StreamableHTTPClientTransport, type FetchLike, type Transport } from '@modelcontextprotocol/client';
+import {
+  SdkError,
+  SdkErrorCode,
+  SSEClientTransport,
+  StreamableHTTPClientTransport,
+  type FetchLike,
+  type Transport,
+} from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
-import type { ConnectOptions, McpTransportKind, UpstreamEra, UpstreamHeaders, McpUpstream, McpUpstreamConnection, McpUpstreamDeps, McpUpstreamOptions } from './mcp-upstream-types.js';
+import type {
+  ConnectOptions,
+  McpTransportKind,
+  UpstreamEra,
+  UpstreamHeaders,
+  McpUpstream,
+  McpUpstreamConnection,
+  McpUpstreamDeps,
+  McpUpstreamOptions,
+} from './mcp-upstream-types.js';
 import { UpstreamClient } from './upstream-client.js';
 import { remainingMs, withDeadline } from './connect-deadline.js';
 import {
@@ -73,33 +89,59 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
     } catch (error) {
       if (!known || error instanceof UpstreamTimeoutError || error instanceof UpstreamUnauthorizedError) throw error;
       await deps.eras?.forget(options.id, url.href);
-      logger.info({ era: known.kind, internal: (error as UpstreamError).internal }, 'upstream no longer speaks the era remembered for it; probing again');
+      logger.info(
+        { era: known.kind, internal: (error as UpstreamError).internal },
+        'upstream no longer speaks the era remembered for it; probing again',
+      );
       return connectInEra(connectOptions, deadlineAt, undefined);
     }
   }
 
-  async function connectInEra(connectOptions: ConnectOptions, deadlineAt: number, known: UpstreamEra | undefined): Promise<McpUpstreamConnection> {
-    const transport = new StreamableHTTPClientTransport(url, httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge));
+  async function connectInEra(
+    connectOptions: ConnectOptions,
+    deadlineAt: number,
+    known: UpstreamEra | undefined,
+  ): Promise<McpUpstreamConnection> {
+    const transport = new StreamableHTTPClientTransport(
+      url,
+      httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge),
+    );
     const client = newClient(connectOptions, { negotiate: true });
     await handshake(client, transport, deadlineAt, known);
     if (!known) {
       const discover = client.getDiscoverResult();
       await deps.eras?.set(options.id, url.href, discover ? { kind: 'modern', discover } : { kind: 'legacy' });
     }
-    return createHttpConnection({ open, upstreamId: options.id, client, transport, kind: 'streamable-http', resumed: false, connectOptions, logger });
+    return createHttpConnection({
+      open,
+      upstreamId: options.id,
+      client,
+      transport,
+      kind: 'streamable-http',
+      resumed: false,
+      connectOptions,
+      logger,
+    });
   }
 
   /** Resolves `undefined` when the upstream no longer knows the session. */
   async function resumeStreamable(connectOptions: ConnectOptions, deadlineAt: number): Promise<McpUpstreamConnection | undefined> {
     const resume = connectOptions.resume!;
-    const transport = new StreamableHTTPClientTransport(url, { ...httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge), sessionId: resume.sessionId });
+    const transport = new StreamableHTTPClientTransport(url, {
+      ...httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge),
+      sessionId: resume.sessionId,
+    });
     if (resume.protocolVersion) transport.setProtocolVersion(resume.protocolVersion);
     const client = newClient(connectOptions);
     try {
-      await withDeadline((async () => {
-        await client.connect(transport);
-        await client.ping({ timeout: remainingMs(deadlineAt) });
-      })(), remainingMs(deadlineAt), () => new UpstreamTimeoutError(options.id, options.connectTimeoutMs));
+      await withDeadline(
+        (async () => {
+          await client.connect(transport);
+          await client.ping({ timeout: remainingMs(deadlineAt) });
+        })(),
+        remainingMs(deadlineAt),
+        () => new UpstreamTimeoutError(options.id, options.connectTimeoutMs),
+      );
     } catch (error) {
       await client.close().catch(() => {});
       const status = httpStatusOf(error instanceof UpstreamError ? error.cause : error);
@@ -109,9 +151,19 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
     // The GET stream carries the session's notifications and server→client requests. If the
     // session's first holder still has its stream open the upstream refuses a second (409):
     // messages keep flowing there, and this connection still gets the answers to its requests.
-    await withDeadline(transport.resumeStream(''), remainingMs(deadlineAt), () => new Error('GET stream timed out'))
-      .catch((error: unknown) => logger.debug({ err: error }, 'no standalone GET stream on resumed session'));
-    return createHttpConnection({ open, upstreamId: options.id, client, transport, kind: 'streamable-http', resumed: true, connectOptions, logger });
+    await withDeadline(transport.resumeStream(''), remainingMs(deadlineAt), () => new Error('GET stream timed out')).catch(
+      (error: unknown) => logger.debug({ err: error }, 'no standalone GET stream on resumed session'),
+    );
+    return createHttpConnection({
+      open,
+      upstreamId: options.id,
+      client,
+      transport,
+      kind: 'streamable-http',
+      resumed: true,
+      connectOptions,
+      logger,
+    });
   }
 
   async function connectSse(connectOptions: ConnectOptions, deadlineAt: number): Promise<McpUpstreamConnection> {
@@ -124,7 +176,11 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
   /** `server/discover` or `initialize` (or neither, with a known era) within the deadline; on any failure the half-open transport is closed. */
   async function handshake(client: UpstreamClient, transport: Transport, deadlineAt: number, prior?: UpstreamEra): Promise<void> {
     try {
-      await withDeadline(client.connect(transport, { timeout: remainingMs(deadlineAt), prior }), remainingMs(deadlineAt), () => new UpstreamTimeoutError(options.id, options.connectTimeoutMs));
+      await withDeadline(
+        client.connect(transport, { timeout: remainingMs(deadlineAt), prior }),
+        remainingMs(deadlineAt),
+        () => new UpstreamTimeoutError(options.id, options.connectTimeoutMs),
+      );
     } catch (error) {
       await client.close().catch(() => {});
       throw connectError(error);
@@ -151,10 +207,12 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
     while (error instanceof SdkError && error.code === SdkErrorCode.EraNegotiationFailed && error.cause !== undefined) error = error.cause;
     const raw = error instanceof UpstreamError && error.cause !== undefined ? error.cause : error;
     const internal = error instanceof UpstreamError ? error.internal : raw instanceof Error ? raw.message : String(raw);
-    if (error instanceof UpstreamTimeoutError) return new UpstreamTimeoutError(options.id, options.connectTimeoutMs, { internal, cause: raw });
+    if (error instanceof UpstreamTimeoutError)
+      return new UpstreamTimeoutError(options.id, options.connectTimeoutMs, { internal, cause: raw });
     const status = httpStatusOf(raw);
     if (status === 401 || status === 403) return new UpstreamUnauthorizedError(options.id, status, { internal, cause: raw });
-    if (status !== undefined && status < 500) return new UpstreamProtocolError(options.id, { internal: `HTTP ${status}: ${internal}`, cause: raw });
+    if (status !== undefined && status < 500)
+      return new UpstreamProtocolError(options.id, { internal: `HTTP ${status}: ${internal}`, cause: raw });
     if (status !== undefined) return new UpstreamUnavailableError(options.id, { internal: `HTTP ${status}: ${internal}`, cause: raw });
     const mapped = error instanceof UpstreamError ? error : toUpstreamError(raw, options.id, { timeoutMs: options.connectTimeoutMs });
     return mapped instanceof UpstreamError ? mapped : new UpstreamProtocolError(options.id, { internal, cause: raw });
@@ -174,7 +232,11 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
  * Transport options carrying the caller's headers: fixed ones ride in `requestInit`; a
  * function is asked before every request (POST, GET stream, DELETE) through `fetch`.
  */
-function httpOptions(headers: UpstreamHeaders | undefined, upstreamId: string, onAuthChallenge?: ConnectOptions['onAuthChallenge']): { requestInit?: RequestInit; fetch?: FetchLike } {
+function httpOptions(
+  headers: UpstreamHeaders | undefined,
+  upstreamId: string,
+  onAuthChallenge?: ConnectOptions['onAuthChallenge'],
+): { requestInit?: RequestInit; fetch?: FetchLike } {
   if (typeof headers !== 'function') return { requestInit: { headers: headers ?? {} }, fetch: nodeFetch };
   const send = async (input: string | URL, init: RequestInit | undefined) => {
     const sent = await headers();
@@ -192,7 +254,11 @@ function httpOptions(headers: UpstreamHeaders | undefined, upstreamId: string, o
         const wwwAuthenticate = response.headers.get('www-authenticate') ?? undefined;
         await response.body?.cancel().catch(() => {});
         const verdict = await onAuthChallenge({ status, wwwAuthenticate, sentHeaders: sent, retried });
-        if (verdict !== 'retry' || retried) throw new UpstreamUnauthorizedError(upstreamId, status, { internal: `HTTP ${status}${wwwAuthenticate ? `: ${wwwAuthenticate}` : ''}`, wwwAuthenticate });
+        if (verdict !== 'retry' || retried)
+          throw new UpstreamUnauthorizedError(upstreamId, status, {
+            internal: `HTTP ${status}${wwwAuthenticate ? `: ${wwwAuthenticate}` : ''}`,
+            wwwAuthenticate,
+          });
         ({ response, sent } = await send(input, init));
       }
       return response;

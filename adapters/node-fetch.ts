@@ -4,7 +4,10 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 
 /** Keep-alive agents shared by every upstream connection of this process, by URL protocol. */
-export const keepAliveAgents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }) };
+export const keepAliveAgents = {
+  'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
+};
 
 /**
  * A `fetch` for the MCP SDK's client transports, on `node:http` with keep-alive agents.
@@ -30,16 +33,26 @@ export function nodeFetch(input: string | URL | Request, init: RequestInit = {})
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
 
   return new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).request(url, { method: init.method ?? 'GET', headers, agent, signal }, (res) => {
-      const responseHeaders = new Headers();
-      for (const [name, value] of Object.entries(res.headers)) {
-        for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(name, one);
-      }
-      const status = res.statusCode ?? 502;
-      const empty = status === 204 || status === 304 || init.method === 'HEAD';
-      if (empty) res.resume();
-      resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, statusText: res.statusMessage, headers: responseHeaders }));
-    });
+    const request = (url.protocol === 'https:' ? https : http).request(
+      url,
+      { method: init.method ?? 'GET', headers, agent, signal },
+      (res) => {
+        const responseHeaders = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(name, one);
+        }
+        const status = res.statusCode ?? 502;
+        const empty = status === 204 || status === 304 || init.method === 'HEAD';
+        if (empty) res.resume();
+        resolve(
+          new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
+            status,
+            statusText: res.statusMessage,
+            headers: responseHeaders,
+          }),
+        );
+      },
+    );
     request.on('error', (error) => reject(signal?.aborted ? abortReason(signal) : new TypeError('fetch failed', { cause: error })));
     request.end(body);
   });

@@ -96,7 +96,11 @@ export async function startStdioProcess(options: StartStdioProcessOptions): Prom
   try {
     // An unknown era is probed by the SDK on a sibling process (some stdio servers exit on a
     // request before `initialize`); the session's own process starts once the era is known.
-    await withDeadline(client.connect(transport, { timeout: upstream.connectTimeoutMs, prior: options.era }), upstream.connectTimeoutMs, () => new UpstreamTimeoutError(upstream.id, upstream.connectTimeoutMs));
+    await withDeadline(
+      client.connect(transport, { timeout: upstream.connectTimeoutMs, prior: options.era }),
+      upstream.connectTimeoutMs,
+      () => new UpstreamTimeoutError(upstream.id, upstream.connectTimeoutMs),
+    );
     if (!options.era) {
       const discover = client.getDiscoverResult();
       options.onEra?.(discover ? { kind: 'modern', discover } : { kind: 'legacy' });
@@ -104,9 +108,17 @@ export async function startStdioProcess(options: StartStdioProcessOptions): Prom
   } catch (error) {
     stopping = true;
     await client.close().catch(() => {});
-    if (error instanceof UpstreamTimeoutError) throw new UpstreamTimeoutError(upstream.id, upstream.connectTimeoutMs, { internal: `start-up timed out; last stderr: ${stderrTail.join(' | ')}`, cause: error });
-    const detail = error instanceof UpstreamError ? (error.internal ?? error.message) : error instanceof Error ? error.message : String(error);
-    throw new UpstreamUnavailableError(upstream.id, { internal: `could not start ${command}: ${detail}; last stderr: ${stderrTail.join(' | ')}`, cause: error });
+    if (error instanceof UpstreamTimeoutError)
+      throw new UpstreamTimeoutError(upstream.id, upstream.connectTimeoutMs, {
+        internal: `start-up timed out; last stderr: ${stderrTail.join(' | ')}`,
+        cause: error,
+      });
+    const detail =
+      error instanceof UpstreamError ? (error.internal ?? error.message) : error instanceof Error ? error.message : String(error);
+    throw new UpstreamUnavailableError(upstream.id, {
+      internal: `could not start ${command}: ${detail}; last stderr: ${stderrTail.join(' | ')}`,
+      cause: error,
+    });
   }
   pid = transport.pid ?? undefined;
   logger = logger.child({ pid });

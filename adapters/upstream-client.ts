@@ -45,10 +45,7 @@ export interface UpstreamSession {
 }
 
 /** A server→client request (`sampling/createMessage`, `elicitation/create`, `roots/list`) to relay to the agent. */
-export type UpstreamRequestHandler = (
-  request: Request,
-  extra: ClientContext,
-) => Promise<Result>;
+export type UpstreamRequestHandler = (request: Request, extra: ClientContext) => Promise<Result>;
 
 /** The MCP tasks extension: a `tools/call` may be answered with a task handle, polled with `tasks/*`. */
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
@@ -130,13 +127,21 @@ export class UpstreamClient extends Client {
     // only through handlers registered by method (the fallback is not asked).
     const declared = options.capabilities ?? {};
     if (declared.elicitation) this.setRequestHandler('elicitation/create', (request, ctx) => relay(request, ctx) as Promise<ElicitResult>);
-    if (declared.sampling) this.setRequestHandler('sampling/createMessage', (request, ctx) => relay(request, ctx) as Promise<CreateMessageResult>);
+    if (declared.sampling)
+      this.setRequestHandler('sampling/createMessage', (request, ctx) => relay(request, ctx) as Promise<CreateMessageResult>);
     if (declared.roots) this.setRequestHandler('roots/list', (request, ctx) => relay(request, ctx) as Promise<ListRootsResult>);
   }
 
   // The SDK's two forms, kept: a spec method without a result schema, any method with one.
-  override request<M extends RequestMethod>(request: { method: M; params?: Record<string, unknown> }, options?: RequestOptions): Promise<ResultTypeMap[M]>;
-  override request<T extends StandardSchemaV1>(request: Request, resultSchema: T, options?: RequestOptions): Promise<StandardSchemaV1.InferOutput<T>>;
+  override request<M extends RequestMethod>(
+    request: { method: M; params?: Record<string, unknown> },
+    options?: RequestOptions,
+  ): Promise<ResultTypeMap[M]>;
+  override request<T extends StandardSchemaV1>(
+    request: Request,
+    resultSchema: T,
+    options?: RequestOptions,
+  ): Promise<StandardSchemaV1.InferOutput<T>>;
   override request(request: Request, schemaOrOptions?: StandardSchemaV1 | RequestOptions, maybeOptions?: RequestOptions): Promise<unknown> {
     const schema = isStandardSchema(schemaOrOptions) ? schemaOrOptions : undefined;
     const options = schema ? maybeOptions : (schemaOrOptions as RequestOptions | undefined);
@@ -144,7 +149,9 @@ export class UpstreamClient extends Client {
     const callerToken = request.params?._meta?.progressToken;
     if (callerToken !== undefined && !effective.onprogress) {
       effective.onprogress = (progress) => {
-        void Promise.resolve(this.#options.onNotification({ method: 'notifications/progress', params: { ...progress, progressToken: callerToken } })).catch(() => {});
+        void Promise.resolve(
+          this.#options.onNotification({ method: 'notifications/progress', params: { ...progress, progressToken: callerToken } }),
+        ).catch(() => {});
       };
     }
     const sent = schema ? super.request(request, schema, effective) : super.request(request as { method: RequestMethod }, effective);
@@ -160,7 +167,11 @@ export class UpstreamClient extends Client {
    * the upstream sent it. The upstream's JSON-RPC error rejects as a `ProtocolError`, anything
    * else as an `UpstreamError`, like every other request.
    */
-  extensionRequest(method: string, params: Record<string, unknown>, options: { signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+  extensionRequest(
+    method: string,
+    params: Record<string, unknown>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Record<string, unknown>> {
     const timeoutMs = this.#options.callTimeoutMs;
     const id = `gatehouse-${++this.#extensionCallIds}`;
     const envelope = {
@@ -183,7 +194,9 @@ export class UpstreamClient extends Client {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#extensionCalls.set(id, (response) =>
-        'error' in response ? fail(new ProtocolError(response.error.code, response.error.message, response.error.data)) : settle(() => resolve(response.result as Record<string, unknown>)),
+        'error' in response
+          ? fail(new ProtocolError(response.error.code, response.error.message, response.error.data))
+          : settle(() => resolve(response.result as Record<string, unknown>)),
       );
       const transport = this.transport;
       if (!transport) return fail(new Error('Not connected'));

@@ -86,7 +86,9 @@ export class UpstreamConnectRequiredError extends UpstreamError {
   /** For `insufficient_scope`: the scopes the upstream asked for. */
   readonly scope?: string[];
   constructor(upstreamId: string, reason: ConnectReason, connectUrl: string, options: { scope?: string[]; internal?: string } = {}) {
-    super('ERR_UPSTREAM_CONNECT_REQUIRED', upstreamId, connectMessage(upstreamId, reason, connectUrl, options.scope), { internal: options.internal });
+    super('ERR_UPSTREAM_CONNECT_REQUIRED', upstreamId, connectMessage(upstreamId, reason, connectUrl, options.scope), {
+      internal: options.internal,
+    });
     this.name = 'UpstreamConnectRequiredError';
     this.reason = reason;
     this.connectUrl = connectUrl;
@@ -95,7 +97,8 @@ export class UpstreamConnectRequiredError extends UpstreamError {
 }
 
 function connectMessage(upstreamId: string, reason: ConnectReason, url: string, scope?: string[]): string {
-  if (reason === 'insufficient_scope') return `upstream "${upstreamId}" needs more access (scope ${scope?.join(' ') || 'unknown'}): approve it at ${url}`;
+  if (reason === 'insufficient_scope')
+    return `upstream "${upstreamId}" needs more access (scope ${scope?.join(' ') || 'unknown'}): approve it at ${url}`;
   if (reason === 'reconnect_required') return `the connection to upstream "${upstreamId}" has expired: connect it again at ${url}`;
   return `upstream "${upstreamId}" needs your own account there: connect it at ${url}`;
 }
@@ -151,8 +154,13 @@ export function toUpstreamError(error: unknown, upstreamId: string, context: { t
   // The upstream's own JSON-RPC error: its answer, relayed as is.
   if (error instanceof ProtocolError) return error;
   if (error instanceof SdkError && !(error instanceof SdkHttpError)) {
-    if (error.code === SdkErrorCode.RequestTimeout) return new UpstreamTimeoutError(upstreamId, context.timeoutMs, { internal, cause: error });
-    if (error.code === SdkErrorCode.ConnectionClosed || error.code === SdkErrorCode.NotConnected || error.code === SdkErrorCode.SendFailed) {
+    if (error.code === SdkErrorCode.RequestTimeout)
+      return new UpstreamTimeoutError(upstreamId, context.timeoutMs, { internal, cause: error });
+    if (
+      error.code === SdkErrorCode.ConnectionClosed ||
+      error.code === SdkErrorCode.NotConnected ||
+      error.code === SdkErrorCode.SendFailed
+    ) {
       return new UpstreamUnavailableError(upstreamId, { internal, cause: error });
     }
   }
@@ -175,7 +183,19 @@ export function httpStatusOf(error: unknown): number | undefined {
   return legacySsePostStatus(error);
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOENT', 'EACCES', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOENT',
+  'EACCES',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** fetch wraps socket errors as `TypeError('fetch failed', { cause })`; spawn reports `ENOENT`. */
 export function isNetworkError(error: unknown): boolean {

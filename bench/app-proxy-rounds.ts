@@ -33,11 +33,21 @@ interface Measured extends Load {
   appCpuPerRequest: number;
 }
 
-async function measured(app: ChildServers, url: string, headers: Record<string, string>, seconds: number, cpuMs: () => number | Promise<number>): Promise<Measured> {
+async function measured(
+  app: ChildServers,
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+  cpuMs: () => number | Promise<number>,
+): Promise<Measured> {
   const [appBefore, before] = [await app.cpuMs(), await cpuMs()];
   const result = await runLoad({ url, method: 'GET', headers, seconds });
   const requests = Math.max(1, result.total);
-  return { ...result, cpuPerRequest: ((await cpuMs()) - before) / requests, appCpuPerRequest: ((await app.cpuMs()) - appBefore) / requests };
+  return {
+    ...result,
+    cpuPerRequest: ((await cpuMs()) - before) / requests,
+    appCpuPerRequest: ((await app.cpuMs()) - appBefore) / requests,
+  };
 }
 
 /** This process's CPU time so far (ms): the in-process portal's and the bare proxy's. */
@@ -48,7 +58,9 @@ const ownCpuMs = () => {
 
 const ms = (value: number) => `${value.toFixed(3)} ms`;
 const line = (name: string, run: Measured, cpu?: string) =>
-  console.log(`    ${name.padEnd(12)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50} ms  p99 ${run.p99} ms  errors ${run.errors}${cpu ? `  CPU/request: ${cpu}` : ''}`);
+  console.log(
+    `    ${name.padEnd(12)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50} ms  p99 ${run.p99} ms  errors ${run.errors}${cpu ? `  CPU/request: ${cpu}` : ''}`,
+  );
 
 /** Direct, `/apps/{id}`, bare proxy and nginx, in rounds; prints each round and the medians. */
 export async function compareAppProxies(app: ChildServers, options: Rounds): Promise<void> {
@@ -64,8 +76,19 @@ export async function compareAppProxies(app: ChildServers, options: Rounds): Pro
     await runLoad({ url: `${bare.url}/page`, method: 'GET', headers: {}, seconds: 1 });
     await runLoad({ url: `${nginx.url}/page`, method: 'GET', headers: {}, seconds: 1 });
 
-    console.log(`GET of a 10 KB page, 10 connections, ${options.rounds} rounds of ${options.seconds}s runs (portal in-process, memory store)`);
-    const figures = { direct: [] as number[], portal: [] as number[], bare: [] as number[], nginx: [] as number[], portalCpu: [] as number[], bareCpu: [] as number[], nginxCpu: [] as number[], appCpu: [] as number[] };
+    console.log(
+      `GET of a 10 KB page, 10 connections, ${options.rounds} rounds of ${options.seconds}s runs (portal in-process, memory store)`,
+    );
+    const figures = {
+      direct: [] as number[],
+      portal: [] as number[],
+      bare: [] as number[],
+      nginx: [] as number[],
+      portalCpu: [] as number[],
+      bareCpu: [] as number[],
+      nginxCpu: [] as number[],
+      appCpu: [] as number[],
+    };
     for (let round = 1; round <= options.rounds; round++) {
       const direct = await measured(app, `${appUrl}/page`, {}, options.seconds, () => 0);
       const through = await measured(app, portalPage, bearer, options.seconds, ownCpuMs);
@@ -86,9 +109,15 @@ export async function compareAppProxies(app: ChildServers, options: Rounds): Pro
       figures.appCpu.push(direct.appCpuPerRequest);
     }
     const ratio = (of: number[], to: number[]) => median(of.map((value, i) => value / to[i]!)).toFixed(2);
-    console.log(`  medians: direct ${median(figures.direct).toFixed(0)}, /apps/{id} ${median(figures.portal).toFixed(0)}, bare proxy ${median(figures.bare).toFixed(0)}, nginx ${median(figures.nginx).toFixed(0)} req/s`);
-    console.log(`  ratio /apps/{id} / nginx: ${ratio(figures.portal, figures.nginx)} (goal ≥ 0.5); bare proxy / nginx: ${ratio(figures.bare, figures.nginx)}; /apps/{id} / direct: ${ratio(figures.portal, figures.direct)}`);
-    console.log(`  CPU per request: portal ${ms(median(figures.portalCpu))} (goal ≤ 0.15 ms), bare node:http proxy ${ms(median(figures.bareCpu))}, nginx ${ms(median(figures.nginxCpu))}, the app ${ms(median(figures.appCpu))}`);
+    console.log(
+      `  medians: direct ${median(figures.direct).toFixed(0)}, /apps/{id} ${median(figures.portal).toFixed(0)}, bare proxy ${median(figures.bare).toFixed(0)}, nginx ${median(figures.nginx).toFixed(0)} req/s`,
+    );
+    console.log(
+      `  ratio /apps/{id} / nginx: ${ratio(figures.portal, figures.nginx)} (goal ≥ 0.5); bare proxy / nginx: ${ratio(figures.bare, figures.nginx)}; /apps/{id} / direct: ${ratio(figures.portal, figures.direct)}`,
+    );
+    console.log(
+      `  CPU per request: portal ${ms(median(figures.portalCpu))} (goal ≤ 0.15 ms), bare node:http proxy ${ms(median(figures.bareCpu))}, nginx ${ms(median(figures.nginxCpu))}, the app ${ms(median(figures.appCpu))}`,
+    );
   } finally {
     await nginx.stop();
     await bare.close();
@@ -99,7 +128,11 @@ export async function compareAppProxies(app: ChildServers, options: Rounds): Pro
 const BUILT_MAIN = fileURLToPath(new URL('../portal/main.js', import.meta.url));
 
 /** `gatehouse start --workers N` on Redis as a process of its own, fronting the app. */
-async function startWorkersPortal(appUrl: string, workers: number, redisUrl: string): Promise<{ url: string; cpuMs(): number; stop(): Promise<void> }> {
+async function startWorkersPortal(
+  appUrl: string,
+  workers: number,
+  redisUrl: string,
+): Promise<{ url: string; cpuMs(): number; stop(): Promise<void> }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-bench-workers-'));
   const keyPrefix = `gatehouse-bench-${randomUUID()}:`;
   const config = {
@@ -111,8 +144,18 @@ async function startWorkersPortal(appUrl: string, workers: number, redisUrl: str
   writeFileSync(path.join(dir, 'gatehouse.yaml'), JSON.stringify(config));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const env = { PATH: process.env.PATH, PORT: String(port), PUBLIC_URL: url, REDIS_URL: redisUrl, GATEHOUSE_SECRET: SECRET, LOG_LEVEL: 'warn' };
-  const child = spawn(process.execPath, [BUILT_MAIN, '--config', path.join(dir, 'gatehouse.yaml'), '--workers', String(workers)], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const env = {
+    PATH: process.env.PATH,
+    PORT: String(port),
+    PUBLIC_URL: url,
+    REDIS_URL: redisUrl,
+    GATEHOUSE_SECRET: SECRET,
+    LOG_LEVEL: 'warn',
+  };
+  const child = spawn(process.execPath, [BUILT_MAIN, '--config', path.join(dir, 'gatehouse.yaml'), '--workers', String(workers)], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitForPort(port, exited);
   return {
@@ -143,7 +186,9 @@ export async function compareWorkers(app: ChildServers, options: Rounds): Promis
       await runLoad({ url: `${portal.url}/apps/wiki/page`, method: 'GET', headers: bearer, seconds: 3 });
       targets.push({ url: `${portal.url}/apps/wiki/page`, bearer, cpuMs: portal.cpuMs });
     }
-    console.log(`GET of a 10 KB page through /apps/{id}, gatehouse start --workers 1 vs 2 on Redis, 10 connections, ${options.rounds} rounds of ${options.seconds}s runs`);
+    console.log(
+      `GET of a 10 KB page through /apps/{id}, gatehouse start --workers 1 vs 2 on Redis, 10 connections, ${options.rounds} rounds of ${options.seconds}s runs`,
+    );
     const rps: number[][] = [[], []];
     const cpu: number[][] = [[], []];
     for (let round = 1; round <= options.rounds; round++) {
@@ -155,7 +200,9 @@ export async function compareWorkers(app: ChildServers, options: Rounds): Promis
         cpu[i]!.push(run.cpuPerRequest);
       }
     }
-    console.log(`  medians: 1 worker ${median(rps[0]!).toFixed(0)} req/s (${ms(median(cpu[0]!))} CPU/request), 2 workers ${median(rps[1]!).toFixed(0)} req/s (${ms(median(cpu[1]!))}); ratio 2/1 ${median(rps[1]!.map((value, i) => value / rps[0]![i]!)).toFixed(2)}`);
+    console.log(
+      `  medians: 1 worker ${median(rps[0]!).toFixed(0)} req/s (${ms(median(cpu[0]!))} CPU/request), 2 workers ${median(rps[1]!).toFixed(0)} req/s (${ms(median(cpu[1]!))}); ratio 2/1 ${median(rps[1]!.map((value, i) => value / rps[0]![i]!)).toFixed(2)}`,
+    );
   } finally {
     for (const portal of portals) await portal.stop();
   }

@@ -10,10 +10,13 @@ export async function startBareProxy(target: string): Promise<{ url: string; clo
   const upstream = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const server = http.createServer((req, res) => {
-    const forwarded = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: upstream.pathname, headers: req.headers, agent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
+    const forwarded = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: upstream.pathname, headers: req.headers, agent },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
     forwarded.on('error', () => res.destroy());
     req.pipe(forwarded);
   });

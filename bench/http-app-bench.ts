@@ -30,9 +30,16 @@ async function proxyOverhead(): Promise<void> {
     const portal = await startPortal([{ id: 'wiki', kind: 'http', url, markdown: true }]);
     try {
       const token = await serviceToken(portal.running.url, `${portal.running.url}/apps/wiki`);
-      const markdown = await runLoad({ url: `${portal.running.url}/apps/wiki/page`, method: 'GET', headers: { authorization: `Bearer ${token}`, accept: 'text/markdown' }, seconds: SECONDS });
+      const markdown = await runLoad({
+        url: `${portal.running.url}/apps/wiki/page`,
+        method: 'GET',
+        headers: { authorization: `Bearer ${token}`, accept: 'text/markdown' },
+        seconds: SECONDS,
+      });
       console.log(`GET of a 10 KB page as Markdown through /apps/{id}, 10 connections, ${SECONDS}s`);
-      console.log(`  as Markdown     ${markdown.rps.toFixed(0)} req/s  p50 ${markdown.p50} ms  p99 ${markdown.p99} ms  errors ${markdown.errors}`);
+      console.log(
+        `  as Markdown     ${markdown.rps.toFixed(0)} req/s  p50 ${markdown.p50} ms  p99 ${markdown.p99} ms  errors ${markdown.errors}`,
+      );
     } finally {
       await portal.close();
     }
@@ -52,7 +59,9 @@ function markdownThroughput(): void {
     bytes = result.markdown.length;
     pages++;
   }
-  console.log(`Markdown conversion of a ${(html.length / 1024).toFixed(0)} KB page: ${(pages / SECONDS).toFixed(1)} pages/s (${(bytes / 1024).toFixed(0)} KB of Markdown each)`);
+  console.log(
+    `Markdown conversion of a ${(html.length / 1024).toFixed(0)} KB page: ${(pages / SECONDS).toFixed(1)} pages/s (${(bytes / 1024).toFixed(0)} KB of Markdown each)`,
+  );
 }
 
 await proxyOverhead();

@@ -41,7 +41,10 @@ async function candidates(): Promise<{ list: Candidate[]; missing: string[] }> {
   const markdownOf = (result: ReturnType<typeof htmlToMarkdown>) => (result.ok ? result.markdown : '');
   const nodeHtmlMarkdown = new NodeHtmlMarkdown({ codeBlockStyle: 'fenced' });
   const list: Candidate[] = [
-    { name: 'the portal: mdream WebAssembly, main content, links', convert: (html) => markdownOf(htmlToMarkdown(html, { pageUrl: PAGE_URL })) },
+    {
+      name: 'the portal: mdream WebAssembly, main content, links',
+      convert: (html) => markdownOf(htmlToMarkdown(html, { pageUrl: PAGE_URL })),
+    },
     { name: 'mdream, WebAssembly engine alone', convert: (html) => mdreamWasm(html, {}).markdown ?? '' },
     { name: 'mdream, JS engine (@mdream/js)', convert: (html) => mdreamJs(html) },
     { name: '@kreuzberg/html-to-markdown-node', convert: (html) => kreuzberg.convert(html, { extractMetadata: false }).content ?? '' },
@@ -81,13 +84,17 @@ async function inProcess(): Promise<number> {
   }
   const rateOf = (candidate: Candidate) => median(runs.get(candidate)!.map((r) => r.rate));
   const portal = rateOf(list[0]!);
-  console.log(`Markdown conversion in this process, a ${(html.length / 1024).toFixed(0)} KB page, ${ROUNDS} rounds of ${IN_PROCESS_SECONDS}s runs (medians; ratio to the portal's converter); structures kept of the fixture page's ${STRUCTURE_CHECKS.length}:`);
+  console.log(
+    `Markdown conversion in this process, a ${(html.length / 1024).toFixed(0)} KB page, ${ROUNDS} rounds of ${IN_PROCESS_SECONDS}s runs (medians; ratio to the portal's converter); structures kept of the fixture page's ${STRUCTURE_CHECKS.length}:`,
+  );
   for (const candidate of list) {
     const rate = rateOf(candidate);
     const cpuMs = median(runs.get(candidate)!.map((r) => r.cpuMs));
     const markdown = candidate.convert(STRUCTURED_PAGE);
     const lost = STRUCTURE_CHECKS.filter((check) => !check.kept(markdown)).map((check) => check.name);
-    console.log(`  ${candidate.name.padEnd(54)} ${rate.toFixed(1).padStart(7)} pages/s (CPU ${cpuMs.toFixed(2).padStart(6)} ms/page)  ratio ${(rate / portal).toFixed(2).padStart(5)}  keeps ${STRUCTURE_CHECKS.length - lost.length}/${STRUCTURE_CHECKS.length}${lost.length ? ` (not: ${lost.join(', ')})` : ''}`);
+    console.log(
+      `  ${candidate.name.padEnd(54)} ${rate.toFixed(1).padStart(7)} pages/s (CPU ${cpuMs.toFixed(2).padStart(6)} ms/page)  ratio ${(rate / portal).toFixed(2).padStart(5)}  keeps ${STRUCTURE_CHECKS.length - lost.length}/${STRUCTURE_CHECKS.length}${lost.length ? ` (not: ${lost.join(', ')})` : ''}`,
+    );
   }
   for (const line of missing) console.log(`  ${line}`);
   return portal;
@@ -108,8 +115,12 @@ async function throughPortal(inProcessRate: number): Promise<void> {
     const headers = { authorization: `Bearer ${token}`, accept: 'text/markdown' };
     const url = (path: string) => `${portal.running.url}/apps/wiki${path}`;
     await runLoad({ url: url('/no-store/page'), method: 'GET', headers, seconds: 2 });
-    const results = new Map<string, { rps: number[]; cpu: number[]; p50: number[] }>(SITUATIONS.map((s) => [s.name, { rps: [], cpu: [], p50: [] }]));
-    console.log(`Markdown through the portal: GET /apps/{id}/… with a bearer token, Accept: text/markdown, 10 connections, ${ROUNDS} rounds of ${SECONDS}s runs`);
+    const results = new Map<string, { rps: number[]; cpu: number[]; p50: number[] }>(
+      SITUATIONS.map((s) => [s.name, { rps: [], cpu: [], p50: [] }]),
+    );
+    console.log(
+      `Markdown through the portal: GET /apps/{id}/… with a bearer token, Accept: text/markdown, 10 connections, ${ROUNDS} rounds of ${SECONDS}s runs`,
+    );
     for (let round = 1; round <= ROUNDS; round++) {
       const line: string[] = [];
       for (const situation of SITUATIONS) {
@@ -129,7 +140,9 @@ async function throughPortal(inProcessRate: number): Promise<void> {
     for (const situation of SITUATIONS) {
       const figures = results.get(situation.name)!;
       const rps = median(figures.rps);
-      console.log(`  ${situation.name.padEnd(28)} median ${rps.toFixed(0).padStart(6)} pages/s, p50 ${median(figures.p50)} ms, portal CPU ${median(figures.cpu).toFixed(2)} ms/page; ${(rps / GOAL_PAGES_PER_SECOND).toFixed(1)} × the goal (${GOAL_PAGES_PER_SECOND}/s), ${(rps / cold).toFixed(1)} × cold, ${(rps / inProcessRate).toFixed(2)} × the converter alone in-process`);
+      console.log(
+        `  ${situation.name.padEnd(28)} median ${rps.toFixed(0).padStart(6)} pages/s, p50 ${median(figures.p50)} ms, portal CPU ${median(figures.cpu).toFixed(2)} ms/page; ${(rps / GOAL_PAGES_PER_SECOND).toFixed(1)} × the goal (${GOAL_PAGES_PER_SECOND}/s), ${(rps / cold).toFixed(1)} × cold, ${(rps / inProcessRate).toFixed(2)} × the converter alone in-process`,
+      );
     }
   } finally {
     await portal.close();

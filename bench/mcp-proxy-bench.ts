@@ -24,14 +24,23 @@ import { runLoad, startUpstreams, type ChildServers, type Load } from './process
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
+const MCP_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2025-06-18',
+};
 
 /** Initializes an MCP session at `url` and returns the headers that continue it. */
 async function session(url: string, headers: Record<string, string> = {}): Promise<Record<string, string>> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { ...MCP_HEADERS, ...headers },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+    }),
   });
   await res.text();
   const id = res.headers.get('mcp-session-id');
@@ -51,12 +60,22 @@ interface CpuPerCall {
 }
 
 /** A load run, with each process's CPU time per call. */
-async function measured(upstream: ChildServers, url: string, headers: Record<string, string>, body: unknown, connections: number): Promise<Load & { cpu: CpuPerCall }> {
+async function measured(
+  upstream: ChildServers,
+  url: string,
+  headers: Record<string, string>,
+  body: unknown,
+  connections: number,
+): Promise<Load & { cpu: CpuPerCall }> {
   const [upstreamBefore, hereBefore] = [await upstream.cpuMs(), process.cpuUsage()];
   const result = await load(url, headers, body, connections);
   const hereUsed = process.cpuUsage(hereBefore);
   const calls = Math.max(1, result.total);
-  const cpu = { upstream: ((await upstream.cpuMs()) - upstreamBefore) / calls, here: (hereUsed.user + hereUsed.system) / 1000 / calls, load: result.cpuMs / calls };
+  const cpu = {
+    upstream: ((await upstream.cpuMs()) - upstreamBefore) / calls,
+    here: (hereUsed.user + hereUsed.system) / 1000 / calls,
+    load: result.cpuMs / calls,
+  };
   return { ...result, cpu };
 }
 
@@ -66,10 +85,20 @@ const modernEcho = {
   ...callEcho,
   params: {
     ...callEcho.params,
-    _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} },
+    _meta: {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    },
   },
 };
-const MODERN_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
+const MODERN_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2026-07-28',
+  'mcp-method': 'tools/call',
+  'mcp-name': 'echo',
+};
 const listTools = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 
 async function proxyOverhead(): Promise<void> {
@@ -85,7 +114,9 @@ async function proxyOverhead(): Promise<void> {
     const aggregateHeaders = await session(aggregate, { authorization: `Bearer ${await serviceToken(portal.running.url, aggregate)}` });
     const bareHeaders = await session(`${bare.url}/mcp`);
     const row = (name: string, result: Load, direct: Load, extra = '') =>
-      console.log(`  ${name.padEnd(10)} ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}  ratio ${(result.rps / direct.rps).toFixed(2)}, added p50 ${result.p50 - direct.p50} ms, p99 ${result.p99 - direct.p99} ms${extra}`);
+      console.log(
+        `  ${name.padEnd(10)} ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}  ratio ${(result.rps / direct.rps).toFixed(2)}, added p50 ${result.p50 - direct.p50} ms, p99 ${result.p99 - direct.p99} ms${extra}`,
+      );
     // Warm every hop's JIT first: the first run on a cold upstream would be the slowest.
     await runLoad({ url: endpoint, headers: portalHeaders, body: callEcho, seconds: 3 });
     await runLoad({ url: `${bare.url}/mcp`, headers: bareHeaders, body: callEcho, seconds: 2 });
@@ -103,8 +134,15 @@ async function proxyOverhead(): Promise<void> {
         const through = await measured(upstreams, endpoint, portalHeaders, callEcho, connections);
         const floor = await measured(upstreams, `${bare.url}/mcp`, bareHeaders, callEcho, connections);
         console.log(`  round ${round}`);
-        console.log(`  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}  (CPU/call: upstream ${ms(direct.cpu.upstream)}, load ${ms(direct.cpu.load)})`);
-        row('/mcp/{id}', through, direct, `  (CPU/call: portal ${ms(through.cpu.here)}, upstream ${ms(through.cpu.upstream)}, load ${ms(through.cpu.load)})`);
+        console.log(
+          `  direct     ${direct.rps.toFixed(0)} req/s  p50 ${direct.p50} ms  p99 ${direct.p99} ms  errors ${direct.errors}  (CPU/call: upstream ${ms(direct.cpu.upstream)}, load ${ms(direct.cpu.load)})`,
+        );
+        row(
+          '/mcp/{id}',
+          through,
+          direct,
+          `  (CPU/call: portal ${ms(through.cpu.here)}, upstream ${ms(through.cpu.upstream)}, load ${ms(through.cpu.load)})`,
+        );
         row('bare proxy', floor, direct, `  (CPU/call: proxy ${ms(floor.cpu.here)})`);
         ratios['/mcp/{id}']!.push(through.rps / direct.rps);
         ratios['bare proxy']!.push(floor.rps / direct.rps);
@@ -119,15 +157,23 @@ async function proxyOverhead(): Promise<void> {
         row('/mcp', aggregated, direct, `  (CPU/call: portal ${ms(aggregated.cpu.here)})`);
         ratios['/mcp']!.push(aggregated.rps / direct.rps);
       }
-      const medians = Object.entries(ratios).filter(([, values]) => values.length).map(([name, values]) => `${name} ${median(values).toFixed(2)}`);
+      const medians = Object.entries(ratios)
+        .filter(([, values]) => values.length)
+        .map(([name, values]) => `${name} ${median(values).toFixed(2)}`);
       console.log(`  median ratio to direct: ${medians.join(', ')}; /mcp/{id} added p50 ${median(addedP50)} ms`);
       if (connections === 1) continue;
       // The ratio above is bounded by the machine's cores as much as by the portal: read it with these.
       const [upstreamMs, portalMs, loadMs] = [median(cpu.upstream), median(cpu.portal), median(cpu.load)];
       const cores = availableParallelism();
-      console.log(`  median CPU/call: upstream ${ms(upstreamMs)}, portal ${ms(portalMs)}, bare proxy ${ms(median(cpu.bare))}, load generator ${ms(loadMs)}`);
-      console.log(`  through the portal the three processes need ${ms(upstreamMs + portalMs + loadMs)} of CPU per call: at most ${(cores * 1000 / (upstreamMs + portalMs + loadMs)).toFixed(0)} calls/s on this machine's ${cores} cores`);
-      console.log(`  with a core of its own, one portal process serves ${(1000 / portalMs).toFixed(0)} calls/s, the upstream ${(1000 / upstreamMs).toFixed(0)}: ratio ${Math.min(1, upstreamMs / portalMs).toFixed(2)}`);
+      console.log(
+        `  median CPU/call: upstream ${ms(upstreamMs)}, portal ${ms(portalMs)}, bare proxy ${ms(median(cpu.bare))}, load generator ${ms(loadMs)}`,
+      );
+      console.log(
+        `  through the portal the three processes need ${ms(upstreamMs + portalMs + loadMs)} of CPU per call: at most ${((cores * 1000) / (upstreamMs + portalMs + loadMs)).toFixed(0)} calls/s on this machine's ${cores} cores`,
+      );
+      console.log(
+        `  with a core of its own, one portal process serves ${(1000 / portalMs).toFixed(0)} calls/s, the upstream ${(1000 / upstreamMs).toFixed(0)}: ratio ${Math.min(1, upstreamMs / portalMs).toFixed(2)}`,
+      );
     }
     await modernCalls(upstreams, url, endpoint, token);
   } finally {
@@ -147,11 +193,15 @@ async function modernCalls(upstreams: ChildServers, url: string, endpoint: strin
   for (let round = 1; round <= ROUNDS; round++) {
     const direct = await measured(upstreams, url, MODERN_HEADERS, modernEcho, 10);
     const through = await measured(upstreams, endpoint, portalHeaders, modernEcho, 10);
-    console.log(`  round ${round}: direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50} ms (errors ${direct.errors}), /mcp/{id} ${through.rps.toFixed(0)} req/s p50 ${through.p50} ms (errors ${through.errors}), portal CPU/call ${through.cpu.here.toFixed(2)} ms`);
+    console.log(
+      `  round ${round}: direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50} ms (errors ${direct.errors}), /mcp/{id} ${through.rps.toFixed(0)} req/s p50 ${through.p50} ms (errors ${through.errors}), portal CPU/call ${through.cpu.here.toFixed(2)} ms`,
+    );
     ratios.push(through.rps / direct.rps);
     portalCpu.push(through.cpu.here);
   }
-  console.log(`  median ratio to direct: /mcp/{id} ${median(ratios).toFixed(2)}; median portal CPU/call ${median(portalCpu).toFixed(2)} ms`);
+  console.log(
+    `  median ratio to direct: /mcp/{id} ${median(ratios).toFixed(2)}; median portal CPU/call ${median(portalCpu).toFixed(2)} ms`,
+  );
 }
 
 function median(values: number[]): number {
@@ -168,9 +218,18 @@ async function aggregateListing(count: number): Promise<void> {
     const endpoint = `${portal.running.url}/mcp`;
     const legacy = await load(endpoint, await session(endpoint, { authorization: `Bearer ${token}` }), listTools);
     const { 'mcp-name': _name, ...modernHeaders } = MODERN_HEADERS;
-    const modern = await load(endpoint, { ...modernHeaders, 'mcp-method': 'tools/list', authorization: `Bearer ${token}` }, { ...listTools, params: { _meta: modernEcho.params._meta } });
-    for (const [agent, result] of [['2025 session', legacy], ['2026 agent', modern]] as const) {
-      console.log(`  ${String(count).padStart(2)} upstreams, ${agent.padEnd(12)}  ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}`);
+    const modern = await load(
+      endpoint,
+      { ...modernHeaders, 'mcp-method': 'tools/list', authorization: `Bearer ${token}` },
+      { ...listTools, params: { _meta: modernEcho.params._meta } },
+    );
+    for (const [agent, result] of [
+      ['2025 session', legacy],
+      ['2026 agent', modern],
+    ] as const) {
+      console.log(
+        `  ${String(count).padStart(2)} upstreams, ${agent.padEnd(12)}  ${result.rps.toFixed(0)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}`,
+      );
     }
     // What a model's context pays for the listing: every tool, or the two of search mode.
     for (const mode of ['all', 'search']) {
@@ -182,8 +241,11 @@ async function aggregateListing(count: number): Promise<void> {
       const text = await res.text();
       // A failed listing must stop the bench, not print a size of 0 tools.
       const tools = res.ok ? (JSON.parse(text) as { result?: { tools?: unknown[] } }).result?.tools : undefined;
-      if (!Array.isArray(tools) || tools.length === 0) throw new Error(`tools/list with tool_mode ${mode} failed: HTTP ${res.status} ${text.slice(0, 200)}`);
-      console.log(`  ${String(count).padStart(2)} upstreams, tools/list size with tool_mode ${mode.padEnd(6)}  ${tools.length} tools, ${(text.length / 1024).toFixed(1)} KB`);
+      if (!Array.isArray(tools) || tools.length === 0)
+        throw new Error(`tools/list with tool_mode ${mode} failed: HTTP ${res.status} ${text.slice(0, 200)}`);
+      console.log(
+        `  ${String(count).padStart(2)} upstreams, tools/list size with tool_mode ${mode.padEnd(6)}  ${tools.length} tools, ${(text.length / 1024).toFixed(1)} KB`,
+      );
     }
   } finally {
     await portal.close();

@@ -16,7 +16,10 @@ import type { RefreshingClient, TokenServer } from './refresh-load.js';
 /** The models the seeding below uses (oidc-provider ships no types). */
 interface ProviderModels {
   Client: { find(id: string): Promise<unknown> };
-  Grant: new (fields: { accountId: string; clientId: string }) => { addResourceScope(resource: string, scope: string): void; save(): Promise<string> };
+  Grant: new (fields: {
+    accountId: string;
+    clientId: string;
+  }) => { addResourceScope(resource: string, scope: string): void; save(): Promise<string> };
   RefreshToken: new (fields: Record<string, unknown>) => { save(): Promise<string> };
 }
 
@@ -67,11 +70,22 @@ async function seedClient(clientId: string, secret: string): Promise<RefreshingC
   const grant = new models.Grant({ accountId: 'alice', clientId });
   grant.addResourceScope(resource, 'mcp');
   const grantId = await grant.save();
-  const refreshToken = await new models.RefreshToken({ accountId: 'alice', client, grantId, gty: 'authorization_code', scope: 'mcp', resource, iiat: Math.floor(Date.now() / 1000) }).save();
+  const refreshToken = await new models.RefreshToken({
+    accountId: 'alice',
+    client,
+    grantId,
+    gty: 'authorization_code',
+    scope: 'mcp',
+    resource,
+    iiat: Math.floor(Date.now() / 1000),
+  }).save();
   return { clientId, secret, refreshToken };
 }
 
-const seeded: TokenServer = { tokenEndpoint: `${issuer}/token`, clients: await Promise.all(clients.map((c) => seedClient(c.clientId, c.secret))) };
+const seeded: TokenServer = {
+  tokenEndpoint: `${issuer}/token`,
+  clients: await Promise.all(clients.map((c) => seedClient(c.clientId, c.secret))),
+};
 process.stdout.write(`${JSON.stringify(seeded)}\n`);
 answerCpuQueries();
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

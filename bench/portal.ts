@@ -13,7 +13,10 @@ export const SECRET = 'bench-secret-0123456789abcdef-0123456789';
 export const SERVICE = { id: 'bench', secret: 'bench-client-secret' };
 
 /** A portal in this process, fronting `upstreams` (config documents), with a service client that may use all of them; `env` as the portal's environment (`OTEL_…`). */
-export async function startPortal(upstreams: Array<Record<string, unknown> & { id: string }>, env: NodeJS.ProcessEnv = {}): Promise<{ running: RunningServer; close(): Promise<void> }> {
+export async function startPortal(
+  upstreams: Array<Record<string, unknown> & { id: string }>,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ running: RunningServer; close(): Promise<void> }> {
   let handler: ReturnType<typeof createPortal>['handle'] | undefined;
   const running = await listen((req, res) => handler!(req, res), { host: '127.0.0.1', port: 0 });
   const ids = upstreams.map((u) => u.id);
@@ -30,7 +33,12 @@ export async function startPortal(upstreams: Array<Record<string, unknown> & { i
   const redisUrl = process.env.BENCH_REDIS_URL;
   const keyPrefix = `gatehouse-bench-${randomUUID()}:`;
   const store = redisUrl ? await openStore({ redisUrl, keyPrefix }) : new MemoryStore();
-  const portal = createPortal({ config, store, env, logger: createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent' }) });
+  const portal = createPortal({
+    config,
+    store,
+    env,
+    logger: createLogger({ level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'silent' }),
+  });
   handler = portal.handle;
   return {
     running,
@@ -47,7 +55,10 @@ export async function startPortal(upstreams: Array<Record<string, unknown> & { i
 export async function serviceToken(portalUrl: string, resource: string): Promise<string> {
   const res = await fetch(`${portalUrl}/token`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${SERVICE.id}:${SERVICE.secret}`).toString('base64')}` },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${SERVICE.id}:${SERVICE.secret}`).toString('base64')}`,
+    },
     body: new URLSearchParams({ grant_type: 'client_credentials', resource }),
   });
   if (!res.ok) throw new Error(`token: ${res.status} ${await res.text()}`);

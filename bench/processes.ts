@@ -25,7 +25,14 @@ export interface ChildServers {
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 /** Runs autocannon in its own process, so the load generator does not share the portal's event loop. */
-export function runLoad(options: { url: string; headers: Record<string, string>; body?: unknown; method?: 'GET' | 'POST'; seconds: number; connections?: number }): Promise<Load> {
+export function runLoad(options: {
+  url: string;
+  headers: Record<string, string>;
+  body?: unknown;
+  method?: 'GET' | 'POST';
+  seconds: number;
+  connections?: number;
+}): Promise<Load> {
   const args = {
     url: options.url,
     method: options.method ?? 'POST',
@@ -73,10 +80,11 @@ export function startChild<T>(script: string, args: string[], nodeArgs: string[]
             answers.push((line) => answered(Number(line)));
             child.stdin!.write('cpu\n');
           }),
-        stop: () => new Promise<void>((done) => {
-          child.once('exit', () => done());
-          child.kill('SIGTERM');
-        }),
+        stop: () =>
+          new Promise<void>((done) => {
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
       });
     });
     child.once('exit', (code) => reject(new Error(`${script} exited ${code}`)));

@@ -27,9 +27,13 @@ export interface RefreshLoad extends Load {
  */
 export function runRefreshLoad(options: { tokenEndpoint: string; clients: RefreshingClient[]; seconds: number }): Promise<RefreshLoad> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./refresh-load-process.js', import.meta.url)), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./refresh-load-process.js', import.meta.url)), JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as RefreshLoad) : reject(new Error(`refresh load process exited ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as RefreshLoad) : reject(new Error(`refresh load process exited ${code}`)),
+    );
   });
 }

@@ -49,11 +49,35 @@ console.log(ledger.url);
 /** What must survive in the Markdown of {@link STRUCTURED_PAGE}, and the chrome that must not. */
 export const STRUCTURE_CHECKS: ReadonlyArray<{ name: string; kept: (markdown: string) => boolean }> = [
   { name: 'title heading', kept: (md) => /^# Deploying the ledger$/m.test(md) },
-  { name: 'table of contents', kept: (md) => /\[Requirements\]\([^)]*#requirements\)/.test(md) && /\[Glossary\]\([^)]*#glossary\)/.test(md) },
+  {
+    name: 'table of contents',
+    kept: (md) => /\[Requirements\]\([^)]*#requirements\)/.test(md) && /\[Glossary\]\([^)]*#glossary\)/.test(md),
+  },
   { name: 'byline', kept: (md) => /By \[Ada Lovelace\]\([^)]+\)/.test(md) && md.includes('30 November 2026') },
   { name: 'aside', kept: (md) => md.includes('back up the database before every upgrade') },
-  { name: 'table', kept: (md) => /\|\s*Component\s*\|\s*Version\s*\|\s*Memory\s*\|/.test(md) && /\|\s*PostgreSQL\s*\|\s*16\s*\|\s*4 GiB\s*\|/.test(md) && /\|\s*-{3,}\s*\|/.test(md) },
-  { name: 'code block with language', kept: (md) => /```yaml\ndatabase:\n {2}url: postgres:\/\/ledger@db\/ledger\n/.test(md) && /```typescript\nconst ledger = await startLedger\(\{ config: 'ledger\.yaml' \}\);/.test(md) },
-  { name: 'definition list', kept: (md) => /Entry[\s\S]{0,20}One movement of money between two accounts\./.test(md) && /Period[\s\S]{0,20}A month of entries/.test(md) },
-  { name: 'no site chrome', kept: (md) => !['API reference', 'Upgrade](', 'cookies to improve', 'Accept all', '© 2026 Acme Corp', 'window.analytics', 'border:1px'].some((chrome) => md.includes(chrome)) },
+  {
+    name: 'table',
+    kept: (md) =>
+      /\|\s*Component\s*\|\s*Version\s*\|\s*Memory\s*\|/.test(md) &&
+      /\|\s*PostgreSQL\s*\|\s*16\s*\|\s*4 GiB\s*\|/.test(md) &&
+      /\|\s*-{3,}\s*\|/.test(md),
+  },
+  {
+    name: 'code block with language',
+    kept: (md) =>
+      /```yaml\ndatabase:\n {2}url: postgres:\/\/ledger@db\/ledger\n/.test(md) &&
+      /```typescript\nconst ledger = await startLedger\(\{ config: 'ledger\.yaml' \}\);/.test(md),
+  },
+  {
+    name: 'definition list',
+    kept: (md) =>
+      /Entry[\s\S]{0,20}One movement of money between two accounts\./.test(md) && /Period[\s\S]{0,20}A month of entries/.test(md),
+  },
+  {
+    name: 'no site chrome',
+    kept: (md) =>
+      !['API reference', 'Upgrade](', 'cookies to improve', 'Accept all', '© 2026 Acme Corp', 'window.analytics', 'border:1px'].some(
+        (chrome) => md.includes(chrome),
+      ),
+  },
 ];

@@ -63,13 +63,16 @@ function median(values: number[]): number {
 async function refreshGrants(): Promise<void> {
   const contenders: Contender[] = [await start('oidc-provider', './oidc-provider-process.js', [String(CLIENTS)])];
   contenders.push(await start('portal, memory', './token-portal-process.js', ['memory', '', String(CLIENTS)], PROFILE));
-  if (await redisAnswers(REDIS_URL)) contenders.push(await start('portal, Redis', './token-portal-process.js', ['redis', REDIS_URL, String(CLIENTS)], PROFILE));
+  if (await redisAnswers(REDIS_URL))
+    contenders.push(await start('portal, Redis', './token-portal-process.js', ['redis', REDIS_URL, String(CLIENTS)], PROFILE));
   else console.log(`  (no Redis answers at ${REDIS_URL}: the Redis row is skipped)`);
   try {
     // Warm every contender's JIT first.
     for (const contender of contenders) await measure(contender, 2);
     console.log(`refresh_token grants (rotation), ${CLIENTS} clients at once, ${ROUNDS} rounds of ${SECONDS}s runs`);
-    const figures = new Map(contenders.map((c) => [c.name, { rps: [] as number[], ratio: [] as number[], cpu: [] as number[], p50: [] as number[] }]));
+    const figures = new Map(
+      contenders.map((c) => [c.name, { rps: [] as number[], ratio: [] as number[], cpu: [] as number[], p50: [] as number[] }]),
+    );
     for (let round = 1; round <= ROUNDS; round++) {
       const results = new Map<string, RefreshLoad & { cpuPerGrantMs: number }>();
       for (const contender of contenders) results.set(contender.name, await measure(contender, SECONDS));
@@ -81,12 +84,16 @@ async function refreshGrants(): Promise<void> {
         figure.ratio.push(result.rps / peer.rps);
         figure.cpu.push(result.cpuPerGrantMs);
         figure.p50.push(result.p50);
-        console.log(`    ${name.padEnd(15)} ${result.rps.toFixed(0).padStart(5)} grants/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}  ratio ${(result.rps / peer.rps).toFixed(2)}  CPU/grant ${result.cpuPerGrantMs.toFixed(3)} ms`);
+        console.log(
+          `    ${name.padEnd(15)} ${result.rps.toFixed(0).padStart(5)} grants/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}  ratio ${(result.rps / peer.rps).toFixed(2)}  CPU/grant ${result.cpuPerGrantMs.toFixed(3)} ms`,
+        );
       }
     }
     console.log('  medians');
     for (const [name, figure] of figures) {
-      console.log(`    ${name.padEnd(15)} ${median(figure.rps).toFixed(0).padStart(5)} grants/s  p50 ${median(figure.p50)} ms  ratio to oidc-provider ${median(figure.ratio).toFixed(2)}  CPU/grant ${median(figure.cpu).toFixed(3)} ms`);
+      console.log(
+        `    ${name.padEnd(15)} ${median(figure.rps).toFixed(0).padStart(5)} grants/s  p50 ${median(figure.p50)} ms  ratio to oidc-provider ${median(figure.ratio).toFixed(2)}  CPU/grant ${median(figure.cpu).toFixed(3)} ms`,
+      );
     }
   } finally {
     await Promise.all(contenders.map((c) => c.stop()));

@@ -24,7 +24,11 @@ let handler: ReturnType<typeof createPortal>['handle'] | undefined;
 const running = await listen((req, res) => handler!(req, res), { host: '127.0.0.1', port: 0 });
 const config = resolveConfig(
   {
-    login: { accounts: [{ username: 'alice', password_hash: await hashPassword('alice-bench-password'), email: 'alice@example.com', groups: ['eng'] }] },
+    login: {
+      accounts: [
+        { username: 'alice', password_hash: await hashPassword('alice-bench-password'), email: 'alice@example.com', groups: ['eng'] },
+      ],
+    },
     // The bench measures the grant, not the limits.
     rate_limits: { token_per_minute: 1_000_000_000, token_per_client_per_minute: 1_000_000_000 },
   },
@@ -40,7 +44,12 @@ async function seedClient(): Promise<RefreshingClient> {
   const res = await fetch(`${running.url}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:9/callback'], token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code', 'refresh_token'], client_name: 'bench agent' }),
+    body: JSON.stringify({
+      redirect_uris: ['http://127.0.0.1:9/callback'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      client_name: 'bench agent',
+    }),
   });
   if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
   const registered = (await res.json()) as { client_id: string; client_secret: string };

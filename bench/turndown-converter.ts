@@ -10,7 +10,8 @@ import { DEFAULT_MAX_HTML_BYTES, estimateTokens, type HtmlToMarkdownOptions, typ
  * `<main>` it dropped `nav` and `aside`, and with them the page's own table of contents and notes.
  */
 /** Elements that are never content, removed before Readability scores the page. */
-const NEVER_CONTENT = 'title, script, style, noscript, template, iframe, object, embed, link, meta, svg, canvas, form, button, input, select, textarea';
+const NEVER_CONTENT =
+  'title, script, style, noscript, template, iframe, object, embed, link, meta, svg, canvas, form, button, input, select, textarea';
 /** Page chrome, removed when Readability finds no article and we fall back to the whole body. */
 const CHROME = 'nav, header, footer, aside, [role=navigation], [role=banner], [role=contentinfo], [aria-hidden=true]';
 
@@ -55,7 +56,9 @@ export function turndownToMarkdown(html: string | Buffer, options: HtmlToMarkdow
     }
   }
   const title = pageTitle ?? articleTitle;
-  let markdown = createTurndown().turndown(content || '<p></p>').trim();
+  let markdown = createTurndown()
+    .turndown(content || '<p></p>')
+    .trim();
   // Readability takes the page's <h1> as the title when they match; give it back as a heading.
   if (title && !markdown.startsWith('# ')) markdown = `# ${title}\n\n${markdown}`;
   markdown += '\n';
@@ -84,9 +87,16 @@ function withBody(html: string): string {
   return `<!doctype html><html>${inner.slice(0, bodyStart)}<body>${inner.slice(bodyStart)}</body></html>`;
 }
 
-function absolutizeLinks(document: ReturnType<typeof parseHTML>['document'], pageUrl: string, linkMap: HtmlToMarkdownOptions['linkMap']): void {
+function absolutizeLinks(
+  document: ReturnType<typeof parseHTML>['document'],
+  pageUrl: string,
+  linkMap: HtmlToMarkdownOptions['linkMap'],
+): void {
   const base = resolve(document.querySelector('base[href]')?.getAttribute('href') ?? '', pageUrl) ?? pageUrl;
-  for (const [selector, attribute] of [['a[href]', 'href'], ['img[src]', 'src']] as const) {
+  for (const [selector, attribute] of [
+    ['a[href]', 'href'],
+    ['img[src]', 'src'],
+  ] as const) {
     for (const element of [...document.querySelectorAll(selector)]) {
       const absolute = resolve(element.getAttribute(attribute) ?? '', base);
       // A javascript: or data: "link" is behaviour, not a place an agent can go.
@@ -118,6 +128,9 @@ function createTurndown(): TurndownService {
   const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', emDelimiter: '_' });
   service.use(gfm.gfm);
   // An <a> without href (removed above) is plain text, not an empty []() link.
-  service.addRule('linkWithoutHref', { filter: (node) => node.nodeName === 'A' && !node.getAttribute('href'), replacement: (content) => content });
+  service.addRule('linkWithoutHref', {
+    filter: (node) => node.nodeName === 'A' && !node.getAttribute('href'),
+    replacement: (content) => content,
+  });
   return service;
 }

@@ -26,7 +26,12 @@ export interface DemoMcpServer {
 
 /** The demo's lists never change and are the same for everyone: a 2026 client (and Gatehouse) may keep them a minute. */
 const LIST_CACHE_HINT = { ttlMs: 60_000, cacheScope: 'public' } as const;
-const LIST_CACHE_HINTS = { 'tools/list': LIST_CACHE_HINT, 'prompts/list': LIST_CACHE_HINT, 'resources/list': LIST_CACHE_HINT, 'resources/templates/list': LIST_CACHE_HINT };
+const LIST_CACHE_HINTS = {
+  'tools/list': LIST_CACHE_HINT,
+  'prompts/list': LIST_CACHE_HINT,
+  'resources/list': LIST_CACHE_HINT,
+  'resources/templates/list': LIST_CACHE_HINT,
+};
 
 /** Header values the demo never shows back, even to the caller who sent them. */
 const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization', 'gatehouse-assertion']);
@@ -69,7 +74,10 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
 
   const sessionRequest = async (req: Request, res: Response): Promise<void> => {
     const transport = sessionOf(req, sessions);
-    if (!transport) return req.headers['mcp-session-id'] ? unknownSession(res) : void res.status(400).json(jsonRpcError(-32000, 'Bad Request: Mcp-Session-Id header required'));
+    if (!transport)
+      return req.headers['mcp-session-id']
+        ? unknownSession(res)
+        : void res.status(400).json(jsonRpcError(-32000, 'Bad Request: Mcp-Session-Id header required'));
     await transport.handleRequest(req, res);
   };
   app.get('/mcp', sessionRequest);
@@ -95,53 +103,88 @@ export async function startDemoMcpServer(options: DemoMcpServerOptions = {}): Pr
 
 /** The demo's tools, resource and prompt on a fresh server (one per session). */
 function createDemoServer(): McpServer {
-  const server = new McpServer({ name: 'gatehouse-demo', version: '0.1.0' }, { instructions: 'A demo upstream behind Gatehouse. Try the whoami tool.', cacheHints: LIST_CACHE_HINTS });
+  const server = new McpServer(
+    { name: 'gatehouse-demo', version: '0.1.0' },
+    { instructions: 'A demo upstream behind Gatehouse. Try the whoami tool.', cacheHints: LIST_CACHE_HINTS },
+  );
 
-  server.registerTool('echo', {
-    title: 'Echo',
-    description: 'Returns the message it is given.',
-    inputSchema: z.object({ message: z.string().describe('Text to send back') }),
-    annotations: { readOnlyHint: true },
-  }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
+  server.registerTool(
+    'echo',
+    {
+      title: 'Echo',
+      description: 'Returns the message it is given.',
+      inputSchema: z.object({ message: z.string().describe('Text to send back') }),
+      annotations: { readOnlyHint: true },
+    },
+    async ({ message }) => ({ content: [{ type: 'text', text: message }] }),
+  );
 
-  server.registerTool('add', {
-    title: 'Add',
-    description: 'Adds two numbers.',
-    inputSchema: z.object({ a: z.number(), b: z.number() }),
-    outputSchema: z.object({ sum: z.number() }),
-    annotations: { readOnlyHint: true },
-  }, async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } }));
+  server.registerTool(
+    'add',
+    {
+      title: 'Add',
+      description: 'Adds two numbers.',
+      inputSchema: z.object({ a: z.number(), b: z.number() }),
+      outputSchema: z.object({ sum: z.number() }),
+      annotations: { readOnlyHint: true },
+    },
+    async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } }),
+  );
 
-  server.registerTool('get_time', {
-    title: 'Current time',
-    description: 'The server time as ISO 8601 (UTC).',
-    annotations: { readOnlyHint: true },
-  }, async () => ({ content: [{ type: 'text', text: new Date().toISOString() }] }));
+  server.registerTool(
+    'get_time',
+    {
+      title: 'Current time',
+      description: 'The server time as ISO 8601 (UTC).',
+      annotations: { readOnlyHint: true },
+    },
+    async () => ({ content: [{ type: 'text', text: new Date().toISOString() }] }),
+  );
 
-  server.registerTool('whoami', {
-    title: 'Who am I',
-    description: 'Who this upstream believes is calling: the claims of the bearer token Gatehouse sent (decoded, not verified) and the other headers.',
-    annotations: { readOnlyHint: true },
-  }, async (ctx) => {
-    const identity = describeCaller(ctx.http?.req?.headers);
-    return { content: [{ type: 'text', text: JSON.stringify(identity, null, 2) }], structuredContent: identity };
-  });
+  server.registerTool(
+    'whoami',
+    {
+      title: 'Who am I',
+      description:
+        'Who this upstream believes is calling: the claims of the bearer token Gatehouse sent (decoded, not verified) and the other headers.',
+      annotations: { readOnlyHint: true },
+    },
+    async (ctx) => {
+      const identity = describeCaller(ctx.http?.req?.headers);
+      return { content: [{ type: 'text', text: JSON.stringify(identity, null, 2) }], structuredContent: identity };
+    },
+  );
 
-  server.registerResource('about', 'demo://about', {
-    title: 'About this demo',
-    description: 'What the demo upstream is for.',
-    mimeType: 'text/markdown',
-  }, async (uri) => ({
-    contents: [{ uri: uri.href, mimeType: 'text/markdown', text: '# Gatehouse demo upstream\n\nA small MCP server that Gatehouse fronts. Its `whoami` tool shows the identity the portal forwards.\n' }],
-  }));
+  server.registerResource(
+    'about',
+    'demo://about',
+    {
+      title: 'About this demo',
+      description: 'What the demo upstream is for.',
+      mimeType: 'text/markdown',
+    },
+    async (uri) => ({
+      contents: [
+        {
+          uri: uri.href,
+          mimeType: 'text/markdown',
+          text: '# Gatehouse demo upstream\n\nA small MCP server that Gatehouse fronts. Its `whoami` tool shows the identity the portal forwards.\n',
+        },
+      ],
+    }),
+  );
 
-  server.registerPrompt('greet', {
-    title: 'Greet',
-    description: 'A greeting for someone.',
-    argsSchema: z.object({ name: z.string().describe('Who to greet') }),
-  }, ({ name }) => ({
-    messages: [{ role: 'user', content: { type: 'text', text: `Write a short, friendly greeting for ${name}.` } }],
-  }));
+  server.registerPrompt(
+    'greet',
+    {
+      title: 'Greet',
+      description: 'A greeting for someone.',
+      argsSchema: z.object({ name: z.string().describe('Who to greet') }),
+    },
+    ({ name }) => ({
+      messages: [{ role: 'user', content: { type: 'text', text: `Write a short, friendly greeting for ${name}.` } }],
+    }),
+  );
 
   return server;
 }

@@ -26,14 +26,27 @@ export async function startDemo(config: Config): Promise<RunningDemo> {
   const upstreams = [
     ...config.upstreams,
     upstreamSchema.parse({ id: 'demo', kind: 'mcp', title: 'Demo tools', url: tools.url }),
-    upstreamSchema.parse({ id: 'handbook', kind: 'http', title: 'Acme handbook', url: handbook.url, markdown: true, entry_pages: ['/', '/onboarding', '/policies/expenses', '/policies/time-off'] }),
+    upstreamSchema.parse({
+      id: 'handbook',
+      kind: 'http',
+      title: 'Acme handbook',
+      url: handbook.url,
+      markdown: true,
+      entry_pages: ['/', '/onboarding', '/policies/expenses', '/policies/time-off'],
+    }),
   ];
   const close = async () => void (await Promise.allSettled([tools.close(), handbook.close()]));
   if (config.accounts.length > 0) return { config: deepFreeze({ ...config, upstreams }), close };
 
   const given = process.env.GATEHOUSE_DEMO_PASSWORD;
   const password = given || randomToken(12);
-  const account = { username: 'demo', passwordHash: await hashPassword(password), name: 'Demo User', email: 'demo@example.com', groups: ['demo'] };
+  const account = {
+    username: 'demo',
+    passwordHash: await hashPassword(password),
+    name: 'Demo User',
+    email: 'demo@example.com',
+    groups: ['demo'],
+  };
   const admins = config.admins.groups.includes('demo') ? config.admins : { ...config.admins, groups: [...config.admins.groups, 'demo'] };
   const accountLine = given
     ? `Demo account: username "demo", password from GATEHOUSE_DEMO_PASSWORD; sign in at ${config.issuer}/`

@@ -28,10 +28,16 @@ export async function startHandbookSite(options: { port?: number; host?: string 
     if (redirect) return void res.writeHead(301, { location: redirect }).end();
     if (path === '/preferences') return preferences(req, res, path);
     const asset = ASSETS[path];
-    if (asset) return void res.writeHead(200, { 'content-type': asset.type, 'content-length': Buffer.byteLength(asset.body), 'cache-control': 'max-age=3600' }).end(asset.body);
+    if (asset)
+      return void res
+        .writeHead(200, { 'content-type': asset.type, 'content-length': Buffer.byteLength(asset.body), 'cache-control': 'max-age=3600' })
+        .end(asset.body);
     const page = PAGES[path];
     if (!page || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      return void send(res, path, page ? 405 : 404, { title: page ? 'Method not allowed' : 'Not found', body: '<h1>Not found</h1><p>No handbook page lives here. Try the <a href="/">home page</a>.</p>' });
+      return void send(res, path, page ? 405 : 404, {
+        title: page ? 'Method not allowed' : 'Not found',
+        body: '<h1>Not found</h1><p>No handbook page lives here. Try the <a href="/">home page</a>.</p>',
+      });
     }
     send(res, path, 200, page);
   });
@@ -83,7 +89,9 @@ function preferences(req: http.IncomingMessage, res: http.ServerResponse, path: 
 function send(res: http.ServerResponse, path: string, status: number, page: HandbookPage): void {
   const depth = path.split('/').length - 2;
   const root = depth > 0 ? '../'.repeat(depth) : './';
-  const html = relativeTo(root, `<!doctype html>
+  const html = relativeTo(
+    root,
+    `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -100,8 +108,13 @@ function send(res: http.ServerResponse, path: string, status: number, page: Hand
 <footer class="site-footer"><p>© Acme Corp · Internal use only · <a href="/contact">Contact the people team</a></p></footer>
 <script src="/static/tracking.js"></script>
 </body>
-</html>`);
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-cache' });
+</html>`,
+  );
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    'cache-control': 'no-cache',
+  });
   res.end(html);
 }
 

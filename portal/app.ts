@@ -96,7 +96,6 @@ export interface Portal {
   close(): Promise<void>;
 }
 
-
 /**
  * Wires the portal: request context, metrics, security headers, capability routes, one error
  * mapping. The MCP endpoints and agents' requests to path-routed apps (the two hot paths) are
@@ -109,9 +108,22 @@ export function createPortal(deps: AppDeps): Portal {
   const tracing = startTracing(deps.env ?? process.env, { version: PORTAL_VERSION, logger });
   const metrics = createMetrics();
   const parsers = bodyParsers(config.http);
-  const audit = createAudit({ store, secret: config.secret, config: config.audit, logger, stdout: deps.auditStdout, observe: metrics.observeAuditEvent });
+  const audit = createAudit({
+    store,
+    secret: config.secret,
+    config: config.audit,
+    logger,
+    stdout: deps.auditStdout,
+    observe: metrics.observeAuditEvent,
+  });
   // Config-file upstreams plus those added through the admin API, live on every process.
-  const upstreams = createUpstreamRegistry({ issuer: config.issuer, store, logger, configured: () => config.upstreams, env: deps.env ?? process.env });
+  const upstreams = createUpstreamRegistry({
+    issuer: config.issuer,
+    store,
+    logger,
+    configured: () => config.upstreams,
+    env: deps.env ?? process.env,
+  });
   const usage = createGrantUsage({ store, ttlMs: config.tokens.refreshTtlMs, clock });
   const accounts = createAccounts(() => config.accounts);
   const sessions = createSessionManager({
@@ -123,7 +135,16 @@ export function createPortal(deps: AppDeps): Portal {
     clock,
   });
   const identity = createIdentity({ config, store, accounts, sessions, clock });
-  const credentials = createCredentials({ config, store, logger, sessions, form: parsers.form, upstreams: upstreams.all, env: deps.env ?? process.env, clock });
+  const credentials = createCredentials({
+    config,
+    store,
+    logger,
+    sessions,
+    form: parsers.form,
+    upstreams: upstreams.all,
+    env: deps.env ?? process.env,
+    clock,
+  });
   // The authorization server's state that other capabilities read too: each gets only what it needs.
   const keys = createSigningKeys({
     clock,
@@ -149,22 +170,56 @@ export function createPortal(deps: AppDeps): Portal {
   });
   const resources = createResourceCatalog({ issuer: config.issuer, upstreams: upstreams.all });
   const people = identity.people;
-  const oauth = createAuthorizationServer({ config, store, logger, sessions, parsers, people, keys, consents, grants, clients, resources, connections: credentials.connections, clock });
+  const oauth = createAuthorizationServer({
+    config,
+    store,
+    logger,
+    sessions,
+    parsers,
+    people,
+    keys,
+    consents,
+    grants,
+    clients,
+    resources,
+    connections: credentials.connections,
+    clock,
+  });
   // Tool definitions pinned at first sight (rug-pull protection): the MCP endpoints check, admins approve.
   const pins = createToolPins({ store, logger, audit: (input) => audit.record(input) });
   const quotas = createToolQuotas({ store, onRefused: metrics.toolQuotaRefused });
   // Calls to sensitive tools wait for their person, who decides on /approve/{request}.
   const approvals = createToolApprovals({ store, sealer: createSealer(config.secret, 'tool-approval'), issuer: config.issuer });
   // One minter (and one cache of portal assertions) for every path to an upstream.
-  const minter = createCredentialMinter({ assertions: createPortalAssertions({ issuer: config.issuer, keys }), sources: credentials.sources });
-  const apps = createApps({ config, store, logger, sessions, bearer: oauth, resources, people, credentials: minter, upstreams: upstreams.all });
+  const minter = createCredentialMinter({
+    assertions: createPortalAssertions({ issuer: config.issuer, keys }),
+    sources: credentials.sources,
+  });
+  const apps = createApps({
+    config,
+    store,
+    logger,
+    sessions,
+    bearer: oauth,
+    resources,
+    people,
+    credentials: minter,
+    upstreams: upstreams.all,
+  });
 
   const trust = compileTrustProxy(config.http.trustProxy);
   // The admin-defined upstreams load once per process; until the store answers, the config's are served.
   const upstreamsReady = () => upstreams.ready().catch(() => {});
   // What every request gets, in express and on the MCP endpoints alike.
   const contextStep = requestContext(logger);
-  const afterContext: Middleware[] = [requestSpan, singleHostHeader, requestAudit(audit, trust), usage.middleware, metrics.middleware, securityHeaders({ https: secure })];
+  const afterContext: Middleware[] = [
+    requestSpan,
+    singleHostHeader,
+    requestAudit(audit, trust),
+    usage.middleware,
+    metrics.middleware,
+    securityHeaders({ https: secure }),
+  ];
   const perRequest: Middleware[] = [contextStep, ...afterContext];
   // Outside express no route matches: the request is labelled (metrics, span name) as soon as it has a context.
   const perRequestAt = (route: string): Middleware[] => {
@@ -225,8 +280,25 @@ export function createPortal(deps: AppDeps): Portal {
   );
   app.use(identity.router);
   app.use(credentials.router);
-  app.use(approvalRoutes({ issuer: config.issuer, secret: config.secret, sessions, approvals, upstreams: upstreams.all, form: parsers.form }));
-  const adminDeps: AdminDeps = { config, store, logger, bearer: oauth, resources, people, grants, clients, sessions, upstreams, audit, usage, parsers, pins };
+  app.use(
+    approvalRoutes({ issuer: config.issuer, secret: config.secret, sessions, approvals, upstreams: upstreams.all, form: parsers.form }),
+  );
+  const adminDeps: AdminDeps = {
+    config,
+    store,
+    logger,
+    bearer: oauth,
+    resources,
+    people,
+    grants,
+    clients,
+    sessions,
+    upstreams,
+    audit,
+    usage,
+    parsers,
+    pins,
+  };
   app.use(adminApi(adminDeps));
   app.use(adminPageRoutes(adminDeps));
   app.use(connectionsRoutes({ config, sessions, grants, resources, usage, parsers, connections: credentials.connections }));

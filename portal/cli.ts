@@ -25,7 +25,8 @@ const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: proces
 /** The `gatehouse` command: one verb, one function. */
 async function cli(argv: string[]): Promise<number> {
   // Options alone (`gatehouse --config x.yaml`) are `start`'s; help is help, wherever it is asked for.
-  const [command = 'start', ...rest] = argv[0] === '--help' || argv[0] === '-h' ? ['help'] : argv[0]?.startsWith('-') ? ['start', ...argv] : argv;
+  const [command = 'start', ...rest] =
+    argv[0] === '--help' || argv[0] === '-h' ? ['help'] : argv[0]?.startsWith('-') ? ['start', ...argv] : argv;
   switch (command) {
     case 'start':
       await start(rest);

@@ -24,7 +24,12 @@ const REDACT = [
 /** JSON lines on stdout (or `destination`), secrets redacted. */
 export function createLogger(options: { level: LogLevel; destination?: DestinationStream }): Logger {
   return pino(
-    { level: options.level, base: { service: 'gatehouse' }, redact: { paths: REDACT, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime },
+    {
+      level: options.level,
+      base: { service: 'gatehouse' },
+      redact: { paths: REDACT, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
     options.destination,
   );
 }

@@ -69,7 +69,9 @@ export async function start(argv: readonly string[]): Promise<void> {
     process.exit(1);
   }
   logger.info(
-    config.store.redisUrl ? { store: config.store.cluster ? 'redis cluster' : 'redis', url: redactUrl(config.store.redisUrl) } : { store: 'memory' },
+    config.store.redisUrl
+      ? { store: config.store.cluster ? 'redis cluster' : 'redis', url: redactUrl(config.store.redisUrl) }
+      : { store: 'memory' },
     config.store.redisUrl ? 'state lives in Redis' : 'state lives in memory: for one process only, lost on restart',
   );
 
@@ -84,7 +86,11 @@ export async function start(argv: readonly string[]): Promise<void> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error;
-    process.stderr.write(code === 'EADDRINUSE' ? `port ${config.port} is in use: stop the other process or set PORT\n` : `port ${config.port} needs privileges this process lacks: set PORT (e.g. 8787)\n`);
+    process.stderr.write(
+      code === 'EADDRINUSE'
+        ? `port ${config.port} is in use: stop the other process or set PORT\n`
+        : `port ${config.port} needs privileges this process lacks: set PORT (e.g. 8787)\n`,
+    );
     process.exit(1);
   }
   running.server.on('upgrade', portal.onUpgrade);
@@ -92,7 +98,10 @@ export async function start(argv: readonly string[]): Promise<void> {
   // The issuer's own host (localhost, say, rather than 127.0.0.1): clients check the resource URL strictly.
   const people = `${config.issuer}/`;
   const agents = `${config.issuer}/mcp`;
-  logger.info({ url: running.url, issuer: config.issuer, people, agents }, `Gatehouse listening on ${running.url}: people sign in at ${people}, agents connect to ${agents}`);
+  logger.info(
+    { url: running.url, issuer: config.issuer, people, agents },
+    `Gatehouse listening on ${running.url}: people sign in at ${people}, agents connect to ${agents}`,
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -120,7 +129,9 @@ export async function start(argv: readonly string[]): Promise<void> {
  */
 async function startWorkers(count: number, config: Config, logger: Logger): Promise<void> {
   if (!config.store.redisUrl) {
-    process.stderr.write(`gatehouse start: --workers ${count} needs Redis (set REDIS_URL or store.redis): with the memory store each worker would keep tokens and sessions of its own\n`);
+    process.stderr.write(
+      `gatehouse start: --workers ${count} needs Redis (set REDIS_URL or store.redis): with the memory store each worker would keep tokens and sessions of its own\n`,
+    );
     process.exit(2);
   }
   if (config.demo) {

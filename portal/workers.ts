@@ -16,7 +16,8 @@ export function workerCount(value: string | undefined): number | { problem: stri
   if (value === undefined) return 1;
   if (value === 'auto') return availableParallelism();
   const count = Number(value);
-  if (!value || !Number.isInteger(count) || count < 1 || count > MAX_WORKERS) return { problem: `--workers takes a number of processes (1-${MAX_WORKERS}) or "auto", not "${value ?? ''}"` };
+  if (!value || !Number.isInteger(count) || count < 1 || count > MAX_WORKERS)
+    return { problem: `--workers takes a number of processes (1-${MAX_WORKERS}) or "auto", not "${value ?? ''}"` };
   return count;
 }
 

@@ -14,7 +14,10 @@ const SECRET = 'workers-test-secret-0123456789abcdef';
 const run = startPortalProcess;
 
 /** One request on a connection of its own (no keep-alive), so that the cluster may hand each to another worker. */
-function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+function request(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
       let text = '';
@@ -41,7 +44,9 @@ describe('gatehouse start --workers', () => {
   test('more than one worker on the memory store is refused with one line and exit 2', async () => {
     const proc = run(['--workers', '2'], { PORT: String(await freePort()) }, cwd);
     expect(await proc.exited).toBe(2);
-    expect(proc.output().stderr).toBe('gatehouse start: --workers 2 needs Redis (set REDIS_URL or store.redis): with the memory store each worker would keep tokens and sessions of its own\n');
+    expect(proc.output().stderr).toBe(
+      'gatehouse start: --workers 2 needs Redis (set REDIS_URL or store.redis): with the memory store each worker would keep tokens and sessions of its own\n',
+    );
   });
 
   test.each([['0'], ['two'], ['']])('--workers %p is one line and exit 2', async (value) => {
@@ -51,7 +56,11 @@ describe('gatehouse start --workers', () => {
   });
 
   test('the built-in demo (no config file) runs in one process only: one line and exit 2', async () => {
-    const proc = run(['--workers', '2'], { PORT: String(await freePort()), REDIS_URL: testRedisUrl(), GATEHOUSE_SECRET: SECRET }, mkdtempSync(path.join(tmpdir(), 'gh-workers-demo-')));
+    const proc = run(
+      ['--workers', '2'],
+      { PORT: String(await freePort()), REDIS_URL: testRedisUrl(), GATEHOUSE_SECRET: SECRET },
+      mkdtempSync(path.join(tmpdir(), 'gh-workers-demo-')),
+    );
     expect(await proc.exited).toBe(2);
     expect(proc.output().stderr).toBe('gatehouse start: --workers needs a config file: the built-in demo runs in one process\n');
   });
@@ -63,7 +72,11 @@ describe('gatehouse start --workers', () => {
     const file = path.join(cwd, 'taken.yaml');
     writeFileSync(file, JSON.stringify({ upstreams: [], store: { key_prefix: testKeyPrefix() } }));
     try {
-      const proc = run(['--config', file, '--workers', '2'], { PORT: String(port), REDIS_URL: testRedisUrl(), GATEHOUSE_SECRET: SECRET }, cwd);
+      const proc = run(
+        ['--config', file, '--workers', '2'],
+        { PORT: String(port), REDIS_URL: testRedisUrl(), GATEHOUSE_SECRET: SECRET },
+        cwd,
+      );
       expect(await proc.exited).toBe(1);
       expect(proc.output().stderr).toContain(`port ${port} is in use: stop the other process or set PORT\n`);
     } finally {
@@ -91,7 +104,11 @@ describe('gatehouse start --workers', () => {
       );
       const port = await freePort();
       portalUrl = `http://127.0.0.1:${port}`;
-      proc = run(['--config', file, '--workers', '2'], { PORT: String(port), PUBLIC_URL: portalUrl, REDIS_URL: testRedisUrl(), GATEHOUSE_SECRET: SECRET, LOG_LEVEL: 'info' }, cwd);
+      proc = run(
+        ['--config', file, '--workers', '2'],
+        { PORT: String(port), PUBLIC_URL: portalUrl, REDIS_URL: testRedisUrl(), GATEHOUSE_SECRET: SECRET, LOG_LEVEL: 'info' },
+        cwd,
+      );
       await proc.until((out) => out.split('Gatehouse listening on').length === 3);
     }, 60_000);
     afterAll(async () => {
@@ -104,7 +121,11 @@ describe('gatehouse start --workers', () => {
     test('the steps of one grant (token, app requests, revocation) land on both workers, which act as one portal', async () => {
       const basic = `Basic ${Buffer.from(`${ROBOT.id}:${ROBOT.secret}`).toString('base64')}`;
       const form = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic };
-      const issued = await request(`${portalUrl}/token`, { method: 'POST', headers: form, body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${portalUrl}/apps/wiki` }).toString() });
+      const issued = await request(`${portalUrl}/token`, {
+        method: 'POST',
+        headers: form,
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${portalUrl}/apps/wiki` }).toString(),
+      });
       expect(issued.status).toBe(200);
       const token = (JSON.parse(issued.text) as { access_token: string }).access_token;
 
@@ -114,7 +135,9 @@ describe('gatehouse start --workers', () => {
         expect(answer.status).toBe(200);
         expect((JSON.parse(answer.text) as Echo).headers['gatehouse-assertion']).toBeDefined();
       }
-      expect((await request(`${portalUrl}/revoke`, { method: 'POST', headers: form, body: new URLSearchParams({ token }).toString() })).status).toBe(200);
+      expect(
+        (await request(`${portalUrl}/revoke`, { method: 'POST', headers: form, body: new URLSearchParams({ token }).toString() })).status,
+      ).toBe(200);
       // Revoked on one worker, refused by every worker from then on.
       for (let i = 0; i < 4; i++) {
         const refused = await request(`${portalUrl}/apps/wiki/echo`, { headers: bearer });

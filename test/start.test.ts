@@ -37,7 +37,12 @@ describe('gatehouse start', () => {
   test('the demo serves a newcomer end to end: an MCP client signs in as demo and uses the demo upstreams', async () => {
     const port = await freePort();
     const issuer = `http://localhost:${port}`;
-    const proc = run([], { PORT: String(port), GATEHOUSE_DEMO_PASSWORD: 'demo-password-for-tests' }, /Demo account/, mkdtempSync(path.join(tmpdir(), 'gh-start-')));
+    const proc = run(
+      [],
+      { PORT: String(port), GATEHOUSE_DEMO_PASSWORD: 'demo-password-for-tests' },
+      /Demo account/,
+      mkdtempSync(path.join(tmpdir(), 'gh-start-')),
+    );
     try {
       await proc.matched;
       expect(proc.output().stdout).toContain('password from GATEHOUSE_DEMO_PASSWORD');
@@ -109,12 +114,18 @@ describe('gatehouse start', () => {
   describe('the first hour: one line that says what to do, and the right exit code', () => {
     const CLI = path.resolve('dist/portal/cli.js');
     function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-      const child = spawn(process.execPath, [CLI, ...args], { cwd: mkdtempSync(path.join(tmpdir(), 'gh-cli-')), env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, ...args], {
+        cwd: mkdtempSync(path.join(tmpdir(), 'gh-cli-')),
+        env: { PATH: process.env.PATH, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
-      return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+      return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+        child.once('exit', (code) => resolve({ code, stdout, stderr })),
+      );
     }
 
     test('--help, -h and help print the usage and exit 0 (they never start the demo)', async () => {
@@ -158,7 +169,11 @@ describe('gatehouse start', () => {
       const web = http.createServer((_req, res) => res.end('hello'));
       await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
       try {
-        const notRedis = run([], { PORT: String(await freePort()), REDIS_URL: `redis://127.0.0.1:${(web.address() as AddressInfo).port}`, GATEHOUSE_SECRET: 's'.repeat(32) });
+        const notRedis = run([], {
+          PORT: String(await freePort()),
+          REDIS_URL: `redis://127.0.0.1:${(web.address() as AddressInfo).port}`,
+          GATEHOUSE_SECRET: 's'.repeat(32),
+        });
         expect(await notRedis.exited).toBe(1);
         expect(notRedis.output().stderr).toBe(`store: redis://127.0.0.1:${(web.address() as AddressInfo).port} is not a Redis server\n`);
       } finally {

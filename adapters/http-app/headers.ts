@@ -4,7 +4,17 @@ import { isListedCookie } from './cookie-names.js';
 import { rejectedRequest } from './errors.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
 
 /** Request headers only the portal may set: an agent must not be able to forge identity or the forwarding chain. */
 const PORTAL_OWNED_PREFIX = 'gatehouse-';
@@ -30,7 +40,12 @@ export type ResponseInterceptor = (res: ServerResponse) => Promise<void>;
 /** The names a `Connection` header lists (RFC 9110 §7.6.1), lower-cased. */
 export function connectionTokens(headers: IncomingHttpHeaders): Set<string> {
   const value = headers.connection;
-  return new Set((value ?? '').split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    (value ?? '')
+      .split(',')
+      .map((token) => token.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
 
 /**
@@ -47,7 +62,10 @@ export function assertUnambiguousFraming(req: IncomingMessage): void {
   if (values.size > 1) throw rejectedRequest('the request has conflicting Content-Length headers');
   for (const value of values) if (!/^\d+$/.test(value)) throw rejectedRequest('the request has a malformed Content-Length');
   if (encodings.length > 0) {
-    const codings = encodings.join(',').split(',').map((coding) => coding.trim().toLowerCase());
+    const codings = encodings
+      .join(',')
+      .split(',')
+      .map((coding) => coding.trim().toLowerCase());
     if (codings.at(-1) !== 'chunked') throw rejectedRequest('the request Transfer-Encoding must end with chunked');
   }
 }
@@ -66,12 +84,18 @@ export interface ForwardedContext {
  * `X-Forwarded-For/Proto/Host/Prefix` and the caller's credential headers. `Host` is the
  * upstream's own, as a virtual-hosted legacy app expects.
  */
-export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: string, forward: ForwardOptions, context: ForwardedContext): OutgoingHttpHeaders {
+export function upstreamRequestHeaders(
+  req: IncomingMessage,
+  upstreamHost: string,
+  forward: ForwardOptions,
+  context: ForwardedContext,
+): OutgoingHttpHeaders {
   const named = connectionTokens(req.headers);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    if (name === 'authorization' || name === 'dpop' || name === 'host' || name.startsWith(PORTAL_OWNED_PREFIX) || FORWARDING.includes(name)) continue;
+    if (name === 'authorization' || name === 'dpop' || name === 'host' || name.startsWith(PORTAL_OWNED_PREFIX) || FORWARDING.includes(name))
+      continue;
     out[name] = value;
   }
   const cookie = withoutCookies(req.headers.cookie, forward.stripCookies ?? []);

@@ -80,7 +80,8 @@ async function proxyRequest(target: UpstreamTarget, req: IncomingMessage, res: S
       upstreamReq = target.transport.request({ ...target.requestOptions, method: req.method, path, headers });
       arm(target.connectTimeoutMs, `no connection within ${target.connectTimeoutMs} ms`);
       upstreamReq.on('socket', (socket) => {
-        if (!socket.connecting) onConnected(); // a reused keep-alive connection
+        if (!socket.connecting)
+          onConnected(); // a reused keep-alive connection
         else socket.once(target.isTls ? 'secureConnect' : 'connect', onConnected);
       });
       upstreamReq.on('error', (error: NodeJS.ErrnoException) => {
@@ -118,7 +119,9 @@ async function proxyRequest(target: UpstreamTarget, req: IncomingMessage, res: S
 
 /** A request that says it has no body (no `Transfer-Encoding`, no or a zero `Content-Length`): it can be sent again as it is. */
 function hasNoBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0');
+  return (
+    req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')
+  );
 }
 
 function responseHeaders(upstreamRes: IncomingMessage, rewrite: RewriteTarget, portalCookies: readonly string[]): OutgoingHttpHeaders {
@@ -126,7 +129,9 @@ function responseHeaders(upstreamRes: IncomingMessage, rewrite: RewriteTarget, p
   if (typeof headers.location === 'string') headers.location = rewriteLocation(headers.location, rewrite);
   const cookies = upstreamRes.headers['set-cookie'];
   if (cookies) {
-    const kept = cookies.map((cookie) => rewriteSetCookie(cookie, rewrite, portalCookies)).filter((cookie): cookie is string => cookie !== undefined);
+    const kept = cookies
+      .map((cookie) => rewriteSetCookie(cookie, rewrite, portalCookies))
+      .filter((cookie): cookie is string => cookie !== undefined);
     if (kept.length) headers['set-cookie'] = kept;
     else delete headers['set-cookie'];
   }

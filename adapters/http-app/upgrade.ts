@@ -15,7 +15,13 @@ import type { UpstreamTarget } from './target.js';
  * error handler would use; the promise then rejects with that `GatewayError` for logging. An upstream
  * that declines the upgrade has its answer relayed. Resolves once the sockets are joined.
  */
-export function proxyUpgrade(target: UpstreamTarget, req: IncomingMessage, socket: Duplex, head: Buffer, forward: ForwardOptions): Promise<void> {
+export function proxyUpgrade(
+  target: UpstreamTarget,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  forward: ForwardOptions,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const refuse = (error: GatewayError) => {
       clearTimeout(timer);
@@ -35,8 +41,15 @@ export function proxyUpgrade(target: UpstreamTarget, req: IncomingMessage, socke
       else reject(error);
       return;
     }
-    const headers: OutgoingHttpHeaders = { ...upstreamRequestHeaders(req, target.url.host, forward, target.forwarded), connection: 'Upgrade', upgrade: req.headers.upgrade };
-    timer = setTimeout(() => refuse(gatewayTimeout(`no upgrade answer within ${target.connectTimeoutMs + target.responseTimeoutMs} ms`)), target.connectTimeoutMs + target.responseTimeoutMs);
+    const headers: OutgoingHttpHeaders = {
+      ...upstreamRequestHeaders(req, target.url.host, forward, target.forwarded),
+      connection: 'Upgrade',
+      upgrade: req.headers.upgrade,
+    };
+    timer = setTimeout(
+      () => refuse(gatewayTimeout(`no upgrade answer within ${target.connectTimeoutMs + target.responseTimeoutMs} ms`)),
+      target.connectTimeoutMs + target.responseTimeoutMs,
+    );
     upstreamReq = target.transport.request({ ...target.requestOptions, method: req.method, path, headers });
     socket.on('error', () => upstreamReq?.destroy());
     upstreamReq.on('error', (error: NodeJS.ErrnoException) => refuse(badGateway(`${error.code ?? 'error'}: ${error.message}`, error)));
@@ -60,7 +73,9 @@ export function proxyUpgrade(target: UpstreamTarget, req: IncomingMessage, socke
       const relayed = endToEndResponseHeaders(upstreamRes.headers);
       delete relayed['content-length'];
       if (typeof relayed.location === 'string') relayed.location = rewriteLocation(relayed.location, target.rewrite);
-      const cookies = (upstreamRes.headers['set-cookie'] ?? []).map((c) => rewriteSetCookie(c, target.rewrite, forward.stripCookies ?? [])).filter((c): c is string => !!c);
+      const cookies = (upstreamRes.headers['set-cookie'] ?? [])
+        .map((c) => rewriteSetCookie(c, target.rewrite, forward.stripCookies ?? []))
+        .filter((c): c is string => !!c);
       relayed['set-cookie'] = cookies;
       socket.write(`${statusLine(upstreamRes) + headerLines({ ...relayed, connection: 'close' })}\r\n`);
       upstreamRes.pipe(socket);
@@ -80,7 +95,8 @@ function statusLine(res: IncomingMessage): string {
 function switchingHeaderLines(raw: string[], target: UpstreamTarget, forward: ForwardOptions): string {
   let out = '';
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const value = raw[i]!.toLowerCase() === 'set-cookie' ? rewriteSetCookie(raw[i + 1]!, target.rewrite, forward.stripCookies ?? []) : raw[i + 1];
+    const value =
+      raw[i]!.toLowerCase() === 'set-cookie' ? rewriteSetCookie(raw[i + 1]!, target.rewrite, forward.stripCookies ?? []) : raw[i + 1];
     if (value !== undefined) out += `${raw[i]}: ${value}\r\n`;
   }
   return out;
@@ -99,7 +115,12 @@ function writeError(socket: Duplex, error: GatewayError): void {
   const body = JSON.stringify({ error: error.code, error_description: error.message });
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
-      headerLines({ 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' }) +
+      headerLines({
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+        connection: 'close',
+      }) +
       `\r\n${body}`,
   );
 }

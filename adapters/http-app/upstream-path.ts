@@ -74,7 +74,10 @@ function decodeEscapes(text: string): string {
 
 /** The code point an overlong sequence spells: the lead byte's payload bits, then 6 bits per continuation byte. */
 function overlongCodePoint(sequence: string): number {
-  const [lead = 0, ...continuation] = sequence.split('%').slice(1).map((hex) => parseInt(hex, 16));
+  const [lead = 0, ...continuation] = sequence
+    .split('%')
+    .slice(1)
+    .map((hex) => parseInt(hex, 16));
   const leadBits = lead >= 0xf0 ? lead & 0x07 : lead >= 0xe0 ? lead & 0x0f : lead & 0x1f;
   return continuation.reduce((code, byte) => (code << 6) | (byte & 0x3f), leadBits);
 }

@@ -36,7 +36,12 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     }
     const person = await deps.people.current(session.person);
     if (!person || !isAdmin(person, deps.config.admins)) {
-      auditRequest(req, { event: 'admin_denied', outcome: 'denied', person: session.person, details: { method: req.method, path: req.path } });
+      auditRequest(req, {
+        event: 'admin_denied',
+        outcome: 'denied',
+        person: session.person,
+        details: { method: req.method, path: req.path },
+      });
       throw new HttpError(403, 'forbidden', 'You are not an administrator of this portal.');
     }
     return session;
@@ -51,14 +56,24 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     const view: AdminPageView = {
       signedIn: signedInHeader(csrf, session, displayName(session.person)),
       csrf: csrf.token(session),
-      upstreams: deps.upstreams.all().map((u) => ({ id: u.id, title: u.title, kind: u.kind, url: u.url, source: deps.upstreams.source(u.id) ?? 'config' })),
+      upstreams: deps.upstreams
+        .all()
+        .map((u) => ({ id: u.id, title: u.title, kind: u.kind, url: u.url, source: deps.upstreams.source(u.id) ?? 'config' })),
       clients: (await clients.list()).map((c) => ({ clientId: c.clientId, clientName: c.clientName, kind: c.kind })),
       grantSearch: by
         ? {
             by,
             value,
             grants: await Promise.all(
-              found.map(async (g) => ({ id: g.id, person: g.person.id, clientName: g.clientName ?? g.clientId, clientId: g.clientId, createdAt: g.createdAt, lastUsedAt: await deps.usage.lastUsed(g.id), resource: g.resource })),
+              found.map(async (g) => ({
+                id: g.id,
+                person: g.person.id,
+                clientName: g.clientName ?? g.clientId,
+                clientId: g.clientId,
+                createdAt: g.createdAt,
+                lastUsedAt: await deps.usage.lastUsed(g.id),
+                resource: g.resource,
+              })),
             ),
           }
         : undefined,
@@ -104,7 +119,13 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     const draft = { id: str(body.id), kind: str(body.kind), title: str(body.title) || undefined, url: str(body.url) };
     try {
       const upstream = await deps.upstreams.create(draft, session.person.id);
-      auditRequest(req, { event: 'upstream_created', outcome: 'success', person: session.person, upstream: upstream.id, details: { kind: upstream.kind, url: upstream.url, via: 'admin page' } });
+      auditRequest(req, {
+        event: 'upstream_created',
+        outcome: 'success',
+        person: session.person,
+        upstream: upstream.id,
+        details: { kind: upstream.kind, url: upstream.url, via: 'admin page' },
+      });
     } catch (error) {
       if (!(error instanceof HttpError) || error.status >= 500) throw error;
       await render(req, res, session, { error: `The upstream was not added: ${error.message}`, draft }, error.status);
@@ -118,7 +139,13 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     if (!session) return;
     const body = csrf.form(req, session);
     await deps.upstreams.remove(str(body.id));
-    auditRequest(req, { event: 'upstream_deleted', outcome: 'success', person: session.person, upstream: str(body.id), details: { via: 'admin page' } });
+    auditRequest(req, {
+      event: 'upstream_deleted',
+      outcome: 'success',
+      person: session.person,
+      upstream: str(body.id),
+      details: { via: 'admin page' },
+    });
     res.redirect(303, '/admin?done=removed#upstreams');
   });
 
@@ -129,7 +156,13 @@ export function adminPageRoutes(deps: AdminDeps): Router {
     const grant = await grants.find(str(body.grant));
     if (!grant) throw new HttpError(404, 'not_found', 'No such grant (it may have been revoked already).');
     await grants.revoke(grant.id);
-    auditRequest(req, { event: 'grant_revoked', outcome: 'success', person: grant.person, client: { id: grant.clientId, name: grant.clientName }, details: { grant_id: grant.id, by: session.person.id, via: 'admin page' } });
+    auditRequest(req, {
+      event: 'grant_revoked',
+      outcome: 'success',
+      person: grant.person,
+      client: { id: grant.clientId, name: grant.clientName },
+      details: { grant_id: grant.id, by: session.person.id, via: 'admin page' },
+    });
     res.redirect(303, `/admin?person=${encodeURIComponent(grant.person.id)}&done=revoked#grants`);
   });
   for (const verdict of ['approve', 'reject'] as const) {
@@ -138,10 +171,17 @@ export function adminPageRoutes(deps: AdminDeps): Router {
       if (!session) return;
       const body = csrf.form(req, session);
       const [upstream, name] = [str(body.upstream), str(body.tool)];
-      if (!(await deps.pins.list(upstream))[name]) throw new HttpError(404, 'not_found', 'No such tool (the upstream may have been removed).');
+      if (!(await deps.pins.list(upstream))[name])
+        throw new HttpError(404, 'not_found', 'No such tool (the upstream may have been removed).');
       const pin = verdict === 'approve' ? await deps.pins.approve(upstream, name) : await deps.pins.reject(upstream, name);
       if (!pin) throw new HttpError(409, 'nothing_to_approve', 'This tool is served as pinned already: there is nothing to approve.');
-      auditRequest(req, { event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected', outcome: 'success', person: session.person, upstream, details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash, via: 'admin page' } });
+      auditRequest(req, {
+        event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected',
+        outcome: 'success',
+        person: session.person,
+        upstream,
+        details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash, via: 'admin page' },
+      });
       res.redirect(303, `/admin?done=${verdict === 'approve' ? 'approved' : 'rejected'}#tools`);
     });
   }
@@ -156,7 +196,9 @@ async function heldTools(deps: AdminDeps): Promise<AdminPageView['heldTools']> {
       if (pin.status === 'pinned') continue;
       const before = pin.pinned ? `${JSON.stringify(pin.pinned.definition, null, 2)}\n` : '';
       const after = pin.current ? `${JSON.stringify(pin.current.definition, null, 2)}\n` : '';
-      const changes = diffLines(before, after).map((part) => ({ kind: part.added ? 'added' : part.removed ? 'removed' : 'same', text: part.value }) as const);
+      const changes = diffLines(before, after).map(
+        (part) => ({ kind: part.added ? 'added' : part.removed ? 'removed' : 'same', text: part.value }) as const,
+      );
       held.push({ upstream: upstream.id, name, status: pin.status, since: pin.since, changes });
     }
   }

@@ -24,9 +24,11 @@ export function auditApi(deps: AdminDeps): Router {
       to: time(q.to, 'to'),
     };
     const limit = q.limit === undefined ? 100 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new HttpError(400, 'invalid_request', `limit: must be an integer from 1 to ${MAX_LIMIT}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+      throw new HttpError(400, 'invalid_request', `limit: must be an integer from 1 to ${MAX_LIMIT}`);
     const cursor = text(q.cursor, 'cursor');
-    if (cursor !== undefined && !/^\d+-\d+$/.test(cursor)) throw new HttpError(400, 'invalid_request', 'cursor: must be a next_cursor this API returned');
+    if (cursor !== undefined && !/^\d+-\d+$/.test(cursor))
+      throw new HttpError(400, 'invalid_request', 'cursor: must be a next_cursor this API returned');
     const page = await queryAudit(deps.store, filter, { cursor, limit });
     res.setHeader('Cache-Control', 'no-store');
     res.json({ events: page.events, ...(page.nextCursor ? { next_cursor: page.nextCursor } : {}) });

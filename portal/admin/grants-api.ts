@@ -36,7 +36,13 @@ export function grantsApi(deps: AdminDeps): Router {
     const revoked = await grants.listByClient(clientId);
     await clients.delete(clientId);
     for (const grant of revoked) await grants.revoke(grant.id);
-    auditRequest(req, { event: 'client_deleted', outcome: 'success', person: admin(req), client: { id: clientId, name: client.clientName }, details: { by: 'admin', grants_revoked: revoked.length } });
+    auditRequest(req, {
+      event: 'client_deleted',
+      outcome: 'success',
+      person: admin(req),
+      client: { id: clientId, name: client.clientName },
+      details: { by: 'admin', grants_revoked: revoked.length },
+    });
     res.status(204).end();
   });
 

@@ -46,8 +46,19 @@ export function toolsApi(deps: AdminDeps): Router {
       const known = (await pins.list(id))[name];
       if (!known) throw new HttpError(404, 'not_found', `upstream "${id}" has no tool "${name}"`);
       const pin = verdict === 'approve' ? await pins.approve(id, name) : await pins.reject(id, name);
-      if (!pin) throw new HttpError(409, 'nothing_to_approve', `tool "${name}" of upstream "${id}" is pinned as it is listed: there is nothing to approve`);
-      auditRequest(req, { event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected', outcome: 'success', person: adminOf(req).person, upstream: id, details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash } });
+      if (!pin)
+        throw new HttpError(
+          409,
+          'nothing_to_approve',
+          `tool "${name}" of upstream "${id}" is pinned as it is listed: there is nothing to approve`,
+        );
+      auditRequest(req, {
+        event: verdict === 'approve' ? 'tool_approved' : 'tool_rejected',
+        outcome: 'success',
+        person: adminOf(req).person,
+        upstream: id,
+        details: { tool: name, hash: pin.current?.hash ?? pin.pinned?.hash },
+      });
       res.json(toolPinView(name, pin));
     });
   }

@@ -134,7 +134,8 @@ export function createUpstreamRegistry(options: {
   }
 
   function validate(document: unknown, id?: string): { upstream: UpstreamConfig; document: Record<string, unknown> } {
-    if (!document || typeof document !== 'object' || Array.isArray(document)) throw new HttpError(400, 'invalid_upstream', 'body: must be a JSON object');
+    if (!document || typeof document !== 'object' || Array.isArray(document))
+      throw new HttpError(400, 'invalid_upstream', 'body: must be a JSON object');
     const given = { ...(document as Record<string, unknown>), ...(id === undefined ? {} : { id }) };
     const forbidden = CONFIG_FILE_ONLY.find((key) => key in given);
     if (forbidden) throw new HttpError(400, 'invalid_upstream', `${forbidden}: stdio upstreams can only be defined in the config file`);
@@ -162,13 +163,16 @@ export function createUpstreamRegistry(options: {
 
   function assertHostFree(upstream: UpstreamConfig, records: StoredUpstream[], exceptId?: string): void {
     if (!upstream.host) return;
-    const taken = [...options.configured(), ...records.map((r) => r.document as { id?: string; host?: string })].some((u) => u.id !== exceptId && u.host === upstream.host);
+    const taken = [...options.configured(), ...records.map((r) => r.document as { id?: string; host?: string })].some(
+      (u) => u.id !== exceptId && u.host === upstream.host,
+    );
     if (taken) throw new HttpError(409, 'conflict', `host: "${upstream.host}" is already the host of another upstream`);
   }
 
   return {
     all,
-    source: (id) => (options.configured().some((u) => u.id === id) ? 'config' : stored.some((s) => s.upstream.id === id) ? 'admin' : undefined),
+    source: (id) =>
+      options.configured().some((u) => u.id === id) ? 'config' : stored.some((s) => s.upstream.id === id) ? 'admin' : undefined,
     ready: start,
     async create(document, by) {
       const { upstream, document: given } = validate(document);
@@ -182,7 +186,8 @@ export function createUpstreamRegistry(options: {
       return upstream;
     },
     async update(id, document) {
-      if (options.configured().some((u) => u.id === id)) throw new HttpError(409, 'read_only', `upstream "${id}" is defined in the config file and cannot be changed here`);
+      if (options.configured().some((u) => u.id === id))
+        throw new HttpError(409, 'read_only', `upstream "${id}" is defined in the config file and cannot be changed here`);
       const { upstream, document: given } = validate(document, id);
       await change((records) => {
         const index = records.findIndex((r) => r.document.id === id);
@@ -193,7 +198,8 @@ export function createUpstreamRegistry(options: {
       return upstream;
     },
     async remove(id) {
-      if (options.configured().some((u) => u.id === id)) throw new HttpError(409, 'read_only', `upstream "${id}" is defined in the config file and cannot be removed here`);
+      if (options.configured().some((u) => u.id === id))
+        throw new HttpError(409, 'read_only', `upstream "${id}" is defined in the config file and cannot be removed here`);
       await change((records) => {
         if (!records.some((r) => r.document.id === id)) throw new HttpError(404, 'not_found', `no upstream "${id}"`);
         return records.filter((r) => r.document.id !== id);

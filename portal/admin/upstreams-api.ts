@@ -27,13 +27,25 @@ export function upstreamsApi(deps: AdminDeps): Router {
 
   router.post('/upstreams', deps.parsers.json, async (req, res) => {
     const upstream = await upstreams.create(req.body, by(req).id);
-    auditRequest(req, { event: 'upstream_created', outcome: 'success', person: by(req), upstream: upstream.id, details: { kind: upstream.kind, url: upstream.url } });
+    auditRequest(req, {
+      event: 'upstream_created',
+      outcome: 'success',
+      person: by(req),
+      upstream: upstream.id,
+      details: { kind: upstream.kind, url: upstream.url },
+    });
     res.status(201).location(`/admin/api/v1/upstreams/${upstream.id}`).json(upstreamView(upstream, 'admin'));
   });
 
   router.put('/upstreams/:id', deps.parsers.json, async (req, res) => {
     const upstream = await upstreams.update(req.params.id as string, req.body);
-    auditRequest(req, { event: 'upstream_updated', outcome: 'success', person: by(req), upstream: upstream.id, details: { kind: upstream.kind, url: upstream.url } });
+    auditRequest(req, {
+      event: 'upstream_updated',
+      outcome: 'success',
+      person: by(req),
+      upstream: upstream.id,
+      details: { kind: upstream.kind, url: upstream.url },
+    });
     res.json(upstreamView(upstream, 'admin'));
   });
 

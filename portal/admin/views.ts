@@ -47,7 +47,9 @@ function upstreamDocument(upstream: UpstreamConfig) {
       allow_groups: t.allowGroups,
       deny_groups: t.denyGroups,
       pinning: t.pinning,
-      limits: Object.fromEntries(Object.entries(t.limits).map(([tool, limit]) => [tool, { per_minute: limit.perMinute, per_day: limit.perDay }])),
+      limits: Object.fromEntries(
+        Object.entries(t.limits).map(([tool, limit]) => [tool, { per_minute: limit.perMinute, per_day: limit.perDay }]),
+      ),
       approval: t.approval,
       approval_ttl: t.approvalTtlMs,
       approval_timeout: t.approvalTimeoutMs,

@@ -45,7 +45,10 @@ export function parseAccept(header: string): MediaRange[] {
       const eq = param.indexOf('=');
       if (eq === -1) continue;
       const name = param.slice(0, eq).trim().toLowerCase();
-      const value = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+      const value = param
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
       if (name === 'q') {
         if (!QVALUE.test(value)) return;
         q = Number(value);

@@ -35,7 +35,10 @@ export function apiCatalogRoutes(deps: AppsDeps): Router {
   const router = Router();
   const bearer = deps.bearer.requireBearer({
     resource: () => deps.resources.aggregate(),
-    alsoAccept: () => [...deps.resources.all().map((r) => r.url), ...deps.upstreams().flatMap((u) => (u.kind === 'http' && u.host ? [hostOrigin(deps.issuer, u.host)] : []))],
+    alsoAccept: () => [
+      ...deps.resources.all().map((r) => r.url),
+      ...deps.upstreams().flatMap((u) => (u.kind === 'http' && u.host ? [hostOrigin(deps.issuer, u.host)] : [])),
+    ],
   });
   router.get(API_CATALOG_PATH, async (req, res) => {
     const person = req.headers.authorization ? (await runBearerCheck(bearer, req, res)).person : await currentSessionPerson(deps, req);
@@ -46,7 +49,13 @@ export function apiCatalogRoutes(deps: AppsDeps): Router {
 
 /** The catalog's items for a person (or `undefined`: anonymous), in config order after the aggregate. */
 export function catalogItems(issuer: string, upstreams: readonly UpstreamConfig[], person: Person | undefined): LinksetItem[] {
-  const meta = (path: string): LinkTarget[] => [{ href: `${issuer}/.well-known/oauth-protected-resource${path}`, type: 'application/json', title: 'OAuth 2.0 protected resource metadata (RFC 9728)' }];
+  const meta = (path: string): LinkTarget[] => [
+    {
+      href: `${issuer}/.well-known/oauth-protected-resource${path}`,
+      type: 'application/json',
+      title: 'OAuth 2.0 protected resource metadata (RFC 9728)',
+    },
+  ];
   const items: LinksetItem[] = [{ anchor: `${issuer}/mcp`, 'service-meta': meta('/mcp') }];
   const visible = upstreams.filter((u) => (person ? mayUseUpstream(person, u) : isOpen(u)));
   for (const upstream of visible) {
@@ -55,7 +64,11 @@ export function catalogItems(issuer: string, upstreams: readonly UpstreamConfig[
       continue;
     }
     const anchor = `${issuer}/apps/${upstream.id}`;
-    const item: LinksetItem = { anchor, 'service-meta': meta(`/apps/${upstream.id}`), 'service-doc': [{ href: `${anchor}/`, type: 'text/html', title: upstream.title ?? upstream.id }] };
+    const item: LinksetItem = {
+      anchor,
+      'service-meta': meta(`/apps/${upstream.id}`),
+      'service-doc': [{ href: `${anchor}/`, type: 'text/html', title: upstream.title ?? upstream.id }],
+    };
     if (upstream.openapi) item['service-desc'] = [{ href: `${anchor}${upstream.openapi}`, type: openApiType(upstream.openapi) }];
     if (upstream.host) item.alternate = [{ href: `${hostOrigin(issuer, upstream.host)}/`, type: 'text/html' }];
     items.push(item);

@@ -59,7 +59,14 @@ export async function resolveAppCaller(deps: AppCallerDeps, mount: AppMount, req
 export function admitCaller(req: IncomingMessage, mount: Pick<AppMount, 'upstream'>, auth: AuthContext): void {
   if (!mayUseUpstream(auth.person, mount.upstream)) {
     const path = requestPath(req);
-    auditRequest(req, { event: 'policy_denied', outcome: 'denied', person: auth.person, client: { id: auth.clientId, name: auth.clientName }, upstream: mount.upstream.id, details: { rule: 'access', method: req.method, path } });
+    auditRequest(req, {
+      event: 'policy_denied',
+      outcome: 'denied',
+      person: auth.person,
+      client: { id: auth.clientId, name: auth.clientName },
+      upstream: mount.upstream.id,
+      details: { rule: 'access', method: req.method, path },
+    });
   }
   assertMayUse(auth.person, mount);
 }
@@ -67,7 +74,11 @@ export function admitCaller(req: IncomingMessage, mount: Pick<AppMount, 'upstrea
 /** 403 `access_denied` unless the upstream's `access` rules admit the person. */
 export function assertMayUse(person: Person, mount: Pick<AppMount, 'upstream'>): void {
   if (!mayUseUpstream(person, mount.upstream)) {
-    throw new HttpError(403, 'access_denied', `You are signed in as ${person.email ?? person.username ?? person.id}, who may not use ${mount.upstream.title ?? mount.upstream.id}.`);
+    throw new HttpError(
+      403,
+      'access_denied',
+      `You are signed in as ${person.email ?? person.username ?? person.id}, who may not use ${mount.upstream.title ?? mount.upstream.id}.`,
+    );
   }
 }
 
@@ -106,7 +117,11 @@ export function runBearerCheck(check: RequestHandler, req: Request, res: Respons
  * account is looked up again (groups change), and the grant id is derived from the session, so
  * that cached assertions are never shared between sessions.
  */
-export async function sessionIdentity(deps: AppCallerDeps, mount: Pick<AppMount, 'upstream' | 'resourceUrl'>, req: IncomingMessage): Promise<AuthContext | undefined> {
+export async function sessionIdentity(
+  deps: AppCallerDeps,
+  mount: Pick<AppMount, 'upstream' | 'resourceUrl'>,
+  req: IncomingMessage,
+): Promise<AuthContext | undefined> {
   const session = await deps.sessions.read(req as Request);
   if (!session) return undefined;
   const person = await deps.people.current(session.person);

@@ -26,7 +26,13 @@ export function hostOrigin(issuer: string, host: string): string {
 /** The mount of an app served under `/apps/{id}` on the portal's own host. */
 export function pathMount(issuer: string, upstream: UpstreamConfig): AppMount {
   const publicUrl = `${issuer}${APPS_PREFIX}/${upstream.id}`;
-  return { upstream, mountPath: `${APPS_PREFIX}/${upstream.id}`, publicUrl, resourceUrl: publicUrl, metadataUrl: `${issuer}/.well-known/oauth-protected-resource${APPS_PREFIX}/${upstream.id}` };
+  return {
+    upstream,
+    mountPath: `${APPS_PREFIX}/${upstream.id}`,
+    publicUrl,
+    resourceUrl: publicUrl,
+    metadataUrl: `${issuer}/.well-known/oauth-protected-resource${APPS_PREFIX}/${upstream.id}`,
+  };
 }
 
 /** The mount of an app that owns its whole host (DESIGN.md: "a host-routed app's resource is its origin"). */
@@ -36,7 +42,10 @@ export function hostMount(issuer: string, upstream: UpstreamConfig & { host: str
 }
 
 /** The `kind: http` upstream whose `host` is this `Host` header (compared case-insensitively), if any. */
-export function appForHost(upstreams: readonly UpstreamConfig[], hostHeader: string | undefined): (UpstreamConfig & { host: string }) | undefined {
+export function appForHost(
+  upstreams: readonly UpstreamConfig[],
+  hostHeader: string | undefined,
+): (UpstreamConfig & { host: string }) | undefined {
   if (!hostHeader) return undefined;
   const wanted = hostHeader.toLowerCase();
   return upstreams.find((u): u is UpstreamConfig & { host: string } => u.kind === 'http' && !!u.host && u.host === wanted);

@@ -58,7 +58,12 @@ export function agentAppOf(deps: AppsDeps, req: IncomingMessage): UpstreamConfig
  * Serves an agent's request to a path-routed app (see {@link agentAppOf}) as {@link appRoutes}
  * would, with the bearer check as the only way in: there is no browser to send to sign in.
  */
-export async function serveAgentAppRequest(deps: AppsDeps, upstream: UpstreamConfig, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function serveAgentAppRequest(
+  deps: AppsDeps,
+  upstream: UpstreamConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const mount = checkedPathMount(deps, upstream, req.headers.host);
   if (redirectBare(mount, req.url ?? '/', req.method, res)) return;
   const auth = await bearerIdentity(deps, mount, req);
@@ -111,7 +116,11 @@ async function proxyToApp(deps: AppsDeps, mount: AppMount, req: Request, res: Re
 /** Proxies an identified caller's request to the app, with its credential headers, and audits it when the response is done. */
 async function forwardToApp(deps: AppsDeps, mount: AppMount, auth: AuthContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   auditAppRequest(req, res, mount, auth);
-  const decided = await forwardOptions(deps, mount, auth, { method: req.method ?? 'GET', url: (req as Partial<Request>).originalUrl ?? req.url ?? '/', headers: req.headers });
+  const decided = await forwardOptions(deps, mount, auth, {
+    method: req.method ?? 'GET',
+    url: (req as Partial<Request>).originalUrl ?? req.url ?? '/',
+    headers: req.headers,
+  });
   if ('connectUrl' in decided) {
     res.writeHead(303, { Location: decided.connectUrl, 'Cache-Control': 'no-store' }).end();
     return;

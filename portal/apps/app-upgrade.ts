@@ -23,7 +23,10 @@ import type { AppsDeps } from './apps-deps.js';
  * - a bearer token (`Authorization`, which no page can attach to a browser's WebSocket) needs no
  *   `Origin`: the token is the agent's own, not an ambient credential a foreign page could borrow.
  */
-export function appUpgradeHandler(deps: AppsDeps, log: (error: unknown) => void): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function appUpgradeHandler(
+  deps: AppsDeps,
+  log: (error: unknown) => void,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     upgrade(deps, req, socket, head).catch((error: unknown) => {
@@ -38,17 +41,26 @@ async function upgrade(deps: AppsDeps, req: IncomingMessage, socket: Duplex, hea
   assertSingleHost(req);
   const hostApp = isPortalHost(deps.issuer, req.headers.host) ? undefined : appForHost(deps.upstreams(), req.headers.host);
   const pathApp = hostApp ? undefined : appForPath(deps.upstreams(), req.url ?? '/');
-  const mount = hostApp ? hostMount(deps.issuer, hostApp) : pathApp && isPortalHost(deps.issuer, req.headers.host) ? pathMount(deps.issuer, pathApp) : undefined;
+  const mount = hostApp
+    ? hostMount(deps.issuer, hostApp)
+    : pathApp && isPortalHost(deps.issuer, req.headers.host)
+      ? pathMount(deps.issuer, pathApp)
+      : undefined;
   if (!mount) throw new HttpError(404, 'not_found', 'no app here');
   const origin = req.headers.origin;
-  if (origin !== undefined && !isAppOrigin(deps.issuer, mount, origin)) throw forbiddenOrigin('this page may not open a WebSocket to the app');
+  if (origin !== undefined && !isAppOrigin(deps.issuer, mount, origin))
+    throw forbiddenOrigin('this page may not open a WebSocket to the app');
   const auth = req.headers.authorization ? await bearerIdentity(deps, mount, req) : await sessionIdentity(deps, mount, req);
   if (!auth) throw new HttpError(401, 'login_required', 'sign in to the portal first');
-  if (origin === undefined && !req.headers.authorization) throw forbiddenOrigin('a browser session may open a WebSocket only from a page that names its Origin');
+  if (origin === undefined && !req.headers.authorization)
+    throw forbiddenOrigin('a browser session may open a WebSocket only from a page that names its Origin');
   if (!mayUseUpstream(auth.person, mount.upstream)) throw new HttpError(403, 'access_denied', 'you may not use this app');
   const headers = await deps.credentials.headersFor(mount.upstream, auth);
   // The proxy answers its own failures on the socket; nothing more to do with them here.
-  await deps.proxies.get(mount).upgrade(req, socket, head, { headers, stripCookies: PORTAL_COOKIE_NAMES }).catch(() => undefined);
+  await deps.proxies
+    .get(mount)
+    .upgrade(req, socket, head, { headers, stripCookies: PORTAL_COOKIE_NAMES })
+    .catch(() => undefined);
 }
 
 /** Whether `origin` is the app's own (RFC 6454 §4 serialization, compared as origins). */
@@ -71,7 +83,9 @@ function refuse(socket: Duplex, error: HttpError): void {
   if (!socket.writable) return;
   const body = JSON.stringify({ error: error.code, error_description: error.message });
   // The error's own headers too: a bearer failure's `WWW-Authenticate` challenge (RFC 6750 §3).
-  const extra = Object.entries(error.headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const extra = Object.entries(error.headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n${extra}Connection: close\r\n\r\n${body}`,
   );

@@ -73,9 +73,15 @@ const TEXTUAL = /^(text\/|application\/(json|xml|xhtml\+xml|[a-z0-9.+-]+\+(json|
  * Rejects with the portal's `HttpError`s and the proxy's `GatewayError`s only (both known to
  * `knownHttpError`), so callers can map `status`/`code` to a tool error.
  */
-export async function fetchAppPage(deps: FetchAppPageDeps, upstream: UpstreamConfig, path: string, options: FetchAppPageOptions): Promise<AppPage> {
+export async function fetchAppPage(
+  deps: FetchAppPageDeps,
+  upstream: UpstreamConfig,
+  path: string,
+  options: FetchAppPageOptions,
+): Promise<AppPage> {
   if (upstream.kind !== 'http' || !upstream.url) throw new HttpError(404, 'not_found', `no HTTP app "${upstream.id}"`);
-  if (!options.auth.upstreamIds.includes(upstream.id)) throw new HttpError(403, 'access_denied', `the grant does not cover "${upstream.id}"`);
+  if (!options.auth.upstreamIds.includes(upstream.id))
+    throw new HttpError(403, 'access_denied', `the grant does not cover "${upstream.id}"`);
   assertMayUse(options.auth.person, { upstream });
   const mount = pathMount(deps.issuer, upstream);
   const appUrl = new URL(upstream.url);
@@ -101,12 +107,15 @@ export async function fetchAppPage(deps: FetchAppPageDeps, upstream: UpstreamCon
       'x-forwarded-host': issuerUrl.host,
       'x-forwarded-prefix': mount.mountPath,
     };
-    const cacheRequest: MarkdownCacheRequest | undefined = format === 'markdown' ? {
-      page: `fetch\n${upstream.id}\n${upstream.url}\n${mount.publicUrl}\n${upstreamPath}`,
-      caller: `${options.auth.person.id}\n${options.auth.clientId}`,
-      perPersonCredential: upstream.credentials.type !== 'none',
-      headers: { ...headers },
-    } : undefined;
+    const cacheRequest: MarkdownCacheRequest | undefined =
+      format === 'markdown'
+        ? {
+            page: `fetch\n${upstream.id}\n${upstream.url}\n${mount.publicUrl}\n${upstreamPath}`,
+            caller: `${options.auth.person.id}\n${options.auth.clientId}`,
+            perPersonCredential: upstream.credentials.type !== 'none',
+            headers: { ...headers },
+          }
+        : undefined;
     const cached = cacheRequest && deps.markdownCache.lookup(cacheRequest);
     if (cached?.fresh) return cachedPage(cached, url);
     if (cached?.etag) headers['if-none-match'] = cached.etag;
@@ -124,25 +133,45 @@ export async function fetchAppPage(deps: FetchAppPageDeps, upstream: UpstreamCon
         continue;
       }
       const absolute = new URL(location, url).href;
-      return { status: answer.status, contentType: 'text/plain; charset=utf-8', body: `Redirects to ${absolute}\n`, url, location: absolute };
+      return {
+        status: answer.status,
+        contentType: 'text/plain; charset=utf-8',
+        body: `Redirects to ${absolute}\n`,
+        url,
+        location: absolute,
+      };
     }
     const type = answer.contentType.toLowerCase();
     if (cacheRequest && type.startsWith('text/html')) {
-      const result = htmlToMarkdown(answer.body, { pageUrl: `${appUrl.origin}${upstreamPath}`, linkMap: { upstreamUrl: upstream.url, appUrl: mount.publicUrl }, maxBytes });
+      const result = htmlToMarkdown(answer.body, {
+        pageUrl: `${appUrl.origin}${upstreamPath}`,
+        linkMap: { upstreamUrl: upstream.url, appUrl: mount.publicUrl },
+        maxBytes,
+      });
       if (result.ok) {
-        deps.markdownCache.store(cacheRequest, answer, Buffer.from(result.markdown), { 'content-type': MARKDOWN_MEDIA_TYPE, 'x-markdown-tokens': String(result.tokens) });
+        deps.markdownCache.store(cacheRequest, answer, Buffer.from(result.markdown), {
+          'content-type': MARKDOWN_MEDIA_TYPE,
+          'x-markdown-tokens': String(result.tokens),
+        });
         return { status: answer.status, contentType: MARKDOWN_MEDIA_TYPE, body: result.markdown, url, tokens: result.tokens };
       }
     }
     if (cacheRequest) deps.markdownCache.forget(cacheRequest);
-    if (answer.body.length && !TEXTUAL.test(type)) throw new HttpError(415, 'unsupported_media_type', `the page is ${type || 'of no declared type'}, not text`);
+    if (answer.body.length && !TEXTUAL.test(type))
+      throw new HttpError(415, 'unsupported_media_type', `the page is ${type || 'of no declared type'}, not text`);
     return { status: answer.status, contentType: answer.contentType, body: answer.body.toString('utf8'), url };
   }
 }
 
 /** A page answered from the cache of converted pages. */
 function cachedPage(cached: CachedMarkdown, url: string): AppPage {
-  return { status: 200, contentType: MARKDOWN_MEDIA_TYPE, body: cached.body.toString('utf8'), url, tokens: Number(cached.headers['x-markdown-tokens']) };
+  return {
+    status: 200,
+    contentType: MARKDOWN_MEDIA_TYPE,
+    body: cached.body.toString('utf8'),
+    url,
+    tokens: Number(cached.headers['x-markdown-tokens']),
+  };
 }
 
 interface RawAnswer {
@@ -154,7 +183,13 @@ interface RawAnswer {
 }
 
 /** One GET with the proxy's timeouts: connect within `connect_timeout`, then no silence longer than `call_timeout`. */
-function getOnce(upstream: UpstreamConfig, appUrl: URL, path: string, headers: Record<string, string>, maxBytes: number): Promise<RawAnswer> {
+function getOnce(
+  upstream: UpstreamConfig,
+  appUrl: URL,
+  path: string,
+  headers: Record<string, string>,
+  maxBytes: number,
+): Promise<RawAnswer> {
   const transport = appUrl.protocol === 'https:' ? https : http;
   return new Promise<RawAnswer>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
@@ -168,7 +203,13 @@ function getOnce(upstream: UpstreamConfig, appUrl: URL, path: string, headers: R
       timer = setTimeout(() => fail(gatewayTimeout(reason)), ms);
     };
     // `path` goes verbatim to the app's host: it is never resolved as a URL that could name another host.
-    const request = transport.request({ host: appUrl.hostname.replace(/^\[|\]$/g, ''), port: appUrl.port || undefined, method: 'GET', path, headers: { ...headers, host: appUrl.host } });
+    const request = transport.request({
+      host: appUrl.hostname.replace(/^\[|\]$/g, ''),
+      port: appUrl.port || undefined,
+      method: 'GET',
+      path,
+      headers: { ...headers, host: appUrl.host },
+    });
     arm(upstream.connectTimeoutMs, `no connection within ${upstream.connectTimeoutMs} ms`);
     request.on('socket', (socket) => {
       const connected = () => arm(upstream.callTimeoutMs, `no answer within ${upstream.callTimeoutMs} ms`);
@@ -189,7 +230,13 @@ function getOnce(upstream: UpstreamConfig, appUrl: URL, path: string, headers: R
       response.on('error', () => fail(badGateway('upstream response aborted')));
       response.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 502, headers: response.headers, contentType: String(response.headers['content-type'] ?? ''), location: response.headers.location, body: Buffer.concat(chunks) });
+        resolve({
+          status: response.statusCode ?? 502,
+          headers: response.headers,
+          contentType: String(response.headers['content-type'] ?? ''),
+          location: response.headers.location,
+          body: Buffer.concat(chunks),
+        });
       });
     });
     request.end();

@@ -45,7 +45,12 @@ const GET_VALIDATORS = ['if-none-match', 'if-modified-since'];
  * goes through the cache of converted pages: a fresh conversion answers without a request
  * upstream, a stale one sends its validators instead of the agent's own.
  */
-export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: AuthContext, request: { method: string; url: string; headers: IncomingHttpHeaders }): Promise<AppForward | ConnectFirst> {
+export async function forwardOptions(
+  deps: ForwardDeps,
+  mount: AppMount,
+  auth: AuthContext,
+  request: { method: string; url: string; headers: IncomingHttpHeaders },
+): Promise<AppForward | ConnectFirst> {
   let headers: Record<string, string>;
   try {
     headers = await deps.credentials.headersFor(mount.upstream, auth);
@@ -83,6 +88,9 @@ export async function forwardOptions(deps: ForwardDeps, mount: AppMount, auth: A
   if (cached?.etag) headers['if-none-match'] = cached.etag;
   if (cached?.lastModified) headers['if-modified-since'] = cached.lastModified;
   const revalidating = cached?.etag || cached?.lastModified ? cached : undefined;
-  forward.interceptResponse = markdownInterceptor({ ...conversion, caching: { cache: deps.markdownCache, request: cacheRequest, revalidating } });
+  forward.interceptResponse = markdownInterceptor({
+    ...conversion,
+    caching: { cache: deps.markdownCache, request: cacheRequest, revalidating },
+  });
   return { forward };
 }

@@ -95,10 +95,17 @@ export function hostSignInRoutes(deps: HostSessionDeps): Router {
     }
     assertMayUse(session.person, { upstream });
     const ticket = randomToken();
-    await setJson(deps.store, ticketKey(ticket), { appId: upstream.id, person: session.person, returnTo, binding } satisfies Ticket, { ttlMs: TICKET_TTL_MS });
+    await setJson(deps.store, ticketKey(ticket), { appId: upstream.id, person: session.person, returnTo, binding } satisfies Ticket, {
+      ttlMs: TICKET_TTL_MS,
+    });
     res.setHeader('Cache-Control', 'no-store');
     // A page, not a 303: this request may be the end of the sign-in form's redirect chain (see renderContinuePage).
-    res.type('html').send(renderContinuePage({ url: `${hostOrigin(deps.issuer, upstream.host)}${HOST_SESSION_PATH}?ticket=${ticket}`, going: `Opening ${upstream.title ?? upstream.id}` }));
+    res.type('html').send(
+      renderContinuePage({
+        url: `${hostOrigin(deps.issuer, upstream.host)}${HOST_SESSION_PATH}?ticket=${ticket}`,
+        going: `Opening ${upstream.title ?? upstream.id}`,
+      }),
+    );
   });
   return router;
 }
@@ -113,8 +120,15 @@ export async function redeemHostTicket(deps: HostSessionDeps, upstream: Upstream
   if (!record || record.appId !== upstream.id) throw expired;
   const nonce = readCookie(req, cookie);
   if (!nonce || !constantTimeEqual(sha256(nonce), record.binding)) {
-    contextOf(req).log.warn({ event: 'app_sign_in_refused', upstream: upstream.id, reason: 'browser_mismatch' }, 'hand-off ticket opened in another browser than the one that asked for it');
-    throw new HttpError(400, 'invalid_request', 'This sign-in link was opened in another browser than the one that asked for it. Open the page again in this browser.');
+    contextOf(req).log.warn(
+      { event: 'app_sign_in_refused', upstream: upstream.id, reason: 'browser_mismatch' },
+      'hand-off ticket opened in another browser than the one that asked for it',
+    );
+    throw new HttpError(
+      400,
+      'invalid_request',
+      'This sign-in link was opened in another browser than the one that asked for it. Open the page again in this browser.',
+    );
   }
   await deps.sessions.create(res, record.person);
   clearCookie(res, cookie, { secure });

@@ -92,7 +92,10 @@ export function createMarkdownCache(options: { maxBytes?: number; now?: () => nu
   const entries = new Map<string, Entry>();
   let bytes = 0;
 
-  const keys = (request: MarkdownCacheRequest) => ({ caller: `caller\n${request.caller}\n${request.page}`, shared: `shared\n${request.page}` });
+  const keys = (request: MarkdownCacheRequest) => ({
+    caller: `caller\n${request.caller}\n${request.page}`,
+    shared: `shared\n${request.page}`,
+  });
   const remove = (key: string) => {
     const entry = entries.get(key);
     if (!entry) return;
@@ -126,7 +129,16 @@ export function createMarkdownCache(options: { maxBytes?: number; now?: () => nu
     const vary = varyNames(upstream).map((name): [string, string] => [name, headerValue(request.headers, name)]);
     const stored = Object.fromEntries(CACHING_HEADERS.filter((name) => upstream[name] !== undefined).map((name) => [name, upstream[name]]));
     const { 'set-cookie': _cookies, date: _date, age: _age, ...replayed } = headers;
-    const entry: Entry = { key, body, headers: replayed, upstream: stored, vary, freshUntil: policy.freshUntil, noCache: policy.noCache, bytes: 0 };
+    const entry: Entry = {
+      key,
+      body,
+      headers: replayed,
+      upstream: stored,
+      vary,
+      freshUntil: policy.freshUntil,
+      noCache: policy.noCache,
+      bytes: 0,
+    };
     entry.bytes = body.length + key.length + JSON.stringify(replayed).length + JSON.stringify(stored).length;
     if (entry.bytes * LARGEST_ENTRY_SHARE > maxBytes) return false;
     entries.set(key, entry);
@@ -174,11 +186,20 @@ export function createMarkdownCache(options: { maxBytes?: number; now?: () => nu
 }
 
 /** Whether and how a `200` may be stored: shared or per caller, fresh until when, revalidated on every use. */
-function storagePolicy(request: MarkdownCacheRequest, headers: IncomingHttpHeaders, now: number): { shared: boolean; freshUntil: number; noCache: boolean } | undefined {
+function storagePolicy(
+  request: MarkdownCacheRequest,
+  headers: IncomingHttpHeaders,
+  now: number,
+): { shared: boolean; freshUntil: number; noCache: boolean } | undefined {
   const directives = cacheControl(headers['cache-control']);
   const vary = varyNames(headers);
   if (directives.has('no-store') || vary.includes('*')) return undefined;
-  const shared = directives.has('public') && !directives.has('private') && !vary.includes('cookie') && !vary.includes('authorization') && !request.perPersonCredential;
+  const shared =
+    directives.has('public') &&
+    !directives.has('private') &&
+    !vary.includes('cookie') &&
+    !vary.includes('authorization') &&
+    !request.perPersonCredential;
   const lifetime = freshnessLifetime(directives, headers, shared);
   const age = Math.max(0, Number(single(headers.age)) || 0);
   const hasValidator = headers.etag !== undefined || headers['last-modified'] !== undefined;
@@ -202,7 +223,7 @@ function freshnessLifetime(directives: Map<string, string>, headers: IncomingHtt
 /** `Cache-Control` directives (RFC 9111 §5.2), names lower-cased, values unquoted. */
 function cacheControl(header: string | string[] | undefined): Map<string, string> {
   const directives = new Map<string, string>();
-  for (const part of (Array.isArray(header) ? header.join(',') : header ?? '').split(',')) {
+  for (const part of (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',')) {
     const [name = '', value = ''] = part.split('=', 2).map((piece) => piece.trim());
     if (name) directives.set(name.toLowerCase(), value.replace(/^"(.*)"$/, '$1'));
   }
@@ -215,18 +236,25 @@ function requestForbidsStore(headers: IncomingHttpHeaders): boolean {
 
 function requestForbidsCached(headers: IncomingHttpHeaders): boolean {
   const directives = cacheControl(headers['cache-control']);
-  return directives.has('no-cache') || directives.get('max-age') === '0' || (!headers['cache-control'] && /no-cache/i.test(single(headers.pragma) ?? ''));
+  return (
+    directives.has('no-cache') ||
+    directives.get('max-age') === '0' ||
+    (!headers['cache-control'] && /no-cache/i.test(single(headers.pragma) ?? ''))
+  );
 }
 
 function varyNames(headers: IncomingHttpHeaders): string[] {
   const vary = headers.vary;
-  return (Array.isArray(vary) ? vary.join(',') : vary ?? '').split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
+  return (Array.isArray(vary) ? vary.join(',') : (vary ?? ''))
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
 }
 
 /** A request header's value for `Vary` matching: repeated fields joined, whitespace normalised (RFC 9111 §4.1). */
 function headerValue(headers: IncomingHttpHeaders, name: string): string {
   const value = headers[name];
-  return (Array.isArray(value) ? value.join(', ') : value ?? '').replace(/\s+/g, ' ').trim();
+  return (Array.isArray(value) ? value.join(', ') : (value ?? '')).replace(/\s+/g, ' ').trim();
 }
 
 function single(value: string | string[] | undefined): string | undefined {

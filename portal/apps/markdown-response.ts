@@ -33,7 +33,9 @@ export interface MarkdownInterceptorOptions extends HtmlToMarkdownOptions {
  * The portal should send `Accept: text/html` and `Accept-Encoding: identity` upstream when it
  * uses this, so that the app answers something convertible.
  */
-export function markdownInterceptor(options: MarkdownInterceptorOptions): (upstream: IncomingMessage, headers: OutgoingHttpHeaders) => ResponseInterceptor | undefined {
+export function markdownInterceptor(
+  options: MarkdownInterceptorOptions,
+): (upstream: IncomingMessage, headers: OutgoingHttpHeaders) => ResponseInterceptor | undefined {
   const { caching, ...conversion } = options;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_HTML_BYTES;
   return (upstream, headers) => {
@@ -59,7 +61,13 @@ export function markdownInterceptor(options: MarkdownInterceptorOptions): (upstr
         return passThrough(upstream, headers, chunks, res);
       }
       const body = Buffer.from(result.markdown);
-      const out: OutgoingHttpHeaders = { ...headers, 'content-type': MARKDOWN_MEDIA_TYPE, 'content-length': body.length, 'x-markdown-tokens': String(result.tokens), vary: varyWithAccept(headers.vary) };
+      const out: OutgoingHttpHeaders = {
+        ...headers,
+        'content-type': MARKDOWN_MEDIA_TYPE,
+        'content-length': body.length,
+        'x-markdown-tokens': String(result.tokens),
+        vary: varyWithAccept(headers.vary),
+      };
       for (const stale of ['etag', 'last-modified', 'content-md5', 'content-range', 'accept-ranges']) delete out[stale];
       if (caching) {
         const stored = caching.cache.store(caching.request, { status, headers: upstream.headers }, body, out);
@@ -72,7 +80,9 @@ export function markdownInterceptor(options: MarkdownInterceptorOptions): (upstr
 
 /** Answers with a cached conversion; `forwarded` says why the upstream was asked (`Cache-Status` `fwd`), or that it was not (a hit). */
 export function writeCachedMarkdown(res: ServerResponse, cached: CachedMarkdown, forwarded?: string): void {
-  res.writeHead(200, { ...cached.headers, 'content-length': cached.body.length, 'cache-status': `gatehouse; ${forwarded ?? 'hit'}` }).end(cached.body);
+  res
+    .writeHead(200, { ...cached.headers, 'content-length': cached.body.length, 'cache-status': `gatehouse; ${forwarded ?? 'hit'}` })
+    .end(cached.body);
 }
 
 /** Reads the body until it ends or passes `maxBytes`; `complete` says which. */

@@ -12,7 +12,18 @@ export const DEFAULT_MAX_HTML_BYTES = 2 * 1024 * 1024;
  */
 const NEVER_CONTENT = ['title', 'object', 'svg', 'canvas', 'button', 'select', 'textarea'];
 /** Page chrome, dropped when the page does not mark its main content (inside marked content, a table of contents or an aside is the page's own). */
-const CHROME = ['nav', 'header', 'footer', 'aside', '[role=navigation]', '[role=banner]', '[role=contentinfo]', '[role=complementary]', '[role=dialog]', '[aria-hidden=true]'];
+const CHROME = [
+  'nav',
+  'header',
+  'footer',
+  'aside',
+  '[role=navigation]',
+  '[role=banner]',
+  '[role=contentinfo]',
+  '[role=complementary]',
+  '[role=dialog]',
+  '[aria-hidden=true]',
+];
 /** Less Markdown than this from the marked main content, and the page is converted without its chrome instead, if that gives more. */
 const MIN_MAIN_CONTENT_CHARS = 200;
 /** Link targets an agent can follow; `javascript:` and `data:` "links" are behaviour, not places. */
@@ -75,7 +86,8 @@ export function htmlToMarkdown(html: string | Buffer, options: HtmlToMarkdownOpt
   const sizeBytes = typeof html === 'string' ? Buffer.byteLength(html) : html.length;
   if (sizeBytes > maxBytes) return { ok: false, reason: 'too_large', sizeBytes, maxBytes };
   const text = typeof html === 'string' ? html : html.toString('utf8');
-  const convert = (filter: { include?: string[]; exclude: string[] }) => (loadConverter()(text, { plugins: { filter } }).markdown ?? '').trim();
+  const convert = (filter: { include?: string[]; exclude: string[] }) =>
+    (loadConverter()(text, { plugins: { filter } }).markdown ?? '').trim();
   const withoutChrome = () => convert({ exclude: [...NEVER_CONTENT, ...CHROME] });
   const main = markedMainContent(text);
   let converted = main ? convert({ include: [main], exclude: NEVER_CONTENT }) : withoutChrome();
@@ -84,11 +96,24 @@ export function htmlToMarkdown(html: string | Buffer, options: HtmlToMarkdownOpt
     const whole = withoutChrome();
     if (whole.length > converted.length) converted = whole;
   }
-  const base = resolve(decodeEntities(BASE_HREF.exec(text)?.slice(1).find((value) => value !== undefined) ?? ''), options.pageUrl) ?? options.pageUrl;
+  const base =
+    resolve(
+      decodeEntities(
+        BASE_HREF.exec(text)
+          ?.slice(1)
+          .find((value) => value !== undefined) ?? '',
+      ),
+      options.pageUrl,
+    ) ?? options.pageUrl;
   let markdown = rewriteLinks(converted, linkTargets(base, options.linkMap));
   // The page's own <h1> names the content better than <title>, which usually carries the site name.
   const heading = /^# (.+)$/m.exec(markdown.replace(FENCED_CODE, ''))?.[1]?.trim();
-  const title = heading || decodeEntities(TITLE.exec(text)?.[1] ?? '').replace(/\s+/g, ' ').trim() || undefined;
+  const title =
+    heading ||
+    decodeEntities(TITLE.exec(text)?.[1] ?? '')
+      .replace(/\s+/g, ' ')
+      .trim() ||
+    undefined;
   if (title && !heading) markdown = markdown ? `# ${title}\n\n${markdown}` : `# ${title}`;
   markdown += '\n';
   return { ok: true, markdown, title, tokens: estimateTokens(markdown) };
@@ -131,7 +156,8 @@ function loadConverter(): Convert {
 }
 
 /** A Markdown code span (left as it is), or a link or image: `[text](target "title")`, the target bare or in `<…>` as the converter writes it. */
-const SPAN_OR_LINK = /(`+)[^`]+?\1|(!?)\[((?:\\.|[^\\[\]]|\[(?:\\.|[^\\[\]])*\])*)\]\((<[^<>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)((?:\s+"(?:\\.|[^"\\])*")?)\)/g;
+const SPAN_OR_LINK =
+  /(`+)[^`]+?\1|(!?)\[((?:\\.|[^\\[\]]|\[(?:\\.|[^\\[\]])*\])*)\]\((<[^<>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)((?:\s+"(?:\\.|[^"\\])*")?)\)/g;
 
 /**
  * Every link and image target of `markdown` through `map`, outside code; a target `map` refuses
@@ -148,13 +174,16 @@ function rewriteLinks(markdown: string, map: (target: string) => string | undefi
 }
 
 function rewriteInline(markdown: string, map: (target: string) => string | undefined): string {
-  return markdown.replace(SPAN_OR_LINK, (match, _ticks, bang: string | undefined, text: string | undefined, target: string | undefined, title: string | undefined) => {
-    if (target === undefined || text === undefined) return match;
-    const label = bang ? text : rewriteInline(text, map);
-    const mapped = map(target.startsWith('<') ? target.slice(1, -1) : target);
-    if (mapped === undefined) return label;
-    return `${bang}[${label}](${/[\s()<>]/.test(mapped) ? `<${mapped}>` : mapped}${title ?? ''})`;
-  });
+  return markdown.replace(
+    SPAN_OR_LINK,
+    (match, _ticks, bang: string | undefined, text: string | undefined, target: string | undefined, title: string | undefined) => {
+      if (target === undefined || text === undefined) return match;
+      const label = bang ? text : rewriteInline(text, map);
+      const mapped = map(target.startsWith('<') ? target.slice(1, -1) : target);
+      if (mapped === undefined) return label;
+      return `${bang}[${label}](${/[\s()<>]/.test(mapped) ? `<${mapped}>` : mapped}${title ?? ''})`;
+    },
+  );
 }
 
 /**
@@ -175,7 +204,8 @@ function linkTargets(base: string, linkMap: HtmlToMarkdownOptions['linkMap']): (
       return undefined;
     }
     if (!FOLLOWABLE.test(url.protocol)) return undefined;
-    if (!from || url.origin !== from.origin || (fromPath && url.pathname !== fromPath && !url.pathname.startsWith(`${fromPath}/`))) return url.href;
+    if (!from || url.origin !== from.origin || (fromPath && url.pathname !== fromPath && !url.pathname.startsWith(`${fromPath}/`)))
+      return url.href;
     return `${appUrl}${url.pathname.slice(fromPath.length) || '/'}${url.search}${url.hash}`;
   };
   return (target) => {

@@ -95,7 +95,18 @@ export function createAudit(options: AuditOptions): Audit {
       const log = recordOptions.log ?? logger;
       const level = event.outcome === 'error' ? 'warn' : 'info';
       if (log.isLevelEnabled(level)) {
-        log[level]({ event: event.event, outcome: event.outcome, person: event.person, clientId: event.client_id, upstream: event.upstream, ms: event.latency_ms, ...input.details }, recordOptions.message ?? event.event);
+        log[level](
+          {
+            event: event.event,
+            outcome: event.outcome,
+            person: event.person,
+            clientId: event.client_id,
+            upstream: event.upstream,
+            ms: event.latency_ms,
+            ...input.details,
+          },
+          recordOptions.message ?? event.event,
+        );
       }
       for (const sink of sinks) {
         writing += 1;

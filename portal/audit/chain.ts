@@ -20,7 +20,8 @@ export function canonicalJson(value: unknown): string {
 
 function canonical(value: unknown, key: string): string | undefined {
   if (typeof (value as { toJSON?: unknown } | null)?.toJSON === 'function') value = (value as { toJSON(key: string): unknown }).toJSON(key);
-  if (value === null || typeof value !== 'object' || value instanceof Number || value instanceof String || value instanceof Boolean) return JSON.stringify(value);
+  if (value === null || typeof value !== 'object' || value instanceof Number || value instanceof String || value instanceof Boolean)
+    return JSON.stringify(value);
   if (Array.isArray(value)) {
     let text = '[';
     for (let i = 0; i < value.length; i++) text += (i ? ',' : '') + (canonical(value[i], String(i)) ?? 'null');
@@ -123,7 +124,8 @@ export function verifyEvents(key: Buffer, found: Array<{ event: unknown; at?: st
       if (!safeEqual(hashEvent(key, event), event.hash)) problems.push({ chain, seq: event.seq, problem: 'hash_mismatch', at });
       if (previous && event.seq === previous.seq) problems.push({ chain, seq: event.seq, problem: 'duplicate', at });
       else if (previous && event.seq !== previous.seq + 1) problems.push({ chain, seq: event.seq, problem: 'gap', at });
-      else if (previous ? event.prev !== previous.hash : event.seq === 0 && event.prev !== GENESIS) problems.push({ chain, seq: event.seq, problem: 'prev_mismatch', at });
+      else if (previous ? event.prev !== previous.hash : event.seq === 0 && event.prev !== GENESIS)
+        problems.push({ chain, seq: event.seq, problem: 'prev_mismatch', at });
       previous = event;
     }
   }

@@ -16,7 +16,10 @@ export function redactValue(value: unknown, keys: readonly string[], depth = 0):
   if (Array.isArray(value)) return value.map((item) => redactValue(item, keys, depth + 1));
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, keys.some((key) => k.toLowerCase().includes(key.toLowerCase())) ? CENSOR : redactValue(v, keys, depth + 1)]),
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+        k,
+        keys.some((key) => k.toLowerCase().includes(key.toLowerCase())) ? CENSOR : redactValue(v, keys, depth + 1),
+      ]),
     );
   }
   return value;

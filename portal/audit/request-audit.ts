@@ -37,5 +37,15 @@ export function auditRequest(req: IncomingMessage, input: AuditInput, message?: 
     context.audit(input, message);
     return;
   }
-  context?.log.info({ event: input.event, outcome: input.outcome, person: input.person?.id, clientId: input.client?.id, upstream: input.upstream, ...input.details }, message ?? input.event);
+  context?.log.info(
+    {
+      event: input.event,
+      outcome: input.outcome,
+      person: input.person?.id,
+      clientId: input.client?.id,
+      upstream: input.upstream,
+      ...input.details,
+    },
+    message ?? input.event,
+  );
 }

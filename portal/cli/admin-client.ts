@@ -22,14 +22,19 @@ export function createAdminClient(io: CliIo): AdminClient {
 
   async function portal(): Promise<string> {
     base ??= (io.env.GATEHOUSE_URL ?? (await readCredentials(credentialsPath(io.env))).default_issuer ?? '').replace(/\/+$/, '');
-    if (!base) throw new UsageError('set GATEHOUSE_URL to the portal (e.g. https://gate.example.com), or sign in with "gatehouse login URL"');
+    if (!base)
+      throw new UsageError('set GATEHOUSE_URL to the portal (e.g. https://gate.example.com), or sign in with "gatehouse login URL"');
     if (!/^https?:\/\//.test(base)) throw new UsageError('GATEHOUSE_URL must be an http(s) URL');
     return base;
   }
 
   /** The person's token for the admin API, as `gatehouse login --admin` cached it (refreshed when expired, or when `stale` was refused). */
   async function personToken(stale?: string): Promise<string> {
-    const notSignedIn = () => new CliError(`not signed in to the admin API of ${base}: run "gatehouse login ${base} --admin", or set GATEHOUSE_TOKEN to an access token for it (resource {issuer}/admin, scope admin)`, 3);
+    const notSignedIn = () =>
+      new CliError(
+        `not signed in to the admin API of ${base}: run "gatehouse login ${base} --admin", or set GATEHOUSE_TOKEN to an access token for it (resource {issuer}/admin, scope admin)`,
+        3,
+      );
     target ??= cachedTargetFor(await readCredentials(credentialsPath(io.env)), new URL(`${await portal()}/admin/api/v1`));
     if (!target) throw notSignedIn();
     try {
@@ -43,12 +48,19 @@ export function createAdminClient(io: CliIo): AdminClient {
     try {
       return await fetch(`${await portal()}/admin/api/v1${path}`, {
         method,
-        headers: { authorization: `Bearer ${bearer}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${bearer}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
-      throw new CliError(`cannot reach ${base}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`, 1);
+      throw new CliError(
+        `cannot reach ${base}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`,
+        1,
+      );
     }
   }
 

@@ -31,11 +31,23 @@ export async function appsCommand(argv: readonly string[], io: CliIo): Promise<n
       const args = parseCommandArgs(rest, common);
       const { upstreams } = await client().request<{ upstreams: UpstreamRow[] }>('GET', '/upstreams');
       if (args.values.json) printJson(io.stdout, upstreams);
-      else printTable(io.stdout, ['ID', 'KIND', 'SOURCE', 'URL', 'TITLE'], upstreams.map((u) => [u.id, u.kind, u.source, u.url ?? '(stdio)', u.title]));
+      else
+        printTable(
+          io.stdout,
+          ['ID', 'KIND', 'SOURCE', 'URL', 'TITLE'],
+          upstreams.map((u) => [u.id, u.kind, u.source, u.url ?? '(stdio)', u.title]),
+        );
       return 0;
     }
     case 'add': {
-      const args = parseCommandArgs(rest, { ...common, file: { type: 'string' }, id: { type: 'string' }, kind: { type: 'string' }, url: { type: 'string' }, title: { type: 'string' } });
+      const args = parseCommandArgs(rest, {
+        ...common,
+        file: { type: 'string' },
+        id: { type: 'string' },
+        kind: { type: 'string' },
+        url: { type: 'string' },
+        title: { type: 'string' },
+      });
       const document = upstreamDocument(args.values);
       const created = await client().request<UpstreamRow>('POST', '/upstreams', document);
       if (args.values.json) printJson(io.stdout, created);

@@ -64,7 +64,10 @@ async function tail(args: CommandArgs<typeof TAIL_OPTIONS>, io: CliIo): Promise<
   let kept: StoredAuditEvent[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.request<{ events: StoredAuditEvent[]; next_cursor?: string }>('GET', `/audit?${query}${cursor ? `&cursor=${cursor}` : ''}`);
+    const page = await client.request<{ events: StoredAuditEvent[]; next_cursor?: string }>(
+      'GET',
+      `/audit?${query}${cursor ? `&cursor=${cursor}` : ''}`,
+    );
     kept = [...kept, ...page.events].slice(-limit);
     cursor = page.next_cursor;
   } while (cursor);
@@ -91,7 +94,18 @@ function print(io: CliIo, event: StoredAuditEvent, json: boolean): void {
     .filter(([, v]) => v !== undefined && typeof v !== 'object')
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ');
-  const line = [event.time, event.event, event.outcome, who, agent, event.upstream ?? '-', event.latency_ms === undefined ? '' : `${event.latency_ms}ms`, detail].join('  ').replace(CONTROL_CHARACTERS, '?');
+  const line = [
+    event.time,
+    event.event,
+    event.outcome,
+    who,
+    agent,
+    event.upstream ?? '-',
+    event.latency_ms === undefined ? '' : `${event.latency_ms}ms`,
+    detail,
+  ]
+    .join('  ')
+    .replace(CONTROL_CHARACTERS, '?');
   io.stdout.write(`${line}\n`);
 }
 

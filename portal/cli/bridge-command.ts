@@ -47,7 +47,12 @@ export async function bridgeCommand(argv: readonly string[], io: CliIo): Promise
   local.onmessage = (message) => {
     remote.send(message).catch(async (error: Error) => {
       io.stderr.write(`gatehouse bridge: ${error.message}\n`);
-      if ('method' in message && 'id' in message) await local.send({ jsonrpc: '2.0', id: message.id, error: { code: RELAY_FAILED, message: `the bridge could not reach ${url.href}: ${error.message}` } });
+      if ('method' in message && 'id' in message)
+        await local.send({
+          jsonrpc: '2.0',
+          id: message.id,
+          error: { code: RELAY_FAILED, message: `the bridge could not reach ${url.href}: ${error.message}` },
+        });
     });
   };
   remote.onmessage = (message) => {

@@ -47,7 +47,10 @@ export async function readCredentials(path: string): Promise<Credentials> {
   }
   const mode = info.mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new CliError(`refusing to use ${path}: its permissions are ${mode.toString(8).padStart(4, '0')}, so others can read or change your tokens. Run "chmod 600 ${path}" if you trust its content, or delete it and sign in again.`, 1);
+    throw new CliError(
+      `refusing to use ${path}: its permissions are ${mode.toString(8).padStart(4, '0')}, so others can read or change your tokens. Run "chmod 600 ${path}" if you trust its content, or delete it and sign in again.`,
+      1,
+    );
   }
   if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
     throw new CliError(`refusing to use ${path}: it belongs to another user`, 1);

@@ -17,7 +17,11 @@ export const FETCH_USAGE = `usage: gatehouse fetch URL [--markdown] [-o FILE] [-
 
 /** `gatehouse fetch`: a protected page, as the person, for an agent's web-fetch tool. */
 export async function fetchCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const args = parseCommandArgs(argv, { markdown: { type: 'boolean' }, browser: { type: 'boolean' }, output: { type: 'string', short: 'o' } });
+  const args = parseCommandArgs(argv, {
+    markdown: { type: 'boolean' },
+    browser: { type: 'boolean' },
+    output: { type: 'string', short: 'o' },
+  });
   const [address, ...extra] = args.positional;
   if (!address || extra.length) throw new UsageError('give one URL');
   let url: URL;
@@ -35,7 +39,8 @@ export async function fetchCommand(argv: readonly string[], io: CliIo): Promise<
   let res = await get(url, accept, token);
   if (res.status === 401) {
     const challenge = extractWWWAuthenticateParams(res);
-    if (!challenge.resourceMetadataUrl) throw new CliError(`${url.href} answered 401 without naming its resource metadata (RFC 9728): cannot sign in for it`, 3);
+    if (!challenge.resourceMetadataUrl)
+      throw new CliError(`${url.href} answered 401 without naming its resource metadata (RFC 9728): cannot sign in for it`, 3);
     await res.body?.cancel();
     target = await discoverTarget(url, { metadataUrl: challenge.resourceMetadataUrl, scope: challenge.scope });
     token = await accessTokenFor(target, { ...signIn, stale: token });

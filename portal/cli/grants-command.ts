@@ -39,13 +39,26 @@ export async function grantsCommand(argv: readonly string[], io: CliIo): Promise
       const filter = filterOf(args);
       const { grants } = await client().request<{ grants: GrantRow[] }>('GET', `/grants?${new URLSearchParams(filter)}`);
       if (args.values.json) printJson(io.stdout, grants);
-      else printTable(io.stdout, ['GRANT', 'PERSON', 'CLIENT', 'RESOURCE', 'CREATED', 'LAST USED'], grants.map((g) => [g.id, g.person, g.client_name ? `${g.client_name} (${g.client_id})` : g.client_id, g.resource, g.created_at, g.last_used_at ?? '-']));
+      else
+        printTable(
+          io.stdout,
+          ['GRANT', 'PERSON', 'CLIENT', 'RESOURCE', 'CREATED', 'LAST USED'],
+          grants.map((g) => [
+            g.id,
+            g.person,
+            g.client_name ? `${g.client_name} (${g.client_id})` : g.client_id,
+            g.resource,
+            g.created_at,
+            g.last_used_at ?? '-',
+          ]),
+        );
       return 0;
     }
     case 'revoke': {
       const id = args.positional[0];
       if (id) {
-        if (args.values.person !== undefined || args.values.client !== undefined || args.positional.length > 1) throw new UsageError('give one grant id, or --person/--client, not both');
+        if (args.values.person !== undefined || args.values.client !== undefined || args.positional.length > 1)
+          throw new UsageError('give one grant id, or --person/--client, not both');
         await client().request('DELETE', `/grants/${encodeURIComponent(id)}`);
         if (args.values.json) printJson(io.stdout, { revoked: 1 });
         else io.stdout.write(`revoked grant ${id}: its tokens stop working now\n`);

@@ -38,7 +38,9 @@ export async function loginCommand(verb: 'login' | 'logout', argv: readonly stri
 /** Revokes and forgets every token of the issuer `url` names (or the default one); the file keeps the others. */
 async function logout(url: string | undefined, path: string, io: CliIo): Promise<number> {
   const credentials = await readCredentials(path);
-  const issuer = url ? Object.keys(credentials.issuers).find((known) => known === portalUrl(url) || new URL(known).origin === new URL(portalUrl(url)).origin) : credentials.default_issuer;
+  const issuer = url
+    ? Object.keys(credentials.issuers).find((known) => known === portalUrl(url) || new URL(known).origin === new URL(portalUrl(url)).origin)
+    : credentials.default_issuer;
   const entry = issuer ? credentials.issuers[issuer] : undefined;
   if (!issuer || !entry) {
     io.stdout.write(`not signed in to ${url ?? 'any portal'}\n`);
@@ -49,7 +51,8 @@ async function logout(url: string | undefined, path: string, io: CliIo): Promise
     const as = await discoverAuthorizationServer(issuer);
     // Revoking either token of a grant ends it at the portal; other servers may need both.
     for (const tokens of Object.values(entry.tokens)) {
-      for (const token of [tokens.refresh_token, tokens.access_token]) if (token && (await revokeToken(as, entry.client_id, token))) revoked++;
+      for (const token of [tokens.refresh_token, tokens.access_token])
+        if (token && (await revokeToken(as, entry.client_id, token))) revoked++;
     }
   } catch (error) {
     io.stderr.write(`gatehouse logout: could not revoke every token at ${issuer} (${describe(error)}); forgetting them anyway\n`);

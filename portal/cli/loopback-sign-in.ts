@@ -15,7 +15,13 @@ const WAIT_MS = 5 * 60_000;
  * RFC 9207) by oauth4webapi before the code is exchanged. The person's browser is started with
  * `$BROWSER` when set; the URL is always shown, for a browser elsewhere.
  */
-export async function browserSignIn(as: oauth.AuthorizationServer, clientId: string, audience: Audience, tell: (message: string) => void, env: NodeJS.ProcessEnv): Promise<Tokens> {
+export async function browserSignIn(
+  as: oauth.AuthorizationServer,
+  clientId: string,
+  audience: Audience,
+  tell: (message: string) => void,
+  env: NodeJS.ProcessEnv,
+): Promise<Tokens> {
   if (!as.authorization_endpoint) throw new CliError(`${as.issuer} has no authorization endpoint: sign in without --browser`, 1);
   const client: oauth.Client = { client_id: clientId };
   const verifier = oauth.generateRandomCodeVerifier();
@@ -32,14 +38,21 @@ export async function browserSignIn(as: oauth.AuthorizationServer, clientId: str
       parameters: audienceParameters(audience),
     });
     tell(`To sign in, open this address in your browser:\n${url.href}\nWaiting for the browser to come back…\n`);
-    if (env.BROWSER) spawn(env.BROWSER, [url.href], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+    if (env.BROWSER)
+      spawn(env.BROWSER, [url.href], { stdio: 'ignore', detached: true })
+        .on('error', () => undefined)
+        .unref();
 
     const callback = await waitForCallback(server, redirectUri);
     let params: URLSearchParams;
     try {
       params = oauth.validateAuthResponse(as, client, callback, state);
     } catch (error) {
-      throw signInFailure(error instanceof oauth.AuthorizationResponseError ? new CliError(`sign-in failed: ${error.error}${error.error_description ? ` (${error.error_description})` : ''}`, 3) : error);
+      throw signInFailure(
+        error instanceof oauth.AuthorizationResponseError
+          ? new CliError(`sign-in failed: ${error.error}${error.error_description ? ` (${error.error_description})` : ''}`, 3)
+          : error,
+      );
     }
     const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, {
       ...requestOptions(as.issuer),
@@ -63,7 +76,9 @@ function waitForCallback(server: Server, redirectUri: string): Promise<URL> {
         res.writeHead(404).end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end('<!doctype html><title>Gatehouse</title><p>You can close this page and go back to your terminal.</p>');
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .end('<!doctype html><title>Gatehouse</title><p>You can close this page and go back to your terminal.</p>');
       clearTimeout(timer);
       resolve(url);
     });

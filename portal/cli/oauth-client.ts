@@ -35,7 +35,11 @@ export async function discoverAuthorizationServer(issuer: string): Promise<oauth
  * machine could keep), for the device grant and the loopback browser flow, with refresh tokens.
  */
 export async function registerCli(as: oauth.AuthorizationServer): Promise<string> {
-  if (!as.registration_endpoint) throw new CliError(`${as.issuer} offers no client registration: set GATEHOUSE_CLIENT_ID to a client id its operator registered for the CLI`, 1);
+  if (!as.registration_endpoint)
+    throw new CliError(
+      `${as.issuer} offers no client registration: set GATEHOUSE_CLIENT_ID to a client id its operator registered for the CLI`,
+      1,
+    );
   const metadata = {
     client_name: 'gatehouse CLI',
     application_type: 'native',
@@ -45,7 +49,9 @@ export async function registerCli(as: oauth.AuthorizationServer): Promise<string
     redirect_uris: [LOOPBACK_REDIRECT_URI],
   };
   try {
-    const client = await oauth.processDynamicClientRegistrationResponse(await oauth.dynamicClientRegistrationRequest(as, metadata, requestOptions(as.registration_endpoint)));
+    const client = await oauth.processDynamicClientRegistrationResponse(
+      await oauth.dynamicClientRegistrationRequest(as, metadata, requestOptions(as.registration_endpoint)),
+    );
     return client.client_id;
   } catch (error) {
     throw new CliError(`${as.issuer} refused to register the CLI: ${describe(error)}`, 1);
@@ -68,10 +74,20 @@ export function audienceParameters(audience: Audience): Record<string, string> {
  * (`tell`), then polls at the interval the server asks for, five seconds slower after each
  * `slow_down` (§3.5), until the person answers or the code expires.
  */
-export async function deviceSignIn(as: oauth.AuthorizationServer, clientId: string, audience: Audience, tell: (message: string) => void, signal?: AbortSignal): Promise<Tokens> {
+export async function deviceSignIn(
+  as: oauth.AuthorizationServer,
+  clientId: string,
+  audience: Audience,
+  tell: (message: string) => void,
+  signal?: AbortSignal,
+): Promise<Tokens> {
   const client: oauth.Client = { client_id: clientId };
   const options = requestOptions(as.issuer);
-  const device = await oauth.processDeviceAuthorizationResponse(as, client, await oauth.deviceAuthorizationRequest(as, client, oauth.None(), audienceParameters(audience), options));
+  const device = await oauth.processDeviceAuthorizationResponse(
+    as,
+    client,
+    await oauth.deviceAuthorizationRequest(as, client, oauth.None(), audienceParameters(audience), options),
+  );
   tell(
     `To sign in, open ${device.verification_uri} and enter the code ${device.user_code}` +
       `${device.verification_uri_complete ? `\n(or open ${device.verification_uri_complete})` : ''}\nWaiting for you to approve it…\n`,
@@ -81,7 +97,13 @@ export async function deviceSignIn(as: oauth.AuthorizationServer, clientId: stri
   while (Date.now() < deadline) {
     await sleep(intervalMs, signal);
     try {
-      return withExpiry(await oauth.processDeviceCodeResponse(as, client, await oauth.deviceCodeGrantRequest(as, client, oauth.None(), device.device_code, options)));
+      return withExpiry(
+        await oauth.processDeviceCodeResponse(
+          as,
+          client,
+          await oauth.deviceCodeGrantRequest(as, client, oauth.None(), device.device_code, options),
+        ),
+      );
     } catch (error) {
       if (error instanceof oauth.ResponseBodyError && error.error === 'authorization_pending') continue;
       if (error instanceof oauth.ResponseBodyError && error.error === 'slow_down') {
@@ -95,7 +117,12 @@ export async function deviceSignIn(as: oauth.AuthorizationServer, clientId: stri
 }
 
 /** Refreshes tokens (RFC 6749 §6), for the same resource. */
-export async function refreshTokens(as: oauth.AuthorizationServer, clientId: string, refreshToken: string, audience: Audience): Promise<Tokens> {
+export async function refreshTokens(
+  as: oauth.AuthorizationServer,
+  clientId: string,
+  refreshToken: string,
+  audience: Audience,
+): Promise<Tokens> {
   const client: oauth.Client = { client_id: clientId };
   const response = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), refreshToken, {
     ...requestOptions(as.issuer),
@@ -143,9 +170,13 @@ export function describe(error: unknown): string {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(new CliError('sign-in cancelled', 1));
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(new CliError('sign-in cancelled', 1));
+      },
+      { once: true },
+    );
   });
 }

@@ -7,7 +7,8 @@ export function printJson(out: NodeJS.WritableStream, value: unknown): void {
 export function printTable(out: NodeJS.WritableStream, headers: string[], rows: Array<Array<string | number | undefined>>): void {
   const cells = [headers, ...rows.map((row) => row.map((cell) => clean(cell === undefined ? '' : String(cell))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-  for (const row of cells) out.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : (cell ?? '').padEnd(widths[i]!))).join('  ')}\n`);
+  for (const row of cells)
+    out.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : (cell ?? '').padEnd(widths[i]!))).join('  ')}\n`);
 }
 
 /** C0 and C1 control characters: a terminal must not be steered by what an agent named itself. */

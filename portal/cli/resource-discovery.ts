@@ -15,12 +15,17 @@ const WELL_KNOWN = '/.well-known/oauth-protected-resource';
  */
 export async function discoverTarget(url: URL, challenge: { metadataUrl?: URL; scope?: string } = {}): Promise<TokenTarget> {
   const metadataUrl = challenge.metadataUrl ?? new URL(`${url.origin}${WELL_KNOWN}${url.pathname === '/' ? '' : url.pathname}`);
-  if (!metadataUrl.pathname.startsWith(WELL_KNOWN)) throw new CliError(`${url.href}: its resource_metadata ${metadataUrl.href} is not an RFC 9728 metadata URL`, 1);
+  if (!metadataUrl.pathname.startsWith(WELL_KNOWN))
+    throw new CliError(`${url.href}: its resource_metadata ${metadataUrl.href} is not an RFC 9728 metadata URL`, 1);
   const identifier = new URL(`${metadataUrl.origin}${metadataUrl.pathname.slice(WELL_KNOWN.length) || '/'}`);
-  if (!covers(identifier.href, url)) throw new CliError(`${url.href}: its resource_metadata names another resource (${identifier.href})`, 1);
+  if (!covers(identifier.href, url))
+    throw new CliError(`${url.href}: its resource_metadata names another resource (${identifier.href})`, 1);
   let metadata: oauth.ResourceServer;
   try {
-    metadata = await oauth.processResourceDiscoveryResponse(identifier, await oauth.resourceDiscoveryRequest(identifier, requestOptions(identifier)));
+    metadata = await oauth.processResourceDiscoveryResponse(
+      identifier,
+      await oauth.resourceDiscoveryRequest(identifier, requestOptions(identifier)),
+    );
   } catch (error) {
     throw new CliError(`cannot read the protected resource metadata of ${url.href}: ${describe(error)}`, 1);
   }

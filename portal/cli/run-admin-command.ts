@@ -46,7 +46,13 @@ export function runAdminCommand(command: keyof typeof COMMANDS, argv: readonly s
 
 /** The arguments without `--token T` (or `--token=T`), and T; the command reads the rest strictly. */
 function withoutTokenFlag(argv: readonly string[]): { rest: string[]; token?: string } {
-  const { tokens } = parseArgs({ args: [...argv], options: { token: { type: 'string' } }, strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: { token: { type: 'string' } },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const taken = new Set<number>();
   let token: string | undefined;
   for (const item of tokens) {

@@ -54,7 +54,8 @@ export async function accessTokenFor(target: TokenTarget, options: SignInOptions
       return refreshed.access_token;
     } catch (error) {
       // A refresh token that was revoked or expired means signing in again; anything else is a failure.
-      if (!(error instanceof oauth.ResponseBodyError && error.error === 'invalid_grant')) throw new CliError(`refreshing the token for ${target.resource} failed: ${(error as Error).message}`, 1);
+      if (!(error instanceof oauth.ResponseBodyError && error.error === 'invalid_grant'))
+        throw new CliError(`refreshing the token for ${target.resource} failed: ${(error as Error).message}`, 1);
     }
   }
 
@@ -62,7 +63,8 @@ export async function accessTokenFor(target: TokenTarget, options: SignInOptions
   const pinned = options.io.env.GATEHOUSE_CLIENT_ID;
   let clientId = pinned ?? stored?.client_id ?? (await registerCli(as));
   const tell = (message: string) => options.io.stderr.write(message);
-  const signIn = (id: string) => (options.browser ? browserSignIn(as, id, target, tell, options.io.env) : deviceSignIn(as, id, target, tell));
+  const signIn = (id: string) =>
+    options.browser ? browserSignIn(as, id, target, tell, options.io.env) : deviceSignIn(as, id, target, tell);
   let tokens: Tokens;
   try {
     tokens = await signIn(clientId);

@@ -30,7 +30,12 @@ export async function toolsCommand(argv: readonly string[], io: CliIo): Promise<
       if (!upstream || args.positional.length !== 1) throw new UsageError('tools list needs exactly one upstream id');
       const { tools } = await client.request<{ tools: ToolRow[] }>('GET', toolsPath(upstream));
       if (args.values.json) printJson(io.stdout, tools);
-      else printTable(io.stdout, ['TOOL', 'STATUS', 'PINNED', 'CURRENT', 'SINCE'], tools.map((t) => [t.name, t.status, short(t.pinned_hash), short(t.current_hash), t.since]));
+      else
+        printTable(
+          io.stdout,
+          ['TOOL', 'STATUS', 'PINNED', 'CURRENT', 'SINCE'],
+          tools.map((t) => [t.name, t.status, short(t.pinned_hash), short(t.current_hash), t.since]),
+        );
       return 0;
     }
     case 'approve':
@@ -38,7 +43,12 @@ export async function toolsCommand(argv: readonly string[], io: CliIo): Promise<
       if (!upstream || !tool || args.positional.length !== 2) throw new UsageError(`tools ${verb} needs an upstream id and a tool name`);
       const pin = await client.request<ToolRow>('POST', `${toolsPath(upstream)}/${encodeURIComponent(tool)}/${verb}`);
       if (args.values.json) printJson(io.stdout, pin);
-      else io.stdout.write(verb === 'approve' ? `approved tool "${tool}" of upstream "${upstream}": pinned ${short(pin.pinned_hash)}\n` : `rejected tool "${tool}" of upstream "${upstream}": it stays held\n`);
+      else
+        io.stdout.write(
+          verb === 'approve'
+            ? `approved tool "${tool}" of upstream "${upstream}": pinned ${short(pin.pinned_hash)}\n`
+            : `rejected tool "${tool}" of upstream "${upstream}": it stays held\n`,
+        );
       return 0;
     }
     default:

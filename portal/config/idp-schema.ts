@@ -57,9 +57,17 @@ export const idpSchema = z
     }
     if (idp.client_auth === 'private_key_jwt') {
       if (!idp.private_key) {
-        ctx.addIssue({ code: 'custom', path: ['private_key'], message: 'is required for client_auth private_key_jwt (a PKCS#8 PEM private key)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['private_key'],
+          message: 'is required for client_auth private_key_jwt (a PKCS#8 PEM private key)',
+        });
       } else if (privateKeyAlgorithm(idp.private_key) === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['private_key'], message: 'must be a PKCS#8 PEM RSA, EC (P-256/P-384/P-521) or Ed25519 private key' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['private_key'],
+          message: 'must be a PKCS#8 PEM RSA, EC (P-256/P-384/P-521) or Ed25519 private key',
+        });
       }
     }
   })
@@ -112,13 +120,18 @@ interface IdentityRulesInput {
 export function checkIdentityRules(value: IdentityRulesInput, ctx: z.RefinementCtx<unknown>): void {
   const ids = new Set<string>();
   value.login.idps.forEach((idp, i) => {
-    if (ids.has(idp.id)) ctx.addIssue({ code: 'custom', path: ['login', 'idps', i, 'id'], message: `duplicates identity provider "${idp.id}"` });
+    if (ids.has(idp.id))
+      ctx.addIssue({ code: 'custom', path: ['login', 'idps', i, 'id'], message: `duplicates identity provider "${idp.id}"` });
     ids.add(idp.id);
   });
   const primaries = value.login.idps.filter((idp) => idp.primary);
   if (primaries.length > 1) {
     const second = value.login.idps.indexOf(primaries[1]!);
-    ctx.addIssue({ code: 'custom', path: ['login', 'idps', second, 'primary'], message: `only one identity provider may be primary ("${primaries[0]!.id}" already is)` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['login', 'idps', second, 'primary'],
+      message: `only one identity provider may be primary ("${primaries[0]!.id}" already is)`,
+    });
   }
   if (!value.login.builtin && value.login.idps.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['login', 'builtin'], message: 'cannot be false without login.idps: nobody could sign in' });
@@ -126,7 +139,11 @@ export function checkIdentityRules(value: IdentityRulesInput, ctx: z.RefinementC
   for (const [i, upstream] of value.upstreams.entries()) {
     for (const [j, id] of upstream.access.idps.entries()) {
       if (id !== 'local' && !ids.has(id)) {
-        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'access', 'idps', j], message: `names no identity provider "${id}" (use "local" or an id from login.idps)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', i, 'access', 'idps', j],
+          message: `names no identity provider "${id}" (use "local" or an id from login.idps)`,
+        });
       }
     }
   }

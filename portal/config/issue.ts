@@ -16,7 +16,11 @@ export function describeIssue(error: z.ZodError, document: unknown, root: z.core
     const known = knownKeys(root, issue.path);
     // A password where its hash belongs: say how to make the hash rather than only naming the key.
     if (unknown === 'password' && known.includes('password_hash')) {
-      return { key: key ? `${key}.password` : 'password', problem: 'the config keeps a hash, never the password: run `gatehouse hash-password`, type the password, and put its output in password_hash' };
+      return {
+        key: key ? `${key}.password` : 'password',
+        problem:
+          'the config keeps a hash, never the password: run `gatehouse hash-password`, type the password, and put its output in password_hash',
+      };
     }
     const hint = nearest(unknown, known);
     return { key: key ? `${key}.${unknown}` : unknown, problem: `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}` };
@@ -26,11 +30,17 @@ export function describeIssue(error: z.ZodError, document: unknown, root: z.core
 }
 
 function formatPath(segments: readonly PropertyKey[]): string {
-  return segments.reduce<string>((out, segment) => (typeof segment === 'number' ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment)), '');
+  return segments.reduce<string>(
+    (out, segment) => (typeof segment === 'number' ? `${out}[${segment}]` : out ? `${out}.${String(segment)}` : String(segment)),
+    '',
+  );
 }
 
 function lookup(document: unknown, segments: readonly PropertyKey[]): unknown {
-  return segments.reduce<unknown>((node, segment) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[segment] : undefined), document);
+  return segments.reduce<unknown>(
+    (node, segment) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[segment] : undefined),
+    document,
+  );
 }
 
 /** The keys the schema allows at an object path, for "did you mean" hints. */

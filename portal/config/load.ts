@@ -48,7 +48,11 @@ export interface Config {
     /** Upstream OpenID Connect providers people sign in with. */
     readonly idps: readonly IdpConfig[];
   };
-  readonly clients: { readonly unusedTtlMs: number; readonly allowPrivateMetadataAddresses: boolean; readonly privateUseSchemes: readonly string[] };
+  readonly clients: {
+    readonly unusedTtlMs: number;
+    readonly allowPrivateMetadataAddresses: boolean;
+    readonly privateUseSchemes: readonly string[];
+  };
   /** The portal as an OAuth client of `oauth` upstreams: discovery may lead to non-public addresses. */
   readonly upstreamOAuth: { readonly allowPrivateAddresses: boolean };
   readonly rateLimits: {
@@ -147,10 +151,14 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', 'must be a port number (0-65535)');
   const issuer = normalizeIssuer(env.PUBLIC_URL ?? file.issuer ?? `http://localhost:${port}`, env.PUBLIC_URL ? 'PUBLIC_URL' : 'issuer');
   const redisUrl = env.REDIS_URL || file.store.redis;
-  if (redisUrl && (!/^rediss?:\/\//.test(redisUrl) || !URL.canParse(redisUrl))) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  if (redisUrl && (!/^rediss?:\/\//.test(redisUrl) || !URL.canParse(redisUrl)))
+    throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
   const cluster = env.REDIS_CLUSTER === undefined ? file.store.cluster : parseFlag('REDIS_CLUSTER', env.REDIS_CLUSTER);
   if (cluster && redisUrl && !/^\/?0?$/.test(new URL(redisUrl).pathname)) {
-    throw new ConfigError(env.REDIS_URL ? 'REDIS_URL' : 'store.redis', 'a Redis Cluster has only database 0: leave the path out of the URL');
+    throw new ConfigError(
+      env.REDIS_URL ? 'REDIS_URL' : 'store.redis',
+      'a Redis Cluster has only database 0: leave the path out of the URL',
+    );
   }
   file.upstreams.forEach((upstream, i) => {
     const conflict = portalHostConflict(issuer, upstream);
@@ -188,8 +196,17 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv, source:
       deviceCodeTtlMs: file.tokens.device_code_ttl,
       devicePollIntervalMs: file.tokens.device_poll_interval,
     },
-    login: { sessionIdleMs: file.login.session_idle, sessionMaxMs: file.login.session_max, builtin: file.login.builtin, idps: file.login.idps },
-    clients: { unusedTtlMs: file.clients.unused_ttl, allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses, privateUseSchemes: file.clients.private_use_schemes },
+    login: {
+      sessionIdleMs: file.login.session_idle,
+      sessionMaxMs: file.login.session_max,
+      builtin: file.login.builtin,
+      idps: file.login.idps,
+    },
+    clients: {
+      unusedTtlMs: file.clients.unused_ttl,
+      allowPrivateMetadataAddresses: file.clients.metadata_documents.allow_private_addresses,
+      privateUseSchemes: file.clients.private_use_schemes,
+    },
     upstreamOAuth: { allowPrivateAddresses: file.upstream_oauth.allow_private_addresses },
     mcp: { allowedOrigins: file.mcp.allowed_origins.map((origin) => new URL(origin).origin) },
     aggregate: { maxToolNameLength: file.aggregate.max_tool_name_length, toolMode: file.aggregate.tool_mode },

@@ -25,15 +25,17 @@ const durationOrZero = (fallback: string) => z.preprocess((value) => (value === 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const names = z.array(z.string().min(1)).default([]);
 
-const account = z.strictObject({
-  username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1-64 letters, digits or . _ @ -'),
-  password_hash: z.string().startsWith('scrypt$', 'must be a scrypt$… string from `gatehouse hash-password`'),
-  email: z.email().optional(),
-  name: z.string().optional(),
-  groups: names,
-}).transform(
-  (a): AccountConfig => ({ username: a.username, passwordHash: a.password_hash, email: a.email, name: a.name, groups: a.groups }),
-);
+const account = z
+  .strictObject({
+    username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1-64 letters, digits or . _ @ -'),
+    password_hash: z.string().startsWith('scrypt$', 'must be a scrypt$… string from `gatehouse hash-password`'),
+    email: z.email().optional(),
+    name: z.string().optional(),
+    groups: names,
+  })
+  .transform(
+    (a): AccountConfig => ({ username: a.username, passwordHash: a.password_hash, email: a.email, name: a.name, groups: a.groups }),
+  );
 
 const serviceClient = z
   .strictObject({
@@ -41,7 +43,11 @@ const serviceClient = z
     secret_hash: z.string().startsWith('scrypt$', 'must be a scrypt$… string from `gatehouse hash-password`').optional(),
     // private_key_jwt (RFC 7523 §2.2): the client's public keys, inline or at a URL.
     jwks: z
-      .strictObject({ keys: z.array(z.record(z.string(), z.unknown()).refine((key) => typeof key.kty === 'string', { message: 'must be a JWK (with kty)' })).min(1, 'must hold at least one key') })
+      .strictObject({
+        keys: z
+          .array(z.record(z.string(), z.unknown()).refine((key) => typeof key.kty === 'string', { message: 'must be a JWK (with kty)' }))
+          .min(1, 'must hold at least one key'),
+      })
       .optional(),
     jwks_uri: httpUrl.optional(),
     upstreams: z.array(z.string().regex(UPSTREAM_ID)).min(1, 'must list at least one upstream'),
@@ -49,18 +55,28 @@ const serviceClient = z
   })
   .superRefine((client, ctx) => {
     const methods = [client.secret_hash, client.jwks, client.jwks_uri].filter((m) => m !== undefined).length;
-    if (methods !== 1) ctx.addIssue({ code: 'custom', path: ['secret_hash'], message: 'give exactly one of secret_hash, jwks or jwks_uri' });
+    if (methods !== 1)
+      ctx.addIssue({ code: 'custom', path: ['secret_hash'], message: 'give exactly one of secret_hash, jwks or jwks_uri' });
   })
   .transform(
-    (c): ServiceClientConfig => ({ clientId: c.client_id, secretHash: c.secret_hash, jwks: c.jwks, jwksUri: c.jwks_uri, upstreams: c.upstreams, scope: c.scope }),
+    (c): ServiceClientConfig => ({
+      clientId: c.client_id,
+      secretHash: c.secret_hash,
+      jwks: c.jwks,
+      jwksUri: c.jwks_uri,
+      upstreams: c.upstreams,
+      scope: c.scope,
+    }),
   );
 
 /** `token_exchange.trusted_issuers[]`: another issuer whose JWTs are subject tokens here (RFC 8693 §2.1). */
-const trustedIssuer = z.strictObject({
-  id: z.string().regex(IDP_ID, `must match ${IDP_ID.source}`),
-  issuer: httpUrl,
-  jwks_uri: httpUrl,
-}).transform((t): TrustedIssuerConfig => ({ id: t.id, issuer: t.issuer, jwksUri: t.jwks_uri }));
+const trustedIssuer = z
+  .strictObject({
+    id: z.string().regex(IDP_ID, `must match ${IDP_ID.source}`),
+    issuer: httpUrl,
+    jwks_uri: httpUrl,
+  })
+  .transform((t): TrustedIssuerConfig => ({ id: t.id, issuer: t.issuer, jwksUri: t.jwks_uri }));
 
 /** One `upstreams[]` entry as written, before {@link toUpstreamConfig}. */
 const upstreamFileSchema = z
@@ -123,13 +139,17 @@ const upstreamFileSchema = z
         approval_timeout: duration('10m').refine((ms) => ms >= 1_000 && ms <= 24 * 3_600_000, { message: 'must be between 1s and 24h' }),
       })
       .prefault({}),
-    access: z
-      .strictObject({ groups: names, emails: names, domains: names, idps: names })
-      .prefault({}),
-    host: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be a host name').optional(),
+    access: z.strictObject({ groups: names, emails: names, domains: names, idps: names }).prefault({}),
+    host: z
+      .string()
+      .regex(/^[a-z0-9.-]+(:\d+)?$/, 'must be a host name')
+      .optional(),
     markdown: z.boolean().default(false),
     entry_pages: z.array(z.string().regex(/^\/[^\s]*$/, 'must be a path starting with /')).default([]),
-    openapi: z.string().regex(/^\/[^\s]*$/, 'must be a path starting with /').optional(),
+    openapi: z
+      .string()
+      .regex(/^\/[^\s]*$/, 'must be a path starting with /')
+      .optional(),
     connect_timeout: duration('10s'),
     call_timeout: duration('60s'),
   })
@@ -173,7 +193,9 @@ function toUpstreamConfig(u: z.output<typeof upstreamFileSchema>): UpstreamConfi
       allowGroups: t.allow_groups,
       denyGroups: t.deny_groups,
       pinning: t.pinning,
-      limits: Object.fromEntries(Object.entries(t.limits).map(([tool, limit]) => [tool, { perMinute: limit.per_minute, perDay: limit.per_day }])),
+      limits: Object.fromEntries(
+        Object.entries(t.limits).map(([tool, limit]) => [tool, { perMinute: limit.per_minute, perDay: limit.per_day }]),
+      ),
       approval: t.approval,
       approvalTtlMs: t.approval_ttl,
       approvalTimeoutMs: t.approval_timeout,
@@ -197,10 +219,16 @@ export const configFileSchema = z
     issuer: httpUrl.optional().describe('The public URL of the portal (PUBLIC_URL overrides).'),
     store: z
       .strictObject({
-        redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+        redis: z
+          .string()
+          .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+          .optional(),
         cluster: z.boolean().default(false),
         // A brace would become the Redis Cluster hash tag of every key: all of them in one slot.
-        key_prefix: z.string().regex(/^[^{}]*$/, 'must not contain { or }').default('gatehouse:'),
+        key_prefix: z
+          .string()
+          .regex(/^[^{}]*$/, 'must not contain { or }')
+          .default('gatehouse:'),
         connect_timeout: duration('5s'),
       })
       .prefault({}),
@@ -231,10 +259,15 @@ export const configFileSchema = z
         request_timeout: duration('2m'),
         keep_alive_timeout: duration('5s'),
         // MCP event streams send a keep-alive comment every 15 s: a shorter idle timeout would cut them.
-        idle_timeout: duration('2m').refine((ms) => ms >= 20_000, { message: 'must be at least 20s (MCP event streams send a keep-alive every 15s)' }),
+        idle_timeout: duration('2m').refine((ms) => ms >= 20_000, {
+          message: 'must be at least 20s (MCP event streams send a keep-alive every 15s)',
+        }),
         max_connections: z.number().int().positive('must be a positive number').default(4096),
       })
-      .refine((value) => value.headers_timeout <= value.request_timeout, { path: ['headers_timeout'], message: 'must not be longer than request_timeout' })
+      .refine((value) => value.headers_timeout <= value.request_timeout, {
+        path: ['headers_timeout'],
+        message: 'must not be longer than request_timeout',
+      })
       .prefault({}),
     login: z
       .strictObject({
@@ -250,7 +283,9 @@ export const configFileSchema = z
         unused_ttl: duration('30d'),
         metadata_documents: z.strictObject({ allow_private_addresses: z.boolean().default(false) }).prefault({}),
         // One-word private-use redirect schemes of native apps the operator trusts (RFC 8252 §7.1 asks for reverse-DNS ones).
-        private_use_schemes: z.array(z.string().regex(/^[a-z][a-z0-9+-]*$/, 'must be a URI scheme without a dot, such as cursor')).default([]),
+        private_use_schemes: z
+          .array(z.string().regex(/^[a-z][a-z0-9+-]*$/, 'must be a URI scheme without a dot, such as cursor'))
+          .default([]),
       })
       .prefault({}),
     // The portal as an OAuth client of upstreams: where what an upstream publishes may lead it.
@@ -258,7 +293,12 @@ export const configFileSchema = z
     aggregate: z
       .strictObject({
         // Clients add prefixes of their own to tool names; some need the aggregate's shorter than 64.
-        max_tool_name_length: z.number().int('must be a whole number').min(16, 'must be between 16 and 128').max(128, 'must be between 16 and 128').default(64),
+        max_tool_name_length: z
+          .number()
+          .int('must be a whole number')
+          .min(16, 'must be between 16 and 128')
+          .max(128, 'must be between 16 and 128')
+          .default(64),
         // `search`: two tools (search, call) stand for every tool, for aggregates too large to list.
         tool_mode: z.enum(TOOL_MODES, { error: `must be one of ${TOOL_MODES.join(', ')}` }).default('all'),
       })
@@ -303,19 +343,26 @@ export const configFileSchema = z
     const hosts = new Set<string>();
     value.upstreams.forEach((u, i) => {
       // A host belongs to one app entirely: two apps on one host would make routing ambiguous.
-      if (u.host && hosts.has(u.host)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'host'], message: `is already the host of another upstream` });
+      if (u.host && hosts.has(u.host))
+        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'host'], message: `is already the host of another upstream` });
       if (u.host) hosts.add(u.host);
     });
     // A trusted issuer's people are `{id}:{sub}`: its id must not be another source of people.
     const people = new Set(['local', 'service', ...value.login.idps.map((idp) => idp.id)]);
     value.token_exchange.trusted_issuers.forEach((issuer, i) => {
-      if (people.has(issuer.id)) ctx.addIssue({ code: 'custom', path: ['token_exchange', 'trusted_issuers', i, 'id'], message: `"${issuer.id}" already names people signed in another way` });
+      if (people.has(issuer.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['token_exchange', 'trusted_issuers', i, 'id'],
+          message: `"${issuer.id}" already names people signed in another way`,
+        });
       people.add(issuer.id);
     });
     const ids = new Set(value.upstreams.map((u) => u.id));
     for (const [i, client] of value.service_clients.entries()) {
       for (const [j, id] of client.upstreams.entries()) {
-        if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['service_clients', i, 'upstreams', j], message: `names no upstream "${id}"` });
+        if (!ids.has(id))
+          ctx.addIssue({ code: 'custom', path: ['service_clients', i, 'upstreams', j], message: `names no upstream "${id}"` });
       }
     }
   });

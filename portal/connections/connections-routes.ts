@@ -15,7 +15,10 @@ import { createPageCsrf, PAGE_CSP, signedInHeader } from '../web/page-csrf.js';
 import { auditRequest } from '../audit/request-audit.js';
 
 /** A person's own accounts at upstreams that need their OAuth login (`portal/credentials/`). */
-export type UpstreamConnections = Pick<CredentialConnections, 'listConnections' | 'disconnect' | 'accountInUse' | 'chooseAccount' | 'renameAccount'>;
+export type UpstreamConnections = Pick<
+  CredentialConnections,
+  'listConnections' | 'disconnect' | 'accountInUse' | 'chooseAccount' | 'renameAccount'
+>;
 
 /** The longest name a person may give an account. */
 export const MAX_ACCOUNT_LABEL = 64;
@@ -76,7 +79,9 @@ export function connectionsRoutes(deps: ConnectionsRoutesOptions): Router {
   /** The person's agents that reach the upstream, one per client; for an HTTP app, their own browser too. */
   function reachingAgents(own: Grant[], upstream: Pick<ConnectionSummary, 'upstreamId' | 'kind'>): ReachingAgent[] {
     const agents = new Map<string, ReachingAgent>();
-    for (const g of own) if (g.upstreamIds.includes(upstream.upstreamId) && !agents.has(g.clientId)) agents.set(g.clientId, { clientId: g.clientId, clientName: g.clientName ?? g.clientId });
+    for (const g of own)
+      if (g.upstreamIds.includes(upstream.upstreamId) && !agents.has(g.clientId))
+        agents.set(g.clientId, { clientId: g.clientId, clientName: g.clientName ?? g.clientId });
     if (upstream.kind === 'http') agents.set(BROWSER_CLIENT_ID, { clientId: BROWSER_CLIENT_ID, clientName: 'Your web browser' });
     return [...agents.values()];
   }
@@ -86,8 +91,26 @@ export function connectionsRoutes(deps: ConnectionsRoutesOptions): Router {
     const choices: AccountChoiceRow[] =
       summary.accounts.length < 2
         ? []
-        : await Promise.all(reachingAgents(own, summary).map(async (a) => ({ ...a, accountId: (await deps.connections.accountInUse(person, a.clientId, summary.upstreamId)) ?? '' })));
-    return { id: summary.upstreamId, title: summary.title, connectUrl: summary.connectUrl, accounts: summary.accounts.map((a) => ({ id: a.accountId, name: a.name, reported: a.reported, status: a.status, connectedAt: a.connectedAt, connectUrl: a.connectUrl })), choices };
+        : await Promise.all(
+            reachingAgents(own, summary).map(async (a) => ({
+              ...a,
+              accountId: (await deps.connections.accountInUse(person, a.clientId, summary.upstreamId)) ?? '',
+            })),
+          );
+    return {
+      id: summary.upstreamId,
+      title: summary.title,
+      connectUrl: summary.connectUrl,
+      accounts: summary.accounts.map((a) => ({
+        id: a.accountId,
+        name: a.name,
+        reported: a.reported,
+        status: a.status,
+        connectedAt: a.connectedAt,
+        connectUrl: a.connectUrl,
+      })),
+      choices,
+    };
   }
 
   /** The posted upstream, one of the person's `oauth` upstreams. @throws {HttpError} 400 without one, 404 for any other. */
@@ -119,11 +142,22 @@ export function connectionsRoutes(deps: ConnectionsRoutesOptions): Router {
         scope: g.scope.join(' '),
       })),
     );
-    const upstreams = await Promise.all((await deps.connections.listConnections(session.person)).map((summary) => upstreamRow(session.person, own, summary)));
+    const upstreams = await Promise.all(
+      (await deps.connections.listConnections(session.person)).map((summary) => upstreamRow(session.person, own, summary)),
+    );
     res.setHeader('Content-Security-Policy', PAGE_CSP);
     res.setHeader('Cache-Control', 'no-store');
     const notice = typeof req.query.done === 'string' ? NOTICES[req.query.done] : undefined;
-    res.type('html').send(renderConnectionsPage({ signedIn: signedInHeader(csrf, session, displayName(session.person)), csrf: csrf.token(session), agents: agents.reverse(), upstreams, maxLabel: MAX_ACCOUNT_LABEL, notice }));
+    res.type('html').send(
+      renderConnectionsPage({
+        signedIn: signedInHeader(csrf, session, displayName(session.person)),
+        csrf: csrf.token(session),
+        agents: agents.reverse(),
+        upstreams,
+        maxLabel: MAX_ACCOUNT_LABEL,
+        notice,
+      }),
+    );
   });
 
   router.post('/connections/revoke', deps.parsers.form, async (req, res) => {
@@ -132,9 +166,16 @@ export function connectionsRoutes(deps: ConnectionsRoutesOptions): Router {
     const body = csrf.form(req, session);
     const grant = typeof body.grant === 'string' ? await grants.find(body.grant) : undefined;
     // Someone else's grant is "not found": never a hint that it exists.
-    if (!grant || grant.person.id !== session.person.id) throw new HttpError(404, 'not_found', 'That agent is not among your connections (it may have been revoked already).');
+    if (!grant || grant.person.id !== session.person.id)
+      throw new HttpError(404, 'not_found', 'That agent is not among your connections (it may have been revoked already).');
     await grants.revoke(grant.id);
-    auditRequest(req, { event: 'grant_revoked', outcome: 'success', person: session.person, client: { id: grant.clientId, name: grant.clientName }, details: { grant_id: grant.id, via: 'connections' } });
+    auditRequest(req, {
+      event: 'grant_revoked',
+      outcome: 'success',
+      person: session.person,
+      client: { id: grant.clientId, name: grant.clientName },
+      details: { grant_id: grant.id, via: 'connections' },
+    });
     res.redirect(303, '/connections?done=revoked');
   });
 
@@ -145,7 +186,8 @@ export function connectionsRoutes(deps: ConnectionsRoutesOptions): Router {
     const upstream = await postedUpstream(session.person, body.upstream);
     const accountId = accountToDisconnect(upstream.accounts, body.account);
     const result = accountId === undefined ? undefined : await deps.connections.disconnect(session.person, upstream.upstreamId, accountId);
-    if (!result?.disconnected) throw new HttpError(404, 'not_found', 'That account is not among yours (it may have been disconnected already).');
+    if (!result?.disconnected)
+      throw new HttpError(404, 'not_found', 'That account is not among yours (it may have been disconnected already).');
     auditDisconnect(req, session.person, upstream.upstreamId, result, 'connections');
     res.redirect(303, '/connections?done=disconnected');
   });
@@ -180,7 +222,8 @@ export function connectionsRoutes(deps: ConnectionsRoutesOptions): Router {
     const upstream = await postedUpstream(session.person, body.upstream);
     const accountId = requiredField(body, 'account', 'account');
     const label = accountLabel(body.label);
-    if (!(await deps.connections.renameAccount(session.person, upstream.upstreamId, accountId, label))) throw new HttpError(404, 'not_found', 'That account is not among yours (it may have been disconnected).');
+    if (!(await deps.connections.renameAccount(session.person, upstream.upstreamId, accountId, label)))
+      throw new HttpError(404, 'not_found', 'That account is not among yours (it may have been disconnected).');
     res.redirect(303, '/connections?done=renamed');
   });
   return router;

@@ -12,7 +12,11 @@
  * Checked before anything else in the response, a `code` or an `error`, is acted on: on a
  * mismatch neither may be used or shown (a mix-up attack, RFC 9207 §1).
  */
-export function authorizationResponseIssuerProblem(params: URLSearchParams, recordedIssuer: string, issParameterSupported: boolean): string | undefined {
+export function authorizationResponseIssuerProblem(
+  params: URLSearchParams,
+  recordedIssuer: string,
+  issParameterSupported: boolean,
+): string | undefined {
   const values = params.getAll('iss');
   if (values.length > 1) return 'carries "iss" more than once';
   const [iss] = values;

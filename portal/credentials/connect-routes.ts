@@ -78,12 +78,19 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
       return;
     }
     const { person } = session;
-    if (!mayUseUpstream(person, upstream)) throw new HttpError(403, 'access_denied', `You do not have access to ${upstream.title ?? upstream.id}.`);
+    if (!mayUseUpstream(person, upstream))
+      throw new HttpError(403, 'access_denied', `You do not have access to ${upstream.title ?? upstream.id}.`);
     const asked = typeof req.query.scope === 'string' ? req.query.scope.split(' ').filter(Boolean) : [];
-    if (asked.length > 20 || asked.some((s) => !SCOPE_TOKEN.test(s))) throw new HttpError(400, 'invalid_scope', 'The requested access is not valid.');
+    if (asked.length > 20 || asked.some((s) => !SCOPE_TOKEN.test(s)))
+      throw new HttpError(400, 'invalid_scope', 'The requested access is not valid.');
     const held = await heldAccounts(deps.connections, person, upstream.id);
     const reconnecting = req.query.account === undefined ? undefined : held.find((a) => a.accountId === req.query.account);
-    if (req.query.account !== undefined && !reconnecting) throw new HttpError(404, 'not_found', `That ${upstream.title ?? upstream.id} account is not among yours (it may have been disconnected). Connect it again from your connections page.`);
+    if (req.query.account !== undefined && !reconnecting)
+      throw new HttpError(
+        404,
+        'not_found',
+        `That ${upstream.title ?? upstream.id} account is not among yours (it may have been disconnected). Connect it again from your connections page.`,
+      );
     let begun;
     try {
       begun = await deps.oauth.begin(upstream, {
@@ -98,9 +105,22 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
       throw asPageError(deps.logger, upstream, error);
     }
     const returnTo = typeof req.query.return_to === 'string' ? safeReturnTo(req.query.return_to) : undefined;
-    const pending: PendingConnect = { personId: person.id, sessionHash: sha256(session.id), upstreamId: upstream.id, accountId: reconnecting?.accountId, returnTo, startedAt: Date.now(), authorization: begun.pending };
-    await deps.store.set(pendingKey(begun.pending.state), deps.sealer.seal(JSON.stringify(pending), aad(begun.pending.state)), { ttlMs: PENDING_TTL_MS });
-    contextOf(req).log.info({ event: 'upstream_connect_started', person: person.id, upstream: upstream.id, account: reconnecting?.accountId }, 'upstream connect started');
+    const pending: PendingConnect = {
+      personId: person.id,
+      sessionHash: sha256(session.id),
+      upstreamId: upstream.id,
+      accountId: reconnecting?.accountId,
+      returnTo,
+      startedAt: Date.now(),
+      authorization: begun.pending,
+    };
+    await deps.store.set(pendingKey(begun.pending.state), deps.sealer.seal(JSON.stringify(pending), aad(begun.pending.state)), {
+      ttlMs: PENDING_TTL_MS,
+    });
+    contextOf(req).log.info(
+      { event: 'upstream_connect_started', person: person.id, upstream: upstream.id, account: reconnecting?.accountId },
+      'upstream connect started',
+    );
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, begun.url.href);
   });
@@ -117,13 +137,22 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     } catch {
       pending = undefined;
     }
-    if (!pending || pending.upstreamId !== upstream.id) throw new HttpError(400, 'invalid_request', 'This connect link expired or was not issued by this portal. Start again.');
+    if (!pending || pending.upstreamId !== upstream.id)
+      throw new HttpError(400, 'invalid_request', 'This connect link expired or was not issued by this portal. Start again.');
     // Checked before taking it: someone else's browser landing here must not spoil the owner's connect.
     if (pending.personId !== session.person.id || pending.sessionHash !== sha256(session.id)) {
-      contextOf(req).log.warn({ event: 'upstream_connect_refused', person: session.person.id, upstream: upstream.id, reason: 'state_of_another_session' }, 'connect callback from another session refused');
-      throw new HttpError(403, 'access_denied', 'This connect was started by someone else (or in another browser). Start again from your own session.');
+      contextOf(req).log.warn(
+        { event: 'upstream_connect_refused', person: session.person.id, upstream: upstream.id, reason: 'state_of_another_session' },
+        'connect callback from another session refused',
+      );
+      throw new HttpError(
+        403,
+        'access_denied',
+        'This connect was started by someone else (or in another browser). Start again from your own session.',
+      );
     }
-    if ((await deps.store.take(pendingKey(state))) === null) throw new HttpError(400, 'invalid_request', 'This connect was already completed. Start again if needed.');
+    if ((await deps.store.take(pendingKey(state))) === null)
+      throw new HttpError(400, 'invalid_request', 'This connect was already completed. Start again if needed.');
     const callbackUrl = new URL(req.originalUrl, deps.issuer);
     let tokens;
     try {
@@ -132,10 +161,22 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
       throw asPageError(deps.logger, upstream, error);
     }
     const { asIssuer, clientKey, resource } = pending.authorization;
-    const { account, added } = await deps.connections.save(session.person, upstream.id, tokens, { asIssuer, clientKey, resource }, pending.accountId);
+    const { account, added } = await deps.connections.save(
+      session.person,
+      upstream.id,
+      tokens,
+      { asIssuer, clientKey, resource },
+      pending.accountId,
+    );
     auditRequest(
       req,
-      { event: 'upstream_connected', outcome: 'success', person: session.person, upstream: upstream.id, details: { scope: tokens.scope.join(' '), account: account.key.accountId, account_name: account.name, added } },
+      {
+        event: 'upstream_connected',
+        outcome: 'success',
+        person: session.person,
+        upstream: upstream.id,
+        details: { scope: tokens.scope.join(' '), account: account.key.accountId, account_name: account.name, added },
+      },
       'upstream connected',
     );
     res.setHeader('Cache-Control', 'no-store');
@@ -147,9 +188,18 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     // The first account is every agent's; another one serves the agents the person chooses it for.
     const another = added && account.key.accountId !== FIRST_ACCOUNT_ID;
     const message = `${displayName(session.person)}, your ${title} account “${account.name}” is ${added ? 'connected' : 'connected again'}. ${
-      another ? 'Your agents keep using your first account there until you choose this one for them on your connections page.' : 'Your agents can now use it as you.'
+      another
+        ? 'Your agents keep using your first account there until you choose this one for them on your connections page.'
+        : 'Your agents can now use it as you.'
     }`;
-    res.type('html').send(renderConnectResultPage({ title: `Connected ${title}`, upstreamTitle: title, message, signedIn: signedInHeader(csrf, session, displayName(session.person)) }));
+    res.type('html').send(
+      renderConnectResultPage({
+        title: `Connected ${title}`,
+        upstreamTitle: title,
+        message,
+        signedIn: signedInHeader(csrf, session, displayName(session.person)),
+      }),
+    );
   });
 
   router.post('/connect/:id/disconnect', deps.form, async (req, res) => {
@@ -158,7 +208,10 @@ export function connectRoutes(deps: ConnectRoutesDeps): Router {
     const upstreamId = String(req.params.id);
     const body = csrf.form(req, session);
     const accountId = accountToDisconnect(await heldAccounts(deps.connections, session.person, upstreamId), body.account);
-    const result = accountId === undefined ? ({ disconnected: false } as const) : await deps.connections.disconnect(session.person, upstreamId, accountId);
+    const result =
+      accountId === undefined
+        ? ({ disconnected: false } as const)
+        : await deps.connections.disconnect(session.person, upstreamId, accountId);
     if (result.disconnected) auditDisconnect(req, session.person, upstreamId, result, 'connect');
     if (typeof body.return_to === 'string') {
       res.redirect(303, safeReturnTo(body.return_to));
@@ -188,14 +241,35 @@ async function heldAccounts(connections: UpstreamConnections, person: Person, up
 /** The page a person sees when the upstream's sign-in fails; the detail goes to the log only. */
 function asPageError(logger: Logger, upstream: UpstreamConfig, error: unknown): HttpError {
   const title = upstream.title ?? upstream.id;
-  if (!(error instanceof UpstreamOAuthError)) return error instanceof HttpError ? error : new HttpError(500, 'server_error', 'internal error', { internal: String(error) });
-  logger.warn({ event: 'upstream_connect_failed', upstream: upstream.id, errorCode: error.code, oauthError: error.oauthError, internal: error.internal }, 'upstream connect failed');
+  if (!(error instanceof UpstreamOAuthError))
+    return error instanceof HttpError ? error : new HttpError(500, 'server_error', 'internal error', { internal: String(error) });
+  logger.warn(
+    {
+      event: 'upstream_connect_failed',
+      upstream: upstream.id,
+      errorCode: error.code,
+      oauthError: error.oauthError,
+      internal: error.internal,
+    },
+    'upstream connect failed',
+  );
   // The response's own error (if any) came from an unknown party: it is neither acted on nor shown (RFC 9207 §2.4).
   if (error.code === 'as_issuer_mismatch') {
-    return new HttpError(400, 'issuer_mismatch', `The answer that came back from signing in to ${title} does not show that it comes from the authorization server the portal sent you to, so it was not used. Nothing was saved; start again from the portal.`);
+    return new HttpError(
+      400,
+      'issuer_mismatch',
+      `The answer that came back from signing in to ${title} does not show that it comes from the authorization server the portal sent you to, so it was not used. Nothing was saved; start again from the portal.`,
+    );
   }
-  if (error.code === 'as_refused' && error.oauthError === 'access_denied') return new HttpError(403, 'access_denied', `${title} was not connected: access was declined there.`);
-  if (error.code === 'as_unavailable') return new HttpError(502, 'upstream_unavailable', `${title}'s sign-in cannot be reached right now. Try again shortly.`);
-  if (error.code === 'as_unsupported') return new HttpError(502, 'upstream_misconfigured', `${title} cannot be connected: ask an administrator to check its configuration.`);
-  return new HttpError(502, 'upstream_invalid_response', `${title}'s sign-in answered something the portal cannot use. Nothing was saved; try again later.`);
+  if (error.code === 'as_refused' && error.oauthError === 'access_denied')
+    return new HttpError(403, 'access_denied', `${title} was not connected: access was declined there.`);
+  if (error.code === 'as_unavailable')
+    return new HttpError(502, 'upstream_unavailable', `${title}'s sign-in cannot be reached right now. Try again shortly.`);
+  if (error.code === 'as_unsupported')
+    return new HttpError(502, 'upstream_misconfigured', `${title} cannot be connected: ask an administrator to check its configuration.`);
+  return new HttpError(
+    502,
+    'upstream_invalid_response',
+    `${title}'s sign-in answered something the portal cannot use. Nothing was saved; try again later.`,
+  );
 }

@@ -82,9 +82,20 @@ export interface UpstreamConnections {
    * Stores the tokens of a completed connect (in the account they belong to, see
    * {@link UpstreamAccounts.connect}) and tells every process (agents may be waiting).
    */
-  save(person: Person, upstreamId: string, tokens: ConnectedTokens, origin: TokenOrigin, reconnecting?: string): Promise<{ account: NamedAccount; added: boolean }>;
+  save(
+    person: Person,
+    upstreamId: string,
+    tokens: ConnectedTokens,
+    origin: TokenOrigin,
+    reconnecting?: string,
+  ): Promise<{ account: NamedAccount; added: boolean }>;
   /** Resolves `true` once the person completes a connect to the upstream (any account) that started at or after `since`. */
-  waitForConnect(personId: string, upstreamId: string, since: number, options: { signal?: AbortSignal; timeoutMs: number }): Promise<boolean>;
+  waitForConnect(
+    personId: string,
+    upstreamId: string,
+    since: number,
+    options: { signal?: AbortSignal; timeoutMs: number },
+  ): Promise<boolean>;
 }
 
 export interface UpstreamConnectionsOptions {
@@ -119,8 +130,17 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
     if (query.accountId) params.set('account', query.accountId);
     return `${options.issuer}/connect/${upstreamId}${params.size ? `?${params}` : ''}`;
   }
-  const connectRequired = (upstreamId: string, reason: ConnectReason, extra: { scope?: string[]; internal?: string; accountId?: string } = {}) =>
-    new UpstreamConnectRequiredError(upstreamId, reason, connectUrl(upstreamId, { scope: reason === 'insufficient_scope' ? extra.scope : undefined, accountId: extra.accountId }), extra);
+  const connectRequired = (
+    upstreamId: string,
+    reason: ConnectReason,
+    extra: { scope?: string[]; internal?: string; accountId?: string } = {},
+  ) =>
+    new UpstreamConnectRequiredError(
+      upstreamId,
+      reason,
+      connectUrl(upstreamId, { scope: reason === 'insufficient_scope' ? extra.scope : undefined, accountId: extra.accountId }),
+      extra,
+    );
 
   const expired = (record: UpstreamConnectionRecord) => record.expiresAt !== undefined && record.expiresAt <= clock.now();
   function dueForRefresh(record: UpstreamConnectionRecord): boolean {
@@ -141,7 +161,8 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
     const stored = await tokens.read(key);
     // Disconnected meanwhile: the person connects again (an agent's next request finds the account now in use).
     if (!stored) throw connectRequired(key.upstreamId, 'not_connected');
-    if (stored.record.status !== 'connected') throw connectRequired(key.upstreamId, 'reconnect_required', { internal: stored.record.reason, accountId: key.accountId });
+    if (stored.record.status !== 'connected')
+      throw connectRequired(key.upstreamId, 'reconnect_required', { internal: stored.record.reason, accountId: key.accountId });
     return stored;
   }
 
@@ -166,7 +187,8 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
       await new Promise((resolve) => setTimeout(resolve, 50));
       const current = await usable(key);
       if (current.record.accessToken !== seen && !expired(current.record)) return current.record.accessToken;
-      if (Date.now() > deadline) throw new UpstreamUnavailableError(upstream.id, { internal: 'another process is still refreshing the upstream token' });
+      if (Date.now() > deadline)
+        throw new UpstreamUnavailableError(upstream.id, { internal: 'another process is still refreshing the upstream token' });
     }
   }
 
@@ -175,7 +197,10 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
     const log = { person: key.personId, upstream: upstream.id, account: key.accountId };
     if (!record.refreshToken) {
       await markAccount(key, 'no_refresh_token');
-      throw connectRequired(upstream.id, 'reconnect_required', { internal: 'the token expired and there is no refresh token', accountId: key.accountId });
+      throw connectRequired(upstream.id, 'reconnect_required', {
+        internal: 'the token expired and there is no refresh token',
+        accountId: key.accountId,
+      });
     }
     let next: UpstreamTokenSet;
     try {
@@ -183,13 +208,25 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
     } catch (error) {
       const failure = error instanceof UpstreamOAuthError ? error : new UpstreamOAuthError('as_invalid_response', String(error));
       // An outage is not the person's problem to fix: keep the connection, fail this request.
-      if (failure.code === 'as_unavailable') throw new UpstreamUnavailableError(upstream.id, { internal: `token refresh: ${failure.internal}` });
+      if (failure.code === 'as_unavailable')
+        throw new UpstreamUnavailableError(upstream.id, { internal: `token refresh: ${failure.internal}` });
       const reason = failure.oauthError ?? failure.code;
-      logger.warn({ event: 'upstream_token_refresh_failed', ...log, reason, internal: failure.internal }, 'upstream token refresh failed; re-connect needed');
+      logger.warn(
+        { event: 'upstream_token_refresh_failed', ...log, reason, internal: failure.internal },
+        'upstream token refresh failed; re-connect needed',
+      );
       await markAccount(key, reason);
       throw connectRequired(upstream.id, 'reconnect_required', { internal: failure.internal, accountId: key.accountId });
     }
-    const updated: UpstreamConnectionRecord = { ...record, ...next, refreshToken: next.refreshToken ?? record.refreshToken, scope: next.scope.length ? next.scope : record.scope, refreshedAt: clock.now(), status: 'connected', reason: undefined };
+    const updated: UpstreamConnectionRecord = {
+      ...record,
+      ...next,
+      refreshToken: next.refreshToken ?? record.refreshToken,
+      scope: next.scope.length ? next.scope : record.scope,
+      refreshedAt: clock.now(),
+      status: 'connected',
+      reason: undefined,
+    };
     if (!(await tokens.replace(key, current, updated))) {
       // The person connected again (or disconnected) meanwhile: theirs is the newer truth.
       return (await usable(key)).record.accessToken;
@@ -254,7 +291,10 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
     },
 
     async waitForConnect(personId, upstreamId, since, { signal, timeoutMs }) {
-      const connected = async () => (await accounts.at(personId, upstreamId)).some(({ stored: { record } }) => record.status === 'connected' && record.connectedAt >= since);
+      const connected = async () =>
+        (await accounts.at(personId, upstreamId)).some(
+          ({ stored: { record } }) => record.status === 'connected' && record.connectedAt >= since,
+        );
       let wake: () => void = () => {};
       const woken = new Promise<void>((resolve) => (wake = resolve));
       // Subscribe before looking, so a connect that completes in between is not missed.
@@ -308,7 +348,10 @@ export function createUpstreamConnections(options: UpstreamConnectionsOptions): 
         revoked = (await oauth.revoke(upstream, record, record.accessToken, 'access_token')) || revoked;
         return { disconnected: true, account: named, revoked };
       } catch (error) {
-        logger.warn({ event: 'upstream_revoke_failed', ...log, internal: (error as UpstreamOAuthError).internal ?? String(error) }, 'revoking at the upstream failed');
+        logger.warn(
+          { event: 'upstream_revoke_failed', ...log, internal: (error as UpstreamOAuthError).internal ?? String(error) },
+          'revoking at the upstream failed',
+        );
         return { disconnected: true, account: named, revoked: false };
       }
     },

@@ -19,10 +19,22 @@ export function accountToDisconnect(held: AccountSummary[], field: unknown): str
 }
 
 /** `upstream_disconnected`, naming the account. */
-export function auditDisconnect(req: Request, person: Person, upstreamId: string, result: { account: NamedAccount; revoked: boolean }, via: string): void {
+export function auditDisconnect(
+  req: Request,
+  person: Person,
+  upstreamId: string,
+  result: { account: NamedAccount; revoked: boolean },
+  via: string,
+): void {
   auditRequest(
     req,
-    { event: 'upstream_disconnected', outcome: 'success', person, upstream: upstreamId, details: { account: result.account.key.accountId, account_name: result.account.name, revoked: result.revoked, via } },
+    {
+      event: 'upstream_disconnected',
+      outcome: 'success',
+      person,
+      upstream: upstreamId,
+      details: { account: result.account.key.accountId, account_name: result.account.name, revoked: result.revoked, via },
+    },
     'upstream account disconnected',
   );
 }

@@ -52,14 +52,22 @@ export function createExchangedTokens(options: { env: NodeJS.ProcessEnv; logger:
     const client: oauth.Client = { client_id: credentials.clientId! };
     const secret = readTokenExchangeSecret(credentials, options.env);
     if ('problem' in secret) throw new Error(secret.problem);
-    const clientAuth = secret.kind === 'private_key' ? oauth.PrivateKeyJwt({ key: await importPKCS8(secret.value, privateKeyAlgorithm(secret.value)!) }) : oauth.ClientSecretBasic(secret.value);
+    const clientAuth =
+      secret.kind === 'private_key'
+        ? oauth.PrivateKeyJwt({ key: await importPKCS8(secret.value, privateKeyAlgorithm(secret.value)!) })
+        : oauth.ClientSecretBasic(secret.value);
     const http = oauthTransport(fetcher, { trustedOrigins: [endpoint.origin] });
     const response = await oauth.genericTokenEndpointRequest(
       as,
       client,
       clientAuth,
       TOKEN_EXCHANGE_GRANT,
-      { subject_token: subjectToken, subject_token_type: TOKEN_TYPES.jwt, requested_token_type: TOKEN_TYPES.accessToken, audience: credentials.audience! },
+      {
+        subject_token: subjectToken,
+        subject_token_type: TOKEN_TYPES.jwt,
+        requested_token_type: TOKEN_TYPES.accessToken,
+        audience: credentials.audience!,
+      },
       http,
     );
     const tokens = await oauth.processGenericTokenEndpointResponse(as, client, response);
@@ -77,12 +85,16 @@ export function createExchangedTokens(options: { env: NodeJS.ProcessEnv; logger:
           try {
             const { token, expiresInSeconds } = await exchange(upstream, await subjectToken());
             cache.delete(key);
-            if (expiresInSeconds !== undefined) cache.set(key, { token, usableUntil: clock.now() + expiresInSeconds * 1000 - EXPIRY_MARGIN_MS });
+            if (expiresInSeconds !== undefined)
+              cache.set(key, { token, usableUntil: clock.now() + expiresInSeconds * 1000 - EXPIRY_MARGIN_MS });
             while (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
             return token;
           } catch (error) {
             const detail = `token endpoint: ${classifyOAuthFailure(error).internal}`;
-            options.logger.warn({ event: 'upstream_token_exchange_failed', upstream: upstream.id, person: auth.person.id, reason: detail }, `token exchange for upstream "${upstream.id}" failed`);
+            options.logger.warn(
+              { event: 'upstream_token_exchange_failed', upstream: upstream.id, person: auth.person.id, reason: detail },
+              `token exchange for upstream "${upstream.id}" failed`,
+            );
             throw new UpstreamCredentialError(upstream.id, { internal: detail });
           } finally {
             inFlight.delete(key);

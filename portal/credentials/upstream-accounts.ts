@@ -3,7 +3,15 @@ import { sha256 } from '../crypto/hash.js';
 import { storeKey, type Store } from '../store/store.js';
 import { sameIdentity } from './upstream-identity.js';
 import type { ConnectedTokens, TokenOrigin } from './upstream-oauth-types.js';
-import { FIRST_ACCOUNT_ID, isAccountId, newAccountId, type AccountKey, type StoredConnection, type UpstreamConnectionRecord, type UpstreamTokenStore } from './upstream-tokens.js';
+import {
+  FIRST_ACCOUNT_ID,
+  isAccountId,
+  newAccountId,
+  type AccountKey,
+  type StoredConnection,
+  type UpstreamConnectionRecord,
+  type UpstreamTokenStore,
+} from './upstream-tokens.js';
 
 /** One of a person's accounts at an upstream, with the name the person knows it by. */
 export interface NamedAccount {
@@ -37,7 +45,13 @@ export interface UpstreamAccounts {
    * identity the upstream reported; else `reconnecting` (the account the person set out to
    * re-connect) unless both it and the new tokens name someone, who differ; else a new account.
    */
-  connect(personId: string, upstreamId: string, tokens: ConnectedTokens, origin: TokenOrigin, reconnecting?: string): Promise<{ account: NamedAccount; added: boolean }>;
+  connect(
+    personId: string,
+    upstreamId: string,
+    tokens: ConnectedTokens,
+    origin: TokenOrigin,
+    reconnecting?: string,
+  ): Promise<{ account: NamedAccount; added: boolean }>;
 }
 
 /** How often a rename retries when a refresh replaced the record in between. */
@@ -50,7 +64,8 @@ export function accountName(record: UpstreamConnectionRecord): string {
 
 export function createUpstreamAccounts(store: Store, tokens: UpstreamTokenStore, clock: Clock = systemClock): UpstreamAccounts {
   // Client ids may be URLs (client ID metadata documents): hashed, they make keys of one size.
-  const choiceKey = (personId: string, upstreamId: string, clientId: string) => storeKey('upstream-account-choice', personId, upstreamId, sha256(clientId));
+  const choiceKey = (personId: string, upstreamId: string, clientId: string) =>
+    storeKey('upstream-account-choice', personId, upstreamId, sha256(clientId));
 
   async function held(key: AccountKey): Promise<HeldAccount | undefined> {
     const stored = await tokens.read(key);
@@ -79,7 +94,8 @@ export function createUpstreamAccounts(store: Store, tokens: UpstreamTokenStore,
 
     async inUse(personId, clientId, upstreamId) {
       const chosen = await store.get(choiceKey(personId, upstreamId, clientId));
-      const account = (chosen !== null ? await find(personId, upstreamId, chosen) : undefined) ?? (await find(personId, upstreamId, FIRST_ACCOUNT_ID));
+      const account =
+        (chosen !== null ? await find(personId, upstreamId, chosen) : undefined) ?? (await find(personId, upstreamId, FIRST_ACCOUNT_ID));
       // Without the first account (disconnected), the first of those left.
       return account ?? (await at(personId, upstreamId))[0];
     },

@@ -38,11 +38,23 @@ export interface CredentialSources {
  *   throws `UpstreamCredentialError` (naming the upstream) when the exchange fails.
  * `credentials.header` overrides the header of each.
  */
-export function upstreamCredentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources: CredentialSources): Promise<Record<string, string>> {
-  return inSpan('credential', { 'gatehouse.upstream': upstream.id, 'gatehouse.credential_type': upstream.credentials.type }, () => credentialHeaders(upstream, auth, assertions, sources));
+export function upstreamCredentialHeaders(
+  upstream: UpstreamConfig,
+  auth: AuthContext,
+  assertions: PortalAssertions,
+  sources: CredentialSources,
+): Promise<Record<string, string>> {
+  return inSpan('credential', { 'gatehouse.upstream': upstream.id, 'gatehouse.credential_type': upstream.credentials.type }, () =>
+    credentialHeaders(upstream, auth, assertions, sources),
+  );
 }
 
-async function credentialHeaders(upstream: UpstreamConfig, auth: AuthContext, assertions: PortalAssertions, sources: CredentialSources): Promise<Record<string, string>> {
+async function credentialHeaders(
+  upstream: UpstreamConfig,
+  auth: AuthContext,
+  assertions: PortalAssertions,
+  sources: CredentialSources,
+): Promise<Record<string, string>> {
   const { credentials } = upstream;
   const audience = upstream.url ?? `urn:gatehouse:upstream:${upstream.id}`;
   switch (credentials.type) {
@@ -79,7 +91,12 @@ async function credentialHeaders(upstream: UpstreamConfig, auth: AuthContext, as
  * - `oauth` 403 `insufficient_scope`: a step-up — connect again with the scope the upstream names.
  * - `portal-jwt` / `static` 401: nothing the person can do; logged as a configuration error.
  */
-export async function answerUpstreamChallenge(upstream: UpstreamConfig, auth: AuthContext, challenge: AuthChallenge, sources: CredentialSources): Promise<'retry' | undefined> {
+export async function answerUpstreamChallenge(
+  upstream: UpstreamConfig,
+  auth: AuthContext,
+  challenge: AuthChallenge,
+  sources: CredentialSources,
+): Promise<'retry' | undefined> {
   const parsed = parseBearerChallenge(challenge.wwwAuthenticate);
   const { connections, logger } = sources;
   // A refused exchanged token may have been revoked there: exchange once more, then give up.
@@ -90,9 +107,17 @@ export async function answerUpstreamChallenge(upstream: UpstreamConfig, auth: Au
   if (upstream.credentials.type !== 'oauth') {
     if (challenge.status === 401) {
       logger.error(
-        { event: 'upstream_credential_rejected', upstream: upstream.id, credentials: upstream.credentials.type, status: challenge.status, challengeError: parsed?.error },
+        {
+          event: 'upstream_credential_rejected',
+          upstream: upstream.id,
+          credentials: upstream.credentials.type,
+          status: challenge.status,
+          challengeError: parsed?.error,
+        },
         `configuration error: upstream "${upstream.id}" refused the portal's ${upstream.credentials.type} credential` +
-          (upstream.credentials.type === 'portal-jwt' ? ' (does it trust this portal\'s JWKS, issuer and its own URL as audience?)' : ' (is the secret current?)'),
+          (upstream.credentials.type === 'portal-jwt'
+            ? " (does it trust this portal's JWKS, issuer and its own URL as audience?)"
+            : ' (is the secret current?)'),
       );
     }
     return undefined;
@@ -102,7 +127,10 @@ export async function answerUpstreamChallenge(upstream: UpstreamConfig, auth: Au
     return undefined;
   }
   if (challenge.retried) {
-    logger.warn({ event: 'upstream_token_rejected', person: auth.person.id, upstream: upstream.id, challengeError: parsed?.error }, 'upstream refused a fresh token; re-connect needed');
+    logger.warn(
+      { event: 'upstream_token_rejected', person: auth.person.id, upstream: upstream.id, challengeError: parsed?.error },
+      'upstream refused a fresh token; re-connect needed',
+    );
     throw await connections.markReconnect(auth, upstream.id, 'upstream_refused_token');
   }
   const header = upstream.credentials.header ?? 'Authorization';

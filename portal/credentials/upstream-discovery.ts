@@ -61,7 +61,10 @@ export function createUpstreamDiscovery(options: UpstreamDiscoveryOptions): Upst
       if (metadata === undefined) continue;
       return { ...validateResourceMetadata(metadata, url), challengeScope: challenge?.scope };
     }
-    throw new UpstreamOAuthError('as_unsupported', `upstream ${upstream.id} publishes no protected resource metadata (RFC 9728); set credentials.authorizationServer`);
+    throw new UpstreamOAuthError(
+      'as_unsupported',
+      `upstream ${upstream.id} publishes no protected resource metadata (RFC 9728); set credentials.authorizationServer`,
+    );
   }
 
   /** An unauthenticated request, to read the upstream's `WWW-Authenticate` (MCP: an `initialize` POST). */
@@ -72,7 +75,12 @@ export function createUpstreamDiscovery(options: UpstreamDiscoveryOptions): Upst
         ? {
             method: 'POST',
             headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-            body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gatehouse', version: PORTAL_VERSION } } }),
+            body: JSON.stringify({
+              jsonrpc: '2.0',
+              id: 0,
+              method: 'initialize',
+              params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'gatehouse', version: PORTAL_VERSION } },
+            }),
           }
         : { method: 'GET' };
     const response = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) }).catch((error: Error) => {
@@ -83,7 +91,11 @@ export function createUpstreamDiscovery(options: UpstreamDiscoveryOptions): Upst
   }
 
   async function fetchJson(url: string, upstream: UpstreamConfig, signal?: AbortSignal): Promise<unknown> {
-    const response = await guardedFetch(url, { headers: { accept: 'application/json' }, trustedOrigins: operatorOrigins(upstream), signal }).catch((error: unknown) => {
+    const response = await guardedFetch(url, {
+      headers: { accept: 'application/json' },
+      trustedOrigins: operatorOrigins(upstream),
+      signal,
+    }).catch((error: unknown) => {
       throw toOAuthError(error);
     });
     if (response.status === 404) return undefined;
@@ -96,7 +108,9 @@ export function createUpstreamDiscovery(options: UpstreamDiscoveryOptions): Upst
 
   function authorizationServer(issuer: string, upstream: UpstreamConfig, signal?: AbortSignal): Promise<CodeFlowServer> {
     return options.metadata
-      .get(`${operatorOrigins(upstream).join(' ')}\n${issuer}`, async () => requireCodeFlowEndpoints(await discoverAuthorizationServer(issuer, ['oauth2', 'oidc'], options.transport(upstream, signal))))
+      .get(`${operatorOrigins(upstream).join(' ')}\n${issuer}`, async () =>
+        requireCodeFlowEndpoints(await discoverAuthorizationServer(issuer, ['oauth2', 'oidc'], options.transport(upstream, signal))),
+      )
       .catch((error: unknown) => {
         throw toOAuthError(error);
       });
@@ -115,10 +129,13 @@ function challengeMetadataUrl(resourceMetadata: string, upstreamUrl: string): st
   try {
     url = new URL(resourceMetadata);
   } catch {
-    throw new UpstreamOAuthError('as_invalid_response', 'the challenge\'s resource_metadata is not a URL');
+    throw new UpstreamOAuthError('as_invalid_response', "the challenge's resource_metadata is not a URL");
   }
   if (url.origin !== new URL(upstreamUrl).origin && url.protocol !== 'https:') {
-    throw new UpstreamOAuthError('as_invalid_response', `the challenge's resource_metadata ${url.origin}${url.pathname} is neither on the upstream's origin nor https`);
+    throw new UpstreamOAuthError(
+      'as_invalid_response',
+      `the challenge's resource_metadata ${url.origin}${url.pathname} is neither on the upstream's origin nor https`,
+    );
   }
   return url.href;
 }
@@ -146,12 +163,16 @@ function validateResourceMetadata(metadata: unknown, upstreamUrl: string): Omit<
   }
   const upstream = new URL(upstreamUrl);
   const prefix = resource.pathname.replace(/\/+$/, '');
-  if (resource.origin !== upstream.origin || !(upstream.pathname === prefix || upstream.pathname.startsWith(`${prefix}/`) || prefix === '')) {
+  if (
+    resource.origin !== upstream.origin ||
+    !(upstream.pathname === prefix || upstream.pathname.startsWith(`${prefix}/`) || prefix === '')
+  ) {
     throw new UpstreamOAuthError('as_invalid_response', `resource metadata names ${doc.resource}, not ${upstreamUrl}`);
   }
-  const servers = Array.isArray(doc.authorization_servers) ? doc.authorization_servers.filter((s): s is string => typeof s === 'string' && /^https?:\/\//.test(s)) : [];
+  const servers = Array.isArray(doc.authorization_servers)
+    ? doc.authorization_servers.filter((s): s is string => typeof s === 'string' && /^https?:\/\//.test(s))
+    : [];
   if (!servers.length) throw new UpstreamOAuthError('as_invalid_response', 'resource metadata lists no authorization_servers');
   const scopes = Array.isArray(doc.scopes_supported) ? doc.scopes_supported.filter((s): s is string => typeof s === 'string') : undefined;
   return { resource: doc.resource, authorizationServer: servers[0]!, ...(scopes?.length ? { scopesSupported: scopes } : {}) };
 }
-

@@ -66,13 +66,25 @@ export function createUpstreamGrants({ discovery, registration, transport, clock
     async finish(upstream, callbackUrl, pending) {
       try {
         const { as, client: oauthClient, auth } = await origin(upstream, pending, pending.redirectUri);
-        const issuerProblem = authorizationResponseIssuerProblem(callbackUrl.searchParams, pending.asIssuer, as.authorization_response_iss_parameter_supported === true);
+        const issuerProblem = authorizationResponseIssuerProblem(
+          callbackUrl.searchParams,
+          pending.asIssuer,
+          as.authorization_response_iss_parameter_supported === true,
+        );
         if (issuerProblem) throw new UpstreamOAuthError('as_issuer_mismatch', `authorization response ${issuerProblem}`);
         const params = oauth.validateAuthResponse(as, oauthClient, callbackUrl, pending.state);
-        const response = await oauth.authorizationCodeGrantRequest(as, oauthClient, auth, params, pending.redirectUri, pending.codeVerifier, {
-          additionalParameters: { resource: pending.resource },
-          ...transport(upstream),
-        });
+        const response = await oauth.authorizationCodeGrantRequest(
+          as,
+          oauthClient,
+          auth,
+          params,
+          pending.redirectUri,
+          pending.codeVerifier,
+          {
+            additionalParameters: { resource: pending.resource },
+            ...transport(upstream),
+          },
+        );
         const answer = await oauth.processAuthorizationCodeResponse(as, oauthClient, response);
         const identity = identityFromIdToken(oauth.getValidatedIdTokenClaims(answer));
         return { ...toTokenSet(answer, pending.scope, clock), ...(identity ? { identity } : {}) };
@@ -84,7 +96,10 @@ export function createUpstreamGrants({ discovery, registration, transport, clock
     async refresh(upstream, tokenOrigin, refreshToken) {
       try {
         const { as, client: oauthClient, auth } = await origin(upstream, tokenOrigin);
-        const response = await oauth.refreshTokenGrantRequest(as, oauthClient, auth, refreshToken, { additionalParameters: { resource: tokenOrigin.resource }, ...transport(upstream) });
+        const response = await oauth.refreshTokenGrantRequest(as, oauthClient, auth, refreshToken, {
+          additionalParameters: { resource: tokenOrigin.resource },
+          ...transport(upstream),
+        });
         const tokens = toTokenSet(await oauth.processRefreshTokenResponse(as, oauthClient, response), [], clock);
         return { ...tokens, refreshToken: tokens.refreshToken ?? refreshToken };
       } catch (error) {
@@ -96,7 +111,10 @@ export function createUpstreamGrants({ discovery, registration, transport, clock
       try {
         const { as, client: oauthClient, auth } = await origin(upstream, tokenOrigin);
         if (!as.revocation_endpoint) return false;
-        const response = await oauth.revocationRequest(as, oauthClient, auth, token, { additionalParameters: { token_type_hint: hint }, ...transport(upstream) });
+        const response = await oauth.revocationRequest(as, oauthClient, auth, token, {
+          additionalParameters: { token_type_hint: hint },
+          ...transport(upstream),
+        });
         await oauth.processRevocationResponse(response);
         return true;
       } catch (error) {
@@ -120,10 +138,13 @@ function accountPrompt(as: oauth.AuthorizationServer, scope: string[]): string {
 /** Checks what oauth4webapi leaves to the application: a bearer token that fits in a header (RFC 6750 §2.1). */
 function toTokenSet(response: oauth.TokenEndpointResponse, requested: string[], clock: Clock): UpstreamTokenSet {
   if (!TOKEN.test(response.access_token)) throw new UpstreamOAuthError('as_invalid_response', 'access_token is not a usable bearer token');
-  if (response.token_type !== 'bearer') throw new UpstreamOAuthError('as_invalid_response', `token_type ${response.token_type} is not bearer`);
-  if (response.refresh_token !== undefined && !TOKEN.test(response.refresh_token)) throw new UpstreamOAuthError('as_invalid_response', 'refresh_token is malformed');
+  if (response.token_type !== 'bearer')
+    throw new UpstreamOAuthError('as_invalid_response', `token_type ${response.token_type} is not bearer`);
+  if (response.refresh_token !== undefined && !TOKEN.test(response.refresh_token))
+    throw new UpstreamOAuthError('as_invalid_response', 'refresh_token is malformed');
   const expiresIn = response.expires_in;
-  if (expiresIn !== undefined && (!Number.isFinite(expiresIn) || expiresIn < 0)) throw new UpstreamOAuthError('as_invalid_response', 'expires_in is not a non-negative number');
+  if (expiresIn !== undefined && (!Number.isFinite(expiresIn) || expiresIn < 0))
+    throw new UpstreamOAuthError('as_invalid_response', 'expires_in is not a non-negative number');
   return {
     accessToken: response.access_token,
     ...(response.refresh_token ? { refreshToken: response.refresh_token } : {}),

@@ -49,7 +49,13 @@ export function createUpstreamOAuth(options: UpstreamOAuthOptions): UpstreamOAut
   const metadata = createMetadataCache({ ttlMs: options.metadataTtlMs ?? 60 * 60_000, maxEntries: MAX_SERVERS, clock });
   return createUpstreamGrants({
     discovery: createUpstreamDiscovery({ guardedFetch, transport, metadata, timeoutMs }),
-    registration: createUpstreamRegistration({ store: options.store, sealer: options.sealer, portalIssuer: options.portalIssuer, transport, clock }),
+    registration: createUpstreamRegistration({
+      store: options.store,
+      sealer: options.sealer,
+      portalIssuer: options.portalIssuer,
+      transport,
+      clock,
+    }),
     transport,
     clock,
   });

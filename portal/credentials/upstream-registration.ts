@@ -46,19 +46,29 @@ export function createUpstreamRegistration(options: UpstreamRegistrationOptions)
   const { store, sealer } = options;
   const clock = options.clock ?? systemClock;
 
-  async function client(upstream: UpstreamConfig, as: oauth.AuthorizationServer, redirectUri: string, clientKey?: string): Promise<UpstreamClient> {
+  async function client(
+    upstream: UpstreamConfig,
+    as: oauth.AuthorizationServer,
+    redirectUri: string,
+    clientKey?: string,
+  ): Promise<UpstreamClient> {
     const { clientId, clientSecret } = upstream.credentials;
     if (clientId) {
       if (!clientKey && !upstream.credentials.authorizationServer) await checkConfiguredClientIssuer(upstream, clientId, as.issuer);
       const methods = as.token_endpoint_auth_methods_supported;
-      const auth = !clientSecret ? oauth.None() : !methods || methods.includes('client_secret_basic') ? oauth.ClientSecretBasic(clientSecret) : oauth.ClientSecretPost(clientSecret);
+      const auth = !clientSecret
+        ? oauth.None()
+        : !methods || methods.includes('client_secret_basic')
+          ? oauth.ClientSecretBasic(clientSecret)
+          : oauth.ClientSecretPost(clientSecret);
       return { client: { client_id: clientId }, auth, key: 'configured' };
     }
     const key = clientKey ?? storeKey('upstream-client', sha256(`${as.issuer}\n${redirectUri}`));
     const known = await readClient(key, as.issuer);
     if (known) return known;
     if (clientKey) throw new UpstreamOAuthError('as_refused', 'the registered client is gone', 'invalid_client');
-    if (!as.registration_endpoint) throw new UpstreamOAuthError('as_unsupported', `${as.issuer} offers no dynamic registration: set credentials.client_id`);
+    if (!as.registration_endpoint)
+      throw new UpstreamOAuthError('as_unsupported', `${as.issuer} offers no dynamic registration: set credentials.client_id`);
     const methods = as.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
     const method = ['client_secret_basic', 'client_secret_post', 'none'].find((m) => methods.includes(m)) ?? 'none';
     let registered: oauth.OmitSymbolProperties<oauth.Client>;
@@ -83,7 +93,8 @@ export function createUpstreamRegistration(options: UpstreamRegistrationOptions)
     }
     const stored: StoredRegistration = { issuer: as.issuer, client: registered };
     // Two processes may register at once: the first stored wins, the other client is simply unused.
-    if (!(await store.setIfAbsent(key, sealer.seal(JSON.stringify(stored), key)))) return (await readClient(key, as.issuer)) ?? failed('registered client vanished');
+    if (!(await store.setIfAbsent(key, sealer.seal(JSON.stringify(stored), key))))
+      return (await readClient(key, as.issuer)) ?? failed('registered client vanished');
     return toClient(registered, key);
   }
 
@@ -93,8 +104,12 @@ export function createUpstreamRegistration(options: UpstreamRegistrationOptions)
     if (raw === null) return undefined;
     const value = JSON.parse(sealer.open(raw, key)) as StoredRegistration | oauth.Client;
     // A registration stored before the issuer was kept inside is the bare response; its key was derived from the issuer.
-    const stored: StoredRegistration = typeof value.issuer === 'string' && typeof value.client === 'object' ? (value as StoredRegistration) : { issuer, client: value as oauth.Client };
-    if (stored.issuer !== issuer) throw new UpstreamOAuthError('as_refused', `the registered client belongs to ${stored.issuer}, not ${issuer}`, 'invalid_client');
+    const stored: StoredRegistration =
+      typeof value.issuer === 'string' && typeof value.client === 'object'
+        ? (value as StoredRegistration)
+        : { issuer, client: value as oauth.Client };
+    if (stored.issuer !== issuer)
+      throw new UpstreamOAuthError('as_refused', `the registered client belongs to ${stored.issuer}, not ${issuer}`, 'invalid_client');
     const registered = stored.client;
     const expiresAt = registered.client_secret_expires_at as number | undefined;
     if (expiresAt && expiresAt * 1000 < clock.now() + 60_000) {
@@ -115,14 +130,22 @@ export function createUpstreamRegistration(options: UpstreamRegistrationOptions)
     if (await store.setIfAbsent(key, issuer)) return;
     const first = await store.get(key);
     if (first !== null && first !== issuer) {
-      throw new UpstreamOAuthError('as_unsupported', `upstream ${upstream.id} now names authorization server ${issuer}, but its configured client_id was used with ${first}: configure a client_id (and authorization_server) for the new server`);
+      throw new UpstreamOAuthError(
+        'as_unsupported',
+        `upstream ${upstream.id} now names authorization server ${issuer}, but its configured client_id was used with ${first}: configure a client_id (and authorization_server) for the new server`,
+      );
     }
   }
 
   function toClient(registered: oauth.Client, key: string): UpstreamClient {
     const secret = typeof registered.client_secret === 'string' ? registered.client_secret : undefined;
     const method = registered.token_endpoint_auth_method ?? 'client_secret_basic';
-    const auth = !secret || method === 'none' ? oauth.None() : method === 'client_secret_post' ? oauth.ClientSecretPost(secret) : oauth.ClientSecretBasic(secret);
+    const auth =
+      !secret || method === 'none'
+        ? oauth.None()
+        : method === 'client_secret_post'
+          ? oauth.ClientSecretPost(secret)
+          : oauth.ClientSecretBasic(secret);
     return { client: { client_id: registered.client_id }, auth, key };
   }
 

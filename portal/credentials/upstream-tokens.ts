@@ -80,7 +80,10 @@ export interface UpstreamTokenStore {
 export function createUpstreamTokenStore(store: Store, sealer: Sealer): UpstreamTokenStore {
   // The first account keeps the key, associated data and index entry of a person's one connection of old.
   const first = (a: AccountKey) => a.accountId === FIRST_ACCOUNT_ID;
-  const key = (a: AccountKey) => (first(a) ? storeKey('upstream-token', a.personId, a.upstreamId) : storeKey('upstream-token', a.personId, a.upstreamId, 'account', a.accountId));
+  const key = (a: AccountKey) =>
+    first(a)
+      ? storeKey('upstream-token', a.personId, a.upstreamId)
+      : storeKey('upstream-token', a.personId, a.upstreamId, 'account', a.accountId);
   const aad = (a: AccountKey) => `upstream-token\n${a.personId}\n${a.upstreamId}${first(a) ? '' : `\n${a.accountId}`}`;
   const indexKey = (personId: string) => storeKey('upstream-token', personId, 'index');
   const indexEntry = (a: AccountKey) => (first(a) ? a.upstreamId : `${a.upstreamId}/${a.accountId}`);

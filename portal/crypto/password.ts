@@ -12,7 +12,9 @@ const KEY_LENGTH = 32;
 
 function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number; keyLength: number }): Promise<Buffer> {
   const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 };
-  return new Promise((resolve, reject) => scrypt(password, salt, params.keyLength, options, (error, key) => (error ? reject(error) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, params.keyLength, options, (error, key) => (error ? reject(error) : resolve(key))),
+  );
 }
 
 /**
@@ -37,7 +39,8 @@ export async function verifyPassword(password: string, encoded: string | undefin
   if (parts.length !== 6 || scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
   const params = { N: Number(n), r: Number(r), p: Number(p), keyLength: expected.length };
-  if (![params.N, params.r, params.p].every((v) => Number.isInteger(v) && v > 0) || params.N > 1 << 20 || expected.length < 16) return false;
+  if (![params.N, params.r, params.p].every((v) => Number.isInteger(v) && v > 0) || params.N > 1 << 20 || expected.length < 16)
+    return false;
   const actual = await derive(password, Buffer.from(salt, 'base64url'), params);
   return timingSafeEqual(actual, expected) && encoded !== undefined;
 }

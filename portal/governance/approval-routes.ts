@@ -20,7 +20,12 @@ export interface ApprovalRoutesDeps {
 /** What a request id looks like (tool-approvals.ts makes them): anything else is not looked up. */
 const REQUEST_ID = /^[A-Za-z0-9_-]{16,64}$/;
 
-const PAST: Record<ApprovalRequest['status'], string> = { pending: 'pending', approved: 'allowed', used: 'allowed and made', denied: 'denied' };
+const PAST: Record<ApprovalRequest['status'], string> = {
+  pending: 'pending',
+  approved: 'allowed',
+  used: 'allowed and made',
+  denied: 'denied',
+};
 
 /**
  * `GET /approve/{request}` shows a tool call waiting for its person; `POST /approve/{request}`
@@ -83,7 +88,11 @@ export function approvalRoutes(deps: ApprovalRoutesDeps): Router {
     const outcome = await deps.approvals.decide(request.id, session.person.id, decision);
     if ('refused' in outcome) {
       if (outcome.refused === 'unknown') throw notFound();
-      throw new HttpError(409, 'already_decided', `This call was already ${PAST[outcome.request.status]}. A decision is made once; nothing changed.`);
+      throw new HttpError(
+        409,
+        'already_decided',
+        `This call was already ${PAST[outcome.request.status]}. A decision is made once; nothing changed.`,
+      );
     }
     const { decided } = outcome;
     auditRequest(
@@ -95,7 +104,12 @@ export function approvalRoutes(deps: ApprovalRoutesDeps): Router {
         client: decided.client,
         upstream: decided.upstreamId,
         arguments: decided.arguments,
-        details: { tool: decided.tool, request: decided.id, argumentsHash: decided.argumentsHash, decidedAt: new Date(decided.decidedAt!).toISOString() },
+        details: {
+          tool: decided.tool,
+          request: decided.id,
+          argumentsHash: decided.argumentsHash,
+          decidedAt: new Date(decided.decidedAt!).toISOString(),
+        },
       },
       decision === 'allow' ? 'tool call approved' : 'tool call denied',
     );

@@ -87,7 +87,13 @@ export interface ToolApprovals {
 /** How often a waiting call looks at its request, should a pub/sub message have been lost. */
 const POLL_MS = 2_000;
 
-export function createToolApprovals(options: { store: Store; sealer: Sealer; issuer: string; now?: () => number; pollMs?: number }): ToolApprovals {
+export function createToolApprovals(options: {
+  store: Store;
+  sealer: Sealer;
+  issuer: string;
+  now?: () => number;
+  pollMs?: number;
+}): ToolApprovals {
   const { store, sealer, issuer } = options;
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? POLL_MS;
@@ -96,8 +102,10 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
   const aad = (id: string) => `tool-approval\n${id}`;
   const urlOf = (id: string) => `${issuer}/approve/${id}`;
   // What an identical call (same person, agent, tool, arguments) finds; a standing approval is per person, agent and tool.
-  const matchKey = (call: ApprovalCall, argumentsHash: string) => storeKey('tool-approval-match', call.person.id, sha256(canonicalJson([call.client.id, call.upstream.id, call.tool, argumentsHash])));
-  const standingKey = (personId: string, clientId: string, upstreamId: string, tool: string) => storeKey('tool-approval-standing', personId, sha256(canonicalJson([clientId, upstreamId, tool])));
+  const matchKey = (call: ApprovalCall, argumentsHash: string) =>
+    storeKey('tool-approval-match', call.person.id, sha256(canonicalJson([call.client.id, call.upstream.id, call.tool, argumentsHash])));
+  const standingKey = (personId: string, clientId: string, upstreamId: string, tool: string) =>
+    storeKey('tool-approval-standing', personId, sha256(canonicalJson([clientId, upstreamId, tool])));
   // A person's requests, for their home page.
   const personKey = (personId: string) => storeKey('tool-approval-person', personId);
 
@@ -163,7 +171,10 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
       // Nobody signs in as a service client: nobody could approve its call.
       if (call.person.idp === 'service') return { kind: 'refuse' };
       const argumentsHash = sha256(canonicalJson(call.arguments ?? {}));
-      if (call.upstream.tools.approvalTtlMs > 0 && (await store.get(standingKey(call.person.id, call.client.id, call.upstream.id, call.tool))) !== null) {
+      if (
+        call.upstream.tools.approvalTtlMs > 0 &&
+        (await store.get(standingKey(call.person.id, call.client.id, call.upstream.id, call.tool))) !== null
+      ) {
         return { kind: 'go', via: 'standing' };
       }
       const match = matchKey(call, argumentsHash);
@@ -225,13 +236,20 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
       if (found.request.status !== 'pending') return { refused: 'decided', request: found.request };
       const decidedAt = now();
       // An approval waits `timeoutMs` for its call (the agent may retry only after the person decided).
-      const decided: ApprovalRequest = { ...found.request, status: decision === 'allow' ? 'approved' : 'denied', decidedAt, expiresAt: decidedAt + found.request.timeoutMs };
+      const decided: ApprovalRequest = {
+        ...found.request,
+        status: decision === 'allow' ? 'approved' : 'denied',
+        decidedAt,
+        expiresAt: decidedAt + found.request.timeoutMs,
+      };
       if (!(await replace(found, decided))) {
         const current = await read(id);
         return current ? { refused: 'decided', request: current.request } : { refused: 'unknown' };
       }
       if (decided.status === 'approved' && decided.standingMs > 0) {
-        await store.set(standingKey(decided.personId, decided.client.id, decided.upstreamId, decided.tool), '1', { ttlMs: decided.standingMs });
+        await store.set(standingKey(decided.personId, decided.client.id, decided.upstreamId, decided.tool), '1', {
+          ttlMs: decided.standingMs,
+        });
       }
       await store.publish(channel(id), decided.status);
       return { decided };
@@ -244,7 +262,13 @@ export function createToolApprovals(options: { store: Store; sealer: Sealer; iss
 
 /** Whether `request` was raised for this very call: person, agent, upstream, tool and arguments. */
 function isFor(request: ApprovalRequest, call: ApprovalCall, argumentsHash: string): boolean {
-  return request.personId === call.person.id && request.client.id === call.client.id && request.upstreamId === call.upstream.id && request.tool === call.tool && request.argumentsHash === argumentsHash;
+  return (
+    request.personId === call.person.id &&
+    request.client.id === call.client.id &&
+    request.upstreamId === call.upstream.id &&
+    request.tool === call.tool &&
+    request.argumentsHash === argumentsHash
+  );
 }
 
 /** The tool error of a call that needs the person's approval first: where to give it, and what then. */
@@ -253,7 +277,12 @@ export function approvalNeededText(shownName: string, upstreamId: string, url: s
 }
 
 /** The tool error of a call that did not get its approval. */
-export function approvalRefusedText(shownName: string, upstreamId: string, why: Exclude<ApprovalOutcome, 'approved'> | 'refuse' | 'declined', url?: string): string {
+export function approvalRefusedText(
+  shownName: string,
+  upstreamId: string,
+  why: Exclude<ApprovalOutcome, 'approved'> | 'refuse' | 'declined',
+  url?: string,
+): string {
   const tool = `tool "${shownName}" of upstream "${upstreamId}"`;
   switch (why) {
     case 'denied':

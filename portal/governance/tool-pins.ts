@@ -135,7 +135,11 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
   }
 
   /** Applies `change` to the stored book until no other process wrote in between; resolves what `change` returned. */
-  async function write<T>(upstreamId: string, cause: PinChangeCause, change: (book: PinBook | null) => { book: PinBook; result: T } | undefined): Promise<T | undefined> {
+  async function write<T>(
+    upstreamId: string,
+    cause: PinChangeCause,
+    change: (book: PinBook | null) => { book: PinBook; result: T } | undefined,
+  ): Promise<T | undefined> {
     for (let round = 0; round < MAX_WRITE_ROUNDS; round++) {
       const raw = await store.get(key(upstreamId));
       const changed = change(raw === null ? null : (JSON.parse(raw) as PinBook));
@@ -193,7 +197,8 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
       const seen = tools.map((tool) => hashOf(tool));
       const book = books.get(upstreamId);
       // Nothing this process has not recorded already: no write.
-      const recorded = (pin: ToolPin | undefined, hash: string) => (pin?.status === 'pinned' ? pin.pinned?.hash === hash : pin?.current?.hash === hash);
+      const recorded = (pin: ToolPin | undefined, hash: string) =>
+        pin?.status === 'pinned' ? pin.pinned?.hash === hash : pin?.current?.hash === hash;
       if (book && seen.every(({ hash, definition }) => recorded(book.tools[definition.name], hash))) return;
       const since = now().toISOString();
       const noticed = await write(upstreamId, 'listing', (stored) => {
@@ -210,14 +215,22 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
             // Back to what was approved (or approved meanwhile): nothing waits any more.
             if (pin.status !== 'pinned') next.tools[name] = { status: 'pinned', pinned: pin.pinned, since };
           } else if (pin.current?.hash !== definition.hash) {
-            changes.push({ name, pin: (next.tools[name] = { status: pin.pinned ? 'changed' : 'new', pinned: pin.pinned, current: definition, since }) });
+            changes.push({
+              name,
+              pin: (next.tools[name] = { status: pin.pinned ? 'changed' : 'new', pinned: pin.pinned, current: definition, since }),
+            });
           }
         }
         const unchanged = stored && JSON.stringify(next) === JSON.stringify(stored);
         return unchanged ? undefined : { book: next, result: changes };
       });
       for (const { name, pin } of noticed ?? []) {
-        audit({ event: 'tool_definition_changed', outcome: 'success', upstream: upstreamId, details: { tool: name, status: pin.status, pinnedHash: pin.pinned?.hash, currentHash: pin.current?.hash, pinning: mode } });
+        audit({
+          event: 'tool_definition_changed',
+          outcome: 'success',
+          upstream: upstreamId,
+          details: { tool: name, status: pin.status, pinnedHash: pin.pinned?.hash, currentHash: pin.current?.hash, pinning: mode },
+        });
       }
     },
 
@@ -240,7 +253,12 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
       return write(upstreamId, 'verdict', (stored) => {
         const pin = stored?.tools[name];
         if (!stored || !pin) return undefined;
-        const rejected: ToolPin = { status: 'rejected', ...(pin.pinned ? { pinned: pin.pinned } : {}), current: pin.current ?? pin.pinned, since };
+        const rejected: ToolPin = {
+          status: 'rejected',
+          ...(pin.pinned ? { pinned: pin.pinned } : {}),
+          current: pin.current ?? pin.pinned,
+          since,
+        };
         return { book: { tools: { ...stored.tools, [name]: rejected } }, result: rejected };
       });
     },

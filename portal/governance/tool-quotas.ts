@@ -44,7 +44,11 @@ export function createToolQuotas(options: { store: Store; onRefused?: (upstreamI
           const retryAfterSeconds = Math.max(1, Math.ceil(((await store.ttl(key)) ?? windowMs) / 1000));
           options.onRefused?.(upstream.id, tool);
           const scope = name === EVERY_TOOL ? `the tools of upstream "${upstream.id}"` : `tool "${tool}" of upstream "${upstream.id}"`;
-          return { limit: `${name} ${period.key} ${max}`, retryAfterSeconds, text: `Rate limit reached: at most ${max} calls per ${unit} to ${scope} for you. Retry in ${retryAfterSeconds} seconds.` };
+          return {
+            limit: `${name} ${period.key} ${max}`,
+            retryAfterSeconds,
+            text: `Rate limit reached: at most ${max} calls per ${unit} to ${scope} for you. Retry in ${retryAfterSeconds} seconds.`,
+          };
         }
       }
       return undefined;

@@ -59,10 +59,22 @@ export function searchLimit(value: unknown): number | undefined {
 export function searchTools(tools: Tool[], query: string, limit: number): Tool[] {
   const index = new MiniSearch<{ id: number; name: string; title: string; description: string; parameters: string }>({
     fields: ['name', 'title', 'description', 'parameters'],
-    tokenize: (text) => text.replace(/([a-z])([A-Z])/g, '$1 $2').split(/[\s_\-./:,;()[\]{}"'`]+/).filter(Boolean),
+    tokenize: (text) =>
+      text
+        .replace(/([a-z])([A-Z])/g, '$1 $2')
+        .split(/[\s_\-./:,;()[\]{}"'`]+/)
+        .filter(Boolean),
     searchOptions: { boost: { name: 3, title: 2, description: 1, parameters: 0.5 }, prefix: true, fuzzy: 0.2, combineWith: 'OR' },
   });
-  index.addAll(tools.map((tool, id) => ({ id, name: tool.name, title: tool.title ?? '', description: tool.description ?? '', parameters: parameterText(tool) })));
+  index.addAll(
+    tools.map((tool, id) => ({
+      id,
+      name: tool.name,
+      title: tool.title ?? '',
+      description: tool.description ?? '',
+      parameters: parameterText(tool),
+    })),
+  );
   return index
     .search(query)
     .slice(0, limit)

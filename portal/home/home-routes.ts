@@ -42,21 +42,46 @@ export function homeRoutes(deps: HomeRoutesOptions): Router {
     const open = deps.upstreams.all().filter((upstream) => mayUseUpstream(person, upstream));
     // An `oauth` upstream with no working account of the person's needs connecting first.
     const connections = await deps.connections.listConnections(person);
-    const toConnect = new Map(connections.filter((c) => !c.accounts.some((a) => a.status === 'connected')).map((c) => [c.upstreamId, c.connectUrl]));
+    const toConnect = new Map(
+      connections.filter((c) => !c.accounts.some((a) => a.status === 'connected')).map((c) => [c.upstreamId, c.connectUrl]),
+    );
     const mcp: HomeMcpUpstream[] = await Promise.all(
       open
         .filter((u) => u.kind === 'mcp')
         .map(async (u) => {
           const pins = Object.values(await deps.pins.list(u.id));
-          return { id: u.id, title: u.title ?? u.id, toolCount: pins.length ? pins.filter((p) => p.status === 'pinned').length : undefined, url: `${issuer}/mcp/${u.id}`, connectUrl: toConnect.get(u.id) };
+          return {
+            id: u.id,
+            title: u.title ?? u.id,
+            toolCount: pins.length ? pins.filter((p) => p.status === 'pinned').length : undefined,
+            url: `${issuer}/mcp/${u.id}`,
+            connectUrl: toConnect.get(u.id),
+          };
         }),
     );
     const titleOf = (id: string) => deps.upstreams.all().find((u) => u.id === id)?.title ?? id;
-    const approvals = (await deps.approvals.pendingFor(person.id)).map((r) => ({ url: `/approve/${r.id}`, clientName: r.client.name ?? r.client.id, upstreamTitle: titleOf(r.upstreamId), tool: r.tool, createdAt: r.createdAt }));
-    const apps = open.filter((u) => u.kind === 'http').map((u) => ({ title: u.title ?? u.id, url: u.host ? `${hostOrigin(issuer, u.host)}/` : `/apps/${u.id}/` }));
+    const approvals = (await deps.approvals.pendingFor(person.id)).map((r) => ({
+      url: `/approve/${r.id}`,
+      clientName: r.client.name ?? r.client.id,
+      upstreamTitle: titleOf(r.upstreamId),
+      tool: r.tool,
+      createdAt: r.createdAt,
+    }));
+    const apps = open
+      .filter((u) => u.kind === 'http')
+      .map((u) => ({ title: u.title ?? u.id, url: u.host ? `${hostOrigin(issuer, u.host)}/` : `/apps/${u.id}/` }));
     res.setHeader('Content-Security-Policy', PAGE_CSP);
     res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(renderHomePage({ signedIn: signedInHeader(csrf, session, displayName(person)), issuer, apps, mcp, approvals, isAdmin: isAdmin(person, deps.config.admins) }));
+    res.type('html').send(
+      renderHomePage({
+        signedIn: signedInHeader(csrf, session, displayName(person)),
+        issuer,
+        apps,
+        mcp,
+        approvals,
+        isAdmin: isAdmin(person, deps.config.admins),
+      }),
+    );
   });
   return router;
 }

@@ -19,8 +19,10 @@ export function bodyParsers(limits: { bodyLimitBytes: number; jsonDepthLimit: nu
       // Runs on the raw bytes before JSON.parse: a body nested past the limit is never parsed.
       verify: (_req: IncomingMessage, _res: unknown, body: Buffer, encoding: string) => {
         // RFC 8259 §8.1: JSON between systems is UTF-8, whose bytes the depth scan reads.
-        if (encoding.toLowerCase() !== 'utf-8') throw Object.assign(new Error(`JSON must be UTF-8, not ${encoding}`), { type: 'charset.unsupported' });
-        if (nestedDeeperThan(body, limits.jsonDepthLimit)) throw Object.assign(new Error(`JSON nested deeper than ${limits.jsonDepthLimit} levels`), { type: JSON_TOO_DEEP });
+        if (encoding.toLowerCase() !== 'utf-8')
+          throw Object.assign(new Error(`JSON must be UTF-8, not ${encoding}`), { type: 'charset.unsupported' });
+        if (nestedDeeperThan(body, limits.jsonDepthLimit))
+          throw Object.assign(new Error(`JSON nested deeper than ${limits.jsonDepthLimit} levels`), { type: JSON_TOO_DEEP });
       },
     }),
     form: express.urlencoded({ limit: limits.bodyLimitBytes, extended: false, parameterLimit: 100 }),

@@ -19,7 +19,12 @@ export class HttpError extends Error {
   readonly headers: Record<string, string>;
   readonly internal?: string;
 
-  constructor(status: number, code: string, message: string, options: { headers?: Record<string, string>; internal?: string; cause?: unknown } = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { headers?: Record<string, string>; internal?: string; cause?: unknown } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'HttpError';
     this.status = status;
@@ -63,7 +68,11 @@ export type OAuthErrorCode = keyof typeof OAUTH_ERROR_STATUS;
 /** An error answered as OAuth JSON: `{ "error": code, "error_description": message }`. */
 export class OAuthError extends HttpError {
   declare readonly code: OAuthErrorCode;
-  constructor(code: OAuthErrorCode, description: string, options: { status?: number; headers?: Record<string, string>; internal?: string; cause?: unknown } = {}) {
+  constructor(
+    code: OAuthErrorCode,
+    description: string,
+    options: { status?: number; headers?: Record<string, string>; internal?: string; cause?: unknown } = {},
+  ) {
     super(options.status ?? OAUTH_ERROR_STATUS[code], code, description, options);
     this.name = 'OAuthError';
   }
@@ -71,7 +80,12 @@ export class OAuthError extends HttpError {
 
 /** An MCP transport-level error, answered as a JSON-RPC error object with `id: null`. */
 export class JsonRpcHttpError extends HttpError {
-  constructor(status: number, readonly rpcCode: number, message: string, options: { headers?: Record<string, string>; internal?: string } = {}) {
+  constructor(
+    status: number,
+    readonly rpcCode: number,
+    message: string,
+    options: { headers?: Record<string, string>; internal?: string } = {},
+  ) {
     super(status, 'jsonrpc_error', message, options);
     this.name = 'JsonRpcHttpError';
   }
@@ -89,12 +103,22 @@ export class MalformedJsonError extends HttpError {
 }
 
 /** JSON-RPC 2.0 error codes (§5.1) and the MCP Streamable HTTP transport's -32000 family. */
-export const JSONRPC = { parseError: -32700, invalidRequest: -32600, methodNotFound: -32601, invalidParams: -32602, internalError: -32603, transportError: -32000, sessionNotFound: -32001 } as const;
+export const JSONRPC = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603,
+  transportError: -32000,
+  sessionNotFound: -32001,
+} as const;
 
 /** Too many requests: 429 with `Retry-After` (seconds). */
 export class RateLimitedError extends HttpError {
   constructor(retryAfterSeconds: number) {
-    super(429, 'too_many_requests', 'too many requests; try again later', { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
+    super(429, 'too_many_requests', 'too many requests; try again later', {
+      headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+    });
   }
 }
 
@@ -141,7 +165,8 @@ export function writeError(req: IncomingMessage, res: ServerResponse, error: unk
  */
 export function knownHttpError(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
-  if (error instanceof GatewayError) return new HttpError(error.status, error.code, error.message, { internal: error.internal, cause: error.cause });
+  if (error instanceof GatewayError)
+    return new HttpError(error.status, error.code, error.message, { internal: error.internal, cause: error.cause });
   return undefined;
 }
 
@@ -149,14 +174,18 @@ function toHttpError(error: unknown): HttpError {
   const known = knownHttpError(error);
   if (known) return known;
   if (error instanceof StoreUnavailableError) {
-    return new HttpError(503, 'temporarily_unavailable', 'the portal cannot reach its store; try again shortly', { headers: { 'Retry-After': '5' }, internal: error.message });
+    return new HttpError(503, 'temporarily_unavailable', 'the portal cannot reach its store; try again shortly', {
+      headers: { 'Retry-After': '5' },
+      internal: error.message,
+    });
   }
   const bodyError = error as { type?: string; status?: number; expose?: boolean };
   if (bodyError?.type === 'entity.too.large') return new HttpError(413, 'invalid_request', 'request body too large');
   if (bodyError?.type === 'parameters.too.many') return new HttpError(413, 'invalid_request', 'request body has too many parameters');
   if (bodyError?.type === 'entity.parse.failed') return new MalformedJsonError('request body is not valid JSON');
   if (bodyError?.type === JSON_TOO_DEEP) return new MalformedJsonError(`request body: ${(error as Error).message}`);
-  if (bodyError?.type === 'encoding.unsupported' || bodyError?.type === 'charset.unsupported') return new HttpError(415, 'invalid_request', 'unsupported request body encoding');
+  if (bodyError?.type === 'encoding.unsupported' || bodyError?.type === 'charset.unsupported')
+    return new HttpError(415, 'invalid_request', 'unsupported request body encoding');
   // Any other refusal of the body parsers (a body that does not decompress, a length that lies) is the client's: its 4xx, never a 500.
   if (bodyError?.expose === true && typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
     return new HttpError(bodyError.status, 'invalid_request', 'malformed request body');
@@ -172,13 +201,27 @@ function isMcpPath(req: IncomingMessage): boolean {
 function send(req: IncomingMessage, res: ServerResponse, error: HttpError, html: boolean): void {
   // Inside MCP, everything but the bearer challenge speaks JSON-RPC.
   if (error instanceof JsonRpcHttpError || (isMcpPath(req) && !(error instanceof OAuthError))) {
-    const code = error instanceof JsonRpcHttpError ? error.rpcCode : error instanceof MalformedJsonError ? JSONRPC.parseError : error.status >= 500 ? JSONRPC.internalError : JSONRPC.invalidRequest;
+    const code =
+      error instanceof JsonRpcHttpError
+        ? error.rpcCode
+        : error instanceof MalformedJsonError
+          ? JSONRPC.parseError
+          : error.status >= 500
+            ? JSONRPC.internalError
+            : JSONRPC.invalidRequest;
     writeJson(res, error.status, { jsonrpc: '2.0', error: { code, message: error.message }, id: null }, error.headers);
     return;
   }
   if (!(error instanceof OAuthError) && html) {
-    const page = renderErrorPage({ status: error.status, title: error.code.replace(/_/g, ' '), message: error.message, requestId: findContext(req)?.id });
-    res.writeHead(error.status, { ...error.headers, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) }).end(page);
+    const page = renderErrorPage({
+      status: error.status,
+      title: error.code.replace(/_/g, ' '),
+      message: error.message,
+      requestId: findContext(req)?.id,
+    });
+    res
+      .writeHead(error.status, { ...error.headers, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(page) })
+      .end(page);
     return;
   }
   writeJson(res, error.status, { error: error.code, error_description: error.message }, { ...error.headers, 'Cache-Control': 'no-store' });

@@ -10,7 +10,8 @@ import type { Middleware } from './middleware.js';
 export function assertSingleHost(req: IncomingMessage): void {
   let seen = 0;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]!.toLowerCase() === 'host' && ++seen > 1) throw new HttpError(400, 'invalid_request', 'the request has more than one Host header');
+    if (req.rawHeaders[i]!.toLowerCase() === 'host' && ++seen > 1)
+      throw new HttpError(400, 'invalid_request', 'the request has more than one Host header');
   }
 }
 

@@ -64,7 +64,7 @@ export function createMetrics(): Metrics {
   });
   const upstreamLatency = new Histogram({
     name: 'gatehouse_upstream_call_duration_seconds',
-    help: 'Time from an agent\'s call to the upstream\'s answer, by upstream, method and tool or prompt.',
+    help: "Time from an agent's call to the upstream's answer, by upstream, method and tool or prompt.",
     labelNames: ['upstream', 'method', 'name'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],

@@ -67,7 +67,10 @@ export function requestContext(logger: Logger): Middleware {
       // Not even the request's logger is made when its line would be dropped.
       if (!logger.isLevelEnabled('info')) return;
       // The path only: query strings carry codes, states and tokens.
-      context.log.info({ method: req.method, path: requestPath(req), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      context.log.info(
+        { method: req.method, path: requestPath(req), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        'request',
+      );
     });
     next();
   };

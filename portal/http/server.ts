@@ -39,8 +39,14 @@ export interface ConnectionLimits {
 /** How often node checks `headersTimeout` and `requestTimeout` (its default, 30 s, would let a slow head linger that much longer). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
-export function listen(handler: RequestListener, options: { host: string; port: number; limits?: ConnectionLimits }): Promise<RunningServer> {
-  const server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS }, handler);
+export function listen(
+  handler: RequestListener,
+  options: { host: string; port: number; limits?: ConnectionLimits },
+): Promise<RunningServer> {
+  const server = createServer(
+    { requestTimeout: 120_000, headersTimeout: 30_000, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+    handler,
+  );
   if (options.limits) limitConnections(server, options.limits);
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -27,13 +27,13 @@ export function createAccounts(accounts: () => readonly AccountConfig[]): Accoun
 
 function toPerson(account: AccountConfig): Person {
   return {
-        id: `local:${account.username}`,
-        idp: 'local',
-        username: account.username,
-        name: account.name,
-        email: account.email,
-        // An operator wrote this address into the config: it is as verified as it gets.
-        emailVerified: account.email !== undefined,
-        groups: [...account.groups],
-      };
+    id: `local:${account.username}`,
+    idp: 'local',
+    username: account.username,
+    name: account.name,
+    email: account.email,
+    // An operator wrote this address into the config: it is as verified as it gets.
+    emailVerified: account.email !== undefined,
+    groups: [...account.groups],
+  };
 }

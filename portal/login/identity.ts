@@ -25,7 +25,13 @@ export interface Identity {
 }
 
 /** Wires sign-in through `login.idps` and the "who is this person now" lookup over both kinds of account. */
-export function createIdentity(deps: { config: Config; store: Store; accounts: Accounts; sessions: SessionManager; clock?: Clock }): Identity {
+export function createIdentity(deps: {
+  config: Config;
+  store: Store;
+  accounts: Accounts;
+  sessions: SessionManager;
+  clock?: Clock;
+}): Identity {
   const { config, store, clock } = deps;
   const clients = config.login.idps.map((idp) => createIdpClient(idp, { clock }));
   const idpPeople = createIdpPeople({ store, idps: () => config.login.idps, clock });

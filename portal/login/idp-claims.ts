@@ -13,10 +13,16 @@ const MAX_GROUPS = 500;
  * `false`, the name, and groups from `groups_claim` (a dotted path such as `realm_access.roles`).
  * Pure.
  */
-export function personFromClaims(idp: Pick<IdpConfig, 'id' | 'groupsClaim' | 'assumeEmailVerified'>, claims: IdpClaims, now = Date.now()): Person {
-  const email = typeof claims.email === 'string' && claims.email.includes('@') && claims.email_verified !== false ? claims.email : undefined;
+export function personFromClaims(
+  idp: Pick<IdpConfig, 'id' | 'groupsClaim' | 'assumeEmailVerified'>,
+  claims: IdpClaims,
+  now = Date.now(),
+): Person {
+  const email =
+    typeof claims.email === 'string' && claims.email.includes('@') && claims.email_verified !== false ? claims.email : undefined;
   // Only an explicit `true` counts as verified, unless the operator vouches for this IdP's addresses.
-  const emailVerified = email !== undefined && (claims.email_verified === true || (claims.email_verified === undefined && idp.assumeEmailVerified));
+  const emailVerified =
+    email !== undefined && (claims.email_verified === true || (claims.email_verified === undefined && idp.assumeEmailVerified));
   return {
     id: `${idp.id}:${claims.sub}`,
     idp: idp.id,
@@ -33,7 +39,11 @@ export function personFromClaims(idp: Pick<IdpConfig, 'id' | 'groupsClaim' | 'as
 export function missingClaims(idp: Pick<IdpConfig, 'groupsClaim' | 'scopes'>, claims: Record<string, unknown>): boolean {
   const wantsEmail = idp.scopes.includes('email');
   const wantsProfile = idp.scopes.includes('profile');
-  return (wantsEmail && claims.email === undefined) || (wantsProfile && claims.name === undefined) || claimAt(claims, idp.groupsClaim) === undefined;
+  return (
+    (wantsEmail && claims.email === undefined) ||
+    (wantsProfile && claims.name === undefined) ||
+    claimAt(claims, idp.groupsClaim) === undefined
+  );
 }
 
 /** A claim by dotted path; a claim whose own name contains dots wins over the path. */

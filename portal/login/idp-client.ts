@@ -76,7 +76,10 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
   // The operator configured the issuer, so its origin may be inside the network; endpoints its
   // metadata names on other origins are learned, and must be public and https unless the operator
   // allowed private addresses for this IdP. What it sends is bounded in size and time.
-  const http = oauthTransport(createGuardedFetch({ allowPrivateAddresses: config.allowPrivateAddresses, deadlineMs: timeoutMs, maxBodyBytes: MAX_IDP_ANSWER_BYTES }), { trustedOrigins: [issuer.origin] });
+  const http = oauthTransport(
+    createGuardedFetch({ allowPrivateAddresses: config.allowPrivateAddresses, deadlineMs: timeoutMs, maxBodyBytes: MAX_IDP_ANSWER_BYTES }),
+    { trustedOrigins: [issuer.origin] },
+  );
   const client: oauth.Client = { client_id: config.clientId };
   const jwks: oauth.JWKSCacheInput = {};
   const metadata = createMetadataCache({ ttlMs: options.metadataTtlMs ?? 60 * 60_000, maxEntries: 1, clock });
@@ -113,8 +116,19 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
       try {
         const as = await discover();
         const callback = oauth.validateAuthResponse(as, client, callbackUrl, params.state);
-        const response = await oauth.authorizationCodeGrantRequest(as, client, await authentication(), callback, params.redirectUri, params.codeVerifier, http);
-        const tokens = await oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: params.nonce, requireIdToken: true });
+        const response = await oauth.authorizationCodeGrantRequest(
+          as,
+          client,
+          await authentication(),
+          callback,
+          params.redirectUri,
+          params.codeVerifier,
+          http,
+        );
+        const tokens = await oauth.processAuthorizationCodeResponse(as, client, response, {
+          expectedNonce: params.nonce,
+          requireIdToken: true,
+        });
         // The token came straight from the IdP over TLS, but checking its signature too means a
         // compromised or misrouted token endpoint cannot mint identities (OIDC Core 1.0 §3.1.3.7 step 6).
         await oauth.validateApplicationLevelSignature(as, response, { [oauth.jwksCache]: jwks, ...http });
@@ -122,7 +136,12 @@ export function createIdpClient(config: IdpConfig, options: IdpClientOptions = {
         if (!SUBJECT.test(idToken.sub)) throw new IdpError('idp_invalid_response', 'ID token sub is not a usable identifier');
         let claims: IdpClaims = { ...idToken };
         if (missingClaims(config, claims) && as.userinfo_endpoint) {
-          const info = await oauth.processUserInfoResponse(as, client, idToken.sub, await oauth.userInfoRequest(as, client, tokens.access_token, http));
+          const info = await oauth.processUserInfoResponse(
+            as,
+            client,
+            idToken.sub,
+            await oauth.userInfoRequest(as, client, tokens.access_token, http),
+          );
           // UserInfo fills what the ID token left out; what the signed ID token says stands.
           claims = { ...info, ...idToken };
         }

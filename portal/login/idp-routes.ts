@@ -82,14 +82,29 @@ export function idpRoutes(options: IdpRoutesOptions): Router {
     const pending = state ? await options.pending.take(state) : undefined;
     const binding = readCookie(req, bindingCookie);
     if (!pending || pending.idp !== client.config.id) {
-      contextOf(req).log.info({ event: 'login_failed', idp: client.config.id, reason: 'no_pending_login' }, 'IdP callback without a pending sign-in');
-      throw new HttpError(400, 'login_expired', 'This sign-in is not pending here: it expired, was already used, or was not started by Gatehouse. Start again from the sign-in page.');
+      contextOf(req).log.info(
+        { event: 'login_failed', idp: client.config.id, reason: 'no_pending_login' },
+        'IdP callback without a pending sign-in',
+      );
+      throw new HttpError(
+        400,
+        'login_expired',
+        'This sign-in is not pending here: it expired, was already used, or was not started by Gatehouse. Start again from the sign-in page.',
+      );
     }
     if (!binding || !constantTimeEqual(sha256(binding), pending.browserHash)) {
-      contextOf(req).log.warn({ event: 'login_failed', idp: client.config.id, reason: 'browser_mismatch' }, 'IdP callback in another browser than the one that started the sign-in');
+      contextOf(req).log.warn(
+        { event: 'login_failed', idp: client.config.id, reason: 'browser_mismatch' },
+        'IdP callback in another browser than the one that started the sign-in',
+      );
       throw new HttpError(400, 'login_expired', 'This sign-in was started in another browser. Start again from the sign-in page.');
     }
-    const params = { state, nonce: pending.nonce, codeVerifier: pending.codeVerifier, redirectUri: idpRedirectUri(options.issuer, client.config.id) };
+    const params = {
+      state,
+      nonce: pending.nonce,
+      codeVerifier: pending.codeVerifier,
+      redirectUri: idpRedirectUri(options.issuer, client.config.id),
+    };
     const claims = await client.finish(new URL(req.originalUrl, options.issuer), params).catch((error: unknown) => {
       const page = pageFor(client, error);
       contextOf(req).log.info({ event: 'login_failed', idp: client.config.id, reason: page.code }, page.internal ?? page.message);
@@ -118,16 +133,36 @@ export function idpRoutes(options: IdpRoutesOptions): Router {
 /** The page a person sees for a failed IdP step: what happened at which IdP, nothing internal. */
 function pageFor(client: IdpClient, error: unknown): HttpError {
   const title = client.config.title ?? client.config.id;
-  if (!(error instanceof IdpError)) return error instanceof HttpError ? error : new HttpError(500, 'server_error', 'internal error', { internal: (error as Error)?.message });
+  if (!(error instanceof IdpError))
+    return error instanceof HttpError
+      ? error
+      : new HttpError(500, 'server_error', 'internal error', { internal: (error as Error)?.message });
   switch (error.code) {
     case 'idp_unavailable':
-      return new HttpError(502, 'idp_unavailable', `Gatehouse could not reach ${title} to sign you in. You are not signed in; try again in a moment.`, { internal: error.internal });
+      return new HttpError(
+        502,
+        'idp_unavailable',
+        `Gatehouse could not reach ${title} to sign you in. You are not signed in; try again in a moment.`,
+        { internal: error.internal },
+      );
     case 'idp_denied':
       if (error.idpError === 'access_denied') {
-        return new HttpError(403, 'login_cancelled', `Sign-in at ${title} was cancelled or refused. You are not signed in.`, { internal: error.internal });
+        return new HttpError(403, 'login_cancelled', `Sign-in at ${title} was cancelled or refused. You are not signed in.`, {
+          internal: error.internal,
+        });
       }
-      return new HttpError(403, 'idp_denied', `${title} did not sign you in${error.idpError ? ` (it answered "${error.idpError}")` : ''}. You are not signed in.`, { internal: error.internal });
+      return new HttpError(
+        403,
+        'idp_denied',
+        `${title} did not sign you in${error.idpError ? ` (it answered "${error.idpError}")` : ''}. You are not signed in.`,
+        { internal: error.internal },
+      );
     case 'idp_invalid_response':
-      return new HttpError(502, 'idp_invalid_response', `The answer from ${title} could not be verified, so you are not signed in. Start again; if this keeps happening, tell your administrator.`, { internal: error.internal });
+      return new HttpError(
+        502,
+        'idp_invalid_response',
+        `The answer from ${title} could not be verified, so you are not signed in. Start again; if this keeps happening, tell your administrator.`,
+        { internal: error.internal },
+      );
   }
 }

@@ -75,7 +75,8 @@ export function loginRoutes(options: LoginRoutesOptions): Router {
   });
 
   router.post('/login', options.form, async (req, res) => {
-    if (!builtin) throw new HttpError(403, 'builtin_login_disabled', 'Signing in with a password is switched off here. Use your company sign-in.');
+    if (!builtin)
+      throw new HttpError(403, 'builtin_login_disabled', 'Signing in with a password is switched off here. Use your company sign-in.');
     const body = csrf.signInForm(req, readCookie(req, csrfCookie));
     const returnTo = safeReturnTo(body.return_to);
     const username = typeof body.username === 'string' ? body.username.slice(0, 64) : '';

@@ -59,7 +59,12 @@ export function createSessionManager(options: SessionOptions): SessionManager {
     async create(res, person, createOptions = {}) {
       const now = clock.now();
       const maxAgeMs = Math.min(options.absoluteTimeoutMs, createOptions.maxAgeMs ?? Infinity);
-      const session: Session = { id: randomToken(), person, createdAt: now, ...(maxAgeMs < options.absoluteTimeoutMs ? { endsAt: now + maxAgeMs } : {}) };
+      const session: Session = {
+        id: randomToken(),
+        person,
+        createdAt: now,
+        ...(maxAgeMs < options.absoluteTimeoutMs ? { endsAt: now + maxAgeMs } : {}),
+      };
       await setJson(store, recordKey(session.id), session, { ttlMs: Math.min(options.idleTimeoutMs, maxAgeMs) });
       writeCookie(res, cookieName, sign(session.id), { secure, maxAgeMs });
       return session;
@@ -71,7 +76,8 @@ export function createSessionManager(options: SessionOptions): SessionManager {
       const raw = await store.getAndExtend(recordKey(id), options.idleTimeoutMs);
       const session = raw === null ? undefined : (JSON.parse(raw) as Session);
       const now = clock.now();
-      if (!session || now - session.createdAt > options.absoluteTimeoutMs || (session.endsAt !== undefined && now > session.endsAt)) return undefined;
+      if (!session || now - session.createdAt > options.absoluteTimeoutMs || (session.endsAt !== undefined && now > session.endsAt))
+        return undefined;
       return session;
     },
     async destroy(req, res) {

@@ -1,4 +1,12 @@
-import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ReadResourceResult, type Resource, type ResourceTemplateType, type Tool } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  type CallToolResult,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplateType,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import type { AppPage, FetchAppPageOptions } from '../apps/fetch-page.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { knownHttpError } from '../http/errors.js';
@@ -64,12 +72,22 @@ export class AppsInAggregate {
 
   resources(): Resource[] {
     return this.apps.flatMap((app) =>
-      app.entryPages.map((path) => ({ uri: `${this.#base(app)}${path}`, name: `${app.id}${path}`, title: `${app.title ?? app.id} ${path}`, mimeType: 'text/markdown' })),
+      app.entryPages.map((path) => ({
+        uri: `${this.#base(app)}${path}`,
+        name: `${app.id}${path}`,
+        title: `${app.title ?? app.id} ${path}`,
+        mimeType: 'text/markdown',
+      })),
     );
   }
 
   templates(): ResourceTemplateType[] {
-    return this.apps.map((app) => ({ uriTemplate: `${this.#base(app)}{+path}`, name: `${app.id}-page`, title: `Any page of ${app.title ?? app.id}`, mimeType: 'text/markdown' }));
+    return this.apps.map((app) => ({
+      uriTemplate: `${this.#base(app)}{+path}`,
+      name: `${app.id}-page`,
+      title: `Any page of ${app.title ?? app.id}`,
+      mimeType: 'text/markdown',
+    }));
   }
 
   /** Reads a page by its portal URL; `undefined` when the URI is not an app page shown here. */

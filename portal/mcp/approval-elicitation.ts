@@ -16,19 +16,40 @@ export type ApprovalVerdict = { go: true; approval?: string } | { go: false; res
  * agent gets a tool error with the URL, and its retry with the same arguments, once approved,
  * goes. Nothing reaches the upstream before an approval.
  */
-export async function awaitApproval(ctx: EndpointContext, signal: AbortSignal, upstream: UpstreamConfig, tool: string, params: CallToolRequestParams): Promise<ApprovalVerdict> {
+export async function awaitApproval(
+  ctx: EndpointContext,
+  signal: AbortSignal,
+  upstream: UpstreamConfig,
+  tool: string,
+  params: CallToolRequestParams,
+): Promise<ApprovalVerdict> {
   if (!needsApproval(upstream, tool)) return { go: true };
   const refused = (text: string): ApprovalVerdict => ({ go: false, result: { isError: true, content: [{ type: 'text', text }] } });
-  const gate = await ctx.approvals.gate({ person: ctx.auth.person, client: { id: ctx.auth.clientId, name: ctx.auth.clientName }, upstream, tool, arguments: params.arguments });
+  const gate = await ctx.approvals.gate({
+    person: ctx.auth.person,
+    client: { id: ctx.auth.clientId, name: ctx.auth.clientName },
+    upstream,
+    tool,
+    arguments: params.arguments,
+  });
   if (gate.kind === 'go') return { go: true, approval: gate.request?.id ?? 'standing' };
   if (gate.kind === 'denied') return refused(approvalRefusedText(params.name, upstream.id, 'denied'));
   if (gate.kind === 'refuse') {
-    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'approval', method: 'tools/call', tool } }, 'tool call refused: no person can approve it');
+    record(
+      ctx,
+      { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'approval', method: 'tools/call', tool } },
+      'tool call refused: no person can approve it',
+    );
     return refused(approvalRefusedText(params.name, upstream.id, 'refuse'));
   }
   const { request, url } = gate;
   const details = { tool, request: request.id, argumentsHash: request.argumentsHash };
-  if (gate.created) record(ctx, { event: 'tool_call_approval_requested', outcome: 'success', upstream: upstream.id, arguments: params.arguments, details }, "tool call awaits the person's approval");
+  if (gate.created)
+    record(
+      ctx,
+      { event: 'tool_call_approval_requested', outcome: 'success', upstream: upstream.id, arguments: params.arguments, details },
+      "tool call awaits the person's approval",
+    );
   const elicitation = ctx.session.clientCapabilities.elicitation as { url?: object } | undefined;
   if (!elicitation?.url || !ctx.askAgent) return refused(approvalNeededText(params.name, upstream.id, url));
 
@@ -37,11 +58,18 @@ export async function awaitApproval(ctx: EndpointContext, signal: AbortSignal, u
   try {
     const asked = ctx.askAgent({
       method: 'elicitation/create',
-      params: { mode: 'url', elicitationId, url, message: `Approve or deny this call of tool "${params.name}" of upstream "${upstream.id}": the page shows its arguments.` },
+      params: {
+        mode: 'url',
+        elicitationId,
+        url,
+        message: `Approve or deny this call of tool "${params.name}" of upstream "${upstream.id}": the page shows its arguments.`,
+      },
     });
     asked.catch(() => {});
     // The agent may cancel its call while the person decides: stop waiting then.
-    const cancelled = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }));
+    const cancelled = new Promise<never>((_, reject) =>
+      signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }),
+    );
     cancelled.catch(() => {});
     answer = (await Promise.race([asked, cancelled])) as ElicitResult;
   } catch {
@@ -50,10 +78,21 @@ export async function awaitApproval(ctx: EndpointContext, signal: AbortSignal, u
   if (answer.action !== 'accept') return refused(approvalRefusedText(params.name, upstream.id, 'declined', url));
   const outcome = await ctx.approvals.wait(request, signal);
   // A 2026 agent learns the outcome from its retry's answer: that revision has no completion notification.
-  if (ctx.era === 'legacy') await ctx.inFlight.sendNotification({ method: 'notifications/elicitation/complete', params: { elicitationId } }).catch(() => {});
+  if (ctx.era === 'legacy')
+    await ctx.inFlight.sendNotification({ method: 'notifications/elicitation/complete', params: { elicitationId } }).catch(() => {});
   if (outcome === 'approved') return { go: true, approval: request.id };
   if (outcome === 'expired') {
-    record(ctx, { event: 'tool_call_denied', outcome: 'denied', upstream: upstream.id, arguments: params.arguments, details: { ...details, reason: 'timeout' } }, 'tool call not approved in time');
+    record(
+      ctx,
+      {
+        event: 'tool_call_denied',
+        outcome: 'denied',
+        upstream: upstream.id,
+        arguments: params.arguments,
+        details: { ...details, reason: 'timeout' },
+      },
+      'tool call not approved in time',
+    );
   }
   return refused(approvalRefusedText(params.name, upstream.id, outcome));
 }

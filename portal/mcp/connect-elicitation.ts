@@ -31,21 +31,33 @@ async function askToConnect(ctx: EndpointContext, error: UpstreamConnectRequired
   if (!elicitation?.url || !ctx.askAgent) return false;
   const since = Date.now();
   const elicitationId = randomUUID();
-  ctx.logger.info({ event: 'upstream_connect_elicited', upstream: error.upstreamId, reason: error.reason }, 'agent asked to send the person to connect');
+  ctx.logger.info(
+    { event: 'upstream_connect_elicited', upstream: error.upstreamId, reason: error.reason },
+    'agent asked to send the person to connect',
+  );
   let answer: ElicitResult;
   try {
-    const asked = ctx.askAgent({ method: 'elicitation/create', params: { mode: 'url', elicitationId, url: error.connectUrl, message: error.message } });
+    const asked = ctx.askAgent({
+      method: 'elicitation/create',
+      params: { mode: 'url', elicitationId, url: error.connectUrl, message: error.message },
+    });
     // The agent may cancel its call while the person decides: stop waiting then.
-    const cancelled = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }));
+    const cancelled = new Promise<never>((_, reject) =>
+      signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }),
+    );
     asked.catch(() => {});
     answer = (await Promise.race([asked, cancelled])) as ElicitResult;
   } catch {
     return false;
   }
   if (answer.action !== 'accept') return false;
-  const connected = await ctx.connections.waitForConnect(ctx.auth.person.id, error.upstreamId, since, { signal, timeoutMs: CONNECT_WAIT_MS });
+  const connected = await ctx.connections.waitForConnect(ctx.auth.person.id, error.upstreamId, since, {
+    signal,
+    timeoutMs: CONNECT_WAIT_MS,
+  });
   // A 2026 agent learns the outcome from its retry's answer: that revision has no completion notification.
-  if (connected && ctx.era === 'legacy') await ctx.inFlight.sendNotification({ method: 'notifications/elicitation/complete', params: { elicitationId } }).catch(() => {});
+  if (connected && ctx.era === 'legacy')
+    await ctx.inFlight.sendNotification({ method: 'notifications/elicitation/complete', params: { elicitationId } }).catch(() => {});
   return connected;
 }
 

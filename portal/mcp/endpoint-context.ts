@@ -1,5 +1,13 @@
 import { setMaxListeners } from 'node:events';
-import { ProtocolError, ProtocolErrorCode, type InputRequiredResult, type Request, type Result, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  type InputRequiredResult,
+  type Request,
+  type Result,
+  type ServerCapabilities,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { McpUpstreamConnection } from '../../adapters/mcp-upstream.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
@@ -72,7 +80,11 @@ export interface EndpointContext extends ToolView {
 }
 
 /** The connection to an upstream, or a warning to the agent (and the log) when it is down. */
-export async function connectOrWarn(ctx: EndpointContext, upstream: UpstreamConfig, extra: Extra): Promise<McpUpstreamConnection | undefined> {
+export async function connectOrWarn(
+  ctx: EndpointContext,
+  upstream: UpstreamConfig,
+  extra: Extra,
+): Promise<McpUpstreamConnection | undefined> {
   try {
     return await ctx.pool.connection(ctx.session, upstream, ctx.auth);
   } catch (error) {
@@ -84,7 +96,11 @@ export async function connectOrWarn(ctx: EndpointContext, upstream: UpstreamConf
 export async function warnUnavailable(ctx: EndpointContext, upstream: UpstreamConfig, error: unknown, extra: Extra): Promise<void> {
   const reason = error instanceof UpstreamError ? error.message : 'it failed';
   ctx.logger.warn({ upstream: upstream.id, errorCode: (error as { code?: string }).code, err: error }, 'upstream left out: unavailable');
-  await extra.mcpReq.notify({ method: 'notifications/message', params: { level: 'warning', logger: 'gatehouse', data: `upstream "${upstream.id}" is unavailable and was left out: ${reason}` } })
+  await extra.mcpReq
+    .notify({
+      method: 'notifications/message',
+      params: { level: 'warning', logger: 'gatehouse', data: `upstream "${upstream.id}" is unavailable and was left out: ${reason}` },
+    })
     .catch(() => {});
 }
 
@@ -136,7 +152,10 @@ export async function listAcross<T>(
     const connection = await connectOrWarn(ctx, upstream, extra);
     if (!connection?.client.getServerCapabilities()?.[CAPABILITY_OF[method]]) return undefined;
     try {
-      const page = (await connection.client.request({ method, params: upstreamCursor ? { cursor: upstreamCursor } : {} }, { signal: extra.mcpReq.signal })) as ListPage;
+      const page = (await connection.client.request(
+        { method, params: upstreamCursor ? { cursor: upstreamCursor } : {} },
+        { signal: extra.mcpReq.signal },
+      )) as ListPage;
       ctx.lists.set(upstream.id, method, upstreamCursor, ctx.auth.person.id, page);
       await review?.(page, upstream, upstreamCursor);
       return { page, upstream, freshMs: page.ttlMs ?? 0 };
@@ -155,7 +174,8 @@ export async function listAcross<T>(
     if (!result) continue;
     items.push(...present(result.page, result.upstream));
     ttlMs = Math.min(ttlMs, Math.max(0, Math.floor(result.freshMs)));
-    if (result.page.nextCursor) return { items, nextCursor: encodeCursor({ upstream: start.upstream + offset, cursor: result.page.nextCursor }), ttlMs };
+    if (result.page.nextCursor)
+      return { items, nextCursor: encodeCursor({ upstream: start.upstream + offset, cursor: result.page.nextCursor }), ttlMs };
   }
   return { items, ttlMs: Number.isFinite(ttlMs) ? ttlMs : 0 };
 }
@@ -165,7 +185,10 @@ export async function listAcross<T>(
  * fresh; `private`, as every listing here is filtered for the person. A 2025 agent gets
  * neither (its protocol has no such fields).
  */
-export function listingFields(ctx: EndpointContext, listing: Listing<unknown>): { nextCursor?: string; ttlMs?: number; cacheScope?: 'private' } {
+export function listingFields(
+  ctx: EndpointContext,
+  listing: Listing<unknown>,
+): { nextCursor?: string; ttlMs?: number; cacheScope?: 'private' } {
   const next = listing.nextCursor ? { nextCursor: listing.nextCursor } : {};
   return ctx.era === 'modern' ? { ...next, ttlMs: listing.ttlMs, cacheScope: 'private' } : next;
 }
@@ -183,14 +206,30 @@ export function upstreamInView(ctx: EndpointContext, upstreamId: string | undefi
  * asks mid-call comes back as `input_required` rounds (input-rounds.ts), and the call follows its
  * own signal rather than the request's, as it may outlive it.
  */
-export function withRounds<R extends Result>(ctx: EndpointContext, extra: Extra, subject: RoundSubject, call: (signal: AbortSignal) => Promise<R>): Promise<R | InputRequiredResult> {
+export function withRounds<R extends Result>(
+  ctx: EndpointContext,
+  extra: Extra,
+  subject: RoundSubject,
+  call: (signal: AbortSignal) => Promise<R>,
+): Promise<R | InputRequiredResult> {
   if (!ctx.rounds) return call(extra.mcpReq.signal);
-  const scope = { personId: ctx.auth.person.id, grantId: ctx.auth.grantId, endpoint: ctx.session.endpoint, sessionId: ctx.session.id, inFlight: ctx.inFlight, logger: ctx.logger };
+  const scope = {
+    personId: ctx.auth.person.id,
+    grantId: ctx.auth.grantId,
+    endpoint: ctx.session.endpoint,
+    sessionId: ctx.session.id,
+    inFlight: ctx.inFlight,
+    logger: ctx.logger,
+  };
   return ctx.rounds.run(scope, extra, subject, call);
 }
 
 /** Records an audit event of this MCP request (or, without the audit service, logs its line). */
 export function record(ctx: EndpointContext, input: AuditInput, message: string): void {
   if (ctx.audit) ctx.audit(input, message);
-  else ctx.logger.info({ event: input.event, outcome: input.outcome, upstream: input.upstream, ms: input.latencyMs, ...input.details }, message);
+  else
+    ctx.logger.info(
+      { event: input.event, outcome: input.outcome, upstream: input.upstream, ms: input.latencyMs, ...input.details },
+      message,
+    );
 }

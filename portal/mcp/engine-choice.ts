@@ -54,7 +54,8 @@ export function createEngineChoice(deps: {
       if (!upstream.url) return 'sdk';
       const { method, params } = (body ?? {}) as { method?: unknown; params?: { name?: unknown } };
       if (method === 'subscriptions/listen') return 'sdk';
-      if (method === 'tools/call' && typeof params?.name === 'string' && needsApproval(upstream, originalToolName(upstream, params.name))) return 'sdk';
+      if (method === 'tools/call' && typeof params?.name === 'string' && needsApproval(upstream, originalToolName(upstream, params.name)))
+        return 'sdk';
       let era = await eras.get(upstream.id, upstream.url);
       if (!era) {
         era = await relay.probe(req, upstream);

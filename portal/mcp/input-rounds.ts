@@ -52,7 +52,12 @@ export interface RoundScope {
  * endpoint, names the request it belongs to, expires, and is good for one retry only.
  */
 export interface InputRounds {
-  run<R extends Result>(scope: RoundScope, extra: ServerContext, subject: RoundSubject, call: (signal: AbortSignal) => Promise<R>): Promise<R | InputRequiredResult>;
+  run<R extends Result>(
+    scope: RoundScope,
+    extra: ServerContext,
+    subject: RoundSubject,
+    call: (signal: AbortSignal) => Promise<R>,
+  ): Promise<R | InputRequiredResult>;
   close(): void;
 }
 
@@ -66,7 +71,10 @@ interface RoundState {
 }
 
 /** An outcome that crosses processes: the result, a JSON-RPC error, or the next round's requests. */
-type Outcome = { result: Result } | { error: { code: number; message: string; data?: unknown } } | { inputRequests: Record<string, Request> };
+type Outcome =
+  | { result: Result }
+  | { error: { code: number; message: string; data?: unknown } }
+  | { inputRequests: Record<string, Request> };
 
 interface Asked {
   request: Request;
@@ -82,9 +90,19 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
   const channel = (call: string, way: 'in' | 'out') => `mcp-round:{${call}}:${way}`;
   const boundTo = (scope: RoundScope) => `${scope.personId}\n${scope.grantId}\n${scope.endpoint}`;
 
-  function inputRequired(scope: RoundScope, call: string, round: number, subject: string, inputRequests: Record<string, Request>): InputRequiredResult {
+  function inputRequired(
+    scope: RoundScope,
+    call: string,
+    round: number,
+    subject: string,
+    inputRequests: Record<string, Request>,
+  ): InputRequiredResult {
     const state: RoundState = { call, round, keys: Object.keys(inputRequests), subject, expiresAt: now() + ROUND_TTL_MS };
-    return { resultType: 'input_required', inputRequests, requestState: sealer.seal(JSON.stringify(state), boundTo(scope)) } as InputRequiredResult;
+    return {
+      resultType: 'input_required',
+      inputRequests,
+      requestState: sealer.seal(JSON.stringify(state), boundTo(scope)),
+    } as InputRequiredResult;
   }
 
   function refused(): ProtocolError {
@@ -117,7 +135,8 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     /** A request from the upstream: asked of the agent in the next round, answered when the agent retries. */
     ask(request: Request, upstreamKey?: string): Promise<Result> {
       const missing = missingCapability(request.method, request.params, this.capabilities);
-      if (missing) return Promise.reject(new ProtocolError(ProtocolErrorCode.MissingRequiredClientCapability, `the agent did not declare ${missing}`));
+      if (missing)
+        return Promise.reject(new ProtocolError(ProtocolErrorCode.MissingRequiredClientCapability, `the agent did not declare ${missing}`));
       // The upstream's own key where it gave one (a 2026 upstream's), else one of ours.
       const key = upstreamKey && !this.#asked.has(upstreamKey) ? upstreamKey : `${request.method.split('/')[0]}-${++this.#count}`;
       return new Promise<Result>((resolve, reject) => {
@@ -149,9 +168,18 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
 
     /** From now on the call outlives the agent's request: it is found by the upstream's further requests, and by the retry. */
     async handOff(scope: RoundScope, round: number): Promise<void> {
-      this.#untrack ??= hub.trackLocal({ sessionId: scope.sessionId, upstreamId: scope.inFlight.upstreamId, requestId: `round-${this.id}`, sendNotification: async () => {}, ask: (request, key) => this.ask(request, key) });
+      this.#untrack ??= hub.trackLocal({
+        sessionId: scope.sessionId,
+        upstreamId: scope.inFlight.upstreamId,
+        requestId: `round-${this.id}`,
+        sendNotification: async () => {},
+        ask: (request, key) => this.ask(request, key),
+      });
       clearTimeout(this.#expiry);
-      this.#expiry = setTimeout(() => this.end(new SdkError(SdkErrorCode.RequestTimeout, 'the agent did not answer in time')), ROUND_TTL_MS).unref();
+      this.#expiry = setTimeout(
+        () => this.end(new SdkError(SdkErrorCode.RequestTimeout, 'the agent did not answer in time')),
+        ROUND_TTL_MS,
+      ).unref();
       // Both in place before the agent can retry: the answers' channel and the round a retry must name.
       this.#unsubscribe ??= store.subscribe(channel(this.id, 'in'), (raw) => void this.#onAnswers(raw, scope));
       await this.#unsubscribe;
@@ -170,7 +198,9 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
       this.answer(message.responses ?? {});
       const outcome = await this.next();
       if ('inputRequests' in outcome) await this.handOff(scope, message.round + 1);
-      await store.publish(channel(this.id, 'out'), JSON.stringify(outcome)).catch((error: unknown) => scope.logger.warn({ err: error }, 'MCP round outcome not published'));
+      await store
+        .publish(channel(this.id, 'out'), JSON.stringify(outcome))
+        .catch((error: unknown) => scope.logger.warn({ err: error }, 'MCP round outcome not published'));
       if (!('inputRequests' in outcome)) this.end();
     }
 
@@ -202,13 +232,24 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     }
   }
 
-  function finish<R extends Result>(outcome: Outcome, scope: RoundScope, call: string, round: number, subject: string): R | InputRequiredResult {
+  function finish<R extends Result>(
+    outcome: Outcome,
+    scope: RoundScope,
+    call: string,
+    round: number,
+    subject: string,
+  ): R | InputRequiredResult {
     if ('result' in outcome) return outcome.result as R;
     if ('error' in outcome) throw ProtocolError.fromError(outcome.error.code, outcome.error.message, outcome.error.data);
     return inputRequired(scope, call, round, subject, outcome.inputRequests);
   }
 
-  async function resume<R extends Result>(scope: RoundScope, extra: ServerContext, subject: string, sealed: string): Promise<R | InputRequiredResult> {
+  async function resume<R extends Result>(
+    scope: RoundScope,
+    extra: ServerContext,
+    subject: string,
+    sealed: string,
+  ): Promise<R | InputRequiredResult> {
     let state: RoundState;
     try {
       state = JSON.parse(sealer.open(sealed, boundTo(scope))) as RoundState;
@@ -218,7 +259,8 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     }
     if (state.expiresAt <= now() || state.subject !== subject) throw refused();
     // One retry per round: a replayed state finds the round already moved on.
-    if (!(await store.compareAndSet(roundKey(state.call), String(state.round), String(state.round + 1), { ttlMs: ROUND_TTL_MS }))) throw refused();
+    if (!(await store.compareAndSet(roundKey(state.call), String(state.round), String(state.round + 1), { ttlMs: ROUND_TTL_MS })))
+      throw refused();
     // Only answers to what was asked travel on; anything else the agent sent is ignored.
     const sent = extra.mcpReq.inputResponses ?? {};
     const responses = Object.fromEntries(state.keys.filter((key) => key in sent).map((key) => [key, sent[key]]));
@@ -229,7 +271,10 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
         reject(new ProtocolError(ProtocolErrorCode.InternalError, message));
       };
       // No process holds the call any more (it stopped): say so soon rather than hold the retry.
-      const unheard = setTimeout(() => fail('the call this answers is no longer held by any portal process; call again'), RECEIPT_TIMEOUT_MS).unref();
+      const unheard = setTimeout(
+        () => fail('the call this answers is no longer held by any portal process; call again'),
+        RECEIPT_TIMEOUT_MS,
+      ).unref();
       const timer = setTimeout(() => fail('the upstream did not go on in time'), ROUND_TTL_MS).unref();
       store
         .subscribe(channel(state.call, 'out'), (raw) => {
@@ -249,11 +294,17 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     return finish<R>(outcome, scope, state.call, state.round + 1, subject);
   }
 
-  async function run<R extends Result>(scope: RoundScope, extra: ServerContext, subject: RoundSubject, call: (signal: AbortSignal) => Promise<R>): Promise<R | InputRequiredResult> {
+  async function run<R extends Result>(
+    scope: RoundScope,
+    extra: ServerContext,
+    subject: RoundSubject,
+    call: (signal: AbortSignal) => Promise<R>,
+  ): Promise<R | InputRequiredResult> {
     const digest = sha256(canonicalJson([subject.method, subject.salient]));
     const sealed = extra.mcpReq.requestState();
     if (typeof sealed === 'string') return resume<R>(scope, extra, digest, sealed);
-    const capabilities = ((extra.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities;
+    const capabilities = ((extra.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] ??
+      {}) as ClientCapabilities;
     const pending = new PendingCall(capabilities);
     // Until the call is handed off, the agent's cancellation is the call's.
     const cancel = () => pending.end(new SdkError(SdkErrorCode.RequestTimeout, 'the agent cancelled the request'));
@@ -265,7 +316,10 @@ export function createInputRounds(options: { store: Store; hub: SessionHub; seal
     if (!('inputRequests' in outcome)) return finish<R>(outcome, scope, pending.id, 1, digest);
     live.add(pending);
     await pending.handOff(scope, 1);
-    scope.logger.info({ event: 'mcp_input_required', requests: Object.keys(outcome.inputRequests) }, 'upstream asked the agent; answered input_required');
+    scope.logger.info(
+      { event: 'mcp_input_required', requests: Object.keys(outcome.inputRequests) },
+      'upstream asked the agent; answered input_required',
+    );
     return inputRequired(scope, pending.id, 1, digest, outcome.inputRequests);
   }
 

@@ -48,7 +48,8 @@ export function createListCache(options: { store: Store; logger: Logger; now?: (
   const { store, logger } = options;
   const now = options.now ?? Date.now;
   const pages = new Map<string, { page: ListPage; expiresAt: number }>();
-  const key = (upstreamId: string, method: ListMethod, cursor: string | undefined, partition: string) => `${upstreamId}\n${method}\n${cursor ?? ''}\n${partition}`;
+  const key = (upstreamId: string, method: ListMethod, cursor: string | undefined, partition: string) =>
+    `${upstreamId}\n${method}\n${cursor ?? ''}\n${partition}`;
 
   function drop(upstreamId: string, methods: ListMethod[]): void {
     for (const cached of pages.keys()) {
@@ -90,7 +91,9 @@ export function createListCache(options: { store: Store; logger: Logger; now?: (
       const methods = STALE_AFTER[notificationMethod];
       if (!methods) return;
       drop(upstreamId, methods);
-      store.publish(CHANNEL, JSON.stringify({ upstreamId, methods })).catch((error: unknown) => logger.warn({ err: error, upstream: upstreamId }, 'list cache: invalidation not published'));
+      store
+        .publish(CHANNEL, JSON.stringify({ upstreamId, methods }))
+        .catch((error: unknown) => logger.warn({ err: error, upstream: upstreamId }, 'list cache: invalidation not published'));
     },
     async close() {
       await (await subscribed.catch(() => async () => {}))();

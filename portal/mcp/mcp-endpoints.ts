@@ -1,6 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { CLIENT_CAPABILITIES_META_KEY, LATEST_PROTOCOL_VERSION, Server, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type Implementation, type JSONRPCMessage, type ServerCapabilities, type ServerNotification } from '@modelcontextprotocol/server';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  LATEST_PROTOCOL_VERSION,
+  Server,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type ClientCapabilities,
+  type Implementation,
+  type JSONRPCMessage,
+  type ServerCapabilities,
+  type ServerNotification,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config/schema.js';
 import { createSealer } from '../crypto/seal.js';
@@ -111,7 +121,9 @@ const EVERY_LIST_CHANGE: ChangeFilter = { toolsListChanged: true, promptsListCha
 /** The listen filter as sent, keeping only well-formed fields (the SDK refuses a malformed one before any upstream is asked). */
 function changeFilter(requested: unknown): ChangeFilter {
   const filter = (typeof requested === 'object' && requested !== null ? requested : {}) as Record<string, unknown>;
-  const uris = Array.isArray(filter.resourceSubscriptions) ? filter.resourceSubscriptions.filter((uri): uri is string => typeof uri === 'string') : [];
+  const uris = Array.isArray(filter.resourceSubscriptions)
+    ? filter.resourceSubscriptions.filter((uri): uri is string => typeof uri === 'string')
+    : [];
   return {
     toolsListChanged: filter.toolsListChanged === true,
     promptsListChanged: filter.promptsListChanged === true,
@@ -206,13 +218,19 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
 
   /** The person may no longer use the upstream of a transparent endpoint: audited, and a 403. */
   function refuseUpstream(session: AgentSession, audit?: RequestAuditor): never {
-    audit?.({ event: 'policy_denied', outcome: 'denied', upstream: session.endpoint, details: { rule: 'access', endpoint: session.endpoint } });
+    audit?.({
+      event: 'policy_denied',
+      outcome: 'denied',
+      upstream: session.endpoint,
+      details: { rule: 'access', endpoint: session.endpoint },
+    });
     throw new JsonRpcHttpError(403, JSONRPC.invalidRequest, 'you may not use this upstream');
   }
 
   async function ownSession(req: IncomingMessage, endpoint: string, auth: AuthContext): Promise<AgentSession> {
     const id = req.headers['mcp-session-id'];
-    if (typeof id !== 'string' || !id) throw new JsonRpcHttpError(400, JSONRPC.transportError, 'Bad Request: Mcp-Session-Id header is required');
+    if (typeof id !== 'string' || !id)
+      throw new JsonRpcHttpError(400, JSONRPC.transportError, 'Bad Request: Mcp-Session-Id header is required');
     const session = await sessions.find(id);
     // Another person's (or another grant's) session is "not found": never its data.
     if (!session || session.endpoint !== endpoint || session.personId !== auth.person.id || session.grantId !== auth.grantId) {
@@ -223,7 +241,11 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
 
   /** An SDK server answering as this endpoint for one HTTP request, its handlers bound to `ctx`. */
   function endpointServer(identity: EndpointIdentity, ctx: EndpointContext): Server {
-    const server = new Server(identity.info, { capabilities: identity.capabilities, instructions: identity.instructions, jsonSchemaValidator });
+    const server = new Server(identity.info, {
+      capabilities: identity.capabilities,
+      instructions: identity.instructions,
+      jsonSchemaValidator,
+    });
     registerToolHandlers(server, ctx);
     registerResourceHandlers(server, ctx);
     registerPromptHandlers(server, ctx);
@@ -232,7 +254,14 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     return server;
   }
 
-  function endpointContext(req: IncomingMessage, era: EndpointContext['era'], session: AgentSession, views: UpstreamConfig[], capabilities: ServerCapabilities, inFlight: InFlightRequest): EndpointContext {
+  function endpointContext(
+    req: IncomingMessage,
+    era: EndpointContext['era'],
+    session: AgentSession,
+    views: UpstreamConfig[],
+    capabilities: ServerCapabilities,
+    inFlight: InFlightRequest,
+  ): EndpointContext {
     const auth = authOf(req);
     return {
       session,
@@ -246,7 +275,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       naming: session.endpoint === AGGREGATE ? 'prefixed' : 'transparent',
       maxToolNameLength,
       toolMode: toolModeOf(req),
-      apps: session.endpoint === AGGREGATE ? new AppsInAggregate(upstreamsInView(AGGREGATE, auth, 'http'), options.fetchAppPage, issuer, auth, maxToolNameLength) : undefined,
+      apps:
+        session.endpoint === AGGREGATE
+          ? new AppsInAggregate(upstreamsInView(AGGREGATE, auth, 'http'), options.fetchAppPage, issuer, auth, maxToolNameLength)
+          : undefined,
       pool,
       lists,
       pins,
@@ -261,7 +293,14 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   }
 
   /** Serves one HTTP request of a session with a fresh SDK server over a stateless transport. */
-  async function serve(req: IncomingMessage, res: ServerResponse, body: unknown, session: AgentSession, views: UpstreamConfig[], identity: EndpointIdentity) {
+  async function serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    session: AgentSession,
+    views: UpstreamConfig[],
+    identity: EndpointIdentity,
+  ) {
     const messages = ([] as JSONRPCMessage[]).concat(body as JSONRPCMessage);
     const firstRequest = messages.find((m) => 'method' in m && 'id' in m) as { id: string | number } | undefined;
     const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
@@ -269,7 +308,8 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       sessionId: session.id,
       requestId: firstRequest?.id ?? 0,
       transport,
-      sendNotification: (notification) => transport.send({ jsonrpc: '2.0', ...notification } as JSONRPCMessage, { relatedRequestId: firstRequest?.id }),
+      sendNotification: (notification) =>
+        transport.send({ jsonrpc: '2.0', ...notification } as JSONRPCMessage, { relatedRequestId: firstRequest?.id }),
     };
     const server = endpointServer(identity, endpointContext(req, 'legacy', session, views, identity.capabilities, inFlight));
     const untrack = await hub.track(inFlight);
@@ -291,10 +331,17 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
    * grant's upstream sessions, the capabilities this path honours. Built only after the SDK has
    * checked the request (envelope, headers against body, version), so nothing reaches an upstream before.
    */
-  async function statelessServer(req: IncomingMessage, res: ServerResponse, endpoint: string, auth: AuthContext, body: unknown): Promise<Server> {
+  async function statelessServer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: string,
+    auth: AuthContext,
+    body: unknown,
+  ): Promise<Server> {
     const views = upstreamsInView(endpoint, auth);
     const session = statelessSession(endpoint, auth, body);
-    if (endpoint === AGGREGATE && (body as { method?: unknown }).method === 'server/discover') await pool.learnExtensions(session, views, auth);
+    if (endpoint === AGGREGATE && (body as { method?: unknown }).method === 'server/discover')
+      await pool.learnExtensions(session, views, auth);
     const identity = await identityFor(session, views, auth, contextOf(req).audit);
     const { capabilities } = identity;
     const requestId = (body as { id?: string | number }).id ?? 0;
@@ -310,11 +357,20 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     return server;
   }
 
-  async function identityFor(session: AgentSession, views: UpstreamConfig[], auth: AuthContext, ctxAudit?: RequestAuditor): Promise<EndpointIdentity> {
+  async function identityFor(
+    session: AgentSession,
+    views: UpstreamConfig[],
+    auth: AuthContext,
+    ctxAudit?: RequestAuditor,
+  ): Promise<EndpointIdentity> {
     if (session.endpoint === AGGREGATE) {
       // The upstreams' extensions are the aggregate's too (an MCP Apps host looks for `io.modelcontextprotocol/ui`).
       const extensions = pool.extensionsOf(views);
-      return { info: { name: 'gatehouse', version: options.version }, capabilities: extensions ? { ...AGGREGATE_CAPABILITIES, extensions } : AGGREGATE_CAPABILITIES, instructions: AGGREGATE_INSTRUCTIONS };
+      return {
+        info: { name: 'gatehouse', version: options.version },
+        capabilities: extensions ? { ...AGGREGATE_CAPABILITIES, extensions } : AGGREGATE_CAPABILITIES,
+        instructions: AGGREGATE_INSTRUCTIONS,
+      };
     }
     // Transparent: the upstream's own name, capabilities and instructions.
     const upstream = views[0] ?? refuseUpstream(session, ctxAudit);
@@ -324,11 +380,18 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     } catch (error) {
       // The person's own account there is needed first: the endpoint answers as far as it can
       // without it, and a tool call asks them to connect (an elicitation, a round, or a tool error).
-      if (error instanceof UpstreamConnectRequiredError) return { info: { name: upstream.id, version: '0' }, capabilities: CONNECT_FIRST_CAPABILITIES };
-      throw new JsonRpcHttpError(502, JSONRPC.internalError, `upstream "${upstream.id}" is unavailable`, { internal: (error as Error).message });
+      if (error instanceof UpstreamConnectRequiredError)
+        return { info: { name: upstream.id, version: '0' }, capabilities: CONNECT_FIRST_CAPABILITIES };
+      throw new JsonRpcHttpError(502, JSONRPC.internalError, `upstream "${upstream.id}" is unavailable`, {
+        internal: (error as Error).message,
+      });
     }
     const { client } = connection;
-    return { info: client.getServerVersion() ?? { name: upstream.id, version: '0' }, capabilities: client.getServerCapabilities() ?? {}, instructions: client.getInstructions() };
+    return {
+      info: client.getServerVersion() ?? { name: upstream.id, version: '0' },
+      capabilities: client.getServerCapabilities() ?? {},
+      instructions: client.getInstructions(),
+    };
   }
 
   async function post(req: IncomingMessage, res: ServerResponse, endpoint: string, auth: AuthContext, body: unknown) {
@@ -338,7 +401,11 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     const messages = ([] as unknown[]).concat(body) as Array<Record<string, unknown>>;
     const initialize = messages.find((m) => m!.method === 'initialize');
     if (initialize) {
-      const params = (initialize.params ?? {}) as { protocolVersion?: string; capabilities?: ClientCapabilities; clientInfo?: Implementation };
+      const params = (initialize.params ?? {}) as {
+        protocolVersion?: string;
+        capabilities?: ClientCapabilities;
+        clientInfo?: Implementation;
+      };
       const requested = params.protocolVersion ?? LATEST_PROTOCOL_VERSION;
       const fields = {
         endpoint,
@@ -350,13 +417,27 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
         clientInfo: params.clientInfo,
       };
       const upstream = transparentUpstream(endpoint, views);
-      if (upstream && (await engines.forSession(upstream, fields.protocolVersion)) === 'relay' && (await relay.initialize(req, res, body, upstream, fields))) return;
+      if (
+        upstream &&
+        (await engines.forSession(upstream, fields.protocolVersion)) === 'relay' &&
+        (await relay.initialize(req, res, body, upstream, fields))
+      )
+        return;
       const session = await sessions.create(fields);
       try {
         if (endpoint === AGGREGATE) await pool.learnExtensions(session, views, auth);
         const identity = await identityFor(session, views, auth, contextOf(req).audit);
         res.setHeader('Mcp-Session-Id', session.id);
-        auditRequest(req, { event: 'mcp_session_started', outcome: 'success', upstream: endpoint === AGGREGATE ? undefined : endpoint, details: { endpoint, mcpSession: session.id } }, 'MCP session started');
+        auditRequest(
+          req,
+          {
+            event: 'mcp_session_started',
+            outcome: 'success',
+            upstream: endpoint === AGGREGATE ? undefined : endpoint,
+            details: { endpoint, mcpSession: session.id },
+          },
+          'MCP session started',
+        );
         await serve(req, res, body, session, views, identity);
       } catch (error) {
         await sessions.delete(session.id);
@@ -384,7 +465,12 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
   }
 
   /** Relays a stateless request the SDK's checks pass; see {@link TransparentRelay.stateless} for the outcomes that answered nothing. */
-  async function relayStateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig): Promise<StatelessOutcome> {
+  async function relayStateless(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    upstream: UpstreamConfig,
+  ): Promise<StatelessOutcome> {
     const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
     return relay.stateless(req, res, body, upstream, (meta?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as ClientCapabilities);
   }
@@ -394,7 +480,13 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
    * arguments, by the `x-mcp-header` declarations of the upstream's own tool: the refusal, before
    * the call reaches the upstream (whose own headers the portal's client derives from the arguments).
    */
-  async function paramHeadersRejection(req: IncomingMessage, res: ServerResponse, endpoint: string, auth: AuthContext, body: unknown): Promise<HeaderRejection | undefined> {
+  async function paramHeadersRejection(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: string,
+    auth: AuthContext,
+    body: unknown,
+  ): Promise<HeaderRejection | undefined> {
     const { method, id, params } = body as { method?: unknown; id?: string | number; params?: { name?: unknown; arguments?: unknown } };
     if (method !== 'tools/call' || typeof params?.name !== 'string') return undefined;
     const session = statelessSession(endpoint, auth, body);
@@ -436,7 +528,10 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     const session = await ownSession(req, endpoint, auth);
     const views = upstreamsInView(endpoint, auth);
     if (session.relay) return relay.get(req, res, session, relayTarget(req, session, views));
-    const server = new Server({ name: 'gatehouse', version: options.version }, { capabilities: AGGREGATE_CAPABILITIES, jsonSchemaValidator });
+    const server = new Server(
+      { name: 'gatehouse', version: options.version },
+      { capabilities: AGGREGATE_CAPABILITIES, jsonSchemaValidator },
+    );
     const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     await server.connect(transport);
     const unsubscribe = await hub.subscribeOutbound(session.id, (notification) => {
@@ -458,7 +553,16 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     if (session.relay) await relay.terminate(req, session, relayTarget(req, session, views));
     else await pool.terminateSession(session, views, auth);
     await sessions.delete(session.id);
-    auditRequest(req, { event: 'mcp_session_ended', outcome: 'success', upstream: endpoint === AGGREGATE ? undefined : endpoint, details: { endpoint, mcpSession: session.id } }, 'MCP session ended');
+    auditRequest(
+      req,
+      {
+        event: 'mcp_session_ended',
+        outcome: 'success',
+        upstream: endpoint === AGGREGATE ? undefined : endpoint,
+        details: { endpoint, mcpSession: session.id },
+      },
+      'MCP session ended',
+    );
     res.writeHead(200).end();
   }
 

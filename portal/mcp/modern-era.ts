@@ -59,7 +59,10 @@ export function statelessSession(endpoint: string, auth: AuthContext, body: unkn
     grantId: auth.grantId,
     protocolVersion: SUPPORTED_PROTOCOL_VERSIONS[0]!,
     clientCapabilities,
-    clientInfo: clientInfo && typeof clientInfo.name === 'string' && typeof clientInfo.version === 'string' ? { name: clientInfo.name, version: clientInfo.version } : undefined,
+    clientInfo:
+      clientInfo && typeof clientInfo.name === 'string' && typeof clientInfo.version === 'string'
+        ? { name: clientInfo.name, version: clientInfo.version }
+        : undefined,
     createdAt: 0,
   };
 }
@@ -106,7 +109,8 @@ interface ListeningScope {
 export function createModernEndpoint(options: { onerror: (error: Error) => void }): ModernEndpoint {
   const { onerror } = options;
   // The factory gets the request's own server builder through `authInfo` (the entry passes it through untouched).
-  const entry = (bus?: ServerEventBus) => createMcpHandler(({ authInfo }) => (authInfo!.extra!.build as BuildServer)(), { legacy: 'reject', onerror, bus });
+  const entry = (bus?: ServerEventBus) =>
+    createMcpHandler(({ authInfo }) => (authInfo!.extra!.build as BuildServer)(), { legacy: 'reject', onerror, bus });
   const toNode = (handler: McpHttpHandler) => toNodeHandler(handler, { onerror });
   const handler = entry();
   const node = toNode(handler);

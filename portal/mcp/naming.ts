@@ -55,7 +55,8 @@ export function encodeCursor(cursor: AggregateCursor): string {
 export function decodeCursor(text: string): AggregateCursor | undefined {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as AggregateCursor;
-    if (!Number.isInteger(value.upstream) || value.upstream < 0 || (value.cursor !== undefined && typeof value.cursor !== 'string')) return undefined;
+    if (!Number.isInteger(value.upstream) || value.upstream < 0 || (value.cursor !== undefined && typeof value.cursor !== 'string'))
+      return undefined;
     return value;
   } catch {
     return undefined;

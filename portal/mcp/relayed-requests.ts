@@ -13,7 +13,14 @@ import { MAX_NAME_LENGTH } from './naming.js';
 import { originalToolName, toolAllowed, visibleTools } from './tool-handlers.js';
 
 /** A JSON-RPC 2.0 message as it travels: only `jsonrpc` is known to be there. */
-export type RpcMessage = { jsonrpc: '2.0'; id?: string | number | null; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: unknown };
+export type RpcMessage = {
+  jsonrpc: '2.0';
+  id?: string | number | null;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: unknown;
+};
 
 interface Pending {
   id: string | number;
@@ -76,28 +83,60 @@ export class RelayedRequests {
     const denied = new Map<RpcMessage, RpcMessage>();
     const awaitingApproval: Array<{ message: RpcMessage; tool: string }> = [];
     const toolError = (message: RpcMessage, text: string): RpcMessage => this.#toolError(message.id!, text);
-    const forward = await Promise.all(messages.map(async (message) => {
-      if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return message;
-      const original = originalToolName(upstream, message.params.name);
-      if (!toolAllowed(upstream, original, person)) {
-        denied.set(message, errorAnswer(message.id!, ProtocolErrorCode.InvalidParams, `unknown tool "${message.params.name}"`));
-        this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
-        return message;
-      }
-      if (pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
-        denied.set(message, toolError(message, heldToolText(upstream.id, message.params.name)));
-        this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
-        return message;
-      }
-      const refusal = await quotas.take(upstream, original, person.id);
-      if (refusal) {
-        denied.set(message, toolError(message, refusal.text));
-        this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
-        return message;
-      }
-      if (needsApproval(upstream, original)) awaitingApproval.push({ message, tool: original });
-      return original === message.params.name ? message : { ...message, params: { ...message.params, name: original } };
-    }));
+    const forward = await Promise.all(
+      messages.map(async (message) => {
+        if (message.method !== 'tools/call' || typeof message.params?.name !== 'string') return message;
+        const original = originalToolName(upstream, message.params.name);
+        if (!toolAllowed(upstream, original, person)) {
+          denied.set(message, errorAnswer(message.id!, ProtocolErrorCode.InvalidParams, `unknown tool "${message.params.name}"`));
+          this.deps.audit(
+            {
+              event: 'policy_denied',
+              outcome: 'denied',
+              upstream: upstream.id,
+              details: { rule: 'tools', method: 'tools/call', tool: original },
+            },
+            'tool call denied by policy',
+          );
+          return message;
+        }
+        if (pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
+          denied.set(message, toolError(message, heldToolText(upstream.id, message.params.name)));
+          this.deps.audit(
+            {
+              event: 'policy_denied',
+              outcome: 'denied',
+              upstream: upstream.id,
+              details: { rule: 'pinning', method: 'tools/call', tool: original },
+            },
+            'tool call held: its definition awaits approval',
+          );
+          return message;
+        }
+        const refusal = await quotas.take(upstream, original, person.id);
+        if (refusal) {
+          denied.set(message, toolError(message, refusal.text));
+          this.deps.audit(
+            {
+              event: 'policy_denied',
+              outcome: 'denied',
+              upstream: upstream.id,
+              details: {
+                rule: 'quota',
+                method: 'tools/call',
+                tool: original,
+                limit: refusal.limit,
+                retryAfterSeconds: refusal.retryAfterSeconds,
+              },
+            },
+            'tool call refused: limit reached',
+          );
+          return message;
+        }
+        if (needsApproval(upstream, original)) awaitingApproval.push({ message, tool: original });
+        return original === message.params.name ? message : { ...message, params: { ...message.params, name: original } };
+      }),
+    );
     // Last, one by one: an approval is used up by its call, so none is spent on a batch refused for another reason.
     for (const { message, tool } of denied.size > 0 ? [] : awaitingApproval) {
       const unapproved = await this.#approve(message, tool);
@@ -108,15 +147,31 @@ export class RelayedRequests {
     if (denied.size > 0) {
       const refused = messages
         .filter(isRequest)
-        .map((message) => denied.get(message) ?? errorAnswer(message.id!, ProtocolErrorCode.InvalidRequest, 'not sent: another request of this batch was refused'));
+        .map(
+          (message) =>
+            denied.get(message) ??
+            errorAnswer(message.id!, ProtocolErrorCode.InvalidRequest, 'not sent: another request of this batch was refused'),
+        );
       return { refused };
     }
     const startedAt = Date.now();
     for (const message of forward) {
       if (!isRequest(message)) continue;
       const params = message.params ?? {};
-      const target = message.method === 'tools/call' || message.method === 'prompts/get' ? params.name : message.method === 'resources/read' ? params.uri : undefined;
-      this.#pending.set(idKey(message.id!), { id: message.id!, method: message.method!, target: target as string | undefined, arguments: params.arguments, paged: params.cursor !== undefined, startedAt });
+      const target =
+        message.method === 'tools/call' || message.method === 'prompts/get'
+          ? params.name
+          : message.method === 'resources/read'
+            ? params.uri
+            : undefined;
+      this.#pending.set(idKey(message.id!), {
+        id: message.id!,
+        method: message.method!,
+        target: target as string | undefined,
+        arguments: params.arguments,
+        paged: params.cursor !== undefined,
+        startedAt,
+      });
     }
     return { forward };
   }
@@ -137,17 +192,31 @@ export class RelayedRequests {
     const toolError = (text: string): RpcMessage => this.#toolError(message.id!, text);
     if (gate.kind === 'denied') return toolError(approvalRefusedText(shown, upstream.id, 'denied'));
     if (gate.kind === 'refuse') {
-      this.deps.audit({ event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'approval', method: 'tools/call', tool } }, 'tool call refused: no person can approve it');
+      this.deps.audit(
+        { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'approval', method: 'tools/call', tool } },
+        'tool call refused: no person can approve it',
+      );
       return toolError(approvalRefusedText(shown, upstream.id, 'refuse'));
     }
     const { request, url } = gate;
     if (gate.created) {
-      this.deps.audit({ event: 'tool_call_approval_requested', outcome: 'success', upstream: upstream.id, arguments: args, details: { tool, request: request.id, argumentsHash: request.argumentsHash } }, "tool call awaits the person's approval");
+      this.deps.audit(
+        {
+          event: 'tool_call_approval_requested',
+          outcome: 'success',
+          upstream: upstream.id,
+          arguments: args,
+          details: { tool, request: request.id, argumentsHash: request.argumentsHash },
+        },
+        "tool call awaits the person's approval",
+      );
     }
     const text = approvalNeededText(shown, upstream.id, url);
     const elicitation = this.deps.clientCapabilities.elicitation as { url?: object } | undefined;
     if (!elicitation?.url) return toolError(text);
-    return errorAnswer(message.id!, ProtocolErrorCode.UrlElicitationRequired, text, { elicitations: [{ mode: 'url', elicitationId: request.id, url, message: text }] });
+    return errorAnswer(message.id!, ProtocolErrorCode.UrlElicitationRequired, text, {
+      elicitations: [{ mode: 'url', elicitationId: request.id, url, message: text }],
+    });
   }
 
   /** An upstream message on its way to the agent: the same object, or the rewritten answer. */
@@ -165,7 +234,8 @@ export class RelayedRequests {
       return failure;
     }
     this.#audit(request, message);
-    if (request.method === 'tools/list' && message.result && Array.isArray(message.result.tools)) return this.#presentTools(message, !request.paged && !message.result.nextCursor);
+    if (request.method === 'tools/list' && message.result && Array.isArray(message.result.tools))
+      return this.#presentTools(message, !request.paged && !message.result.nextCursor);
     return message;
   }
 
@@ -174,13 +244,18 @@ export class RelayedRequests {
    * (Last-Event-ID, SEP-1699): the requests are recorded as relayed, their answers are not seen here.
    */
   handOff(): void {
-    for (const request of this.#pending.values()) this.#audit(request, { jsonrpc: '2.0', id: request.id }, undefined, 'on a resumed stream');
+    for (const request of this.#pending.values())
+      this.#audit(request, { jsonrpc: '2.0', id: request.id }, undefined, 'on a resumed stream');
     this.#pending.clear();
   }
 
   /** `notifications/cancelled` for every request still pending (MCP "Cancellation"). */
   cancellations(reason: string): RpcMessage[] {
-    return [...this.#pending.values()].map(({ id }) => ({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } }));
+    return [...this.#pending.values()].map(({ id }) => ({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: id, reason },
+    }));
   }
 
   /** Answers for every request the upstream left unanswered, because of `error`. */
@@ -200,7 +275,9 @@ export class RelayedRequests {
     const elicitation = this.deps.clientCapabilities.elicitation as { url?: object } | undefined;
     if (error instanceof UpstreamConnectRequiredError && elicitation?.url) {
       // MCP 2025-11-25 "URL Elicitation Required": the agent sends the person to the connect page, then retries.
-      return errorAnswer(id, ProtocolErrorCode.UrlElicitationRequired, error.message, { elicitations: [{ mode: 'url', elicitationId: randomUUID(), url: error.connectUrl, message: error.message }] });
+      return errorAnswer(id, ProtocolErrorCode.UrlElicitationRequired, error.message, {
+        elicitations: [{ mode: 'url', elicitationId: randomUUID(), url: error.connectUrl, message: error.message }],
+      });
     }
     const text = upstreamErrorText(this.deps.upstream.id, error);
     // A tool call gets a tool error the agent's model can read; any other request a JSON-RPC error.
@@ -210,7 +287,11 @@ export class RelayedRequests {
 
   /** A tool error of the portal's own, a complete result in the agent's era. */
   #toolError(id: string | number, text: string): RpcMessage {
-    return { jsonrpc: '2.0', id, result: { ...(this.deps.modern ? { resultType: 'complete' } : {}), isError: true, content: [{ type: 'text', text }] } };
+    return {
+      jsonrpc: '2.0',
+      id,
+      result: { ...(this.deps.modern ? { resultType: 'complete' } : {}), isError: true, content: [{ type: 'text', text }] },
+    };
   }
 
   /** A listing as the person sees it; what it shows is recorded against the pins meanwhile. */
@@ -234,11 +315,27 @@ export class RelayedRequests {
         ...(errorCode ? { errorCode } : {}),
         ...(answeredElsewhere ? { answer: answeredElsewhere } : {}),
       };
-      this.deps.audit({ event: 'mcp_tool_call', outcome, upstream, latencyMs, arguments: request.arguments, result: answer.result?.content, details }, outcome === 'success' ? 'tool called' : 'tool call failed');
+      this.deps.audit(
+        { event: 'mcp_tool_call', outcome, upstream, latencyMs, arguments: request.arguments, result: answer.result?.content, details },
+        outcome === 'success' ? 'tool called' : 'tool call failed',
+      );
     } else if (request.method === 'resources/read') {
-      this.deps.audit({ event: 'mcp_resource_read', outcome, upstream, latencyMs, details: { method: 'resources/read', uri: request.target } }, 'resource read');
+      this.deps.audit(
+        { event: 'mcp_resource_read', outcome, upstream, latencyMs, details: { method: 'resources/read', uri: request.target } },
+        'resource read',
+      );
     } else if (request.method === 'prompts/get') {
-      this.deps.audit({ event: 'mcp_prompt_get', outcome, upstream, latencyMs, arguments: request.arguments, details: { method: 'prompts/get', prompt: request.target } }, 'prompt fetched');
+      this.deps.audit(
+        {
+          event: 'mcp_prompt_get',
+          outcome,
+          upstream,
+          latencyMs,
+          arguments: request.arguments,
+          details: { method: 'prompts/get', prompt: request.target },
+        },
+        'prompt fetched',
+      );
     }
   }
 }

@@ -34,14 +34,24 @@ export function registerResourceHandlers(server: Server, ctx: EndpointContext): 
   server.setRequestHandler('resources/read', async (request, extra) => {
     const page = await ctx.apps?.read(request.params.uri);
     if (page) {
-      record(ctx, { event: 'mcp_resource_read', outcome: 'success', details: { method: 'resources/read', uri: request.params.uri } }, 'app page read');
+      record(
+        ctx,
+        { event: 'mcp_resource_read', outcome: 'success', details: { method: 'resources/read', uri: request.params.uri } },
+        'app page read',
+      );
       return page;
     }
     const { upstream, uri } = resolveUri(ctx, request.params.uri);
     return withRounds(ctx, extra, { method: 'resources/read', salient: request.params.uri }, async (signal) => {
       const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-      const result = await upstreamCall(upstream.id, uri, () => connection.client.readResource(withTraceContext({ ...request.params, uri }, ctx.trace), { signal }));
-      record(ctx, { event: 'mcp_resource_read', outcome: 'success', upstream: upstream.id, details: { method: 'resources/read', uri } }, 'resource read');
+      const result = await upstreamCall(upstream.id, uri, () =>
+        connection.client.readResource(withTraceContext({ ...request.params, uri }, ctx.trace), { signal }),
+      );
+      record(
+        ctx,
+        { event: 'mcp_resource_read', outcome: 'success', upstream: upstream.id, details: { method: 'resources/read', uri } },
+        'resource read',
+      );
       return { ...result, contents: result.contents.map((c) => ({ ...c, uri: show(upstream, c.uri) })) };
     });
   });

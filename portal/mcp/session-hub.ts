@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, type JSONRPCMessage, type Notification, type Request, type RequestId, type Result, type Transport } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  SdkError,
+  SdkErrorCode,
+  type JSONRPCMessage,
+  type Notification,
+  type Request,
+  type RequestId,
+  type Result,
+  type Transport,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 
@@ -70,7 +81,11 @@ export class SessionHub {
       // An agent's requests come in bursts: keep listening a while rather than re-subscribe each time.
       const timer = this.#lingerTimers.get(request.sessionId);
       if (timer) timer.refresh();
-      else this.#lingerTimers.set(request.sessionId, setTimeout(() => void this.#unsubscribe(request.sessionId), SUBSCRIPTION_LINGER_MS).unref());
+      else
+        this.#lingerTimers.set(
+          request.sessionId,
+          setTimeout(() => void this.#unsubscribe(request.sessionId), SUBSCRIPTION_LINGER_MS).unref(),
+        );
     };
   }
 
@@ -127,7 +142,8 @@ export class SessionHub {
   relayRequest(to: InFlightRequest, request: Request, key?: string): Promise<Result> {
     if (to.ask) return to.ask(request, key);
     const { transport } = to;
-    if (!transport) return Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, `the agent takes no ${request.method} requests`));
+    if (!transport)
+      return Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, `the agent takes no ${request.method} requests`));
     const id = `gatehouse-${randomUUID()}`;
     return new Promise<Result>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -135,11 +151,13 @@ export class SessionHub {
         reject(new SdkError(SdkErrorCode.RequestTimeout, `the agent did not answer ${request.method}`));
       }, RELAY_TIMEOUT_MS);
       this.#pendingRelays.set(id, { resolve, reject, timer });
-      transport.send({ jsonrpc: '2.0', id, method: request.method, params: request.params }, { relatedRequestId: to.requestId }).catch((error: Error) => {
-        clearTimeout(timer);
-        this.#pendingRelays.delete(id);
-        reject(error);
-      });
+      transport
+        .send({ jsonrpc: '2.0', id, method: request.method, params: request.params }, { relatedRequestId: to.requestId })
+        .catch((error: Error) => {
+          clearTimeout(timer);
+          this.#pendingRelays.delete(id);
+          reject(error);
+        });
     });
   }
 

@@ -19,8 +19,18 @@ export interface HeaderRejection {
  */
 export function standardHeadersRejection(req: IncomingMessage, body: unknown): HeaderRejection | undefined {
   const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
-  const outcome = classifyInboundRequest({ httpMethod: req.method ?? 'POST', protocolVersionHeader: header('mcp-protocol-version'), mcpMethodHeader: header('mcp-method'), mcpNameHeader: header('mcp-name'), body });
-  if (outcome.kind === 'reject') return { status: outcome.httpStatus, error: { code: outcome.code, message: outcome.message, ...(outcome.data === undefined ? {} : { data: outcome.data }) } };
+  const outcome = classifyInboundRequest({
+    httpMethod: req.method ?? 'POST',
+    protocolVersionHeader: header('mcp-protocol-version'),
+    mcpMethodHeader: header('mcp-method'),
+    mcpNameHeader: header('mcp-name'),
+    body,
+  });
+  if (outcome.kind === 'reject')
+    return {
+      status: outcome.httpStatus,
+      error: { code: outcome.code, message: outcome.message, ...(outcome.data === undefined ? {} : { data: outcome.data }) },
+    };
   const requested = outcome.kind === 'modern' ? outcome.classification.revision : undefined;
   if (requested === undefined || !STATELESS_VERSIONS.includes(requested)) {
     const error = new UnsupportedProtocolVersionError({ supported: [...STATELESS_VERSIONS], requested: requested ?? 'unknown' });
@@ -53,7 +63,13 @@ function nameHeaderMismatch(header: string | undefined, body: unknown): string |
   if (header === undefined) return undefined;
   const { method, params } = body as { method?: string; params?: { name?: unknown; uri?: unknown; taskId?: unknown } };
   const named =
-    method === 'resources/read' ? params?.uri : method === 'tools/call' || method === 'prompts/get' ? params?.name : method?.startsWith('tasks/') ? params?.taskId : undefined;
+    method === 'resources/read'
+      ? params?.uri
+      : method === 'tools/call' || method === 'prompts/get'
+        ? params?.name
+        : method?.startsWith('tasks/')
+          ? params?.taskId
+          : undefined;
   if (named === undefined) return undefined;
   const value = decodeHeaderValue(header.trim());
   if (value === undefined) return `the Mcp-Name header ${JSON.stringify(header)} is not valid =?base64?…?= encoding`;
@@ -97,7 +113,8 @@ export function paramHeaderDeclarations(inputSchema: unknown): ParamHeaderDeclar
     if (typeof node !== 'object' || node === null) return;
     const schema = node as { 'x-mcp-header'?: unknown; type?: unknown; properties?: unknown };
     const name = schema['x-mcp-header'];
-    if (path.length > 0 && typeof name === 'string' && name !== '') found.push({ path, name, ...(typeof schema.type === 'string' ? { type: schema.type } : {}) });
+    if (path.length > 0 && typeof name === 'string' && name !== '')
+      found.push({ path, name, ...(typeof schema.type === 'string' ? { type: schema.type } : {}) });
     if (typeof schema.properties === 'object' && schema.properties !== null) {
       for (const [key, child] of Object.entries(schema.properties)) visit(child, [...path, key]);
     }
@@ -112,9 +129,16 @@ export function paramHeaderDeclarations(inputSchema: unknown): ParamHeaderDeclar
  * present must come with its header, decoding to the same value (integers and numbers compared
  * as numbers); an absent or null one expects no header.
  */
-export function paramHeaderMismatch(declarations: ParamHeaderDeclaration[], args: unknown, headers: IncomingHttpHeaders): string | undefined {
+export function paramHeaderMismatch(
+  declarations: ParamHeaderDeclaration[],
+  args: unknown,
+  headers: IncomingHttpHeaders,
+): string | undefined {
   for (const { path, name, type } of declarations) {
-    const value = path.reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), args);
+    const value = path.reduce<unknown>(
+      (node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined),
+      args,
+    );
     const expected = headerForm(value);
     if (expected === undefined) continue;
     const header = `Mcp-Param-${name}`;
@@ -123,7 +147,8 @@ export function paramHeaderMismatch(declarations: ParamHeaderDeclaration[], args
     const decoded = decodeHeaderValue(sent.trim());
     if (decoded === undefined) return `the ${header} header is not valid =?base64?…?= encoding`;
     const numeric = (type === 'integer' || type === 'number') && typeof value === 'number' && /^-?\d+(\.\d+)?$/.test(decoded);
-    if (numeric ? Number(decoded) !== value : decoded !== expected) return `the ${header} header carries ${JSON.stringify(decoded)}, the body ${path.join('.')}=${JSON.stringify(value)}`;
+    if (numeric ? Number(decoded) !== value : decoded !== expected)
+      return `the ${header} header carries ${JSON.stringify(decoded)}, the body ${path.join('.')}=${JSON.stringify(value)}`;
   }
   return undefined;
 }
@@ -132,6 +157,7 @@ export function paramHeaderMismatch(declarations: ParamHeaderDeclaration[], args
 function headerForm(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return String(value);
-  if (typeof value === 'number' && Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value))) return String(value);
+  if (typeof value === 'number' && Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value)))
+    return String(value);
   return undefined;
 }

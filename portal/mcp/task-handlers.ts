@@ -24,7 +24,10 @@ function ownerOf(ctx: EndpointContext): TaskOwner {
 export function presentTask(ctx: EndpointContext, upstream: UpstreamConfig, task: Record<string, unknown>): CallToolResult {
   if (!ctx.tasks) {
     // Only a 2026 agent declares the extension, so no other gets a task; an upstream that sends one anyway is answered for.
-    return { isError: true, content: [{ type: 'text', text: `Upstream "${upstream.id}" answered with a task, which this agent did not ask for.` }] };
+    return {
+      isError: true,
+      content: [{ type: 'text', text: `Upstream "${upstream.id}" answered with a task, which this agent did not ask for.` }],
+    };
   }
   const taskId = ctx.tasks.handle(ownerOf(ctx), { upstreamId: upstream.id, taskId: String(task.taskId) });
   return { ...task, resultType: 'task', taskId } as unknown as CallToolResult;
@@ -51,11 +54,24 @@ export function registerTaskHandlers(server: Server, ctx: EndpointContext): void
       const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
       // The SDK lifts `inputResponses` (a multi round-trip field) out of params; `tasks/update` carries them on.
       const inputResponses = method === 'tasks/update' ? { inputResponses: extra.mcpReq.inputResponses ?? {} } : {};
-      const answer = await connection.client.extensionRequest(method, { ...rest, ...inputResponses, taskId: target.taskId }, { signal: extra.mcpReq.signal });
+      const answer = await connection.client.extensionRequest(
+        method,
+        { ...rest, ...inputResponses, taskId: target.taskId },
+        { signal: extra.mcpReq.signal },
+      );
       const { resultType: _resultType, _meta: _upstreamMeta, ...result } = answer;
       const status = result.status;
       if (method !== 'tasks/get' || (typeof status === 'string' && TERMINAL.has(status))) {
-        record(ctx, { event: 'mcp_task', outcome: status === 'failed' ? 'error' : 'success', upstream: upstream.id, details: { method, task: target.taskId, ...(typeof status === 'string' ? { status } : {}) } }, `task ${method.slice('tasks/'.length)}`);
+        record(
+          ctx,
+          {
+            event: 'mcp_task',
+            outcome: status === 'failed' ? 'error' : 'success',
+            upstream: upstream.id,
+            details: { method, task: target.taskId, ...(typeof status === 'string' ? { status } : {}) },
+          },
+          `task ${method.slice('tasks/'.length)}`,
+        );
       }
       return method === 'tasks/get' ? { ...result, taskId: handle } : result;
     });

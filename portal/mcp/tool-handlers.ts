@@ -1,4 +1,12 @@
-import { ProtocolError, ProtocolErrorCode, type CallToolRequestParams, type CallToolResult, type InputRequiredResult, type Server, type Tool } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  type CallToolRequestParams,
+  type CallToolResult,
+  type InputRequiredResult,
+  type Server,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import { taskHandleOf } from '../../adapters/upstream-client.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
@@ -9,7 +17,16 @@ import { mayUseTool } from '../policy/tools.js';
 import { inSpan } from '../tracing/spans.js';
 import { awaitApproval } from './approval-elicitation.js';
 import { upstreamErrorText, withConnect } from './connect-elicitation.js';
-import { listAcross, listingFields, record, upstreamInView, withRounds, type EndpointContext, type Extra, type ToolView } from './endpoint-context.js';
+import {
+  listAcross,
+  listingFields,
+  record,
+  upstreamInView,
+  withRounds,
+  type EndpointContext,
+  type Extra,
+  type ToolView,
+} from './endpoint-context.js';
 import type { ListPage } from './list-cache.js';
 import type { ParamHeaderIndex } from './param-header-index.js';
 import type { ParamHeaderDeclaration } from './standard-headers.js';
@@ -33,14 +50,22 @@ export function presentTool(upstream: UpstreamConfig, tool: Tool, view: ToolView
   const { naming } = view;
   const shown = upstream.tools.rename[tool.name] ?? tool.name;
   const description = upstream.tools.describe[shown] ?? upstream.tools.describe[tool.name] ?? tool.description;
-  const presented: Tool = { ...tool, name: naming === 'prefixed' ? prefixedName(upstream.id, shown, view.maxToolNameLength) : shown, ...(description === undefined ? {} : { description }) };
+  const presented: Tool = {
+    ...tool,
+    name: naming === 'prefixed' ? prefixedName(upstream.id, shown, view.maxToolNameLength) : shown,
+    ...(description === undefined ? {} : { description }),
+  };
   if (naming === 'prefixed' && tool._meta) presented._meta = withAggregateUiResource(upstream.id, tool._meta);
   if (verdict === 'flag') presented._meta = { ...presented._meta, [UNAPPROVED_META_KEY]: true };
   return presented;
 }
 
 /** The tools of an upstream's page this person sees, as shown here: allowed by the rules, not held by their pins. */
-export function visibleTools(ctx: ToolView & { pins: ToolPins; auth: { person?: Person } }, upstream: UpstreamConfig, tools: Tool[]): Tool[] {
+export function visibleTools(
+  ctx: ToolView & { pins: ToolPins; auth: { person?: Person } },
+  upstream: UpstreamConfig,
+  tools: Tool[],
+): Tool[] {
   const shown: Tool[] = [];
   for (const tool of tools) {
     if (!toolAllowed(upstream, tool.name, ctx.auth.person)) continue;
@@ -54,7 +79,13 @@ export function visibleTools(ctx: ToolView & { pins: ToolPins; auth: { person?: 
  * Checks an upstream's tool listing against its pins (tool-pins.ts). The first sync needs every
  * page: a page of a longer listing then has the rest fetched first.
  */
-async function reviewTools(ctx: EndpointContext, upstream: UpstreamConfig, page: ListPage, upstreamCursor: string | undefined, signal: AbortSignal): Promise<void> {
+async function reviewTools(
+  ctx: EndpointContext,
+  upstream: UpstreamConfig,
+  page: ListPage,
+  upstreamCursor: string | undefined,
+  signal: AbortSignal,
+): Promise<void> {
   const mode = upstream.tools.pinning;
   if (mode === 'off') return;
   await ctx.pins.load(upstream.id);
@@ -84,7 +115,6 @@ export function originalToolName(upstream: UpstreamConfig, shown: string): strin
   return Object.entries(upstream.tools.rename).find(([, to]) => to === shown)?.[0] ?? shown;
 }
 
-
 /** Every tool an upstream lists, page by page, from the list cache where it is fresh. */
 async function toolsOf(ctx: EndpointContext, upstream: UpstreamConfig, signal: AbortSignal): Promise<Tool[]> {
   const tools: Tool[] = [];
@@ -111,7 +141,13 @@ async function toolsOf(ctx: EndpointContext, upstream: UpstreamConfig, signal: A
  * is asked, from its listing. `undefined` when the name is no upstream's tool or the listing cannot
  * be had: the call's own handler answers for that.
  */
-export async function paramHeadersOfTool(ctx: EndpointContext, index: ParamHeaderIndex, name: string, signal: AbortSignal, fresh: boolean): Promise<ParamHeaderDeclaration[] | undefined> {
+export async function paramHeadersOfTool(
+  ctx: EndpointContext,
+  index: ParamHeaderIndex,
+  name: string,
+  signal: AbortSignal,
+  fresh: boolean,
+): Promise<ParamHeaderDeclaration[] | undefined> {
   if (ctx.naming === 'prefixed' && (name === SEARCH_TOOL || name === CALL_TOOL || ctx.apps?.appOfTool(name))) return undefined;
   try {
     const { upstream, original } = await resolveTool(ctx, name, signal);
@@ -125,7 +161,11 @@ export async function paramHeadersOfTool(ctx: EndpointContext, index: ParamHeade
 }
 
 /** The upstream and its own tool name behind a name shown here. */
-async function resolveTool(ctx: EndpointContext, name: string, signal: AbortSignal): Promise<{ upstream: UpstreamConfig; original: string }> {
+async function resolveTool(
+  ctx: EndpointContext,
+  name: string,
+  signal: AbortSignal,
+): Promise<{ upstream: UpstreamConfig; original: string }> {
   if (ctx.naming === 'transparent') {
     const upstream = upstreamInView(ctx, ctx.upstreams[0]?.id, `tool "${name}"`);
     return { upstream, original: originalToolName(upstream, name) };
@@ -141,7 +181,11 @@ async function resolveTool(ctx: EndpointContext, name: string, signal: AbortSign
 }
 
 /** The tool shown as `name` (shortened to the budget) in one of the upstreams' listings, if any. */
-async function resolveShortened(ctx: EndpointContext, name: string, signal: AbortSignal): Promise<{ upstream: UpstreamConfig; original: string } | undefined> {
+async function resolveShortened(
+  ctx: EndpointContext,
+  name: string,
+  signal: AbortSignal,
+): Promise<{ upstream: UpstreamConfig; original: string } | undefined> {
   for (const upstream of ctx.upstreams) {
     const match = (await toolsOf(ctx, upstream, signal).catch(() => [])).find((tool) => presentTool(upstream, tool, ctx).name === name);
     if (match) {
@@ -157,11 +201,20 @@ async function resolveShortened(ctx: EndpointContext, name: string, signal: Abor
  * App's view calls its own server's tools so. It resolves when exactly one upstream the person
  * may use has it, allowed.
  */
-async function resolveUnprefixed(ctx: EndpointContext, name: string, signal: AbortSignal): Promise<{ upstream: UpstreamConfig; original: string }> {
+async function resolveUnprefixed(
+  ctx: EndpointContext,
+  name: string,
+  signal: AbortSignal,
+): Promise<{ upstream: UpstreamConfig; original: string }> {
   const owners = await Promise.all(
     ctx.upstreams.map(async (upstream) => {
       const tools = await toolsOf(ctx, upstream, signal).catch(() => []);
-      const match = tools.find((tool) => tool.name === name && toolAllowed(upstream, tool.name, ctx.auth.person) && ctx.pins.check(upstream.id, upstream.tools.pinning, tool) !== 'hold');
+      const match = tools.find(
+        (tool) =>
+          tool.name === name &&
+          toolAllowed(upstream, tool.name, ctx.auth.person) &&
+          ctx.pins.check(upstream.id, upstream.tools.pinning, tool) !== 'hold',
+      );
       return match ? { upstream, original: match.name } : undefined;
     }),
   );
@@ -175,7 +228,8 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
   if (!ctx.capabilities.tools) return;
   server.setRequestHandler('tools/list', async (request, extra) => {
     // Search mode: two tools stand for all the others (a short listing for a model's context).
-    if (ctx.naming === 'prefixed' && ctx.toolMode === 'search') return { tools: SEARCH_MODE_TOOLS, ...listingFields(ctx, { items: [], ttlMs: 0 }) };
+    if (ctx.naming === 'prefixed' && ctx.toolMode === 'search')
+      return { tools: SEARCH_MODE_TOOLS, ...listingFields(ctx, { items: [], ttlMs: 0 }) };
     const listing = await listAcross(
       ctx,
       request.params?.cursor,
@@ -207,19 +261,57 @@ export function registerToolHandlers(server: Server, ctx: EndpointContext): void
  * The rules a call meets before it may go upstream: the person's tool rules (an unknown tool to
  * them), the pin of its definition, and the quotas. Returns the tool error to answer with, if any.
  */
-async function toolPolicy(ctx: EndpointContext, upstream: UpstreamConfig, original: string, shownName: string): Promise<CallToolResult | undefined> {
+async function toolPolicy(
+  ctx: EndpointContext,
+  upstream: UpstreamConfig,
+  original: string,
+  shownName: string,
+): Promise<CallToolResult | undefined> {
   if (!toolAllowed(upstream, original, ctx.auth.person)) {
-    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'tools', method: 'tools/call', tool: original } }, 'tool call denied by policy');
+    record(
+      ctx,
+      {
+        event: 'policy_denied',
+        outcome: 'denied',
+        upstream: upstream.id,
+        details: { rule: 'tools', method: 'tools/call', tool: original },
+      },
+      'tool call denied by policy',
+    );
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown tool "${shownName}"`);
   }
   await ctx.pins.load(upstream.id);
   if (ctx.pins.checkCall(upstream.id, upstream.tools.pinning, original) === 'hold') {
-    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'pinning', method: 'tools/call', tool: original } }, 'tool call held: its definition awaits approval');
+    record(
+      ctx,
+      {
+        event: 'policy_denied',
+        outcome: 'denied',
+        upstream: upstream.id,
+        details: { rule: 'pinning', method: 'tools/call', tool: original },
+      },
+      'tool call held: its definition awaits approval',
+    );
     return { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, shownName) }] };
   }
   const refusal = await ctx.quotas.take(upstream, original, ctx.auth.person.id);
   if (refusal) {
-    record(ctx, { event: 'policy_denied', outcome: 'denied', upstream: upstream.id, details: { rule: 'quota', method: 'tools/call', tool: original, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds } }, 'tool call refused: limit reached');
+    record(
+      ctx,
+      {
+        event: 'policy_denied',
+        outcome: 'denied',
+        upstream: upstream.id,
+        details: {
+          rule: 'quota',
+          method: 'tools/call',
+          tool: original,
+          limit: refusal.limit,
+          retryAfterSeconds: refusal.retryAfterSeconds,
+        },
+      },
+      'tool call refused: limit reached',
+    );
     return { isError: true, content: [{ type: 'text', text: refusal.text }] };
   }
   return undefined;
@@ -232,11 +324,22 @@ async function toolPolicy(ctx: EndpointContext, upstream: UpstreamConfig, origin
 async function callTool(ctx: EndpointContext, extra: Extra, params: CallToolRequestParams): Promise<CallToolResult | InputRequiredResult> {
   const app = ctx.apps?.appOfTool(params.name);
   if (app) {
-    record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: app.id, details: { method: 'tools/call', tool: 'fetch', path: params.arguments?.path } }, 'app page fetched');
+    record(
+      ctx,
+      {
+        event: 'mcp_tool_call',
+        outcome: 'success',
+        upstream: app.id,
+        details: { method: 'tools/call', tool: 'fetch', path: params.arguments?.path },
+      },
+      'app page fetched',
+    );
     return ctx.apps!.callFetch(app, params.arguments);
   }
   const { upstream, original } = await resolveTool(ctx, params.name, extra.mcpReq.signal);
-  const refused = await inSpan('tool policy', { 'gatehouse.upstream': upstream.id, 'gatehouse.tool': original }, () => toolPolicy(ctx, upstream, original, params.name));
+  const refused = await inSpan('tool policy', { 'gatehouse.upstream': upstream.id, 'gatehouse.tool': original }, () =>
+    toolPolicy(ctx, upstream, original, params.name),
+  );
   if (refused) return refused;
   ctx.inFlight.progressToken = params._meta?.progressToken;
   const call = async (signal: AbortSignal): Promise<CallToolResult> => {
@@ -249,17 +352,53 @@ async function callTool(ctx: EndpointContext, extra: Extra, params: CallToolRequ
       // An upstream that needs the person's own account first asks them to connect it.
       const result = await withConnect(ctx, signal, async () => {
         const connection = await ctx.pool.connection(ctx.session, upstream, ctx.auth);
-        return (await upstreamCall(upstream.id, original, () => connection.client.callTool(withTraceContext({ ...params, name: original }, ctx.trace), { signal }))) as CallToolResult;
+        return (await upstreamCall(upstream.id, original, () =>
+          connection.client.callTool(withTraceContext({ ...params, name: original }, ctx.trace), { signal }),
+        )) as CallToolResult;
       });
       const task = taskHandleOf(result);
       if (task) {
-        record(ctx, { event: 'mcp_tool_call', outcome: 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, details: { method: 'tools/call', tool: original, ...approved, task: task.taskId, status: task.status } }, 'tool call became a task');
+        record(
+          ctx,
+          {
+            event: 'mcp_tool_call',
+            outcome: 'success',
+            upstream: upstream.id,
+            latencyMs: Date.now() - started,
+            arguments: params.arguments,
+            details: { method: 'tools/call', tool: original, ...approved, task: task.taskId, status: task.status },
+          },
+          'tool call became a task',
+        );
         return presentTask(ctx, upstream, task);
       }
-      record(ctx, { event: 'mcp_tool_call', outcome: result.isError ? 'error' : 'success', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, result: result.content, details: { method: 'tools/call', tool: original, ...approved, ...(result.isError ? { toolError: true } : {}) } }, 'tool called');
+      record(
+        ctx,
+        {
+          event: 'mcp_tool_call',
+          outcome: result.isError ? 'error' : 'success',
+          upstream: upstream.id,
+          latencyMs: Date.now() - started,
+          arguments: params.arguments,
+          result: result.content,
+          details: { method: 'tools/call', tool: original, ...approved, ...(result.isError ? { toolError: true } : {}) },
+        },
+        'tool called',
+      );
       return result;
     } catch (error) {
-      record(ctx, { event: 'mcp_tool_call', outcome: 'error', upstream: upstream.id, latencyMs: Date.now() - started, arguments: params.arguments, details: { method: 'tools/call', tool: original, ...approved, errorCode: (error as { code?: unknown }).code } }, 'tool call failed');
+      record(
+        ctx,
+        {
+          event: 'mcp_tool_call',
+          outcome: 'error',
+          upstream: upstream.id,
+          latencyMs: Date.now() - started,
+          arguments: params.arguments,
+          details: { method: 'tools/call', tool: original, ...approved, errorCode: (error as { code?: unknown }).code },
+        },
+        'tool call failed',
+      );
       if (!(error instanceof UpstreamError)) throw error;
       // The upstream is down or slow: the agent gets a tool error it can read, the portal stays healthy.
       return { isError: true, content: [{ type: 'text', text: upstreamErrorText(upstream.id, error) }] };
@@ -273,7 +412,10 @@ async function searchFor(ctx: EndpointContext, args: Record<string, unknown> | u
   const query = args?.query;
   const limit = searchLimit(args?.limit);
   if (typeof query !== 'string' || !query.trim() || limit === undefined) {
-    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `${SEARCH_TOOL} needs "query" (a non-empty string) and an optional "limit" (1 to 50)`);
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidParams,
+      `${SEARCH_TOOL} needs "query" (a non-empty string) and an optional "limit" (1 to 50)`,
+    );
   }
   const perUpstream = await Promise.all(
     ctx.upstreams.map(async (upstream) => {
@@ -286,7 +428,18 @@ async function searchFor(ctx: EndpointContext, args: Record<string, unknown> | u
       }
     }),
   );
-  const found = searchTools([...perUpstream.flat(), ...(ctx.apps?.tools() ?? [])], query, limit).map(({ name, title, description, inputSchema }) => ({ name, title, description, inputSchema }));
-  record(ctx, { event: 'mcp_tool_call', outcome: 'success', arguments: args, details: { method: 'tools/call', tool: SEARCH_TOOL, matches: found.length } }, 'tools searched');
+  const found = searchTools([...perUpstream.flat(), ...(ctx.apps?.tools() ?? [])], query, limit).map(
+    ({ name, title, description, inputSchema }) => ({ name, title, description, inputSchema }),
+  );
+  record(
+    ctx,
+    {
+      event: 'mcp_tool_call',
+      outcome: 'success',
+      arguments: args,
+      details: { method: 'tools/call', tool: SEARCH_TOOL, matches: found.length },
+    },
+    'tools searched',
+  );
   return { content: [{ type: 'text', text: JSON.stringify({ tools: found }, null, 2) }], structuredContent: { tools: found } };
 }

@@ -1,6 +1,13 @@
 import { SpanKind } from '@opentelemetry/api';
 import { once } from 'node:events';
-import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY, isSpecType, type ClientCapabilities, type DiscoverResult } from '@modelcontextprotocol/server';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  PROTOCOL_VERSION_META_KEY,
+  isSpecType,
+  type ClientCapabilities,
+  type DiscoverResult,
+} from '@modelcontextprotocol/server';
 import type { UpstreamEra } from '../../adapters/mcp-upstream.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatSseEvent, readBody, readSse, sendUpstream, type SseEvent, type UpstreamRequestInit } from '../../adapters/mcp-http-relay.js';
@@ -70,7 +77,13 @@ export interface TransparentRelay {
    * nothing, `connect-first` when the person must connect their account at the upstream first,
    * and `not-2026` when the upstream refused the request as one of an era it does not speak.
    */
-  stateless(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, clientCapabilities: ClientCapabilities): Promise<StatelessOutcome>;
+  stateless(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    upstream: UpstreamConfig,
+    clientCapabilities: ClientCapabilities,
+  ): Promise<StatelessOutcome>;
   /**
    * Asks the upstream, as the person, what it speaks (`server/discover`): `modern` when it answers
    * as an MCP 2026-07-28 server, `legacy` when it refuses the question as a server of the session
@@ -92,7 +105,14 @@ export interface TransparentRelay {
  * for the upstream instead of the agent's token, the tool rules, the audit trail, keep-alives, the
  * call timeout, and answers of its own when the upstream cannot give them.
  */
-export function createTransparentRelay(deps: { sessions: AgentSessions; credentials: CredentialMinter; pins: ToolPins; quotas: ToolQuotas; approvals: ToolApprovals; keepAliveMs?: number }): TransparentRelay {
+export function createTransparentRelay(deps: {
+  sessions: AgentSessions;
+  credentials: CredentialMinter;
+  pins: ToolPins;
+  quotas: ToolQuotas;
+  approvals: ToolApprovals;
+  keepAliveMs?: number;
+}): TransparentRelay {
   const { sessions } = deps;
   const keepAliveMs = deps.keepAliveMs ?? KEEP_ALIVE_MS;
   // An administrator's verdict on a tool changes what the agents of its upstream may see, though the
@@ -102,7 +122,8 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     if (cause !== 'verdict') return;
     for (const res of openStreams.get(upstreamId) ?? []) {
       // Only while the upstream's event stream is relayed (a 200 not yet ended): any other answer to a GET ends at once.
-      if (res.headersSent && res.statusCode === 200 && !res.writableEnded) res.write(formatSseEvent({ id: undefined, event: 'message', data: TOOLS_LIST_CHANGED }));
+      if (res.headersSent && res.statusCode === 200 && !res.writableEnded)
+        res.write(formatSseEvent({ id: undefined, event: 'message', data: TOOLS_LIST_CHANGED }));
     }
   });
 
@@ -110,17 +131,34 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
   async function send(upstream: UpstreamConfig, auth: AuthContext, init: UpstreamRequestInit): Promise<IncomingMessage> {
     for (let retried = false; ; retried = true) {
       const credential = await deps.credentials.headersFor(upstream, auth);
-      const response = await inSpan('upstream call', { 'gatehouse.upstream': upstream.id }, () => sendUpstream(upstream.id, upstream.url!, { ...init, headers: { ...init.headers, ...credential, ...activeTraceHeaders() } }), SpanKind.CLIENT);
+      const response = await inSpan(
+        'upstream call',
+        { 'gatehouse.upstream': upstream.id },
+        () => sendUpstream(upstream.id, upstream.url!, { ...init, headers: { ...init.headers, ...credential, ...activeTraceHeaders() } }),
+        SpanKind.CLIENT,
+      );
       const status = response.statusCode;
       if (status !== 401 && status !== 403) return response;
       response.resume();
       const wwwAuthenticate = response.headers['www-authenticate'];
       const verdict = await deps.credentials.answerChallenge(upstream, auth, { status, wwwAuthenticate, sentHeaders: credential, retried });
-      if (verdict !== 'retry' || retried) throw new UpstreamUnauthorizedError(upstream.id, status, { internal: `HTTP ${status}${wwwAuthenticate ? `: ${wwwAuthenticate}` : ''}`, wwwAuthenticate });
+      if (verdict !== 'retry' || retried)
+        throw new UpstreamUnauthorizedError(upstream.id, status, {
+          internal: `HTTP ${status}${wwwAuthenticate ? `: ${wwwAuthenticate}` : ''}`,
+          wwwAuthenticate,
+        });
     }
   }
 
-  function flowOf(req: IncomingMessage, res: ServerResponse, body: unknown, upstream: UpstreamConfig, session: Pick<AgentSession, 'clientCapabilities'> & Partial<Pick<AgentSession, 'relay'>>, timeoutMs?: number, modern = false): Flow {
+  function flowOf(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    upstream: UpstreamConfig,
+    session: Pick<AgentSession, 'clientCapabilities'> & Partial<Pick<AgentSession, 'relay'>>,
+    timeoutMs?: number,
+    modern = false,
+  ): Flow {
     const audit = (input: AuditInput, message: string) => auditRequest(req, input, message);
     const auth = authOf(req);
     return {
@@ -129,7 +167,18 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
       body,
       upstream,
       upstreamSessionId: session.relay?.upstreamSessionId,
-      requests: new RelayedRequests({ upstream, person: auth.person, client: { id: auth.clientId, name: auth.clientName }, clientCapabilities: session.clientCapabilities, modern, audit, pins: deps.pins, quotas: deps.quotas, approvals: deps.approvals, onError: (error) => contextOf(req).log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded') }),
+      requests: new RelayedRequests({
+        upstream,
+        person: auth.person,
+        client: { id: auth.clientId, name: auth.clientName },
+        clientCapabilities: session.clientCapabilities,
+        modern,
+        audit,
+        pins: deps.pins,
+        quotas: deps.quotas,
+        approvals: deps.approvals,
+        onError: (error) => contextOf(req).log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded'),
+      }),
       deadline: new Deadline(res, upstream, timeoutMs),
       batch: Array.isArray(body),
     };
@@ -148,7 +197,12 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     let response: IncomingMessage;
     try {
       const body = JSON.stringify(batch ? admitted.forward : admitted.forward[0]);
-      response = await send(upstream, authOf(req), { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId, admitted.forward), body, signal: deadline.signal });
+      response = await send(upstream, authOf(req), {
+        method: 'POST',
+        headers: upstreamHeaders(req, flow.upstreamSessionId, admitted.forward),
+        body,
+        signal: deadline.signal,
+      });
     } catch (error) {
       return answerFailure(flow, error);
     }
@@ -175,7 +229,10 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     }
     if (!type.includes('json')) {
       const internal = `HTTP ${status} ${type}`;
-      return answerFailure(flow, ok ? new UpstreamProtocolError(upstream.id, { internal }) : new UpstreamUnavailableError(upstream.id, { internal }));
+      return answerFailure(
+        flow,
+        ok ? new UpstreamProtocolError(upstream.id, { internal }) : new UpstreamUnavailableError(upstream.id, { internal }),
+      );
     }
     // An error of the upstream's own transport (a bad request, a method it does not allow) passes as it is.
     if (!ok) {
@@ -190,10 +247,18 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
       single = !Array.isArray(parsed);
       answers = ([] as unknown[]).concat(parsed).map((value) => asMessage(upstream, value));
     } catch (error) {
-      return answerFailure(flow, error instanceof UpstreamError ? error : new UpstreamProtocolError(upstream.id, { internal: `JSON body: ${(error as Error).message}` }));
+      return answerFailure(
+        flow,
+        error instanceof UpstreamError
+          ? error
+          : new UpstreamProtocolError(upstream.id, { internal: `JSON body: ${(error as Error).message}` }),
+      );
     }
     const shown = answers.map((message) => requests.answer(message));
-    const missing = requests.pending > 0 ? requests.unanswered(new UpstreamProtocolError(upstream.id, { internal: 'the JSON answer left requests unanswered' })) : [];
+    const missing =
+      requests.pending > 0
+        ? requests.unanswered(new UpstreamProtocolError(upstream.id, { internal: 'the JSON answer left requests unanswered' }))
+        : [];
     const all = [...shown, ...missing];
     const unchanged = missing.length === 0 && shown.every((message, i) => message === answers[i]);
     writeJson(res, status, unchanged ? body : JSON.stringify(single && all.length === 1 ? all[0] : all));
@@ -260,7 +325,10 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     // A stream the upstream ended on purpose after an event id is resumed by the agent (Last-Event-ID,
     // SEP-1699); any other end leaves the unanswered requests to the portal.
     if (requests.pending > 0 && (failure !== undefined || !resumable)) {
-      const error = failure instanceof UpstreamError ? failure : new UpstreamUnavailableError(upstream.id, { internal: 'the event stream ended before every answer', cause: failure });
+      const error =
+        failure instanceof UpstreamError
+          ? failure
+          : new UpstreamUnavailableError(upstream.id, { internal: 'the event stream ended before every answer', cause: failure });
       warn(flow, error);
       cancelUpstream(flow, error);
       const unanswered = requests.unanswered(error);
@@ -288,7 +356,12 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     if ((flow.stateless || flow.initializing) && error instanceof UpstreamConnectRequiredError) throw error;
     warn(flow, error);
     if (flow.initializing || requests.pending === 0) {
-      throw new JsonRpcHttpError(error instanceof UpstreamTimeoutError ? 504 : 502, JSONRPC.internalError, upstreamErrorText(upstream.id, error), { internal: `${error.message}: ${error.internal ?? ''}` });
+      throw new JsonRpcHttpError(
+        error instanceof UpstreamTimeoutError ? 504 : 502,
+        JSONRPC.internalError,
+        upstreamErrorText(upstream.id, error),
+        { internal: `${error.message}: ${error.internal ?? ''}` },
+      );
     }
     cancelUpstream(flow, error);
     const answers = requests.unanswered(error);
@@ -300,7 +373,12 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     const { req, upstream, requests } = flow;
     if (!(error instanceof UpstreamTimeoutError) || !flow.upstreamSessionId) return;
     const body = JSON.stringify(requests.cancellations(`the portal's call timeout (${upstream.callTimeoutMs} ms) passed`));
-    send(upstream, authOf(req), { method: 'POST', headers: upstreamHeaders(req, flow.upstreamSessionId), body, signal: AbortSignal.timeout(upstream.connectTimeoutMs) })
+    send(upstream, authOf(req), {
+      method: 'POST',
+      headers: upstreamHeaders(req, flow.upstreamSessionId),
+      body,
+      signal: AbortSignal.timeout(upstream.connectTimeoutMs),
+    })
       .then((response) => response.resume())
       .catch(() => {});
   }
@@ -334,10 +412,22 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
             return false;
           }
           if (status < 200 || status >= 300) return true;
-          const session = await sessions.create({ ...fields, relay: { upstreamSessionId: headerValue(response.headers['mcp-session-id']) } });
+          const session = await sessions.create({
+            ...fields,
+            relay: { upstreamSessionId: headerValue(response.headers['mcp-session-id']) },
+          });
           flow.upstreamSessionId = session.relay?.upstreamSessionId;
           res.setHeader('Mcp-Session-Id', session.id);
-          auditRequest(req, { event: 'mcp_session_started', outcome: 'success', upstream: upstream.id, details: { endpoint: upstream.id, mcpSession: session.id } }, 'MCP session started');
+          auditRequest(
+            req,
+            {
+              event: 'mcp_session_started',
+              outcome: 'success',
+              upstream: upstream.id,
+              details: { endpoint: upstream.id, mcpSession: session.id },
+            },
+            'MCP session started',
+          );
           return true;
         }),
       ).catch((error: unknown) => {
@@ -359,18 +449,20 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
     async stateless(req, res, body, upstream, clientCapabilities) {
       let outcome: StatelessOutcome = 'answered';
       try {
-        await withFlow({ ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.callTimeoutMs, true), stateless: true }, (flow) =>
-          exchange(flow, async (response) => {
-            const status = response.statusCode ?? 502;
-            if (status !== 400 && status !== 404 && status !== 405) return true;
-            const text = await readBody(upstream.id, response, MAX_MESSAGE_BYTES, flow.deadline.signal).catch(() => '');
-            if (!refusesEra(status, text)) {
-              writeJson(res, status, text);
+        await withFlow(
+          { ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.callTimeoutMs, true), stateless: true },
+          (flow) =>
+            exchange(flow, async (response) => {
+              const status = response.statusCode ?? 502;
+              if (status !== 400 && status !== 404 && status !== 405) return true;
+              const text = await readBody(upstream.id, response, MAX_MESSAGE_BYTES, flow.deadline.signal).catch(() => '');
+              if (!refusesEra(status, text)) {
+                writeJson(res, status, text);
+                return false;
+              }
+              outcome = 'not-2026';
               return false;
-            }
-            outcome = 'not-2026';
-            return false;
-          }),
+            }),
         );
         return outcome;
       } catch (error) {
@@ -381,8 +473,25 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
 
     async probe(req, upstream) {
       const version = STATELESS_VERSION;
-      const body = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'server/discover', params: { _meta: { [PROTOCOL_VERSION_META_KEY]: version, [CLIENT_INFO_META_KEY]: { name: 'gatehouse', version: PORTAL_VERSION }, [CLIENT_CAPABILITIES_META_KEY]: {} } } });
-      const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-protocol-version': version, 'mcp-method': 'server/discover', ...traceContextOf(req) };
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'server/discover',
+        params: {
+          _meta: {
+            [PROTOCOL_VERSION_META_KEY]: version,
+            [CLIENT_INFO_META_KEY]: { name: 'gatehouse', version: PORTAL_VERSION },
+            [CLIENT_CAPABILITIES_META_KEY]: {},
+          },
+        },
+      });
+      const headers = {
+        accept: 'application/json, text/event-stream',
+        'content-type': 'application/json',
+        'mcp-protocol-version': version,
+        'mcp-method': 'server/discover',
+        ...traceContextOf(req),
+      };
       const signal = AbortSignal.timeout(upstream.connectTimeoutMs);
       let answer: RpcMessage | undefined;
       try {
@@ -426,7 +535,11 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
       await withFlow(flowOf(req, res, undefined, upstream, session), async (flow) => {
         let response: IncomingMessage;
         try {
-          response = await send(upstream, authOf(req), { method: 'GET', headers: upstreamHeaders(req, flow.upstreamSessionId), signal: flow.deadline.signal });
+          response = await send(upstream, authOf(req), {
+            method: 'GET',
+            headers: upstreamHeaders(req, flow.upstreamSessionId),
+            signal: flow.deadline.signal,
+          });
         } catch (error) {
           return answerFailure(flow, error);
         }
@@ -439,7 +552,11 @@ export function createTransparentRelay(deps: { sessions: AgentSessions; credenti
       const upstreamSessionId = session.relay?.upstreamSessionId;
       if (!upstreamSessionId) return;
       try {
-        const response = await send(upstream, authOf(req), { method: 'DELETE', headers: upstreamHeaders(req, upstreamSessionId), signal: AbortSignal.timeout(upstream.connectTimeoutMs) });
+        const response = await send(upstream, authOf(req), {
+          method: 'DELETE',
+          headers: upstreamHeaders(req, upstreamSessionId),
+          signal: AbortSignal.timeout(upstream.connectTimeoutMs),
+        });
         response.resume();
       } catch (error) {
         // The agent session ends here regardless; the upstream's own expiry ends its side.
@@ -475,14 +592,16 @@ interface Flow {
 class Deadline {
   readonly #controller = new AbortController();
   #timer?: NodeJS.Timeout;
-  readonly #onClose = () => this.#controller.abort(new UpstreamCancelledError(this.upstream.id, { internal: 'the agent closed the connection' }));
+  readonly #onClose = () =>
+    this.#controller.abort(new UpstreamCancelledError(this.upstream.id, { internal: 'the agent closed the connection' }));
 
   constructor(
     private readonly res: ServerResponse,
     private readonly upstream: UpstreamConfig,
     timeoutMs?: number,
   ) {
-    if (timeoutMs !== undefined) this.#timer = setTimeout(() => this.#controller.abort(new UpstreamTimeoutError(upstream.id, timeoutMs)), timeoutMs);
+    if (timeoutMs !== undefined)
+      this.#timer = setTimeout(() => this.#controller.abort(new UpstreamTimeoutError(upstream.id, timeoutMs)), timeoutMs);
     res.once('close', this.#onClose);
   }
 
@@ -531,7 +650,11 @@ function refusesEra(status: number, text: string): boolean {
 }
 
 /** Upstream request headers: what the agent said about the exchange, never its credentials. */
-function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undefined, forwarded: RpcMessage[] = []): Record<string, string> {
+function upstreamHeaders(
+  req: IncomingMessage,
+  upstreamSessionId: string | undefined,
+  forwarded: RpcMessage[] = [],
+): Record<string, string> {
   const headers: Record<string, string> = { accept: req.headers.accept ?? 'application/json, text/event-stream' };
   if (req.method === 'POST') headers['content-type'] = 'application/json';
   const version = headerValue(req.headers['mcp-protocol-version']);
@@ -560,7 +683,8 @@ function upstreamHeaders(req: IncomingMessage, upstreamSessionId: string | undef
  * with a line break or a non-ASCII character cannot go as it is, and must not fail the request.
  */
 function standardHeaderValue(value: string): string {
-  const plain = value !== '' && value === value.trim() && /^[\t\x20-\x7e]*$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
+  const plain =
+    value !== '' && value === value.trim() && /^[\t\x20-\x7e]*$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
   return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }
 
@@ -572,7 +696,9 @@ function relayedEvent(upstream: UpstreamConfig, event: SseEvent, requests: Relay
   try {
     message = asMessage(upstream, parseUpstreamJson(upstream, event.data));
   } catch (error) {
-    throw error instanceof UpstreamError ? error : new UpstreamProtocolError(upstream.id, { internal: `SSE data is not JSON: ${(error as Error).message}` });
+    throw error instanceof UpstreamError
+      ? error
+      : new UpstreamProtocolError(upstream.id, { internal: `SSE data is not JSON: ${(error as Error).message}` });
   }
   const shown = requests.answer(message);
   return { shown: shown === message ? event : { ...event, data: JSON.stringify(shown) }, message: shown };
@@ -586,7 +712,8 @@ function acceptsJson(req: IncomingMessage): boolean {
 
 /** An upstream's JSON text, parsed; nested past {@link MAX_MESSAGE_DEPTH} it is a protocol error like any other garbage. */
 function parseUpstreamJson(upstream: UpstreamConfig, text: string): unknown {
-  if (nestedDeeperThan(Buffer.from(text), MAX_MESSAGE_DEPTH)) throw new UpstreamProtocolError(upstream.id, { internal: `a message nested deeper than ${MAX_MESSAGE_DEPTH} levels` });
+  if (nestedDeeperThan(Buffer.from(text), MAX_MESSAGE_DEPTH))
+    throw new UpstreamProtocolError(upstream.id, { internal: `a message nested deeper than ${MAX_MESSAGE_DEPTH} levels` });
   return JSON.parse(text);
 }
 
@@ -602,5 +729,8 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 function warn({ req, upstream }: Flow, error: UpstreamError): void {
-  contextOf(req).log.warn({ upstream: upstream.id, errorCode: error.code, internal: error.internal }, error instanceof UpstreamConnectRequiredError ? 'upstream needs the person to connect' : 'upstream exchange failed');
+  contextOf(req).log.warn(
+    { upstream: upstream.id, errorCode: error.code, internal: error.internal },
+    error instanceof UpstreamConnectRequiredError ? 'upstream needs the person to connect' : 'upstream exchange failed',
+  );
 }

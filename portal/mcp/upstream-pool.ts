@@ -1,6 +1,18 @@
-import { ProtocolError, ProtocolErrorCode, SUBSCRIPTION_ID_META_KEY, type Notification, type ServerCapabilities } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  SUBSCRIPTION_ID_META_KEY,
+  type Notification,
+  type ServerCapabilities,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import { createMcpUpstream, type McpUpstream, type McpUpstreamConnection, type UpstreamEraCache, type UpstreamSession } from '../../adapters/mcp-upstream.js';
+import {
+  createMcpUpstream,
+  type McpUpstream,
+  type McpUpstreamConnection,
+  type UpstreamEraCache,
+  type UpstreamSession,
+} from '../../adapters/mcp-upstream.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { sha256 } from '../crypto/hash.js';
 import type { CredentialMinter } from '../credentials/credential-minter.js';
@@ -47,7 +59,14 @@ export class UpstreamPool {
   readonly #extensions = new Map<string, Extensions | null>();
 
   constructor(
-    private readonly deps: { logger: Logger; sessions: AgentSessions; hub: SessionHub; credentials: CredentialMinter; eras: UpstreamEraCache; lists: ListCache },
+    private readonly deps: {
+      logger: Logger;
+      sessions: AgentSessions;
+      hub: SessionHub;
+      credentials: CredentialMinter;
+      eras: UpstreamEraCache;
+      lists: ListCache;
+    },
   ) {}
 
   /** The session's connection to `upstream`, opened (or re-attached) on first use in this process. */
@@ -83,33 +102,40 @@ export class UpstreamPool {
    * function that stops listening; an upstream that cannot be reached is left out with a warning.
    */
   async watch(session: AgentSession, upstreams: UpstreamConfig[], auth: AuthContext, filter: ChangeFilter): Promise<() => Promise<void>> {
-    const stops = await Promise.all(upstreams.map(async (upstream) => {
-      const key = `${session.id}\n${upstream.id}`;
-      const pooled = this.#pooled(session, upstream, auth);
-      pooled.watchers++;
-      clearTimeout(pooled.idleTimer);
-      const release = async () => {
-        pooled.watchers--;
-        this.#idleLater(pooled, key);
-      };
-      try {
-        const connection = await pooled.connection;
-        const stopUpstream = await this.#listenUpstream(connection, session, upstream, filter);
-        return async () => {
-          await stopUpstream().catch(() => {});
-          await release();
+    const stops = await Promise.all(
+      upstreams.map(async (upstream) => {
+        const key = `${session.id}\n${upstream.id}`;
+        const pooled = this.#pooled(session, upstream, auth);
+        pooled.watchers++;
+        clearTimeout(pooled.idleTimer);
+        const release = async () => {
+          pooled.watchers--;
+          this.#idleLater(pooled, key);
         };
-      } catch (error) {
-        this.deps.logger.warn({ upstream: upstream.id, err: error }, 'upstream left out of a listening agent: unavailable');
-        return release;
-      }
-    }));
+        try {
+          const connection = await pooled.connection;
+          const stopUpstream = await this.#listenUpstream(connection, session, upstream, filter);
+          return async () => {
+            await stopUpstream().catch(() => {});
+            await release();
+          };
+        } catch (error) {
+          this.deps.logger.warn({ upstream: upstream.id, err: error }, 'upstream left out of a listening agent: unavailable');
+          return release;
+        }
+      }),
+    );
     return async () => {
       await Promise.all(stops.map((stop) => stop()));
     };
   }
 
-  async #listenUpstream(connection: McpUpstreamConnection, session: AgentSession, upstream: UpstreamConfig, filter: ChangeFilter): Promise<() => Promise<void>> {
+  async #listenUpstream(
+    connection: McpUpstreamConnection,
+    session: AgentSession,
+    upstream: UpstreamConfig,
+    filter: ChangeFilter,
+  ): Promise<() => Promise<void>> {
     const { client } = connection;
     const capabilities = client.getServerCapabilities() ?? {};
     const uris = (filter.resourceSubscriptions ?? []).flatMap((uri) => {
@@ -152,7 +178,9 @@ export class UpstreamPool {
    * slower than `waitMs` is not waited for (it adds its extensions once it answers).
    */
   async learnExtensions(session: AgentSession, upstreams: UpstreamConfig[], auth: AuthContext, waitMs = 2_000): Promise<void> {
-    const reaching = Promise.allSettled(upstreams.filter((upstream) => !this.#extensions.has(upstream.id)).map((upstream) => this.connection(session, upstream, auth)));
+    const reaching = Promise.allSettled(
+      upstreams.filter((upstream) => !this.#extensions.has(upstream.id)).map((upstream) => this.connection(session, upstream, auth)),
+    );
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([reaching, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);
@@ -166,7 +194,9 @@ export class UpstreamPool {
   announceToolsChanged(upstreamId: string): void {
     for (const [key, pooled] of this.#connections) {
       if (!key.endsWith(`\n${upstreamId}`)) continue;
-      this.deps.hub.publishOutbound(pooled.session.id, { method: 'notifications/tools/list_changed' }).catch((error: unknown) => this.deps.logger.warn({ err: error, upstream: upstreamId }, 'tools list change not announced'));
+      this.deps.hub
+        .publishOutbound(pooled.session.id, { method: 'notifications/tools/list_changed' })
+        .catch((error: unknown) => this.deps.logger.warn({ err: error, upstream: upstreamId }, 'tools list change not announced'));
     }
   }
 
@@ -190,10 +220,12 @@ export class UpstreamPool {
    */
   async dropModernConnections(upstreamId: string): Promise<void> {
     const keys = [...this.#connections.keys()].filter((key) => key.endsWith(`\n${upstreamId}`));
-    await Promise.all(keys.map(async (key) => {
-      const connection = await this.#connections.get(key)?.connection.catch(() => undefined);
-      if (connection?.client.getProtocolEra() === 'modern') await this.#drop(key, 'close');
-    }));
+    await Promise.all(
+      keys.map(async (key) => {
+        const connection = await this.#connections.get(key)?.connection.catch(() => undefined);
+        if (connection?.client.getProtocolEra() === 'modern') await this.#drop(key, 'close');
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -223,10 +255,16 @@ export class UpstreamPool {
     }
   }
 
-  async #connect(session: AgentSession, config: UpstreamConfig, pooled: PooledConnection, key: string, resume: UpstreamSession | undefined): Promise<McpUpstreamConnection> {
+  async #connect(
+    session: AgentSession,
+    config: UpstreamConfig,
+    pooled: PooledConnection,
+    key: string,
+    resume: UpstreamSession | undefined,
+  ): Promise<McpUpstreamConnection> {
     const { sessions, hub, logger } = this.deps;
     // Assigned once connected; the upstream's requests only come after that.
-    let connection: McpUpstreamConnection | undefined ;
+    let connection: McpUpstreamConnection | undefined;
     connection = await this.#upstream(config).connect({
       ownerKey: session.personId,
       // Asked before every request to the upstream, inside the span of the call it belongs to.
@@ -289,7 +327,12 @@ export class UpstreamPool {
         command: config.command,
         env: config.env,
         // `{owner}` in an env value becomes a hash of the person: per-person state files without their id in a path.
-        ownerEnv: (owner) => Object.fromEntries(Object.entries(config.env).filter(([, v]) => v.includes('{owner}')).map(([k, v]) => [k, v.replaceAll('{owner}', sha256(owner).slice(0, 16))])),
+        ownerEnv: (owner) =>
+          Object.fromEntries(
+            Object.entries(config.env)
+              .filter(([, v]) => v.includes('{owner}'))
+              .map(([k, v]) => [k, v.replaceAll('{owner}', sha256(owner).slice(0, 16))]),
+          ),
         cwd: config.cwd,
         connectTimeoutMs: config.connectTimeoutMs,
         callTimeoutMs: config.callTimeoutMs,
@@ -297,7 +340,11 @@ export class UpstreamPool {
       {
         logger: this.deps.logger.child({ upstream: config.id }),
         eras: this.deps.eras,
-        onProcessEvent: (event) => this.deps.logger.info({ upstream: event.upstreamId, pid: event.pid, event: `upstream_process_${event.type}` }, `upstream process ${event.type}`),
+        onProcessEvent: (event) =>
+          this.deps.logger.info(
+            { upstream: event.upstreamId, pid: event.pid, event: `upstream_process_${event.type}` },
+            `upstream process ${event.type}`,
+          ),
       },
     );
     this.#upstreams.set(config.id, { fingerprint, upstream });

@@ -79,7 +79,8 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
 
   /** How a hop to `url` may connect; refuses, before anything is sent, what the policy forbids. */
   function transportFor(url: URL, trusted: ReadonlySet<string>): HopTransport {
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new GuardedFetchError('invalid_url', `${loggableUrl(url)}: not an http(s) URL`);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new GuardedFetchError('invalid_url', `${loggableUrl(url)}: not an http(s) URL`);
     if (url.username || url.password) throw new GuardedFetchError('invalid_url', `${loggableUrl(url)}: credentials in the URL`);
     if (trusted.has(url.origin)) return { ca: options.ca };
     const literal = ipLiteral(url.hostname);
@@ -97,7 +98,10 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
   /** Every hop of one fetch under one deadline; `stop` aborts when no caller waits any more. */
   async function fetchAnswer(first: Hop, trusted: ReadonlySet<string>, follow: boolean, stop: AbortSignal): Promise<Answer> {
     const halt = new AbortController();
-    const timer = setTimeout(() => halt.abort(new GuardedFetchError('deadline', `${loggableUrl(first.url)}: no complete answer within ${deadlineMs} ms`)), deadlineMs);
+    const timer = setTimeout(
+      () => halt.abort(new GuardedFetchError('deadline', `${loggableUrl(first.url)}: no complete answer within ${deadlineMs} ms`)),
+      deadlineMs,
+    );
     const forward = () => halt.abort(stop.reason);
     stop.addEventListener('abort', forward, { once: true });
     try {
@@ -108,7 +112,8 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
         const location = res.headers.location;
         if (follow && REDIRECTS.has(status) && location !== undefined) {
           res.destroy();
-          if (redirects >= maxRedirects) throw new GuardedFetchError('too_many_redirects', `${loggableUrl(first.url)}: more than ${maxRedirects} redirects`);
+          if (redirects >= maxRedirects)
+            throw new GuardedFetchError('too_many_redirects', `${loggableUrl(first.url)}: more than ${maxRedirects} redirects`);
           hop = nextHop(hop, status, location);
           continue;
         }
@@ -125,7 +130,12 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
   }
 
   /** The caller's share of the fetch for `key` (one is started when none is in flight; `undefined` never shares). */
-  function join(key: string | undefined, url: URL, start: (stop: AbortSignal) => Promise<Answer>, signal: AbortSignal | undefined): Promise<Answer> {
+  function join(
+    key: string | undefined,
+    url: URL,
+    start: (stop: AbortSignal) => Promise<Answer>,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
     const gone = () => new GuardedFetchError('aborted', `${loggableUrl(url)}: the caller went away`);
     if (signal?.aborted) return Promise.reject(gone());
     let shared = key === undefined ? undefined : inFlight.get(key);
@@ -161,7 +171,10 @@ export function createGuardedFetch(options: GuardedFetchOptions): GuardedFetch {
     const headers = Object.fromEntries(Object.entries(init.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
     const hop: Hop = { url, method: (init.method ?? 'GET').toUpperCase(), headers, body: toBuffer(init.body) };
     const follow = init.redirect !== 'manual';
-    const key = hop.method === 'GET' && !hop.body ? JSON.stringify([url.href, follow, [...trusted].sort(), Object.entries(headers).sort()]) : undefined;
+    const key =
+      hop.method === 'GET' && !hop.body
+        ? JSON.stringify([url.href, follow, [...trusted].sort(), Object.entries(headers).sort()])
+        : undefined;
     const answer = await join(key, url, (stop) => fetchAnswer(hop, trusted, follow, stop), init.signal ?? undefined);
     return toResponse(answer);
   };
@@ -173,7 +186,13 @@ const publicOnlyLookup: LookupFunction = (hostname, lookupOptions, callback) => 
     if (error) return callback(error, []);
     const refused = addresses.find((a) => classifyAddress(a.address) !== 'public');
     if (refused) {
-      return callback(new GuardedFetchError('blocked_address', `${hostname} resolves to ${refused.address}, a ${classifyAddress(refused.address)} address`) as NodeJS.ErrnoException, []);
+      return callback(
+        new GuardedFetchError(
+          'blocked_address',
+          `${hostname} resolves to ${refused.address}, a ${classifyAddress(refused.address)} address`,
+        ) as NodeJS.ErrnoException,
+        [],
+      );
     }
     if (lookupOptions.all) return callback(null, addresses);
     const [first] = addresses as [LookupAddress];

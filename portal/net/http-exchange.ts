@@ -40,7 +40,13 @@ export function sendHop(hop: Hop, transport: HopTransport, signal: AbortSignal):
     });
     req.on('error', (error) => {
       signal.removeEventListener('abort', stop);
-      reject(error instanceof GuardedFetchError ? error : new GuardedFetchError('unreachable', `${loggableUrl(hop.url)}: ${(error as NodeJS.ErrnoException).code ?? error.message}`, { cause: error }));
+      reject(
+        error instanceof GuardedFetchError
+          ? error
+          : new GuardedFetchError('unreachable', `${loggableUrl(hop.url)}: ${(error as NodeJS.ErrnoException).code ?? error.message}`, {
+              cause: error,
+            }),
+      );
     });
     req.end(hop.body);
   });
@@ -69,7 +75,8 @@ export function readBounded(res: IncomingMessage, url: URL, maxBytes: number, si
     signal.addEventListener('abort', stop, { once: true });
     res.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) return settle(new GuardedFetchError('too_large', `${loggableUrl(url)}: the answer is larger than ${maxBytes} bytes`));
+      if (size > maxBytes)
+        return settle(new GuardedFetchError('too_large', `${loggableUrl(url)}: the answer is larger than ${maxBytes} bytes`));
       chunks.push(chunk);
     });
     res.on('end', () => settle());

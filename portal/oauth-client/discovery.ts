@@ -39,6 +39,7 @@ export type CodeFlowServer = oauth.AuthorizationServer & { authorization_endpoin
  * @throws {OAuthClientError} `invalid_response`.
  */
 export function requireCodeFlowEndpoints(as: oauth.AuthorizationServer): CodeFlowServer {
-  if (!as.authorization_endpoint || !as.token_endpoint) throw new OAuthClientError('invalid_response', `${as.issuer}: metadata lacks an authorization or token endpoint`);
+  if (!as.authorization_endpoint || !as.token_endpoint)
+    throw new OAuthClientError('invalid_response', `${as.issuer}: metadata lacks an authorization or token endpoint`);
   return as as CodeFlowServer;
 }

@@ -35,8 +35,10 @@ export class OAuthClientError extends Error {
  */
 export function classifyOAuthFailure(error: unknown): OAuthClientError {
   if (error instanceof OAuthClientError) return error;
-  if (error instanceof GuardedFetchError) return new OAuthClientError(error.transient ? 'unavailable' : 'invalid_response', `${error.code}: ${error.message}`);
-  if (error instanceof oauth.AuthorizationResponseError) return new OAuthClientError('denied', `authorization error: ${error.error}`, safeOAuthError(error.error));
+  if (error instanceof GuardedFetchError)
+    return new OAuthClientError(error.transient ? 'unavailable' : 'invalid_response', `${error.code}: ${error.message}`);
+  if (error instanceof oauth.AuthorizationResponseError)
+    return new OAuthClientError('denied', `authorization error: ${error.error}`, safeOAuthError(error.error));
   if (error instanceof oauth.ResponseBodyError) {
     if (error.status >= 500) return new OAuthClientError('unavailable', `answered ${error.status} ${error.error}`);
     return new OAuthClientError('refused', `refused: ${error.error}`, safeOAuthError(error.error));
@@ -44,7 +46,10 @@ export function classifyOAuthFailure(error: unknown): OAuthClientError {
   const status = unexpectedResponseStatus(error);
   if (status !== undefined && status >= 500) return new OAuthClientError('unavailable', `answered ${status}`);
   const code = (error as { code?: unknown })?.code;
-  return new OAuthClientError('invalid_response', `${typeof code === 'string' ? code : 'error'}: ${error instanceof Error ? error.message : String(error)}`);
+  return new OAuthClientError(
+    'invalid_response',
+    `${typeof code === 'string' ? code : 'error'}: ${error instanceof Error ? error.message : String(error)}`,
+  );
 }
 
 /**

@@ -49,7 +49,13 @@ export function createAccessTokens(options: { issuer: string; keys: SigningKeys;
     async issue(grant, ttlMs) {
       const { kid, privateKey } = await keys.current();
       const expiresIn = Math.floor(ttlMs / 1000);
-      const claims = { client_id: grant.clientId, scope: formatScope(grant.scope), grant_id: grant.id, ...(grant.act ? { act: grant.act } : {}), ...(grant.dpopJkt ? { cnf: { jkt: grant.dpopJkt } } : {}) };
+      const claims = {
+        client_id: grant.clientId,
+        scope: formatScope(grant.scope),
+        grant_id: grant.id,
+        ...(grant.act ? { act: grant.act } : {}),
+        ...(grant.dpopJkt ? { cnf: { jkt: grant.dpopJkt } } : {}),
+      };
       const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: SIGNING_ALG, typ: 'at+jwt', kid })
         .setIssuer(issuer)

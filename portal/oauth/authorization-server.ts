@@ -61,7 +61,10 @@ export interface BearerGuard {
   /** Express middleware: the bearer check of a route (see `requireBearer` in `bearer.ts`). */
   requireBearer(options: BearerOptions): RequestHandler;
   /** The same check for routes served outside express (the MCP endpoint, agents' app requests). */
-  authenticate(req: Parameters<typeof authenticateBearer>[1], check: Parameters<typeof authenticateBearer>[2]): ReturnType<typeof authenticateBearer>;
+  authenticate(
+    req: Parameters<typeof authenticateBearer>[1],
+    check: Parameters<typeof authenticateBearer>[2],
+  ): ReturnType<typeof authenticateBearer>;
 }
 
 /** The portal's OAuth 2.1 authorization server: its routes, and the bearer check for protected routes. */
@@ -88,7 +91,12 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     dpop: createDpopProofs({ store, clock }),
     codes: createAuthorizationCodes({ store, ttlMs: config.tokens.codeTtlMs }),
     requests: createAuthorizationRequests({ store, ttlMs: 10 * 60_000, clock }),
-    deviceAuthorizations: createDeviceAuthorizations({ store, ttlMs: config.tokens.deviceCodeTtlMs, intervalMs: config.tokens.devicePollIntervalMs, clock }),
+    deviceAuthorizations: createDeviceAuthorizations({
+      store,
+      ttlMs: config.tokens.deviceCodeTtlMs,
+      intervalMs: config.tokens.devicePollIntervalMs,
+      clock,
+    }),
     consents: options.consents,
     grants,
     clients,
@@ -108,8 +116,22 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
     connections: options.connections,
   };
   const router = Router();
-  for (const routes of [metadataRoutes, registerRoutes, authorizeRoutes, consentRoutes, tokenRoutes, revokeRoutes, introspectRoutes, deviceAuthorizationRoutes, deviceRoutes]) {
+  for (const routes of [
+    metadataRoutes,
+    registerRoutes,
+    authorizeRoutes,
+    consentRoutes,
+    tokenRoutes,
+    revokeRoutes,
+    introspectRoutes,
+    deviceAuthorizationRoutes,
+    deviceRoutes,
+  ]) {
     router.use(routes(deps));
   }
-  return { router, requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions), authenticate: (req, check) => inSpan('bearer check', {}, () => authenticateBearer(deps, req, check)) };
+  return {
+    router,
+    requireBearer: (bearerOptions) => requireBearer(deps, bearerOptions),
+    authenticate: (req, check) => inSpan('bearer check', {}, () => authenticateBearer(deps, req, check)),
+  };
 }

@@ -32,8 +32,18 @@ export function authorizeRoutes(deps: OAuthDeps): Router {
       checkAdminScope(scope, resource, deps);
       const prompt = checkPrompt(query);
       const dpopJkt = checkDpopJkt(query);
-      if (prompt?.includes('none') && !(await deps.sessions.read(req))) throw new OAuthError('login_required', 'the person is not signed in, and prompt=none forbids asking');
-      const request = await deps.requests.create({ clientId: client.clientId, redirectUri, state, scope, resource, codeChallenge, ...(prompt ? { prompt } : {}), ...(dpopJkt ? { dpopJkt } : {}) });
+      if (prompt?.includes('none') && !(await deps.sessions.read(req)))
+        throw new OAuthError('login_required', 'the person is not signed in, and prompt=none forbids asking');
+      const request = await deps.requests.create({
+        clientId: client.clientId,
+        redirectUri,
+        state,
+        scope,
+        resource,
+        codeChallenge,
+        ...(prompt ? { prompt } : {}),
+        ...(dpopJkt ? { dpopJkt } : {}),
+      });
       res.redirect(303, `/consent?request=${encodeURIComponent(request.id)}`);
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
@@ -52,7 +62,11 @@ async function mayReceiveErrors(req: Request, client: Client, deps: OAuthDeps): 
 
 /** The OAuth error as the person's error page (JSON for a non-browser), with the same code and status. */
 function shownToThePerson(error: OAuthError): HttpError {
-  return new HttpError(error.status, error.code, `The application's sign-in request was refused (${error.message}). You were not sent back to it. Tell its developers, or start again from the application.`);
+  return new HttpError(
+    error.status,
+    error.code,
+    `The application's sign-in request was refused (${error.message}). You were not sent back to it. Tell its developers, or start again from the application.`,
+  );
 }
 
 /** Sends the agent's browser back with an OAuth error (RFC 6749 §4.1.2.1, RFC 9207 `iss`). */
@@ -69,7 +83,8 @@ export function redirectWithError(res: Response, redirectUri: string, issuer: st
 function singleValued(req: Request): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(req.query)) {
-    if (Array.isArray(value)) throw new HttpError(400, 'invalid_request', `The sign-in link is malformed: "${name}" appears more than once.`);
+    if (Array.isArray(value))
+      throw new HttpError(400, 'invalid_request', `The sign-in link is malformed: "${name}" appears more than once.`);
     if (typeof value === 'string') out[name] = value;
   }
   return out;
@@ -80,7 +95,11 @@ async function loadClient(query: Record<string, string | undefined>, deps: OAuth
   if (!clientId) throw new HttpError(400, 'invalid_request', 'The sign-in link is missing its client_id.');
   const client = await deps.clients.find(clientId, { signal });
   if (!client || client.kind === 'service') {
-    throw new HttpError(400, 'invalid_client', 'The application that sent you here is not registered with this portal (or its registration expired).');
+    throw new HttpError(
+      400,
+      'invalid_client',
+      'The application that sent you here is not registered with this portal (or its registration expired).',
+    );
   }
   return client;
 }
@@ -91,8 +110,15 @@ function checkRedirectUri(query: Record<string, string | undefined>, client: Cli
   // Never redirect to an unregistered URI (that is how codes get stolen), nor to one registered
   // before today's rules refused it.
   const applicationType = client.applicationType ?? impliedApplicationType(client.redirectUris);
-  if (!client.redirectUris.some((registered) => redirectUriMatches(requested, registered)) || redirectUriProblem(requested, applicationType, oneWordSchemes)) {
-    throw new HttpError(400, 'invalid_redirect_uri', 'The application asked to send you to an address it did not register. Nothing was shared.');
+  if (
+    !client.redirectUris.some((registered) => redirectUriMatches(requested, registered)) ||
+    redirectUriProblem(requested, applicationType, oneWordSchemes)
+  ) {
+    throw new HttpError(
+      400,
+      'invalid_redirect_uri',
+      'The application asked to send you to an address it did not register. Nothing was shared.',
+    );
   }
   return requested;
 }
@@ -120,7 +146,8 @@ export function checkScope(query: Record<string, string | undefined>, client: Cl
 /** The `admin` scope goes with the admin resource only, and that resource needs it. */
 export function checkAdminScope(scope: string[], resource: string, deps: OAuthDeps): void {
   const forAdmin = deps.resources.find(resource)?.kind === 'admin';
-  if (forAdmin !== scope.includes(SCOPES.admin)) throw new OAuthError('invalid_scope', forAdmin ? 'the admin API needs scope "admin"' : 'scope "admin" is only for the admin resource');
+  if (forAdmin !== scope.includes(SCOPES.admin))
+    throw new OAuthError('invalid_scope', forAdmin ? 'the admin API needs scope "admin"' : 'scope "admin" is only for the admin resource');
 }
 
 /**
@@ -134,7 +161,8 @@ function checkPrompt(query: Record<string, string | undefined>): Prompt[] | unde
   const values = query.prompt.split(' ').filter(Boolean);
   const unknown = values.find((value) => !['login', 'consent', 'none', 'select_account'].includes(value));
   if (unknown) throw new OAuthError('invalid_request', `prompt "${unknown}" is not supported`);
-  if (values.includes('none') && values.length > 1) throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values');
+  if (values.includes('none') && values.length > 1)
+    throw new OAuthError('invalid_request', 'prompt=none cannot be combined with other values');
   const kept = values.filter((value): value is Prompt => value !== 'select_account');
   return kept.length ? kept : undefined;
 }
@@ -142,7 +170,8 @@ function checkPrompt(query: Record<string, string | undefined>): Prompt[] | unde
 /** RFC 9449 §10 `dpop_jkt`: the JWK SHA-256 thumbprint (RFC 7638) of the key the code's exchange must prove. */
 function checkDpopJkt(query: Record<string, string | undefined>): string | undefined {
   const jkt = query.dpop_jkt;
-  if (jkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(jkt)) throw new OAuthError('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
+  if (jkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(jkt))
+    throw new OAuthError('invalid_request', 'dpop_jkt must be a base64url SHA-256 JWK thumbprint');
   return jkt;
 }
 

@@ -46,7 +46,12 @@ export function requireBearer(deps: BearerDeps, options: BearerOptions): Request
       next('route');
       return;
     }
-    await authenticateBearer(deps, req, { resource, audiences: options.alsoAccept?.(req), upstreamId: options.upstreamId?.(req), scope: options.scope });
+    await authenticateBearer(deps, req, {
+      resource,
+      audiences: options.alsoAccept?.(req),
+      upstreamId: options.upstreamId?.(req),
+      scope: options.scope,
+    });
     next();
   };
 }
@@ -88,8 +93,16 @@ export async function authenticateBearer(deps: BearerDeps, req: IncomingMessage,
     const dpop = [`DPoP algs="${DPOP_SIGNING_ALGS.join(' ')}"`, ...(used === 'dpop' ? [`scope="${asked.join(' ')}"`, ...errorParams] : [])];
     return [...bearer, ...dpop].join(', ');
   };
-  const fail = (code: 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof', description: string, used: Scheme | undefined, asked = scope) =>
-    new OAuthError(code, description, { status: code === 'invalid_dpop_proof' ? 401 : undefined, headers: { 'WWW-Authenticate': challenge(used, { code, description }, asked) } });
+  const fail = (
+    code: 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof',
+    description: string,
+    used: Scheme | undefined,
+    asked = scope,
+  ) =>
+    new OAuthError(code, description, {
+      status: code === 'invalid_dpop_proof' ? 401 : undefined,
+      headers: { 'WWW-Authenticate': challenge(used, { code, description }, asked) },
+    });
 
   const header = req.headers.authorization;
   if (!header) throw fail('invalid_token', 'an access token is required', undefined);
@@ -123,7 +136,10 @@ export async function authenticateBearer(deps: BearerDeps, req: IncomingMessage,
     const htu = `${check.publicBaseUrl ?? deps.issuer}${requestPath(req)}`;
     let proof;
     try {
-      [grant, proof] = await Promise.all([deps.grants.find(claims.grant_id), deps.dpop.check(req, { htu, accessToken: token, clientId: claims.client_id })]);
+      [grant, proof] = await Promise.all([
+        deps.grants.find(claims.grant_id),
+        deps.dpop.check(req, { htu, accessToken: token, clientId: claims.client_id }),
+      ]);
     } catch (error) {
       if (error instanceof OAuthError) throw fail('invalid_dpop_proof', error.message, used);
       throw error;

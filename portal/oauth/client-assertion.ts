@@ -27,7 +27,12 @@ export interface ClientAssertions {
 }
 
 /** `clock` judges an assertion's `exp` and lifetime (default the real time). */
-export function createClientAssertions(options: { issuer: string; remoteKeys: RemoteKeys; ledger: AssertionLedger; clock?: Clock }): ClientAssertions {
+export function createClientAssertions(options: {
+  issuer: string;
+  remoteKeys: RemoteKeys;
+  ledger: AssertionLedger;
+  clock?: Clock;
+}): ClientAssertions {
   const { issuer } = options;
   const clock = options.clock ?? systemClock;
   function keysOf(client: Client): JWTVerifyGetKey {
@@ -49,7 +54,8 @@ export function createClientAssertions(options: { issuer: string; remoteKeys: Re
           currentDate: new Date(clock.now()),
         }));
       } catch (error) {
-        if (error instanceof joseErrors.JOSEError) throw new ClientAssertionError(`client assertion of ${client.clientId}: ${error.code}: ${error.message}`);
+        if (error instanceof joseErrors.JOSEError)
+          throw new ClientAssertionError(`client assertion of ${client.clientId}: ${error.code}: ${error.message}`);
         throw new ClientAssertionError(`keys of ${client.clientId} could not be fetched: ${(error as Error).message}`);
       }
       if (claims.exp! - epochSeconds(clock) > MAX_ASSERTION_LIFETIME_SECONDS) {

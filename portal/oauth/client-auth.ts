@@ -17,7 +17,8 @@ import type { Client, ClientRegistry } from './clients.js';
  */
 export async function authenticateClient(req: Request, clients: ClientRegistry, assertions: ClientAssertions): Promise<Client> {
   const body = (req.body ?? {}) as Record<string, unknown>;
-  if (body.client_assertion !== undefined || body.client_assertion_type !== undefined) return authenticateByAssertion(req, body, clients, assertions);
+  if (body.client_assertion !== undefined || body.client_assertion_type !== undefined)
+    return authenticateByAssertion(req, body, clients, assertions);
   const basic = parseBasic(req.headers.authorization);
   const bodySecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
   if (basic && (bodySecret !== undefined || (typeof body.client_id === 'string' && body.client_id !== basic.clientId))) {
@@ -38,18 +39,35 @@ export async function authenticateClient(req: Request, clients: ClientRegistry, 
   if (!allowed) throw reject(`client ${clientId} registered ${registered} but used ${method}`);
   if (method === 'none') return client;
   if (!client.secretHash || secret === undefined) throw reject('no secret');
-  const valid = client.kind === 'service' ? await verifyPassword(secret, client.secretHash) : constantTimeEqual(sha256(secret), client.secretHash);
+  const valid =
+    client.kind === 'service' ? await verifyPassword(secret, client.secretHash) : constantTimeEqual(sha256(secret), client.secretHash);
   if (!valid) throw reject(`wrong secret for ${clientId}`);
   return client;
 }
 
 /** `private_key_jwt` (RFC 7523 §2.2): the client is the assertion's `sub`, and `client_id` (if sent) must agree. */
-async function authenticateByAssertion(req: Request, body: Record<string, unknown>, clients: ClientRegistry, assertions: ClientAssertions): Promise<Client> {
-  if (req.headers.authorization !== undefined || body.client_secret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method');
-  if (body.client_assertion_type !== CLIENT_ASSERTION_TYPE) throw new OAuthError('invalid_request', `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
+async function authenticateByAssertion(
+  req: Request,
+  body: Record<string, unknown>,
+  clients: ClientRegistry,
+  assertions: ClientAssertions,
+): Promise<Client> {
+  if (req.headers.authorization !== undefined || body.client_secret !== undefined)
+    throw new OAuthError('invalid_request', 'use one client authentication method');
+  if (body.client_assertion_type !== CLIENT_ASSERTION_TYPE)
+    throw new OAuthError('invalid_request', `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
   if (typeof body.client_assertion !== 'string') throw new OAuthError('invalid_request', 'client_assertion is required');
   const reject = (internal: string) => {
-    auditRequest(req, { event: 'client_auth_failed', outcome: 'failure', client: typeof body.client_id === 'string' ? { id: body.client_id } : undefined, details: { method: 'private_key_jwt', reason: internal } }, 'client assertion refused');
+    auditRequest(
+      req,
+      {
+        event: 'client_auth_failed',
+        outcome: 'failure',
+        client: typeof body.client_id === 'string' ? { id: body.client_id } : undefined,
+        details: { method: 'private_key_jwt', reason: internal },
+      },
+      'client assertion refused',
+    );
     return new OAuthError('invalid_client', 'client authentication failed', { internal });
   };
   let subject: unknown;
@@ -62,7 +80,8 @@ async function authenticateByAssertion(req: Request, body: Record<string, unknow
   if (typeof clientId !== 'string' || clientId !== subject) throw reject('client_id differs from the assertion sub');
   const client = await clients.find(clientId);
   if (!client) throw reject(`unknown client ${clientId}`);
-  if (client.tokenEndpointAuthMethod !== 'private_key_jwt') throw reject(`client ${clientId} registered ${client.tokenEndpointAuthMethod} but used private_key_jwt`);
+  if (client.tokenEndpointAuthMethod !== 'private_key_jwt')
+    throw reject(`client ${clientId} registered ${client.tokenEndpointAuthMethod} but used private_key_jwt`);
   try {
     await assertions.verify(body.client_assertion, client);
   } catch (error) {
@@ -86,7 +105,10 @@ function parseBasic(header: string | undefined): { clientId: string; secret: str
   if (colon < 0) throw new OAuthError('invalid_request', 'malformed Basic credentials');
   try {
     // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-    return { clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) };
+    return {
+      clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    };
   } catch {
     throw new OAuthError('invalid_request', 'malformed Basic credentials');
   }

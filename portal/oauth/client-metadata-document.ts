@@ -65,7 +65,8 @@ export function createClientMetadataDocuments(options: ClientMetadataDocumentOpt
       } catch {
         return undefined;
       }
-      if (url.protocol !== 'https:' || url.pathname === '/' || url.hash || url.username || url.password || url.href !== clientId) return undefined;
+      if (url.protocol !== 'https:' || url.pathname === '/' || url.hash || url.username || url.password || url.href !== clientId)
+        return undefined;
       try {
         const response = await fetchDocument(url, { headers: { accept: 'application/json' }, signal });
         if (response.status !== 200) throw new Error(`answered HTTP ${response.status}`);
@@ -89,11 +90,14 @@ function parseDocument(clientId: string, doc: Record<string, unknown>, oneWordSc
   const method = doc.token_endpoint_auth_method ?? 'none';
   if (method !== 'none') throw new Error('token_endpoint_auth_method must be none');
   const redirectUris = doc.redirect_uris;
-  if (!Array.isArray(redirectUris) || redirectUris.length === 0 || redirectUris.some((u) => typeof u !== 'string')) throw new Error('redirect_uris is missing or not a list of URIs');
-  if (doc.application_type !== undefined && !APPLICATION_TYPES.includes(doc.application_type as ApplicationType)) throw new Error('application_type must be "web" or "native"');
+  if (!Array.isArray(redirectUris) || redirectUris.length === 0 || redirectUris.some((u) => typeof u !== 'string'))
+    throw new Error('redirect_uris is missing or not a list of URIs');
+  if (doc.application_type !== undefined && !APPLICATION_TYPES.includes(doc.application_type as ApplicationType))
+    throw new Error('application_type must be "web" or "native"');
   // The same rules as dynamic registration: the stated application type, else the one the URIs imply.
   const applicationType = (doc.application_type as ApplicationType | undefined) ?? impliedApplicationType(redirectUris as string[]);
-  if (redirectUris.some((u: string) => redirectUriProblem(u, applicationType, oneWordSchemes))) throw new Error(`redirect_uris has a URI an application_type "${applicationType}" client may not use`);
+  if (redirectUris.some((u: string) => redirectUriProblem(u, applicationType, oneWordSchemes)))
+    throw new Error(`redirect_uris has a URI an application_type "${applicationType}" client may not use`);
   const text = (value: unknown) => (typeof value === 'string' && value.length <= 500 ? value : undefined);
   return {
     clientId,

@@ -57,10 +57,24 @@ export function consentRoutes(deps: OAuthDeps): Router {
     const asksLongLived = offersLongLived(request, client);
     // A device request is always asked (RFC 8628 §5.4): a code someone else started must not pass unseen.
     if (!request.device && offer.grantable && offer.upstreamIds.length === offer.asked.length && !request.prompt?.includes('consent')) {
-      const remembered = await deps.consents.covering(session.person.id, client.clientId, request.resource, request.scope, offer.upstreamIds);
+      const remembered = await deps.consents.covering(
+        session.person.id,
+        client.clientId,
+        request.resource,
+        request.scope,
+        offer.upstreamIds,
+      );
       // Approved from memory only with the person's last answer to every question the page would ask.
       if (remembered && (!asksLongLived || remembered.longLived !== undefined)) {
-        await approve(deps, req, res, request.id, session.person, offer.upstreamIds, longLivedDecision(request, client, remembered.longLived));
+        await approve(
+          deps,
+          req,
+          res,
+          request.id,
+          session.person,
+          offer.upstreamIds,
+          longLivedDecision(request, client, remembered.longLived),
+        );
         return;
       }
     }
@@ -69,9 +83,19 @@ export function consentRoutes(deps: OAuthDeps): Router {
       const taken = await deps.requests.take(request.id);
       if (!taken) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
       if (!(await deps.consents.consentedBefore(session.person.id, client.clientId))) {
-        throw new HttpError(403, 'consent_required', 'The application asked to be let in without asking you, and you have not allowed it before. Start again from the application.');
+        throw new HttpError(
+          403,
+          'consent_required',
+          'The application asked to be let in without asking you, and you have not allowed it before. Start again from the application.',
+        );
       }
-      redirectWithError(res, taken.redirectUri, deps.issuer, new OAuthError('consent_required', 'the person must be asked, and prompt=none forbids it'), taken.state);
+      redirectWithError(
+        res,
+        taken.redirectUri,
+        deps.issuer,
+        new OAuthError('consent_required', 'the person must be asked, and prompt=none forbids it'),
+        taken.state,
+      );
       return;
     }
     res.setHeader('Content-Security-Policy', consentCsp(request.redirectUri));
@@ -113,7 +137,15 @@ export function consentRoutes(deps: OAuthDeps): Router {
       const offer = offerFor(deps, request, session.person);
       if (!offer.grantable) throw new HttpError(403, 'access_denied', 'There is nothing here you may grant.');
       // An unchecked box is not sent: anything but the checked box's value is "no".
-      await approve(deps, req, res, request.id, session.person, offer.upstreamIds, longLivedDecision(request, client, body.long_lived === 'yes'));
+      await approve(
+        deps,
+        req,
+        res,
+        request.id,
+        session.person,
+        offer.upstreamIds,
+        longLivedDecision(request, client, body.long_lived === 'yes'),
+      );
       return;
     }
     if (body.decision !== 'deny') throw new HttpError(400, 'invalid_request', 'Choose Allow or Deny.');
@@ -121,7 +153,17 @@ export function consentRoutes(deps: OAuthDeps): Router {
     if (!taken) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
     // A device learns the answer only once it is recorded (it may have expired meanwhile).
     if (taken.device) await answerDeviceRequest(deps, res, taken, session.person, 'denied');
-    auditRequest(req, { event: 'consent_denied', outcome: 'denied', person: session.person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, ...(taken.device ? { device: true } : {}) } }, 'consent denied');
+    auditRequest(
+      req,
+      {
+        event: 'consent_denied',
+        outcome: 'denied',
+        person: session.person,
+        client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName },
+        details: { resource: request.resource, ...(taken.device ? { device: true } : {}) },
+      },
+      'consent denied',
+    );
     if (taken.device) return;
     redirectWithError(res, taken.redirectUri, deps.issuer, new OAuthError('access_denied', 'the person denied the request'), taken.state);
   });
@@ -144,9 +186,14 @@ async function unconnected(deps: OAuthDeps, person: Person, upstreamIds: string[
 }
 
 /** The pending request, bound to this person: another person's request is refused. */
-async function loadOwnRequest(deps: OAuthDeps, requestId: string, person: Person): Promise<{ request: AuthorizationRequest; client: Client }> {
+async function loadOwnRequest(
+  deps: OAuthDeps,
+  requestId: string,
+  person: Person,
+): Promise<{ request: AuthorizationRequest; client: Client }> {
   const request = requestId ? await deps.requests.find(requestId) : undefined;
-  if (!request) throw new HttpError(400, 'invalid_request', 'This sign-in request expired or was already used. Start again from the application.');
+  if (!request)
+    throw new HttpError(400, 'invalid_request', 'This sign-in request expired or was already used. Start again from the application.');
   if (!(await deps.requests.bind(request, person.id))) throw new HttpError(403, 'access_denied', 'This request belongs to someone else.');
   const client = await deps.clients.find(request.clientId);
   if (!client) throw new HttpError(400, 'invalid_client', 'The application is no longer registered.');
@@ -171,7 +218,8 @@ function offerFor(deps: OAuthDeps, request: AuthorizationRequest, person: Person
     return upstream !== undefined && mayUseUpstream(person, upstream);
   });
   // The aggregate can be granted with what is allowed (even nothing yet); a single upstream only if allowed.
-  const grantable = resource !== undefined && (resource.kind === 'mcp-aggregate' ? asked.length === 0 || upstreamIds.length > 0 : upstreamIds.length > 0);
+  const grantable =
+    resource !== undefined && (resource.kind === 'mcp-aggregate' ? asked.length === 0 || upstreamIds.length > 0 : upstreamIds.length > 0);
   return { asked, upstreamIds, grantable };
 }
 
@@ -189,13 +237,37 @@ function longLivedDecision(request: AuthorizationRequest, client: Client, answer
   return request.scope.includes(SCOPES.offlineAccess) || (offersLongLived(request, client) && answer === true);
 }
 
-async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: string, person: Person, upstreamIds: string[], longLived: boolean): Promise<void> {
+async function approve(
+  deps: OAuthDeps,
+  req: Request,
+  res: Response,
+  requestId: string,
+  person: Person,
+  upstreamIds: string[],
+  longLived: boolean,
+): Promise<void> {
   const request = await deps.requests.take(requestId);
   if (!request) throw new HttpError(400, 'invalid_request', 'This request was already answered.');
   if (request.device) {
     // Not remembered as consent: the next device request is asked again.
     await answerDeviceRequest(deps, res, request, person, { person, upstreamIds, longLived });
-    auditRequest(req, { event: 'consent_granted', outcome: 'success', person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds, long_lived: longLived, device: true } }, 'consent granted');
+    auditRequest(
+      req,
+      {
+        event: 'consent_granted',
+        outcome: 'success',
+        person,
+        client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName },
+        details: {
+          resource: request.resource,
+          scope: request.scope.join(' '),
+          upstreams: upstreamIds,
+          long_lived: longLived,
+          device: true,
+        },
+      },
+      'consent granted',
+    );
     return;
   }
   await deps.consents.remember(person.id, request.clientId, request.resource, { scope: request.scope, upstreamIds, longLived });
@@ -210,7 +282,17 @@ async function approve(deps: OAuthDeps, req: Request, res: Response, requestId: 
     longLived,
     ...(request.dpopJkt ? { dpopJkt: request.dpopJkt } : {}),
   });
-  auditRequest(req, { event: 'consent_granted', outcome: 'success', person, client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName }, details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds, long_lived: longLived } }, 'consent granted');
+  auditRequest(
+    req,
+    {
+      event: 'consent_granted',
+      outcome: 'success',
+      person,
+      client: { id: request.clientId, name: (await deps.clients.find(request.clientId))?.clientName },
+      details: { resource: request.resource, scope: request.scope.join(' '), upstreams: upstreamIds, long_lived: longLived },
+    },
+    'consent granted',
+  );
   const url = new URL(request.redirectUri);
   url.searchParams.set('code', code);
   if (request.state !== undefined) url.searchParams.set('state', request.state);

@@ -21,9 +21,20 @@ export interface RememberedConsent {
  */
 export interface Consents {
   /** The remembered consent when it covers at least these scopes and upstreams; `undefined` otherwise. */
-  covering(personId: string, clientId: string, resource: string, scope: string[], upstreamIds: string[]): Promise<RememberedConsent | undefined>;
+  covering(
+    personId: string,
+    clientId: string,
+    resource: string,
+    scope: string[],
+    upstreamIds: string[],
+  ): Promise<RememberedConsent | undefined>;
   /** Adds scopes and upstreams to what is remembered; `longLived` replaces the last choice. */
-  remember(personId: string, clientId: string, resource: string, consent: { scope: string[]; upstreamIds: string[]; longLived: boolean }): Promise<void>;
+  remember(
+    personId: string,
+    clientId: string,
+    resource: string,
+    consent: { scope: string[]; upstreamIds: string[]; longLived: boolean },
+  ): Promise<void>;
   /** Whether the person approved this client (for any resource) and that is still remembered. */
   consentedBefore(personId: string, clientId: string): Promise<boolean>;
   forget(personId: string, clientId: string, resource: string): Promise<void>;
@@ -38,7 +49,8 @@ export function createConsents(options: { store: Store; ttlMs: number; clock?: C
   return {
     async covering(personId, clientId, resource, scope, upstreamIds) {
       const record = await getJson<RememberedConsent>(store, key(personId, clientId, resource));
-      if (!record || !scope.every((s) => record.scope.includes(s)) || !upstreamIds.every((u) => record.upstreamIds.includes(u))) return undefined;
+      if (!record || !scope.every((s) => record.scope.includes(s)) || !upstreamIds.every((u) => record.upstreamIds.includes(u)))
+        return undefined;
       return record;
     },
     async remember(personId, clientId, resource, consent) {

@@ -17,16 +17,27 @@ import { singleValuedForm } from './single-valued.js';
 export function deviceAuthorizationRoutes(deps: OAuthDeps): Router {
   const router = Router();
   router.post('/device_authorization', rateLimitMiddleware(deps.limits.token), deps.parsers.form, singleValuedForm, async (req, res) => {
-    if (!req.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+    if (!req.is('application/x-www-form-urlencoded'))
+      throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     const client = await authenticateClient(req, deps.clients, deps.clientAssertions);
-    if (!client.grantTypes.includes(DEVICE_CODE_GRANT_TYPE)) throw new OAuthError('unauthorized_client', 'this client is not registered for the device code grant');
+    if (!client.grantTypes.includes(DEVICE_CODE_GRANT_TYPE))
+      throw new OAuthError('unauthorized_client', 'this client is not registered for the device code grant');
     const body = req.body as Record<string, string | undefined>;
     const scope = checkScope(body, client);
     const resource = checkResource(body, deps);
     checkAdminScope(scope, resource, deps);
 
     const { deviceCode, userCode, record } = await deps.deviceAuthorizations.create({ clientId: client.clientId, scope, resource });
-    auditRequest(req, { event: 'device_authorization_started', outcome: 'success', client: { id: client.clientId, name: client.clientName }, details: { resource, scope: scope.join(' ') } }, 'device authorization started');
+    auditRequest(
+      req,
+      {
+        event: 'device_authorization_started',
+        outcome: 'success',
+        client: { id: client.clientId, name: client.clientName },
+        details: { resource, scope: scope.join(' ') },
+      },
+      'device authorization started',
+    );
     const verificationUri = `${deps.issuer}/device`;
     res.setHeader('Cache-Control', 'no-store');
     res.json({

@@ -45,7 +45,9 @@ export type DevicePoll =
 /** Device authorizations in the Store: device and user codes are kept only as hashes. */
 export interface DeviceAuthorizations {
   /** Starts one; resolves the device code and the user code, which exist nowhere else. */
-  create(fields: Pick<DeviceAuthorization, 'clientId' | 'scope' | 'resource'>): Promise<{ deviceCode: string; userCode: string; record: DeviceAuthorization }>;
+  create(
+    fields: Pick<DeviceAuthorization, 'clientId' | 'scope' | 'resource'>,
+  ): Promise<{ deviceCode: string; userCode: string; record: DeviceAuthorization }>;
   /** The pending, unexpired authorization a typed user code names, with its id. */
   findByUserCode(userCode: string): Promise<{ id: string; record: DeviceAuthorization } | undefined>;
   find(id: string): Promise<DeviceAuthorization | undefined>;
@@ -84,7 +86,11 @@ export function createDeviceAuthorizations(options: {
   const userKey = (userCodeHash: string) => storeKey('device-user', userCodeHash);
 
   /** Applies `change` atomically (compare-and-set, retried on a concurrent write); `undefined` from it changes nothing. */
-  async function update<T>(id: string, change: (record: DeviceAuthorization) => { next?: DeviceAuthorization; result: T }, missing: T): Promise<T> {
+  async function update<T>(
+    id: string,
+    change: (record: DeviceAuthorization) => { next?: DeviceAuthorization; result: T },
+    missing: T,
+  ): Promise<T> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const raw = await store.get(key(id));
       if (raw === null) return missing;
@@ -137,7 +143,8 @@ export function createDeviceAuthorizations(options: {
         id,
         (record) => {
           if (record.status !== 'pending' || record.personId !== personId || record.expiresAt <= clock.now()) return { result: undefined };
-          const next: DeviceAuthorization = approval === 'denied' ? { ...record, status: 'denied' } : { ...record, status: 'approved', approval };
+          const next: DeviceAuthorization =
+            approval === 'denied' ? { ...record, status: 'denied' } : { ...record, status: 'approved', approval };
           return { next, result: record };
         },
         undefined,

@@ -46,12 +46,24 @@ export function deviceRoutes(deps: OAuthDeps): Router {
     await deps.limits.userCode.hit(person.id);
     const found = await deps.deviceAuthorizations.findByUserCode(typeof body.user_code === 'string' ? body.user_code : '');
     if (!found) {
-      auditRequest(req, { event: 'device_code_refused', outcome: 'failure', person, details: { reason: 'unknown, expired or used' } }, 'user code refused');
-      throw new HttpError(400, 'invalid_grant', 'That code is not valid: it is mistyped, expired or already used. Check the code on your device, or start again there.');
+      auditRequest(
+        req,
+        { event: 'device_code_refused', outcome: 'failure', person, details: { reason: 'unknown, expired or used' } },
+        'user code refused',
+      );
+      throw new HttpError(
+        400,
+        'invalid_grant',
+        'That code is not valid: it is mistyped, expired or already used. Check the code on your device, or start again there.',
+      );
     }
     const client = { id: found.record.clientId, name: (await deps.clients.find(found.record.clientId))?.clientName };
     if (!(await deps.deviceAuthorizations.bind(found.id, person.id))) {
-      auditRequest(req, { event: 'device_code_refused', outcome: 'denied', person, client, details: { reason: 'entered by another person' } }, 'user code refused: it belongs to another person');
+      auditRequest(
+        req,
+        { event: 'device_code_refused', outcome: 'denied', person, client, details: { reason: 'entered by another person' } },
+        'user code refused: it belongs to another person',
+      );
       throw new HttpError(403, 'access_denied', 'Someone else already entered this code. Start again on your device.');
     }
     const request = await deps.requests.create({
@@ -61,7 +73,11 @@ export function deviceRoutes(deps: OAuthDeps): Router {
       resource: found.record.resource,
       device: { id: found.id },
     });
-    auditRequest(req, { event: 'device_code_entered', outcome: 'success', person, client, details: { resource: found.record.resource } }, 'user code entered');
+    auditRequest(
+      req,
+      { event: 'device_code_entered', outcome: 'success', person, client, details: { resource: found.record.resource } },
+      'user code entered',
+    );
     res.redirect(303, `/consent?request=${encodeURIComponent(request.id)}`);
   });
 
@@ -72,7 +88,13 @@ export function deviceRoutes(deps: OAuthDeps): Router {
  * Records the person's answer to a device request from the consent page (RFC 8628 §3.3): the
  * device's next poll gets tokens or `access_denied`; the person's browser goes to a page that says so.
  */
-export async function answerDeviceRequest(deps: OAuthDeps, res: Response, request: DeviceAuthorizationRequest, person: Person, answer: DeviceApproval | 'denied'): Promise<void> {
+export async function answerDeviceRequest(
+  deps: OAuthDeps,
+  res: Response,
+  request: DeviceAuthorizationRequest,
+  person: Person,
+  answer: DeviceApproval | 'denied',
+): Promise<void> {
   if (!(await deps.deviceAuthorizations.decide(request.device.id, person.id, answer))) {
     throw new HttpError(400, 'expired_token', 'This code expired, or was already answered. Start again on your device.');
   }

@@ -12,7 +12,11 @@ import type { Grant } from './grant-store.js';
  * key. Checked before the refresh token is spent, so a refused refresh changes nothing.
  * @throws {OAuthError} `invalid_grant`, as node-oidc-provider answers it (the RFC names no code).
  */
-export function assertRefreshKey(req: IncomingMessage, grant: Pick<Grant, 'dpopJkt'>, client: Pick<Client, 'clientId' | 'tokenEndpointAuthMethod'>): void {
+export function assertRefreshKey(
+  req: IncomingMessage,
+  grant: Pick<Grant, 'dpopJkt'>,
+  client: Pick<Client, 'clientId' | 'tokenEndpointAuthMethod'>,
+): void {
   if (client.tokenEndpointAuthMethod !== 'none' || !grant.dpopJkt) return;
   const proven = contextOf(req).dpopJkt;
   if (!proven) throw refused(req, client, 'this refresh token is DPoP-bound: send a DPoP proof of its key');

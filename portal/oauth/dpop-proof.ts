@@ -66,7 +66,8 @@ export function createDpopProofs(options: { store: Store; clock?: Clock }): Dpop
     const { payload, jkt } = await verifySignature(proof, keys);
     const { jti, htm, htu, iat, ath } = payload as { jti?: unknown; htm?: unknown; htu?: unknown; iat?: unknown; ath?: unknown };
     if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI_LENGTH) throw invalid('the DPoP proof needs a jti');
-    if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number') throw invalid('the DPoP proof needs htm, htu and iat');
+    if (typeof htm !== 'string' || typeof htu !== 'string' || typeof iat !== 'number')
+      throw invalid('the DPoP proof needs htm, htu and iat');
     if (htm !== req.method) throw invalid('the DPoP proof is for another HTTP method');
     if (!sameTargetUri(htu, expected.htu)) throw invalid('the DPoP proof is for another URL');
     const ageMs = clock.now() - iat * 1000;
@@ -97,7 +98,11 @@ export function createDpopProofs(options: { store: Store; clock?: Clock }): Dpop
 
 /** Audits a refused DPoP proof or binding (`dpop_refused`): a replayed proof or a stolen token shows here. */
 export function auditDpopRefused(req: IncomingMessage, reason: string, clientId?: string, details: Record<string, unknown> = {}): void {
-  auditRequest(req, { event: 'dpop_refused', outcome: 'failure', client: clientId ? { id: clientId } : undefined, details: { reason, ...details } }, 'DPoP proof refused');
+  auditRequest(
+    req,
+    { event: 'dpop_refused', outcome: 'failure', client: clientId ? { id: clientId } : undefined, details: { reason, ...details } },
+    'DPoP proof refused',
+  );
 }
 
 function invalid(description: string, internal?: string): OAuthError {
@@ -109,7 +114,8 @@ function singleProof(req: IncomingMessage): string {
   const values = req.headersDistinct.dpop ?? [];
   if (values.length !== 1) throw invalid('send exactly one DPoP header');
   const proof = values[0]!;
-  if (proof.length > MAX_PROOF_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(proof)) throw invalid('the DPoP header is not a JWT');
+  if (proof.length > MAX_PROOF_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(proof))
+    throw invalid('the DPoP header is not a JWT');
   return proof;
 }
 
@@ -117,7 +123,10 @@ function singleProof(req: IncomingMessage): string {
  * Steps 4-7: `typ`, an allowed asymmetric `alg` (never `none` or a MAC), and a signature by the
  * embedded public `jwk`; resolves the payload and the key's JWK SHA-256 thumbprint.
  */
-async function verifySignature(proof: string, keys: Map<string, { key: ProofKey; jkt: string }>): Promise<{ payload: Record<string, unknown>; jkt: string }> {
+async function verifySignature(
+  proof: string,
+  keys: Map<string, { key: ProofKey; jkt: string }>,
+): Promise<{ payload: Record<string, unknown>; jkt: string }> {
   let jkt: string | undefined;
   try {
     const { payload } = await jwtVerify(
@@ -137,7 +146,8 @@ async function verifySignature(proof: string, keys: Map<string, { key: ProofKey;
     );
     return { payload, jkt: jkt! };
   } catch (error) {
-    if (error instanceof joseErrors.JOSEAlgNotAllowed) throw invalid('the DPoP proof must be signed with an asymmetric algorithm', (error as Error).message);
+    if (error instanceof joseErrors.JOSEAlgNotAllowed)
+      throw invalid('the DPoP proof must be signed with an asymmetric algorithm', (error as Error).message);
     if (error instanceof joseErrors.JOSEError) throw invalid('the DPoP proof is invalid', (error as Error).message);
     throw error;
   }

@@ -19,7 +19,12 @@ export function auditRefusals(grant: string, handler: GrantHandler): GrantHandle
       if (error instanceof OAuthError) {
         auditRequest(
           req,
-          { event: 'token_refused', outcome: 'failure', client: { id: client.clientId, name: client.clientName }, details: { grant, error: error.code, reason: error.message } },
+          {
+            event: 'token_refused',
+            outcome: 'failure',
+            client: { id: client.clientId, name: client.clientName },
+            details: { grant, error: error.code, reason: error.message },
+          },
           `${grant} refused: ${error.internal ?? error.message}`,
         );
       }

@@ -19,12 +19,22 @@ export interface TokenResponse {
  * refresh token. Never one silently (OAuth 2.1 §4.3; RFC 9700 §2.2.2). `rotated`: a refresh already
  * saved the grant and its next refresh token in one step (see `RefreshTokens.rotate`).
  */
-export async function issueTokens(deps: Pick<OAuthDeps, 'config' | 'grants' | 'accessTokens' | 'refreshTokens' | 'clients'>, client: Client, grant: Grant, rotated?: { refreshToken: string }): Promise<TokenResponse> {
+export async function issueTokens(
+  deps: Pick<OAuthDeps, 'config' | 'grants' | 'accessTokens' | 'refreshTokens' | 'clients'>,
+  client: Client,
+  grant: Grant,
+  rotated?: { refreshToken: string },
+): Promise<TokenResponse> {
   const { accessTtlMs, refreshTtlMs } = deps.config.tokens;
   const refreshable = grant.kind === 'person' && grant.longLived === true && client.grantTypes.includes('refresh_token');
   if (!rotated) await deps.grants.save(grant, refreshable ? refreshTtlMs : accessTtlMs);
   const { token, expiresIn } = await deps.accessTokens.issue(grant, accessTtlMs);
-  const response: TokenResponse = { access_token: token, token_type: grant.dpopJkt ? 'DPoP' : 'Bearer', expires_in: expiresIn, scope: formatScope(grant.scope) };
+  const response: TokenResponse = {
+    access_token: token,
+    token_type: grant.dpopJkt ? 'DPoP' : 'Bearer',
+    expires_in: expiresIn,
+    scope: formatScope(grant.scope),
+  };
   if (rotated) response.refresh_token = rotated.refreshToken;
   else if (refreshable) response.refresh_token = await deps.refreshTokens.issue(grant.id, client.clientId, refreshTtlMs);
   await deps.clients.touch(client);

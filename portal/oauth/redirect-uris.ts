@@ -44,7 +44,11 @@ export function impliedApplicationType(redirectUris: readonly string[]): Applica
  * uses `https` alone (OpenID Connect Dynamic Client Registration 1.0 §2; MCP 2026-07-28: every
  * redirect URI is `localhost` or `https`).
  */
-export function redirectUriProblem(uri: string, applicationType: ApplicationType, oneWordSchemes: readonly string[] = []): string | undefined {
+export function redirectUriProblem(
+  uri: string,
+  applicationType: ApplicationType,
+  oneWordSchemes: readonly string[] = [],
+): string | undefined {
   if (uri.length > 2000) return 'is longer than 2000 characters';
   if (uri.includes('*')) return 'must not contain wildcards';
   let url: URL;
@@ -59,7 +63,8 @@ export function redirectUriProblem(uri: string, applicationType: ApplicationType
   if (url.protocol === 'https:') return undefined;
   const native = applicationType === 'native';
   if (url.protocol === 'http:') {
-    if (!isLoopbackHost(url.hostname)) return native ? 'must use https unless the host is loopback (127.0.0.1, [::1], localhost)' : 'must use https';
+    if (!isLoopbackHost(url.hostname))
+      return native ? 'must use https unless the host is loopback (127.0.0.1, [::1], localhost)' : 'must use https';
     return native ? undefined : 'must use https: loopback http URIs are for application_type "native"';
   }
   if (!/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) return 'has an invalid scheme';

@@ -100,7 +100,10 @@ export function createRefreshTokens(options: { store: Store; graceMs: number; cl
         if (remainingMs <= 0) return undefined;
         writes.push({ key, value: JSON.stringify({ ...record, spentAt: clock.now() }), ttlMs: remainingMs });
       }
-      const expected = [{ key, value: raw }, { key: grantKey(grant.id), value: grantRaw }];
+      const expected = [
+        { key, value: raw },
+        { key: grantKey(grant.id), value: grantRaw },
+      ];
       return (await store.writeIfUnchanged(expected, writes)) ? next.token : undefined;
     },
     async peek(token) {

@@ -17,14 +17,29 @@ const metadataSchema = z.looseObject({
   // Required for the redirect-based grant only (RFC 7591 §2): a device-code client has nowhere to be sent.
   redirect_uris: z.array(z.string()).min(1).max(20).optional(),
   token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
-  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', DEVICE_CODE_GRANT_TYPE, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT])).min(1).default(['authorization_code']),
+  grant_types: z
+    .array(z.enum(['authorization_code', 'refresh_token', DEVICE_CODE_GRANT_TYPE, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT]))
+    .min(1)
+    .default(['authorization_code']),
   response_types: z.array(z.literal('code')).min(1).default(['code']),
   application_type: z.enum(APPLICATION_TYPES).optional(),
   client_name: text,
-  client_uri: z.url({ protocol: /^https?$/ }).max(500).optional(),
-  logo_uri: z.url({ protocol: /^https?$/ }).max(500).optional(),
-  tos_uri: z.url({ protocol: /^https?$/ }).max(500).optional(),
-  policy_uri: z.url({ protocol: /^https?$/ }).max(500).optional(),
+  client_uri: z
+    .url({ protocol: /^https?$/ })
+    .max(500)
+    .optional(),
+  logo_uri: z
+    .url({ protocol: /^https?$/ })
+    .max(500)
+    .optional(),
+  tos_uri: z
+    .url({ protocol: /^https?$/ })
+    .max(500)
+    .optional(),
+  policy_uri: z
+    .url({ protocol: /^https?$/ })
+    .max(500)
+    .optional(),
   scope: z.string().max(500).optional(),
   contacts: z.array(z.string().max(200)).max(10).optional(),
   software_id: text,
@@ -64,7 +79,16 @@ export function registerRoutes(deps: OAuthDeps): Router {
       metadata: Object.fromEntries(ECHOED.filter((k) => metadata[k] !== undefined).map((k) => [k, metadata[k]])),
     };
     await clients.save(client);
-    auditRequest(req, { event: 'client_registered', outcome: 'success', client: { id: client.clientId, name: client.clientName }, details: { clientName: client.clientName } }, 'client registered');
+    auditRequest(
+      req,
+      {
+        event: 'client_registered',
+        outcome: 'success',
+        client: { id: client.clientId, name: client.clientName },
+        details: { clientName: client.clientName },
+      },
+      'client registered',
+    );
     res.status(201).setHeader('Cache-Control', 'no-store');
     res.json({
       ...describe(client, issuer),
@@ -83,7 +107,11 @@ export function registerRoutes(deps: OAuthDeps): Router {
     const client = await authorizeManagement(req, deps);
     await clients.delete(client.clientId);
     for (const grant of await deps.grants.listByClient(client.clientId)) await deps.grants.revoke(grant.id);
-    auditRequest(req, { event: 'client_deleted', outcome: 'success', client: { id: client.clientId, name: client.clientName }, details: { by: 'client' } }, 'client deleted');
+    auditRequest(
+      req,
+      { event: 'client_deleted', outcome: 'success', client: { id: client.clientId, name: client.clientName }, details: { by: 'client' } },
+      'client deleted',
+    );
     res.status(204).end();
   });
 
@@ -96,7 +124,10 @@ export function registerRoutes(deps: OAuthDeps): Router {
  * among them). Redirect URIs are checked against the stated application type, or, when none is
  * stated, the one they imply ({@link impliedApplicationType}).
  */
-function validate(body: unknown, oneWordSchemes: readonly string[]): { metadata: z.output<typeof metadataSchema>; applicationType: ApplicationType } {
+function validate(
+  body: unknown,
+  oneWordSchemes: readonly string[],
+): { metadata: z.output<typeof metadataSchema>; applicationType: ApplicationType } {
   const parsed = metadataSchema.safeParse(body ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -106,7 +137,8 @@ function validate(body: unknown, oneWordSchemes: readonly string[]): { metadata:
   }
   const metadata = parsed.data;
   const redirectUris = metadata.redirect_uris ?? [];
-  if (metadata.grant_types.includes('authorization_code') && redirectUris.length === 0) throw new OAuthError('invalid_redirect_uri', 'redirect_uris: required for the authorization_code grant');
+  if (metadata.grant_types.includes('authorization_code') && redirectUris.length === 0)
+    throw new OAuthError('invalid_redirect_uri', 'redirect_uris: required for the authorization_code grant');
   const applicationType = metadata.application_type ?? impliedApplicationType(redirectUris);
   for (const uri of redirectUris) {
     const problem = redirectUriProblem(uri, applicationType, oneWordSchemes);

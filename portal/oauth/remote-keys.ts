@@ -36,7 +36,13 @@ export function createRemoteKeys(): RemoteKeys {
       const trustedOrigins = trustedOrigin ? [trustedOrigin] : [];
       keys = createRemoteJWKSet(new URL(jwksUri), {
         [customFetch]: (url: string, init: RequestInit) =>
-          fetcher(url, { method: 'GET', headers: Object.fromEntries(new Headers(init.headers)), signal: init.signal, redirect: 'manual', trustedOrigins }),
+          fetcher(url, {
+            method: 'GET',
+            headers: Object.fromEntries(new Headers(init.headers)),
+            signal: init.signal,
+            redirect: 'manual',
+            trustedOrigins,
+          }),
       });
       byUri.set(cacheKey, keys);
     }

@@ -31,14 +31,27 @@ export function createResourceCatalog(options: { issuer: string; upstreams: () =
   function catalog() {
     const upstreams = options.upstreams();
     if (built?.upstreams === upstreams) return built;
-    const resource = (fields: ProtectedResource) => Object.freeze({ ...fields, upstreamIds: Object.freeze(fields.upstreamIds) as string[] });
+    const resource = (fields: ProtectedResource) =>
+      Object.freeze({ ...fields, upstreamIds: Object.freeze(fields.upstreamIds) as string[] });
     const all = Object.freeze([
-      resource({ url: `${issuer}/mcp`, path: '/mcp', kind: 'mcp-aggregate', name: 'All your tools (aggregated MCP endpoint)', upstreamIds: upstreams.map((u) => u.id) }),
+      resource({
+        url: `${issuer}/mcp`,
+        path: '/mcp',
+        kind: 'mcp-aggregate',
+        name: 'All your tools (aggregated MCP endpoint)',
+        upstreamIds: upstreams.map((u) => u.id),
+      }),
       // The admin API: tokens for it carry the `admin` scope and reach no upstream.
       resource({ url: `${issuer}/admin`, path: '/admin', kind: 'admin', name: 'Gatehouse administration', upstreamIds: [] }),
       ...upstreams.map((u) => {
         const path = u.kind === 'mcp' ? `/mcp/${u.id}` : `/apps/${u.id}`;
-        return resource({ url: `${issuer}${path}`, path, kind: u.kind === 'mcp' ? 'mcp' : 'app', name: u.title ?? u.id, upstreamIds: [u.id] });
+        return resource({
+          url: `${issuer}${path}`,
+          path,
+          kind: u.kind === 'mcp' ? 'mcp' : 'app',
+          name: u.title ?? u.id,
+          upstreamIds: [u.id],
+        });
       }),
     ]) as ProtectedResource[];
     built = { upstreams, all, byUrl: new Map(all.map((r) => [r.url, r])) };

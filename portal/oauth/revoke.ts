@@ -21,7 +21,16 @@ export function revokeRoutes(deps: OAuthDeps): Router {
     const found = await grantOfToken(deps, token);
     if (found && found.clientId === client.clientId) {
       await deps.grants.revoke(found.grantId);
-      auditRequest(req, { event: 'token_revoked', outcome: 'success', client: { id: client.clientId, name: client.clientName }, details: { grantId: found.grantId } }, 'grant revoked by its client');
+      auditRequest(
+        req,
+        {
+          event: 'token_revoked',
+          outcome: 'success',
+          client: { id: client.clientId, name: client.clientName },
+          details: { grantId: found.grantId },
+        },
+        'grant revoked by its client',
+      );
     }
     res.setHeader('Cache-Control', 'no-store');
     res.status(200).end();

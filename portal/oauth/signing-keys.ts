@@ -91,7 +91,12 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const privateJwk = await exportJWK(privateKey);
-    return { kid, createdAt: clock.now(), publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' }, sealedPrivateJwk: sealer.seal(JSON.stringify(privateJwk), kid) };
+    return {
+      kid,
+      createdAt: clock.now(),
+      publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' },
+      sealedPrivateJwk: sealer.seal(JSON.stringify(privateJwk), kid),
+    };
   }
 
   async function open(key: StoredKey): Promise<LoadedKey> {

@@ -35,16 +35,23 @@ export const GRANT_TYPES: Record<string, GrantHandler> = {
 export function tokenRoutes(deps: OAuthDeps): Router {
   const router = Router();
   router.post('/token', refuseFailingIp(deps.limits.token), deps.parsers.form, singleValuedForm, async (req, res) => {
-    if (!req.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+    if (!req.is('application/x-www-form-urlencoded'))
+      throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
     const body = req.body as Record<string, unknown>;
     const grantType = body.grant_type as string | undefined;
     const handler = grantType ? GRANT_TYPES[grantType] : undefined;
-    if (!handler) throw new OAuthError(grantType ? 'unsupported_grant_type' : 'invalid_request', grantType ? `grant_type ${grantType} is not supported` : 'grant_type is required');
+    if (!handler)
+      throw new OAuthError(
+        grantType ? 'unsupported_grant_type' : 'invalid_request',
+        grantType ? `grant_type ${grantType} is not supported` : 'grant_type is required',
+      );
     const client = await authenticateClient(req, deps.clients, deps.clientAssertions);
     await deps.limits.tokenPerClient.hit(clientLimitSubject(client, req));
-    if (!client.grantTypes.includes(grantType!)) throw new OAuthError('unauthorized_client', `this client is not registered for ${grantType}`);
+    if (!client.grantTypes.includes(grantType!))
+      throw new OAuthError('unauthorized_client', `this client is not registered for ${grantType}`);
     // RFC 9449 §5: with a valid proof, every grant binds its tokens to the proof's key.
-    if (req.headers.dpop !== undefined) contextOf(req).dpopJkt = (await deps.dpop.check(req, { htu: `${deps.issuer}/token`, clientId: client.clientId })).jkt;
+    if (req.headers.dpop !== undefined)
+      contextOf(req).dpopJkt = (await deps.dpop.check(req, { htu: `${deps.issuer}/token`, clientId: client.clientId })).jkt;
     const tokens = await handler(req, client, deps);
     writeJson(res, 200, tokens, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   });

@@ -31,7 +31,8 @@ export function whyDenied(person: Person, upstream: AccessRules): string | undef
   if (person.groups.some((group) => groups.includes(group))) return undefined;
   if (verified && emails.some((e) => e.toLowerCase() === email)) return undefined;
   if (verified && domains.some((d) => d.toLowerCase() === domain)) return undefined;
-  const wouldMatch = email !== undefined && (emails.some((e) => e.toLowerCase() === email) || domains.some((d) => d.toLowerCase() === domain));
+  const wouldMatch =
+    email !== undefined && (emails.some((e) => e.toLowerCase() === email) || domains.some((d) => d.toLowerCase() === domain));
   if (wouldMatch) return 'your email address is not verified by your identity provider';
   return 'you are not in a group or on a list it is open to';
 }

@@ -75,7 +75,10 @@ export class MemoryStore implements Store {
     return keys.map((key) => this.#live(key)?.value ?? null);
   }
 
-  async writeIfUnchanged(expected: Array<{ key: string; value: string | null }>, writes: Array<{ key: string; value: string; ttlMs?: number }>): Promise<boolean> {
+  async writeIfUnchanged(
+    expected: Array<{ key: string; value: string | null }>,
+    writes: Array<{ key: string; value: string; ttlMs?: number }>,
+  ): Promise<boolean> {
     if (expected.some(({ key, value }) => (this.#live(key)?.value ?? null) !== value)) return false;
     for (const { key, value, ttlMs } of writes) this.#values.set(key, { value, expiresAt: this.#expiry(ttlMs) });
     return true;
@@ -157,7 +160,6 @@ export class MemoryStore implements Store {
     if (after !== undefined) while (start < entries.length && compareStreamIds(entries[start]!.id, after) <= 0) start += 1;
     return entries.slice(start, options.count === undefined ? undefined : start + options.count);
   }
-
 
   async ping(): Promise<void> {
     if (this.#closed) throw new Error('memory store is closed');

@@ -74,7 +74,11 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
         await store.close();
         const url = redactUrl(options.url);
         // Something answered, but not as Redis does (an HTTP server on that port, say).
-        const message = wrong ? error.message : store.answeredNotAsRedis ? `${url} is not a Redis server` : `cannot reach Redis at ${url}: ${(error as Error).message}`;
+        const message = wrong
+          ? error.message
+          : store.answeredNotAsRedis
+            ? `${url} is not a Redis server`
+            : `cannot reach Redis at ${url}: ${(error as Error).message}`;
         throw new StoreUnavailableError(message, { cause: error });
       }
     }
@@ -121,7 +125,8 @@ export class RedisStore implements Store {
       if (error.name === 'ParserError') this.#answeredNotAsRedis = true;
     });
     // Every script takes one key, but one that takes a key count first.
-    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, name === 'gatehouseWriteIfUnchanged' ? { lua } : { numberOfKeys: 1, lua });
+    for (const [name, lua] of Object.entries(SCRIPTS))
+      redis.defineCommand(name, name === 'gatehouseWriteIfUnchanged' ? { lua } : { numberOfKeys: 1, lua });
     this.#redis = redis as ScriptedRedis;
   }
 
@@ -153,16 +158,12 @@ export class RedisStore implements Store {
   }
 
   async set(key: string, value: string, options?: { ttlMs?: number }): Promise<void> {
-    await this.#run(() =>
-      options?.ttlMs === undefined ? this.#redis.set(key, value) : this.#redis.set(key, value, 'PX', options.ttlMs),
-    );
+    await this.#run(() => (options?.ttlMs === undefined ? this.#redis.set(key, value) : this.#redis.set(key, value, 'PX', options.ttlMs)));
   }
 
   async setIfAbsent(key: string, value: string, options?: { ttlMs?: number }): Promise<boolean> {
     const reply = await this.#run(() =>
-      options?.ttlMs === undefined
-        ? this.#redis.set(key, value, 'NX')
-        : this.#redis.set(key, value, 'PX', options.ttlMs, 'NX'),
+      options?.ttlMs === undefined ? this.#redis.set(key, value, 'NX') : this.#redis.set(key, value, 'PX', options.ttlMs, 'NX'),
     );
     return reply === 'OK';
   }
@@ -186,7 +187,10 @@ export class RedisStore implements Store {
     return this.#run(() => this.#redis.mget(...keys));
   }
 
-  async writeIfUnchanged(expected: Array<{ key: string; value: string | null }>, writes: Array<{ key: string; value: string; ttlMs?: number }>): Promise<boolean> {
+  async writeIfUnchanged(
+    expected: Array<{ key: string; value: string | null }>,
+    writes: Array<{ key: string; value: string; ttlMs?: number }>,
+  ): Promise<boolean> {
     const keys = [...expected.map((e) => e.key), ...writes.map((w) => w.key)];
     const args = [
       String(expected.length),
@@ -258,9 +262,7 @@ export class RedisStore implements Store {
   async readStream(stream: string, options: { afterId?: string; count?: number } = {}): Promise<StreamEntry[]> {
     const start = options.afterId === undefined ? '-' : `(${options.afterId}`;
     const rows = await this.#run(() =>
-      options.count === undefined
-        ? this.#redis.xrange(stream, start, '+')
-        : this.#redis.xrange(stream, start, '+', 'COUNT', options.count),
+      options.count === undefined ? this.#redis.xrange(stream, start, '+') : this.#redis.xrange(stream, start, '+', 'COUNT', options.count),
     );
     return rows.map(([id, fields]) => ({ id, entry: fields[1] ?? '' }));
   }

@@ -35,7 +35,10 @@ export interface Store {
    * (`null`: is absent), makes every write of `writes` in one atomic step and resolves `true`;
    * otherwise writes nothing and resolves `false`. One round trip. All keys must share one hash tag.
    */
-  writeIfUnchanged(expected: Array<{ key: string; value: string | null }>, writes: Array<{ key: string; value: string; ttlMs?: number }>): Promise<boolean>;
+  writeIfUnchanged(
+    expected: Array<{ key: string; value: string | null }>,
+    writes: Array<{ key: string; value: string; ttlMs?: number }>,
+  ): Promise<boolean>;
   /**
    * Takes an exclusive lock that expires after `ttlMs` unless released first.
    * Resolves `null` when someone else holds it.

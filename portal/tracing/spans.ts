@@ -22,7 +22,12 @@ export function tracingOn(): boolean {
 const tracer = () => trace.getTracer('gatehouse');
 
 /** Runs `step` in a child span of the active one (a step of a request: bearer check, credential, upstream call…); a throw marks the span failed. */
-export async function inSpan<T>(name: string, attributes: Attributes, step: () => Promise<T>, kind: SpanKind = SpanKind.INTERNAL): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  attributes: Attributes,
+  step: () => Promise<T>,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
   if (!on) return step();
   return tracer().startActiveSpan(name, { kind, attributes }, async (span) => {
     try {
@@ -44,7 +49,14 @@ export async function inSpan<T>(name: string, attributes: Attributes, step: () =
 export const requestSpan: Middleware = (req, res, next) => {
   if (!on) return next();
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-  const span = tracer().startSpan(req.method ?? 'HTTP', { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? '', 'gatehouse.request_id': String(findContext(req)?.id ?? '') } }, parent);
+  const span = tracer().startSpan(
+    req.method ?? 'HTTP',
+    {
+      kind: SpanKind.SERVER,
+      attributes: { 'http.request.method': req.method ?? '', 'gatehouse.request_id': String(findContext(req)?.id ?? '') },
+    },
+    parent,
+  );
   res.once('finish', () => {
     span.updateName(`${req.method} ${routeOf(req)}`);
     span.setAttribute('http.response.status_code', res.statusCode);

@@ -47,14 +47,16 @@ export function renderApprovalPage(view: ApprovalView): string {
 <dt>Tool</dt><dd><code class="tool">${view.tool}</code></dd>
 <dt>Arguments</dt><dd><pre class="arguments">${JSON.stringify(view.arguments, null, 2)}</pre></dd>
 </dl>
-${decided
-  ? html`<p class="notice${decided.denied ? ' denied' : ''}" role="status">${decided.text}${!decided.denied && view.standingMs > 0 ? ` For ${spokenDuration(view.standingMs)} after you allowed it, this agent calls ${view.tool} without asking.` : ''}</p>`
-  : html`<form method="post" action="/approve/${view.requestId}">
+${
+  decided
+    ? html`<p class="notice${decided.denied ? ' denied' : ''}" role="status">${decided.text}${!decided.denied && view.standingMs > 0 ? ` For ${spokenDuration(view.standingMs)} after you allowed it, this agent calls ${view.tool} without asking.` : ''}</p>`
+    : html`<form method="post" action="/approve/${view.requestId}">
 <input type="hidden" name="csrf" value="${view.csrf}">
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
-<p class="muted">${view.standingMs > 0 ? `Allow lets this call go ahead, and this agent call ${view.tool} again without asking for ${spokenDuration(view.standingMs)}` : 'Allow lets this one call go ahead, with exactly these arguments'}${expires ? html`; unanswered, it is refused at <time datetime="${expires.iso}">${expires.text}</time>` : ''}. Everything the agent does is recorded under your name.</p>`}`,
+<p class="muted">${view.standingMs > 0 ? `Allow lets this call go ahead, and this agent call ${view.tool} again without asking for ${spokenDuration(view.standingMs)}` : 'Allow lets this one call go ahead, with exactly these arguments'}${expires ? html`; unanswered, it is refused at <time datetime="${expires.iso}">${expires.text}</time>` : ''}. Everything the agent does is recorded under your name.</p>`
+}`,
     view.signedIn,
   );
 }

@@ -55,8 +55,12 @@ ${view.grantable ? '' : html`<p class="error" role="alert">There is nothing here
 <form method="post" action="/consent">
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="request" value="${view.requestId}">
-${view.grantable && view.longLived ? html`<p><input type="checkbox" id="long-lived" name="long_lived" value="yes" checked style="width:auto"> <label for="long-lived" style="display:inline">Stay connected: it keeps access while you are away, until you revoke it.</label></p>
-<p class="muted">Unchecked, its access runs out after ${view.longLived.accessMinutes} minutes and it must send you back here to renew it.</p>` : ''}
+${
+  view.grantable && view.longLived
+    ? html`<p><input type="checkbox" id="long-lived" name="long_lived" value="yes" checked style="width:auto"> <label for="long-lived" style="display:inline">Stay connected: it keeps access while you are away, until you revoke it.</label></p>
+<p class="muted">Unchecked, its access runs out after ${view.longLived.accessMinutes} minutes and it must send you back here to renew it.</p>`
+    : ''
+}
 ${view.grantable ? html`<button type="submit" name="decision" value="allow" class="primary">Allow</button>` : ''}
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>

@@ -55,18 +55,27 @@ export function renderHomePage(view: HomeView): string {
     'Home',
     html`${STYLE}<h1>Gatehouse</h1>
 <p><a href="/connections">Your agents and connections</a>${view.isAdmin ? html` · <a href="/admin">Administration</a>` : ''}</p>
-${view.approvals.length ? html`<section aria-labelledby="approvals"><h2 id="approvals">Waiting for your approval</h2>
+${
+  view.approvals.length
+    ? html`<section aria-labelledby="approvals"><h2 id="approvals">Waiting for your approval</h2>
 <ul class="approvals">${view.approvals.map((a) => {
-      const asked = displayTime(a.createdAt);
-      return html`<li><a href="${a.url}"><strong class="agent-name">${a.clientName}</strong> wants to call <code class="tool">${a.tool}</code> on ${a.upstreamTitle}</a>${asked ? html` <span class="muted">asked <time datetime="${asked.iso}">${asked.text}</time></span>` : ''}</li>`;
-    })}</ul></section>` : ''}
+        const asked = displayTime(a.createdAt);
+        return html`<li><a href="${a.url}"><strong class="agent-name">${a.clientName}</strong> wants to call <code class="tool">${a.tool}</code> on ${a.upstreamTitle}</a>${asked ? html` <span class="muted">asked <time datetime="${asked.iso}">${asked.text}</time></span>` : ''}</li>`;
+      })}</ul></section>`
+    : ''
+}
 
 <section aria-labelledby="apps"><h2 id="apps">Your apps</h2>
 ${view.apps.length || view.mcp.length ? '' : html`<p>No apps are open to you yet. Ask an administrator.</p>`}
 ${view.apps.length ? html`<ul class="apps">${view.apps.map((app) => html`<li><a href="${app.url}">${app.title}</a></li>`)}</ul>` : ''}
-${view.mcp.length ? html`<ul class="apps">${view.mcp.map(
-      (u) => html`<li data-upstream="${u.id}"><strong>${u.title}</strong> <span class="muted">${u.toolCount === undefined ? 'MCP server' : `MCP server, ${u.toolCount} tool${u.toolCount === 1 ? '' : 's'}`}</span>${u.connectUrl ? html` · <a class="connect" href="${u.connectUrl}">Connect your account</a>` : ''}</li>`,
-    )}</ul>` : ''}
+${
+  view.mcp.length
+    ? html`<ul class="apps">${view.mcp.map(
+        (u) =>
+          html`<li data-upstream="${u.id}"><strong>${u.title}</strong> <span class="muted">${u.toolCount === undefined ? 'MCP server' : `MCP server, ${u.toolCount} tool${u.toolCount === 1 ? '' : 's'}`}</span>${u.connectUrl ? html` · <a class="connect" href="${u.connectUrl}">Connect your account</a>` : ''}</li>`,
+      )}</ul>`
+    : ''
+}
 </section>
 
 <section aria-labelledby="agent"><h2 id="agent">Connect an agent</h2>

@@ -24,8 +24,9 @@ export function renderLoginPage(view: LoginView): string {
 ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 ${idps.length ? html`<nav aria-label="Sign in with">${idps.map((idp) => html`<p><a class="idp" href="${idp.href}" style="display:block;padding:.5rem 1rem;border:1px solid #d0d7de;border-radius:6px;text-align:center;text-decoration:none">Sign in with ${idp.title}</a></p>`)}</nav>` : ''}
 ${idps.length && builtin ? html`<p class="muted">Or with a Gatehouse account:</p>` : ''}
-${builtin
-  ? html`<form method="post" action="/login">
+${
+  builtin
+    ? html`<form method="post" action="/login">
 <input type="hidden" name="csrf" value="${view.csrf}">
 <input type="hidden" name="return_to" value="${view.returnTo}">
 <label for="username">Username</label>
@@ -34,6 +35,7 @@ ${builtin
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>`
-  : ''}`,
+    : ''
+}`,
   );
 }

@@ -39,7 +39,8 @@ export function createPageCsrf(options: { secret: string; issuer: string }): Pag
   const token = (session: Session, subject = '') => hmac(key, `session\n${session.id}\n${subject}`);
   const signInToken = (nonce: string) => hmac(key, `sign-in\n${nonce}`);
   const fieldsOf = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
-  const matches = (fields: Record<string, unknown>, expected: string) => typeof fields.csrf === 'string' && constantTimeEqual(fields.csrf, expected);
+  const matches = (fields: Record<string, unknown>, expected: string) =>
+    typeof fields.csrf === 'string' && constantTimeEqual(fields.csrf, expected);
   const refused = (message: string) => new HttpError(403, 'invalid_csrf', message);
 
   return {

@@ -1,7 +1,13 @@
 import { pino } from 'pino';
 import { createMcpUpstream, type McpUpstream, type McpUpstreamOptions } from '../../adapters/mcp-upstream.js';
 import { UpstreamError } from '../../adapters/upstream-errors.js';
-import { closedPort, startLegacySseServer, startRawServer, startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
+import {
+  closedPort,
+  startLegacySseServer,
+  startRawServer,
+  startRecordingMcpServer,
+  type RecordingServer,
+} from '../helpers/mcp-test-servers.js';
 
 const logger = pino({ level: 'silent' });
 const upstreams: McpUpstream[] = [];
@@ -44,7 +50,10 @@ describe('headers', () => {
   it('asks a headers function before every request, so each carries a freshly minted credential', async () => {
     for (const server of [await serve(startRecordingMcpServer()), await serve(startLegacySseServer())]) {
       let minted = 0;
-      const connection = await upstreamAt(server.url).connect({ ownerKey: 'alice', headers: () => ({ Authorization: `Bearer minted-${++minted}` }) });
+      const connection = await upstreamAt(server.url).connect({
+        ownerKey: 'alice',
+        headers: () => ({ Authorization: `Bearer minted-${++minted}` }),
+      });
       await connection.client.callTool({ name: 'echo', arguments: { message: 'x' } });
       await connection.close();
       const sent = server.requests.map((request) => request.headers.authorization);
@@ -93,21 +102,31 @@ describe('legacy HTTP+SSE upstream', () => {
     expect(connection.transportKind).toBe('sse');
     expect(connection.sessionId).toBeUndefined();
     expect(connection.session).toBeUndefined();
-    await expect(connection.client.callTool({ name: 'echo', arguments: { message: 'old school' } })).resolves.toMatchObject({ content: [{ text: 'old school' }] });
-    expect(server.requests.map((request) => `${request.method} ${request.path}`)).toEqual(expect.arrayContaining(['POST /mcp', 'GET /mcp', 'POST /messages']));
+    await expect(connection.client.callTool({ name: 'echo', arguments: { message: 'old school' } })).resolves.toMatchObject({
+      content: [{ text: 'old school' }],
+    });
+    expect(server.requests.map((request) => `${request.method} ${request.path}`)).toEqual(
+      expect.arrayContaining(['POST /mcp', 'GET /mcp', 'POST /messages']),
+    );
     for (const request of server.requests) expect(request.headers.authorization).toBe('Bearer legacy');
     await connection.close();
   });
 
   it('does not fall back when told to speak Streamable HTTP only', async () => {
     const server = await serve(startLegacySseServer());
-    await expect(upstreamAt(server.url, { httpTransport: 'streamable-http' }).connect({ ownerKey: 'alice' })).rejects.toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
+    await expect(upstreamAt(server.url, { httpTransport: 'streamable-http' }).connect({ ownerKey: 'alice' })).rejects.toMatchObject({
+      code: 'ERR_UPSTREAM_PROTOCOL',
+    });
   });
 });
 
 describe('failures', () => {
   it('times out with ERR_UPSTREAM_TIMEOUT when the upstream never answers', async () => {
-    const server = await serve(startRawServer(() => { /* never answers */ }));
+    const server = await serve(
+      startRawServer(() => {
+        /* never answers */
+      }),
+    );
     const failure = upstreamAt(server.url, { connectTimeoutMs: 300 }).connect({ ownerKey: 'alice' });
     await expect(failure).rejects.toBeInstanceOf(UpstreamError);
     await expect(failure).rejects.toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT', upstreamId: 'app', timeoutMs: 300 });
@@ -115,13 +134,17 @@ describe('failures', () => {
 
   it('reports ERR_UPSTREAM_UNAVAILABLE when nothing listens on the port', async () => {
     const port = await closedPort();
-    await expect(upstreamAt(`http://127.0.0.1:${port}/mcp`).connect({ ownerKey: 'alice' })).rejects.toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
+    await expect(upstreamAt(`http://127.0.0.1:${port}/mcp`).connect({ ownerKey: 'alice' })).rejects.toMatchObject({
+      code: 'ERR_UPSTREAM_UNAVAILABLE',
+    });
   });
 
   it('reports ERR_UPSTREAM_PROTOCOL when the upstream answers garbage', async () => {
-    const server = await serve(startRawServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html' }).end('<html>welcome to the wiki</html>');
-    }));
+    const server = await serve(
+      startRawServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<html>welcome to the wiki</html>');
+      }),
+    );
     const failure = upstreamAt(server.url).connect({ ownerKey: 'alice' });
     await expect(failure).rejects.toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
     // The upstream's body is for the log, never for the agent.
@@ -129,33 +152,44 @@ describe('failures', () => {
   });
 
   it('reports ERR_UPSTREAM_PROTOCOL when the upstream answers invalid JSON-RPC', async () => {
-    const server = await serve(startRawServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"hello":"world"}');
-    }));
+    const server = await serve(
+      startRawServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"hello":"world"}');
+      }),
+    );
     await expect(upstreamAt(server.url).connect({ ownerKey: 'alice' })).rejects.toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
   });
 
   it('reports ERR_UPSTREAM_PROTOCOL when neither transport is spoken (404 everywhere)', async () => {
-    const server = await serve(startRawServer((_req, res) => {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-    }));
+    const server = await serve(
+      startRawServer((_req, res) => {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      }),
+    );
     await expect(upstreamAt(server.url).connect({ ownerKey: 'alice' })).rejects.toMatchObject({ code: 'ERR_UPSTREAM_PROTOCOL' });
     // The server/discover probe, initialize (Streamable HTTP), then the legacy SSE stream.
     expect(server.requests.map((request) => request.method)).toEqual(['POST', 'POST', 'GET']);
   });
 
   it('reports ERR_UPSTREAM_UNAUTHORIZED on 401 without trying the legacy transport', async () => {
-    const server = await serve(startRawServer((_req, res) => {
-      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
-    }));
-    await expect(upstreamAt(server.url).connect({ ownerKey: 'alice' })).rejects.toMatchObject({ code: 'ERR_UPSTREAM_UNAUTHORIZED', status: 401 });
+    const server = await serve(
+      startRawServer((_req, res) => {
+        res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+      }),
+    );
+    await expect(upstreamAt(server.url).connect({ ownerKey: 'alice' })).rejects.toMatchObject({
+      code: 'ERR_UPSTREAM_UNAUTHORIZED',
+      status: 401,
+    });
     expect(server.requests.map((request) => request.method)).toEqual(['POST']);
   });
 
   it('reports ERR_UPSTREAM_UNAVAILABLE on a 5xx', async () => {
-    const server = await serve(startRawServer((_req, res) => {
-      res.writeHead(503).end('maintenance');
-    }));
+    const server = await serve(
+      startRawServer((_req, res) => {
+        res.writeHead(503).end('maintenance');
+      }),
+    );
     await expect(upstreamAt(server.url).connect({ ownerKey: 'alice' })).rejects.toMatchObject({ code: 'ERR_UPSTREAM_UNAVAILABLE' });
   });
 });

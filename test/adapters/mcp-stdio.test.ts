@@ -25,19 +25,22 @@ describe('stdio upstream (server-memory)', () => {
 
   function memoryUpstream(options: Partial<McpUpstreamOptions> = {}, deps: Partial<Parameters<typeof createMcpUpstream>[1]> = {}) {
     const events: UpstreamProcessEvent[] = [];
-    const upstream = createMcpUpstream({
-      id: 'memory',
-      command: [process.execPath, MEMORY_SERVER],
-      ownerEnv: (ownerKey) => ({ MEMORY_FILE_PATH: join(dataDir, `${ownerKey}.jsonl`) }),
-      connectTimeoutMs: 10_000,
-      callTimeoutMs: 10_000,
-      ...options,
-    }, { logger: pino({ level: 'silent' }), onProcessEvent: (event) => void events.push(event), ...deps });
+    const upstream = createMcpUpstream(
+      {
+        id: 'memory',
+        command: [process.execPath, MEMORY_SERVER],
+        ownerEnv: (ownerKey) => ({ MEMORY_FILE_PATH: join(dataDir, `${ownerKey}.jsonl`) }),
+        connectTimeoutMs: 10_000,
+        callTimeoutMs: 10_000,
+        ...options,
+      },
+      { logger: pino({ level: 'silent' }), onProcessEvent: (event) => void events.push(event), ...deps },
+    );
     upstreams.push(upstream);
     return { upstream, events, next: (type: UpstreamProcessEvent['type']) => nextEvent(events, type) };
   }
 
-  it('gives each owner a process of their own, shared by that owner\'s connections', async () => {
+  it("gives each owner a process of their own, shared by that owner's connections", async () => {
     const { upstream } = memoryUpstream();
     const alice = await upstream.connect({ ownerKey: 'alice' });
     const bob = await upstream.connect({ ownerKey: 'bob' });
@@ -45,7 +48,10 @@ describe('stdio upstream (server-memory)', () => {
     expect(alice.pid).toEqual(expect.any(Number));
     expect(bob.pid).not.toBe(alice.pid);
 
-    await alice.client.callTool({ name: 'create_entities', arguments: { entities: [{ name: 'alice-secret', entityType: 'note', observations: ['only for alice'] }] } });
+    await alice.client.callTool({
+      name: 'create_entities',
+      arguments: { entities: [{ name: 'alice-secret', entityType: 'note', observations: ['only for alice'] }] },
+    });
     expect(await graphText(bob)).not.toContain('alice-secret');
     expect(await graphText(alice)).toContain('alice-secret');
 
@@ -82,7 +88,12 @@ describe('stdio upstream (server-memory)', () => {
   it('reports a crash to connections and calls, and restarts the process on next use', async () => {
     const { upstream, next } = memoryUpstream();
     let closedWith: UpstreamError | undefined;
-    const connection = await upstream.connect({ ownerKey: 'erin', onClose: (error) => { closedWith = error; } });
+    const connection = await upstream.connect({
+      ownerKey: 'erin',
+      onClose: (error) => {
+        closedWith = error;
+      },
+    });
     const crashed = next('crashed');
     process.kill(connection.pid!, 'SIGKILL');
     expect(await crashed).toMatchObject({ ownerKey: 'erin', error: { code: 'ERR_UPSTREAM_CRASHED' } });
@@ -123,7 +134,9 @@ describe('stdio upstream (server-memory)', () => {
   });
 });
 
-async function graphText(connection: { client: { callTool: (params: { name: string; arguments: Record<string, unknown> }) => Promise<unknown> } }): Promise<string> {
+async function graphText(connection: {
+  client: { callTool: (params: { name: string; arguments: Record<string, unknown> }) => Promise<unknown> };
+}): Promise<string> {
   return JSON.stringify(await connection.client.callTool({ name: 'read_graph', arguments: {} }));
 }
 

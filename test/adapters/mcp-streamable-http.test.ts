@@ -10,7 +10,10 @@ describe('Streamable HTTP upstream (server-everything)', () => {
 
   beforeAll(async () => {
     everything = await startEverythingServer();
-    upstream = createMcpUpstream({ id: 'everything', url: everything.url, connectTimeoutMs: 10_000, callTimeoutMs: 20_000 }, { logger: pino({ level: 'silent' }) });
+    upstream = createMcpUpstream(
+      { id: 'everything', url: everything.url, connectTimeoutMs: 10_000, callTimeoutMs: 20_000 },
+      { logger: pino({ level: 'silent' }) },
+    );
   });
 
   afterAll(async () => {
@@ -38,7 +41,11 @@ describe('Streamable HTTP upstream (server-everything)', () => {
   it("relays progress of a long-running tool to onNotification with the caller's token", async () => {
     const notifications: Notification[] = [];
     const connection = await connect({ onNotification: (notification) => void notifications.push(notification) });
-    await connection.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 'agent-token-7' } });
+    await connection.client.callTool({
+      name: 'trigger-long-running-operation',
+      arguments: { duration: 0.3, steps: 3 },
+      _meta: { progressToken: 'agent-token-7' },
+    });
     const progress = notifications.filter((notification) => notification.method === 'notifications/progress');
     expect(progress.map((notification) => notification.params)).toEqual([
       { progress: 1, total: 3, progressToken: 'agent-token-7' },
@@ -66,19 +73,29 @@ describe('Streamable HTTP upstream (server-everything)', () => {
   it('cancels an upstream call when the abort signal fires', async () => {
     const connection = await connect();
     const controller = new AbortController();
-    const call = connection.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } }, { signal: controller.signal });
+    const call = connection.client.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } },
+      { signal: controller.signal },
+    );
     controller.abort('agent sent notifications/cancelled');
     await expect(call).rejects.toMatchObject({ code: 'ERR_UPSTREAM_CANCELLED', upstreamId: 'everything' });
     // The connection stays usable after a cancelled call.
-    await expect(connection.client.callTool({ name: 'echo', arguments: { message: 'still here' } })).resolves.toMatchObject({ content: [{ text: 'Echo: still here' }] });
+    await expect(connection.client.callTool({ name: 'echo', arguments: { message: 'still here' } })).resolves.toMatchObject({
+      content: [{ text: 'Echo: still here' }],
+    });
     await connection.close();
   });
 
   it('applies the call timeout to every request', async () => {
-    const quick = createMcpUpstream({ id: 'everything', url: everything.url, connectTimeoutMs: 10_000, callTimeoutMs: 200 }, { logger: pino({ level: 'silent' }) });
+    const quick = createMcpUpstream(
+      { id: 'everything', url: everything.url, connectTimeoutMs: 10_000, callTimeoutMs: 200 },
+      { logger: pino({ level: 'silent' }) },
+    );
     try {
       const connection = await quick.connect({ ownerKey: 'alice' });
-      await expect(connection.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } })).rejects.toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT', timeoutMs: 200 });
+      await expect(
+        connection.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 30, steps: 30 } }),
+      ).rejects.toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT', timeoutMs: 200 });
     } finally {
       await quick.close();
     }
@@ -87,14 +104,20 @@ describe('Streamable HTTP upstream (server-everything)', () => {
   it('resumes a session by id from a second connection without initializing again', async () => {
     const first = await connect();
     const stored = JSON.parse(JSON.stringify(first.session)) as typeof first.session;
-    expect(stored).toMatchObject({ sessionId: first.sessionId, serverInfo: { name: expect.any(String) }, protocolVersion: expect.any(String) });
+    expect(stored).toMatchObject({
+      sessionId: first.sessionId,
+      serverInfo: { name: expect.any(String) },
+      protocolVersion: expect.any(String),
+    });
 
     const second = await connect({ resume: stored });
     expect(second.resumed).toBe(true);
     expect(second.sessionId).toBe(first.sessionId);
     expect(second.client.getServerCapabilities()).toEqual(first.client.getServerCapabilities());
     expect(second.client.getServerVersion()).toEqual(first.client.getServerVersion());
-    await expect(second.client.callTool({ name: 'echo', arguments: { message: 'resumed' } })).resolves.toMatchObject({ content: [{ text: 'Echo: resumed' }] });
+    await expect(second.client.callTool({ name: 'echo', arguments: { message: 'resumed' } })).resolves.toMatchObject({
+      content: [{ text: 'Echo: resumed' }],
+    });
     await second.close();
     await first.close();
   });
@@ -107,7 +130,9 @@ describe('Streamable HTTP upstream (server-everything)', () => {
     expect(again.resumed).toBe(false);
     expect(again.sessionId).toEqual(expect.any(String));
     expect(again.sessionId).not.toBe(stored.sessionId);
-    await expect(again.client.callTool({ name: 'echo', arguments: { message: 'fresh' } })).resolves.toMatchObject({ content: [{ text: 'Echo: fresh' }] });
+    await expect(again.client.callTool({ name: 'echo', arguments: { message: 'fresh' } })).resolves.toMatchObject({
+      content: [{ text: 'Echo: fresh' }],
+    });
     await again.close();
   });
 });

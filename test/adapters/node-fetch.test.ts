@@ -20,7 +20,13 @@ describe('nodeFetch: fetch semantics on node:http for the upstream transports', 
           return; // stays open: the caller reads what arrived so far
         }
         if (req.url === '/empty') return void res.writeHead(204).end();
-        res.writeHead(201, [['content-type', 'application/json'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2']]).end('{"ok":true}');
+        res
+          .writeHead(201, [
+            ['content-type', 'application/json'],
+            ['set-cookie', 'a=1'],
+            ['set-cookie', 'b=2'],
+          ])
+          .end('{"ok":true}');
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -56,7 +62,11 @@ describe('nodeFetch: fetch semantics on node:http for the upstream transports', 
 
   test('a refused connection rejects as fetch does: TypeError "fetch failed" with the socket error as cause', async () => {
     const port = await closedPort();
-    await expect(nodeFetch(`http://127.0.0.1:${port}/`)).rejects.toMatchObject({ name: 'TypeError', message: 'fetch failed', cause: { code: 'ECONNREFUSED' } });
+    await expect(nodeFetch(`http://127.0.0.1:${port}/`)).rejects.toMatchObject({
+      name: 'TypeError',
+      message: 'fetch failed',
+      cause: { code: 'ECONNREFUSED' },
+    });
   });
 
   test('an already aborted signal rejects with its reason without a request', async () => {

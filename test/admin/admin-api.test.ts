@@ -53,7 +53,11 @@ describe('admin API on two portal processes sharing one Redis', () => {
   });
 
   test('an upstream added on one process is served by the other, without a restart', async () => {
-    const res = await adminFetch(first.url, '/upstreams', { token, method: 'POST', body: { id: 'added', kind: 'mcp', url: added.url, title: 'Added at runtime' } });
+    const res = await adminFetch(first.url, '/upstreams', {
+      token,
+      method: 'POST',
+      body: { id: 'added', kind: 'mcp', url: added.url, title: 'Added at runtime' },
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe('/admin/api/v1/upstreams/added');
     // The second process learns of it through pub/sub.
@@ -70,7 +74,10 @@ describe('admin API on two portal processes sharing one Redis', () => {
     agents.push(agent);
     const { tools } = await agent.client.listTools();
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['configured__echo', 'added__echo']));
-    const result = (await agent.client.callTool({ name: 'added__echo', arguments: { message: 'hello from the second process' } })) as CallToolResult;
+    const result = (await agent.client.callTool({
+      name: 'added__echo',
+      arguments: { message: 'hello from the second process' },
+    })) as CallToolResult;
     expect(result.content[0]).toMatchObject({ text: 'hello from the second process' });
     expect(added.requests.length).toBeGreaterThan(0);
   });
@@ -83,8 +90,14 @@ describe('admin API on two portal processes sharing one Redis', () => {
       [{ id: 'extra', kind: 'mcp', url: added.url, colour: 'red' }, 'colour: unknown key'],
       [{ id: 'stdio', kind: 'mcp', command: ['sh', '-c', 'id'] }, 'command:'],
       [{ id: 'bad-tools', kind: 'mcp', url: added.url, tools: { allow: 'all' } }, 'tools.allow:'],
-      [{ id: 'unset-secret', kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'GATEHOUSE_TEST_UNSET_VARIABLE' } }, 'credentials.value_env: environment variable GATEHOUSE_TEST_UNSET_VARIABLE is not set'],
-      [{ id: 'split-secret', kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'SPLIT_API_KEY' } }, 'credentials.value_env: environment variable SPLIT_API_KEY contains a line break'],
+      [
+        { id: 'unset-secret', kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'GATEHOUSE_TEST_UNSET_VARIABLE' } },
+        'credentials.value_env: environment variable GATEHOUSE_TEST_UNSET_VARIABLE is not set',
+      ],
+      [
+        { id: 'split-secret', kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'SPLIT_API_KEY' } },
+        'credentials.value_env: environment variable SPLIT_API_KEY contains a line break',
+      ],
       [[1, 2], 'body:'],
       // The portal's own host, or a loopback alias of it: the app would take over sign-in and OAuth.
       [{ id: 'takeover', kind: 'http', url: added.url, host: new URL(first.url).host }, "host: is the portal's own host"],
@@ -97,11 +110,20 @@ describe('admin API on two portal processes sharing one Redis', () => {
       expect(error.error).toBe('invalid_upstream');
       expect(error.error_description.startsWith(field)).toBe(true);
     }
-    const replaced = await adminFetch(first.url, '/upstreams/added', { token, method: 'PUT', body: { kind: 'http', url: added.url, host: new URL(first.url).host } });
+    const replaced = await adminFetch(first.url, '/upstreams/added', {
+      token,
+      method: 'PUT',
+      body: { kind: 'http', url: added.url, host: new URL(first.url).host },
+    });
     expect(replaced.status).toBe(400);
     expect(((await replaced.json()) as ErrorBody).error_description).toMatch(/^host: is the portal's own host/);
-    const list = (await (await adminFetch(first.url, '/upstreams', { token })).json()) as { upstreams: Array<{ id: string; kind: string }> };
-    expect(list.upstreams.map((u) => [u.id, u.kind])).toEqual([['configured', 'mcp'], ['added', 'mcp']]);
+    const list = (await (await adminFetch(first.url, '/upstreams', { token })).json()) as {
+      upstreams: Array<{ id: string; kind: string }>;
+    };
+    expect(list.upstreams.map((u) => [u.id, u.kind])).toEqual([
+      ['configured', 'mcp'],
+      ['added', 'mcp'],
+    ]);
   });
 
   test('an id that exists is 409, in the config file or added; config-file upstreams are read-only', async () => {
@@ -111,25 +133,44 @@ describe('admin API on two portal processes sharing one Redis', () => {
       expect(((await res.json()) as ErrorBody).error_description).toContain(`"${id}" already exists`);
     }
     expect((await adminFetch(first.url, '/upstreams/configured', { token, method: 'DELETE' })).status).toBe(409);
-    expect((await adminFetch(first.url, '/upstreams/configured', { token, method: 'PUT', body: { kind: 'mcp', url: added.url } })).status).toBe(409);
+    expect(
+      (await adminFetch(first.url, '/upstreams/configured', { token, method: 'PUT', body: { kind: 'mcp', url: added.url } })).status,
+    ).toBe(409);
     expect((await adminFetch(first.url, '/upstreams/nothing', { token, method: 'DELETE' })).status).toBe(404);
   });
 
   test('update and delete an added upstream; both processes follow', async () => {
-    const put = await adminFetch(second.url, '/upstreams/added', { token, method: 'PUT', body: { kind: 'mcp', url: added.url, title: 'Renamed' } });
+    const put = await adminFetch(second.url, '/upstreams/added', {
+      token,
+      method: 'PUT',
+      body: { kind: 'mcp', url: added.url, title: 'Renamed' },
+    });
     expect(put.status).toBe(200);
     await eventually(async () => {
       const one = (await (await adminFetch(first.url, '/upstreams/added', { token })).json()) as { title?: string };
       return one.title === 'Renamed' ? true : undefined;
     }, PUB_SUB_TRIES);
-    const unset = await adminFetch(second.url, '/upstreams/added', { token, method: 'PUT', body: { kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'GATEHOUSE_TEST_UNSET_VARIABLE' } } });
+    const unset = await adminFetch(second.url, '/upstreams/added', {
+      token,
+      method: 'PUT',
+      body: { kind: 'mcp', url: added.url, credentials: { type: 'static', value_env: 'GATEHOUSE_TEST_UNSET_VARIABLE' } },
+    });
     expect(unset.status).toBe(400);
-    expect(((await unset.json()) as ErrorBody).error_description).toBe('credentials.value_env: environment variable GATEHOUSE_TEST_UNSET_VARIABLE is not set');
+    expect(((await unset.json()) as ErrorBody).error_description).toBe(
+      'credentials.value_env: environment variable GATEHOUSE_TEST_UNSET_VARIABLE is not set',
+    );
     expect(((await (await adminFetch(first.url, '/upstreams/added', { token })).json()) as { title?: string }).title).toBe('Renamed');
-    const temp = await adminFetch(first.url, '/upstreams', { token, method: 'POST', body: { id: 'temporary', kind: 'http', url: added.url } });
+    const temp = await adminFetch(first.url, '/upstreams', {
+      token,
+      method: 'POST',
+      body: { id: 'temporary', kind: 'http', url: added.url },
+    });
     expect(temp.status).toBe(201);
     expect((await adminFetch(second.url, '/upstreams/temporary', { token, method: 'DELETE' })).status).toBe(204);
-    await eventually(async () => ((await adminFetch(first.url, '/upstreams/temporary', { token })).status === 404 ? true : undefined), PUB_SUB_TRIES);
+    await eventually(
+      async () => ((await adminFetch(first.url, '/upstreams/temporary', { token })).status === 404 ? true : undefined),
+      PUB_SUB_TRIES,
+    );
   });
 
   test('an agent token, a non-admin person and no credentials are refused', async () => {
@@ -149,7 +190,11 @@ describe('admin API on two portal processes sharing one Redis', () => {
     const asBob = await adminFetch(first.url, '/upstreams', { headers: { cookie: cookieHeader(browser) } });
     expect(asBob.status).toBe(403);
     expect(((await asBob.json()) as ErrorBody).error).toBe('forbidden');
-    const create = await adminFetch(first.url, '/upstreams', { method: 'POST', body: { id: 'bobs', kind: 'mcp', url: added.url }, headers: { cookie: cookieHeader(browser), origin: first.url } });
+    const create = await adminFetch(first.url, '/upstreams', {
+      method: 'POST',
+      body: { id: 'bobs', kind: 'mcp', url: added.url },
+      headers: { cookie: cookieHeader(browser), origin: first.url },
+    });
     expect(create.status).toBe(403);
 
     expect((await adminFetch(first.url, '/upstreams')).status).toBe(401);
@@ -162,21 +207,31 @@ describe('admin API on two portal processes sharing one Redis', () => {
     const cookie = cookieHeader(browser);
     expect((await adminFetch(first.url, '/upstreams', { headers: { cookie } })).status).toBe(200);
     const body = { id: 'via-session', kind: 'http', url: added.url };
-    expect((await adminFetch(first.url, '/upstreams', { method: 'POST', body, headers: { cookie, origin: 'https://evil.example' } })).status).toBe(403);
+    expect(
+      (await adminFetch(first.url, '/upstreams', { method: 'POST', body, headers: { cookie, origin: 'https://evil.example' } })).status,
+    ).toBe(403);
     expect((await adminFetch(first.url, '/upstreams', { method: 'POST', body, headers: { cookie, origin: first.url } })).status).toBe(201);
-    expect((await adminFetch(first.url, '/upstreams/via-session', { method: 'DELETE', headers: { cookie, origin: first.url } })).status).toBe(204);
+    expect(
+      (await adminFetch(first.url, '/upstreams/via-session', { method: 'DELETE', headers: { cookie, origin: first.url } })).status,
+    ).toBe(204);
   });
 
   test('clients list and delete; grants list and revoke by person and by client', async () => {
     const agent = await connectAgent(first.url, ALICE);
     const clientId = agent.provider.clientInformation()!.client_id;
-    const clients = (await (await adminFetch(first.url, '/clients', { token })).json()) as { clients: Array<{ client_id: string; client_name?: string }> };
+    const clients = (await (await adminFetch(first.url, '/clients', { token })).json()) as {
+      clients: Array<{ client_id: string; client_name?: string }>;
+    };
     expect(clients.clients).toContainEqual(expect.objectContaining({ client_id: clientId, client_name: 'SDK Test Agent' }));
 
-    const byClient = (await (await adminFetch(first.url, `/grants?client=${encodeURIComponent(clientId)}`, { token })).json()) as { grants: Array<{ id: string; person: string }> };
+    const byClient = (await (await adminFetch(first.url, `/grants?client=${encodeURIComponent(clientId)}`, { token })).json()) as {
+      grants: Array<{ id: string; person: string }>;
+    };
     expect(byClient.grants).toHaveLength(1);
     expect(byClient.grants[0]!.person).toBe('local:alice');
-    const byPerson = (await (await adminFetch(first.url, '/grants?person=local:alice', { token })).json()) as { grants: Array<{ id: string }> };
+    const byPerson = (await (await adminFetch(first.url, '/grants?person=local:alice', { token })).json()) as {
+      grants: Array<{ id: string }>;
+    };
     expect(byPerson.grants.map((g) => g.id)).toContain(byClient.grants[0]!.id);
     expect((await adminFetch(first.url, '/grants', { token })).status).toBe(400);
 

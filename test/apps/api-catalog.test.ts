@@ -31,7 +31,9 @@ describe('RFC 9727 API catalog', () => {
     expect(anchors(body)).toEqual([`${portal.url}/mcp`, `${portal.url}/mcp/tools`, `${portal.url}/apps/wiki`]);
     for (const item of body.linkset) {
       const path = new URL(item.anchor).pathname;
-      expect(item['service-meta']).toEqual([expect.objectContaining({ href: `${portal.url}/.well-known/oauth-protected-resource${path}`, type: 'application/json' })]);
+      expect(item['service-meta']).toEqual([
+        expect.objectContaining({ href: `${portal.url}/.well-known/oauth-protected-resource${path}`, type: 'application/json' }),
+      ]);
     }
     const wiki = body.linkset[2]!;
     expect(wiki['service-doc']).toEqual([expect.objectContaining({ href: `${portal.url}/apps/wiki/`, type: 'text/html' })]);
@@ -45,7 +47,9 @@ describe('RFC 9727 API catalog', () => {
 
   test("a token's person sees what they may use, with service-desc for a declared OpenAPI document", async () => {
     const token = await accessTokenFor(portal.url, ALICE, `${portal.url}/mcp`);
-    const body = (await (await fetch(`${portal.url}/.well-known/api-catalog`, { headers: { authorization: `Bearer ${token}` } })).json()) as Linkset;
+    const body = (await (
+      await fetch(`${portal.url}/.well-known/api-catalog`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as Linkset;
     const secret = body.linkset.find((item) => item.anchor === `${portal.url}/apps/secret`);
     expect(secret?.['service-desc']).toEqual([{ href: `${portal.url}/apps/secret/openapi.json`, type: 'application/openapi+json' }]);
   });
@@ -53,7 +57,9 @@ describe('RFC 9727 API catalog', () => {
   test('a session counts too; a person outside the access rules does not see the app; a bad token gets 401', async () => {
     const browser = new FormBrowser(portal.url);
     await browser.signIn(await browser.get(`${portal.url}/login`), BOB);
-    const res = await fetch(`${portal.url}/.well-known/api-catalog`, { headers: { cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } });
+    const res = await fetch(`${portal.url}/.well-known/api-catalog`, {
+      headers: { cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+    });
     expect(anchors((await res.json()) as Linkset)).not.toContain(`${portal.url}/apps/secret`);
     const bad = await fetch(`${portal.url}/.well-known/api-catalog`, { headers: { authorization: 'Bearer not.a.token' } });
     expect(bad.status).toBe(401);

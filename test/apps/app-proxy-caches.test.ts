@@ -14,7 +14,9 @@ describe('app proxy: what is kept between requests', () => {
 
   beforeAll(async () => {
     wiki = await startTestUpstream();
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'http', url: wiki.url }] } });
+    portal = await startTestPortal({
+      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'http', url: wiki.url }] },
+    });
   });
   afterAll(async () => {
     await portal.close();

@@ -72,19 +72,27 @@ describe('HTTP apps behind the portal', () => {
     const refused = await fetch(`${portal.url}/apps/wiki/echo`, bearer(handbookToken));
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');
-    expect(refused.headers.get('www-authenticate')).toContain(`resource_metadata="${portal.url}/.well-known/oauth-protected-resource/apps/wiki"`);
+    expect(refused.headers.get('www-authenticate')).toContain(
+      `resource_metadata="${portal.url}/.well-known/oauth-protected-resource/apps/wiki"`,
+    );
     expect((await fetch(`${portal.url}/apps/wiki/echo`, bearer(aggregateToken))).status).toBe(200);
   });
 
   test("header hygiene: the app never sees the agent's token or the portal's cookies, and gets a verifiable assertion", async () => {
-    const res = await fetch(`${portal.url}/apps/wiki/echo`, bearer(aggregateToken, { cookie: 'gatehouse_session=stolen.x; gatehouse_login=nonce; app_pref=1', 'gatehouse-assertion': 'forged' }));
+    const res = await fetch(
+      `${portal.url}/apps/wiki/echo`,
+      bearer(aggregateToken, { cookie: 'gatehouse_session=stolen.x; gatehouse_login=nonce; app_pref=1', 'gatehouse-assertion': 'forged' }),
+    );
     const echo = (await res.json()) as Echo;
     expect(echo.url).toBe('/echo');
     expect(echo.headers.authorization).toBeUndefined();
     expect(echo.headers.cookie).toBe('app_pref=1');
     expect(echo.headers['gatehouse-assertion']).not.toBe('forged');
     const jwks = createRemoteJWKSet(new URL(`${portal.url}/.well-known/jwks.json`));
-    const { payload } = await jwtVerify(echo.headers['gatehouse-assertion']!, jwks, { issuer: portal.url, audience: portal.config.upstreams[0]!.url! });
+    const { payload } = await jwtVerify(echo.headers['gatehouse-assertion']!, jwks, {
+      issuer: portal.url,
+      audience: portal.config.upstreams[0]!.url!,
+    });
     expect(payload).toMatchObject({ sub: 'local:alice', groups: ['eng'] });
     expect((payload.act as { sub: string }).sub).toBeTruthy();
     expect(echo.headers['x-forwarded-prefix']).toBe('/apps/wiki');
@@ -118,10 +126,26 @@ describe('HTTP apps behind the portal', () => {
 
   test('path traversal through the portal is refused and never reaches the app, path- or host-routed', async () => {
     const before = wiki.seen.length;
-    const shapes = ['/../admin', '/%2e%2e/admin', '/%252e%252e/admin', '/a/..%2f..%2fadmin', '/..;/admin', '/%2e%2e%3b/admin', '/%u002e%u002e/admin', '/%c0%ae%c0%ae/admin', '/a\\..\\..\\admin'];
-    for (const [prefix, host] of [['/apps/wiki', `127.0.0.1:${port}`], ['', `hosted.localhost:${port}`]] as const) {
+    const shapes = [
+      '/../admin',
+      '/%2e%2e/admin',
+      '/%252e%252e/admin',
+      '/a/..%2f..%2fadmin',
+      '/..;/admin',
+      '/%2e%2e%3b/admin',
+      '/%u002e%u002e/admin',
+      '/%c0%ae%c0%ae/admin',
+      '/a\\..\\..\\admin',
+    ];
+    for (const [prefix, host] of [
+      ['/apps/wiki', `127.0.0.1:${port}`],
+      ['', `hosted.localhost:${port}`],
+    ] as const) {
       for (const shape of shapes) {
-        const answer = await rawRequest(port, `GET ${prefix}${shape} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${aggregateToken}\r\nConnection: close\r\n\r\n`);
+        const answer = await rawRequest(
+          port,
+          `GET ${prefix}${shape} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${aggregateToken}\r\nConnection: close\r\n\r\n`,
+        );
         expect({ host, shape, status: answer.status }).toEqual({ host, shape, status: 400 });
         expect(answer.text).toContain('"error":"invalid_request"');
       }
@@ -175,7 +199,10 @@ describe('HTTP apps behind the portal', () => {
       // The loader refuses an app on the portal's own host: add it to the loaded config.
       adjust: (loaded) => ({
         ...loaded,
-        upstreams: [...loaded.upstreams, upstreamSchema.parse({ id: 'squatter', kind: 'http', url: wiki.url, host: `localhost:${new URL(loaded.issuer).port}` })],
+        upstreams: [
+          ...loaded.upstreams,
+          upstreamSchema.parse({ id: 'squatter', kind: 'http', url: wiki.url, host: `localhost:${new URL(loaded.issuer).port}` }),
+        ],
       }),
     });
     try {
@@ -195,7 +222,9 @@ describe('HTTP apps behind the portal', () => {
     const before = wiki.seen.length;
     const unknown = await hostRequest(`${portal.url}/echo`, `nowhere.localhost:${port}`, { authorization: `Bearer ${aggregateToken}` });
     expect(unknown.status).toBe(404);
-    const misdirected = await hostRequest(`${portal.url}/apps/wiki/echo`, `nowhere.localhost:${port}`, { authorization: `Bearer ${aggregateToken}` });
+    const misdirected = await hostRequest(`${portal.url}/apps/wiki/echo`, `nowhere.localhost:${port}`, {
+      authorization: `Bearer ${aggregateToken}`,
+    });
     expect(misdirected.status).toBe(421);
     expect(wiki.seen.length).toBe(before);
   });
@@ -204,7 +233,8 @@ describe('HTTP apps behind the portal', () => {
     const browser = new FormBrowser(portal.url);
     await browser.signIn(await browser.get(`${portal.url}/login`), ALICE);
     const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const upgrade = (extra: string) => `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${portal.url}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${extra}\r\nping`;
+    const upgrade = (extra: string) =>
+      `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${portal.url}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${extra}\r\nping`;
     const accepted = await rawRequest(port, upgrade(`Cookie: ${cookie}\r\n`), 300);
     expect(accepted.status).toBe(101);
     expect(accepted.text).toContain('ping');

@@ -3,7 +3,6 @@ import { startHandbookSite, type HandbookSite } from '../../examples/handbook-si
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { launchChromium, type TestBrowser } from '../helpers/chromium.js';
 
-
 describe('a person in a real browser (Playwright + Debian chromium)', () => {
   let portal: TestPortal;
   let handbook: HandbookSite;
@@ -36,10 +35,13 @@ describe('a person in a real browser (Playwright + Debian chromium)', () => {
   async function signIn(page: Awaited<ReturnType<BrowserContext['newPage']>>): Promise<void> {
     await page.fill('input[name=username]', ALICE.username);
     await page.fill('input[name=password]', ALICE.password);
-    await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type=submit], input[type=submit]')]);
+    await Promise.all([
+      page.waitForURL((url) => !url.pathname.startsWith('/login')),
+      page.click('button[type=submit], input[type=submit]'),
+    ]);
   }
 
-  test('visit an app page → sign-in page → back on the page, with the app\'s content', async () => {
+  test("visit an app page → sign-in page → back on the page, with the app's content", async () => {
     const page = await context.newPage();
     await page.goto(`${portal.url}/apps/handbook/policies/expenses`);
     expect(new URL(page.url()).pathname).toBe('/login');

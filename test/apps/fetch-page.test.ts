@@ -25,10 +25,19 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
     upstreamIds,
     expiresAt: Math.floor(Date.now() / 1000) + 600,
   });
-  const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: HttpError) => ({ status: error.status, code: error.code }));
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: HttpError) => ({ status: error.status, code: error.code }),
+    );
 
   beforeAll(async () => {
-    [wiki, handbook, huge, pages] = await Promise.all([startTestUpstream(), startHandbookSite(), startHugeHtmlApp(3 * 1024 * 1024), startPagesApp()]);
+    [wiki, handbook, huge, pages] = await Promise.all([
+      startTestUpstream(),
+      startHandbookSite(),
+      startHugeHtmlApp(3 * 1024 * 1024),
+      startPagesApp(),
+    ]);
     portal = await startTestPortal({
       document: {
         upstreams: [
@@ -49,7 +58,11 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
 
   test('Markdown by default: main content, tables kept, links onto the portal', async () => {
     const page = await fetchAppPage(deps, upstream('handbook'), '/policies/expenses', { auth: auth() });
-    expect(page).toMatchObject({ status: 200, contentType: expect.stringMatching(/^text\/markdown; charset=utf-8/), url: `${portal.url}/apps/handbook/policies/expenses` });
+    expect(page).toMatchObject({
+      status: 200,
+      contentType: expect.stringMatching(/^text\/markdown; charset=utf-8/),
+      url: `${portal.url}/apps/handbook/policies/expenses`,
+    });
     expect(page.body).toMatch(/^# /);
     expect(page.body).toMatch(/\|.*\|/);
     expect(page.tokens).toBeGreaterThan(0);
@@ -73,17 +86,44 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
   });
 
   test('bad input and failures are HttpErrors: traversal 400, policy 403, size 413, timeout 504', async () => {
-    expect(await failure(fetchAppPage(deps, upstream('wiki'), '/a/../../admin', { auth: auth() }))).toEqual({ status: 400, code: 'invalid_request' });
+    expect(await failure(fetchAppPage(deps, upstream('wiki'), '/a/../../admin', { auth: auth() }))).toEqual({
+      status: 400,
+      code: 'invalid_request',
+    });
     const before = wiki.seen.length;
-    for (const path of ['/%2e%2e/admin', '/..;/admin', '/%2e%2e%3b/admin', '/%252e%252e/admin', '/%u002e%u002e/admin', '/a\\..\\..\\admin', '/%c0%ae%c0%ae/admin', '/é/%2e%2e%3b/admin']) {
-      expect({ path, failure: await failure(fetchAppPage(deps, upstream('wiki'), path, { auth: auth() })) }).toEqual({ path, failure: { status: 400, code: 'invalid_request' } });
+    for (const path of [
+      '/%2e%2e/admin',
+      '/..;/admin',
+      '/%2e%2e%3b/admin',
+      '/%252e%252e/admin',
+      '/%u002e%u002e/admin',
+      '/a\\..\\..\\admin',
+      '/%c0%ae%c0%ae/admin',
+      '/é/%2e%2e%3b/admin',
+    ]) {
+      expect({ path, failure: await failure(fetchAppPage(deps, upstream('wiki'), path, { auth: auth() })) }).toEqual({
+        path,
+        failure: { status: 400, code: 'invalid_request' },
+      });
     }
     expect(wiki.seen.length).toBe(before);
-    expect(await failure(fetchAppPage(deps, upstream('wiki'), '/page', { auth: auth(['handbook']) }))).toEqual({ status: 403, code: 'access_denied' });
-    expect(await failure(fetchAppPage(deps, upstream('secret'), '/page', { auth: auth(undefined, ['sales']) }))).toEqual({ status: 403, code: 'access_denied' });
+    expect(await failure(fetchAppPage(deps, upstream('wiki'), '/page', { auth: auth(['handbook']) }))).toEqual({
+      status: 403,
+      code: 'access_denied',
+    });
+    expect(await failure(fetchAppPage(deps, upstream('secret'), '/page', { auth: auth(undefined, ['sales']) }))).toEqual({
+      status: 403,
+      code: 'access_denied',
+    });
     expect(await failure(fetchAppPage(deps, upstream('huge'), '/huge', { auth: auth() }))).toEqual({ status: 413, code: 'page_too_large' });
-    expect(await failure(fetchAppPage(deps, upstream('wiki'), '/hang', { auth: auth() }))).toEqual({ status: 504, code: 'gateway_timeout' });
-    expect(await failure(fetchAppPage(deps, upstream('wiki'), '/large', { auth: auth() }))).toEqual({ status: 413, code: 'page_too_large' });
+    expect(await failure(fetchAppPage(deps, upstream('wiki'), '/hang', { auth: auth() }))).toEqual({
+      status: 504,
+      code: 'gateway_timeout',
+    });
+    expect(await failure(fetchAppPage(deps, upstream('wiki'), '/large', { auth: auth() }))).toEqual({
+      status: 413,
+      code: 'page_too_large',
+    });
   });
 
   test("conversions are cached by the page's validators: a 304 reuses the Markdown, a new ETag brings a new one, fresh pages are not fetched again", async () => {
@@ -96,7 +136,10 @@ describe('fetchAppPage: an app page for the MCP aggregate, by the proxy rules', 
     expect((await fetchAppPage(deps, upstream('pages'), '/notes', { auth: auth(ids) })).body).toContain('Second notes.');
     expect(pages.take('/notes').map((seen) => seen.ifNoneMatch)).toEqual([undefined, '"1"', '"1"']);
 
-    pages.pages.set('/mine', { headers: { etag: '"m"', 'cache-control': 'private, max-age=600' }, body: (person) => `<h1>Mine</h1><p>For ${person}.</p>` });
+    pages.pages.set('/mine', {
+      headers: { etag: '"m"', 'cache-control': 'private, max-age=600' },
+      body: (person) => `<h1>Mine</h1><p>For ${person}.</p>`,
+    });
     await fetchAppPage(deps, upstream('pages'), '/mine', { auth: auth(ids) });
     await fetchAppPage(deps, upstream('pages'), '/mine', { auth: auth(ids) });
     expect(pages.take('/mine')).toHaveLength(1);

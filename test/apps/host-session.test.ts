@@ -14,7 +14,11 @@ describe('host-routed apps: the sign-in hand-off is bound to the browser that st
     const accounts = await testAccounts();
     portal = await startTestPortal({
       store,
-      document: (url) => ({ rate_limits: UNLIMITED, login: { accounts }, upstreams: [{ id: 'hosted', kind: 'http', url: wiki.url, host: `hosted.localhost:${new URL(url).port}` }] }),
+      document: (url) => ({
+        rate_limits: UNLIMITED,
+        login: { accounts },
+        upstreams: [{ id: 'hosted', kind: 'http', url: wiki.url, host: `hosted.localhost:${new URL(url).port}` }],
+      }),
     });
     host = `hosted.localhost:${new URL(portal.url).port}`;
   });

@@ -8,13 +8,21 @@ describe('createMarkdownCache (RFC 9111 freshness, validators, Vary, memory boun
     clock = Date.parse('2026-12-03T10:00:00Z');
   });
 
-  const request = (extra: Partial<MarkdownCacheRequest> = {}): MarkdownCacheRequest => ({ page: 'docs\n/page', caller: 'alice\nagent', perPersonCredential: true, headers: {}, ...extra });
+  const request = (extra: Partial<MarkdownCacheRequest> = {}): MarkdownCacheRequest => ({
+    page: 'docs\n/page',
+    caller: 'alice\nagent',
+    perPersonCredential: true,
+    headers: {},
+    ...extra,
+  });
   const body = (text = '# Page\n') => Buffer.from(text);
   const ok = (headers: IncomingHttpHeaders) => ({ status: 200, headers });
 
   test('max-age: fresh until it passes, then stale with its validators', () => {
     const cache = createMarkdownCache({ now });
-    expect(cache.store(request(), ok({ 'cache-control': 'max-age=60', etag: '"a"' }), body(), { 'content-type': 'text/markdown' })).toBe(true);
+    expect(cache.store(request(), ok({ 'cache-control': 'max-age=60', etag: '"a"' }), body(), { 'content-type': 'text/markdown' })).toBe(
+      true,
+    );
     expect(cache.lookup(request())).toMatchObject({ fresh: true, etag: '"a"' });
     clock += 61_000;
     expect(cache.lookup(request())).toMatchObject({ fresh: false, etag: '"a"' });
@@ -25,7 +33,12 @@ describe('createMarkdownCache (RFC 9111 freshness, validators, Vary, memory boun
     cache.store(request(), ok({ 'cache-control': 'max-age=60', age: '50', etag: '"a"' }), body(), {});
     clock += 11_000;
     expect(cache.lookup(request())?.fresh).toBe(false);
-    cache.store(request(), ok({ date: 'Thu, 03 Dec 2026 10:00:00 GMT', expires: 'Thu, 03 Dec 2026 10:05:00 GMT', etag: '"b"' }), body(), {});
+    cache.store(
+      request(),
+      ok({ date: 'Thu, 03 Dec 2026 10:00:00 GMT', expires: 'Thu, 03 Dec 2026 10:05:00 GMT', etag: '"b"' }),
+      body(),
+      {},
+    );
     clock += 299_000;
     expect(cache.lookup(request())?.fresh).toBe(true);
     clock += 2_000;
@@ -48,7 +61,9 @@ describe('createMarkdownCache (RFC 9111 freshness, validators, Vary, memory boun
     expect(cache.store(request(), ok({ 'cache-control': 'max-age=60', vary: '*' }), body(), {})).toBe(false);
     expect(cache.store(request(), ok({ 'cache-control': 'no-cache' }), body(), {})).toBe(false);
     expect(cache.store(request(), { status: 203, headers: { 'cache-control': 'max-age=60' } }, body(), {})).toBe(false);
-    expect(cache.store(request({ headers: { 'cache-control': 'no-store' } }), ok({ 'cache-control': 'max-age=60' }), body(), {})).toBe(false);
+    expect(cache.store(request({ headers: { 'cache-control': 'no-store' } }), ok({ 'cache-control': 'max-age=60' }), body(), {})).toBe(
+      false,
+    );
     expect(cache.lookup(request())).toBeUndefined();
     expect(cache.size()).toBe(0);
   });
@@ -69,7 +84,12 @@ describe('createMarkdownCache (RFC 9111 freshness, validators, Vary, memory boun
     cache.store(request(), ok({ 'cache-control': 'private, max-age=600', etag: '"p"' }), body('# Alice\n'), {});
     expect(cache.lookup(request({ caller: 'bob\nagent' }))).toBeUndefined();
     expect(cache.lookup(request({ caller: 'alice\nother-agent' }))).toBeUndefined();
-    cache.store(request({ page: 'docs\n/shared', perPersonCredential: false }), ok({ 'cache-control': 'public, max-age=600', etag: '"s"' }), body(), {});
+    cache.store(
+      request({ page: 'docs\n/shared', perPersonCredential: false }),
+      ok({ 'cache-control': 'public, max-age=600', etag: '"s"' }),
+      body(),
+      {},
+    );
     expect(cache.lookup(request({ page: 'docs\n/shared', caller: 'bob\nagent', perPersonCredential: false }))?.fresh).toBe(true);
     // Once the app sends a per-person credential, the shared copy is not read.
     expect(cache.lookup(request({ page: 'docs\n/shared', caller: 'bob\nagent' }))).toBeUndefined();
@@ -77,14 +97,23 @@ describe('createMarkdownCache (RFC 9111 freshness, validators, Vary, memory boun
 
   test('Vary: the stored request header values must match', () => {
     const cache = createMarkdownCache({ now });
-    cache.store(request({ headers: { 'accept-language': 'de' } }), ok({ 'cache-control': 'max-age=600', vary: 'Accept-Language', etag: '"de"' }), body(), {});
+    cache.store(
+      request({ headers: { 'accept-language': 'de' } }),
+      ok({ 'cache-control': 'max-age=600', vary: 'Accept-Language', etag: '"de"' }),
+      body(),
+      {},
+    );
     expect(cache.lookup(request({ headers: { 'accept-language': 'de' } }))?.etag).toBe('"de"');
     expect(cache.lookup(request({ headers: { 'accept-language': 'fr' } }))).toBeUndefined();
   });
 
   test('a 304 renews freshness from its own headers; a 304 that says no-store still answers, then forgets', () => {
     const cache = createMarkdownCache({ now });
-    cache.store(request(), ok({ 'cache-control': 'max-age=10', etag: '"r"' }), body('# Kept\n'), { 'x-markdown-tokens': '2', 'set-cookie': 'a=1', date: 'then' });
+    cache.store(request(), ok({ 'cache-control': 'max-age=10', etag: '"r"' }), body('# Kept\n'), {
+      'x-markdown-tokens': '2',
+      'set-cookie': 'a=1',
+      date: 'then',
+    });
     clock += 20_000;
     const renewed = cache.revalidated(request(), { status: 304, headers: { 'cache-control': 'max-age=600', etag: '"r"' } });
     expect(renewed).toMatchObject({ fresh: true, headers: { 'x-markdown-tokens': '2' } });

@@ -14,7 +14,11 @@ describe('markdownInterceptor behind the HTTP-app proxy', () => {
       const path = (req.originalUrl ?? '').replace(/^\/apps\/handbook/, '');
       return {
         headers: { accept: 'text/html', 'accept-encoding': 'identity' },
-        interceptResponse: markdownInterceptor({ pageUrl: `${site.url}${path}`, linkMap: { upstreamUrl: site.url, appUrl: 'https://gate.example.com/apps/handbook' }, maxBytes }),
+        interceptResponse: markdownInterceptor({
+          pageUrl: `${site.url}${path}`,
+          linkMap: { upstreamUrl: site.url, appUrl: 'https://gate.example.com/apps/handbook' },
+          maxBytes,
+        }),
       };
     };
     front = await startTestFront({ upstreamUrl: site.url, mountPath: '/apps/handbook' }, {}, negotiate());

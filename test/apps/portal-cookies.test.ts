@@ -9,7 +9,11 @@ import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helper
 import { rawRequest } from '../helpers/raw-http.js';
 
 /** `Set-Cookie` values an app tries: every portal cookie, a nameless one that a browser would send as `gatehouse_session=…`, and its own. */
-const APP_SET_COOKIES = [...PORTAL_COOKIE_NAMES.map((name) => `${name}=evil; Path=/`), '=gatehouse_session=tossed; Path=/', 'app_pref=1; Path=/'];
+const APP_SET_COOKIES = [
+  ...PORTAL_COOKIE_NAMES.map((name) => `${name}=evil; Path=/`),
+  '=gatehouse_session=tossed; Path=/',
+  'app_pref=1; Path=/',
+];
 const setCookieQuery = APP_SET_COOKIES.map((cookie) => `c=${encodeURIComponent(cookie)}`).join('&');
 
 /** The `Set-Cookie` lines of a raw HTTP answer's head. */
@@ -83,7 +87,11 @@ describe("the portal's cookies never reach an app, and no app may set one", () =
   });
 
   test('WebSocket: none of them is forwarded, and neither the 101 nor a refusal may set one', async () => {
-    const cookie = [...[...browser.cookies].map(([name, value]) => `${name}=${value}`), ...PORTAL_COOKIE_NAMES.map((name) => `${name}=x`), 'app_pref=1'].join('; ');
+    const cookie = [
+      ...[...browser.cookies].map(([name, value]) => `${name}=${value}`),
+      ...PORTAL_COOKIE_NAMES.map((name) => `${name}=x`),
+      'app_pref=1',
+    ].join('; ');
     const upgrade = (path: string) =>
       `GET /apps/wiki/${path}?${setCookieQuery} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${portal.url}\r\nConnection: Upgrade\r\nUpgrade: echo\r\nCookie: ${cookie}\r\n\r\n`;
     const accepted = await rawRequest(port, upgrade('ws'), 300);

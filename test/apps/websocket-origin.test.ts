@@ -52,8 +52,14 @@ describe('WebSocket upgrades to apps check Origin', () => {
   async function handshake(host: string, headers: Record<string, string>): Promise<{ answer: RawAnswer; reached: boolean }> {
     const path = host === appHost ? '/ws' : '/apps/wiki/ws';
     const before = wiki.seen.length;
-    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-    const answer = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${lines}\r\nping`, 300);
+    const lines = Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
+    const answer = await rawRequest(
+      port,
+      `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${lines}\r\nping`,
+      300,
+    );
     return { answer, reached: wiki.seen.length > before };
   }
   const portalHost = () => `127.0.0.1:${port}`;

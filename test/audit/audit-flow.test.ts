@@ -61,7 +61,9 @@ describe('audit events of a full agent flow, on Redis', () => {
       return found.some((e) => e.event === 'mcp_tool_call') ? found : undefined;
     });
     const names = mine.map((e) => e.event);
-    expect(names).toEqual(expect.arrayContaining(['client_registered', 'consent_granted', 'token_issued', 'mcp_session_started', 'mcp_tool_call']));
+    expect(names).toEqual(
+      expect.arrayContaining(['client_registered', 'consent_granted', 'token_issued', 'mcp_session_started', 'mcp_tool_call']),
+    );
     const call = mine.find((e) => e.event === 'mcp_tool_call')!;
     expect(call).toMatchObject({
       outcome: 'success',
@@ -89,7 +91,13 @@ describe('audit events of a full agent flow, on Redis', () => {
       const found = await events('event=policy_denied');
       return found.length ? found : undefined;
     });
-    expect(denied[0]).toMatchObject({ outcome: 'denied', person: 'local:alice', client_id: agent.provider.clientInformation()!.client_id, upstream: 'tools', details: { rule: 'tools', tool: 'grow' } });
+    expect(denied[0]).toMatchObject({
+      outcome: 'denied',
+      person: 'local:alice',
+      client_id: agent.provider.clientInformation()!.client_id,
+      upstream: 'tools',
+      details: { rule: 'tools', tool: 'grow' },
+    });
 
     // Bob may not use eng-only: his agent's grant leaves it out, and asking for it is denied too.
     const bobs = await connectAgent(portal.url, BOB);
@@ -106,7 +114,9 @@ describe('audit events of a full agent flow, on Redis', () => {
     const pageOne = await adminFetch(portal.url, '/audit?limit=2', { token });
     const first = (await pageOne.json()) as { events: Stored[]; next_cursor: string };
     expect(first.events).toHaveLength(2);
-    const second = (await (await adminFetch(portal.url, `/audit?limit=2&cursor=${first.next_cursor}`, { token })).json()) as { events: Stored[] };
+    const second = (await (await adminFetch(portal.url, `/audit?limit=2&cursor=${first.next_cursor}`, { token })).json()) as {
+      events: Stored[];
+    };
     expect(second.events.map((e) => e.id)).toEqual(all.slice(2, 4).map((e) => e.id));
     expect((await events('upstream=tools')).every((e) => e.upstream === 'tools')).toBe(true);
     expect((await events('person=local:bob')).every((e) => e.person === 'local:bob')).toBe(true);
@@ -120,7 +130,10 @@ describe('audit events of a full agent flow, on Redis', () => {
     await portal.store.ping();
     const verify = (await (await adminFetch(portal.url, '/audit/verify', { token })).json()) as { ok: boolean; events: number };
     expect(verify.ok).toBe(true);
-    const lines = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+    const lines = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEvent);
     expect(lines.length).toBe(verify.events);
     expect(lines.every((l, i) => i === 0 || l.prev === lines[i - 1]!.hash)).toBe(true);
   });
@@ -132,14 +145,21 @@ describe('audit events of a full agent flow, on Redis', () => {
     edited.person = 'local:bob';
     // Rewrite the stream as a tamperer would: same events, one changed.
     await store.delete(AUDIT_STREAM);
-    for (const [i, e] of entries.entries()) await store.append(AUDIT_STREAM, i === target ? JSON.stringify(edited) : e.entry, { maxLength: 100_000 });
-    const report = (await (await adminFetch(portal.url, '/audit/verify', { token })).json()) as { ok: boolean; problems: Array<{ problem: string; seq: number }> };
+    for (const [i, e] of entries.entries())
+      await store.append(AUDIT_STREAM, i === target ? JSON.stringify(edited) : e.entry, { maxLength: 100_000 });
+    const report = (await (await adminFetch(portal.url, '/audit/verify', { token })).json()) as {
+      ok: boolean;
+      problems: Array<{ problem: string; seq: number }>;
+    };
     expect(report.ok).toBe(false);
     expect(report.problems).toContainEqual(expect.objectContaining({ problem: 'hash_mismatch', seq: edited.seq }));
 
     await store.delete(AUDIT_STREAM);
     for (const [i, e] of entries.entries()) if (i !== target) await store.append(AUDIT_STREAM, e.entry, { maxLength: 100_000 });
-    const gap = (await (await adminFetch(portal.url, '/audit/verify', { token })).json()) as { ok: boolean; problems: Array<{ problem: string }> };
+    const gap = (await (await adminFetch(portal.url, '/audit/verify', { token })).json()) as {
+      ok: boolean;
+      problems: Array<{ problem: string }>;
+    };
     expect(gap.ok).toBe(false);
     expect(gap.problems.map((p) => p.problem)).toContain('gap');
   });

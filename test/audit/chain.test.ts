@@ -9,7 +9,14 @@ import { MemoryStore } from '../../portal/store/index.js';
 import { LogCapture, TEST_SECRET } from '../helpers/portal.js';
 
 const key = auditChainKey(TEST_SECRET);
-const body = (n: number) => ({ v: 1 as const, time: new Date(1_700_000_000_000 + n).toISOString(), event: 'mcp_tool_call', outcome: 'success' as const, person: 'local:alice', details: { tool: `t${n}` } });
+const body = (n: number) => ({
+  v: 1 as const,
+  time: new Date(1_700_000_000_000 + n).toISOString(),
+  event: 'mcp_tool_call',
+  outcome: 'success' as const,
+  person: 'local:alice',
+  details: { tool: `t${n}` },
+});
 
 function chainOf(count: number, id = 'proc-a'): AuditEvent[] {
   const chain = new AuditChain(key, id);
@@ -38,7 +45,9 @@ describe('the audit hash chain', () => {
 
   test('a removed event is a gap; a rewritten chain without the secret does not verify', () => {
     const events = chainOf(4);
-    expect(verifyEvents(key, found([events[0]!, events[1]!, events[3]!])).problems).toEqual([{ chain: 'proc-a', seq: 3, problem: 'gap', at: '2' }]);
+    expect(verifyEvents(key, found([events[0]!, events[1]!, events[3]!])).problems).toEqual([
+      { chain: 'proc-a', seq: 3, problem: 'gap', at: '2' },
+    ]);
     const forged = new AuditChain(auditChainKey('another-secret-0123456789abcdef-0123'), 'proc-a');
     expect(verifyEvents(key, found([forged.seal(body(0)).event])).problems[0]!.problem).toBe('hash_mismatch');
   });
@@ -56,7 +65,9 @@ describe('the audit hash chain', () => {
   });
 
   test('malformed lines are reported', () => {
-    expect(verifyEvents(key, [{ event: { hello: 'world' }, at: 'line 1' }]).problems).toEqual([{ chain: '?', seq: -1, problem: 'malformed', at: 'line 1' }]);
+    expect(verifyEvents(key, [{ event: { hello: 'world' }, at: 'line 1' }]).problems).toEqual([
+      { chain: '?', seq: -1, problem: 'malformed', at: 'line 1' },
+    ]);
   });
 
   test('canonical JSON sorts keys at every depth and drops undefined', () => {
@@ -65,7 +76,12 @@ describe('the audit hash chain', () => {
 
   test('an event with absent fields and details JSON changes (a Date, undefined, NaN, a function) is stored as JSON, and verifies as stored', () => {
     const chain = new AuditChain(key, 'proc-json');
-    const { event, line } = chain.seal({ ...body(0), person: undefined, latency_ms: Number.NaN, details: { at: new Date(0), gone: undefined, call: () => 1, list: [undefined, 1] } });
+    const { event, line } = chain.seal({
+      ...body(0),
+      person: undefined,
+      latency_ms: Number.NaN,
+      details: { at: new Date(0), gone: undefined, call: () => 1, list: [undefined, 1] },
+    });
     const stored = JSON.parse(line) as AuditEvent;
     expect(stored.details).toEqual({ at: '1970-01-01T00:00:00.000Z', list: [null, 1] });
     expect(stored).not.toHaveProperty('person');
@@ -87,20 +103,43 @@ describe('audit redaction and sinks', () => {
     const store = new MemoryStore();
     const logs = new LogCapture();
     const make = (document: Record<string, unknown>) =>
-      createAudit({ store, secret: TEST_SECRET, config: resolveConfig(document, { GATEHOUSE_SECRET: TEST_SECRET }, 'test').audit, logger: createLogger({ level: 'info', destination: logs }), stdout });
+      createAudit({
+        store,
+        secret: TEST_SECRET,
+        config: resolveConfig(document, { GATEHOUSE_SECRET: TEST_SECRET }, 'test').audit,
+        logger: createLogger({ level: 'info', destination: logs }),
+        stdout,
+      });
 
     const quiet = make({ audit: { stdout: true } });
-    const hidden = quiet.record({ event: 'mcp_tool_call', outcome: 'success', arguments: { query: 'salaries' }, result: [{ type: 'text', text: 'secret numbers' }] });
+    const hidden = quiet.record({
+      event: 'mcp_tool_call',
+      outcome: 'success',
+      arguments: { query: 'salaries' },
+      result: [{ type: 'text', text: 'secret numbers' }],
+    });
     expect(hidden.details).toBeUndefined();
 
     const verbose = make({ audit: { stdout: true, include_arguments: true, include_results: true } });
-    const shown = verbose.record({ event: 'mcp_tool_call', outcome: 'success', arguments: { query: 'q', api_key: 'k-123', nested: { password: 'p' } }, result: { ok: true } });
-    expect(shown.details).toEqual({ arguments: { query: 'q', api_key: '[redacted]', nested: { password: '[redacted]' } }, result: { ok: true } });
+    const shown = verbose.record({
+      event: 'mcp_tool_call',
+      outcome: 'success',
+      arguments: { query: 'q', api_key: 'k-123', nested: { password: 'p' } },
+      result: { ok: true },
+    });
+    expect(shown.details).toEqual({
+      arguments: { query: 'q', api_key: '[redacted]', nested: { password: '[redacted]' } },
+      result: { ok: true },
+    });
     await verbose.flush();
     await quiet.flush();
 
     // One JSON line per event on stdout, and one in the Store's stream; the log line names the event.
-    const lines = out.join('').trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+    const lines = out
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEvent);
     expect(lines.map((l) => l.hash)).toEqual([hidden.hash, shown.hash]);
     expect(await store.readStream('audit:{events}')).toHaveLength(2);
     expect(logs.lines.filter((l) => l.event === 'mcp_tool_call')).toHaveLength(2);
@@ -109,7 +148,10 @@ describe('audit redaction and sinks', () => {
   });
 
   test('long values are cut and marked', () => {
-    const trimmed = redactAndTrim({ text: 'x'.repeat(10_000) }, { includeArguments: true, includeResults: true, redactKeys: [], maxChars: 100 });
+    const trimmed = redactAndTrim(
+      { text: 'x'.repeat(10_000) },
+      { includeArguments: true, includeResults: true, redactKeys: [], maxChars: 100 },
+    );
     expect(typeof trimmed).toBe('string');
     expect(trimmed as string).toMatch(/…\[truncated \d+ chars\]$/);
   });

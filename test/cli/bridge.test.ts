@@ -20,7 +20,11 @@ describe('gatehouse bridge', () => {
   beforeAll(async () => {
     upstream = await startRecordingMcpServer();
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, tokens: { device_poll_interval: '1s' }, upstreams: [{ id: 'echoes', kind: 'mcp', url: upstream.url }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        tokens: { device_poll_interval: '1s' },
+        upstreams: [{ id: 'echoes', kind: 'mcp', url: upstream.url }],
+      },
     });
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-bridge-'));
   });
@@ -43,7 +47,7 @@ describe('gatehouse bridge', () => {
     return { transport, stderr: () => stderr };
   }
 
-  test('signs the person in first (device flow on stderr), then lists and calls the portal\'s tools as them', async () => {
+  test("signs the person in first (device flow on stderr), then lists and calls the portal's tools as them", async () => {
     const { transport, stderr } = bridgeTransport();
     const client = new Client({ name: 'stdio-only agent', version: '1.0.0' });
     const connected = client.connect(transport);

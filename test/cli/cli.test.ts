@@ -36,7 +36,10 @@ describe('the gatehouse CLI against two running portals on Redis', () => {
     const keyPrefix = testKeyPrefix();
     const stores = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
     cleanups.push(...stores.map((s) => s.cleanup));
-    const document = await adminDocument({ audit: { file: join(dir, 'audit.jsonl') }, upstreams: [{ id: 'configured', kind: 'mcp', url: upstream.url }] });
+    const document = await adminDocument({
+      audit: { file: join(dir, 'audit.jsonl') },
+      upstreams: [{ id: 'configured', kind: 'mcp', url: upstream.url }],
+    });
     first = await startTestPortal({ document, store: stores[0]!.store });
     second = await startTestPortal({ document, store: stores[1]!.store, env: { PUBLIC_URL: first.url } });
     env = { GATEHOUSE_URL: second.url, GATEHOUSE_TOKEN: await adminToken(first.url) };
@@ -63,7 +66,9 @@ describe('the gatehouse CLI against two running portals on Redis', () => {
 
     // The other process learns of them through pub/sub (on a busy machine, not always at once).
     await eventually(async () => {
-      const listed = (await (await fetch(`${first.url}/admin/api/v1/upstreams`, { headers: { authorization: `Bearer ${env.GATEHOUSE_TOKEN}` } })).json()) as { upstreams: Array<{ id: string }> };
+      const listed = (await (
+        await fetch(`${first.url}/admin/api/v1/upstreams`, { headers: { authorization: `Bearer ${env.GATEHOUSE_TOKEN}` } })
+      ).json()) as { upstreams: Array<{ id: string }> };
       return ['echoes', 'wiki'].every((id) => listed.upstreams.some((u) => u.id === id)) ? true : undefined;
     }, 300);
     const table = await gatehouse(['apps', 'list'], { ...env, GATEHOUSE_URL: first.url });
@@ -135,7 +140,11 @@ describe('the gatehouse CLI against two running portals on Redis', () => {
     await agent.client.close();
     const calls = await eventually(async () => {
       const tail = await gatehouse(['audit', 'tail', '--event', 'mcp_tool_call', '--json', '--since', '10m'], env);
-      const events = tail.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { upstream: string; person: string });
+      const events = tail.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { upstream: string; person: string });
       return events.some((e) => e.upstream === 'configured') ? events : undefined;
     }, 20);
     expect(calls.find((e) => e.upstream === 'configured')).toMatchObject({ person: 'local:alice', client_name: 'SDK Test Agent' });

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { startHandbookSite, type HandbookSite } from '../../examples/handbook-site.js';
 import { FormBrowser } from '../helpers/browser-form-client.js';
 import { answerDeviceCode } from '../helpers/device-flow.js';
-import { approveAtOidcProvider, startDeviceAuthorizationServer, startNotesServer, type DeviceAuthorizationServer, type NotesServer } from '../helpers/device-resource-server.js';
+import {
+  approveAtOidcProvider,
+  startDeviceAuthorizationServer,
+  startNotesServer,
+  type DeviceAuthorizationServer,
+  type NotesServer,
+} from '../helpers/device-resource-server.js';
 import { devicePrompt, runGatehouse, startGatehouse } from '../helpers/gatehouse-cli.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
@@ -25,7 +31,11 @@ describe('gatehouse fetch', () => {
   beforeAll(async () => {
     handbook = await startHandbookSite();
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, tokens: { device_poll_interval: '1s' }, upstreams: [{ id: 'handbook', kind: 'http', url: handbook.url, markdown: true }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        tokens: { device_poll_interval: '1s' },
+        upstreams: [{ id: 'handbook', kind: 'http', url: handbook.url, markdown: true }],
+      },
     });
     notes = await startNotesServer(() => as.issuer);
     as = await startDeviceAuthorizationServer(() => notes.resource);
@@ -54,7 +64,9 @@ describe('gatehouse fetch', () => {
     const again = await runGatehouse(['fetch', `${portal.url}/apps/handbook/onboarding`, '--markdown', '-o', output], env);
     expect(again).toMatchObject({ code: 0, stdout: '', stderr: '' });
     expect(readFileSync(output, 'utf8')).toMatch(/^# /);
-    const credentials = JSON.parse(readFileSync(join(dir, 'gatehouse', 'credentials.json'), 'utf8')) as { issuers: Record<string, { tokens: Record<string, unknown> }> };
+    const credentials = JSON.parse(readFileSync(join(dir, 'gatehouse', 'credentials.json'), 'utf8')) as {
+      issuers: Record<string, { tokens: Record<string, unknown> }>;
+    };
     expect(Object.keys(credentials.issuers[portal.url]!.tokens)).toEqual([`${portal.url}/apps/handbook`]);
   });
 
@@ -67,10 +79,14 @@ describe('gatehouse fetch', () => {
     expect(result).toMatchObject({ code: 0, stdout: '# Notes for today\n\n- ship the device flow\n' });
 
     // Cached for that issuer and resource: no second sign-in.
-    expect(await runGatehouse(['fetch', `${notes.url}/notes/today`], env)).toMatchObject({ code: 0, stdout: '<h1>Notes for today</h1>', stderr: '' });
+    expect(await runGatehouse(['fetch', `${notes.url}/notes/today`], env)).toMatchObject({
+      code: 0,
+      stdout: '<h1>Notes for today</h1>',
+      stderr: '',
+    });
   });
 
-  test('a 401 without resource metadata, or whose metadata is another resource\'s: refused before any sign-in', async () => {
+  test("a 401 without resource metadata, or whose metadata is another resource's: refused before any sign-in", async () => {
     const plain = await runGatehouse(['fetch', `${notes.url}/plain`], env);
     expect(plain.code).toBe(3);
     expect(plain.stderr).toContain('without naming its resource metadata');

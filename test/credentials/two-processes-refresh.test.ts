@@ -22,7 +22,10 @@ describe('oauth upstream tokens with two portal processes on one Redis', () => {
     keyPrefix = testKeyPrefix();
     const stores = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
     cleanups.push(...stores.map((s) => s.cleanup));
-    const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth' } }] };
+    const document = {
+      login: { accounts: await testAccounts() },
+      upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth' } }],
+    };
     first = await startTestPortal({ document, store: stores[0]!.store, clock });
     second = await startTestPortal({ document, store: stores[1]!.store, env: { PUBLIC_URL: first.url }, clock });
     // One agent session per process (each process serves its own agent), one person behind both.
@@ -48,7 +51,9 @@ describe('oauth upstream tokens with two portal processes on one Redis', () => {
     upstream.controls.accessTtlSeconds = 3600;
     clock.advance(1_100);
     const before = upstream.tokenCalls.refresh_token;
-    const calls = [agentOnFirst, agentOnSecond, agentOnFirst, agentOnSecond].map((agent, i) => agent.client.callTool({ name: 'notes__echo', arguments: { message: `call ${i}` } }) as Promise<CallToolResult>);
+    const calls = [agentOnFirst, agentOnSecond, agentOnFirst, agentOnSecond].map(
+      (agent, i) => agent.client.callTool({ name: 'notes__echo', arguments: { message: `call ${i}` } }) as Promise<CallToolResult>,
+    );
     const results = await Promise.all(calls);
     for (const [i, result] of results.entries()) expect(result).toMatchObject({ content: [{ text: `call ${i}` }] });
     expect(upstream.tokenCalls.refresh_token - before).toBe(1);
@@ -72,7 +77,14 @@ describe('oauth upstream tokens with two portal processes on one Redis', () => {
       const secrets = [...upstream.issued.accessTokens, ...upstream.issued.refreshTokens];
       for (const key of keys) {
         const type = await redis.type(key);
-        const values = type === 'string' ? [await redis.get(key)] : type === 'set' ? await redis.smembers(key) : type === 'hash' ? Object.values(await redis.hgetall(key)) : [];
+        const values =
+          type === 'string'
+            ? [await redis.get(key)]
+            : type === 'set'
+              ? await redis.smembers(key)
+              : type === 'hash'
+                ? Object.values(await redis.hgetall(key))
+                : [];
         for (const value of values) for (const secret of secrets) expect(`${key} ${value}`).not.toContain(secret);
       }
     } finally {

@@ -13,7 +13,10 @@ const text = (result: CallToolResult) => (result.content[0] as { text: string })
 
 /** The person's accounts on their connections page: id and name, in the order shown. */
 function accountsOnPage(page: string): Array<{ id: string; name: string }> {
-  return [...page.matchAll(/<tr data-account="([^"]+)">\s*<td><strong class="account-name">([^<]*)<\/strong>/g)].map((m) => ({ id: m[1]!, name: m[2]! }));
+  return [...page.matchAll(/<tr data-account="([^"]+)">\s*<td><strong class="account-name">([^<]*)<\/strong>/g)].map((m) => ({
+    id: m[1]!,
+    name: m[2]!,
+  }));
 }
 
 /** The account selected for an agent (by client id) on the connections page. */
@@ -50,7 +53,10 @@ describe('several accounts of one person at an oauth upstream', () => {
     upstream.people.set('alice-work', { email: 'alice@work.example' });
     upstream.people.set('alice-home', { email: 'alice@home.example' });
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth', scopes: ['notes', 'email'] } }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth', scopes: ['notes', 'email'] } }],
+      },
       clock,
     });
     workAgent = await connectNamedAgent(portal.url, ALICE, 'Work agent');
@@ -93,7 +99,13 @@ describe('several accounts of one person at an oauth upstream', () => {
     ids.home = accounts[1]!.id;
     expect(ids.home).not.toBe(ids.work);
     const connected = audited('upstream_connected').at(-1);
-    expect(connected).toMatchObject({ person: 'local:alice', upstream: 'notes', account: ids.home, account_name: 'alice@home.example', added: true });
+    expect(connected).toMatchObject({
+      person: 'local:alice',
+      upstream: 'notes',
+      account: ids.home,
+      account_name: 'alice@home.example',
+      added: true,
+    });
   });
 
   test('every agent uses the first account until the person chooses', async () => {
@@ -106,7 +118,12 @@ describe('several accounts of one person at an oauth upstream', () => {
 
   test('the person binds the home agent to the second account: each agent reaches the upstream as its own account', async () => {
     const page = await connectionsPage();
-    const res = await browser.post(`${portal.url}/connections/account`, { csrf: csrfOf(page), upstream: 'notes', client: clientId(homeAgent), account: ids.home! });
+    const res = await browser.post(`${portal.url}/connections/account`, {
+      csrf: csrfOf(page),
+      upstream: 'notes',
+      client: clientId(homeAgent),
+      account: ids.home!,
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/connections?done=chosen');
 
@@ -114,13 +131,22 @@ describe('several accounts of one person at an oauth upstream', () => {
     expect(await whoami(workAgent)).toBe('sub alice-work');
     expect(upstream.callers.slice(-2)).toEqual(['alice-home', 'alice-work']);
     expect(chosenOnPage(await connectionsPage(), clientId(homeAgent))).toBe(ids.home);
-    expect(audited('upstream_account_selected').at(-1)).toMatchObject({ person: 'local:alice', clientId: clientId(homeAgent), upstream: 'notes', account: ids.home, account_name: 'alice@home.example' });
+    expect(audited('upstream_account_selected').at(-1)).toMatchObject({
+      person: 'local:alice',
+      clientId: clientId(homeAgent),
+      upstream: 'notes',
+      account: ids.home,
+      account_name: 'alice@home.example',
+    });
   });
 
   test('re-connecting an account by its link keeps it (same identity, same id, same choice); each account refreshes its own tokens', async () => {
     // Tokens of the re-connects live 2 s: the next use after 1 s refreshes them.
     upstream.controls.accessTtlSeconds = 2;
-    for (const [login, id] of [['alice-work', ids.work], ['alice-home', ids.home]] as const) {
+    for (const [login, id] of [
+      ['alice-work', ids.work],
+      ['alice-home', ids.home],
+    ] as const) {
       const outcome = await runBrowser(browser, `${portal.url}/connect/notes?account=${id}`, origins, { idpLogin: login });
       expect(outcome.page).toContain('connected again');
     }
@@ -145,12 +171,20 @@ describe('several accounts of one person at an oauth upstream', () => {
     expect(await whoami(workAgent)).toBe('sub alice-work');
     expect(audited('upstream_connected').at(-1)).toMatchObject({ account: accounts[2]!.id, added: true });
     const page = await connectionsPage();
-    expect((await browser.post(`${portal.url}/connections/disconnect`, { csrf: csrfOf(page), upstream: 'notes', account: accounts[2]!.id })).status).toBe(303);
+    expect(
+      (await browser.post(`${portal.url}/connections/disconnect`, { csrf: csrfOf(page), upstream: 'notes', account: accounts[2]!.id }))
+        .status,
+    ).toBe(303);
   });
 
   test('a label the person gives replaces the reported identity as the name; the identity stays in view', async () => {
     const page = await connectionsPage();
-    const res = await browser.post(`${portal.url}/connections/rename`, { csrf: csrfOf(page), upstream: 'notes', account: ids.home!, label: 'Personal <notes>' });
+    const res = await browser.post(`${portal.url}/connections/rename`, {
+      csrf: csrfOf(page),
+      upstream: 'notes',
+      account: ids.home!,
+      label: 'Personal <notes>',
+    });
     expect(res.status).toBe(303);
     const after = await connectionsPage();
     expect(accountsOnPage(after).map((a) => a.name)).toEqual(['alice@work.example', 'Personal &lt;notes&gt;']);
@@ -164,7 +198,13 @@ describe('several accounts of one person at an oauth upstream', () => {
     expect(accountsOnPage(await connectionsPage()).map((a) => a.id)).toEqual([ids.work]);
     expect(await whoami(workAgent)).toBe('sub alice-work');
     expect(await whoami(homeAgent)).toBe('sub alice-work');
-    expect(audited('upstream_disconnected').at(-1)).toMatchObject({ person: 'local:alice', upstream: 'notes', account: ids.home, account_name: 'Personal <notes>', via: 'connections' });
+    expect(audited('upstream_disconnected').at(-1)).toMatchObject({
+      person: 'local:alice',
+      upstream: 'notes',
+      account: ids.home,
+      account_name: 'Personal <notes>',
+      via: 'connections',
+    });
   });
 
   test('an account added after one was removed gets a new id: the old choice does not follow it', async () => {
@@ -178,12 +218,16 @@ describe('several accounts of one person at an oauth upstream', () => {
 
   test('disconnecting the first account: the agents use the one left; disconnecting that one, they are asked to connect', async () => {
     let page = await connectionsPage();
-    expect((await browser.post(`${portal.url}/connections/disconnect`, { csrf: csrfOf(page), upstream: 'notes', account: ids.work! })).status).toBe(303);
+    expect(
+      (await browser.post(`${portal.url}/connections/disconnect`, { csrf: csrfOf(page), upstream: 'notes', account: ids.work! })).status,
+    ).toBe(303);
     expect(await whoami(workAgent)).toBe('sub alice-home');
     expect(await whoami(homeAgent)).toBe('sub alice-home');
     page = await connectionsPage();
     const [last] = accountsOnPage(page);
-    expect((await browser.post(`${portal.url}/connections/disconnect`, { csrf: csrfOf(page), upstream: 'notes', account: last!.id })).status).toBe(303);
+    expect(
+      (await browser.post(`${portal.url}/connections/disconnect`, { csrf: csrfOf(page), upstream: 'notes', account: last!.id })).status,
+    ).toBe(303);
     expect(await whoami(workAgent)).toContain(`needs your own account there: connect it at ${portal.url}/connect/notes`);
   });
 });
@@ -203,11 +247,21 @@ describe('a connection stored before several accounts per upstream existed', () 
 
   beforeAll(async () => {
     upstream = await startOAuthUpstream();
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth' } }] } });
+    portal = await startTestPortal({
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth' } }],
+      },
+    });
     agent = await connectAgent(portal.url, ALICE);
     expect((await connectInBrowser(agent.provider.browser, 'notes')).status).toBe(200);
     // Rewrite what the connect stored in the shape of before: no ordinal, identity or label.
-    const { ordinal: _ordinal, identity: _identity, label: _label, ...old } = JSON.parse(sealer.open((await portal.store.get(key))!, aad)) as Record<string, unknown>;
+    const {
+      ordinal: _ordinal,
+      identity: _identity,
+      label: _label,
+      ...old
+    } = JSON.parse(sealer.open((await portal.store.get(key))!, aad)) as Record<string, unknown>;
     await portal.store.set(key, sealer.seal(JSON.stringify(old), aad));
     expect(Object.keys(old)).not.toContain('ordinal');
   });
@@ -218,10 +272,14 @@ describe('a connection stored before several accounts per upstream existed', () 
   });
 
   test('it is the first account: listed as "Account 1", used by the agent, and refreshed in place', async () => {
-    expect(accountsOnPage(await (await agent.provider.browser.get(`${portal.url}/connections`)).text())).toEqual([{ id: '1', name: 'Account 1' }]);
+    expect(accountsOnPage(await (await agent.provider.browser.get(`${portal.url}/connections`)).text())).toEqual([
+      { id: '1', name: 'Account 1' },
+    ]);
     expect(text((await agent.client.callTool({ name: 'notes__echo', arguments: { message: 'old' } })) as CallToolResult)).toBe('old');
     upstream.expireAccessTokens();
-    expect(text((await agent.client.callTool({ name: 'notes__echo', arguments: { message: 'refreshed' } })) as CallToolResult)).toBe('refreshed');
+    expect(text((await agent.client.callTool({ name: 'notes__echo', arguments: { message: 'refreshed' } })) as CallToolResult)).toBe(
+      'refreshed',
+    );
     expect(await portal.store.setMembers('upstream-token:{local:alice}:index')).toEqual(['notes']);
   });
 
@@ -251,7 +309,12 @@ describe('several accounts at an oauth HTTP app, used from the browser', () => {
 
   beforeAll(async () => {
     upstream = await startOAuthUpstream();
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'http', url: upstream.url, credentials: { type: 'oauth' } }] } });
+    portal = await startTestPortal({
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'wiki', kind: 'http', url: upstream.url, credentials: { type: 'oauth' } }],
+      },
+    });
     browser = new FormBrowser(portal.url);
     await browser.signIn(await browser.follow(`${portal.url}/login`), ALICE);
     for (let i = 0; i < 2; i++) expect((await connectInBrowser(browser, 'wiki')).status).toBe(200);
@@ -277,7 +340,12 @@ describe('several accounts at an oauth HTTP app, used from the browser', () => {
     const page = await (await browser.get(`${portal.url}/connections`)).text();
     expect(page).toContain('<tr data-client="browser"><td class="client-name">Your web browser</td>');
     const [, other] = accountsOnPage(page);
-    const res = await browser.post(`${portal.url}/connections/account`, { csrf: csrfOf(page), upstream: 'wiki', client: 'browser', account: other!.id });
+    const res = await browser.post(`${portal.url}/connections/account`, {
+      csrf: csrfOf(page),
+      upstream: 'wiki',
+      client: 'browser',
+      account: other!.id,
+    });
     expect(res.status).toBe(303);
     expect(await bearerOfAppRequest()).toBe(`Bearer ${second}`);
   });

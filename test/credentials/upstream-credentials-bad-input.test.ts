@@ -19,7 +19,12 @@ describe('oauth upstream: bad input', () => {
 
   beforeAll(async () => {
     upstream = await startOAuthUpstream();
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth' } }] } });
+    portal = await startTestPortal({
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth' } }],
+      },
+    });
   });
   afterAll(async () => {
     await portal?.close();
@@ -113,13 +118,20 @@ describe('static credentials and credential configuration errors', () => {
   beforeAll(async () => {
     recorder = await startRecordingMcpServer();
     refusing = await startRawServer((_req, res) => {
-      res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"', 'content-type': 'application/json' }).end('{"error":"invalid_token"}');
+      res
+        .writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"', 'content-type': 'application/json' })
+        .end('{"error":"invalid_token"}');
     });
     portal = await startTestPortal({
       document: {
         login: { accounts: await testAccounts() },
         upstreams: [
-          { id: 'legacy', kind: 'mcp', url: recorder.url, credentials: { type: 'static', value_env: 'LEGACY_API_KEY', header: 'X-Api-Key' } },
+          {
+            id: 'legacy',
+            kind: 'mcp',
+            url: recorder.url,
+            credentials: { type: 'static', value_env: 'LEGACY_API_KEY', header: 'X-Api-Key' },
+          },
           { id: 'strict', kind: 'mcp', url: refusing.url },
         ],
       },
@@ -156,9 +168,15 @@ describe('static credentials and credential configuration errors', () => {
   });
 
   test('a missing static environment variable stops start-up naming the key and the variable', () => {
-    const document = { upstreams: [{ id: 'legacy', kind: 'mcp', url: 'http://127.0.0.1:1/mcp', credentials: { type: 'static', value_env: 'NOT_SET_ANYWHERE' } }] };
+    const document = {
+      upstreams: [
+        { id: 'legacy', kind: 'mcp', url: 'http://127.0.0.1:1/mcp', credentials: { type: 'static', value_env: 'NOT_SET_ANYWHERE' } },
+      ],
+    };
     expect(() => resolveConfig(document, { GATEHOUSE_SECRET: 'x'.repeat(32) }, 'test')).toThrow(ConfigError);
-    expect(() => resolveConfig(document, { GATEHOUSE_SECRET: 'x'.repeat(32) }, 'test')).toThrow('config: upstreams[0].credentials.value_env: environment variable NOT_SET_ANYWHERE is not set');
+    expect(() => resolveConfig(document, { GATEHOUSE_SECRET: 'x'.repeat(32) }, 'test')).toThrow(
+      'config: upstreams[0].credentials.value_env: environment variable NOT_SET_ANYWHERE is not set',
+    );
   });
 
   test.each([
@@ -175,6 +193,8 @@ describe('static credentials and credential configuration errors', () => {
 
   test('oauth on a stdio upstream is refused', () => {
     const document = { upstreams: [{ id: 'u', kind: 'mcp', command: ['node'], credentials: { type: 'oauth' } }] };
-    expect(() => resolveConfig(document, { GATEHOUSE_SECRET: 'x'.repeat(32) }, 'test')).toThrow('upstreams[0].credentials.type: oauth needs an upstream reached by url');
+    expect(() => resolveConfig(document, { GATEHOUSE_SECRET: 'x'.repeat(32) }, 'test')).toThrow(
+      'upstreams[0].credentials.type: oauth needs an upstream reached by url',
+    );
   });
 });

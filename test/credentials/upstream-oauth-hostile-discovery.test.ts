@@ -39,7 +39,9 @@ describe('upstream connect: discovery an upstream controls cannot reach inside t
       else res.writeHead(404).end();
     });
     hostileOrigin = new URL(hostile.url).origin;
-    internal = await startRawServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"secret":"internal"}'));
+    internal = await startRawServer(
+      (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"secret":"internal"}'),
+    );
     internalOrigin = new URL(internal.url).origin;
     internalTls = createServer({ key: tls.key, cert: tls.cert }, (_req, res) => {
       internalTlsRequests++;
@@ -48,7 +50,10 @@ describe('upstream connect: discovery an upstream controls cannot reach inside t
     await new Promise<void>((resolve) => internalTls.listen(0, '127.0.0.1', resolve));
     internalTlsOrigin = `https://127.0.0.1:${(internalTls.address() as AddressInfo).port}`;
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'hostile', kind: 'mcp', url: hostile.url, credentials: { type: 'oauth' } }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'hostile', kind: 'mcp', url: hostile.url, credentials: { type: 'oauth' } }],
+      },
     });
   });
   afterAll(async () => {
@@ -60,9 +65,16 @@ describe('upstream connect: discovery an upstream controls cannot reach inside t
   });
   beforeEach(() => routes.clear());
 
-  const json = (body: unknown): Handler => (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  const challenge = (resourceMetadata: string): Handler => (_req, res) =>
-    void res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${resourceMetadata}"`, 'content-type': 'application/json' }).end('{"error":"invalid_token"}');
+  const json =
+    (body: unknown): Handler =>
+    (_req, res) =>
+      void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const challenge =
+    (resourceMetadata: string): Handler =>
+    (_req, res) =>
+      void res
+        .writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${resourceMetadata}"`, 'content-type': 'application/json' })
+        .end('{"error":"invalid_token"}');
 
   /** Bob starts connecting the hostile upstream; expects the upstream-OAuth error page and nothing stored. */
   async function connectFails(expectedCode: string): Promise<{ page: string; internal: string }> {
@@ -87,7 +99,11 @@ describe('upstream connect: discovery an upstream controls cannot reach inside t
   });
 
   test('resource_metadata on https at a loopback or link-local address is not fetched', async () => {
-    for (const target of [`${internalTlsOrigin}/secret`, 'https://169.254.169.254/latest/meta-data/', `https://localhost:${new URL(internalTlsOrigin).port}/secret`]) {
+    for (const target of [
+      `${internalTlsOrigin}/secret`,
+      'https://169.254.169.254/latest/meta-data/',
+      `https://localhost:${new URL(internalTlsOrigin).port}/secret`,
+    ]) {
       routes.set('/mcp', challenge(target));
       const { internal: why } = await connectFails('as_invalid_response');
       expect([target, why]).toEqual([target, expect.stringContaining('blocked_address')]);
@@ -95,7 +111,7 @@ describe('upstream connect: discovery an upstream controls cannot reach inside t
     expect(internalTlsRequests).toBe(0);
   });
 
-  test('resource metadata on the upstream\'s own origin that redirects inside is not followed there', async () => {
+  test("resource metadata on the upstream's own origin that redirects inside is not followed there", async () => {
     routes.set('/mcp', challenge(`${hostileOrigin}/prm`));
     routes.set('/prm', (_req, res) => void res.writeHead(302, { location: `${internalTlsOrigin}/secret` }).end());
     const { internal: why } = await connectFails('as_invalid_response');
@@ -138,13 +154,16 @@ describe('upstream connect: discovery an upstream controls cannot reach inside t
   test('a registration endpoint found by discovery that points inside is not contacted', async () => {
     routes.set('/mcp', challenge(`${hostileOrigin}/prm`));
     routes.set('/prm', json({ resource: hostile.url, authorization_servers: [`${hostileOrigin}/`] }));
-    routes.set('/.well-known/oauth-authorization-server', json({
-      issuer: `${hostileOrigin}/`,
-      authorization_endpoint: `${hostileOrigin}/authorize`,
-      token_endpoint: `${internalOrigin}/token`,
-      registration_endpoint: `${internalOrigin}/register`,
-      code_challenge_methods_supported: ['S256'],
-    }));
+    routes.set(
+      '/.well-known/oauth-authorization-server',
+      json({
+        issuer: `${hostileOrigin}/`,
+        authorization_endpoint: `${hostileOrigin}/authorize`,
+        token_endpoint: `${internalOrigin}/token`,
+        registration_endpoint: `${internalOrigin}/register`,
+        code_challenge_methods_supported: ['S256'],
+      }),
+    );
     const before = internal.requests.length;
     const { internal: why } = await connectFails('as_invalid_response');
     expect(why).toContain('blocked_address');

@@ -27,10 +27,14 @@ async function startMovingResource(issuer: string): Promise<{ url: string; moveT
     req.resume();
     const metadataUrl = `${base}/.well-known/oauth-protected-resource/mcp`;
     if (req.method === 'GET' && req.url === '/.well-known/oauth-protected-resource/mcp') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ resource: `${base}/mcp`, authorization_servers: [current] }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ resource: `${base}/mcp`, authorization_servers: [current] }));
       return;
     }
-    res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${metadataUrl}"`, 'content-type': 'application/json' }).end('{"error":"invalid_token"}');
+    res
+      .writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${metadataUrl}"`, 'content-type': 'application/json' })
+      .end('{"error":"invalid_token"}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -232,13 +236,27 @@ describe('upstream connect: issuer checks and per-issuer registrations', () => {
 
     test("a registration made at one AS is refused for tokens of another: nothing is sent to the other AS's token endpoint", async () => {
       // The portal's own registrations, read as the portal reads them.
-      const oauth = createUpstreamOAuth({ store: portal.store, sealer: createSealer(portal.config.secret, 'upstream-clients'), portalIssuer: portal.url, allowPrivateAddresses: true });
+      const oauth = createUpstreamOAuth({
+        store: portal.store,
+        sealer: createSealer(portal.config.secret, 'upstream-clients'),
+        portalIssuer: portal.url,
+        allowPrivateAddresses: true,
+      });
       const upstream = portal.config.upstreams.find((u) => u.id === 'moving')!;
       const registeredAtA = storeKey('upstream-client', sha256(`${asA.issuer}\n${portal.url}/connect/moving/callback`));
       expect(await portal.store.get(registeredAtA)).not.toBeNull();
       const requestsAtB = asB.requests.length;
-      await expect(oauth.refresh(upstream, { asIssuer: asB.issuer, clientKey: registeredAtA, resource: moving.url }, 'rt-from-somewhere')).rejects.toMatchObject({ code: 'as_refused', oauthError: 'invalid_client' });
-      await expect(oauth.revoke(upstream, { asIssuer: asB.issuer, clientKey: registeredAtA, resource: moving.url }, 'rt-from-somewhere', 'refresh_token')).rejects.toMatchObject({ code: 'as_refused' });
+      await expect(
+        oauth.refresh(upstream, { asIssuer: asB.issuer, clientKey: registeredAtA, resource: moving.url }, 'rt-from-somewhere'),
+      ).rejects.toMatchObject({ code: 'as_refused', oauthError: 'invalid_client' });
+      await expect(
+        oauth.revoke(
+          upstream,
+          { asIssuer: asB.issuer, clientKey: registeredAtA, resource: moving.url },
+          'rt-from-somewhere',
+          'refresh_token',
+        ),
+      ).rejects.toMatchObject({ code: 'as_refused' });
       expect(asB.requests.slice(requestsAtB).filter((r) => r.path !== '/.well-known/oauth-authorization-server')).toEqual([]);
     });
 
@@ -256,7 +274,14 @@ describe('upstream connect: issuer checks and per-issuer registrations', () => {
       expect(res.headers.get('location')).toBeNull();
       expect(await res.text()).toContain('ask an administrator');
       expect(asB.requests.slice(requestsAtB).filter((r) => r.path === '/authorize' || r.path === '/register')).toEqual([]);
-      expect(portal.logs.lines.some((l) => l.event === 'upstream_connect_failed' && l.errorCode === 'as_unsupported' && String(l.internal).includes('configured client_id'))).toBe(true);
+      expect(
+        portal.logs.lines.some(
+          (l) =>
+            l.event === 'upstream_connect_failed' &&
+            l.errorCode === 'as_unsupported' &&
+            String(l.internal).includes('configured client_id'),
+        ),
+      ).toBe(true);
 
       pinned.moveTo(asA.issuer);
       expect((await authorizeUrlFor(browser, 'pinned')).searchParams.get('client_id')).toBe('pinned-client');
@@ -277,7 +302,13 @@ describe('authorizationResponseIssuerProblem (RFC 9207 §2.4)', () => {
   });
 
   test('no normalisation before comparing', () => {
-    for (const variant of ['https://as.example/tenant/', 'HTTPS://as.example/tenant', 'https://AS.example/tenant', 'https://as.example:443/tenant', 'https://as.example/%74enant']) {
+    for (const variant of [
+      'https://as.example/tenant/',
+      'HTTPS://as.example/tenant',
+      'https://AS.example/tenant',
+      'https://as.example:443/tenant',
+      'https://as.example/%74enant',
+    ]) {
       expect(authorizationResponseIssuerProblem(params(`iss=${encodeURIComponent(variant)}`), issuer, false)).toBeDefined();
     }
   });

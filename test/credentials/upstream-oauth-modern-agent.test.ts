@@ -17,7 +17,10 @@ describe('oauth upstream: the connect step for a 2026 agent', () => {
   beforeAll(async () => {
     upstream = await startOAuthUpstream();
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth', scopes: ['notes'] } }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth', scopes: ['notes'] } }],
+      },
     });
     // Bob signs in once (the 2025 client's OAuth flow); his browser session and token serve the 2026 agent.
     bob = await connectAgent(portal.url, BOB);
@@ -42,7 +45,9 @@ describe('oauth upstream: the connect step for a 2026 agent', () => {
         }),
     });
     try {
-      expect(toolText(await agent.client.callTool({ name: 'notes__echo', arguments: { message: 'hello from 2026' } }))).toBe('hello from 2026');
+      expect(toolText(await agent.client.callTool({ name: 'notes__echo', arguments: { message: 'hello from 2026' } }))).toBe(
+        'hello from 2026',
+      );
       expect(asked).toHaveLength(1);
       expect(asked[0]).toMatchObject({ mode: 'url', url: `${portal.url}/connect/notes` });
       // MRTR correlates by the round's key: no elicitationId (removed in 2026-07-28).
@@ -58,33 +63,61 @@ describe('oauth upstream: the connect step for a 2026 agent', () => {
     const before = upstream.requests.length;
     const response = await fetch(`${portal.url}/mcp/notes`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
+      headers: {
+        ...MCP_HEADERS,
+        authorization: `Bearer ${token}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'echo',
+      },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 1,
         method: 'tools/call',
-        params: { name: 'echo', arguments: { message: 'x' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } } } },
+        params: {
+          name: 'echo',
+          arguments: { message: 'x' },
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
+          },
+        },
       }),
     });
     const text = await response.text();
     expect(response.status).toBe(200);
-    const answer = JSON.parse(response.headers.get('content-type')?.includes('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).at(-1)!.slice(6) : text) as { result: { resultType: string; inputRequests: Record<string, { method: string; params: { mode: string; url: string } }> } };
+    const answer = JSON.parse(
+      response.headers.get('content-type')?.includes('text/event-stream')
+        ? text
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .at(-1)!
+            .slice(6)
+        : text,
+    ) as { result: { resultType: string; inputRequests: Record<string, { method: string; params: { mode: string; url: string } }> } };
     return { answer, reachedUpstream: upstream.requests.slice(before).some((r) => r.path === '/mcp') };
   }
 
   test('on /mcp/{id} before the 2025 upstream (its era known from Bob), a person not yet connected gets the connect round, not a refusal', async () => {
     const { answer, reachedUpstream } = await callAsAlice();
     expect(answer.result.resultType).toBe('input_required');
-    expect(Object.values(answer.result.inputRequests)).toEqual([{ method: 'elicitation/create', params: expect.objectContaining({ mode: 'url', url: `${portal.url}/connect/notes` }) }]);
+    expect(Object.values(answer.result.inputRequests)).toEqual([
+      { method: 'elicitation/create', params: expect.objectContaining({ mode: 'url', url: `${portal.url}/connect/notes` }) },
+    ]);
     expect(reachedUpstream).toBe(false);
   });
 
   test('where /mcp/{id} would relay (the upstream known to speak 2026), a person not yet connected still gets the connect round', async () => {
     // What a probe would have remembered of a 2026 upstream: the relay takes such requests.
-    await createUpstreamEras(portal.store).set('notes', upstream.url, { kind: 'modern', discover: { supportedVersions: ['2026-07-28'], capabilities: { tools: {} } } as never });
+    await createUpstreamEras(portal.store).set('notes', upstream.url, {
+      kind: 'modern',
+      discover: { supportedVersions: ['2026-07-28'], capabilities: { tools: {} } } as never,
+    });
     const { answer, reachedUpstream } = await callAsAlice();
     expect(answer.result.resultType).toBe('input_required');
-    expect(Object.values(answer.result.inputRequests)).toEqual([{ method: 'elicitation/create', params: expect.objectContaining({ mode: 'url', url: `${portal.url}/connect/notes` }) }]);
+    expect(Object.values(answer.result.inputRequests)).toEqual([
+      { method: 'elicitation/create', params: expect.objectContaining({ mode: 'url', url: `${portal.url}/connect/notes` }) },
+    ]);
     // Nothing reached the upstream's MCP endpoint for Alice.
     expect(reachedUpstream).toBe(false);
   });

@@ -19,7 +19,10 @@ describe('oauth upstream on /mcp/{id}: connecting first, for a 2025 agent', () =
   beforeAll(async () => {
     upstream = await startOAuthUpstream();
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth', scopes: ['notes'] } }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth', scopes: ['notes'] } }],
+      },
     });
   });
   afterAll(async () => {

@@ -1,4 +1,9 @@
-import { ElicitationCompleteNotificationSchema, ElicitRequestSchema, type CallToolResult, type ElicitRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ElicitationCompleteNotificationSchema,
+  ElicitRequestSchema,
+  type CallToolResult,
+  type ElicitRequest,
+} from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { FormBrowser, hiddenFields } from '../helpers/browser-form-client.js';
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
@@ -17,7 +22,10 @@ describe('oauth upstream: each person connects their own account', () => {
   beforeAll(async () => {
     upstream = await startOAuthUpstream();
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth', scopes: ['notes'] } }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, credentials: { type: 'oauth', scopes: ['notes'] } }],
+      },
     });
     alice = await connectAgent(portal.url, ALICE);
   });
@@ -97,12 +105,16 @@ describe('oauth upstream: each person connects their own account', () => {
     const callsBefore = upstream.requests.length;
     const again = (await alice.client.callTool({ name: 'notes__whoami', arguments: {} })) as CallToolResult;
     expect(text(again)).toContain('connect it again');
-    expect(upstream.requests.filter((r) => r.path === '/mcp').length).toBe(upstream.requests.slice(0, callsBefore).filter((r) => r.path === '/mcp').length);
+    expect(upstream.requests.filter((r) => r.path === '/mcp').length).toBe(
+      upstream.requests.slice(0, callsBefore).filter((r) => r.path === '/mcp').length,
+    );
 
     // Re-connecting that account (the link names it: a bare /connect/notes would add another) fixes it.
     expect(connectQuery(again)).toBe('?account=1');
     expect((await connectInBrowser(alice.provider.browser, 'notes', undefined, connectQuery(again))).status).toBe(200);
-    expect((await alice.client.callTool({ name: 'notes__echo', arguments: { message: 'back' } })) as CallToolResult).toMatchObject({ content: [{ text: 'back' }] });
+    expect((await alice.client.callTool({ name: 'notes__echo', arguments: { message: 'back' } })) as CallToolResult).toMatchObject({
+      content: [{ text: 'back' }],
+    });
   });
 
   test('an access token the upstream stops accepting is refreshed once and the call retried', async () => {
@@ -170,7 +182,14 @@ describe('oauth upstream: each person connects their own account', () => {
     expect(await res.text()).toContain('revoked');
     expect(upstream.revoked.length).toBeGreaterThan(revokedBefore);
     // Audited like a disconnect on /connections, naming the account.
-    expect(portal.logs.lines.filter((l) => l.event === 'upstream_disconnected').at(-1)).toMatchObject({ outcome: 'success', person: 'local:alice', upstream: 'notes', account: '1', revoked: true, via: 'connect' });
+    expect(portal.logs.lines.filter((l) => l.event === 'upstream_disconnected').at(-1)).toMatchObject({
+      outcome: 'success',
+      person: 'local:alice',
+      upstream: 'notes',
+      account: '1',
+      revoked: true,
+      via: 'connect',
+    });
     const result = (await alice.client.callTool({ name: 'notes__whoami', arguments: {} })) as CallToolResult;
     expect(text(result)).toContain('needs your own account');
   });

@@ -44,7 +44,9 @@ describe('demo MCP server', () => {
 
   it('answers tools, the resource and the prompt', async () => {
     const { client } = await connect();
-    expect(await client.callTool({ name: 'echo', arguments: { message: 'hi' } })).toMatchObject({ content: [{ type: 'text', text: 'hi' }] });
+    expect(await client.callTool({ name: 'echo', arguments: { message: 'hi' } })).toMatchObject({
+      content: [{ type: 'text', text: 'hi' }],
+    });
     expect(await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } })).toMatchObject({ structuredContent: { sum: 5 } });
     const time = await client.callTool({ name: 'get_time', arguments: {} });
     expect(Number.isNaN(Date.parse((time.content as { text: string }[])[0]!.text))).toBe(false);
@@ -76,12 +78,22 @@ describe('demo MCP server', () => {
   });
 
   it('keeps stateful sessions: GET opens the SSE stream, DELETE ends the session', async () => {
-    const post = (body: unknown, sessionId?: string) => fetch(demo.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(sessionId ? { 'mcp-session-id': sessionId } : {}) },
-      body: JSON.stringify(body),
+    const post = (body: unknown, sessionId?: string) =>
+      fetch(demo.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...(sessionId ? { 'mcp-session-id': sessionId } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+    const init = await post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
     });
-    const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
     const sessionId = init.headers.get('mcp-session-id')!;
     await init.body?.cancel();
     expect(sessionId).toEqual(expect.any(String));
@@ -100,7 +112,10 @@ describe('demo MCP server', () => {
   });
 
   it('is reachable through the Gatehouse upstream adapter, which speaks MCP 2026-07-28 to it (no session to keep)', async () => {
-    const upstream = createMcpUpstream({ id: 'demo', url: demo.url, connectTimeoutMs: 5_000, callTimeoutMs: 5_000 }, { logger: pino({ level: 'silent' }) });
+    const upstream = createMcpUpstream(
+      { id: 'demo', url: demo.url, connectTimeoutMs: 5_000, callTimeoutMs: 5_000 },
+      { logger: pino({ level: 'silent' }) },
+    );
     try {
       const connection = await upstream.connect({ ownerKey: 'alice' });
       expect(connection.client.getProtocolEra()).toBe('modern');
@@ -117,7 +132,9 @@ describe('demo MCP server', () => {
     try {
       expect(modern.getNegotiatedProtocolVersion()).toBe('2026-07-28');
       expect((await modern.listTools()).tools.map((tool) => tool.name).sort()).toEqual(['add', 'echo', 'get_time', 'whoami']);
-      expect(await modern.callTool({ name: 'echo', arguments: { message: 'stateless' } })).toMatchObject({ content: [{ text: 'stateless' }] });
+      expect(await modern.callTool({ name: 'echo', arguments: { message: 'stateless' } })).toMatchObject({
+        content: [{ text: 'stateless' }],
+      });
     } finally {
       await modern.close();
     }

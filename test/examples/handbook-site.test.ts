@@ -13,14 +13,17 @@ describe('examples/handbook-site', () => {
     expect(site.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  test.each(['/', '/onboarding', '/policies/expenses', '/policies/time-off', '/preferences', '/contact'])('%s is an HTML page with nav and footer', async (path) => {
-    const res = await fetch(`${site.url}${path}`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    const html = await res.text();
-    expect(html).toContain('<nav');
-    expect(html).toContain('<footer');
-  });
+  test.each(['/', '/onboarding', '/policies/expenses', '/policies/time-off', '/preferences', '/contact'])(
+    '%s is an HTML page with nav and footer',
+    async (path) => {
+      const res = await fetch(`${site.url}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      const html = await res.text();
+      expect(html).toContain('<nav');
+      expect(html).toContain('<footer');
+    },
+  );
 
   test('/old-handbook redirects home', async () => {
     const res = await fetch(`${site.url}/old-handbook`, { redirect: 'manual' });
@@ -31,7 +34,11 @@ describe('examples/handbook-site', () => {
   test('/preferences sets a cookie, and a form POST changes it', async () => {
     const first = await fetch(`${site.url}/preferences`);
     expect(first.headers.getSetCookie()).toEqual([`${HANDBOOK_COOKIE}=light; Path=/; HttpOnly; SameSite=Lax`]);
-    const saved = await fetch(`${site.url}/preferences`, { method: 'POST', body: new URLSearchParams({ theme: 'dark' }), redirect: 'manual' });
+    const saved = await fetch(`${site.url}/preferences`, {
+      method: 'POST',
+      body: new URLSearchParams({ theme: 'dark' }),
+      redirect: 'manual',
+    });
     expect(saved.status).toBe(303);
     expect(saved.headers.getSetCookie()[0]).toContain(`${HANDBOOK_COOKIE}=dark`);
     const again = await fetch(`${site.url}/preferences`, { headers: { cookie: `${HANDBOOK_COOKIE}=dark` } });
@@ -77,13 +84,24 @@ describe('examples/handbook-site', () => {
         }
       }
       const paths = [...seen].map((u) => new URL(u).pathname);
-      expect(paths).toEqual(expect.arrayContaining(['/apps/handbook/policies/time-off', '/apps/handbook/contact', '/apps/handbook/static/handbook.css', '/apps/handbook/static/team-photo.svg', '/apps/handbook/static/tracking.js']));
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          '/apps/handbook/policies/time-off',
+          '/apps/handbook/contact',
+          '/apps/handbook/static/handbook.css',
+          '/apps/handbook/static/team-photo.svg',
+          '/apps/handbook/static/tracking.js',
+        ]),
+      );
     });
 
     test('a proxied page converts to Markdown with links under the portal', async () => {
       const pageUrl = `${front.url}/apps/handbook/policies/expenses`;
       const html = await (await fetch(pageUrl)).text();
-      const page = htmlToMarkdown(html, { pageUrl: `${site.url}/policies/expenses`, linkMap: { upstreamUrl: site.url, appUrl: `${front.url}/apps/handbook` } }) as MarkdownPage;
+      const page = htmlToMarkdown(html, {
+        pageUrl: `${site.url}/policies/expenses`,
+        linkMap: { upstreamUrl: site.url, appUrl: `${front.url}/apps/handbook` },
+      }) as MarkdownPage;
       expect(page.markdown).toContain('| Meals while travelling | €60 per day | None |');
       expect(page.markdown).toContain(`[time off](${front.url}/apps/handbook/policies/time-off)`);
       expect(page.markdown).not.toContain('Internal use only');

@@ -30,8 +30,44 @@ const FORGED_ASSERTION = 'forged.assertion.7d4b';
 
 /** Segments an app server could read as a dot segment, and ordinary ones around them. */
 const SEGMENTS = [
-  'docs', 'page', 'a b', 'x.html', '.', '..', '...', '%2e', '%2E%2e', '.%2e', '%2e.', '%252e%252e', '%25252e%25252e', '..;', '..;jsessionid=1', '%2e%2e%3b', '%2e%2e;', '..%3b',
-  '%u002e%u002e', '%u002E.', '%c0%ae%c0%ae', '..\\', '..%5c', '..%2f', '%2f..', 'a%2fb', '%00', '\\', ';', '%', '%zz', 'é', '%e9', '~', '*', '..%00', '.%00.', '',
+  'docs',
+  'page',
+  'a b',
+  'x.html',
+  '.',
+  '..',
+  '...',
+  '%2e',
+  '%2E%2e',
+  '.%2e',
+  '%2e.',
+  '%252e%252e',
+  '%25252e%25252e',
+  '..;',
+  '..;jsessionid=1',
+  '%2e%2e%3b',
+  '%2e%2e;',
+  '..%3b',
+  '%u002e%u002e',
+  '%u002E.',
+  '%c0%ae%c0%ae',
+  '..\\',
+  '..%5c',
+  '..%2f',
+  '%2f..',
+  'a%2fb',
+  '%00',
+  '\\',
+  ';',
+  '%',
+  '%zz',
+  'é',
+  '%e9',
+  '~',
+  '*',
+  '..%00',
+  '.%00.',
+  '',
 ];
 
 interface SeenRequest {
@@ -91,7 +127,13 @@ describe('fuzzing the HTTP-app proxy', () => {
   beforeAll(async () => {
     app = await startCountingApp();
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'http', url: app.url }, { id: 'hosted', kind: 'http', url: app.url, host: 'hosted.localhost' }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [
+          { id: 'wiki', kind: 'http', url: app.url },
+          { id: 'hosted', kind: 'http', url: app.url, host: 'hosted.localhost' },
+        ],
+      },
     });
     port = Number(new URL(portal.url).port);
     token = await accessTokenFor(portal.url, ALICE, `${portal.url}/apps/wiki`);
@@ -114,56 +156,163 @@ describe('fuzzing the HTTP-app proxy', () => {
   async function exchange(head: string[], body = ''): Promise<{ status: number; fromApp: boolean; reached: SeenRequest[] }> {
     const id = String(++run);
     const answer = await rawRequest(port, `${[...head, `X-Fuzz-Run: ${id}`, 'Connection: close'].join('\r\n')}\r\n\r\n${body}`, 500);
-    return { status: answer.status, fromApp: /\r\nx-counting-app: yes\r\n/i.test(answer.text), reached: app.seen.filter((request) => request.headers['x-fuzz-run'] === id) };
+    return {
+      status: answer.status,
+      fromApp: /\r\nx-counting-app: yes\r\n/i.test(answer.text),
+      reached: app.seen.filter((request) => request.headers['x-fuzz-run'] === id),
+    };
   }
 
-  test('path: no path that climbs out of the app reaches it; refused paths reach nothing', async () => {
-    const input = fc.record({
-      mount: fc.oneof({ arbitrary: fc.constant('/apps/wiki'), weight: 8 }, fc.constantFrom('/apps/WIKI', '/apps//wiki', '/apps/%77iki', '/apps/wiki%2f..', '/apps/./wiki', '/apps/wiki;x', '')),
-      segments: fc.array(fc.oneof({ arbitrary: fc.constantFrom(...SEGMENTS), weight: 4 }, fc.webSegment(), nastyText), { minLength: 1, maxLength: 5 }),
-      query: oneIn(3, fc.constantFrom('?x=1', '?..', '?a=%2e%2e/', '?', '#frag', '?%zz')),
-      text: oneIn(5, stringEdit),
-    });
+  test(
+    'path: no path that climbs out of the app reaches it; refused paths reach nothing',
+    async () => {
+      const input = fc.record({
+        mount: fc.oneof(
+          { arbitrary: fc.constant('/apps/wiki'), weight: 8 },
+          fc.constantFrom('/apps/WIKI', '/apps//wiki', '/apps/%77iki', '/apps/wiki%2f..', '/apps/./wiki', '/apps/wiki;x', ''),
+        ),
+        segments: fc.array(fc.oneof({ arbitrary: fc.constantFrom(...SEGMENTS), weight: 4 }, fc.webSegment(), nastyText), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        query: oneIn(3, fc.constantFrom('?x=1', '?..', '?a=%2e%2e/', '?', '#frag', '?%zz')),
+        text: oneIn(5, stringEdit),
+      });
 
-    await fuzz(tally, 'path', input, async ({ mount, segments, query, text }) => {
-      const path = `${mount}/${segments.join('/')}${query ?? ''}`;
-      const target = text ? applyEdit(path, text) : path;
-      const { status, fromApp, reached } = await exchange([`GET ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`, `Authorization: Bearer ${token}`]);
-      expect(status).not.toBe(0);
-      expect(status).toBeLessThan(500);
-      for (const request of reached) expect(climbsOut(request.url)).toBe(false);
-      if (!fromApp) expect(reached).toEqual([]);
-    }, 400);
-  }, FUZZ_TIMEOUT_MS);
+      await fuzz(
+        tally,
+        'path',
+        input,
+        async ({ mount, segments, query, text }) => {
+          const path = `${mount}/${segments.join('/')}${query ?? ''}`;
+          const target = text ? applyEdit(path, text) : path;
+          const { status, fromApp, reached } = await exchange([
+            `GET ${target} HTTP/1.1`,
+            `Host: 127.0.0.1:${port}`,
+            `Authorization: Bearer ${token}`,
+          ]);
+          expect(status).not.toBe(0);
+          expect(status).toBeLessThan(500);
+          for (const request of reached) expect(climbsOut(request.url)).toBe(false);
+          if (!fromApp) expect(reached).toEqual([]);
+        },
+        400,
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
-  test('headers: the app never sees the token, portal cookies or a forged assertion; nothing reaches it without a valid token', async () => {
-    const header = fc.oneof(
-      fc.record({ name: fc.constant('Cookie'), value: fc.constantFrom(`gatehouse_session=${FORGED_SESSION}`, `app=1; gatehouse_session=${FORGED_SESSION}`, `gatehouse_login=${FORGED_LOGIN}; app=2`, `gatehouse_session=${FORGED_SESSION};gatehouse_login=${FORGED_LOGIN}`, `app=1;  gatehouse_session=${FORGED_SESSION}`, 'app=1') }),
-      fc.record({ name: fc.constantFrom('Gatehouse-Assertion', 'gatehouse-assertion', 'GATEHOUSE-ASSERTION'), value: fc.constant(FORGED_ASSERTION) }),
-      fc.record({ name: fc.constantFrom('X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto', 'Forwarded', 'X-Real-IP', 'X-Original-URL', 'X-Rewrite-URL'), value: fc.oneof(fc.constantFrom('10.0.0.1', 'evil.example', 'https', 'for=1.2.3.4;host=evil', '/apps/wiki/../admin'), nastyText) }),
-      fc.record({ name: fc.constant('Host'), value: fc.constantFrom('hosted.localhost', 'HOSTED.LOCALHOST', 'hosted.localhost.', 'evil.example', '', `[::1]:${port}`, `localhost:${port}`) }),
-      fc.record({ name: fc.constantFrom('Content-Length', 'Transfer-Encoding', 'TE', 'Trailer', 'Connection', 'Upgrade', 'Expect', 'Proxy-Authorization', 'Keep-Alive'), value: fc.constantFrom('0', '-1', 'abc', '0, 0', 'chunked', 'gzip, chunked', 'close', 'Upgrade', 'websocket', '100-continue', 'Basic eDp5', 'trailers') }),
-      fc.record({ name: fc.oneof(fc.constantFrom('Authorization', 'X-Api-Key', 'Accept', 'Accept-Encoding', 'Range', 'If-None-Match'), nastyText), value: nastyText }),
-    );
-    const input = fc.record({ headers: fc.array(header, { minLength: 1, maxLength: 4 }), tokenEdit: oneIn(4, stringEdit), path: fc.constantFrom('/apps/wiki/echo', '/apps/wiki/', '/echo') });
+  test(
+    'headers: the app never sees the token, portal cookies or a forged assertion; nothing reaches it without a valid token',
+    async () => {
+      const header = fc.oneof(
+        fc.record({
+          name: fc.constant('Cookie'),
+          value: fc.constantFrom(
+            `gatehouse_session=${FORGED_SESSION}`,
+            `app=1; gatehouse_session=${FORGED_SESSION}`,
+            `gatehouse_login=${FORGED_LOGIN}; app=2`,
+            `gatehouse_session=${FORGED_SESSION};gatehouse_login=${FORGED_LOGIN}`,
+            `app=1;  gatehouse_session=${FORGED_SESSION}`,
+            'app=1',
+          ),
+        }),
+        fc.record({
+          name: fc.constantFrom('Gatehouse-Assertion', 'gatehouse-assertion', 'GATEHOUSE-ASSERTION'),
+          value: fc.constant(FORGED_ASSERTION),
+        }),
+        fc.record({
+          name: fc.constantFrom(
+            'X-Forwarded-For',
+            'X-Forwarded-Host',
+            'X-Forwarded-Proto',
+            'Forwarded',
+            'X-Real-IP',
+            'X-Original-URL',
+            'X-Rewrite-URL',
+          ),
+          value: fc.oneof(fc.constantFrom('10.0.0.1', 'evil.example', 'https', 'for=1.2.3.4;host=evil', '/apps/wiki/../admin'), nastyText),
+        }),
+        fc.record({
+          name: fc.constant('Host'),
+          value: fc.constantFrom(
+            'hosted.localhost',
+            'HOSTED.LOCALHOST',
+            'hosted.localhost.',
+            'evil.example',
+            '',
+            `[::1]:${port}`,
+            `localhost:${port}`,
+          ),
+        }),
+        fc.record({
+          name: fc.constantFrom(
+            'Content-Length',
+            'Transfer-Encoding',
+            'TE',
+            'Trailer',
+            'Connection',
+            'Upgrade',
+            'Expect',
+            'Proxy-Authorization',
+            'Keep-Alive',
+          ),
+          value: fc.constantFrom(
+            '0',
+            '-1',
+            'abc',
+            '0, 0',
+            'chunked',
+            'gzip, chunked',
+            'close',
+            'Upgrade',
+            'websocket',
+            '100-continue',
+            'Basic eDp5',
+            'trailers',
+          ),
+        }),
+        fc.record({
+          name: fc.oneof(fc.constantFrom('Authorization', 'X-Api-Key', 'Accept', 'Accept-Encoding', 'Range', 'If-None-Match'), nastyText),
+          value: nastyText,
+        }),
+      );
+      const input = fc.record({
+        headers: fc.array(header, { minLength: 1, maxLength: 4 }),
+        tokenEdit: oneIn(4, stringEdit),
+        path: fc.constantFrom('/apps/wiki/echo', '/apps/wiki/', '/echo'),
+      });
 
-    await fuzz(tally, 'headers', input, async ({ headers, tokenEdit, path }) => {
-      const bearer = tokenEdit ? changed(token, tokenEdit) : token;
-      const hostGiven = headers.some((h) => h.name.toLowerCase() === 'host');
-      const lines = [`GET ${path} HTTP/1.1`, ...(hostGiven ? [] : [`Host: 127.0.0.1:${port}`]), `Authorization: Bearer ${bearer}`, ...headers.map((h) => `${h.name}: ${h.value}`)];
-      const chunked = headers.some((h) => /^transfer-encoding$/i.test(h.name) && /chunked/i.test(h.value));
-      const { status, fromApp, reached } = await exchange(lines, chunked ? '0\r\n\r\n' : '');
-      expect(status).not.toBe(0);
-      expect(status).toBeLessThan(500);
-      if (!fromApp) expect(reached).toEqual([]);
-      if (reached.length) expect(tokenEdit === null || bearer === token).toBe(true);
-      for (const request of reached) {
-        const all = JSON.stringify(request.headers);
-        expect(all).not.toContain(bearer);
-        expect(all).not.toContain(FORGED_SESSION);
-        expect(all).not.toContain(FORGED_LOGIN);
-        expect(all).not.toContain(FORGED_ASSERTION);
-      }
-    }, 300);
-  }, FUZZ_TIMEOUT_MS);
+      await fuzz(
+        tally,
+        'headers',
+        input,
+        async ({ headers, tokenEdit, path }) => {
+          const bearer = tokenEdit ? changed(token, tokenEdit) : token;
+          const hostGiven = headers.some((h) => h.name.toLowerCase() === 'host');
+          const lines = [
+            `GET ${path} HTTP/1.1`,
+            ...(hostGiven ? [] : [`Host: 127.0.0.1:${port}`]),
+            `Authorization: Bearer ${bearer}`,
+            ...headers.map((h) => `${h.name}: ${h.value}`),
+          ];
+          const chunked = headers.some((h) => /^transfer-encoding$/i.test(h.name) && /chunked/i.test(h.value));
+          const { status, fromApp, reached } = await exchange(lines, chunked ? '0\r\n\r\n' : '');
+          expect(status).not.toBe(0);
+          expect(status).toBeLessThan(500);
+          if (!fromApp) expect(reached).toEqual([]);
+          if (reached.length) expect(tokenEdit === null || bearer === token).toBe(true);
+          for (const request of reached) {
+            const all = JSON.stringify(request.headers);
+            expect(all).not.toContain(bearer);
+            expect(all).not.toContain(FORGED_SESSION);
+            expect(all).not.toContain(FORGED_LOGIN);
+            expect(all).not.toContain(FORGED_ASSERTION);
+          }
+        },
+        300,
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });

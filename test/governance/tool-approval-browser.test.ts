@@ -28,7 +28,12 @@ describe('approving a tool call in a real browser (Playwright + Debian chromium)
 
   beforeAll(async () => {
     upstream = await startMutableToolsServer({ delete_page: 'Deletes a page.' });
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'mcp', url: upstream.url, title: 'Team wiki', tools: { approval: ['delete_*'] } }] } });
+    portal = await startTestPortal({
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'wiki', kind: 'mcp', url: upstream.url, title: 'Team wiki', tools: { approval: ['delete_*'] } }],
+      },
+    });
     browser = await launchChromium();
     context = browser.context;
     agent = await connectAgent(portal.url, ALICE, {
@@ -47,7 +52,10 @@ describe('approving a tool call in a real browser (Playwright + Debian chromium)
           }
           return { action: 'accept' };
         });
-        client.setNotificationHandler(ElicitationCompleteNotificationSchema, async (notification) => void completed.push(notification.params.elicitationId));
+        client.setNotificationHandler(
+          ElicitationCompleteNotificationSchema,
+          async (notification) => void completed.push(notification.params.elicitationId),
+        );
       },
     });
   });
@@ -62,7 +70,10 @@ describe('approving a tool call in a real browser (Playwright + Debian chromium)
     if (new URL(page.url()).pathname !== '/login') return;
     await page.fill('input[name=username]', ALICE.username);
     await page.fill('input[name=password]', ALICE.password);
-    await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type=submit], input[type=submit]')]);
+    await Promise.all([
+      page.waitForURL((url) => !url.pathname.startsWith('/login')),
+      page.click('button[type=submit], input[type=submit]'),
+    ]);
   }
 
   test('the person signs in, sees the agent, the app, the tool and its arguments (escaped), clicks Allow, and the call completes', async () => {
@@ -134,7 +145,9 @@ describe('approving a tool call in a real browser (Playwright + Debian chromium)
         await page.close();
       }
 
-      expect(toolText((await plain.client.callTool({ name: 'wiki__delete_page', arguments: args })) as CallToolResult)).toBe('delete_page ran');
+      expect(toolText((await plain.client.callTool({ name: 'wiki__delete_page', arguments: args })) as CallToolResult)).toBe(
+        'delete_page ran',
+      );
       expect(upstream.calls).toEqual(['delete_page', 'delete_page']);
       // This agent never declared elicitation: it was never asked.
       expect(elicited).toHaveLength(2);

@@ -71,7 +71,8 @@ describe('human approval of sensitive tools', () => {
     await upstream?.close();
   });
 
-  const call = async (agent: Agent, name: string, args: Record<string, unknown>) => (await agent.client.callTool({ name, arguments: args })) as CallToolResult;
+  const call = async (agent: Agent, name: string, args: Record<string, unknown>) =>
+    (await agent.client.callTool({ name, arguments: args })) as CallToolResult;
   const deletes = () => upstream.calls.filter((name) => name === 'delete_page').length;
   const browser = () => alice.provider.browser;
   /** The audit events in the Store's stream, as written (arguments kept: `audit.include_arguments`). */
@@ -125,9 +126,20 @@ describe('human approval of sensitive tools', () => {
       return all.length >= 2 ? all : undefined;
     });
     const requested = events.find((e) => e.event === 'tool_call_approval_requested')!;
-    expect(requested).toMatchObject({ person: 'local:alice', client_name: 'SDK Test Agent', upstream: 'wiki', details: { tool: 'delete_page', arguments: { query: 'Home' } } });
+    expect(requested).toMatchObject({
+      person: 'local:alice',
+      client_name: 'SDK Test Agent',
+      upstream: 'wiki',
+      details: { tool: 'delete_page', arguments: { query: 'Home' } },
+    });
     const approved = events.find((e) => e.event === 'tool_call_approved')!;
-    expect(approved).toMatchObject({ outcome: 'success', person: 'local:alice', client_name: 'SDK Test Agent', upstream: 'wiki', details: { tool: 'delete_page', arguments: { query: 'Home' }, argumentsHash: requested.details!.argumentsHash } });
+    expect(approved).toMatchObject({
+      outcome: 'success',
+      person: 'local:alice',
+      client_name: 'SDK Test Agent',
+      upstream: 'wiki',
+      details: { tool: 'delete_page', arguments: { query: 'Home' }, argumentsHash: requested.details!.argumentsHash },
+    });
     expect(Date.parse(approved.details!.decidedAt as string)).not.toBeNaN();
     const made = await eventually(async () => (await audited()).find((e) => e.event === 'mcp_tool_call' && e.details?.approval === id));
     expect(made).toMatchObject({ outcome: 'success', details: { tool: 'delete_page' } });
@@ -138,7 +150,9 @@ describe('human approval of sensitive tools', () => {
     const url = await pendingApproval(alice, 'notes__delete_page', { query: 'a' });
     expect(await (await browser().get(url)).text()).toContain('this agent call delete_page again without asking for 10 minutes');
     expect((await decide(browser(), url, 'allow')).status).toBe(303);
-    expect(await (await browser().get(url)).text()).toContain('For 10 minutes after you allowed it, this agent calls delete_page without asking.');
+    expect(await (await browser().get(url)).text()).toContain(
+      'For 10 minutes after you allowed it, this agent calls delete_page without asking.',
+    );
     expect(toolText(await call(alice, 'notes__delete_page', { query: 'a' }))).toBe('delete_page ran');
     expect(toolText(await call(alice, 'notes__delete_page', { query: 'other arguments' }))).toBe('delete_page ran');
     expect(deletes()).toBe(before + 2);
@@ -159,7 +173,12 @@ describe('human approval of sensitive tools', () => {
     expect(deletes()).toBe(before);
     const id = url.split('/').at(-1);
     const denied = await eventually(async () => (await audited()).find((e) => e.event === 'tool_call_denied' && e.details?.request === id));
-    expect(denied).toMatchObject({ outcome: 'denied', person: 'local:alice', upstream: 'wiki', details: { tool: 'delete_page', arguments: { query: 'Denied' } } });
+    expect(denied).toMatchObject({
+      outcome: 'denied',
+      person: 'local:alice',
+      upstream: 'wiki',
+      details: { tool: 'delete_page', arguments: { query: 'Denied' } },
+    });
   });
 
   test('an agent with URL elicitation: the person allows while it waits, and the call completes', async () => {
@@ -182,7 +201,9 @@ describe('human approval of sensitive tools', () => {
     expect(result.isError).toBe(true);
     expect(toolText(result)).toContain('Nobody approved this call');
     expect(upstream.calls.length).toBe(before);
-    const timedOut = await eventually(async () => (await audited()).find((e) => e.event === 'tool_call_denied' && e.details?.reason === 'timeout'));
+    const timedOut = await eventually(async () =>
+      (await audited()).find((e) => e.event === 'tool_call_denied' && e.details?.reason === 'timeout'),
+    );
     expect(timedOut).toMatchObject({ outcome: 'denied', upstream: 'slow', details: { tool: 'read_page' } });
   });
 
@@ -210,8 +231,20 @@ describe('human approval of sensitive tools', () => {
       const url = await pendingApproval(relayed, 'delete_page', { query: 'Batched' });
       expect((await decide(browser(), url, 'allow')).status).toBe(303);
       const post = (body: unknown, headers: Record<string, string>) =>
-        fetch(`${portal.url}/mcp/wiki`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${relayed.accessToken()}`, ...headers }, body: JSON.stringify(body) });
-      const init = await post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }, {});
+        fetch(`${portal.url}/mcp/wiki`, {
+          method: 'POST',
+          headers: { ...MCP_HEADERS, authorization: `Bearer ${relayed.accessToken()}`, ...headers },
+          body: JSON.stringify(body),
+        });
+      const init = await post(
+        {
+          jsonrpc: '2.0',
+          id: 0,
+          method: 'initialize',
+          params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+        },
+        {},
+      );
       const session = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-03-26' };
       await init.text();
       expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).status).toBe(202);
@@ -223,7 +256,10 @@ describe('human approval of sensitive tools', () => {
         session,
       );
       const answers = (await refused.json()) as Array<{ id: string; error?: { code: number } }>;
-      expect(answers.map((a) => [a.id, a.error?.code])).toEqual([['approved', -32600], ['denied', -32602]]);
+      expect(answers.map((a) => [a.id, a.error?.code])).toEqual([
+        ['approved', -32600],
+        ['denied', -32602],
+      ]);
       expect(deletes()).toBe(before);
       // The approval the batch did not spend lets the call through.
       expect(toolText(await call(relayed, 'delete_page', { query: 'Batched' }))).toBe('delete_page ran');
@@ -232,10 +268,13 @@ describe('human approval of sensitive tools', () => {
 
     test('an agent with URL elicitation gets -32042 URL elicitation required; its retry after the approval goes', async () => {
       const before = deletes();
-      const failure = await relayedAsking.client.callTool({ name: 'delete_page', arguments: { query: 'Relayed -32042' } }).catch((error: unknown) => error);
+      const failure = await relayedAsking.client
+        .callTool({ name: 'delete_page', arguments: { query: 'Relayed -32042' } })
+        .catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(McpError);
       expect((failure as McpError).code).toBe(-32042);
-      const [elicitation] = ((failure as McpError).data as { elicitations: Array<{ mode: string; url: string; elicitationId: string }> }).elicitations;
+      const [elicitation] = ((failure as McpError).data as { elicitations: Array<{ mode: string; url: string; elicitationId: string }> })
+        .elicitations;
       expect(elicitation).toMatchObject({ mode: 'url', url: expect.stringMatching(new RegExp(`^${portal.url}/approve/`)) });
       expect(deletes()).toBe(before);
       expect((await decide(browser(), elicitation!.url, 'allow')).status).toBe(303);
@@ -370,7 +409,10 @@ describe('human approval across two portal processes on one Redis', () => {
     const keyPrefix = testKeyPrefix();
     const [a, b] = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
     cleanups.push(a.cleanup, b.cleanup);
-    const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'wiki', kind: 'mcp', url: upstream.url, tools: { approval: ['delete_page'] } }] };
+    const document = {
+      login: { accounts: await testAccounts() },
+      upstreams: [{ id: 'wiki', kind: 'mcp', url: upstream.url, tools: { approval: ['delete_page'] } }],
+    };
     first = await startTestPortal({ document, store: a.store });
     second = await startTestPortal({ document, store: b.store, env: { PUBLIC_URL: first.url } });
     waiting = await connectAgent(first.url, ALICE, {
@@ -378,7 +420,9 @@ describe('human approval across two portal processes on one Redis', () => {
       setup: (client) =>
         client.setRequestHandler(ElicitRequestSchema, async (request) => {
           // The agent accepts at once; the call waits in the first process while the person decides on the second.
-          decided = new Promise((resolve) => setTimeout(resolve, 100)).then(() => decide(person, atSecond((request.params as { url: string }).url), 'allow'));
+          decided = new Promise((resolve) => setTimeout(resolve, 100)).then(() =>
+            decide(person, atSecond((request.params as { url: string }).url), 'allow'),
+          );
           return { action: 'accept' };
         }),
     });
@@ -418,7 +462,10 @@ describe('human approval on /mcp/{id} for a 2026 agent of a 2026 upstream (what 
   beforeAll(async () => {
     upstream = await startModernMcpServer();
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'modern', kind: 'mcp', url: upstream.url, tools: { rename: { echo: 'say' }, approval: ['echo'] } }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'modern', kind: 'mcp', url: upstream.url, tools: { rename: { echo: 'say' }, approval: ['echo'] } }],
+      },
     });
     // A 2025 client signs Alice in (its browser serves the approval page); its token serves the 2026 agent.
     alice = await connectAgent(portal.url, ALICE, { path: '/mcp/modern' });
@@ -453,7 +500,11 @@ describe('human approval on /mcp/{id} for a 2026 agent of a 2026 upstream (what 
       expect(toolText(await agent.client.callTool({ name: 'say', arguments: { message: 'approved' } }))).toBe('approved');
       expect(asked).toHaveLength(1);
       expect(asked[0]).toMatch(new RegExp(`^${portal.url}/approve/`));
-      expect(calls().slice(before).map((r) => r.body!.params!.name)).toEqual(['count', 'echo']);
+      expect(
+        calls()
+          .slice(before)
+          .map((r) => r.body!.params!.name),
+      ).toEqual(['count', 'echo']);
     } finally {
       await agent.client.close();
     }

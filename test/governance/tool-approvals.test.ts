@@ -6,7 +6,8 @@ import { createTestRedisStore, testKeyPrefix, testRedisUrl } from '../helpers/re
 import { TEST_SECRET } from '../helpers/portal.js';
 
 const ISSUER = 'https://gate.example';
-const tools = (over: Partial<{ approvalTtlMs: number; approvalTimeoutMs: number }> = {}) => ({ approval: ['*'], approvalTtlMs: 0, approvalTimeoutMs: 600_000, ...over }) as unknown as ApprovalCall['upstream']['tools'];
+const tools = (over: Partial<{ approvalTtlMs: number; approvalTimeoutMs: number }> = {}) =>
+  ({ approval: ['*'], approvalTtlMs: 0, approvalTimeoutMs: 600_000, ...over }) as unknown as ApprovalCall['upstream']['tools'];
 const callOf = (over: Partial<ApprovalCall> = {}): ApprovalCall => ({
   person: { id: 'local:alice', idp: 'local' },
   client: { id: 'agent-1', name: 'Agent' },

@@ -35,7 +35,9 @@ describe.each([
   });
 
   test('names fit, are unique, and are the same in every listing of every process', async () => {
-    const listings = await Promise.all([...agents, agents[0]!].map(async (agent) => (await agent.client.listTools()).tools.map((t) => t.name)));
+    const listings = await Promise.all(
+      [...agents, agents[0]!].map(async (agent) => (await agent.client.listTools()).tools.map((t) => t.name)),
+    );
     const names = listings[0]!;
     expect(names).toHaveLength(3);
     expect(names.every((name) => name.length <= limit)).toBe(true);

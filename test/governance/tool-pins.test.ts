@@ -37,7 +37,10 @@ describe('tool pins', () => {
     expect(await pins.list('up')).toEqual({});
     expect(pins.check('up', 'enforce', tool('b'))).toBe('serve');
     await seen([tool('a'), tool('b')]);
-    expect(Object.entries(await pins.list('up')).map(([name, pin]) => [name, pin.status])).toEqual([['a', 'pinned'], ['b', 'pinned']]);
+    expect(Object.entries(await pins.list('up')).map(([name, pin]) => [name, pin.status])).toEqual([
+      ['a', 'pinned'],
+      ['b', 'pinned'],
+    ]);
     // Later pages of a listing are checked against the pins, not taken for new tools.
     await seen([tool('b')], false);
     expect(pins.check('up', 'enforce', tool('b'))).toBe('serve');

@@ -46,7 +46,9 @@ describe('tool quotas across two portal processes on one Redis', () => {
     const document = {
       login: { accounts: await testAccounts() },
       upstreams: [{ id: 'wiki', kind: 'mcp', url: upstream.url, tools: { limits } }],
-      service_clients: await Promise.all(ROBOTS.map(async ({ id, secret }) => ({ client_id: id, secret_hash: await hashPassword(secret), upstreams: ['wiki'] }))),
+      service_clients: await Promise.all(
+        ROBOTS.map(async ({ id, secret }) => ({ client_id: id, secret_hash: await hashPassword(secret), upstreams: ['wiki'] })),
+      ),
     };
     first = await startTestPortal({ document, store: a.store });
     second = await startTestPortal({ document, store: b.store, env: { PUBLIC_URL: first.url } });
@@ -68,19 +70,28 @@ describe('tool quotas across two portal processes on one Redis', () => {
     expect(response.status).toBe(200);
     const { access_token } = (await response.json()) as { access_token: string };
     const client = new Client({ name: robot.id, version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${first.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${access_token}` } }, fetch: alternate }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${first.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${access_token}` } },
+        fetch: alternate,
+      }),
+    );
     robots.push({ client });
     return { client };
   }
 
-  const call = async (agent: Pick<Agent, 'client'>, name: string) => (await agent.client.callTool({ name, arguments: {} })) as CallToolResult;
+  const call = async (agent: Pick<Agent, 'client'>, name: string) =>
+    (await agent.client.callTool({ name, arguments: {} })) as CallToolResult;
   const searches = () => upstream.calls.filter((name) => name === 'search').length;
 
   test("a tool's per-minute limit counts one person's calls through both processes and both endpoints", async () => {
     expect(toolText(await call(alice, 'wiki__search'))).toBe('search ran');
     expect(toolText(await call(aliceRelayed, 'search'))).toBe('search ran');
     expect(toolText(await call(alice, 'wiki__search'))).toBe('search ran');
-    for (const [agent, name] of [[alice, 'wiki__search'], [aliceRelayed, 'search']] as const) {
+    for (const [agent, name] of [
+      [alice, 'wiki__search'],
+      [aliceRelayed, 'search'],
+    ] as const) {
       const refused = await call(agent, name);
       expect(refused.isError).toBe(true);
       expect(toolText(refused)).toMatch(/at most 3 calls per minute to tool "search" of upstream "wiki" for you\. Retry in \d+ seconds\./);
@@ -106,7 +117,10 @@ describe('tool quotas across two portal processes on one Redis', () => {
     expect(denials.length).toBe(3);
     expect(denials.map((l) => l.limit)).toEqual(expect.arrayContaining(['search per_minute 3', '* per_day 5']));
     const metrics = (await (await fetch(`${first.url}/metrics`)).text()) + (await (await fetch(`${second.url}/metrics`)).text());
-    const counted = [...metrics.matchAll(/^gatehouse_tool_quota_refusals_total\{upstream="wiki",tool="(\w+)"\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[2]), 0);
+    const counted = [...metrics.matchAll(/^gatehouse_tool_quota_refusals_total\{upstream="wiki",tool="(\w+)"\} (\d+)/gm)].reduce(
+      (sum, m) => sum + Number(m[2]),
+      0,
+    );
     expect(counted).toBe(3);
   });
 
@@ -121,7 +135,9 @@ describe('tool quotas across two portal processes on one Redis', () => {
     expect(searches()).toBe(before + 3);
     expect(toolText(await call(hourly, 'wiki__search'))).toBe('search ran');
     expect(searches()).toBe(before + 4);
-    const denials = [...first.logs.lines, ...second.logs.lines].filter((l) => l.event === 'policy_denied' && l.rule === 'quota' && l.person === 'service:nightly');
+    const denials = [...first.logs.lines, ...second.logs.lines].filter(
+      (l) => l.event === 'policy_denied' && l.rule === 'quota' && l.person === 'service:nightly',
+    );
     expect(denials).toHaveLength(1);
   });
 });

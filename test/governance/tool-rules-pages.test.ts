@@ -25,7 +25,13 @@ describe('tool rules on /admin and pending approvals on the home page', () => {
 
   beforeAll(async () => {
     upstream = await startMutableToolsServer({ delete_page: 'Deletes a page.', search: 'Searches.' });
-    const wikiRules = { pinning: 'warn', approval: ['delete_*'], approval_ttl: '10m', approval_timeout: '2m', limits: { search: { per_minute: 3 }, '*': { per_day: 100 } } };
+    const wikiRules = {
+      pinning: 'warn',
+      approval: ['delete_*'],
+      approval_ttl: '10m',
+      approval_timeout: '2m',
+      limits: { search: { per_minute: 3 }, '*': { per_day: 100 } },
+    };
     portal = await startTestPortal({
       document: await adminDocument({
         upstreams: [
@@ -63,7 +69,9 @@ describe('tool rules on /admin and pending approvals on the home page', () => {
       const wiki = page.locator('#tool-rules + table tr[data-upstream=wiki]');
       expect(await wiki.locator('td.pinning').textContent()).toBe('warn');
       expect(await wiki.locator('td.approval code').allTextContents()).toEqual(['delete_*']);
-      expect(await wiki.locator('td.approval').textContent()).toContain('an approval holds 10 minutes; unanswered after 2 minutes, refused');
+      expect(await wiki.locator('td.approval').textContent()).toContain(
+        'an approval holds 10 minutes; unanswered after 2 minutes, refused',
+      );
       expect(await wiki.locator('li[data-tool=search]').textContent()).toBe('search: 3 per minute');
       expect(await wiki.locator('li[data-tool="*"]').textContent()).toBe('every tool together: 100 per day');
       const notes = page.locator('#tool-rules + table tr[data-upstream=notes]');
@@ -76,7 +84,7 @@ describe('tool rules on /admin and pending approvals on the home page', () => {
     }
   });
 
-  test('a call waiting for approval is listed on its person\'s home page (escaped), links to its page, and leaves the list once allowed', async () => {
+  test("a call waiting for approval is listed on its person's home page (escaped), links to its page, and leaves the list once allowed", async () => {
     const asked = (await agent.client.callTool({ name: 'wiki__delete_page', arguments: { query: 'Home' } })) as CallToolResult;
     expect(asked.isError).toBe(true);
     const approvalPath = new URL(/(http:\/\/[^\s]+\/approve\/[A-Za-z0-9_-]+)/.exec(toolText(asked))![1]!).pathname;
@@ -106,6 +114,8 @@ describe('tool rules on /admin and pending approvals on the home page', () => {
     } finally {
       await page.close();
     }
-    expect(toolText((await agent.client.callTool({ name: 'wiki__delete_page', arguments: { query: 'Home' } })) as CallToolResult)).toBe('delete_page ran');
+    expect(toolText((await agent.client.callTool({ name: 'wiki__delete_page', arguments: { query: 'Home' } })) as CallToolResult)).toBe(
+      'delete_page ran',
+    );
   });
 });

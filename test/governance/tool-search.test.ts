@@ -35,7 +35,9 @@ describe('tool search over 50 upstreams', () => {
       // Nobody may deploy through u04: search must not offer what a call would refuse.
       ...(i === 4 ? { tools: { deny: ['deploy_service'] } } : {}),
     }));
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, aggregate: { tool_mode: 'search' }, upstreams } });
+    portal = await startTestPortal({
+      document: { login: { accounts: await testAccounts() }, aggregate: { tool_mode: 'search' }, upstreams },
+    });
     searching = await connectAgent(portal.url, ALICE);
     // An agent may ask for the whole listing instead.
     listing = await connectModernAgent(portal.url, ALICE, { path: '/mcp?tools=all' });
@@ -48,7 +50,10 @@ describe('tool search over 50 upstreams', () => {
   });
 
   const search = async (query: string, limit?: number) => {
-    const result = (await searching.client.callTool({ name: 'gatehouse__search_tools', arguments: { query, ...(limit ? { limit } : {}) } })) as CallToolResult;
+    const result = (await searching.client.callTool({
+      name: 'gatehouse__search_tools',
+      arguments: { query, ...(limit ? { limit } : {}) },
+    })) as CallToolResult;
     return (result.structuredContent as { tools: Array<{ name: string; description: string; inputSchema: object }> }).tools;
   };
 
@@ -56,7 +61,7 @@ describe('tool search over 50 upstreams', () => {
     const { tools } = await searching.client.listTools();
     expect(tools.map((t) => t.name)).toEqual(['gatehouse__search_tools', 'gatehouse__call_tool']);
     const all = (await listing.client.listTools()).tools;
-    expect(all).toHaveLength(UPSTREAMS / SERVERS.length * 6 - 1);
+    expect(all).toHaveLength((UPSTREAMS / SERVERS.length) * 6 - 1);
     expect(JSON.stringify(all).length).toBeGreaterThan(10 * JSON.stringify(tools).length);
   });
 
@@ -70,7 +75,7 @@ describe('tool search over 50 upstreams', () => {
     expect(await search('zzzz-nothing-like-this')).toEqual([]);
   });
 
-  test("a tool the person may not use is never found", async () => {
+  test('a tool the person may not use is never found', async () => {
     const found = await search('deploy production', 50);
     expect(found.map((t) => t.name)).not.toContain('u04__deploy_service');
     expect(found.length).toBe(UPSTREAMS / SERVERS.length - 1);
@@ -78,7 +83,10 @@ describe('tool search over 50 upstreams', () => {
 
   test('gatehouse__call_tool calls a found tool through the usual rules', async () => {
     const [first] = await search('wiki page');
-    const result = (await searching.client.callTool({ name: 'gatehouse__call_tool', arguments: { name: first!.name, arguments: { query: 'x' } } })) as CallToolResult;
+    const result = (await searching.client.callTool({
+      name: 'gatehouse__call_tool',
+      arguments: { name: first!.name, arguments: { query: 'x' } },
+    })) as CallToolResult;
     expect(toolText(result)).toBe('read_page ran');
     const denied = searching.client.callTool({ name: 'gatehouse__call_tool', arguments: { name: 'u04__deploy_service', arguments: {} } });
     await expect(denied).rejects.toThrow(/unknown tool/);
@@ -90,9 +98,15 @@ describe('tool search over 50 upstreams', () => {
       await expect(searching.client.callTool({ name: 'gatehouse__search_tools', arguments: args })).rejects.toThrow(/needs "query"/);
     }
     await expect(searching.client.callTool({ name: 'gatehouse__call_tool', arguments: { arguments: {} } })).rejects.toThrow(/needs "name"/);
-    const response = await fetch(`${portal.url}/mcp?tools=some`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${listing.token}` }, body: '{}' });
+    const response = await fetch(`${portal.url}/mcp?tools=some`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${listing.token}` },
+      body: '{}',
+    });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: { code: -32600, message: expect.stringContaining('tools must be one of all, search') } });
+    expect(await response.json()).toMatchObject({
+      error: { code: -32600, message: expect.stringContaining('tools must be one of all, search') },
+    });
   });
 });
 
@@ -131,8 +145,10 @@ describe('gatehouse__call_tool through pins, approval and quotas', () => {
     for (const server of [guarded, gated, limited]) await server?.close();
   });
 
-  const viaSearch = async (name: string, args: Record<string, unknown> = {}) => (await searching.client.callTool({ name: 'gatehouse__call_tool', arguments: { name, arguments: args } })) as CallToolResult;
-  const directly = async (name: string, args: Record<string, unknown> = {}) => (await direct.client.callTool({ name, arguments: args })) as CallToolResult;
+  const viaSearch = async (name: string, args: Record<string, unknown> = {}) =>
+    (await searching.client.callTool({ name: 'gatehouse__call_tool', arguments: { name, arguments: args } })) as CallToolResult;
+  const directly = async (name: string, args: Record<string, unknown> = {}) =>
+    (await direct.client.callTool({ name, arguments: args })) as CallToolResult;
   const found = async (query: string) => {
     const result = (await searching.client.callTool({ name: 'gatehouse__search_tools', arguments: { query } })) as CallToolResult;
     return (result.structuredContent as { tools: Array<{ name: string }> }).tools.map((t) => t.name);
@@ -140,7 +156,11 @@ describe('gatehouse__call_tool through pins, approval and quotas', () => {
 
   test('?tools=search lists the two tools on a portal that lists every tool by default', async () => {
     expect((await searching.client.listTools()).tools.map((t) => t.name)).toEqual(['gatehouse__search_tools', 'gatehouse__call_tool']);
-    expect((await direct.client.listTools()).tools.map((t) => t.name).sort()).toEqual(['gated__delete_page', 'guarded__search_wiki', 'limited__read_page']);
+    expect((await direct.client.listTools()).tools.map((t) => t.name).sort()).toEqual([
+      'gated__delete_page',
+      'guarded__search_wiki',
+      'limited__read_page',
+    ]);
   });
 
   test('a held tool (its definition changed after it was pinned) is refused as a direct call is', async () => {
@@ -171,11 +191,13 @@ describe('gatehouse__call_tool through pins, approval and quotas', () => {
     expect(gated.calls).toEqual(['delete_page']);
   });
 
-  test("a quota counts calls through gatehouse__call_tool and direct calls together, and refuses both alike", async () => {
+  test('a quota counts calls through gatehouse__call_tool and direct calls together, and refuses both alike', async () => {
     expect(toolText(await viaSearch('limited__read_page'))).toBe('read_page ran');
     const refused = await viaSearch('limited__read_page');
     expect(refused.isError).toBe(true);
-    expect(toolText(refused)).toMatch(/at most 1 calls per minute to tool "read_page" of upstream "limited" for you\. Retry in \d+ seconds\./);
+    expect(toolText(refused)).toMatch(
+      /at most 1 calls per minute to tool "read_page" of upstream "limited" for you\. Retry in \d+ seconds\./,
+    );
     expect(toolText(await directly('limited__read_page'))).toMatch(/at most 1 calls per minute to tool "read_page" of upstream "limited"/);
     expect(limited.calls).toEqual(['read_page']);
   });

@@ -12,14 +12,22 @@ export async function adminDocument(extra: Record<string, unknown> = {}): Promis
 }
 
 /** An access token for the admin API (`{issuer}/admin`, scope `admin`), obtained through the real OAuth flow as `person`. */
-export async function adminToken(portalUrl: string, person: { username: string; password: string } = ALICE, issuer = portalUrl): Promise<string> {
+export async function adminToken(
+  portalUrl: string,
+  person: { username: string; password: string } = ALICE,
+  issuer = portalUrl,
+): Promise<string> {
   const client = await registerClient(portalUrl, { client_name: 'gatehouse CLI' });
   const tokens = await tokensFor(portalUrl, client, { person, params: { resource: `${issuer}/admin`, scope: 'admin' } });
   return tokens.access_token;
 }
 
 /** `fetch` of the admin API with a bearer token (or none) and an optional JSON body. */
-export function adminFetch(portalUrl: string, path: string, options: { token?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
+export function adminFetch(
+  portalUrl: string,
+  path: string,
+  options: { token?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Response> {
   return fetch(`${portalUrl}/admin/api/v1${path}`, {
     method: options.method ?? 'GET',
     headers: {
@@ -34,7 +42,11 @@ export function adminFetch(portalUrl: string, path: string, options: { token?: s
 
 /** A TestOAuthProvider that registers under a name of the test's choosing (to test escaping). */
 export class NamedOAuthProvider extends TestOAuthProvider {
-  constructor(portalUrl: string, person: { username: string; password: string }, readonly clientName: string) {
+  constructor(
+    portalUrl: string,
+    person: { username: string; password: string },
+    readonly clientName: string,
+  ) {
     super(portalUrl, person);
   }
   override get clientMetadata(): OAuthClientMetadata {
@@ -43,10 +55,17 @@ export class NamedOAuthProvider extends TestOAuthProvider {
 }
 
 /** Like `connectAgent`, but the agent registers as `clientName`. */
-export async function connectNamedAgent(portalUrl: string, person: { username: string; password: string }, clientName: string, path = '/mcp'): Promise<Agent> {
+export async function connectNamedAgent(
+  portalUrl: string,
+  person: { username: string; password: string },
+  clientName: string,
+  path = '/mcp',
+): Promise<Agent> {
   const endpoint = new URL(`${portalUrl}${path}`);
   const provider = new NamedOAuthProvider(portalUrl, person, clientName);
-  await new Client({ name: 'agent', version: '1.0.0' }).connect(new StreamableHTTPClientTransport(endpoint, { authProvider: provider })).catch(() => {});
+  await new Client({ name: 'agent', version: '1.0.0' })
+    .connect(new StreamableHTTPClientTransport(endpoint, { authProvider: provider }))
+    .catch(() => {});
   if (!provider.code) throw new Error('the authorization did not produce a code');
   const first = new StreamableHTTPClientTransport(endpoint, { authProvider: provider });
   await first.finishAuth(provider.code);

@@ -1,7 +1,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport, type ClientCapabilities as ModernClientCapabilities } from '@modelcontextprotocol/client';
+import {
+  Client as ModernClient,
+  StreamableHTTPClientTransport as ModernTransport,
+  type ClientCapabilities as ModernClientCapabilities,
+} from '@modelcontextprotocol/client';
 import { TestOAuthProvider } from './mcp-oauth-client.js';
 
 export interface Agent {
@@ -37,12 +41,24 @@ export async function connectAgent(
 export async function connectModernAgent(
   portalUrl: string,
   person: { username: string; password: string },
-  options: { path?: string; fetch?: typeof fetch; token?: string; capabilities?: ModernClientCapabilities; setup?: (client: ModernClient) => void } = {},
+  options: {
+    path?: string;
+    fetch?: typeof fetch;
+    token?: string;
+    capabilities?: ModernClientCapabilities;
+    setup?: (client: ModernClient) => void;
+  } = {},
 ): Promise<ModernAgent> {
   const token = options.token ?? (await authorizedToken(portalUrl, person, options.path));
-  const client = new ModernClient({ name: 'modern-agent', version: '2.0.0' }, { versionNegotiation: { mode: 'auto' }, capabilities: options.capabilities ?? {} });
+  const client = new ModernClient(
+    { name: 'modern-agent', version: '2.0.0' },
+    { versionNegotiation: { mode: 'auto' }, capabilities: options.capabilities ?? {} },
+  );
   options.setup?.(client);
-  const transport = new ModernTransport(new URL(`${portalUrl}${options.path ?? '/mcp'}`), { requestInit: { headers: { Authorization: `Bearer ${token}` } }, fetch: options.fetch });
+  const transport = new ModernTransport(new URL(`${portalUrl}${options.path ?? '/mcp'}`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    fetch: options.fetch,
+  });
   await client.connect(transport);
   return { client, token };
 }

@@ -13,7 +13,11 @@ export async function accessTokenFor(issuer: string, person: { username: string;
   const url = new URL(issuer);
   const as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, insecure));
   const client = (await oauth.processDynamicClientRegistrationResponse(
-    await oauth.dynamicClientRegistrationRequest(as, { redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], client_name: 'App agent' }, insecure),
+    await oauth.dynamicClientRegistrationRequest(
+      as,
+      { redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], client_name: 'App agent' },
+      insecure,
+    ),
   )) as oauth.Client;
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
@@ -23,7 +27,10 @@ export async function accessTokenFor(issuer: string, person: { username: string;
   const tokens = await oauth.processAuthorizationCodeResponse(
     as,
     client,
-    await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, REDIRECT_URI, verifier, { ...insecure, additionalParameters: { resource } }),
+    await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, REDIRECT_URI, verifier, {
+      ...insecure,
+      additionalParameters: { resource },
+    }),
   );
   return tokens.access_token;
 }

@@ -12,7 +12,11 @@ export class FormBrowser {
   }
 
   async post(url: string, fields: Record<string, string>): Promise<Response> {
-    return this.#send(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+    return this.#send(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
   }
 
   /**
@@ -36,11 +40,18 @@ export class FormBrowser {
    * Runs an authorization from its `/authorize` URL: signs in when asked, then answers the
    * consent page. Resolves the final redirect URL back to the client.
    */
-  async authorize(authorizeUrl: string, person: { username: string; password: string }, decision: 'allow' | 'deny' = 'allow'): Promise<URL> {
+  async authorize(
+    authorizeUrl: string,
+    person: { username: string; password: string },
+    decision: 'allow' | 'deny' = 'allow',
+  ): Promise<URL> {
     let res = await this.follow(authorizeUrl);
     let page = res.status === 200 ? await res.text() : '';
     if (page.includes('action="/login"')) {
-      res = await this.follow(`${this.origin}/login`, { method: 'POST', fields: { ...hiddenFields(page), username: person.username, password: person.password } });
+      res = await this.follow(`${this.origin}/login`, {
+        method: 'POST',
+        fields: { ...hiddenFields(page), username: person.username, password: person.password },
+      });
       page = res.status === 200 ? await res.text() : '';
     }
     if (page.includes('action="/consent"')) {
@@ -54,7 +65,10 @@ export class FormBrowser {
   /** Posts the sign-in form of a login page response, and follows where it leads. */
   async signIn(loginPage: Response, person: { username: string; password: string }): Promise<Response> {
     const fields = hiddenFields(await loginPage.text());
-    return this.follow(`${this.origin}/login`, { method: 'POST', fields: { ...fields, username: person.username, password: person.password } });
+    return this.follow(`${this.origin}/login`, {
+      method: 'POST',
+      fields: { ...fields, username: person.username, password: person.password },
+    });
   }
 
   async #send(url: string, init: RequestInit): Promise<Response> {
@@ -78,7 +92,8 @@ export class FormBrowser {
 /** What a browser submits of a page's form without the person touching it: its hidden inputs and the checkboxes checked by default. */
 export function formFields(page: string): Record<string, string> {
   const fields = hiddenFields(page);
-  for (const match of page.matchAll(/<input type="checkbox"[^>]* name="([^"]+)" value="([^"]*)" checked[ >]/g)) fields[match[1]!] = match[2]!;
+  for (const match of page.matchAll(/<input type="checkbox"[^>]* name="([^"]+)" value="([^"]*)" checked[ >]/g))
+    fields[match[1]!] = match[2]!;
   return fields;
 }
 
@@ -91,14 +106,24 @@ async function metaRefresh(res: Response): Promise<string | undefined> {
   const page = await res.clone().text();
   const match = /<meta http-equiv="refresh" content="0;url=([^"]*)">/.exec(page);
   if (!match) return undefined;
-  return match[1]!.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+  return match[1]!
+    .replace(/&amp;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>');
 }
 
 /** The hidden inputs of the first form on a page. */
 export function hiddenFields(page: string): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const match of page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    fields[match[1]!] = match[2]!.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+    fields[match[1]!] = match[2]!
+      .replace(/&amp;/g, '&')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>');
   }
   return fields;
 }

@@ -58,7 +58,13 @@ export async function startBearerProxy(target: string, token: string): Promise<{
   const targetUrl = new URL(target);
   const server = http.createServer((req, res) => {
     const upstream = http.request(
-      { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: { ...req.headers, authorization: `Bearer ${token}` } },
+      {
+        host: targetUrl.hostname,
+        port: targetUrl.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, authorization: `Bearer ${token}` },
+      },
       (response) => {
         res.writeHead(response.statusCode ?? 502, response.headers);
         response.pipe(res);

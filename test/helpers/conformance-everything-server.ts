@@ -94,19 +94,39 @@ const TOOLS: Tool[] = [
   { name: 'test_tool_with_logging', description: 'Sends log messages while it runs', inputSchema: NO_ARGUMENTS },
   { name: 'test_tool_with_progress', description: 'Reports progress while it runs', inputSchema: NO_ARGUMENTS },
   { name: 'test_error_handling', description: 'Always fails with a tool error', inputSchema: NO_ARGUMENTS },
-  { name: 'test_reconnection', description: 'Closes its SSE stream mid-call and answers after the client reconnects (SEP-1699)', inputSchema: NO_ARGUMENTS },
+  {
+    name: 'test_reconnection',
+    description: 'Closes its SSE stream mid-call and answers after the client reconnects (SEP-1699)',
+    inputSchema: NO_ARGUMENTS,
+  },
   {
     name: 'test_sampling',
     description: 'Asks the client for an LLM completion',
-    inputSchema: { type: 'object', properties: { prompt: { type: 'string', description: 'The prompt to send to the LLM' } }, required: ['prompt'] },
+    inputSchema: {
+      type: 'object',
+      properties: { prompt: { type: 'string', description: 'The prompt to send to the LLM' } },
+      required: ['prompt'],
+    },
   },
   {
     name: 'test_elicitation',
     description: 'Asks the user for input',
-    inputSchema: { type: 'object', properties: { message: { type: 'string', description: 'The message to show the user' } }, required: ['message'] },
+    inputSchema: {
+      type: 'object',
+      properties: { message: { type: 'string', description: 'The message to show the user' } },
+      required: ['message'],
+    },
   },
-  { name: 'test_elicitation_sep1034_defaults', description: 'Elicits a form whose fields have default values (SEP-1034)', inputSchema: NO_ARGUMENTS },
-  { name: 'test_elicitation_sep1330_enums', description: 'Elicits a form with every enum schema variant (SEP-1330)', inputSchema: NO_ARGUMENTS },
+  {
+    name: 'test_elicitation_sep1034_defaults',
+    description: 'Elicits a form whose fields have default values (SEP-1034)',
+    inputSchema: NO_ARGUMENTS,
+  },
+  {
+    name: 'test_elicitation_sep1330_enums',
+    description: 'Elicits a form with every enum schema variant (SEP-1330)',
+    inputSchema: NO_ARGUMENTS,
+  },
   {
     name: 'json_schema_2020_12_tool',
     description: 'Tool with JSON Schema 2020-12 features',
@@ -145,8 +165,19 @@ const ELICITATION_FORMS: Record<string, ElicitRequest['params']> = {
             { const: 'value3', title: 'Third' },
           ],
         },
-        legacyEnum: { type: 'string', description: 'Pick one (legacy titles)', enum: ['opt1', 'opt2', 'opt3'], enumNames: ['One', 'Two', 'Three'] },
-        untitledMulti: { type: 'array', description: 'Pick several', minItems: 1, maxItems: 3, items: { type: 'string', enum: ['option1', 'option2', 'option3'] } },
+        legacyEnum: {
+          type: 'string',
+          description: 'Pick one (legacy titles)',
+          enum: ['opt1', 'opt2', 'opt3'],
+          enumNames: ['One', 'Two', 'Three'],
+        },
+        untitledMulti: {
+          type: 'array',
+          description: 'Pick several',
+          minItems: 1,
+          maxItems: 3,
+          items: { type: 'string', enum: ['option1', 'option2', 'option3'] },
+        },
         titledMulti: {
           type: 'array',
           description: 'Pick several (titled)',
@@ -167,8 +198,20 @@ const ELICITATION_FORMS: Record<string, ElicitRequest['params']> = {
 
 const RESOURCES = [
   { uri: 'test://static-text', name: 'static-text', title: 'Static text', description: 'A static text resource', mimeType: 'text/plain' },
-  { uri: 'test://static-binary', name: 'static-binary', title: 'Static binary', description: 'A static binary resource (PNG)', mimeType: 'image/png' },
-  { uri: 'test://watched-resource', name: 'watched-resource', title: 'Watched resource', description: 'A resource clients may subscribe to', mimeType: 'text/plain' },
+  {
+    uri: 'test://static-binary',
+    name: 'static-binary',
+    title: 'Static binary',
+    description: 'A static binary resource (PNG)',
+    mimeType: 'image/png',
+  },
+  {
+    uri: 'test://watched-resource',
+    name: 'watched-resource',
+    title: 'Watched resource',
+    description: 'A resource clients may subscribe to',
+    mimeType: 'text/plain',
+  },
 ];
 
 const PROMPTS = [
@@ -181,7 +224,11 @@ const PROMPTS = [
       { name: 'arg2', description: 'Second argument', required: true },
     ],
   },
-  { name: 'test_prompt_with_embedded_resource', description: 'A prompt embedding a resource', arguments: [{ name: 'resourceUri', description: 'URI of the resource to embed', required: true }] },
+  {
+    name: 'test_prompt_with_embedded_resource',
+    description: 'A prompt embedding a resource',
+    arguments: [{ name: 'resourceUri', description: 'URI of the resource to embed', required: true }],
+  },
   { name: 'test_prompt_with_image', description: 'A prompt with an image' },
 ];
 
@@ -214,19 +261,36 @@ function createServer(state: { subscriptions: Set<string> }): Server {
       case 'test_audio_content':
         return { content: [{ type: 'audio', data: WAV_BASE64, mimeType: 'audio/wav' }] };
       case 'test_embedded_resource':
-        return { content: [{ type: 'resource', resource: { uri: 'test://embedded-resource', mimeType: 'text/plain', text: 'This is an embedded resource content.' } }] };
+        return {
+          content: [
+            {
+              type: 'resource',
+              resource: { uri: 'test://embedded-resource', mimeType: 'text/plain', text: 'This is an embedded resource content.' },
+            },
+          ],
+        };
       case 'test_multiple_content_types':
         return {
           content: [
             text('Multiple content types test:'),
             { type: 'image', data: PNG_BASE64, mimeType: 'image/png' },
-            { type: 'resource', resource: { uri: 'test://mixed-content-resource', mimeType: 'application/json', text: JSON.stringify({ test: 'data', value: 123 }) } },
+            {
+              type: 'resource',
+              resource: {
+                uri: 'test://mixed-content-resource',
+                mimeType: 'application/json',
+                text: JSON.stringify({ test: 'data', value: 123 }),
+              },
+            },
           ],
         };
       case 'test_tool_with_logging':
         for (const [index, message] of ['Tool execution started', 'Tool processing data', 'Tool execution completed'].entries()) {
           if (index > 0) await sleep(50);
-          await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', logger: 'conformance-everything', data: message } });
+          await extra.sendNotification({
+            method: 'notifications/message',
+            params: { level: 'info', logger: 'conformance-everything', data: message },
+          });
         }
         return { content: [text('Tool with logging executed successfully')] };
       case 'test_tool_with_progress': {
@@ -234,7 +298,10 @@ function createServer(state: { subscriptions: Set<string> }): Server {
         for (const progress of [0, 50, 100]) {
           if (progress > 0) await sleep(50);
           if (progressToken !== undefined) {
-            await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress, total: 100, message: `Completed ${progress} of 100` } });
+            await extra.sendNotification({
+              method: 'notifications/progress',
+              params: { progressToken, progress, total: 100, message: `Completed ${progress} of 100` },
+            });
           }
         }
         return { content: [text(String(progressToken ?? 'no progress token'))] };
@@ -248,7 +315,10 @@ function createServer(state: { subscriptions: Set<string> }): Server {
         return { content: [text('Reconnection test completed successfully.')] };
       case 'test_sampling': {
         const result = await extra.sendRequest(
-          { method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: text(String(args.prompt ?? '')) }], maxTokens: 100 } },
+          {
+            method: 'sampling/createMessage',
+            params: { messages: [{ role: 'user', content: text(String(args.prompt ?? '')) }], maxTokens: 100 },
+          },
           CreateMessageResultSchema,
         );
         const content = Array.isArray(result.content) ? result.content[0] : result.content;
@@ -260,7 +330,11 @@ function createServer(state: { subscriptions: Set<string> }): Server {
         const params: ElicitRequest['params'] = ELICITATION_FORMS[request.params.name] ?? {
           mode: 'form',
           message: String(args.message ?? ''),
-          requestedSchema: { type: 'object', properties: { response: { type: 'string', description: "The user's response" } }, required: ['response'] },
+          requestedSchema: {
+            type: 'object',
+            properties: { response: { type: 'string', description: "The user's response" } },
+            required: ['response'],
+          },
         };
         try {
           const result = await extra.sendRequest({ method: 'elicitation/create', params }, ElicitResultSchema);
@@ -279,15 +353,33 @@ function createServer(state: { subscriptions: Set<string> }): Server {
 
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: RESOURCES }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
-    resourceTemplates: [{ uriTemplate: 'test://template/{id}/data', name: 'template', title: 'Template', description: 'Data for an id', mimeType: 'application/json' }],
+    resourceTemplates: [
+      {
+        uriTemplate: 'test://template/{id}/data',
+        name: 'template',
+        title: 'Template',
+        description: 'Data for an id',
+        mimeType: 'application/json',
+      },
+    ],
   }));
   server.setRequestHandler(ReadResourceRequestSchema, (request): ReadResourceResult => {
     const { uri } = request.params;
-    if (uri === 'test://static-text') return { contents: [{ uri, mimeType: 'text/plain', text: 'This is the content of the static text resource.' }] };
+    if (uri === 'test://static-text')
+      return { contents: [{ uri, mimeType: 'text/plain', text: 'This is the content of the static text resource.' }] };
     if (uri === 'test://static-binary') return { contents: [{ uri, mimeType: 'image/png', blob: PNG_BASE64 }] };
     if (uri === 'test://watched-resource') return { contents: [{ uri, mimeType: 'text/plain', text: 'Watched resource content' }] };
     const template = /^test:\/\/template\/([^/]+)\/data$/.exec(uri);
-    if (template) return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify({ id: template[1], templateTest: true, data: `Data for ID: ${template[1]}` }) }] };
+    if (template)
+      return {
+        contents: [
+          {
+            uri,
+            mimeType: 'application/json',
+            text: JSON.stringify({ id: template[1], templateTest: true, data: `Data for ID: ${template[1]}` }),
+          },
+        ],
+      };
     throw new McpError(-32002, `resource not found: ${uri}`, { uri });
   });
   server.setRequestHandler(SubscribeRequestSchema, (request) => {
@@ -310,7 +402,17 @@ function createServer(state: { subscriptions: Set<string> }): Server {
       case 'test_prompt_with_embedded_resource':
         return {
           messages: [
-            { role: 'user', content: { type: 'resource', resource: { uri: args.resourceUri ?? 'test://example-resource', mimeType: 'text/plain', text: 'Embedded resource content for testing.' } } },
+            {
+              role: 'user',
+              content: {
+                type: 'resource',
+                resource: {
+                  uri: args.resourceUri ?? 'test://example-resource',
+                  mimeType: 'text/plain',
+                  text: 'Embedded resource content for testing.',
+                },
+              },
+            },
             { role: 'user', content: text('Please process the embedded resource above.') },
           ],
         };
@@ -382,9 +484,12 @@ export async function startConformanceServer(): Promise<ConformanceServer> {
     const id = req.get('mcp-session-id');
     let transport = id === undefined ? undefined : sessions.get(id);
     if (!transport) {
-      if (id !== undefined) return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+      if (id !== undefined)
+        return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
       if (req.method !== 'POST' || (req.body as { method?: string } | undefined)?.method !== 'initialize') {
-        return void res.status(400).json({ jsonrpc: '2.0', error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' }, id: null });
+        return void res
+          .status(400)
+          .json({ jsonrpc: '2.0', error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' }, id: null });
       }
       const created = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),

@@ -20,11 +20,19 @@ export async function answerDeviceCode(
 }
 
 /** Signs in when asked and submits `userCode` at `/device`; resolves the page it leads to (the consent page when the code is good). */
-export async function enterUserCode(browser: FormBrowser, verificationUri: string, userCode: string, person: { username: string; password: string }): Promise<{ status: number; page: string }> {
+export async function enterUserCode(
+  browser: FormBrowser,
+  verificationUri: string,
+  userCode: string,
+  person: { username: string; password: string },
+): Promise<{ status: number; page: string }> {
   let res = await browser.follow(verificationUri);
   let page = await res.text();
   if (page.includes('action="/login"')) {
-    res = await browser.follow(`${browser.origin}/login`, { method: 'POST', fields: { ...hiddenFields(page), username: person.username, password: person.password } });
+    res = await browser.follow(`${browser.origin}/login`, {
+      method: 'POST',
+      fields: { ...hiddenFields(page), username: person.username, password: person.password },
+    });
     page = await res.text();
   }
   if (!page.includes('action="/device"')) throw new Error(`expected the device code page, got ${res.status}: ${page.slice(0, 300)}`);

@@ -23,7 +23,10 @@ export async function startDeviceAuthorizationServer(resource: () => string): Pr
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const provider = new Provider(running.url, {
     jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'as-key-1', alg: 'RS256', use: 'sig' }] },
-    cookies: { keys: ['device-as-cookie-key-0123456789'], names: { session: 'das_session', interaction: 'das_interaction', resume: 'das_resume' } },
+    cookies: {
+      keys: ['device-as-cookie-key-0123456789'],
+      names: { session: 'das_session', interaction: 'das_interaction', resume: 'das_resume' },
+    },
     features: {
       devInteractions: { enabled: true },
       deviceFlow: { enabled: true },
@@ -34,7 +37,13 @@ export async function startDeviceAuthorizationServer(resource: () => string): Pr
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx: unknown, indicator: string) => {
           if (indicator !== resource()) throw new errors.InvalidTarget();
-          return { scope: 'notes:read', audience: indicator, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+          return {
+            scope: 'notes:read',
+            audience: indicator,
+            accessTokenTTL: 600,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
         },
       },
     },
@@ -48,7 +57,9 @@ export async function startDeviceAuthorizationServer(resource: () => string): Pr
       ctx.body = `<p>error: ${out.error}</p>`;
     },
   });
-  provider.on('server_error', (_ctx: unknown, err: unknown) => { if (process.env.IDP_DEBUG) console.error(err); });
+  provider.on('server_error', (_ctx: unknown, err: unknown) => {
+    if (process.env.IDP_DEBUG) console.error(err);
+  });
   handler = provider.callback();
   return { issuer: running.url, close: () => running.close(1_000) };
 }
@@ -68,7 +79,14 @@ export async function startNotesServer(issuer: () => string): Promise<NotesServe
       const path = new URL(req.url ?? '/', resource).pathname;
       const metadataUrl = `${new URL(resource).origin}/.well-known/oauth-protected-resource/notes`;
       if (path === '/.well-known/oauth-protected-resource/notes') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ resource, authorization_servers: [issuer()], scopes_supported: ['notes:read'], bearer_methods_supported: ['header'] }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            resource,
+            authorization_servers: [issuer()],
+            scopes_supported: ['notes:read'],
+            bearer_methods_supported: ['header'],
+          }),
+        );
         return;
       }
       // A server that points its challenge at another resource's metadata, to borrow its sign-in.
@@ -107,10 +125,13 @@ export async function startNotesServer(issuer: () => string): Promise<NotesServe
  */
 export async function approveAtOidcProvider(verificationUri: string, userCode: string, login: string): Promise<string> {
   const browser = new FormBrowser(new URL(verificationUri).origin);
-  const hidden = (page: string) => Object.fromEntries([...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m) => [m[1]!, m[2]!]));
+  const hidden = (page: string) =>
+    Object.fromEntries([...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)].map((m) => [m[1]!, m[2]!]));
   const input = await (await browser.get(verificationUri)).text();
   const confirm = await (await browser.post(verificationUri, { ...hidden(input), user_code: userCode })).text();
   const confirmed = await browser.post(verificationUri, hidden(confirm));
-  const outcome = await runBrowser(browser, new URL(confirmed.headers.get('location')!, verificationUri).href, [browser.origin], { idpLogin: login });
+  const outcome = await runBrowser(browser, new URL(confirmed.headers.get('location')!, verificationUri).href, [browser.origin], {
+    idpLogin: login,
+  });
   return outcome.page;
 }

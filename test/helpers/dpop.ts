@@ -42,7 +42,9 @@ export function dpopProof(
     ...options.claims,
   };
   for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name];
-  return new SignJWT(payload).setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.publicJwk, ...options.header } as never).sign(key.privateKey);
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.publicJwk, ...options.header } as never)
+    .sign(key.privateKey);
 }
 
 /** The payload of a JWT, unverified (to read `cnf` of a token the test holds). */

@@ -9,7 +9,8 @@ import fc from 'fast-check';
  * - `FUZZ_PATH`: with `FUZZ_SEED`, replays one counterexample (select its test with `-t`).
  * - `FUZZ_RUNS`: a multiplier on every target's number of runs (default 1; e.g. 20 for a long local run).
  */
-export const FUZZ_SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0;
+export const FUZZ_SEED =
+  process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) | 0;
 const FUZZ_PATH = process.env.FUZZ_PATH || undefined;
 const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 1);
 /** Jest's limit for one fuzz test: generous, as the machine may be busy; it grows with FUZZ_RUNS. */
@@ -37,7 +38,13 @@ export class FuzzTally {
  * seed. A failure names the seed and path that replay it, and the test: name each test
  * `${target}: …`.
  */
-export async function fuzz<T>(tally: FuzzTally, target: string, arbitrary: fc.Arbitrary<T>, check: (input: T) => Promise<void>, numRuns: number): Promise<void> {
+export async function fuzz<T>(
+  tally: FuzzTally,
+  target: string,
+  arbitrary: fc.Arbitrary<T>,
+  check: (input: T) => Promise<void>,
+  numRuns: number,
+): Promise<void> {
   let tried = 0;
   const details = await fc.check(
     fc.asyncProperty(arbitrary, async (input) => {
@@ -66,7 +73,39 @@ export type StringEdit =
   | { kind: 'whole'; text: string };
 
 /** Text that breaks parsers: separators, escapes, control and non-ASCII characters, long runs. */
-const NASTY = ['', ' ', '\0', '\r\n', '\t', '%', '%00', '%zz', '%2e%2e', '../', '..;', '"', "'", '\\', '<script>', '&', '=', '#', '?', '+', ';', '*', '\u202e', '\ud800', '🙂', 'é', '\u0000\u0001', 'null', '[]', '{}', 'a'.repeat(3000)];
+const NASTY = [
+  '',
+  ' ',
+  '\0',
+  '\r\n',
+  '\t',
+  '%',
+  '%00',
+  '%zz',
+  '%2e%2e',
+  '../',
+  '..;',
+  '"',
+  "'",
+  '\\',
+  '<script>',
+  '&',
+  '=',
+  '#',
+  '?',
+  '+',
+  ';',
+  '*',
+  '\u202e',
+  '\ud800',
+  '🙂',
+  'é',
+  '\u0000\u0001',
+  'null',
+  '[]',
+  '{}',
+  'a'.repeat(3000),
+];
 
 /** Short strings, from printable to any code point, and the {@link NASTY} ones. */
 export const nastyText: fc.Arbitrary<string> = fc.oneof(
@@ -131,7 +170,11 @@ export function fieldEdits(fields: readonly string[], extraNames: readonly strin
     fc.record({ kind: fc.constant('drop' as const), field }),
     { arbitrary: fc.record({ kind: fc.constant('edit' as const), field, edit: stringEdit }), weight: 3 },
     fc.record({ kind: fc.constant('repeat' as const), field }),
-    fc.record({ kind: fc.constant('add' as const), field: fc.oneof(nastyText, fc.constantFrom(...fields, ...extraNames)), value: nastyText }),
+    fc.record({
+      kind: fc.constant('add' as const),
+      field: fc.oneof(nastyText, fc.constantFrom(...fields, ...extraNames)),
+      value: nastyText,
+    }),
   );
   return fc.array(edit, { minLength: 1, maxLength: 3 });
 }
@@ -141,7 +184,8 @@ export function applyFieldEdits(base: Record<string, string>, edits: readonly Fi
   let entries = Object.entries(base);
   for (const edit of edits) {
     if (edit.kind === 'drop') entries = entries.filter(([name]) => name !== edit.field);
-    else if (edit.kind === 'edit') entries = entries.map(([name, value]) => [name, name === edit.field ? applyEdit(value, edit.edit) : value]);
+    else if (edit.kind === 'edit')
+      entries = entries.map(([name, value]) => [name, name === edit.field ? applyEdit(value, edit.edit) : value]);
     else if (edit.kind === 'repeat') entries = entries.flatMap((entry) => (entry[0] === edit.field ? [entry, entry] : [entry]));
     else entries = [...entries, [edit.field, edit.value]];
   }

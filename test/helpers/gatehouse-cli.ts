@@ -15,8 +15,15 @@ export interface GatehouseRun {
 }
 
 /** Starts `gatehouse ...args` with only PATH and `env` in its environment (so no real home or config leaks in). */
-export function startGatehouse(args: string[], env: Record<string, string | undefined>, options: { timeoutMs?: number } = {}): GatehouseRun {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+export function startGatehouse(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: { timeoutMs?: number } = {},
+): GatehouseRun {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const waiters: Array<() => void> = [];
@@ -57,7 +64,10 @@ export function startGatehouse(args: string[], env: Record<string, string | unde
 }
 
 /** Runs `gatehouse ...args` to its end (stdin closed at once). */
-export function runGatehouse(args: string[], env: Record<string, string | undefined>): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runGatehouse(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const run = startGatehouse(args, env);
   run.child.stdin!.end();
   return run.exited;

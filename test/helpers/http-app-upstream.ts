@@ -64,11 +64,18 @@ export async function startTestUpstream(): Promise<TestUpstream> {
     if (path?.endsWith('/redirect')) return void res.writeHead(302, { location: `${origin}/docs/target?from=redirect` }).end();
     if (path?.endsWith('/relative-redirect')) return void res.writeHead(303, { location: '/docs/elsewhere' }).end();
     if (path?.endsWith('/cookie')) {
-      res.setHeader('set-cookie', ['app_session=abc; Path=/; HttpOnly', 'pref=1; Path=/docs/settings; Domain=127.0.0.1', 'gh_session=evil; Path=/']);
+      res.setHeader('set-cookie', [
+        'app_session=abc; Path=/; HttpOnly',
+        'pref=1; Path=/docs/settings; Domain=127.0.0.1',
+        'gh_session=evil; Path=/',
+      ]);
       return void res.end('ok');
     }
     if (path?.endsWith('/set-cookie')) return void res.writeHead(200, { 'set-cookie': setCookies(req.url!) }).end('ok');
-    if (path?.endsWith('/page')) return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>Page</title><h1>Hello</h1>');
+    if (path?.endsWith('/page'))
+      return void res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end('<!doctype html><title>Page</title><h1>Hello</h1>');
     const hash = createHash('sha256');
     let length = 0;
     req.on('data', (chunk: Buffer) => {
@@ -77,7 +84,12 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       hash.update(chunk);
     });
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json', connection: 'x-upstream-secret', 'x-upstream-secret': 'hop', 'keep-alive': 'timeout=77' });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        connection: 'x-upstream-secret',
+        'x-upstream-secret': 'hop',
+        'keep-alive': 'timeout=77',
+      });
       res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, length, sha256: hash.digest('hex') }));
     });
   });
@@ -88,7 +100,9 @@ export async function startTestUpstream(): Promise<TestUpstream> {
   server.on('upgrade', (req, socket, head) => {
     seen.push({ method: req.method!, url: req.url!, headers: req.headers });
     const path = req.url!.split('?')[0];
-    const cookies = setCookies(req.url!).map((cookie) => `Set-Cookie: ${cookie}\r\n`).join('');
+    const cookies = setCookies(req.url!)
+      .map((cookie) => `Set-Cookie: ${cookie}\r\n`)
+      .join('');
     if (path?.endsWith('/hang')) return; // never answers the handshake
     if (path?.endsWith('/ws-refused')) {
       socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n${cookies}\r\ndenied`);

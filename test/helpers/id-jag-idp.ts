@@ -29,17 +29,28 @@ export async function startIdJagIdp(): Promise<IdJagIdp> {
   const publicJwk = { ...(await exportJWK(good.publicKey)), kid: 'idp-key', alg: 'ES256', use: 'sig' };
   let issuer = '';
   let fetches = 0;
-  const running = await listen((req, res) => {
-    const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (req.url === '/.well-known/openid-configuration') {
-      return json({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['ES256'] });
-    }
-    if (req.url === '/jwks') {
-      fetches++;
-      return json({ keys: [publicJwk] });
-    }
-    res.writeHead(404).end();
-  }, { host: '127.0.0.1', port: 0 });
+  const running = await listen(
+    (req, res) => {
+      const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.url === '/.well-known/openid-configuration') {
+        return json({
+          issuer,
+          authorization_endpoint: `${issuer}/authorize`,
+          token_endpoint: `${issuer}/token`,
+          jwks_uri: `${issuer}/jwks`,
+          response_types_supported: ['code'],
+          subject_types_supported: ['public'],
+          id_token_signing_alg_values_supported: ['ES256'],
+        });
+      }
+      if (req.url === '/jwks') {
+        fetches++;
+        return json({ keys: [publicJwk] });
+      }
+      res.writeHead(404).end();
+    },
+    { host: '127.0.0.1', port: 0 },
+  );
   issuer = running.url;
 
   return {

@@ -59,7 +59,9 @@ export async function runBrowser(browser: FormBrowser, url: string, origins: str
       res = await browser.post(url, { prompt: 'consent' });
     } else if (page.includes('document.forms[0].submit()') && form) {
       // A page that submits its own form (oidc-provider ending one account's session for another's sign-in): what a browser's script does.
-      const fields = Object.fromEntries([...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+      const fields = Object.fromEntries(
+        [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]),
+      );
       url = new URL(form, url).href;
       res = await browser.post(url, fields);
     } else if (script.chooseIdp && page.includes(`href="/login/${script.chooseIdp}?`)) {
@@ -88,7 +90,8 @@ export class IdpOAuthProvider extends TestOAuthProvider {
 
   override async redirectToAuthorization(url: URL): Promise<void> {
     const outcome = await runBrowser(this.browser, url.href, this.origins, this.script);
-    if (!outcome.leftTo) throw new Error(`authorization stopped at a ${outcome.status} page: ${outcome.page.replace(/<[^>]+>/g, ' ').slice(0, 300)}`);
+    if (!outcome.leftTo)
+      throw new Error(`authorization stopped at a ${outcome.status} page: ${outcome.page.replace(/<[^>]+>/g, ' ').slice(0, 300)}`);
     const error = outcome.leftTo.searchParams.get('error');
     if (error) throw new Error(`authorization failed: ${error}`);
     this.code = outcome.leftTo.searchParams.get('code') ?? undefined;

@@ -28,12 +28,25 @@ export async function startJsonRpcServer(answer: (method: string, params: Record
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       if (req.method !== 'POST') return void res.writeHead(405).end();
-      const { id, method, params = {} } = JSON.parse(Buffer.concat(chunks).toString()) as { id: number | string; method: string; params?: Record<string, unknown> };
+      const {
+        id,
+        method,
+        params = {},
+      } = JSON.parse(Buffer.concat(chunks).toString()) as { id: number | string; method: string; params?: Record<string, unknown> };
       received.push({ method, params, headers: req.headers });
       const result = answer(method, params);
       res.writeHead(200, { 'content-type': 'application/json' });
-      const error = result === undefined ? new JsonRpcErrorAnswer(-32601, 'Method not found') : result instanceof JsonRpcErrorAnswer ? result : undefined;
-      res.end(JSON.stringify(error ? { jsonrpc: '2.0', id, error: { code: error.code, message: error.message } } : { jsonrpc: '2.0', id, result }));
+      const error =
+        result === undefined
+          ? new JsonRpcErrorAnswer(-32601, 'Method not found')
+          : result instanceof JsonRpcErrorAnswer
+            ? result
+            : undefined;
+      res.end(
+        JSON.stringify(
+          error ? { jsonrpc: '2.0', id, error: { code: error.code, message: error.message } } : { jsonrpc: '2.0', id, result },
+        ),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -10,7 +10,13 @@ net.Server.prototype.listen = function listenOnLoopback(...args) {
   const [first] = args;
   if (first !== null && typeof first === 'object') {
     // listen(options[, cb]): a port without host, not a pipe path or handle.
-    if (first.host === undefined && first.path === undefined && first.fd === undefined && first.handle === undefined && !('_handle' in first)) {
+    if (
+      first.host === undefined &&
+      first.path === undefined &&
+      first.fd === undefined &&
+      first.handle === undefined &&
+      !('_handle' in first)
+    ) {
       args[0] = { ...first, host: LOOPBACK };
     }
   } else if (first === undefined || typeof first === 'function') {

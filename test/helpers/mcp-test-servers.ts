@@ -31,7 +31,9 @@ interface Waits {
  */
 function echoServer(waits: Waits, options: { sample?: boolean } = {}): McpServer {
   const server = new McpServer({ name: 'test-upstream', version: '1.0.0' });
-  server.registerTool('echo', { inputSchema: { message: z.string() } }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
+  server.registerTool('echo', { inputSchema: { message: z.string() } }, async ({ message }) => ({
+    content: [{ type: 'text', text: message }],
+  }));
   // Adds a tool, so the server announces notifications/tools/list_changed on its GET stream.
   let grown = 0;
   server.registerTool('grow', { inputSchema: {} }, async () => {
@@ -40,17 +42,29 @@ function echoServer(waits: Waits, options: { sample?: boolean } = {}): McpServer
     return { content: [{ type: 'text', text: name }] };
   });
   // Asks the client to sample (a server→client request in the middle of the call).
-  if (options.sample) server.registerTool('sample', { inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
-    const answer = await extra.sendRequest({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 10 } }, CreateMessageResultSchema);
-    return { content: [{ type: 'text', text: `sampled: ${(answer.content as { text?: string }).text ?? ''}` }] };
-  });
-  server.registerTool('wait', { inputSchema: { label: z.string() } }, ({ label }, extra) => new Promise((resolve) => {
-    waits.started.push(label);
-    extra.signal.addEventListener('abort', () => {
-      waits.cancelled.push(label);
-      resolve({ content: [{ type: 'text', text: 'cancelled' }] });
+  if (options.sample)
+    server.registerTool('sample', { inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
+      const answer = await extra.sendRequest(
+        {
+          method: 'sampling/createMessage',
+          params: { messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 10 },
+        },
+        CreateMessageResultSchema,
+      );
+      return { content: [{ type: 'text', text: `sampled: ${(answer.content as { text?: string }).text ?? ''}` }] };
     });
-  }));
+  server.registerTool(
+    'wait',
+    { inputSchema: { label: z.string() } },
+    ({ label }, extra) =>
+      new Promise((resolve) => {
+        waits.started.push(label);
+        extra.signal.addEventListener('abort', () => {
+          waits.cancelled.push(label);
+          resolve({ content: [{ type: 'text', text: 'cancelled' }] });
+        });
+      }),
+  );
   return server;
 }
 
@@ -64,7 +78,10 @@ export function statefulMcpRoute(sessions: Map<string, StreamableHTTPServerTrans
     let transport = typeof id === 'string' ? sessions.get(id) : undefined;
     if (!transport) {
       if (id) return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
-      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sessionId) => void sessions.set(sessionId, created) });
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sessionId) => void sessions.set(sessionId, created),
+      });
       await newServer().connect(created);
       transport = created;
     }
@@ -83,7 +100,10 @@ export async function startRecordingMcpServer(options: { sample?: boolean } = {}
     next();
   });
   app.use(express.json());
-  app.all('/mcp', statefulMcpRoute(sessions, () => echoServer(waits, options)));
+  app.all(
+    '/mcp',
+    statefulMcpRoute(sessions, () => echoServer(waits, options)),
+  );
   return listen(app, requests, waits, async () => {
     await Promise.allSettled([...sessions.values()].map((transport) => transport.close()));
   });
@@ -118,13 +138,23 @@ export async function startLegacySseServer(): Promise<RecordingServer> {
 /** A plain HTTP server answering with `handler` (a hanging or garbage-speaking "upstream"). */
 export async function startRawServer(handler: RequestListener): Promise<RecordingServer> {
   const requests: RecordingServer['requests'] = [];
-  return listen((req, res) => {
-    requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
-    handler(req, res);
-  }, requests, { started: [], cancelled: [] }, async () => {});
+  return listen(
+    (req, res) => {
+      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
+      handler(req, res);
+    },
+    requests,
+    { started: [], cancelled: [] },
+    async () => {},
+  );
 }
 
-function listen(handler: RequestListener, requests: RecordingServer['requests'], waits: Waits, beforeClose: () => Promise<void>): Promise<RecordingServer> {
+function listen(
+  handler: RequestListener,
+  requests: RecordingServer['requests'],
+  waits: Waits,
+  beforeClose: () => Promise<void>,
+): Promise<RecordingServer> {
   const server = http.createServer(handler);
   return new Promise((resolve, reject) => {
     server.once('error', reject);

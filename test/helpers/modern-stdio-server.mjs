@@ -6,7 +6,8 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 serveStdio(() => {
   const server = new McpServer({ name: 'modern-stdio', version: '1.0.0' }, { capabilities: { tools: {} } });
   server.registerTool('era', { description: 'The protocol version of this request' }, async (ctx) => {
-    const version = ctx.mcpReq.envelope?.['io.modelcontextprotocol/protocolVersion'] ?? server.server.getNegotiatedProtocolVersion() ?? 'unknown';
+    const version =
+      ctx.mcpReq.envelope?.['io.modelcontextprotocol/protocolVersion'] ?? server.server.getNegotiatedProtocolVersion() ?? 'unknown';
     return { content: [{ type: 'text', text: String(version) }] };
   });
   return server;

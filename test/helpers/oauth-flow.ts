@@ -8,7 +8,12 @@ import { ALICE, startTestPortal, testAccounts, type TestPortal } from './portal.
 export const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
 
 /** Limits no test file meets: the portal counts per IP, and every test request comes from 127.0.0.1. */
-export const UNLIMITED = { register_per_minute: 1_000_000, token_per_minute: 1_000_000, token_per_client_per_minute: 1_000_000, login_per_minute: 1_000_000 };
+export const UNLIMITED = {
+  register_per_minute: 1_000_000,
+  token_per_minute: 1_000_000,
+  token_per_client_per_minute: 1_000_000,
+  login_per_minute: 1_000_000,
+};
 
 /** An OAuth error response body (RFC 6749 §5.2). */
 export interface OAuthErrorBody {
@@ -146,21 +151,40 @@ export function basicAuth(clientId: string, secret: string): string {
 }
 
 /** A client's own authentication at the token endpoint, as it registered it. */
-export function clientAuth(client: Pick<RegisteredClient, 'client_id' | 'client_secret' | 'token_endpoint_auth_method'>): { fields: Record<string, string>; headers: Record<string, string> } {
-  if (client.token_endpoint_auth_method === 'client_secret_basic') return { fields: {}, headers: { authorization: basicAuth(client.client_id, client.client_secret!) } };
-  if (client.token_endpoint_auth_method === 'client_secret_post') return { fields: { client_id: client.client_id, client_secret: client.client_secret! }, headers: {} };
+export function clientAuth(client: Pick<RegisteredClient, 'client_id' | 'client_secret' | 'token_endpoint_auth_method'>): {
+  fields: Record<string, string>;
+  headers: Record<string, string>;
+} {
+  if (client.token_endpoint_auth_method === 'client_secret_basic')
+    return { fields: {}, headers: { authorization: basicAuth(client.client_id, client.client_secret!) } };
+  if (client.token_endpoint_auth_method === 'client_secret_post')
+    return { fields: { client_id: client.client_id, client_secret: client.client_secret! }, headers: {} };
   return { fields: { client_id: client.client_id }, headers: {} };
 }
 
 /** `POST {path}` (default `/token`) with a form body; `fields` may repeat a name by giving an array. */
-export function formPost(portalUrl: string, fields: Record<string, string | string[]>, headers: Record<string, string> = {}, path = '/token'): Promise<Response> {
+export function formPost(
+  portalUrl: string,
+  fields: Record<string, string | string[]>,
+  headers: Record<string, string> = {},
+  path = '/token',
+): Promise<Response> {
   const body = new URLSearchParams();
   for (const [name, value] of Object.entries(fields)) for (const v of ([] as string[]).concat(value)) body.append(name, v);
-  return fetch(`${portalUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: body.toString() });
+  return fetch(`${portalUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: body.toString(),
+  });
 }
 
 /** Exchanges a code at `/token` with the client's registered authentication; `fields` override. */
-export function exchangeCode(portalUrl: string, client: RegisteredClient, authorized: Pick<Authorized, 'code' | 'verifier' | 'redirectUri'>, fields: Record<string, string | undefined> = {}): Promise<Response> {
+export function exchangeCode(
+  portalUrl: string,
+  client: RegisteredClient,
+  authorized: Pick<Authorized, 'code' | 'verifier' | 'redirectUri'>,
+  fields: Record<string, string | undefined> = {},
+): Promise<Response> {
   const auth = clientAuth(client);
   const all: Record<string, string | undefined> = {
     grant_type: 'authorization_code',
@@ -174,7 +198,12 @@ export function exchangeCode(portalUrl: string, client: RegisteredClient, author
 }
 
 /** Refreshes at `/token` with the client's registered authentication. */
-export function refresh(portalUrl: string, client: RegisteredClient, refreshToken: string, fields: Record<string, string> = {}): Promise<Response> {
+export function refresh(
+  portalUrl: string,
+  client: RegisteredClient,
+  refreshToken: string,
+  fields: Record<string, string> = {},
+): Promise<Response> {
   const auth = clientAuth(client);
   return formPost(portalUrl, { grant_type: 'refresh_token', refresh_token: refreshToken, ...auth.fields, ...fields }, auth.headers);
 }
@@ -201,7 +230,12 @@ export function mcpInitialize(url: string, token?: string, headers: Record<strin
       accept: 'application/json, text/event-stream',
       ...headers,
     },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    }),
   });
 }
 
@@ -259,7 +293,10 @@ export async function pendingConsent(
   let res = await browser.follow(authorizeUrl(portalUrl, clientId, challenge, params).href);
   let page = await res.text();
   if (page.includes('action="/login"')) {
-    res = await browser.follow(`${portalUrl}/login`, { method: 'POST', fields: { ...hiddenFields(page), username: person.username, password: person.password } });
+    res = await browser.follow(`${portalUrl}/login`, {
+      method: 'POST',
+      fields: { ...hiddenFields(page), username: person.username, password: person.password },
+    });
     page = await res.text();
   }
   if (!page.includes('action="/consent"')) throw new Error(`expected the consent page, got ${res.status}: ${page.slice(0, 300)}`);

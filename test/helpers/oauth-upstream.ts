@@ -75,7 +75,13 @@ export async function startOAuthUpstream(initial: Partial<UpstreamControls> = {}
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const mcpUrl = new URL(`${base}/mcp`);
 
-  const controls: UpstreamControls = { accessTtlSeconds: 3600, always401: false, requiredScopes: [], issParameterSupported: false, ...initial };
+  const controls: UpstreamControls = {
+    accessTtlSeconds: 3600,
+    always401: false,
+    requiredScopes: [],
+    issParameterSupported: false,
+    ...initial,
+  };
   const clients = new Map<string, OAuthClientInformationFull>();
   const codes = new Map<string, { clientId: string; params: AuthorizationParams }>();
   const accessTokens = new Map<string, IssuedToken>();
@@ -95,18 +101,34 @@ export async function startOAuthUpstream(initial: Partial<UpstreamControls> = {}
   function issue(clientId: string, scopes: string[], resource?: URL): OAuthTokens {
     const access = `at-${randomBytes(16).toString('hex')}`;
     const refresh = `rt-${randomBytes(16).toString('hex')}`;
-    accessTokens.set(access, { clientId, scopes, resource: resource?.href, expiresAt: Math.floor(Date.now() / 1000) + controls.accessTtlSeconds, valid: true });
+    accessTokens.set(access, {
+      clientId,
+      scopes,
+      resource: resource?.href,
+      expiresAt: Math.floor(Date.now() / 1000) + controls.accessTtlSeconds,
+      valid: true,
+    });
     refreshTokens.set(refresh, { clientId, scopes, resource: resource?.href, valid: true });
     upstream.issued.accessTokens.push(access);
     upstream.issued.refreshTokens.push(refresh);
-    return { access_token: access, token_type: 'bearer', expires_in: controls.accessTtlSeconds, refresh_token: refresh, scope: scopes.join(' ') };
+    return {
+      access_token: access,
+      token_type: 'bearer',
+      expires_in: controls.accessTtlSeconds,
+      refresh_token: refresh,
+      scope: scopes.join(' '),
+    };
   }
 
   const provider: OAuthServerProvider = {
     clientsStore: {
       getClient: (id) => clients.get(id),
       registerClient: (client) => {
-        const full = { ...client, client_id: randomUUID(), client_id_issued_at: Math.floor(Date.now() / 1000) } as OAuthClientInformationFull;
+        const full = {
+          ...client,
+          client_id: randomUUID(),
+          client_id_issued_at: Math.floor(Date.now() / 1000),
+        } as OAuthClientInformationFull;
         clients.set(full.client_id, full);
         upstream.registrations++;
         return full;
@@ -143,7 +165,13 @@ export async function startOAuthUpstream(initial: Partial<UpstreamControls> = {}
     async verifyAccessToken(token): Promise<AuthInfo> {
       const entry = accessTokens.get(token);
       if (!entry?.valid) throw new InvalidTokenError('token is not valid');
-      return { token, clientId: entry.clientId, scopes: entry.scopes, expiresAt: entry.expiresAt, ...(entry.resource ? { resource: new URL(entry.resource) } : {}) };
+      return {
+        token,
+        clientId: entry.clientId,
+        scopes: entry.scopes,
+        expiresAt: entry.expiresAt,
+        ...(entry.resource ? { resource: new URL(entry.resource) } : {}),
+      };
     },
     async revokeToken(_client, request) {
       upstream.revoked.push(request.token);
@@ -192,18 +220,34 @@ export async function startOAuthUpstream(initial: Partial<UpstreamControls> = {}
   const resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(mcpUrl);
   app.all('/mcp', (_req, res, next) => {
     if (!controls.always401) return next();
-    res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="never", resource_metadata="${resourceMetadataUrl}"`).status(401).json({ error: 'invalid_token' });
+    res
+      .set('WWW-Authenticate', `Bearer error="invalid_token", error_description="never", resource_metadata="${resourceMetadataUrl}"`)
+      .status(401)
+      .json({ error: 'invalid_token' });
   });
-  app.all('/mcp', (req, res, next) => requireBearerAuth({ verifier: provider, resourceMetadataUrl, expectedResource: mcpUrl, requiredScopes: controls.requiredScopes })(req, res, next));
+  app.all('/mcp', (req, res, next) =>
+    requireBearerAuth({ verifier: provider, resourceMetadataUrl, expectedResource: mcpUrl, requiredScopes: controls.requiredScopes })(
+      req,
+      res,
+      next,
+    ),
+  );
   app.all('/mcp', express.json(), async (req, res) => {
     const id = req.headers['mcp-session-id'];
     let transport = typeof id === 'string' ? sessions.get(id) : undefined;
     if (!transport) {
       if (id) return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
-      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sessionId) => void sessions.set(sessionId, created) });
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sessionId) => void sessions.set(sessionId, created),
+      });
       const mcp = new McpServer({ name: 'oauth-upstream', version: '1.0.0' });
-      mcp.registerTool('whoami', { inputSchema: {} }, async (_args, extra) => ({ content: [{ type: 'text', text: `client ${extra.authInfo?.clientId} scopes ${extra.authInfo?.scopes.join(' ')}` }] }));
-      mcp.registerTool('echo', { inputSchema: { message: z.string() } }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
+      mcp.registerTool('whoami', { inputSchema: {} }, async (_args, extra) => ({
+        content: [{ type: 'text', text: `client ${extra.authInfo?.clientId} scopes ${extra.authInfo?.scopes.join(' ')}` }],
+      }));
+      mcp.registerTool('echo', { inputSchema: { message: z.string() } }, async ({ message }) => ({
+        content: [{ type: 'text', text: message }],
+      }));
       await mcp.connect(created);
       transport = created;
     }
@@ -230,7 +274,12 @@ export async function startOAuthUpstream(initial: Partial<UpstreamControls> = {}
  * first if needed), the upstream's authorization endpoint, and back to the portal's callback.
  * Resolves the portal's final answer (the "connected" page, or an error page).
  */
-export async function connectInBrowser(browser: import('./browser-form-client.js').FormBrowser, upstreamId: string, person?: { username: string; password: string }, query = ''): Promise<Response> {
+export async function connectInBrowser(
+  browser: import('./browser-form-client.js').FormBrowser,
+  upstreamId: string,
+  person?: { username: string; password: string },
+  query = '',
+): Promise<Response> {
   let res = await browser.follow(`${browser.origin}/connect/${upstreamId}${query}`);
   if (res.status === 200 && person) res = await browser.signIn(res, person);
   const authorize = res.headers.get('location');

@@ -66,7 +66,10 @@ export async function startOidcIdp(options: { claimsInIdToken?: boolean; cookieP
           return { ...client, jwks_uri: `${running.url}${path}` };
         }),
         jwks: { keys: [signingKey] },
-        cookies: { keys: ['test-cookie-key-0123456789'], names: { session: `${prefix}_session`, interaction: `${prefix}_interaction`, resume: `${prefix}_resume` } },
+        cookies: {
+          keys: ['test-cookie-key-0123456789'],
+          names: { session: `${prefix}_session`, interaction: `${prefix}_interaction`, resume: `${prefix}_resume` },
+        },
         claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
         scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
         conformIdTokenClaims: !(options.claimsInIdToken ?? false),
@@ -84,10 +87,11 @@ export async function startOidcIdp(options: { claimsInIdToken?: boolean; cookieP
         },
       });
       // The provider logs its own errors to the console otherwise; tests read outcomes, not logs.
-      provider.on('server_error', (_ctx: unknown, err: unknown) => { if (process.env.IDP_DEBUG) console.error(err); });
+      provider.on('server_error', (_ctx: unknown, err: unknown) => {
+        if (process.env.IDP_DEBUG) console.error(err);
+      });
       handler = provider.callback();
     },
     close: () => running.close(1_000),
   };
 }
-

@@ -58,7 +58,10 @@ export async function startOidcUpstream(): Promise<OidcUpstream> {
 
   const provider = new Provider(issuer, {
     jwks: { keys: [signingKey] },
-    cookies: { keys: ['upstream-cookie-key-0123456789'], names: { session: 'up_session', interaction: 'up_interaction', resume: 'up_resume' } },
+    cookies: {
+      keys: ['upstream-cookie-key-0123456789'],
+      names: { session: 'up_session', interaction: 'up_interaction', resume: 'up_resume' },
+    },
     claims: { openid: ['sub'], email: ['email', 'email_verified'] },
     scopes: ['openid', 'email', 'offline_access'],
     conformIdTokenClaims: false,
@@ -77,7 +80,15 @@ export async function startOidcUpstream(): Promise<OidcUpstream> {
       },
     },
     pkce: { required: () => true },
-    ttl: { AccessToken: () => controls.accessTtlSeconds, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600, RefreshToken: 3600 },
+    ttl: {
+      AccessToken: () => controls.accessTtlSeconds,
+      AuthorizationCode: 60,
+      IdToken: 600,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 3600,
+      RefreshToken: 3600,
+    },
     async renderError(ctx: { type: string; body: string }, out: Record<string, string>) {
       ctx.type = 'html';
       ctx.body = `<p>error: ${out.error}</p>`;
@@ -97,12 +108,21 @@ export async function startOidcUpstream(): Promise<OidcUpstream> {
   handle = provider.callback();
 
   const resourceMetadataUrl = `${issuer}/.well-known/oauth-protected-resource/mcp`;
-  app.get('/.well-known/oauth-protected-resource/mcp', (_req, res) => void res.json({ resource: mcpUrl, authorization_servers: [issuer], scopes_supported: ['notes'] }));
+  app.get(
+    '/.well-known/oauth-protected-resource/mcp',
+    (_req, res) => void res.json({ resource: mcpUrl, authorization_servers: [issuer], scopes_supported: ['notes'] }),
+  );
   const verifier = {
     async verifyAccessToken(token: string): Promise<AuthInfo> {
       try {
         const { payload } = await jwtVerify(token, keys, { issuer, audience: mcpUrl, typ: 'at+jwt' });
-        return { token, clientId: String(payload.client_id), scopes: String(payload.scope ?? '').split(' '), expiresAt: payload.exp, extra: { sub: payload.sub } };
+        return {
+          token,
+          clientId: String(payload.client_id),
+          scopes: String(payload.scope ?? '').split(' '),
+          expiresAt: payload.exp,
+          extra: { sub: payload.sub },
+        };
       } catch (error) {
         throw new InvalidTokenError(`token is not valid: ${(error as Error).message}`);
       }
@@ -115,9 +135,14 @@ export async function startOidcUpstream(): Promise<OidcUpstream> {
     let transport = typeof id === 'string' ? sessions.get(id) : undefined;
     if (!transport) {
       if (id) return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
-      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sessionId) => void sessions.set(sessionId, created) });
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sessionId) => void sessions.set(sessionId, created),
+      });
       const mcp = new McpServer({ name: 'oidc-upstream', version: '1.0.0' });
-      mcp.registerTool('whoami', { inputSchema: {} }, async (_args, extra) => ({ content: [{ type: 'text', text: `sub ${String(extra.authInfo?.extra?.sub)}` }] }));
+      mcp.registerTool('whoami', { inputSchema: {} }, async (_args, extra) => ({
+        content: [{ type: 'text', text: `sub ${String(extra.authInfo?.extra?.sub)}` }],
+      }));
       await mcp.connect(created);
       transport = created;
     }

@@ -37,7 +37,12 @@ export async function startPagesApp(): Promise<PagesApp> {
   const server = http.createServer((req, res) => {
     const assertion = req.headers['gatehouse-assertion'];
     const person = typeof assertion === 'string' ? String(decodeJwt(assertion).name) : 'nobody';
-    seen.push({ path: req.url ?? '', ifNoneMatch: req.headers['if-none-match'], ifModifiedSince: req.headers['if-modified-since'], person });
+    seen.push({
+      path: req.url ?? '',
+      ifNoneMatch: req.headers['if-none-match'],
+      ifModifiedSince: req.headers['if-modified-since'],
+      person,
+    });
     const page = pages.get(req.url ?? '');
     if (!page) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('no such page');
     if (page.headers.etag && req.headers['if-none-match'] === page.headers.etag) return void res.writeHead(304, page.headers).end();

@@ -10,7 +10,11 @@ const MAIN = path.resolve('dist/portal/main.js');
  * exits first.
  */
 export function startPortalProcess(args: string[], env: NodeJS.ProcessEnv, cwd = tmpdir()) {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

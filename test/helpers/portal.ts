@@ -45,7 +45,14 @@ export type TestConfigDocument = Record<string, unknown> | ((portalUrl: string) 
  * `adjust` derives the config it runs with from the loaded one: for a config the loader would refuse.
  */
 export async function startTestPortal(
-  options: { document?: TestConfigDocument; adjust?: (loaded: Config) => Config; env?: NodeJS.ProcessEnv; store?: Store; metadataDocumentCa?: string; clock?: Clock } = {},
+  options: {
+    document?: TestConfigDocument;
+    adjust?: (loaded: Config) => Config;
+    env?: NodeJS.ProcessEnv;
+    store?: Store;
+    metadataDocumentCa?: string;
+    clock?: Clock;
+  } = {},
 ): Promise<TestPortal> {
   // Listen first, so that the issuer (PUBLIC_URL) can be the address actually bound.
   let handle: RequestListener | undefined;
@@ -94,7 +101,19 @@ export const TEST_PASSWORD_COST = { N: 1024, r: 8, p: 1 };
 export async function testAccounts(): Promise<Array<Record<string, unknown>>> {
   const { hashPassword } = await import('../../portal/crypto/password.js');
   return [
-    { username: ALICE.username, password_hash: await hashPassword(ALICE.password, TEST_PASSWORD_COST), email: 'alice@example.com', name: 'Alice', groups: ['eng'] },
-    { username: BOB.username, password_hash: await hashPassword(BOB.password, TEST_PASSWORD_COST), email: 'bob@example.com', name: 'Bob', groups: ['sales'] },
+    {
+      username: ALICE.username,
+      password_hash: await hashPassword(ALICE.password, TEST_PASSWORD_COST),
+      email: 'alice@example.com',
+      name: 'Alice',
+      groups: ['eng'],
+    },
+    {
+      username: BOB.username,
+      password_hash: await hashPassword(BOB.password, TEST_PASSWORD_COST),
+      email: 'bob@example.com',
+      name: 'Bob',
+      groups: ['sales'],
+    },
   ];
 }

@@ -38,15 +38,42 @@ export class TestRedisCluster {
     const nodes: Array<{ port: number; bus: number }> = [];
     for (let i = 0; i < size; i++) nodes.push({ port: await freePort(), bus: await freePort() });
     const processes = nodes.map(({ port, bus }) =>
-      spawn('redis-server', ['--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
+      spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--cluster-port',
+          String(bus),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--dir',
+          dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+        ],
+        { stdio: 'ignore' },
+      ),
     );
-    const cluster = new TestRedisCluster(nodes.map((n) => n.port), processes, dir);
+    const cluster = new TestRedisCluster(
+      nodes.map((n) => n.port),
+      processes,
+      dir,
+    );
     const clients = nodes.map(({ port }) => new Redis({ host: '127.0.0.1', port, lazyConnect: true }));
     try {
       await Promise.all(nodes.map(({ port }) => waitUntilListening(port)));
       await Promise.all(clients.map((client) => client.connect()));
       // Each master takes an equal range of slots, then the first meets the others.
-      await Promise.all(clients.map((client, i) => client.call('CLUSTER', 'ADDSLOTSRANGE', String(firstSlot(i, size)), String(firstSlot(i + 1, size) - 1))));
+      await Promise.all(
+        clients.map((client, i) => client.call('CLUSTER', 'ADDSLOTSRANGE', String(firstSlot(i, size)), String(firstSlot(i + 1, size) - 1))),
+      );
       for (const { port, bus } of nodes.slice(1)) await clients[0]!.call('CLUSTER', 'MEET', '127.0.0.1', String(port), String(bus));
       for (let i = 0; !(await allReady(clients, cluster.ports)); i++) {
         if (i > 400) throw new Error('the test Redis Cluster never became ready');
@@ -92,6 +119,12 @@ async function allReady(clients: Redis[], ports: number[]): Promise<boolean> {
   const size = ports.length;
   const infos = await Promise.all(clients.map((client) => client.call('CLUSTER', 'INFO') as Promise<string>));
   if (!infos.every((info) => info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${size}`))) return false;
-  const maps = await Promise.all(clients.map((client) => client.call('CLUSTER', 'SLOTS') as Promise<Array<[number, number, [string, number]]>>));
-  return maps.every((ranges) => ranges.length === size && ranges.every(([start, , [, port]]) => port === ports[ports.findIndex((_, i) => start === firstSlot(i, size))]));
+  const maps = await Promise.all(
+    clients.map((client) => client.call('CLUSTER', 'SLOTS') as Promise<Array<[number, number, [string, number]]>>),
+  );
+  return maps.every(
+    (ranges) =>
+      ranges.length === size &&
+      ranges.every(([start, , [, port]]) => port === ports[ports.findIndex((_, i) => start === firstSlot(i, size))]),
+  );
 }

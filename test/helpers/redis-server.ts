@@ -22,7 +22,9 @@ export class DisposableRedis {
 
   /** Starts (or restarts) the server on the same port and waits until it answers. */
   async resume(): Promise<void> {
-    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
     await waitUntilListening(this.port);
   }
 

@@ -15,12 +15,18 @@ export function testKeyPrefix(): string {
 }
 
 /** A Redis store under a fresh prefix; `cleanup` deletes every key under it and closes the store. */
-export async function createTestRedisStore(keyPrefix = testKeyPrefix()): Promise<{ store: RedisStore; keyPrefix: string; cleanup: () => Promise<void> }> {
+export async function createTestRedisStore(
+  keyPrefix = testKeyPrefix(),
+): Promise<{ store: RedisStore; keyPrefix: string; cleanup: () => Promise<void> }> {
   const store = await createRedisStore({ url: testRedisUrl(), keyPrefix });
-  return { store, keyPrefix, cleanup: async () => {
-    await store.close();
-    await deleteKeysWithPrefix(keyPrefix);
-  } };
+  return {
+    store,
+    keyPrefix,
+    cleanup: async () => {
+      await store.close();
+      await deleteKeysWithPrefix(keyPrefix);
+    },
+  };
 }
 
 export async function deleteKeysWithPrefix(keyPrefix: string): Promise<void> {

@@ -32,11 +32,14 @@ export interface ForgetfulServer {
  */
 function chattyServer(): McpServer {
   const server = new McpServer({ name: 'forgetful-upstream', version: '1.0.0' }, { capabilities: { logging: {} } });
-  server.registerTool('echo', { inputSchema: { message: z.string() } }, async ({ message }) => ({ content: [{ type: 'text', text: message }] }));
+  server.registerTool('echo', { inputSchema: { message: z.string() } }, async ({ message }) => ({
+    content: [{ type: 'text', text: message }],
+  }));
   server.registerTool('chatty', { inputSchema: {} }, async (_args, extra) => {
     await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: 'working on it' } });
     const progressToken = extra._meta?.progressToken;
-    if (progressToken !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: 1, total: 2 } });
+    if (progressToken !== undefined)
+      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: 1, total: 2 } });
     return { content: [{ type: 'text', text: 'done talking' }] };
   });
   return server;
@@ -60,7 +63,10 @@ export async function startForgetfulMcpServer(): Promise<ForgetfulServer> {
     let transport = typeof id === 'string' ? sessions.get(id) : undefined;
     if (!transport) {
       if (id) return void res.status(404).json({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
-      const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sessionId) => void sessions.set(sessionId, created) });
+      const created = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sessionId) => void sessions.set(sessionId, created),
+      });
       everyTransport.push(created);
       await chattyServer().connect(created);
       transport = created;
@@ -110,7 +116,13 @@ export async function startScriptedMcpServer(tools: Record<string, (id: string |
     // Writing a big answer to a reader that gave up must not take this process down.
     res.on('error', () => {});
     req.socket.on('error', () => {});
-    if (req.method === 'GET') return json(res, 405, { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed' } }, { allow: 'POST, DELETE' });
+    if (req.method === 'GET')
+      return json(
+        res,
+        405,
+        { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed' } },
+        { allow: 'POST, DELETE' },
+      );
     if (req.method === 'DELETE') return void res.writeHead(200).end();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -119,7 +131,11 @@ export async function startScriptedMcpServer(tools: Record<string, (id: string |
       messages.push(message);
       if (message.id === undefined) return void res.writeHead(202).end();
       if (message.method === 'initialize') {
-        const result = { protocolVersion: message.params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'scripted-upstream', version: '1.0.0' } };
+        const result = {
+          protocolVersion: message.params?.protocolVersion,
+          capabilities: { tools: {} },
+          serverInfo: { name: 'scripted-upstream', version: '1.0.0' },
+        };
         return json(res, 200, { jsonrpc: '2.0', id: message.id, result }, { 'mcp-session-id': sessionId });
       }
       if (message.method === 'tools/list') {

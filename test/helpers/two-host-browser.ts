@@ -34,12 +34,14 @@ export class TwoHostBrowser {
    */
   async ticketPath(page: string, person: { username: string; password: string }): Promise<string> {
     const start = await this.app(page);
-    if (start.status !== 303 || !start.headers.location) throw new Error(`expected the app host to send the browser to sign in, got ${start.status}`);
+    if (start.status !== 303 || !start.headers.location)
+      throw new Error(`expected the app host to send the browser to sign in, got ${start.status}`);
     let res = await this.portal.follow(start.headers.location);
     if (new URL(res.url).pathname === '/login') res = await this.portal.signIn(res, person);
     const html = await res.text();
     const url = /content="0;url=([^"]+)"/.exec(html)?.[1];
-    if (res.status !== 200 || !url) throw new Error(`expected the page that moves on to the app host, got ${res.status}: ${html.slice(0, 300)}`);
+    if (res.status !== 200 || !url)
+      throw new Error(`expected the page that moves on to the app host, got ${res.status}: ${html.slice(0, 300)}`);
     const ticketUrl = new URL(url.replace(/&amp;/g, '&'));
     if (ticketUrl.host !== this.appHost) throw new Error(`the hand-off went to ${ticketUrl.host}, not ${this.appHost}`);
     return `${ticketUrl.pathname}${ticketUrl.search}`;
@@ -48,7 +50,8 @@ export class TwoHostBrowser {
   /** Signs in on the app's host through the whole hand-off; resolves once the app host has a session. */
   async signInOnApp(page: string, person: { username: string; password: string }): Promise<void> {
     const redeemed = await this.app(await this.ticketPath(page, person));
-    if (redeemed.status !== 303 || !this.appCookies.has('gatehouse_session')) throw new Error(`the ticket was not redeemed: ${redeemed.status} ${redeemed.body.slice(0, 300)}`);
+    if (redeemed.status !== 303 || !this.appCookies.has('gatehouse_session'))
+      throw new Error(`the ticket was not redeemed: ${redeemed.status} ${redeemed.body.slice(0, 300)}`);
   }
 
   /** The `Cookie` header this browser sends to the app's host. */

@@ -60,7 +60,9 @@ describe('portal HTTP server', () => {
   });
 
   test('logs never carry authorization headers, cookies or query strings', async () => {
-    await fetch(`${portal.url}/healthz?code=SECRET-CODE-123`, { headers: { authorization: 'Bearer SECRET-TOKEN-456', cookie: 'gh=SECRET-COOKIE-789' } });
+    await fetch(`${portal.url}/healthz?code=SECRET-CODE-123`, {
+      headers: { authorization: 'Bearer SECRET-TOKEN-456', cookie: 'gh=SECRET-COOKIE-789' },
+    });
     const all = portal.logs.raw.join('\n');
     expect(all).toContain('/healthz');
     expect(all).not.toMatch(/SECRET-(CODE|TOKEN|COOKIE)/);
@@ -89,7 +91,11 @@ describe('body limits and error mapping', () => {
   afterAll(() => close(100));
 
   test('a body over the limit is 413', async () => {
-    const res = await fetch(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'a'.repeat(2048) }) });
+    const res = await fetch(`${url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ x: 'a'.repeat(2048) }),
+    });
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({ error: 'invalid_request', error_description: 'request body too large' });
   });

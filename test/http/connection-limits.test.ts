@@ -40,7 +40,10 @@ describe('connections that send nothing are closed; their number is capped', () 
   });
 
   test('a body sent a byte at a time is cut off after http.request_timeout', async () => {
-    const connection = await openConnection(portOf(portal), 'POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n');
+    const connection = await openConnection(
+      portOf(portal),
+      'POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n',
+    );
     await trickle(connection, 'a', 250, 80);
     expect(connection.closed()).toBe(true);
     expect(connection.received()).toMatch(/^HTTP\/1\.1 408 /);
@@ -78,7 +81,8 @@ describe('http.max_connections', () => {
     held[0]!.socket.destroy();
     let served = await rawRequest(portOf(portal), `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     // The server counts the freed slot once it has seen the close.
-    for (let i = 0; i < 20 && served.status === 0; i++) served = await rawRequest(portOf(portal), `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    for (let i = 0; i < 20 && served.status === 0; i++)
+      served = await rawRequest(portOf(portal), `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     expect(served.status).toBe(200);
     held[1]!.socket.destroy();
   });
@@ -89,7 +93,14 @@ describe('a request with more than one Host header', () => {
   let app: TestUpstream;
   beforeAll(async () => {
     app = await startTestUpstream();
-    portal = await startTestPortal({ document: { upstreams: [{ id: 'wiki', kind: 'http', url: app.url }, { id: 'hosted', kind: 'http', url: app.url, host: 'hosted.localhost' }] } });
+    portal = await startTestPortal({
+      document: {
+        upstreams: [
+          { id: 'wiki', kind: 'http', url: app.url },
+          { id: 'hosted', kind: 'http', url: app.url, host: 'hosted.localhost' },
+        ],
+      },
+    });
   });
   afterAll(async () => {
     await portal.close();
@@ -105,7 +116,10 @@ describe('a request with more than one Host header', () => {
     ['a WebSocket upgrade', 'GET /ws', 'Host: hosted.localhost\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: echo'],
   ])('is a 400 at %s, and nothing reaches an app', async (_where, line, hosts) => {
     const before = app.seen.length;
-    const answer = await rawRequest(portOf(portal), `${line} HTTP/1.1\r\n${hosts}\r\nConnection: close\r\n\r\n${line.startsWith('POST') ? '{}' : ''}`);
+    const answer = await rawRequest(
+      portOf(portal),
+      `${line} HTTP/1.1\r\n${hosts}\r\nConnection: close\r\n\r\n${line.startsWith('POST') ? '{}' : ''}`,
+    );
     expect(answer.status).toBe(400);
     expect(answer.text).toMatch(/more than one Host header/);
     expect(app.seen.length).toBe(before);
@@ -149,12 +163,23 @@ describe('http.idle_timeout spares long-lived streams', () => {
   /** Opens an MCP session of the session protocol on `path` and its GET event stream. */
   async function sessionStream(path: string, token: string): Promise<ReadableStreamDefaultReader<Uint8Array>> {
     const headers = { ...MCP_HEADERS, authorization: `Bearer ${token}` };
-    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+    const initialize = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    };
     const started = await fetch(`${portal.url}${path}`, { method: 'POST', headers, body: JSON.stringify(initialize) });
     const session = started.headers.get('mcp-session-id')!;
     await started.text();
     const sessionHeaders = { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' };
-    await (await fetch(`${portal.url}${path}`, { method: 'POST', headers: sessionHeaders, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+    await (
+      await fetch(`${portal.url}${path}`, {
+        method: 'POST',
+        headers: sessionHeaders,
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+      })
+    ).text();
     const stream = await fetch(`${portal.url}${path}`, { headers: { ...sessionHeaders, accept: 'text/event-stream' } });
     expect(stream.status).toBe(200);
     return readerOf(stream);
@@ -180,11 +205,25 @@ describe('http.idle_timeout spares long-lived streams', () => {
   test('a silent connection is closed; MCP event streams (GET, relayed GET, subscriptions/listen) and a WebSocket stay open', async () => {
     const aggregateStream = await sessionStream('/mcp', aggregateToken);
     const relayedStream = await sessionStream('/mcp/recorder', transparentToken);
-    const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const envelope = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
     const listening = await fetch(`${portal.url}/mcp`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${aggregateToken}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: envelope } }),
+      headers: {
+        ...MCP_HEADERS,
+        authorization: `Bearer ${aggregateToken}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'subscriptions/listen',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'subscriptions/listen',
+        params: { notifications: { toolsListChanged: true }, _meta: envelope },
+      }),
     });
     expect(listening.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const listenStream = readerOf(listening);
@@ -192,7 +231,10 @@ describe('http.idle_timeout spares long-lived streams', () => {
     const browser = new FormBrowser(portal.url);
     await browser.signIn(await browser.get(`${portal.url}/login`), ALICE);
     const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const socket = await openConnection(portOf(portal), `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${portOf(portal)}\r\nConnection: Upgrade\r\nUpgrade: echo\r\nOrigin: ${portal.url}\r\nCookie: ${cookie}\r\n\r\n`);
+    const socket = await openConnection(
+      portOf(portal),
+      `GET /apps/wiki/ws HTTP/1.1\r\nHost: 127.0.0.1:${portOf(portal)}\r\nConnection: Upgrade\r\nUpgrade: echo\r\nOrigin: ${portal.url}\r\nCookie: ${cookie}\r\n\r\n`,
+    );
     cleanups.push(() => socket.socket.destroy());
     await socket.next('\r\n\r\n');
     expect(socket.received()).toMatch(/^HTTP\/1\.1 101 /);

@@ -55,8 +55,15 @@ describe('deeply nested JSON bodies', () => {
     ['/mcp/recorder', () => transparentToken, 'echo'],
   ])('%s: deep JSON is a JSON-RPC Parse error (-32700) and nothing reaches the upstream', async (path, token, tool) => {
     const before = recorder.requests.length;
-    for (const body of [...bodies.map(([, text]) => text), `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"${tool}","arguments":{"message":${nestedObjects(5_000, '"x"')}}}}`]) {
-      const res = await fetch(`${portal.url}${path}`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${token()}` }, body });
+    for (const body of [
+      ...bodies.map(([, text]) => text),
+      `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"${tool}","arguments":{"message":${nestedObjects(5_000, '"x"')}}}}`,
+    ]) {
+      const res = await fetch(`${portal.url}${path}`, {
+        method: 'POST',
+        headers: { ...MCP_HEADERS, authorization: `Bearer ${token()}` },
+        body,
+      });
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
     }
@@ -65,7 +72,11 @@ describe('deeply nested JSON bodies', () => {
 
   test('the admin API: deep JSON is 400 invalid_request, and no upstream is created', async () => {
     const body = `{"id":"deep","kind":"mcp","url":"http://127.0.0.1:9/mcp","title":${nested(50_000, '"t"')}}`;
-    const res = await fetch(`${portal.url}/admin/api/v1/upstreams`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body });
+    const res = await fetch(`${portal.url}/admin/api/v1/upstreams`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body,
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_request' });
     expect((await adminFetch(portal.url, '/upstreams/deep', { token: admin })).status).toBe(404);
@@ -84,7 +95,11 @@ describe('deeply nested JSON bodies', () => {
     const res = await fetch(`${portal.url}/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:9/cb'], token_endpoint_auth_method: 'none', client_name: `${'[{'.repeat(200)}\\"{` }),
+      body: JSON.stringify({
+        redirect_uris: ['http://127.0.0.1:9/cb'],
+        token_endpoint_auth_method: 'none',
+        client_name: `${'[{'.repeat(200)}\\"{`,
+      }),
     });
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({ client_name: `${'[{'.repeat(200)}\\"{` });

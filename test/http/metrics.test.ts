@@ -3,7 +3,15 @@ import { createMetrics } from '../../portal/http/metrics.js';
 
 /** An audited tool call as the audit log seals it (only the fields the metrics read matter). */
 function toolCall(upstream: string, tool: string, outcome: 'success' | 'error' = 'success'): AuditEvent {
-  return { v: 1, time: new Date().toISOString(), event: 'mcp_tool_call', outcome, upstream, latency_ms: 12, details: { method: 'tools/call', tool } } as unknown as AuditEvent;
+  return {
+    v: 1,
+    time: new Date().toISOString(),
+    event: 'mcp_tool_call',
+    outcome,
+    upstream,
+    latency_ms: 12,
+    details: { method: 'tools/call', tool },
+  } as unknown as AuditEvent;
 }
 
 describe('upstream call metrics', () => {

@@ -42,7 +42,14 @@ describe('IdP sign-in: bad input and misbehaving providers', () => {
         upstreams: [{ id: 'corp-only', kind: 'mcp', url: 'http://127.0.0.1:1/mcp', access: { domains: ['corp.example'] } }],
       },
     });
-    corp.register([{ client_id: 'gatehouse', client_secret: 'corp-secret', redirect_uris: [`${portal.url}/login/corp/callback`], token_endpoint_auth_method: 'client_secret_basic' }]);
+    corp.register([
+      {
+        client_id: 'gatehouse',
+        client_secret: 'corp-secret',
+        redirect_uris: [`${portal.url}/login/corp/callback`],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ]);
     corp.people.set('carol', { email: 'carol@corp.example', email_verified: true, name: 'Carol', groups: ['eng'] });
     corp.people.set('mallory', { email: 'mallory@corp.example', email_verified: false, name: 'Mallory', groups: [] });
   });
@@ -60,10 +67,20 @@ describe('IdP sign-in: bad input and misbehaving providers', () => {
 
   test('a forged state, or a callback with no sign-in pending, gets a page and no session', async () => {
     const browser = new FormBrowser(portal.url);
-    await expectRefusedPage(await browser.get(`${portal.url}/login/corp/callback?code=abc&state=forged-state-value`), 400, /not pending here/, browser);
+    await expectRefusedPage(
+      await browser.get(`${portal.url}/login/corp/callback?code=abc&state=forged-state-value`),
+      400,
+      /not pending here/,
+      browser,
+    );
     await expectRefusedPage(await browser.get(`${portal.url}/login/corp/callback?code=abc`), 400, /not pending here/, browser);
     await expectRefusedPage(await browser.get(`${portal.url}/login/corp/callback?error=access_denied`), 400, /not pending here/, browser);
-    await expectRefusedPage(await browser.get(`${portal.url}/login/nope/callback?code=abc&state=x`), 404, /no such sign-in option/, browser);
+    await expectRefusedPage(
+      await browser.get(`${portal.url}/login/nope/callback?code=abc&state=x`),
+      404,
+      /no such sign-in option/,
+      browser,
+    );
   });
 
   test('a replayed callback (state already used) is refused and creates no second session', async () => {
@@ -152,18 +169,29 @@ describe('IdP sign-in: bad input and misbehaving providers', () => {
     expect(outcome.leftTo?.searchParams.get('error')).toBe('access_denied');
 
     // Signed in now: the next authorization stops at the consent page.
-    const again = { page: await (await browser.follow(authorizeUrl(portal.url, client.client_id, challenge, { resource: `${portal.url}/mcp/corp-only`, state: 's2' }).href)).text() };
+    const again = {
+      page: await (
+        await browser.follow(
+          authorizeUrl(portal.url, client.client_id, challenge, { resource: `${portal.url}/mcp/corp-only`, state: 's2' }).href,
+        )
+      ).text(),
+    };
     expect(again.page).toContain('There is nothing here you may grant');
     expect(again.page).toContain('you are not in a group or on a list it is open to');
     expect(again.page).not.toContain('value="allow"');
 
     // Carol, with a verified address in the domain, is offered it.
     const carol = new FormBrowser(portal.url);
-    const offered = await runBrowser(carol, authorizeUrl(portal.url, client.client_id, challenge, { resource: `${portal.url}/mcp/corp-only`, state: 's3' }).href, origins(), {
-      idpLogin: 'carol',
-      chooseIdp: 'corp',
-      decision: 'allow',
-    });
+    const offered = await runBrowser(
+      carol,
+      authorizeUrl(portal.url, client.client_id, challenge, { resource: `${portal.url}/mcp/corp-only`, state: 's3' }).href,
+      origins(),
+      {
+        idpLogin: 'carol',
+        chooseIdp: 'corp',
+        decision: 'allow',
+      },
+    );
     expect(offered.leftTo?.searchParams.get('code')).toBeTruthy();
   });
 

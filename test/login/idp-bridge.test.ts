@@ -31,8 +31,23 @@ describe('sign-in through company IdPs (two real oidc-provider instances, one pr
         login: {
           accounts: await testAccounts(),
           idps: [
-            { id: 'corp', title: 'Corp SSO', issuer: corp.issuer, client_id: 'gatehouse', client_secret: 'corp-secret', scopes: ['openid', 'email', 'profile', 'groups'], primary: true },
-            { id: 'corp-post', issuer: corp.issuer, client_id: 'gatehouse-post', client_secret: 'post-secret', client_auth: 'client_secret_post', scopes: ['openid', 'email', 'profile', 'groups'] },
+            {
+              id: 'corp',
+              title: 'Corp SSO',
+              issuer: corp.issuer,
+              client_id: 'gatehouse',
+              client_secret: 'corp-secret',
+              scopes: ['openid', 'email', 'profile', 'groups'],
+              primary: true,
+            },
+            {
+              id: 'corp-post',
+              issuer: corp.issuer,
+              client_id: 'gatehouse-post',
+              client_secret: 'post-secret',
+              client_auth: 'client_secret_post',
+              scopes: ['openid', 'email', 'profile', 'groups'],
+            },
             {
               id: 'partner',
               title: 'Partner Co',
@@ -50,8 +65,18 @@ describe('sign-in through company IdPs (two real oidc-provider instances, one pr
     });
     const callback = (id: string) => [`${portal.url}/login/${id}/callback`];
     corp.register([
-      { client_id: 'gatehouse', client_secret: 'corp-secret', redirect_uris: callback('corp'), token_endpoint_auth_method: 'client_secret_basic' },
-      { client_id: 'gatehouse-post', client_secret: 'post-secret', redirect_uris: callback('corp-post'), token_endpoint_auth_method: 'client_secret_post' },
+      {
+        client_id: 'gatehouse',
+        client_secret: 'corp-secret',
+        redirect_uris: callback('corp'),
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        client_id: 'gatehouse-post',
+        client_secret: 'post-secret',
+        redirect_uris: callback('corp-post'),
+        token_endpoint_auth_method: 'client_secret_post',
+      },
     ]);
     partner.register([
       {
@@ -119,17 +144,29 @@ describe('sign-in through company IdPs (two real oidc-provider instances, one pr
       const assertion = lastAssertion(recorder);
       expect(assertion).toMatchObject({ sub: 'corp:carol', email: 'carol@corp.example', groups: ['eng', 'ops'] });
       const [grant] = await portal.grants.listByPerson('corp:carol');
-      expect(grant!.person).toMatchObject({ id: 'corp:carol', idp: 'corp', name: 'Carol Corp', email: 'carol@corp.example', emailVerified: true, groups: ['eng', 'ops'] });
+      expect(grant!.person).toMatchObject({
+        id: 'corp:carol',
+        idp: 'corp',
+        name: 'Carol Corp',
+        email: 'carol@corp.example',
+        emailVerified: true,
+        groups: ['eng', 'ops'],
+      });
     } finally {
       await client.close();
     }
   });
 
   test('a second IdP from the chooser: private_key_jwt client auth, claims from the ID token', async () => {
-    const { client } = await connectIdpAgent(portal.url, [corp.issuer, partner.issuer], { idpLogin: 'erin', chooseIdp: 'partner' }, {
-      // The person signs in on the chooser first; the agent's authorization then finds the session.
-      prepare: (browser, known) => runBrowser(browser, `${portal.url}/login?choose`, known, { idpLogin: 'erin', chooseIdp: 'partner' }),
-    });
+    const { client } = await connectIdpAgent(
+      portal.url,
+      [corp.issuer, partner.issuer],
+      { idpLogin: 'erin', chooseIdp: 'partner' },
+      {
+        // The person signs in on the chooser first; the agent's authorization then finds the session.
+        prepare: (browser, known) => runBrowser(browser, `${portal.url}/login?choose`, known, { idpLogin: 'erin', chooseIdp: 'partner' }),
+      },
+    );
     try {
       const result = (await client.callTool({ name: 'recorder__echo', arguments: { message: 'from erin' } })) as CallToolResult;
       expect(result.content).toEqual([{ type: 'text', text: 'from erin' }]);
@@ -141,7 +178,10 @@ describe('sign-in through company IdPs (two real oidc-provider instances, one pr
 
   test('client_secret_post: the same IdP under another client, and the person id names the IdP entry', async () => {
     const browser = new FormBrowser(portal.url);
-    const outcome = await runBrowser(browser, `${portal.url}/login?choose&return_to=%2Fsigned-in`, origins(), { idpLogin: 'dave', chooseIdp: 'corp-post' });
+    const outcome = await runBrowser(browser, `${portal.url}/login?choose&return_to=%2Fsigned-in`, origins(), {
+      idpLogin: 'dave',
+      chooseIdp: 'corp-post',
+    });
     expect(outcome.visited.at(-1)).toBe(`${portal.url}/signed-in`);
     expect(browser.cookies.has('gatehouse_session')).toBe(true);
     const stored = await portal.store.get('idp-person:{corp-post:dave}');

@@ -18,7 +18,10 @@ describe('IdP sign-in: answers too large to take', () => {
     portal = await startTestPortal({
       document: {
         rate_limits: UNLIMITED,
-        login: { builtin: false, idps: [{ id: 'fake', title: 'Fake IdP', issuer: fake.issuer, client_id: 'gatehouse', client_secret: 'fake-secret' }] },
+        login: {
+          builtin: false,
+          idps: [{ id: 'fake', title: 'Fake IdP', issuer: fake.issuer, client_id: 'gatehouse', client_secret: 'fake-secret' }],
+        },
       },
     });
   });

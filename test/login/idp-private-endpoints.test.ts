@@ -15,13 +15,22 @@ describe('IdP sign-in: endpoints on another origin inside the network', () => {
   let fake: FakeIdp;
   let strict: TestPortal;
   let allowing: TestPortal;
-  const idp = (issuer: string, extra: Record<string, unknown> = {}) => ({ id: 'fake', title: 'Fake IdP', issuer, client_id: 'gatehouse', client_secret: 'fake-secret', ...extra });
+  const idp = (issuer: string, extra: Record<string, unknown> = {}) => ({
+    id: 'fake',
+    title: 'Fake IdP',
+    issuer,
+    client_id: 'gatehouse',
+    client_secret: 'fake-secret',
+    ...extra,
+  });
 
   beforeAll(async () => {
     fake = await startFakeIdp({ clientId: 'gatehouse', clientSecret: 'fake-secret' });
     fake.misbehave = { endpointsOrigin: fake.issuer.replace('127.0.0.1', 'localhost') };
     strict = await startTestPortal({ document: { rate_limits: UNLIMITED, login: { builtin: false, idps: [idp(fake.issuer)] } } });
-    allowing = await startTestPortal({ document: { rate_limits: UNLIMITED, login: { builtin: false, idps: [idp(fake.issuer, { allow_private_addresses: true })] } } });
+    allowing = await startTestPortal({
+      document: { rate_limits: UNLIMITED, login: { builtin: false, idps: [idp(fake.issuer, { allow_private_addresses: true })] } },
+    });
   });
   afterAll(async () => {
     await strict?.close();

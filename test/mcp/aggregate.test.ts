@@ -27,7 +27,12 @@ describe('the aggregated MCP endpoint, against real upstreams', () => {
         login: { accounts: await testAccounts() },
         upstreams: [
           { id: 'everything', kind: 'mcp', url: everything.url, credentials: { type: 'none' }, tools: { deny: ['get-env'] } },
-          { id: 'memory', kind: 'mcp', command: [process.execPath, MEMORY_SERVER], env: { MEMORY_FILE_PATH: path.join(dataDir, '{owner}.jsonl') } },
+          {
+            id: 'memory',
+            kind: 'mcp',
+            command: [process.execPath, MEMORY_SERVER],
+            env: { MEMORY_FILE_PATH: path.join(dataDir, '{owner}.jsonl') },
+          },
           { id: 'recorder', kind: 'mcp', url: recorder.url, tools: { rename: { echo: 'say' }, describe: { say: 'Says it back.' } } },
         ],
       },
@@ -35,7 +40,11 @@ describe('the aggregated MCP endpoint, against real upstreams', () => {
     alice = await connectAgent(portal.url, ALICE, {
       capabilities: { sampling: {} },
       setup: (client) =>
-        client.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', content: { type: 'text', text: 'sampled by the agent' }, model: 'test-model' })),
+        client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+          role: 'assistant',
+          content: { type: 'text', text: 'sampled by the agent' },
+          model: 'test-model',
+        })),
     });
   });
   afterAll(async () => {
@@ -78,12 +87,21 @@ describe('the aggregated MCP endpoint, against real upstreams', () => {
     expect(seen.length).toBeGreaterThan(0);
     for (const header of seen) {
       expect(header).not.toContain(alice.accessToken());
-      const { payload, protectedHeader } = await jwtVerify(header.replace(/^Bearer /, ''), createRemoteJWKSet(new URL(`${portal.url}/.well-known/jwks.json`)), {
-        issuer: portal.url,
-        audience: recorder.url,
-      });
+      const { payload, protectedHeader } = await jwtVerify(
+        header.replace(/^Bearer /, ''),
+        createRemoteJWKSet(new URL(`${portal.url}/.well-known/jwks.json`)),
+        {
+          issuer: portal.url,
+          audience: recorder.url,
+        },
+      );
       expect(protectedHeader.alg).toBe('ES256');
-      expect(payload).toMatchObject({ sub: 'local:alice', email: 'alice@example.com', groups: ['eng'], act: { sub: alice.provider.clientInformation()!.client_id } });
+      expect(payload).toMatchObject({
+        sub: 'local:alice',
+        email: 'alice@example.com',
+        groups: ['eng'],
+        act: { sub: alice.provider.clientInformation()!.client_id },
+      });
     }
   });
 
@@ -107,20 +125,29 @@ describe('the aggregated MCP endpoint, against real upstreams', () => {
 
   test('progress from the upstream reaches the agent', async () => {
     const progress: number[] = [];
-    await alice.client.callTool({ name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, CallToolResultSchema, {
-      onprogress: (p) => progress.push(p.progress),
-    });
+    await alice.client.callTool(
+      { name: 'everything__trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+      CallToolResultSchema,
+      {
+        onprogress: (p) => progress.push(p.progress),
+      },
+    );
     expect(progress.length).toBeGreaterThanOrEqual(2);
   });
 
   test('a sampling request from the upstream is relayed to the agent and its answer goes back', async () => {
-    const result = await alice.client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'hello', maxTokens: 5 } });
+    const result = await alice.client.callTool({
+      name: 'everything__trigger-sampling-request',
+      arguments: { prompt: 'hello', maxTokens: 5 },
+    });
     expect(JSON.stringify(result)).toContain('sampled by the agent');
   });
 
   test('cancelling a call cancels it at the upstream', async () => {
     const controller = new AbortController();
-    const call = alice.client.callTool({ name: 'recorder__wait', arguments: { label: 'cancel-me' } }, CallToolResultSchema, { signal: controller.signal });
+    const call = alice.client.callTool({ name: 'recorder__wait', arguments: { label: 'cancel-me' } }, CallToolResultSchema, {
+      signal: controller.signal,
+    });
     for (let i = 0; i < 100 && !recorder.waits.started.includes('cancel-me'); i++) await new Promise((r) => setTimeout(r, 20));
     controller.abort('changed my mind');
     await expect(call).rejects.toThrow();
@@ -129,7 +156,10 @@ describe('the aggregated MCP endpoint, against real upstreams', () => {
   });
 
   test('each person gets their own stdio process: what Alice stores, Bob does not see', async () => {
-    await alice.client.callTool({ name: 'memory__create_entities', arguments: { entities: [{ name: 'alice-secret', entityType: 'note', observations: ['only alice'] }] } });
+    await alice.client.callTool({
+      name: 'memory__create_entities',
+      arguments: { entities: [{ name: 'alice-secret', entityType: 'note', observations: ['only alice'] }] },
+    });
     expect(toolText(await alice.client.callTool({ name: 'memory__read_graph', arguments: {} }))).toContain('alice-secret');
     const bob = await connectAgent(portal.url, BOB);
     try {

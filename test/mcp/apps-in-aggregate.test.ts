@@ -38,14 +38,19 @@ describe('HTTP apps in the MCP aggregate', () => {
     expect(result.isError).toBeFalsy();
     expect(text).toMatch(/^# Expenses/m);
     expect(text).not.toContain('<nav');
-    const html = (await alice.client.callTool({ name: 'handbook__fetch', arguments: { path: '/policies/expenses', format: 'html' } })) as CallToolResult;
+    const html = (await alice.client.callTool({
+      name: 'handbook__fetch',
+      arguments: { path: '/policies/expenses', format: 'html' },
+    })) as CallToolResult;
     expect((html.content[0] as { text: string }).text).toContain('<h1>Expenses</h1>');
   });
 
   test('a traversal path is refused as a tool error; a bad argument is a JSON-RPC error', async () => {
     const result = (await alice.client.callTool({ name: 'handbook__fetch', arguments: { path: '/../../etc/passwd' } })) as CallToolResult;
     expect(result.isError).toBe(true);
-    await expect(alice.client.callTool({ name: 'handbook__fetch', arguments: { path: 'no-slash' } })).rejects.toMatchObject({ code: -32602 });
+    await expect(alice.client.callTool({ name: 'handbook__fetch', arguments: { path: 'no-slash' } })).rejects.toMatchObject({
+      code: -32602,
+    });
     await expect(alice.client.callTool({ name: 'payroll__fetch', arguments: { path: '/' } })).rejects.toMatchObject({ code: -32602 });
   });
 

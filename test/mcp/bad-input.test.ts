@@ -37,7 +37,8 @@ describe('MCP endpoint bad input', () => {
       },
     });
     alice = await connectAgent(portal.url, ALICE, {
-      setup: (client) => client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => void warnings.push(String(n.params.data))),
+      setup: (client) =>
+        client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => void warnings.push(String(n.params.data))),
     });
   });
   afterAll(async () => {
@@ -52,7 +53,11 @@ describe('MCP endpoint bad input', () => {
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
       body,
     });
-  const authorized = () => ({ authorization: `Bearer ${alice.accessToken()}`, 'mcp-session-id': alice.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' });
+  const authorized = () => ({
+    authorization: `Bearer ${alice.accessToken()}`,
+    'mcp-session-id': alice.transport.sessionId!,
+    'mcp-protocol-version': '2025-06-18',
+  });
   const listTools = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list' });
 
   test('no token: 401 pointing at the resource metadata', async () => {
@@ -67,7 +72,9 @@ describe('MCP endpoint bad input', () => {
   test('a token for the aggregate is refused at /mcp/{id} (wrong audience)', async () => {
     const res = await post('/mcp/healthy', listTools, { authorization: `Bearer ${alice.accessToken()}` });
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toContain(`resource_metadata="${portal.url}/.well-known/oauth-protected-resource/mcp/healthy"`);
+    expect(res.headers.get('www-authenticate')).toContain(
+      `resource_metadata="${portal.url}/.well-known/oauth-protected-resource/mcp/healthy"`,
+    );
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
@@ -115,9 +122,22 @@ describe('MCP endpoint bad input', () => {
 
   test('a batch that uses one request id twice is Invalid Request (-32600), relayed or not, and nothing is sent upstream', async () => {
     const relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/healthy' });
-    const call = (id: number | string, message: string, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { message } } });
+    const call = (id: number | string, message: string, name: string) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name, arguments: { message } },
+    });
     const cases: Array<[string, Record<string, string>, string]> = [
-      ['/mcp/healthy', { authorization: `Bearer ${relayed.accessToken()}`, 'mcp-session-id': relayed.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' }, 'echo'],
+      [
+        '/mcp/healthy',
+        {
+          authorization: `Bearer ${relayed.accessToken()}`,
+          'mcp-session-id': relayed.transport.sessionId!,
+          'mcp-protocol-version': '2025-06-18',
+        },
+        'echo',
+      ],
       ['/mcp', authorized(), 'healthy__echo'],
     ];
     // The agent's own GET stream may reach the upstream meanwhile: only POSTs carry messages.
@@ -127,7 +147,11 @@ describe('MCP endpoint bad input', () => {
         const before = posts();
         const res = await post(path, JSON.stringify([call(1, 'first', name), call(1, 'second', name)]), headers);
         expect(res.status).toBe(400);
-        expect(await res.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.stringContaining('request id twice') } });
+        expect(await res.json()).toEqual({
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32600, message: expect.stringContaining('request id twice') },
+        });
         expect(posts()).toBe(before);
         // The same batch with distinct ids is served; a number and a string that read alike are distinct ids.
         const served = await post(path, JSON.stringify([call(1, 'first', name), call('1', 'second', name)]), headers);
@@ -151,7 +175,14 @@ describe('MCP endpoint bad input', () => {
       [],
     ];
     const cases: Array<[string, Record<string, string>]> = [
-      ['/mcp/healthy', { authorization: `Bearer ${relayed.accessToken()}`, 'mcp-session-id': relayed.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' }],
+      [
+        '/mcp/healthy',
+        {
+          authorization: `Bearer ${relayed.accessToken()}`,
+          'mcp-session-id': relayed.transport.sessionId!,
+          'mcp-protocol-version': '2025-06-18',
+        },
+      ],
       ['/mcp', authorized()],
     ];
     try {
@@ -171,10 +202,24 @@ describe('MCP endpoint bad input', () => {
 
   test('a relayed message whose method or tool name cannot be a header value goes upstream in the MCP Base64 header encoding, never a 500', async () => {
     const relayed = await connectAgent(portal.url, ALICE, { path: '/mcp/healthy' });
-    const headers = { authorization: `Bearer ${relayed.accessToken()}`, 'mcp-session-id': relayed.transport.sessionId!, 'mcp-protocol-version': '2025-06-18', 'mcp-method': 'tools/call', 'mcp-name': 'echo' };
+    const headers = {
+      authorization: `Bearer ${relayed.accessToken()}`,
+      'mcp-session-id': relayed.transport.sessionId!,
+      'mcp-protocol-version': '2025-06-18',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'echo',
+    };
     try {
-      for (const [method, name] of [['tools/call', 'ech\no'], ['tools/call', 'écho'], ['\u0000', 'echo']]) {
-        const res = await post('/mcp/healthy', JSON.stringify({ jsonrpc: '2.0', id: 5, method, params: { name, arguments: { message: 'x' } } }), headers);
+      for (const [method, name] of [
+        ['tools/call', 'ech\no'],
+        ['tools/call', 'écho'],
+        ['\u0000', 'echo'],
+      ]) {
+        const res = await post(
+          '/mcp/healthy',
+          JSON.stringify({ jsonrpc: '2.0', id: 5, method, params: { name, arguments: { message: 'x' } } }),
+          headers,
+        );
         expect(res.status).toBe(200);
         expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 5 });
         const sent = healthy.requests.filter((r) => r.method === 'POST').at(-1)!.headers;
@@ -188,7 +233,12 @@ describe('MCP endpoint bad input', () => {
   });
 
   test('an oversized message is 413', async () => {
-    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'healthy__echo', arguments: { message: 'x'.repeat(20_000) } } });
+    const big = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'healthy__echo', arguments: { message: 'x'.repeat(20_000) } },
+    });
     const res = await post('/mcp', big, authorized());
     expect(res.status).toBe(413);
     expect(((await res.json()) as JsonRpcError).jsonrpc).toBe('2.0');
@@ -209,11 +259,15 @@ describe('MCP endpoint bad input', () => {
   });
 
   test('an upstream killed mid-session: the others still answer, calls to it get a tool error', async () => {
-    expect(((await alice.client.callTool({ name: 'doomed__echo', arguments: { message: 'alive' } })) as CallToolResult).content[0]).toMatchObject({ text: 'alive' });
+    expect(
+      ((await alice.client.callTool({ name: 'doomed__echo', arguments: { message: 'alive' } })) as CallToolResult).content[0],
+    ).toMatchObject({ text: 'alive' });
     await doomed.close();
     const result = (await alice.client.callTool({ name: 'doomed__echo', arguments: { message: 'still?' } })) as CallToolResult;
     expect(result.isError).toBe(true);
-    expect(((await alice.client.callTool({ name: 'healthy__echo', arguments: { message: 'fine' } })) as CallToolResult).content[0]).toMatchObject({ text: 'fine' });
+    expect(
+      ((await alice.client.callTool({ name: 'healthy__echo', arguments: { message: 'fine' } })) as CallToolResult).content[0],
+    ).toMatchObject({ text: 'fine' });
     const { tools } = await alice.client.listTools();
     expect(tools.map((t) => t.name)).toContain('healthy__echo');
   });

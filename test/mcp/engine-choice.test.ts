@@ -22,7 +22,12 @@ describe('the engine of /mcp/{id}', () => {
 
   beforeAll(async () => {
     upstream = await startModernMcpServer();
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'modern', kind: 'mcp', url: upstream.url, credentials: { type: 'none' } }] } });
+    portal = await startTestPortal({
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'modern', kind: 'mcp', url: upstream.url, credentials: { type: 'none' } }],
+      },
+    });
   });
   afterAll(async () => {
     await legacy?.client.close();
@@ -37,8 +42,19 @@ describe('the engine of /mcp/{id}', () => {
     for (const id of ['first-call', 'second-call']) {
       const response = await fetch(`${portal.url}/mcp/modern`, {
         method: 'POST',
-        headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
-        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: id }, _meta: ENVELOPE } }),
+        headers: {
+          ...MCP_HEADERS,
+          authorization: `Bearer ${token}`,
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'echo',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { message: id }, _meta: ENVELOPE },
+        }),
       });
       expect(response.status).toBe(200);
       // The relay passes the agent's own request id; the SDK path's upstream client would use its own.

@@ -32,16 +32,38 @@ describe('a retry whose call is no longer held', () => {
   const call = async (portalUrl: string, token: string, extra: Record<string, unknown> = {}) => {
     const response = await fetch(`${portalUrl}/mcp`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'recorder__sample' },
+      headers: {
+        ...MCP_HEADERS,
+        authorization: `Bearer ${token}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'recorder__sample',
+      },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 1,
         method: 'tools/call',
-        params: { name: 'recorder__sample', arguments: { prompt: 'hi' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } }, ...extra },
+        params: {
+          name: 'recorder__sample',
+          arguments: { prompt: 'hi' },
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': { sampling: {} },
+          },
+          ...extra,
+        },
       }),
     });
     const text = await response.text();
-    return JSON.parse(response.headers.get('content-type')?.includes('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).at(-1)!.slice(6) : text) as {
+    return JSON.parse(
+      response.headers.get('content-type')?.includes('text/event-stream')
+        ? text
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .at(-1)!
+            .slice(6)
+        : text,
+    ) as {
       result?: { resultType: string; inputRequests: Record<string, unknown>; requestState: string };
       error?: { code: number; message: string };
     };

@@ -14,7 +14,13 @@ const envelope = (capabilities: Record<string, unknown>) => ({
 
 interface Answer {
   status: number;
-  result?: { resultType?: string; inputRequests?: Record<string, { method: string; params: Record<string, unknown> }>; requestState?: string; content?: { text?: string }[]; isError?: boolean };
+  result?: {
+    resultType?: string;
+    inputRequests?: Record<string, { method: string; params: Record<string, unknown> }>;
+    requestState?: string;
+    content?: { text?: string }[];
+    isError?: boolean;
+  };
   error?: { code: number; message: string };
 }
 
@@ -31,7 +37,10 @@ describe('input_required rounds for 2026 agents over 2025 upstreams', () => {
   beforeAll(async () => {
     everything = await startEverythingServer();
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'everything', kind: 'mcp', url: everything.url, credentials: { type: 'none' } }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'everything', kind: 'mcp', url: everything.url, credentials: { type: 'none' } }],
+      },
     });
     aliceToken = await authorizedToken(portal.url, ALICE);
     bobToken = await authorizedToken(portal.url, BOB);
@@ -45,16 +54,33 @@ describe('input_required rounds for 2026 agents over 2025 upstreams', () => {
   async function call(token: string, params: Record<string, unknown>): Promise<Answer> {
     const response = await fetch(`${portal.url}/mcp`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': String(params.name), authorization: `Bearer ${token}` },
+      headers: {
+        ...MCP_HEADERS,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': String(params.name),
+        authorization: `Bearer ${token}`,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params }),
     });
     const text = await response.text();
     // A single JSON body, or an SSE stream whose last data line is the answer.
-    const json = response.headers.get('content-type')?.includes('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ')).at(-1)!.slice(6) : text;
+    const json = response.headers.get('content-type')?.includes('text/event-stream')
+      ? text
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .at(-1)!
+          .slice(6)
+      : text;
     return { status: response.status, ...(JSON.parse(json) as Omit<Answer, 'status'>) };
   }
 
-  const sampling = (prompt: string, extra: Record<string, unknown> = {}) => ({ name: SAMPLING_TOOL, arguments: { prompt, maxTokens: 10 }, _meta: envelope({ sampling: {} }), ...extra });
+  const sampling = (prompt: string, extra: Record<string, unknown> = {}) => ({
+    name: SAMPLING_TOOL,
+    arguments: { prompt, maxTokens: 10 },
+    _meta: envelope({ sampling: {} }),
+    ...extra,
+  });
   const sampled = (text: string) => ({ role: 'assistant' as const, content: { type: 'text' as const, text }, model: 'test-model' });
 
   async function firstRound(token = aliceToken, prompt = 'hello') {
@@ -103,11 +129,19 @@ describe('input_required rounds for 2026 agents over 2025 upstreams', () => {
     const { key, state } = await firstRound();
     const responses = { [key]: sampled('x') };
     const tampered = `${state.slice(0, -4)}${state.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
-    expect(await call(aliceToken, sampling('hello', { inputResponses: responses, requestState: tampered }))).toMatchObject({ error: { code: -32602 } });
-    expect(await call(bobToken, sampling('hello', { inputResponses: responses, requestState: state }))).toMatchObject({ error: { code: -32602 } });
-    expect(await call(aliceToken, sampling('other arguments', { inputResponses: responses, requestState: state }))).toMatchObject({ error: { code: -32602 } });
+    expect(await call(aliceToken, sampling('hello', { inputResponses: responses, requestState: tampered }))).toMatchObject({
+      error: { code: -32602 },
+    });
+    expect(await call(bobToken, sampling('hello', { inputResponses: responses, requestState: state }))).toMatchObject({
+      error: { code: -32602 },
+    });
+    expect(await call(aliceToken, sampling('other arguments', { inputResponses: responses, requestState: state }))).toMatchObject({
+      error: { code: -32602 },
+    });
     // None of that spent the round: the rightful retry still completes.
-    expect((await call(aliceToken, sampling('hello', { inputResponses: responses, requestState: state }))).result?.resultType).toBe('complete');
+    expect((await call(aliceToken, sampling('hello', { inputResponses: responses, requestState: state }))).result?.resultType).toBe(
+      'complete',
+    );
   });
 
   test('inputResponses for requests never asked are ignored and what was asked is asked again', async () => {
@@ -115,7 +149,10 @@ describe('input_required rounds for 2026 agents over 2025 upstreams', () => {
     const again = await call(aliceToken, sampling('hello', { inputResponses: { 'never-asked': sampled('nope') }, requestState: state }));
     expect(again.result?.resultType).toBe('input_required');
     expect(Object.keys(again.result!.inputRequests!)).toEqual([key]);
-    const done = await call(aliceToken, sampling('hello', { inputResponses: { [key]: sampled('second time') }, requestState: again.result!.requestState }));
+    const done = await call(
+      aliceToken,
+      sampling('hello', { inputResponses: { [key]: sampled('second time') }, requestState: again.result!.requestState }),
+    );
     expect(JSON.stringify(done.result?.content)).toContain('second time');
   });
 

@@ -51,7 +51,11 @@ describe('a 2026-07-28 agent through the portal to 2025-era upstreams', () => {
     expect(discover.supportedVersions).toContain('2026-07-28');
     expect(discover._meta?.['io.modelcontextprotocol/serverInfo']).toMatchObject({ name: 'gatehouse' });
     // listChanged and subscribe: what a subscriptions/listen stream can ask for.
-    expect(discover.capabilities).toMatchObject({ tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true } });
+    expect(discover.capabilities).toMatchObject({
+      tools: { listChanged: true },
+      resources: { subscribe: true, listChanged: true },
+      prompts: { listChanged: true },
+    });
     expect(discover.instructions).toContain('{upstream}__{name}');
   });
 
@@ -104,7 +108,10 @@ describe('a 2026-07-28 agent through the portal to 2025-era upstreams', () => {
 
   test("subscriptions/listen delivers a 2025 upstream's tools/list_changed, tagged with the agent's subscription", async () => {
     const changes: unknown[] = [];
-    aggregate.client.setNotificationHandler('notifications/tools/list_changed', async (notification) => void changes.push(notification.params));
+    aggregate.client.setNotificationHandler(
+      'notifications/tools/list_changed',
+      async (notification) => void changes.push(notification.params),
+    );
     const subscription = await aggregate.client.listen({ toolsListChanged: true, promptsListChanged: true });
     try {
       expect(subscription.honoredFilter).toEqual({ toolsListChanged: true, promptsListChanged: true });
@@ -117,7 +124,7 @@ describe('a 2026-07-28 agent through the portal to 2025-era upstreams', () => {
     }
   });
 
-  test("a listen stream on /mcp/{id} is honoured only for what the upstream offers", async () => {
+  test('a listen stream on /mcp/{id} is honoured only for what the upstream offers', async () => {
     const subscription = await transparent.client.listen({ toolsListChanged: true, resourceSubscriptions: ['demo://nothing'] });
     try {
       const { capabilities } = transparent.client.getDiscoverResult()!;

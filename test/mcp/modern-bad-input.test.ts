@@ -37,11 +37,24 @@ describe('MCP 2026-07-28 bad input', () => {
       body: JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as { error?: { code: number; data?: Record<string, unknown> } }) : undefined, reachedUpstream: recorder.requests.length > upstreamBefore };
+    return {
+      status: response.status,
+      body: text ? (JSON.parse(text) as { error?: { code: number; data?: Record<string, unknown> } }) : undefined,
+      reachedUpstream: recorder.requests.length > upstreamBefore,
+    };
   }
 
-  const call = (name: string, meta: Record<string, unknown> = ENVELOPE) => ({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: { message: 'x' }, _meta: meta } });
-  const modernHeaders = (method: string, name?: string) => ({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name ? { 'mcp-name': name } : {}) });
+  const call = (name: string, meta: Record<string, unknown> = ENVELOPE) => ({
+    jsonrpc: '2.0',
+    id: 7,
+    method: 'tools/call',
+    params: { name, arguments: { message: 'x' }, _meta: meta },
+  });
+  const modernHeaders = (method: string, name?: string) => ({
+    'mcp-protocol-version': '2026-07-28',
+    'mcp-method': method,
+    ...(name ? { 'mcp-name': name } : {}),
+  });
 
   test.each([
     ['/mcp', 'recorder__echo'],
@@ -63,7 +76,12 @@ describe('MCP 2026-07-28 bad input', () => {
 
   test('an unknown protocol version is UnsupportedProtocolVersion (-32022) naming the stateless versions, as server/discover does', async () => {
     const meta = { ...ENVELOPE, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' };
-    const answer = await post('/mcp', aggregateToken, { ...modernHeaders('tools/call', 'recorder__echo'), 'mcp-protocol-version': '2099-01-01' }, call('recorder__echo', meta));
+    const answer = await post(
+      '/mcp',
+      aggregateToken,
+      { ...modernHeaders('tools/call', 'recorder__echo'), 'mcp-protocol-version': '2099-01-01' },
+      call('recorder__echo', meta),
+    );
     expect(answer).toMatchObject({ status: 400, body: { error: { code: -32022 } }, reachedUpstream: false });
     expect(answer.body!.error!.data!.supported).toEqual(['2026-07-28']);
   });
@@ -74,12 +92,22 @@ describe('MCP 2026-07-28 bad input', () => {
   });
 
   test('subscriptions/listen without the _meta protocol version is refused the same way', async () => {
-    const answer = await post('/mcp', aggregateToken, {}, { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { filter: {} } });
+    const answer = await post(
+      '/mcp',
+      aggregateToken,
+      {},
+      { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { filter: {} } },
+    );
     expect(answer).toMatchObject({ status: 400, body: { error: { code: -32022 } }, reachedUpstream: false });
   });
 
   test('a subscriptions/listen with a malformed filter is InvalidParams (-32602), and no upstream is asked', async () => {
-    const listen = { jsonrpc: '2.0', id: 3, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: 'yes', resourceSubscriptions: 'not-a-list' }, _meta: ENVELOPE } };
+    const listen = {
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'subscriptions/listen',
+      params: { notifications: { toolsListChanged: 'yes', resourceSubscriptions: 'not-a-list' }, _meta: ENVELOPE },
+    };
     const answer = await post('/mcp', aggregateToken, modernHeaders('subscriptions/listen'), listen);
     expect(answer.body?.error?.code).toBe(-32602);
     expect(answer.reachedUpstream).toBe(false);
@@ -91,25 +119,33 @@ describe('MCP 2026-07-28 bad input', () => {
     expect(answer.reachedUpstream).toBe(false);
   });
 
-  test.each(['/mcp', '/mcp/recorder'])('%s: a 2026 request not sent as JSON is 415 (never a 500), and no upstream hears of it', async (path) => {
-    const token = path === '/mcp' ? aggregateToken : transparentToken;
-    // Earlier tests' upstream sessions (era probes, listen streams) may still be settling.
-    for (let seen = -1; seen !== recorder.requests.length; ) {
-      seen = recorder.requests.length;
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-    const upstreamBefore = recorder.requests.length;
-    for (const contentType of [undefined, 'text/plain']) {
-      const response = await fetch(`${portal.url}${path}`, {
-        method: 'POST',
-        headers: { accept: MCP_HEADERS.accept, authorization: `Bearer ${token}`, ...modernHeaders('tools/call', 'echo'), ...(contentType ? { 'content-type': contentType } : {}) },
-        body: JSON.stringify(call('echo')),
-      });
-      expect(response.status).toBe(415);
-      expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { code: expect.any(Number) } });
-    }
-    expect(recorder.requests.length).toBe(upstreamBefore);
-  });
+  test.each(['/mcp', '/mcp/recorder'])(
+    '%s: a 2026 request not sent as JSON is 415 (never a 500), and no upstream hears of it',
+    async (path) => {
+      const token = path === '/mcp' ? aggregateToken : transparentToken;
+      // Earlier tests' upstream sessions (era probes, listen streams) may still be settling.
+      for (let seen = -1; seen !== recorder.requests.length; ) {
+        seen = recorder.requests.length;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      const upstreamBefore = recorder.requests.length;
+      for (const contentType of [undefined, 'text/plain']) {
+        const response = await fetch(`${portal.url}${path}`, {
+          method: 'POST',
+          headers: {
+            accept: MCP_HEADERS.accept,
+            authorization: `Bearer ${token}`,
+            ...modernHeaders('tools/call', 'echo'),
+            ...(contentType ? { 'content-type': contentType } : {}),
+          },
+          body: JSON.stringify(call('echo')),
+        });
+        expect(response.status).toBe(415);
+        expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { code: expect.any(Number) } });
+      }
+      expect(recorder.requests.length).toBe(upstreamBefore);
+    },
+  );
 
   test('a 2026 request with a token for another resource gets 401 and a resource_metadata challenge', async () => {
     const response = await fetch(`${portal.url}/mcp`, {

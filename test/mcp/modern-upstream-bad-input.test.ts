@@ -22,14 +22,32 @@ describe('an upstream that claims 2026-07-28 but answers without resultType', ()
 
   beforeAll(async () => {
     Object.assign(results, {
-      'server/discover': { supportedVersions: ['2026-07-28'], capabilities: { tools: {} }, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
-      'tools/list': { tools: [{ name: 'sloppy', inputSchema: { type: 'object' } }], resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
+      'server/discover': {
+        supportedVersions: ['2026-07-28'],
+        capabilities: { tools: {} },
+        resultType: 'complete',
+        ttlMs: 0,
+        cacheScope: 'private',
+        _meta: SERVER_INFO,
+      },
+      'tools/list': {
+        tools: [{ name: 'sloppy', inputSchema: { type: 'object' } }],
+        resultType: 'complete',
+        ttlMs: 0,
+        cacheScope: 'private',
+        _meta: SERVER_INFO,
+      },
       // No resultType.
       'tools/call': { content: [{ type: 'text', text: 'looks fine' }], _meta: SERVER_INFO },
     });
     upstream = await startJsonRpcServer((method) => results[method]);
     const { url } = upstream;
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'sloppy', kind: 'mcp', url, credentials: { type: 'none' } }] } });
+    portal = await startTestPortal({
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'sloppy', kind: 'mcp', url, credentials: { type: 'none' } }],
+      },
+    });
     legacy = await connectAgent(portal.url, ALICE);
     modern = await connectModernAgent(portal.url, ALICE);
     // On /mcp/{id} the portal relays a 2026 agent's messages to an upstream it knows speaks 2026.

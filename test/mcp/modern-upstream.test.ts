@@ -47,7 +47,9 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
     const { tools } = await legacyAggregate.client.listTools();
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['modern__echo', 'modern__count']));
     const before = upstreamCalls().length;
-    expect(toolText(await legacyAggregate.client.callTool({ name: 'modern__echo', arguments: { message: 'from 2025' } }))).toBe('from 2025');
+    expect(toolText(await legacyAggregate.client.callTool({ name: 'modern__echo', arguments: { message: 'from 2025' } }))).toBe(
+      'from 2025',
+    );
     const [call] = upstreamCalls().slice(before);
     expect(call!.headers['mcp-protocol-version']).toBe('2026-07-28');
     expect(call!.headers['mcp-method']).toBe('tools/call');
@@ -67,12 +69,16 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
   });
 
   test("2025 agent: the upstream's input_required becomes an elicitation on the agent's stream, and the call completes", async () => {
-    expect(toolText(await legacyAggregate.client.callTool({ name: 'modern__confirm', arguments: { action: 'deploy' } }))).toBe('deploy: done');
+    expect(toolText(await legacyAggregate.client.callTool({ name: 'modern__confirm', arguments: { action: 'deploy' } }))).toBe(
+      'deploy: done',
+    );
   });
 
   test('2025 agent: progress of a 2026 upstream reaches the agent', async () => {
     const progress: number[] = [];
-    const result = await legacyAggregate.client.callTool({ name: 'modern__count', arguments: { steps: 3 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+    const result = await legacyAggregate.client.callTool({ name: 'modern__count', arguments: { steps: 3 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
     expect(toolText(result)).toBe('counted 3');
     expect(progress).toEqual([1, 2, 3]);
   });
@@ -84,7 +90,10 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
     expect(discover._meta?.['io.modelcontextprotocol/serverInfo']).toMatchObject({ name: 'modern-upstream' });
     expect(discover.instructions).toBe('A 2026-era upstream.');
     const progress: number[] = [];
-    await modernAggregate.client.callTool({ name: 'modern__count', arguments: { steps: 2 } }, { onprogress: (p) => progress.push(p.progress) });
+    await modernAggregate.client.callTool(
+      { name: 'modern__count', arguments: { steps: 2 } },
+      { onprogress: (p) => progress.push(p.progress) },
+    );
     expect(progress).toEqual([1, 2]);
   });
 
@@ -110,12 +119,16 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const traced = await connectModernAgent(portal.url, ALICE, {
       token: modernAggregate.token,
-      fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), traceparent, tracestate: 'vendor=1' } }),
+      fetch: (input, init) =>
+        fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), traceparent, tracestate: 'vendor=1' } }),
     });
     try {
       const before = upstreamCalls().length;
       expect(toolText(await traced.client.callTool({ name: 'modern__where', arguments: { region: 'eu-west' } }))).toBe('in eu-west');
-      const answered = upstreamCalls().slice(before).filter((r) => r.body?.params?.name === 'where').at(-1)!;
+      const answered = upstreamCalls()
+        .slice(before)
+        .filter((r) => r.body?.params?.name === 'where')
+        .at(-1)!;
       expect(answered.headers['mcp-param-region']).toBe('eu-west');
       expect(answered.body!.params!._meta).toMatchObject({ traceparent, tracestate: 'vendor=1' });
     } finally {
@@ -126,7 +139,8 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
   test('a malformed traceparent is not passed on', async () => {
     const traced = await connectModernAgent(portal.url, ALICE, {
       token: modernAggregate.token,
-      fetch: (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), traceparent: 'not-a-trace' } }),
+      fetch: (input, init) =>
+        fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), traceparent: 'not-a-trace' } }),
     });
     try {
       const before = upstreamCalls().length;
@@ -166,7 +180,9 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
       const before = upstreamCalls().length;
       await agent.client.callTool({ name: 'modern__echo', arguments: { message: 'ext' } });
       const [call] = upstreamCalls().slice(before);
-      expect(call!.body!.params!._meta).toMatchObject({ 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.example/agent-side': {} } } });
+      expect(call!.body!.params!._meta).toMatchObject({
+        'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.example/agent-side': {} } },
+      });
     } finally {
       await agent.client.close();
     }

@@ -1,4 +1,12 @@
-import { decodeCursor, encodeCursor, MAX_NAME_LENGTH, parsePrefixedUri, prefixedName, prefixedUri, upstreamOfName } from '../../portal/mcp/naming.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  MAX_NAME_LENGTH,
+  parsePrefixedUri,
+  prefixedName,
+  prefixedUri,
+  upstreamOfName,
+} from '../../portal/mcp/naming.js';
 
 describe('aggregate names', () => {
   test('a short name is {id}__{name}, and the id is found again', () => {
@@ -34,7 +42,8 @@ describe('aggregate resource URIs', () => {
   });
 
   test('a URI that is not the portal’s, or names no valid upstream id, is not parsed', () => {
-    for (const uri of ['file:///a', 'gatehouse+Files+file:///a', 'gatehouse++file:///a', 'gatehouse+files+', 'gatehouse+files']) expect(parsePrefixedUri(uri)).toBeUndefined();
+    for (const uri of ['file:///a', 'gatehouse+Files+file:///a', 'gatehouse++file:///a', 'gatehouse+files+', 'gatehouse+files'])
+      expect(parsePrefixedUri(uri)).toBeUndefined();
   });
 });
 
@@ -46,7 +55,16 @@ describe('aggregate cursors', () => {
 
   test('a cursor the portal did not make is undefined, never a throw', () => {
     const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    for (const text of ['', 'not base64 ***', forged({ upstream: -1 }), forged({ upstream: 1.5 }), forged({ upstream: '1' }), forged({ upstream: 1, cursor: 7 }), forged(null), forged([1])]) {
+    for (const text of [
+      '',
+      'not base64 ***',
+      forged({ upstream: -1 }),
+      forged({ upstream: 1.5 }),
+      forged({ upstream: '1' }),
+      forged({ upstream: 1, cursor: 7 }),
+      forged(null),
+      forged([1]),
+    ]) {
       expect(decodeCursor(text)).toBeUndefined();
     }
   });

@@ -27,7 +27,11 @@ async function startDeployServer() {
           name: 'deploy',
           inputSchema: {
             type: 'object' as const,
-            properties: { region: { type: 'string', 'x-mcp-header': 'Region' }, replicas: { type: 'integer', 'x-mcp-header': 'Replicas' }, note: { type: 'string' } },
+            properties: {
+              region: { type: 'string', 'x-mcp-header': 'Region' },
+              replicas: { type: 'integer', 'x-mcp-header': 'Replicas' },
+              note: { type: 'string' },
+            },
             required: ['region'],
           },
         },
@@ -69,7 +73,9 @@ describe("a 2026 agent's Mcp-Param headers on the SDK path", () => {
 
   beforeAll(async () => {
     upstream = await startDeployServer();
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'deployer', kind: 'mcp', url: upstream.url }] } });
+    portal = await startTestPortal({
+      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'deployer', kind: 'mcp', url: upstream.url }] },
+    });
     tokens['/mcp'] = await authorizedToken(portal.url, ALICE, '/mcp');
     tokens['/mcp/deployer'] = await authorizedToken(portal.url, ALICE, '/mcp/deployer');
   });
@@ -85,31 +91,73 @@ describe("a 2026 agent's Mcp-Param headers on the SDK path", () => {
     const name = nameAt(path);
     const response = await fetch(`${portal.url}${path}`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${tokens[path]}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name, ...params },
+      headers: {
+        ...MCP_HEADERS,
+        authorization: `Bearer ${tokens[path]}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': name,
+        ...params,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'tools/call', params: { name, arguments: args, _meta: ENVELOPE } }),
     });
     const text = await response.text();
-    const body = text.startsWith('{') ? JSON.parse(text) : JSON.parse(text.split('\n').find((line) => line.startsWith('data: '))!.slice(6));
-    return { status: response.status, body: body as { error?: { code: number; message: string }; result?: unknown }, reachedUpstream: upstream.calls.length > before };
+    const body = text.startsWith('{')
+      ? JSON.parse(text)
+      : JSON.parse(
+          text
+            .split('\n')
+            .find((line) => line.startsWith('data: '))!
+            .slice(6),
+        );
+    return {
+      status: response.status,
+      body: body as { error?: { code: number; message: string }; result?: unknown },
+      reachedUpstream: upstream.calls.length > before,
+    };
   }
 
-  test.each(['/mcp', '/mcp/deployer'])('%s: a header that disagrees with its argument is HeaderMismatch, and nothing is called', async (path) => {
-    const answer = await call(path, { 'mcp-param-region': 'us-east', 'mcp-param-replicas': '3' }, { region: 'eu-west', replicas: 3 });
-    expect(answer).toMatchObject({ status: 400, body: { error: { code: -32020 } }, reachedUpstream: false });
-    expect(answer.body.error!.message).toContain('Mcp-Param-Region');
-  });
+  test.each(['/mcp', '/mcp/deployer'])(
+    '%s: a header that disagrees with its argument is HeaderMismatch, and nothing is called',
+    async (path) => {
+      const answer = await call(path, { 'mcp-param-region': 'us-east', 'mcp-param-replicas': '3' }, { region: 'eu-west', replicas: 3 });
+      expect(answer).toMatchObject({ status: 400, body: { error: { code: -32020 } }, reachedUpstream: false });
+      expect(answer.body.error!.message).toContain('Mcp-Param-Region');
+    },
+  );
 
-  test.each(['/mcp', '/mcp/deployer'])('%s: a missing header for an argument the body carries, or a malformed Base64 one, is HeaderMismatch', async (path) => {
-    expect(await call(path, { 'mcp-param-region': 'eu-west' }, { region: 'eu-west', replicas: 3 })).toMatchObject({ status: 400, body: { error: { code: -32020 } }, reachedUpstream: false });
-    expect(await call(path, { 'mcp-param-region': '=?base64?not base64?=' }, { region: 'eu-west' })).toMatchObject({ status: 400, body: { error: { code: -32020 } }, reachedUpstream: false });
-  });
+  test.each(['/mcp', '/mcp/deployer'])(
+    '%s: a missing header for an argument the body carries, or a malformed Base64 one, is HeaderMismatch',
+    async (path) => {
+      expect(await call(path, { 'mcp-param-region': 'eu-west' }, { region: 'eu-west', replicas: 3 })).toMatchObject({
+        status: 400,
+        body: { error: { code: -32020 } },
+        reachedUpstream: false,
+      });
+      expect(await call(path, { 'mcp-param-region': '=?base64?not base64?=' }, { region: 'eu-west' })).toMatchObject({
+        status: 400,
+        body: { error: { code: -32020 } },
+        reachedUpstream: false,
+      });
+    },
+  );
 
-  test.each(['/mcp', '/mcp/deployer'])('%s: agreeing headers pass (numbers as numbers, the Base64 form decoded; an absent argument needs none)', async (path) => {
-    const answer = await call(path, { 'mcp-param-region': `=?base64?${Buffer.from('eu-west').toString('base64')}?=`, 'mcp-param-replicas': '3.0' }, { region: 'eu-west', replicas: 3 });
-    expect(answer).toMatchObject({ status: 200, reachedUpstream: true });
-    expect(toolText(answer.body.result)).toBe('deployed to eu-west');
-    expect(await call(path, { 'mcp-param-region': 'eu-west' }, { region: 'eu-west' })).toMatchObject({ status: 200, reachedUpstream: true });
-  });
+  test.each(['/mcp', '/mcp/deployer'])(
+    '%s: agreeing headers pass (numbers as numbers, the Base64 form decoded; an absent argument needs none)',
+    async (path) => {
+      const answer = await call(
+        path,
+        { 'mcp-param-region': `=?base64?${Buffer.from('eu-west').toString('base64')}?=`, 'mcp-param-replicas': '3.0' },
+        { region: 'eu-west', replicas: 3 },
+      );
+      expect(answer).toMatchObject({ status: 200, reachedUpstream: true });
+      expect(toolText(answer.body.result)).toBe('deployed to eu-west');
+      expect(await call(path, { 'mcp-param-region': 'eu-west' }, { region: 'eu-west' })).toMatchObject({
+        status: 200,
+        reachedUpstream: true,
+      });
+    },
+  );
 
   test.each(['/mcp', '/mcp/deployer'])("%s: the v2 SDK client's own headers pass", async (path) => {
     const agent = await connectModernAgent(portal.url, ALICE, { path, token: tokens[path] });

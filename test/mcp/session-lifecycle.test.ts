@@ -4,9 +4,13 @@ import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-te
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { MCP_HEADERS } from '../helpers/mcp-wire.js';
 
-
 function initialize(protocolVersion: string) {
-  return JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  });
 }
 
 /** The JSON-RPC message in an answer that may come as JSON or as one SSE event. */
@@ -23,7 +27,9 @@ describe('MCP session lifecycle', () => {
 
   beforeAll(async () => {
     recorder = await startRecordingMcpServer();
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url }] } });
+    portal = await startTestPortal({
+      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url }] },
+    });
     agent = await connectAgent(portal.url, ALICE);
   });
   afterAll(async () => {
@@ -38,7 +44,11 @@ describe('MCP session lifecycle', () => {
     ['2025-03-26', '2025-03-26'],
     ['1999-01-01', '2025-11-25'],
   ])('initialize asking for %s negotiates %s and returns a session id', async (asked, negotiated) => {
-    const res = await fetch(`${portal.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${agent.accessToken()}` }, body: initialize(asked) });
+    const res = await fetch(`${portal.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${agent.accessToken()}` },
+      body: initialize(asked),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect((await message(res)).result).toMatchObject({ protocolVersion: negotiated, serverInfo: { name: 'gatehouse' } });
@@ -47,7 +57,11 @@ describe('MCP session lifecycle', () => {
   test('GET opens the server-to-client event stream (never 404)', async () => {
     const controller = new AbortController();
     const res = await fetch(`${portal.url}/mcp`, {
-      headers: { accept: 'text/event-stream', authorization: `Bearer ${agent.accessToken()}`, 'mcp-session-id': agent.transport.sessionId! },
+      headers: {
+        accept: 'text/event-stream',
+        authorization: `Bearer ${agent.accessToken()}`,
+        'mcp-session-id': agent.transport.sessionId!,
+      },
       signal: controller.signal,
     });
     expect(res.status).toBe(200);

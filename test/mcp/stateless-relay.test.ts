@@ -75,12 +75,22 @@ describe('the stateless relay on /mcp/{id}', () => {
     const before = upstream.requests.length;
     const response = await fetch(`${portal.url}/mcp/modern`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'confirm' },
+      headers: {
+        ...MCP_HEADERS,
+        authorization: `Bearer ${token}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'confirm',
+      },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 9,
         method: 'tools/call',
-        params: { name: 'say', arguments: { message: 'x' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+        params: {
+          name: 'say',
+          arguments: { message: 'x' },
+          _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
+        },
       }),
     });
     expect(response.status).toBe(400);
@@ -92,12 +102,22 @@ describe('the stateless relay on /mcp/{id}', () => {
     const call = (mcpName: string) =>
       fetch(`${portal.url}/mcp/modern`, {
         method: 'POST',
-        headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': mcpName },
+        headers: {
+          ...MCP_HEADERS,
+          authorization: `Bearer ${token}`,
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': mcpName,
+        },
         body: JSON.stringify({
           jsonrpc: '2.0',
           id: 10,
           method: 'tools/call',
-          params: { name: 'écho', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+          params: {
+            name: 'écho',
+            arguments: {},
+            _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
+          },
         }),
       });
     const before = received('tools/call').length;

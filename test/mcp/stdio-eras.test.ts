@@ -25,7 +25,12 @@ describe('stdio upstreams of both eras', () => {
         login: { accounts: await testAccounts() },
         upstreams: [
           { id: 'fresh', kind: 'mcp', command: [process.execPath, MODERN_STDIO] },
-          { id: 'memory', kind: 'mcp', command: [process.execPath, MEMORY_SERVER], env: { MEMORY_FILE_PATH: path.join(dataDir, '{owner}.jsonl') } },
+          {
+            id: 'memory',
+            kind: 'mcp',
+            command: [process.execPath, MEMORY_SERVER],
+            env: { MEMORY_FILE_PATH: path.join(dataDir, '{owner}.jsonl') },
+          },
         ],
       },
     });
@@ -46,7 +51,10 @@ describe('stdio upstreams of both eras', () => {
   test('the 2025 stdio upstream keeps the session protocol', async () => {
     const { tools } = await modern.client.listTools();
     expect(tools.map((t) => t.name)).toContain('memory__create_entities');
-    const created = await legacy.client.callTool({ name: 'memory__create_entities', arguments: { entities: [{ name: 'Ada', entityType: 'person', observations: [] }] } });
+    const created = await legacy.client.callTool({
+      name: 'memory__create_entities',
+      arguments: { entities: [{ name: 'Ada', entityType: 'person', observations: [] }] },
+    });
     expect(created.isError).toBeFalsy();
   });
 });

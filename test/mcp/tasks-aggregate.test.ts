@@ -21,20 +21,60 @@ function tasksUpstream() {
   const tasks = new Map<string, { status: string; answer?: unknown }>();
   const view = (id: string) => {
     const task = tasks.get(id)!;
-    const base = { taskId: id, status: task.status, createdAt: '2026-12-03T00:00:00Z', lastUpdatedAt: '2026-12-03T00:00:00Z', ttlMs: 60_000, pollIntervalMs: 10 };
-    if (task.status === 'input_required') return { ...base, inputRequests: { color: { method: 'elicitation/create', params: { mode: 'form', message: 'Which color?', requestedSchema: { type: 'object', properties: { color: { type: 'string' } } } } } } };
-    if (task.status === 'completed') return { ...base, result: { content: [{ type: 'text', text: `built in ${JSON.stringify(task.answer)}` }] } };
+    const base = {
+      taskId: id,
+      status: task.status,
+      createdAt: '2026-12-03T00:00:00Z',
+      lastUpdatedAt: '2026-12-03T00:00:00Z',
+      ttlMs: 60_000,
+      pollIntervalMs: 10,
+    };
+    if (task.status === 'input_required')
+      return {
+        ...base,
+        inputRequests: {
+          color: {
+            method: 'elicitation/create',
+            params: {
+              mode: 'form',
+              message: 'Which color?',
+              requestedSchema: { type: 'object', properties: { color: { type: 'string' } } },
+            },
+          },
+        },
+      };
+    if (task.status === 'completed')
+      return { ...base, result: { content: [{ type: 'text', text: `built in ${JSON.stringify(task.answer)}` }] } };
     return base;
   };
   return (method: string, params: Record<string, unknown>): unknown => {
-    const declared = (params._meta as Record<string, { extensions?: Record<string, unknown> }> | undefined)?.['io.modelcontextprotocol/clientCapabilities']?.extensions?.[TASKS];
+    const declared = (params._meta as Record<string, { extensions?: Record<string, unknown> }> | undefined)?.[
+      'io.modelcontextprotocol/clientCapabilities'
+    ]?.extensions?.[TASKS];
     switch (method) {
       case 'server/discover':
-        return { supportedVersions: ['2026-07-28'], capabilities: { tools: {}, extensions: { [TASKS]: {} } }, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO };
+        return {
+          supportedVersions: ['2026-07-28'],
+          capabilities: { tools: {}, extensions: { [TASKS]: {} } },
+          resultType: 'complete',
+          ttlMs: 0,
+          cacheScope: 'private',
+          _meta: SERVER_INFO,
+        };
       case 'tools/list':
-        return { tools: [{ name: 'build', inputSchema: { type: 'object' } }, { name: 'ping', inputSchema: { type: 'object' } }], resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO };
+        return {
+          tools: [
+            { name: 'build', inputSchema: { type: 'object' } },
+            { name: 'ping', inputSchema: { type: 'object' } },
+          ],
+          resultType: 'complete',
+          ttlMs: 0,
+          cacheScope: 'private',
+          _meta: SERVER_INFO,
+        };
       case 'tools/call': {
-        if (params.name === 'ping' || !declared) return { resultType: 'complete', content: [{ type: 'text', text: 'pong' }], _meta: SERVER_INFO };
+        if (params.name === 'ping' || !declared)
+          return { resultType: 'complete', content: [{ type: 'text', text: 'pong' }], _meta: SERVER_INFO };
         const id = `task-${tasks.size + 1}`;
         tasks.set(id, { status: 'working' });
         const created = { resultType: 'task', ...view(id), _meta: SERVER_INFO };
@@ -43,7 +83,9 @@ function tasksUpstream() {
         return created;
       }
       case 'tasks/get':
-        return tasks.has(params.taskId as string) ? { resultType: 'complete', ...view(params.taskId as string), _meta: SERVER_INFO } : new JsonRpcErrorAnswer(-32602, 'unknown task');
+        return tasks.has(params.taskId as string)
+          ? { resultType: 'complete', ...view(params.taskId as string), _meta: SERVER_INFO }
+          : new JsonRpcErrorAnswer(-32602, 'unknown task');
       case 'tasks/update': {
         const task = tasks.get(params.taskId as string);
         if (!task) return new JsonRpcErrorAnswer(-32602, 'unknown task');
@@ -86,7 +128,11 @@ describe('the tasks extension through /mcp', () => {
     first = await startTestPortal({ document, store: a.store });
     // One portal behind a load balancer: same issuer and secret.
     second = await startTestPortal({ document, store: b.store, env: { PUBLIC_URL: first.url, GATEHOUSE_SECRET: TEST_SECRET } });
-    [alice, aliceOtherAgent, bob] = await Promise.all([authorizedToken(first.url, ALICE), authorizedToken(first.url, ALICE), authorizedToken(first.url, BOB)]);
+    [alice, aliceOtherAgent, bob] = await Promise.all([
+      authorizedToken(first.url, ALICE),
+      authorizedToken(first.url, ALICE),
+      authorizedToken(first.url, BOB),
+    ]);
   });
   afterAll(async () => {
     await second?.close();
@@ -95,11 +141,24 @@ describe('the tasks extension through /mcp', () => {
     await upstream?.close();
   });
 
-  async function post(portal: TestPortal, token: string, method: string, params: Record<string, unknown>, options: { name?: string; extensions?: Record<string, object> } = {}): Promise<Answer> {
-    const name = options.name ?? (typeof params.taskId === 'string' ? params.taskId : typeof params.name === 'string' ? params.name : undefined);
+  async function post(
+    portal: TestPortal,
+    token: string,
+    method: string,
+    params: Record<string, unknown>,
+    options: { name?: string; extensions?: Record<string, object> } = {},
+  ): Promise<Answer> {
+    const name =
+      options.name ?? (typeof params.taskId === 'string' ? params.taskId : typeof params.name === 'string' ? params.name : undefined);
     const response = await fetch(`${portal.url}/mcp`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name ? { 'mcp-name': name } : {}) },
+      headers: {
+        ...MCP_HEADERS,
+        authorization: `Bearer ${token}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        ...(name ? { 'mcp-name': name } : {}),
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: envelope(options.extensions) } }),
     });
     return { status: response.status, body: (await response.json()) as Answer['body'] };
@@ -127,18 +186,37 @@ describe('the tasks extension through /mcp', () => {
     expect(call.params._meta).toMatchObject({ 'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } } });
 
     const asking = await post(second, alice, 'tasks/get', { taskId });
-    expect(asking.body.result).toMatchObject({ resultType: 'complete', taskId, status: 'input_required', inputRequests: { color: { method: 'elicitation/create' } } });
+    expect(asking.body.result).toMatchObject({
+      resultType: 'complete',
+      taskId,
+      status: 'input_required',
+      inputRequests: { color: { method: 'elicitation/create' } },
+    });
     const upstreamTaskId = upstreamCalls('tasks/get').at(-1)!.params.taskId as string;
     expect(upstreamTaskId).toMatch(/^task-\d+$/);
 
-    const updated = await post(first, alice, 'tasks/update', { taskId, inputResponses: { color: { action: 'accept', content: { color: 'teal' } } } });
+    const updated = await post(first, alice, 'tasks/update', {
+      taskId,
+      inputResponses: { color: { action: 'accept', content: { color: 'teal' } } },
+    });
     expect(updated).toMatchObject({ status: 200, body: { result: { resultType: 'complete' } } });
-    expect(upstreamCalls('tasks/update').at(-1)!.params).toMatchObject({ taskId: upstreamTaskId, inputResponses: { color: { action: 'accept' } } });
+    expect(upstreamCalls('tasks/update').at(-1)!.params).toMatchObject({
+      taskId: upstreamTaskId,
+      inputResponses: { color: { action: 'accept' } },
+    });
 
     const done = await post(second, alice, 'tasks/get', { taskId });
-    expect(done.body.result).toMatchObject({ taskId, status: 'completed', result: { content: [{ type: 'text', text: expect.stringContaining('teal') }] } });
+    expect(done.body.result).toMatchObject({
+      taskId,
+      status: 'completed',
+      result: { content: [{ type: 'text', text: expect.stringContaining('teal') }] },
+    });
     // Every task request carried the person's credential to the upstream, never the agent's token.
-    expect(upstream.received.filter((r) => r.method.startsWith('tasks/')).every((r) => r.headers.authorization && !r.headers.authorization.includes(alice))).toBe(true);
+    expect(
+      upstream.received
+        .filter((r) => r.method.startsWith('tasks/'))
+        .every((r) => r.headers.authorization && !r.headers.authorization.includes(alice)),
+    ).toBe(true);
     const audited = [...first.logs.lines, ...second.logs.lines].filter((line) => line.event === 'mcp_task');
     expect(audited.map((line) => line.status)).toEqual(expect.arrayContaining(['completed']));
   });
@@ -160,7 +238,9 @@ describe('the tasks extension through /mcp', () => {
     const called = await post(first, alice, 'tools/call', { name: 'tasker__build', arguments: {} }, { extensions: {} });
     expect(called.body.result).toMatchObject({ resultType: 'complete', content: [{ text: 'pong' }] });
     expect(upstreamCalls('tools/call').length).toBe(before + 1);
-    expect(upstreamCalls('tools/call').at(-1)!.params._meta).not.toMatchObject({ 'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } } });
+    expect(upstreamCalls('tools/call').at(-1)!.params._meta).not.toMatchObject({
+      'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
+    });
   });
 
   describe('bad input: an unknown task, and nothing reaches the upstream', () => {
@@ -172,7 +252,7 @@ describe('the tasks extension through /mcp', () => {
     test.each([
       ['tampered with', () => ({ token: alice, id: `${taskId.slice(0, -4)}AAAA` })],
       ['made up', () => ({ token: alice, id: 'task-1' })],
-      ["held by another person", () => ({ token: bob, id: taskId })],
+      ['held by another person', () => ({ token: bob, id: taskId })],
       ['held by another agent of the same person', () => ({ token: aliceOtherAgent, id: taskId })],
     ])('a task id %s', async (_case, input) => {
       const { token, id } = input();

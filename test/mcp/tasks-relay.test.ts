@@ -5,7 +5,10 @@ import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helper
 
 const TASKS = 'io.modelcontextprotocol/tasks';
 const SERVER_INFO = { 'io.modelcontextprotocol/serverInfo': { name: 'tasker', version: '1' } };
-const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } } };
+const envelope = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
+};
 
 /**
  * The tasks extension (`io.modelcontextprotocol/tasks`) between a 2026 agent and a 2026 upstream
@@ -20,15 +23,35 @@ describe('the tasks extension through /mcp/{id}', () => {
   beforeAll(async () => {
     const task = (status: string) => ({ taskId: 'task-7', status, ttlMs: 60_000, pollIntervalMs: 10 });
     const results: Record<string, unknown> = {
-      'server/discover': { supportedVersions: ['2026-07-28'], capabilities: { tools: {}, extensions: { [TASKS]: {} } }, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
-      'tools/list': { tools: [{ name: 'build', inputSchema: { type: 'object' } }], resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: SERVER_INFO },
+      'server/discover': {
+        supportedVersions: ['2026-07-28'],
+        capabilities: { tools: {}, extensions: { [TASKS]: {} } },
+        resultType: 'complete',
+        ttlMs: 0,
+        cacheScope: 'private',
+        _meta: SERVER_INFO,
+      },
+      'tools/list': {
+        tools: [{ name: 'build', inputSchema: { type: 'object' } }],
+        resultType: 'complete',
+        ttlMs: 0,
+        cacheScope: 'private',
+        _meta: SERVER_INFO,
+      },
       'tools/call': { resultType: 'task', ...task('working'), _meta: SERVER_INFO },
-      'tasks/get': { resultType: 'complete', ...task('completed'), result: { content: [{ type: 'text', text: 'built' }] }, _meta: SERVER_INFO },
+      'tasks/get': {
+        resultType: 'complete',
+        ...task('completed'),
+        result: { content: [{ type: 'text', text: 'built' }] },
+        _meta: SERVER_INFO,
+      },
       'tasks/cancel': { resultType: 'complete', _meta: SERVER_INFO },
     };
     upstream = await startJsonRpcServer((method) => results[method]);
     const { url } = upstream;
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'tasker', kind: 'mcp', url }] } });
+    portal = await startTestPortal({
+      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'tasker', kind: 'mcp', url }] },
+    });
     token = await authorizedToken(portal.url, ALICE, '/mcp/tasker');
     // The first 2026 request finds the upstream's era unknown; the portal probes it then.
     await (await connectModernAgent(portal.url, ALICE, { path: '/mcp/tasker', token })).client.close();
@@ -41,7 +64,13 @@ describe('the tasks extension through /mcp/{id}', () => {
   async function post(method: string, params: Record<string, unknown>, name?: string) {
     const response = await fetch(`${portal.url}/mcp/tasker`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name ? { 'mcp-name': name } : {}) },
+      headers: {
+        ...MCP_HEADERS,
+        authorization: `Bearer ${token}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        ...(name ? { 'mcp-name': name } : {}),
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: envelope } }),
     });
     return { status: response.status, body: (await response.json()) as { result?: Record<string, unknown>; error?: { code: number } } };

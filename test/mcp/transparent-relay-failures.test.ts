@@ -2,7 +2,12 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
-import { startForgetfulMcpServer, startScriptedMcpServer, type ForgetfulServer, type ScriptedServer } from '../helpers/relay-test-servers.js';
+import {
+  startForgetfulMcpServer,
+  startScriptedMcpServer,
+  type ForgetfulServer,
+  type ScriptedServer,
+} from '../helpers/relay-test-servers.js';
 import { MCP_HEADERS, toolText, until } from '../helpers/mcp-wire.js';
 
 /** Past the relay's bound on one upstream JSON body (4 MB). */
@@ -24,7 +29,11 @@ interface RpcAnswer {
 async function answerOf(res: Response): Promise<RpcAnswer> {
   const body = await res.text();
   if (res.headers.get('content-type')?.includes('text/event-stream')) {
-    const data = body.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim()).filter((d) => d.startsWith('{'));
+    const data = body
+      .split('\n')
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => line.slice(5).trim())
+      .filter((d) => d.startsWith('{'));
     return JSON.parse(data.at(-1)!) as RpcAnswer;
   }
   return JSON.parse(body) as RpcAnswer;
@@ -48,15 +57,36 @@ describe('the transparent relay when the upstream fails', () => {
     const deepJson = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
     garbage = await startScriptedMcpServer({
       'sse-not-json': () => ({ contentType: 'text/event-stream', body: 'event: message\ndata: this is not json {\n\n' }),
-      'sse-not-rpc': (id) => ({ contentType: 'text/event-stream', body: `event: message\ndata: ${JSON.stringify({ id, hello: 'world' })}\n\n` }),
+      'sse-not-rpc': (id) => ({
+        contentType: 'text/event-stream',
+        body: `event: message\ndata: ${JSON.stringify({ id, hello: 'world' })}\n\n`,
+      }),
       'json-not-rpc': () => ({ contentType: 'application/json', body: JSON.stringify({ hello: 'world' }) }),
-      'json-huge': (id) => ({ contentType: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: bigText }] } }) }),
-      'sse-huge': (id) => ({ contentType: 'text/event-stream', body: `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: biggerText }] } })}\n\n` }),
+      'json-huge': (id) => ({
+        contentType: 'application/json',
+        body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: bigText }] } }),
+      }),
+      'sse-huge': (id) => ({
+        contentType: 'text/event-stream',
+        body: `event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: biggerText }] } })}\n\n`,
+      }),
       'html-page': () => ({ contentType: 'text/html', body: '<html>not MCP</html>' }),
-      'json-deep': (id) => ({ contentType: 'application/json', body: `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"content":[],"structuredContent":${deepJson}}}` }),
-      'json-deep-other-id': () => ({ contentType: 'application/json', body: `{"jsonrpc":"2.0","id":"not-asked","result":{"content":[],"structuredContent":${deepJson}}}` }),
-      'sse-deep': (id) => ({ contentType: 'text/event-stream', body: `event: message\ndata: {"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"content":[],"structuredContent":${deepJson}}}\n\n` }),
-      fine: (id) => ({ contentType: 'application/json', body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'fine' }] } }) }),
+      'json-deep': (id) => ({
+        contentType: 'application/json',
+        body: `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"content":[],"structuredContent":${deepJson}}}`,
+      }),
+      'json-deep-other-id': () => ({
+        contentType: 'application/json',
+        body: `{"jsonrpc":"2.0","id":"not-asked","result":{"content":[],"structuredContent":${deepJson}}}`,
+      }),
+      'sse-deep': (id) => ({
+        contentType: 'text/event-stream',
+        body: `event: message\ndata: {"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":{"content":[],"structuredContent":${deepJson}}}\n\n`,
+      }),
+      fine: (id) => ({
+        contentType: 'application/json',
+        body: JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'fine' }] } }),
+      }),
     });
     portal = await startTestPortal({
       document: {
@@ -102,7 +132,16 @@ describe('the transparent relay when the upstream fails', () => {
     expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);
     // The session goes on.
     expect(toolText(await agent.client.callTool({ name: 'echo', arguments: { message: 'still here' } }))).toBe('still here');
-    expect(portal.logs.lines.some((l) => l.event === 'mcp_tool_call' && l.upstream === 'slow' && l.tool === 'wait' && l.outcome === 'error' && l.errorCode === 'ERR_UPSTREAM_TIMEOUT')).toBe(true);
+    expect(
+      portal.logs.lines.some(
+        (l) =>
+          l.event === 'mcp_tool_call' &&
+          l.upstream === 'slow' &&
+          l.tool === 'wait' &&
+          l.outcome === 'error' &&
+          l.errorCode === 'ERR_UPSTREAM_TIMEOUT',
+      ),
+    ).toBe(true);
   });
 
   test('an upstream gone mid-session: the next call gets a tool error, and the portal stays up', async () => {
@@ -156,32 +195,49 @@ describe('the transparent relay when the upstream fails', () => {
       expect(toolText(await agent.client.callTool({ name: 'fine', arguments: {} }))).toBe('fine');
     });
 
-    test.each(['sse-not-json', 'sse-not-rpc', 'json-not-rpc', 'html-page'])('%s: the agent gets a protocol-error tool result that does not echo the upstream', async (tool) => {
-      const result = (await agent.client.callTool({ name: tool, arguments: {} })) as CallToolResult;
-      expect(result.isError).toBe(true);
-      expect(toolText(result)).toContain('upstream "garbage" did not answer as an MCP server');
-      expect(JSON.stringify(result)).not.toMatch(/not json|hello|not MCP/);
-      expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);
-    });
+    test.each(['sse-not-json', 'sse-not-rpc', 'json-not-rpc', 'html-page'])(
+      '%s: the agent gets a protocol-error tool result that does not echo the upstream',
+      async (tool) => {
+        const result = (await agent.client.callTool({ name: tool, arguments: {} })) as CallToolResult;
+        expect(result.isError).toBe(true);
+        expect(toolText(result)).toContain('upstream "garbage" did not answer as an MCP server');
+        expect(JSON.stringify(result)).not.toMatch(/not json|hello|not MCP/);
+        expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);
+      },
+    );
 
-    test.each(['json-huge', 'sse-huge'])('%s (an upstream message over 4 MB): the agent gets a protocol error tool result, not the body', async (tool) => {
-      const res = await post('/mcp/garbage', { jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: tool, arguments: {} } }, sessionHeaders(agent));
-      expect(res.status).toBe(200);
-      const answer = await answerOf(res);
-      expect(answer.id).toBe(77);
-      expect(answer.result?.isError).toBe(true);
-      expect(toolText(answer.result)).toContain('did not answer as an MCP server');
-      expect(JSON.stringify(answer).length).toBeLessThan(10_000);
-    });
+    test.each(['json-huge', 'sse-huge'])(
+      '%s (an upstream message over 4 MB): the agent gets a protocol error tool result, not the body',
+      async (tool) => {
+        const res = await post(
+          '/mcp/garbage',
+          { jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: tool, arguments: {} } },
+          sessionHeaders(agent),
+        );
+        expect(res.status).toBe(200);
+        const answer = await answerOf(res);
+        expect(answer.id).toBe(77);
+        expect(answer.result?.isError).toBe(true);
+        expect(toolText(answer.result)).toContain('did not answer as an MCP server');
+        expect(JSON.stringify(answer).length).toBeLessThan(10_000);
+      },
+    );
 
-    test.each(['json-deep', 'json-deep-other-id', 'sse-deep'])('%s (an upstream message nested 100 000 levels deep): a protocol-error tool result, never a 500', async (tool) => {
-      const res = await post('/mcp/garbage', { jsonrpc: '2.0', id: 78, method: 'tools/call', params: { name: tool, arguments: {} } }, sessionHeaders(agent));
-      expect(res.status).toBe(200);
-      const answer = await answerOf(res);
-      expect(answer.id).toBe(78);
-      expect(answer.result?.isError).toBe(true);
-      expect(toolText(answer.result)).toContain('did not answer as an MCP server');
-    });
+    test.each(['json-deep', 'json-deep-other-id', 'sse-deep'])(
+      '%s (an upstream message nested 100 000 levels deep): a protocol-error tool result, never a 500',
+      async (tool) => {
+        const res = await post(
+          '/mcp/garbage',
+          { jsonrpc: '2.0', id: 78, method: 'tools/call', params: { name: tool, arguments: {} } },
+          sessionHeaders(agent),
+        );
+        expect(res.status).toBe(200);
+        const answer = await answerOf(res);
+        expect(answer.id).toBe(78);
+        expect(answer.result?.isError).toBe(true);
+        expect(toolText(answer.result)).toContain('did not answer as an MCP server');
+      },
+    );
 
     test('after the garbage the session still serves calls', async () => {
       expect(toolText(await agent.client.callTool({ name: 'fine', arguments: {} }))).toBe('fine');

@@ -6,7 +6,6 @@ import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helper
 import { startForgetfulMcpServer, type ForgetfulServer } from '../helpers/relay-test-servers.js';
 import { MCP_HEADERS, toolText, until } from '../helpers/mcp-wire.js';
 
-
 interface RpcAnswer {
   jsonrpc: '2.0';
   id?: string | number | null;
@@ -20,13 +19,20 @@ interface RpcAnswer {
 function sseMessages(body: string): RpcAnswer[] {
   return body
     .split(/\n\n/)
-    .map((event) => event.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trimStart()).join('\n'))
+    .map((event) =>
+      event
+        .split('\n')
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => line.slice(5).trimStart())
+        .join('\n'),
+    )
     .filter((data) => data !== '')
     .map((data) => JSON.parse(data) as RpcAnswer);
 }
 
 /** POSTs of the recorder's that carried a session (everything after `initialize`). */
-const upstreamSessionIds = (server: RecordingServer) => new Set(server.requests.map((r) => r.headers['mcp-session-id']).filter((id): id is string => typeof id === 'string'));
+const upstreamSessionIds = (server: RecordingServer) =>
+  new Set(server.requests.map((r) => r.headers['mcp-session-id']).filter((id): id is string => typeof id === 'string'));
 
 describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream message by message', () => {
   let recorder: RecordingServer;
@@ -119,7 +125,10 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
     expect(toolText(await ruled.client.callTool({ name: 'say', arguments: { message: 'renamed' } }))).toBe('renamed');
     expect(ruledRecorder.requests.filter((r) => r.method === 'POST').length).toBe(callsBefore + 1);
 
-    for (const [name, args] of [['wait', { label: 'denied-wait' }], ['grow', {}]] as const) {
+    for (const [name, args] of [
+      ['wait', { label: 'denied-wait' }],
+      ['grow', {}],
+    ] as const) {
       const before = ruledRecorder.requests.length;
       const call = ruled.client.callTool({ name, arguments: args });
       await expect(call).rejects.toBeInstanceOf(McpError);
@@ -133,7 +142,16 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
 
   test('a batch (2025-03-26) with a denied call is refused whole: an error for each id, nothing sent upstream; an allowed batch is answered as an array', async () => {
     const token = ruled.accessToken();
-    const init = await post('/mcp/ruled', { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }, { authorization: `Bearer ${token}` });
+    const init = await post(
+      '/mcp/ruled',
+      {
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      },
+      { authorization: `Bearer ${token}` },
+    );
     expect(init.status).toBe(200);
     const sessionId = init.headers.get('mcp-session-id')!;
     expect(sessionId).toBeTruthy();
@@ -172,9 +190,14 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
     );
     expect(accepted.status).toBe(200);
     const body = await accepted.text();
-    const results = accepted.headers.get('content-type')?.includes('text/event-stream') ? sseMessages(body) : (JSON.parse(body) as RpcAnswer[]);
+    const results = accepted.headers.get('content-type')?.includes('text/event-stream')
+      ? sseMessages(body)
+      : (JSON.parse(body) as RpcAnswer[]);
     expect(Array.isArray(results)).toBe(true);
-    expect(results.map((a) => [a.id, toolText(a.result)]).sort()).toEqual([[1, 'one'], [2, 'two']]);
+    expect(results.map((a) => [a.id, toolText(a.result)]).sort()).toEqual([
+      [1, 'one'],
+      [2, 'two'],
+    ]);
   });
 
   test("the GET stream carries the upstream's notifications/tools/list_changed to the agent", async () => {
@@ -191,7 +214,9 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
 
   test('an agent cancelling a call cancels it at the upstream', async () => {
     const controller = new AbortController();
-    const call = agent.client.callTool({ name: 'wait', arguments: { label: 'cancel-me' } }, CallToolResultSchema, { signal: controller.signal });
+    const call = agent.client.callTool({ name: 'wait', arguments: { label: 'cancel-me' } }, CallToolResultSchema, {
+      signal: controller.signal,
+    });
     await until(() => recorder.waits.started.includes('cancel-me'));
     expect(recorder.waits.started).toContain('cancel-me');
     controller.abort('changed my mind');
@@ -206,7 +231,14 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
     await agent.client.callTool({ name: 'echo', arguments: { message: 'audit me' } });
     await until(() => portal.logs.lines.some((l) => l.event === 'mcp_tool_call' && l.tool === 'echo' && l.upstream === 'recorder'));
     const call = portal.logs.lines.find((l) => l.event === 'mcp_tool_call' && l.tool === 'echo' && l.upstream === 'recorder');
-    expect(call).toMatchObject({ event: 'mcp_tool_call', outcome: 'success', upstream: 'recorder', person: 'local:alice', method: 'tools/call', tool: 'echo' });
+    expect(call).toMatchObject({
+      event: 'mcp_tool_call',
+      outcome: 'success',
+      upstream: 'recorder',
+      person: 'local:alice',
+      method: 'tools/call',
+      tool: 'echo',
+    });
     // A renamed tool is audited under the upstream's own name.
     expect(portal.logs.lines.some((l) => l.event === 'mcp_tool_call' && l.upstream === 'ruled' && l.tool === 'echo')).toBe(true);
   });
@@ -219,10 +251,18 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
     afterAll(async () => {
       await chatty?.client.close().catch(() => {});
     });
-    const headers = () => ({ authorization: `Bearer ${chatty.accessToken()}`, 'mcp-session-id': chatty.transport.sessionId!, 'mcp-protocol-version': chatty.transport.protocolVersion ?? '2025-11-25' });
+    const headers = () => ({
+      authorization: `Bearer ${chatty.accessToken()}`,
+      'mcp-session-id': chatty.transport.sessionId!,
+      'mcp-protocol-version': chatty.transport.protocolVersion ?? '2025-11-25',
+    });
 
     test('an upstream SSE answer holding only the answer reaches the agent as one application/json body', async () => {
-      const res = await post('/mcp/chatty', { jsonrpc: '2.0', id: 41, method: 'tools/call', params: { name: 'echo', arguments: { message: 'framed' } } }, headers());
+      const res = await post(
+        '/mcp/chatty',
+        { jsonrpc: '2.0', id: 41, method: 'tools/call', params: { name: 'echo', arguments: { message: 'framed' } } },
+        headers(),
+      );
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       const answer = (await res.json()) as RpcAnswer;
@@ -253,7 +293,9 @@ describe('the transparent endpoint /mcp/{id} relays a Streamable HTTP upstream m
 
     test('the SDK client gets the progress of a relayed call', async () => {
       const progress: number[] = [];
-      const result = await chatty.client.callTool({ name: 'chatty', arguments: {} }, CallToolResultSchema, { onprogress: (p) => progress.push(p.progress) });
+      const result = await chatty.client.callTool({ name: 'chatty', arguments: {} }, CallToolResultSchema, {
+        onprogress: (p) => progress.push(p.progress),
+      });
       expect(toolText(result)).toBe('done talking');
       expect(progress).toEqual([1]);
     });

@@ -56,7 +56,10 @@ describe.each([
     const { stores, cleanup } = await sharedState();
     cleanups.push(cleanup);
     // Tools added at runtime are listed (flagged), not held for an administrator.
-    const document = { login: { accounts: await testAccounts() }, upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url, tools: { pinning: 'warn' } }] };
+    const document = {
+      login: { accounts: await testAccounts() },
+      upstreams: [{ id: 'recorder', kind: 'mcp', url: recorder.url, tools: { pinning: 'warn' } }],
+    };
     first = await startTestPortal({ document, store: stores[0] });
     // One issuer for both: they are one portal behind a load balancer.
     second = await startTestPortal({ document, store: stores[1], env: { PUBLIC_URL: first.url } });
@@ -119,19 +122,27 @@ describe.each([
     const modern = await connectModernAgent(first.url, ALICE, {
       fetch: roundRobin,
       capabilities: { sampling: {} },
-      setup: (client) => client.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant' as const, content: { type: 'text' as const, text: 'from the agent' }, model: 'm' })),
+      setup: (client) =>
+        client.setRequestHandler('sampling/createMessage', async () => ({
+          role: 'assistant' as const,
+          content: { type: 'text' as const, text: 'from the agent' },
+          model: 'm',
+        })),
     });
     try {
       const before = served.length;
       for (let i = 0; i < 4; i++) {
-        expect(toolText(await modern.client.callTool({ name: 'recorder__echo', arguments: { message: `stateless ${i}` } }))).toBe(`stateless ${i}`);
+        expect(toolText(await modern.client.callTool({ name: 'recorder__echo', arguments: { message: `stateless ${i}` } }))).toBe(
+          `stateless ${i}`,
+        );
       }
       // The call asks, is answered input_required by one process, and the retry lands on the other.
-      expect(toolText(await modern.client.callTool({ name: 'recorder__sample', arguments: { prompt: 'hi' } }))).toBe('sampled: from the agent');
+      expect(toolText(await modern.client.callTool({ name: 'recorder__sample', arguments: { prompt: 'hi' } }))).toBe(
+        'sampled: from the agent',
+      );
       expect(new Set(served.slice(before))).toEqual(new Set([first.url, second.url]));
     } finally {
       await modern.client.close();
     }
   });
-
 });

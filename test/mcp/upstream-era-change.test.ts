@@ -31,7 +31,12 @@ describe('an upstream that stops speaking 2026-07-28', () => {
       upstream.on('error', () => res.destroy());
       req.pipe(upstream);
     });
-    portal = await startTestPortal({ document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'shifty', kind: 'mcp', url: front.url, credentials: { type: 'none' } }] } });
+    portal = await startTestPortal({
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'shifty', kind: 'mcp', url: front.url, credentials: { type: 'none' } }],
+      },
+    });
     const token = await authorizedToken(portal.url, ALICE, '/mcp/shifty');
     agent = await connectModernAgent(portal.url, ALICE, { path: '/mcp/shifty', token });
   });

@@ -81,7 +81,13 @@ describe('the address classifier', () => {
   });
 
   test('URL hosts written in other notations are normalized by the URL parser first, then classified', () => {
-    for (const written of ['http://0x7f.1/', 'http://2130706433/', 'http://127.1/', 'http://[0:0:0:0:0:0:0:1]/', 'http://[::ffff:127.0.0.1]/']) {
+    for (const written of [
+      'http://0x7f.1/',
+      'http://2130706433/',
+      'http://127.1/',
+      'http://[0:0:0:0:0:0:0:1]/',
+      'http://[::ffff:127.0.0.1]/',
+    ]) {
       expect(isLoopbackHost(new URL(written).hostname)).toBe(true);
     }
   });

@@ -43,11 +43,20 @@ async function startServer(tls?: { key: string; cert: string }) {
 }
 type TestServer = Awaited<ReturnType<typeof startServer>>;
 
-const json = (body: unknown): Handler => (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-const redirect = (location: string): Handler => (_req, res) => void res.writeHead(302, { location }).end();
+const json =
+  (body: unknown): Handler =>
+  (_req, res) =>
+    void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+const redirect =
+  (location: string): Handler =>
+  (_req, res) =>
+    void res.writeHead(302, { location }).end();
 
 /** Streams `total` bytes in 64 KiB chunks, waiting for the client to take each (what a hostile 200 MB answer does). */
-const huge = (total: number): Handler => (_req, res) => streamHugeAnswer(res, { total });
+const huge =
+  (total: number): Handler =>
+  (_req, res) =>
+    streamHugeAnswer(res, { total });
 
 /** Sends the headers, then one byte every 50 ms for a minute: never idle, never done. */
 const drip: Handler = (_req, res) => {
@@ -148,7 +157,7 @@ describe('the guarded fetcher', () => {
       expect(await res.json()).toEqual({ secret: true });
     });
 
-    test('plain http is refused off the operator\'s own origins, also on loopback when private addresses are not allowed', async () => {
+    test("plain http is refused off the operator's own origins, also on loopback when private addresses are not allowed", async () => {
       plain.routes.set('/plain', json({ ok: true }));
       expect((await failure(strict(`${plain.origin}/plain`))).code).toBe('blocked_address');
       const allowing = createGuardedFetch({ allowPrivateAddresses: true });
@@ -183,7 +192,9 @@ describe('the guarded fetcher', () => {
       plain.routes.set('/end', json({ end: true }));
       expect(await (await fetcher(`${plain.origin}/r2`)).json()).toEqual({ end: true });
       expect((await failure(fetcher(`${plain.origin}/r1`))).code).toBe('too_many_redirects');
-      expect((await failure(createGuardedFetch({ allowPrivateAddresses: true, maxRedirects: 0 })(`${plain.origin}/r3`))).code).toBe('too_many_redirects');
+      expect((await failure(createGuardedFetch({ allowPrivateAddresses: true, maxRedirects: 0 })(`${plain.origin}/r3`))).code).toBe(
+        'too_many_redirects',
+      );
     });
 
     test('redirect: manual answers the redirect itself (as oauth4webapi asks)', async () => {

@@ -29,7 +29,10 @@ describe('discoverAuthorizationServer', () => {
   });
 
   test('RFC 8414 first; OpenID Connect Discovery when that finds no document', async () => {
-    documents.set('/t1/.well-known/openid-configuration', { status: 200, body: { issuer: `${origin}/t1`, authorization_endpoint: `${origin}/authorize` } });
+    documents.set('/t1/.well-known/openid-configuration', {
+      status: 200,
+      body: { issuer: `${origin}/t1`, authorization_endpoint: `${origin}/authorize` },
+    });
     const as = await discoverAuthorizationServer(`${origin}/t1`, ['oauth2', 'oidc'], loopback);
     expect(as.issuer).toBe(`${origin}/t1`);
     expect(asked).toEqual(['/.well-known/oauth-authorization-server/t1', '/t1/.well-known/openid-configuration']);
@@ -37,7 +40,9 @@ describe('discoverAuthorizationServer', () => {
 
   test('any other failure of RFC 8414 stops discovery (it is not retried as OpenID)', async () => {
     documents.set('/.well-known/oauth-authorization-server', { status: 503, body: {} });
-    const failure = await discoverAuthorizationServer(origin, ['oauth2', 'oidc'], loopback).catch((error: unknown) => classifyOAuthFailure(error));
+    const failure = await discoverAuthorizationServer(origin, ['oauth2', 'oidc'], loopback).catch((error: unknown) =>
+      classifyOAuthFailure(error),
+    );
     expect(failure).toMatchObject({ kind: 'unavailable' });
     expect(asked).toEqual(['/.well-known/oauth-authorization-server']);
   });

@@ -13,11 +13,15 @@ async function tokenFailure(response: Response): Promise<unknown> {
   );
 }
 
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 describe('classifyOAuthFailure', () => {
-  test('the guarded fetcher: slow or down is unavailable, a refusal is the server\'s invalid response', () => {
-    expect(classifyOAuthFailure(new GuardedFetchError('deadline', 'https://as.example/token: too slow'))).toMatchObject({ kind: 'unavailable', internal: 'deadline: https://as.example/token: too slow' });
+  test("the guarded fetcher: slow or down is unavailable, a refusal is the server's invalid response", () => {
+    expect(classifyOAuthFailure(new GuardedFetchError('deadline', 'https://as.example/token: too slow'))).toMatchObject({
+      kind: 'unavailable',
+      internal: 'deadline: https://as.example/token: too slow',
+    });
     expect(classifyOAuthFailure(new GuardedFetchError('unreachable', 'x'))).toMatchObject({ kind: 'unavailable' });
     expect(classifyOAuthFailure(new GuardedFetchError('blocked_address', 'x'))).toMatchObject({ kind: 'invalid_response' });
     expect(classifyOAuthFailure(new GuardedFetchError('too_large', 'x'))).toMatchObject({ kind: 'invalid_response' });
@@ -37,13 +41,20 @@ describe('classifyOAuthFailure', () => {
   });
 
   test('an OAuth error from an endpoint is a refusal; a 5xx one is an outage', async () => {
-    expect(classifyOAuthFailure(await tokenFailure(json(400, { error: 'invalid_grant' })))).toMatchObject({ kind: 'refused', oauthError: 'invalid_grant' });
-    expect(classifyOAuthFailure(await tokenFailure(json(503, { error: 'temporarily_unavailable' })))).toMatchObject({ kind: 'unavailable' });
+    expect(classifyOAuthFailure(await tokenFailure(json(400, { error: 'invalid_grant' })))).toMatchObject({
+      kind: 'refused',
+      oauthError: 'invalid_grant',
+    });
+    expect(classifyOAuthFailure(await tokenFailure(json(503, { error: 'temporarily_unavailable' })))).toMatchObject({
+      kind: 'unavailable',
+    });
   });
 
   test('an answer oauth4webapi rejects whole: 5xx is an outage, anything else an invalid response', async () => {
     expect(classifyOAuthFailure(await tokenFailure(new Response('down', { status: 502 })))).toMatchObject({ kind: 'unavailable' });
-    expect(classifyOAuthFailure(await tokenFailure(json(200, { access_token: 42, token_type: 'bearer' })))).toMatchObject({ kind: 'invalid_response' });
+    expect(classifyOAuthFailure(await tokenFailure(json(200, { access_token: 42, token_type: 'bearer' })))).toMatchObject({
+      kind: 'invalid_response',
+    });
     expect(classifyOAuthFailure(new Error('anything else'))).toMatchObject({ kind: 'invalid_response', internal: 'error: anything else' });
   });
 

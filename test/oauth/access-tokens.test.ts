@@ -12,7 +12,13 @@ describe('access tokens: the per-process cache of checked signatures', () => {
   const issuer = 'http://127.0.0.1:1';
   const clock = testClock();
   const store = new MemoryStore({ clock });
-  const keys = createSigningKeys({ store, secret: 'access-tokens-test-secret-0123456789abcdef', rotateAfterMs: 60_000, retainAfterRotationMs: 60_000, clock });
+  const keys = createSigningKeys({
+    store,
+    secret: 'access-tokens-test-secret-0123456789abcdef',
+    rotateAfterMs: 60_000,
+    retainAfterRotationMs: 60_000,
+    clock,
+  });
   const tokens = createAccessTokens({ issuer, keys, clock });
   const grant: Grant = {
     id: 'grant-1',
@@ -29,8 +35,13 @@ describe('access tokens: the per-process cache of checked signatures', () => {
   test('a cached token presented for another resource is refused', async () => {
     const { token } = await tokens.issue(grant, 60_000);
     await expect(tokens.verify(token, { audience: `${issuer}/mcp` })).resolves.toMatchObject({ grant_id: 'grant-1' });
-    await expect(tokens.verify(token, { audience: `${issuer}/mcp/notes` })).rejects.toMatchObject({ code: 'invalid_token', message: 'the access token is for another resource' });
-    await expect(tokens.verify(token, { audience: [`${issuer}/mcp/notes`, `${issuer}/mcp`] })).resolves.toMatchObject({ aud: `${issuer}/mcp` });
+    await expect(tokens.verify(token, { audience: `${issuer}/mcp/notes` })).rejects.toMatchObject({
+      code: 'invalid_token',
+      message: 'the access token is for another resource',
+    });
+    await expect(tokens.verify(token, { audience: [`${issuer}/mcp/notes`, `${issuer}/mcp`] })).resolves.toMatchObject({
+      aud: `${issuer}/mcp`,
+    });
   });
 
   test('a cached token stops working when it expires', async () => {

@@ -79,11 +79,17 @@ describe('/authorize rejects bad input', () => {
   describe('PKCE (S256 only, RFC 7636; OAuth 2.1 §4.1.1)', () => {
     test('code_challenge_method=plain is refused with invalid_request', async () => {
       const { verifier } = pkce();
-      await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, verifier, { code_challenge_method: 'plain' }), 'invalid_request');
+      await expectErrorRedirect(
+        authorizeUrl(portal.url, client.client_id, verifier, { code_challenge_method: 'plain' }),
+        'invalid_request',
+      );
     });
 
     test('a missing code_challenge_method is refused (it would default to plain)', async () => {
-      await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { code_challenge_method: undefined }), 'invalid_request');
+      await expectErrorRedirect(
+        authorizeUrl(portal.url, client.client_id, pkce().challenge, { code_challenge_method: undefined }),
+        'invalid_request',
+      );
     });
 
     test('a missing code_challenge is refused with invalid_request', async () => {
@@ -95,12 +101,19 @@ describe('/authorize rejects bad input', () => {
     });
 
     test('without state, the error redirect carries no state but still iss', async () => {
-      await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, '', { code_challenge: undefined, state: undefined }), 'invalid_request', null);
+      await expectErrorRedirect(
+        authorizeUrl(portal.url, client.client_id, '', { code_challenge: undefined, state: undefined }),
+        'invalid_request',
+        null,
+      );
     });
   });
 
   test('response_type other than code is unsupported_response_type', async () => {
-    await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { response_type: 'token' }), 'unsupported_response_type');
+    await expectErrorRedirect(
+      authorizeUrl(portal.url, client.client_id, pkce().challenge, { response_type: 'token' }),
+      'unsupported_response_type',
+    );
   });
 
   test('an unregistered scope is invalid_scope', async () => {
@@ -108,8 +121,14 @@ describe('/authorize rejects bad input', () => {
   });
 
   test('a resource the portal does not serve is invalid_target (RFC 8707 §2)', async () => {
-    await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { resource: 'https://evil.example/mcp' }), 'invalid_target');
-    await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { resource: `${portal.url}/mcp/nope` }), 'invalid_target');
+    await expectErrorRedirect(
+      authorizeUrl(portal.url, client.client_id, pkce().challenge, { resource: 'https://evil.example/mcp' }),
+      'invalid_target',
+    );
+    await expectErrorRedirect(
+      authorizeUrl(portal.url, client.client_id, pkce().challenge, { resource: `${portal.url}/mcp/nope` }),
+      'invalid_target',
+    );
   });
 
   describe('no open redirect: errors go back only to a client the person approved before', () => {
@@ -125,7 +144,9 @@ describe('/authorize rejects bad input', () => {
     });
 
     test('a non-browser gets the OAuth error as JSON, not a redirect', async () => {
-      const res = await fetch(authorizeUrl(portal.url, client.client_id, pkce().challenge, { response_type: 'token' }), { redirect: 'manual' });
+      const res = await fetch(authorizeUrl(portal.url, client.client_id, pkce().challenge, { response_type: 'token' }), {
+        redirect: 'manual',
+      });
       expect(res.status).toBe(400);
       expect(res.headers.get('location')).toBeNull();
       expect((await json<{ error: string }>(res)).error).toBe('unsupported_response_type');
@@ -152,7 +173,10 @@ describe('/authorize rejects bad input', () => {
   describe('prompt (OpenID Connect Core §3.1.2.1)', () => {
     test('an unknown value, or none with another, is invalid_request', async () => {
       await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { prompt: 'maybe' }), 'invalid_request');
-      await expectErrorRedirect(authorizeUrl(portal.url, client.client_id, pkce().challenge, { prompt: 'none consent' }), 'invalid_request');
+      await expectErrorRedirect(
+        authorizeUrl(portal.url, client.client_id, pkce().challenge, { prompt: 'none consent' }),
+        'invalid_request',
+      );
     });
 
     test('prompt=none: a stranger gets login_required as a page; a signed-in person with the consent remembered gets a code', async () => {
@@ -176,13 +200,25 @@ describe('/authorize rejects bad input', () => {
 
   describe('redirect URI', () => {
     test('a redirect URI the client did not register gets a page, never a redirect to it', async () => {
-      for (const redirectUri of ['https://evil.example/callback', 'http://127.0.0.1:9999/other', 'http://localhost:9999/callback', `${REDIRECT_URI}?x=1`, `${REDIRECT_URI}#frag`]) {
+      for (const redirectUri of [
+        'https://evil.example/callback',
+        'http://127.0.0.1:9999/other',
+        'http://localhost:9999/callback',
+        `${REDIRECT_URI}?x=1`,
+        `${REDIRECT_URI}#frag`,
+      ]) {
         await expectErrorPage(authorizeUrl(portal.url, client.client_id, pkce().challenge, { redirect_uri: redirectUri }));
       }
     });
 
     test('even with other errors present, an unregistered redirect URI is never redirected to', async () => {
-      await expectErrorPage(authorizeUrl(portal.url, client.client_id, '', { redirect_uri: 'https://evil.example/cb', code_challenge: undefined, scope: 'bogus' }));
+      await expectErrorPage(
+        authorizeUrl(portal.url, client.client_id, '', {
+          redirect_uri: 'https://evil.example/cb',
+          code_challenge: undefined,
+          scope: 'bogus',
+        }),
+      );
     });
 
     test('a missing redirect_uri gets a page', async () => {
@@ -190,13 +226,17 @@ describe('/authorize rejects bad input', () => {
     });
 
     test('a loopback http redirect URI may use any port (RFC 8252 §7.3), and the code is bound to it', async () => {
-      const portless = await registerClient(portal.url, { redirect_uris: ['http://127.0.0.1/callback', 'http://localhost:8080/cb', 'http://[::1]:1/cb'] });
+      const portless = await registerClient(portal.url, {
+        redirect_uris: ['http://127.0.0.1/callback', 'http://localhost:8080/cb', 'http://[::1]:1/cb'],
+      });
       for (const redirectUri of ['http://127.0.0.1:54321/callback', 'http://localhost:1/cb', 'http://[::1]:65000/cb']) {
         const res = await visit(authorizeUrl(portal.url, portless.client_id, pkce().challenge, { redirect_uri: redirectUri }));
         expect(res.status).toBe(303);
         expect(res.headers.get('location')).toMatch(/^\/consent\?request=/);
       }
-      const authorized = await authorizeCode(portal.url, portless.client_id, { params: { redirect_uri: 'http://127.0.0.1:54321/callback' } });
+      const authorized = await authorizeCode(portal.url, portless.client_id, {
+        params: { redirect_uri: 'http://127.0.0.1:54321/callback' },
+      });
       expect(authorized.callback.origin).toBe('http://127.0.0.1:54321');
       // At /token, the port the authorization used is the one that must be named.
       const mismatch = await exchangeCode(portal.url, portless, authorized, { redirect_uri: 'http://127.0.0.1/callback' });
@@ -209,7 +249,12 @@ describe('/authorize rejects bad input', () => {
 
     test('a loopback redirect URI still must match host and path', async () => {
       const portless = await registerClient(portal.url, { redirect_uris: ['http://127.0.0.1/callback'] });
-      for (const redirectUri of ['http://127.0.0.1:5000/other', 'http://localhost:5000/callback', 'http://127.0.0.1:5000/callback?extra=1', 'http://user@127.0.0.1:5000/callback']) {
+      for (const redirectUri of [
+        'http://127.0.0.1:5000/other',
+        'http://localhost:5000/callback',
+        'http://127.0.0.1:5000/callback?extra=1',
+        'http://user@127.0.0.1:5000/callback',
+      ]) {
         await expectErrorPage(authorizeUrl(portal.url, portless.client_id, pkce().challenge, { redirect_uri: redirectUri }));
       }
     });
@@ -268,7 +313,9 @@ describe('/authorize rejects bad input', () => {
     // A browser that is signed in (and has consented before) still gets the page, not a code.
     const browser = new FormBrowser(portal.url);
     await authorizeCode(portal.url, client.client_id, { browser });
-    const res = await browser.get(authorizeUrl(portal.url, client.client_id, pkce().challenge, { redirect_uri: 'https://evil.example/cb' }).href);
+    const res = await browser.get(
+      authorizeUrl(portal.url, client.client_id, pkce().challenge, { redirect_uri: 'https://evil.example/cb' }).href,
+    );
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
   });
@@ -298,7 +345,10 @@ describe('/authorize with a metadata-document client is no open redirect', () =>
   test('an error for an attacker-hosted document is a page, never a redirect to its URI', async () => {
     const landing = 'https://evil.example/landing';
     const clientId = host.publish('/phish.json', { client_name: 'Phish', redirect_uris: [landing], token_endpoint_auth_method: 'none' });
-    const res = await fetch(authorizeUrl(portal.url, clientId, pkce().challenge, { redirect_uri: landing, response_type: 'token' }), { redirect: 'manual', headers: { accept: 'text/html' } });
+    const res = await fetch(authorizeUrl(portal.url, clientId, pkce().challenge, { redirect_uri: landing, response_type: 'token' }), {
+      redirect: 'manual',
+      headers: { accept: 'text/html' },
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
@@ -307,7 +357,10 @@ describe('/authorize with a metadata-document client is no open redirect', () =>
 
   test('a document whose private-use scheme is not reverse-DNS is no client', async () => {
     const clientId = host.publish('/one-word.json', { redirect_uris: ['myapp:/callback'], token_endpoint_auth_method: 'none' });
-    const res = await fetch(authorizeUrl(portal.url, clientId, pkce().challenge, { redirect_uri: 'myapp:/callback' }), { redirect: 'manual', headers: { accept: 'application/json' } });
+    const res = await fetch(authorizeUrl(portal.url, clientId, pkce().challenge, { redirect_uri: 'myapp:/callback' }), {
+      redirect: 'manual',
+      headers: { accept: 'application/json' },
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
     expect((await json<{ error: string }>(res)).error).toBe('invalid_client');

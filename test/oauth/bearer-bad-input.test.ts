@@ -86,7 +86,9 @@ describe('bearer tokens at /mcp', () => {
 
   test('an HS256 token (algorithm confusion) is invalid_token', async () => {
     const { header, claims } = partsOf(tokens.access_token);
-    const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: header.kid! }).sign(new TextEncoder().encode('x'.repeat(32)));
+    const forged = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: header.kid! })
+      .sign(new TextEncoder().encode('x'.repeat(32)));
     await expectInvalidToken(forged);
   });
 
@@ -105,12 +107,18 @@ describe('bearer tokens at /mcp', () => {
   test('a token for /mcp presented at /mcp/notes (wrong aud) is invalid_token, and /mcp/notes’s own metadata is named', async () => {
     const notes = `${portal.url}/mcp/notes`;
     await expectInvalidToken(tokens.access_token, notes, `${portal.url}/.well-known/oauth-protected-resource/mcp/notes`);
-    await expect(createAccessTokens({ issuer: portal.url, keys: portal.keys }).verify(tokens.access_token, { audience: notes })).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(
+      createAccessTokens({ issuer: portal.url, keys: portal.keys }).verify(tokens.access_token, { audience: notes }),
+    ).rejects.toMatchObject({ code: 'invalid_token' });
   });
 
   test('a token for /mcp/notes presented at /mcp (wrong aud) is invalid_token', async () => {
     const notesTokens = await tokensFor(portal.url, client, { params: { resource: `${portal.url}/mcp/notes` } });
-    await expect(createAccessTokens({ issuer: portal.url, keys: portal.keys }).verify(notesTokens.access_token, { audience: `${portal.url}/mcp/notes` })).resolves.toMatchObject({ aud: `${portal.url}/mcp/notes` });
+    await expect(
+      createAccessTokens({ issuer: portal.url, keys: portal.keys }).verify(notesTokens.access_token, {
+        audience: `${portal.url}/mcp/notes`,
+      }),
+    ).resolves.toMatchObject({ aud: `${portal.url}/mcp/notes` });
     await expectInvalidToken(notesTokens.access_token);
   });
 
@@ -135,13 +143,20 @@ describe('bearer tokens at /mcp', () => {
     for (const authorization of [`Bearer ${tokens.access_token} extra`, 'Bearer', 'Bearer  ']) {
       const res = await mcpInitialize(`${portal.url}/mcp`, undefined, { authorization });
       expect(res.status).toBe(401);
-      expect(bearerChallenge(res.headers.get('www-authenticate'))).toMatchObject({ resource_metadata: metadataUrl, error: 'invalid_token' });
+      expect(bearerChallenge(res.headers.get('www-authenticate'))).toMatchObject({
+        resource_metadata: metadataUrl,
+        error: 'invalid_token',
+      });
       await res.text();
     }
   });
 
   test('another authentication scheme is no token: 401 with the challenge and no error code (RFC 6750 §3.1)', async () => {
-    for (const authorization of [`Basic ${Buffer.from('a:b').toString('base64')}`, `DPoP ${tokens.access_token}`, `Bearertoken ${tokens.access_token}`]) {
+    for (const authorization of [
+      `Basic ${Buffer.from('a:b').toString('base64')}`,
+      `DPoP ${tokens.access_token}`,
+      `Bearertoken ${tokens.access_token}`,
+    ]) {
       const res = await mcpInitialize(`${portal.url}/mcp`, undefined, { authorization });
       expect(res.status).toBe(401);
       const challenge = bearerChallenge(res.headers.get('www-authenticate'));
@@ -155,7 +170,12 @@ describe('bearer tokens at /mcp', () => {
     const res = await fetch(`${portal.url}/mcp?access_token=${tokens.access_token}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
     });
     expect(res.status).toBe(401);
     expect(bearerChallenge(res.headers.get('www-authenticate')).error).toBeUndefined();

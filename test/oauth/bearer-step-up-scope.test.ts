@@ -1,7 +1,16 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { bearerChallenge, json, mcpInitialize, registerClient, startOAuthPortal, tokensFor, type OAuthErrorBody, type TokenBody } from '../helpers/oauth-flow.js';
+import {
+  bearerChallenge,
+  json,
+  mcpInitialize,
+  registerClient,
+  startOAuthPortal,
+  tokensFor,
+  type OAuthErrorBody,
+  type TokenBody,
+} from '../helpers/oauth-flow.js';
 import { LogCapture, type TestPortal } from '../helpers/portal.js';
 import { errorHandler } from '../../portal/http/errors.js';
 import { createLogger } from '../../portal/logger.js';
@@ -28,7 +37,11 @@ describe('insufficient_scope asks for the step-up scope', () => {
     offlineOnly = await tokensFor(portal.url, client, { params: { scope: 'offline_access' } });
     // A route of the aggregate's resource that needs a scope agents' tokens lack: the portal's own bearer check and error writer.
     const app = express();
-    app.get('/needs-admin', portal.oauth.requireBearer({ resource: () => ({ url: `${portal.url}/mcp`, path: '/mcp' }), scope: ['admin'] }), (_req, res) => void res.json({ ok: true }));
+    app.get(
+      '/needs-admin',
+      portal.oauth.requireBearer({ resource: () => ({ url: `${portal.url}/mcp`, path: '/mcp' }), scope: ['admin'] }),
+      (_req, res) => void res.json({ ok: true }),
+    );
     app.use(errorHandler(createLogger({ level: 'silent', destination: new LogCapture() })));
     route = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => route.once('listening', resolve));
@@ -67,7 +80,11 @@ describe('insufficient_scope asks for the step-up scope', () => {
   test('a token for another resource (the aggregate) at the admin API: only the scope needed there', async () => {
     const res = await fetch(`${portal.url}/admin/api/v1/clients`, { headers: { authorization: `Bearer ${full.access_token}` } });
     expect(res.status).toBe(403);
-    expect(bearerChallenge(res.headers.get('www-authenticate'))).toMatchObject({ error: 'insufficient_scope', scope: 'admin', resource_metadata: `${portal.url}/.well-known/oauth-protected-resource/admin` });
+    expect(bearerChallenge(res.headers.get('www-authenticate'))).toMatchObject({
+      error: 'insufficient_scope',
+      scope: 'admin',
+      resource_metadata: `${portal.url}/.well-known/oauth-protected-resource/admin`,
+    });
   });
 
   test('a refused request changes nothing: the token still works where its scope suffices', async () => {
@@ -80,7 +97,10 @@ describe('insufficient_scope asks for the step-up scope', () => {
   test('without a token, the challenge names only what is needed (there is nothing held to keep)', async () => {
     const res = await fetch(routeUrl);
     expect(res.status).toBe(401);
-    expect(bearerChallenge(res.headers.get('www-authenticate'))).toEqual({ resource_metadata: `${portal.url}/.well-known/oauth-protected-resource/mcp`, scope: 'admin' });
+    expect(bearerChallenge(res.headers.get('www-authenticate'))).toEqual({
+      resource_metadata: `${portal.url}/.well-known/oauth-protected-resource/mcp`,
+      scope: 'admin',
+    });
   });
 });
 

@@ -64,7 +64,12 @@ describe('client_credentials', () => {
   });
 
   test('client_secret_post works too; a resource it may use is its audience', async () => {
-    const res = await formPost(portal.url, { grant_type: 'client_credentials', client_id: ROBOT.id, client_secret: ROBOT.secret, resource: `${portal.url}/apps/wiki` });
+    const res = await formPost(portal.url, {
+      grant_type: 'client_credentials',
+      client_id: ROBOT.id,
+      client_secret: ROBOT.secret,
+      resource: `${portal.url}/apps/wiki`,
+    });
     expect(res.status).toBe(200);
     const tokens = await json<TokenBody>(res);
     expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: 'service:robot', aud: `${portal.url}/apps/wiki` });
@@ -84,25 +89,49 @@ describe('client_credentials', () => {
     const wrong = await asRobot({}, 'wrong-secret');
     expect(wrong.headers.get('www-authenticate')).toMatch(/^Basic /);
     await expectOAuthError(wrong, 401, 'invalid_client');
-    await expectOAuthError(await formPost(portal.url, { grant_type: 'client_credentials', client_id: ROBOT.id, client_secret: 'wrong-secret' }), 401, 'invalid_client');
+    await expectOAuthError(
+      await formPost(portal.url, { grant_type: 'client_credentials', client_id: ROBOT.id, client_secret: 'wrong-secret' }),
+      401,
+      'invalid_client',
+    );
     await expectOAuthError(await formPost(portal.url, { grant_type: 'client_credentials', client_id: ROBOT.id }), 401, 'invalid_client');
   });
 
   test('a registered (non-service) client is unauthorized_client', async () => {
     const confidential = await registerClient(portal.url, { token_endpoint_auth_method: 'client_secret_basic' });
     await expectOAuthError(
-      await formPost(portal.url, { grant_type: 'client_credentials' }, { authorization: basicAuth(confidential.client_id, confidential.client_secret!) }),
+      await formPost(
+        portal.url,
+        { grant_type: 'client_credentials' },
+        { authorization: basicAuth(confidential.client_id, confidential.client_secret!) },
+      ),
       400,
       'unauthorized_client',
     );
     const publicClient = await registerClient(portal.url);
-    await expectOAuthError(await formPost(portal.url, { grant_type: 'client_credentials', client_id: publicClient.client_id }), 400, 'unauthorized_client');
+    await expectOAuthError(
+      await formPost(portal.url, { grant_type: 'client_credentials', client_id: publicClient.client_id }),
+      400,
+      'unauthorized_client',
+    );
   });
 
   test('a service client may not use the person-facing grants or /authorize', async () => {
-    await expectOAuthError(await asRobot({ grant_type: 'authorization_code', code: 'A'.repeat(43), code_verifier: 'v'.repeat(43), redirect_uri: 'http://127.0.0.1:9999/callback' }), 400, 'unauthorized_client');
+    await expectOAuthError(
+      await asRobot({
+        grant_type: 'authorization_code',
+        code: 'A'.repeat(43),
+        code_verifier: 'v'.repeat(43),
+        redirect_uri: 'http://127.0.0.1:9999/callback',
+      }),
+      400,
+      'unauthorized_client',
+    );
     await expectOAuthError(await asRobot({ grant_type: 'refresh_token', refresh_token: 'a.b' }), 400, 'unauthorized_client');
-    const page = await fetch(authorizeUrl(portal.url, ROBOT.id, pkce().challenge), { redirect: 'manual', headers: { accept: 'text/html' } });
+    const page = await fetch(authorizeUrl(portal.url, ROBOT.id, pkce().challenge), {
+      redirect: 'manual',
+      headers: { accept: 'text/html' },
+    });
     expect(page.status).toBe(400);
     expect(page.headers.get('location')).toBeNull();
     await page.text();

@@ -43,7 +43,11 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  function publish(file: string, doc: Record<string, unknown> | string, extra: { status?: number; headers?: Record<string, string> } = {}): string {
+  function publish(
+    file: string,
+    doc: Record<string, unknown> | string,
+    extra: { status?: number; headers?: Record<string, string> } = {},
+  ): string {
     documents.set(file, { body: typeof doc === 'string' ? doc : JSON.stringify(doc), ...extra });
     return `${origin}${file}`;
   }
@@ -62,7 +66,12 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
   }
 
   test('a valid document is fetched, named on the consent page, and completes the flow', async () => {
-    const clientId = publish('/agent.json', { client_id: `${origin}/agent.json`, client_name: 'Hosted Agent', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' });
+    const clientId = publish('/agent.json', {
+      client_id: `${origin}/agent.json`,
+      client_name: 'Hosted Agent',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+    });
     const verifier = oauth.generateRandomCodeVerifier();
     const browser = new FormBrowser(portal.url);
     const signIn = await browser.follow(await authorizeUrl(clientId, verifier));
@@ -79,7 +88,13 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
     const res = await fetch(`${portal.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI, client_id: clientId }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifier,
+        redirect_uri: REDIRECT_URI,
+        client_id: clientId,
+      }),
     });
     expect(res.status).toBe(200);
     const tokens = (await res.json()) as { access_token: string };
@@ -88,14 +103,33 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
   });
 
   test.each<[string, () => string]>([
-    ['its client_id differs from its URL', () => publish('/mismatch.json', { client_id: `${origin}/other.json`, redirect_uris: [REDIRECT_URI] })],
+    [
+      'its client_id differs from its URL',
+      () => publish('/mismatch.json', { client_id: `${origin}/other.json`, redirect_uris: [REDIRECT_URI] }),
+    ],
     ['it redirects elsewhere', () => publish('/moved.json', '', { status: 302, headers: { location: `${origin}/agent.json` } })],
-    ['it is larger than the bound', () => publish('/huge.json', { client_id: `${origin}/huge.json`, redirect_uris: [REDIRECT_URI], padding: 'x'.repeat(10_000) })],
+    [
+      'it is larger than the bound',
+      () => publish('/huge.json', { client_id: `${origin}/huge.json`, redirect_uris: [REDIRECT_URI], padding: 'x'.repeat(10_000) }),
+    ],
     ['it is not JSON', () => publish('/garbage.json', '<html>')],
-    ['it carries a client secret', () => publish('/secret.json', { client_id: `${origin}/secret.json`, redirect_uris: [REDIRECT_URI], client_secret: 's' })],
-    ['it registers a javascript: redirect URI', () => publish('/js.json', { client_id: `${origin}/js.json`, redirect_uris: ['javascript:alert(1)'] })],
-    ['it says application_type "web" but redirects to loopback http', () => publish('/web-loopback.json', { client_id: `${origin}/web-loopback.json`, application_type: 'web', redirect_uris: [REDIRECT_URI] })],
-    ['its application_type is neither web nor native', () => publish('/desktop.json', { client_id: `${origin}/desktop.json`, application_type: 'desktop', redirect_uris: [REDIRECT_URI] })],
+    [
+      'it carries a client secret',
+      () => publish('/secret.json', { client_id: `${origin}/secret.json`, redirect_uris: [REDIRECT_URI], client_secret: 's' }),
+    ],
+    [
+      'it registers a javascript: redirect URI',
+      () => publish('/js.json', { client_id: `${origin}/js.json`, redirect_uris: ['javascript:alert(1)'] }),
+    ],
+    [
+      'it says application_type "web" but redirects to loopback http',
+      () =>
+        publish('/web-loopback.json', { client_id: `${origin}/web-loopback.json`, application_type: 'web', redirect_uris: [REDIRECT_URI] }),
+    ],
+    [
+      'its application_type is neither web nor native',
+      () => publish('/desktop.json', { client_id: `${origin}/desktop.json`, application_type: 'desktop', redirect_uris: [REDIRECT_URI] }),
+    ],
     ['it does not exist', () => `${origin}/missing.json`],
   ])('a document is refused when %s: an error page, never a redirect', async (_case, make) => {
     const res = await new FormBrowser(portal.url).get(await authorizeUrl(make(), oauth.generateRandomCodeVerifier()));
@@ -105,7 +139,12 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
   });
 
   test('a document that says application_type "native" may use a loopback redirect URI, on any port (RFC 8252 §7.3)', async () => {
-    const clientId = publish('/native.json', { client_id: `${origin}/native.json`, client_name: 'Native Agent', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'] });
+    const clientId = publish('/native.json', {
+      client_id: `${origin}/native.json`,
+      client_name: 'Native Agent',
+      application_type: 'native',
+      redirect_uris: ['http://127.0.0.1/callback'],
+    });
     const res = await new FormBrowser(portal.url).follow(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()));
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('action="/login"');
@@ -142,7 +181,13 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
     const res = await fetch(`${portal.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'any', code_verifier: 'v'.repeat(43), redirect_uri: REDIRECT_URI, client_id: clientId }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: 'any',
+        code_verifier: 'v'.repeat(43),
+        redirect_uri: REDIRECT_URI,
+        client_id: clientId,
+      }),
     });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ error: 'invalid_client' });
@@ -169,11 +214,17 @@ describe('client ID metadata documents (https URLs as client_id)', () => {
     streamed.set('/popular.json', {
       write(res) {
         requests++;
-        void released.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: `${origin}/popular.json`, redirect_uris: [REDIRECT_URI] })));
+        void released.then(() =>
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ client_id: `${origin}/popular.json`, redirect_uris: [REDIRECT_URI] })),
+        );
       },
     });
     const clientId = `${origin}/popular.json`;
-    const both = Promise.all([1, 2].map(async () => new FormBrowser(portal.url).follow(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()))));
+    const both = Promise.all(
+      [1, 2].map(async () => new FormBrowser(portal.url).follow(await authorizeUrl(clientId, oauth.generateRandomCodeVerifier()))),
+    );
     while (requests === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     release();
     for (const res of await both) expect(res.status).toBe(200);

@@ -1,4 +1,12 @@
-import { UNLIMITED, authorizeCode, exchangeCode, json, registerClient, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
+import {
+  UNLIMITED,
+  authorizeCode,
+  exchangeCode,
+  json,
+  registerClient,
+  type RegisteredClient,
+  type TokenBody,
+} from '../helpers/oauth-flow.js';
 import { testAccounts, type TestPortal } from '../helpers/portal.js';
 import { mcpStatus, startTwoPortals, type TwoPortals } from '../helpers/two-portals.js';
 

@@ -52,7 +52,10 @@ describe('consent and sign-in reject bad input', () => {
   }
 
   /** Allows `pending` in ALICE's `browser` and shows the code works: the request was still pending. */
-  async function aliceCompletes(browser: FormBrowser, pending: { client: RegisteredClient; request: string; csrf: string; verifier: string }): Promise<void> {
+  async function aliceCompletes(
+    browser: FormBrowser,
+    pending: { client: RegisteredClient; request: string; csrf: string; verifier: string },
+  ): Promise<void> {
     const res = await browser.post(`${portal.url}/consent`, { request: pending.request, csrf: pending.csrf, decision: 'allow' });
     expect(res.status).toBe(303);
     const callback = new URL(res.headers.get('location')!);
@@ -202,7 +205,10 @@ describe('consent and sign-in reject bad input', () => {
 
     test('an unknown user, or an empty password, is the same 401', async () => {
       const { browser, fields } = await loginForm();
-      for (const [username, password] of [['mallory', 'alice-password'], [ALICE.username, '']]) {
+      for (const [username, password] of [
+        ['mallory', 'alice-password'],
+        [ALICE.username, ''],
+      ]) {
         const res = await browser.post(`${portal.url}/login`, { ...fields, username: username!, password: password! });
         expect(res.status).toBe(401);
         expect(sessionCookies(res)).toEqual([]);
@@ -213,12 +219,21 @@ describe('consent and sign-in reject bad input', () => {
     test('a missing or wrong CSRF token is 403, even with the right password, and no session', async () => {
       const { browser, fields } = await loginForm();
       const sessions = store.writes('session');
-      const missing = await browser.post(`${portal.url}/login`, { return_to: fields.return_to!, username: ALICE.username, password: ALICE.password });
+      const missing = await browser.post(`${portal.url}/login`, {
+        return_to: fields.return_to!,
+        username: ALICE.username,
+        password: ALICE.password,
+      });
       expect(missing.status).toBe(403);
       expect(sessionCookies(missing)).toEqual([]);
       await missing.text();
 
-      const wrong = await postAsJson(browser, '/login', { ...fields, csrf: 'A'.repeat(43), username: ALICE.username, password: ALICE.password });
+      const wrong = await postAsJson(browser, '/login', {
+        ...fields,
+        csrf: 'A'.repeat(43),
+        username: ALICE.username,
+        password: ALICE.password,
+      });
       expect(wrong.status).toBe(403);
       expect((await json<OAuthErrorBody>(wrong)).error).toBe('invalid_csrf');
 
@@ -245,23 +260,35 @@ describe('consent and sign-in reject bad input', () => {
       expect(store.writes('session')).toBe(sessions);
     });
 
-    test.each(['//evil.example', '//evil.example/path', 'https://evil.example', 'https://evil.example/consent', '/\\evil.example', '\\\\evil.example', '/\t/evil.example', 'javascript:alert(1)', ' //evil.example'])(
-      'return_to %j ends on a portal path',
-      async (returnTo) => {
-        // As a query parameter of GET /login, carried through the form…
-        const { browser, fields } = await loginForm(returnTo);
-        const res = await browser.post(`${portal.url}/login`, { ...fields, username: ALICE.username, password: ALICE.password });
-        expect(new URL(await continuesTo(res), portal.url).origin).toBe(portal.url);
-        // …posted directly in the form…
-        const { browser: direct, fields: directFields } = await loginForm();
-        const posted = await direct.post(`${portal.url}/login`, { ...directFields, return_to: returnTo, username: ALICE.username, password: ALICE.password });
-        expect(new URL(await continuesTo(posted), portal.url).origin).toBe(portal.url);
-        // …and for someone already signed in.
-        const signedIn = await browser.get(`${portal.url}/login?return_to=${encodeURIComponent(returnTo)}`);
-        expect(signedIn.status).toBe(303);
-        expect(new URL(signedIn.headers.get('location')!, portal.url).origin).toBe(portal.url);
-      },
-    );
+    test.each([
+      '//evil.example',
+      '//evil.example/path',
+      'https://evil.example',
+      'https://evil.example/consent',
+      '/\\evil.example',
+      '\\\\evil.example',
+      '/\t/evil.example',
+      'javascript:alert(1)',
+      ' //evil.example',
+    ])('return_to %j ends on a portal path', async (returnTo) => {
+      // As a query parameter of GET /login, carried through the form…
+      const { browser, fields } = await loginForm(returnTo);
+      const res = await browser.post(`${portal.url}/login`, { ...fields, username: ALICE.username, password: ALICE.password });
+      expect(new URL(await continuesTo(res), portal.url).origin).toBe(portal.url);
+      // …posted directly in the form…
+      const { browser: direct, fields: directFields } = await loginForm();
+      const posted = await direct.post(`${portal.url}/login`, {
+        ...directFields,
+        return_to: returnTo,
+        username: ALICE.username,
+        password: ALICE.password,
+      });
+      expect(new URL(await continuesTo(posted), portal.url).origin).toBe(portal.url);
+      // …and for someone already signed in.
+      const signedIn = await browser.get(`${portal.url}/login?return_to=${encodeURIComponent(returnTo)}`);
+      expect(signedIn.status).toBe(303);
+      expect(new URL(signedIn.headers.get('location')!, portal.url).origin).toBe(portal.url);
+    });
 
     test('a same-origin return_to is honoured', async () => {
       const { browser, fields } = await loginForm('/consent?request=abc');

@@ -44,7 +44,12 @@ describe('device authorization grant across two portal processes', () => {
     const document = {
       login: { accounts: await testAccounts() },
       tokens: { device_poll_interval: '60s' },
-      rate_limits: { register_per_minute: 1_000_000, token_per_minute: 1_000_000, login_per_minute: 1_000_000, user_code_per_minute: 1_000_000 },
+      rate_limits: {
+        register_per_minute: 1_000_000,
+        token_per_minute: 1_000_000,
+        login_per_minute: 1_000_000,
+        user_code_per_minute: 1_000_000,
+      },
       upstreams: [{ id: 'echoes', kind: 'mcp', url: upstream.url, access: { groups: ['eng'] } }],
     };
     first = await startTestPortal({ document, store: stores[0]!.store });
@@ -52,7 +57,11 @@ describe('device authorization grant across two portal processes', () => {
     const issuer = new URL(first.url);
     asAtFirst = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
     // The same issuer, served by the other process: its endpoints rewritten to reach that one.
-    asAtSecond = { ...asAtFirst, token_endpoint: `${second.url}/token`, device_authorization_endpoint: `${second.url}/device_authorization` };
+    asAtSecond = {
+      ...asAtFirst,
+      token_endpoint: `${second.url}/token`,
+      device_authorization_endpoint: `${second.url}/device_authorization`,
+    };
   });
   afterAll(async () => {
     await second?.close();
@@ -62,7 +71,11 @@ describe('device authorization grant across two portal processes', () => {
   });
 
   async function registerDevice(grantTypes = [DEVICE_CODE, 'refresh_token']): Promise<oauth.Client> {
-    const res = await oauth.dynamicClientRegistrationRequest(asAtFirst, { token_endpoint_auth_method: 'none', grant_types: grantTypes, client_name: 'Device Test' }, insecure);
+    const res = await oauth.dynamicClientRegistrationRequest(
+      asAtFirst,
+      { token_endpoint_auth_method: 'none', grant_types: grantTypes, client_name: 'Device Test' },
+      insecure,
+    );
     return (await oauth.processDynamicClientRegistrationResponse(res)) as oauth.Client;
   }
 
@@ -99,7 +112,10 @@ describe('device authorization grant across two portal processes', () => {
 
     // Polled again within the interval: slow_down (RFC 8628 §3.5), even with the answer about to come.
     expect(await oauthError(poll(client, device.device_code))).toBe('slow_down');
-    const done = await browser.follow(`${second.url}/consent`, { method: 'POST', fields: { ...formFields(consent.page), decision: 'allow' } });
+    const done = await browser.follow(`${second.url}/consent`, {
+      method: 'POST',
+      fields: { ...formFields(consent.page), decision: 'allow' },
+    });
     expect(done.status).toBe(200);
     expect(await done.text()).toContain('Device connected');
     expect(await grantsOf(client)).toHaveLength(0);
@@ -122,15 +138,21 @@ describe('device authorization grant across two portal processes', () => {
     expect(await oauthError(poll(client, device.device_code))).toBe('invalid_grant');
     expect(await grantsOf(client)).toHaveLength(1);
     const audit = [...first.logs.lines, ...second.logs.lines];
-    expect(audit).toEqual(expect.arrayContaining([
-      expect.objectContaining({ event: 'device_authorization_started' }),
-      expect.objectContaining({ event: 'device_code_entered' }),
-      expect.objectContaining({ event: 'token_issued', grant: 'device_code' }),
-      expect.objectContaining({ event: 'device_code_misused' }),
-    ]));
+    expect(audit).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ event: 'device_authorization_started' }),
+        expect.objectContaining({ event: 'device_code_entered' }),
+        expect.objectContaining({ event: 'token_issued', grant: 'device_code' }),
+        expect.objectContaining({ event: 'device_code_misused' }),
+      ]),
+    );
 
     // The refresh token keeps the resource.
-    const refreshed = await oauth.processRefreshTokenResponse(asAtSecond, client, await oauth.refreshTokenGrantRequest(asAtSecond, client, none, tokens.refresh_token!, insecure));
+    const refreshed = await oauth.processRefreshTokenResponse(
+      asAtSecond,
+      client,
+      await oauth.refreshTokenGrantRequest(asAtSecond, client, none, tokens.refresh_token!, insecure),
+    );
     expect(decodeJwt(refreshed.access_token).aud).toBe(`${first.url}/mcp/echoes`);
   });
 
@@ -143,7 +165,7 @@ describe('device authorization grant across two portal processes', () => {
     expect(await grantsOf(client)).toHaveLength(0);
   });
 
-  test('a code entered by one person cannot be taken over by another; the tokens are the first person\'s', async () => {
+  test("a code entered by one person cannot be taken over by another; the tokens are the first person's", async () => {
     const client = await registerDevice();
     const device = await startDevice(client);
     const alice = new FormBrowser(first.url);
@@ -160,7 +182,9 @@ describe('device authorization grant across two portal processes', () => {
     expect(await done.text()).toContain('Device connected');
     const tokens = await poll(client, device.device_code);
     expect(decodeJwt(tokens.access_token).sub).toBe('local:alice');
-    expect([...first.logs.lines, ...second.logs.lines]).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'device_code_refused', outcome: 'denied' })]));
+    expect([...first.logs.lines, ...second.logs.lines]).toEqual(
+      expect.arrayContaining([expect.objectContaining({ event: 'device_code_refused', outcome: 'denied' })]),
+    );
   });
 
   test('user codes: wrong, reused after the answer: invalid_grant, nothing bound', async () => {
@@ -175,7 +199,7 @@ describe('device authorization grant across two portal processes', () => {
     }
   });
 
-  test('device codes: wrong, another client\'s: invalid_grant and nothing changes', async () => {
+  test("device codes: wrong, another client's: invalid_grant and nothing changes", async () => {
     const client = await registerDevice();
     const other = await registerDevice();
     const device = await startDevice(client);
@@ -188,7 +212,11 @@ describe('device authorization grant across two portal processes', () => {
 
   test('a client not registered for the grant: unauthorized_client at both endpoints; an unknown resource: invalid_target', async () => {
     const codeOnly = (await oauth.processDynamicClientRegistrationResponse(
-      await oauth.dynamicClientRegistrationRequest(asAtFirst, { redirect_uris: ['http://127.0.0.1:9999/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] }, insecure),
+      await oauth.dynamicClientRegistrationRequest(
+        asAtFirst,
+        { redirect_uris: ['http://127.0.0.1:9999/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] },
+        insecure,
+      ),
     )) as oauth.Client;
     expect(await oauthError(startDevice(codeOnly))).toBe('unauthorized_client');
     const res = await formPost(first.url, { grant_type: DEVICE_CODE, device_code: 'x'.repeat(43), client_id: codeOnly.client_id });
@@ -200,7 +228,10 @@ describe('device authorization grant across two portal processes', () => {
   });
 
   test('registration: the device grant needs no redirect URI, the code grant still does', async () => {
-    const res = await formPostJson(`${first.url}/register`, { token_endpoint_auth_method: 'none', grant_types: ['authorization_code', DEVICE_CODE] });
+    const res = await formPostJson(`${first.url}/register`, {
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', DEVICE_CODE],
+    });
     expect(res.status).toBe(400);
     expect((await json<OAuthErrorBody>(res)).error).toBe('invalid_redirect_uri');
   });
@@ -217,15 +248,25 @@ describe('device authorization grant: expiry and rate limits', () => {
   const clock = testClock();
 
   beforeAll(async () => {
-    portal = await startOAuthPortal({ tokens: { device_code_ttl: '10s', device_poll_interval: '1s' }, rate_limits: { user_code_per_minute: 3 } }, undefined, clock);
+    portal = await startOAuthPortal(
+      { tokens: { device_code_ttl: '10s', device_poll_interval: '1s' }, rate_limits: { user_code_per_minute: 3 } },
+      undefined,
+      clock,
+    );
     const issuer = new URL(portal.url);
     as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
   });
   afterAll(() => portal.close());
 
   test('an expired device code answers expired_token, and its user code is refused', async () => {
-    const client = (await oauth.processDynamicClientRegistrationResponse(await oauth.dynamicClientRegistrationRequest(as, { token_endpoint_auth_method: 'none', grant_types: [DEVICE_CODE] }, insecure))) as oauth.Client;
-    const device = await oauth.processDeviceAuthorizationResponse(as, client, await oauth.deviceAuthorizationRequest(as, client, none, { scope: 'mcp' }, insecure));
+    const client = (await oauth.processDynamicClientRegistrationResponse(
+      await oauth.dynamicClientRegistrationRequest(as, { token_endpoint_auth_method: 'none', grant_types: [DEVICE_CODE] }, insecure),
+    )) as oauth.Client;
+    const device = await oauth.processDeviceAuthorizationResponse(
+      as,
+      client,
+      await oauth.deviceAuthorizationRequest(as, client, none, { scope: 'mcp' }, insecure),
+    );
     const browser = new FormBrowser(portal.url);
     await enterUserCode(browser, `${portal.url}/device`, 'BCDF-GHJK', ALICE);
     clock.advance(11_000);
@@ -237,8 +278,14 @@ describe('device authorization grant: expiry and rate limits', () => {
   });
 
   test('allowed on the consent page after the code expired: expired_token, nothing issued', async () => {
-    const client = (await oauth.processDynamicClientRegistrationResponse(await oauth.dynamicClientRegistrationRequest(as, { token_endpoint_auth_method: 'none', grant_types: [DEVICE_CODE] }, insecure))) as oauth.Client;
-    const device = await oauth.processDeviceAuthorizationResponse(as, client, await oauth.deviceAuthorizationRequest(as, client, none, { scope: 'mcp' }, insecure));
+    const client = (await oauth.processDynamicClientRegistrationResponse(
+      await oauth.dynamicClientRegistrationRequest(as, { token_endpoint_auth_method: 'none', grant_types: [DEVICE_CODE] }, insecure),
+    )) as oauth.Client;
+    const device = await oauth.processDeviceAuthorizationResponse(
+      as,
+      client,
+      await oauth.deviceAuthorizationRequest(as, client, none, { scope: 'mcp' }, insecure),
+    );
     const browser = new FormBrowser(portal.url);
     const consent = await enterUserCode(browser, `${portal.url}/device`, device.user_code, ALICE);
     expect(consent.page).toContain('action="/consent"');

@@ -20,7 +20,12 @@ import {
 import type { TestPortal } from '../helpers/portal.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
-const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+});
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -34,7 +39,9 @@ function unsignedProof(key: DpopKey, htm: string, htu: string, accessToken?: str
 function symmetricProof(htm: string, htu: string, accessToken?: string): Promise<string> {
   const secret = randomBytes(32);
   const payload = { jti: randomUUID(), htm, htu, iat: now(), ...(accessToken ? { ath: accessTokenHash(accessToken) } : {}) };
-  return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: { kty: 'oct', k: secret.toString('base64url') } } as never).sign(secret);
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk: { kty: 'oct', k: secret.toString('base64url') } } as never)
+    .sign(secret);
 }
 
 /**
@@ -56,7 +63,15 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
   beforeAll(async () => {
     [notes, wiki, key, otherKey] = await Promise.all([startRecordingMcpServer(), startTestUpstream(), dpopKey(), dpopKey()]);
     store = new RecordingStore();
-    portal = await startOAuthPortal({ upstreams: [{ id: 'notes', kind: 'mcp', url: notes.url, tools: { pinning: 'off' } }, { id: 'wiki', kind: 'http', url: wiki.url }] }, store);
+    portal = await startOAuthPortal(
+      {
+        upstreams: [
+          { id: 'notes', kind: 'mcp', url: notes.url, tools: { pinning: 'off' } },
+          { id: 'wiki', kind: 'http', url: wiki.url },
+        ],
+      },
+      store,
+    );
     client = await registerClient(portal.url);
   });
   afterAll(async () => {
@@ -66,10 +81,22 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
   });
 
   const tokenUrl = () => `${portal.url}/token`;
-  const codeFor = (params: Record<string, string> = {}): Promise<Authorized> => authorizeCode(portal.url, client.client_id, { params: { scope: 'mcp offline_access', ...params } });
+  const codeFor = (params: Record<string, string> = {}): Promise<Authorized> =>
+    authorizeCode(portal.url, client.client_id, { params: { scope: 'mcp offline_access', ...params } });
   const exchange = (authorized: Authorized, headers: Record<string, string> = {}) =>
-    formPost(portal.url, { grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: authorized.redirectUri, ...clientAuth(client).fields }, headers);
-  const refreshWith = (refreshToken: string, headers: Record<string, string> = {}) => formPost(portal.url, { grant_type: 'refresh_token', refresh_token: refreshToken, ...clientAuth(client).fields }, headers);
+    formPost(
+      portal.url,
+      {
+        grant_type: 'authorization_code',
+        code: authorized.code,
+        code_verifier: authorized.verifier,
+        redirect_uri: authorized.redirectUri,
+        ...clientAuth(client).fields,
+      },
+      headers,
+    );
+  const refreshWith = (refreshToken: string, headers: Record<string, string> = {}) =>
+    formPost(portal.url, { grant_type: 'refresh_token', refresh_token: refreshToken, ...clientAuth(client).fields }, headers);
   const tokenProof = (with_: DpopKey = key) => dpopProof(with_, { htm: 'POST', htu: tokenUrl() });
   const issued = () => ({ grants: store.writes('grant'), refresh: store.writes('refresh') });
   /** How many refusals were audited (`dpop_refused`). */
@@ -99,12 +126,18 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
       ['typ other than dpop+jwt', () => dpopProof(key, { htm: 'POST', htu: tokenUrl() }, { header: { typ: 'JWT' } })],
       ['a symmetric algorithm (HS256)', () => symmetricProof('POST', tokenUrl())],
       ['alg none', async () => unsignedProof(key, 'POST', tokenUrl())],
-      ['a signature by another key than the embedded jwk', () => dpopProof(key, { htm: 'POST', htu: tokenUrl() }, { header: { jwk: otherKey.publicJwk } })],
+      [
+        'a signature by another key than the embedded jwk',
+        () => dpopProof(key, { htm: 'POST', htu: tokenUrl() }, { header: { jwk: otherKey.publicJwk } }),
+      ],
       [
         'a private key in the jwk',
         async () => {
           const pair = await generateKeyPair('ES256', { extractable: true });
-          return dpopProof({ privateKey: pair.privateKey, publicJwk: await exportJWK(pair.privateKey), alg: 'ES256' }, { htm: 'POST', htu: tokenUrl() });
+          return dpopProof(
+            { privateKey: pair.privateKey, publicJwk: await exportJWK(pair.privateKey), alg: 'ES256' },
+            { htm: 'POST', htu: tokenUrl() },
+          );
         },
       ],
     ];
@@ -131,7 +164,13 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
 
     test('two DPoP headers', async () => {
       const authorized = await codeFor();
-      const body = new URLSearchParams({ grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: authorized.redirectUri, client_id: client.client_id }).toString();
+      const body = new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: authorized.code,
+        code_verifier: authorized.verifier,
+        redirect_uri: authorized.redirectUri,
+        client_id: client.client_id,
+      }).toString();
       const before = issued();
       const answer = await rawRequest(
         Number(new URL(portal.url).port),
@@ -170,7 +209,10 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
     });
 
     test('a malformed dpop_jkt is invalid_request at /authorize', async () => {
-      const res = await fetch(`${portal.url}/authorize?${new URLSearchParams({ client_id: client.client_id, redirect_uri: 'http://127.0.0.1:9999/callback', response_type: 'code', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', dpop_jkt: 'short' })}`, { redirect: 'manual' });
+      const res = await fetch(
+        `${portal.url}/authorize?${new URLSearchParams({ client_id: client.client_id, redirect_uri: 'http://127.0.0.1:9999/callback', response_type: 'code', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', dpop_jkt: 'short' })}`,
+        { redirect: 'manual' },
+      );
       await expectOAuthError(res, 400, 'invalid_request');
     });
   });
@@ -192,9 +234,14 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
     ];
     type Target = (typeof targets)[number];
     const send = (target: Target, headers: Record<string, string>) =>
-      fetch(`${portal.url}${target.path}`, { method: target.method, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: target.body });
+      fetch(`${portal.url}${target.path}`, {
+        method: target.method,
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: target.body,
+      });
     const urlOf = (target: Target) => `${portal.url}${target.path}`;
-    const good = (target: Target, token = tokens.access_token, with_: DpopKey = key) => dpopProof(with_, { htm: target.method, htu: urlOf(target), accessToken: token });
+    const good = (target: Target, token = tokens.access_token, with_: DpopKey = key) =>
+      dpopProof(with_, { htm: target.method, htu: urlOf(target), accessToken: token });
 
     /** Sends, expects 401 with `error` in the `scheme` challenge (and the DPoP challenge's `algs` always), and that nothing reached the upstream. */
     async function expectRefused(target: Target, headers: Record<string, string>, error: string, scheme: 'DPoP' | 'Bearer'): Promise<void> {
@@ -211,20 +258,102 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
 
     // Every row names the challenge that carries the error: jest reads a missing last argument as a `done` callback.
     const cases: Array<[string, (target: Target) => Promise<Record<string, string>>, string, 'DPoP' | 'Bearer']> = [
-      ['a bound token sent as a bearer token (with a proof, even)', async (t) => ({ authorization: `Bearer ${tokens.access_token}`, dpop: await good(t) }), 'invalid_token', 'Bearer'],
+      [
+        'a bound token sent as a bearer token (with a proof, even)',
+        async (t) => ({ authorization: `Bearer ${tokens.access_token}`, dpop: await good(t) }),
+        'invalid_token',
+        'Bearer',
+      ],
       ['a bound token without a proof', async () => ({ authorization: `DPoP ${tokens.access_token}` }), 'invalid_dpop_proof', 'DPoP'],
-      ['a proof for another URL', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await dpopProof(key, { htm: t.method, htu: `${portal.url}/mcp/notes`, accessToken: tokens.access_token }) }), 'invalid_dpop_proof', 'DPoP'],
-      ['a proof for another method', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await dpopProof(key, { htm: 'PUT', htu: urlOf(t), accessToken: tokens.access_token }) }), 'invalid_dpop_proof', 'DPoP'],
-      ['a proof without ath', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await dpopProof(key, { htm: t.method, htu: urlOf(t) }) }), 'invalid_dpop_proof', 'DPoP'],
-      ['a proof whose ath is another token’s', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await good(t, 'another-token') }), 'invalid_dpop_proof', 'DPoP'],
-      ['a stale iat', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await dpopProof(key, { htm: t.method, htu: urlOf(t), accessToken: tokens.access_token }, { claims: { iat: now() - 120 } }) }), 'invalid_dpop_proof', 'DPoP'],
-      ['an iat in the future', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await dpopProof(key, { htm: t.method, htu: urlOf(t), accessToken: tokens.access_token }, { claims: { iat: now() + 120 } }) }), 'invalid_dpop_proof', 'DPoP'],
-      ['a symmetric algorithm (HS256)', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await symmetricProof(t.method, urlOf(t), tokens.access_token) }), 'invalid_dpop_proof', 'DPoP'],
-      ['alg none', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: unsignedProof(key, t.method, urlOf(t), tokens.access_token) }), 'invalid_dpop_proof', 'DPoP'],
-      ['a malformed DPoP header', async () => ({ authorization: `DPoP ${tokens.access_token}`, dpop: 'eyJ.not a jwt' }), 'invalid_dpop_proof', 'DPoP'],
-      ['a valid proof by another key than cnf.jkt', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await good(t, tokens.access_token, otherKey) }), 'invalid_token', 'DPoP'],
+      [
+        'a proof for another URL',
+        async (t) => ({
+          authorization: `DPoP ${tokens.access_token}`,
+          dpop: await dpopProof(key, { htm: t.method, htu: `${portal.url}/mcp/notes`, accessToken: tokens.access_token }),
+        }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
+      [
+        'a proof for another method',
+        async (t) => ({
+          authorization: `DPoP ${tokens.access_token}`,
+          dpop: await dpopProof(key, { htm: 'PUT', htu: urlOf(t), accessToken: tokens.access_token }),
+        }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
+      [
+        'a proof without ath',
+        async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await dpopProof(key, { htm: t.method, htu: urlOf(t) }) }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
+      [
+        'a proof whose ath is another token’s',
+        async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await good(t, 'another-token') }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
+      [
+        'a stale iat',
+        async (t) => ({
+          authorization: `DPoP ${tokens.access_token}`,
+          dpop: await dpopProof(key, { htm: t.method, htu: urlOf(t), accessToken: tokens.access_token }, { claims: { iat: now() - 120 } }),
+        }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
+      [
+        'an iat in the future',
+        async (t) => ({
+          authorization: `DPoP ${tokens.access_token}`,
+          dpop: await dpopProof(key, { htm: t.method, htu: urlOf(t), accessToken: tokens.access_token }, { claims: { iat: now() + 120 } }),
+        }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
+      [
+        'a symmetric algorithm (HS256)',
+        async (t) => ({
+          authorization: `DPoP ${tokens.access_token}`,
+          dpop: await symmetricProof(t.method, urlOf(t), tokens.access_token),
+        }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
+      [
+        'alg none',
+        async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: unsignedProof(key, t.method, urlOf(t), tokens.access_token) }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
+      [
+        'a malformed DPoP header',
+        async () => ({ authorization: `DPoP ${tokens.access_token}`, dpop: 'eyJ.not a jwt' }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
+      [
+        'a valid proof by another key than cnf.jkt',
+        async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await good(t, tokens.access_token, otherKey) }),
+        'invalid_token',
+        'DPoP',
+      ],
       // Both keys are known to the portal by now: a key it imported before still verifies every signature.
-      ['a signature by another key than the embedded jwk', async (t) => ({ authorization: `DPoP ${tokens.access_token}`, dpop: await dpopProof(otherKey, { htm: t.method, htu: urlOf(t), accessToken: tokens.access_token }, { header: { jwk: key.publicJwk } }) }), 'invalid_dpop_proof', 'DPoP'],
+      [
+        'a signature by another key than the embedded jwk',
+        async (t) => ({
+          authorization: `DPoP ${tokens.access_token}`,
+          dpop: await dpopProof(
+            otherKey,
+            { htm: t.method, htu: urlOf(t), accessToken: tokens.access_token },
+            { header: { jwk: key.publicJwk } },
+          ),
+        }),
+        'invalid_dpop_proof',
+        'DPoP',
+      ],
     ];
     for (const target of targets) {
       test.each(cases)(`${target.name}: %s`, async (_name, headersFor, error, scheme) => {
@@ -244,7 +373,12 @@ describe('DPoP bad input: the RFC 9449 error, nothing issued, nothing served', (
       const res = await exchange(await codeFor());
       const bearer = await json<TokenBody>(res);
       expect(bearer.token_type).toBe('Bearer');
-      await expectRefused(targets[0]!, { authorization: `DPoP ${bearer.access_token}`, dpop: await good(targets[0]!, bearer.access_token) }, 'invalid_token', 'DPoP');
+      await expectRefused(
+        targets[0]!,
+        { authorization: `DPoP ${bearer.access_token}`, dpop: await good(targets[0]!, bearer.access_token) },
+        'invalid_token',
+        'DPoP',
+      );
     });
 
     test('two DPoP headers at /mcp', async () => {

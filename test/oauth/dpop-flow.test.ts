@@ -8,7 +8,12 @@ import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helper
 import { buildAuthorizeUrl, insecure } from '../helpers/strict-client.js';
 
 const REDIRECT_URI = 'http://127.0.0.1:9999/callback';
-const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'dpop-agent', version: '1' } } });
+const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'dpop-agent', version: '1' } },
+});
 
 /**
  * DPoP (RFC 9449) end to end, with oauth4webapi as the client and its DPoP handle making every
@@ -45,21 +50,36 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
   async function register(method: 'none' | 'client_secret_basic'): Promise<oauth.Client & { client_secret?: string }> {
     const res = await oauth.dynamicClientRegistrationRequest(
       as,
-      { redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: method, grant_types: ['authorization_code', 'refresh_token'], client_name: 'DPoP agent' },
+      {
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: method,
+        grant_types: ['authorization_code', 'refresh_token'],
+        client_name: 'DPoP agent',
+      },
       insecure,
     );
     return (await oauth.processDynamicClientRegistrationResponse(res)) as oauth.Client & { client_secret?: string };
   }
 
   /** Authorization code flow with PKCE, `dpop_jkt` and `offline_access`, exchanged with a DPoP proof. */
-  async function dpopTokens(client: oauth.Client, auth: oauth.ClientAuth, DPoP: oauth.DPoPHandle, resource?: string, scope = 'mcp offline_access') {
+  async function dpopTokens(
+    client: oauth.Client,
+    auth: oauth.ClientAuth,
+    DPoP: oauth.DPoPHandle,
+    resource?: string,
+    scope = 'mcp offline_access',
+  ) {
     const verifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();
     const url = await buildAuthorizeUrl(as, client.client_id, { redirectUri: REDIRECT_URI, verifier, state, scope, resource });
     url.searchParams.set('dpop_jkt', await DPoP.calculateThumbprint());
     const callback = await new FormBrowser(portal.url).authorize(url.href, ALICE);
     const params = oauth.validateAuthResponse(as, client, callback, state);
-    return oauth.processAuthorizationCodeResponse(as, client, await oauth.authorizationCodeGrantRequest(as, client, auth, params, REDIRECT_URI, verifier, { ...insecure, DPoP }));
+    return oauth.processAuthorizationCodeResponse(
+      as,
+      client,
+      await oauth.authorizationCodeGrantRequest(as, client, auth, params, REDIRECT_URI, verifier, { ...insecure, DPoP }),
+    );
   }
 
   const mcpHeaders = () => new Headers({ 'content-type': 'application/json', accept: 'application/json, text/event-stream' });
@@ -69,7 +89,11 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
     expect(as.dpop_signing_alg_values_supported).not.toContain('HS256');
     for (const path of ['/mcp', '/mcp/notes', '/apps/wiki']) {
       const metadata = (await (await fetch(`${portal.url}/.well-known/oauth-protected-resource${path}`)).json()) as Record<string, unknown>;
-      expect(metadata).toMatchObject({ resource: `${portal.url}${path}`, dpop_bound_access_tokens_required: false, dpop_signing_alg_values_supported: as.dpop_signing_alg_values_supported });
+      expect(metadata).toMatchObject({
+        resource: `${portal.url}${path}`,
+        dpop_bound_access_tokens_required: false,
+        dpop_signing_alg_values_supported: as.dpop_signing_alg_values_supported,
+      });
     }
   });
 
@@ -90,14 +114,24 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
     expect(tokens.refresh_token).toBeDefined();
     expect(jwtPayload(tokens.access_token)).toMatchObject({ aud: `${portal.url}/mcp`, cnf: { jkt } });
 
-    const mcp = await oauth.protectedResourceRequest(tokens.access_token, 'POST', new URL(`${portal.url}/mcp`), mcpHeaders(), INITIALIZE, { ...insecure, DPoP });
+    const mcp = await oauth.protectedResourceRequest(tokens.access_token, 'POST', new URL(`${portal.url}/mcp`), mcpHeaders(), INITIALIZE, {
+      ...insecure,
+      DPoP,
+    });
     expect(mcp.status).toBe(200);
     expect(mcp.headers.get('mcp-session-id')).toBeTruthy();
     await mcp.text();
 
     // The aggregate's token reaches the app; neither the token nor the proof is passed on to it.
     const seen = wiki.seen.length;
-    const app = await oauth.protectedResourceRequest(tokens.access_token, 'GET', new URL(`${portal.url}/apps/wiki/echo?x=1`), new Headers(), null, { ...insecure, DPoP });
+    const app = await oauth.protectedResourceRequest(
+      tokens.access_token,
+      'GET',
+      new URL(`${portal.url}/apps/wiki/echo?x=1`),
+      new Headers(),
+      null,
+      { ...insecure, DPoP },
+    );
     expect(app.status).toBe(200);
     const echo = (await app.json()) as Echo;
     expect(echo.url).toBe('/echo?x=1');
@@ -105,11 +139,22 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
     expect(echo.headers.dpop).toBeUndefined();
     expect(wiki.seen.length).toBe(seen + 1);
 
-    const refreshed = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token!, { ...insecure, DPoP }));
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token!, { ...insecure, DPoP }),
+    );
     expect(refreshed.token_type).toBe('dpop');
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
     expect(jwtPayload(refreshed.access_token)).toMatchObject({ cnf: { jkt } });
-    const again = await oauth.protectedResourceRequest(refreshed.access_token, 'POST', new URL(`${portal.url}/mcp`), mcpHeaders(), INITIALIZE, { ...insecure, DPoP });
+    const again = await oauth.protectedResourceRequest(
+      refreshed.access_token,
+      'POST',
+      new URL(`${portal.url}/mcp`),
+      mcpHeaders(),
+      INITIALIZE,
+      { ...insecure, DPoP },
+    );
     expect(again.status).toBe(200);
     await again.text();
   });
@@ -120,7 +165,14 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
     const tokens = await dpopTokens(client, oauth.None(), DPoP, `${portal.url}/mcp/notes`);
     expect(tokens.token_type).toBe('dpop');
     const before = notes.requests.length;
-    const res = await oauth.protectedResourceRequest(tokens.access_token, 'POST', new URL(`${portal.url}/mcp/notes`), mcpHeaders(), INITIALIZE, { ...insecure, DPoP });
+    const res = await oauth.protectedResourceRequest(
+      tokens.access_token,
+      'POST',
+      new URL(`${portal.url}/mcp/notes`),
+      mcpHeaders(),
+      INITIALIZE,
+      { ...insecure, DPoP },
+    );
     expect(res.status).toBe(200);
     await res.text();
     expect(notes.requests.length).toBeGreaterThan(before);
@@ -133,10 +185,19 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
     const DPoP = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
     const tokens = await dpopTokens(client, oauth.None(), DPoP, `${portal.url}/admin`, 'admin');
     expect(tokens.token_type).toBe('dpop');
-    const me = await oauth.protectedResourceRequest(tokens.access_token, 'GET', new URL(`${portal.url}/admin/api/v1/me`), new Headers({ accept: 'application/json' }), null, { ...insecure, DPoP });
+    const me = await oauth.protectedResourceRequest(
+      tokens.access_token,
+      'GET',
+      new URL(`${portal.url}/admin/api/v1/me`),
+      new Headers({ accept: 'application/json' }),
+      null,
+      { ...insecure, DPoP },
+    );
     expect(me.status).toBe(200);
     expect(await me.json()).toMatchObject({ via: 'bearer' });
-    const asBearer = await fetch(`${portal.url}/admin/api/v1/me`, { headers: { accept: 'application/json', authorization: `Bearer ${tokens.access_token}` } });
+    const asBearer = await fetch(`${portal.url}/admin/api/v1/me`, {
+      headers: { accept: 'application/json', authorization: `Bearer ${tokens.access_token}` },
+    });
     expect(asBearer.status).toBe(401);
     expect(((await asBearer.json()) as { error: string }).error).toBe('invalid_token');
   });
@@ -147,7 +208,11 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
     const DPoP = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
     const tokens = await dpopTokens(client, auth, DPoP);
     expect(tokens.token_type).toBe('dpop');
-    const introspection = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, auth, tokens.access_token, insecure));
+    const introspection = await oauth.processIntrospectionResponse(
+      as,
+      client,
+      await oauth.introspectionRequest(as, client, auth, tokens.access_token, insecure),
+    );
     expect(introspection).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: await DPoP.calculateThumbprint() } });
   });
 
@@ -156,14 +221,34 @@ describe('DPoP-bound tokens, with oauth4webapi as the client', () => {
     const auth = oauth.ClientSecretBasic(client.client_secret!);
     const verifier = oauth.generateRandomCodeVerifier();
     const url = await buildAuthorizeUrl(as, client.client_id, { redirectUri: REDIRECT_URI, verifier });
-    const params = oauth.validateAuthResponse(as, client, await new FormBrowser(portal.url).authorize(url.href, ALICE), oauth.expectNoState);
-    const tokens = await oauth.processAuthorizationCodeResponse(as, client, await oauth.authorizationCodeGrantRequest(as, client, auth, params, REDIRECT_URI, verifier, insecure));
+    const params = oauth.validateAuthResponse(
+      as,
+      client,
+      await new FormBrowser(portal.url).authorize(url.href, ALICE),
+      oauth.expectNoState,
+    );
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      client,
+      await oauth.authorizationCodeGrantRequest(as, client, auth, params, REDIRECT_URI, verifier, insecure),
+    );
     expect(tokens.token_type).toBe('bearer');
     expect(jwtPayload(tokens.access_token).cnf).toBeUndefined();
-    const res = await oauth.protectedResourceRequest(tokens.access_token, 'POST', new URL(`${portal.url}/mcp`), mcpHeaders(), INITIALIZE, insecure);
+    const res = await oauth.protectedResourceRequest(
+      tokens.access_token,
+      'POST',
+      new URL(`${portal.url}/mcp`),
+      mcpHeaders(),
+      INITIALIZE,
+      insecure,
+    );
     expect(res.status).toBe(200);
     await res.text();
-    const introspection = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, auth, tokens.access_token, insecure));
+    const introspection = await oauth.processIntrospectionResponse(
+      as,
+      client,
+      await oauth.introspectionRequest(as, client, auth, tokens.access_token, insecure),
+    );
     expect(introspection.token_type).toBe('Bearer');
     expect(introspection.cnf).toBeUndefined();
   });

@@ -29,7 +29,14 @@ describe('DPoP behind a reverse proxy and at a host-routed app', () => {
       document: {
         rate_limits: UNLIMITED,
         http: { trust_proxy: true },
-        service_clients: [{ client_id: 'nightly', secret_hash: await hashPassword(SECRET, TEST_PASSWORD_COST), upstreams: ['wiki', 'hosted'], scope: 'mcp' }],
+        service_clients: [
+          {
+            client_id: 'nightly',
+            secret_hash: await hashPassword(SECRET, TEST_PASSWORD_COST),
+            upstreams: ['wiki', 'hosted'],
+            scope: 'mcp',
+          },
+        ],
         upstreams: [
           { id: 'wiki', kind: 'http', url: wiki.url },
           { id: 'hosted', kind: 'http', url: wiki.url, host: HOSTED },
@@ -37,7 +44,11 @@ describe('DPoP behind a reverse proxy and at a host-routed app', () => {
       },
     });
     local = portal.url;
-    const res = await formPost(local, { grant_type: 'client_credentials' }, { authorization: basicAuth('nightly', SECRET), dpop: await dpopProof(key, { htm: 'POST', htu: `${PUBLIC_URL}/token` }) });
+    const res = await formPost(
+      local,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('nightly', SECRET), dpop: await dpopProof(key, { htm: 'POST', htu: `${PUBLIC_URL}/token` }) },
+    );
     expect(res.status).toBe(200);
     const tokens = await json<TokenBody>(res);
     expect(tokens.token_type).toBe('DPoP');
@@ -51,7 +62,11 @@ describe('DPoP behind a reverse proxy and at a host-routed app', () => {
 
   /** A request for the path-routed app as a reverse proxy passes it on: to the portal's socket, with the public `Host`. */
   const appRequest = async (htu: string, headers: Record<string, string> = {}) =>
-    hostRequest(`${local}/apps/wiki/echo`, new URL(PUBLIC_URL).host, { authorization: `DPoP ${token}`, dpop: await dpopProof(key, { htm: 'GET', htu, accessToken: token }), ...headers });
+    hostRequest(`${local}/apps/wiki/echo`, new URL(PUBLIC_URL).host, {
+      authorization: `DPoP ${token}`,
+      dpop: await dpopProof(key, { htm: 'GET', htu, accessToken: token }),
+      ...headers,
+    });
 
   test('a proof for the public URL is accepted at whatever address the request arrives', async () => {
     const res = await appRequest(`${PUBLIC_URL}/apps/wiki/echo`);
@@ -74,13 +89,19 @@ describe('DPoP behind a reverse proxy and at a host-routed app', () => {
   });
 
   test('a host-routed app: the proof names the app’s own origin, not the portal’s', async () => {
-    const request = async (htu: string) => hostRequest(`${local}/echo`, HOSTED, { authorization: `DPoP ${token}`, dpop: await dpopProof(key, { htm: 'GET', htu, accessToken: token }) });
+    const request = async (htu: string) =>
+      hostRequest(`${local}/echo`, HOSTED, {
+        authorization: `DPoP ${token}`,
+        dpop: await dpopProof(key, { htm: 'GET', htu, accessToken: token }),
+      });
     const accepted = await request(`http://${HOSTED}/echo`);
     expect(accepted.status).toBe(200);
     expect((JSON.parse(accepted.body) as Echo).url).toBe('/echo');
     const refused = await request(`${PUBLIC_URL}/echo`);
     expect(refused.status).toBe(401);
     expect((JSON.parse(refused.body) as OAuthErrorBody).error).toBe('invalid_dpop_proof');
-    expect(challenges(refused.headers['www-authenticate'] as string).Bearer!.resource_metadata).toBe(`http://${HOSTED}/.well-known/oauth-protected-resource`);
+    expect(challenges(refused.headers['www-authenticate'] as string).Bearer!.resource_metadata).toBe(
+      `http://${HOSTED}/.well-known/oauth-protected-resource`,
+    );
   });
 });

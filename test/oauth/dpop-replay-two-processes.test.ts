@@ -1,5 +1,15 @@
 import { dpopKey, dpopProof, type DpopKey } from '../helpers/dpop.js';
-import { UNLIMITED, authorizeCode, challenges, json, mcpInitialize, registerClient, type OAuthErrorBody, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
+import {
+  UNLIMITED,
+  authorizeCode,
+  challenges,
+  json,
+  mcpInitialize,
+  registerClient,
+  type OAuthErrorBody,
+  type RegisteredClient,
+  type TokenBody,
+} from '../helpers/oauth-flow.js';
 import { testAccounts, type TestPortal } from '../helpers/portal.js';
 import { startTwoPortals, type TwoPortals } from '../helpers/two-portals.js';
 
@@ -30,7 +40,13 @@ describe('a replayed DPoP proof, across two portal processes on one Redis', () =
     return fetch(`${portal.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: proof },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: authorized.redirectUri, client_id: client.client_id }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: authorized.code,
+        code_verifier: authorized.verifier,
+        redirect_uri: authorized.redirectUri,
+        client_id: client.client_id,
+      }),
     });
   }
 
@@ -47,7 +63,10 @@ describe('a replayed DPoP proof, across two portal processes on one Redis', () =
   test('at /mcp: a proof accepted by one process is refused by the other', async () => {
     const tokens = await json<TokenBody>(await exchangeWithProof(first, await dpopProof(key, { htm: 'POST', htu: `${first.url}/token` })));
     expect(tokens.token_type).toBe('DPoP');
-    const headers = { authorization: `DPoP ${tokens.access_token}`, dpop: await dpopProof(key, { htm: 'POST', htu: `${first.url}/mcp`, accessToken: tokens.access_token }) };
+    const headers = {
+      authorization: `DPoP ${tokens.access_token}`,
+      dpop: await dpopProof(key, { htm: 'POST', htu: `${first.url}/mcp`, accessToken: tokens.access_token }),
+    };
     const accepted = await mcpInitialize(`${first.url}/mcp`, undefined, headers);
     expect(accepted.status).toBe(200);
     await accepted.text();

@@ -10,7 +10,12 @@ function initialize(url: string, token: string): Promise<Response> {
   return fetch(url, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    }),
   });
 }
 
@@ -28,7 +33,12 @@ describe('authorization code flow, validated by oauth4webapi as a strict client'
   async function registerPublicClient(): Promise<oauth.Client> {
     const res = await oauth.dynamicClientRegistrationRequest(
       as,
-      { redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], client_name: 'Test Agent' },
+      {
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        client_name: 'Test Agent',
+      },
       insecure,
     );
     return (await oauth.processDynamicClientRegistrationResponse(res)) as oauth.Client;
@@ -69,10 +79,19 @@ describe('authorization code flow, validated by oauth4webapi as a strict client'
     expect((await initialize(`${portal.url}/mcp`, tokens.access_token)).status).toBe(200);
 
     // RFC 9068 shape
-    const [header, payload] = tokens.access_token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+    const [header, payload] = tokens.access_token
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
     expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
     expect(header.kid).toBeDefined();
-    expect(payload).toMatchObject({ iss: portal.url, sub: 'local:alice', aud: `${portal.url}/mcp`, client_id: client.client_id, scope: 'mcp' });
+    expect(payload).toMatchObject({
+      iss: portal.url,
+      sub: 'local:alice',
+      aud: `${portal.url}/mcp`,
+      client_id: client.client_id,
+      scope: 'mcp',
+    });
     expect(payload.jti && payload.grant_id && payload.exp > payload.iat).toBeTruthy();
 
     const refreshed = await oauth.processRefreshTokenResponse(
@@ -109,16 +128,35 @@ describe('authorization code flow, validated by oauth4webapi as a strict client'
   test('a confidential client authenticates with client_secret_basic, and introspects its own token', async () => {
     const res = await oauth.dynamicClientRegistrationRequest(
       as,
-      { redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code'], client_name: 'Confidential' },
+      {
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['authorization_code'],
+        client_name: 'Confidential',
+      },
       insecure,
     );
     const client = (await oauth.processDynamicClientRegistrationResponse(res)) as oauth.Client & { client_secret: string };
     const auth = oauth.ClientSecretBasic(client.client_secret);
     const { params, verifier } = await authorize(client);
-    const tokens = await oauth.processAuthorizationCodeResponse(as, client, await oauth.authorizationCodeGrantRequest(as, client, auth, params, REDIRECT_URI, verifier, insecure));
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      client,
+      await oauth.authorizationCodeGrantRequest(as, client, auth, params, REDIRECT_URI, verifier, insecure),
+    );
     expect(tokens.refresh_token).toBeUndefined();
-    const introspection = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, auth, tokens.access_token, insecure));
-    expect(introspection).toMatchObject({ active: true, sub: 'local:alice', client_id: client.client_id, aud: `${portal.url}/mcp`, email: 'alice@example.com' });
+    const introspection = await oauth.processIntrospectionResponse(
+      as,
+      client,
+      await oauth.introspectionRequest(as, client, auth, tokens.access_token, insecure),
+    );
+    expect(introspection).toMatchObject({
+      active: true,
+      sub: 'local:alice',
+      client_id: client.client_id,
+      aud: `${portal.url}/mcp`,
+      email: 'alice@example.com',
+    });
   });
 
   test('RFC 7592: read and delete a registration with its registration access token', async () => {

@@ -1,6 +1,10 @@
 import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { Client as ModernClient, CrossAppAccessProvider, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
+import {
+  Client as ModernClient,
+  CrossAppAccessProvider,
+  StreamableHTTPClientTransport as ModernTransport,
+} from '@modelcontextprotocol/client';
 import { startIdJagIdp, type IdJagIdp, type IdJagOptions } from '../helpers/id-jag-idp.js';
 import { callTool } from '../helpers/mcp-call.js';
 import { closedPort, startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
@@ -56,7 +60,16 @@ describe('ID-JAG (jwt-bearer grant)', () => {
     const issuer = new URL(first.url);
     as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
     const registered = await oauth.processDynamicClientRegistrationResponse(
-      await oauth.dynamicClientRegistrationRequest(as, { redirect_uris: ['http://127.0.0.1:9999/callback'], grant_types: [JWT_BEARER], token_endpoint_auth_method: 'client_secret_basic', client_name: 'Enterprise Agent' }, insecure),
+      await oauth.dynamicClientRegistrationRequest(
+        as,
+        {
+          redirect_uris: ['http://127.0.0.1:9999/callback'],
+          grant_types: [JWT_BEARER],
+          token_endpoint_auth_method: 'client_secret_basic',
+          client_name: 'Enterprise Agent',
+        },
+        insecure,
+      ),
     );
     client = { client_id: registered.client_id };
     clientSecret = registered.client_secret as string;
@@ -70,24 +83,48 @@ describe('ID-JAG (jwt-bearer grant)', () => {
 
   const dana = { email: 'dana@corp.example', email_verified: true, name: 'Dana', groups: ['eng'] };
   const idJag = (options: IdJagOptions & { resource?: string; clientId?: string; from?: IdJagIdp } = {}) =>
-    (options.from ?? idp).idJag({ audience: first.url, clientId: options.clientId ?? client.client_id, subject: 'U-dana', resource: options.resource ?? `${first.url}/mcp/notes` }, { ...options, claims: { ...dana, ...options.claims } });
+    (options.from ?? idp).idJag(
+      {
+        audience: first.url,
+        clientId: options.clientId ?? client.client_id,
+        subject: 'U-dana',
+        resource: options.resource ?? `${first.url}/mcp/notes`,
+      },
+      { ...options, claims: { ...dana, ...options.claims } },
+    );
   const present = (assertion: string, portal = first, params: Record<string, string> = {}) =>
-    oauth.genericTokenEndpointRequest({ ...as, token_endpoint: `${portal.url}/token` }, client, oauth.ClientSecretBasic(clientSecret), JWT_BEARER, { assertion, ...params }, insecure);
+    oauth.genericTokenEndpointRequest(
+      { ...as, token_endpoint: `${portal.url}/token` },
+      client,
+      oauth.ClientSecretBasic(clientSecret),
+      JWT_BEARER,
+      { assertion, ...params },
+      insecure,
+    );
 
   test('an ID-JAG of an id_jag IdP gets a token without a browser; it reaches the upstream as the IdP person', async () => {
     const tokens = await oauth.processGenericTokenEndpointResponse(as, client, await present(await idJag()));
     expect(tokens.refresh_token).toBeUndefined();
     expect(tokens.scope).toBe('mcp');
-    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub: 'corp:U-dana', aud: `${first.url}/mcp/notes`, client_id: client.client_id });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({
+      sub: 'corp:U-dana',
+      aud: `${first.url}/mcp/notes`,
+      client_id: client.client_id,
+    });
 
     const result = await callTool(`${first.url}/mcp/notes`, tokens.access_token, 'echo', { message: 'hello from dana' });
     expect(toolText(result)).toBe('hello from dana');
     const seen = upstream.requests.at(-1)!.headers.authorization!.replace(/^Bearer /, '');
-    expect(decodeJwt(seen)).toMatchObject({ sub: 'corp:U-dana', email: 'dana@corp.example', groups: ['eng'], act: { sub: client.client_id } });
+    expect(decodeJwt(seen)).toMatchObject({
+      sub: 'corp:U-dana',
+      email: 'dana@corp.example',
+      groups: ['eng'],
+      act: { sub: client.client_id },
+    });
     expect(first.logs.lines.some((l) => l.event === 'token_issued' && l.grant === 'id_jag' && l.person === 'corp:U-dana')).toBe(true);
   });
 
-  test('the v2 MCP SDK\'s CrossAppAccessProvider finds the portal (RFC 9728), presents the ID-JAG and calls the upstream', async () => {
+  test("the v2 MCP SDK's CrossAppAccessProvider finds the portal (RFC 9728), presents the ID-JAG and calls the upstream", async () => {
     const asked: Array<{ authorizationServerUrl: string; resourceUrl: string }> = [];
     const provider = new CrossAppAccessProvider({
       clientId: client.client_id,
@@ -95,7 +132,10 @@ describe('ID-JAG (jwt-bearer grant)', () => {
       expectedIssuer: first.url,
       assertion: async (context) => {
         asked.push({ authorizationServerUrl: context.authorizationServerUrl, resourceUrl: context.resourceUrl });
-        return idp.idJag({ audience: context.authorizationServerUrl, clientId: client.client_id, subject: 'U-dana', resource: context.resourceUrl }, { claims: dana });
+        return idp.idJag(
+          { audience: context.authorizationServerUrl, clientId: client.client_id, subject: 'U-dana', resource: context.resourceUrl },
+          { claims: dana },
+        );
       },
     });
     const agent = new ModernClient({ name: 'cross-app-agent', version: '1.0.0' });
@@ -110,7 +150,11 @@ describe('ID-JAG (jwt-bearer grant)', () => {
   });
 
   test('upstream policy applies: the aggregate reaches only what the person may use; a resource they may not use is invalid_target', async () => {
-    const tokens = await oauth.processGenericTokenEndpointResponse(as, client, await present(await idJag({ resource: `${first.url}/mcp` })));
+    const tokens = await oauth.processGenericTokenEndpointResponse(
+      as,
+      client,
+      await present(await idJag({ resource: `${first.url}/mcp` })),
+    );
     const grant = await first.grants.find(decodeJwt(tokens.access_token).grant_id as string);
     expect(grant).toMatchObject({ upstreamIds: ['notes'], person: { id: 'corp:U-dana', idp: 'corp', groups: ['eng'] } });
 
@@ -133,7 +177,8 @@ describe('ID-JAG (jwt-bearer grant)', () => {
     }
 
     test('wrong aud', async () => expectRefused(await idJag({ claims: { aud: 'https://other-portal.example' } })));
-    test('aud naming this portal and another', async () => expectRefused(await idJag({ claims: { aud: [first.url, 'https://other-portal.example'] } })));
+    test('aud naming this portal and another', async () =>
+      expectRefused(await idJag({ claims: { aud: [first.url, 'https://other-portal.example'] } })));
     test('unknown issuer', async () => expectRefused(await idJag({ claims: { iss: 'https://unknown-idp.example' } })));
     test('an IdP without id_jag: true', async () => expectRefused(await idJag({ from: partner })));
     test('expired', async () => expectRefused(await idJag({ lifetimeSeconds: -120 })));
@@ -146,20 +191,34 @@ describe('ID-JAG (jwt-bearer grant)', () => {
 
     test('a public client may not present an ID-JAG: unauthorized_client', async () => {
       const registered = await oauth.processDynamicClientRegistrationResponse(
-        await oauth.dynamicClientRegistrationRequest(as, { redirect_uris: ['http://127.0.0.1:9999/callback'], grant_types: [JWT_BEARER], token_endpoint_auth_method: 'none' }, insecure),
+        await oauth.dynamicClientRegistrationRequest(
+          as,
+          { redirect_uris: ['http://127.0.0.1:9999/callback'], grant_types: [JWT_BEARER], token_endpoint_auth_method: 'none' },
+          insecure,
+        ),
       );
       const publicClient = { client_id: registered.client_id };
       const assertion = await idp.idJag({ audience: first.url, clientId: publicClient.client_id, subject: 'U-dana' }, { claims: dana });
       const res = await oauth.genericTokenEndpointRequest(as, publicClient, oauth.None(), JWT_BEARER, { assertion }, insecure);
-      expect({ status: res.status, error: ((await res.json()) as { error: string }).error }).toEqual({ status: 400, error: 'unauthorized_client' });
+      expect({ status: res.status, error: ((await res.json()) as { error: string }).error }).toEqual({
+        status: 400,
+        error: 'unauthorized_client',
+      });
       expect(await first.grants.listByClient(publicClient.client_id)).toEqual([]);
     });
 
     test('an IdP whose keys cannot be fetched: temporarily_unavailable, nothing issued', async () => {
       const res = await present(await idJag({ claims: { iss: unreachableIdp } }));
       const body = (await res.json()) as { error: string; access_token?: string };
-      expect({ status: res.status, error: body.error, token: body.access_token }).toEqual({ status: 503, error: 'temporarily_unavailable', token: undefined });
-      expect(first.logs.lines.filter((l) => l.event === 'token_refused').at(-1)).toMatchObject({ grant: 'id_jag', error: 'temporarily_unavailable' });
+      expect({ status: res.status, error: body.error, token: body.access_token }).toEqual({
+        status: 503,
+        error: 'temporarily_unavailable',
+        token: undefined,
+      });
+      expect(first.logs.lines.filter((l) => l.event === 'token_refused').at(-1)).toMatchObject({
+        grant: 'id_jag',
+        error: 'temporarily_unavailable',
+      });
     });
 
     test('replayed, on the same process and on another one', async () => {

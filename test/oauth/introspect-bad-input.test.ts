@@ -1,5 +1,14 @@
 import { hashPassword } from '../../portal/crypto/password.js';
-import { basicAuth, formPost, json, registerClient, startOAuthPortal, tokensFor, type OAuthErrorBody, type TokenBody } from '../helpers/oauth-flow.js';
+import {
+  basicAuth,
+  formPost,
+  json,
+  registerClient,
+  startOAuthPortal,
+  tokensFor,
+  type OAuthErrorBody,
+  type TokenBody,
+} from '../helpers/oauth-flow.js';
 import { TEST_PASSWORD_COST, type TestPortal } from '../helpers/portal.js';
 
 const ROBOT = { id: 'robot', secret: 'robot-secret-0123456789' };
@@ -21,7 +30,8 @@ describe('/introspect answers a client about its own tokens only', () => {
   });
   afterAll(() => portal.close());
 
-  const asRobot = (fields: Record<string, string>, path: string) => formPost(portal.url, fields, { authorization: basicAuth(ROBOT.id, ROBOT.secret) }, path);
+  const asRobot = (fields: Record<string, string>, path: string) =>
+    formPost(portal.url, fields, { authorization: basicAuth(ROBOT.id, ROBOT.secret) }, path);
 
   async function robotToken(): Promise<string> {
     const res = await asRobot({ grant_type: 'client_credentials' }, '/token');
@@ -44,7 +54,12 @@ describe('/introspect answers a client about its own tokens only', () => {
       expect(await res.json()).toEqual({ active: false });
     }
     // The token's own client still may ask.
-    const own = await formPost(portal.url, { token: tokens.access_token }, { authorization: basicAuth(agent.client_id, agent.client_secret!) }, '/introspect');
+    const own = await formPost(
+      portal.url,
+      { token: tokens.access_token },
+      { authorization: basicAuth(agent.client_id, agent.client_secret!) },
+      '/introspect',
+    );
     expect(await own.json()).toMatchObject({ active: true, sub: 'local:alice', client_id: agent.client_id });
   });
 

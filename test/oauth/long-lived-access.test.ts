@@ -29,7 +29,12 @@ describe('long-lived access (refresh tokens)', () => {
   afterAll(() => portal.close());
 
   /** Starts an authorization of `client` as ALICE in `browser` and answers the consent page with `fields`. */
-  async function consent(client: RegisteredClient, browser: FormBrowser, fields: Record<string, string>, params: Record<string, string> = {}): Promise<TokenBody> {
+  async function consent(
+    client: RegisteredClient,
+    browser: FormBrowser,
+    fields: Record<string, string>,
+    params: Record<string, string> = {},
+  ): Promise<TokenBody> {
     const pending = await pendingConsent(portal.url, client.client_id, browser, ALICE, params);
     const res = await browser.post(`${portal.url}/consent`, { request: pending.request, csrf: pending.csrf, decision: 'allow', ...fields });
     return exchange(client, res, pending.verifier);
@@ -39,7 +44,11 @@ describe('long-lived access (refresh tokens)', () => {
   async function exchange(client: RegisteredClient, res: Response, verifier: string): Promise<TokenBody> {
     expect(res.status).toBe(303);
     const callback = new URL(res.headers.get('location')!);
-    const tokens = await exchangeCode(portal.url, client, { code: callback.searchParams.get('code')!, verifier, redirectUri: `${callback.origin}${callback.pathname}` });
+    const tokens = await exchangeCode(portal.url, client, {
+      code: callback.searchParams.get('code')!,
+      verifier,
+      redirectUri: `${callback.origin}${callback.pathname}`,
+    });
     expect(tokens.status).toBe(200);
     return json<TokenBody>(tokens);
   }
@@ -88,7 +97,10 @@ describe('long-lived access (refresh tokens)', () => {
   });
 
   test('a remembered consent keeps the choice the person made last time', async () => {
-    for (const [fields, refreshable] of [[{}, false], [{ long_lived: 'yes' }, true]] as const) {
+    for (const [fields, refreshable] of [
+      [{}, false],
+      [{ long_lived: 'yes' }, true],
+    ] as const) {
       const client = await registerClient(portal.url);
       const browser = new FormBrowser(portal.url);
       expect(!!(await consent(client, browser, fields)).refresh_token).toBe(refreshable);

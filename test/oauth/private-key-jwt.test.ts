@@ -22,13 +22,20 @@ describe('private_key_jwt for service clients', () => {
     const [inline, remote, stranger] = await Promise.all([generateKeyPair('ES256'), generateKeyPair('ES256'), generateKeyPair('ES256')]);
     [inlineKey, remoteKey, strangerKey] = [inline.privateKey, remote.privateKey, stranger.privateKey];
     const remoteJwks = { keys: [{ ...(await exportJWK(remote.publicKey)), kid: 'remote-1', alg: 'ES256' }] };
-    jwksHost = await listen((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(remoteJwks)), { host: '127.0.0.1', port: 0 });
+    jwksHost = await listen((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(remoteJwks)), {
+      host: '127.0.0.1',
+      port: 0,
+    });
     portal = await startTestPortal({
       document: {
         rate_limits: UNLIMITED,
         upstreams: [{ id: 'wiki', kind: 'http', url: 'http://127.0.0.1:1' }],
         service_clients: [
-          { client_id: 'nightly-inline', jwks: { keys: [{ ...(await exportJWK(inline.publicKey)), kid: 'inline-1', alg: 'ES256' }] }, upstreams: ['wiki'] },
+          {
+            client_id: 'nightly-inline',
+            jwks: { keys: [{ ...(await exportJWK(inline.publicKey)), kid: 'inline-1', alg: 'ES256' }] },
+            upstreams: ['wiki'],
+          },
           { client_id: 'nightly-remote', jwks_uri: `${jwksHost.url}/jwks.json`, upstreams: ['wiki'] },
         ],
       },
@@ -43,16 +50,28 @@ describe('private_key_jwt for service clients', () => {
 
   type Payload = Record<string, unknown>;
   const tokenRequest = (clientId: string, key: CryptoKey, kid: string, modify?: (payload: Payload) => void) =>
-    oauth.clientCredentialsGrantRequest(as, { client_id: clientId }, oauth.PrivateKeyJwt({ key, kid }, { [oauth.modifyAssertion]: (_header, payload) => modify?.(payload as Payload) }), new URLSearchParams(), insecure);
+    oauth.clientCredentialsGrantRequest(
+      as,
+      { client_id: clientId },
+      oauth.PrivateKeyJwt({ key, kid }, { [oauth.modifyAssertion]: (_header, payload) => modify?.(payload as Payload) }),
+      new URLSearchParams(),
+      insecure,
+    );
 
   test('metadata lists private_key_jwt and the new grant types', () => {
     expect(as.token_endpoint_auth_methods_supported).toContain('private_key_jwt');
     expect(as.token_endpoint_auth_signing_alg_values_supported).toContain('ES256');
-    expect(as.grant_types_supported).toEqual(expect.arrayContaining(['urn:ietf:params:oauth:grant-type:jwt-bearer', 'urn:ietf:params:oauth:grant-type:token-exchange']));
+    expect(as.grant_types_supported).toEqual(
+      expect.arrayContaining(['urn:ietf:params:oauth:grant-type:jwt-bearer', 'urn:ietf:params:oauth:grant-type:token-exchange']),
+    );
   });
 
   test('inline keys, audience the issuer; published keys, audience the token endpoint', async () => {
-    const inline = await oauth.processClientCredentialsResponse(as, { client_id: 'nightly-inline' }, await tokenRequest('nightly-inline', inlineKey, 'inline-1'));
+    const inline = await oauth.processClientCredentialsResponse(
+      as,
+      { client_id: 'nightly-inline' },
+      await tokenRequest('nightly-inline', inlineKey, 'inline-1'),
+    );
     expect(decodeJwt(inline.access_token)).toMatchObject({ sub: 'service:nightly-inline', client_id: 'nightly-inline' });
     const remote = await oauth.processClientCredentialsResponse(
       as,
@@ -70,16 +89,26 @@ describe('private_key_jwt for service clients', () => {
       const failures = portal.logs.lines.filter((l) => l.event === 'client_auth_failed').length;
       const answer = await res;
       const body = (await answer.json()) as { error: string; access_token?: string };
-      expect({ status: answer.status, error: body.error, token: body.access_token }).toEqual({ status: 401, error: 'invalid_client', token: undefined });
+      expect({ status: answer.status, error: body.error, token: body.access_token }).toEqual({
+        status: 401,
+        error: 'invalid_client',
+        token: undefined,
+      });
       expect((await portal.grants.listByClient(clientId)).length).toBe(grants);
-      expect(portal.logs.lines.filter((l) => l.event === 'client_auth_failed').at(failures)).toMatchObject({ outcome: 'failure', clientId, method: 'private_key_jwt' });
+      expect(portal.logs.lines.filter((l) => l.event === 'client_auth_failed').at(failures)).toMatchObject({
+        outcome: 'failure',
+        clientId,
+        method: 'private_key_jwt',
+      });
     }
     const now = () => Math.floor(Date.now() / 1000);
 
     test('wrong audience', () =>
-      expectRefused(tokenRequest('nightly-inline', inlineKey, 'inline-1', (payload) => {
-        payload.aud = 'https://elsewhere.example';
-      })));
+      expectRefused(
+        tokenRequest('nightly-inline', inlineKey, 'inline-1', (payload) => {
+          payload.aud = 'https://elsewhere.example';
+        }),
+      ));
 
     test('replayed jti', async () => {
       const jti = `fixed-${Date.now()}`;
@@ -91,14 +120,18 @@ describe('private_key_jwt for service clients', () => {
     });
 
     test('expired', () =>
-      expectRefused(tokenRequest('nightly-inline', inlineKey, 'inline-1', (payload) => {
-        Object.assign(payload, { iat: now() - 900, nbf: now() - 900, exp: now() - 600 });
-      })));
+      expectRefused(
+        tokenRequest('nightly-inline', inlineKey, 'inline-1', (payload) => {
+          Object.assign(payload, { iat: now() - 900, nbf: now() - 900, exp: now() - 600 });
+        }),
+      ));
 
     test('a lifetime that is not short', () =>
-      expectRefused(tokenRequest('nightly-inline', inlineKey, 'inline-1', (payload) => {
-        payload.exp = now() + 3600;
-      })));
+      expectRefused(
+        tokenRequest('nightly-inline', inlineKey, 'inline-1', (payload) => {
+          payload.exp = now() + 3600;
+        }),
+      ));
 
     test('signed by a key the client does not have', async () => {
       await expectRefused(tokenRequest('nightly-inline', strangerKey, 'inline-1'));
@@ -106,8 +139,10 @@ describe('private_key_jwt for service clients', () => {
     });
 
     test('a sub that is another client', () =>
-      expectRefused(tokenRequest('nightly-inline', inlineKey, 'inline-1', (payload) => {
-        Object.assign(payload, { sub: 'nightly-remote', iss: 'nightly-remote' });
-      })));
+      expectRefused(
+        tokenRequest('nightly-inline', inlineKey, 'inline-1', (payload) => {
+          Object.assign(payload, { sub: 'nightly-remote', iss: 'nightly-remote' });
+        }),
+      ));
   });
 });

@@ -72,7 +72,13 @@ describe('rate limits', () => {
   test('/token: the fourth request in a minute is 429 without spending the code; another IP can still use it', async () => {
     const client: RegisteredClient = await registerClient(portal.url);
     const authorized = await authorizeCode(portal.url, client.client_id);
-    const fields = { grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: REDIRECT_URI, client_id: client.client_id };
+    const fields = {
+      grant_type: 'authorization_code',
+      code: authorized.code,
+      code_verifier: authorized.verifier,
+      redirect_uri: REDIRECT_URI,
+      client_id: client.client_id,
+    };
     for (let i = 0; i < 3; i++) {
       const res = await formPost(portal.url, { ...fields, code_verifier: 'x'.repeat(43) }, from('10.0.1.1'));
       expect(res.status).toBe(400);
@@ -184,7 +190,11 @@ describe('token endpoint limits: per client, and per IP for failures', () => {
   /** Refreshes from `ip` with the client's registered authentication; resolves the raw response. */
   function refreshFrom(ip: string, client: RegisteredClient, refreshToken: string): Promise<Response> {
     const auth = clientAuth(client);
-    return formPost(portal.url, { grant_type: 'refresh_token', refresh_token: refreshToken, ...auth.fields }, { ...auth.headers, ...from(ip) });
+    return formPost(
+      portal.url,
+      { grant_type: 'refresh_token', refresh_token: refreshToken, ...auth.fields },
+      { ...auth.headers, ...from(ip) },
+    );
   }
 
   /** Refreshes `times` times from `ip`, each with the token the last one rotated to; resolves the last tokens. */
@@ -223,7 +233,12 @@ describe('token endpoint limits: per client, and per IP for failures', () => {
     // From another IP too: the budget is the client's.
     expect((await refreshFrom('10.1.1.2', agent, last.refresh_token!)).status).toBe(429);
     // Nothing was issued or spent: the token is still active (introspection counts per IP, so from a third).
-    const introspected = await formPost(portal.url, { token: last.refresh_token! }, { ...clientAuth(agent).headers, ...from('10.1.1.3') }, '/introspect');
+    const introspected = await formPost(
+      portal.url,
+      { token: last.refresh_token! },
+      { ...clientAuth(agent).headers, ...from('10.1.1.3') },
+      '/introspect',
+    );
     expect((await json<{ active: boolean }>(introspected)).active).toBe(true);
 
     const other = await registerClient(portal.url);
@@ -234,7 +249,11 @@ describe('token endpoint limits: per client, and per IP for failures', () => {
     const confidential = await registerClient(portal.url, { token_endpoint_auth_method: 'client_secret_basic' });
     const tokens = await tokensFor(portal.url, confidential);
     const attempt = (ip: string, secret: string) =>
-      formPost(portal.url, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }, { authorization: basicAuth(confidential.client_id, secret), ...from(ip) });
+      formPost(
+        portal.url,
+        { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! },
+        { authorization: basicAuth(confidential.client_id, secret), ...from(ip) },
+      );
     for (let i = 0; i < 2; i++) {
       const wrong = await attempt('10.1.2.1', `wrong-secret-${i}`);
       expect(wrong.status).toBe(401);

@@ -57,7 +57,11 @@ describe('redirect URI rules', () => {
       ['http://app.example:81/cb', 'http://app.example/cb'],
       ['not a uri', 'http://127.0.0.1/cb'],
     ]) {
-      expect({ requested, registered, match: redirectUriMatches(requested!, registered!) }).toEqual({ requested, registered, match: false });
+      expect({ requested, registered, match: redirectUriMatches(requested!, registered!) }).toEqual({
+        requested,
+        registered,
+        match: false,
+      });
     }
   });
 });

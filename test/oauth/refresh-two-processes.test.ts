@@ -1,5 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UNLIMITED, clientAuth, formPost, json, refresh, registerClient, tokensFor, type OAuthErrorBody, type RegisteredClient, type TokenBody } from '../helpers/oauth-flow.js';
+import {
+  UNLIMITED,
+  clientAuth,
+  formPost,
+  json,
+  refresh,
+  registerClient,
+  tokensFor,
+  type OAuthErrorBody,
+  type RegisteredClient,
+  type TokenBody,
+} from '../helpers/oauth-flow.js';
 import { startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { mcpStatus, startTwoPortals, type TwoPortals } from '../helpers/two-portals.js';
 import { testClock } from '../helpers/test-clock.js';
@@ -18,12 +29,16 @@ describe('refresh rotation and client changes, across two portal processes on on
   const clock = testClock();
 
   beforeAll(async () => {
-    portals = await startTwoPortals({ login: { accounts: await testAccounts() }, rate_limits: UNLIMITED, tokens: { refresh_reuse_grace: '10s' } }, clock);
+    portals = await startTwoPortals(
+      { login: { accounts: await testAccounts() }, rate_limits: UNLIMITED, tokens: { refresh_reuse_grace: '10s' } },
+      clock,
+    );
     ({ first, second, keyPrefix } = portals);
   });
   afterAll(() => portals?.close());
   const confidential = () => registerClient(first.url, { token_endpoint_auth_method: 'client_secret_basic' });
-  const introspect = (portal: TestPortal, client: RegisteredClient, token: string) => formPost(portal.url, { token }, clientAuth(client).headers, '/introspect');
+  const introspect = (portal: TestPortal, client: RegisteredClient, token: string) =>
+    formPost(portal.url, { token }, clientAuth(client).headers, '/introspect');
 
   test('a refresh at one process rotates for both; the spent token presented at the other after the grace window revokes the grant everywhere', async () => {
     const client = await confidential();
@@ -50,11 +65,17 @@ describe('refresh rotation and client changes, across two portal processes on on
   test('one token refreshed at both processes at once: both succeed with different successors (the grace window), and both successors work', async () => {
     const client = await confidential();
     const tokens = await tokensFor(first.url, client);
-    const answers = await Promise.all([refresh(first.url, client, tokens.refresh_token!), refresh(second.url, client, tokens.refresh_token!)]);
+    const answers = await Promise.all([
+      refresh(first.url, client, tokens.refresh_token!),
+      refresh(second.url, client, tokens.refresh_token!),
+    ]);
     expect(answers.map((a) => a.status)).toEqual([200, 200]);
     const [a, b] = [await json<TokenBody>(answers[0]!), await json<TokenBody>(answers[1]!)];
     expect(a.refresh_token).not.toBe(b.refresh_token);
-    for (const [portal, successor] of [[second, a], [first, b]] as const) {
+    for (const [portal, successor] of [
+      [second, a],
+      [first, b],
+    ] as const) {
       expect((await refresh(portal.url, client, successor.refresh_token!)).status).toBe(200);
     }
   });
@@ -66,7 +87,10 @@ describe('refresh rotation and client changes, across two portal processes on on
     expect(known.status).toBe(200);
     expect((await json<{ active: boolean }>(known)).active).toBe(true);
 
-    const deleted = await fetch(`${first.url}/register/${client.client_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${client.registration_access_token}` } });
+    const deleted = await fetch(`${first.url}/register/${client.client_id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${client.registration_access_token}` },
+    });
     expect(deleted.status).toBe(204);
     // At the process that deleted it: refused at once.
     const here = await introspect(first, client, tokens.access_token);
@@ -93,7 +117,11 @@ describe('refresh rotation and client changes, across two portal processes on on
     const client = await confidential();
     const tokens = await tokensFor(first.url, client);
     const own = await createTestRedisStore(keyPrefix);
-    const third = await startTestPortal({ document: { login: { accounts: await testAccounts() }, rate_limits: UNLIMITED }, store: own.store, env: { PUBLIC_URL: first.url } });
+    const third = await startTestPortal({
+      document: { login: { accounts: await testAccounts() }, rate_limits: UNLIMITED },
+      store: own.store,
+      env: { PUBLIC_URL: first.url },
+    });
     try {
       expect((await introspect(third, client, tokens.access_token)).status).toBe(200);
       await own.store.close();

@@ -1,5 +1,15 @@
 import { FormBrowser } from '../helpers/browser-form-client.js';
-import { RecordingStore, authorizeUrl, json, pkce, registerClient, registerRequest, startOAuthPortal, type OAuthErrorBody, type RegisteredClient } from '../helpers/oauth-flow.js';
+import {
+  RecordingStore,
+  authorizeUrl,
+  json,
+  pkce,
+  registerClient,
+  registerRequest,
+  startOAuthPortal,
+  type OAuthErrorBody,
+  type RegisteredClient,
+} from '../helpers/oauth-flow.js';
 import type { TestPortal } from '../helpers/portal.js';
 import { impliedApplicationType, redirectUriProblem } from '../../portal/oauth/redirect-uris.js';
 
@@ -33,7 +43,10 @@ describe('/register honours application_type', () => {
   }
 
   /** Posts the metadata and expects 400 `error`, no client in the answer, and no client written. */
-  async function expectRejected(metadata: Record<string, unknown>, error: 'invalid_redirect_uri' | 'invalid_client_metadata'): Promise<OAuthErrorBody> {
+  async function expectRejected(
+    metadata: Record<string, unknown>,
+    error: 'invalid_redirect_uri' | 'invalid_client_metadata',
+  ): Promise<OAuthErrorBody> {
     const before = store.writes('client');
     const res = await registerRequest(portal.url, { ...base, ...metadata });
     const body = await json<OAuthErrorBody & { client_id?: string }>(res);
@@ -45,7 +58,14 @@ describe('/register honours application_type', () => {
 
   describe('native clients', () => {
     test('register loopback http on every host form and any port, private-use schemes and https; the type is echoed', async () => {
-      const redirectUris = ['http://127.0.0.1/cb', 'http://127.0.0.1:53682/cb', 'http://[::1]:8080/cb', 'http://localhost:3000/callback', 'com.example.agent:/oauth2redirect', 'https://agent.example/callback'];
+      const redirectUris = [
+        'http://127.0.0.1/cb',
+        'http://127.0.0.1:53682/cb',
+        'http://[::1]:8080/cb',
+        'http://localhost:3000/callback',
+        'com.example.agent:/oauth2redirect',
+        'https://agent.example/callback',
+      ];
       const client = await register({ application_type: 'native', redirect_uris: redirectUris });
       expect(client.application_type).toBe('native');
       expect(client.redirect_uris).toEqual(redirectUris);
@@ -54,11 +74,14 @@ describe('/register honours application_type', () => {
     test.each([
       ['a one-word scheme', 'myapp:/oauth2redirect'],
       ['a one-word scheme with an authority', 'cursor://anysphere.cursor-mcp/oauth/callback'],
-    ])('a private-use scheme not in reverse-DNS form (%s) is invalid_redirect_uri (RFC 8252 §7.1), and nothing is stored', async (_name, uri) => {
-      const body = await expectRejected({ application_type: 'native', redirect_uris: [uri] }, 'invalid_redirect_uri');
-      expect(body.error_description).toContain('reverse-DNS');
-      await expectRejected({ redirect_uris: ['http://127.0.0.1:9999/callback', uri] }, 'invalid_redirect_uri');
-    });
+    ])(
+      'a private-use scheme not in reverse-DNS form (%s) is invalid_redirect_uri (RFC 8252 §7.1), and nothing is stored',
+      async (_name, uri) => {
+        const body = await expectRejected({ application_type: 'native', redirect_uris: [uri] }, 'invalid_redirect_uri');
+        expect(body.error_description).toContain('reverse-DNS');
+        await expectRejected({ redirect_uris: ['http://127.0.0.1:9999/callback', uri] }, 'invalid_redirect_uri');
+      },
+    );
 
     test('an operator may allow the one-word scheme of an app they trust (clients.private_use_schemes), and only that one', async () => {
       const trusting = await startOAuthPortal({ clients: { private_use_schemes: ['cursor'] } });
@@ -76,7 +99,9 @@ describe('/register honours application_type', () => {
 
     test('RFC 7592 read gives the application type back', async () => {
       const client = await register({ application_type: 'native', redirect_uris: ['http://127.0.0.1:9999/callback'] });
-      const res = await fetch(`${portal.url}/register/${client.client_id}`, { headers: { authorization: `Bearer ${client.registration_access_token}` } });
+      const res = await fetch(`${portal.url}/register/${client.client_id}`, {
+        headers: { authorization: `Bearer ${client.registration_access_token}` },
+      });
       expect(res.status).toBe(200);
       expect((await json<Registered>(res)).application_type).toBe('native');
     });
@@ -84,23 +109,33 @@ describe('/register honours application_type', () => {
     test('a loopback redirect URI may come back on another port at /authorize (RFC 8252 §7.3), but not on another path', async () => {
       const client = await register({ application_type: 'native', redirect_uris: ['http://127.0.0.1:9999/callback'] });
       const { challenge } = pkce();
-      const otherPort = await new FormBrowser(portal.url).follow(authorizeUrl(portal.url, client.client_id, challenge, { redirect_uri: 'http://127.0.0.1:51234/callback' }).href);
+      const otherPort = await new FormBrowser(portal.url).follow(
+        authorizeUrl(portal.url, client.client_id, challenge, { redirect_uri: 'http://127.0.0.1:51234/callback' }).href,
+      );
       expect(otherPort.status).toBe(200);
       expect(await otherPort.text()).toContain('action="/login"');
-      const otherPath = await new FormBrowser(portal.url).get(authorizeUrl(portal.url, client.client_id, challenge, { redirect_uri: 'http://127.0.0.1:9999/elsewhere' }).href);
+      const otherPath = await new FormBrowser(portal.url).get(
+        authorizeUrl(portal.url, client.client_id, challenge, { redirect_uri: 'http://127.0.0.1:9999/elsewhere' }).href,
+      );
       expect(otherPath.status).toBe(400);
       expect(otherPath.headers.get('location')).toBeNull();
     });
 
     test('http on a host that is not loopback is invalid_redirect_uri', async () => {
       await expectRejected({ application_type: 'native', redirect_uris: ['http://agent.example/callback'] }, 'invalid_redirect_uri');
-      await expectRejected({ application_type: 'native', redirect_uris: ['http://127.0.0.1:9999/callback', 'http://192.168.1.10/callback'] }, 'invalid_redirect_uri');
+      await expectRejected(
+        { application_type: 'native', redirect_uris: ['http://127.0.0.1:9999/callback', 'http://192.168.1.10/callback'] },
+        'invalid_redirect_uri',
+      );
     });
   });
 
   describe('web clients', () => {
     test('register https redirect URIs; the type is echoed', async () => {
-      const client = await register({ application_type: 'web', redirect_uris: ['https://agent.example/callback', 'https://agent.example:8443/oauth/cb'] });
+      const client = await register({
+        application_type: 'web',
+        redirect_uris: ['https://agent.example/callback', 'https://agent.example:8443/oauth/cb'],
+      });
       expect(client.application_type).toBe('web');
     });
 
@@ -119,7 +154,9 @@ describe('/register honours application_type', () => {
 
     test('the same loopback URI registers once the client says it is native (what an MCP client retries with)', async () => {
       await expectRejected({ application_type: 'web', redirect_uris: ['http://localhost:3000/callback'] }, 'invalid_redirect_uri');
-      expect((await register({ application_type: 'native', redirect_uris: ['http://localhost:3000/callback'] })).application_type).toBe('native');
+      expect((await register({ application_type: 'native', redirect_uris: ['http://localhost:3000/callback'] })).application_type).toBe(
+        'native',
+      );
     });
   });
 
@@ -144,7 +181,10 @@ describe('/register honours application_type', () => {
     ['null', null],
     ['a list', ['native']],
   ])('application_type that is %s is invalid_client_metadata, and nothing is stored', async (_name, value) => {
-    const body = await expectRejected({ application_type: value, redirect_uris: ['http://127.0.0.1:9999/callback'] }, 'invalid_client_metadata');
+    const body = await expectRejected(
+      { application_type: value, redirect_uris: ['http://127.0.0.1:9999/callback'] },
+      'invalid_client_metadata',
+    );
     expect(body.error_description).toContain('application_type');
   });
 });

@@ -1,4 +1,13 @@
-import { RecordingStore, REDIRECT_URI, json, registerClient, registerRequest, startOAuthPortal, type OAuthErrorBody, type RegisteredClient } from '../helpers/oauth-flow.js';
+import {
+  RecordingStore,
+  REDIRECT_URI,
+  json,
+  registerClient,
+  registerRequest,
+  startOAuthPortal,
+  type OAuthErrorBody,
+  type RegisteredClient,
+} from '../helpers/oauth-flow.js';
 import type { TestPortal } from '../helpers/portal.js';
 
 /**
@@ -68,12 +77,22 @@ describe('/register rejects bad input and stores no client', () => {
       await expectRejected({ ...valid, redirect_uris: [] }, 400, 'invalid_redirect_uri');
       await expectRejected({ ...valid, redirect_uris: REDIRECT_URI }, 400, 'invalid_redirect_uri');
       await expectRejected({ ...valid, redirect_uris: [42] }, 400, 'invalid_redirect_uri');
-      await expectRejected({ ...valid, redirect_uris: Array.from({ length: 21 }, (_, i) => `http://127.0.0.1:${1000 + i}/cb`) }, 400, 'invalid_redirect_uri');
+      await expectRejected(
+        { ...valid, redirect_uris: Array.from({ length: 21 }, (_, i) => `http://127.0.0.1:${1000 + i}/cb`) },
+        400,
+        'invalid_redirect_uri',
+      );
     });
 
     test('what may be registered: https, loopback http on any host form, a private-use scheme', async () => {
       const client = await registerClient(portal.url, {
-        redirect_uris: ['https://app.example/callback', 'http://127.0.0.1/cb', 'http://localhost:3000/cb', 'http://[::1]:8080/cb', 'com.example.app:/oauth2redirect'],
+        redirect_uris: [
+          'https://app.example/callback',
+          'http://127.0.0.1/cb',
+          'http://localhost:3000/cb',
+          'http://[::1]:8080/cb',
+          'com.example.app:/oauth2redirect',
+        ],
       });
       expect(client.redirect_uris).toHaveLength(5);
     });
@@ -132,7 +151,13 @@ describe('/register rejects bad input and stores no client', () => {
   });
 
   test('unknown metadata is dropped, not stored or echoed', async () => {
-    const res = await registerRequest(portal.url, { ...valid, is_admin: true, registration_access_token: 'chosen', client_id: 'chosen-id', client_secret: 'chosen-secret' });
+    const res = await registerRequest(portal.url, {
+      ...valid,
+      is_admin: true,
+      registration_access_token: 'chosen',
+      client_id: 'chosen-id',
+      client_secret: 'chosen-secret',
+    });
     expect(res.status).toBe(201);
     const client = await json<RegisteredClient & Record<string, unknown>>(res);
     expect(client.client_id).not.toBe('chosen-id');

@@ -18,20 +18,37 @@ describe('remote keys: only the origins the operator configured may be inside th
   beforeAll(async () => {
     const { publicKey } = await keys;
     const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
-    server = await listen((req, res) => {
-      const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (req.url === '/.well-known/openid-configuration') return json({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${jwksOrigin}/jwks`, response_types_supported: ['code'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['ES256'] });
-      if (req.url === '/jwks') {
-        jwksFetches++;
-        return json({ keys: [jwk] });
-      }
-      res.writeHead(404).end();
-    }, { host: '127.0.0.1', port: 0 });
+    server = await listen(
+      (req, res) => {
+        const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        if (req.url === '/.well-known/openid-configuration')
+          return json({
+            issuer,
+            authorization_endpoint: `${issuer}/authorize`,
+            token_endpoint: `${issuer}/token`,
+            jwks_uri: `${jwksOrigin}/jwks`,
+            response_types_supported: ['code'],
+            subject_types_supported: ['public'],
+            id_token_signing_alg_values_supported: ['ES256'],
+          });
+        if (req.url === '/jwks') {
+          jwksFetches++;
+          return json({ keys: [jwk] });
+        }
+        res.writeHead(404).end();
+      },
+      { host: '127.0.0.1', port: 0 },
+    );
     issuer = server.url;
   });
   afterAll(() => server.close(1_000));
 
-  const signed = async () => new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setExpirationTime('1m').sign((await keys).privateKey);
+  const signed = async () =>
+    new SignJWT({ sub: 'alice' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer(issuer)
+      .setExpirationTime('1m')
+      .sign((await keys).privateKey);
 
   test("discovery naming a jwks_uri on the issuer's own origin: verified", async () => {
     jwksOrigin = issuer;

@@ -31,7 +31,10 @@ describe('revoking a grant forgets the consent it rested on', () => {
     host = await startMetadataDocumentHost();
     portal = await startTestPortal({
       clock,
-      document: await adminDocument({ tokens: { refresh_reuse_grace: '1s' }, clients: { metadata_documents: { allow_private_addresses: true } } }),
+      document: await adminDocument({
+        tokens: { refresh_reuse_grace: '1s' },
+        clients: { metadata_documents: { allow_private_addresses: true } },
+      }),
       metadataDocumentCa: host.cert,
     });
   });
@@ -106,10 +109,23 @@ describe('revoking a grant forgets the consent it rested on', () => {
   });
 
   test('an admin deletes the client (a metadata-document client keeps its id, and must ask again)', async () => {
-    const clientId = host.publish('/deleted-agent.json', { client_name: 'Hosted Agent', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' });
-    const client: RegisteredClient = { client_id: clientId, registration_access_token: '', redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code'], token_endpoint_auth_method: 'none' };
+    const clientId = host.publish('/deleted-agent.json', {
+      client_name: 'Hosted Agent',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+    });
+    const client: RegisteredClient = {
+      client_id: clientId,
+      registration_access_token: '',
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code'],
+      token_endpoint_auth_method: 'none',
+    };
     const { browser } = await consented(client);
-    const res = await adminFetch(portal.url, `/clients/${encodeURIComponent(clientId)}`, { method: 'DELETE', token: await adminToken(portal.url) });
+    const res = await adminFetch(portal.url, `/clients/${encodeURIComponent(clientId)}`, {
+      method: 'DELETE',
+      token: await adminToken(portal.url),
+    });
     expect(res.status).toBe(204);
     expect(await nextAuthorize(browser, clientId)).toBe('consent page');
   });
@@ -118,7 +134,10 @@ describe('revoking a grant forgets the consent it rested on', () => {
     const client = await registerClient(portal.url);
     const { tokens } = await consented(client);
     const person = (await portal.grants.find(decodeJwt(tokens.access_token).grant_id as string))!.person;
-    const res = await fetch(`${portal.url}/register/${client.client_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${client.registration_access_token}` } });
+    const res = await fetch(`${portal.url}/register/${client.client_id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${client.registration_access_token}` },
+    });
     expect(res.status).toBe(204);
     expect(await portal.grants.listByClient(client.client_id)).toEqual([]);
     expect(await portal.consents.consentedBefore(person.id, client.client_id)).toBe(false);

@@ -79,8 +79,16 @@ describe('/token rejects bad input and changes nothing', () => {
 
     test('a redirect_uri other than the authorization request’s is invalid_grant; missing is invalid_request; the code still works', async () => {
       const authorized = await codeFor();
-      await expectOAuthError(await exchangeCode(portal.url, client, authorized, { redirect_uri: 'http://127.0.0.1:9999/other' }), 400, 'invalid_grant');
-      await expectOAuthError(await exchangeCode(portal.url, client, authorized, { redirect_uri: 'https://evil.example/callback' }), 400, 'invalid_grant');
+      await expectOAuthError(
+        await exchangeCode(portal.url, client, authorized, { redirect_uri: 'http://127.0.0.1:9999/other' }),
+        400,
+        'invalid_grant',
+      );
+      await expectOAuthError(
+        await exchangeCode(portal.url, client, authorized, { redirect_uri: 'https://evil.example/callback' }),
+        400,
+        'invalid_grant',
+      );
       await expectOAuthError(await exchangeCode(portal.url, client, authorized, { redirect_uri: undefined }), 400, 'invalid_request');
       await expectTokens(await exchangeCode(portal.url, client, authorized));
     });
@@ -94,14 +102,30 @@ describe('/token rejects bad input and changes nothing', () => {
 
     test('a resource other than the authorized one is invalid_target, and the code still works', async () => {
       const authorized = await codeFor();
-      await expectOAuthError(await exchangeCode(portal.url, client, authorized, { resource: 'https://evil.example/mcp' }), 400, 'invalid_target');
+      await expectOAuthError(
+        await exchangeCode(portal.url, client, authorized, { resource: 'https://evil.example/mcp' }),
+        400,
+        'invalid_target',
+      );
       await expectTokens(await exchangeCode(portal.url, client, authorized, { resource: `${portal.url}/mcp` }));
     });
 
     test('an unknown or malformed code is invalid_grant', async () => {
-      await expectOAuthError(await exchangeCode(portal.url, client, { code: 'A'.repeat(43), verifier: 'v'.repeat(43), redirectUri: REDIRECT_URI }), 400, 'invalid_grant');
-      await expectOAuthError(await exchangeCode(portal.url, client, { code: '../../etc', verifier: 'v'.repeat(43), redirectUri: REDIRECT_URI }), 400, 'invalid_grant');
-      await expectOAuthError(await exchangeCode(portal.url, client, { code: '', verifier: 'v'.repeat(43), redirectUri: REDIRECT_URI }), 400, 'invalid_request');
+      await expectOAuthError(
+        await exchangeCode(portal.url, client, { code: 'A'.repeat(43), verifier: 'v'.repeat(43), redirectUri: REDIRECT_URI }),
+        400,
+        'invalid_grant',
+      );
+      await expectOAuthError(
+        await exchangeCode(portal.url, client, { code: '../../etc', verifier: 'v'.repeat(43), redirectUri: REDIRECT_URI }),
+        400,
+        'invalid_grant',
+      );
+      await expectOAuthError(
+        await exchangeCode(portal.url, client, { code: '', verifier: 'v'.repeat(43), redirectUri: REDIRECT_URI }),
+        400,
+        'invalid_request',
+      );
     });
   });
 
@@ -129,9 +153,23 @@ describe('/token rejects bad input and changes nothing', () => {
   describe('request shape', () => {
     test('a repeated parameter is invalid_request, and the code still works', async () => {
       const authorized = await codeFor();
-      const fields = { grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: REDIRECT_URI, client_id: client.client_id };
-      await expectOAuthError(await formPost(portal.url, { ...fields, redirect_uri: [REDIRECT_URI, 'https://evil.example/cb'] }), 400, 'invalid_request');
-      await expectOAuthError(await formPost(portal.url, { ...fields, code_verifier: [authorized.verifier, authorized.verifier] }), 400, 'invalid_request');
+      const fields = {
+        grant_type: 'authorization_code',
+        code: authorized.code,
+        code_verifier: authorized.verifier,
+        redirect_uri: REDIRECT_URI,
+        client_id: client.client_id,
+      };
+      await expectOAuthError(
+        await formPost(portal.url, { ...fields, redirect_uri: [REDIRECT_URI, 'https://evil.example/cb'] }),
+        400,
+        'invalid_request',
+      );
+      await expectOAuthError(
+        await formPost(portal.url, { ...fields, code_verifier: [authorized.verifier, authorized.verifier] }),
+        400,
+        'invalid_request',
+      );
       await expectTokens(await exchangeCode(portal.url, client, authorized));
     });
 
@@ -140,7 +178,13 @@ describe('/token rejects bad input and changes nothing', () => {
       const res = await fetch(`${portal.url}/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: REDIRECT_URI, client_id: client.client_id }),
+        body: JSON.stringify({
+          grant_type: 'authorization_code',
+          code: authorized.code,
+          code_verifier: authorized.verifier,
+          redirect_uri: REDIRECT_URI,
+          client_id: client.client_id,
+        }),
       });
       await expectOAuthError(res, 400, 'invalid_request');
       await expectTokens(await exchangeCode(portal.url, client, authorized));
@@ -149,13 +193,27 @@ describe('/token rejects bad input and changes nothing', () => {
     test('a body with too many parameters is 413 invalid_request, and the code still works', async () => {
       const authorized = await codeFor();
       const padding = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`p${i}`, '1']));
-      const fields = { grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: REDIRECT_URI, client_id: client.client_id };
+      const fields = {
+        grant_type: 'authorization_code',
+        code: authorized.code,
+        code_verifier: authorized.verifier,
+        redirect_uri: REDIRECT_URI,
+        client_id: client.client_id,
+      };
       await expectOAuthError(await formPost(portal.url, { ...fields, ...padding }), 413, 'invalid_request');
       await expectTokens(await exchangeCode(portal.url, client, authorized));
     });
 
     test('a body over the size limit is 413 invalid_request; one that does not decompress is 400 invalid_request', async () => {
-      await expectOAuthError(await formPost(portal.url, { grant_type: 'refresh_token', refresh_token: 'x'.repeat(2 * 1024 * 1024), client_id: client.client_id }), 413, 'invalid_request');
+      await expectOAuthError(
+        await formPost(portal.url, {
+          grant_type: 'refresh_token',
+          refresh_token: 'x'.repeat(2 * 1024 * 1024),
+          client_id: client.client_id,
+        }),
+        413,
+        'invalid_request',
+      );
       for (const encoding of ['gzip', 'deflate', 'br']) {
         const res = await fetch(`${portal.url}/token`, {
           method: 'POST',
@@ -168,7 +226,11 @@ describe('/token rejects bad input and changes nothing', () => {
 
     test('a missing grant_type is invalid_request; an unknown one unsupported_grant_type', async () => {
       await expectOAuthError(await formPost(portal.url, { client_id: client.client_id }), 400, 'invalid_request');
-      await expectOAuthError(await formPost(portal.url, { grant_type: 'password', username: 'alice', password: 'alice-password', client_id: client.client_id }), 400, 'unsupported_grant_type');
+      await expectOAuthError(
+        await formPost(portal.url, { grant_type: 'password', username: 'alice', password: 'alice-password', client_id: client.client_id }),
+        400,
+        'unsupported_grant_type',
+      );
     });
   });
 
@@ -191,7 +253,16 @@ describe('/token rejects bad input and changes nothing', () => {
       );
       expect(basic.headers.get('www-authenticate')).toMatch(/^Basic /);
       await expectOAuthError(basic, 401, 'invalid_client');
-      await expectOAuthError(await formPost(portal.url, { grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: REDIRECT_URI }), 401, 'invalid_client');
+      await expectOAuthError(
+        await formPost(portal.url, {
+          grant_type: 'authorization_code',
+          code: authorized.code,
+          code_verifier: authorized.verifier,
+          redirect_uri: REDIRECT_URI,
+        }),
+        401,
+        'invalid_client',
+      );
       await expectTokens(await exchangeCode(portal.url, client, authorized));
     });
 
@@ -205,21 +276,37 @@ describe('/token rejects bad input and changes nothing', () => {
 
     test('a wrong secret with client_secret_post is 401 invalid_client, and the code still works', async () => {
       const authorized = await codeFor(postClient);
-      await expectOAuthError(await exchangeCode(portal.url, { ...postClient, client_secret: 'wrong-secret' }, authorized), 401, 'invalid_client');
+      await expectOAuthError(
+        await exchangeCode(portal.url, { ...postClient, client_secret: 'wrong-secret' }, authorized),
+        401,
+        'invalid_client',
+      );
       await expectTokens(await exchangeCode(portal.url, postClient, authorized));
     });
 
     test('a confidential client that sends no secret, or uses a method it did not register, is 401 invalid_client', async () => {
       const authorized = await codeFor(confidential);
-      await expectOAuthError(await exchangeCode(portal.url, { ...confidential, token_endpoint_auth_method: 'none' }, authorized), 401, 'invalid_client');
-      await expectOAuthError(await exchangeCode(portal.url, { ...confidential, token_endpoint_auth_method: 'client_secret_post' }, authorized), 401, 'invalid_client');
+      await expectOAuthError(
+        await exchangeCode(portal.url, { ...confidential, token_endpoint_auth_method: 'none' }, authorized),
+        401,
+        'invalid_client',
+      );
+      await expectOAuthError(
+        await exchangeCode(portal.url, { ...confidential, token_endpoint_auth_method: 'client_secret_post' }, authorized),
+        401,
+        'invalid_client',
+      );
       await expectTokens(await exchangeCode(portal.url, confidential, authorized));
     });
 
     test('a public client sending a secret is 401 invalid_client, and the code still works', async () => {
       const authorized = await codeFor();
       await expectOAuthError(await exchangeCode(portal.url, client, authorized, { client_secret: 'made-up' }), 401, 'invalid_client');
-      const basic = await exchangeCode(portal.url, { ...client, token_endpoint_auth_method: 'client_secret_basic', client_secret: 'made-up' }, authorized);
+      const basic = await exchangeCode(
+        portal.url,
+        { ...client, token_endpoint_auth_method: 'client_secret_basic', client_secret: 'made-up' },
+        authorized,
+      );
       expect(basic.headers.get('www-authenticate')).toMatch(/^Basic /);
       await expectOAuthError(basic, 401, 'invalid_client');
       await expectTokens(await exchangeCode(portal.url, client, authorized));
@@ -228,7 +315,21 @@ describe('/token rejects bad input and changes nothing', () => {
     test('an Authorization header that is not Basic client credentials is invalid_request, even beside a public client_id, and the code still works', async () => {
       const authorized = await codeFor();
       for (const authorization of ['Basic !!!', 'Bearer some-token', 'Basic', 'Digest username="x"']) {
-        await expectOAuthError(await formPost(portal.url, { grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: REDIRECT_URI, client_id: client.client_id }, { authorization }), 400, 'invalid_request');
+        await expectOAuthError(
+          await formPost(
+            portal.url,
+            {
+              grant_type: 'authorization_code',
+              code: authorized.code,
+              code_verifier: authorized.verifier,
+              redirect_uri: REDIRECT_URI,
+              client_id: client.client_id,
+            },
+            { authorization },
+          ),
+          400,
+          'invalid_request',
+        );
       }
       await expectTokens(await exchangeCode(portal.url, client, authorized));
     });
@@ -237,7 +338,13 @@ describe('/token rejects bad input and changes nothing', () => {
       const authorized = await codeFor(confidential);
       const res = await formPost(
         portal.url,
-        { grant_type: 'authorization_code', code: authorized.code, code_verifier: authorized.verifier, redirect_uri: REDIRECT_URI, client_secret: confidential.client_secret! },
+        {
+          grant_type: 'authorization_code',
+          code: authorized.code,
+          code_verifier: authorized.verifier,
+          redirect_uri: REDIRECT_URI,
+          client_secret: confidential.client_secret!,
+        },
         { authorization: basicAuth(confidential.client_id, confidential.client_secret!) },
       );
       await expectOAuthError(res, 400, 'invalid_request');
@@ -259,16 +366,27 @@ describe('/token rejects bad input and changes nothing', () => {
 
     test('client_credentials for a registered (non-service) client', async () => {
       const confidential = await registerClient(portal.url, { token_endpoint_auth_method: 'client_secret_basic' });
-      const res = await formPost(portal.url, { grant_type: 'client_credentials' }, { authorization: basicAuth(confidential.client_id, confidential.client_secret!) });
+      const res = await formPost(
+        portal.url,
+        { grant_type: 'client_credentials' },
+        { authorization: basicAuth(confidential.client_id, confidential.client_secret!) },
+      );
       await expectOAuthError(res, 400, 'unauthorized_client');
-      await expectOAuthError(await formPost(portal.url, { grant_type: 'client_credentials', client_id: client.client_id }), 400, 'unauthorized_client');
+      await expectOAuthError(
+        await formPost(portal.url, { grant_type: 'client_credentials', client_id: client.client_id }),
+        400,
+        'unauthorized_client',
+      );
     });
   });
 
   describe('refresh_token', () => {
     test('a benign concurrent refresh within the grace window succeeds for both', async () => {
       const tokens = await tokensFor(portal.url, client);
-      const [a, b] = await Promise.all([refresh(portal.url, client, tokens.refresh_token!), refresh(portal.url, client, tokens.refresh_token!)]);
+      const [a, b] = await Promise.all([
+        refresh(portal.url, client, tokens.refresh_token!),
+        refresh(portal.url, client, tokens.refresh_token!),
+      ]);
       const [first, second] = [await expectTokens(a!), await expectTokens(b!)];
       expect(first.refresh_token).not.toBe(second.refresh_token);
       expect(await mcpStatus(portal, first.access_token)).toBe(200);
@@ -296,15 +414,27 @@ describe('/token rejects bad input and changes nothing', () => {
 
     test('a refresh that widens the scope is invalid_scope, and the refresh token still works', async () => {
       const tokens = await tokensFor(portal.url, client);
-      await expectOAuthError(await refresh(portal.url, client, tokens.refresh_token!, { scope: 'mcp offline_access' }), 400, 'invalid_scope');
-      await expectOAuthError(await refresh(portal.url, client, tokens.refresh_token!, { resource: 'https://evil.example/mcp' }), 400, 'invalid_target');
+      await expectOAuthError(
+        await refresh(portal.url, client, tokens.refresh_token!, { scope: 'mcp offline_access' }),
+        400,
+        'invalid_scope',
+      );
+      await expectOAuthError(
+        await refresh(portal.url, client, tokens.refresh_token!, { resource: 'https://evil.example/mcp' }),
+        400,
+        'invalid_target',
+      );
       await expectTokens(await refresh(portal.url, client, tokens.refresh_token!));
     });
 
     test('an unknown, malformed or missing refresh token is invalid_grant / invalid_request', async () => {
       await expectOAuthError(await refresh(portal.url, client, 'abc.def'), 400, 'invalid_grant');
       await expectOAuthError(await refresh(portal.url, client, 'not a token'), 400, 'invalid_grant');
-      await expectOAuthError(await formPost(portal.url, { grant_type: 'refresh_token', client_id: client.client_id }), 400, 'invalid_request');
+      await expectOAuthError(
+        await formPost(portal.url, { grant_type: 'refresh_token', client_id: client.client_id }),
+        400,
+        'invalid_request',
+      );
     });
   });
 });
@@ -322,20 +452,39 @@ describe('/revoke and /introspect reject bad request shapes and change nothing',
   afterAll(() => portal.close());
 
   const basic = () => ({ authorization: basicAuth(confidential.client_id, confidential.client_secret!) });
-  const introspect = async () => (await json<{ active: boolean }>(await formPost(portal.url, { token: tokens.access_token }, basic(), '/introspect'))).active;
+  const introspect = async () =>
+    (await json<{ active: boolean }>(await formPost(portal.url, { token: tokens.access_token }, basic(), '/introspect'))).active;
 
-  test.each(['/introspect', '/revoke'])('%s: a repeated parameter is invalid_request (RFC 6749 §3.1), and the token stays active', async (path) => {
-    const repeated: Array<Record<string, string | string[]>> = [{ token: tokens.access_token, token_type_hint: ['access_token', 'refresh_token'] }, { token: [tokens.access_token, tokens.access_token] }];
-    for (const fields of repeated) {
-      await expectOAuthError(await formPost(portal.url, fields, basic(), path), 400, 'invalid_request');
-    }
-    expect(await introspect()).toBe(true);
-  });
+  test.each(['/introspect', '/revoke'])(
+    '%s: a repeated parameter is invalid_request (RFC 6749 §3.1), and the token stays active',
+    async (path) => {
+      const repeated: Array<Record<string, string | string[]>> = [
+        { token: tokens.access_token, token_type_hint: ['access_token', 'refresh_token'] },
+        { token: [tokens.access_token, tokens.access_token] },
+      ];
+      for (const fields of repeated) {
+        await expectOAuthError(await formPost(portal.url, fields, basic(), path), 400, 'invalid_request');
+      }
+      expect(await introspect()).toBe(true);
+    },
+  );
 
-  test.each(['/introspect', '/revoke'])('%s: an Authorization header that is not Basic credentials is invalid_request, and the token stays active', async (path) => {
-    await expectOAuthError(await formPost(portal.url, { token: tokens.access_token, client_id: confidential.client_id }, { authorization: 'Bearer whatever' }, path), 400, 'invalid_request');
-    expect(await introspect()).toBe(true);
-  });
+  test.each(['/introspect', '/revoke'])(
+    '%s: an Authorization header that is not Basic credentials is invalid_request, and the token stays active',
+    async (path) => {
+      await expectOAuthError(
+        await formPost(
+          portal.url,
+          { token: tokens.access_token, client_id: confidential.client_id },
+          { authorization: 'Bearer whatever' },
+          path,
+        ),
+        400,
+        'invalid_request',
+      );
+      expect(await introspect()).toBe(true);
+    },
+  );
 });
 
 describe('/token with short code TTL and reuse grace (10 s)', () => {

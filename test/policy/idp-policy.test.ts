@@ -14,7 +14,11 @@ async function refreshAt(portalUrl: string, provider: IdpOAuthProvider): Promise
   const res = await fetch(`${portalUrl}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: provider.tokens()!.refresh_token!, client_id: provider.clientInformation()!.client_id }),
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: provider.tokens()!.refresh_token!,
+      client_id: provider.clientInformation()!.client_id,
+    }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -31,14 +35,40 @@ describe('per-upstream and per-tool policy for IdP people (real oidc-provider, r
     portal = await startTestPortal({
       document: {
         rate_limits: UNLIMITED,
-        login: { builtin: false, idps: [{ id: 'corp', issuer: corp.issuer, client_id: 'gatehouse', client_secret: 's', scopes: ['openid', 'email', 'profile', 'groups'], primary: true }] },
+        login: {
+          builtin: false,
+          idps: [
+            {
+              id: 'corp',
+              issuer: corp.issuer,
+              client_id: 'gatehouse',
+              client_secret: 's',
+              scopes: ['openid', 'email', 'profile', 'groups'],
+              primary: true,
+            },
+          ],
+        },
         upstreams: [
-          { id: 'eng', title: 'Engineering', kind: 'mcp', url: recorder.url, access: { groups: ['eng'], idps: ['corp'] }, tools: { allow_groups: { grow: ['ops'] }, deny_groups: { wait: ['interns'] } } },
+          {
+            id: 'eng',
+            title: 'Engineering',
+            kind: 'mcp',
+            url: recorder.url,
+            access: { groups: ['eng'], idps: ['corp'] },
+            tools: { allow_groups: { grow: ['ops'] }, deny_groups: { wait: ['interns'] } },
+          },
           { id: 'sales', title: 'Sales CRM', kind: 'mcp', url: recorder.url, access: { groups: ['sales'] } },
         ],
       },
     });
-    corp.register([{ client_id: 'gatehouse', client_secret: 's', redirect_uris: [`${portal.url}/login/corp/callback`], token_endpoint_auth_method: 'client_secret_basic' }]);
+    corp.register([
+      {
+        client_id: 'gatehouse',
+        client_secret: 's',
+        redirect_uris: [`${portal.url}/login/corp/callback`],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ]);
     corp.people.set('carol', { email: 'carol@corp.example', email_verified: true, name: 'Carol', groups: ['eng', 'ops'] });
     corp.people.set('dave', { email: 'dave@corp.example', email_verified: true, name: 'Dave', groups: ['eng', 'interns'] });
     corp.people.set('olga', { email: 'olga@corp.example', email_verified: true, name: 'Olga', groups: ['facilities'] });
@@ -74,7 +104,9 @@ describe('per-upstream and per-tool policy for IdP people (real oidc-provider, r
     }
     const refused = await dave.client.callTool({ name: 'eng__grow', arguments: {} }).catch((error: McpError) => error);
     expect((refused as McpError).code).toBe(ErrorCode.InvalidParams);
-    expect((await dave.client.callTool({ name: 'eng__echo', arguments: { message: 'ok' } })).content).toEqual([{ type: 'text', text: 'ok' }]);
+    expect((await dave.client.callTool({ name: 'eng__echo', arguments: { message: 'ok' } })).content).toEqual([
+      { type: 'text', text: 'ok' },
+    ]);
   });
 
   test('consent: offers only allowed upstreams, and a person outside every rule is told why', async () => {
@@ -82,14 +114,18 @@ describe('per-upstream and per-tool policy for IdP people (real oidc-provider, r
     const { challenge } = pkce();
     const carol = new FormBrowser(portal.url);
     await runBrowser(carol, `${portal.url}/login`, [portal.url, corp.issuer], { idpLogin: 'carol' });
-    const page = await (await carol.follow(authorizeUrl(portal.url, client.client_id, challenge, { resource: `${portal.url}/mcp` }).href)).text();
+    const page = await (
+      await carol.follow(authorizeUrl(portal.url, client.client_id, challenge, { resource: `${portal.url}/mcp` }).href)
+    ).text();
     expect(page).toContain('<li>Engineering</li>');
     expect(page).toContain('You do not have access to: Sales CRM (you are not in a group or on a list it is open to)');
     expect(page).toContain('value="allow"');
 
     const olga = new FormBrowser(portal.url);
     await runBrowser(olga, `${portal.url}/login`, [portal.url, corp.issuer], { idpLogin: 'olga' });
-    const none = await (await olga.follow(authorizeUrl(portal.url, client.client_id, challenge, { resource: `${portal.url}/mcp` }).href)).text();
+    const none = await (
+      await olga.follow(authorizeUrl(portal.url, client.client_id, challenge, { resource: `${portal.url}/mcp` }).href)
+    ).text();
     expect(none).toContain('There is nothing here you may grant');
     expect(none).toContain('Engineering (you are not in a group or on a list it is open to)');
     expect(none).not.toContain('value="allow"');

@@ -3,9 +3,20 @@ import { isAdmin } from '../../portal/policy/admins.js';
 import { mayUseTool, needsApproval } from '../../portal/policy/tools.js';
 import type { Person } from '../../portal/login/person.js';
 
-const person = (over: Partial<Person> = {}): Person => ({ id: 'corp:p', idp: 'corp', email: 'p@corp.example', emailVerified: true, groups: [], ...over });
-const access = (rules: Partial<Record<'groups' | 'emails' | 'domains' | 'idps', string[]>>) => ({ access: { groups: [], emails: [], domains: [], idps: [], ...rules } });
-const tools = (rules: Partial<{ allow: string[]; deny: string[]; allowGroups: Record<string, string[]>; denyGroups: Record<string, string[]> }>) => ({
+const person = (over: Partial<Person> = {}): Person => ({
+  id: 'corp:p',
+  idp: 'corp',
+  email: 'p@corp.example',
+  emailVerified: true,
+  groups: [],
+  ...over,
+});
+const access = (rules: Partial<Record<'groups' | 'emails' | 'domains' | 'idps', string[]>>) => ({
+  access: { groups: [], emails: [], domains: [], idps: [], ...rules },
+});
+const tools = (
+  rules: Partial<{ allow: string[]; deny: string[]; allowGroups: Record<string, string[]>; denyGroups: Record<string, string[]> }>,
+) => ({
   tools: { allow: [], deny: [], rename: {}, describe: {}, allowGroups: {}, denyGroups: {}, ...rules },
 });
 
@@ -53,7 +64,7 @@ describe('per-tool rules', () => {
   });
 });
 
-describe('tools that need the person\'s approval', () => {
+describe("tools that need the person's approval", () => {
   const approval = (...patterns: string[]) => ({ tools: { approval: patterns } });
 
   test('names match exactly; * matches any run of characters, none included', () => {

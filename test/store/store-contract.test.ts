@@ -163,10 +163,32 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     await store.set(a, 'a1');
     // b is expected absent, but holds a value: nothing is written.
     await store.set(b, 'b1');
-    expect(await store.writeIfUnchanged([{ key: a, value: 'a1' }, { key: b, value: null }], [{ key: a, value: 'a2' }, { key: c, value: 'c2' }])).toBe(false);
+    expect(
+      await store.writeIfUnchanged(
+        [
+          { key: a, value: 'a1' },
+          { key: b, value: null },
+        ],
+        [
+          { key: a, value: 'a2' },
+          { key: c, value: 'c2' },
+        ],
+      ),
+    ).toBe(false);
     expect(await store.getMany([a, b, c])).toEqual(['a1', 'b1', null]);
     await store.delete(b);
-    expect(await peer.writeIfUnchanged([{ key: a, value: 'a1' }, { key: b, value: null }], [{ key: a, value: 'a2' }, { key: c, value: 'c2', ttlMs: SHORT_TTL }])).toBe(true);
+    expect(
+      await peer.writeIfUnchanged(
+        [
+          { key: a, value: 'a1' },
+          { key: b, value: null },
+        ],
+        [
+          { key: a, value: 'a2' },
+          { key: c, value: 'c2', ttlMs: SHORT_TTL },
+        ],
+      ),
+    ).toBe(true);
     expect(await store.getMany([a, b, c])).toEqual(['a2', null, 'c2']);
     expect(await store.ttl(a)).toBeNull();
     await elapse(PAST_SHORT_TTL);
@@ -180,7 +202,13 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     await store.set('race:{t}:token', 'fresh');
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        (i % 2 ? peer : store).writeIfUnchanged([{ key: 'race:{t}:token', value: 'fresh' }], [{ key: 'race:{t}:token', value: `spent-${i}` }, { key: `race:{t}:next-${i}`, value: 'issued' }]),
+        (i % 2 ? peer : store).writeIfUnchanged(
+          [{ key: 'race:{t}:token', value: 'fresh' }],
+          [
+            { key: 'race:{t}:token', value: `spent-${i}` },
+            { key: `race:{t}:next-${i}`, value: 'issued' },
+          ],
+        ),
       ),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
@@ -192,7 +220,9 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
 
   test('of 20 concurrent compareAndSets from one value exactly one wins', async () => {
     await store.set('cas-race', 'v0');
-    const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? peer : store).compareAndSet('cas-race', 'v0', `v${i + 1}`)));
+    const wins = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? peer : store).compareAndSet('cas-race', 'v0', `v${i + 1}`)),
+    );
     expect(wins.filter(Boolean)).toHaveLength(1);
   });
 
@@ -306,7 +336,7 @@ describe('Redis store failure', () => {
       // Keys on the other masters are served until the cluster itself declares the outage.
       const answers = await Promise.allSettled(keys.map((key) => store.get(key)));
       expect(answers.filter((a) => a.status === 'fulfilled').map((a) => (a as PromiseFulfilledResult<string | null>).value)).toContain('v');
-      expect(answers.every((a) => a.status === 'fulfilled' ? a.value === 'v' : a.reason instanceof StoreUnavailableError)).toBe(true);
+      expect(answers.every((a) => (a.status === 'fulfilled' ? a.value === 'v' : a.reason instanceof StoreUnavailableError))).toBe(true);
     } finally {
       await store.close();
       await outage.stop();

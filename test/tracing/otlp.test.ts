@@ -24,7 +24,9 @@ async function startCollector(): Promise<{ url: string; spans: OtlpSpan[]; servi
     req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
       if (req.url === '/v1/traces' && req.headers['content-type']?.startsWith('application/json')) {
-        const message = JSON.parse(body) as { resourceSpans: Array<{ resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
+        const message = JSON.parse(body) as {
+          resourceSpans: Array<{ resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
+        };
         for (const resourceSpans of message.resourceSpans) {
           services.push(...resourceSpans.resource.attributes.filter((a) => a.key === 'service.name').map((a) => a.value.stringValue!));
           for (const scope of resourceSpans.scopeSpans) spans.push(...scope.spans);
@@ -34,7 +36,12 @@ async function startCollector(): Promise<{ url: string; spans: OtlpSpan[]; servi
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, services, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans,
+    services,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -66,10 +73,23 @@ describe('OpenTelemetry tracing, exported over OTLP when OTEL_EXPORTER_OTLP_ENDP
   async function tracedCall(path: string, tool: string): Promise<string> {
     const token = await accessTokenFor(portal.url, ALICE, `${portal.url}${path}`);
     const headers = { ...MCP_HEADERS, authorization: `Bearer ${token}` };
-    const opened = await fetch(`${portal.url}${path}`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'traced', version: '1' } } }) });
+    const opened = await fetch(`${portal.url}${path}`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'traced', version: '1' } },
+      }),
+    });
     await opened.text();
     const session = { 'mcp-session-id': opened.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
-    const res = await fetch(`${portal.url}${path}`, { method: 'POST', headers: { ...headers, ...session, traceparent }, body: JSON.stringify(call(tool)) });
+    const res = await fetch(`${portal.url}${path}`, {
+      method: 'POST',
+      headers: { ...headers, ...session, traceparent },
+      body: JSON.stringify(call(tool)),
+    });
     return res.text();
   }
 
@@ -91,7 +111,9 @@ describe('OpenTelemetry tracing, exported over OTLP when OTEL_EXPORTER_OTLP_ENDP
     for (const span of upstreamCalls) expect(attribute(span, 'gatehouse.upstream')?.stringValue).toBe('rec');
 
     // What the upstream received: the same trace, its parent the portal's upstream-call span.
-    const received = upstream.requests.map((r) => r.headers.traceparent).filter((t): t is string => typeof t === 'string' && t.includes(TRACE_ID));
+    const received = upstream.requests
+      .map((r) => r.headers.traceparent)
+      .filter((t): t is string => typeof t === 'string' && t.includes(TRACE_ID));
     expect(received.length).toBeGreaterThanOrEqual(2);
     const parents = received.map((t) => t.split('-')[2]);
     for (const span of upstreamCalls) expect(parents).toContain(span.spanId);

@@ -27,7 +27,10 @@ describe('choosing and naming accounts on the connections page (Playwright + Deb
   beforeAll(async () => {
     upstream = await startOAuthUpstream();
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, title: 'Notes', credentials: { type: 'oauth' } }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'notes', kind: 'mcp', url: upstream.url, title: 'Notes', credentials: { type: 'oauth' } }],
+      },
     });
     agent = await connectNamedAgent(portal.url, ALICE, 'Desk agent');
     for (let i = 0; i < 2; i++) {
@@ -88,7 +91,10 @@ describe('choosing and naming accounts on the connections page (Playwright + Deb
 
   test('disconnecting the chosen account leaves the other; the agent falls back to it', async () => {
     const page = await signedInPage();
-    await Promise.all([page.waitForURL(/done=disconnected/), page.locator('tr[data-account]').nth(1).locator('button', { hasText: 'Disconnect' }).click()]);
+    await Promise.all([
+      page.waitForURL(/done=disconnected/),
+      page.locator('tr[data-account]').nth(1).locator('button', { hasText: 'Disconnect' }).click(),
+    ]);
     expect(await page.locator('tr[data-account] .account-name').allTextContents()).toEqual(['Account 1']);
     // One account: nothing to choose.
     expect(await page.locator('tr[data-client]').count()).toBe(0);

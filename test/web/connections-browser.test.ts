@@ -20,10 +20,16 @@ describe('the connections and admin pages in a real browser (Playwright + Debian
 
   beforeAll(async () => {
     upstream = await startRecordingMcpServer();
-    portal = await startTestPortal({ document: await adminDocument({ upstreams: [{ id: 'tools', kind: 'mcp', url: upstream.url, title: 'Team tools' }] }) });
+    portal = await startTestPortal({
+      document: await adminDocument({ upstreams: [{ id: 'tools', kind: 'mcp', url: upstream.url, title: 'Team tools' }] }),
+    });
     token = await adminToken(portal.url);
     // An app whose title is an attack, added through the admin API: every page must show it as text.
-    const created = await adminFetch(portal.url, '/upstreams', { token, method: 'POST', body: { id: 'wiki', kind: 'mcp', url: upstream.url, title: EVIL_APP } });
+    const created = await adminFetch(portal.url, '/upstreams', {
+      token,
+      method: 'POST',
+      body: { id: 'wiki', kind: 'mcp', url: upstream.url, title: EVIL_APP },
+    });
     expect(created.status).toBe(201);
     agent = await connectNamedAgent(portal.url, ALICE, EVIL_CLIENT);
     browser = await launchChromium();
@@ -39,7 +45,10 @@ describe('the connections and admin pages in a real browser (Playwright + Debian
   async function signIn(page: Page, person: { username: string; password: string }): Promise<void> {
     await page.fill('input[name=username]', person.username);
     await page.fill('input[name=password]', person.password);
-    await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type=submit], input[type=submit]')]);
+    await Promise.all([
+      page.waitForURL((url) => !url.pathname.startsWith('/login')),
+      page.click('button[type=submit], input[type=submit]'),
+    ]);
   }
 
   test('sign in, see the agent, revoke it: its next request gets 401', async () => {
@@ -101,7 +110,10 @@ describe('the connections and admin pages in a real browser (Playwright + Debian
 
     // Revoke the other agent's grant from the admin page.
     await page.goto(`${portal.url}/admin?person=local:alice`);
-    await Promise.all([page.waitForURL(/done=revoked/), page.locator('tr[data-grant]', { hasText: 'Evil' }).locator('button', { hasText: 'Revoke' }).first().click()]);
+    await Promise.all([
+      page.waitForURL(/done=revoked/),
+      page.locator('tr[data-grant]', { hasText: 'Evil' }).locator('button', { hasText: 'Revoke' }).first().click(),
+    ]);
     expect((await mcpInitialize(`${portal.url}/mcp`, other.accessToken())).status).toBe(401);
     await page.screenshot({ path: 'test-output/web-admin-revoked.png', fullPage: true });
     await other.client.close().catch(() => {});

@@ -11,7 +11,10 @@ describe('the consent page', () => {
 
   beforeAll(async () => {
     portal = await startTestPortal({
-      document: { login: { accounts: await testAccounts() }, upstreams: [{ id: 'handbook', kind: 'http', url: 'http://127.0.0.1:9/', title: 'Handbook' }] },
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [{ id: 'handbook', kind: 'http', url: 'http://127.0.0.1:9/', title: 'Handbook' }],
+      },
     });
   });
   afterAll(async () => {

@@ -45,7 +45,12 @@ describe('every form refuses a post without its CSRF token', () => {
     return fetch(`${portal.url}/logout`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; '), ...headers },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'text/html',
+        cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+        ...headers,
+      },
       body: new URLSearchParams(fields).toString(),
     });
   }
@@ -59,7 +64,9 @@ describe('every form refuses a post without its CSRF token', () => {
     pages.push(await (await browser.get(`${portal.url}/connections`)).text());
     pages.push(await (await browser.get(`${portal.url}/admin?person=local:alice`)).text());
     const forms = pages.flatMap((page) => [...page.matchAll(/<form[^>]*method="post"[^>]*>([\s\S]*?)<\/form>/g)]);
-    expect(forms.map((form) => /action="([^"]+)"/.exec(form[0])![1]).sort()).toEqual(expect.arrayContaining(['/admin/upstreams', '/consent', '/login', '/logout']));
+    expect(forms.map((form) => /action="([^"]+)"/.exec(form[0])![1]).sort()).toEqual(
+      expect.arrayContaining(['/admin/upstreams', '/consent', '/login', '/logout']),
+    );
     for (const form of forms) expect(form[1]).toMatch(/<input type="hidden" name="csrf" value="[A-Za-z0-9_-]{20,}">/);
   });
 
@@ -95,7 +102,11 @@ describe('every form refuses a post without its CSRF token', () => {
 
   test('removing an upstream on the admin page needs the token, and the upstream stays', async () => {
     const token = await adminToken(portal.url);
-    const created = await adminFetch(portal.url, '/upstreams', { token, method: 'POST', body: { id: 'extra', kind: 'mcp', url: upstream.url } });
+    const created = await adminFetch(portal.url, '/upstreams', {
+      token,
+      method: 'POST',
+      body: { id: 'extra', kind: 'mcp', url: upstream.url },
+    });
     expect(created.status).toBe(201);
     const browser = await signedIn();
     await expectRefused(await browser.post(`${portal.url}/admin/upstreams/delete`, { id: 'extra' }));

@@ -12,7 +12,9 @@ describe('the revoke forms and the pages refuse forgery and escape what they sho
 
   beforeAll(async () => {
     upstream = await startRecordingMcpServer();
-    portal = await startTestPortal({ document: await adminDocument({ upstreams: [{ id: 'tools', kind: 'mcp', url: upstream.url, title: EVIL }] }) });
+    portal = await startTestPortal({
+      document: await adminDocument({ upstreams: [{ id: 'tools', kind: 'mcp', url: upstream.url, title: EVIL }] }),
+    });
   });
   afterAll(async () => {
     await portal?.close();
@@ -25,7 +27,7 @@ describe('the revoke forms and the pages refuse forgery and escape what they sho
     return browser;
   }
 
-  test('revoke without the CSRF token, or with another session\'s, is 403 and revokes nothing', async () => {
+  test("revoke without the CSRF token, or with another session's, is 403 and revokes nothing", async () => {
     const agent = await connectNamedAgent(portal.url, ALICE, 'Victim agent');
     const alice = await signedIn(ALICE);
     const page = await (await alice.get(`${portal.url}/connections`)).text();

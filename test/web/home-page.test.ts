@@ -58,7 +58,7 @@ describe('the home page', () => {
     expect(page).not.toContain('<tools>');
   });
 
-  test("another person sees only what they may use, and no way to /admin", async () => {
+  test('another person sees only what they may use, and no way to /admin', async () => {
     const page = await home(BOB);
     expect(page).not.toContain('Finance');
     expect(page).toContain('Wiki &lt;tools&gt;');

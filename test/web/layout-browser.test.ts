@@ -25,7 +25,9 @@ describe('one layout on every page', () => {
     callback = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>Agent got the code</h1>'));
     await new Promise<void>((resolve) => callback.listen(0, '127.0.0.1', resolve));
     callbackUrl = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/callback`;
-    portal = await startTestPortal({ document: await adminDocument({ upstreams: [{ id: 'tools', kind: 'mcp', url: upstream.url, title: 'Team tools' }] }) });
+    portal = await startTestPortal({
+      document: await adminDocument({ upstreams: [{ id: 'tools', kind: 'mcp', url: upstream.url, title: 'Team tools' }] }),
+    });
     browser = await launchChromium();
     page = await browser.context.newPage();
   });
@@ -38,8 +40,11 @@ describe('one layout on every page', () => {
 
   /** The header's visible text, and where its name leads. */
   async function header(): Promise<{ text: string; home: string | null }> {
-    // biome-ignore lint/performance/useDomNodeTextContent: the test asserts what a person sees, which innerText is (CSS applied).
-    return { text: (await page.innerText('body > header')).replace(/\s+/g, ' ').trim(), home: await page.getAttribute('body > header a.home', 'href') };
+    return {
+      // biome-ignore lint/performance/useDomNodeTextContent: the test asserts what a person sees, which innerText is (CSS applied).
+      text: (await page.innerText('body > header')).replace(/\s+/g, ' ').trim(),
+      home: await page.getAttribute('body > header a.home', 'href'),
+    };
   }
 
   async function expectSignedInFrame(screenshot: string): Promise<void> {

@@ -38,7 +38,8 @@ describe('a returning agent whose person signs in again', () => {
     return browser.context.newPage();
   }
 
-  const authorize = (params: Record<string, string> = {}) => authorizeUrl(portal.url, client.client_id, pkce().challenge, { redirect_uri: callbackUrl, state: 'st', ...params }).href;
+  const authorize = (params: Record<string, string> = {}) =>
+    authorizeUrl(portal.url, client.client_id, pkce().challenge, { redirect_uri: callbackUrl, state: 'st', ...params }).href;
   const atAgent = (page: Page) => page.waitForURL((url) => url.href.startsWith(callbackUrl), { timeout: 10_000 });
 
   const signIn = (page: Page) => fillSignIn(page, ALICE);

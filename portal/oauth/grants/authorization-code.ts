@@ -36,7 +36,16 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     const issuedGrant = await deps.codes.grantOfSpent(code);
     if (issuedGrant) {
       await deps.grants.revoke(issuedGrant);
-      auditRequest(req, { event: 'code_replayed', outcome: 'failure', client: { id: client.clientId, name: client.clientName }, details: { grantId: issuedGrant } }, 'authorization code replayed: grant revoked');
+      auditRequest(
+        req,
+        {
+          event: 'code_replayed',
+          outcome: 'failure',
+          client: { id: client.clientId, name: client.clientName },
+          details: { grantId: issuedGrant },
+        },
+        'authorization code replayed: grant revoked',
+      );
     }
     throw new OAuthError('invalid_grant', 'the authorization code is invalid, expired or already used');
   }
@@ -70,6 +79,16 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     dpopJkt: contextOf(req).dpopJkt,
     createdAt: deps.clock.now(),
   });
-  auditRequest(req, { event: 'token_issued', outcome: 'success', person: record.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'authorization_code', grantId, resource: record.resource } }, 'token issued');
+  auditRequest(
+    req,
+    {
+      event: 'token_issued',
+      outcome: 'success',
+      person: record.person,
+      client: { id: client.clientId, name: client.clientName },
+      details: { grant: 'authorization_code', grantId, resource: record.resource },
+    },
+    'token issued',
+  );
   return tokens;
 }

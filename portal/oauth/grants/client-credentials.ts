@@ -17,7 +17,8 @@ export async function clientCredentialsGrant(req: Request, client: Client, deps:
   const body = req.body as Record<string, string | undefined>;
   const allowedScope = parseScope(client.scope);
   const scope = body.scope === undefined ? allowedScope : parseScope(body.scope);
-  if (scope.length === 0 || scope.some((s) => !allowedScope.includes(s))) throw new OAuthError('invalid_scope', 'scope exceeds what this service client may use');
+  if (scope.length === 0 || scope.some((s) => !allowedScope.includes(s)))
+    throw new OAuthError('invalid_scope', 'scope exceeds what this service client may use');
 
   const resource = body.resource === undefined ? deps.resources.aggregate() : deps.resources.find(body.resource);
   if (!resource) throw new OAuthError('invalid_target', 'resource is not served by this portal');
@@ -37,6 +38,16 @@ export async function clientCredentialsGrant(req: Request, client: Client, deps:
     dpopJkt: contextOf(req).dpopJkt,
     createdAt: deps.clock.now(),
   });
-  auditRequest(req, { event: 'token_issued', outcome: 'success', person: { id: `service:${client.clientId}`, name: client.clientId }, client: { id: client.clientId, name: client.clientName }, details: { grant: 'client_credentials', grantId, resource: resource.url } }, 'token issued');
+  auditRequest(
+    req,
+    {
+      event: 'token_issued',
+      outcome: 'success',
+      person: { id: `service:${client.clientId}`, name: client.clientId },
+      client: { id: client.clientId, name: client.clientName },
+      details: { grant: 'client_credentials', grantId, resource: resource.url },
+    },
+    'token issued',
+  );
   return tokens;
 }

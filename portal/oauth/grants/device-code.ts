@@ -18,7 +18,11 @@ export async function deviceCodeGrant(req: Request, client: Client, deps: OAuthD
   const deviceCode = (req.body as Record<string, string | undefined>).device_code;
   if (!deviceCode) throw new OAuthError('invalid_request', 'device_code is required');
   const audit = (event: string, details: Record<string, unknown>) =>
-    auditRequest(req, { event, outcome: 'failure', client: { id: client.clientId, name: client.clientName }, details }, event.replaceAll('_', ' '));
+    auditRequest(
+      req,
+      { event, outcome: 'failure', client: { id: client.clientId, name: client.clientName }, details },
+      event.replaceAll('_', ' '),
+    );
 
   const poll = await deps.deviceAuthorizations.poll(deviceCode, client.clientId);
   switch (poll.status) {
@@ -55,6 +59,16 @@ export async function deviceCodeGrant(req: Request, client: Client, deps: OAuthD
     createdAt: deps.clock.now(),
     dpopJkt: contextOf(req).dpopJkt,
   });
-  auditRequest(req, { event: 'token_issued', outcome: 'success', person: approval.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'device_code', grantId, resource: record.resource } }, 'token issued');
+  auditRequest(
+    req,
+    {
+      event: 'token_issued',
+      outcome: 'success',
+      person: approval.person,
+      client: { id: client.clientId, name: client.clientName },
+      details: { grant: 'device_code', grantId, resource: record.resource },
+    },
+    'token issued',
+  );
   return tokens;
 }

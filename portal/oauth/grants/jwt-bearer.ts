@@ -38,7 +38,8 @@ const SUBJECT = /^[\x21-\x7e]{1,255}$/;
  */
 async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promise<TokenResponse> {
   // The draft §4.4: the client authenticates; a public client's name alone would let anyone who saw the ID-JAG use it.
-  if (client.tokenEndpointAuthMethod === 'none') throw new OAuthError('unauthorized_client', 'an ID-JAG is accepted only from a client that authenticates');
+  if (client.tokenEndpointAuthMethod === 'none')
+    throw new OAuthError('unauthorized_client', 'an ID-JAG is accepted only from a client that authenticates');
   const body = req.body as Record<string, string | undefined>;
   const assertion = body.assertion;
   if (!assertion) throw new OAuthError('invalid_request', 'assertion is required');
@@ -67,24 +68,35 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw invalid('the assertion expired');
-    if (isKeyFetchFailure(error)) throw new OAuthError('temporarily_unavailable', 'the identity provider\'s keys could not be fetched; try again shortly', { internal: (error as Error).message });
-    throw invalid('the assertion is not a valid ID-JAG for this portal', `${(error as joseErrors.JOSEError).code}: ${(error as Error).message}`);
+    if (isKeyFetchFailure(error))
+      throw new OAuthError('temporarily_unavailable', "the identity provider's keys could not be fetched; try again shortly", {
+        internal: (error as Error).message,
+      });
+    throw invalid(
+      'the assertion is not a valid ID-JAG for this portal',
+      `${(error as joseErrors.JOSEError).code}: ${(error as Error).message}`,
+    );
   }
   // The draft §4.4.1: an array `aud` holds exactly one element, this portal's issuer.
   if (Array.isArray(claims.aud) && claims.aud.length !== 1) throw invalid('the assertion must be for this portal alone');
   if (claims.client_id !== client.clientId) throw invalid('the assertion was issued to another client');
-  if (typeof claims.sub !== 'string' || !SUBJECT.test(claims.sub)) throw invalid('the assertion\'s sub is not a usable identifier');
-  if (claims.exp! - claims.iat! > MAX_ID_JAG_LIFETIME_SECONDS) throw invalid(`the assertion lives longer than ${MAX_ID_JAG_LIFETIME_SECONDS} seconds`);
+  if (typeof claims.sub !== 'string' || !SUBJECT.test(claims.sub)) throw invalid("the assertion's sub is not a usable identifier");
+  if (claims.exp! - claims.iat! > MAX_ID_JAG_LIFETIME_SECONDS)
+    throw invalid(`the assertion lives longer than ${MAX_ID_JAG_LIFETIME_SECONDS} seconds`);
 
   const resourceClaim = Array.isArray(claims.resource) && claims.resource.length === 1 ? claims.resource[0] : claims.resource;
-  if (resourceClaim !== undefined && typeof resourceClaim !== 'string') throw invalid('the assertion\'s resource must name one resource');
+  if (resourceClaim !== undefined && typeof resourceClaim !== 'string') throw invalid("the assertion's resource must name one resource");
   const resource = deps.resources.find(resourceClaim ?? body.resource ?? deps.resources.aggregate().url);
-  if (!resource || resource.kind === 'admin') throw new OAuthError('invalid_target', 'the assertion\'s resource is not served by this portal');
-  if (body.resource !== undefined && deps.resources.find(body.resource)?.url !== resource.url) throw new OAuthError('invalid_target', 'resource differs from the assertion');
+  if (!resource || resource.kind === 'admin')
+    throw new OAuthError('invalid_target', "the assertion's resource is not served by this portal");
+  if (body.resource !== undefined && deps.resources.find(body.resource)?.url !== resource.url)
+    throw new OAuthError('invalid_target', 'resource differs from the assertion');
 
   // The IdP decided the scopes it vouches for; the portal grants at most those, and only `mcp`.
   const vouched = typeof claims.scope === 'string' ? parseScope(claims.scope) : undefined;
-  const scope = parseScope(body.scope ?? (typeof claims.scope === 'string' ? claims.scope : SCOPES.mcp)).filter((s) => s !== SCOPES.offlineAccess);
+  const scope = parseScope(body.scope ?? (typeof claims.scope === 'string' ? claims.scope : SCOPES.mcp)).filter(
+    (s) => s !== SCOPES.offlineAccess,
+  );
   if (scope.length === 0 || scope.some((s) => s !== SCOPES.mcp || (vouched !== undefined && !vouched.includes(s)))) {
     throw new OAuthError('invalid_scope', 'scope exceeds what the assertion grants (mcp)');
   }
@@ -94,7 +106,8 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     const upstream = deps.resources.upstream(id);
     return upstream !== undefined && mayUseUpstream(person, upstream);
   });
-  if (resource.kind !== 'mcp-aggregate' && upstreamIds.length === 0) throw new OAuthError('invalid_target', 'this person may not use that resource');
+  if (resource.kind !== 'mcp-aggregate' && upstreamIds.length === 0)
+    throw new OAuthError('invalid_target', 'this person may not use that resource');
 
   // Spent last, so a request refused above leaves the assertion usable for a corrected one.
   if (!(await deps.assertions.useOnce(idp.issuer, String(claims.jti), claims.exp!))) throw invalid('the assertion was already used');
@@ -113,7 +126,17 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     createdAt: deps.clock.now(),
     dpopJkt: contextOf(req).dpopJkt,
   });
-  auditRequest(req, { event: 'token_issued', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'id_jag', grantId, idp: idp.id, resource: resource.url } }, 'token issued for an ID-JAG');
+  auditRequest(
+    req,
+    {
+      event: 'token_issued',
+      outcome: 'success',
+      person,
+      client: { id: client.clientId, name: client.clientName },
+      details: { grant: 'id_jag', grantId, idp: idp.id, resource: resource.url },
+    },
+    'token issued for an ID-JAG',
+  );
   return tokens;
 }
 

@@ -38,11 +38,22 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
 
     const scope = requestedScope ?? grant.scope;
     if (scope.some((s) => !grant.scope.includes(s))) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
-    if (requestedResource !== undefined && requestedResource !== grant.resource) throw new OAuthError('invalid_target', 'resource differs from the grant');
+    if (requestedResource !== undefined && requestedResource !== grant.resource)
+      throw new OAuthError('invalid_target', 'resource differs from the grant');
 
     if (presented.use === 'reused') {
       await deps.grants.revoke(grant.id);
-      auditRequest(req, { event: 'refresh_reused', outcome: 'failure', person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'spent refresh token reused: grant revoked');
+      auditRequest(
+        req,
+        {
+          event: 'refresh_reused',
+          outcome: 'failure',
+          person: grant.person,
+          client: { id: client.clientId, name: client.clientName },
+          details: { grantId: grant.id },
+        },
+        'spent refresh token reused: grant revoked',
+      );
       throw invalid();
     }
 
@@ -54,15 +65,43 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
     });
     if (!person || !resource || (resource.kind !== 'mcp-aggregate' && resource.kind !== 'admin' && upstreamIds.length === 0)) {
       await deps.grants.revoke(grant.id);
-      auditRequest(req, { event: 'refresh_denied', outcome: 'denied', person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'refresh denied: access was withdrawn');
+      auditRequest(
+        req,
+        {
+          event: 'refresh_denied',
+          outcome: 'denied',
+          person: grant.person,
+          client: { id: client.clientId, name: client.clientName },
+          details: { grantId: grant.id },
+        },
+        'refresh denied: access was withdrawn',
+      );
       throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
     }
     // A grant with a refresh token is long-lived (grants saved before the portal recorded the choice included).
-    const refreshed = { ...grant, person, scope, upstreamIds, longLived: true, refreshedAt: deps.clock.now(), dpopJkt: contextOf(req).dpopJkt };
+    const refreshed = {
+      ...grant,
+      person,
+      scope,
+      upstreamIds,
+      longLived: true,
+      refreshedAt: deps.clock.now(),
+      dpopJkt: contextOf(req).dpopJkt,
+    };
     const refreshToken = await deps.refreshTokens.rotate(presented, refreshed, deps.config.tokens.refreshTtlMs);
     if (refreshToken === undefined) continue;
     const tokens = await issueTokens(deps, client, refreshed, { refreshToken });
-    auditRequest(req, { event: 'token_refreshed', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } }, 'token refreshed');
+    auditRequest(
+      req,
+      {
+        event: 'token_refreshed',
+        outcome: 'success',
+        person,
+        client: { id: client.clientId, name: client.clientName },
+        details: { grantId: grant.id },
+      },
+      'token refreshed',
+    );
     return tokens;
   }
   throw invalid();

@@ -19,7 +19,10 @@ import type { ProtectedResource } from '../resources.js';
 import { SCOPES, parseScope } from '../scopes.js';
 
 /** RFC 8693 §3: token type identifiers. */
-export const TOKEN_TYPES = { accessToken: 'urn:ietf:params:oauth:token-type:access_token', jwt: 'urn:ietf:params:oauth:token-type:jwt' } as const;
+export const TOKEN_TYPES = {
+  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
+  jwt: 'urn:ietf:params:oauth:token-type:jwt',
+} as const;
 
 /** RFC 8693 §2.2.1: a token exchange response names the type of the token it issued. */
 export type TokenExchangeResponse = TokenResponse & { issued_token_type: string };
@@ -65,7 +68,8 @@ async function exchangeToken(req: Request, client: Client, deps: OAuthDeps): Pro
   if (body.requested_token_type !== undefined && body.requested_token_type !== TOKEN_TYPES.accessToken) {
     throw new OAuthError('invalid_request', `only ${TOKEN_TYPES.accessToken} can be requested`);
   }
-  if (body.actor_token !== undefined) throw new OAuthError('invalid_request', 'actor_token is not supported: the requesting client is the actor');
+  if (body.actor_token !== undefined)
+    throw new OAuthError('invalid_request', 'actor_token is not supported: the requesting client is the actor');
 
   let issuer: string | undefined;
   try {
@@ -74,13 +78,18 @@ async function exchangeToken(req: Request, client: Client, deps: OAuthDeps): Pro
     throw new OAuthError('invalid_request', 'subject_token is not a JWT');
   }
   const trusted = deps.config.tokenExchange.trustedIssuers.find((candidate) => candidate.issuer === issuer);
-  if (issuer !== deps.issuer && !trusted) throw new OAuthError('invalid_request', 'subject_token comes from an issuer this portal does not trust', { internal: `untrusted issuer ${issuer}` });
+  if (issuer !== deps.issuer && !trusted)
+    throw new OAuthError('invalid_request', 'subject_token comes from an issuer this portal does not trust', {
+      internal: `untrusted issuer ${issuer}`,
+    });
   const subject = trusted ? await foreignSubject(subjectToken, trusted, deps) : await localSubject(subjectToken, client, deps);
 
   const target = targetResource(body, subject, deps);
   const scope = body.scope === undefined ? subject.scope.filter((s) => s !== SCOPES.offlineAccess) : parseScope(body.scope);
-  if (scope.length === 0 || scope.some((s) => !subject.scope.includes(s))) throw new OAuthError('invalid_scope', 'scope exceeds the subject token\'s');
-  if (scope.includes(SCOPES.admin) && target.kind !== 'admin') throw new OAuthError('invalid_scope', 'the admin scope is only for the admin resource');
+  if (scope.length === 0 || scope.some((s) => !subject.scope.includes(s)))
+    throw new OAuthError('invalid_scope', "scope exceeds the subject token's");
+  if (scope.includes(SCOPES.admin) && target.kind !== 'admin')
+    throw new OAuthError('invalid_scope', 'the admin scope is only for the admin resource');
 
   const upstreamIds = target.upstreamIds.filter((id) => {
     const upstream = deps.resources.upstream(id);
@@ -88,7 +97,8 @@ async function exchangeToken(req: Request, client: Client, deps: OAuthDeps): Pro
     const serviceMay = client.kind !== 'service' || client.upstreams?.includes(id) === true;
     return upstream !== undefined && reached && serviceMay && (subject.kind === 'service' || mayUseUpstream(subject.person, upstream));
   });
-  if ((target.kind === 'mcp' || target.kind === 'app') && upstreamIds.length === 0) throw new OAuthError('invalid_target', 'the subject token does not reach that resource');
+  if ((target.kind === 'mcp' || target.kind === 'app') && upstreamIds.length === 0)
+    throw new OAuthError('invalid_target', 'the subject token does not reach that resource');
 
   const grantId = randomToken(16);
   const act: Actor = { sub: client.clientId, ...(subject.priorActor ? { act: subject.priorActor } : {}) };
@@ -109,7 +119,13 @@ async function exchangeToken(req: Request, client: Client, deps: OAuthDeps): Pro
   });
   auditRequest(
     req,
-    { event: 'token_issued', outcome: 'success', person: subject.person, client: { id: client.clientId, name: client.clientName }, details: { grant: 'token_exchange', grantId, parentGrantId: subject.parentGrantId, issuer, resource: target.url, act } },
+    {
+      event: 'token_issued',
+      outcome: 'success',
+      person: subject.person,
+      client: { id: client.clientId, name: client.clientName },
+      details: { grant: 'token_exchange', grantId, parentGrantId: subject.parentGrantId, issuer, resource: target.url, act },
+    },
     'token issued by token exchange',
   );
   return { ...tokens, issued_token_type: TOKEN_TYPES.accessToken };
@@ -154,12 +170,21 @@ async function foreignSubject(token: string, trusted: TrustedIssuerConfig, deps:
     }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw new OAuthError('invalid_request', 'subject_token expired');
-    if (isKeyFetchFailure(error)) throw new OAuthError('temporarily_unavailable', 'the subject token issuer\'s keys could not be fetched; try again shortly', { internal: (error as Error).message });
-    throw new OAuthError('invalid_request', 'subject_token is not valid for this portal', { internal: `${(error as joseErrors.JOSEError).code}: ${(error as Error).message}` });
+    if (isKeyFetchFailure(error))
+      throw new OAuthError('temporarily_unavailable', "the subject token issuer's keys could not be fetched; try again shortly", {
+        internal: (error as Error).message,
+      });
+    throw new OAuthError('invalid_request', 'subject_token is not valid for this portal', {
+      internal: `${(error as joseErrors.JOSEError).code}: ${(error as Error).message}`,
+    });
   }
-  if (typeof claims.sub !== 'string' || !SUBJECT.test(claims.sub)) throw new OAuthError('invalid_request', 'subject_token\'s sub is not a usable identifier');
-  const email = typeof claims.email === 'string' && claims.email.includes('@') && claims.email_verified !== false ? claims.email : undefined;
-  const groups = Array.isArray(claims.groups) ? claims.groups.filter((g): g is string => typeof g === 'string' && g.length > 0 && g.length <= 256).slice(0, 500) : [];
+  if (typeof claims.sub !== 'string' || !SUBJECT.test(claims.sub))
+    throw new OAuthError('invalid_request', "subject_token's sub is not a usable identifier");
+  const email =
+    typeof claims.email === 'string' && claims.email.includes('@') && claims.email_verified !== false ? claims.email : undefined;
+  const groups = Array.isArray(claims.groups)
+    ? claims.groups.filter((g): g is string => typeof g === 'string' && g.length > 0 && g.length <= 256).slice(0, 500)
+    : [];
   const person: Person = {
     id: `${trusted.id}:${claims.sub}`,
     idp: trusted.id,
@@ -171,12 +196,23 @@ async function foreignSubject(token: string, trusted: TrustedIssuerConfig, deps:
   };
   const foreignClient = typeof claims.client_id === 'string' ? claims.client_id : undefined;
   // The foreign actor is named with its issuer: its client id means something only there.
-  const priorActor = isActor(claims.act) ? { iss: trusted.issuer, ...claims.act } : foreignClient ? { sub: foreignClient, iss: trusted.issuer } : undefined;
+  const priorActor = isActor(claims.act)
+    ? { iss: trusted.issuer, ...claims.act }
+    : foreignClient
+      ? { sub: foreignClient, iss: trusted.issuer }
+      : undefined;
   const aud = [claims.aud ?? []].flat();
   // A token for one resource of this portal reaches that one alone; one for the portal itself, any.
   const named = aud.map((a) => deps.resources.find(a)).find((r) => r !== undefined);
   const scope = typeof claims.scope === 'string' ? parseScope(claims.scope) : [SCOPES.mcp];
-  return { person, kind: 'person', priorActor, scope: scope.filter((s) => s !== SCOPES.admin), resource: named, upstreamIds: named?.upstreamIds };
+  return {
+    person,
+    kind: 'person',
+    priorActor,
+    scope: scope.filter((s) => s !== SCOPES.admin),
+    resource: named,
+    upstreamIds: named?.upstreamIds,
+  };
 }
 
 /** RFC 8693 §2.1 `resource` (or `audience`): a resource of this portal the subject token reaches; default the subject's own. */
@@ -185,8 +221,14 @@ function targetResource(body: Record<string, string | undefined>, subject: Subje
   const target = asked === undefined ? (subject.resource ?? deps.resources.aggregate()) : deps.resources.find(asked);
   if (!target) throw new OAuthError('invalid_target', 'resource is not served by this portal');
   const from = subject.resource;
-  if (target.kind === 'admin' && from?.kind !== 'admin') throw new OAuthError('invalid_target', 'the subject token does not reach the admin API');
-  if (from && from.kind !== 'mcp-aggregate' && from.url !== target.url && !(target.kind === 'mcp-aggregate' || target.upstreamIds.every((id) => from.upstreamIds.includes(id)))) {
+  if (target.kind === 'admin' && from?.kind !== 'admin')
+    throw new OAuthError('invalid_target', 'the subject token does not reach the admin API');
+  if (
+    from &&
+    from.kind !== 'mcp-aggregate' &&
+    from.url !== target.url &&
+    !(target.kind === 'mcp-aggregate' || target.upstreamIds.every((id) => from.upstreamIds.includes(id)))
+  ) {
     throw new OAuthError('invalid_target', 'the subject token does not reach that resource');
   }
   return target;

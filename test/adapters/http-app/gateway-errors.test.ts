@@ -35,7 +35,9 @@ describe('HTTP-app proxy: gateway errors', () => {
     const body = (await res.json()) as { error: string; error_description: string };
     expect(body.error).toBe('bad_gateway');
     expect(body.error_description).not.toContain('ECONNREFUSED'); // detail goes to the log only
-    expect(logged.some((line) => (line.err as { code?: string })?.code === 'bad_gateway' && String(line.msg).includes('ECONNREFUSED'))).toBe(true);
+    expect(
+      logged.some((line) => (line.err as { code?: string })?.code === 'bad_gateway' && String(line.msg).includes('ECONNREFUSED')),
+    ).toBe(true);
   });
 
   test('an upstream that never answers is a 504 gateway_timeout', async () => {
@@ -102,7 +104,11 @@ describe('HTTP-app proxy: gateway errors', () => {
     test('a request with a body is never sent twice: 502 bad_gateway', async () => {
       const { url } = await front(appUrl);
       expect((await fetch(`${url}/apps/wiki/first`)).status).toBe(200);
-      const refused = await fetch(`${url}/apps/wiki/submit`, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'text/plain' }, body: 'order #1' });
+      const refused = await fetch(`${url}/apps/wiki/submit`, {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'text/plain' },
+        body: 'order #1',
+      });
       expect(refused.status).toBe(502);
       expect(((await refused.json()) as { error: string }).error).toBe('bad_gateway');
       expect(arrived.filter((seen) => seen.method === 'POST')).toHaveLength(1);

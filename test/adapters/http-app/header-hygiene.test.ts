@@ -17,10 +17,14 @@ describe('HTTP-app proxy: what the upstream sees', () => {
     await upstream.close();
   });
 
-  const echo = async (base: string, headers: Record<string, string>) => (await readEcho(await fetch(`${base}/apps/wiki/echo`, { headers }))).headers;
+  const echo = async (base: string, headers: Record<string, string>) =>
+    (await readEcho(await fetch(`${base}/apps/wiki/echo`, { headers }))).headers;
 
   test('never the agent Authorization header nor the portal cookies; the app cookies stay', async () => {
-    const seen = await echo(front.url, { authorization: 'Bearer agent-token', cookie: 'gh_session=s3cret; app_session=abc; gh_csrf=t; theme=dark' });
+    const seen = await echo(front.url, {
+      authorization: 'Bearer agent-token',
+      cookie: 'gh_session=s3cret; app_session=abc; gh_csrf=t; theme=dark',
+    });
     expect(seen.authorization).toBeUndefined();
     expect(seen.cookie).toBe('app_session=abc; theme=dark');
     expect(JSON.stringify(seen)).not.toContain('s3cret');
@@ -40,7 +44,12 @@ describe('HTTP-app proxy: what the upstream sees', () => {
   });
 
   test('X-Forwarded-For/Proto/Host/Prefix set by the portal; an untrusted incoming chain is replaced', async () => {
-    const seen = await echo(front.url, { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', forwarded: 'for=6.6.6.6' });
+    const seen = await echo(front.url, {
+      'x-forwarded-for': '6.6.6.6',
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-proto': 'https',
+      forwarded: 'for=6.6.6.6',
+    });
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen['x-forwarded-proto']).toBe('http');
     expect(seen['x-forwarded-host']).toBe(new URL(front.url).host);
@@ -49,7 +58,11 @@ describe('HTTP-app proxy: what the upstream sees', () => {
   });
 
   test('a trusted incoming chain is appended to', async () => {
-    const seen = await echo(trusting.url, { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'gate.example.com', 'x-forwarded-proto': 'https' });
+    const seen = await echo(trusting.url, {
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-host': 'gate.example.com',
+      'x-forwarded-proto': 'https',
+    });
     expect(seen['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
     expect(seen['x-forwarded-proto']).toBe('https');
     expect(seen['x-forwarded-host']).toBe('gate.example.com');

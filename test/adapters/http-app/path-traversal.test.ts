@@ -57,7 +57,10 @@ describe('HTTP-app proxy: path traversal', () => {
 
   test.each(ESCAPES)('%s → 400 over a raw socket, and nothing reaches the upstream', async (target) => {
     const before = upstream.seen.length;
-    const answer = await rawRequest(front.port, `GET ${target} HTTP/1.1\r\nHost: portal\r\nAccept: application/json\r\nConnection: close\r\n\r\n`);
+    const answer = await rawRequest(
+      front.port,
+      `GET ${target} HTTP/1.1\r\nHost: portal\r\nAccept: application/json\r\nConnection: close\r\n\r\n`,
+    );
     expect(answer.status).toBe(400);
     expect(upstream.seen.length).toBe(before);
   });

@@ -9,7 +9,12 @@ describe('HTTP-app proxy: streaming end to end', () => {
   let front: TestFront;
   beforeAll(async () => {
     upstream = await startTestUpstream();
-    front = await startTestFront({ upstreamUrl: `${upstream.url}/docs`, mountPath: '/apps/wiki', connectTimeoutMs: 2000, responseTimeoutMs: 2000 });
+    front = await startTestFront({
+      upstreamUrl: `${upstream.url}/docs`,
+      mountPath: '/apps/wiki',
+      connectTimeoutMs: 2000,
+      responseTimeoutMs: 2000,
+    });
   });
   afterAll(async () => {
     await front.close();
@@ -82,10 +87,17 @@ describe('HTTP-app proxy: streaming end to end', () => {
       }
     }
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(`${front.url}/apps/wiki/upload`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (part) => (text += part)).on('end', () => resolve({ status: res.statusCode!, body: text }));
-      });
+      const req = http.request(
+        `${front.url}/apps/wiki/upload`,
+        { method: 'PUT', headers: { 'content-type': 'application/octet-stream' } },
+        (res) => {
+          let text = '';
+          res
+            .setEncoding('utf8')
+            .on('data', (part) => (text += part))
+            .on('end', () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
       req.on('error', reject);
       Readable.from(body()).pipe(req);
     });

@@ -46,7 +46,10 @@ describe('HTTP-app proxy: request smuggling shapes', () => {
 
     test.each(SHAPES.slice(0, 2))('%s → 400 invalid_request from the proxy', async (name, rest) => {
       const marker = `/apps/wiki/echo?lenient=${encodeURIComponent(name)}`;
-      const answer = await rawRequest(lenient.port, `POST ${marker} HTTP/1.1\r\nHost: portal\r\nAccept: application/json\r\nConnection: close\r\n${rest}`);
+      const answer = await rawRequest(
+        lenient.port,
+        `POST ${marker} HTTP/1.1\r\nHost: portal\r\nAccept: application/json\r\nConnection: close\r\n${rest}`,
+      );
       expect(answer.status).toBe(400);
       expect(answer.text).toContain('"error":"invalid_request"');
       expect(upstream.seen.some((request) => request.url.includes('lenient='))).toBe(false);
@@ -54,7 +57,10 @@ describe('HTTP-app proxy: request smuggling shapes', () => {
   });
 
   test('duplicate equal Content-Lengths are refused or forwarded as one, never as two', async () => {
-    const answer = await rawRequest(front.port, 'POST /apps/wiki/echo?shape=dup HTTP/1.1\r\nHost: portal\r\nConnection: close\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd');
+    const answer = await rawRequest(
+      front.port,
+      'POST /apps/wiki/echo?shape=dup HTTP/1.1\r\nHost: portal\r\nConnection: close\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd',
+    );
     if (answer.status === 200) {
       const seen = upstream.seen.find((request) => request.url.includes('shape=dup'))!;
       expect(seen.headers['content-length']).toBe('4');
@@ -64,7 +70,10 @@ describe('HTTP-app proxy: request smuggling shapes', () => {
   });
 
   test('a well-formed chunked body is forwarded re-framed as chunked', async () => {
-    const answer = await rawRequest(front.port, 'DELETE /apps/wiki/echo?shape=chunked HTTP/1.1\r\nHost: portal\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n');
+    const answer = await rawRequest(
+      front.port,
+      'DELETE /apps/wiki/echo?shape=chunked HTTP/1.1\r\nHost: portal\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n',
+    );
     expect(answer.status).toBe(200);
     const seen = upstream.seen.find((request) => request.url.includes('shape=chunked'))!;
     expect(seen.headers['transfer-encoding']).toBe('chunked');

@@ -4,7 +4,11 @@ import { startTestUpstream, type TestUpstream } from '../../helpers/http-app-ups
 import { rawRequest } from '../../helpers/raw-http.js';
 
 /** Opens a raw connection, sends an Upgrade handshake and resolves with the socket and the bytes read so far. */
-function handshake(port: number, path: string, extra = ''): Promise<{ socket: net.Socket; received: () => string; next: (marker: string) => Promise<void> }> {
+function handshake(
+  port: number,
+  path: string,
+  extra = '',
+): Promise<{ socket: net.Socket; received: () => string; next: (marker: string) => Promise<void> }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let text = '';
@@ -16,7 +20,9 @@ function handshake(port: number, path: string, extra = ''): Promise<{ socket: ne
     socket.on('error', reject);
     const next = (marker: string) => new Promise<void>((done) => (text.includes(marker) ? done() : waiters.push({ marker, done })));
     socket.on('connect', () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: portal\r\nConnection: Upgrade\r\nUpgrade: echo\r\nAuthorization: Bearer agent-token\r\nCookie: gh_session=s; app=1\r\n${extra}\r\n`);
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: portal\r\nConnection: Upgrade\r\nUpgrade: echo\r\nAuthorization: Bearer agent-token\r\nCookie: gh_session=s; app=1\r\n${extra}\r\n`,
+      );
       resolve({ socket, received: () => text, next });
     });
   });
@@ -52,21 +58,31 @@ describe('HTTP-app proxy: Upgrade pass-through', () => {
   });
 
   test('an upstream that declines the upgrade has its answer relayed', async () => {
-    const answer = await rawRequest(front.port, 'GET /apps/wiki/ws-refused HTTP/1.1\r\nHost: portal\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    const answer = await rawRequest(
+      front.port,
+      'GET /apps/wiki/ws-refused HTTP/1.1\r\nHost: portal\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n',
+    );
     expect(answer.status).toBe(401);
     expect(answer.text).toContain('denied');
   });
 
   test('a traversal in an upgrade is refused on the socket with 400', async () => {
     const before = upstream.seen.length;
-    const answer = await rawRequest(front.port, 'GET /apps/wiki/%2e%2e/ws HTTP/1.1\r\nHost: portal\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    const answer = await rawRequest(
+      front.port,
+      'GET /apps/wiki/%2e%2e/ws HTTP/1.1\r\nHost: portal\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n',
+    );
     expect(answer.status).toBe(400);
     expect(answer.text).toContain('"error":"invalid_request"');
     expect(upstream.seen.length).toBe(before);
   });
 
   test('an upstream that never answers the upgrade gets 504 gateway_timeout', async () => {
-    const answer = await rawRequest(front.port, 'GET /apps/wiki/hang HTTP/1.1\r\nHost: portal\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n', 10_000);
+    const answer = await rawRequest(
+      front.port,
+      'GET /apps/wiki/hang HTTP/1.1\r\nHost: portal\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n',
+      10_000,
+    );
     expect(answer.status).toBe(504);
     expect(answer.text).toContain('"error":"gateway_timeout"');
   });
