@@ -1,3 +1,4 @@
+import type { AuditInput } from '../audit/event.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { storeKey, type Store } from '../store/store.js';
 
@@ -16,6 +17,16 @@ export interface QuotaRefusal {
   limit: string;
   retryAfterSeconds: number;
   text: string;
+}
+
+/** The audit record of a call refused by a limit, the same on the relay and the SDK path. */
+export function quotaRefusedEvent(upstreamId: string, tool: string, refusal: QuotaRefusal): AuditInput {
+  return {
+    event: 'policy_denied',
+    outcome: 'denied',
+    upstream: upstreamId,
+    details: { rule: 'quota', method: 'tools/call', tool, limit: refusal.limit, retryAfterSeconds: refusal.retryAfterSeconds },
+  };
 }
 
 /**

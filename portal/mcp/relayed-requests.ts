@@ -7,7 +7,7 @@ import type { Person } from '../login/person.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { heldToolText, type ToolPins } from '../governance/tool-pins.js';
 import { approvalNeededText, approvalRefusedText, type ToolApprovals } from '../governance/tool-approvals.js';
-import type { ToolQuotas } from '../governance/tool-quotas.js';
+import { quotaRefusedEvent, type ToolQuotas } from '../governance/tool-quotas.js';
 import { needsApproval } from '../policy/tools.js';
 import { MAX_NAME_LENGTH } from './naming.js';
 import { originalToolName, toolAllowed, visibleTools } from './tool-handlers.js';
@@ -116,21 +116,7 @@ export class RelayedRequests {
         const refusal = await quotas.take(upstream, original, person.id);
         if (refusal) {
           denied.set(message, toolError(message, refusal.text));
-          this.deps.audit(
-            {
-              event: 'policy_denied',
-              outcome: 'denied',
-              upstream: upstream.id,
-              details: {
-                rule: 'quota',
-                method: 'tools/call',
-                tool: original,
-                limit: refusal.limit,
-                retryAfterSeconds: refusal.retryAfterSeconds,
-              },
-            },
-            'tool call refused: limit reached',
-          );
+          this.deps.audit(quotaRefusedEvent(upstream.id, original, refusal), 'tool call refused: limit reached');
           return message;
         }
         if (needsApproval(upstream, original)) awaitingApproval.push({ message, tool: original });

@@ -12,6 +12,7 @@ import { UpstreamError } from '../../adapters/upstream-errors.js';
 import type { UpstreamConfig } from '../config/schema.js';
 import { heldToolText, UNAPPROVED_META_KEY, type PinVerdict, type ToolPins } from '../governance/tool-pins.js';
 import { CALL_TOOL, SEARCH_MODE_TOOLS, SEARCH_TOOL, searchLimit, searchTools } from '../governance/tool-search.js';
+import { quotaRefusedEvent } from '../governance/tool-quotas.js';
 import type { Person } from '../login/person.js';
 import { mayUseTool } from '../policy/tools.js';
 import { inSpan } from '../tracing/spans.js';
@@ -296,22 +297,7 @@ async function toolPolicy(
   }
   const refusal = await ctx.quotas.take(upstream, original, ctx.auth.person.id);
   if (refusal) {
-    record(
-      ctx,
-      {
-        event: 'policy_denied',
-        outcome: 'denied',
-        upstream: upstream.id,
-        details: {
-          rule: 'quota',
-          method: 'tools/call',
-          tool: original,
-          limit: refusal.limit,
-          retryAfterSeconds: refusal.retryAfterSeconds,
-        },
-      },
-      'tool call refused: limit reached',
-    );
+    record(ctx, quotaRefusedEvent(upstream.id, original, refusal), 'tool call refused: limit reached');
     return { isError: true, content: [{ type: 'text', text: refusal.text }] };
   }
   return undefined;
