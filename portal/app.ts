@@ -192,7 +192,7 @@ export function createPortal(deps: AppDeps): Portal {
   const approvals = createToolApprovals({ store, sealer: createSealer(config.secret, 'tool-approval'), issuer: config.issuer });
   // One minter (and one cache of portal assertions) for every path to an upstream.
   const minter = createCredentialMinter({
-    assertions: createPortalAssertions({ issuer: config.issuer, keys }),
+    assertions: createPortalAssertions({ issuer: config.issuer, keys, clock }),
     sources: credentials.sources,
   });
   const apps = createApps({

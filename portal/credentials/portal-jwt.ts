@@ -2,6 +2,7 @@ import { SignJWT } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { AuthContext } from '../oauth/bearer.js';
 import { SIGNING_ALG, type SigningKeys } from '../oauth/signing-keys.js';
+import { epochSeconds, systemClock, type Clock } from '../clock.js';
 
 /** How long a portal assertion lives: long enough for one upstream call, short enough not to matter if leaked. */
 export const ASSERTION_TTL_SECONDS = 60;
@@ -16,14 +17,21 @@ export interface PortalAssertions {
   mint(auth: AuthContext, audience: string): Promise<string>;
 }
 
-export function createPortalAssertions(options: { issuer: string; keys: SigningKeys; cacheEntries?: number }): PortalAssertions {
+/** `clock`: when an assertion is issued, expires and is fresh enough to reuse (default the real time). */
+export function createPortalAssertions(options: {
+  issuer: string;
+  keys: SigningKeys;
+  cacheEntries?: number;
+  clock?: Clock;
+}): PortalAssertions {
+  const clock = options.clock ?? systemClock;
   const cache = new Map<string, { token: string; expiresAt: number }>();
   const limit = options.cacheEntries ?? 10_000;
   return {
     async mint(auth, audience) {
       const key = `${auth.grantId}\n${audience}`;
       const hit = cache.get(key);
-      if (hit && hit.expiresAt - 10_000 > Date.now()) return hit.token;
+      if (hit && hit.expiresAt - 10_000 > clock.now()) return hit.token;
       const { kid, privateKey } = await options.keys.current();
       const { person } = auth;
       const token = await new SignJWT({
@@ -40,11 +48,11 @@ export function createPortalAssertions(options: { issuer: string; keys: SigningK
         .setSubject(person.id)
         .setAudience(audience)
         .setJti(randomUUID())
-        .setIssuedAt()
-        .setExpirationTime(`${ASSERTION_TTL_SECONDS}s`)
+        .setIssuedAt(epochSeconds(clock))
+        .setExpirationTime(epochSeconds(clock) + ASSERTION_TTL_SECONDS)
         .sign(privateKey);
       cache.delete(key);
-      cache.set(key, { token, expiresAt: Date.now() + ASSERTION_TTL_SECONDS * 1000 });
+      cache.set(key, { token, expiresAt: clock.now() + ASSERTION_TTL_SECONDS * 1000 });
       while (cache.size > limit) cache.delete(cache.keys().next().value!);
       return token;
     },
