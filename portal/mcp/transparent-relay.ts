@@ -128,9 +128,14 @@ export function createTransparentRelay(deps: {
   });
 
   /** Sends with the person's credential for the upstream; a refused one is renewed and retried once (oauth). */
-  async function send(upstream: UpstreamConfig, auth: AuthContext, init: UpstreamRequestInit): Promise<IncomingMessage> {
+  async function send(
+    upstream: UpstreamConfig,
+    auth: AuthContext,
+    init: UpstreamRequestInit,
+    minted?: Record<string, string>,
+  ): Promise<IncomingMessage> {
     for (let retried = false; ; retried = true) {
-      const credential = await deps.credentials.headersFor(upstream, auth);
+      const credential = minted && !retried ? minted : await deps.credentials.headersFor(upstream, auth);
       const response = await inSpan(
         'upstream call',
         { 'gatehouse.upstream': upstream.id },
@@ -197,12 +202,17 @@ export function createTransparentRelay(deps: {
     let response: IncomingMessage;
     try {
       const body = JSON.stringify(batch ? admitted.forward : admitted.forward[0]);
-      response = await send(upstream, authOf(req), {
-        method: 'POST',
-        headers: upstreamHeaders(req, flow.upstreamSessionId, admitted.forward),
-        body,
-        signal: deadline.signal,
-      });
+      response = await send(
+        upstream,
+        authOf(req),
+        {
+          method: 'POST',
+          headers: upstreamHeaders(req, flow.upstreamSessionId, admitted.forward),
+          body,
+          signal: deadline.signal,
+        },
+        flow.credential,
+      );
     } catch (error) {
       return answerFailure(flow, error);
     }
@@ -449,8 +459,15 @@ export function createTransparentRelay(deps: {
     async stateless(req, res, body, upstream, clientCapabilities) {
       let outcome: StatelessOutcome = 'answered';
       try {
+        // Minted before the tool rules run: a person who must connect first is handed to the SDK
+        // path before any quota counted the call, so the call is counted once, there. Any other
+        // failure is met again when the flow sends, and answered as the flow answers failures.
+        const credential = await deps.credentials.headersFor(upstream, authOf(req)).catch((error: unknown) => {
+          if (error instanceof UpstreamConnectRequiredError) throw error;
+          return undefined;
+        });
         await withFlow(
-          { ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.callTimeoutMs, true), stateless: true },
+          { ...flowOf(req, res, body, upstream, { clientCapabilities }, upstream.callTimeoutMs, true), stateless: true, credential },
           (flow) =>
             exchange(flow, async (response) => {
               const status = response.statusCode ?? 502;
@@ -583,6 +600,8 @@ interface Flow {
   initializing?: boolean;
   /** A stateless (2026) agent's request: a missing connection is not answered here. */
   stateless?: boolean;
+  /** The person's credential for the upstream, minted before the tool rules counted anything. */
+  credential?: Record<string, string>;
 }
 
 /**

@@ -57,46 +57,7 @@ describe('oauth upstream: the connect step for a 2026 agent', () => {
     }
   });
 
-  /** Alice (not connected) calls `echo` on `/mcp/notes` as a raw 2026 agent that declared URL elicitation; the answer and whether the upstream's MCP endpoint heard of it. */
-  async function callAsAlice() {
-    const token = await authorizedToken(portal.url, ALICE, '/mcp/notes');
-    const before = upstream.requests.length;
-    const response = await fetch(`${portal.url}/mcp/notes`, {
-      method: 'POST',
-      headers: {
-        ...MCP_HEADERS,
-        authorization: `Bearer ${token}`,
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'echo',
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: {
-          name: 'echo',
-          arguments: { message: 'x' },
-          _meta: {
-            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-            'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
-          },
-        },
-      }),
-    });
-    const text = await response.text();
-    expect(response.status).toBe(200);
-    const answer = JSON.parse(
-      response.headers.get('content-type')?.includes('text/event-stream')
-        ? text
-            .split('\n')
-            .filter((l) => l.startsWith('data: '))
-            .at(-1)!
-            .slice(6)
-        : text,
-    ) as { result: { resultType: string; inputRequests: Record<string, { method: string; params: { mode: string; url: string } }> } };
-    return { answer, reachedUpstream: upstream.requests.slice(before).some((r) => r.path === '/mcp') };
-  }
+  const callAsAlice = () => callAsAliceAt(portal, upstream);
 
   test('on /mcp/{id} before the 2025 upstream (its era known from Bob), a person not yet connected gets the connect round, not a refusal', async () => {
     const { answer, reachedUpstream } = await callAsAlice();
@@ -119,6 +80,86 @@ describe('oauth upstream: the connect step for a 2026 agent', () => {
       { method: 'elicitation/create', params: expect.objectContaining({ mode: 'url', url: `${portal.url}/connect/notes` }) },
     ]);
     // Nothing reached the upstream's MCP endpoint for Alice.
+    expect(reachedUpstream).toBe(false);
+  });
+});
+
+/** Alice (not connected) calls `echo` on `/mcp/notes` as a raw 2026 agent that declared URL elicitation; the answer and whether the upstream's MCP endpoint heard of it. */
+async function callAsAliceAt(portal: TestPortal, upstream: OAuthUpstream) {
+  const token = await authorizedToken(portal.url, ALICE, '/mcp/notes');
+  const before = upstream.requests.length;
+  const response = await fetch(`${portal.url}/mcp/notes`, {
+    method: 'POST',
+    headers: {
+      ...MCP_HEADERS,
+      authorization: `Bearer ${token}`,
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'echo',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: {
+        name: 'echo',
+        arguments: { message: 'x' },
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientCapabilities': { elicitation: { url: {} } },
+        },
+      },
+    }),
+  });
+  const text = await response.text();
+  expect(response.status).toBe(200);
+  const answer = JSON.parse(
+    response.headers.get('content-type')?.includes('text/event-stream')
+      ? text
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .at(-1)!
+          .slice(6)
+      : text,
+  ) as { result: { resultType: string; inputRequests: Record<string, { method: string; params: { mode: string; url: string } }> } };
+  return { answer, reachedUpstream: upstream.requests.slice(before).some((r) => r.path === '/mcp') };
+}
+
+/** What the relay would take, when it cannot serve the call, is not taken twice: the SDK path that does serve it counts it once. */
+describe('oauth upstream on /mcp/{id}: a call that waits for the connect step is counted once', () => {
+  let upstream: OAuthUpstream;
+  let portal: TestPortal;
+
+  beforeAll(async () => {
+    upstream = await startOAuthUpstream();
+    portal = await startTestPortal({
+      document: {
+        login: { accounts: await testAccounts() },
+        upstreams: [
+          {
+            id: 'notes',
+            kind: 'mcp',
+            url: upstream.url,
+            credentials: { type: 'oauth', scopes: ['notes'] },
+            tools: { limits: { echo: { per_minute: 1 } } },
+          },
+        ],
+      },
+    });
+    // What a probe would have remembered of a 2026 upstream: the relay takes such requests.
+    await createUpstreamEras(portal.store).set('notes', upstream.url, {
+      kind: 'modern',
+      discover: { supportedVersions: ['2026-07-28'], capabilities: { tools: {} } } as never,
+    });
+  });
+  afterAll(async () => {
+    await portal?.close();
+    await upstream?.close();
+  });
+
+  test('with one call a minute allowed, the first call gets the connect round, not a quota refusal', async () => {
+    const { answer, reachedUpstream } = await callAsAliceAt(portal, upstream);
+    expect(answer.result.resultType).toBe('input_required');
     expect(reachedUpstream).toBe(false);
   });
 });
