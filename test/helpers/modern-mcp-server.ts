@@ -6,6 +6,7 @@ import {
   acceptedContent,
   createMcpHandler,
   inputRequired,
+  inputResponse,
   type CallToolResult,
   type InputRequiredResult,
 } from '@modelcontextprotocol/server';
@@ -19,22 +20,30 @@ export interface ModernMcpServer {
 }
 
 /**
- * Tools `echo`, `where` (an `x-mcp-header` argument), `count` (progress on each step), `announce` (tools/list_changed to listeners) and `confirm` (asks the client through an
- * `input_required` elicitation), resource `modern://note`, prompts `hello` and `greeting` (asks a name through `input_required`). `legacy: 'reject'`
+ * Tools `echo`, `where` (an `x-mcp-header` argument), `count` (progress on each step), `announce` (tools/list_changed to listeners),
+ * `touch` (resources/updated of `modern://note` to listeners subscribed to it), `confirm` (asks the client through an
+ * `input_required` elicitation) and `sample` (asks the client to sample through `input_required`), resource `modern://note`
+ * (subscribable), prompts `hello` and `greeting` (asks a name through `input_required`). `legacy: 'reject'`
  * (the default) serves MCP 2026-07-28 only; `'stateless'` also serves 2025-era requests.
  * `toolsCacheHint` is the `ttlMs`/`cacheScope` its `tools/list` answers carry.
  */
 export async function startModernMcpServer(
   options: { legacy?: 'reject' | 'stateless'; toolsCacheHint?: { ttlMs: number; cacheScope: 'public' | 'private' } } = {},
 ): Promise<ModernMcpServer> {
-  // `announce` tells every listening client that the tools changed (the entry's own bus).
+  // `announce` tells every listening client that the tools changed, `touch` that the note changed (the entry's own bus).
   let announce = () => {};
+  let touch = () => {};
   const handler = createMcpHandler(
     () => {
       const server = new McpServer(
         { name: 'modern-upstream', version: '2.0.0' },
         {
-          capabilities: { tools: { listChanged: true }, resources: {}, prompts: {}, extensions: { 'io.modelcontextprotocol/ui': {} } },
+          capabilities: {
+            tools: { listChanged: true },
+            resources: { subscribe: true },
+            prompts: {},
+            extensions: { 'io.modelcontextprotocol/ui': {} },
+          },
           instructions: 'A 2026-era upstream.',
           cacheHints: options.toolsCacheHint ? { 'tools/list': options.toolsCacheHint } : undefined,
         },
@@ -75,6 +84,31 @@ export async function startModernMcpServer(
         announce();
         return { content: [{ type: 'text', text: 'announced' }] };
       });
+      server.registerTool('touch', { inputSchema: z.object({}) }, async () => {
+        touch();
+        return { content: [{ type: 'text', text: 'touched' }] };
+      });
+      // Asks the client for a completion first (an input_required sampling request), then answers with it.
+      server.registerTool(
+        'sample',
+        { inputSchema: z.object({ prompt: z.string() }) },
+        async ({ prompt }, ctx): Promise<CallToolResult | InputRequiredResult> => {
+          const answer = inputResponse(ctx.mcpReq.inputResponses, 'draft');
+          if (answer.kind !== 'sampling') {
+            return inputRequired({
+              inputRequests: {
+                draft: inputRequired.createMessage({
+                  messages: [{ role: 'user', content: { type: 'text', text: prompt } }],
+                  maxTokens: 10,
+                }),
+              },
+            });
+          }
+          const { content } = answer.result;
+          const text = !Array.isArray(content) && content.type === 'text' ? content.text : '';
+          return { content: [{ type: 'text', text: `sampled: ${text}` }] };
+        },
+      );
       server.registerResource('note', 'modern://note', { mimeType: 'text/plain' }, async (uri) => ({
         contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'a note from 2026' }],
       }));
@@ -95,6 +129,7 @@ export async function startModernMcpServer(
     { legacy: options.legacy ?? 'reject' },
   );
   announce = () => handler.notify.toolsChanged();
+  touch = () => handler.notify.resourceUpdated('modern://note');
   const node = toNodeHandler(handler);
   const requests: ModernMcpServer['requests'] = [];
   const server = http.createServer((req, res) => {
