@@ -74,8 +74,8 @@ describe('more era pairings through the portal', () => {
         const asked = modern.requests.filter((r) => r.body?.method === 'subscriptions/listen').length;
         subscription = await agent.client.listen({ toolsListChanged: true, resourceSubscriptions: ['modern://note'] });
         expect(subscription.honoredFilter).toEqual({ toolsListChanged: true, resourceSubscriptions: ['modern://note'] });
-        // The portal listens upstream for the agent's stream, asking for the same.
-        await until(() => modern.requests.filter((r) => r.body?.method === 'subscriptions/listen').length > asked);
+        // The portal listens upstream for the agent's stream, asking for the same, before the agent is told it listens.
+        expect(modern.requests.filter((r) => r.body?.method === 'subscriptions/listen').length).toBeGreaterThan(asked);
         const upstreamListen = modern.requests.filter((r) => r.body?.method === 'subscriptions/listen').at(-1)!;
         expect(upstreamListen.body!.params!.notifications).toEqual({ toolsListChanged: true, resourceSubscriptions: ['modern://note'] });
         expect(toolText(await agent.client.callTool({ name: 'announce', arguments: {} }))).toBe('announced');
