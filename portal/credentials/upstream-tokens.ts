@@ -85,7 +85,10 @@ export function createUpstreamTokenStore(store: Store, sealer: Sealer): Upstream
       ? storeKey('upstream-token', a.personId, a.upstreamId)
       : storeKey('upstream-token', a.personId, a.upstreamId, 'account', a.accountId);
   const aad = (a: AccountKey) => `upstream-token\n${a.personId}\n${a.upstreamId}${first(a) ? '' : `\n${a.accountId}`}`;
-  const indexKey = (personId: string) => storeKey('upstream-token', personId, 'index');
+  // The list of a person's accounts has a key of its own: an upstream may be called `index`.
+  const indexKey = (personId: string) => storeKey('upstream-token-index', personId);
+  // Where the list was kept before, beside the tokens (a set there is a list; an upstream's tokens are not a set).
+  const legacyIndexKey = (personId: string) => storeKey('upstream-token', personId, 'index');
   const indexEntry = (a: AccountKey) => (first(a) ? a.upstreamId : `${a.upstreamId}/${a.accountId}`);
   const seal = (a: AccountKey, record: UpstreamConnectionRecord) => sealer.seal(JSON.stringify(record), aad(a));
 
@@ -112,6 +115,9 @@ export function createUpstreamTokenStore(store: Store, sealer: Sealer): Upstream
       await store.removeFromSet(indexKey(account.personId), indexEntry(account));
     },
     async accounts(personId) {
+      const legacy = await store.setMembers(legacyIndexKey(personId)).catch(() => []);
+      for (const entry of legacy) await store.addToSet(indexKey(personId), entry);
+      if (legacy.length) await store.delete(legacyIndexKey(personId));
       return (await store.setMembers(indexKey(personId))).map((entry) => {
         const [upstreamId, accountId = FIRST_ACCOUNT_ID] = entry.split('/');
         return { personId, upstreamId: upstreamId!, accountId };

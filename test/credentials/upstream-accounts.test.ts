@@ -8,6 +8,7 @@ import { startOidcUpstream, type OidcUpstream } from '../helpers/oidc-upstream.j
 import { ALICE, BOB, startTestPortal, testAccounts, TEST_SECRET, type TestPortal } from '../helpers/portal.js';
 import { testClock } from '../helpers/test-clock.js';
 import { createSealer } from '../../portal/crypto/seal.js';
+import { storeKey } from '../../portal/store/store.js';
 
 const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
 
@@ -280,7 +281,7 @@ describe('a connection stored before several accounts per upstream existed', () 
     expect(text((await agent.client.callTool({ name: 'notes__echo', arguments: { message: 'refreshed' } })) as CallToolResult)).toBe(
       'refreshed',
     );
-    expect(await portal.store.setMembers('upstream-token:{local:alice}:index')).toEqual(['notes']);
+    expect(await portal.store.setMembers(storeKey('upstream-token-index', 'local:alice'))).toEqual(['notes']);
   });
 
   test('a second account is added beside it; the agent keeps the first', async () => {

@@ -5,12 +5,13 @@ import { startRecordingMcpServer, startRawServer, type RecordingServer } from '.
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { ConfigError, resolveConfig } from '../../portal/config/load.js';
+import { storeKey } from '../../portal/store/store.js';
 
 const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
 
 /** Keys under the upstream-token prefix in a memory store (what a connect stored). */
 async function storedConnections(portal: TestPortal, personId: string): Promise<string[]> {
-  return portal.store.setMembers(`upstream-token:{${personId}}:index`);
+  return portal.store.setMembers(storeKey('upstream-token-index', personId));
 }
 
 describe('oauth upstream: bad input', () => {

@@ -12,7 +12,7 @@ import { storeKey } from '../../portal/store/store.js';
 
 /** The upstreams a person holds tokens for (what a connect stored). */
 function storedConnections(portal: TestPortal, personId: string): Promise<string[]> {
-  return portal.store.setMembers(`upstream-token:{${personId}}:index`);
+  return portal.store.setMembers(storeKey('upstream-token-index', personId));
 }
 
 /**
