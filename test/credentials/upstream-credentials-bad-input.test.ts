@@ -2,17 +2,11 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { connectAgent, type Agent } from '../helpers/agent.js';
 import { FormBrowser } from '../helpers/browser-form-client.js';
 import { startRecordingMcpServer, startRawServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
-import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
+import { connectInBrowser, startOAuthUpstream, storedConnections, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { ConfigError, resolveConfig } from '../../portal/config/load.js';
-import { storeKey } from '../../portal/store/store.js';
 
 const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
-
-/** Keys under the upstream-token prefix in a memory store (what a connect stored). */
-async function storedConnections(portal: TestPortal, personId: string): Promise<string[]> {
-  return portal.store.setMembers(storeKey('upstream-token-index', personId));
-}
 
 describe('oauth upstream: bad input', () => {
   let upstream: OAuthUpstream;

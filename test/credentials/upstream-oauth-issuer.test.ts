@@ -2,18 +2,13 @@ import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FormBrowser } from '../helpers/browser-form-client.js';
 import { UNLIMITED } from '../helpers/oauth-flow.js';
-import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
+import { connectInBrowser, startOAuthUpstream, storedConnections, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { authorizationResponseIssuerProblem } from '../../portal/credentials/authorization-response.js';
 import { createUpstreamOAuth } from '../../portal/credentials/upstream-oauth.js';
 import { sha256 } from '../../portal/crypto/hash.js';
 import { createSealer } from '../../portal/crypto/seal.js';
 import { storeKey } from '../../portal/store/store.js';
-
-/** The upstreams a person holds tokens for (what a connect stored). */
-function storedConnections(portal: TestPortal, personId: string): Promise<string[]> {
-  return portal.store.setMembers(storeKey('upstream-token-index', personId));
-}
 
 /**
  * A protected resource whose RFC 9728 metadata names whichever authorization server the test

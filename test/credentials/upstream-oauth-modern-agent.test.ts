@@ -1,6 +1,6 @@
 import { authorizedToken, connectAgent, connectModernAgent, type Agent } from '../helpers/agent.js';
 import { connectInBrowser, startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
-import { MCP_HEADERS, toolText } from '../helpers/mcp-wire.js';
+import { lastMessage, MCP_HEADERS, modernHeaders, toolText } from '../helpers/mcp-wire.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { createUpstreamEras } from '../../portal/mcp/upstream-eras.js';
 
@@ -90,13 +90,7 @@ async function callAsAliceAt(portal: TestPortal, upstream: OAuthUpstream) {
   const before = upstream.requests.length;
   const response = await fetch(`${portal.url}/mcp/notes`, {
     method: 'POST',
-    headers: {
-      ...MCP_HEADERS,
-      authorization: `Bearer ${token}`,
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'echo',
-    },
+    headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, ...modernHeaders('tools/call', 'echo') },
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: 1,
@@ -111,17 +105,10 @@ async function callAsAliceAt(portal: TestPortal, upstream: OAuthUpstream) {
       },
     }),
   });
-  const text = await response.text();
   expect(response.status).toBe(200);
-  const answer = JSON.parse(
-    response.headers.get('content-type')?.includes('text/event-stream')
-      ? text
-          .split('\n')
-          .filter((l) => l.startsWith('data: '))
-          .at(-1)!
-          .slice(6)
-      : text,
-  ) as { result: { resultType: string; inputRequests: Record<string, { method: string; params: { mode: string; url: string } }> } };
+  const answer = await lastMessage<{
+    result: { resultType: string; inputRequests: Record<string, { method: string; params: { mode: string; url: string } }> };
+  }>(response);
   return { answer, reachedUpstream: upstream.requests.slice(before).some((r) => r.path === '/mcp') };
 }
 

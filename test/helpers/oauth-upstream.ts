@@ -11,6 +11,7 @@ import type { AuthorizationParams, OAuthServerProvider } from '@modelcontextprot
 import { getOAuthProtectedResourceMetadataUrl, mcpAuthRouter } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import type { OAuthClientInformationFull, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { storeKey, type Store } from '../../portal/store/store.js';
 
 interface IssuedToken {
   clientId: string;
@@ -288,4 +289,9 @@ export async function connectInBrowser(
   const callback = back.headers.get('location');
   if (!callback) throw new Error(`the upstream's authorization endpoint answered ${back.status}`);
   return browser.follow(callback);
+}
+
+/** The upstreams a person holds tokens for at a portal: what its connects stored. */
+export function storedConnections(portal: { store: Store }, personId: string): Promise<string[]> {
+  return portal.store.setMembers(storeKey('upstream-token-index', personId));
 }

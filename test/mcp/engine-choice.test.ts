@@ -1,6 +1,6 @@
 import { authorizedToken, connectAgent, type Agent } from '../helpers/agent.js';
 import { startModernMcpServer, type ModernMcpServer } from '../helpers/modern-mcp-server.js';
-import { MCP_HEADERS, toolText } from '../helpers/mcp-wire.js';
+import { MCP_HEADERS, toolText, modernHeaders } from '../helpers/mcp-wire.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
 const ENVELOPE = {
@@ -42,13 +42,7 @@ describe('the engine of /mcp/{id}', () => {
     for (const id of ['first-call', 'second-call']) {
       const response = await fetch(`${portal.url}/mcp/modern`, {
         method: 'POST',
-        headers: {
-          ...MCP_HEADERS,
-          authorization: `Bearer ${token}`,
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'echo',
-        },
+        headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, ...modernHeaders('tools/call', 'echo') },
         body: JSON.stringify({
           jsonrpc: '2.0',
           id,

@@ -1,6 +1,6 @@
 import { authorizedToken } from '../helpers/agent.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
-import { MCP_HEADERS } from '../helpers/mcp-wire.js';
+import { lastMessage, MCP_HEADERS } from '../helpers/mcp-wire.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 import { MemoryStore } from '../../portal/store/index.js';
 
@@ -54,19 +54,10 @@ describe('a retry whose call is no longer held', () => {
         },
       }),
     });
-    const text = await response.text();
-    return JSON.parse(
-      response.headers.get('content-type')?.includes('text/event-stream')
-        ? text
-            .split('\n')
-            .filter((l) => l.startsWith('data: '))
-            .at(-1)!
-            .slice(6)
-        : text,
-    ) as {
+    return lastMessage<{
       result?: { resultType: string; inputRequests: Record<string, unknown>; requestState: string };
       error?: { code: number; message: string };
-    };
+    }>(response);
   };
 
   test('the retry gets an error saying the call is gone', async () => {

@@ -1,6 +1,6 @@
 import { authorizedToken, connectModernAgent, type ModernAgent } from '../helpers/agent.js';
 import { startEverythingServer, type ChildServer } from '../helpers/child-server.js';
-import { MCP_HEADERS, toolText } from '../helpers/mcp-wire.js';
+import { lastMessage, MCP_HEADERS, toolText } from '../helpers/mcp-wire.js';
 import { ALICE, BOB, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
 const SAMPLING_TOOL = 'everything__trigger-sampling-request';
@@ -63,16 +63,7 @@ describe('input_required rounds for 2026 agents over 2025 upstreams', () => {
       },
       body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params }),
     });
-    const text = await response.text();
-    // A single JSON body, or an SSE stream whose last data line is the answer.
-    const json = response.headers.get('content-type')?.includes('text/event-stream')
-      ? text
-          .split('\n')
-          .filter((l) => l.startsWith('data: '))
-          .at(-1)!
-          .slice(6)
-      : text;
-    return { status: response.status, ...(JSON.parse(json) as Omit<Answer, 'status'>) };
+    return { status: response.status, ...(await lastMessage<Omit<Answer, 'status'>>(response)) };
   }
 
   const sampling = (prompt: string, extra: Record<string, unknown> = {}) => ({

@@ -1,6 +1,6 @@
 import { authorizedToken } from '../helpers/agent.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
-import { MCP_HEADERS } from '../helpers/mcp-wire.js';
+import { MCP_HEADERS, modernHeaders } from '../helpers/mcp-wire.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
 const ENVELOPE = {
@@ -49,11 +49,6 @@ describe('MCP 2026-07-28 bad input', () => {
     id: 7,
     method: 'tools/call',
     params: { name, arguments: { message: 'x' }, _meta: meta },
-  });
-  const modernHeaders = (method: string, name?: string) => ({
-    'mcp-protocol-version': '2026-07-28',
-    'mcp-method': method,
-    ...(name ? { 'mcp-name': name } : {}),
   });
 
   test.each([

@@ -1,6 +1,6 @@
 import { authorizedToken, connectModernAgent, type ModernAgent } from '../helpers/agent.js';
 import { startModernMcpServer, type ModernMcpServer } from '../helpers/modern-mcp-server.js';
-import { MCP_HEADERS, toolText } from '../helpers/mcp-wire.js';
+import { MCP_HEADERS, toolText, modernHeaders } from '../helpers/mcp-wire.js';
 import { ALICE, startTestPortal, testAccounts, type TestPortal } from '../helpers/portal.js';
 
 /**
@@ -75,13 +75,7 @@ describe('the stateless relay on /mcp/{id}', () => {
     const before = upstream.requests.length;
     const response = await fetch(`${portal.url}/mcp/modern`, {
       method: 'POST',
-      headers: {
-        ...MCP_HEADERS,
-        authorization: `Bearer ${token}`,
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'confirm',
-      },
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, ...modernHeaders('tools/call', 'confirm') },
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 9,
