@@ -53,6 +53,7 @@ export function createUpstreamRegistry(options: {
   let stored: Array<{ upstream: UpstreamConfig; record: StoredUpstream }> = [];
   let loading: Promise<void> | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
+  let stopHearingGaps: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -98,7 +99,9 @@ export function createUpstreamRegistry(options: {
     loading ??= (async () => {
       await load();
       unsubscribe = await store.subscribe(CHANNEL, () => void reload());
-      // A missed message (a Redis reconnect) heals on the next periodic reload.
+      // A change announced while this process was cut off from the store is read on reconnection;
+      // the periodic reload covers anything else that went missing.
+      stopHearingGaps ??= store.onMessagesMissed(() => void reload());
       timer = setInterval(() => void reload(), options.refreshIntervalMs ?? 30_000);
       timer.unref();
     })().catch((error: unknown) => {
@@ -209,6 +212,7 @@ export function createUpstreamRegistry(options: {
       closed = true;
       clearInterval(timer);
       clearTimeout(retry);
+      stopHearingGaps?.();
       await unsubscribe?.().catch(() => {});
     },
   };

@@ -197,6 +197,8 @@ export function createToolApprovals(options: {
       const unsubscribe = await store.subscribe(channel(request.id), () => nudge());
       const onAbort = () => nudge();
       signal.addEventListener('abort', onAbort, { once: true });
+      // A decision announced while this process was cut off from the store: look again.
+      const stopHearingGaps = store.onMessagesMissed(() => nudge());
       try {
         for (;;) {
           nudged = false;
@@ -222,6 +224,7 @@ export function createToolApprovals(options: {
         }
       } finally {
         signal.removeEventListener('abort', onAbort);
+        stopHearingGaps();
         await unsubscribe().catch(() => {});
       }
     },

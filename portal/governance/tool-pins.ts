@@ -122,6 +122,11 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
     for (const listener of listeners) listener(upstreamId, cause);
   });
   subscribed.catch((error: unknown) => logger.warn({ err: error }, 'tool pins: no changes from other processes'));
+  // Changes announced while this process was cut off from the store are lost: read every book again.
+  const stopHearingGaps = store.onMessagesMissed(() => {
+    books.clear();
+    loadedUntil.clear();
+  });
 
   function hashOf(tool: Tool): PinnedDefinition {
     let known = hashes.get(tool);
@@ -268,6 +273,7 @@ export function createToolPins(options: { store: Store; logger: Logger; audit: (
     },
 
     async close() {
+      stopHearingGaps();
       await (await subscribed.catch(() => async () => {}))();
     },
   };

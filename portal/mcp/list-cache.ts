@@ -67,6 +67,8 @@ export function createListCache(options: { store: Store; logger: Logger; now?: (
     }
   });
   subscribed.catch((error: unknown) => logger.warn({ err: error }, 'list cache: no invalidations from other processes'));
+  // Invalidations announced while this process was cut off from the store are lost: drop every page.
+  const stopHearingGaps = store.onMessagesMissed(() => pages.clear());
 
   function fresh(cacheKey: string): CachedPage | undefined {
     const entry = pages.get(cacheKey);
@@ -96,6 +98,7 @@ export function createListCache(options: { store: Store; logger: Logger; now?: (
         .catch((error: unknown) => logger.warn({ err: error, upstream: upstreamId }, 'list cache: invalidation not published'));
     },
     async close() {
+      stopHearingGaps();
       await (await subscribed.catch(() => async () => {}))();
     },
   };

@@ -54,6 +54,11 @@ export function createClientRegistry(options: {
     })
     .then(() => (hearsChanges = true))
     .catch(() => {});
+  // Evictions announced while this process was cut off from the store are lost: forget every copy.
+  store.onMessagesMissed(() => {
+    changesHeard++;
+    cached.clear();
+  });
   // Using a client postpones its expiry; once in a while per process is enough for that.
   const extendedAt = new Map<string, number>();
   const extendEveryMs = Math.min(options.unusedClientTtlMs / 2, 60 * 60_000);

@@ -137,6 +137,11 @@ export class MemoryStore implements Store {
     };
   }
 
+  /** One process's memory never loses a message. */
+  onMessagesMissed(_listener: () => void): () => void {
+    return () => {};
+  }
+
   async append(stream: string, entry: string, options: { maxLength: number }): Promise<string> {
     let log = this.#streams.get(stream);
     if (!log) this.#streams.set(stream, (log = { lastId: '0-0', entries: [], first: 0 }));

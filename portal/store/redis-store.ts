@@ -101,6 +101,7 @@ export class RedisStore implements Store {
   /** Per channel: its handlers, and the SUBSCRIBE they wait for (a failed one is forgotten, so the next call sends it again). */
   readonly #channels = new Map<string, { handlers: Set<(message: string) => void>; subscribed: Promise<unknown> }>();
   #subscriber: Redis | Cluster | undefined;
+  readonly #missedListeners = new Set<() => void>();
   #answeredNotAsRedis = false;
 
   constructor(options: RedisStoreOptions) {
@@ -236,22 +237,33 @@ export class RedisStore implements Store {
     const name = this.#prefix + channel;
     let channelState = this.#channels.get(name);
     if (!channelState) {
-      const state = { handlers: new Set<(message: string) => void>(), subscribed: this.#run(() => subscriber.subscribe(name)) };
-      state.subscribed.catch(() => {
-        if (this.#channels.get(name) === state && state.handlers.size === 0) this.#channels.delete(name);
-      });
-      this.#channels.set(name, (channelState = state));
+      channelState = { handlers: new Set<(message: string) => void>(), subscribed: this.#run(() => subscriber.subscribe(name)) };
+      this.#channels.set(name, channelState);
     }
-    await channelState.subscribed;
-    const { handlers } = channelState;
-    handlers.add(onMessage);
-    return async () => {
-      handlers.delete(onMessage);
-      if (handlers.size === 0 && this.#channels.get(name) === channelState) {
+    const state = channelState;
+    // Joined before waiting: another subscriber of the channel leaving meanwhile must not unsubscribe it.
+    state.handlers.add(onMessage);
+    const leave = async () => {
+      state.handlers.delete(onMessage);
+      if (state.handlers.size === 0 && this.#channels.get(name) === state) {
         this.#channels.delete(name);
         await this.#run(() => subscriber.unsubscribe(name));
       }
     };
+    try {
+      await state.subscribed;
+    } catch (error) {
+      // A failed SUBSCRIBE is forgotten, so the next call sends it again.
+      state.handlers.delete(onMessage);
+      if (state.handlers.size === 0 && this.#channels.get(name) === state) this.#channels.delete(name);
+      throw error;
+    }
+    return leave;
+  }
+
+  onMessagesMissed(listener: () => void): () => void {
+    this.#missedListeners.add(listener);
+    return () => this.#missedListeners.delete(listener);
   }
 
   async append(stream: string, entry: string, options: { maxLength: number }): Promise<string> {
@@ -303,6 +315,13 @@ export class RedisStore implements Store {
     const override = { enableOfflineQueue: true, keyPrefix: '' };
     const subscriber = this.#redis instanceof Cluster ? this.#redis.duplicate([], override) : this.#redis.duplicate(override);
     subscriber.on('error', () => {});
+    // Every 'ready' after the first is a reconnection: ioredis subscribes again, but what was
+    // published while the connection was down is gone.
+    let connectedBefore = false;
+    subscriber.on('ready', () => {
+      if (connectedBefore) for (const listener of this.#missedListeners) listener();
+      connectedBefore = true;
+    });
     subscriber.on('message', (channel: string, message: string) => {
       for (const handler of this.#channels.get(channel)?.handlers ?? []) handler(message);
     });

@@ -59,6 +59,12 @@ export interface Store {
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once subscribed; the returned function unsubscribes. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `listener` when messages may have been missed: this process lost its subscription
+   * connection and has it back (pub/sub delivers nothing that was published in between). A cache
+   * kept fresh by messages reloads or forgets. The returned function stops listening.
+   */
+  onMessagesMissed(listener: () => void): () => void;
   /** Appends an entry to a capped stream (oldest dropped past `maxLength`); resolves its id. */
   append(stream: string, entry: string, options: { maxLength: number }): Promise<string>;
   /** Reads a stream in order, oldest first, starting after `afterId` when given. */

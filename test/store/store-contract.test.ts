@@ -280,6 +280,18 @@ describe.each(backends)('Store contract: %s', (_name, backend) => {
     expect(received).toEqual(['one', 'two']);
   });
 
+  test('a subscriber that joins a channel as its only other subscriber leaves still hears it', async () => {
+    const leaving = await peer.subscribe('shared', () => {});
+    const heard: string[] = [];
+    const joining = peer.subscribe('shared', (message) => heard.push(message));
+    await leaving();
+    const unsubscribe = await joining;
+    await store.publish('shared', 'still here');
+    for (let i = 0; i < 100 && heard.length === 0; i++) await sleep(20);
+    expect(heard).toEqual(['still here']);
+    await unsubscribe();
+  });
+
   test('streams append in order, cap their length and read after an id', async () => {
     const ids: string[] = [];
     for (let i = 1; i <= 7; i++) ids.push(await store.append('audit', `e${i}`, { maxLength: 5 }));
