@@ -44,23 +44,35 @@ export function createToolQuotas(options: { store: Store; onRefused?: (upstreamI
   return {
     async take(upstream, tool, personId) {
       const limits = upstream.tools.limits;
-      const applicable = [tool, EVERY_TOOL].filter((name) => Object.hasOwn(limits, name));
-      for (const name of applicable) {
-        for (const period of PERIODS) {
-          const { windowMs, unit } = period;
-          const max = limits[name]![period.field];
-          if (max === undefined) continue;
-          const key = storeKey('tool-quota', `${upstream.id}:${personId}`, name, period.key);
-          if ((await store.increment(key, windowMs)) <= max) continue;
-          const retryAfterSeconds = Math.max(1, Math.ceil(((await store.ttl(key)) ?? windowMs) / 1000));
-          options.onRefused?.(upstream.id, tool);
-          const scope = name === EVERY_TOOL ? `the tools of upstream "${upstream.id}"` : `tool "${tool}" of upstream "${upstream.id}"`;
-          return {
-            limit: `${name} ${period.key} ${max}`,
-            retryAfterSeconds,
-            text: `Rate limit reached: at most ${max} calls per ${unit} to ${scope} for you. Retry in ${retryAfterSeconds} seconds.`,
-          };
-        }
+      const counters = [tool, EVERY_TOOL]
+        .filter((name) => Object.hasOwn(limits, name))
+        .flatMap((name) =>
+          PERIODS.flatMap((period) => {
+            const max = limits[name]![period.field];
+            const key = storeKey('tool-quota', `${upstream.id}:${personId}`, name, period.key);
+            return max === undefined ? [] : [{ name, period, max, key }];
+          }),
+        );
+      if (counters.length === 0) return undefined;
+      type Counter = (typeof counters)[number];
+      const refuse = async ({ name, period, max, key }: Counter): Promise<QuotaRefusal> => {
+        const retryAfterSeconds = Math.max(1, Math.ceil(((await store.ttl(key)) ?? period.windowMs) / 1000));
+        options.onRefused?.(upstream.id, tool);
+        const scope = name === EVERY_TOOL ? `the tools of upstream "${upstream.id}"` : `tool "${tool}" of upstream "${upstream.id}"`;
+        return {
+          limit: `${name} ${period.key} ${max}`,
+          retryAfterSeconds,
+          text: `Rate limit reached: at most ${max} calls per ${period.unit} to ${scope} for you. Retry in ${retryAfterSeconds} seconds.`,
+        };
+      };
+      // Look before counting: a call that one limit refuses must not use up what another allows
+      // (an agent retrying against a per-minute limit would otherwise spend its daily quota).
+      const counts = await store.getMany(counters.map((c) => c.key));
+      const reached = counters.find((counter, i) => Number(counts[i] ?? 0) >= counter.max);
+      if (reached) return refuse(reached);
+      // Concurrent calls may all have looked before any counted: the count decides.
+      for (const counter of counters) {
+        if ((await store.increment(counter.key, counter.period.windowMs)) > counter.max) return refuse(counter);
       }
       return undefined;
     },
