@@ -7,6 +7,7 @@ import {
   InMemoryServerEventBus,
   SUPPORTED_PROTOCOL_VERSIONS,
   createMcpHandler,
+  isSpecType,
   type AuthInfo,
   type ClientCapabilities,
   type Implementation,
@@ -152,16 +153,23 @@ export function createModernEndpoint(options: { onerror: (error: Error) => void 
         withAuth(build);
         return node(req, res, body);
       }
-      // The upstreams are asked only once the SDK has accepted the listen request (it builds the server then).
+      // The upstreams are asked only once the SDK has accepted the listen request (it builds the
+      // server then), and the server is handed over once they listen: the SDK acknowledges the
+      // subscription when it has the server, and an acknowledged subscription must already hear
+      // changes. An upstream that cannot be reached is left out after its connect timeout.
       let unwatch: Promise<() => Promise<void>> | undefined;
-      withAuth(() => {
+      const scoped = listeningScope(listen);
+      withAuth(async () => {
+        // A listen request the SDK is about to refuse (a malformed filter) asks no upstream.
+        if (!isSpecType.SubscriptionsListenRequest(body)) return build();
         unwatch = listen.watch().catch((error: Error) => {
           onerror(error);
           return async () => {};
         });
-        return build();
+        // The scope's feed too: the change may be heard by another process and reach this one through the store.
+        const [server] = await Promise.all([build(), unwatch, scoped.stopFeed.catch(() => undefined)]);
+        return server;
       });
-      const scoped = listeningScope(listen);
       scoped.streams++;
       res.on('close', () => {
         void unwatch?.then((stop) => stop()).catch(onerror);

@@ -25,10 +25,15 @@ export interface ModernMcpServer {
  * `input_required` elicitation) and `sample` (asks the client to sample through `input_required`), resource `modern://note`
  * (subscribable), prompts `hello` and `greeting` (asks a name through `input_required`). `legacy: 'reject'`
  * (the default) serves MCP 2026-07-28 only; `'stateless'` also serves 2025-era requests.
- * `toolsCacheHint` is the `ttlMs`/`cacheScope` its `tools/list` answers carry.
+ * `toolsCacheHint` is the `ttlMs`/`cacheScope` its `tools/list` answers carry. `listenDelayMs` holds each
+ * `subscriptions/listen` that long before serving it (an upstream slow to set a subscription up).
  */
 export async function startModernMcpServer(
-  options: { legacy?: 'reject' | 'stateless'; toolsCacheHint?: { ttlMs: number; cacheScope: 'public' | 'private' } } = {},
+  options: {
+    legacy?: 'reject' | 'stateless';
+    toolsCacheHint?: { ttlMs: number; cacheScope: 'public' | 'private' };
+    listenDelayMs?: number;
+  } = {},
 ): Promise<ModernMcpServer> {
   // `announce` tells every listening client that the tools changed, `touch` that the note changed (the entry's own bus).
   let announce = () => {};
@@ -144,7 +149,8 @@ export async function startModernMcpServer(
         body = undefined;
       }
       requests.push({ method: req.method ?? '', headers: req.headers, body });
-      void node(req, res, body);
+      const delayMs = body?.method === 'subscriptions/listen' ? (options.listenDelayMs ?? 0) : 0;
+      setTimeout(() => void node(req, res, body), delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -92,7 +92,8 @@ describe('the list cache, against 2026 upstreams with cache hints', () => {
   test("an upstream's tools/list_changed drops its cached pages", async () => {
     const subscription = await alice.client.listen({ toolsListChanged: true });
     try {
-      await until(() => shared.requests.some((r) => r.body?.method === 'subscriptions/listen'));
+      // Listened for upstream before the agent's listen was acknowledged.
+      expect(shared.requests.some((r) => r.body?.method === 'subscriptions/listen')).toBe(true);
       const before = listings(shared);
       await alice.client.callTool({ name: 'shared__announce', arguments: {} });
       // The change reaches the portal on its upstream listen stream; the next listing asks again.

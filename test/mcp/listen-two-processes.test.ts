@@ -99,8 +99,8 @@ describe('subscriptions/listen on /mcp across two portal processes on one Redis'
       const asked = modernListens('toolsListChanged');
       const subscription = await agents.listen({ toolsListChanged: true });
       expect(subscription.honoredFilter).toEqual({ toolsListChanged: true });
-      // Process A listens upstream for the stream it holds.
-      await until(() => modernListens('toolsListChanged') > asked);
+      // Process A listens upstream for the stream it holds, before it acknowledges the agent's listen.
+      expect(modernListens('toolsListChanged')).toBeGreaterThan(asked);
       expect(toolText(await agents.atB.client.callTool({ name: 'modern__announce', arguments: {} }))).toBe('announced');
       await until(() => agents.heard.toolsChanged.length > 0);
       expect(agents.heard.toolsChanged[0]).toMatchObject({ _meta: { 'io.modelcontextprotocol/subscriptionId': expect.anything() } });
@@ -118,8 +118,8 @@ describe('subscriptions/listen on /mcp across two portal processes on one Redis'
       const asked = modernListens('resourceSubscriptions');
       const subscription = await agents.listen({ resourceSubscriptions: [uri] });
       expect(subscription.honoredFilter).toEqual({ resourceSubscriptions: [uri] });
-      // The upstream is asked for its own URI.
-      await until(() => modernListens('resourceSubscriptions') > asked);
+      // The upstream is asked for its own URI, before the agent's listen is acknowledged.
+      expect(modernListens('resourceSubscriptions')).toBeGreaterThan(asked);
       const upstreamListen = modern.requests.filter((r) => r.body?.method === 'subscriptions/listen').at(-1)!;
       expect(upstreamListen.body!.params!.notifications).toEqual({ resourceSubscriptions: ['modern://note'] });
       expect(toolText(await agents.atB.client.callTool({ name: 'modern__touch', arguments: {} }))).toBe('touched');

@@ -103,8 +103,9 @@ describe('an MCP 2026-07-28 upstream through the portal, for agents of both eras
     const subscription = await modernAggregate.client.listen({ toolsListChanged: true });
     try {
       expect(subscription.honoredFilter).toEqual({ toolsListChanged: true });
-      // The portal listens upstream for each agent that listens (one upstream listen per grant's stream).
-      await until(() => upstream.requests.filter((r) => r.body?.method === 'subscriptions/listen').length >= 1);
+      // The portal listens upstream for each agent that listens (one upstream listen per grant's
+      // stream), and has before it acknowledges the agent's listen.
+      expect(upstream.requests.filter((r) => r.body?.method === 'subscriptions/listen').length).toBeGreaterThanOrEqual(1);
       expect(toolText(await modernAggregate.client.callTool({ name: 'modern__announce', arguments: {} }))).toBe('announced');
       await until(() => modernChanges.length > 0);
       expect(modernChanges[0]).toMatchObject({ _meta: { 'io.modelcontextprotocol/subscriptionId': expect.anything() } });
