@@ -35,14 +35,19 @@ export function quotaRefusedEvent(upstreamId: string, tool: string, refusal: Quo
  * same calls. Each limit is a fixed window that starts with the first call it counts.
  */
 export interface ToolQuotas {
-  /** Counts one call of `tool` (the upstream's own name) by `personId`; a refusal when a limit is past. */
-  take(upstream: UpstreamConfig, tool: string, personId: string): Promise<QuotaRefusal | undefined>;
+  /**
+   * Counts one call of `tool` (the upstream's own name) by `personId`; a refusal when a limit is
+   * past. `counted` is the HTTP request's record of calls counted: one counted there is not counted again.
+   */
+  take(upstream: UpstreamConfig, tool: string, personId: string, counted?: Set<string>): Promise<QuotaRefusal | undefined>;
 }
 
 export function createToolQuotas(options: { store: Store; onRefused?: (upstreamId: string, tool: string) => void }): ToolQuotas {
   const { store } = options;
   return {
-    async take(upstream, tool, personId) {
+    async take(upstream, tool, personId, counted) {
+      const mark = `${upstream.id}\n${tool}`;
+      if (counted?.delete(mark)) return undefined;
       const limits = upstream.tools.limits;
       const counters = [tool, EVERY_TOOL]
         .filter((name) => Object.hasOwn(limits, name))
@@ -74,6 +79,7 @@ export function createToolQuotas(options: { store: Store; onRefused?: (upstreamI
       for (const counter of counters) {
         if ((await store.increment(counter.key, counter.period.windowMs)) > counter.max) return refuse(counter);
       }
+      counted?.add(mark);
       return undefined;
     },
   };

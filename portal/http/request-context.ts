@@ -22,6 +22,11 @@ export interface RequestContext {
   metricsRoute?: string;
   /** Records an audit event for this request: set by `requestAudit`. */
   audit?: RequestAuditor;
+  /**
+   * The tool calls of this request already counted against quotas: a request served twice (the
+   * relay hands it to the SDK path when the upstream turns out not to speak MCP 2026) counts once.
+   */
+  countedCalls?: Set<string>;
 }
 
 const contexts = new WeakMap<IncomingMessage, RequestContext>();

@@ -73,6 +73,8 @@ export interface EndpointContext extends ToolView {
   pins: ToolPins;
   /** Per-person tool quotas and rate limits. */
   quotas: ToolQuotas;
+  /** The HTTP request's calls counted by quotas (the request context's `countedCalls`). */
+  countedCalls: Set<string>;
   /** The person's approval of calls to sensitive tools (`tools.approval`). */
   approvals: ToolApprovals;
   /** Sends a server→client request (e.g. `elicitation/create`) to the agent on this request's stream and awaits its answer. */

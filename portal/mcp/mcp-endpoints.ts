@@ -283,6 +283,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
       lists,
       pins,
       quotas,
+      countedCalls: (contextOf(req).countedCalls ??= new Set()),
       approvals,
       logger: contextOf(req).log.child({ person: auth.person.id, clientId: auth.clientId, mcpSession: session.id }),
       inFlight,

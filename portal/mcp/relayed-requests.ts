@@ -62,6 +62,8 @@ export class RelayedRequests {
       /** Loaded for the upstream before {@link admit}: its checks are synchronous. */
       pins: ToolPins;
       quotas: ToolQuotas;
+      /** The HTTP request's calls counted by quotas (the request context's `countedCalls`). */
+      countedCalls: Set<string>;
       approvals: ToolApprovals;
       /** Recording what a listing showed failed (the answer goes on; the Store is asked again next time). */
       onError: (error: unknown) => void;
@@ -113,7 +115,7 @@ export class RelayedRequests {
           );
           return message;
         }
-        const refusal = await quotas.take(upstream, original, person.id);
+        const refusal = await quotas.take(upstream, original, person.id, this.deps.countedCalls);
         if (refusal) {
           denied.set(message, toolError(message, refusal.text));
           this.deps.audit(quotaRefusedEvent(upstream.id, original, refusal), 'tool call refused: limit reached');

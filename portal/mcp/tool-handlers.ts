@@ -295,7 +295,7 @@ async function toolPolicy(
     );
     return { isError: true, content: [{ type: 'text', text: heldToolText(upstream.id, shownName) }] };
   }
-  const refusal = await ctx.quotas.take(upstream, original, ctx.auth.person.id);
+  const refusal = await ctx.quotas.take(upstream, original, ctx.auth.person.id, ctx.countedCalls);
   if (refusal) {
     record(ctx, quotaRefusedEvent(upstream.id, original, refusal), 'tool call refused: limit reached');
     return { isError: true, content: [{ type: 'text', text: refusal.text }] };

@@ -181,6 +181,7 @@ export function createTransparentRelay(deps: {
         audit,
         pins: deps.pins,
         quotas: deps.quotas,
+        countedCalls: (contextOf(req).countedCalls ??= new Set()),
         approvals: deps.approvals,
         onError: (error) => contextOf(req).log.warn({ err: error, upstream: upstream.id }, 'tool pins not recorded'),
       }),

@@ -34,7 +34,10 @@ describe('an upstream that stops speaking 2026-07-28', () => {
     portal = await startTestPortal({
       document: {
         login: { accounts: await testAccounts() },
-        upstreams: [{ id: 'shifty', kind: 'mcp', url: front.url, credentials: { type: 'none' } }],
+        // Three calls a minute: the call the relay counted and then handed to the 2025 path counts once.
+        upstreams: [
+          { id: 'shifty', kind: 'mcp', url: front.url, credentials: { type: 'none' }, tools: { limits: { echo: { per_minute: 3 } } } },
+        ],
       },
     });
     const token = await authorizedToken(portal.url, ALICE, '/mcp/shifty');
@@ -56,5 +59,9 @@ describe('an upstream that stops speaking 2026-07-28', () => {
     // The 2025 upstream was asked in its own protocol: a session opened with initialize.
     expect(legacyUpstream.requests.some((r) => r.method === 'POST' && r.headers['mcp-session-id'] !== undefined)).toBe(true);
     expect(toolText(await agent.client.callTool({ name: 'echo', arguments: { message: 'still 2025' } }))).toBe('still 2025');
+    // Three calls counted, not four: the fourth is the one refused.
+    const fourth = await agent.client.callTool({ name: 'echo', arguments: { message: 'one too many' } });
+    expect(fourth.isError).toBe(true);
+    expect(toolText(fourth)).toMatch(/^Rate limit reached: at most 3 calls per minute/);
   });
 });
