@@ -146,10 +146,17 @@ describe('admin API on two portal processes sharing one Redis', () => {
       body: { kind: 'mcp', url: added.url, title: 'Renamed' },
     });
     expect(put.status).toBe(200);
-    await eventually(async () => {
-      const one = (await (await adminFetch(first.url, '/upstreams/added', { token })).json()) as { title?: string };
-      return one.title === 'Renamed' ? true : undefined;
-    }, PUB_SUB_TRIES);
+    let seen = '';
+    await eventually(
+      async () => {
+        const res = await adminFetch(first.url, '/upstreams/added', { token });
+        const text = await res.text();
+        seen = `${res.status} ${text}`;
+        return res.ok && (JSON.parse(text) as { title?: string }).title === 'Renamed' ? true : undefined;
+      },
+      PUB_SUB_TRIES,
+      () => seen,
+    );
     const unset = await adminFetch(second.url, '/upstreams/added', {
       token,
       method: 'PUT',
