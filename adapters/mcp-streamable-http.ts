@@ -102,9 +102,12 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
     deadlineAt: number,
     known: UpstreamEra | undefined,
   ): Promise<McpUpstreamConnection> {
+    // The SDK opens the session's GET event stream on its own once initialized; its answer is watched for.
+    let eventStreamAnswered = () => {};
+    const eventStream = new Promise<void>((resolve) => (eventStreamAnswered = resolve));
     const transport = new StreamableHTTPClientTransport(
       url,
-      httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge),
+      httpOptions(connectOptions.headers, options.id, connectOptions.onAuthChallenge, eventStreamAnswered),
     );
     const client = newClient(connectOptions, { negotiate: true });
     await handshake(client, transport, deadlineAt, known);
@@ -121,6 +124,8 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
       resumed: false,
       connectOptions,
       logger,
+      // Only the session protocol has the stream; a 2026 session listens with `subscriptions/listen`.
+      eventStream: client.getProtocolEra() === 'modern' ? undefined : eventStream,
     });
   }
 
@@ -231,8 +236,30 @@ export function createStreamableHttpUpstream(options: McpUpstreamOptions, deps: 
 /**
  * Transport options carrying the caller's headers: fixed ones ride in `requestInit`; a
  * function is asked before every request (POST, GET stream, DELETE) through `fetch`.
+ * `onEventStream` hears that a GET (the session's event stream) was answered, or failed.
  */
 function httpOptions(
+  headers: UpstreamHeaders | undefined,
+  upstreamId: string,
+  onAuthChallenge?: ConnectOptions['onAuthChallenge'],
+  onEventStream?: () => void,
+): { requestInit?: RequestInit; fetch?: FetchLike } {
+  const options = requestOptions(headers, upstreamId, onAuthChallenge);
+  if (!onEventStream) return options;
+  const send = options.fetch ?? nodeFetch;
+  return {
+    ...options,
+    fetch: async (input, init) => {
+      try {
+        return await send(input, init);
+      } finally {
+        if ((init?.method ?? 'GET') === 'GET') onEventStream();
+      }
+    },
+  };
+}
+
+function requestOptions(
   headers: UpstreamHeaders | undefined,
   upstreamId: string,
   onAuthChallenge?: ConnectOptions['onAuthChallenge'],
@@ -283,6 +310,7 @@ function createHttpConnection(params: {
   resumed: boolean;
   connectOptions: ConnectOptions;
   logger: Logger;
+  eventStream?: Promise<void>;
 }): McpUpstreamConnection {
   const { client, transport, connectOptions, logger } = params;
   const streamable = transport instanceof StreamableHTTPClientTransport ? transport : undefined;
@@ -309,6 +337,7 @@ function createHttpConnection(params: {
     transportKind: params.kind,
     client,
     resumed: params.resumed,
+    eventStream: params.eventStream,
     get sessionId() {
       return streamable?.sessionId;
     },

@@ -111,6 +111,12 @@ export interface McpUpstreamConnection {
   readonly pid?: number;
   /** `true` when `resume` was asked for and the upstream still knew the session. */
   readonly resumed: boolean;
+  /**
+   * A new Streamable HTTP session of the session protocol: settles once the upstream answered the
+   * GET that opens the session's event stream (or it failed). Until then the session's
+   * notifications (`list_changed`) are lost upstream. Absent where there is nothing to wait for.
+   */
+  readonly eventStream?: Promise<void>;
   /** Stops using the connection; the upstream session (HTTP) or process (stdio) stays for reuse. */
   close(): Promise<void>;
   /** Ends the upstream session too: HTTP `DELETE` of the session; stdio stops the process once no one else holds it. */

@@ -155,6 +155,8 @@ export class UpstreamPool {
       return () => subscription.close();
     }
     if (capabilities.resources?.subscribe) await Promise.all(uris.map((uri) => client.subscribeResource({ uri })));
+    // The session's list changes come on its event stream: listening means that stream is open.
+    if (connection.eventStream) await settledWithin(connection.eventStream, upstream.connectTimeoutMs);
     return async () => {};
   }
 
@@ -368,4 +370,11 @@ function withoutSubscriptionId(notification: Notification): Notification {
   if (!meta || !(SUBSCRIPTION_ID_META_KEY in meta)) return notification;
   const { [SUBSCRIPTION_ID_META_KEY]: _subscriptionId, ...rest } = meta;
   return { ...notification, params: { ...notification.params, _meta: rest } };
+}
+
+/** Waits for `promise` to settle, at most `ms`. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

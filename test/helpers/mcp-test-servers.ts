@@ -90,14 +90,16 @@ export function statefulMcpRoute(sessions: Map<string, StreamableHTTPServerTrans
 }
 
 /** A stateful Streamable HTTP MCP server at `/mcp` that records request headers. */
-export async function startRecordingMcpServer(options: { sample?: boolean } = {}): Promise<RecordingServer> {
+export async function startRecordingMcpServer(options: { sample?: boolean; eventStreamDelayMs?: number } = {}): Promise<RecordingServer> {
   const app = express();
   const requests: RecordingServer['requests'] = [];
   const waits: Waits = { started: [], cancelled: [] };
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   app.use((req, _res, next) => {
     requests.push({ method: req.method, path: req.path, headers: req.headers });
-    next();
+    // `eventStreamDelayMs`: a session's GET event stream opens that much later (a slow upstream).
+    if (req.method === 'GET' && options.eventStreamDelayMs) setTimeout(next, options.eventStreamDelayMs);
+    else next();
   });
   app.use(express.json());
   app.all(
