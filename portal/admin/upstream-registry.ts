@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { portalHostConflict } from '../apps/app-mounts.js';
 import { readStaticSecret, tokenExchangeSecretProblem } from '../config/credentials-schema.js';
+import { deepFreeze } from '../config/deep-freeze.js';
 import { describeIssue } from '../config/issue.js';
 import { upstreamSchema, type UpstreamConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
@@ -69,7 +70,8 @@ export function createUpstreamRegistry(options: {
       const parsed = upstreamSchema.safeParse(record.document);
       // A record that no longer validates (the schema tightened, the issuer moved onto its host) is skipped loudly, never served half-understood.
       const problem = parsed.success ? hostProblem(parsed.data) : describeIssue(parsed.error, record.document, upstreamSchema);
-      if (parsed.success && !problem) next.push({ upstream: parsed.data, record });
+      // Frozen like the config file's: the definition is shared by every request and must not drift.
+      if (parsed.success && !problem) next.push({ upstream: deepFreeze(parsed.data), record });
       else logger.error({ upstream: record.document.id, problem }, 'stored upstream is invalid: not served');
     }
     if (ticket < newestApplied) return;

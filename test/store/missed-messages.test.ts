@@ -69,6 +69,9 @@ describe('messages missed while the subscription connection was down', () => {
     await cutSubscriptions();
     await eventually(async () => (registry.all().some((u) => u.id === 'late') ? true : undefined));
     expect(registry.source('late')).toBe('admin');
+    // Frozen like the config file's upstreams: nothing a request does can change it for the next.
+    const late = registry.all().find((u) => u.id === 'late')!;
+    expect(() => Object.assign(late.tools, { pinning: 'off' })).toThrow(TypeError);
     await registry.close();
   });
 });
