@@ -5,7 +5,7 @@ import { deepFreeze } from '../config/deep-freeze.js';
 import { describeIssue } from '../config/issue.js';
 import { upstreamSchema, type UpstreamConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
-import { getJson, storeKey, type Store } from '../store/store.js';
+import { storeKey, type Store } from '../store/store.js';
 
 /** Where an upstream is defined: the config file (read-only at runtime) or the admin API (the Store). */
 export type UpstreamSource = 'config' | 'admin';
@@ -62,9 +62,16 @@ export function createUpstreamRegistry(options: {
   let loadsStarted = 0;
   let newestApplied = 0;
 
+  // The stored list as last read: an unchanged list keeps its parsed objects (what per-upstream caches hold on to).
+  let lastRaw: string | null | undefined;
+
   async function load(): Promise<void> {
     const ticket = ++loadsStarted;
-    const records = (await getJson<StoredUpstream[]>(store, KEY)) ?? [];
+    const raw = await store.get(KEY);
+    if (ticket < newestApplied) return;
+    newestApplied = ticket;
+    if (raw === lastRaw) return;
+    const records = raw === null ? [] : (JSON.parse(raw) as StoredUpstream[]);
     const next: typeof stored = [];
     for (const record of records) {
       const parsed = upstreamSchema.safeParse(record.document);
@@ -74,8 +81,7 @@ export function createUpstreamRegistry(options: {
       if (parsed.success && !problem) next.push({ upstream: deepFreeze(parsed.data), record });
       else logger.error({ upstream: record.document.id, problem }, 'stored upstream is invalid: not served');
     }
-    if (ticket < newestApplied) return;
-    newestApplied = ticket;
+    lastRaw = raw;
     stored = next;
   }
 
@@ -102,9 +108,10 @@ export function createUpstreamRegistry(options: {
       await load();
       unsubscribe = await store.subscribe(CHANNEL, () => void reload());
       // A change announced while this process was cut off from the store is read on reconnection;
-      // the periodic reload covers anything else that went missing.
+      // a reload every few seconds (one read, parsed only when the list changed) bounds how long
+      // anything else that went missing can leave this process behind.
       stopHearingGaps ??= store.onMessagesMissed(() => void reload());
-      timer = setInterval(() => void reload(), options.refreshIntervalMs ?? 30_000);
+      timer = setInterval(() => void reload(), options.refreshIntervalMs ?? 5_000);
       timer.unref();
     })().catch((error: unknown) => {
       loading = undefined;

@@ -5,7 +5,7 @@ import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-te
 import { cookieHeader } from '../helpers/oauth-flow.js';
 import { FormBrowser } from '../helpers/browser-form-client.js';
 import { ALICE, BOB, startTestPortal, type TestPortal } from '../helpers/portal.js';
-import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
+import { createTestRedisStore, subscriberCount, testKeyPrefix } from '../helpers/redis.js';
 
 /** Polls (50 ms apart) for a change to reach the other process by pub/sub: generous, as the machine may be busy. */
 const PUB_SUB_TRIES = 300;
@@ -21,13 +21,15 @@ describe('admin API on two portal processes sharing one Redis', () => {
   let first: TestPortal;
   let second: TestPortal;
   let token: string;
+  const keyPrefix = testKeyPrefix();
   const cleanups: Array<() => Promise<void>> = [];
   const agents: Agent[] = [];
+  /** The admin API's change announcements: both processes listen. */
+  const listeners = async () => `${await subscriberCount(`${keyPrefix}upstreams:changed`)} processes subscribed to upstream changes`;
 
   beforeAll(async () => {
     configured = await startRecordingMcpServer();
     added = await startRecordingMcpServer();
-    const keyPrefix = testKeyPrefix();
     const stores = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
     cleanups.push(...stores.map((s) => s.cleanup));
     const document = await adminDocument({ upstreams: [{ id: 'configured', kind: 'mcp', url: configured.url }] });
@@ -155,7 +157,7 @@ describe('admin API on two portal processes sharing one Redis', () => {
         return res.ok && (JSON.parse(text) as { title?: string }).title === 'Renamed' ? true : undefined;
       },
       PUB_SUB_TRIES,
-      () => seen,
+      async () => `${seen}; ${await listeners()}`,
     );
     const unset = await adminFetch(second.url, '/upstreams/added', {
       token,

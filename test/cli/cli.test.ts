@@ -8,7 +8,7 @@ import { adminDocument, adminToken, eventually } from '../helpers/admin.js';
 import { startRecordingMcpServer, type RecordingServer } from '../helpers/mcp-test-servers.js';
 import { mcpInitialize } from '../helpers/oauth-flow.js';
 import { ALICE, startTestPortal, TEST_SECRET, type TestPortal } from '../helpers/portal.js';
-import { createTestRedisStore, testKeyPrefix } from '../helpers/redis.js';
+import { createTestRedisStore, subscriberCount, testKeyPrefix } from '../helpers/redis.js';
 
 const CLI = 'dist/portal/cli.js';
 
@@ -28,12 +28,12 @@ describe('the gatehouse CLI against two running portals on Redis', () => {
   let second: TestPortal;
   let env: Record<string, string>;
   let dir: string;
+  const keyPrefix = testKeyPrefix();
   const cleanups: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
     upstream = await startRecordingMcpServer();
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
-    const keyPrefix = testKeyPrefix();
     const stores = [await createTestRedisStore(keyPrefix), await createTestRedisStore(keyPrefix)];
     cleanups.push(...stores.map((s) => s.cleanup));
     const document = await adminDocument({
@@ -65,12 +65,18 @@ describe('the gatehouse CLI against two running portals on Redis', () => {
     expect((await gatehouse(['apps', 'add', '--file', file], env)).code).toBe(0);
 
     // The other process learns of them through pub/sub (on a busy machine, not always at once).
-    await eventually(async () => {
-      const listed = (await (
-        await fetch(`${first.url}/admin/api/v1/upstreams`, { headers: { authorization: `Bearer ${env.GATEHOUSE_TOKEN}` } })
-      ).json()) as { upstreams: Array<{ id: string }> };
-      return ['echoes', 'wiki'].every((id) => listed.upstreams.some((u) => u.id === id)) ? true : undefined;
-    }, 300);
+    let seen = '';
+    await eventually(
+      async () => {
+        const res = await fetch(`${first.url}/admin/api/v1/upstreams`, { headers: { authorization: `Bearer ${env.GATEHOUSE_TOKEN}` } });
+        const text = await res.text();
+        seen = `${res.status} ${text}`;
+        const listed = res.ok ? (JSON.parse(text) as { upstreams: Array<{ id: string }> }) : { upstreams: [] };
+        return ['echoes', 'wiki'].every((id) => listed.upstreams.some((u) => u.id === id)) ? true : undefined;
+      },
+      300,
+      async () => `${seen}; ${await subscriberCount(`${keyPrefix}upstreams:changed`)} processes subscribed to upstream changes`,
+    );
     const table = await gatehouse(['apps', 'list'], { ...env, GATEHOUSE_URL: first.url });
     expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+KIND\s+SOURCE\s+URL\s+TITLE$/);
     expect(table.stdout).toMatch(/echoes\s+mcp\s+admin/);

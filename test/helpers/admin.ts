@@ -79,11 +79,15 @@ export async function connectNamedAgent(
  * Polls `check` until it returns a value (not `undefined`), at most `tries` times; on failure the
  * error says what `lastSeen` reports (what the check saw last), so a failure in CI can be read.
  */
-export async function eventually<T>(check: () => Promise<T | undefined>, tries = 100, lastSeen?: () => string): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  tries = 100,
+  lastSeen?: () => string | Promise<string>,
+): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const value = await check();
     if (value !== undefined) return value;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`condition not met${lastSeen ? `; last seen: ${lastSeen()}` : ''}`);
+  throw new Error(`condition not met${lastSeen ? `; last seen: ${await lastSeen()}` : ''}`);
 }

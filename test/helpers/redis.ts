@@ -29,6 +29,17 @@ export async function createTestRedisStore(
   };
 }
 
+/** How many connections of any process are subscribed to `channel` (for a test's failure message). */
+export async function subscriberCount(channel: string): Promise<number> {
+  const redis = new Redis(testRedisUrl());
+  try {
+    const [, count] = (await redis.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+    return count;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export async function deleteKeysWithPrefix(keyPrefix: string): Promise<void> {
   const redis = new Redis(testRedisUrl());
   try {

@@ -46,19 +46,30 @@ describe('messages missed while the subscription connection was down', () => {
     await eventually(async () => (heard.includes('after') ? true : undefined));
   });
 
+  const registryOf = (store: RedisStore) =>
+    createUpstreamRegistry({
+      issuer: 'http://127.0.0.1:1',
+      store,
+      logger: pino({ level: 'silent' }),
+      configured: () => [],
+      env: {},
+      // No periodic reload within the tests: only a message or a reconnection can bring a change.
+      refreshIntervalMs: 3_600_000,
+    });
+
+  test("an upstream added through one process reaches the other by the change's message", async () => {
+    const [one, other] = [registryOf(await open()), registryOf(await open())];
+    await Promise.all([one.ready(), other.ready()]);
+    await one.create({ id: 'announced', kind: 'mcp', url: 'http://127.0.0.1:3/mcp' });
+    await eventually(async () => (other.all().some((u) => u.id === 'announced') ? true : undefined));
+    await one.remove('announced');
+    await eventually(async () => (other.all().length === 0 ? true : undefined));
+    await Promise.all([one.close(), other.close()]);
+  });
+
   test('an upstream added while a process could not hear about it is served once it reconnects', async () => {
     const listening = await open();
     const writer = await open();
-    const registryOf = (store: RedisStore) =>
-      createUpstreamRegistry({
-        issuer: 'http://127.0.0.1:1',
-        store,
-        logger: pino({ level: 'silent' }),
-        configured: () => [],
-        env: {},
-        // No periodic reload within the test: only the reconnection can bring the change.
-        refreshIntervalMs: 3_600_000,
-      });
     const registry = registryOf(listening);
     await registry.ready();
     // What another process wrote while its announcement could not reach this one.
