@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/server';
+import type { IncomingMessage } from 'node:http';
 import type { UpstreamSession } from '../../adapters/mcp-upstream.js';
+import { auditRequest } from '../audit/request-audit.js';
 import { getJson, setJson, storeKey, type Lock, type Store } from '../store/store.js';
 
 /**
@@ -81,4 +83,18 @@ export function createAgentSessions(options: { store: Store; idleTtlMs: number }
       return store.acquireLock(storeKey('mcp-session', id, 'opening', upstreamId), ttlMs);
     },
   };
+}
+
+/** Records that an agent's MCP session started or ended: on `/mcp` (`aggregate`), or on `/mcp/{id}` for that upstream. */
+export function auditSession(req: IncomingMessage, endpoint: string, sessionId: string, what: 'started' | 'ended'): void {
+  auditRequest(
+    req,
+    {
+      event: what === 'started' ? 'mcp_session_started' : 'mcp_session_ended',
+      outcome: 'success',
+      upstream: endpoint === 'aggregate' ? undefined : endpoint,
+      details: { endpoint, mcpSession: sessionId },
+    },
+    `MCP session ${what}`,
+  );
 }

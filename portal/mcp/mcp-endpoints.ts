@@ -23,11 +23,11 @@ import { runMiddleware, type Middleware } from '../http/middleware.js';
 import { writeJson } from '../http/write-json.js';
 import type { BearerGuard } from '../oauth/authorization-server.js';
 import type { ResourceCatalog } from '../oauth/resources.js';
-import { auditRequest, type RequestAuditor } from '../audit/request-audit.js';
+import type { RequestAuditor } from '../audit/request-audit.js';
 import type { AuthContext } from '../oauth/bearer.js';
 import { mayUseUpstream } from '../policy/access.js';
 import type { Store } from '../store/store.js';
-import { createAgentSessions, type AgentSession } from './agent-sessions.js';
+import { auditSession, createAgentSessions, type AgentSession } from './agent-sessions.js';
 import { changeEvent, claimsModernEra, createModernEndpoint, statelessSession, type ListenScope } from './modern-era.js';
 import { AppsInAggregate, type FetchAppPage } from './app-handlers.js';
 import type { EndpointContext } from './endpoint-context.js';
@@ -429,16 +429,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
         if (endpoint === AGGREGATE) await pool.learnExtensions(session, views, auth);
         const identity = await identityFor(session, views, auth, contextOf(req).audit);
         res.setHeader('Mcp-Session-Id', session.id);
-        auditRequest(
-          req,
-          {
-            event: 'mcp_session_started',
-            outcome: 'success',
-            upstream: endpoint === AGGREGATE ? undefined : endpoint,
-            details: { endpoint, mcpSession: session.id },
-          },
-          'MCP session started',
-        );
+        auditSession(req, endpoint, session.id, 'started');
         await serve(req, res, body, session, views, identity);
       } catch (error) {
         await sessions.delete(session.id);
@@ -554,16 +545,7 @@ export function createMcpEndpoints(options: McpEndpointsOptions): McpEndpoints {
     if (session.relay) await relay.terminate(req, session, relayTarget(req, session, views));
     else await pool.terminateSession(session, views, auth);
     await sessions.delete(session.id);
-    auditRequest(
-      req,
-      {
-        event: 'mcp_session_ended',
-        outcome: 'success',
-        upstream: endpoint === AGGREGATE ? undefined : endpoint,
-        details: { endpoint, mcpSession: session.id },
-      },
-      'MCP session ended',
-    );
+    auditSession(req, endpoint, session.id, 'ended');
     res.writeHead(200).end();
   }
 

@@ -31,7 +31,7 @@ import { nestedDeeperThan } from '../http/body.js';
 import { JSONRPC, JsonRpcHttpError } from '../http/errors.js';
 import { writeJson } from '../http/write-json.js';
 import type { AuthContext } from '../oauth/bearer.js';
-import type { AgentSession, AgentSessions } from './agent-sessions.js';
+import { auditSession, type AgentSession, type AgentSessions } from './agent-sessions.js';
 import { upstreamErrorText } from './connect-elicitation.js';
 import { RelayedRequests, type RpcMessage } from './relayed-requests.js';
 import { STATELESS_VERSIONS } from './standard-headers.js';
@@ -429,16 +429,7 @@ export function createTransparentRelay(deps: {
           });
           flow.upstreamSessionId = session.relay?.upstreamSessionId;
           res.setHeader('Mcp-Session-Id', session.id);
-          auditRequest(
-            req,
-            {
-              event: 'mcp_session_started',
-              outcome: 'success',
-              upstream: upstream.id,
-              details: { endpoint: upstream.id, mcpSession: session.id },
-            },
-            'MCP session started',
-          );
+          auditSession(req, upstream.id, session.id, 'started');
           return true;
         }),
       ).catch((error: unknown) => {

@@ -1,3 +1,6 @@
+import type { IncomingMessage } from 'node:http';
+import type { AuditInput } from '../audit/event.js';
+import { auditRequest } from '../audit/request-audit.js';
 import type { Client } from './clients.js';
 import type { OAuthDeps } from './deps.js';
 import type { Grant } from './grant-store.js';
@@ -39,4 +42,19 @@ export async function issueTokens(
   else if (refreshable) response.refresh_token = await deps.refreshTokens.issue(grant.id, client.clientId, refreshTtlMs);
   await deps.clients.touch(client);
   return response;
+}
+
+/** Records `token_issued` for a grant's first tokens: to whom, to which client, and the grant's own details. */
+export function auditTokensIssued(
+  req: IncomingMessage,
+  person: NonNullable<AuditInput['person']>,
+  client: Client,
+  details: { grant: string; grantId: string } & Record<string, unknown>,
+  message = 'token issued',
+): void {
+  auditRequest(
+    req,
+    { event: 'token_issued', outcome: 'success', person, client: { id: client.clientId, name: client.clientName }, details },
+    message,
+  );
 }

@@ -6,7 +6,7 @@ import { contextOf } from '../../http/request-context.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { assertCodeKey } from '../dpop-binding.js';
-import { issueTokens, type TokenResponse } from '../issue-tokens.js';
+import { auditTokensIssued, issueTokens, type TokenResponse } from '../issue-tokens.js';
 
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
@@ -79,16 +79,6 @@ export async function authorizationCodeGrant(req: Request, client: Client, deps:
     dpopJkt: contextOf(req).dpopJkt,
     createdAt: deps.clock.now(),
   });
-  auditRequest(
-    req,
-    {
-      event: 'token_issued',
-      outcome: 'success',
-      person: record.person,
-      client: { id: client.clientId, name: client.clientName },
-      details: { grant: 'authorization_code', grantId, resource: record.resource },
-    },
-    'token issued',
-  );
+  auditTokensIssued(req, record.person, client, { grant: 'authorization_code', grantId, resource: record.resource });
   return tokens;
 }

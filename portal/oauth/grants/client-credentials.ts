@@ -1,11 +1,10 @@
 import type { Request } from 'express';
 import { randomToken } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
-import { auditRequest } from '../../audit/request-audit.js';
 import { contextOf } from '../../http/request-context.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
-import { issueTokens, type TokenResponse } from '../issue-tokens.js';
+import { auditTokensIssued, issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { parseScope } from '../scopes.js';
 
 /**
@@ -38,16 +37,10 @@ export async function clientCredentialsGrant(req: Request, client: Client, deps:
     dpopJkt: contextOf(req).dpopJkt,
     createdAt: deps.clock.now(),
   });
-  auditRequest(
-    req,
-    {
-      event: 'token_issued',
-      outcome: 'success',
-      person: { id: `service:${client.clientId}`, name: client.clientId },
-      client: { id: client.clientId, name: client.clientName },
-      details: { grant: 'client_credentials', grantId, resource: resource.url },
-    },
-    'token issued',
-  );
+  auditTokensIssued(req, { id: `service:${client.clientId}`, name: client.clientId }, client, {
+    grant: 'client_credentials',
+    grantId,
+    resource: resource.url,
+  });
   return tokens;
 }

@@ -5,7 +5,7 @@ import { auditRequest } from '../../audit/request-audit.js';
 import { contextOf } from '../../http/request-context.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
-import { issueTokens, type TokenResponse } from '../issue-tokens.js';
+import { auditTokensIssued, issueTokens, type TokenResponse } from '../issue-tokens.js';
 
 /**
  * `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4-3.5): the device polls
@@ -59,16 +59,6 @@ export async function deviceCodeGrant(req: Request, client: Client, deps: OAuthD
     createdAt: deps.clock.now(),
     dpopJkt: contextOf(req).dpopJkt,
   });
-  auditRequest(
-    req,
-    {
-      event: 'token_issued',
-      outcome: 'success',
-      person: approval.person,
-      client: { id: client.clientId, name: client.clientName },
-      details: { grant: 'device_code', grantId, resource: record.resource },
-    },
-    'token issued',
-  );
+  auditTokensIssued(req, approval.person, client, { grant: 'device_code', grantId, resource: record.resource });
   return tokens;
 }

@@ -2,7 +2,6 @@ import type { Request } from 'express';
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { randomToken } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
-import { auditRequest } from '../../audit/request-audit.js';
 import { contextOf } from '../../http/request-context.js';
 import { personFromClaims, type IdpClaims } from '../../login/idp-claims.js';
 import { mayUseUpstream } from '../../policy/access.js';
@@ -10,7 +9,7 @@ import { CLOCK_TOLERANCE_SECONDS } from '../assertion-ledger.js';
 import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import { auditRefusals } from '../grant-refusals.js';
-import { issueTokens, type TokenResponse } from '../issue-tokens.js';
+import { auditTokensIssued, issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { ASYMMETRIC_ALGS, isKeyFetchFailure } from '../remote-keys.js';
 import { SCOPES, parseScope } from '../scopes.js';
 
@@ -126,17 +125,7 @@ async function idJagGrant(req: Request, client: Client, deps: OAuthDeps): Promis
     createdAt: deps.clock.now(),
     dpopJkt: contextOf(req).dpopJkt,
   });
-  auditRequest(
-    req,
-    {
-      event: 'token_issued',
-      outcome: 'success',
-      person,
-      client: { id: client.clientId, name: client.clientName },
-      details: { grant: 'id_jag', grantId, idp: idp.id, resource: resource.url },
-    },
-    'token issued for an ID-JAG',
-  );
+  auditTokensIssued(req, person, client, { grant: 'id_jag', grantId, idp: idp.id, resource: resource.url }, 'token issued for an ID-JAG');
   return tokens;
 }
 

@@ -2,7 +2,6 @@ import type { Request } from 'express';
 import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { randomToken } from '../../crypto/hash.js';
 import { OAuthError } from '../../http/errors.js';
-import { auditRequest } from '../../audit/request-audit.js';
 import { contextOf } from '../../http/request-context.js';
 import type { TrustedIssuerConfig } from '../../config/schema.js';
 import type { Person } from '../../login/person.js';
@@ -13,7 +12,7 @@ import type { Client } from '../clients.js';
 import type { OAuthDeps } from '../deps.js';
 import type { Actor, Grant } from '../grant-store.js';
 import { auditRefusals } from '../grant-refusals.js';
-import { issueTokens, type TokenResponse } from '../issue-tokens.js';
+import { auditTokensIssued, issueTokens, type TokenResponse } from '../issue-tokens.js';
 import { ASYMMETRIC_ALGS, isKeyFetchFailure } from '../remote-keys.js';
 import type { ProtectedResource } from '../resources.js';
 import { SCOPES, parseScope } from '../scopes.js';
@@ -117,15 +116,11 @@ async function exchangeToken(req: Request, client: Client, deps: OAuthDeps): Pro
     createdAt: deps.clock.now(),
     dpopJkt: contextOf(req).dpopJkt,
   });
-  auditRequest(
+  auditTokensIssued(
     req,
-    {
-      event: 'token_issued',
-      outcome: 'success',
-      person: subject.person,
-      client: { id: client.clientId, name: client.clientName },
-      details: { grant: 'token_exchange', grantId, parentGrantId: subject.parentGrantId, issuer, resource: target.url, act },
-    },
+    subject.person,
+    client,
+    { grant: 'token_exchange', grantId, parentGrantId: subject.parentGrantId, issuer, resource: target.url, act },
     'token issued by token exchange',
   );
   return { ...tokens, issued_token_type: TOKEN_TYPES.accessToken };
