@@ -41,19 +41,18 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
     if (requestedResource !== undefined && requestedResource !== grant.resource)
       throw new OAuthError('invalid_target', 'resource differs from the grant');
 
-    if (presented.use === 'reused') {
+    // Ends the grant, and says why in the audit log.
+    const revokeGrant = async (event: 'refresh_reused' | 'refresh_denied', outcome: 'failure' | 'denied', message: string) => {
       await deps.grants.revoke(grant.id);
       auditRequest(
         req,
-        {
-          event: 'refresh_reused',
-          outcome: 'failure',
-          person: grant.person,
-          client: { id: client.clientId, name: client.clientName },
-          details: { grantId: grant.id },
-        },
-        'spent refresh token reused: grant revoked',
+        { event, outcome, person: grant.person, client: { id: client.clientId, name: client.clientName }, details: { grantId: grant.id } },
+        message,
       );
+    };
+
+    if (presented.use === 'reused') {
+      await revokeGrant('refresh_reused', 'failure', 'spent refresh token reused: grant revoked');
       throw invalid();
     }
 
@@ -64,18 +63,7 @@ export async function refreshTokenGrant(req: Request, client: Client, deps: OAut
       return person !== undefined && upstream !== undefined && mayUseUpstream(person, upstream);
     });
     if (!person || !resource || (resource.kind !== 'mcp-aggregate' && resource.kind !== 'admin' && upstreamIds.length === 0)) {
-      await deps.grants.revoke(grant.id);
-      auditRequest(
-        req,
-        {
-          event: 'refresh_denied',
-          outcome: 'denied',
-          person: grant.person,
-          client: { id: client.clientId, name: client.clientName },
-          details: { grantId: grant.id },
-        },
-        'refresh denied: access was withdrawn',
-      );
+      await revokeGrant('refresh_denied', 'denied', 'refresh denied: access was withdrawn');
       throw new OAuthError('invalid_grant', 'access to this resource was withdrawn');
     }
     // A grant with a refresh token is long-lived (grants saved before the portal recorded the choice included).
